@@ -1,0 +1,16 @@
+#ifndef CCURL_H
+#define CCURL_H
+#include <curl/curl.h>
+
+/// Swift cannot call the variadic curl_easy_setopt / curl_easy_getinfo; these typed
+/// wrappers are the only C the SMTP transport needs.
+typedef size_t (*ccurl_read_cb)(char *buffer, size_t size, size_t nitems, void *userdata);
+
+CURLcode ccurl_set_long(CURL *handle, CURLoption option, long value);
+CURLcode ccurl_set_string(CURL *handle, CURLoption option, const char *value);
+CURLcode ccurl_set_slist(CURL *handle, CURLoption option, struct curl_slist *list);
+CURLcode ccurl_set_pointer(CURL *handle, CURLoption option, void *pointer);
+CURLcode ccurl_set_readfunction(CURL *handle, ccurl_read_cb callback, void *userdata);
+CURLcode ccurl_get_long(CURL *handle, CURLINFO info, long *value);
+CURLcode ccurl_get_double(CURL *handle, CURLINFO info, double *value);
+#endif

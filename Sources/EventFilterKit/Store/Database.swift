@@ -1,0 +1,275 @@
+import CSQLite
+import Foundation
+
+/// SQLite's `SQLITE_TRANSIENT`, which Swift cannot import as a macro: it tells SQLite to copy
+/// a bound value, so temporary C strings made from Swift strings may die after the call.
+let SQLITE_TRANSIENT = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+
+/// An error reported by SQLite, with its result code and message.
+///
+///     do { try db.execute("INSERT INTO user(email) VALUES (?)", ["a@example.com"]) }
+///     catch let error as DatabaseError where error.code == SQLITE_CONSTRAINT { ... }
+public struct DatabaseError: Error, CustomStringConvertible, Sendable {
+    /// The primary result code (`SQLITE_BUSY`, `SQLITE_CONSTRAINT`, ...).
+    public let code: Int32
+    /// The extended result code, when SQLite gave one.
+    public let extendedCode: Int32
+    public let message: String
+    /// The SQL that failed, for the error message.
+    public let sql: String?
+
+    public var description: String {
+        var text = "SQLite error \(extendedCode): \(message)"
+        if let sql { text += " (in: \(sql.prefix(200)))" }
+        return text
+    }
+}
+
+/// A value that can be bound to a statement parameter.
+public enum DatabaseValue: Sendable, Equatable {
+    case null
+    case integer(Int64)
+    case real(Double)
+    case text(String)
+    case blob([UInt8])
+}
+
+/// Types that bind as a `DatabaseValue`.
+public protocol DatabaseValueConvertible {
+    var databaseValue: DatabaseValue { get }
+}
+
+extension Int: DatabaseValueConvertible { public var databaseValue: DatabaseValue { .integer(Int64(self)) } }
+extension Int64: DatabaseValueConvertible { public var databaseValue: DatabaseValue { .integer(self) } }
+extension Double: DatabaseValueConvertible { public var databaseValue: DatabaseValue { .real(self) } }
+extension String: DatabaseValueConvertible { public var databaseValue: DatabaseValue { .text(self) } }
+extension Bool: DatabaseValueConvertible { public var databaseValue: DatabaseValue { .integer(self ? 1 : 0) } }
+extension Array: DatabaseValueConvertible where Element == UInt8 {
+    public var databaseValue: DatabaseValue { .blob(self) }
+}
+extension Optional: DatabaseValueConvertible where Wrapped: DatabaseValueConvertible {
+    public var databaseValue: DatabaseValue { self?.databaseValue ?? .null }
+}
+extension DatabaseValue: DatabaseValueConvertible { public var databaseValue: DatabaseValue { self } }
+
+/// A connection to an SQLite database, used from one thread.
+///
+/// Prepared statements are cached by SQL text for the life of the connection, so a loop that
+/// runs the same query many times compiles it once.
+///
+///     let db = try Database(path: "var/eventfilter.db")
+///     try db.inTransaction {
+///         try db.execute("INSERT INTO user(email, name) VALUES (?, ?)", ["a@example.com", "Ann"])
+///     }
+///     let count = try db.scalarInt("SELECT count(*) FROM user")
+public final class Database {
+    let handle: OpaquePointer
+    public let path: String
+    private var statementCache: [String: Statement] = [:]
+    private var transactionDepth = 0
+
+    /// Opens (and creates, when missing) the database at `path`, in WAL mode with
+    /// `synchronous=NORMAL` and foreign keys on. `busyTimeout` is how long a writer waits for
+    /// another process's write lock (an ingest during a run, say) before failing.
+    public init(path: String, busyTimeout: Int32 = 10_000, readOnly: Bool = false) throws {
+        var db: OpaquePointer?
+        let flags = readOnly
+            ? SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX
+            : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX
+        let rc = sqlite3_open_v2(path, &db, flags, nil)
+        guard rc == SQLITE_OK, let db else {
+            let message = db.map { String(cString: sqlite3_errmsg($0)) } ?? "out of memory"
+            if let db { sqlite3_close_v2(db) }
+            throw DatabaseError(code: rc & 0xff, extendedCode: rc, message: "cannot open \(path): \(message)", sql: nil)
+        }
+        self.handle = db
+        self.path = path
+        sqlite3_extended_result_codes(db, 1)
+        sqlite3_busy_timeout(db, busyTimeout)
+        if !readOnly {
+            try execute("PRAGMA journal_mode=WAL")
+        }
+        try execute("PRAGMA synchronous=NORMAL")
+        try execute("PRAGMA foreign_keys=ON")
+    }
+
+    deinit {
+        statementCache.removeAll()
+        sqlite3_close_v2(handle)
+    }
+
+    func error(_ rc: Int32, sql: String?) -> DatabaseError {
+        DatabaseError(code: rc & 0xff, extendedCode: rc, message: String(cString: sqlite3_errmsg(handle)), sql: sql)
+    }
+
+    /// A prepared statement for `sql`, from the cache when it was prepared before.
+    public func statement(_ sql: String) throws -> Statement {
+        if let cached = statementCache[sql] {
+            cached.reset()
+            return cached
+        }
+        let statement = try Statement(database: self, sql: sql)
+        statementCache[sql] = statement
+        return statement
+    }
+
+    /// Runs one statement (or, without arguments, several separated by `;`).
+    public func execute(_ sql: String, _ arguments: [DatabaseValueConvertible] = []) throws {
+        if arguments.isEmpty && sql.contains(";") {
+            var message: UnsafeMutablePointer<CChar>?
+            let rc = sqlite3_exec(handle, sql, nil, nil, &message)
+            if rc != SQLITE_OK {
+                let text = message.map { String(cString: $0) } ?? "unknown error"
+                sqlite3_free(message)
+                throw DatabaseError(code: rc & 0xff, extendedCode: rc, message: text, sql: sql)
+            }
+            return
+        }
+        try statement(sql).execute(arguments)
+    }
+
+    /// Iterates the rows of a query; the row is only valid inside `body`.
+    public func forEach(_ sql: String, _ arguments: [DatabaseValueConvertible] = [], _ body: (Row) throws -> Void) throws {
+        let statement = try self.statement(sql)
+        try statement.bind(arguments)
+        defer { statement.reset() }
+        while try statement.step() {
+            try body(Row(statement: statement))
+        }
+    }
+
+    /// Maps every row of a query.
+    public func map<T>(_ sql: String, _ arguments: [DatabaseValueConvertible] = [], _ transform: (Row) throws -> T) throws -> [T] {
+        var result: [T] = []
+        try forEach(sql, arguments) { result.append(try transform($0)) }
+        return result
+    }
+
+    /// The first row of a query, mapped, or nil when it has none.
+    public func first<T>(_ sql: String, _ arguments: [DatabaseValueConvertible] = [], _ transform: (Row) throws -> T) throws -> T? {
+        let statement = try self.statement(sql)
+        try statement.bind(arguments)
+        defer { statement.reset() }
+        return try statement.step() ? transform(Row(statement: statement)) : nil
+    }
+
+    /// The first column of the first row as an integer, or nil.
+    public func scalarInt(_ sql: String, _ arguments: [DatabaseValueConvertible] = []) throws -> Int? {
+        try first(sql, arguments) { $0.isNull(0) ? nil : $0.int(0) } ?? nil
+    }
+
+    public var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(handle) }
+    public var changes: Int { Int(sqlite3_changes(handle)) }
+
+    /// Runs `body` in a transaction: committed when it returns, rolled back when it throws.
+    /// Nested calls join the outer transaction. `IMMEDIATE` takes the write lock at once, so two
+    /// writers never deadlock upgrading from a read.
+    @discardableResult
+    public func inTransaction<T>(_ body: () throws -> T) throws -> T {
+        if transactionDepth > 0 {
+            transactionDepth += 1
+            defer { transactionDepth -= 1 }
+            return try body()
+        }
+        try execute("BEGIN IMMEDIATE")
+        transactionDepth = 1
+        do {
+            let result = try body()
+            transactionDepth = 0
+            try execute("COMMIT")
+            return result
+        } catch {
+            transactionDepth = 0
+            try? execute("ROLLBACK")
+            throw error
+        }
+    }
+}
+
+/// A compiled SQL statement. Obtain one from `Database.statement(_:)`.
+public final class Statement {
+    let handle: OpaquePointer
+    unowned let database: Database
+    public let sql: String
+
+    init(database: Database, sql: String) throws {
+        var stmt: OpaquePointer?
+        let rc = sqlite3_prepare_v3(database.handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &stmt, nil)
+        guard rc == SQLITE_OK, let stmt else { throw database.error(rc, sql: sql) }
+        self.handle = stmt
+        self.database = database
+        self.sql = sql
+    }
+
+    deinit { sqlite3_finalize(handle) }
+
+    public func reset() {
+        sqlite3_reset(handle)
+        sqlite3_clear_bindings(handle)
+    }
+
+    /// Binds positional arguments (1-based in SQL, 0-based here).
+    public func bind(_ arguments: [DatabaseValueConvertible]) throws {
+        let expected = Int(sqlite3_bind_parameter_count(handle))
+        guard expected == arguments.count else {
+            throw DatabaseError(code: SQLITE_RANGE, extendedCode: SQLITE_RANGE,
+                                message: "expected \(expected) arguments, got \(arguments.count)", sql: sql)
+        }
+        for (index, argument) in arguments.enumerated() {
+            let position = Int32(index + 1)
+            let rc: Int32
+            switch argument.databaseValue {
+            case .null: rc = sqlite3_bind_null(handle, position)
+            case .integer(let value): rc = sqlite3_bind_int64(handle, position, value)
+            case .real(let value): rc = sqlite3_bind_double(handle, position, value)
+            case .text(let value): rc = sqlite3_bind_text(handle, position, value, -1, SQLITE_TRANSIENT)
+            case .blob(let bytes):
+                rc = bytes.withUnsafeBytes { raw in
+                    sqlite3_bind_blob(handle, position, raw.baseAddress, Int32(raw.count), SQLITE_TRANSIENT)
+                }
+            }
+            guard rc == SQLITE_OK else { throw database.error(rc, sql: sql) }
+        }
+    }
+
+    /// Advances to the next row; false when done.
+    public func step() throws -> Bool {
+        let rc = sqlite3_step(handle)
+        switch rc {
+        case SQLITE_ROW: return true
+        case SQLITE_DONE: return false
+        default: throw database.error(rc, sql: sql)
+        }
+    }
+
+    /// Binds and runs a statement that returns no rows.
+    public func execute(_ arguments: [DatabaseValueConvertible] = []) throws {
+        try bind(arguments)
+        defer { reset() }
+        while try step() {}
+    }
+}
+
+/// The current row of a stepping statement. Columns are 0-based.
+public struct Row {
+    let statement: Statement
+
+    public func isNull(_ column: Int32) -> Bool { sqlite3_column_type(statement.handle, column) == SQLITE_NULL }
+    public func int(_ column: Int32) -> Int { Int(sqlite3_column_int64(statement.handle, column)) }
+    public func int64(_ column: Int32) -> Int64 { sqlite3_column_int64(statement.handle, column) }
+    public func double(_ column: Int32) -> Double { sqlite3_column_double(statement.handle, column) }
+    public func optionalInt(_ column: Int32) -> Int? { isNull(column) ? nil : int(column) }
+
+    public func string(_ column: Int32) -> String {
+        guard let text = sqlite3_column_text(statement.handle, column) else { return "" }
+        return String(cString: text)
+    }
+
+    public func optionalString(_ column: Int32) -> String? { isNull(column) ? nil : string(column) }
+
+    public func bytes(_ column: Int32) -> [UInt8] {
+        let count = Int(sqlite3_column_bytes(statement.handle, column))
+        guard count > 0, let pointer = sqlite3_column_blob(statement.handle, column) else { return [] }
+        return Array(UnsafeRawBufferPointer(start: pointer, count: count))
+    }
+}

@@ -1,0 +1,146 @@
+/// The store's schema, as numbered migrations recorded in `PRAGMA user_version`.
+///
+/// A migration is applied once, inside a transaction with the version bump, so a crash mid-way
+/// leaves the previous version intact. Append new migrations; never edit a published one.
+///
+/// Times are Unix seconds (UTC). Node ids are text, because ingested sources use names
+/// (`/kaltura/1234/0_abc/`) as well as eZ's numeric ids.
+enum Migrations {
+    static let all: [String] = [
+        // 1: the kernel.
+        """
+        CREATE TABLE event (
+            id INTEGER PRIMARY KEY,
+            type TEXT NOT NULL,
+            params TEXT NOT NULL,                  -- a JSON object
+            created_at INTEGER NOT NULL,
+            not_before INTEGER,                    -- NULL: due at once
+            dedupe_key TEXT UNIQUE,
+            handled_at INTEGER,                    -- NULL: unhandled
+            node_id TEXT GENERATED ALWAYS AS (json_extract(params, '$.node_id')) VIRTUAL
+        );
+        -- the filter's batch query: unhandled events in id order
+        CREATE INDEX event_unhandled ON event(id) WHERE handled_at IS NULL;
+        -- collapsing several waiting versions of one node
+        CREATE INDEX event_unhandled_node ON event(node_id, id) WHERE handled_at IS NULL AND type = 'ezpublish';
+        -- purging handled events after their retention
+        CREATE INDEX event_handled ON event(handled_at) WHERE handled_at IS NOT NULL;
+
+        -- (event, handler) pairs that are done, or failed and waiting for a retry.
+        -- An event is handled when every configured handler has a 'done' pair; then the pairs go.
+        CREATE TABLE event_progress (
+            event_id INTEGER NOT NULL REFERENCES event(id) ON DELETE CASCADE,
+            handler TEXT NOT NULL,
+            done INTEGER NOT NULL,                 -- 1 done, 0 failed (pending retry)
+            attempts INTEGER NOT NULL DEFAULT 0,
+            last_error TEXT,
+            updated_at INTEGER NOT NULL,
+            PRIMARY KEY (event_id, handler)
+        ) WITHOUT ROWID;
+        CREATE INDEX event_progress_failed ON event_progress(handler) WHERE done = 0;
+
+        CREATE TABLE user (
+            id INTEGER PRIMARY KEY,
+            email TEXT NOT NULL UNIQUE COLLATE NOCASE,
+            name TEXT NOT NULL DEFAULT '',
+            timezone TEXT NOT NULL DEFAULT 'UTC',
+            enabled INTEGER NOT NULL DEFAULT 1,
+            created_at INTEGER NOT NULL
+        );
+
+        -- subtree rules: everything published at or below node_id
+        CREATE TABLE subtree_rule (
+            node_id TEXT NOT NULL,
+            user_id INTEGER NOT NULL REFERENCES user(id) ON DELETE CASCADE,
+            token TEXT NOT NULL UNIQUE,            -- opaque one-click unsubscribe token
+            created_at INTEGER NOT NULL,
+            PRIMARY KEY (node_id, user_id)
+        ) WITHOUT ROWID;
+        CREATE INDEX subtree_rule_user ON subtree_rule(user_id);
+
+        CREATE TABLE collaboration_rule (
+            identifier TEXT NOT NULL,
+            user_id INTEGER NOT NULL REFERENCES user(id) ON DELETE CASCADE,
+            created_at INTEGER NOT NULL,
+            PRIMARY KEY (identifier, user_id)
+        ) WITHOUT ROWID;
+        CREATE INDEX collaboration_rule_user ON collaboration_rule(user_id);
+
+        -- a user without a row gets everything at once
+        CREATE TABLE digest_setting (
+            user_id INTEGER PRIMARY KEY REFERENCES user(id) ON DELETE CASCADE,
+            frequency TEXT NOT NULL CHECK (frequency IN ('daily', 'weekly', 'monthly')),
+            day INTEGER,                           -- weekly: 1 = Monday ... 7 = Sunday; monthly: 1...31
+            minute_of_day INTEGER NOT NULL         -- local HH:MM as minutes after midnight
+        );
+
+        -- what a handler made of one event, rendered once and shared by its recipients
+        CREATE TABLE content (
+            id INTEGER PRIMARY KEY,
+            event_id INTEGER NOT NULL,
+            handler TEXT NOT NULL,
+            subject TEXT NOT NULL,
+            text TEXT NOT NULL,
+            html TEXT,
+            thread TEXT,                           -- stable thread id (per node), for References
+            created_at INTEGER NOT NULL
+        );
+        CREATE INDEX content_event ON content(event_id);
+
+        -- digest items: one per (content, user), waiting for the user's digest
+        CREATE TABLE digest_item (
+            id INTEGER PRIMARY KEY,
+            user_id INTEGER NOT NULL REFERENCES user(id) ON DELETE CASCADE,
+            content_id INTEGER NOT NULL REFERENCES content(id),
+            send_at INTEGER NOT NULL,
+            UNIQUE (user_id, content_id)
+        );
+        CREATE INDEX digest_item_due ON digest_item(send_at);
+        CREATE INDEX digest_item_user ON digest_item(user_id, send_at);
+        CREATE INDEX digest_item_content ON digest_item(content_id);
+
+        -- composed messages on their way out
+        CREATE TABLE outbox (
+            id INTEGER PRIMARY KEY,
+            recipient TEXT NOT NULL,
+            sender TEXT NOT NULL,
+            message_id TEXT NOT NULL UNIQUE,
+            subject TEXT NOT NULL,
+            message BLOB NOT NULL,                 -- the exact RFC 5322 bytes, CRLF
+            state TEXT NOT NULL DEFAULT 'queued' CHECK (state IN ('queued', 'deferred', 'failed', 'sent')),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            created_at INTEGER NOT NULL,
+            next_attempt_at INTEGER NOT NULL,
+            last_attempt_at INTEGER,
+            last_error TEXT,
+            sent_at INTEGER
+        );
+        CREATE INDEX outbox_due ON outbox(next_attempt_at) WHERE state IN ('queued', 'deferred');
+        CREATE INDEX outbox_state ON outbox(state, created_at);
+
+        -- one row per run, for `status`
+        CREATE TABLE run_log (
+            id INTEGER PRIMARY KEY,
+            started_at INTEGER NOT NULL,
+            finished_at INTEGER,
+            events INTEGER NOT NULL DEFAULT 0,
+            messages INTEGER NOT NULL DEFAULT 0,
+            digests INTEGER NOT NULL DEFAULT 0,
+            delivered INTEGER NOT NULL DEFAULT 0,
+            error TEXT
+        );
+        """,
+    ]
+
+    /// Brings `db` to the newest schema version.
+    static func migrate(_ db: Database) throws {
+        let current = try db.scalarInt("PRAGMA user_version") ?? 0
+        guard current < all.count else { return }
+        for version in current..<all.count {
+            try db.inTransaction {
+                try db.execute(all[version])
+                try db.execute("PRAGMA user_version = \(version + 1)")
+            }
+        }
+    }
+}

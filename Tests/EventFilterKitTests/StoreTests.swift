@@ -1,0 +1,16 @@
+import XCTest
+@testable import EventFilterKit
+
+final class StoreTests: XCTestCase {
+    func testMigrationsCreateSchemaInWALMode() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ef-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let db = try Database(path: dir.appendingPathComponent("t.db").path)
+        try Migrations.migrate(db)
+        XCTAssertEqual(try db.scalarInt("PRAGMA user_version"), Migrations.all.count)
+        XCTAssertEqual(try db.first("PRAGMA journal_mode") { $0.string(0) }, "wal")
+        try Migrations.migrate(db)  // idempotent
+        XCTAssertEqual(try db.scalarInt("SELECT count(*) FROM event"), 0)
+    }
+}
