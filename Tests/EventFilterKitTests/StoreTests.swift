@@ -14,3 +14,15 @@ final class StoreTests: XCTestCase {
         XCTAssertEqual(try db.scalarInt("SELECT count(*) FROM event"), 0)
     }
 }
+
+final class JSONValueTests: XCTestCase {
+    func testParsesBooleansNumbersAndStringsDistinctly() throws {
+        let value = try JSONValue.parse(#"{"a": true, "b": 1, "c": "x", "d": [null, 2.5], "e": false, "f": 0}"#)
+        XCTAssertEqual(value["a"], .bool(true))
+        XCTAssertEqual(value["b"], .number(1))
+        XCTAssertEqual(value["e"], .bool(false))
+        XCTAssertEqual(value["f"], .number(0))
+        XCTAssertEqual(value["c"]?.stringValue, "x")
+        XCTAssertEqual(value.serialized, #"{"a":true,"b":1,"c":"x","d":[null,2.5],"e":false,"f":0}"#)
+    }
+}
