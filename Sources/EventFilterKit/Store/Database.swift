@@ -164,6 +164,19 @@ public final class Database {
     /// Runs `body` in a transaction: committed when it returns, rolled back when it throws.
     /// Nested calls join the outer transaction. `IMMEDIATE` takes the write lock at once, so two
     /// writers never deadlock upgrading from a read.
+    /// Runs `body` in a transaction that is always rolled back: `run --dry-run` does all the
+    /// work and keeps none of it.
+    public func inRolledBackTransaction<T>(_ body: () throws -> T) throws -> T {
+        precondition(transactionDepth == 0, "a dry run cannot nest in a transaction")
+        try execute("BEGIN IMMEDIATE")
+        transactionDepth = 1
+        defer {
+            transactionDepth = 0
+            try? execute("ROLLBACK")
+        }
+        return try body()
+    }
+
     @discardableResult
     public func inTransaction<T>(_ body: () throws -> T) throws -> T {
         if transactionDepth > 0 {

@@ -17,7 +17,7 @@ enum Migrations {
             not_before INTEGER,                    -- NULL: due at once
             dedupe_key TEXT UNIQUE,
             handled_at INTEGER,                    -- NULL: unhandled
-            node_id TEXT GENERATED ALWAYS AS (json_extract(params, '$.node_id')) VIRTUAL
+            node_id TEXT GENERATED ALWAYS AS (CAST(json_extract(params, '$.node_id') AS TEXT)) VIRTUAL
         );
         -- the filter's batch query: unhandled events in id order
         CREATE INDEX event_unhandled ON event(id) WHERE handled_at IS NULL;

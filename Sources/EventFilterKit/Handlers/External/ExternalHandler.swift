@@ -1,0 +1,146 @@
+import Foundation
+
+/// A custom handler: any executable found as `<dir>/<name>/<name>handler`.
+///
+/// Protocol (SPEC.md "Custom handlers"): once per batch it reads the events due for it as JSON
+/// lines on stdin (`{"id", "type", "params", "created_at"}`) and prints items as JSON lines
+/// (`{"event_id", "to", "subject", "text", "html"?, "digest"?}`). Exit 0 means every event it was
+/// given is handled. A non-zero exit, a timeout or an unusable line leaves all of them pending
+/// for this handler alone; the run records why and retries at the next run.
+final class ExternalHandler: EventHandler {
+    let name: String
+    let executable: URL
+    var origin: String { executable.path }
+    private var results: [Int64: HandlerOutcome] = [:]
+
+    init(name: String, executable: URL) {
+        self.name = name
+        self.executable = executable
+    }
+
+    func prepare(_ events: [Event], run: RunContext) throws {
+        results.removeAll()
+        guard !events.isEmpty else { return }
+        switch execute(events, run: run) {
+        case .failure(let reason):
+            for event in events { results[event.id] = .failed(reason) }
+        case .success(let output):
+            do {
+                let items = try parse(output, events: events, run: run)
+                for event in events { results[event.id] = .done(items[event.id] ?? []) }
+            } catch {
+                for event in events { results[event.id] = .failed("\(error)") }
+            }
+        }
+    }
+
+    func handle(_ event: Event, run: RunContext) throws -> HandlerOutcome {
+        results[event.id] ?? .failed("\(name) was not given event \(event.id)")
+    }
+
+    private struct Failure: Error, CustomStringConvertible { let description: String }
+
+    /// Runs the program with stdin and stdout in temporary files, which needs no threads and
+    /// cannot deadlock on a full pipe.
+    private func execute(_ events: [Event], run: RunContext) -> Result<[UInt8], Failure> {
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("eventfilter-\(name)-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        do {
+            try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+            var input = ""
+            for event in events {
+                let line: JSONValue = ["id": .number(Double(event.id)), "type": .string(event.type), "params": event.params,
+                                       "created_at": .string(Timestamp.iso8601(event.createdAt))]
+                input += line.serialized + "\n"
+            }
+            let inputURL = scratch.appendingPathComponent("in.jsonl")
+            let outputURL = scratch.appendingPathComponent("out.jsonl")
+            let errorURL = scratch.appendingPathComponent("err.txt")
+            try Data(input.utf8).write(to: inputURL)
+            FileManager.default.createFile(atPath: outputURL.path, contents: nil)
+            FileManager.default.createFile(atPath: errorURL.path, contents: nil)
+
+            let process = Process()
+            process.executableURL = executable
+            process.currentDirectoryURL = run.root
+            var environment = ProcessInfo.processInfo.environment
+            environment["EVENTFILTER_ROOT"] = run.root.path
+            environment["EVENTFILTER_NOW"] = Timestamp.iso8601(run.now)
+            process.environment = environment
+            process.standardInput = try FileHandle(forReadingFrom: inputURL)
+            process.standardOutput = try FileHandle(forWritingTo: outputURL)
+            process.standardError = try FileHandle(forWritingTo: errorURL)
+            let finished = DispatchSemaphore(value: 0)
+            process.terminationHandler = { _ in finished.signal() }
+            try process.run()
+            if finished.wait(timeout: .now() + run.site.handlerTimeout) == .timedOut {
+                process.terminate()
+                _ = finished.wait(timeout: .now() + 5)
+                return .failure(Failure(description: "\(name) timed out after \(Int(run.site.handlerTimeout)) s"))
+            }
+            guard process.terminationStatus == 0 else {
+                let stderr = (try? String(contentsOf: errorURL, encoding: .utf8)) ?? ""
+                let firstLine = stderr.split(whereSeparator: \.isNewline).first.map(String.init) ?? ""
+                let how = process.terminationReason == .uncaughtSignal ? "was killed by signal" : "exited with status"
+                return .failure(Failure(description: "\(name) \(how) \(process.terminationStatus)" + (firstLine.isEmpty ? "" : ": \(firstLine.prefix(300))")))
+            }
+            return .success(Array(try Data(contentsOf: outputURL)))
+        } catch {
+            return .failure(Failure(description: "\(name) could not run \(executable.path): \(error.localizedDescription)"))
+        }
+    }
+
+    /// Every line must be a valid item for one of the given events; one bad line fails the batch,
+    /// because a half-understood output could drop mail silently.
+    private func parse(_ output: [UInt8], events: [Event], run: RunContext) throws -> [Int64: [Items]] {
+        let given = Set(events.map(\.id))
+        var items: [Int64: [Items]] = [:]
+        var recipients: [String: Recipient?] = [:]
+        for (index, rawLine) in output.split(separator: UInt8(ascii: "\n")).enumerated() {
+            let lineNumber = index + 1
+            let line = Array(rawLine)
+            guard !line.allSatisfy({ $0 == 32 || $0 == 13 || $0 == 9 }) else { continue }
+            let value: JSONValue
+            do { value = try JSONValue.parse(line) } catch {
+                throw Failure(description: "\(name) output line \(lineNumber) is not JSON")
+            }
+            guard let eventNumber = value["event_id"]?.stringValue, let eventID = Int64(eventNumber), given.contains(eventID) else {
+                throw Failure(description: "\(name) output line \(lineNumber): event_id is missing or not one of the events it was given")
+            }
+            guard let to = value["to"]?.stringValue, let subject = value["subject"]?.stringValue, let text = value["text"]?.stringValue else {
+                throw Failure(description: "\(name) output line \(lineNumber): needs to, subject and text")
+            }
+            if subject.contains(where: \.isNewline) {
+                throw Failure(description: "\(name) output line \(lineNumber): subject contains a line break")
+            }
+            do { _ = try Mailbox(address: to) } catch {
+                throw Failure(description: "\(name) output line \(lineNumber): invalid address '\(to.prefix(100))'")
+            }
+            let recipient: Recipient?
+            if let cached = recipients[to.lowercased()] {
+                recipient = cached
+            } else {
+                recipient = try lookUp(to, store: run.store)
+                recipients[to.lowercased()] = .some(recipient)
+            }
+            guard let recipient else { continue }  // a disabled user
+            let wantsDigest = value["digest"]?.boolValue
+            var chosen = recipient
+            if wantsDigest == false { chosen.digest = nil }
+            let content = RenderedContent(handler: name, subject: subject, text: text, html: value["html"]?.stringValue, thread: nil)
+            items[eventID, default: []].append(Items(content: content, recipients: [chosen], delivery: .recipientSetting))
+        }
+        return items
+    }
+
+    /// A known user brings their name, time zone and digest; a disabled one gets nothing; an
+    /// unknown address is mailed at once.
+    private func lookUp(_ email: String, store: Store) throws -> Recipient? {
+        guard let user = try store.user(email: email) else {
+            return Recipient(userID: nil, email: email, name: "", timezone: "UTC", digest: nil, unsubscribeToken: nil)
+        }
+        guard user.enabled else { return nil }
+        return Recipient(userID: user.id, email: user.email, name: user.name, timezone: user.timezone,
+                         digest: try store.digestSchedule(userID: user.id), unsubscribeToken: nil)
+    }
+}

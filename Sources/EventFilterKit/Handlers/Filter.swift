@@ -1,0 +1,131 @@
+import Foundation
+
+/// `eventfilter run`: the cron entry point.
+///
+/// 1. creates the `ezcurrenttime` event;
+/// 2. passes every due unhandled event through the handlers in notification.ini order, a batch
+///    at a time: a batch's items, digest rows, queued mail and handled marks commit together;
+/// 3. purges what has been handled and sent longer than `KeepDays`;
+/// 4. delivers the outbox.
+///
+///     let report = try Filter(root: root, settings: settings, store: store).run(now: now, transport: transport)
+public final class Filter {
+    public struct Report: Sendable, Equatable {
+        public var events = 0
+        public var messagesQueued = 0
+        public var digestItems = 0
+        public var digestsSent = 0
+        public var failedPairs = 0
+        public var delivery = Outbox.DeliveryReport()
+    }
+
+    let root: URL
+    let settings: Settings
+    let store: Store
+    let site: SiteConfiguration
+
+    public init(root: URL, settings: Settings, store: Store) throws {
+        self.root = root
+        self.settings = settings
+        self.store = store
+        self.site = try SiteConfiguration.load(settings)
+    }
+
+    /// Runs the filter and delivery. With `dryRun`, does all the work inside a transaction that
+    /// is rolled back, and delivers nothing: the report tells what a real run would do.
+    public func run(now: Int64, transport: MailTransport?, dryRun: Bool = false) throws -> Report {
+        let handlers = try HandlerRegistry.handlers(settings: settings, root: root)
+        let context = try RunContext(root: root, store: store, settings: settings, site: site, now: now)
+        var report = Report()
+        let work = {
+            try self.store.addEvent(type: EventType.currentTime, params: ["time": .string(String(now))], now: now)
+            try self.filter(handlers: handlers, context: context, report: &report)
+            try self.store.purgeHandledEvents(before: now - Int64(self.site.keepDays) * 86_400)
+            try context.outbox.purgeSent(before: now - Int64(self.site.keepDays) * 86_400)
+        }
+        if dryRun {
+            try store.db.inRolledBackTransaction(work)
+        } else {
+            let logID = try store.beginRunLog(now: now)
+            do {
+                try work()
+                if let transport {
+                    report.delivery = try context.outbox.deliverDue(through: transport, now: now)
+                }
+            } catch {
+                try? store.finishRunLog(logID, now: now, events: report.events, messages: context.messagesQueued,
+                                        digests: context.digestsSent, delivered: report.delivery.sent, error: "\(error)")
+                throw error
+            }
+            try store.finishRunLog(logID, now: now, events: report.events, messages: context.messagesQueued,
+                                   digests: context.digestsSent, delivered: report.delivery.sent, error: nil)
+        }
+        report.messagesQueued = context.messagesQueued
+        report.digestItems = context.digestItems
+        report.digestsSent = context.digestsSent
+        return report
+    }
+
+    private func filter(handlers: [EventHandler], context: RunContext, report: inout Report) throws {
+        var afterID: Int64 = 0
+        while true {
+            let batch = try store.dueEvents(after: afterID, now: context.now, limit: site.batchSize)
+            guard let first = batch.first, let last = batch.last else { break }
+            afterID = last.id
+            let finished = try store.finishedHandlers(from: first.id, to: last.id)
+
+            // Outside the transaction: external programs may be slow, and ingest must not wait on them.
+            for handler in handlers {
+                try handler.prepare(batch.filter { !(finished[$0.id]?.contains(handler.name) ?? false) }, run: context)
+            }
+            try store.db.inTransaction {
+                for event in batch {
+                    var allDone = true
+                    var doneNow: [String] = []
+                    for handler in handlers where !(finished[event.id]?.contains(handler.name) ?? false) {
+                        switch try handler.handle(event, run: context) {
+                        case .done(let items):
+                            for item in items { try context.accept(item, event: event) }
+                            doneNow.append(handler.name)
+                        case .failed(let reason):
+                            allDone = false
+                            report.failedPairs += 1
+                            try store.markHandlerFailed(event: event.id, handler: handler.name, error: reason, now: context.now)
+                        }
+                    }
+                    if allDone {
+                        try store.markEventHandled(event.id, now: context.now)
+                    } else {
+                        for name in doneNow { try store.markHandlerDone(event: event.id, handler: name, now: context.now) }
+                    }
+                    report.events += 1
+                }
+            }
+        }
+    }
+}
+
+/// Keeps two overlapping runs apart: the second one finds the lock taken and leaves quietly.
+/// The lock is an `flock` on `var/eventfilter.lock`, released by the kernel if the run dies.
+public final class RunLock {
+    private let descriptor: Int32
+
+    /// Nil when another run holds the lock.
+    public init?(root: URL) throws {
+        let directory = root.appendingPathComponent("var")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let path = directory.appendingPathComponent("eventfilter.lock").path
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw EventFilterError.failure("cannot open \(path): \(String(cString: strerror(errno)))") }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            close(fd)
+            return nil
+        }
+        descriptor = fd
+    }
+
+    deinit {
+        flock(descriptor, LOCK_UN)
+        close(descriptor)
+    }
+}

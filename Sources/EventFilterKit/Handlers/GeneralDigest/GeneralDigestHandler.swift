@@ -1,0 +1,80 @@
+/// `ezgeneraldigest`: on each `ezcurrenttime` event, every user whose digest is due gets one
+/// message with everything due, grouped by handler (in notification.ini order) and ordered by
+/// event. Items leave in the same transaction that queues the digest, so a digest is never
+/// sent twice nor lost. Missed runs are caught up: everything due up to the event's time goes.
+final class GeneralDigestHandler: EventHandler {
+    let name = "ezgeneraldigest"
+    let origin = "built-in"
+    /// Handler names in processing order, for the order of digest sections.
+    var handlerOrder: [String] = []
+
+    private static let sectionTitles = [
+        "ezsubtree": "New and updated content",
+        "ezcollaborationnotification": "Collaboration",
+    ]
+
+    func handle(_ event: Event, run: RunContext) throws -> HandlerOutcome {
+        guard event.type == EventType.currentTime else { return .done([]) }
+        let time = Int64(event.param("time") ?? "") ?? event.createdAt
+        let users = try run.store.db.map("""
+            SELECT DISTINCT u.id, u.email, u.name, u.timezone FROM digest_item AS i JOIN user AS u ON u.id = i.user_id
+            WHERE i.send_at <= ? AND u.enabled = 1 ORDER BY u.id
+            """, [time]) { Recipient(userID: $0.int64(0), email: $0.string(1), name: $0.string(2), timezone: $0.string(3), digest: nil, unsubscribeToken: nil) }
+        for user in users {
+            try sendDigest(to: user, dueAt: time, run: run)
+        }
+        return .done([])
+    }
+
+    private struct Entry {
+        let itemID: Int64
+        let contentID: Int64
+        let handler: String
+        let subject: String
+        let text: String
+        let html: String?
+    }
+
+    private func sendDigest(to user: Recipient, dueAt time: Int64, run: RunContext) throws {
+        let entries = try run.store.db.map("""
+            SELECT i.id, c.id, c.handler, c.subject, c.text, c.html FROM digest_item AS i JOIN content AS c ON c.id = i.content_id
+            WHERE i.user_id = ? AND i.send_at <= ? ORDER BY c.event_id, c.id
+            """, [user.userID!, time]) {
+            Entry(itemID: $0.int64(0), contentID: $0.int64(1), handler: $0.string(2), subject: $0.string(3),
+                  text: $0.string(4), html: $0.optionalString(5))
+        }
+        guard !entries.isEmpty else { return }
+
+        let grouped = Dictionary(grouping: entries, by: \.handler)
+        let handlers = grouped.keys.sorted { (rank($0), $0) < (rank($1), $1) }
+        let sections: [[String: TemplateValue]] = handlers.map { handler in
+            [
+                "title": .text(Self.sectionTitles[handler] ?? handler),
+                "items": .list(grouped[handler]!.map { entry in
+                    ["subject": .text(entry.subject), "text": .text(entry.text),
+                     "html": .html(entry.html ?? HTMLEscaping.escape(entry.text))]
+                }),
+            ]
+        }
+        let zone = try Zone.named(user.timezone)
+        let local = Zone.local(run.now, in: zone)
+        let date = String(format: "%04d-%02d-%02d", local.year, local.month, local.day)
+        let content = try run.render(bases: ["ezgeneraldigest"], handler: name, thread: nil, [
+            "date": .text(date), "count": .text(String(entries.count)), "sections": .list(sections),
+        ])
+        try run.queueMessage(content, to: user)
+        run.digestsSent += 1
+
+        let itemIDs = JSONValue.array(entries.map { .number(Double($0.itemID)) }).serialized
+        let contentIDs = JSONValue.array(Array(Set(entries.map(\.contentID))).map { .number(Double($0)) }).serialized
+        try run.store.db.execute("DELETE FROM digest_item WHERE id IN (SELECT value FROM json_each(?))", [itemIDs])
+        try run.store.db.execute("""
+            DELETE FROM content WHERE id IN (SELECT value FROM json_each(?))
+              AND NOT EXISTS (SELECT 1 FROM digest_item WHERE digest_item.content_id = content.id)
+            """, [contentIDs])
+    }
+
+    private func rank(_ handler: String) -> Int {
+        handlerOrder.firstIndex(of: handler) ?? handlerOrder.count
+    }
+}

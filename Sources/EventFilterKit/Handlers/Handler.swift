@@ -1,0 +1,61 @@
+/// A notification handler: turns an event into items for subscribers (eZ's
+/// `eZNotificationEventHandler`, one type per handler, resolved by name from notification.ini).
+///
+/// `handle` runs inside the batch's transaction: what it returns is committed together with the
+/// mark that this (event, handler) pair is done. Slow work (running an external program)
+/// belongs in `prepare`, which runs before the transaction opens.
+protocol EventHandler: AnyObject {
+    /// The name in notification.ini (`ezsubtree`, `mycustom`).
+    var name: String { get }
+    /// Where it was found: "built-in" or the executable's path.
+    var origin: String { get }
+    func prepare(_ events: [Event], run: RunContext) throws
+    func handle(_ event: Event, run: RunContext) throws -> HandlerOutcome
+}
+
+extension EventHandler {
+    func prepare(_ events: [Event], run: RunContext) throws {}
+}
+
+enum HandlerOutcome {
+    /// Done with the event; these items go to the sink (possibly none).
+    case done([Items])
+    /// Not done: retried at the next run, visible in `status`. Other handlers' work is kept.
+    case failed(String)
+}
+
+/// One piece of content for several recipients.
+struct Items {
+    enum Delivery {
+        /// Each recipient's own setting: digest when they have a schedule, else at once.
+        case recipientSetting
+        /// At once, even for digest users (collaboration mail).
+        case immediate
+    }
+
+    var content: RenderedContent
+    var recipients: [Recipient]
+    var delivery: Delivery
+}
+
+/// Subject and bodies, rendered once per event.
+struct RenderedContent {
+    var handler: String
+    var subject: String
+    var text: String
+    var html: String?
+    /// The stable Message-ID-like thread id of the node, for In-Reply-To and References.
+    var thread: String?
+}
+
+/// Who receives an item. `userID` is nil for an address that is not a known user (a custom
+/// handler may mail anyone); such a recipient always gets mail at once.
+struct Recipient {
+    var userID: Int64?
+    var email: String
+    var name: String
+    var timezone: String
+    var digest: DigestSchedule?
+    /// The subtree rule's one-click unsubscribe token, when the item came from one.
+    var unsubscribeToken: String?
+}

@@ -1,0 +1,141 @@
+import Foundation
+
+/// What one run shares between handlers: the store, the settings, the templates, the time,
+/// and the sink that turns items into digest rows or queued mail.
+final class RunContext {
+    let root: URL
+    let store: Store
+    let settings: Settings
+    let site: SiteConfiguration
+    let templates: TemplateLibrary
+    let composer: MessageComposer
+    let outbox: Outbox
+    /// The run's `--now`, in Unix seconds: every time decision uses it.
+    let now: Int64
+    /// Counters for `run --verbose` and the run log.
+    var messagesQueued = 0
+    var digestItems = 0
+    var digestsSent = 0
+    private var nextDigestTimes: [Int64: Int64] = [:]
+
+    init(root: URL, store: Store, settings: Settings, site: SiteConfiguration, now: Int64) throws {
+        self.root = root
+        self.store = store
+        self.settings = settings
+        self.site = site
+        self.now = now
+        self.templates = TemplateLibrary(root: root, extensions: try settings.activeExtensions(), builtins: BuiltinTemplates.all)
+        self.composer = MessageComposer(from: site.sender, messageIDDomain: site.messageIDDomain)
+        self.outbox = Outbox(store: store)
+    }
+
+    // MARK: Templates
+
+    /// Renders `<base>/subject.txt`, `body.txt` and `body.html`, trying each base in turn for each
+    /// file, so an extension may override one file of a set.
+    func render(bases: [String], handler: String, thread: String?, _ variables: [String: TemplateValue]) throws -> RenderedContent {
+        var context = siteVariables
+        context.merge(variables) { _, new in new }
+        let subject = try template(bases, "subject.txt").render(context, escapeHTML: false)
+        let text = try template(bases, "body.txt").render(context, escapeHTML: false)
+        let html = try optionalTemplate(bases, "body.html")?.render(context, escapeHTML: true)
+        return RenderedContent(
+            handler: handler,
+            subject: subject.split(whereSeparator: \.isNewline).joined(separator: " ").trimmingCharacters(in: .whitespaces),
+            text: text, html: html, thread: thread)
+    }
+
+    var siteVariables: [String: TemplateValue] {
+        ["site_name": .text(site.siteName), "site_url": .text(site.siteURL), "settings_url": .text(site.settingsURL)]
+    }
+
+    func template(_ bases: [String], _ file: String) throws -> Template {
+        if let found = try optionalTemplate(bases, file) { return found }
+        throw EventFilterError.failure("no template \(file) for \(bases.joined(separator: ", "))")
+    }
+
+    func optionalTemplate(_ bases: [String], _ file: String) throws -> Template? {
+        for base in bases where templates.exists("\(base)/\(file)") {
+            return try templates.template("\(base)/\(file)")
+        }
+        return nil
+    }
+
+    /// The stable thread id of a node: every mail about the node carries it in In-Reply-To and
+    /// References, so mail clients group updates, while each Message-ID stays unique.
+    func threadID(node: String) -> String {
+        let safe = node.unicodeScalars.map { scalar -> String in
+            let allowed = ("a"..."z").contains(scalar) || ("A"..."Z").contains(scalar) || ("0"..."9").contains(scalar) || "-_".unicodeScalars.contains(scalar)
+            return allowed ? String(scalar) : "." + String(scalar.value, radix: 16)
+        }.joined()
+        return "<node.\(safe).eventfilter@\(site.messageIDDomain)>"
+    }
+
+    // MARK: The sink
+
+    /// Writes what a handler produced for `event`: a digest row for each recipient with a
+    /// schedule (unless the items must go at once), a queued message for everyone else.
+    func accept(_ items: Items, event: Event) throws {
+        var contentID: Int64?
+        for recipient in items.recipients {
+            if items.delivery == .recipientSetting, let userID = recipient.userID, let schedule = recipient.digest {
+                let id = try contentID ?? storeContent(items.content, event: event)
+                contentID = id
+                let sendAt = try nextDigestTime(userID: userID, schedule: schedule, timezone: recipient.timezone)
+                try store.db.execute("INSERT OR IGNORE INTO digest_item(user_id, content_id, send_at) VALUES (?, ?, ?)",
+                                     [userID, id, sendAt])
+                digestItems += 1
+            } else {
+                try queueMessage(items.content, to: recipient)
+            }
+        }
+    }
+
+    private func storeContent(_ content: RenderedContent, event: Event) throws -> Int64 {
+        try store.db.execute("""
+            INSERT INTO content(event_id, handler, subject, text, html, thread, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+            """, [event.id, content.handler, content.subject, content.text, content.html, content.thread, now])
+        return store.db.lastInsertRowID
+    }
+
+    /// Computed once per user and run: every item of this run joins the same digest.
+    private func nextDigestTime(userID: Int64, schedule: DigestSchedule, timezone: String) throws -> Int64 {
+        if let cached = nextDigestTimes[userID] { return cached }
+        let time = schedule.nextSendTime(atOrAfter: now, in: try Zone.named(timezone))
+        nextDigestTimes[userID] = time
+        return time
+    }
+
+    /// Composes one message for one recipient, with the footer and unsubscribe headers that are
+    /// theirs alone, and queues it.
+    func queueMessage(_ content: RenderedContent, to recipient: Recipient) throws {
+        let unsubscribeURL = recipient.unsubscribeToken.flatMap { token in site.unsubscribeURL.map { "\($0)/\(token)" } }
+        let footer = try self.footer(unsubscribeURL: unsubscribeURL)
+        var headers: [(name: String, value: String)] = []
+        if let unsubscribeURL {
+            headers.append((name: "List-Unsubscribe", value: "<\(unsubscribeURL)>"))
+            headers.append((name: "List-Unsubscribe-Post", value: "List-Unsubscribe=One-Click"))
+        }
+        let to = try Mailbox(address: recipient.email, name: recipient.name.isEmpty ? nil : recipient.name)
+        let message = try composer.compose(
+            to: to, subject: content.subject, text: content.text + footer.text,
+            html: content.html.map { $0 + footer.html }, date: now,
+            inReplyTo: content.thread, references: content.thread.map { [$0] } ?? [], extraHeaders: headers)
+        try outbox.enqueue(recipient: recipient.email, sender: site.sender.address, subject: content.subject, message: message, now: now)
+        messagesQueued += 1
+    }
+
+    private var footerCache: [String: (text: String, html: String)] = [:]
+
+    private func footer(unsubscribeURL: String?) throws -> (text: String, html: String) {
+        let key = unsubscribeURL ?? ""
+        if let cached = footerCache[key] { return cached }
+        var context = siteVariables
+        context["unsubscribe_url"] = .text(key)
+        let rendered = (text: try templates.template("footer.txt").render(context, escapeHTML: false),
+                        html: try templates.template("footer.html").render(context, escapeHTML: true))
+        // Tokens are per rule, so only the token-free footer is worth keeping.
+        if unsubscribeURL == nil { footerCache[key] = rendered }
+        return rendered
+    }
+}

@@ -1,0 +1,172 @@
+import Foundation
+
+/// The durable queue between composition and delivery, like Postfix's queue:
+/// `queued` → `sent`; a temporary failure → `deferred` with backoff; a permanent failure or a
+/// message older than the queue lifetime → `failed`, with the server's reply kept.
+///
+///     let outbox = Outbox(store: store, policy: .standard)
+///     let report = try outbox.deliverDue(through: transport, now: now)
+public struct Outbox {
+    /// Retry timing, after Postfix's defaults (minimal_backoff_time 300 s, maximal 4000 s,
+    /// maximal_queue_lifetime 5 days).
+    public struct RetryPolicy: Sendable {
+        public var firstDelay: Int64 = 300
+        public var maximumDelay: Int64 = 3600
+        public var maximumLifetime: Int64 = 5 * 86_400
+        /// ± this fraction of the delay, so deferred messages do not all return at once.
+        public var jitter: Double = 0.1
+        public static let standard = RetryPolicy()
+
+        /// The delay before attempt `attempts + 1`, after `attempts` failed ones.
+        public func delay(afterAttempts attempts: Int, random: Double = Double.random(in: -1...1)) -> Int64 {
+            let exponent = min(max(attempts - 1, 0), 20)
+            let base = min(Double(firstDelay) * pow(2, Double(exponent)), Double(maximumDelay))
+            return Int64((base * (1 + jitter * random)).rounded())
+        }
+    }
+
+    public let store: Store
+    public let policy: RetryPolicy
+    public var batchSize = 500
+
+    public init(store: Store, policy: RetryPolicy = .standard) {
+        self.store = store
+        self.policy = policy
+    }
+
+    var db: Database { store.db }
+
+    /// Queues one composed message; due at once.
+    func enqueue(recipient: String, sender: String, subject: String, message: ComposedMessage, now: Int64) throws {
+        try db.execute("""
+            INSERT INTO outbox(recipient, sender, message_id, subject, message, created_at, next_attempt_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?)
+            """, [recipient, sender, message.messageID, subject, message.bytes, now, now])
+    }
+
+    public struct DeliveryReport: Sendable, Equatable {
+        public var sent = 0
+        public var deferred = 0
+        public var failed = 0
+    }
+
+    /// Delivers every queued or deferred message that is due, in batches. Each outcome is
+    /// committed as soon as the transport reports it, so a crash resends at most the messages
+    /// that were in flight.
+    public func deliverDue(through transport: MailTransport, now: Int64) throws -> DeliveryReport {
+        var report = DeliveryReport()
+        var afterID: Int64 = 0
+        while true {
+            let batch = try db.map("""
+                SELECT id, sender, recipient, message, created_at, attempts FROM outbox
+                WHERE state IN ('queued', 'deferred') AND next_attempt_at <= ? AND id > ?
+                ORDER BY id LIMIT ?
+                """, [now, afterID, batchSize]) { row in
+                (OutgoingMessage(id: row.int64(0), sender: row.string(1), recipient: row.string(2), bytes: row.bytes(3)),
+                 row.int64(4), row.int(5))
+            }
+            guard let last = batch.last else { break }
+            afterID = last.0.id
+            let details = Dictionary(uniqueKeysWithValues: batch.map { ($0.0.id, (createdAt: $0.1, attempts: $0.2)) })
+            try transport.deliver(batch.map(\.0)) { message, outcome in
+                let detail = details[message.id]!
+                switch outcome {
+                case .accepted:
+                    try db.execute("""
+                        UPDATE outbox SET state = 'sent', sent_at = ?, last_attempt_at = ?, attempts = attempts + 1, last_error = NULL
+                        WHERE id = ?
+                        """, [now, now, message.id])
+                    report.sent += 1
+                case .permanentFailure(let reason):
+                    try markFailed(message.id, reason: reason, now: now)
+                    report.failed += 1
+                case .temporaryFailure(let reason):
+                    if now - detail.createdAt >= policy.maximumLifetime {
+                        let days = policy.maximumLifetime / 86_400
+                        try markFailed(message.id, reason: "gave up after \(days) days in the queue: \(reason)", now: now)
+                        report.failed += 1
+                    } else {
+                        let next = now + policy.delay(afterAttempts: detail.attempts + 1)
+                        try db.execute("""
+                            UPDATE outbox SET state = 'deferred', attempts = attempts + 1, last_attempt_at = ?,
+                                next_attempt_at = ?, last_error = ? WHERE id = ?
+                            """, [now, next, reason, message.id])
+                        report.deferred += 1
+                    }
+                }
+            }
+        }
+        return report
+    }
+
+    private func markFailed(_ id: Int64, reason: String, now: Int64) throws {
+        try db.execute("""
+            UPDATE outbox SET state = 'failed', attempts = attempts + 1, last_attempt_at = ?, last_error = ? WHERE id = ?
+            """, [now, reason, id])
+    }
+
+    // MARK: Operator views
+
+    public struct Entry: Sendable {
+        public let id: Int64
+        public let recipient: String
+        public let subject: String
+        public let state: String
+        public let attempts: Int
+        public let createdAt: Int64
+        public let nextAttemptAt: Int64
+        public let lastError: String?
+    }
+
+    public func list(states: [String], limit: Int = 1000) throws -> [Entry] {
+        let placeholders = states.map { _ in "?" }.joined(separator: ", ")
+        let arguments: [DatabaseValueConvertible] = states + [limit]
+        return try db.map("""
+            SELECT id, recipient, subject, state, attempts, created_at, next_attempt_at, last_error FROM outbox
+            WHERE state IN (\(placeholders)) ORDER BY id LIMIT ?
+            """, arguments) {
+            Entry(id: $0.int64(0), recipient: $0.string(1), subject: $0.string(2), state: $0.string(3), attempts: $0.int(4),
+                  createdAt: $0.int64(5), nextAttemptAt: $0.int64(6), lastError: $0.optionalString(7))
+        }
+    }
+
+    /// Puts a failed message back in the queue, due at once. Returns false when `id` is not a failed message.
+    public func retry(id: Int64, now: Int64) throws -> Bool {
+        try db.execute("""
+            UPDATE outbox SET state = 'queued', next_attempt_at = ?, created_at = ? WHERE id = ? AND state = 'failed'
+            """, [now, now, id])
+        return db.changes == 1
+    }
+
+    /// Requeues every failed message; returns how many.
+    public func retryAllFailed(now: Int64) throws -> Int {
+        try db.execute("UPDATE outbox SET state = 'queued', next_attempt_at = ?, created_at = ? WHERE state = 'failed'", [now, now])
+        return db.changes
+    }
+
+    /// Sent messages older than the retention go.
+    func purgeSent(before cutoff: Int64) throws {
+        try db.execute("DELETE FROM outbox WHERE state = 'sent' AND sent_at < ?", [cutoff])
+    }
+
+    public struct Counts: Sendable, Equatable {
+        public var queued = 0, deferred = 0, failed = 0, sent = 0
+        public var oldestDeferred: Int64?
+    }
+
+    public func counts() throws -> Counts {
+        var counts = Counts()
+        try db.forEach("SELECT state, count(*) FROM outbox GROUP BY state") { row in
+            switch row.string(0) {
+            case "queued": counts.queued = row.int(1)
+            case "deferred": counts.deferred = row.int(1)
+            case "failed": counts.failed = row.int(1)
+            default: counts.sent = row.int(1)
+            }
+        }
+        counts.oldestDeferred = try db.first("SELECT min(created_at) FROM outbox WHERE state = 'deferred'") {
+            $0.isNull(0) ? nil : $0.int64(0)
+        } ?? nil
+        return counts
+    }
+}

@@ -1,0 +1,81 @@
+import Foundation
+
+/// Builds the transport that site.ini `[MailSettings] Transport` names: `file` (the default),
+/// `SMTP` or `sendmail`, wrapped for `DebugSending=enabled`.
+///
+///     let transport = try TransportFactory.make(settings: settings, root: root)
+public enum TransportFactory {
+    public static func make(settings: Settings, root: URL) throws -> MailTransport {
+        let mail = try settings.file("site.ini")
+        let block = "MailSettings"
+        let name = (mail.string(block, "Transport") ?? "file").trimmingCharacters(in: .whitespaces).lowercased()
+        let transport: MailTransport
+        switch name {
+        case "file", "":
+            transport = try FileTransport(directory: root.appendingPathComponent("var/log/mail"))
+        case "smtp":
+            transport = try SMTPTransport(configuration: try smtpConfiguration(mail))
+        case "sendmail":
+            let path = mail.string(block, "SendmailPath").flatMap { $0.isEmpty ? nil : $0 } ?? "/usr/sbin/sendmail"
+            let options = mail.array(block, "SendmailOptions").filter { !$0.isEmpty }
+            transport = SendmailTransport(path: path, extraOptions: options)
+        default:
+            throw EventFilterError.failure("site.ini [MailSettings] Transport=\(name) is not file, SMTP or sendmail")
+        }
+        guard try mail.bool(block, "DebugSending", default: false) else { return transport }
+        guard let receiver = mail.string(block, "DebugReceiverEmail")?.trimmingCharacters(in: .whitespaces), !receiver.isEmpty,
+              (try? Mailbox(address: receiver)) != nil else {
+            throw EventFilterError.failure("site.ini [MailSettings] DebugSending=enabled needs a valid DebugReceiverEmail")
+        }
+        return RedirectingTransport(wrapping: transport, to: receiver)
+    }
+
+    static func smtpConfiguration(_ mail: SettingsFile) throws -> SMTPConfiguration {
+        let block = "MailSettings"
+        guard let server = mail.string(block, "TransportServer")?.trimmingCharacters(in: .whitespaces), !server.isEmpty else {
+            throw EventFilterError.failure("site.ini [MailSettings] Transport=SMTP needs TransportServer")
+        }
+        let securityText = (mail.string(block, "TransportConnectionType") ?? "").trimmingCharacters(in: .whitespaces).lowercased()
+        guard let security = SMTPConfiguration.Security(rawValue: securityText) else {
+            throw EventFilterError.failure("site.ini [MailSettings] TransportConnectionType=\(securityText) is not empty, tls or ssl")
+        }
+        let defaultPort = security == .implicitTLS ? 465 : 25
+        var configuration = SMTPConfiguration(server: server, port: try mail.int(block, "TransportPort") ?? defaultPort, security: security)
+        let user = mail.string(block, "TransportUser") ?? ""
+        let password = mail.string(block, "TransportPassword") ?? ""
+        if !user.isEmpty && !password.isEmpty {
+            configuration.user = user
+            configuration.password = password
+        }
+        configuration.verifyCertificate = try mail.bool(block, "TransportVerifyCertificate", default: true)
+        if let ca = mail.string(block, "TransportCAFile"), !ca.isEmpty { configuration.caFile = ca }
+        if let helo = mail.string(block, "SenderHost"), !helo.isEmpty { configuration.heloName = helo }
+        if let seconds = try mail.int(block, "TransportConnectTimeout") { configuration.connectTimeout = Double(seconds) }
+        if let seconds = try mail.int(block, "TransportTimeout") { configuration.timeout = Double(seconds) }
+        if let connections = try mail.int(block, "MaxConnections") {
+            guard (1...64).contains(connections) else {
+                throw EventFilterError.failure("site.ini [MailSettings] MaxConnections must be 1-64, got \(connections)")
+            }
+            configuration.maxConnections = connections
+        }
+        return configuration
+    }
+}
+
+/// eZ's `DebugSending`: every message goes to one address (staging), whatever its recipient.
+/// Only the envelope changes; the message keeps its headers, so a tester sees who it was for.
+final class RedirectingTransport: MailTransport {
+    let inner: MailTransport
+    let receiver: String
+
+    init(wrapping inner: MailTransport, to receiver: String) {
+        self.inner = inner
+        self.receiver = receiver
+    }
+
+    func deliver(_ messages: [OutgoingMessage], report: (OutgoingMessage, DeliveryOutcome) throws -> Void) throws {
+        let originals = Dictionary(uniqueKeysWithValues: messages.map { ($0.id, $0) })
+        let redirected = messages.map { OutgoingMessage(id: $0.id, sender: $0.sender, recipient: receiver, bytes: $0.bytes) }
+        try inner.deliver(redirected) { message, outcome in try report(originals[message.id]!, outcome) }
+    }
+}

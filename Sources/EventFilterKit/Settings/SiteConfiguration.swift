@@ -1,0 +1,80 @@
+import Foundation
+
+/// The settings a run needs, read once from site.ini and notification.ini and checked, so a bad
+/// value stops the run before anything changes.
+public struct SiteConfiguration: Sendable {
+    public var siteName: String
+    /// e.g. "https://example.com"; links in mail start with it.
+    public var siteURL: String
+    /// The From header: `[MailSettings] EmailSender` of notification.ini, else site.ini's, else `AdminEmail`.
+    public var sender: Mailbox
+    /// The right-hand side of generated Message-IDs and thread ids.
+    public var messageIDDomain: String
+    /// `[SiteSettings] UnsubscribeURL`: when set, every message gets RFC 8058 one-click headers.
+    public var unsubscribeURL: String?
+    /// Where a user changes their notification settings (footer link).
+    public var settingsURL: String
+    /// `[SubtreeHandlerSettings] NotifyAuthor=enabled` sends authors their own changes.
+    public var notifyAuthor: Bool
+    /// `[EventFilterSettings] BatchSize`: events per batch and transaction.
+    public var batchSize: Int
+    /// `[EventFilterSettings] KeepDays`: handled events and sent mail are purged after this.
+    public var keepDays: Int
+    /// `[EventFilterSettings] HandlerTimeout`: seconds a custom handler may run per batch.
+    public var handlerTimeout: Double
+
+    public static func load(_ settings: Settings) throws -> SiteConfiguration {
+        let site = try settings.file("site.ini")
+        let notification = try settings.file("notification.ini")
+        let siteName = nonEmpty(site.string("SiteSettings", "SiteName")) ?? "eventfilter"
+        var siteURL = nonEmpty(site.string("SiteSettings", "SiteURL")) ?? "http://localhost"
+        if !siteURL.contains("://") { siteURL = "http://" + siteURL }  // eZ stores SiteURL without a scheme
+        while siteURL.hasSuffix("/") { siteURL.removeLast() }
+
+        let senderAddress = nonEmpty(notification.string("MailSettings", "EmailSender"))
+            ?? nonEmpty(site.string("MailSettings", "EmailSender"))
+            ?? nonEmpty(site.string("MailSettings", "AdminEmail"))
+        guard let senderAddress else {
+            throw EventFilterError.failure("site.ini [MailSettings]: set EmailSender or AdminEmail, the address notifications come from")
+        }
+        let sender: Mailbox
+        do {
+            sender = try Mailbox(address: senderAddress, name: siteName)
+        } catch {
+            throw EventFilterError.failure("site.ini [MailSettings] EmailSender/AdminEmail '\(senderAddress)': \(error)")
+        }
+        let host = URLComponents(string: siteURL)?.host ?? ""
+        let domain = host.isEmpty ? String(senderAddress.split(separator: "@").last ?? "localhost") : host
+
+        let unsubscribe = nonEmpty(site.string("SiteSettings", "UnsubscribeURL"))
+        if let unsubscribe, !unsubscribe.lowercased().hasPrefix("https://") && !unsubscribe.lowercased().hasPrefix("http://") {
+            throw EventFilterError.failure("site.ini [SiteSettings] UnsubscribeURL must be an http(s) URL, got '\(unsubscribe)'")
+        }
+        try rejectLineBreaks(unsubscribe ?? "", "site.ini [SiteSettings] UnsubscribeURL")
+        try rejectLineBreaks(siteURL, "site.ini [SiteSettings] SiteURL")
+
+        let batchSize = try notification.int("EventFilterSettings", "BatchSize") ?? 500
+        let keepDays = try notification.int("EventFilterSettings", "KeepDays") ?? 7
+        let timeout = try notification.int("EventFilterSettings", "HandlerTimeout") ?? 60
+        guard batchSize > 0, keepDays >= 0, timeout > 0 else {
+            throw EventFilterError.failure("notification.ini [EventFilterSettings]: BatchSize and HandlerTimeout must be positive, KeepDays not negative")
+        }
+        return SiteConfiguration(
+            siteName: siteName, siteURL: siteURL, sender: sender, messageIDDomain: domain,
+            unsubscribeURL: unsubscribe,
+            settingsURL: nonEmpty(site.string("SiteSettings", "SettingsURL")) ?? siteURL + "/notification/settings",
+            notifyAuthor: try notification.bool("SubtreeHandlerSettings", "NotifyAuthor", default: false),
+            batchSize: batchSize, keepDays: keepDays, handlerTimeout: Double(timeout))
+    }
+
+    private static func nonEmpty(_ value: String?) -> String? {
+        guard let value = value?.trimmingCharacters(in: .whitespaces), !value.isEmpty else { return nil }
+        return value
+    }
+
+    private static func rejectLineBreaks(_ value: String, _ name: String) throws {
+        if value.contains(where: { $0 == "\r" || $0 == "\n" }) {
+            throw EventFilterError.failure("\(name) contains a line break")
+        }
+    }
+}

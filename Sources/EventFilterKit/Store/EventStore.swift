@@ -1,0 +1,145 @@
+/// Events: intake, the filter's batches, handler progress.
+extension Store {
+    /// The result of storing an event: a new id, or the id of the event that already has the key.
+    public enum AddResult: Equatable, Sendable {
+        case added(Int64)
+        case duplicate(Int64)
+
+        public var id: Int64 {
+            switch self {
+            case .added(let id), .duplicate(let id): return id
+            }
+        }
+    }
+
+    /// Stores an unhandled event. A repeated `dedupeKey` stores nothing and returns the first id.
+    ///
+    ///     let result = try store.addEvent(type: "ezpublish", params: ["node_id": "77", "path": "/1/2/77/"], now: now)
+    @discardableResult
+    public func addEvent(type: String, params: JSONValue, notBefore: Int64? = nil, dedupeKey: String? = nil, now: Int64) throws -> AddResult {
+        try EventType.validate(type)
+        try EventValidation.validate(type: type, params: params)
+        let statement = try db.statement("""
+            INSERT INTO event(type, params, created_at, not_before, dedupe_key) VALUES (?, ?, ?, ?, ?)
+            ON CONFLICT(dedupe_key) DO NOTHING
+            """)
+        try statement.execute([type, params.serialized, now, notBefore, dedupeKey])
+        if db.changes == 1 { return .added(db.lastInsertRowID) }
+        guard let dedupeKey, let existing = try db.scalarInt("SELECT id FROM event WHERE dedupe_key = ?", [dedupeKey]) else {
+            throw EventFilterError.failure("event was not stored")
+        }
+        return .duplicate(Int64(existing))
+    }
+
+    /// Due unhandled events after `afterID`, oldest first, at most `limit`.
+    func dueEvents(after afterID: Int64, now: Int64, limit: Int) throws -> [Event] {
+        try db.map("""
+            SELECT id, type, params, created_at, not_before FROM event
+            WHERE handled_at IS NULL AND id > ? AND (not_before IS NULL OR not_before <= ?)
+            ORDER BY id LIMIT ?
+            """, [afterID, now, limit]) { row in
+            Event(id: row.int64(0), type: row.string(1), params: (try? JSONValue.parse(row.string(2))) ?? .object([:]),
+                  createdAt: row.int64(3), notBefore: row.isNull(4) ? nil : row.int64(4))
+        }
+    }
+
+    /// The handlers already done with each event of an id range.
+    func finishedHandlers(from first: Int64, to last: Int64) throws -> [Int64: Set<String>] {
+        var result: [Int64: Set<String>] = [:]
+        try db.forEach("SELECT event_id, handler FROM event_progress WHERE event_id BETWEEN ? AND ? AND done = 1", [first, last]) {
+            result[$0.int64(0), default: []].insert($0.string(1))
+        }
+        return result
+    }
+
+    func markHandlerDone(event: Int64, handler: String, now: Int64) throws {
+        try db.execute("""
+            INSERT INTO event_progress(event_id, handler, done, attempts, updated_at) VALUES (?, ?, 1, 1, ?)
+            ON CONFLICT(event_id, handler) DO UPDATE SET done = 1, attempts = attempts + 1, last_error = NULL, updated_at = excluded.updated_at
+            """, [event, handler, now])
+    }
+
+    func markHandlerFailed(event: Int64, handler: String, error: String, now: Int64) throws {
+        try db.execute("""
+            INSERT INTO event_progress(event_id, handler, done, attempts, last_error, updated_at) VALUES (?, ?, 0, 1, ?, ?)
+            ON CONFLICT(event_id, handler) DO UPDATE SET done = 0, attempts = attempts + 1, last_error = excluded.last_error, updated_at = excluded.updated_at
+            """, [event, handler, error, now])
+    }
+
+    /// Every handler is done: the event leaves the unhandled set and its progress rows go.
+    func markEventHandled(_ id: Int64, now: Int64) throws {
+        try db.execute("UPDATE event SET handled_at = ? WHERE id = ?", [now, id])
+        try db.execute("DELETE FROM event_progress WHERE event_id = ?", [id])
+    }
+
+    /// Whether a later version of the same node is also waiting: then this one is superseded.
+    func isSuperseded(_ event: Event, now: Int64) throws -> Bool {
+        guard let node = event.param("node_id") else { return false }
+        let version = Int(event.param("version") ?? "") ?? 0
+        return try db.scalarInt("""
+            SELECT 1 FROM event
+            WHERE node_id = ? AND handled_at IS NULL AND type = 'ezpublish' AND id <> ?
+              AND (not_before IS NULL OR not_before <= ?)
+              AND (coalesce(CAST(json_extract(params, '$.version') AS INTEGER), 0) > ?
+                   OR (coalesce(CAST(json_extract(params, '$.version') AS INTEGER), 0) = ? AND id > ?))
+            LIMIT 1
+            """, [node, event.id, now, version, version, event.id]) != nil
+    }
+
+    /// Handled events older than the retention go; they have nothing left to do.
+    func purgeHandledEvents(before cutoff: Int64) throws {
+        try db.execute("DELETE FROM event WHERE handled_at IS NOT NULL AND handled_at < ?", [cutoff])
+    }
+
+    public struct EventRow: Sendable {
+        public let event: Event
+        public let handledAt: Int64?
+        public let dedupeKey: String?
+        public let failedHandlers: [(handler: String, error: String)]
+    }
+
+    public func listEvents(unhandledOnly: Bool, limit: Int = 1000) throws -> [EventRow] {
+        let sql = unhandledOnly
+            ? "SELECT id, type, params, created_at, not_before, handled_at, dedupe_key FROM event WHERE handled_at IS NULL ORDER BY id LIMIT ?"
+            : "SELECT id, type, params, created_at, not_before, handled_at, dedupe_key FROM event ORDER BY id LIMIT ?"
+        let rows = try db.map(sql, [limit]) { row in
+            (Event(id: row.int64(0), type: row.string(1), params: (try? JSONValue.parse(row.string(2))) ?? .object([:]),
+                   createdAt: row.int64(3), notBefore: row.isNull(4) ? nil : row.int64(4)),
+             row.isNull(5) ? nil : row.int64(5), row.optionalString(6))
+        }
+        return try rows.map { event, handledAt, key in
+            let failed = try db.map("SELECT handler, coalesce(last_error, '') FROM event_progress WHERE event_id = ? AND done = 0",
+                                    [event.id]) { ($0.string(0), $0.string(1)) }
+            return EventRow(event: event, handledAt: handledAt, dedupeKey: key, failedHandlers: failed)
+        }
+    }
+}
+
+/// The params each built-in event type needs, checked at intake so a bad event is refused
+/// with a clear message instead of failing later in the filter.
+enum EventValidation {
+    static func validate(type: String, params: JSONValue) throws {
+        guard let object = params.objectValue else {
+            throw EventFilterError.usage("event params must be a JSON object")
+        }
+        switch type {
+        case EventType.publish:
+            guard object["path"]?.stringValue != nil || object["node_id"]?.stringValue != nil else {
+                throw EventFilterError.usage("an ezpublish event needs path=/1/2/.../ or node_id=N")
+            }
+            if let path = object["path"]?.stringValue, !(path.hasPrefix("/") && path.hasSuffix("/") && path.count > 2) {
+                throw EventFilterError.usage("path '\(path)' must look like /1/2/60/77/")
+            }
+        case EventType.collaboration:
+            guard object["identifier"]?.stringValue != nil else {
+                throw EventFilterError.usage("an ezcollaboration event needs identifier=NAME (e.g. ezapprove)")
+            }
+            guard let participants = object["participants"]?.arrayValue,
+                  participants.allSatisfy({ $0["email"]?.stringValue != nil }) else {
+                throw EventFilterError.usage("an ezcollaboration event needs participants: a JSON list of {\"email\":..., \"role\":...}")
+            }
+        default:
+            break
+        }
+    }
+}

@@ -1,0 +1,152 @@
+import Foundation
+
+/// A subscriber.
+public struct User: Sendable, Equatable {
+    public let id: Int64
+    public let email: String
+    public let name: String
+    public let timezone: String
+    public let enabled: Bool
+}
+
+/// Users, their subtree and collaboration rules, and their digest settings.
+extension Store {
+    @discardableResult
+    public func addUser(email: String, name: String, timezone: String, now: Int64) throws -> User {
+        _ = try Mailbox(address: email, name: name.isEmpty ? nil : name)
+        _ = try Zone.named(timezone)
+        if try user(email: email) != nil {
+            throw EventFilterError.failure("user \(email) already exists")
+        }
+        try db.execute("INSERT INTO user(email, name, timezone, created_at) VALUES (?, ?, ?, ?)", [email, name, timezone, now])
+        return User(id: db.lastInsertRowID, email: email, name: name, timezone: timezone, enabled: true)
+    }
+
+    public func user(email: String) throws -> User? {
+        try db.first("SELECT id, email, name, timezone, enabled FROM user WHERE email = ?", [email]) {
+            User(id: $0.int64(0), email: $0.string(1), name: $0.string(2), timezone: $0.string(3), enabled: $0.int(4) != 0)
+        }
+    }
+
+    /// The user with `email`, or a one-line error naming the address.
+    public func requireUser(email: String) throws -> User {
+        guard let user = try user(email: email) else { throw EventFilterError.failure("unknown user \(email)") }
+        return user
+    }
+
+    /// Removes the user with their rules, settings and waiting digest items. Mail already in the
+    /// outbox still goes: it was composed before the user left.
+    public func removeUser(email: String) throws {
+        let user = try requireUser(email: email)
+        try db.inTransaction {
+            try db.execute("DELETE FROM digest_item WHERE user_id = ?", [user.id])
+            try db.execute("DELETE FROM user WHERE id = ?", [user.id])
+        }
+    }
+
+    public func setUserEnabled(email: String, _ enabled: Bool) throws {
+        let user = try requireUser(email: email)
+        try db.execute("UPDATE user SET enabled = ? WHERE id = ?", [enabled, user.id])
+    }
+
+    public func listUsers() throws -> [User] {
+        try db.map("SELECT id, email, name, timezone, enabled FROM user ORDER BY email") {
+            User(id: $0.int64(0), email: $0.string(1), name: $0.string(2), timezone: $0.string(3), enabled: $0.int(4) != 0)
+        }
+    }
+
+    // MARK: Subtree rules
+
+    /// Subscribes `email` to everything at or below `node`. Subscribing twice changes nothing.
+    public func subscribe(email: String, node: String, now: Int64) throws {
+        let user = try requireUser(email: email)
+        try Store.validateNode(node)
+        try db.execute("""
+            INSERT INTO subtree_rule(node_id, user_id, token, created_at) VALUES (?, ?, ?, ?)
+            ON CONFLICT(node_id, user_id) DO NOTHING
+            """, [node, user.id, Store.newToken(), now])
+    }
+
+    public func unsubscribe(email: String, node: String) throws {
+        let user = try requireUser(email: email)
+        try db.execute("DELETE FROM subtree_rule WHERE node_id = ? AND user_id = ?", [node, user.id])
+        guard db.changes == 1 else { throw EventFilterError.failure("\(email) has no subscription to node \(node)") }
+    }
+
+    /// One-click unsubscribe (RFC 8058): removes the rule the token names. Idempotent: an unknown
+    /// or used token removes nothing and is not an error, so a repeated POST answers the same.
+    @discardableResult
+    public func unsubscribe(token: String) throws -> Bool {
+        try db.execute("DELETE FROM subtree_rule WHERE token = ?", [token])
+        return db.changes == 1
+    }
+
+    public func subscriptions(email: String) throws -> [String] {
+        let user = try requireUser(email: email)
+        return try db.map("SELECT node_id FROM subtree_rule WHERE user_id = ? ORDER BY node_id", [user.id]) { $0.string(0) }
+    }
+
+    static func validateNode(_ node: String) throws {
+        let ok = !node.isEmpty && node.count <= 200 && node.unicodeScalars.allSatisfy {
+            !CharacterSet.whitespacesAndNewlines.contains($0) && $0 != "/" && $0.value >= 0x20
+        }
+        guard ok else { throw EventFilterError.usage("invalid node id '\(node)': one path element, no '/' or spaces") }
+    }
+
+    /// An opaque, unguessable token (128 bits from the system's CSPRNG).
+    static func newToken() -> String {
+        var generator = SystemRandomNumberGenerator()
+        return (0..<2).map { _ in
+            let value = generator.next() as UInt64
+            let hex = String(value, radix: 16)
+            return String(repeating: "0", count: 16 - hex.count) + hex
+        }.joined()
+    }
+
+    // MARK: Collaboration rules
+
+    public func collaborationSubscribe(email: String, identifier: String, now: Int64) throws {
+        let user = try requireUser(email: email)
+        try Store.validateNode(identifier)
+        try db.execute("""
+            INSERT INTO collaboration_rule(identifier, user_id, created_at) VALUES (?, ?, ?)
+            ON CONFLICT(identifier, user_id) DO NOTHING
+            """, [identifier, user.id, now])
+    }
+
+    public func collaborationUnsubscribe(email: String, identifier: String) throws {
+        let user = try requireUser(email: email)
+        try db.execute("DELETE FROM collaboration_rule WHERE identifier = ? AND user_id = ?", [identifier, user.id])
+        guard db.changes == 1 else { throw EventFilterError.failure("\(email) has no collaboration rule for \(identifier)") }
+    }
+
+    // MARK: Digest settings
+
+    /// Sets (or with nil, removes) the user's digest schedule, and moves the items already
+    /// waiting to the new schedule: eZ froze them at their old date.
+    public func setDigest(email: String, schedule: DigestSchedule?, now: Int64) throws {
+        let user = try requireUser(email: email)
+        try db.inTransaction {
+            if let schedule {
+                let storage = schedule.storage
+                try db.execute("""
+                    INSERT INTO digest_setting(user_id, frequency, day, minute_of_day) VALUES (?, ?, ?, ?)
+                    ON CONFLICT(user_id) DO UPDATE SET frequency = excluded.frequency, day = excluded.day,
+                        minute_of_day = excluded.minute_of_day
+                    """, [user.id, storage.frequency, storage.day, storage.minuteOfDay])
+                let sendAt = schedule.nextSendTime(atOrAfter: now, in: try Zone.named(user.timezone))
+                try db.execute("UPDATE digest_item SET send_at = ? WHERE user_id = ?", [sendAt, user.id])
+            } else {
+                try db.execute("DELETE FROM digest_setting WHERE user_id = ?", [user.id])
+                // Without a digest the waiting items go out in one last digest at the next run.
+                try db.execute("UPDATE digest_item SET send_at = ? WHERE user_id = ?", [now, user.id])
+            }
+        }
+    }
+
+    public func digestSchedule(userID: Int64) throws -> DigestSchedule? {
+        try db.first("SELECT frequency, day, minute_of_day FROM digest_setting WHERE user_id = ?", [userID]) {
+            try DigestSchedule(storageFrequency: $0.string(0), day: $0.optionalInt(1), minuteOfDay: $0.int(2))
+        } ?? nil
+    }
+}

@@ -1,0 +1,45 @@
+import EventFilterKit
+import Foundation
+
+struct RunCommand: Command {
+    static let words = ["run"]
+    static let usage = "run [--verbose] [--dry-run]"
+    static let abstract = "Pass every due event through the handlers, send due digests, deliver the outbox."
+    static let discussion = """
+        The cron entry point. Quiet on success; a one-line error and a non-zero exit status on failure.
+        A second run started while one is working exits at once, quietly.
+        A custom handler that fails keeps only its own work pending: the run still succeeds,
+        and 'eventfilter status' shows the failure.
+
+          --verbose   print what the run did
+          --dry-run   do the work in a transaction that is rolled back; nothing is kept or sent
+
+        Cron, every five minutes:
+          */5 * * * *  cd /srv/site && eventfilter run
+        """
+    static let flags = ["verbose", "dry-run"]
+
+    static func run(_ arguments: ParsedArguments, _ context: CommandContext) throws {
+        _ = try arguments.positionals()
+        guard let lock = try RunLock(root: context.root) else {
+            if arguments.has("verbose") { Output.line("another run is working; nothing to do") }
+            return
+        }
+        defer { withExtendedLifetime(lock) {} }
+        let settings = try context.settings()
+        let store = try context.store()
+        let dryRun = arguments.has("dry-run")
+        let transport = dryRun ? nil : try TransportFactory.make(settings: settings, root: context.root)
+        let report = try Filter(root: context.root, settings: settings, store: store)
+            .run(now: context.now, transport: transport, dryRun: dryRun)
+        if arguments.has("verbose") || dryRun {
+            let prefix = dryRun ? "dry run: would have " : ""
+            Output.line("\(prefix)handled \(report.events) events; queued \(report.messagesQueued) messages "
+                + "(\(report.digestsSent) digests); held \(report.digestItems) items for digests"
+                + (report.failedPairs > 0 ? "; \(report.failedPairs) handler failures (see status)" : ""))
+            if !dryRun {
+                Output.line("delivered \(report.delivery.sent), deferred \(report.delivery.deferred), failed \(report.delivery.failed)")
+            }
+        }
+    }
+}
