@@ -270,7 +270,6 @@ final class DigestScheduleTests: XCTestCase {
         }
     }
 
-    /// nextSendTime runs once per digest user per run, so it has to be cheap.
     // MARK: Parsing, validation, storage
 
     func testParseForms() throws {
