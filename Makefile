@@ -1,0 +1,58 @@
+# eventfilter: the two quick-start commands are `make demo` and `make test`.
+# Both install what a fresh machine lacks (libcurl's headers; for tests also aiosmtpd and
+# lighttpd), then build with SwiftPM. No Swift packages are fetched.
+
+SHELL := /bin/bash
+SWIFT ?= swift
+EVENTFILTER = .build/release/eventfilter
+APT_INSTALL = DEBIAN_FRONTEND=noninteractive apt-get install -y -qq
+SUDO = $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: demo test build deps test-deps bench clean
+
+deps:
+	@if ! [ -f /usr/include/curl/curl.h ] && ! ls /usr/include/*/curl/curl.h >/dev/null 2>&1; then \
+		echo "installing libcurl4-openssl-dev (libcurl's headers)"; \
+		$(SUDO) apt-get update -qq && $(SUDO) $(APT_INSTALL) libcurl4-openssl-dev >/dev/null; \
+	fi
+
+test-deps: deps
+	@python3 -c 'import aiosmtpd' 2>/dev/null || { echo "installing aiosmtpd"; python3 -m pip install -q aiosmtpd; }
+	@command -v lighttpd >/dev/null || { echo "installing lighttpd"; $(SUDO) apt-get update -qq && $(SUDO) $(APT_INSTALL) lighttpd >/dev/null; }
+
+build: deps
+	$(SWIFT) build -c release --product eventfilter
+
+# The demo runs in the repository itself, a working root (settings/, extension/, var/).
+demo: build
+	@rm -rf var
+	@ef() { $(EVENTFILTER) --root . --now 2026-03-28T12:00:00Z "$$@"; }; \
+	ef user add ann@example.com --name "Ann Editor" --timezone Europe/Oslo && \
+	ef user add bob@example.com --name "Bob Reader" --timezone America/New_York && \
+	ef user add kari@example.com --name "Kari Nordmann" --timezone Europe/Oslo && \
+	ef subscribe ann@example.com 2 && ef subscribe bob@example.com 60 && ef subscribe bob@example.com 2 && \
+	ef subscribe kari@example.com 60 && ef digest kari@example.com daily 08:00 && \
+	ef collaboration subscribe ann@example.com ezapprove && \
+	ef event add ezpublish node_id=77 path=/1/2/60/77/ name="Spring release notes" class=Article \
+		author=ann@example.com version=1 url=/news/spring-release-notes >/dev/null && \
+	ef event add ezpublish node_id=78 path=/1/2/60/78/ name="Security advisory" class=Article \
+		author=bob@example.com version=1 url=/news/security-advisory >/dev/null && \
+	ef event add ezcollaboration identifier=ezapprove item_id=12 name="Budget 2027" \
+		participants='[{"email":"ann@example.com","role":"approver"}]' >/dev/null && \
+	ef run --verbose && \
+	$(EVENTFILTER) --root . --now 2026-03-29T06:00:00Z run --verbose && \
+	$(EVENTFILTER) --root . --now 2026-03-29T06:00:00Z status
+	@echo; echo "Mail written by the file transport (var/log/mail/):"; ls -1 var/log/mail
+	@echo; first=$$(ls var/log/mail/*.eml | head -1); echo "== $$first =="; cat "$$first"
+
+# The whole test suite. Fails loudly when no test ran.
+test: test-deps
+	@mkdir -p .build
+	@set -o pipefail; $(SWIFT) test 2>&1 | tee .build/test.log
+	@grep -Eq "Executed [1-9][0-9]* tests?, with 0 failures" .build/test.log || { echo "no XCTest ran"; exit 1; }
+
+bench: build
+	@sh Tests/Bench/run.sh
+
+clean:
+	rm -rf .build var

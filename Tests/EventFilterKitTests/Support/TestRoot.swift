@@ -1,0 +1,216 @@
+import Foundation
+import XCTest
+
+/// A fresh installation in a temporary directory, driven through the real `eventfilter`
+/// executable, the way an operator (or cron) uses it.
+///
+///     let root = try TestRoot()
+///     try root.ok("user", "add", "ann@example.com")
+///     let mail = try root.mails()
+final class TestRoot {
+    let url: URL
+    var path: String { url.path }
+
+    /// The `eventfilter` binary built next to this test bundle.
+    static let executable: URL = {
+        let bundleDirectory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+        let candidates = [bundleDirectory, bundleDirectory.deletingLastPathComponent()].map { $0.appendingPathComponent("eventfilter") }
+        return candidates.first { FileManager.default.isExecutableFile(atPath: $0.path) } ?? candidates[0]
+    }()
+
+    static let repository = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    init(siteINI: String? = nil, notificationINI: String? = nil) throws {
+        url = FileManager.default.temporaryDirectory.appendingPathComponent("eventfilter-test-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url.appendingPathComponent("settings/override"), withIntermediateDirectories: true)
+        try write("settings/site.ini", siteINI ?? Self.defaultSiteINI)
+        try write("settings/notification.ini", notificationINI ?? Self.stockNotificationINI)
+    }
+
+    deinit { try? FileManager.default.removeItem(at: url) }
+
+    static let defaultSiteINI = """
+        [SiteSettings]
+        SiteName=Test Site
+        SiteURL=https://example.com
+
+        [MailSettings]
+        Transport=file
+        AdminEmail=admin@example.com
+        EmailSender=notify@example.com
+
+        """
+
+    /// eZ Publish's stock settings/notification.ini, verbatim.
+    static let stockNotificationINI = """
+        #?ini charset="utf-8"?
+        # eZ Publish configuration file for notification.
+        #
+        #
+        # NOTE: It is not recommended to edit this files directly, instead
+        #       a file in override should be created for setting the
+        #       values that is required for your site. Either create
+        #       a file called settings/override/notification.ini.append or
+        #       settings/override/notification.ini.append.php for more security
+        #       in non-virtualhost modes (the .php file may already be present
+        #       and can be used for this purpose).
+
+        [RuleSettings]
+        RepositoryDirectories[]=kernel/notification/rules
+        ExtensionDirectories[]
+        Alias[advanced]=ezadvanced
+        Alias[general]=ezgeneral
+        Alias[keyword]=ezkeyword
+        # Maximum number of notification digest elements removed in one query.
+        # This is needed to prevent exceeding DBMS limits 
+        # (maximum query length, maximum number of elements in IN() clause).
+        LimitDeleteElements=50
+
+        [NotificationEventTypeSettings]
+        RepositoryDirectories[]=kernel/classes/notification/event/
+        ExtensionDirectories[]
+
+        AvailableNotificationEventTypes[]=ezpublish
+        AvailableNotificationEventTypes[]=eznewcontent
+        AvailableNotificationEventTypes[]=ezcurrenttime
+        AvailableNotificationEventTypes[]=ezcollaboration
+
+        [NotificationEventHandlerSettings]
+        RepositoryDirectories[]=kernel/classes/notification/handler/
+        ExtensionDirectories[]
+
+        AvailableNotificationEventTypes[]=ezgeneraldigest
+        AvailableNotificationEventTypes[]=ezcollaborationnotification
+        AvailableNotificationEventTypes[]=ezsubtree
+        #AvailableNotificationEventTypes[]=ezsimpledigest
+
+        [TransportSettings]
+        DefaultTransport=mail
+        # An array of pathes to the transport plugins
+        # TransportPluginPath[]=path/to/plugin1
+        # TransportPluginPath[]=path/to/plugin2
+        TransportPluginPath[]
+
+        [MailSettings]
+        # Which email address to use when sending notification mail
+        # If empty site.ini/MailSettings/AdminEmail is used.
+        EmailSender=
+
+        """
+
+    func write(_ relativePath: String, _ contents: String, executable: Bool = false) throws {
+        let file = url.appendingPathComponent(relativePath)
+        try FileManager.default.createDirectory(at: file.deletingLastPathComponent(), withIntermediateDirectories: true)
+        try Data(contents.utf8).write(to: file)
+        if executable {
+            try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: file.path)
+        }
+    }
+
+    struct Result {
+        let status: Int32
+        let stdout: String
+        let stderr: String
+    }
+
+    /// Runs `eventfilter --root <root> args...`, with `--now` when given.
+    @discardableResult
+    func run(_ arguments: [String], now: String? = nil, stdin: String? = nil, environment: [String: String] = [:]) throws -> Result {
+        let process = Process()
+        process.executableURL = Self.executable
+        var args = ["--root", path]
+        if let now { args += ["--now", now] }
+        process.arguments = args + arguments
+        var env = ProcessInfo.processInfo.environment
+        env.removeValue(forKey: "EVENTFILTER_ROOT")
+        env.merge(environment) { _, new in new }
+        process.environment = env
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("ef-io-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let outURL = scratch.appendingPathComponent("out"), errURL = scratch.appendingPathComponent("err")
+        FileManager.default.createFile(atPath: outURL.path, contents: nil)
+        FileManager.default.createFile(atPath: errURL.path, contents: nil)
+        if let stdin {
+            let inURL = scratch.appendingPathComponent("in")
+            try Data(stdin.utf8).write(to: inURL)
+            process.standardInput = try FileHandle(forReadingFrom: inURL)
+        } else {
+            process.standardInput = FileHandle.nullDevice
+        }
+        process.standardOutput = try FileHandle(forWritingTo: outURL)
+        process.standardError = try FileHandle(forWritingTo: errURL)
+        try process.run()
+        process.waitUntilExit()
+        return Result(status: process.terminationStatus,
+                      stdout: try String(contentsOf: outURL, encoding: .utf8),
+                      stderr: try String(contentsOf: errURL, encoding: .utf8))
+    }
+
+    /// Runs and requires exit status 0; returns stdout.
+    @discardableResult
+    func ok(_ arguments: String..., now: String? = nil, stdin: String? = nil,
+            file: StaticString = #filePath, line: UInt = #line) throws -> String {
+        let result = try run(arguments, now: now, stdin: stdin)
+        XCTAssertEqual(result.status, 0, "eventfilter \(arguments.joined(separator: " ")) failed: \(result.stderr)", file: file, line: line)
+        return result.stdout
+    }
+
+    /// The mail files the file transport wrote, oldest first.
+    func mailFiles() throws -> [URL] {
+        let directory = url.appendingPathComponent("var/log/mail")
+        guard FileManager.default.fileExists(atPath: directory.path) else { return [] }
+        return try FileManager.default.contentsOfDirectory(at: directory, includingPropertiesForKeys: nil)
+            .filter { $0.pathExtension == "eml" }
+            .sorted { Int($0.deletingPathExtension().lastPathComponent) ?? 0 < Int($1.deletingPathExtension().lastPathComponent) ?? 0 }
+    }
+
+    func mails() throws -> [ParsedMail] {
+        try mailFiles().map { try ParsedMail(bytes: Array(Data(contentsOf: $0)), file: $0) }
+    }
+
+    /// Runs an SQL query with the sqlite3 library through the store, for asserting on rows.
+    func scalar(_ sql: String) throws -> Int {
+        let result = try Self.sqlite(url.appendingPathComponent("var/eventfilter.db").path, sql)
+        return Int(result.trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
+    }
+
+    static func sqlite(_ database: String, _ sql: String) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", "-c", "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); [print('|'.join(map(str,r))) for r in c.execute(sys.argv[2])]", database, sql]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return String(decoding: data, as: UTF8.self)
+    }
+}
+
+/// A received message, parsed just enough to assert on: unfolded headers and the decoded
+/// text and HTML parts. Full MIME validity is checked by Python's strict parser elsewhere.
+struct ParsedMail {
+    let file: URL?
+    let raw: [UInt8]
+    let headers: [(name: String, value: String)]
+    let text: String
+    let html: String?
+
+    init(bytes: [UInt8], file: URL? = nil) throws {
+        self.file = file
+        raw = bytes
+        let decoded = try TestMIME.decode(bytes)
+        headers = decoded.headers
+        text = decoded.text
+        html = decoded.html
+    }
+
+    func header(_ name: String) -> String? {
+        headers.first { $0.name.caseInsensitiveCompare(name) == .orderedSame }?.value
+    }
+
+    var to: String { header("To") ?? "" }
+    var subject: String { TestMIME.decodeEncodedWords(header("Subject") ?? "") }
+}
