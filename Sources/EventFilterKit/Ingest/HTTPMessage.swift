@@ -56,7 +56,7 @@ public struct HTTPRequest: Sendable {
     }
 }
 
-/// A header line of a response.
+/// A header line of a response: `HTTPHeader("Allow", "POST")`.
 public struct HTTPHeader: Sendable, Equatable {
     public var name: String
     public var value: String
@@ -131,6 +131,11 @@ public struct HTTPResponse: Sendable, Equatable {
 }
 
 /// A request that could not even be read (CGI environment, body length), as the response to send.
+///
+///     switch CGI.request(environment: env, body: CGI.readStandardInput, bodyLimit: limit) {
+///     case .success(let request): handle(request)
+///     case .failure(let error): FileHandle.standardOutput.write(Data(error.response.cgiBytes))
+///     }
 public struct HTTPResponseError: Error, Sendable, Equatable, CustomStringConvertible {
     public var response: HTTPResponse
 

@@ -1,4 +1,6 @@
 /// How a webhook source signs or authenticates what it sends (`Type=` in `settings/webhooks.ini`).
+///
+///     WebhookSourceType(rawValue: "kaltura-http")   // .kalturaHTTP
 public enum WebhookSourceType: String, Sendable, CaseIterable {
     /// Kaltura legacy server notifications: form POSTs signed with an md5 `sig` field.
     case kaltura
@@ -117,6 +119,8 @@ public struct IncomingEvent: Sendable, Equatable {
 }
 
 /// The outcome of verifying one request.
+///
+///     if let refusal = verdict.rejectionResponse(for: source) { answer(refusal) }
 public enum WebhookVerdict: Sendable, Equatable {
     /// Genuine: store these events (one request may carry several), then answer 200.
     case accepted([IncomingEvent])
