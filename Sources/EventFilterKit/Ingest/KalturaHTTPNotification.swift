@@ -73,8 +73,7 @@ enum KalturaHTTPNotification {
         let isSchedule = objectKind == "schedule_event"
 
         let partnerID = WebhookParsing.text(object["partnerId"])
-        let nodeField = isSchedule && WebhookParsing.text(object["templateEntryId"]) != nil
-            ? "templateEntryId" : WebhookParsing.text(object["entryId"]) != nil ? "entryId" : "id"
+        let nodeField = nodeField(object, isSchedule: isSchedule)
         let nodeID = WebhookParsing.text(object[nodeField])
         var segments: [(field: String, value: String)] = []
         if let partnerID { segments.append(("partnerId", partnerID)) }
@@ -123,6 +122,14 @@ enum KalturaHTTPNotification {
                 notBefore: start - source.reminderLead, dedupeKey: key))
         }
         return events
+    }
+
+    /// The field naming the node the object belongs under: a session's live entry, an asset's or
+    /// cue point's entry, else the object itself.
+    private static func nodeField(_ object: [String: JSONValue], isSchedule: Bool) -> String {
+        if isSchedule, WebhookParsing.text(object["templateEntryId"]) != nil { return "templateEntryId" }
+        if WebhookParsing.text(object["entryId"]) != nil { return "entryId" }
+        return "id"
     }
 
     /// A schedule event that still takes place: not deleted, not cancelled (KalturaScheduleEventStatus
