@@ -1,0 +1,102 @@
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// The Common Gateway Interface (RFC 3875): how `eventfilter cgi` learns the request a web server
+/// (lighttpd, Apache, nginx + fcgiwrap) received.
+///
+///     let request = CGI.request(environment: ProcessInfo.processInfo.environment,
+///                               body: CGI.readStandardInput, bodyLimit: 1 << 20)
+///
+/// Headers come from `HTTP_*` variables (`HTTP_X_KALTURA_SIGNATURE` → `X-Kaltura-Signature`),
+/// plus `CONTENT_TYPE` and `CONTENT_LENGTH`. Apache passes `Authorization` only with
+/// `CGIPassAuth On`; a rewrite to `REDIRECT_HTTP_AUTHORIZATION` is accepted too.
+public enum CGI {
+    /// Builds the request. Reads exactly `CONTENT_LENGTH` bytes through `body` (RFC 3875 §4.2:
+    /// the server need not close the input at the end of the body), and refuses a body over
+    /// `bodyLimit` with 413 before reading any of it.
+    public static func request(
+        environment: [String: String], body: (Int) throws -> [UInt8], bodyLimit: Int
+    ) -> Result<HTTPRequest, HTTPResponseError> {
+        guard let method = environment["REQUEST_METHOD"], !method.isEmpty else {
+            return .failure(HTTPResponseError(status: 500, reason: "REQUEST_METHOD is not set: run this from a web server as CGI"))
+        }
+        let length: Int
+        switch environment["CONTENT_LENGTH"].map(IngestText.trim) {
+        case nil, "":
+            length = 0
+        case let text?:
+            guard text.utf8.count <= 18, text.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }), let value = Int(text) else {
+                return .failure(HTTPResponseError(status: 400, reason: "CONTENT_LENGTH \(IngestText.quoted(text)) is not a byte count"))
+            }
+            length = value
+        }
+        guard length <= bodyLimit else {
+            return .failure(HTTPResponseError(
+                status: 413, reason: "body of \(length) bytes exceeds the limit of \(bodyLimit) bytes"))
+        }
+
+        let bytes: [UInt8]
+        do {
+            bytes = length == 0 ? [] : try body(length)
+        } catch {
+            // The sender may well succeed on its retry: ask for one.
+            return .failure(HTTPResponseError(status: 500, reason: "could not read the request body"))
+        }
+        guard bytes.count == length else {
+            return .failure(HTTPResponseError(
+                status: 400, reason: "body ended after \(min(bytes.count, length)) of \(length) bytes"))
+        }
+
+        var path = environment["PATH_INFO"] ?? ""
+        if path.isEmpty { path = "/" }
+        return .success(HTTPRequest(
+            method: method, path: path, query: environment["QUERY_STRING"] ?? "",
+            headers: headers(environment), body: bytes))
+    }
+
+    /// The request headers the environment carries, sorted by name so the order is stable.
+    static func headers(_ environment: [String: String]) -> [(name: String, value: String)] {
+        var headers: [(name: String, value: String)] = []
+        if let type = environment["CONTENT_TYPE"], !type.isEmpty { headers.append(("Content-Type", type)) }
+        if let length = environment["CONTENT_LENGTH"], !length.isEmpty { headers.append(("Content-Length", length)) }
+        for (variable, value) in environment where variable.hasPrefix("HTTP_") {
+            let name = headerName(String(variable.dropFirst("HTTP_".count)))
+            // Some servers also export these as HTTP_*; the CGI variables above are authoritative.
+            if name == "Content-Type" || name == "Content-Length" { continue }
+            headers.append((name, value))
+        }
+        if environment["HTTP_AUTHORIZATION"] == nil, let authorization = environment["REDIRECT_HTTP_AUTHORIZATION"] {
+            headers.append(("Authorization", authorization))
+        }
+        return headers.sorted { $0.name < $1.name }
+    }
+
+    /// `X_KALTURA_SIGNATURE` → `X-Kaltura-Signature`.
+    static func headerName(_ variable: String) -> String {
+        variable.split(separator: "_", omittingEmptySubsequences: false)
+            .map { $0.prefix(1).uppercased() + $0.dropFirst().lowercased() }
+            .joined(separator: "-")
+    }
+
+    /// Reads up to `count` bytes from standard input, stopping early only at end of input.
+    public static func readStandardInput(_ count: Int) throws -> [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: count)
+        var filled = 0
+        while filled < count {
+            let result = bytes.withUnsafeMutableBytes { buffer in
+                read(0, buffer.baseAddress! + filled, count - filled)
+            }
+            if result > 0 {
+                filled += result
+            } else if result == 0 {
+                break
+            } else if errno != EINTR {
+                throw HTTPResponseError(status: 500, reason: "could not read standard input (errno \(errno))")
+            }
+        }
+        return Array(bytes.prefix(filled))
+    }
+}

@@ -1,0 +1,102 @@
+/// Decodes `application/x-www-form-urlencoded` bodies and query strings (WHATWG URL §5.1),
+/// strictly: a broken percent escape, a NUL or a value that is not UTF-8 is an error, not a guess.
+///
+///     try FormDecoder.decode(Array("name=My+clip&tags=a%2Cb".utf8))
+///     // [("name", "My clip"), ("tags", "a,b")]
+///
+/// Pairs keep their order and duplicates; callers decide what a repeated name means.
+enum FormDecoder {
+    struct Failure: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    static func decode(_ bytes: [UInt8]) throws -> [(name: String, value: String)] {
+        var pairs: [(name: String, value: String)] = []
+        for segment in bytes.split(separator: UInt8(ascii: "&"), omittingEmptySubsequences: true) {
+            let equals = segment.firstIndex(of: UInt8(ascii: "="))
+            let rawName = equals.map { segment[segment.startIndex..<$0] } ?? segment[...]
+            let rawValue = equals.map { segment[segment.index(after: $0)...] } ?? []
+            let name = try text(percentDecoded(rawName), what: "a field name")
+            guard !name.isEmpty else { throw Failure(description: "bad form encoding: a field has no name") }
+            let value = try text(percentDecoded(rawValue), what: "field \(IngestText.quoted(name))")
+            pairs.append((name: name, value: value))
+        }
+        return pairs
+    }
+
+    private static func percentDecoded(_ bytes: ArraySlice<UInt8>) throws -> [UInt8] {
+        var out = [UInt8]()
+        out.reserveCapacity(bytes.count)
+        var index = bytes.startIndex
+        while index < bytes.endIndex {
+            let byte = bytes[index]
+            switch byte {
+            case UInt8(ascii: "+"):
+                out.append(UInt8(ascii: " "))
+            case UInt8(ascii: "%"):
+                guard index + 2 < bytes.endIndex,
+                    let high = Crypto.hexValue(bytes[index + 1]), let low = Crypto.hexValue(bytes[index + 2])
+                else { throw Failure(description: "bad form encoding: '%' is not followed by two hex digits") }
+                out.append(high << 4 | low)
+                index += 2
+            default:
+                out.append(byte)
+            }
+            index += 1
+        }
+        return out
+    }
+
+    private static func text(_ bytes: [UInt8], what: String) throws -> String {
+        // NUL has no business in a notification, and rejecting it (with non-UTF-8) also refuses
+        // the padding bytes of a hash length-extension forgery against the secret-prefix schemes.
+        guard !bytes.contains(0), let string = String(validating: bytes, as: UTF8.self) else {
+            throw Failure(description: "bad form encoding: \(what) is not valid UTF-8 text")
+        }
+        return string
+    }
+}
+
+/// Small text helpers for building safe one-line answers and ids.
+enum IngestText {
+    /// Trims spaces, tabs, CR and LF: HTTP's notion of whitespace, not Unicode's.
+    static func trim<S: StringProtocol>(_ text: S) -> String {
+        let scalars = Array(text.unicodeScalars)
+        func isSpace(_ scalar: Unicode.Scalar) -> Bool {
+            scalar == " " || scalar == "\t" || scalar == "\r" || scalar == "\n"
+        }
+        guard let first = scalars.firstIndex(where: { !isSpace($0) }),
+            let last = scalars.lastIndex(where: { !isSpace($0) })
+        else { return "" }
+        return String(String.UnicodeScalarView(scalars[first...last]))
+    }
+
+    /// A sender-supplied value fit to quote in a one-line reason: control characters replaced,
+    /// at most 60 characters, in single quotes.
+    static func quoted(_ text: String) -> String {
+        var scalars = text.unicodeScalars.map { $0.properties.generalCategory == .control ? "?" : $0 }
+        var suffix = ""
+        if scalars.count > 60 {
+            scalars = Array(scalars.prefix(60))
+            suffix = "…"
+        }
+        return "'" + String(String.UnicodeScalarView(scalars)) + suffix + "'"
+    }
+
+    /// True for names the event types and path segments may use: letters, digits, `_`, `-`, `.`,
+    /// at most 100 characters.
+    static func isToken(_ text: String, allowingDot: Bool = true) -> Bool {
+        guard !text.isEmpty, text.utf8.count <= 100 else { return false }
+        return text.utf8.allSatisfy { byte in
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "_"), UInt8(ascii: "-"):
+                return true
+            case UInt8(ascii: "."):
+                return allowingDot
+            default:
+                return false
+            }
+        }
+    }
+}

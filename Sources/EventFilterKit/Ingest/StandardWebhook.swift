@@ -1,0 +1,70 @@
+/// Standard Webhooks v1 (standardwebhooks.com; also Svix with the `webhook-` header names).
+///
+/// `webhook-signature` is a space-separated list of `v1,<base64 HMAC-SHA256>` entries (several
+/// during key rotation; any one matching passes; other versions such as `v1a` are ignored). The
+/// signed content is `webhook-id + "." + webhook-timestamp + "." + body`, keyed with the base64
+/// part of the `whsec_…` secret. A timestamp more than `toleranceSeconds` from now either way is
+/// refused (401), which stops replays of old captured requests; `webhook-id` is the dedupe key,
+/// which stops replays inside the window.
+///
+/// The event type is `<source name>.<payload type>` (source `billing`, `{"type": "invoice.paid"}`
+/// → `billing.invoice.paid`), and the params are the payload's `data` object plus `path`.
+enum StandardWebhook {
+    static func events(_ request: HTTPRequest, source: WebhookSource, now: Int64) throws -> [IncomingEvent] {
+        func header(_ name: String) throws -> String {
+            guard let value = request.header(name).map(IngestText.trim), !value.isEmpty else {
+                throw WebhookRejection.unauthenticated("missing \(name) header")
+            }
+            return value
+        }
+        let id = try header("webhook-id")
+        let timestampText = try header("webhook-timestamp")
+        let signatures = try header("webhook-signature")
+
+        // A "." in the id would let "id.ts.body" be re-split into another id, timestamp and body.
+        guard id.utf8.count <= 256, !id.contains("."), !id.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+            throw WebhookRejection.malformed("webhook-id must be at most 256 characters without '.' or control characters")
+        }
+        guard timestampText.utf8.count <= 15, timestampText.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }),
+            let timestamp = Int64(timestampText)
+        else {
+            throw WebhookRejection.malformed("webhook-timestamp must be unix seconds")
+        }
+        let skew = now > timestamp ? now - timestamp : timestamp - now
+        guard skew <= source.toleranceSeconds else {
+            throw WebhookRejection.unauthenticated(
+                "webhook-timestamp is \(skew) seconds from now, outside the \(source.toleranceSeconds)-second window")
+        }
+
+        let candidates = signatures.split(separator: " ", omittingEmptySubsequences: true).compactMap { entry -> [UInt8]? in
+            let parts = entry.split(separator: ",", maxSplits: 1, omittingEmptySubsequences: false)
+            guard parts.count == 2, parts[0] == "v1" else { return nil }
+            // An undecodable entry is kept as empty bytes so it simply fails to match.
+            return Crypto.base64Decode(String(parts[1])) ?? []
+        }
+        guard !candidates.isEmpty else {
+            throw WebhookRejection.unauthenticated("webhook-signature has no v1 signature")
+        }
+        let key = source.standardWebhooksKey ?? []
+        let expected = Crypto.hmac(.sha256, key: key, data: Array("\(id).\(timestampText).".utf8) + request.body)
+        // Compare every candidate, so the time taken does not tell which one matched.
+        let matches = candidates.reduce(false) { found, candidate in Crypto.constantTimeEqual(candidate, expected) || found }
+        guard matches else { throw WebhookRejection.forbidden("webhook-signature does not match") }
+
+        let payload = try WebhookParsing.jsonObject(request.body)
+        guard let type = payload["type"]?.stringValue, !type.isEmpty else {
+            throw WebhookRejection.malformed("missing type field")
+        }
+        guard IngestText.isToken(type), !type.hasPrefix("."), !type.hasSuffix(".") else {
+            throw WebhookRejection.malformed("unusable type \(IngestText.quoted(type))")
+        }
+        var params: [String: JSONValue]
+        switch payload["data"] {
+        case nil, .null?: params = [:]
+        case .object(let data)?: params = data
+        default: throw WebhookRejection.malformed("data is not a JSON object")
+        }
+        params["path"] = .string(source.normalizedPrefix)
+        return [IncomingEvent(type: "\(source.name).\(type)", params: .object(params), dedupeKey: "standard:\(source.name):\(id)")]
+    }
+}
