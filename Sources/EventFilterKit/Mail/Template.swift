@@ -1,0 +1,318 @@
+/// A value a template can show or branch on.
+///
+/// Literals make contexts short to write:
+///
+///     let context: [String: TemplateValue] = [
+///         "name": "Blåbær", "is_update": true,
+///         "items": .list([["subject": "One"], ["subject": "Two"]]),
+///         "body": .html("<p>Already <em>safe</em> HTML</p>"),
+///     ]
+public indirect enum TemplateValue: Sendable {
+    /// Text, HTML-escaped by `{{name}}` when the template renders HTML.
+    case text(String)
+    /// Markup that is already safe HTML; never escaped.
+    case html(String)
+    case bool(Bool)
+    /// Rows for a `{{#name}}...{{/name}}` section; each row's keys shadow the outer ones.
+    case list([[String: TemplateValue]])
+
+    /// Whether a section over this value renders: true, non-empty text or a non-empty list.
+    var isTruthy: Bool {
+        switch self {
+        case .text(let text), .html(let text): return !text.isEmpty
+        case .bool(let flag): return flag
+        case .list(let rows): return !rows.isEmpty
+        }
+    }
+}
+
+extension TemplateValue: ExpressibleByStringLiteral, ExpressibleByBooleanLiteral {
+    public init(stringLiteral value: String) { self = .text(value) }
+    public init(booleanLiteral value: Bool) { self = .bool(value) }
+}
+
+/// A template error: a parse error with its template name and line, or a template that cannot
+/// be found or read.
+public struct TemplateError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+
+    public init(_ description: String) {
+        self.description = description
+    }
+}
+
+/// A parsed template in a small subset of Mustache.
+///
+/// - `{{name}}` inserts a value, HTML-escaped (`& < > " '`) when rendering with `escapeHTML`;
+///   `{{{name}}}` and `{{& name}}` insert it raw. `.html` values are never escaped.
+/// - `{{#name}}...{{/name}}` renders once per row of a list (the row's keys layered over the
+///   outer context), or once for `true` or non-empty text. `{{^name}}...{{/name}}` renders when
+///   the value is missing, false, empty text or an empty list.
+/// - `{{! comment }}` renders nothing.
+/// - A missing name renders empty. Partials and delimiter changes are not supported.
+/// - A line holding only a section, inverted, closing or comment tag (and whitespace) is removed
+///   with its line break, as in Mustache, so that text templates read naturally.
+///
+///     let template = try Template(source: """
+///         {{#items}}
+///         * {{subject}}
+///         {{/items}}
+///         {{^items}}
+///         Nothing new.
+///         {{/items}}
+///         """, name: "digest.txt")
+///     template.render(["items": .list([["subject": "A & B"]])], escapeHTML: false)   // "* A & B\n"
+public struct Template: Sendable {
+    public let name: String
+    private let nodes: [Node]
+    private let sizeHint: Int
+
+    indirect enum Node: Sendable {
+        case text(String)
+        case variable(String, escaped: Bool)
+        case section(String, inverted: Bool, children: [Node])
+    }
+
+    /// Parses `source`; `name` appears in error messages (`name:line: ...`).
+    public init(source: String, name: String) throws {
+        self.name = name
+        self.nodes = try TemplateParser(source: source, name: name).parse()
+        self.sizeHint = source.utf8.count
+    }
+
+    /// Renders with `context`. With `escapeHTML`, `{{name}}` escapes text values for HTML.
+    public func render(_ context: [String: TemplateValue], escapeHTML: Bool) -> String {
+        var output = ""
+        output.reserveCapacity(sizeHint + sizeHint / 2)
+        var scopes = [context]
+        Self.render(nodes, scopes: &scopes, escapeHTML: escapeHTML, into: &output)
+        return output
+    }
+
+    private static func render(
+        _ nodes: [Node], scopes: inout [[String: TemplateValue]], escapeHTML: Bool, into output: inout String
+    ) {
+        for node in nodes {
+            switch node {
+            case .text(let text):
+                output += text
+            case .variable(let name, let escaped):
+                switch lookup(name, in: scopes) {
+                case .text(let text)?:
+                    if escaped && escapeHTML {
+                        appendEscaped(text, to: &output)
+                    } else {
+                        output += text
+                    }
+                case .html(let html)?:
+                    output += html
+                case .bool?, .list?, nil:
+                    break
+                }
+            case .section(let name, let inverted, let children):
+                let value = lookup(name, in: scopes)
+                if inverted {
+                    if !(value?.isTruthy ?? false) {
+                        render(children, scopes: &scopes, escapeHTML: escapeHTML, into: &output)
+                    }
+                } else if case .list(let rows)? = value {
+                    for row in rows {
+                        scopes.append(row)
+                        render(children, scopes: &scopes, escapeHTML: escapeHTML, into: &output)
+                        scopes.removeLast()
+                    }
+                } else if value?.isTruthy ?? false {
+                    render(children, scopes: &scopes, escapeHTML: escapeHTML, into: &output)
+                }
+            }
+        }
+    }
+
+    private static func lookup(_ name: String, in scopes: [[String: TemplateValue]]) -> TemplateValue? {
+        for scope in scopes.reversed() {
+            if let value = scope[name] { return value }
+        }
+        return nil
+    }
+
+    static func appendEscaped(_ text: String, to output: inout String) {
+        let needsEscaping = text.utf8.contains { byte in
+            byte == UInt8(ascii: "&") || byte == UInt8(ascii: "<") || byte == UInt8(ascii: ">")
+                || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "'")
+        }
+        guard needsEscaping else {
+            output += text
+            return
+        }
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "&": output += "&amp;"
+            case "<": output += "&lt;"
+            case ">": output += "&gt;"
+            case "\"": output += "&quot;"
+            case "'": output += "&#39;"
+            default: output.unicodeScalars.append(scalar)
+            }
+        }
+    }
+}
+
+/// Turns template source into nodes, one pass over its UTF-8 bytes.
+private struct TemplateParser {
+    let bytes: [UInt8]
+    let name: String
+
+    init(source: String, name: String) {
+        self.bytes = Array(source.utf8)
+        self.name = name
+    }
+
+    private struct OpenSection {
+        let name: String
+        let inverted: Bool
+        let offset: Int
+        var children: [Template.Node]
+    }
+
+    private enum TagKind {
+        case variable(escaped: Bool)
+        case section(inverted: Bool)
+        case close
+        case comment
+    }
+
+    func parse() throws -> [Template.Node] {
+        var open: [OpenSection] = []
+        var current: [Template.Node] = []
+        var position = 0
+
+        while let tagStart = find([123, 123], from: position) {  // {{
+            var contentStart = tagStart + 2
+            let triple = contentStart < bytes.count && bytes[contentStart] == 123
+            if triple { contentStart += 1 }
+            guard let contentEnd = find(triple ? [125, 125, 125] : [125, 125], from: contentStart) else {
+                throw error(at: tagStart, triple ? "unclosed tag '{{{' (expected '}}}')" : "unclosed tag '{{' (expected '}}')")
+            }
+            let tagEnd = contentEnd + (triple ? 3 : 2)
+
+            var kind = TagKind.variable(escaped: !triple)
+            var nameStart = contentStart
+            if !triple && contentStart < contentEnd {
+                switch bytes[contentStart] {
+                case UInt8(ascii: "#"): kind = .section(inverted: false)
+                case UInt8(ascii: "^"): kind = .section(inverted: true)
+                case UInt8(ascii: "/"): kind = .close
+                case UInt8(ascii: "!"): kind = .comment
+                case UInt8(ascii: "&"): kind = .variable(escaped: false)
+                case UInt8(ascii: ">"): throw error(at: tagStart, "partials ('{{>') are not supported")
+                case UInt8(ascii: "="): throw error(at: tagStart, "changing delimiters ('{{=') is not supported")
+                case UInt8(ascii: "{"), UInt8(ascii: "}"): throw error(at: tagStart, "unbalanced braces in tag")
+                default: break
+                }
+                if case .variable(escaped: true) = kind {} else { nameStart += 1 }
+            }
+
+            var tagName = ""
+            if case .comment = kind {} else {
+                tagName = try parseName(from: nameStart, to: contentEnd, tagStart: tagStart)
+            }
+
+            // A tag alone on its line, other than a variable, takes the whole line with it.
+            var textEnd = tagStart
+            var next = tagEnd
+            if case .variable = kind {} else if let (lineStart, lineEnd) = standaloneLine(tagStart, tagEnd) {
+                textEnd = lineStart
+                next = lineEnd
+            }
+            if textEnd > position {
+                current.append(.text(String(decoding: bytes[position..<textEnd], as: UTF8.self)))
+            }
+            position = next
+
+            switch kind {
+            case .variable(let escaped):
+                current.append(.variable(tagName, escaped: escaped))
+            case .section(let inverted):
+                open.append(OpenSection(name: tagName, inverted: inverted, offset: tagStart, children: current))
+                current = []
+            case .close:
+                guard let section = open.popLast() else {
+                    throw error(at: tagStart, "closing tag '\(tagName)' has no open section")
+                }
+                guard section.name == tagName else {
+                    throw error(
+                        at: tagStart,
+                        "closing tag '\(tagName)' does not match section '\(section.name)' opened on line \(line(of: section.offset))")
+                }
+                let node = Template.Node.section(section.name, inverted: section.inverted, children: current)
+                current = section.children
+                current.append(node)
+            case .comment:
+                break
+            }
+        }
+        if position < bytes.count {
+            current.append(.text(String(decoding: bytes[position...], as: UTF8.self)))
+        }
+        if let section = open.last {
+            throw error(at: section.offset, "unclosed section '\(section.name)'")
+        }
+        return current
+    }
+
+    /// Names are letters, digits, `_`, `-` and `.`, with optional spaces around them.
+    private func parseName(from start: Int, to end: Int, tagStart: Int) throws -> String {
+        var first = start, last = end
+        while first < last && isBlank(bytes[first]) { first += 1 }
+        while last > first && isBlank(bytes[last - 1]) { last -= 1 }
+        if first == last { throw error(at: tagStart, "empty tag") }
+        for byte in bytes[first..<last] where !(HeaderCheck.isAlphanumeric(byte)
+            || byte == UInt8(ascii: "_") || byte == UInt8(ascii: "-") || byte == UInt8(ascii: ".")) {
+            let text = String(decoding: bytes[first..<last], as: UTF8.self)
+            throw error(at: tagStart, "invalid name \(HeaderCheck.quoted(text)) in tag")
+        }
+        return String(decoding: bytes[first..<last], as: UTF8.self)
+    }
+
+    /// When only spaces and tabs surround the tag on its line, returns where that line starts
+    /// and where the next one starts.
+    private func standaloneLine(_ tagStart: Int, _ tagEnd: Int) -> (Int, Int)? {
+        var lineStart = tagStart
+        while lineStart > 0 && isBlank(bytes[lineStart - 1]) { lineStart -= 1 }
+        if lineStart > 0 && bytes[lineStart - 1] != 10 { return nil }
+        var lineEnd = tagEnd
+        while lineEnd < bytes.count && isBlank(bytes[lineEnd]) { lineEnd += 1 }
+        if lineEnd == bytes.count { return (lineStart, lineEnd) }
+        if bytes[lineEnd] == 10 { return (lineStart, lineEnd + 1) }
+        if bytes[lineEnd] == 13 && lineEnd + 1 < bytes.count && bytes[lineEnd + 1] == 10 {
+            return (lineStart, lineEnd + 2)
+        }
+        return nil
+    }
+
+    private func isBlank(_ byte: UInt8) -> Bool {
+        byte == 32 || byte == 9
+    }
+
+    private func find(_ needle: [UInt8], from start: Int) -> Int? {
+        var index = start
+        while index + needle.count <= bytes.count {
+            if bytes[index] == needle[0] && (needle.count == 1 || bytes[index + 1] == needle[1])
+                && (needle.count < 3 || bytes[index + 2] == needle[2]) {
+                return index
+            }
+            index += 1
+        }
+        return nil
+    }
+
+    private func line(of offset: Int) -> Int {
+        var line = 1
+        for byte in bytes[..<offset] where byte == 10 { line += 1 }
+        return line
+    }
+
+    private func error(at offset: Int, _ message: String) -> TemplateError {
+        TemplateError("\(name):\(line(of: offset)): \(message)")
+    }
+}
