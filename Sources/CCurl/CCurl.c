@@ -17,6 +17,11 @@ CURLcode ccurl_set_readfunction(CURL *handle, ccurl_read_cb callback, void *user
     if (rc != CURLE_OK) return rc;
     return curl_easy_setopt(handle, CURLOPT_READDATA, userdata);
 }
+CURLcode ccurl_set_debugfunction(CURL *handle, ccurl_debug_cb callback, void *userdata) {
+    CURLcode rc = curl_easy_setopt(handle, CURLOPT_DEBUGFUNCTION, callback);
+    if (rc != CURLE_OK) return rc;
+    return curl_easy_setopt(handle, CURLOPT_DEBUGDATA, userdata);
+}
 CURLcode ccurl_get_long(CURL *handle, CURLINFO info, long *value) {
     return curl_easy_getinfo(handle, info, value);
 }

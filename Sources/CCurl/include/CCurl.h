@@ -5,12 +5,16 @@
 /// Swift cannot call the variadic curl_easy_setopt / curl_easy_getinfo; these typed
 /// wrappers are the only C the SMTP transport needs.
 typedef size_t (*ccurl_read_cb)(char *buffer, size_t size, size_t nitems, void *userdata);
+/// Same shape as curl_debug_callback; the SMTP transport uses it to keep the server's last reply line.
+typedef int (*ccurl_debug_cb)(CURL *handle, curl_infotype type, char *data, size_t size, void *userdata);
 
 CURLcode ccurl_set_long(CURL *handle, CURLoption option, long value);
 CURLcode ccurl_set_string(CURL *handle, CURLoption option, const char *value);
 CURLcode ccurl_set_slist(CURL *handle, CURLoption option, struct curl_slist *list);
 CURLcode ccurl_set_pointer(CURL *handle, CURLoption option, void *pointer);
 CURLcode ccurl_set_readfunction(CURL *handle, ccurl_read_cb callback, void *userdata);
+/// Sets CURLOPT_DEBUGFUNCTION and CURLOPT_DEBUGDATA; curl calls it only while CURLOPT_VERBOSE is 1.
+CURLcode ccurl_set_debugfunction(CURL *handle, ccurl_debug_cb callback, void *userdata);
 CURLcode ccurl_get_long(CURL *handle, CURLINFO info, long *value);
 CURLcode ccurl_get_double(CURL *handle, CURLINFO info, double *value);
 #endif

@@ -1,0 +1,159 @@
+import CCurl
+
+/// One libcurl easy handle, which is one SMTP connection reused for message after message.
+///
+/// curl keeps the connection open between `curl_easy_perform` calls (no QUIT), so the second and
+/// later messages cost MAIL, RCPT, DATA and nothing else. After a failure curl closes the
+/// connection itself and the next message reconnects.
+///
+/// Not thread-safe: one thread owns a connection (the caller's, or one delivery worker's).
+final class SMTPConnection {
+    /// curl_global_init runs once per process, before the first handle.
+    static let libraryReady: Bool = curl_global_init(Int(CURL_GLOBAL_DEFAULT)) == CURLE_OK
+
+    let configuration: SMTPConfiguration
+    private let handle: UnsafeMutableRawPointer
+    /// Retained here for the handle's whole life; curl holds an unretained pointer to it.
+    private let exchange = SMTPExchange()
+    private let errorBuffer: UnsafeMutablePointer<CChar>
+    private let classifier: SMTPFailureClassifier
+    /// TCP connections opened so far (CURLINFO_NUM_CONNECTS summed): 1 for a whole run that
+    /// reused its connection.
+    private(set) var connectionsOpened = 0
+
+    init(configuration: SMTPConfiguration) throws(SMTPConfigurationError) {
+        guard Self.libraryReady, let handle = curl_easy_init() else {
+            throw SMTPConfigurationError(message: "smtp \(configuration.serverLabel): libcurl could not be initialised")
+        }
+        self.configuration = configuration
+        self.handle = handle
+        self.classifier = SMTPFailureClassifier(configuration: configuration)
+        errorBuffer = .allocate(capacity: Int(CURL_ERROR_SIZE))
+        errorBuffer.initialize(repeating: 0, count: Int(CURL_ERROR_SIZE))
+        let failed = configure(configuration)
+        if failed != CURLE_OK {
+            let reason = String(cString: curl_easy_strerror(failed))
+            throw SMTPConfigurationError(message: "smtp \(configuration.serverLabel): libcurl rejected a setting: \(reason)")
+        }
+    }
+
+    deinit {
+        curl_easy_cleanup(handle)  // sends QUIT on an open connection
+        errorBuffer.deallocate()
+    }
+
+    /// Options that stay the same for every message on this handle; returns the first failure.
+    private func configure(_ configuration: SMTPConfiguration) -> CURLcode {
+        let context = Unmanaged.passUnretained(exchange).toOpaque()
+        var results = [
+            ccurl_set_string(handle, CURLOPT_URL, configuration.url),
+            ccurl_set_string(handle, CURLOPT_PROTOCOLS_STR, "smtp,smtps"),
+            ccurl_set_long(handle, CURLOPT_NOSIGNAL, 1),  // worker threads: no SIGALRM for timeouts
+            ccurl_set_long(handle, CURLOPT_UPLOAD, 1),
+            ccurl_set_readfunction(handle, uploadMessage, context),
+            // VERBOSE only feeds the debug callback (nothing reaches stderr once one is set);
+            // it is the one way to learn the text of the server's replies.
+            ccurl_set_debugfunction(handle, watchConversation, context),
+            ccurl_set_long(handle, CURLOPT_VERBOSE, 1),
+            ccurl_set_pointer(handle, CURLOPT_ERRORBUFFER, errorBuffer),
+            ccurl_set_long(handle, CURLOPT_CONNECTTIMEOUT_MS, Int(configuration.connectTimeout * 1000)),
+            ccurl_set_long(handle, CURLOPT_TIMEOUT_MS, Int(configuration.timeout * 1000)),
+            ccurl_set_long(handle, CURLOPT_SSL_VERIFYPEER, configuration.verifyCertificate ? 1 : 0),
+            ccurl_set_long(handle, CURLOPT_SSL_VERIFYHOST, configuration.verifyCertificate ? 2 : 0),
+        ]
+        if configuration.security == .starttls {
+            results.append(ccurl_set_long(handle, CURLOPT_USE_SSL, Int(CURLUSESSL_ALL.rawValue)))
+        }
+        if let caFile = configuration.caFile {
+            results.append(ccurl_set_string(handle, CURLOPT_CAINFO, caFile))
+        }
+        if let user = configuration.user, let password = configuration.password {
+            results.append(ccurl_set_string(handle, CURLOPT_USERNAME, user))
+            results.append(ccurl_set_string(handle, CURLOPT_PASSWORD, password))
+        }
+        return results.first { $0 != CURLE_OK } ?? CURLE_OK
+    }
+
+    /// Sends one message to its one recipient and says what became of it.
+    func send(_ message: OutgoingMessage) -> DeliveryOutcome {
+        let prefix = "smtp \(configuration.serverLabel): "
+        if let problem = SMTPEnvelope.problem(sender: message.sender, recipient: message.recipient) {
+            return .permanentFailure(prefix + problem)
+        }
+        guard let recipients = curl_slist_append(nil, "<\(message.recipient)>") else {
+            return .temporaryFailure(prefix + "out of memory")
+        }
+        defer {
+            _ = ccurl_set_slist(handle, CURLOPT_MAIL_RCPT, nil)  // the list dies below
+            curl_slist_free_all(recipients)
+            exchange.finish()
+        }
+        _ = ccurl_set_string(handle, CURLOPT_MAIL_FROM, "<\(message.sender)>")
+        _ = ccurl_set_slist(handle, CURLOPT_MAIL_RCPT, recipients)
+        // Lets curl announce SIZE= so a server can refuse an oversized message before DATA.
+        _ = ccurl_set_long(handle, CURLOPT_INFILESIZE, message.bytes.count)
+        exchange.begin(uploading: message.bytes)
+        errorBuffer[0] = 0
+
+        let result = curl_easy_perform(handle)
+
+        var opened = 0
+        if ccurl_get_long(handle, CURLINFO_NUM_CONNECTS, &opened) == CURLE_OK { connectionsOpened += opened }
+        if result == CURLE_OK { return .accepted }
+
+        var replyCode = 0
+        // A code from an earlier message is stale when the server said nothing this time.
+        if exchange.heardServer { _ = ccurl_get_long(handle, CURLINFO_RESPONSE_CODE, &replyCode) }
+        var curlMessage = String(cString: errorBuffer)
+        if curlMessage.isEmpty { curlMessage = String(cString: curl_easy_strerror(result)) }
+        var systemError = 0
+        _ = ccurl_get_long(handle, CURLINFO_OS_ERRNO, &systemError)
+        var connectSeconds = 0.0
+        _ = ccurl_get_double(handle, CURLINFO_CONNECT_TIME, &connectSeconds)
+        let attempt = SMTPAttempt(
+            result: result, replyCode: replyCode, replyText: exchange.replyText,
+            stage: exchange.stage, connected: connectSeconds > 0, systemError: Int32(systemError),
+            curlMessage: curlMessage)
+        return classifier.outcome(of: attempt, sender: message.sender)
+    }
+}
+
+/// Envelope addresses go into SMTP command lines: a line break there would let a message's data
+/// inject commands, so such addresses are refused before the server is contacted.
+enum SMTPEnvelope {
+    static func problem(sender: String, recipient: String) -> String? {
+        if recipient.isEmpty { return "recipient address is empty" }
+        if let bad = unsafeCharacter(in: recipient) { return "recipient address \(recipient.debugDescription) contains \(bad)" }
+        if let bad = unsafeCharacter(in: sender) { return "sender address \(sender.debugDescription) contains \(bad)" }
+        return nil
+    }
+
+    private static func unsafeCharacter(in address: String) -> String? {
+        let scalars = address.unicodeScalars
+        if scalars.contains(where: { $0 == "\r" || $0 == "\n" }) { return "a line break" }
+        if scalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) { return "a control character" }
+        if scalars.contains(where: { $0 == "<" || $0 == ">" }) { return "an angle bracket" }
+        return nil
+    }
+}
+
+/// CURLOPT_READFUNCTION: hands curl the message bytes. Captures nothing, as a C function must.
+private let uploadMessage: ccurl_read_cb = { buffer, size, count, context in
+    guard let buffer, let context else { return 0 }
+    return Unmanaged<SMTPExchange>.fromOpaque(context).takeUnretainedValue()
+        .read(into: buffer, capacity: size * count)
+}
+
+/// CURLOPT_DEBUGFUNCTION: follows the conversation so failures can quote the server.
+private let watchConversation: ccurl_debug_cb = { _, kind, data, size, context in
+    guard let data, let context else { return 0 }
+    let exchange = Unmanaged<SMTPExchange>.fromOpaque(context).takeUnretainedValue()
+    let bytes = UnsafeRawBufferPointer(start: data, count: size)
+    switch kind {
+    case CURLINFO_HEADER_IN: exchange.serverSent(bytes)
+    case CURLINFO_HEADER_OUT: exchange.clientSent(bytes)
+    case CURLINFO_DATA_OUT: exchange.messageDataStarted()
+    default: break
+    }
+    return 0
+}

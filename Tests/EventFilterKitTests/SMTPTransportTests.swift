@@ -1,0 +1,675 @@
+import Foundation
+import XCTest
+
+@testable import EventFilterKit
+
+/// SMTPTransport against a real SMTP server (Tests/Support/smtp_server.py, aiosmtpd) on 127.0.0.1.
+final class SMTPTransportTests: XCTestCase {
+    private var workspace: URL!
+    private var servers: [SMTPTestServer] = []
+
+    override func setUpWithError() throws {
+        workspace = FileManager.default.temporaryDirectory.appendingPathComponent("ef-smtp-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: workspace, withIntermediateDirectories: true)
+    }
+
+    override func tearDown() {
+        servers.forEach { $0.stop() }
+        servers = []
+        try? FileManager.default.removeItem(at: workspace)
+    }
+
+    // MARK: - Delivery
+
+    func testDeliversTheExactComposedBytesIncludingDotLines() throws {
+        let server = try startServer()
+        let bytes = Array((
+            "From: Notifier <notify@example.org>\r\n"
+                + "To: Ann <ann@example.org>\r\n"
+                + "Subject: =?UTF-8?B?w6TDtsO8?=\r\n"
+                + "MIME-Version: 1.0\r\n"
+                + "Content-Type: text/plain; charset=utf-8\r\n"
+                + "Content-Transfer-Encoding: 8bit\r\n"
+                + "\r\n"
+                + ".a line starting with a dot\r\n"
+                + ".\r\n"
+                + "..two dots\r\n"
+                + "Grüße, 8-bit body\r\n"
+                + String(repeating: "x", count: 990) + "\r\n"
+                + "last line\r\n").utf8)
+        var configuration = server.configuration
+        configuration.heloName = "ef-test.example"
+        let transport = try SMTPTransport(configuration: configuration)
+
+        let outcomes = try deliver([message(1, to: "ann@example.org", bytes: bytes)], with: transport)
+
+        XCTAssertEqual(outcomes, [1: .accepted])
+        let received = try server.received()
+        XCTAssertEqual(received.count, 1)
+        XCTAssertEqual(received.first?.bytes, bytes, "the server must receive exactly the composed bytes")
+        XCTAssertEqual(received.first?.envelope.mailFrom, "notify@example.org")
+        XCTAssertEqual(received.first?.envelope.recipients, ["ann@example.org"])
+        XCTAssertEqual(received.first?.envelope.helo, "ef-test.example")
+    }
+
+    func testRejectedRecipientIsPermanentAndQuotesTheServer() throws {
+        let server = try startServer()
+        let transport = try SMTPTransport(configuration: server.configuration)
+
+        let outcomes = try deliver([message(1, to: "bad@example.org")], with: transport)
+
+        XCTAssertEqual(outcomes[1], .permanentFailure(
+            "smtp 127.0.0.1:\(server.port): recipient rejected: 550 5.1.1 no such user"))
+        XCTAssertEqual(try server.received().count, 0)
+    }
+
+    func testBusyRecipientIsTemporary() throws {
+        let server = try startServer()
+        let transport = try SMTPTransport(configuration: server.configuration)
+
+        let outcomes = try deliver([message(1, to: "busy@example.org")], with: transport)
+
+        XCTAssertEqual(outcomes[1], .temporaryFailure(
+            "smtp 127.0.0.1:\(server.port): recipient deferred: 451 4.3.0 mailbox busy, try again later"))
+    }
+
+    func testSenderAndContentRepliesAreClassifiedByStage() throws {
+        let server = try startServer()
+        let transport = try SMTPTransport(configuration: server.configuration)
+        let label = "smtp 127.0.0.1:\(server.port)"
+
+        let outcomes = try deliver([
+            OutgoingMessage(id: 1, sender: "badsender@example.org", recipient: "ann@example.org", bytes: simpleBody(1)),
+            message(2, to: "ann@example.org", bytes: Array("X-Test-Reject: yes\r\n\r\nspam\r\n".utf8)),
+            message(3, to: "ann@example.org", bytes: Array("X-Test-Defer: yes\r\n\r\nlater\r\n".utf8)),
+            message(4, to: "ann@example.org"),
+        ], with: transport)
+
+        XCTAssertEqual(outcomes[1], .permanentFailure(
+            "\(label): sender <badsender@example.org> rejected: 553 5.7.1 sender address rejected"))
+        XCTAssertEqual(outcomes[2], .permanentFailure("\(label): message rejected: 554 5.6.0 message content rejected"))
+        XCTAssertEqual(outcomes[3], .temporaryFailure("\(label): message deferred: 452 4.3.1 insufficient system storage"))
+        XCTAssertEqual(outcomes[4], .accepted)
+    }
+
+    func testServerDownIsConnectionRefusedThenTheSameTransportDeliversWhenItIsBack() throws {
+        let port = try SMTPTestServer.unusedPort()
+        let transport = try SMTPTransport(configuration: SMTPConfiguration(server: "127.0.0.1", port: port))
+
+        let first = try deliver([message(1, to: "ann@example.org")], with: transport)
+        XCTAssertEqual(first[1], .temporaryFailure("smtp 127.0.0.1:\(port): connection refused"))
+
+        let server = try startServer(port: port)
+        let second = try deliver([message(1, to: "ann@example.org")], with: transport)
+        XCTAssertEqual(second[1], .accepted)
+        XCTAssertEqual(try server.received().count, 1)
+    }
+
+    func testSilentServerTimesOutAsTemporary() throws {
+        let listener = try SMTPSilentListener()
+        defer { listener.close() }
+        let transport = try SMTPTransport(configuration: SMTPConfiguration(
+            server: "127.0.0.1", port: listener.port, connectTimeout: 5, timeout: 0.5))
+
+        let outcomes = try deliver([message(1, to: "ann@example.org")], with: transport)
+
+        guard case .temporaryFailure(let reason)? = outcomes[1] else {
+            return XCTFail("expected a temporary failure, got \(String(describing: outcomes[1]))")
+        }
+        XCTAssertTrue(reason.hasPrefix("smtp 127.0.0.1:\(listener.port): timed out waiting for the greeting"), reason)
+    }
+
+    // MARK: - Connection reuse
+
+    func testOneConnectionCarriesManyMessagesAndAFailureReconnects() throws {
+        let server = try startServer()
+        let transport = try SMTPTransport(configuration: server.configuration)
+
+        var outcomes: [Int64: DeliveryOutcome] = [:]
+        try transport.deliver([
+            message(1, to: "one@example.org"), message(2, to: "bad@example.org"),
+            message(3, to: "three@example.org"), message(4, to: "four@example.org"),
+        ]) { outcomes[$0.id] = $1 }
+        // A second batch keeps using the connection left open by the first.
+        try transport.deliver([message(5, to: "five@example.org")]) { outcomes[$0.id] = $1 }
+
+        XCTAssertEqual(outcomes[1], .accepted)
+        XCTAssertEqual(outcomes[2].map(isPermanent), true)
+        XCTAssertEqual(outcomes[3], .accepted)
+        XCTAssertEqual(outcomes[4], .accepted)
+        XCTAssertEqual(outcomes[5], .accepted)
+        let received = try server.received()
+        XCTAssertEqual(received.map { $0.envelope.recipients[0] },
+                       ["one@example.org", "three@example.org", "four@example.org", "five@example.org"])
+        // The server sees the client's port: message 1 came on one connection, curl closed it
+        // after the 550, and messages 3, 4 and 5 shared the next one.
+        let peers = received.map { $0.envelope.peerPort }
+        XCTAssertNotEqual(peers[0], peers[1])
+        XCTAssertEqual(Set(peers[1...]).count, 1)
+        XCTAssertEqual(transport.connectionsOpened, 2)
+    }
+
+    // MARK: - TLS
+
+    func testStartTLSWithSelfSignedCertificateFailsVerificationByDefault() throws {
+        let certificate = try makeCertificate()
+        let server = try startServer(tls: certificate)
+        var configuration = server.configuration
+        configuration.security = .starttls
+
+        let outcomes = try deliver([message(1, to: "ann@example.org")], with: SMTPTransport(configuration: configuration))
+
+        guard case .temporaryFailure(let reason)? = outcomes[1] else {
+            return XCTFail("expected a temporary failure, got \(String(describing: outcomes[1]))")
+        }
+        XCTAssertTrue(reason.hasPrefix("smtp 127.0.0.1:\(server.port): certificate verification failed: "), reason)
+        XCTAssertTrue(reason.contains("self-signed") || reason.contains("self signed"), reason)
+        XCTAssertEqual(try server.received().count, 0)
+    }
+
+    func testStartTLSDeliversWhenVerificationIsTurnedOff() throws {
+        let server = try startServer(tls: try makeCertificate())
+        var configuration = server.configuration
+        configuration.security = .starttls
+        configuration.verifyCertificate = false
+
+        let outcomes = try deliver([message(1, to: "ann@example.org")], with: SMTPTransport(configuration: configuration))
+
+        XCTAssertEqual(outcomes[1], .accepted)
+        XCTAssertEqual(try server.received().first?.envelope.tls, true)
+    }
+
+    func testStartTLSDeliversWithTheCertificateAsCAFile() throws {
+        let certificate = try makeCertificate()
+        let server = try startServer(tls: certificate)
+        var configuration = server.configuration
+        configuration.server = "localhost"  // the name in the certificate
+        configuration.security = .starttls
+        configuration.caFile = certificate.certificatePath
+
+        let outcomes = try deliver([message(1, to: "ann@example.org")], with: SMTPTransport(configuration: configuration))
+
+        XCTAssertEqual(outcomes[1], .accepted)
+        XCTAssertEqual(try server.received().first?.envelope.tls, true)
+    }
+
+    func testTrustedCertificateForAnotherNameFailsVerification() throws {
+        let certificate = try makeCertificate()  // CN=localhost, no IP address
+        let server = try startServer(tls: certificate)
+        var configuration = server.configuration
+        configuration.security = .starttls
+        configuration.caFile = certificate.certificatePath
+
+        let outcomes = try deliver([message(1, to: "ann@example.org")], with: SMTPTransport(configuration: configuration))
+
+        guard case .temporaryFailure(let reason)? = outcomes[1] else {
+            return XCTFail("expected a temporary failure, got \(String(describing: outcomes[1]))")
+        }
+        XCTAssertTrue(reason.hasPrefix("smtp 127.0.0.1:\(server.port): certificate verification failed: "), reason)
+        XCTAssertTrue(reason.contains("127.0.0.1'"), reason)  // names the host that did not match
+    }
+
+    func testStartTLSRequiredButNotOfferedIsTemporary() throws {
+        let server = try startServer()
+        var configuration = server.configuration
+        configuration.security = .starttls
+
+        let outcomes = try deliver([message(1, to: "ann@example.org")], with: SMTPTransport(configuration: configuration))
+
+        XCTAssertEqual(outcomes[1], .temporaryFailure(
+            "smtp 127.0.0.1:\(server.port): server does not offer STARTTLS (TransportConnectionType=tls)"))
+    }
+
+    func testPlainClientAgainstServerThatRequiresTLSIsTemporary() throws {
+        let server = try startServer(tls: try makeCertificate())
+
+        let outcomes = try deliver([message(1, to: "ann@example.org")], with: SMTPTransport(configuration: server.configuration))
+
+        guard case .temporaryFailure(let reason)? = outcomes[1] else {
+            return XCTFail("expected a temporary failure, got \(String(describing: outcomes[1]))")
+        }
+        XCTAssertTrue(reason.hasPrefix("smtp 127.0.0.1:\(server.port): server requires STARTTLS or authentication"), reason)
+        XCTAssertTrue(reason.hasSuffix(": 530 Must issue a STARTTLS command first"), reason)  // aiosmtpd's words
+    }
+
+    func testImplicitTLSDelivers() throws {
+        let server = try startServer(tls: try makeCertificate(), implicitTLS: true)
+        var configuration = server.configuration
+        configuration.security = .implicitTLS
+        configuration.verifyCertificate = false
+
+        let outcomes = try deliver([message(1, to: "ann@example.org"), message(2, to: "bob@example.org")],
+                                   with: SMTPTransport(configuration: configuration))
+
+        XCTAssertEqual(outcomes, [1: .accepted, 2: .accepted])
+        XCTAssertEqual(try server.received().map(\.envelope.tls), [true, true])
+    }
+
+    // MARK: - AUTH
+
+    func testAuthenticationWithTheRightPasswordDelivers() throws {
+        let server = try startServer(auth: "notify:s3cret pass")
+        var configuration = server.configuration
+        configuration.user = "notify"
+        configuration.password = "s3cret pass"
+
+        let outcomes = try deliver([message(1, to: "ann@example.org"), message(2, to: "bob@example.org")],
+                                   with: SMTPTransport(configuration: configuration))
+
+        XCTAssertEqual(outcomes, [1: .accepted, 2: .accepted])
+        XCTAssertEqual(try server.received().map(\.envelope.authenticated), [true, true])
+    }
+
+    func testWrongPasswordIsTemporaryAndNamesTheCause() throws {
+        let server = try startServer(auth: "notify:s3cret")
+        var configuration = server.configuration
+        configuration.user = "notify"
+        configuration.password = "wrong-Pa55word"
+
+        let outcomes = try deliver([message(1, to: "ann@example.org")], with: SMTPTransport(configuration: configuration))
+
+        guard case .temporaryFailure(let reason)? = outcomes[1] else {
+            return XCTFail("expected a temporary failure, got \(String(describing: outcomes[1]))")
+        }
+        XCTAssertTrue(reason.hasPrefix(
+            "smtp 127.0.0.1:\(server.port): authentication failed (535): wrong user name or password"), reason)
+        XCTAssertFalse(reason.contains("wrong-Pa55word"))
+        XCTAssertEqual(try server.received().count, 0)
+    }
+
+    func testMissingCredentialsForAServerThatRequiresAuthIsTemporary() throws {
+        let server = try startServer(auth: "notify:s3cret")
+
+        let outcomes = try deliver([message(1, to: "ann@example.org")], with: SMTPTransport(configuration: server.configuration))
+
+        guard case .temporaryFailure(let reason)? = outcomes[1] else {
+            return XCTFail("expected a temporary failure, got \(String(describing: outcomes[1]))")
+        }
+        XCTAssertTrue(reason.contains("server requires STARTTLS or authentication"), reason)
+        XCTAssertTrue(reason.hasSuffix(": 530 5.7.0 Authentication required"), reason)
+    }
+
+    func testAuthenticationAfterStartTLS() throws {
+        let server = try startServer(tls: try makeCertificate(), auth: "notify:s3cret")
+        var configuration = server.configuration
+        configuration.security = .starttls
+        configuration.verifyCertificate = false
+        configuration.user = "notify"
+        configuration.password = "s3cret"
+
+        let outcomes = try deliver([message(1, to: "ann@example.org")], with: SMTPTransport(configuration: configuration))
+
+        XCTAssertEqual(outcomes[1], .accepted)
+        let envelope = try XCTUnwrap(server.received().first?.envelope)
+        XCTAssertTrue(envelope.tls && envelope.authenticated)
+    }
+
+    // MARK: - Parallel connections
+
+    func testFourConnectionsDeliver200MessagesEachReportedOnceOnTheCallingThread() throws {
+        let server = try startServer()
+        var configuration = server.configuration
+        configuration.maxConnections = 4
+        let transport = try SMTPTransport(configuration: configuration)
+        let messages = (1...200).map { message(Int64($0), to: "user\($0)@example.org") }
+        let callingThread = pthread_self()
+
+        var reports: [Int64] = []
+        var offThread = 0
+        try transport.deliver(messages) { message, outcome in
+            if pthread_equal(pthread_self(), callingThread) == 0 { offThread += 1 }
+            XCTAssertEqual(outcome, .accepted)
+            reports.append(message.id)
+        }
+
+        XCTAssertEqual(offThread, 0, "report must run on the calling thread")
+        XCTAssertEqual(reports.count, 200)
+        XCTAssertEqual(Set(reports), Set(1...200))
+        let received = try server.received()
+        XCTAssertEqual(Set(received.map { $0.envelope.recipients[0] }), Set((1...200).map { "user\($0)@example.org" }))
+        XCTAssertEqual(received.count, 200)
+        let connections = Set(received.map(\.envelope.peerPort)).count
+        XCTAssertTrue((2...4).contains(connections), "used \(connections) connections")
+        XCTAssertEqual(transport.connectionsOpened, connections)
+    }
+
+    func testParallelDeliveryClassifiesEachMessage() throws {
+        let server = try startServer()
+        var configuration = server.configuration
+        configuration.maxConnections = 3
+        let transport = try SMTPTransport(configuration: configuration)
+        func recipient(_ n: Int) -> String { n % 5 == 0 ? "bad\(n)@example.org" : n % 7 == 0 ? "busy\(n)@example.org" : "ok\(n)@example.org" }
+
+        let outcomes = try deliver((1...40).map { message(Int64($0), to: recipient($0)) }, with: transport)
+
+        XCTAssertEqual(outcomes.count, 40)
+        for n in 1...40 {
+            switch outcomes[Int64(n)] {
+            case .accepted?: XCTAssertTrue(recipient(n).hasPrefix("ok"), "\(n)")
+            case .permanentFailure(let reason)?: XCTAssertTrue(recipient(n).hasPrefix("bad") && reason.hasSuffix("550 5.1.1 no such user"), "\(n) \(reason)")
+            case .temporaryFailure(let reason)?: XCTAssertTrue(recipient(n).hasPrefix("busy") && reason.contains("451 4.3.0"), "\(n) \(reason)")
+            case nil: XCTFail("no outcome for \(n)")
+            }
+        }
+        XCTAssertEqual(try server.received().count, (1...40).filter { recipient($0).hasPrefix("ok") }.count)
+    }
+
+    func testAThrowingReportStopsParallelDeliveryAndIsRethrown() throws {
+        struct CommitFailed: Error {}
+        let server = try startServer()
+        var configuration = server.configuration
+        configuration.maxConnections = 4
+        let transport = try SMTPTransport(configuration: configuration)
+
+        var reported = 0
+        XCTAssertThrowsError(try transport.deliver((1...200).map { message(Int64($0), to: "u\($0)@example.org") }) { _, _ in
+            reported += 1
+            if reported == 5 { throw CommitFailed() }
+        }) { XCTAssertTrue($0 is CommitFailed) }
+
+        XCTAssertEqual(reported, 5, "no report after the one that threw")
+        // Workers have stopped when deliver returns: at most the messages in flight went out
+        // unreported (the outbox sends those again).
+        let delivered = try server.received().count
+        XCTAssertLessThanOrEqual(delivered, 5 + 4)
+        XCTAssertGreaterThanOrEqual(delivered, 5)
+    }
+
+    // MARK: - Input checks
+
+    func testEnvelopeAddressWithALineBreakIsRefusedWithoutContactingTheServer() throws {
+        let server = try startServer()
+        let transport = try SMTPTransport(configuration: server.configuration)
+
+        let outcomes = try deliver([
+            message(1, to: "ann@example.org>\r\nRCPT TO:<victim@example.org"),
+            OutgoingMessage(id: 2, sender: "a@example.org\nX", recipient: "ann@example.org", bytes: simpleBody(2)),
+        ], with: transport)
+
+        guard case .permanentFailure(let first)? = outcomes[1], case .permanentFailure(let second)? = outcomes[2] else {
+            return XCTFail("expected permanent failures, got \(outcomes)")
+        }
+        XCTAssertTrue(first.contains("recipient address") && first.contains("line break"), first)
+        XCTAssertTrue(second.contains("sender address") && second.contains("line break"), second)
+        XCTAssertEqual(transport.connectionsOpened, 0)
+        XCTAssertEqual(try server.received().count, 0)
+    }
+
+    func testSettingsThatCanNeverWorkAreRejectedAndThePasswordIsNeverShown() throws {
+        func error(_ configuration: SMTPConfiguration) -> String {
+            do {
+                _ = try SMTPTransport(configuration: configuration)
+                return "no error"
+            } catch {
+                return "\(error)"
+            }
+        }
+        XCTAssertEqual(error(.init(server: "")), "SMTP server name is empty (site.ini [MailSettings] TransportServer)")
+        XCTAssertEqual(error(.init(server: "mail.example.org", port: 0)), "SMTP port 0 is not between 1 and 65535 (TransportPort)")
+        XCTAssertEqual(error(.init(server: "mail.example.org", user: "u")),
+                       "SMTP AUTH needs both TransportUser and TransportPassword; only one is set")
+        XCTAssertEqual(error(.init(server: "mail.example.org", caFile: "/nonexistent/ca.pem")),
+                       "CA file /nonexistent/ca.pem does not exist or is not readable")
+        XCTAssertEqual(error(.init(server: "mail.example.org", heloName: "a b")),
+                       "EHLO name \"a b\" is not a host name or address literal (SenderHost)")
+        XCTAssertEqual(error(.init(server: "mail.example.org", maxConnections: 0)), "MaxConnections 0 is not between 1 and 64")
+
+        let configuration = SMTPConfiguration(server: "mail.example.org", port: 587, security: .starttls,
+                                              user: "notify", password: "hunter2-secret")
+        var dumped = ""
+        dump(configuration, to: &dumped)
+        for shown in ["\(configuration)", String(reflecting: configuration), dumped] {
+            XCTAssertFalse(shown.contains("hunter2-secret"), shown)
+            XCTAssertTrue(shown.contains("mail.example.org"), shown)
+        }
+    }
+
+    func testSecurityRawValuesAreEZConnectionTypes() {
+        XCTAssertEqual(SMTPConfiguration.Security(rawValue: ""), SMTPConfiguration.Security.none)
+        XCTAssertEqual(SMTPConfiguration.Security(rawValue: "tls"), .starttls)
+        XCTAssertEqual(SMTPConfiguration.Security(rawValue: "ssl"), .implicitTLS)
+    }
+
+    func testMultiLineRepliesBecomeOneLine() {
+        XCTAssertEqual(SMTPReplyText.oneLine(Array("550-5.1.1 The account does not exist.\n550 5.1.1 See https://help".utf8)),
+                       "550 5.1.1 The account does not exist. See https://help")
+        XCTAssertEqual(SMTPReplyText.oneLine(Array("421 closing\u{7}now".utf8)), "421 closing?now")
+    }
+
+    // MARK: - Helpers
+
+    private func startServer(port: Int = 0, tls: SMTPTestCertificate? = nil, implicitTLS: Bool = false,
+                             auth: String? = nil) throws -> SMTPTestServer {
+        var arguments: [String] = []
+        if let tls { arguments += ["--tls-cert", tls.certificatePath, "--tls-key", tls.keyPath] }
+        if implicitTLS { arguments.append("--implicit-tls") }
+        if let auth { arguments += ["--auth", auth] }
+        let directory = workspace.appendingPathComponent("server\(servers.count + 1)")
+        let server = try SMTPTestServer.start(port: port, directory: directory, arguments: arguments)
+        servers.append(server)
+        return server
+    }
+
+    private func makeCertificate() throws -> SMTPTestCertificate {
+        let certificate = SMTPTestCertificate(
+            certificatePath: workspace.appendingPathComponent("cert.pem").path,
+            keyPath: workspace.appendingPathComponent("key.pem").path)
+        let result = try SMTPTestServer.runTool("/usr/bin/env", [
+            "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=localhost",
+            "-keyout", certificate.keyPath, "-out", certificate.certificatePath,
+        ])
+        guard result == 0 else { throw XCTSkip("openssl could not make a test certificate (exit \(result))") }
+        return certificate
+    }
+
+    private func deliver(_ messages: [OutgoingMessage], with transport: SMTPTransport) throws -> [Int64: DeliveryOutcome] {
+        var outcomes: [Int64: DeliveryOutcome] = [:]
+        try transport.deliver(messages) { message, outcome in
+            XCTAssertNil(outcomes[message.id], "message \(message.id) reported twice")
+            outcomes[message.id] = outcome
+        }
+        return outcomes
+    }
+
+    private func message(_ id: Int64, to recipient: String, bytes: [UInt8]? = nil) -> OutgoingMessage {
+        OutgoingMessage(id: id, sender: "notify@example.org", recipient: recipient, bytes: bytes ?? simpleBody(id))
+    }
+
+    private func simpleBody(_ id: Int64) -> [UInt8] {
+        Array("From: notify@example.org\r\nSubject: message \(id)\r\n\r\nBody of message \(id).\r\n".utf8)
+    }
+
+    private func isPermanent(_ outcome: DeliveryOutcome) -> Bool {
+        if case .permanentFailure = outcome { return true }
+        return false
+    }
+}
+
+struct SMTPTestCertificate {
+    let certificatePath: String
+    let keyPath: String
+}
+
+/// One run of Tests/Support/smtp_server.py; stopped by ``stop()`` or when the test process dies
+/// (the server exits at end of its stdin).
+final class SMTPTestServer {
+    struct Envelope: Decodable {
+        let mailFrom: String
+        let recipients: [String]
+        let peer: [JSONPeerPart]
+        let helo: String?
+        let tls: Bool
+        let authenticated: Bool
+        var peerPort: Int { if case .number(let port) = peer.last { return port } else { return -1 } }
+
+        enum CodingKeys: String, CodingKey {
+            case mailFrom = "mail_from", recipients = "rcpt_tos", peer, helo, tls, authenticated
+        }
+    }
+
+    enum JSONPeerPart: Decodable {
+        case host(String), number(Int)
+        init(from decoder: any Decoder) throws {
+            let container = try decoder.singleValueContainer()
+            if let number = try? container.decode(Int.self) { self = .number(number) } else { self = .host(try container.decode(String.self)) }
+        }
+    }
+
+    struct Received {
+        let bytes: [UInt8]
+        let envelope: Envelope
+    }
+
+    static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Support/smtp_server.py").path
+
+    let port: Int
+    let directory: URL
+    private let process: Process
+    private let input: Pipe
+
+    var configuration: SMTPConfiguration {
+        SMTPConfiguration(server: "127.0.0.1", port: port, connectTimeout: 5, timeout: 10)
+    }
+
+    private init(port: Int, directory: URL, process: Process, input: Pipe) {
+        self.port = port
+        self.directory = directory
+        self.process = process
+        self.input = input
+    }
+
+    /// Starts the server (installing aiosmtpd once if it is missing) and waits for READY.
+    static func start(port: Int, directory: URL, arguments: [String]) throws -> SMTPTestServer {
+        do {
+            return try launch(port: port, directory: directory, arguments: arguments)
+        } catch let failure as LaunchFailure where failure.log.contains("No module named 'aiosmtpd'") {
+            let status = try SMTPTestServer.runTool("/usr/bin/env", ["python3", "-m", "pip", "install", "-q", "aiosmtpd"])
+            guard status == 0 else {
+                throw XCTSkip("""
+                    !!! SMTP TESTS SKIPPED: aiosmtpd is not installed and `python3 -m pip install -q aiosmtpd` \
+                    failed (exit \(status)). Install it to run the SMTP transport tests. !!!
+                    """)
+            }
+            return try launch(port: port, directory: directory, arguments: arguments)
+        }
+    }
+
+    struct LaunchFailure: Error, CustomStringConvertible {
+        let log: String
+        var description: String { "smtp_server.py did not become ready: \(log)" }
+    }
+
+    private static func launch(port: Int, directory: URL, arguments: [String]) throws -> SMTPTestServer {
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let logURL = directory.deletingLastPathComponent().appendingPathComponent(directory.lastPathComponent + ".log")
+        _ = FileManager.default.createFile(atPath: logURL.path, contents: nil)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", script, "--port", String(port), "--dir", directory.path] + arguments
+        let input = Pipe()
+        let output = Pipe()
+        process.standardInput = input
+        process.standardOutput = output
+        process.standardError = try FileHandle(forWritingTo: logURL)
+        try process.run()
+
+        let line = readLine(from: output.fileHandleForReading.fileDescriptor, timeout: 20)
+        guard let line, line.hasPrefix("READY "), let actualPort = Int(line.dropFirst(6)) else {
+            process.terminate()
+            process.waitUntilExit()
+            let log = (try? String(contentsOf: logURL, encoding: .utf8)) ?? ""
+            throw LaunchFailure(log: (line ?? "(no output)") + "\n" + log)
+        }
+        return SMTPTestServer(port: actualPort, directory: directory, process: process, input: input)
+    }
+
+    func stop() {
+        guard process.isRunning else { return }
+        process.terminate()
+        try? input.fileHandleForWriting.close()
+        process.waitUntilExit()
+    }
+
+    /// Every accepted message, in the order the server accepted them.
+    func received() throws -> [Received] {
+        let names = try FileManager.default.contentsOfDirectory(atPath: directory.path)
+        let numbers = names.compactMap { $0.hasSuffix(".eml") ? Int($0.dropLast(4)) : nil }.sorted()
+        return try numbers.map { number in
+            let base = directory.appendingPathComponent(String(number))
+            let envelope = try JSONDecoder().decode(Envelope.self, from: Data(contentsOf: base.appendingPathExtension("json")))
+            return Received(bytes: Array(try Data(contentsOf: base.appendingPathExtension("eml"))), envelope: envelope)
+        }
+    }
+
+    /// Runs a program to completion with its output discarded; returns the exit status.
+    @discardableResult
+    static func runTool(_ path: String, _ arguments: [String]) throws -> Int32 {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: path)
+        process.arguments = arguments
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+
+    /// A port nothing listens on (bound, read and released).
+    static func unusedPort() throws -> Int {
+        let listener = try SMTPSilentListener()
+        listener.close()
+        return listener.port
+    }
+
+    private static func readLine(from descriptor: Int32, timeout: TimeInterval) -> String? {
+        let deadline = Date().addingTimeInterval(timeout)
+        var bytes: [UInt8] = []
+        while true {
+            let remaining = deadline.timeIntervalSinceNow
+            guard remaining > 0 else { return nil }
+            var request = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
+            let ready = poll(&request, 1, Int32(remaining * 1000))
+            if ready < 0 && errno == EINTR { continue }
+            guard ready > 0 else { return nil }
+            var byte: UInt8 = 0
+            guard read(descriptor, &byte, 1) == 1 else { return nil }  // end of file: it died
+            if byte == UInt8(ascii: "\n") { return String(decoding: bytes, as: UTF8.self) }
+            bytes.append(byte)
+        }
+    }
+}
+
+/// A TCP socket on 127.0.0.1 that listens but never accepts: connecting works, no greeting comes.
+final class SMTPSilentListener {
+    let port: Int
+    private var descriptor: Int32
+
+    init() throws {
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard descriptor >= 0 else { throw POSIXError(.EMFILE) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
+                bind(descriptor, pointer, length) == 0 && getsockname(descriptor, pointer, &length) == 0
+            }
+        }
+        guard bound, listen(descriptor, 4) == 0 else {
+            Glibc.close(descriptor)
+            throw POSIXError(.EADDRINUSE)
+        }
+        self.descriptor = descriptor
+        port = Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    func close() {
+        if descriptor >= 0 { Glibc.close(descriptor) }
+        descriptor = -1
+    }
+
+    deinit { close() }
+}

@@ -1,0 +1,163 @@
+#!/usr/bin/env python3
+"""A real SMTP server for eventfilter's transport tests, built on aiosmtpd.
+
+    python3 smtp_server.py --dir DIR [--port 0] [--tls-cert C --tls-key K [--implicit-tls]]
+                           [--auth user:password]
+
+Prints "READY <port>" on stdout once it accepts connections, and runs until SIGTERM, SIGINT or
+end of stdin (so it also dies with the test process that started it).
+
+For each accepted message it writes DIR/<n>.eml with the exact bytes received (CRLF kept,
+dot-stuffing undone: aiosmtpd's envelope.original_content) and DIR/<n>.json with the envelope
+and session: mail_from, rcpt_tos, mail_options, peer [host, port] (the client's port tells
+connections apart), helo, tls, authenticated. <n> counts from 1; both files appear (renamed into
+place) before the 250 reply is sent.
+
+Scripted answers:
+    RCPT address containing "bad"        -> 550 5.1.1 no such user
+    RCPT address containing "busy"       -> 451 4.3.0 mailbox busy, try again later
+    MAIL address containing "badsender"  -> 553 5.7.1 sender address rejected
+    message containing "X-Test-Reject: yes" -> 554 5.6.0 message content rejected
+    message containing "X-Test-Defer: yes"  -> 452 4.3.1 insufficient system storage
+    --tls-cert/--tls-key: STARTTLS offered and required before MAIL (or, with --implicit-tls,
+                          TLS from the first byte)
+    --auth user:password: AUTH PLAIN/LOGIN required before MAIL; wrong credentials -> 535
+"""
+import argparse
+import json
+import os
+import signal
+import socket
+import ssl
+import sys
+import threading
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
+
+
+class RecordingHandler:
+    def __init__(self, directory):
+        self.directory = directory
+        self.count = 0
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        if "badsender" in address:
+            return "553 5.7.1 sender address rejected"
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if "bad" in address:
+            return "550 5.1.1 no such user"
+        if "busy" in address:
+            return "451 4.3.0 mailbox busy, try again later"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        content = envelope.original_content
+        if b"X-Test-Reject: yes" in content:
+            return "554 5.6.0 message content rejected"
+        if b"X-Test-Defer: yes" in content:
+            return "452 4.3.1 insufficient system storage"
+        # The event loop runs handlers one at a time: the counter needs no lock.
+        self.count += 1
+        base = os.path.join(self.directory, str(self.count))
+        sidecar = {
+            "mail_from": envelope.mail_from,
+            "rcpt_tos": envelope.rcpt_tos,
+            "mail_options": envelope.mail_options,
+            "peer": list(session.peer)[:2] if session.peer else None,
+            "helo": session.host_name,
+            # session.ssl is set by STARTTLS only; implicit TLS shows on the transport.
+            "tls": session.ssl is not None or server.transport.get_extra_info("ssl_object") is not None,
+            "authenticated": bool(session.authenticated),
+        }
+        for suffix, data in ((".eml", content), (".json", json.dumps(sidecar).encode())):
+            with open(base + suffix + ".tmp", "wb") as f:
+                f.write(data)
+            os.replace(base + suffix + ".tmp", base + suffix)
+        return "250 2.0.0 queued as %d" % self.count
+
+
+def make_authenticator(user, password):
+    def authenticate(server, session, envelope, mechanism, auth_data):
+        ok = (isinstance(auth_data, LoginPassword)
+              and auth_data.login == user.encode() and auth_data.password == password.encode())
+        return AuthResult(success=ok, handled=False)
+    return authenticate
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    parser.add_argument("--dir", required=True)
+    parser.add_argument("--tls-cert")
+    parser.add_argument("--tls-key")
+    parser.add_argument("--implicit-tls", action="store_true")
+    parser.add_argument("--auth", help="user:password")
+    args = parser.parse_args()
+    os.makedirs(args.dir, exist_ok=True)
+
+    kwargs = {}
+    tls = None
+    if args.tls_cert:
+        tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        tls.load_cert_chain(args.tls_cert, args.tls_key)
+        if args.implicit_tls:
+            kwargs["ssl_context"] = tls
+        else:
+            kwargs["tls_context"] = tls
+            kwargs["require_starttls"] = True
+    if args.auth:
+        user, _, password = args.auth.partition(":")
+        kwargs["authenticator"] = make_authenticator(user, password)
+        kwargs["auth_required"] = True
+        kwargs["auth_require_tls"] = bool(tls) and not args.implicit_tls
+
+    handler = RecordingHandler(args.dir)
+    controller = None
+    # A port picked free can be taken before we bind it again: try a few.
+    for attempt in range(5):
+        port = args.port or free_port()
+        try:
+            controller = Controller(handler, hostname="127.0.0.1", port=port, **kwargs)
+            controller.start()
+            break
+        except Exception as error:  # noqa: BLE001 - report and retry any bind failure
+            print("port %d failed: %s" % (port, error), file=sys.stderr)
+            controller = None
+            if args.port:
+                break
+    if controller is None:
+        print("FAILED to start", flush=True)
+        return 1
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+
+    def watch_stdin():
+        try:
+            while sys.stdin.buffer.read(4096):
+                pass
+        finally:
+            stop.set()
+    threading.Thread(target=watch_stdin, daemon=True).start()
+
+    print("READY %d" % port, flush=True)
+    stop.wait()
+    controller.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
