@@ -11,7 +11,7 @@ let commands: [Command.Type] = [
     MailListCommand.self, MailRetryCommand.self,
 ]
 
-func overview() -> String {
+func overview(_ commands: [Command.Type]) -> String {
     let width = commands.map { $0.words.joined(separator: " ").count }.max() ?? 0
     let lines = commands.map { "  " + $0.words.joined(separator: " ").padding(toLength: width + 2, withPad: " ", startingAt: 0) + $0.abstract }
     return """
@@ -31,7 +31,7 @@ let parser = CommandLineParser(commands: commands)
 do {
     let invocation = try parser.parse(Array(CommandLine.arguments.dropFirst()), environment: ProcessInfo.processInfo.environment)
     guard let command = invocation.command else {
-        FileHandle.standardOutput.write(Data(overview().utf8))
+        FileHandle.standardOutput.write(Data(overview(commands).utf8))
         exit(0)
     }
     if invocation.wantsHelp {

@@ -18,6 +18,7 @@ public final class TemplateLibrary {
     public let extensions: [String]
     private let builtins: [String: String]
     private var cache: [String: Template] = [:]
+    private var missing: Set<String> = []
 
     public init(root: URL, extensions: [String], builtins: [String: String]) {
         self.root = root
@@ -48,6 +49,18 @@ public final class TemplateLibrary {
         }
         cache[name] = template
         return template
+    }
+
+    /// Whether an extension or the built-ins have `name`. Answers are remembered, so asking once
+    /// per event costs no file-system lookups after the first.
+    public func exists(_ name: String) -> Bool {
+        if cache[name] != nil { return true }
+        if missing.contains(name) { return false }
+        if case .missing? = try? locate(name) {
+            missing.insert(name)
+            return false
+        }
+        return (try? locate(name)) != nil
     }
 
     /// Where `name` comes from: the file's path relative to the root, `built-in`, or

@@ -66,7 +66,8 @@ enum TestMIME {
         if pieces.first?.hasPrefix(delimiter) == true { pieces[0] = String(pieces[0].dropFirst(delimiter.count)) } else { pieces.removeFirst() }
         guard pieces.last?.hasPrefix("--") == true else { throw Failure(description: "multipart without a closing delimiter") }
         pieces.removeLast()
-        return pieces.map { piece in piece.hasPrefix("\r\n") ? String(piece.dropFirst(2)) : piece }
+        // "\r\n" is one Character in Swift, so drop one.
+        return pieces.map { piece in piece.hasPrefix("\r\n") ? String(piece.dropFirst()) : piece }
     }
 
     static func decodeBody(_ body: String, encoding: String?) -> String {

@@ -8,6 +8,8 @@ final class CollaborationHandler: EventHandler {
 
     /// eZ's participant role for approvers (`eZCollaborationItemParticipantLink::ROLE_APPROVER`).
     private static let approverRoles: Set<String> = ["approver", "4"]
+    /// ... and for the author whose draft waits (`ROLE_AUTHOR`).
+    private static let authorRoles: Set<String> = ["author", "5"]
 
     func handle(_ event: Event, run: RunContext) throws -> HandlerOutcome {
         guard event.type == EventType.collaboration,
@@ -43,6 +45,7 @@ final class CollaborationHandler: EventHandler {
                 "url": .text(event.param("url") ?? "\(run.site.siteURL)/collaboration/item/full/\(itemID)"),
                 "role": .text(role),
                 "is_approver": .bool(Self.approverRoles.contains(role.lowercased())),
+                "is_author": .bool(Self.authorRoles.contains(role.lowercased())),
             ]
             let content = try run.render(bases: ["ezcollaboration"], handler: name,
                                          thread: run.threadID(node: "collaboration-\(itemID)"), variables)

@@ -23,7 +23,7 @@ final class ExternalHandler: EventHandler {
         guard !events.isEmpty else { return }
         switch execute(events, run: run) {
         case .failure(let reason):
-            for event in events { results[event.id] = .failed(reason) }
+            for event in events { results[event.id] = .failed(reason.description) }
         case .success(let output):
             do {
                 let items = try parse(output, events: events, run: run)
@@ -57,8 +57,8 @@ final class ExternalHandler: EventHandler {
             let outputURL = scratch.appendingPathComponent("out.jsonl")
             let errorURL = scratch.appendingPathComponent("err.txt")
             try Data(input.utf8).write(to: inputURL)
-            FileManager.default.createFile(atPath: outputURL.path, contents: nil)
-            FileManager.default.createFile(atPath: errorURL.path, contents: nil)
+            try Data().write(to: outputURL)
+            try Data().write(to: errorURL)
 
             let process = Process()
             process.executableURL = executable

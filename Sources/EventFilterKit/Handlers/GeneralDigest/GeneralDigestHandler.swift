@@ -52,7 +52,7 @@ final class GeneralDigestHandler: EventHandler {
                 "title": .text(Self.sectionTitles[handler] ?? handler),
                 "items": .list(grouped[handler]!.map { entry in
                     ["subject": .text(entry.subject), "text": .text(entry.text),
-                     "html": .html(entry.html ?? HTMLEscaping.escape(entry.text))]
+                     "html": entry.html.map(TemplateValue.html) ?? .text(entry.text)]
                 }),
             ]
         }
