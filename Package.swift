@@ -21,9 +21,11 @@ let package = Package(
         .target(
             name: "CCurl", path: "Sources/CCurl",
             linkerSettings: [.linkedLibrary("curl")]),
+        // Linux calls Swift's Glibc module leaves out (syncfs).
+        .target(name: "CPosix", path: "Sources/CPosix"),
         .target(
             name: "EventFilterKit",
-            dependencies: ["CSQLite", "CCurl", "CCrypto"],
+            dependencies: ["CSQLite", "CCurl", "CCrypto", "CPosix"],
             path: "Sources/EventFilterKit"),
         .executableTarget(
             name: "eventfilter",

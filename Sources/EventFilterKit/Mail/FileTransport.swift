@@ -1,11 +1,17 @@
+import CPosix
 import Foundation
 
 /// Writes each message as `<directory>/<outbox id>.eml` (eZ's `file` transport, made useful:
-/// one whole RFC 5322 message per file). A message resent after a crash overwrites its own file.
+/// one whole RFC 5322 message per file).
+///
+/// A batch is written, then made durable with one `syncfs`, then reported: a crash before the
+/// report rewrites the same files at the next run, which is harmless, so the outbox may commit
+/// a file batch's outcomes together (`redeliveryIsIdempotent`).
 ///
 ///     let transport = try FileTransport(directory: root.appendingPathComponent("var/log/mail"))
 public final class FileTransport: MailTransport {
     public let directory: URL
+    public var redeliveryIsIdempotent: Bool { true }
 
     public init(directory: URL) throws {
         self.directory = directory
@@ -13,16 +19,53 @@ public final class FileTransport: MailTransport {
     }
 
     public func deliver(_ messages: [OutgoingMessage], report: (OutgoingMessage, DeliveryOutcome) throws -> Void) throws {
+        var written: [OutgoingMessage] = []
+        written.reserveCapacity(messages.count)
         for message in messages {
-            let target = directory.appendingPathComponent("\(message.id).eml")
-            do {
-                // Atomic: a reader (or a crash) never sees half a message.
-                try Data(message.bytes).write(to: target, options: .atomic)
-            } catch {
-                try report(message, .temporaryFailure("cannot write \(target.path): \(error.localizedDescription)"))
-                continue
+            if let problem = write(message) {
+                try report(message, .temporaryFailure(problem))
+            } else {
+                written.append(message)
             }
-            try report(message, .accepted)
         }
+        guard !written.isEmpty else { return }
+        let directoryDescriptor = open(directory.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if directoryDescriptor >= 0 {
+            cposix_syncfs(directoryDescriptor)
+            close(directoryDescriptor)
+        }
+        for message in written { try report(message, .accepted) }
+    }
+
+    /// Writes through a temporary name and renames, so a reader never sees half a message.
+    /// Returns the problem, or nil when written.
+    private func write(_ message: OutgoingMessage) -> String? {
+        let target = directory.appendingPathComponent("\(message.id).eml").path
+        let temporary = target + ".tmp"
+        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard descriptor >= 0 else { return "cannot write \(temporary): \(String(cString: strerror(errno)))" }
+        var offset = 0
+        let failure: String? = message.bytes.withUnsafeBytes { buffer in
+            while offset < buffer.count {
+                let count = Foundation.write(descriptor, buffer.baseAddress! + offset, buffer.count - offset)
+                if count < 0 {
+                    if errno == EINTR { continue }
+                    return "cannot write \(temporary): \(String(cString: strerror(errno)))"
+                }
+                offset += count
+            }
+            return nil
+        }
+        close(descriptor)
+        if let failure {
+            unlink(temporary)
+            return failure
+        }
+        guard rename(temporary, target) == 0 else {
+            let problem = "cannot rename \(temporary): \(String(cString: strerror(errno)))"
+            unlink(temporary)
+            return problem
+        }
+        return nil
     }
 }

@@ -68,6 +68,7 @@ public struct Outbox {
             guard let last = batch.last else { break }
             afterID = last.0.id
             let details = Dictionary(uniqueKeysWithValues: batch.map { ($0.0.id, (createdAt: $0.1, attempts: $0.2)) })
+            let deliverBatch = {
             try transport.deliver(batch.map(\.0)) { message, outcome in
                 let detail = details[message.id]!
                 switch outcome {
@@ -94,6 +95,12 @@ public struct Outbox {
                         report.deferred += 1
                     }
                 }
+            }
+            }
+            if transport.redeliveryIsIdempotent {
+                try db.inTransaction(deliverBatch)
+            } else {
+                try deliverBatch()
             }
         }
         return report

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Kernel benchmark: `eventfilter run` on EVENTS events x USERS subscribers (release build).
+#   Tests/Bench/kernel_bench.sh [EVENTS] [USERS] [immediate|digest]
+# Prints the wall time and peak memory of the run (GNU time), and what it produced.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+EVENTS=${1:-10000}
+USERS=${2:-100}
+MODE=${3:-immediate}
+swift build -c release --product eventfilter >/dev/null
+EF="$PWD/.build/release/eventfilter"
+ROOT=$(mktemp -d /tmp/eventfilter-bench.XXXXXX)
+trap 'rm -rf "$ROOT"' EXIT
+mkdir -p "$ROOT/settings"
+cp settings/notification.ini "$ROOT/settings/"
+cat > "$ROOT/settings/site.ini" <<'INI'
+[SiteSettings]
+SiteName=Bench
+SiteURL=https://bench.example.com
+[MailSettings]
+Transport=file
+AdminEmail=bench@example.com
+INI
+NOW=2026-05-04T10:00:00Z
+ef() { "$EF" --root "$ROOT" --now "$NOW" "$@"; }
+for i in $(seq 1 "$USERS"); do
+    ef user add "user$i@example.com" --name "User $i" --timezone Europe/Oslo
+    ef subscribe "user$i@example.com" $(( i % 2 == 0 ? 2 : 60 ))
+    [ "$MODE" = digest ] && ef digest "user$i@example.com" daily 08:00
+done
+python3 - "$EVENTS" > "$ROOT/events.jsonl" <<'PY'
+import json, sys
+for i in range(int(sys.argv[1])):
+    node = 1000 + i
+    print(json.dumps({"type": "ezpublish", "params": {"node_id": str(node), "path": f"/1/2/60/{node}/",
+          "name": f"Article number {i}", "class": "Article", "version": "1", "author": "someone@example.com"}}))
+PY
+/usr/bin/time -f "import: %e s, peak %M KiB" "$EF" --root "$ROOT" --now "$NOW" event import "$ROOT/events.jsonl"
+/usr/bin/time -f "run: %e s wall, %U s user, %S s system, peak %M KiB" "$EF" --root "$ROOT" --now "$NOW" run --verbose
+if [ "$MODE" = digest ]; then
+    /usr/bin/time -f "digest run: %e s wall, peak %M KiB" "$EF" --root "$ROOT" --now 2026-05-05T06:00:00Z run --verbose
+fi
+echo "mail files: $(find "$ROOT/var/log/mail" -name '*.eml' | wc -l), $(du -sh "$ROOT/var/log/mail" | cut -f1); database: $(du -sh "$ROOT/var/eventfilter.db" | cut -f1)"
