@@ -1,0 +1,75 @@
+import Foundation
+import XCTest
+
+/// kill -9 in the middle of delivering 1,000 messages, a few times, then a clean run: every
+/// message arrives, with at most one duplicate per kill (issue 3, "Must show" 2).
+final class CrashSafetyEndToEndTests: XCTestCase {
+    func testKillNineDuringDeliveryLosesNothingAndDuplicatesAtMostOnePerKill() throws {
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("ef-crash-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let server = try SMTPTestServer.start(port: 0, directory: scratch.appendingPathComponent("server"), arguments: [])
+        defer { server.stop() }
+        let root = try TestRoot(siteINI: TestRoot.defaultSiteINI + """
+            [MailSettings]
+            Transport=SMTP
+            TransportServer=127.0.0.1
+            TransportPort=\(server.port)
+
+            """)
+        let now = "2026-05-04T10:00:00Z"
+        for user in 1...10 {
+            try root.ok("user", "add", "user\(user)@example.com", now: now)
+            try root.ok("subscribe", "user\(user)@example.com", "2", now: now)
+        }
+        let events = (1...100).map { #"{"type":"ezpublish","params":{"node_id":"\#($0)","path":"/1/2/\#($0)/","name":"News \#($0)"}}"# }
+        try root.ok("event", "import", "-", now: now, stdin: events.joined(separator: "\n"))
+
+        let kills = 3
+        var killed = 0
+        for round in 1...kills {
+            let before = try receivedCount(server)
+            let process = Process()
+            process.executableURL = TestRoot.executable
+            process.arguments = ["--root", root.path, "--now", now, "run"]
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            // Let it deliver some (a bounded wait), then kill it without warning.
+            let deadline = Date().addingTimeInterval(30)
+            while try receivedCount(server) < before + 150, process.isRunning, Date() < deadline {
+                usleep(2_000)
+            }
+            guard process.isRunning else {
+                XCTFail("round \(round): the run finished before it could be killed")
+                break
+            }
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+            XCTAssertEqual(process.terminationReason, .uncaughtSignal)
+            killed += 1
+        }
+        XCTAssertEqual(killed, kills)
+        XCTAssertLessThan(try receivedCount(server), 1000, "the kills came before everything was delivered")
+
+        try root.ok("run", now: now)
+
+        let expected = Set(try TestRoot.sqlite(root.url.appendingPathComponent("var/eventfilter.db").path,
+                                               "SELECT message_id FROM outbox").split(separator: "\n").map(String.init))
+        XCTAssertEqual(expected.count, 1000)
+        var seen: [String: Int] = [:]
+        for message in try server.received() {
+            let text = String(decoding: message.bytes, as: UTF8.self)
+            let id = try XCTUnwrap(text.components(separatedBy: "\r\n").first { $0.hasPrefix("Message-ID: ") }).dropFirst(12)
+            seen[String(id), default: 0] += 1
+        }
+        XCTAssertEqual(Set(seen.keys), expected, "every message delivered")
+        let duplicates = seen.values.reduce(0) { $0 + $1 - 1 }
+        XCTAssertLessThanOrEqual(duplicates, killed, "at most one duplicate per kill")
+        XCTAssertEqual(try root.scalar("SELECT count(*) FROM outbox WHERE state <> 'sent'"), 0)
+        print("kill -9 test: \(killed) kills, \(seen.values.reduce(0, +)) received for 1000 messages, \(duplicates) duplicates")
+    }
+
+    private func receivedCount(_ server: SMTPTestServer) throws -> Int {
+        try FileManager.default.contentsOfDirectory(atPath: server.directory.path).filter { $0.hasSuffix(".eml") }.count
+    }
+}
