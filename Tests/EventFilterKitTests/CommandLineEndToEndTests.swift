@@ -1,0 +1,133 @@
+import Foundation
+import XCTest
+
+/// The rest of the command line: locking, dry runs, import, listing, removal, help.
+final class CommandLineEndToEndTests: XCTestCase {
+    func testSecondOverlappingRunExitsQuietlyAndDoesNothing() throws {
+        let root = try TestRoot()
+        try root.ok("user", "add", "r@example.com", now: "2026-05-04T10:00:00Z")
+        try root.ok("subscribe", "r@example.com", "2", now: "2026-05-04T10:00:00Z")
+        try root.ok("event", "add", "ezpublish", "node_id=5", "path=/1/2/5/", now: "2026-05-04T10:00:00Z")
+        // Another run holds the lock (a Python process stands in for it, holding flock on the same file).
+        let holder = Process()
+        holder.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        holder.arguments = ["python3", "-c", """
+            import fcntl, sys, time
+            f = open(sys.argv[1], "a"); fcntl.flock(f, fcntl.LOCK_EX); print("locked", flush=True); sys.stdin.read()
+            """, root.url.appendingPathComponent("var/eventfilter.lock").path]
+        let input = Pipe(), output = Pipe()
+        holder.standardInput = input
+        holder.standardOutput = output
+        try holder.run()
+        defer { try? input.fileHandleForWriting.close(); holder.waitUntilExit() }
+        // Blocks until the holder has the lock and says so.
+        XCTAssertTrue(String(decoding: output.fileHandleForReading.availableData, as: UTF8.self).hasPrefix("locked"))
+
+        let second = try root.run(["run"], now: "2026-05-04T10:00:00Z")
+        XCTAssertEqual(second.status, 0)
+        XCTAssertEqual(second.stdout + second.stderr, "", "quietly")
+        XCTAssertEqual(try root.scalar("SELECT count(*) FROM event"), 1, "not even an ezcurrenttime event")
+        XCTAssertEqual(try root.mailFiles().count, 0)
+
+        try input.fileHandleForWriting.close()
+        holder.waitUntilExit()
+        try root.ok("run", now: "2026-05-04T10:01:00Z")
+        XCTAssertEqual(try root.mailFiles().count, 1, "once the lock is free the next run works")
+    }
+
+    func testDryRunReportsAndKeepsNothing() throws {
+        let root = try TestRoot()
+        try root.ok("user", "add", "r@example.com", now: "2026-05-04T10:00:00Z")
+        try root.ok("subscribe", "r@example.com", "2", now: "2026-05-04T10:00:00Z")
+        try root.ok("event", "add", "ezpublish", "node_id=5", "path=/1/2/5/", now: "2026-05-04T10:00:00Z")
+        let dry = try root.ok("run", "--dry-run", now: "2026-05-04T10:00:00Z")
+        XCTAssertEqual(dry, "dry run: would have handled 2 events; queued 1 messages (0 digests); held 0 items for digests\n")
+        XCTAssertEqual(try root.scalar("SELECT count(*) FROM event WHERE handled_at IS NULL"), 1)
+        XCTAssertEqual(try root.scalar("SELECT count(*) FROM outbox"), 0)
+        XCTAssertEqual(try root.mailFiles().count, 0)
+    }
+
+    func testImportIsAllOrNothingAndNamesTheBadLine() throws {
+        let root = try TestRoot()
+        let good = #"{"type":"ezpublish","params":{"node_id":"1","path":"/1/"},"key":"a"}"#
+        let bad = #"{"type":"ezpublish","params":{"node_id":"2","path":"/1/2/"},"not_before":"tomorrow"}"#
+        let result = try root.run(["event", "import", "-"], now: "2026-05-04T10:00:00Z", stdin: [good, "", bad].joined(separator: "\n"))
+        XCTAssertEqual(result.status, 2)
+        XCTAssertTrue(result.stderr.hasPrefix("eventfilter: line 3: "), result.stderr)
+        XCTAssertEqual(try root.scalar("SELECT count(*) FROM event"), 0, "nothing stored")
+
+        let waiting = #"{"type":"ezpublish","params":{"node_id":"2","path":"/1/2/"},"not_before":"2026-05-05T00:00:00Z"}"#
+        let imported = try root.ok("event", "import", "-", now: "2026-05-04T10:00:00Z", stdin: [good, good, waiting].joined(separator: "\n"))
+        XCTAssertEqual(imported, "imported 2 events, 1 duplicates\n")
+        let listed = try root.ok("event", "list", "--json", now: "2026-05-04T10:00:00Z").split(separator: "\n")
+        XCTAssertEqual(listed.count, 2)
+        let second = try JSONSerialization.jsonObject(with: Data(listed[1].utf8)) as? [String: Any]
+        XCTAssertEqual(second?["not_before"] as? String, "2026-05-05T00:00:00Z")
+        XCTAssertEqual(second?["handled_at"] as? NSNull, NSNull())
+    }
+
+    func testNotBeforeEventWaitsUntilItsTime() throws {
+        let root = try TestRoot()
+        try root.ok("user", "add", "r@example.com", now: "2026-05-04T10:00:00Z")
+        try root.ok("subscribe", "r@example.com", "2", now: "2026-05-04T10:00:00Z")
+        try root.ok("event", "add", "ezpublish", "node_id=5", "path=/1/2/5/", "--not-before", "2026-05-04T12:00:00+02:00",
+                    now: "2026-05-04T09:00:00Z")
+        try root.ok("run", now: "2026-05-04T09:59:59Z")
+        XCTAssertEqual(try root.mailFiles().count, 0)
+        XCTAssertTrue(try root.ok("status", now: "2026-05-04T09:59:59Z").contains("1 waiting (next 2026-05-04T10:00:00Z)"))
+        try root.ok("run", now: "2026-05-04T10:00:00Z")
+        XCTAssertEqual(try root.mailFiles().count, 1)
+    }
+
+    func testDigestOffSendsWaitingItemsInOneLastDigestAndRemovingAUserDropsTheirItems() throws {
+        let root = try TestRoot()
+        let now = "2026-05-04T10:00:00Z"
+        for email in ["a@example.com", "b@example.com"] {
+            try root.ok("user", "add", email, now: now)
+            try root.ok("digest", email, "weekly", "mon", "08:00", now: now)
+            try root.ok("subscribe", email, "2", now: now)
+        }
+        try root.ok("event", "add", "ezpublish", "node_id=5", "path=/1/2/5/", now: now)
+        try root.ok("run", now: now)
+        XCTAssertEqual(try root.scalar("SELECT count(*) FROM digest_item"), 2)
+        try root.ok("digest", "a@example.com", "off", now: "2026-05-05T10:00:00Z")
+        try root.ok("user", "remove", "b@example.com", now: "2026-05-05T10:00:00Z")
+        XCTAssertEqual(try root.scalar("SELECT count(*) FROM digest_item"), 1)
+        try root.ok("run", now: "2026-05-05T10:00:00Z")
+        XCTAssertEqual(try root.mails().map(\.to), ["a@example.com"])
+        XCTAssertTrue(try root.mails()[0].subject.hasPrefix("[Test Site] Digest for"))
+    }
+
+    func testUsageErrorsAndHelp() throws {
+        let root = try TestRoot()
+        let unknown = try root.run(["frobnicate"])
+        XCTAssertEqual(unknown.status, 2)
+        XCTAssertEqual(unknown.stderr, "eventfilter: unknown command 'frobnicate'; see 'eventfilter --help'\n")
+        let badOption = try root.run(["status", "--colour"])
+        XCTAssertEqual(badOption.status, 2)
+        XCTAssertEqual(badOption.stderr, "eventfilter: unknown option '--colour' for 'eventfilter status'\n")
+        let badNow = try root.run(["status", "--now", "yesterday"])
+        XCTAssertEqual(badNow.status, 2)
+        XCTAssertTrue(badNow.stderr.contains("yesterday"), badNow.stderr)
+        let badDigest = try root.run(["digest", "x@example.com", "daily", "25:00"])
+        XCTAssertEqual(badDigest.status, 2)
+        XCTAssertTrue(badDigest.stderr.contains("25:00"), badDigest.stderr)
+
+        let overview = try root.ok("--help")
+        for command in ["run", "event add", "event import", "event list", "user add", "user remove", "digest", "subscribe",
+                        "unsubscribe", "collaboration subscribe", "status", "handlers", "mail list", "mail retry"] {
+            XCTAssertTrue(overview.contains("  \(command) "), "overview lists \(command)")
+            let help = try root.ok(contentsOf: command.split(separator: " ").map(String.init) + ["--help"])
+            XCTAssertTrue(help.contains("Usage: eventfilter \(command)"), help)
+        }
+    }
+}
+
+extension TestRoot {
+    @discardableResult
+    func ok(contentsOf arguments: [String], now: String? = nil) throws -> String {
+        let result = try run(arguments, now: now)
+        XCTAssertEqual(result.status, 0, "eventfilter \(arguments.joined(separator: " ")) failed: \(result.stderr)")
+        return result.stdout
+    }
+}
