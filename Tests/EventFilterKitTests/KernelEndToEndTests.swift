@@ -236,4 +236,38 @@ final class KernelEndToEndTests: XCTestCase {
         XCTAssertTrue(result.stderr.contains("settings/override/notification.ini.append.php:2: unknown handler 'nosuchhandler'"), result.stderr)
         XCTAssertEqual(try root.scalar("SELECT count(*) FROM event"), 0, "a settings error changes nothing")
     }
+
+    // MARK: Indexes
+
+    /// With EVENTFILTER_AUDIT_QUERY_PLANS=1 the store reports every statement that reads a whole
+    /// table; a run through every handler, digest, delivery and purge must report none.
+    func testEveryQueryOfARunUsesAnIndex() throws {
+        let root = try TestRoot()
+        try root.write("settings/override/notification.ini.append.php", """
+            [NotificationEventHandlerSettings]
+            RepositoryDirectories[]=handlers
+            AvailableNotificationEventTypes[]=failing
+            """)
+        try root.write("handlers/failing/failinghandler", "#!/bin/sh\ncat >/dev/null\nexit 1\n", executable: true)
+        let audit = ["EVENTFILTER_AUDIT_QUERY_PLANS": "1"]
+        func run(_ arguments: String..., now: String) throws {
+            let result = try root.run(arguments, now: now, environment: audit)
+            XCTAssertEqual(result.status, 0, result.stderr)
+            XCTAssertEqual(result.stderr, "", "eventfilter \(arguments.joined(separator: " ")) read a whole table")
+        }
+        let now = "2026-05-04T10:00:00Z"
+        try run("user", "add", "a@example.com", now: now)
+        try run("user", "add", "b@example.com", now: now)
+        try run("digest", "b@example.com", "daily", "08:00", now: now)
+        try run("subscribe", "a@example.com", "2", now: now)
+        try run("subscribe", "b@example.com", "60", now: now)
+        try run("collaboration", "subscribe", "a@example.com", "ezapprove", now: now)
+        try run("event", "add", "ezpublish", "node_id=77", "path=/1/2/60/77/", "version=1", now: now)
+        try run("event", "add", "ezpublish", "node_id=77", "path=/1/2/60/77/", "version=2", now: now)
+        try run("event", "add", "ezcollaboration", "identifier=ezapprove", #"participants=[{"email":"a@example.com"}]"#, now: now)
+        try run("run", now: now)
+        try run("run", now: "2026-05-05T08:00:00Z")
+        try run("run", now: "2026-05-20T08:00:00Z")
+        XCTAssertEqual(try root.mailFiles().count, 3)
+    }
 }

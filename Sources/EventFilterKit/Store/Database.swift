@@ -67,6 +67,10 @@ public final class Database {
     public let path: String
     private var statementCache: [String: Statement] = [:]
     private var transactionDepth = 0
+    /// With `EVENTFILTER_AUDIT_QUERY_PLANS=1`, every statement's plan is checked when it is first
+    /// prepared, and each one that reads a whole table (`SCAN t`) is reported on stderr: the
+    /// filter must find everything through an index, whatever the backlog.
+    private let auditQueryPlans = ProcessInfo.processInfo.environment["EVENTFILTER_AUDIT_QUERY_PLANS"] == "1"
 
     /// Opens (and creates, when missing) the database at `path`, in WAL mode with
     /// `synchronous=NORMAL` and foreign keys on. `busyTimeout` is how long a writer waits for
@@ -110,6 +114,7 @@ public final class Database {
         }
         let statement = try Statement(database: self, sql: sql)
         statementCache[sql] = statement
+        if auditQueryPlans { try auditPlan(of: sql) }
         return statement
     }
 
@@ -156,6 +161,21 @@ public final class Database {
     /// The first column of the first row as an integer, or nil.
     public func scalarInt(_ sql: String, _ arguments: [DatabaseValueConvertible] = []) throws -> Int? {
         try first(sql, arguments) { $0.isNull(0) ? nil : $0.int(0) } ?? nil
+    }
+
+    private func auditPlan(of sql: String) throws {
+        let trimmed = sql.trimmingCharacters(in: .whitespacesAndNewlines).uppercased()
+        guard ["SELECT", "UPDATE", "DELETE", "INSERT", "WITH"].contains(where: trimmed.hasPrefix) else { return }
+        var plan: OpaquePointer?
+        guard sqlite3_prepare_v2(handle, "EXPLAIN QUERY PLAN " + sql, -1, &plan, nil) == SQLITE_OK, let plan else { return }
+        defer { sqlite3_finalize(plan) }
+        while sqlite3_step(plan) == SQLITE_ROW {
+            let detail = String(cString: sqlite3_column_text(plan, 3))
+            // A virtual table is json_each over a bound list (a path's nodes, some ids): small by construction.
+            if detail.hasPrefix("SCAN ") && !detail.contains("VIRTUAL TABLE") && !detail.hasPrefix("SCAN CONSTANT") {
+                FileHandle.standardError.write(Data("query plan: \(detail) in: \(sql.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.joined(separator: " "))\n".utf8))
+            }
+        }
     }
 
     public var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(handle) }
