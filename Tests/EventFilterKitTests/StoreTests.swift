@@ -26,3 +26,36 @@ final class JSONValueTests: XCTestCase {
         XCTAssertEqual(value.serialized, #"{"a":true,"b":1,"c":"x","d":[null,2.5],"e":false,"f":0}"#)
     }
 }
+
+final class UnsubscribeTokenTests: XCTestCase {
+    private func store() throws -> Store {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ef-\(UUID().uuidString)")
+        addTeardownBlock { try? FileManager.default.removeItem(at: dir) }
+        return try Store(root: dir)
+    }
+
+    func testEachTokenRemovesWhatItNamesOnceAndIsIdempotent() throws {
+        let store = try store()
+        try store.addUser(email: "a@example.com", name: "", timezone: "UTC", now: 0)
+        try store.subscribe(email: "a@example.com", node: "2", now: 0)
+        try store.subscribe(email: "a@example.com", node: "60", now: 0)
+        try store.collaborationSubscribe(email: "a@example.com", identifier: "ezapprove", now: 0)
+        let ruleToken = try XCTUnwrap(store.db.first("SELECT token FROM subtree_rule WHERE node_id = '60'") { $0.string(0) })
+        let collaborationToken = try XCTUnwrap(store.db.first("SELECT token FROM collaboration_rule") { $0.string(0) })
+        let userToken = try XCTUnwrap(store.db.first("SELECT token FROM user") { $0.string(0) })
+        XCTAssertEqual(Set([ruleToken, collaborationToken, userToken]).count, 3)
+        XCTAssertEqual(ruleToken.count, 32)
+
+        XCTAssertTrue(try store.unsubscribe(token: ruleToken))
+        XCTAssertEqual(try store.subscriptions(email: "a@example.com"), ["2"])
+        XCTAssertFalse(try store.unsubscribe(token: ruleToken), "a second POST changes nothing")
+
+        XCTAssertTrue(try store.unsubscribe(token: collaborationToken))
+        XCTAssertEqual(try store.db.scalarInt("SELECT count(*) FROM collaboration_rule"), 0)
+
+        XCTAssertTrue(try store.unsubscribe(token: userToken), "a digest's token removes every subtree rule")
+        XCTAssertEqual(try store.subscriptions(email: "a@example.com"), [])
+        XCTAssertFalse(try store.unsubscribe(token: "not-a-token"))
+        XCTAssertNotNil(try store.user(email: "a@example.com"), "the user stays")
+    }
+}

@@ -45,6 +45,7 @@ enum Migrations {
             name TEXT NOT NULL DEFAULT '',
             timezone TEXT NOT NULL DEFAULT 'UTC',
             enabled INTEGER NOT NULL DEFAULT 1,
+            token TEXT NOT NULL UNIQUE,            -- one-click unsubscribe from digests: removes all subtree rules
             created_at INTEGER NOT NULL
         );
 
@@ -61,6 +62,7 @@ enum Migrations {
         CREATE TABLE collaboration_rule (
             identifier TEXT NOT NULL,
             user_id INTEGER NOT NULL REFERENCES user(id) ON DELETE CASCADE,
+            token TEXT NOT NULL UNIQUE,            -- one-click unsubscribe from this kind of item
             created_at INTEGER NOT NULL,
             PRIMARY KEY (identifier, user_id)
         ) WITHOUT ROWID;

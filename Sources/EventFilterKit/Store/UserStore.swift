@@ -18,7 +18,8 @@ extension Store {
         if try user(email: email) != nil {
             throw EventFilterError.failure("user \(email) already exists")
         }
-        try db.execute("INSERT INTO user(email, name, timezone, created_at) VALUES (?, ?, ?, ?)", [email, name, timezone, now])
+        try db.execute("INSERT INTO user(email, name, timezone, token, created_at) VALUES (?, ?, ?, ?, ?)",
+                       [email, name, timezone, Store.newToken(), now])
         return User(id: db.lastInsertRowID, email: email, name: name, timezone: timezone, enabled: true)
     }
 
@@ -73,12 +74,20 @@ extension Store {
         guard db.changes == 1 else { throw EventFilterError.failure("\(email) has no subscription to node \(node)") }
     }
 
-    /// One-click unsubscribe (RFC 8058): removes the rule the token names. Idempotent: an unknown
-    /// or used token removes nothing and is not an error, so a repeated POST answers the same.
+    /// One-click unsubscribe (RFC 8058): removes what the token names: a subtree rule (immediate
+    /// subtree mail), a collaboration rule (collaboration mail), or, with a user's own token (digests),
+    /// all of that user's subtree rules. Idempotent: an unknown or used token removes nothing and
+    /// is not an error, so a repeated POST answers the same.
     @discardableResult
     public func unsubscribe(token: String) throws -> Bool {
-        try db.execute("DELETE FROM subtree_rule WHERE token = ?", [token])
-        return db.changes == 1
+        try db.inTransaction {
+            try db.execute("DELETE FROM subtree_rule WHERE token = ?", [token])
+            if db.changes > 0 { return true }
+            try db.execute("DELETE FROM collaboration_rule WHERE token = ?", [token])
+            if db.changes > 0 { return true }
+            try db.execute("DELETE FROM subtree_rule WHERE user_id = (SELECT id FROM user WHERE token = ?)", [token])
+            return db.changes > 0
+        }
     }
 
     public func subscriptions(email: String) throws -> [String] {
@@ -109,9 +118,9 @@ extension Store {
         let user = try requireUser(email: email)
         try Store.validateNode(identifier)
         try db.execute("""
-            INSERT INTO collaboration_rule(identifier, user_id, created_at) VALUES (?, ?, ?)
+            INSERT INTO collaboration_rule(identifier, user_id, token, created_at) VALUES (?, ?, ?, ?)
             ON CONFLICT(identifier, user_id) DO NOTHING
-            """, [identifier, user.id, now])
+            """, [identifier, user.id, Store.newToken(), now])
     }
 
     public func collaborationUnsubscribe(email: String, identifier: String) throws {

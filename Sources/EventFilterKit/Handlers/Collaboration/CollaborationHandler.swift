@@ -24,7 +24,7 @@ final class CollaborationHandler: EventHandler {
         }
         var byRole: [String: [Recipient]] = [:]
         try run.store.db.forEach("""
-            SELECT DISTINCT u.id, u.email, u.name, u.timezone
+            SELECT DISTINCT u.id, u.email, u.name, u.timezone, c.token
             FROM json_each(?) AS p
             JOIN user AS u ON u.email = json_extract(p.value, '$.email') AND u.enabled = 1
             JOIN collaboration_rule AS c ON c.user_id = u.id AND c.identifier = ?
@@ -33,7 +33,7 @@ final class CollaborationHandler: EventHandler {
             let email = row.string(1)
             let role = roles[email.lowercased()] ?? ""
             byRole[role, default: []].append(
-                Recipient(userID: row.int64(0), email: email, name: row.string(2), timezone: row.string(3), digest: nil, unsubscribeToken: nil))
+                Recipient(userID: row.int64(0), email: email, name: row.string(2), timezone: row.string(3), digest: nil, unsubscribeToken: row.string(4)))
         }
 
         let itemID = event.param("item_id") ?? String(event.id)

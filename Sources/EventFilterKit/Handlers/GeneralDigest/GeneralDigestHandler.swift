@@ -17,9 +17,10 @@ final class GeneralDigestHandler: EventHandler {
         guard event.type == EventType.currentTime else { return .done([]) }
         let time = Int64(event.param("time") ?? "") ?? event.createdAt
         let users = try run.store.db.map("""
-            SELECT u.id, u.email, u.name, u.timezone FROM user AS u
+            SELECT u.id, u.email, u.name, u.timezone, u.token FROM user AS u
             WHERE u.id IN (SELECT user_id FROM digest_item WHERE send_at <= ?) AND u.enabled = 1 ORDER BY u.id
-            """, [time]) { Recipient(userID: $0.int64(0), email: $0.string(1), name: $0.string(2), timezone: $0.string(3), digest: nil, unsubscribeToken: nil) }
+            """, [time]) { Recipient(userID: $0.int64(0), email: $0.string(1), name: $0.string(2), timezone: $0.string(3), digest: nil,
+                                unsubscribeToken: $0.string(4)) }
         for user in users {
             try sendDigest(to: user, dueAt: time, run: run)
         }
