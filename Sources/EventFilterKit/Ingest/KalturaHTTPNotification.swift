@@ -11,6 +11,8 @@
 /// announcement `kaltura.schedule_event`, due at once, and `kaltura.schedule_reminder`, due
 /// `reminderLead` seconds before the start (at once when that time has passed; none when the
 /// session has already ended or was cancelled or deleted).
+/// Both keep `start_date` and `end_date` (unix seconds) and add `start_time` / `end_time`
+/// (ISO 8601) and `start_text` / `end_text` ("Thursday 1 January 2026, 09:00 UTC") for the mail.
 enum KalturaHTTPNotification {
     static func events(_ request: HTTPRequest, source: WebhookSource, now: Int64) throws -> [IncomingEvent] {
         try verify(request, source: source)
@@ -109,6 +111,7 @@ enum KalturaHTTPNotification {
 
         params["start_date"] = .number(Double(start))
         params["end_date"] = .number(Double(end))
+        ReadableTime.addDerivedTimes(to: &params, fields: [("start_date", "start"), ("end_date", "end")])
         var events = [IncomingEvent(type: "kaltura.schedule_event", params: .object(params), dedupeKey: announcementKey)]
         if now < end {
             var reminder = params
