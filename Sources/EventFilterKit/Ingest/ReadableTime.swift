@@ -12,20 +12,27 @@ enum ReadableTime {
     ]
 
     static func text(_ seconds: Int64) -> String {
-        let (days, secondOfDay) = Civil.split(seconds)
+        let days = Civil.split(seconds).days
         let date = Civil.date(days: days)
-        let hour = secondOfDay / 3600, minute = secondOfDay % 3600 / 60
-        let clock = (hour < 10 ? "0" : "") + "\(hour):" + (minute < 10 ? "0" : "") + "\(minute)"
-        return "\(weekdays[Civil.weekday(days: days) - 1]) \(date.day) \(months[date.month - 1]) \(date.year), \(clock) UTC"
+        return "\(weekdays[Civil.weekday(days: days) - 1]) \(date.day) \(months[date.month - 1]) \(date.year), \(clock(seconds))"
     }
 
-    /// Adds `<name>_time` (ISO 8601, UTC) and `<name>_text` (as `text`) for each unix-seconds field
-    /// (`start_date` gives `start_time` and `start_text`), keeping the raw fields.
+    /// `09:00 UTC`: enough in a reminder that arrives minutes before.
+    static func clock(_ seconds: Int64) -> String {
+        let secondOfDay = Civil.split(seconds).secondOfDay
+        let hour = secondOfDay / 3600, minute = secondOfDay % 3600 / 60
+        return (hour < 10 ? "0" : "") + "\(hour):" + (minute < 10 ? "0" : "") + "\(minute) UTC"
+    }
+
+    /// Adds `<name>_time` (ISO 8601, UTC), `<name>_text` (as `text`) and `<name>_clock` (as `clock`)
+    /// for each unix-seconds field (`start_date` gives `start_time`, `start_text`, `start_clock`),
+    /// keeping the raw fields.
     static func addDerivedTimes(to params: inout [String: JSONValue], fields: [(field: String, name: String)]) {
         for (field, name) in fields {
             guard let seconds = WebhookParsing.unixTime(params[field]) else { continue }
             params["\(name)_time"] = .string(Timestamp.iso8601(seconds))
             params["\(name)_text"] = .string(text(seconds))
+            params["\(name)_clock"] = .string(clock(seconds))
         }
     }
 }
