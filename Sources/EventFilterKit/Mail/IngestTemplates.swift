@@ -82,18 +82,18 @@ enum IngestMailText {
     // MARK: Generic (any source, Standard Webhooks)
 
     static let eventSubject = """
-        [{{site_name}}] Notification: {{name}}
+        [{{site_name}}] {{type}}: {{name}}
         """
 
     static let eventText = """
-        This email is to inform you that {{site_name}} received a notification ({{type}}) about {{name}}.
+        This email is to inform you that {{site_name}} received a {{type}} notification about {{name}}.
         \(linksText)
 
         """
 
     static let eventHTML = """
         <p>This email is to inform you that <a href="{{site_url}}">{{site_name}}</a> received a \
-        notification (<code>{{type}}</code>) about {{name}}.</p>
+        <code>{{type}}</code> notification about {{name}}.</p>
         {{#has_links}}
         <ul>
         {{/has_links}}
