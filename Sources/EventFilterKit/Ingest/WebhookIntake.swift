@@ -70,14 +70,9 @@ public final class WebhookIntake {
         guard let source = sources[sourceName] else {
             return Answer(HTTPResponse(status: 404, body: "no webhook source named \(IngestText.quoted(sourceName))"))
         }
-        let events: [IncomingEvent]
-        switch WebhookVerifier.process(request, source: source, now: now, bodyLimit: bodyLimit) {
-        case .accepted(let accepted):
-            events = accepted
-        case .rejected(let status, let reason):
-            let verdict = WebhookVerdict.rejected(status: status, reason: reason)
-            return Answer(verdict.rejectionResponse(for: source) ?? HTTPResponse(status: status, body: reason))
-        }
+        let verdict = WebhookVerifier.process(request, source: source, now: now, bodyLimit: bodyLimit)
+        if let refusal = verdict.rejectionResponse(for: source) { return Answer(refusal) }
+        guard case .accepted(let events) = verdict else { return Answer(HTTPResponse(status: 500, body: "no verdict")) }
 
         let results: [Store.AddResult]
         do {
