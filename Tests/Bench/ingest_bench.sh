@@ -89,7 +89,7 @@ request = function()
 end
 LUA
 echo "-- wrk, new events:"
-wrk -t 2 -c "$CONNECTIONS" -d "${SECONDS_}s" -s "$WORK/unique.lua" "$URL" | grep -E "Requests/sec|Latency|requests in|Non-2xx"
+wrk -t "$(( CONNECTIONS < 2 ? CONNECTIONS : 2 ))" -c "$CONNECTIONS" -d "${SECONDS_}s" -s "$WORK/unique.lua" "$URL" | grep -E "Requests/sec|Latency|requests in|Non-2xx"
 echo "events in the store: $(python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('select count(*) from event').fetchone()[0])" "$ROOT/var/eventfilter.db")"
 
 printf 'event=video-encoded&video_id=same' > "$WORK/same.txt"
