@@ -22,7 +22,10 @@ echo "binary: $EF ($(ldd "$EF" | grep -c swift) dynamic Swift libraries); load b
 WORK=$(mktemp -d /tmp/eventfilter-ingest-bench.XXXXXX)
 SERVER=
 cleanup() {
-    [ -n "$SERVER" ] && kill "$SERVER" 2>/dev/null && wait "$SERVER" 2>/dev/null
+    if [ -n "$SERVER" ]; then
+        kill "$SERVER" 2>/dev/null || true
+        wait "$SERVER" 2>/dev/null || true
+    fi
     rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -94,5 +97,6 @@ echo "events in the store: $(python3 -c "import sqlite3,sys; print(sqlite3.conne
 
 printf 'event=video-encoded&video_id=same' > "$WORK/same.txt"
 echo "-- ab, one request repeated (duplicates after the first):"
+echo "   (ab counts answers whose length differs from the first as 'failed': the first is 'N', the rest 'N duplicate')"
 ab -q -t "$SECONDS_" -n 1000000 -c "$CONNECTIONS" -p "$WORK/same.txt" -T application/x-www-form-urlencoded "$URL" \
     | grep -E "Requests per second|Failed requests|Non-2xx|Time per request.*mean\)"
