@@ -4,6 +4,7 @@ import Foundation
 let commands: [Command.Type] = [
     RunCommand.self,
     EventAddCommand.self, EventImportCommand.self, EventListCommand.self,
+    IngestCommand.self, CGICommand.self,
     UserAddCommand.self, UserRemoveCommand.self, UserListCommand.self,
     DigestCommand.self, SubscribeCommand.self, UnsubscribeCommand.self,
     CollaborationSubscribeCommand.self, CollaborationUnsubscribeCommand.self,

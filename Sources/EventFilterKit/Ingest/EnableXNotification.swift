@@ -6,7 +6,7 @@ import Foundation
 ///
 /// Recording and file URLs become `links`, a list of `{title, url}` the mail templates print:
 /// `recording` (a list for `recording`, one URL for `transcoded`) and `files[].url` (`file-transfer`).
-/// Only http and https URLs become links.
+/// Only http and https URLs become links; `has_links` is set when there is at least one.
 enum EnableXNotification {
     static func events(_ request: HTTPRequest, source: WebhookSource) throws -> [IncomingEvent] {
         try authenticate(request, source: source)
@@ -24,7 +24,10 @@ enum EnableXNotification {
         var params = body
         params["path"] = .string(try WebhookParsing.path(source, segments))
         params["node_id"] = .string(roomID ?? appID)
-        params["links"] = .array(links(body).map { .object(["title": .string($0.title), "url": .string($0.url)]) })
+        let found = links(body)
+        params["links"] = .array(found.map { .object(["title": .string($0.title), "url": .string($0.url)]) })
+        // Templates render a list section once per link; a heading above the list needs a flag.
+        if !found.isEmpty { params["has_links"] = .string("true") }
         return [IncomingEvent(
             type: "enablex.\(type)", params: .object(params),
             dedupeKey: WebhookParsing.bodyHashKey(source, request.body))]

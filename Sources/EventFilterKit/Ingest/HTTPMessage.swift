@@ -79,12 +79,18 @@ public struct HTTPResponse: Sendable, Equatable {
     public var body: String
     /// Extra header fields, e.g. `Allow` on 405 and `WWW-Authenticate` on a Basic-auth 401.
     public var headers: [HTTPHeader]
+    /// Plain text for webhook senders; `text/html` only for the page a person opens in a browser.
+    public var contentType: String
 
-    public init(status: Int, reason: String? = nil, body: String, headers: [HTTPHeader] = []) {
+    public init(
+        status: Int, reason: String? = nil, body: String, headers: [HTTPHeader] = [],
+        contentType: String = "text/plain; charset=utf-8"
+    ) {
         self.status = status
         self.reason = reason ?? HTTPResponse.reasonPhrase(for: status)
         self.body = body
         self.headers = headers
+        self.contentType = contentType
         if status == 405, !headers.contains(where: { $0.name.lowercased() == "allow" }) {
             // RFC 9110 §15.5.6: a 405 must say which methods would work.
             self.headers.append(HTTPHeader("Allow", "POST"))
@@ -95,7 +101,7 @@ public struct HTTPResponse: Sendable, Equatable {
     /// a blank line and the body followed by a newline.
     public var cgiBytes: [UInt8] {
         var text = "Status: \(status) \(HTTPResponse.singleLine(reason))\r\n"
-        text += "Content-Type: text/plain; charset=utf-8\r\n"
+        text += "Content-Type: \(HTTPResponse.singleLine(contentType))\r\n"
         for header in headers {
             text += "\(HTTPResponse.singleLine(header.name)): \(HTTPResponse.singleLine(header.value))\r\n"
         }

@@ -11,6 +11,9 @@
 /// announcement `kaltura.schedule_event`, due at once, and `kaltura.schedule_reminder`, due
 /// `reminderLead` seconds before the start (at once when that time has passed; none when the
 /// session has already ended or was cancelled or deleted).
+/// Both keep `start_date` and `end_date` (unix seconds) and add, for the mail, `start_time` /
+/// `end_time` (ISO 8601), `start_text` / `end_text` ("Thursday 1 January 2026, 09:00 UTC") and
+/// `start_clock` / `end_clock` ("09:00 UTC"); the reminder adds `lead_minutes`.
 enum KalturaHTTPNotification {
     static func events(_ request: HTTPRequest, source: WebhookSource, now: Int64) throws -> [IncomingEvent] {
         try verify(request, source: source)
@@ -88,6 +91,8 @@ enum KalturaHTTPNotification {
         params["download_url"] = WebhookParsing.text(object["downloadUrl"]).map(JSONValue.string)
         params["object_type"] = objectKind.map(JSONValue.string)
         params["event"] = eventName.map(JSONValue.string)
+        // KalturaEntryStatus 2 is READY (a schedule event's status 2 means ACTIVE, so entries only).
+        if objectKind == "entry", WebhookParsing.text(object["status"]) == "2" { params["ready"] = .string("true") }
         for (from, to) in [("templateSystemName", "template_system_name"), ("templateName", "template_name"),
                            ("templateId", "template_id"), ("eventNotificationJobId", "event_notification_job_id")]
         {
@@ -109,11 +114,13 @@ enum KalturaHTTPNotification {
 
         params["start_date"] = .number(Double(start))
         params["end_date"] = .number(Double(end))
+        ReadableTime.addDerivedTimes(to: &params, fields: [("start_date", "start"), ("end_date", "end")])
         var events = [IncomingEvent(type: "kaltura.schedule_event", params: .object(params), dedupeKey: announcementKey)]
         if now < end {
             var reminder = params
             reminder["reminder"] = .bool(true)
             reminder["lead_seconds"] = .number(Double(source.reminderLead))
+            reminder["lead_minutes"] = .number(Double(source.reminderLead / 60))
             // One reminder per session start, however many notifications mention the session.
             let key = WebhookParsing.text(object["id"]).map { "kaltura-http:\(source.name):schedule:\($0):\(start):reminder" }
                 ?? announcementKey + ":reminder"

@@ -108,6 +108,8 @@ enum KalturaLegacyNotification {
         var params = fields.mapValues(JSONValue.string)
         params["path"] = .string(try WebhookParsing.path(source, segments))
         if let objectField { params["node_id"] = .string(fields[objectField]!) }
+        // KalturaEntryStatus 2 is READY: the mail can say the media can be watched.
+        if objectField == "entry_id", fields["status"] == "2" { params["ready"] = .string("true") }
         return IncomingEvent(
             type: "kaltura.\(typeName)", params: .object(params),
             dedupeKey: "kaltura:\(partnerID):\(notificationID)")

@@ -1,0 +1,482 @@
+/// The mail of ingested webhook events: what a person would write about a recording, an encoded
+/// video or a webinar, not a dump of fields.
+///
+/// The subtree handler looks templates up for an event type `T` as `T/`, then its source's
+/// (`kaltura/` for `kaltura.entry_add`), then `event/`. Every string (and number) param is a
+/// variable, with `links` (a list of `title`, `url`), `name`, `node_id`, `type` and the site's
+/// `site_name`, `site_url`. Derived at intake: Kaltura schedule events have `start_text`
+/// ("Thursday 1 January 2026, 09:00 UTC"), `start_clock` ("09:00 UTC"), `start_time` (ISO 8601)
+/// and the same for `end_`; reminders `lead_minutes`; ready Kaltura entries `ready`.
+///
+/// As with the kernel's templates, an extension overrides any of them with
+/// `extension/<ext>/templates/<name>`, e.g. `templates/enablex.recording/subject.txt`.
+extension BuiltinTemplates {
+    static let ingest: [String: String] = {
+        var templates: [String: String] = [:]
+        func add(_ bases: [String], subject: String, text: String, html: String) {
+            for base in bases {
+                templates["\(base)/subject.txt"] = subject
+                templates["\(base)/body.txt"] = text
+                templates["\(base)/body.html"] = html
+            }
+        }
+        add(["event"], subject: IngestMailText.eventSubject, text: IngestMailText.eventText, html: IngestMailText.eventHTML)
+
+        // Kaltura: legacy server notifications say entry_add, HTTP notifications entry_added.
+        add(["kaltura"], subject: IngestMailText.kalturaSubject, text: IngestMailText.kalturaText, html: IngestMailText.kalturaHTML)
+        add(["kaltura.entry_add", "kaltura.entry_added"],
+            subject: IngestMailText.entryAddedSubject, text: IngestMailText.entryAddedText, html: IngestMailText.entryAddedHTML)
+        add(["kaltura.entry_update", "kaltura.entry_changed", "kaltura.entry_updated"],
+            subject: IngestMailText.entryChangedSubject, text: IngestMailText.entryChangedText, html: IngestMailText.entryChangedHTML)
+        add(["kaltura.entry_delete", "kaltura.entry_deleted"],
+            subject: IngestMailText.entryDeletedSubject, text: IngestMailText.entryDeletedText, html: IngestMailText.entryDeletedHTML)
+        add(["kaltura.schedule_event", "kaltura.schedule_event_added"],
+            subject: IngestMailText.scheduledSubject, text: IngestMailText.scheduledText, html: IngestMailText.scheduledHTML)
+        add(["kaltura.schedule_reminder"],
+            subject: IngestMailText.reminderSubject, text: IngestMailText.reminderText, html: IngestMailText.reminderHTML)
+
+        // Panda: ids only, so the mail names the video by its id.
+        add(["panda"], subject: IngestMailText.pandaSubject, text: IngestMailText.pandaText, html: IngestMailText.pandaHTML)
+        add(["panda.video-created"],
+            subject: IngestMailText.videoCreatedSubject, text: IngestMailText.videoCreatedText, html: IngestMailText.videoCreatedHTML)
+        add(["panda.video-encoded"],
+            subject: IngestMailText.videoEncodedSubject, text: IngestMailText.videoEncodedText, html: IngestMailText.videoEncodedHTML)
+        add(["panda.encoding-complete"],
+            subject: IngestMailText.encodingCompleteSubject, text: IngestMailText.encodingCompleteText,
+            html: IngestMailText.encodingCompleteHTML)
+        add(["panda.encoding-progress"],
+            subject: IngestMailText.encodingProgressSubject, text: IngestMailText.encodingProgressText,
+            html: IngestMailText.encodingProgressHTML)
+
+        // EnableX: the room's recordings and files, as links.
+        add(["enablex"], subject: IngestMailText.enablexSubject, text: IngestMailText.enablexText, html: IngestMailText.enablexHTML)
+        add(["enablex.recording"],
+            subject: IngestMailText.recordingSubject, text: IngestMailText.recordingText, html: IngestMailText.recordingHTML)
+        add(["enablex.transcoded"],
+            subject: IngestMailText.transcodedSubject, text: IngestMailText.transcodedText, html: IngestMailText.transcodedHTML)
+        add(["enablex.file-transfer"],
+            subject: IngestMailText.filesSubject, text: IngestMailText.filesText, html: IngestMailText.filesHTML)
+        add(["enablex.roomdrop"],
+            subject: IngestMailText.roomdropSubject, text: IngestMailText.roomdropText, html: IngestMailText.roomdropHTML)
+        return templates
+    }()
+}
+
+/// The template sources, named by event and part.
+enum IngestMailText {
+    // Room names are optional in EnableX bodies; the room id always comes.
+    private static let room = "{{#room_name}}{{room_name}}{{/room_name}}{{^room_name}}{{room_id}}{{/room_name}}"
+
+    private static let linksText = """
+        {{#links}}
+        {{title}}: {{url}}
+        {{/links}}
+        """
+
+    private static let linksHTML = """
+        {{#links}}
+        <li><a href="{{url}}">{{title}}</a></li>
+        {{/links}}
+        """
+
+    // MARK: Generic (any source, Standard Webhooks)
+
+    static let eventSubject = """
+        [{{site_name}}] {{type}}: {{name}}
+        """
+
+    static let eventText = """
+        This email is to inform you that {{site_name}} received a {{type}} notification about {{name}}.
+        \(linksText)
+
+        """
+
+    static let eventHTML = """
+        <p>This email is to inform you that <a href="{{site_url}}">{{site_name}}</a> received a \
+        <code>{{type}}</code> notification about {{name}}.</p>
+        {{#has_links}}
+        <ul>
+        {{/has_links}}
+        \(linksHTML)
+        {{#has_links}}
+        </ul>
+        {{/has_links}}
+
+        """
+
+    // MARK: Kaltura
+
+    static let kalturaSubject = """
+        Kaltura: {{name}} [{{site_name}}]
+        """
+
+    static let kalturaText = """
+        This email is to inform you about a change in Kaltura ({{type}}) concerning {{name}}.
+        {{#download_url}}
+
+        Download: {{download_url}}
+        {{/download_url}}
+
+        """
+
+    static let kalturaHTML = """
+        <p>This email is to inform you about a change in Kaltura (<code>{{type}}</code>) concerning {{name}}.</p>
+        {{#download_url}}
+        <p><a href="{{download_url}}">Download</a></p>
+        {{/download_url}}
+
+        """
+
+    private static let entryLinksText = """
+        {{#download_url}}
+        Download: {{download_url}}
+        {{/download_url}}
+        {{#thumbnail_url}}
+        Thumbnail: {{thumbnail_url}}
+        {{/thumbnail_url}}
+        """
+
+    private static let entryLinksHTML = """
+        {{#download_url}}
+        <p><a href="{{download_url}}">Download</a>{{#thumbnail_url}} &middot; <a href="{{thumbnail_url}}">Thumbnail</a>{{/thumbnail_url}}</p>
+        {{/download_url}}
+        {{^download_url}}
+        {{#thumbnail_url}}
+        <p><a href="{{thumbnail_url}}">Thumbnail</a></p>
+        {{/thumbnail_url}}
+        {{/download_url}}
+        """
+
+    static let entryAddedSubject = """
+        {{#ready}}"{{name}}" is ready to watch{{/ready}}{{^ready}}New media "{{name}}" was added{{/ready}}
+        """
+
+    static let entryAddedText = """
+        {{#ready}}
+        "{{name}}" has been added to Kaltura and is ready to watch.
+        {{/ready}}
+        {{^ready}}
+        "{{name}}" has been added to Kaltura. You will hear from us again when it is ready to watch.
+        {{/ready}}
+        Entry {{node_id}}{{#partner_id}}, partner {{partner_id}}{{/partner_id}}
+
+        \(entryLinksText)
+
+        """
+
+    static let entryAddedHTML = """
+        {{#ready}}
+        <p>&ldquo;{{name}}&rdquo; has been added to Kaltura and is ready to watch.</p>
+        {{/ready}}
+        {{^ready}}
+        <p>&ldquo;{{name}}&rdquo; has been added to Kaltura. You will hear from us again when it is ready to watch.</p>
+        {{/ready}}
+        <p>Entry {{node_id}}{{#partner_id}}, partner {{partner_id}}{{/partner_id}}</p>
+        \(entryLinksHTML)
+
+        """
+
+    static let entryChangedSubject = """
+        {{#ready}}"{{name}}" is ready to watch{{/ready}}{{^ready}}"{{name}}" was updated{{/ready}}
+        """
+
+    static let entryChangedText = """
+        {{#ready}}
+        "{{name}}" is ready to watch in Kaltura.
+        {{/ready}}
+        {{^ready}}
+        "{{name}}" was updated in Kaltura.
+        {{/ready}}
+        Entry {{node_id}}{{#partner_id}}, partner {{partner_id}}{{/partner_id}}
+
+        \(entryLinksText)
+
+        """
+
+    static let entryChangedHTML = """
+        {{#ready}}
+        <p>&ldquo;{{name}}&rdquo; is ready to watch in Kaltura.</p>
+        {{/ready}}
+        {{^ready}}
+        <p>&ldquo;{{name}}&rdquo; was updated in Kaltura.</p>
+        {{/ready}}
+        <p>Entry {{node_id}}{{#partner_id}}, partner {{partner_id}}{{/partner_id}}</p>
+        \(entryLinksHTML)
+
+        """
+
+    static let entryDeletedSubject = """
+        Kaltura entry {{node_id}} was deleted
+        """
+
+    static let entryDeletedText = """
+        The Kaltura entry {{node_id}}{{#partner_id}} of partner {{partner_id}}{{/partner_id}} was deleted; \
+        it can no longer be watched.
+
+        """
+
+    static let entryDeletedHTML = """
+        <p>The Kaltura entry {{node_id}}{{#partner_id}} of partner {{partner_id}}{{/partner_id}} was deleted; \
+        it can no longer be watched.</p>
+
+        """
+
+    static let scheduledSubject = """
+        Webinar "{{name}}" scheduled for {{start_text}}
+        """
+
+    static let scheduledText = """
+        The webinar "{{name}}" has been scheduled.
+
+        Starts: {{start_text}}
+        {{#end_text}}
+        Ends:   {{end_text}}
+        {{/end_text}}
+        {{#organizer}}
+        Organizer: {{organizer}}
+        {{/organizer}}
+        {{#description}}
+
+        {{description}}
+        {{/description}}
+
+        We will remind you shortly before it starts.
+
+        """
+
+    static let scheduledHTML = """
+        <p>The webinar &ldquo;{{name}}&rdquo; has been scheduled.</p>
+        <p>Starts: {{start_text}}{{#end_text}}<br>
+        Ends: {{end_text}}{{/end_text}}{{#organizer}}<br>
+        Organizer: {{organizer}}{{/organizer}}</p>
+        {{#description}}
+        <p>{{description}}</p>
+        {{/description}}
+        <p>We will remind you shortly before it starts.</p>
+
+        """
+
+    // The reminder says when, not "in N minutes": announced inside the lead, or picked up by a
+    // late run, it arrives later than start - lead.
+    static let reminderSubject = """
+        Webinar "{{name}}" starts at {{start_clock}}
+        """
+
+    static let reminderText = """
+        A reminder: the webinar "{{name}}" starts soon, on {{start_text}}.
+        {{#organizer}}
+        Organizer: {{organizer}}
+        {{/organizer}}
+        {{#description}}
+
+        {{description}}
+        {{/description}}
+
+        """
+
+    static let reminderHTML = """
+        <p>A reminder: the webinar &ldquo;{{name}}&rdquo; starts soon, on {{start_text}}.</p>
+        {{#organizer}}
+        <p>Organizer: {{organizer}}</p>
+        {{/organizer}}
+        {{#description}}
+        <p>{{description}}</p>
+        {{/description}}
+
+        """
+
+    // MARK: Panda
+
+    static let pandaSubject = """
+        Panda: {{event}} for video {{node_id}} [{{site_name}}]
+        """
+
+    static let pandaText = """
+        Panda reported "{{event}}" for video {{node_id}}.
+
+        """
+
+    static let pandaHTML = """
+        <p>Panda reported &ldquo;{{event}}&rdquo; for video {{node_id}}.</p>
+
+        """
+
+    static let videoCreatedSubject = """
+        Video {{video_id}} was uploaded
+        """
+
+    static let videoCreatedText = """
+        Video {{video_id}} was uploaded to Panda and is waiting to be encoded.
+        We will tell you when it is ready.
+
+        """
+
+    static let videoCreatedHTML = """
+        <p>Video {{video_id}} was uploaded to Panda and is waiting to be encoded.
+        We will tell you when it is ready.</p>
+
+        """
+
+    static let videoEncodedSubject = """
+        Video {{video_id}} is ready
+        """
+
+    static let videoEncodedText = """
+        Video {{video_id}} has been encoded by Panda and is ready to be played.
+
+        """
+
+    static let videoEncodedHTML = """
+        <p>Video {{video_id}} has been encoded by Panda and is ready to be played.</p>
+
+        """
+
+    static let encodingCompleteSubject = """
+        Encoding {{encoding_id}}{{#video_id}} of video {{video_id}}{{/video_id}} is complete
+        """
+
+    static let encodingCompleteText = """
+        Panda has finished encoding {{encoding_id}}{{#video_id}} of video {{video_id}}{{/video_id}}.
+
+        """
+
+    static let encodingCompleteHTML = """
+        <p>Panda has finished encoding {{encoding_id}}{{#video_id}} of video {{video_id}}{{/video_id}}.</p>
+
+        """
+
+    static let encodingProgressSubject = """
+        Encoding {{encoding_id}} is {{progress}}% done
+        """
+
+    static let encodingProgressText = """
+        Panda is encoding {{encoding_id}}{{#video_id}} of video {{video_id}}{{/video_id}}: {{progress}}% done.
+
+        """
+
+    static let encodingProgressHTML = """
+        <p>Panda is encoding {{encoding_id}}{{#video_id}} of video {{video_id}}{{/video_id}}: {{progress}}% done.</p>
+
+        """
+
+    // MARK: EnableX
+
+    static let enablexSubject = """
+        Room \(room): {{type}} [{{site_name}}]
+        """
+
+    static let enablexText = """
+        EnableX reported {{type}} for room \(room).
+        \(linksText)
+
+        """
+
+    static let enablexHTML = """
+        <p>EnableX reported <code>{{type}}</code> for room \(room).</p>
+        {{#has_links}}
+        <ul>
+        {{/has_links}}
+        \(linksHTML)
+        {{#has_links}}
+        </ul>
+        {{/has_links}}
+
+        """
+
+    static let recordingSubject = """
+        Recording of room \(room) is ready
+        """
+
+    static let recordingText = """
+        The recording of room \(room) is ready.
+        {{#has_links}}
+
+        Download it here:
+        {{/has_links}}
+        \(linksText)
+
+        """
+
+    static let recordingHTML = """
+        <p>The recording of room \(room) is ready.</p>
+        {{#has_links}}
+        <p>Download it here:</p>
+        <ul>
+        {{/has_links}}
+        \(linksHTML)
+        {{#has_links}}
+        </ul>
+        {{/has_links}}
+
+        """
+
+    static let transcodedSubject = """
+        Transcoded recording of room \(room) is ready
+        """
+
+    static let transcodedText = """
+        The recording of room \(room) has been transcoded into a single video.
+        {{#has_links}}
+
+        Watch or download it here:
+        {{/has_links}}
+        \(linksText)
+
+        """
+
+    static let transcodedHTML = """
+        <p>The recording of room \(room) has been transcoded into a single video.</p>
+        {{#has_links}}
+        <p>Watch or download it here:</p>
+        <ul>
+        {{/has_links}}
+        \(linksHTML)
+        {{#has_links}}
+        </ul>
+        {{/has_links}}
+
+        """
+
+    static let filesSubject = """
+        Files shared in room \(room)
+        """
+
+    static let filesText = """
+        Files were shared in room \(room).
+        {{#has_links}}
+
+        Download them here:
+        {{/has_links}}
+        \(linksText)
+
+        """
+
+    static let filesHTML = """
+        <p>Files were shared in room \(room).</p>
+        {{#has_links}}
+        <p>Download them here:</p>
+        <ul>
+        {{/has_links}}
+        \(linksHTML)
+        {{#has_links}}
+        </ul>
+        {{/has_links}}
+
+        """
+
+    static let roomdropSubject = """
+        Room \(room) was dropped
+        """
+
+    static let roomdropText = """
+        EnableX dropped room \(room){{#conf_num}} (conference {{conf_num}}){{/conf_num}}; \
+        the session in it has ended.
+
+        """
+
+    static let roomdropHTML = """
+        <p>EnableX dropped room \(room){{#conf_num}} (conference {{conf_num}}){{/conf_num}}; \
+        the session in it has ended.</p>
+
+        """
+}

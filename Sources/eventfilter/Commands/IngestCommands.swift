@@ -1,0 +1,159 @@
+import EventFilterKit
+import Foundation
+
+/// Opens the webhook intake of an installation: sources and body limit from webhooks.ini, the store.
+private func openIntake(_ context: CommandContext) throws -> WebhookIntake {
+    let settings = try context.settings()
+    let sources = try WebhookSources.load(settings: settings)
+    let limit = try WebhookSources.bodyLimit(settings: settings)
+    return WebhookIntake(store: try context.store(), sources: sources, bodyLimit: limit)
+}
+
+struct IngestCommand: Command {
+    static let words = ["ingest"]
+    static let usage = "ingest SOURCE [--content-type TYPE] [--header 'Name: value' ...] < BODY"
+    static let abstract = "Verify and store one webhook request read from stdin; print its event ids."
+    static let discussion = """
+        Takes the request a web server would pass to 'eventfilter cgi' for the path /SOURCE, and
+        answers it the same way: the body is verified with the source's secret from
+        settings/webhooks.ini and its events are stored. Prints the event ids, one per line (the
+        stored id when the request is a duplicate), and exits 0; a rejected request prints the
+        answer's status and reason and exits 1, storing nothing.
+
+          --content-type TYPE        the request's Content-Type
+          --header 'Name: value'     a request header (repeatable), e.g. a signature header
+          --method METHOD            the request method (default POST), for replaying refusals
+        SOURCE may carry a query string, e.g. 'panda?token=...'.
+
+        Examples:
+          eventfilter ingest kaltura --content-type application/x-www-form-urlencoded < notification.txt
+          eventfilter ingest hooks --content-type application/json \\
+              --header 'webhook-id: msg_1' --header 'webhook-timestamp: 1767258000' \\
+              --header 'webhook-signature: v1,...' < payload.json
+        """
+    static let valueOptions = ["content-type", "header", "method"]
+
+    static func run(_ arguments: ParsedArguments, _ context: CommandContext) throws {
+        let target = try arguments.positionals("SOURCE")[0]
+        let (name, query) = splitQuery(target)
+        guard !name.isEmpty, !name.contains("/") else {
+            throw EventFilterError.usage("SOURCE must be a source name from settings/webhooks.ini, got '\(target)'")
+        }
+        let method = arguments.value("method") ?? "POST"
+        guard !method.isEmpty, method.utf8.allSatisfy({ $0 >= 65 && $0 <= 90 }) else {
+            throw EventFilterError.usage("--method must be an upper-case HTTP method such as POST, got '\(method)'")
+        }
+        var headers: [(name: String, value: String)] = []
+        if let type = arguments.value("content-type") {
+            headers.append((name: "Content-Type", value: try headerValue(type, of: "--content-type")))
+        }
+        for line in arguments.values["header"] ?? [] {
+            headers.append(try header(line))
+        }
+
+        let intake = try openIntake(context)
+        // One byte over the limit is enough to know the body is too large; the rest stays unread.
+        let body = try CGI.readStandardInput(intake.bodyLimit + 1)
+        guard body.count <= intake.bodyLimit else {
+            throw EventFilterError.failure(
+                "rejected (413 Content Too Large): body exceeds the limit of \(intake.bodyLimit) bytes")
+        }
+        let request = HTTPRequest(method: method, path: "/" + name, query: query, headers: headers, body: body)
+        let answer = intake.accept(request, sourceName: name, now: context.now)
+        guard answer.response.status == 200 else {
+            let response = answer.response
+            var message = "rejected (\(response.status) \(response.reason)): \(response.body)"
+            if let detail = answer.logDetail { message += " (\(detail))" }
+            throw EventFilterError.failure(message)
+        }
+        for id in answer.eventIDs { Output.line(String(id)) }
+    }
+
+    private static func splitQuery(_ target: String) -> (String, String) {
+        guard let mark = target.firstIndex(of: "?") else { return (target, "") }
+        return (String(target[..<mark]), String(target[target.index(after: mark)...]))
+    }
+
+    /// `Name: value`, with a token name and a value without line breaks.
+    private static func header(_ line: String) throws -> (name: String, value: String) {
+        guard let colon = line.firstIndex(of: ":") else {
+            throw EventFilterError.usage("--header must look like 'Name: value', got '\(line.prefix(60))'")
+        }
+        let name = String(line[..<colon])
+        let isToken = !name.isEmpty && name.unicodeScalars.allSatisfy {
+            ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0) || "!#$%&'*+-.^_`|~".unicodeScalars.contains($0)
+        }
+        guard isToken else {
+            throw EventFilterError.usage("--header name '\(name.prefix(60))' is not an HTTP field name")
+        }
+        let value = String(line[line.index(after: colon)...]).trimmingCharacters(in: CharacterSet(charactersIn: " \t"))
+        return (name: name, value: try headerValue(value, of: "--header \(name)"))
+    }
+
+    private static func headerValue(_ value: String, of option: String) throws -> String {
+        guard !value.unicodeScalars.contains(where: { $0 == "\r" || $0 == "\n" || $0 == "\0" }) else {
+            throw EventFilterError.usage("\(option) must be one line")
+        }
+        return value
+    }
+}
+
+struct CGICommand: Command {
+    static let words = ["cgi"]
+    static let usage = "cgi"
+    static let abstract = "Answer one webhook or unsubscribe request as a CGI program (RFC 3875)."
+    static let discussion = """
+        Run by a web server (lighttpd mod_cgi, Apache mod_cgi(d), nginx + fcgiwrap) for each request.
+        The path after the program selects what is asked for:
+          /NAME                 a webhook for the source [Source-NAME] of settings/webhooks.ini
+          /unsubscribe/TOKEN    the one-click unsubscribe link of a message (RFC 8058)
+        Answers 200 when stored or a duplicate, 400 malformed, 401/403 bad credentials or signature,
+        404 unknown source, 405 wrong method, 413 body over [WebhookSettings] BodyLimit, 500 when
+        nothing could be stored (the sender retries). Refusals are logged to stderr (the server's
+        error log) without secrets. Exits 0 once it has answered.
+
+        Set the installation with EVENTFILTER_ROOT (e.g. lighttpd setenv.add-environment, Apache
+        SetEnv) or a wrapper script that runs 'eventfilter --root DIR cgi'.
+        """
+
+    static func run(_ arguments: ParsedArguments, _ context: CommandContext) throws {
+        _ = try arguments.positionals()
+        let environment = ProcessInfo.processInfo.environment
+        let method = environment["REQUEST_METHOD"] ?? "?"
+        let path = environment["PATH_INFO"] ?? ""
+
+        var logDetail: String?
+        let response: HTTPResponse
+        do {
+            let intake = try openIntake(context)
+            switch CGI.request(environment: environment, body: CGI.readStandardInput, bodyLimit: intake.bodyLimit) {
+            case .failure(let error):
+                response = error.response
+            case .success(let request):
+                let answer = intake.answer(request, now: context.now)
+                response = answer.response
+                logDetail = answer.logDetail
+            }
+        } catch {
+            // Settings or store trouble: the sender learns only that it should retry; the details
+            // (file and line, never a secret) go to the operator's log.
+            response = HTTPResponse(status: 500, body: "the webhook receiver is misconfigured; nothing was stored")
+            logDetail = "\(error)"
+        }
+
+        FileHandle.standardOutput.write(Data(response.cgiBytes))
+        if response.status >= 400 {
+            var line = "cgi: \(loggable(method)) \(loggable(path)): \(response.status) "
+                + String(response.body.split(whereSeparator: \.isNewline).first ?? "")
+            if let logDetail { line += " (\(logDetail))" }
+            Output.error(line)
+        }
+    }
+
+    /// Request data in a log line: no control characters (a decoded path may hold a line break
+    /// that would forge a log entry), at most 100 characters.
+    private static func loggable(_ text: String) -> String {
+        let scalars = text.unicodeScalars.prefix(100).map { $0.properties.generalCategory == .control ? "?" : $0 }
+        return String(String.UnicodeScalarView(scalars)) + (text.unicodeScalars.count > 100 ? "…" : "")
+    }
+}
