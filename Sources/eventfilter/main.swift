@@ -30,7 +30,13 @@ func overview(_ commands: [Command.Type]) -> String {
 
 let parser = CommandLineParser(commands: commands)
 do {
-    let invocation = try parser.parse(Array(CommandLine.arguments.dropFirst()), environment: ProcessInfo.processInfo.environment)
+    let environment = ProcessInfo.processInfo.environment
+    var arguments = Array(CommandLine.arguments.dropFirst())
+    // A web server starts a CGI program with no arguments: then `eventfilter` is `eventfilter cgi`.
+    if arguments.isEmpty, let gateway = environment["GATEWAY_INTERFACE"], gateway.hasPrefix("CGI/") {
+        arguments = ["cgi"]
+    }
+    let invocation = try parser.parse(arguments, environment: environment)
     guard let command = invocation.command else {
         FileHandle.standardOutput.write(Data(overview(commands).utf8))
         exit(0)

@@ -28,6 +28,9 @@ public struct Outbox {
     public let store: Store
     public let policy: RetryPolicy
     public var batchSize = 500
+    /// A batch also stops at this many bytes of messages (but holds at least one), so memory
+    /// stays bounded when messages are large (a digest of thousands of items).
+    public var batchBytes = 32 << 20
 
     public init(store: Store, policy: RetryPolicy = .standard) {
         self.store = store
@@ -57,11 +60,23 @@ public struct Outbox {
         var report = DeliveryReport()
         var afterID: Int64 = 0
         while true {
-            let batch = try db.map("""
-                SELECT id, sender, recipient, message, created_at, attempts FROM outbox
+            // Sizes first (length() of a blob does not read it), then the messages that fit.
+            let sizes = try db.map("""
+                SELECT id, length(message) FROM outbox
                 WHERE state IN ('queued', 'deferred') AND next_attempt_at <= ? AND id > ?
                 ORDER BY id LIMIT ?
-                """, [now, afterID, batchSize]) { row in
+                """, [now, afterID, batchSize]) { (id: $0.int64(0), bytes: $0.int(1)) }
+            guard !sizes.isEmpty else { break }
+            var total = 0
+            let fitting = sizes.prefix { size in
+                defer { total += size.bytes }
+                return total == 0 || total + size.bytes <= batchBytes
+            }
+            let batch = try db.map("""
+                SELECT id, sender, recipient, message, created_at, attempts FROM outbox
+                WHERE state IN ('queued', 'deferred') AND next_attempt_at <= ? AND id > ? AND id <= ?
+                ORDER BY id
+                """, [now, afterID, fitting.last!.id]) { row in
                 (OutgoingMessage(id: row.int64(0), sender: row.string(1), recipient: row.string(2), bytes: row.bytes(3)),
                  row.int64(4), row.int(5))
             }

@@ -1,0 +1,64 @@
+import XCTest
+@testable import EventFilterKit
+
+final class OutboxTests: XCTestCase {
+    /// Records the batches it is given and answers from a script.
+    final class ScriptedTransport: MailTransport {
+        var batches: [[Int64]] = []
+        var answer: (OutgoingMessage) -> DeliveryOutcome = { _ in .accepted }
+        func deliver(_ messages: [OutgoingMessage], report: (OutgoingMessage, DeliveryOutcome) throws -> Void) throws {
+            batches.append(messages.map(\.id))
+            for message in messages { try report(message, answer(message)) }
+        }
+    }
+
+    private func makeOutbox() throws -> Outbox {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ef-\(UUID().uuidString)")
+        addTeardownBlock { try? FileManager.default.removeItem(at: dir) }
+        return Outbox(store: try Store(root: dir))
+    }
+
+    private func enqueue(_ outbox: Outbox, _ count: Int, size: Int, now: Int64) throws {
+        for index in 0..<count {
+            let message = ComposedMessage(messageID: "<m\(index).\(UUID().uuidString)@example.com>", bytes: Array(repeating: 65, count: size))
+            try outbox.enqueue(recipient: "r\(index)@example.com", sender: "s@example.com", subject: "s", message: message, now: now)
+        }
+    }
+
+    func testBatchesStopAtTheByteBudgetButHoldAtLeastOneMessage() throws {
+        var outbox = try makeOutbox()
+        outbox.batchBytes = 2_500
+        try enqueue(outbox, 5, size: 1_000, now: 100)
+        try enqueue(outbox, 1, size: 10_000, now: 100)
+        let transport = ScriptedTransport()
+        let report = try outbox.deliverDue(through: transport, now: 100)
+        XCTAssertEqual(report.sent, 6)
+        XCTAssertEqual(transport.batches, [[1, 2], [3, 4], [5], [6]])
+    }
+
+    func testBackoffDoublesFromFiveMinutesToAnHourWithJitter() {
+        let policy = Outbox.RetryPolicy.standard
+        XCTAssertEqual(policy.delay(afterAttempts: 1, random: 0), 300)
+        XCTAssertEqual(policy.delay(afterAttempts: 2, random: 0), 600)
+        XCTAssertEqual(policy.delay(afterAttempts: 3, random: 0), 1_200)
+        XCTAssertEqual(policy.delay(afterAttempts: 4, random: 0), 2_400)
+        XCTAssertEqual(policy.delay(afterAttempts: 5, random: 0), 3_600)
+        XCTAssertEqual(policy.delay(afterAttempts: 50, random: 0), 3_600)
+        XCTAssertEqual(policy.delay(afterAttempts: 1, random: 1), 330)
+        XCTAssertEqual(policy.delay(afterAttempts: 1, random: -1), 270)
+    }
+
+    func testNotDueDeferredMessagesWaitAndPermanentFailuresAreKept() throws {
+        let outbox = try makeOutbox()
+        try enqueue(outbox, 2, size: 10, now: 1_000)
+        let transport = ScriptedTransport()
+        transport.answer = { $0.recipient == "r0@example.com" ? .temporaryFailure("451 later") : .permanentFailure("550 no") }
+        _ = try outbox.deliverDue(through: transport, now: 1_000)
+        transport.answer = { _ in .accepted }
+        XCTAssertEqual(try outbox.deliverDue(through: transport, now: 1_200), .init(sent: 0, deferred: 0, failed: 0))
+        XCTAssertEqual(try outbox.deliverDue(through: transport, now: 1_400), .init(sent: 1, deferred: 0, failed: 0))
+        let failed = try outbox.list(states: ["failed"])
+        XCTAssertEqual(failed.map(\.lastError), ["550 no"])
+        XCTAssertEqual(try outbox.counts(), .init(queued: 0, deferred: 0, failed: 1, sent: 1, oldestDeferred: nil))
+    }
+}
