@@ -22,6 +22,9 @@ CURLcode ccurl_set_debugfunction(CURL *handle, ccurl_debug_cb callback, void *us
     if (rc != CURLE_OK) return rc;
     return curl_easy_setopt(handle, CURLOPT_DEBUGDATA, userdata);
 }
+CURLMcode ccurl_multi_set_long(CURLM *multi, CURLMoption option, long value) {
+    return curl_multi_setopt(multi, option, value);
+}
 CURLcode ccurl_get_long(CURL *handle, CURLINFO info, long *value) {
     return curl_easy_getinfo(handle, info, value);
 }

@@ -333,6 +333,24 @@ final class SMTPTransportTests: XCTestCase {
         XCTAssertEqual(transport.connectionsOpened, connections)
     }
 
+    func testParallelConnectionsStayOpenBetweenBatches() throws {
+        let server = try startServer()
+        var configuration = server.configuration
+        configuration.maxConnections = 6
+        let transport = try SMTPTransport(configuration: configuration)
+
+        for (batch, size) in [30, 1, 30].enumerated() {
+            let outcomes = try deliver((1...size).map { message(Int64($0), to: "b\(batch)-\($0)@example.org") }, with: transport)
+            XCTAssertEqual(outcomes.count, size)
+            XCTAssertTrue(outcomes.values.allSatisfy { $0 == .accepted })
+        }
+
+        let received = try server.received()
+        XCTAssertEqual(received.count, 61)
+        XCTAssertEqual(Set(received.map(\.envelope.peerPort)).count, 6, "a one-message batch must not close the idle connections")
+        XCTAssertEqual(transport.connectionsOpened, 6)
+    }
+
     func testParallelDeliveryClassifiesEachMessage() throws {
         let server = try startServer()
         var configuration = server.configuration
@@ -368,8 +386,8 @@ final class SMTPTransportTests: XCTestCase {
         }) { XCTAssertTrue($0 is CommitFailed) }
 
         XCTAssertEqual(reported, 5, "no report after the one that threw")
-        // Workers have stopped when deliver returns: at most the messages in flight went out
-        // unreported (the outbox sends those again).
+        // The transfers in flight were cut off: at most those went out unreported (the outbox
+        // sends them again), and nothing is sent after deliver returns.
         let delivered = try server.received().count
         XCTAssertLessThanOrEqual(delivered, 5 + 4)
         XCTAssertGreaterThanOrEqual(delivered, 5)
@@ -672,4 +690,179 @@ final class SMTPSilentListener {
     }
 
     deinit { close() }
+}
+
+/// Throughput against Postfix's smtp-sink, side by side with Postfix's own smtp-source load
+/// generator at the same concurrency. Not an assertion: prints numbers. Runs only with
+/// EVENTFILTER_BENCH=1:
+///
+///     EVENTFILTER_BENCH=1 swift test -c release --filter SMTPTransportBenchmark
+///
+/// Tests/Support/smtp_bench.sh builds it and runs it once per CPU layout. EVENTFILTER_BENCH_MESSAGES
+/// (10000) and EVENTFILTER_BENCH_ROUNDS (3) change the run.
+///
+/// With one connection the rate is mostly the round-trip wake-up latency between client and
+/// server, which on a VM depends on whether the scheduler puts both on one CPU or not (4x apart):
+/// hence the layouts, where the script pins the client (this process, and smtp-source with it)
+/// with taskset and smtp-sink with EVENTFILTER_BENCH_SINK_CPUS. CPU time per message is printed
+/// as well: it is the steadier measure of cost.
+final class SMTPTransportBenchmark: XCTestCase {
+    private struct Layout {
+        let name: String
+        let sinkCPUs: String
+    }
+
+    private struct Measurement {
+        var rate: Double
+        var cpuMicroseconds: Double
+    }
+
+    func testThroughputAgainstSMTPSink() throws {
+        let environment = ProcessInfo.processInfo.environment
+        guard environment["EVENTFILTER_BENCH"] == "1" else {
+            throw XCTSkip("benchmark: set EVENTFILTER_BENCH=1 (and use -c release)")
+        }
+        for tool in ["/usr/sbin/smtp-sink", "/usr/sbin/smtp-source", "/usr/bin/taskset"]
+        where !FileManager.default.isExecutableFile(atPath: tool) {
+            throw XCTSkip("benchmark needs \(tool) (Debian packages postfix, util-linux)")
+        }
+        let count = Int(environment["EVENTFILTER_BENCH_MESSAGES"] ?? "") ?? 10_000
+        let rounds = Int(environment["EVENTFILTER_BENCH_ROUNDS"] ?? "") ?? 3
+        // The script runs this test once per layout, under `taskset -c CLIENT`; smtp-source
+        // inherits that, smtp-sink gets EVENTFILTER_BENCH_SINK_CPUS.
+        let layout = Layout(
+            name: environment["EVENTFILTER_BENCH_LAYOUT"] ?? "unpinned",
+            sinkCPUs: environment["EVENTFILTER_BENCH_SINK_CPUS"] ?? "0-\(ProcessInfo.processInfo.activeProcessorCount - 1)")
+        let messages = (1...count).map {
+            OutgoingMessage(id: Int64($0), sender: "foo@vm", recipient: "foo@vm", bytes: smtpSourceLikeMessage($0))
+        }
+        print("benchmark: \(count) messages of \(messages[0].bytes.count) bytes (smtp-source -l 2048 sends 2160),"
+              + " \(rounds) rounds")
+        do {
+            let (sink, port) = try startSink(cpus: layout.sinkCPUs)
+            defer {
+                sink.terminate()
+                sink.waitUntilExit()
+            }
+            print("layout \(layout.name): smtp-sink on CPU \(layout.sinkCPUs), port \(port)")
+            var results: [String: [Measurement]] = [:]
+            var order: [String] = []
+            func record(_ name: String, _ measurement: Measurement) {
+                if results[name] == nil { order.append(name) }
+                results[name, default: []].append(measurement)
+            }
+            for _ in 1...rounds {
+                for connections in [1, 4] {
+                    record("SMTPTransport maxConnections=\(connections)",
+                           try measureTransport(messages, port: port, connections: connections))
+                    record("smtp-source -s \(connections) -d (reuses connection)",
+                           try measureSMTPSource(count: count, sessions: connections, port: port, reuse: true))
+                    record("smtp-source -s \(connections) (connection per message)",
+                           try measureSMTPSource(count: count, sessions: connections, port: port, reuse: false))
+                }
+            }
+            func median(_ name: String, _ value: (Measurement) -> Double) -> Double {
+                let sorted = results[name]!.map(value).sorted()
+                return sorted[sorted.count / 2]
+            }
+            print("results \(layout.name): median msgs/s; ratio = SMTPTransport / row at the same concurrency; client CPU µs/msg")
+            for name in order {
+                let connections = name.contains("=4") || name.contains("-s 4") ? 4 : 1
+                let ours = median("SMTPTransport maxConnections=\(connections)", \.rate)
+                let ratio = name.hasPrefix("SMTPTransport") ? "" : String(format: "%.2fx", ours / median(name, \.rate))
+                let each = results[name]!.map { String(format: "%.0f", $0.rate) }.joined(separator: " ")
+                print("  " + name.padding(toLength: 42, withPad: " ", startingAt: 0)
+                      + String(format: "%7.0f  ", median(name, \.rate)) + ratio.padding(toLength: 6, withPad: " ", startingAt: 0)
+                      + String(format: "  %5.0f µs", median(name, \.cpuMicroseconds)) + "   (rounds: \(each))")
+            }
+        }
+    }
+
+    private func measureTransport(_ messages: [OutgoingMessage], port: Int, connections: Int) throws -> Measurement {
+        let transport = try SMTPTransport(configuration: SMTPConfiguration(
+            server: "127.0.0.1", port: port, maxConnections: connections))
+        var accepted = 0
+        let cpuBefore = cpuSeconds(RUSAGE_SELF)
+        let start = DispatchTime.now()
+        try transport.deliver(messages) { _, outcome in
+            if outcome == .accepted { accepted += 1 } else { XCTFail("\(outcome)") }
+        }
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
+        let cpu = cpuSeconds(RUSAGE_SELF) - cpuBefore
+        XCTAssertEqual(accepted, messages.count)
+        XCTAssertEqual(transport.connectionsOpened, connections)
+        return Measurement(rate: Double(messages.count) / seconds, cpuMicroseconds: cpu * 1e6 / Double(messages.count))
+    }
+
+    private func measureSMTPSource(count: Int, sessions: Int, port: Int, reuse: Bool) throws -> Measurement {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/sbin/smtp-source")
+        process.arguments = (reuse ? ["-d"] : [])
+            + ["-s", "\(sessions)", "-m", "\(count)", "-l", "2048", "127.0.0.1:\(port)"]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        let cpuBefore = cpuSeconds(RUSAGE_CHILDREN)
+        let start = DispatchTime.now()
+        try process.run()
+        process.waitUntilExit()
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
+        let cpu = cpuSeconds(RUSAGE_CHILDREN) - cpuBefore
+        XCTAssertEqual(process.terminationStatus, 0)
+        return Measurement(rate: Double(count) / seconds, cpuMicroseconds: cpu * 1e6 / Double(count))
+    }
+
+    private func startSink(cpus: String) throws -> (Process, Int) {
+        let port = try SMTPTestServer.unusedPort()
+        let sink = Process()
+        sink.executableURL = URL(fileURLWithPath: "/usr/bin/taskset")
+        // As root smtp-sink insists on dropping privileges (-u); 1000 is the listen backlog.
+        sink.arguments = ["-c", cpus, "/usr/sbin/smtp-sink"] + (getuid() == 0 ? ["-u", "nobody"] : [])
+            + ["127.0.0.1:\(port)", "1000"]
+        sink.standardOutput = FileHandle.nullDevice
+        sink.standardError = FileHandle.nullDevice
+        try sink.run()
+        try waitUntilListening(port: port, timeout: 10)
+        return (sink, port)
+    }
+
+    private func cpuSeconds(_ who: __rusage_who) -> Double {
+        var usage = rusage()
+        getrusage(__rusage_who_t(who.rawValue), &usage)
+        func seconds(_ time: timeval) -> Double { Double(time.tv_sec) + Double(time.tv_usec) / 1e6 }
+        return seconds(usage.ru_utime) + seconds(usage.ru_stime)
+    }
+
+    /// The same shape and size as smtp-source's messages: four headers, then 80-column lines.
+    private func smtpSourceLikeMessage(_ number: Int) -> [UInt8] {
+        var bytes = Array(("From: <foo@vm>\r\nTo: <foo@vm>\r\nDate: Mon, 23 Nov 2026 16:06:46 +0000 (UTC)\r\n"
+            + "Message-Id: <\(number).bench@vm>\r\n\r\n").utf8)
+        var line = 1
+        while bytes.count < 2160 {
+            let room = 2160 - bytes.count - 2
+            bytes += Array(Array("\(line)".utf8) + Array(repeating: UInt8(ascii: "X"), count: 80)).prefix(max(0, min(78, room)))
+            bytes += [13, 10]
+            line += 1
+        }
+        return bytes
+    }
+
+    private func waitUntilListening(port: Int, timeout: TimeInterval) throws {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            let probe = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            address.sin_port = UInt16(port).bigEndian
+            let connected = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    connect(probe, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
+                }
+            }
+            close(probe)
+            if connected { return }
+            usleep(20_000)  // polling for a port to open, not timing logic
+        }
+        throw XCTSkip("smtp-sink did not start listening on port \(port)")
+    }
 }

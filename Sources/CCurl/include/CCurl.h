@@ -15,6 +15,8 @@ CURLcode ccurl_set_pointer(CURL *handle, CURLoption option, void *pointer);
 CURLcode ccurl_set_readfunction(CURL *handle, ccurl_read_cb callback, void *userdata);
 /// Sets CURLOPT_DEBUGFUNCTION and CURLOPT_DEBUGDATA; curl calls it only while CURLOPT_VERBOSE is 1.
 CURLcode ccurl_set_debugfunction(CURL *handle, ccurl_debug_cb callback, void *userdata);
+/// curl_multi_setopt for long-valued options (CURLMOPT_MAXCONNECTS, …).
+CURLMcode ccurl_multi_set_long(CURLM *multi, CURLMoption option, long value);
 CURLcode ccurl_get_long(CURL *handle, CURLINFO info, long *value);
 CURLcode ccurl_get_double(CURL *handle, CURLINFO info, double *value);
 #endif

@@ -1,22 +1,24 @@
 import CCurl
 
-/// One libcurl easy handle, which is one SMTP connection reused for message after message.
+/// One libcurl easy handle: one SMTP transfer at a time, on a connection that curl keeps open
+/// between transfers (no QUIT), so the second and later messages cost MAIL, RCPT, DATA and nothing
+/// else. After a failure curl closes the connection itself and the next message reconnects.
 ///
-/// curl keeps the connection open between `curl_easy_perform` calls (no QUIT), so the second and
-/// later messages cost MAIL, RCPT, DATA and nothing else. After a failure curl closes the
-/// connection itself and the next message reconnects.
-///
-/// Not thread-safe: one thread owns a connection (the caller's, or one delivery worker's).
+/// ``SMTPTransport`` runs the transfers (``handle``) on its multi handle: ``prepare(_:)``, transfer,
+/// ``finish(_:)``. Not thread-safe: the transport's thread owns it.
 final class SMTPConnection {
     /// curl_global_init runs once per process, before the first handle.
     static let libraryReady: Bool = curl_global_init(Int(CURL_GLOBAL_DEFAULT)) == CURLE_OK
 
     let configuration: SMTPConfiguration
-    private let handle: UnsafeMutableRawPointer
+    let handle: UnsafeMutableRawPointer
     /// Retained here for the handle's whole life; curl holds an unretained pointer to it.
     private let exchange = SMTPExchange()
     private let errorBuffer: UnsafeMutablePointer<CChar>
     private let classifier: SMTPFailureClassifier
+    /// The current message's RCPT list and sender; curl reads the list during the transfer.
+    private var recipients: UnsafeMutablePointer<curl_slist>?
+    private var sender = ""
     /// TCP connections opened so far (CURLINFO_NUM_CONNECTS summed): 1 for a whole run that
     /// reused its connection.
     private(set) var connectionsOpened = 0
@@ -38,7 +40,8 @@ final class SMTPConnection {
     }
 
     deinit {
-        curl_easy_cleanup(handle)  // sends QUIT on an open connection
+        abandon()
+        curl_easy_cleanup(handle)
         errorBuffer.deallocate()
     }
 
@@ -48,7 +51,7 @@ final class SMTPConnection {
         var results = [
             ccurl_set_string(handle, CURLOPT_URL, configuration.url),
             ccurl_set_string(handle, CURLOPT_PROTOCOLS_STR, "smtp,smtps"),
-            ccurl_set_long(handle, CURLOPT_NOSIGNAL, 1),  // worker threads: no SIGALRM for timeouts
+            ccurl_set_long(handle, CURLOPT_NOSIGNAL, 1),  // a library must not use SIGALRM behind the app's back
             ccurl_set_long(handle, CURLOPT_UPLOAD, 1),
             ccurl_set_readfunction(handle, uploadMessage, context),
             // VERBOSE only feeds the debug callback (nothing reaches stderr once one is set);
@@ -74,29 +77,30 @@ final class SMTPConnection {
         return results.first { $0 != CURLE_OK } ?? CURLE_OK
     }
 
-    /// Sends one message to its one recipient and says what became of it.
-    func send(_ message: OutgoingMessage) -> DeliveryOutcome {
+    /// Readies the handle for one message. Returns an outcome instead when the message must not
+    /// be sent at all; otherwise the caller runs the transfer and then calls ``finish(_:)``.
+    func prepare(_ message: OutgoingMessage) -> DeliveryOutcome? {
         let prefix = "smtp \(configuration.serverLabel): "
         if let problem = SMTPEnvelope.problem(sender: message.sender, recipient: message.recipient) {
             return .permanentFailure(prefix + problem)
         }
-        guard let recipients = curl_slist_append(nil, "<\(message.recipient)>") else {
+        guard let list = curl_slist_append(nil, "<\(message.recipient)>") else {
             return .temporaryFailure(prefix + "out of memory")
         }
-        defer {
-            _ = ccurl_set_slist(handle, CURLOPT_MAIL_RCPT, nil)  // the list dies below
-            curl_slist_free_all(recipients)
-            exchange.finish()
-        }
+        recipients = list
+        sender = message.sender
         _ = ccurl_set_string(handle, CURLOPT_MAIL_FROM, "<\(message.sender)>")
-        _ = ccurl_set_slist(handle, CURLOPT_MAIL_RCPT, recipients)
+        _ = ccurl_set_slist(handle, CURLOPT_MAIL_RCPT, list)
         // Lets curl announce SIZE= so a server can refuse an oversized message before DATA.
         _ = ccurl_set_long(handle, CURLOPT_INFILESIZE, message.bytes.count)
         exchange.begin(uploading: message.bytes)
         errorBuffer[0] = 0
+        return nil
+    }
 
-        let result = curl_easy_perform(handle)
-
+    /// What became of the message after its transfer ended with `result`.
+    func finish(_ result: CURLcode) -> DeliveryOutcome {
+        defer { abandon() }
         var opened = 0
         if ccurl_get_long(handle, CURLINFO_NUM_CONNECTS, &opened) == CURLE_OK { connectionsOpened += opened }
         if result == CURLE_OK { return .accepted }
@@ -114,7 +118,15 @@ final class SMTPConnection {
             result: result, replyCode: replyCode, replyText: exchange.replyText,
             stage: exchange.stage, connected: connectSeconds > 0, systemError: Int32(systemError),
             curlMessage: curlMessage)
-        return classifier.outcome(of: attempt, sender: message.sender)
+        return classifier.outcome(of: attempt, sender: sender)
+    }
+
+    /// Forgets the current message (after ``finish(_:)``, or when its transfer was cut off).
+    func abandon() {
+        _ = ccurl_set_slist(handle, CURLOPT_MAIL_RCPT, nil)  // curl must not keep the freed list
+        if let recipients { curl_slist_free_all(recipients) }
+        recipients = nil
+        exchange.finish()
     }
 }
 

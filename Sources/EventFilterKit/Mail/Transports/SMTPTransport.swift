@@ -1,4 +1,4 @@
-import Foundation
+import CCurl
 
 /// Delivers over SMTP with libcurl, reusing each connection for many messages.
 ///
@@ -9,87 +9,138 @@ import Foundation
 /// }
 /// ```
 ///
-/// With `maxConnections == 1` messages go out one after the other on the calling thread over one
-/// connection that stays open between `deliver` calls. With more, that many worker threads each
-/// open their own connection for the batch and take messages from a shared index; the outcomes
-/// come back to the calling thread, which alone calls `report`, in completion order.
+/// Up to `maxConnections` messages are in flight at once, each on its own connection, all driven
+/// by libcurl's multi interface on the calling thread: no worker threads, no locks, and `report`
+/// runs on the calling thread as soon as the server has answered a message (in completion
+/// order). Connections stay open between `deliver` calls.
 ///
-/// If `report` throws, no further messages are started, the ones in flight finish (their outcomes
-/// are not reported: the outbox will send them again, at most `maxConnections` duplicates), and
-/// `deliver` rethrows after every worker has stopped.
+/// If `report` throws, the transfers in flight are cut off (they were not reported, so the outbox
+/// sends them again: at most `maxConnections - 1` duplicates) and `deliver` rethrows.
 public final class SMTPTransport: MailTransport {
     public let configuration: SMTPConfiguration
-    /// The calling thread's connection, kept open between batches.
-    private let connection: SMTPConnection
-    private var workerConnectionsOpened = 0
+    private let multi: UnsafeMutableRawPointer
+    /// Created as needed, up to `maxConnections`; their connections live in `multi`'s cache.
+    private var connections: [SMTPConnection] = []
 
     /// Fails when a setting can never work (empty server, unreadable CA file, …).
     public init(configuration: SMTPConfiguration) throws {
         try configuration.validate()
+        guard SMTPConnection.libraryReady, let multi = curl_multi_init() else {
+            throw SMTPConfigurationError(message: "smtp \(configuration.serverLabel): libcurl could not be initialised")
+        }
         self.configuration = configuration
-        connection = try SMTPConnection(configuration: configuration)
+        self.multi = multi
+        // Keep every connection open between batches (curl's default cache is 4 per active
+        // transfer, so a one-message batch would otherwise close the others).
+        _ = ccurl_multi_set_long(multi, CURLMOPT_MAXCONNECTS, configuration.maxConnections)
+        // The first handle now, so a setting libcurl refuses fails here rather than per message.
+        connections.append(try SMTPConnection(configuration: configuration))
     }
 
-    /// TCP connections opened so far. Equal to the number of connections used when nothing
-    /// failed: one per worker per batch, plus one for the calling thread's connection.
-    public var connectionsOpened: Int { connection.connectionsOpened + workerConnectionsOpened }
+    deinit {
+        connections.removeAll()
+        curl_multi_cleanup(multi)  // says QUIT on the connections still open
+    }
+
+    /// TCP connections opened so far: with nothing failing, one per connection ever used.
+    public var connectionsOpened: Int { connections.reduce(0) { $0 + $1.connectionsOpened } }
 
     public func deliver(_ messages: [OutgoingMessage], report: (OutgoingMessage, DeliveryOutcome) throws -> Void) throws {
-        let workers = min(configuration.maxConnections, messages.count)
-        if workers <= 1 {
-            for message in messages {
-                try report(message, connection.send(message))
+        let wanted = min(configuration.maxConnections, messages.count)
+        while connections.count < wanted {
+            connections.append(try SMTPConnection(configuration: configuration))
+        }
+        var run = DeliveryRun(multi: multi, messages: messages, label: configuration.serverLabel)
+        do {
+            try run.deliver(on: connections.prefix(wanted), report: report)
+        } catch {
+            run.cutOff()
+            throw error
+        }
+    }
+}
+
+/// One `deliver` call: which message is next and which connection carries which message.
+private struct DeliveryRun {
+    let multi: UnsafeMutableRawPointer
+    let messages: [OutgoingMessage]
+    let label: String
+    private var next = 0
+    private var inFlight: [UnsafeMutableRawPointer: (connection: SMTPConnection, message: OutgoingMessage)] = [:]
+
+    init(multi: UnsafeMutableRawPointer, messages: [OutgoingMessage], label: String) {
+        self.multi = multi
+        self.messages = messages
+        self.label = label
+    }
+
+    mutating func deliver(on connections: ArraySlice<SMTPConnection>,
+                          report: (OutgoingMessage, DeliveryOutcome) throws -> Void) throws {
+        for connection in connections {
+            try startNext(on: connection, report: report)
+        }
+        while !inFlight.isEmpty {
+            var running: Int32 = 0
+            let performed = curl_multi_perform(multi, &running)
+            if performed != CURLM_OK {
+                try failEverything("libcurl failed: \(String(cString: curl_multi_strerror(performed)))", report: report)
+                return
             }
-        } else {
-            try deliverInParallel(messages, workers: workers, report: report)
+            var queued: Int32 = 0
+            var finishedAny = false
+            while let info = curl_multi_info_read(multi, &queued) {
+                guard info.pointee.msg == CURLMSG_DONE, let handle = info.pointee.easy_handle else { continue }
+                let result = info.pointee.data.result
+                curl_multi_remove_handle(multi, handle)  // invalidates `info`
+                guard let (connection, message) = inFlight.removeValue(forKey: handle) else { continue }
+                try report(message, connection.finish(result))
+                try startNext(on: connection, report: report)
+                finishedAny = true
+            }
+            // A transfer just started sends MAIL FROM on the next perform, so only wait when
+            // nothing finished. curl caps the wait at its next timer (timeouts).
+            if !inFlight.isEmpty && !finishedAny {
+                _ = curl_multi_poll(multi, nil, 0, 1000, nil)
+            }
         }
     }
 
-    private func deliverInParallel(
-        _ messages: [OutgoingMessage], workers: Int, report: (OutgoingMessage, DeliveryOutcome) throws -> Void
-    ) throws {
-        let board = DeliveryBoard(messages: messages, workers: workers)
-        let configuration = configuration
-        for number in 1...workers {
-            let thread = Thread {
-                // The connection (and its QUIT) ends inside this function, before the calling
-                // thread learns the worker finished: no worker outlives `deliver`'s work.
-                func work() -> Int {
-                    guard let connection = try? SMTPConnection(configuration: configuration) else { return 0 }
-                    while let index = board.nextMessage() {
-                        board.post(index, connection.send(board.messages[index]))
-                    }
-                    return connection.connectionsOpened
-                }
-                board.workerFinished(connectionsOpened: work())
+    /// Starts the next message that can be sent on `connection`; messages that must not be sent
+    /// at all are reported on the way.
+    private mutating func startNext(on connection: SMTPConnection,
+                                    report: (OutgoingMessage, DeliveryOutcome) throws -> Void) throws {
+        while next < messages.count {
+            let message = messages[next]
+            next += 1
+            if let refused = connection.prepare(message) {
+                try report(message, refused)
+                continue
             }
-            thread.name = "smtp-\(number)"
-            thread.start()
+            guard curl_multi_add_handle(multi, connection.handle) == CURLM_OK else {
+                connection.abandon()
+                try report(message, .temporaryFailure("smtp \(label): libcurl could not start a transfer"))
+                continue
+            }
+            inFlight[connection.handle] = (connection, message)
+            return
         }
+    }
 
-        var reportError: (any Error)?
-        while true {
-            let news = board.waitForNews()
-            for (index, outcome) in news.outcomes where reportError == nil {
-                do {
-                    try report(messages[index], outcome)
-                } catch {
-                    reportError = error
-                    board.stop()
-                }
-            }
-            if news.allWorkersFinished {
-                workerConnectionsOpened += news.connectionsOpened
-                if reportError == nil {
-                    // Only if no worker could create a handle: nothing was tried, nothing is lost.
-                    for index in news.neverStarted {
-                        try report(messages[index], .temporaryFailure(
-                            "smtp \(configuration.serverLabel): no connection handle could be created"))
-                    }
-                }
-                break
-            }
+    /// After `report` threw: stops the transfers in flight without reporting them.
+    mutating func cutOff() {
+        for (handle, entry) in inFlight {
+            curl_multi_remove_handle(multi, handle)
+            entry.connection.abandon()
         }
-        if let reportError { throw reportError }
+        inFlight.removeAll()
+        next = messages.count
+    }
+
+    private mutating func failEverything(_ reason: String, report: (OutgoingMessage, DeliveryOutcome) throws -> Void) throws {
+        let unfinished = inFlight.values.map(\.message) + messages[next...]
+        cutOff()
+        for message in unfinished {
+            try report(message, .temporaryFailure("smtp \(label): \(reason)"))
+        }
     }
 }
