@@ -175,4 +175,35 @@ final class DeliveryEndToEndTests: XCTestCase {
         XCTAssertEqual(result.status, 1)
         XCTAssertEqual(result.stderr, "eventfilter: site.ini [MailSettings] Transport=pigeon is not file, SMTP or sendmail\n")
     }
+
+    func testSendmailTransportAndDebugSendingRedirect() throws {
+        let log = scratch.appendingPathComponent("sendmail.log").path
+        let fake = scratch.appendingPathComponent("sendmail")
+        try Data("#!/bin/sh\necho \"ARGS $*\" >> \(log)\ncat >> \(log)\n".utf8).write(to: fake)
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: fake.path)
+        let now = "2026-05-04T10:00:00Z"
+
+        let plain = try TestRoot(siteINI: TestRoot.defaultSiteINI + "[MailSettings]\nTransport=sendmail\nSendmailPath=\(fake.path)\n")
+        try publish(to: ["reader@example.com"], in: plain, now: now)
+        try plain.ok("run", now: now)
+        var written = try String(contentsOfFile: log, encoding: .utf8)
+        XCTAssertTrue(written.hasPrefix("ARGS -t -i -f notify@example.com"), written)
+        XCTAssertTrue(written.contains("\r\nTo: reader@example.com\r\n"), "the message itself follows")
+        XCTAssertEqual(try plain.scalar("SELECT count(*) FROM outbox WHERE state = 'sent'"), 1)
+
+        try FileManager.default.removeItem(atPath: log)
+        let staging = try TestRoot(siteINI: TestRoot.defaultSiteINI + """
+            [MailSettings]
+            Transport=sendmail
+            SendmailPath=\(fake.path)
+            DebugSending=enabled
+            DebugReceiverEmail=qa@example.com
+
+            """)
+        try publish(to: ["reader@example.com"], in: staging, now: now)
+        try staging.ok("run", now: now)
+        written = try String(contentsOfFile: log, encoding: .utf8)
+        XCTAssertTrue(written.hasPrefix("ARGS -i -f notify@example.com -- qa@example.com"), written)
+        XCTAssertFalse(written.contains(" -t"), "with a redirect sendmail must not read recipients from the headers")
+    }
 }

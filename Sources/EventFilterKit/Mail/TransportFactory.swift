@@ -9,6 +9,7 @@ public enum TransportFactory {
         let mail = try settings.file("site.ini")
         let block = "MailSettings"
         let name = (mail.string(block, "Transport") ?? "file").trimmingCharacters(in: .whitespaces).lowercased()
+        let debugSending = try mail.bool(block, "DebugSending", default: false)
         let transport: MailTransport
         switch name {
         case "file", "":
@@ -18,11 +19,13 @@ public enum TransportFactory {
         case "sendmail":
             let path = mail.string(block, "SendmailPath").flatMap { $0.isEmpty ? nil : $0 } ?? "/usr/sbin/sendmail"
             let options = mail.array(block, "SendmailOptions").filter { !$0.isEmpty }
-            transport = SendmailTransport(path: path, extraOptions: options)
+            // `-t` reads the recipients from the headers, which a debug redirect does not change:
+            // then name the (redirected) envelope recipient instead.
+            transport = SendmailTransport(path: path, extraOptions: options, recipientSource: debugSending ? .envelope : .headers)
         default:
             throw EventFilterError.failure("site.ini [MailSettings] Transport=\(name) is not file, SMTP or sendmail")
         }
-        guard try mail.bool(block, "DebugSending", default: false) else { return transport }
+        guard debugSending else { return transport }
         guard let receiver = mail.string(block, "DebugReceiverEmail")?.trimmingCharacters(in: .whitespaces), !receiver.isEmpty,
               (try? Mailbox(address: receiver)) != nil else {
             throw EventFilterError.failure("site.ini [MailSettings] DebugSending=enabled needs a valid DebugReceiverEmail")
