@@ -60,5 +60,22 @@ final class OutboxTests: XCTestCase {
         let failed = try outbox.list(states: ["failed"])
         XCTAssertEqual(failed.map(\.lastError), ["550 no"])
         XCTAssertEqual(try outbox.counts(), .init(queued: 0, deferred: 0, failed: 1, sent: 1, oldestDeferred: nil))
+        let sent = try XCTUnwrap(outbox.store.db.first("SELECT sent_at, last_attempt_at, attempts FROM outbox WHERE state = 'sent'") {
+            [$0.int(0), $0.int(1), $0.int(2)]
+        })
+        XCTAssertEqual(sent, [1_400, 1_400, 2], "sent at the second attempt, at 1400")
+        XCTAssertEqual(try outbox.store.db.scalarInt("SELECT count(*) FROM outbox_delivered"), 0, "settled")
+    }
+
+    func testAcceptancesLeftUnsettledByACrashAreSettledBeforeTheNextDelivery() throws {
+        let outbox = try makeOutbox()
+        try enqueue(outbox, 2, size: 10, now: 1_000)
+        // A run accepted message 1, committed that, and died before settling.
+        try outbox.store.db.execute("INSERT INTO outbox_delivered(outbox_id, sent_at) VALUES (1, 1000)")
+        let transport = ScriptedTransport()
+        let report = try outbox.deliverDue(through: transport, now: 2_000)
+        XCTAssertEqual(transport.batches, [[2]], "message 1 is not sent again")
+        XCTAssertEqual(report.sent, 1)
+        XCTAssertEqual(try outbox.store.db.scalarInt("SELECT sent_at FROM outbox WHERE id = 1"), 1_000)
     }
 }

@@ -17,6 +17,9 @@ public final class Filter {
         public var digestsSent = 0
         public var failedPairs = 0
         public var delivery = Outbox.DeliveryReport()
+        /// Wall-clock seconds of the two stages, for `run --verbose` (reporting only: no decision uses them).
+        public var filterSeconds = 0.0
+        public var deliverySeconds = 0.0
     }
 
     let root: URL
@@ -43,14 +46,20 @@ public final class Filter {
             try self.store.purgeHandledEvents(before: now - Int64(self.site.keepDays) * 86_400)
             try context.outbox.purgeSent(before: now - Int64(self.site.keepDays) * 86_400)
         }
+        let clock = ContinuousClock()
+        let started = clock.now
         if dryRun {
             try store.db.inRolledBackTransaction(work)
+            report.filterSeconds = Self.seconds(clock.now - started)
         } else {
             let logID = try store.beginRunLog(now: now)
             do {
                 try work()
+                report.filterSeconds = Self.seconds(clock.now - started)
                 if let transport {
+                    let delivering = clock.now
                     report.delivery = try context.outbox.deliverDue(through: transport, now: now)
+                    report.deliverySeconds = Self.seconds(clock.now - delivering)
                 }
             } catch {
                 try? store.finishRunLog(logID, now: now, events: report.events, messages: context.messagesQueued,
@@ -64,6 +73,10 @@ public final class Filter {
         report.digestItems = context.digestItems
         report.digestsSent = context.digestsSent
         return report
+    }
+
+    private static func seconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
     }
 
     private func filter(handlers: [EventHandler], context: RunContext, report: inout Report) throws {

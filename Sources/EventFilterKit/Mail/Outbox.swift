@@ -53,11 +53,16 @@ public struct Outbox {
         public var failed = 0
     }
 
-    /// Delivers every queued or deferred message that is due, in batches. Each outcome is
+    /// Delivers every queued or deferred message that is due, in batches. Each acceptance is
     /// committed as soon as the transport reports it, so a crash resends at most the messages
     /// that were in flight.
+    ///
+    /// The commit per accepted message is the hot path, so it is the smallest write there is: a
+    /// row appended to `outbox_delivered`. The outbox rows are then marked sent once per batch
+    /// (and, after a crash, at the start of the next delivery), in one transaction.
     public func deliverDue(through transport: MailTransport, now: Int64) throws -> DeliveryReport {
         var report = DeliveryReport()
+        try settleDelivered()
         var afterID: Int64 = 0
         while true {
             // Sizes first (length() of a blob does not read it), then the messages that fit.
@@ -84,41 +89,57 @@ public struct Outbox {
             afterID = last.0.id
             let details = Dictionary(uniqueKeysWithValues: batch.map { ($0.0.id, (createdAt: $0.1, attempts: $0.2)) })
             let deliverBatch = {
-            try transport.deliver(batch.map(\.0)) { message, outcome in
-                let detail = details[message.id]!
-                switch outcome {
-                case .accepted:
-                    try db.execute("""
-                        UPDATE outbox SET state = 'sent', sent_at = ?, last_attempt_at = ?, attempts = attempts + 1, last_error = NULL
-                        WHERE id = ?
-                        """, [now, now, message.id])
-                    report.sent += 1
-                case .permanentFailure(let reason):
-                    try markFailed(message.id, reason: reason, now: now)
-                    report.failed += 1
-                case .temporaryFailure(let reason):
-                    if now - detail.createdAt >= policy.maximumLifetime {
-                        let days = policy.maximumLifetime / 86_400
-                        try markFailed(message.id, reason: "gave up after \(days) days in the queue: \(reason)", now: now)
-                        report.failed += 1
-                    } else {
-                        let next = now + policy.delay(afterAttempts: detail.attempts + 1)
-                        try db.execute("""
-                            UPDATE outbox SET state = 'deferred', attempts = attempts + 1, last_attempt_at = ?,
-                                next_attempt_at = ?, last_error = ? WHERE id = ?
-                            """, [now, next, reason, message.id])
-                        report.deferred += 1
-                    }
+                try transport.deliver(batch.map(\.0)) { message, outcome in
+                    let detail = details[message.id]!
+                    try record(outcome, for: message.id, createdAt: detail.createdAt, attempts: detail.attempts, now: now, into: &report)
                 }
-            }
             }
             if transport.redeliveryIsIdempotent {
                 try db.inTransaction(deliverBatch)
             } else {
                 try deliverBatch()
             }
+            try settleDelivered()
         }
         return report
+    }
+
+    private func record(_ outcome: DeliveryOutcome, for id: Int64, createdAt: Int64, attempts: Int, now: Int64,
+                        into report: inout DeliveryReport) throws {
+        switch outcome {
+        case .accepted:
+            try db.execute("INSERT OR IGNORE INTO outbox_delivered(outbox_id, sent_at) VALUES (?, ?)", [id, now])
+            report.sent += 1
+        case .permanentFailure(let reason):
+            try markFailed(id, reason: reason, now: now)
+            report.failed += 1
+        case .temporaryFailure(let reason):
+            if now - createdAt >= policy.maximumLifetime {
+                let days = policy.maximumLifetime / 86_400
+                try markFailed(id, reason: "gave up after \(days) days in the queue: \(reason)", now: now)
+                report.failed += 1
+            } else {
+                let next = now + policy.delay(afterAttempts: attempts + 1)
+                try db.execute("""
+                    UPDATE outbox SET state = 'deferred', attempts = attempts + 1, last_attempt_at = ?,
+                        next_attempt_at = ?, last_error = ? WHERE id = ?
+                    """, [now, next, reason, id])
+                report.deferred += 1
+            }
+        }
+    }
+
+    /// Marks every message recorded in `outbox_delivered` as sent, in one transaction.
+    func settleDelivered() throws {
+        try db.inTransaction {
+            try db.execute("""
+                UPDATE outbox SET state = 'sent', attempts = attempts + 1, last_error = NULL,
+                    sent_at = (SELECT sent_at FROM outbox_delivered WHERE outbox_id = outbox.id),
+                    last_attempt_at = (SELECT sent_at FROM outbox_delivered WHERE outbox_id = outbox.id)
+                WHERE id IN (SELECT outbox_id FROM outbox_delivered)
+                """)
+            try db.execute("DELETE FROM outbox_delivered")
+        }
     }
 
     private func markFailed(_ id: Int64, reason: String, now: Int64) throws {

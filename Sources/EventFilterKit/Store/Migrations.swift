@@ -122,6 +122,13 @@ enum Migrations {
         CREATE INDEX outbox_attention ON outbox(state, id) WHERE state IN ('deferred', 'failed');
         CREATE INDEX outbox_sent ON outbox(sent_at) WHERE state = 'sent';
 
+        -- accepted by the transport, not yet marked sent in outbox: the one small write committed per
+        -- message on the hot path; settled into outbox once per batch (or after a crash, at the next run)
+        CREATE TABLE outbox_delivered (
+            outbox_id INTEGER PRIMARY KEY,
+            sent_at INTEGER NOT NULL
+        );
+
         -- one row per run, for `status`
         CREATE TABLE run_log (
             id INTEGER PRIMARY KEY,

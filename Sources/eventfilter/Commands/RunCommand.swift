@@ -36,9 +36,11 @@ struct RunCommand: Command {
             let prefix = dryRun ? "dry run: would have " : ""
             Output.line("\(prefix)handled \(report.events) events; queued \(report.messagesQueued) messages "
                 + "(\(report.digestsSent) digests); held \(report.digestItems) items for digests"
-                + (report.failedPairs > 0 ? "; \(report.failedPairs) handler failures (see status)" : ""))
+                + (report.failedPairs > 0 ? "; \(report.failedPairs) handler failures (see status)" : "")
+                + (arguments.has("verbose") ? String(format: " in %.2f s", report.filterSeconds) : ""))
             if !dryRun {
-                Output.line("delivered \(report.delivery.sent), deferred \(report.delivery.deferred), failed \(report.delivery.failed)")
+                Output.line("delivered \(report.delivery.sent), deferred \(report.delivery.deferred), failed \(report.delivery.failed)"
+                    + String(format: " in %.2f s", report.deliverySeconds))
             }
         }
     }
