@@ -3,7 +3,8 @@ import XCTest
 
 /// eZ Publish's stock `settings/notification.ini`, verbatim (ezpublish-legacy), including the
 /// trailing space after "DBMS limits".
-private let stockNotificationINI = """
+/// eZ Publish's stock settings/notification.ini, verbatim (the shipped file must stay equal to it).
+let stockNotificationINI = """
     #?ini charset="utf-8"?
     # eZ Publish configuration file for notification.
     #
