@@ -94,6 +94,8 @@ public final class Database {
             try execute("PRAGMA journal_mode=WAL")
         }
         try execute("PRAGMA synchronous=NORMAL")
+        // A big batch grows the WAL; let a checkpoint shrink it back instead of keeping it forever.
+        try execute("PRAGMA journal_size_limit=67108864")
         try execute("PRAGMA foreign_keys=ON")
     }
 
