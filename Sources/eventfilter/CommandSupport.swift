@@ -70,8 +70,19 @@ final class CommandContext {
 
     var now: Int64 { nowOverride ?? Timestamp.now() }
 
+    /// A root is an installation when it has `settings/`: a mistyped `--root` is an error, not a
+    /// new empty store that reports "nothing queued" to a monitoring check.
+    func requireInstallation() throws {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: root.appendingPathComponent("settings").path, isDirectory: &isDirectory),
+              isDirectory.boolValue else {
+            throw EventFilterError.failure("\(root.path) is not an eventfilter installation: it has no settings/ directory")
+        }
+    }
+
     func store() throws -> Store {
         if let openedStore { return openedStore }
+        try requireInstallation()
         let store = try Store(root: root)
         openedStore = store
         return store
@@ -79,6 +90,7 @@ final class CommandContext {
 
     func settings() throws -> Settings {
         if let loadedSettings { return loadedSettings }
+        try requireInstallation()
         let settings = Settings(root: root)
         loadedSettings = settings
         return settings

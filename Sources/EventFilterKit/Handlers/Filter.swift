@@ -44,6 +44,7 @@ public final class Filter {
             try self.store.addEvent(type: EventType.currentTime, params: ["time": .string(String(now))], now: now)
             try self.filter(handlers: handlers, context: context, report: &report)
             try self.store.purgeHandledEvents(before: now - Int64(self.site.keepDays) * 86_400)
+            try self.store.purgeDedupeKeys(before: now - Int64(self.site.keepDedupeDays) * 86_400)
             try context.outbox.purgeSent(before: now - Int64(self.site.keepDays) * 86_400)
         }
         let clock = ContinuousClock()
@@ -53,18 +54,26 @@ public final class Filter {
             report.filterSeconds = Self.seconds(clock.now - started)
         } else {
             let logID = try store.beginRunLog(now: now)
+            var failure: Error?
             do {
                 try work()
-                report.filterSeconds = Self.seconds(clock.now - started)
+            } catch {
+                failure = error  // still deliver what earlier runs and batches queued
+            }
+            report.filterSeconds = Self.seconds(clock.now - started)
+            do {
                 if let transport {
                     let delivering = clock.now
                     report.delivery = try context.outbox.deliverDue(through: transport, now: now)
                     report.deliverySeconds = Self.seconds(clock.now - delivering)
                 }
             } catch {
+                failure = failure ?? error
+            }
+            if let failure {
                 try? store.finishRunLog(logID, now: now, events: report.events, messages: context.messagesQueued,
-                                        digests: context.digestsSent, delivered: report.delivery.sent, error: "\(error)")
-                throw error
+                                        digests: context.digestsSent, delivered: report.delivery.sent, error: "\(failure)")
+                throw failure
             }
             try store.finishRunLog(logID, now: now, events: report.events, messages: context.messagesQueued,
                                    digests: context.digestsSent, delivered: report.delivery.sent, error: nil)
@@ -91,30 +100,63 @@ public final class Filter {
             for handler in handlers {
                 try handler.prepare(batch.filter { !(finished[$0.id]?.contains(handler.name) ?? false) }, run: context)
             }
-            try store.db.inTransaction {
-                for event in batch {
-                    var allDone = true
-                    var doneNow: [String] = []
-                    for handler in handlers where !(finished[event.id]?.contains(handler.name) ?? false) {
-                        switch try handler.handle(event, run: context) {
-                        case .done(let items):
-                            for item in items { try context.accept(item, event: event) }
-                            doneNow.append(handler.name)
-                        case .failed(let reason):
-                            allDone = false
-                            report.failedPairs += 1
-                            try store.markHandlerFailed(event: event.id, handler: handler.name, error: reason, now: context.now)
-                        }
-                    }
-                    if allDone {
-                        try store.markEventHandled(event.id, now: context.now)
-                    } else {
-                        for name in doneNow { try store.markHandlerDone(event: event.id, handler: name, now: context.now) }
-                    }
-                    report.events += 1
+            // Commit at event boundaries every few thousand rows, so intake (cgi, ingest) never waits
+            // long for the write lock, whatever the number of subscribers.
+            var next = batch.startIndex
+            while next < batch.endIndex {
+                try store.db.inTransaction {
+                    let start = context.rowsWritten
+                    repeat {
+                        try process(batch[next], handlers: handlers, finished: finished[batch[next].id] ?? [], context: context,
+                                    report: &report)
+                        next += 1
+                    } while next < batch.endIndex && context.rowsWritten - start < Self.rowsPerCommit
                 }
             }
         }
+    }
+
+    static let rowsPerCommit = 5_000
+
+    /// Offers one event to every handler that has not handled it yet, each in a savepoint: a
+    /// handler that throws (a value that cannot become mail, say) fails alone and is retried at the
+    /// next run, while storage errors stop the run.
+    private func process(_ event: Event, handlers: [EventHandler], finished: Set<String>, context: RunContext,
+                         report: inout Report) throws {
+        var allDone = true
+        var doneNow: [String] = []
+        for handler in handlers where !finished.contains(handler.name) {
+            let counters = context.counters
+            var failure: String?
+            do {
+                try store.db.inSavepoint {
+                    switch try handler.handle(event, run: context) {
+                    case .done(let items):
+                        for item in items { try context.accept(item, event: event) }
+                    case .failed(let reason):
+                        failure = reason
+                    }
+                }
+            } catch let error as DatabaseError {
+                throw error
+            } catch {
+                context.counters = counters
+                failure = "\(error)"
+            }
+            if let failure {
+                allDone = false
+                report.failedPairs += 1
+                try store.markHandlerFailed(event: event.id, handler: handler.name, error: failure, now: context.now)
+            } else {
+                doneNow.append(handler.name)
+            }
+        }
+        if allDone {
+            try store.markEventHandled(event.id, now: context.now)
+        } else {
+            for name in doneNow { try store.markHandlerDone(event: event.id, handler: name, now: context.now) }
+        }
+        report.events += 1
     }
 }
 
@@ -128,7 +170,8 @@ public final class RunLock {
         let directory = root.appendingPathComponent("var")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let path = directory.appendingPathComponent("eventfilter.lock").path
-        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        // Read-only is enough for flock, so a cron user who may only read the file can still lock it.
+        let fd = open(path, O_RDONLY | O_CREAT | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw EventFilterError.failure("cannot open \(path): \(String(cString: strerror(errno)))") }
         guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
             close(fd)

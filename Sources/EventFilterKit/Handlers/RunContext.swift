@@ -16,6 +16,13 @@ final class RunContext {
     var messagesQueued = 0
     var digestItems = 0
     var digestsSent = 0
+    /// All three, to put back when a handler's savepoint is rolled back.
+    var counters: (Int, Int, Int) {
+        get { (messagesQueued, digestItems, digestsSent) }
+        set { (messagesQueued, digestItems, digestsSent) = newValue }
+    }
+    /// Rows written so far (messages and digest items), to size the filter's transactions.
+    var rowsWritten: Int { messagesQueued + digestItems }
     private var nextDigestTimes: [Int64: Int64] = [:]
 
     init(root: URL, store: Store, settings: Settings, site: SiteConfiguration, now: Int64) throws {
@@ -41,8 +48,17 @@ final class RunContext {
         let html = try optionalTemplate(bases, "body.html")?.render(context, escapeHTML: true)
         return RenderedContent(
             handler: handler,
-            subject: subject.split(whereSeparator: \.isNewline).joined(separator: " ").trimmingCharacters(in: .whitespaces),
+            subject: Self.oneLine(subject),
             text: text, html: html, thread: thread)
+    }
+
+    /// A subject is one line of printable text: line breaks and other control characters that a
+    /// value brought in (from a webhook, say) become spaces.
+    static func oneLine(_ text: String) -> String {
+        let scalars = text.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7F ? " " : $0 }
+        var result = String(String.UnicodeScalarView(scalars))
+        while result.contains("  ") { result = result.replacingOccurrences(of: "  ", with: " ") }
+        return result.trimmingCharacters(in: .whitespaces)
     }
 
     var siteVariables: [String: TemplateValue] {

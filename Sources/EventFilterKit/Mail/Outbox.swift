@@ -197,16 +197,14 @@ public struct Outbox {
         public var oldestDeferred: Int64?
     }
 
+    /// Each count through its own partial index: sent mail kept for `KeepDays` is never walked.
     public func counts() throws -> Counts {
         var counts = Counts()
-        try db.forEach("SELECT state, count(*) FROM outbox GROUP BY state") { row in
-            switch row.string(0) {
-            case "queued": counts.queued = row.int(1)
-            case "deferred": counts.deferred = row.int(1)
-            case "failed": counts.failed = row.int(1)
-            default: counts.sent = row.int(1)
-            }
+        try db.forEach("SELECT state, count(*) FROM outbox WHERE state IN ('queued', 'deferred') GROUP BY state") { row in
+            if row.string(0) == "queued" { counts.queued = row.int(1) } else { counts.deferred = row.int(1) }
         }
+        counts.failed = try db.scalarInt("SELECT count(*) FROM outbox WHERE state = 'failed'") ?? 0
+        counts.sent = try db.scalarInt("SELECT count(*) FROM outbox WHERE state = 'sent'") ?? 0
         counts.oldestDeferred = try db.first("SELECT min(created_at) FROM outbox WHERE state = 'deferred'") {
             $0.isNull(0) ? nil : $0.int64(0)
         } ?? nil

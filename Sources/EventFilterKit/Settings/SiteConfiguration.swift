@@ -22,6 +22,8 @@ public struct SiteConfiguration: Sendable {
     public var keepDays: Int
     /// `[EventFilterSettings] HandlerTimeout`: seconds a custom handler may run per batch.
     public var handlerTimeout: Double
+    /// `[EventFilterSettings] KeepDedupeDays`: how long a dedupe key refuses a replay (90).
+    public var keepDedupeDays: Int
 
     public static func load(_ settings: Settings) throws -> SiteConfiguration {
         let site = try settings.file("site.ini")
@@ -56,15 +58,17 @@ public struct SiteConfiguration: Sendable {
         let batchSize = try notification.int("EventFilterSettings", "BatchSize") ?? 500
         let keepDays = try notification.int("EventFilterSettings", "KeepDays") ?? 7
         let timeout = try notification.int("EventFilterSettings", "HandlerTimeout") ?? 60
-        guard batchSize > 0, keepDays >= 0, timeout > 0 else {
-            throw EventFilterError.failure("notification.ini [EventFilterSettings]: BatchSize and HandlerTimeout must be positive, KeepDays not negative")
+        let keepDedupeDays = try notification.int("EventFilterSettings", "KeepDedupeDays") ?? 90
+        guard batchSize > 0, keepDays >= 0, timeout > 0, keepDedupeDays >= keepDays else {
+            throw EventFilterError.failure("notification.ini [EventFilterSettings]: BatchSize and HandlerTimeout must be positive, "
+                + "KeepDays not negative, KeepDedupeDays at least KeepDays")
         }
         return SiteConfiguration(
             siteName: siteName, siteURL: siteURL, sender: sender, messageIDDomain: domain,
             unsubscribeURL: unsubscribe,
             settingsURL: nonEmpty(site.string("SiteSettings", "SettingsURL")) ?? siteURL + "/notification/settings",
             notifyAuthor: try notification.bool("SubtreeHandlerSettings", "NotifyAuthor", default: false),
-            batchSize: batchSize, keepDays: keepDays, handlerTimeout: Double(timeout))
+            batchSize: batchSize, keepDays: keepDays, handlerTimeout: Double(timeout), keepDedupeDays: keepDedupeDays)
     }
 
     private static func nonEmpty(_ value: String?) -> String? {

@@ -186,6 +186,23 @@ public final class Database {
     /// Runs `body` in a transaction: committed when it returns, rolled back when it throws.
     /// Nested calls join the outer transaction. `IMMEDIATE` takes the write lock at once, so two
     /// writers never deadlock upgrading from a read.
+    /// Runs `body` inside the current transaction as a unit of its own: when `body` throws, its
+    /// writes are undone and the transaction goes on. The filter runs each (event, handler)
+    /// pair in one, so a handler that fails leaves nothing half-written.
+    public func inSavepoint<T>(_ body: () throws -> T) throws -> T {
+        precondition(transactionDepth > 0, "a savepoint needs a transaction")
+        try execute("SAVEPOINT handler")
+        do {
+            let result = try body()
+            try execute("RELEASE handler")
+            return result
+        } catch {
+            try execute("ROLLBACK TO handler")
+            try execute("RELEASE handler")
+            throw error
+        }
+    }
+
     /// Runs `body` in a transaction that is always rolled back: `run --dry-run` does all the
     /// work and keeps none of it.
     public func inRolledBackTransaction<T>(_ body: () throws -> T) throws -> T {

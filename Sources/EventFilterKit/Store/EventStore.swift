@@ -19,16 +19,23 @@ extension Store {
     public func addEvent(type: String, params: JSONValue, notBefore: Int64? = nil, dedupeKey: String? = nil, now: Int64) throws -> AddResult {
         try EventType.validate(type)
         try EventValidation.validate(type: type, params: params)
-        let statement = try db.statement("""
-            INSERT INTO event(type, params, created_at, not_before, dedupe_key) VALUES (?, ?, ?, ?, ?)
-            ON CONFLICT(dedupe_key) DO NOTHING
-            """)
-        try statement.execute([type, params.serialized, now, notBefore, dedupeKey])
-        if db.changes == 1 { return .added(db.lastInsertRowID) }
-        guard let dedupeKey, let existing = try db.scalarInt("SELECT id FROM event WHERE dedupe_key = ?", [dedupeKey]) else {
-            throw EventFilterError.failure("event was not stored")
+        return try db.inTransaction {
+            if let dedupeKey {
+                try db.execute("INSERT INTO dedupe_key(key, event_id, created_at) VALUES (?, 0, ?) ON CONFLICT(key) DO NOTHING",
+                               [dedupeKey, now])
+                if db.changes == 0 {
+                    let existing = try db.scalarInt("SELECT event_id FROM dedupe_key WHERE key = ?", [dedupeKey]) ?? 0
+                    return .duplicate(Int64(existing))
+                }
+            }
+            try db.execute("INSERT INTO event(type, params, created_at, not_before, dedupe_key) VALUES (?, ?, ?, ?, ?)",
+                           [type, params.serialized, now, notBefore, dedupeKey])
+            let id = db.lastInsertRowID
+            if let dedupeKey {
+                try db.execute("UPDATE dedupe_key SET event_id = ? WHERE key = ?", [id, dedupeKey])
+            }
+            return .added(id)
         }
-        return .duplicate(Int64(existing))
     }
 
     /// Due unhandled events after `afterID`, oldest first, at most `limit`.
@@ -89,6 +96,11 @@ extension Store {
     /// Handled events older than the retention go; they have nothing left to do.
     func purgeHandledEvents(before cutoff: Int64) throws {
         try db.execute("DELETE FROM event WHERE handled_at IS NOT NULL AND handled_at < ?", [cutoff])
+    }
+
+    /// Dedupe keys are kept much longer than events: a replay within this time stores nothing.
+    func purgeDedupeKeys(before cutoff: Int64) throws {
+        try db.execute("DELETE FROM dedupe_key WHERE created_at < ?", [cutoff])
     }
 
     public struct EventRow: Sendable {

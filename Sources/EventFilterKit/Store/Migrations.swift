@@ -9,13 +9,14 @@ enum Migrations {
     static let all: [String] = [
         // 1: the kernel.
         """
+        -- AUTOINCREMENT: ids are never reused after a purge (custom handlers and mail files see them)
         CREATE TABLE event (
-            id INTEGER PRIMARY KEY,
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
             type TEXT NOT NULL,
             params TEXT NOT NULL,                  -- a JSON object
             created_at INTEGER NOT NULL,
             not_before INTEGER,                    -- NULL: due at once
-            dedupe_key TEXT UNIQUE,
+            dedupe_key TEXT,                       -- shown by `event list`; enforced by dedupe_key below
             handled_at INTEGER,                    -- NULL: unhandled
             node_id TEXT GENERATED ALWAYS AS (CAST(json_extract(params, '$.node_id') AS TEXT)) VIRTUAL
         );
@@ -25,6 +26,14 @@ enum Migrations {
         CREATE INDEX event_unhandled_node ON event(node_id, id) WHERE handled_at IS NULL AND type = 'ezpublish';
         -- purging handled events after their retention
         CREATE INDEX event_handled ON event(handled_at) WHERE handled_at IS NOT NULL;
+
+        -- dedupe keys outlive their events (a sender may replay a request long after it was handled)
+        CREATE TABLE dedupe_key (
+            key TEXT PRIMARY KEY,
+            event_id INTEGER NOT NULL,
+            created_at INTEGER NOT NULL
+        ) WITHOUT ROWID;
+        CREATE INDEX dedupe_key_created ON dedupe_key(created_at);
 
         -- (event, handler) pairs that are done, or failed and waiting for a retry.
         -- An event is handled when every configured handler has a 'done' pair; then the pairs go.
@@ -102,22 +111,24 @@ enum Migrations {
         CREATE INDEX digest_item_content ON digest_item(content_id);
 
         -- composed messages on their way out
+        -- AUTOINCREMENT: the file transport names files by id, which must never be reused
         CREATE TABLE outbox (
-            id INTEGER PRIMARY KEY,
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
             recipient TEXT NOT NULL,
             sender TEXT NOT NULL,
             message_id TEXT NOT NULL UNIQUE,
             subject TEXT NOT NULL,
-            message BLOB NOT NULL,                 -- the exact RFC 5322 bytes, CRLF
             state TEXT NOT NULL DEFAULT 'queued' CHECK (state IN ('queued', 'deferred', 'failed', 'sent')),
             attempts INTEGER NOT NULL DEFAULT 0,
             created_at INTEGER NOT NULL,
             next_attempt_at INTEGER NOT NULL,
             last_attempt_at INTEGER,
             last_error TEXT,
-            sent_at INTEGER
+            sent_at INTEGER,
+            message BLOB NOT NULL                  -- the exact RFC 5322 bytes, CRLF; last, so reading the state never reads it
         );
-        CREATE INDEX outbox_due ON outbox(next_attempt_at) WHERE state IN ('queued', 'deferred');
+        -- delivery walks only what is still to send, in id order, never the sent history
+        CREATE INDEX outbox_pending ON outbox(id, next_attempt_at) WHERE state IN ('queued', 'deferred');
         -- what operators look at; sent mail stays out of it, so marking a message sent touches one index less
         CREATE INDEX outbox_attention ON outbox(state, id) WHERE state IN ('deferred', 'failed');
         CREATE INDEX outbox_sent ON outbox(sent_at) WHERE state = 'sent';

@@ -40,8 +40,16 @@ extension Store {
     public func removeUser(email: String) throws {
         let user = try requireUser(email: email)
         try db.inTransaction {
+            let contents = try db.map("SELECT content_id FROM digest_item WHERE user_id = ?", [user.id]) {
+                JSONValue.number(Double($0.int64(0)))
+            }
             try db.execute("DELETE FROM digest_item WHERE user_id = ?", [user.id])
             try db.execute("DELETE FROM user WHERE id = ?", [user.id])
+            // Contents no other user waits for go with the last item.
+            try db.execute("""
+                DELETE FROM content WHERE id IN (SELECT value FROM json_each(?))
+                  AND NOT EXISTS (SELECT 1 FROM digest_item WHERE digest_item.content_id = content.id)
+                """, [JSONValue.array(contents).serialized])
         }
     }
 

@@ -21,6 +21,7 @@ struct RunCommand: Command {
 
     static func run(_ arguments: ParsedArguments, _ context: CommandContext) throws {
         _ = try arguments.positionals()
+        try context.requireInstallation()
         guard let lock = try RunLock(root: context.root) else {
             if arguments.has("verbose") { Output.line("another run is working; nothing to do") }
             return

@@ -110,8 +110,8 @@ final class ExternalHandler: EventHandler {
             guard let to = value["to"]?.stringValue, let subject = value["subject"]?.stringValue, let text = value["text"]?.stringValue else {
                 throw Failure(description: "\(name) output line \(lineNumber): needs to, subject and text")
             }
-            if subject.contains(where: \.isNewline) {
-                throw Failure(description: "\(name) output line \(lineNumber): subject contains a line break")
+            if subject.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) {
+                throw Failure(description: "\(name) output line \(lineNumber): subject contains a line break or control character")
             }
             do { _ = try Mailbox(address: to) } catch {
                 throw Failure(description: "\(name) output line \(lineNumber): invalid address '\(to.prefix(100))'")

@@ -78,7 +78,7 @@ final class SubtreeHandler: EventHandler {
             }
             if let links = object["links"]?.arrayValue {
                 variables["links"] = .list(links.compactMap { link in
-                    guard let url = link["url"]?.stringValue else { return nil }
+                    guard let url = link["url"]?.stringValue, Self.isWebURL(url) else { return nil }
                     return ["title": .text(link["title"]?.stringValue ?? url), "url": .text(url)]
                 })
             }
@@ -90,11 +90,20 @@ final class SubtreeHandler: EventHandler {
         variables["class"] = .text(event.param("class") ?? "Item")
         variables["name"] = .text(event.param("name") ?? "node \(node)")
         variables["author_name"] = .text(event.param("author_name") ?? event.param("author") ?? "")
-        variables["url"] = .text(event.param("url").map { absolute($0, run: run) } ?? "\(run.site.siteURL)/content/view/full/\(node)")
+        variables["url"] = .text(event.param("url").map { absolute($0, run: run, node: node) } ?? "\(run.site.siteURL)/content/view/full/\(node)")
         return variables
     }
 
-    private func absolute(_ url: String, run: RunContext) -> String {
-        url.contains("://") ? url : run.site.siteURL + (url.hasPrefix("/") ? url : "/" + url)
+    /// A link in mail is http(s) or a path on the site; anything else (`javascript:`, `data:`)
+    /// falls back to the node's own page.
+    private func absolute(_ url: String, run: RunContext, node: String) -> String {
+        if Self.isWebURL(url) { return url }
+        if url.hasPrefix("/") && !url.hasPrefix("//") { return run.site.siteURL + url }
+        return "\(run.site.siteURL)/content/view/full/\(node)"
+    }
+
+    static func isWebURL(_ url: String) -> Bool {
+        let lower = url.lowercased()
+        return (lower.hasPrefix("https://") || lower.hasPrefix("http://")) && !url.contains(where: { $0.isWhitespace })
     }
 }
