@@ -183,9 +183,6 @@ public final class Database {
     public var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(handle) }
     public var changes: Int { Int(sqlite3_changes(handle)) }
 
-    /// Runs `body` in a transaction: committed when it returns, rolled back when it throws.
-    /// Nested calls join the outer transaction. `IMMEDIATE` takes the write lock at once, so two
-    /// writers never deadlock upgrading from a read.
     /// Runs `body` inside the current transaction as a unit of its own: when `body` throws, its
     /// writes are undone and the transaction goes on. The filter runs each (event, handler)
     /// pair in one, so a handler that fails leaves nothing half-written.
@@ -216,6 +213,9 @@ public final class Database {
         return try body()
     }
 
+    /// Runs `body` in a transaction: committed when it returns, rolled back when it throws.
+    /// Nested calls join the outer transaction. `IMMEDIATE` takes the write lock at once, so two
+    /// writers never deadlock upgrading from a read.
     @discardableResult
     public func inTransaction<T>(_ body: () throws -> T) throws -> T {
         if transactionDepth > 0 {
