@@ -60,11 +60,6 @@ public final class WebhookIntake {
         return accept(request, sourceName: segments[0], now: now)
     }
 
-    /// Verifies and stores one request for the source `sourceName`; the response only.
-    public func receive(_ request: HTTPRequest, sourceName: String, now: Int64) -> HTTPResponse {
-        accept(request, sourceName: sourceName, now: now).response
-    }
-
     /// Verifies and stores one request for the source `sourceName`.
     public func accept(_ request: HTTPRequest, sourceName: String, now: Int64) -> Answer {
         guard let source = sources[sourceName] else {

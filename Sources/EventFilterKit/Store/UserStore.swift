@@ -110,14 +110,9 @@ extension Store {
         guard ok else { throw EventFilterError.usage("invalid node id '\(node)': one path element, no '/' or spaces") }
     }
 
-    /// An opaque, unguessable token (128 bits from the system's CSPRNG).
+    /// An opaque, unguessable token: 128 bits from OpenSSL's CSPRNG, as hex.
     static func newToken() -> String {
-        var generator = SystemRandomNumberGenerator()
-        return (0..<2).map { _ in
-            let value = generator.next() as UInt64
-            let hex = String(value, radix: 16)
-            return String(repeating: "0", count: 16 - hex.count) + hex
-        }.joined()
+        Crypto.hexEncode(Crypto.randomBytes(16))
     }
 
     // MARK: Collaboration rules
