@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import XCTest
 
 @testable import EventFilterKit
@@ -92,19 +93,6 @@ final class SMTPTransportTests: XCTestCase {
         XCTAssertEqual(outcomes[4], .accepted)
     }
 
-    func testServerDownIsConnectionRefusedThenTheSameTransportDeliversWhenItIsBack() throws {
-        let port = try SMTPTestServer.unusedPort()
-        let transport = try SMTPTransport(configuration: SMTPConfiguration(server: "127.0.0.1", port: port))
-
-        let first = try deliver([message(1, to: "ann@example.org")], with: transport)
-        XCTAssertEqual(first[1], .temporaryFailure("smtp 127.0.0.1:\(port): connection refused"))
-
-        let server = try startServer(port: port)
-        let second = try deliver([message(1, to: "ann@example.org")], with: transport)
-        XCTAssertEqual(second[1], .accepted)
-        XCTAssertEqual(try server.received().count, 1)
-    }
-
     func testSilentServerTimesOutAsTemporary() throws {
         let listener = try SMTPSilentListener()
         defer { listener.close() }
@@ -117,6 +105,175 @@ final class SMTPTransportTests: XCTestCase {
             return XCTFail("expected a temporary failure, got \(String(describing: outcomes[1]))")
         }
         XCTAssertTrue(reason.hasPrefix("smtp 127.0.0.1:\(listener.port): timed out waiting for the greeting"), reason)
+    }
+
+    // MARK: - Dead destination: one connection-level failure suspends the run
+
+    func testBlackholedServerIsTriedOnceAndTheRestOfTheRunContactsNobody() throws {
+        let listener = try SMTPSilentListener()
+        defer { listener.close() }
+        let transport = try SMTPTransport(configuration: SMTPConfiguration(
+            server: "127.0.0.1", port: listener.port, connectTimeout: 1, timeout: 1))
+        let label = "smtp 127.0.0.1:\(listener.port)"
+        let started = Date()
+
+        let outcomes = try deliver((1...20).map { message(Int64($0), to: "user\($0)@example.org") }, with: transport)
+
+        XCTAssertLessThan(Date().timeIntervalSince(started), 10, "one timeout, not twenty")
+        XCTAssertEqual(listener.takeWaitingConnections(), 1, "only the first message may knock")
+        XCTAssertEqual(transport.transfersStarted, 1)
+        let cause = "timed out waiting for the greeting (connect timeout 1 s, message timeout 1 s)"
+        XCTAssertEqual(outcomes.count, 20)
+        XCTAssertEqual(outcomes[1], .temporaryFailure("\(label): \(cause)"))
+        for id in 2...20 {
+            XCTAssertEqual(outcomes[Int64(id)], .temporaryFailure("\(label): not tried (delivery suspended for this run): \(cause)"))
+        }
+        XCTAssertEqual(transport.suspendedReason, cause)
+
+        // The outbox's next batch in the same run.
+        let later = try deliver((21...25).map { message(Int64($0), to: "user\($0)@example.org") }, with: transport)
+
+        XCTAssertEqual(later.count, 5)
+        XCTAssertTrue(later.values.allSatisfy { $0 == .temporaryFailure("\(label): not tried (delivery suspended for this run): \(cause)") },
+                      "\(later)")
+        XCTAssertEqual(listener.takeWaitingConnections(), 0)
+        XCTAssertEqual(transport.transfersStarted, 1)
+    }
+
+    func testRefusedConnectionIsTriedOnceEvenWithParallelConnectionsAndTheNextRunDelivers() throws {
+        let port = try SMTPTestServer.unusedPort()
+        let transport = try SMTPTransport(configuration: SMTPConfiguration(server: "127.0.0.1", port: port, maxConnections: 4))
+        let label = "smtp 127.0.0.1:\(port)"
+
+        let first = try deliver((1...10).map { message(Int64($0), to: "user\($0)@example.org") }, with: transport)
+
+        XCTAssertEqual(transport.transfersStarted, 1, "the other three connections wait for a session that works")
+        XCTAssertEqual(first.count, 10)
+        XCTAssertEqual(first[1], .temporaryFailure("\(label): connection refused"))
+        for id in 2...10 {
+            XCTAssertEqual(first[Int64(id)], .temporaryFailure("\(label): not tried (delivery suspended for this run): connection refused"))
+        }
+
+        // The server comes back during the run: this run still leaves it alone...
+        let server = try startServer(port: port)
+        let second = try deliver([message(11, to: "ann@example.org")], with: transport)
+        XCTAssertEqual(second[11], .temporaryFailure("\(label): not tried (delivery suspended for this run): connection refused"))
+        XCTAssertEqual(try server.count("connections"), 0)
+
+        // ...and the next run (a new transport) delivers.
+        let nextRun = try deliver([message(11, to: "ann@example.org")], with: SMTPTransport(configuration: server.configuration))
+        XCTAssertEqual(nextRun[11], .accepted)
+        XCTAssertEqual(try server.received().count, 1)
+        XCTAssertEqual(try server.count("connections"), 1)
+    }
+
+    func testWrongPasswordCostsOneLoginPerRun() throws {
+        let server = try startServer(auth: "notify:s3cret")
+        var configuration = server.configuration
+        configuration.user = "notify"
+        configuration.password = "wrong-Pa55word"
+        configuration.maxConnections = 4
+        let transport = try SMTPTransport(configuration: configuration)
+
+        let outcomes = try deliver((1...10).map { message(Int64($0), to: "user\($0)@example.org") }, with: transport)
+        let later = try deliver([message(11, to: "ann@example.org")], with: transport)
+
+        XCTAssertEqual(try server.count("auth-attempts"), 1, "one failed login, so the account is not locked")
+        XCTAssertEqual(try server.count("connections"), 1)
+        XCTAssertEqual(try server.received().count, 0)
+        let cause = try XCTUnwrap(transport.suspendedReason)
+        XCTAssertTrue(cause.hasPrefix("authentication failed (535): wrong user name or password"), cause)
+        XCTAssertEqual(outcomes[1], .temporaryFailure("smtp 127.0.0.1:\(server.port): \(cause)"))
+        for id in 2...11 {
+            XCTAssertEqual((outcomes[Int64(id)] ?? later[Int64(id)]),
+                           .temporaryFailure("smtp 127.0.0.1:\(server.port): not tried (delivery suspended for this run): \(cause)"))
+        }
+        XCTAssertEqual(outcomes.count + later.count, 11)
+    }
+
+    func testGreetingThatRefusesTheSessionSuspendsTheRun() throws {
+        let listener = try SMTPRefusingListener(greeting: "554 5.3.2 no service for you\r\n")
+        defer { listener.stop() }
+        let transport = try SMTPTransport(configuration: SMTPConfiguration(
+            server: "127.0.0.1", port: listener.port, connectTimeout: 5, timeout: 5))
+
+        let outcomes = try deliver((1...5).map { message(Int64($0), to: "user\($0)@example.org") }, with: transport)
+
+        let label = "smtp 127.0.0.1:\(listener.port)"
+        XCTAssertEqual(outcomes[1], .temporaryFailure("\(label): server refused the session: 554 5.3.2 no service for you"))
+        for id in 2...5 {
+            XCTAssertEqual(outcomes[Int64(id)], .temporaryFailure(
+                "\(label): not tried (delivery suspended for this run): server refused the session: 554 5.3.2 no service for you"))
+        }
+        XCTAssertEqual(listener.connectionsAccepted, 1)
+    }
+
+    func testRefusedMessagesDoNotSuspendTheRun() throws {
+        let server = try startServer()
+        let transport = try SMTPTransport(configuration: server.configuration)
+        let label = "smtp 127.0.0.1:\(server.port)"
+
+        let outcomes = try deliver([
+            message(1, to: "bad@example.org"),
+            message(2, to: "ann@example.org"),
+            message(3, to: "busy@example.org"),
+            message(4, to: "bob@example.org", bytes: Array("X-Test-Reject: yes\r\n\r\nspam\r\n".utf8)),
+            OutgoingMessage(id: 5, sender: "badsender@example.org", recipient: "cy@example.org", bytes: simpleBody(5)),
+            message(6, to: "dee@example.org"),
+        ], with: transport)
+        let later = try deliver([message(7, to: "eve@example.org")], with: transport)
+
+        XCTAssertEqual(outcomes[1], .permanentFailure("\(label): recipient rejected: 550 5.1.1 no such user"))
+        XCTAssertEqual(outcomes[2], .accepted)
+        XCTAssertEqual(outcomes[3], .temporaryFailure("\(label): recipient deferred: 451 4.3.0 mailbox busy, try again later"))
+        XCTAssertEqual(outcomes[4], .permanentFailure("\(label): message rejected: 554 5.6.0 message content rejected"))
+        XCTAssertEqual(outcomes[5], .permanentFailure(
+            "\(label): sender <badsender@example.org> rejected: 553 5.7.1 sender address rejected"))
+        XCTAssertEqual(outcomes[6], .accepted)
+        XCTAssertEqual(later[7], .accepted)
+        XCTAssertNil(transport.suspendedReason)
+        XCTAssertEqual(try server.received().map { $0.envelope.recipients }, [["ann@example.org"], ["dee@example.org"], ["eve@example.org"]])
+    }
+
+    func testServerGoneMidRunLetsTheMessagesInFlightFinishAndStartsNoMore() throws {
+        let server = try startServer()
+        var configuration = server.configuration
+        configuration.maxConnections = 3
+        let transport = try SMTPTransport(configuration: configuration)
+        let warmUp = try deliver((1...9).map { message(Int64($0), to: "user\($0)@example.org") }, with: transport)
+        XCTAssertTrue(warmUp.values.allSatisfy { $0 == .accepted }, "\(warmUp)")
+        XCTAssertEqual(transport.transfersStarted, 9)
+        server.stop()
+
+        let outcomes = try deliver((10...29).map { message(Int64($0), to: "user\($0)@example.org") }, with: transport)
+
+        XCTAssertEqual(outcomes.count, 20, "each message reported once")
+        let label = "smtp 127.0.0.1:\(server.port)"
+        let notTried = outcomes.values.filter {
+            if case .temporaryFailure(let reason) = $0 { return reason.hasPrefix("\(label): not tried (delivery suspended for this run): ") }
+            return false
+        }
+        let tried = transport.transfersStarted - 9
+        // Up to one message per connection was in flight when the first failure came back;
+        // each is reported with its own failure, every other message is not tried.
+        XCTAssertTrue((1...3).contains(tried), "\(tried) messages tried")
+        XCTAssertEqual(notTried.count, 20 - tried, "\(outcomes)")
+        XCTAssertFalse(outcomes.values.contains(.accepted))
+        XCTAssertNotNil(transport.suspendedReason)
+    }
+
+    func testAddressThatCanNeverBeSentStaysPermanentWhileSuspended() throws {
+        let port = try SMTPTestServer.unusedPort()
+        let transport = try SMTPTransport(configuration: SMTPConfiguration(server: "127.0.0.1", port: port))
+
+        let outcomes = try deliver([
+            message(1, to: "ann@example.org"),
+            message(2, to: "ann@example.org>\r\nRCPT TO:<victim@example.org"),
+        ], with: transport)
+
+        XCTAssertEqual(outcomes[1], .temporaryFailure("smtp 127.0.0.1:\(port): connection refused"))
+        guard case .permanentFailure(let reason)? = outcomes[2] else { return XCTFail("\(outcomes)") }
+        XCTAssertTrue(reason.contains("line break"), reason)
     }
 
     // MARK: - Connection reuse
@@ -609,6 +766,12 @@ final class SMTPTestServer {
         process.waitUntilExit()
     }
 
+    /// A counter the server keeps in its directory: "connections" or "auth-attempts".
+    func count(_ name: String) throws -> Int {
+        let text = try String(contentsOf: directory.appendingPathComponent(name), encoding: .utf8)
+        return try XCTUnwrap(Int(text), "\(name) holds \(text.debugDescription)")
+    }
+
     /// Every accepted message, in the order the server accepted them.
     func received() throws -> [Received] {
         let names = try FileManager.default.contentsOfDirectory(atPath: directory.path)
@@ -662,6 +825,8 @@ final class SMTPTestServer {
 final class SMTPSilentListener {
     let port: Int
     private var descriptor: Int32
+    /// The listening socket, for a listener that builds on this one (it dups it before `close()`).
+    var descriptorForHandOver: Int32 { descriptor }
 
     init() throws {
         let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
@@ -684,12 +849,65 @@ final class SMTPSilentListener {
         port = Int(UInt16(bigEndian: address.sin_port))
     }
 
+    /// Accepts (and closes) the connections waiting in the backlog, clients gone or not, and
+    /// says how many there were: the connection attempts since the last call.
+    func takeWaitingConnections() -> Int {
+        var count = 0
+        while true {
+            var request = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
+            guard poll(&request, 1, 0) == 1 else { return count }
+            let connection = accept(descriptor, nil, nil)
+            guard connection >= 0 else { return count }
+            Glibc.close(connection)
+            count += 1
+        }
+    }
+
     func close() {
         if descriptor >= 0 { Glibc.close(descriptor) }
         descriptor = -1
     }
 
     deinit { close() }
+}
+
+/// A TCP server on 127.0.0.1 that answers every connection with one line (a refusing SMTP
+/// greeting) and hangs up, counting the connections. Runs on its own thread until ``stop()``.
+final class SMTPRefusingListener: Sendable {
+    let port: Int
+    private let descriptor: Int32
+    private let accepted = Mutex(0)
+    private let finished = DispatchSemaphore(value: 0)
+
+    init(greeting: String) throws {
+        let silent = try SMTPSilentListener()
+        port = silent.port
+        descriptor = dup(silent.descriptorForHandOver)
+        silent.close()
+        guard descriptor >= 0 else { throw POSIXError(.EMFILE) }
+        let bytes = Array(greeting.utf8)
+        Thread.detachNewThread { [self] in
+            while true {
+                let connection = accept(descriptor, nil, nil)
+                if connection < 0 {
+                    if errno == EINTR { continue }
+                    break  // stop() shut the socket down
+                }
+                accepted.withLock { $0 += 1 }
+                _ = bytes.withUnsafeBytes { write(connection, $0.baseAddress, $0.count) }
+                Glibc.close(connection)
+            }
+            finished.signal()
+        }
+    }
+
+    var connectionsAccepted: Int { accepted.withLock { $0 } }
+
+    func stop() {
+        shutdown(descriptor, Int32(SHUT_RDWR))  // wakes the accept() above
+        finished.wait()
+        Glibc.close(descriptor)
+    }
 }
 
 /// Throughput against Postfix's smtp-sink, side by side with Postfix's own smtp-source load

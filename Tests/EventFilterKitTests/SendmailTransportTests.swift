@@ -66,12 +66,81 @@ final class SendmailTransportTests: XCTestCase {
             "sendmail \(sendmail): exit 75 (EX_TEMPFAIL): sendmail: queue directory full"))
     }
 
-    func testOtherNonZeroExitIsTemporaryToo() throws {
-        let sendmail = try fakeSendmail("cat > /dev/null; exit 67")
+    func testExitsThatBlameTheMessageOrAddressArePermanent() throws {
+        let cases: [(status: Int32, name: String)] = [(67, "EX_NOUSER"), (65, "EX_DATAERR"), (68, "EX_NOHOST")]
+        for (status, name) in cases {
+            let sendmail = try fakeSendmail("cat > /dev/null; echo 'ann@example.org... User unknown' >&2; exit \(status)")
 
-        let outcomes = try deliver([message(1)], with: SendmailTransport(path: sendmail))
+            let outcomes = try deliver([message(1)], with: SendmailTransport(path: sendmail))
 
-        XCTAssertEqual(outcomes[1], .temporaryFailure("sendmail \(sendmail): exit 67 (EX_NOUSER)"))
+            XCTAssertEqual(outcomes[1], .permanentFailure("sendmail \(sendmail): exit \(status) (\(name)): ann@example.org... User unknown"))
+        }
+    }
+
+    func testExitsThatBlameTheSetupAreTemporary() throws {
+        let cases: [(status: Int32, name: String)] = [(77, " (EX_NOPERM)"), (78, " (EX_CONFIG)"), (69, " (EX_UNAVAILABLE)"), (1, "")]
+        for (status, name) in cases {
+            let sendmail = try fakeSendmail("cat > /dev/null; exit \(status)")
+
+            let outcomes = try deliver([message(1)], with: SendmailTransport(path: sendmail))
+
+            XCTAssertEqual(outcomes[1], .temporaryFailure("sendmail \(sendmail): exit \(status)\(name)"))
+        }
+    }
+
+    func testAProgramThatHangsIsStoppedAfterTheTimeoutWithWhatItStarted() throws {
+        let sendmail = try fakeSendmail("""
+            echo $$ > "$OUT/shell.pid"
+            sleep 1000 &
+            echo $! > "$OUT/sleep.pid"
+            echo "sendmail: waiting for the queue lock" >&2
+            wait
+            """)
+        let transport = SendmailTransport(path: sendmail, timeout: 1)
+
+        let outcomes = try deliver([message(1), message(2)], with: transport)
+
+        XCTAssertEqual(outcomes[1], .temporaryFailure("sendmail \(sendmail): timed out after 1 s: sendmail: waiting for the queue lock"))
+        XCTAssertEqual(outcomes[2], outcomes[1])
+        for name in ["shell.pid", "sleep.pid"] {
+            let pid = try XCTUnwrap(Int32(String(decoding: try output(name), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)))
+            XCTAssertFalse(isAlive(pid), "\(name) \(pid) still runs")
+        }
+    }
+
+    func testAProgramThatIgnoresSIGTERMIsKilled() throws {
+        // An ignored signal stays ignored in the children too: both need SIGKILL.
+        let sendmail = try fakeSendmail("""
+            trap '' TERM
+            sleep 1000 &
+            echo $! > "$OUT/sleep.pid"
+            wait
+            """)
+        let transport = SendmailTransport(path: sendmail, timeout: 1)
+        transport.terminationGrace = 0.2
+
+        let outcomes = try deliver([message(1)], with: transport)
+
+        XCTAssertEqual(outcomes[1], .temporaryFailure("sendmail \(sendmail): timed out after 1 s"))
+        let pid = try XCTUnwrap(Int32(String(decoding: try output("sleep.pid"), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)))
+        XCTAssertFalse(isAlive(pid), "sleep \(pid) still runs")
+    }
+
+    func testAProgramThatExitsButLeavesAChildHoldingItsOutputIsNotATimeout() throws {
+        // A daemonised helper keeps stdout open; the exit status is what counts.
+        let sendmail = try fakeSendmail("""
+            cat > /dev/null
+            sleep 1000 &
+            echo $! > "$OUT/sleep.pid"
+            exit 0
+            """)
+
+        let outcomes = try deliver([message(1)], with: SendmailTransport(path: sendmail, timeout: 5))
+
+        XCTAssertEqual(outcomes[1], .accepted)
+        // Clean up the helper this test made the script leave behind.
+        let pid = try XCTUnwrap(Int32(String(decoding: try output("sleep.pid"), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)))
+        kill(pid, SIGKILL)
     }
 
     func testAProgramThatExitsWithoutReadingDoesNotKillUsWithSIGPIPE() throws {
@@ -144,6 +213,20 @@ final class SendmailTransportTests: XCTestCase {
     private func lines(_ name: String) throws -> [String] {
         String(decoding: try output(name), as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
             .dropLast().map(String.init)
+    }
+
+    /// Whether the process still runs a second after it was killed: a SIGKILLed process may
+    /// take a moment to finish exiting, and a zombie waiting to be reaped counts as gone.
+    private func isAlive(_ pid: Int32) -> Bool {
+        let deadline = Date().addingTimeInterval(1)
+        while Date() < deadline {
+            guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+                  let end = stat.range(of: ")", options: .backwards) else { return false }
+            let state = stat[end.upperBound...].trimmingCharacters(in: .whitespaces).first
+            if state == "Z" || state == "X" { return false }
+            usleep(10_000)  // waiting for the kernel to finish an exit, not timing logic
+        }
+        return true
     }
 
     private func message(_ id: Int64, bytes: [UInt8]? = nil) -> OutgoingMessage {

@@ -13,6 +13,10 @@ and session: mail_from, rcpt_tos, mail_options, peer [host, port] (the client's 
 connections apart), helo, tls, authenticated. <n> counts from 1; both files appear (renamed into
 place) before the 250 reply is sent.
 
+DIR/connections holds the number of connections accepted so far and DIR/auth-attempts the
+number of AUTH commands with credentials (right or wrong), each updated before the greeting or
+the AUTH reply is sent. Both start at 0.
+
 Scripted answers:
     RCPT address containing "bad"        -> 550 5.1.1 no such user
     RCPT address containing "busy"       -> 451 4.3.0 mailbox busy, try again later
@@ -34,6 +38,41 @@ import threading
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
+
+
+def write_atomically(path, data):
+    with open(path + ".tmp", "wb") as f:
+        f.write(data)
+    os.replace(path + ".tmp", path)
+
+
+class Counter:
+    """A number kept in a file of DIR, for the tests to read."""
+
+    def __init__(self, path):
+        self.path = path
+        self.reset()
+
+    def reset(self):
+        self.value = 0
+        write_atomically(self.path, b"0")
+
+    def increment(self):
+        # Called from the server's event loop only: no lock needed.
+        self.value += 1
+        write_atomically(self.path, str(self.value).encode())
+
+
+class CountingController(Controller):
+    """Counts connections: aiosmtpd calls factory() once per accepted connection."""
+
+    def __init__(self, handler, connections, **kwargs):
+        super().__init__(handler, **kwargs)
+        self.connections = connections
+
+    def factory(self):
+        self.connections.increment()
+        return super().factory()
 
 
 class RecordingHandler:
@@ -76,14 +115,13 @@ class RecordingHandler:
             "authenticated": bool(session.authenticated),
         }
         for suffix, data in ((".eml", content), (".json", json.dumps(sidecar).encode())):
-            with open(base + suffix + ".tmp", "wb") as f:
-                f.write(data)
-            os.replace(base + suffix + ".tmp", base + suffix)
+            write_atomically(base + suffix, data)
         return "250 2.0.0 queued as %d" % self.count
 
 
-def make_authenticator(user, password):
+def make_authenticator(user, password, attempts):
     def authenticate(server, session, envelope, mechanism, auth_data):
+        attempts.increment()
         ok = (isinstance(auth_data, LoginPassword)
               and auth_data.login == user.encode() and auth_data.password == password.encode())
         return AuthResult(success=ok, handled=False)
@@ -117,9 +155,11 @@ def main():
         else:
             kwargs["tls_context"] = tls
             kwargs["require_starttls"] = True
+    connections = Counter(os.path.join(args.dir, "connections"))
+    auth_attempts = Counter(os.path.join(args.dir, "auth-attempts"))
     if args.auth:
         user, _, password = args.auth.partition(":")
-        kwargs["authenticator"] = make_authenticator(user, password)
+        kwargs["authenticator"] = make_authenticator(user, password, auth_attempts)
         kwargs["auth_required"] = True
         kwargs["auth_require_tls"] = bool(tls) and not args.implicit_tls
 
@@ -129,8 +169,10 @@ def main():
     for attempt in range(5):
         port = args.port or free_port()
         try:
-            controller = Controller(handler, hostname="127.0.0.1", port=port, **kwargs)
+            controller = CountingController(handler, connections, hostname="127.0.0.1", port=port, **kwargs)
             controller.start()
+            # start() connects once itself to check that the server runs: not a client's.
+            connections.reset()
             break
         except Exception as error:  # noqa: BLE001 - report and retry any bind failure
             print("port %d failed: %s" % (port, error), file=sys.stderr)

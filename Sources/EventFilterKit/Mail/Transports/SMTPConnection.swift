@@ -99,11 +99,11 @@ final class SMTPConnection {
     }
 
     /// What became of the message after its transfer ended with `result`.
-    func finish(_ result: CURLcode) -> DeliveryOutcome {
+    func finish(_ result: CURLcode) -> SMTPVerdict {
         defer { abandon() }
         var opened = 0
         if ccurl_get_long(handle, CURLINFO_NUM_CONNECTS, &opened) == CURLE_OK { connectionsOpened += opened }
-        if result == CURLE_OK { return .accepted }
+        if result == CURLE_OK { return SMTPVerdict(outcome: .accepted, sessionFailure: nil, sessionWorked: true) }
 
         var replyCode = 0
         // A code from an earlier message is stale when the server said nothing this time.
@@ -117,8 +117,8 @@ final class SMTPConnection {
         let attempt = SMTPAttempt(
             result: result, replyCode: replyCode, replyText: exchange.replyText,
             stage: exchange.stage, connected: connectSeconds > 0, systemError: Int32(systemError),
-            curlMessage: curlMessage)
-        return classifier.outcome(of: attempt, sender: sender)
+            curlMessage: curlMessage, openedConnection: opened > 0)
+        return classifier.verdict(of: attempt, sender: sender)
     }
 
     /// Forgets the current message (after ``finish(_:)``, or when its transfer was cut off).

@@ -15,6 +15,20 @@ struct SMTPAttempt {
     var systemError: Int32
     /// CURLOPT_ERRORBUFFER: curl's own sentence, used only where the server said nothing.
     var curlMessage: String
+    /// Whether this attempt opened a new connection (CURLINFO_NUM_CONNECTS > 0) rather than
+    /// reusing one: a reused connection that dropped says nothing about the server's health.
+    var openedConnection: Bool
+}
+
+/// What a finished attempt means for its message and for the rest of the run.
+struct SMTPVerdict: Equatable {
+    var outcome: DeliveryOutcome
+    /// Set when the failure is the server's or the settings' rather than this message's
+    /// (connect, DNS, TLS, greeting, EHLO, AUTH): every later message would meet it too. The
+    /// reason without the `smtp host:port: ` prefix.
+    var sessionFailure: String?
+    /// The session got as far as MAIL FROM: greeting, EHLO, TLS and AUTH all worked.
+    var sessionWorked: Bool
 }
 
 /// Decides what a failed attempt means for the message and says why in one line that names the
@@ -23,24 +37,34 @@ struct SMTPAttempt {
 /// Only a 5xx answer to the message itself (MAIL FROM, RCPT TO, DATA) is permanent. Everything
 /// the operator can fix (credentials, TLS, certificates, a server that is down) is temporary, so
 /// no mail is dropped while settings are wrong.
+///
+/// A failure before MAIL FROM (connect, DNS, TLS, greeting, EHLO, AUTH) or a 530/534/538 demand
+/// for TLS or login is the session's: ``SMTPVerdict/sessionFailure`` says so, and the transport
+/// stops contacting the server for the rest of the run, like Postfix's "dead destination".
 struct SMTPFailureClassifier {
     let configuration: SMTPConfiguration
 
-    func outcome(of attempt: SMTPAttempt, sender: String) -> DeliveryOutcome {
+    func verdict(of attempt: SMTPAttempt, sender: String) -> SMTPVerdict {
         let prefix = "smtp \(configuration.serverLabel): "
-        if let reason = transportProblem(attempt) {
-            return .temporaryFailure(prefix + reason)
+        let worked = attempt.stage.isAfterSessionSetup
+        func session(_ reason: String) -> SMTPVerdict {
+            SMTPVerdict(outcome: .temporaryFailure(prefix + reason), sessionFailure: reason, sessionWorked: worked)
+        }
+        func message(_ outcome: DeliveryOutcome) -> SMTPVerdict {
+            SMTPVerdict(outcome: outcome, sessionFailure: nil, sessionWorked: worked)
+        }
+        if let problem = transportProblem(attempt) {
+            return problem.ofSession ? session(problem.reason) : message(.temporaryFailure(prefix + problem.reason))
         }
         let code = attempt.replyCode
         let reply = attempt.replyText.flatMap { $0.hasPrefix(String(code)) ? $0 : nil } ?? String(code)
         if (400...599).contains(code) {
             if attempt.stage == .authentication {
-                return .temporaryFailure(prefix + authenticationFailure(code: code, reply: reply))
+                return session(authenticationFailure(code: code, reply: reply))
             }
             if [530, 534, 538].contains(code) {
-                return .temporaryFailure(
-                    prefix + "server requires STARTTLS or authentication"
-                        + " (check TransportConnectionType, TransportUser): \(reply)")
+                return session("server requires STARTTLS or authentication"
+                               + " (check TransportConnectionType, TransportUser): \(reply)")
             }
             let subject: String
             switch attempt.stage {
@@ -50,49 +74,63 @@ struct SMTPFailureClassifier {
             case .connecting, .hello, .starttls, .authentication, .quit:
                 // The server refuses the whole session, not this message: the operator has
                 // to look, and the mail waits.
-                return .temporaryFailure(prefix + "server refused the session: \(reply)")
+                return session("server refused the session: \(reply)")
             }
             return code >= 500
-                ? .permanentFailure(prefix + "\(subject) rejected: \(reply)")
-                : .temporaryFailure(prefix + "\(subject) deferred: \(reply)")
+                ? message(.permanentFailure(prefix + "\(subject) rejected: \(reply)"))
+                : message(.temporaryFailure(prefix + "\(subject) deferred: \(reply)"))
         }
         let detail = attempt.curlMessage.isEmpty ? "no reply" : attempt.curlMessage
-        return .temporaryFailure(prefix + "connection lost \(attempt.stage.during): \(detail)")
+        let reason = "connection lost \(attempt.stage.during): \(detail)"
+        // A server that hangs up before MAIL FROM refuses us; a cached connection found dead
+        // when reused (nothing sent yet, nothing opened) only needs a new one.
+        let refusedUs = attempt.stage.isSessionSetup && (attempt.stage != .connecting || attempt.openedConnection)
+        return refusedUs ? session(reason) : message(.temporaryFailure(prefix + reason))
     }
 
     /// Failures of the connection or TLS layer, where the server's reply code says nothing.
-    private func transportProblem(_ attempt: SMTPAttempt) -> String? {
+    /// All of them are the session's except a timeout after MAIL FROM (a slow server or a
+    /// large message).
+    private func transportProblem(_ attempt: SMTPAttempt) -> (reason: String, ofSession: Bool)? {
         let message = attempt.curlMessage
+        let reason: String
         switch attempt.result {
         case CURLE_COULDNT_RESOLVE_HOST:
-            return "cannot resolve host name \(configuration.server)"
+            reason = "cannot resolve host name \(configuration.server)"
         case CURLE_COULDNT_CONNECT:
-            if attempt.systemError == ECONNREFUSED { return "connection refused" }
-            if attempt.systemError != 0 { return "cannot connect: \(String(cString: strerror(attempt.systemError)))" }
-            return "cannot connect: \(message.lastClause)"
+            if attempt.systemError == ECONNREFUSED {
+                reason = "connection refused"
+            } else if attempt.systemError != 0 {
+                reason = "cannot connect: \(String(cString: strerror(attempt.systemError)))"
+            } else {
+                reason = "cannot connect: \(message.lastClause)"
+            }
         case CURLE_OPERATION_TIMEDOUT:
             let step = attempt.stage == .connecting && attempt.connected ? "waiting for the greeting" : attempt.stage.during
-            return "timed out \(step) (connect timeout \(seconds(configuration.connectTimeout)),"
-                + " message timeout \(seconds(configuration.timeout)))"
+            return ("timed out \(step) (connect timeout \(seconds(configuration.connectTimeout)),"
+                    + " message timeout \(seconds(configuration.timeout)))", attempt.stage.isSessionSetup)
         case CURLE_PEER_FAILED_VERIFICATION:
-            return "certificate verification failed: \(certificateProblem(message))"
+            reason = "certificate verification failed: \(certificateProblem(message))"
         case CURLE_SSL_CACERT_BADFILE:
-            return "cannot use CA file \(configuration.caFile ?? "(system default)"): \(message)"
+            reason = "cannot use CA file \(configuration.caFile ?? "(system default)"): \(message)"
         case CURLE_SSL_CONNECT_ERROR:
-            return "TLS handshake failed: \(message)"
+            reason = "TLS handshake failed: \(message)"
         case CURLE_USE_SSL_FAILED:
             if attempt.stage == .starttls, let reply = attempt.replyText {
-                return "server refused STARTTLS: \(reply)"
+                reason = "server refused STARTTLS: \(reply)"
+            } else {
+                reason = "server does not offer STARTTLS (TransportConnectionType=tls)"
             }
-            return "server does not offer STARTTLS (TransportConnectionType=tls)"
         case CURLE_LOGIN_DENIED, CURLE_AUTH_ERROR:
             if attempt.replyCode >= 400, let reply = attempt.replyText {
-                return authenticationFailure(code: attempt.replyCode, reply: reply)
+                reason = authenticationFailure(code: attempt.replyCode, reply: reply)
+            } else {
+                reason = "authentication failed: the server offers no login method this client supports"
             }
-            return "authentication failed: the server offers no login method this client supports"
         default:
             return nil
         }
+        return (reason, true)
     }
 
     private func authenticationFailure(code: Int, reply: String) -> String {
@@ -121,6 +159,23 @@ struct SMTPFailureClassifier {
 }
 
 extension SMTPStage {
+    /// Connecting, greeting, EHLO, STARTTLS or AUTH: the steps every message on a new
+    /// connection goes through, so a failure here would repeat for all of them.
+    var isSessionSetup: Bool {
+        switch self {
+        case .connecting, .hello, .starttls, .authentication: return true
+        case .sender, .recipient, .data, .message, .quit: return false
+        }
+    }
+
+    /// MAIL FROM was sent: the session setup worked.
+    var isAfterSessionSetup: Bool {
+        switch self {
+        case .sender, .recipient, .data, .message: return true
+        case .connecting, .hello, .starttls, .authentication, .quit: return false
+        }
+    }
+
     /// "while waiting for the RCPT TO reply", for timeouts and dropped connections.
     var during: String {
         switch self {
