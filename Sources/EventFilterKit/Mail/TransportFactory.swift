@@ -21,7 +21,10 @@ public enum TransportFactory {
             let options = mail.array(block, "SendmailOptions").filter { !$0.isEmpty }
             // `-t` reads the recipients from the headers, which a debug redirect does not change:
             // then name the (redirected) envelope recipient instead.
-            transport = SendmailTransport(path: path, extraOptions: options, recipientSource: debugSending ? .envelope : .headers)
+            let timeout = try mail.int(block, "SendmailTimeout") ?? 60
+            guard timeout > 0 else { throw EventFilterError.failure("site.ini [MailSettings] SendmailTimeout must be positive") }
+            transport = SendmailTransport(path: path, extraOptions: options, recipientSource: debugSending ? .envelope : .headers,
+                                          timeout: Double(timeout))
         default:
             throw EventFilterError.failure("site.ini [MailSettings] Transport=\(name) is not file, SMTP or sendmail")
         }
