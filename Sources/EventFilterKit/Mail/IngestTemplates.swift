@@ -79,6 +79,17 @@ enum IngestMailText {
         {{/links}}
         """
 
+    /// The links as a list of their own, when there are any.
+    private static let linksListHTML = """
+        {{#has_links}}
+        <ul>
+        {{/has_links}}
+        \(linksHTML)
+        {{#has_links}}
+        </ul>
+        {{/has_links}}
+        """
+
     // MARK: Generic (any source, Standard Webhooks)
 
     static let eventSubject = """
@@ -94,13 +105,7 @@ enum IngestMailText {
     static let eventHTML = """
         <p>This email is to inform you that <a href="{{site_url}}">{{site_name}}</a> received a \
         <code>{{type}}</code> notification about {{name}}.</p>
-        {{#has_links}}
-        <ul>
-        {{/has_links}}
-        \(linksHTML)
-        {{#has_links}}
-        </ul>
-        {{/has_links}}
+        \(linksListHTML)
 
         """
 
@@ -373,13 +378,7 @@ enum IngestMailText {
 
     static let enablexHTML = """
         <p>EnableX reported <code>{{type}}</code> for room \(room).</p>
-        {{#has_links}}
-        <ul>
-        {{/has_links}}
-        \(linksHTML)
-        {{#has_links}}
-        </ul>
-        {{/has_links}}
+        \(linksListHTML)
 
         """
 
