@@ -15,14 +15,35 @@ final class GeneralDigestHandler: EventHandler {
 
     func handle(_ event: Event, run: RunContext) throws -> HandlerOutcome {
         guard event.type == EventType.currentTime else { return .done([]) }
+        // A later time event that is also waiting sends everything due up to its later time, so an
+        // older one (left failing by an earlier run) has nothing of its own to do: failures do not
+        // pile up one per run.
+        if try run.store.db.scalarInt("""
+            SELECT 1 FROM event WHERE handled_at IS NULL AND id > ? AND type = ? AND (not_before IS NULL OR not_before <= ?) LIMIT 1
+            """, [event.id, EventType.currentTime, run.now]) != nil {
+            return .done([])
+        }
         let time = Int64(event.param("time") ?? "") ?? event.createdAt
         let users = try run.store.db.map("""
             SELECT u.id, u.email, u.name, u.timezone, u.token FROM user AS u
             WHERE u.id IN (SELECT user_id FROM digest_item WHERE send_at <= ?) AND u.enabled = 1 ORDER BY u.id
             """, [time]) { Recipient(userID: $0.int64(0), email: $0.string(1), name: $0.string(2), timezone: $0.string(3), digest: nil,
                                 unsubscribeToken: $0.string(4)) }
+        // Each user's digest in a savepoint of its own: one digest that cannot be composed fails
+        // alone. Its items stay due, and retrying this event sends only what is still due, so the
+        // digests already queued are not sent again.
+        var failures: [String] = []
         for user in users {
-            try sendDigest(to: user, dueAt: time, run: run)
+            do {
+                try run.store.db.inSavepoint { try sendDigest(to: user, dueAt: time, run: run) }
+            } catch let error as DatabaseError {
+                throw error
+            } catch {
+                failures.append("digest for \(user.email): \(error)")
+            }
+        }
+        if !failures.isEmpty {
+            return .failed(failures.count == 1 ? failures[0] : "\(failures[0]) (and \(failures.count - 1) more)")
         }
         return .done([])
     }
