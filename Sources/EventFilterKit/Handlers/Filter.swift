@@ -41,8 +41,8 @@ public final class Filter {
         let context = try RunContext(root: root, store: store, settings: settings, site: site, now: now)
         var report = Report()
         let work = {
-            try self.store.addEvent(type: EventType.currentTime, params: ["time": .string(String(now))], now: now)
-            try self.filter(handlers: handlers, context: context, report: &report)
+            let tick = try self.store.addEvent(type: EventType.currentTime, params: ["time": .string(String(now))], now: now)
+            try self.filter(handlers: handlers, context: context, currentTick: tick.id, report: &report)
             try self.store.purgeHandledEvents(before: now - Int64(self.site.keepDays) * 86_400)
             try self.store.purgeDedupeKeys(before: now - Int64(self.site.keepDedupeDays) * 86_400)
             try context.outbox.purgeSent(before: now - Int64(self.site.keepDays) * 86_400)
@@ -88,12 +88,23 @@ public final class Filter {
         Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
     }
 
-    private func filter(handlers: [EventHandler], context: RunContext, report: inout Report) throws {
+    /// `currentTick` is this run's `ezcurrenttime` event. An older one still waiting (a handler
+    /// failed on it) has nothing left to do: this run's tick covers everything due up to a later
+    /// time. So it is marked handled unseen, and failing handlers do not pile up one tick per run.
+    private func filter(handlers: [EventHandler], context: RunContext, currentTick: Int64, report: inout Report) throws {
         var afterID: Int64 = 0
         while true {
-            let batch = try store.dueEvents(after: afterID, now: context.now, limit: site.batchSize)
+            var batch = try store.dueEvents(after: afterID, now: context.now, limit: site.batchSize)
             guard let first = batch.first, let last = batch.last else { break }
             afterID = last.id
+            let superseded = batch.filter { $0.type == EventType.currentTime && $0.id < currentTick }
+            if !superseded.isEmpty {
+                try store.db.inTransaction {
+                    for tick in superseded { try store.markEventHandled(tick.id, now: context.now) }
+                }
+                batch.removeAll { $0.type == EventType.currentTime && $0.id < currentTick }
+                guard !batch.isEmpty else { continue }
+            }
             let finished = try store.finishedHandlers(from: first.id, to: last.id)
 
             // Outside the transaction: external programs may be slow, and ingest must not wait on them.

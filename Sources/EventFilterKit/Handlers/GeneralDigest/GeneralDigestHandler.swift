@@ -15,14 +15,6 @@ final class GeneralDigestHandler: EventHandler {
 
     func handle(_ event: Event, run: RunContext) throws -> HandlerOutcome {
         guard event.type == EventType.currentTime else { return .done([]) }
-        // A later time event that is also waiting sends everything due up to its later time, so an
-        // older one (left failing by an earlier run) has nothing of its own to do: failures do not
-        // pile up one per run.
-        if try run.store.db.scalarInt("""
-            SELECT 1 FROM event WHERE handled_at IS NULL AND id > ? AND type = ? AND (not_before IS NULL OR not_before <= ?) LIMIT 1
-            """, [event.id, EventType.currentTime, run.now]) != nil {
-            return .done([])
-        }
         let time = Int64(event.param("time") ?? "") ?? event.createdAt
         let users = try run.store.db.map("""
             SELECT u.id, u.email, u.name, u.timezone, u.token FROM user AS u
