@@ -117,4 +117,36 @@ final class CustomHandlerEndToEndTests: XCTestCase {
         XCTAssertEqual(mails.count, 1, "one digest with the subtree item and the custom item")
         XCTAssertTrue(mails[0].text.contains("custom item") && mails[0].text.contains("Launch"), mails[0].text)
     }
+
+    func testAHandlerThatHangsIsStoppedWithWhatItStarted() throws {
+        let root = try TestRoot()
+        try root.write("settings/override/notification.ini.append.php", """
+            [NotificationEventHandlerSettings]
+            RepositoryDirectories[]=handlers
+            AvailableNotificationEventTypes[]=hang
+            [EventFilterSettings]
+            HandlerTimeout=1
+            """)
+        // Starts a long child, notes its pid, and waits for it: it never answers.
+        try root.write("handlers/hang/hanghandler", "#!/bin/sh\ncat >/dev/null\nsleep 300 &\necho $! > child.pid\nwait\n", executable: true)
+        try root.ok("event", "add", "ezpublish", "node_id=5", "path=/1/2/5/", now: "2026-05-04T10:00:00Z")
+        let run = try root.run(["run"], now: "2026-05-04T10:00:00Z")
+        XCTAssertEqual(run.status, 0, run.stderr)
+        let status = try root.ok("status", now: "2026-05-04T10:00:00Z")
+        XCTAssertTrue(status.contains("hang failing for 2 events: hang timed out after 1 s"), status)
+        let child = try XCTUnwrap(Int32(String(contentsOf: root.url.appendingPathComponent("child.pid"), encoding: .utf8)
+            .trimmingCharacters(in: .whitespacesAndNewlines)))
+        // The child was killed with its group; it may take a moment to be reaped by init.
+        var alive = true
+        for _ in 0..<100 where alive {
+            alive = kill(child, 0) == 0 && !Self.isZombie(child)
+            if alive { usleep(10_000) }
+        }
+        XCTAssertFalse(alive, "the handler's child process was stopped too")
+    }
+
+    private static func isZombie(_ pid: Int32) -> Bool {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8) else { return true }
+        return stat.split(separator: ")").last?.split(separator: " ").first == "Z"
+    }
 }

@@ -74,8 +74,7 @@ final class ExternalHandler: EventHandler {
             process.terminationHandler = { _ in finished.signal() }
             try process.run()
             if finished.wait(timeout: .now() + run.site.handlerTimeout) == .timedOut {
-                process.terminate()
-                _ = finished.wait(timeout: .now() + 5)
+                stop(process, finished: finished)
                 return .failure(Failure(description: "\(name) timed out after \(Int(run.site.handlerTimeout)) s"))
             }
             guard process.terminationStatus == 0 else {
@@ -88,6 +87,17 @@ final class ExternalHandler: EventHandler {
         } catch {
             return .failure(Failure(description: "\(name) could not run \(executable.path): \(error.localizedDescription)"))
         }
+    }
+
+    /// Stops a handler that ran out of time, and whatever it started: Foundation makes the child
+    /// the leader of its own process group, so the whole group gets SIGTERM, then SIGKILL.
+    private func stop(_ process: Process, finished: DispatchSemaphore) {
+        let pid = process.processIdentifier
+        let target = getpgid(pid) == pid ? -pid : pid
+        kill(target, SIGTERM)
+        let endedInGrace = finished.wait(timeout: .now() + 5) == .success
+        kill(target, SIGKILL)
+        if !endedInGrace { _ = finished.wait(timeout: .now() + 5) }
     }
 
     /// Every line must be a valid item for one of the given events; one bad line fails the batch,
