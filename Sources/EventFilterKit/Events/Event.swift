@@ -34,10 +34,7 @@ public enum EventType {
 
     /// Event types are words, dots, dashes and underscores: they become template and path names.
     public static func validate(_ type: String) throws {
-        let allowed = type.unicodeScalars.allSatisfy {
-            ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0) || "._-".unicodeScalars.contains($0)
-        }
-        guard !type.isEmpty, type.count <= 100, allowed else {
+        guard Names.isName(type) else {
             throw EventFilterError.usage("invalid event type '\(type)': use letters, digits, '.', '_' and '-'")
         }
     }

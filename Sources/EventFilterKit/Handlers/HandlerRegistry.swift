@@ -56,7 +56,7 @@ public enum HandlerRegistry {
                 entries.append(Entry(name: name, location: "built-in", executable: nil, origin: origin))
                 continue
             }
-            guard isSafeName(name) else {
+            guard Names.isName(name, allowingDot: false) else {
                 throw EventFilterError.failure("\(origin): handler name '\(name)' may only have letters, digits, '_' and '-'")
             }
             var candidates: [String] = []
@@ -77,11 +77,5 @@ public enum HandlerRegistry {
             entries.append(Entry(name: name, location: found, executable: root.appendingPathComponent(found), origin: origin))
         }
         return entries
-    }
-
-    private static func isSafeName(_ name: String) -> Bool {
-        !name.isEmpty && name.unicodeScalars.allSatisfy {
-            ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0) || $0 == "_" || $0 == "-"
-        }
     }
 }

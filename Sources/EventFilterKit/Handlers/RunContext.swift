@@ -80,9 +80,9 @@ final class RunContext {
     /// The stable thread id of a node: every mail about the node carries it in In-Reply-To and
     /// References, so mail clients group updates, while each Message-ID stays unique.
     func threadID(node: String) -> String {
+        // Anything but a name character is spelled as ".<hex>", so any node id makes a valid msg-id.
         let safe = node.unicodeScalars.map { scalar -> String in
-            let allowed = ("a"..."z").contains(scalar) || ("A"..."Z").contains(scalar) || ("0"..."9").contains(scalar) || "-_".unicodeScalars.contains(scalar)
-            return allowed ? String(scalar) : "." + String(scalar.value, radix: 16)
+            scalar.isASCII && Names.isNameByte(UInt8(scalar.value), allowingDot: false) ? String(scalar) : "." + String(scalar.value, radix: 16)
         }.joined()
         return "<node.\(safe).eventfilter@\(site.messageIDDomain)>"
     }

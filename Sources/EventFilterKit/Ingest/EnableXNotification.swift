@@ -13,7 +13,7 @@ enum EnableXNotification {
 
         let body = try WebhookParsing.jsonObject(request.body)
         guard let type = WebhookParsing.text(body["type"]) else { throw WebhookRejection.malformed("missing type field") }
-        guard IngestText.isToken(type, allowingDot: false) else {
+        guard Names.isName(type, allowingDot: false) else {
             throw WebhookRejection.malformed("unusable type \(IngestText.quoted(type))")
         }
         guard let appID = WebhookParsing.text(body["app_id"]) else { throw WebhookRejection.malformed("missing app_id field") }

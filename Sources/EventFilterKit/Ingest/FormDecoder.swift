@@ -82,21 +82,4 @@ enum IngestText {
         }
         return "'" + String(String.UnicodeScalarView(scalars)) + suffix + "'"
     }
-
-    /// True for names the event types and path segments may use: letters, digits, `_`, `-`, `.`,
-    /// at most 100 characters.
-    static func isToken(_ text: String, allowingDot: Bool = true) -> Bool {
-        guard !text.isEmpty, text.utf8.count <= 100 else { return false }
-        return text.utf8.allSatisfy { byte in
-            switch byte {
-            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
-                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "_"), UInt8(ascii: "-"):
-                return true
-            case UInt8(ascii: "."):
-                return allowingDot
-            default:
-                return false
-            }
-        }
-    }
 }

@@ -168,14 +168,14 @@ enum KalturaHTTPNotification {
         if let known = eventNames[raw] { return known }
         if let dot = raw.lastIndex(of: ".") {
             let name = raw[raw.index(after: dot)...].lowercased()
-            return IngestText.isToken(name, allowingDot: false) ? name : nil
+            return Names.isName(name, allowingDot: false) ? name : nil
         }
-        return IngestText.isToken(raw, allowingDot: false) ? "event_\(raw.lowercased())" : nil
+        return Names.isName(raw, allowingDot: false) ? "event_\(raw.lowercased())" : nil
     }
 
     /// `LiveStreamScheduleEvent` → `live_stream_schedule_event`; nil unless letters and digits.
     private static func snakeCase(_ name: String) -> String? {
-        guard !name.isEmpty, name.utf8.count <= 60, IngestText.isToken(name, allowingDot: false),
+        guard !name.isEmpty, name.utf8.count <= 60, Names.isName(name, allowingDot: false),
             !name.contains("_"), !name.contains("-")
         else { return nil }
         var out = ""
@@ -218,7 +218,7 @@ enum KalturaHTTPNotification {
         if let entry = WebhookParsing.text(fields["entry_id"]) { params["node_id"] = .string(entry) }
         let named = [fields["notification_type"], fields["event_type"]].lazy
             .compactMap { WebhookParsing.text($0)?.lowercased() }
-            .first { IngestText.isToken($0, allowingDot: false) }
+            .first { Names.isName($0, allowingDot: false) }
         return IncomingEvent(
             type: "kaltura.\(named ?? "http_notification")", params: .object(params),
             dedupeKey: WebhookParsing.bodyHashKey(source, request.body))

@@ -119,7 +119,7 @@ enum KalturaLegacyNotification {
     /// to the same names in case a proxy or old server sends those.
     private static func typeName(_ raw: String, label: String) throws -> String {
         let name = numericTypes[raw] ?? raw.lowercased()
-        guard IngestText.isToken(name, allowingDot: false) else {
+        guard Names.isName(name, allowingDot: false) else {
             throw WebhookRejection.malformed("\(label) has an unusable notification_type \(IngestText.quoted(raw))")
         }
         return name

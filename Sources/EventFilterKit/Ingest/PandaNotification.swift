@@ -26,7 +26,7 @@ enum PandaNotification {
         guard let event = WebhookParsing.text(fields["event"]) else {
             throw WebhookRejection.malformed("missing event field")
         }
-        guard IngestText.isToken(event, allowingDot: false) else {
+        guard Names.isName(event, allowingDot: false) else {
             throw WebhookRejection.malformed("unusable event name \(IngestText.quoted(event))")
         }
         if let required = requiredIDs[event], WebhookParsing.text(fields[required]) == nil {

@@ -55,7 +55,7 @@ enum StandardWebhook {
         guard let type = payload["type"]?.stringValue, !type.isEmpty else {
             throw WebhookRejection.malformed("missing type field")
         }
-        guard IngestText.isToken(type), !type.hasPrefix("."), !type.hasSuffix(".") else {
+        guard Names.isName(type), !type.hasPrefix("."), !type.hasSuffix(".") else {
             throw WebhookRejection.malformed("unusable type \(IngestText.quoted(type))")
         }
         var params: [String: JSONValue]

@@ -51,7 +51,7 @@ public struct WebhookSource: Sendable {
     /// What is wrong with this configuration, in one line, or nil when it is usable.
     /// The settings loader should refuse a source with a problem; `process` answers 500 for one.
     public var configurationProblem: String? {
-        guard IngestText.isToken(name, allowingDot: false) else {
+        guard Names.isName(name, allowingDot: false) else {
             return "source name \(IngestText.quoted(name)) may only use letters, digits, '_' and '-'"
         }
         guard !secret.isEmpty else { return "Secret is empty" }

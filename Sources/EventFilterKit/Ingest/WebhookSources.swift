@@ -54,7 +54,7 @@ public enum WebhookSources {
         func fail(_ key: String?, _ message: String) -> SettingsError {
             error(file, block, key, "[\(block)] \(message)")
         }
-        guard IngestText.isToken(name, allowingDot: false) else {
+        guard Names.isName(name, allowingDot: false) else {
             throw fail(nil, "the source name may only use letters, digits, '_' and '-'")
         }
         guard !reservedNames.contains(name.lowercased()) else {
