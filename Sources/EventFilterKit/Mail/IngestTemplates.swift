@@ -237,6 +237,14 @@ enum IngestMailText {
         {{#end_text}}
         Ends:   {{end_text}}
         {{/end_text}}
+        \(sessionDetailsText)
+
+        We will remind you shortly before it starts.
+
+        """
+
+    /// Who runs a webinar and what it is about, in the announcement and the reminder alike.
+    private static let sessionDetailsText = """
         {{#organizer}}
         Organizer: {{organizer}}
         {{/organizer}}
@@ -244,9 +252,6 @@ enum IngestMailText {
 
         {{description}}
         {{/description}}
-
-        We will remind you shortly before it starts.
-
         """
 
     static let scheduledHTML = """
@@ -269,13 +274,7 @@ enum IngestMailText {
 
     static let reminderText = """
         A reminder: the webinar "{{name}}" starts soon, on {{start_text}}.
-        {{#organizer}}
-        Organizer: {{organizer}}
-        {{/organizer}}
-        {{#description}}
-
-        {{description}}
-        {{/description}}
+        \(sessionDetailsText)
 
         """
 
