@@ -98,6 +98,33 @@ final class CommandLineEndToEndTests: XCTestCase {
         XCTAssertTrue(try root.mails()[0].subject.hasPrefix("[Test Site] Digest for"))
     }
 
+    func testUnsubscribeStopsMailAndStatusJSONCountsWhatIsLeft() throws {
+        let root = try TestRoot()
+        let now = "2026-05-04T10:00:00Z"
+        try root.ok("user", "add", "r@example.com", now: now)
+        try root.ok("subscribe", "r@example.com", "2", now: now)
+        try root.ok("unsubscribe", "r@example.com", "2", now: now)
+        let again = try root.run(["unsubscribe", "r@example.com", "2"], now: now)
+        XCTAssertEqual(again.status, 1)
+        XCTAssertEqual(again.stderr, "eventfilter: r@example.com has no subscription to node 2\n")
+        try root.ok("event", "add", "ezpublish", "node_id=5", "path=/1/2/5/", now: now)
+        try root.ok("event", "add", "ezpublish", "node_id=6", "path=/1/2/6/", "--not-before", "2026-05-05T00:00:00Z", now: now)
+        try root.ok("run", now: now)
+        XCTAssertEqual(try root.mailFiles().count, 0, "no rule, no mail")
+
+        let json = try root.ok("status", "--json", now: now)
+        let status = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
+        let events = try XCTUnwrap(status["events"] as? [String: Any])
+        XCTAssertEqual(events["unhandled"] as? Int, 0)
+        XCTAssertEqual(events["waiting"] as? Int, 1)
+        XCTAssertEqual(events["next_waiting"] as? String, "2026-05-05T00:00:00Z")
+        let mail = try XCTUnwrap(status["mail"] as? [String: Any])
+        XCTAssertEqual(mail["queued"] as? Int, 0)
+        XCTAssertEqual(mail["sent"] as? Int, 0)
+        let lastRun = try XCTUnwrap(status["last_run"] as? [String: Any])
+        XCTAssertEqual(lastRun["started"] as? String, now)
+    }
+
     func testUsageErrorsAndHelp() throws {
         let root = try TestRoot()
         let unknown = try root.run(["frobnicate"])

@@ -69,6 +69,10 @@ final class CrashSafetyEndToEndTests: XCTestCase {
         print("kill -9 test: \(killed) kills, \(seen.values.reduce(0, +)) received for 1000 messages, \(duplicates) duplicates")
     }
 
+    private static func size(of path: String) -> Int {
+        ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int) ?? 0
+    }
+
     private func receivedCount(_ server: SMTPTestServer) throws -> Int {
         try FileManager.default.contentsOfDirectory(atPath: server.directory.path).filter { $0.hasSuffix(".eml") }.count
     }
@@ -96,8 +100,7 @@ final class CrashSafetyEndToEndTests: XCTestCase {
             try process.run()
             // Wait (bounded) until the run is writing, then kill it without warning.
             let deadline = Date().addingTimeInterval(30)
-            while process.isRunning, Date() < deadline,
-                  ((try? FileManager.default.attributesOfItem(atPath: wal)[.size] as? Int) ?? 0) ?? 0 < 256 * 1024 {
+            while process.isRunning, Date() < deadline, Self.size(of: wal) < 256 * 1024 {
                 usleep(1_000)
             }
             guard process.isRunning else { break }
