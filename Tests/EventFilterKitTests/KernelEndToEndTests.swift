@@ -289,6 +289,7 @@ final class KernelEndToEndTests: XCTestCase {
         try run("event", "add", "ezpublish", "node_id=77", "path=/1/2/60/77/", "version=1", now: now)
         try run("event", "add", "ezpublish", "node_id=77", "path=/1/2/60/77/", "version=2", now: now)
         try run("event", "add", "ezcollaboration", "identifier=ezapprove", #"participants=[{"email":"a@example.com"}]"#, now: now)
+        try run("event", "add", "ezdelete", "node_id=99", now: now)
         try run("run", now: now)
         try run("run", now: "2026-05-05T08:00:00Z")
         try run("run", now: "2026-05-20T08:00:00Z")

@@ -370,6 +370,7 @@ final class ReadableMailEndToEndTests: XCTestCase {
         try root.ok("unsubscribe", "mixed@example.com", "60", now: "2026-05-04T11:00:00Z")
         try root.ok("run", now: "2026-05-04T11:00:00Z")
         XCTAssertEqual(try root.mailFiles().count, 0, "a deletion mails nobody")
+        XCTAssertEqual(try root.scalar("SELECT count(*) FROM deleted_node"), 1)
 
         try root.ok("run", now: "2026-05-04T12:00:00Z")
         let mails = try root.mails()
@@ -381,5 +382,7 @@ final class ReadableMailEndToEndTests: XCTestCase {
         XCTAssertEqual(try root.scalar("SELECT count(*) FROM content"), 0)
         try root.ok("run", now: "2026-05-05T12:00:00Z")
         XCTAssertEqual(try root.mailFiles().count, 1, "an empty digest is never sent")
+        try root.ok("run", now: "2026-08-03T12:00:00Z")
+        XCTAssertEqual(try root.scalar("SELECT count(*) FROM deleted_node"), 0, "deletions are forgotten after KeepDedupeDays (90)")
     }
 }

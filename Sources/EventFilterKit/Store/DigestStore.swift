@@ -80,4 +80,9 @@ extension Store {
             ON CONFLICT(node_id) DO UPDATE SET deleted_at = max(deleted_at, excluded.deleted_at)
             """, [node, time])
     }
+
+    /// Forgets deletions older than `cutoff`: by then no digest item from before them still waits.
+    func purgeDeletedNodes(before cutoff: Int64) throws {
+        try db.execute("DELETE FROM deleted_node WHERE deleted_at < ?", [cutoff])
+    }
 }

@@ -169,6 +169,7 @@ enum Migrations {
             node_id TEXT PRIMARY KEY,
             deleted_at INTEGER NOT NULL
         ) WITHOUT ROWID;
+        CREATE INDEX deleted_node_at ON deleted_node(deleted_at);
         """,
     ]
 
