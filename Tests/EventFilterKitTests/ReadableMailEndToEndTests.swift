@@ -258,7 +258,11 @@ final class ReadableMailEndToEndTests: XCTestCase {
         try root.ok("digest", "d@example.com", "daily", "13:00", now: now)
         try root.ok("subscribe", "d@example.com", "2", now: now)
         try root.ok("subscribe", "d@example.com", "kaltura", now: now)
+        try root.ok("subscribe", "d@example.com", "panda", now: now)
         try root.ok("event", "add", "ezpublish", "node_id=77", "path=/1/2/77/", "name=First news", now: now)
+        // Panda names no video: its line is what happened, without the site's prefix.
+        try root.ok("event", "add", "panda.video-encoded", "node_id=v1", "path=/panda/v1/", "video_id=v1",
+                    "url=https://videos.example.com/v1", now: "2026-05-04T10:05:00Z")
         try root.ok("event", "add", "kaltura.entry_add", "node_id=0_a", "path=/kaltura/1/0_a/", "name=Clip",
                     "url=https://videos.example.com/0_a", now: "2026-05-04T10:10:00Z")
         try root.ok("event", "add", "ezpublish", "node_id=78", "path=/1/2/78/", "name=Second news", now: "2026-05-04T10:20:00Z")
@@ -279,12 +283,16 @@ final class ReadableMailEndToEndTests: XCTestCase {
             -------
             - Clip \u{2014} Monday 4 May 2026, 12:10 (Europe/Oslo) \u{2014} https://videos.example.com/0_a
 
+            Panda
+            -----
+            - Video v1 is ready \u{2014} Monday 4 May 2026, 12:05 (Europe/Oslo) \u{2014} https://videos.example.com/v1
+
             """), text(digest))
         XCTAssertEqual(text(digest).components(separatedBy: "Hello").count, 2, "one greeting")
         XCTAssertEqual(text(digest).components(separatedBy: "notification system").count, 2, "one footer")
         XCTAssertFalse(text(digest).contains("This email is to inform you"), text(digest))
         let html = try XCTUnwrap(digest.html)
-        XCTAssertEqual(html.components(separatedBy: "<h2>").count, 3, "a heading per group: \(html)")
+        XCTAssertEqual(html.components(separatedBy: "<h2>").count, 4, "a heading per group: \(html)")
         XCTAssertTrue(html.contains(#"<li><a href="https://videos.example.com/0_a">Clip</a> <small>Monday 4 May 2026, 12:10 (Europe/Oslo)</small></li>"#), html)
     }
 

@@ -42,6 +42,7 @@ struct Items {
 /// (`LocalTimeText`), written in each recipient's zone when the message is composed.
 struct RenderedContent {
     var handler: String
+    /// The full subject line, `[SiteName] what happened`.
     var subject: String
     var text: String
     var html: String?
@@ -49,6 +50,8 @@ struct RenderedContent {
     var thread: String?
     /// The item's one line in a digest; nil: the subject stands for it, without a link.
     var line: DigestLine? = nil
+    /// What happened, without the site's prefix: the digest line of an item without a name.
+    var headline: String? = nil
 }
 
 /// What a digest shows of an item: its name, link and time, and what it is grouped and

@@ -53,7 +53,7 @@ final class RunContext {
         return RenderedContent(
             handler: handler,
             subject: try subjectLine(subject),
-            text: text, html: html, thread: thread)
+            text: text, html: html, thread: thread, headline: Self.oneLine(subject))
     }
 
     /// Every subject has one pattern, `[SiteName] what happened` (the `subject-line.txt`

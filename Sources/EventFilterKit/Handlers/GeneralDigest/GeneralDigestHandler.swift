@@ -74,7 +74,9 @@ final class GeneralDigestHandler: EventHandler {
                 "title": .text(title),
                 "underline": .text(String(repeating: "-", count: title.count)),
                 "items": .list(shown.map { entry in
-                    ["name": .text(entry.name), "url": .text(entry.url ?? ""),
+                    // A name made from a subject may hold a time: written in the reader's zone here.
+                    ["name": .text(LocalTimeText.substitute(in: entry.name, zone: zone, zoneName: user.timezone)),
+                     "url": .text(entry.url ?? ""),
                      "time_text": .text(LocalTimeText.format(entry.happenedAt, style: .full, zone: zone, zoneName: user.timezone))]
                 }),
                 "more": .text(more > 0 ? String(more) : ""),

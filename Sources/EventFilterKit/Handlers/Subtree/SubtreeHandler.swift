@@ -33,7 +33,7 @@ final class SubtreeHandler: EventHandler {
                                      variables, times: times(event))
         content.line = DigestLine(
             source: event.type, nodeID: node, path: nodes,
-            name: LocalTimeText.strippingMarkers(event.param("name") ?? RunContext.oneLine(content.subject)),
+            name: event.param("name").map { RunContext.oneLine(LocalTimeText.strippingMarkers($0)) } ?? content.headline ?? content.subject,
             url: variables["url"].flatMap { if case .text(let url) = $0 { return url } else { return nil } },
             happenedAt: event.createdAt)
         return .done([Items(content: content, recipients: recipients, delivery: .recipientSetting)])
