@@ -156,6 +156,7 @@ final class RunContext {
     /// Composes one message for one recipient, with the times written in their zone, and the
     /// footer and unsubscribe headers that are theirs alone, and queues it.
     func queueMessage(_ content: RenderedContent, to recipient: Recipient) throws {
+        let localized = try self.localized(content, zoneName: recipient.timezone)
         let zone = try self.zone(recipient.timezone)
         func local(_ text: String) -> String { LocalTimeText.substitute(in: text, zone: zone, zoneName: recipient.timezone) }
         let unsubscribeURL = recipient.unsubscribeToken.flatMap { token in site.unsubscribeURL.map { "\($0)/\(token)" } }
@@ -172,13 +173,34 @@ final class RunContext {
             headers.append((name: "List-Unsubscribe-Post", value: "List-Unsubscribe=One-Click"))
         }
         let to = try Mailbox(address: recipient.email, name: recipient.name.isEmpty ? nil : recipient.name)
-        let subject = local(content.subject)
+        let subject = localized.subject
         let message = try composer.compose(
-            to: to, subject: subject, text: local(content.text) + footer.text,
-            html: content.html.map { local($0) + footer.html }, date: now,
+            to: to, subject: subject, text: localized.text + footer.text,
+            html: localized.html.map { $0 + footer.html }, date: now,
             inReplyTo: content.thread, references: content.thread.map { [$0] } ?? [], extraHeaders: headers)
         try outbox.enqueue(recipient: recipient.email, sender: site.sender.address, subject: subject, message: message, now: now)
         messagesQueued += 1
+    }
+
+    private typealias Localized = (subject: String, text: String, html: String?)
+    /// The content last localized, and its subject and bodies per zone: an event's recipients
+    /// share one content, and most share a few zones, so each zone's text is written once.
+    private var localizedContent: Localized?
+    private var localizedByZone: [String: Localized] = [:]
+
+    private func localized(_ content: RenderedContent, zoneName: String) throws -> Localized {
+        // Strings of one content share storage, so comparing them is a pointer check.
+        if let last = localizedContent, last.subject == content.subject, last.text == content.text, last.html == content.html {
+            if let done = localizedByZone[zoneName] { return done }
+        } else {
+            localizedContent = (content.subject, content.text, content.html)
+            localizedByZone = [:]
+        }
+        let zone = try self.zone(zoneName)
+        func local(_ text: String) -> String { LocalTimeText.substitute(in: text, zone: zone, zoneName: zoneName) }
+        let result = (subject: local(content.subject), text: local(content.text), html: content.html.map(local))
+        localizedByZone[zoneName] = result
+        return result
     }
 
     private var footerCache: (text: String, html: String)?

@@ -57,7 +57,8 @@ public enum LocalTimeText {
 
     /// Whether `text` holds a placeholder (cheap: the composer skips text without one).
     static func hasPlaceholder(_ text: String) -> Bool {
-        text.unicodeScalars.contains("\u{E000}")
+        // U+E000 is EE 80 80 in UTF-8: a byte scan finds the lead byte without decoding.
+        text.utf8.contains(0xEE) && text.unicodeScalars.contains("\u{E000}")
     }
 
     /// `text` with its placeholders written in `zone`. A malformed placeholder is dropped.

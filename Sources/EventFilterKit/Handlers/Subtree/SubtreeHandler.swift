@@ -26,8 +26,12 @@ final class SubtreeHandler: EventHandler {
         guard !recipients.isEmpty else { return .done([]) }
         let node = event.param("node_id") ?? nodes.last!
         let variables = try variables(event, node: node, run: run)
+        // The query put each recipient's rule node here; the words for it are shared per node.
+        var ruleSubjects: [String: String] = [:]
         for index in recipients.indices {
-            recipients[index].unsubscribeSubject = Self.ruleSubject(recipients[index].unsubscribeSubject ?? node, event: event, nodes: nodes)
+            let ruleNode = recipients[index].unsubscribeSubject ?? node
+            if ruleSubjects[ruleNode] == nil { ruleSubjects[ruleNode] = Self.ruleSubject(ruleNode, event: event, nodes: nodes) }
+            recipients[index].unsubscribeSubject = ruleSubjects[ruleNode]
         }
         var content = try run.render(bases: templateBases(for: event.type), handler: name, thread: run.threadID(node: node),
                                      variables, times: times(event))
