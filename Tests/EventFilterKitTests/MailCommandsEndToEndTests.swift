@@ -62,6 +62,35 @@ final class MailCommandsEndToEndTests: XCTestCase {
         XCTAssertTrue(sent.contains("\nstate:        sent\n") && sent.contains("\nsent:         2026-05-04T10:01:00Z\n"), sent)
     }
 
+    func testFlushLeavesTheQueueToARunThatIsWorking() throws {
+        let root = try smtpRoot(port: try SMTPTestServer.unusedPort())
+        let now = "2026-05-04T10:00:00Z"
+        try root.ok("user", "add", "a@example.com", now: now)
+        try root.ok("subscribe", "a@example.com", "2", now: now)
+        try root.ok("event", "add", "ezpublish", "node_id=5", "path=/1/2/5/", now: now)
+        try root.ok("run", now: now)
+        // A run holds the lock (a Python process stands in for it, holding flock on the same file).
+        let holder = Process()
+        holder.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        holder.arguments = ["python3", "-c", """
+            import fcntl, sys
+            f = open(sys.argv[1], "a"); fcntl.flock(f, fcntl.LOCK_EX); print("locked", flush=True); sys.stdin.read()
+            """, root.url.appendingPathComponent("var/eventfilter.lock").path]
+        let input = Pipe(), output = Pipe()
+        holder.standardInput = input
+        holder.standardOutput = output
+        try holder.run()
+        defer { try? input.fileHandleForWriting.close(); holder.waitUntilExit() }
+        XCTAssertTrue(String(decoding: output.fileHandleForReading.availableData, as: UTF8.self).hasPrefix("locked"))
+
+        let before = try root.dump()
+        let flush = try root.run(["mail", "flush"], now: "2026-05-04T10:01:00Z")
+        XCTAssertEqual(flush.status, 1)
+        XCTAssertEqual(flush.stderr, "eventfilter: a run is working now; it delivers the queue, or try again when it has finished\n")
+        XCTAssertEqual(flush.stdout, "")
+        XCTAssertEqual(try root.dump(), before, "the deferred message keeps its next attempt")
+    }
+
     func testListSentFiltersByRecipientTimeAndLimit() throws {
         let root = try TestRoot()
         try root.ok("user", "add", "a@example.com", now: "2026-05-04T09:00:00Z")
