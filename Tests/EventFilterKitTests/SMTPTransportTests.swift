@@ -172,6 +172,7 @@ final class SMTPTransportTests: XCTestCase {
         var configuration = server.configuration
         configuration.user = "notify"
         configuration.password = "wrong-Pa55word"
+        configuration.allowPlaintextAuthentication = true
         configuration.maxConnections = 4
         let transport = try SMTPTransport(configuration: configuration)
 
@@ -409,6 +410,7 @@ final class SMTPTransportTests: XCTestCase {
         var configuration = server.configuration
         configuration.user = "notify"
         configuration.password = "s3cret pass"
+        configuration.allowPlaintextAuthentication = true
 
         let outcomes = try deliver([message(1, to: "ann@example.org"), message(2, to: "bob@example.org")],
                                    with: SMTPTransport(configuration: configuration))
@@ -422,6 +424,7 @@ final class SMTPTransportTests: XCTestCase {
         var configuration = server.configuration
         configuration.user = "notify"
         configuration.password = "wrong-Pa55word"
+        configuration.allowPlaintextAuthentication = true
 
         let outcomes = try deliver([message(1, to: "ann@example.org")], with: SMTPTransport(configuration: configuration))
 
@@ -432,6 +435,32 @@ final class SMTPTransportTests: XCTestCase {
             "smtp 127.0.0.1:\(server.port): authentication failed (535): wrong user name or password"), reason)
         XCTAssertFalse(reason.contains("wrong-Pa55word"))
         XCTAssertEqual(try server.received().count, 0)
+    }
+
+    func testPasswordIsNeverSentUnencryptedUnlessAllowed() throws {
+        let server = try startServer(auth: "notify:s3cret")
+        var configuration = server.configuration
+        configuration.user = "notify"
+        configuration.password = "s3cret"
+
+        XCTAssertThrowsError(try SMTPTransport(configuration: configuration)) { error in
+            XCTAssertEqual("\(error)", "smtp 127.0.0.1:\(server.port): refusing to send the SMTP password unencrypted: set"
+                           + " TransportConnectionType=tls (STARTTLS) or ssl (smtps), or TransportAllowPlaintextAuth=enabled to allow it")
+        }
+        XCTAssertEqual(try server.count("connections"), 0, "refused before the server is contacted")
+        XCTAssertEqual(try server.count("auth-attempts"), 0)
+
+        // With TLS of either kind the same credentials are accepted by the settings check.
+        for security in [SMTPConfiguration.Security.starttls, .implicitTLS] {
+            configuration.security = security
+            XCTAssertNoThrow(try SMTPTransport(configuration: configuration), "\(security)")
+        }
+        configuration.security = .none
+        configuration.allowPlaintextAuthentication = true
+        let outcomes = try deliver([message(1, to: "ann@example.org")], with: SMTPTransport(configuration: configuration))
+        XCTAssertEqual(outcomes[1], .accepted)
+        XCTAssertEqual(try server.count("auth-attempts"), 1)
+        XCTAssertEqual(try server.received().map(\.envelope.authenticated), [true])
     }
 
     func testMissingCredentialsForAServerThatRequiresAuthIsTemporary() throws {
