@@ -65,6 +65,84 @@ final class SMTPSafetyEndToEndTests: XCTestCase {
         XCTAssertEqual(result.stderr.filter { $0 == "\n" }.count, 1)
     }
 
+    // MARK: - A server that stops answering, or closes with 421
+
+    func testAServerThatHangsCostsOneTimeoutPerRunAndTheMailGoesAtTheNextRun() throws {
+        let server = try startServer()
+        // MaxConnections=3: the other connections wait until a session has worked, so even a
+        // server that hangs on the very first message sees one connection.
+        let root = try smtpRoot(port: server.port, timeout: 2, extra: "MaxConnections=3")
+        let recipients = (1...6).map { "reader\($0)@example.com" }
+        try publish(to: recipients, in: root)
+        let label = "smtp 127.0.0.1:\(server.port)"
+        var runs = 0
+        for (stage, step) in [("ehlo", "waiting for the EHLO reply"), ("mail", "waiting for the MAIL FROM reply"),
+                              ("rcpt", "waiting for the RCPT TO reply"), ("data", "waiting for the DATA reply"),
+                              ("dot", "waiting for the reply to the message")] {
+            try server.misbehave("hang \(stage)")
+            let connections = try server.count("connections")
+            let mailCommands = try server.count("mail-commands")
+            // Every run finds the messages deferred by the one before due again: the backoff
+            // doubles from 5 minutes to at most an hour (+ 10 %); runs are two hours apart.
+            let runTime = "2026-05-04T\(10 + 2 * runs):00:00Z"
+            runs += 1
+            let started = Date()
+
+            let result = try root.run(["run"], now: runTime)
+
+            let elapsed = Date().timeIntervalSince(started)
+            XCTAssertEqual(result.status, 0, "\(stage): a server problem is not a run failure: \(result.stderr)")
+            XCTAssertEqual(result.stdout + result.stderr, "", stage)
+            XCTAssertLessThan(elapsed, 5, "\(stage): one timeout of 2 s, not six (12 s)")
+            XCTAssertEqual(try server.count("connections") - connections, 1, "\(stage): one connection attempt per run")
+            XCTAssertEqual(try server.count("mail-commands") - mailCommands, stage == "ehlo" ? 0 : 1, "\(stage): one message tried")
+            let cause = "timed out \(step) (connect timeout 5 s, message timeout 2 s)"
+            XCTAssertEqual(try lastErrors(root), [
+                "\(label): \(cause)": 1,
+                "\(label): not tried (delivery suspended for this run): \(cause)": 5,
+            ], stage)
+            XCTAssertEqual(try states(root), ["deferred": 6], "\(stage): deferred, never failed")
+        }
+        XCTAssertEqual(try server.received().count, 0)
+
+        // The server behaves again: the next run sends everything, once.
+        try server.misbehave(nil)
+        try root.ok("run", now: "2026-05-04T\(10 + 2 * runs):00:00Z")
+        XCTAssertEqual(try states(root), ["sent": 6])
+        XCTAssertEqual(try server.received().flatMap(\.envelope.recipients).sorted(), recipients)
+    }
+
+    func testA421ReplyDefersTheRunsMailAfterOneAttemptAndTheMailGoesAtTheNextRun() throws {
+        let server = try startServer()
+        let root = try smtpRoot(port: server.port, timeout: 20)
+        let recipients = (1...6).map { "reader\($0)@example.com" }
+        try publish(to: recipients, in: root)
+        let label = "smtp 127.0.0.1:\(server.port)"
+        try server.misbehave("421 rcpt")
+        let before = try server.count("mail-commands")
+
+        let result = try root.run(["run"], now: now)
+
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertEqual(result.stdout + result.stderr, "")
+        XCTAssertEqual(try server.count("connections"), 1, "no reconnection after 421")
+        XCTAssertEqual(try server.count("mail-commands") - before, 1)
+        let cause = "server closed the session: 421 4.3.2 service shutting down (its reply to RCPT TO)"
+        XCTAssertEqual(try lastErrors(root), [
+            "\(label): \(cause)": 1,
+            "\(label): not tried (delivery suspended for this run): \(cause)": 5,
+        ])
+        XCTAssertEqual(try states(root), ["deferred": 6])
+        let listed = try root.ok("mail", "list", "--deferred", now: now)
+        XCTAssertEqual(listed.split(separator: "\n").count, 6)
+        XCTAssertTrue(listed.contains("\t\(label): \(cause)\n"), listed)
+
+        try server.misbehave(nil)
+        try root.ok("run", now: "2026-05-04T10:06:00Z")
+        XCTAssertEqual(try states(root), ["sent": 6])
+        XCTAssertEqual(try server.received().flatMap(\.envelope.recipients).sorted(), recipients)
+    }
+
     // MARK: - Helpers
 
     private func startServer(port: Int = 0, _ arguments: [String] = []) throws -> SMTPTestServer {
@@ -74,17 +152,37 @@ final class SMTPSafetyEndToEndTests: XCTestCase {
         return server
     }
 
-    private func smtpRoot(port: Int, extra: String = "") throws -> TestRoot {
+    private func smtpRoot(port: Int, timeout: Int = 20, extra: String = "") throws -> TestRoot {
         try TestRoot(siteINI: TestRoot.defaultSiteINI + """
             [MailSettings]
             Transport=SMTP
             TransportServer=127.0.0.1
             TransportPort=\(port)
             TransportConnectTimeout=5
-            TransportTimeout=20
+            TransportTimeout=\(timeout)
             \(extra)
 
             """)
+    }
+
+    /// How many outbox rows are in each state.
+    private func states(_ root: TestRoot) throws -> [String: Int] {
+        try counts(root, "SELECT state, count(*) FROM outbox GROUP BY state")
+    }
+
+    /// How many outbox rows carry each last error.
+    private func lastErrors(_ root: TestRoot) throws -> [String: Int] {
+        try counts(root, "SELECT last_error, count(*) FROM outbox GROUP BY last_error")
+    }
+
+    private func counts(_ root: TestRoot, _ sql: String) throws -> [String: Int] {
+        let rows = try TestRoot.sqlite(root.url.appendingPathComponent("var/eventfilter.db").path, sql)
+        var result: [String: Int] = [:]
+        for row in rows.split(separator: "\n") {
+            guard let bar = row.lastIndex(of: "|"), let count = Int(row[row.index(after: bar)...]) else { continue }
+            result[String(row[..<bar])] = count
+        }
+        return result
     }
 
     /// Users subscribed to node 2 and one event under it: each user gets one message.

@@ -263,6 +263,89 @@ final class SMTPTransportTests: XCTestCase {
         XCTAssertNotNil(transport.suspendedReason)
     }
 
+    func testATimeoutAtAnyStageSuspendsTheRunAfterOneTimeout() throws {
+        let server = try startServer()
+        let label = "smtp 127.0.0.1:\(server.port)"
+        let stages = [("ehlo", "waiting for the EHLO reply"), ("mail", "waiting for the MAIL FROM reply"),
+                      ("rcpt", "waiting for the RCPT TO reply"), ("data", "waiting for the DATA reply"),
+                      ("dot", "waiting for the reply to the message")]
+        for (stage, step) in stages {
+            try server.misbehave("hang \(stage)")
+            var configuration = server.configuration
+            configuration.timeout = 2
+            let mailCommands = try server.count("mail-commands")
+            let started = Date()
+            var transport: SMTPTransport? = try SMTPTransport(configuration: configuration)
+
+            let outcomes = try deliver((1...6).map { message(Int64($0), to: "user\($0)@example.org") }, with: transport!)
+
+            let cause = "timed out \(step) (connect timeout 5 s, message timeout 2 s)"
+            XCTAssertEqual(transport?.transfersStarted, 1, stage)
+            XCTAssertEqual(transport?.suspendedReason, cause)
+            transport = nil  // closes its connections, as the end of a run does
+            let elapsed = Date().timeIntervalSince(started)
+            XCTAssertLessThan(elapsed, 3.5, "\(stage): one timeout of 2 s, not six, and no second one waiting for QUIT's reply")
+            XCTAssertEqual(try server.count("mail-commands") - mailCommands, stage == "ehlo" ? 0 : 1, stage)
+            XCTAssertEqual(outcomes[1], .temporaryFailure("\(label): \(cause)"))
+            for id in 2...6 {
+                XCTAssertEqual(outcomes[Int64(id)], .temporaryFailure("\(label): not tried (delivery suspended for this run): \(cause)"))
+            }
+        }
+        XCTAssertEqual(try server.received().count, 0)
+
+        // Behaving again, the server gets the mail from the next run.
+        try server.misbehave(nil)
+        let nextRun = try deliver([message(1, to: "user1@example.org")], with: SMTPTransport(configuration: server.configuration))
+        XCTAssertEqual(nextRun[1], .accepted)
+    }
+
+    func testA421ReplyAtAnyStageSuspendsTheRun() throws {
+        let server = try startServer()
+        let label = "smtp 127.0.0.1:\(server.port)"
+        let stages = [("ehlo", "EHLO"), ("mail", "MAIL FROM"), ("rcpt", "RCPT TO"), ("data", "DATA"), ("dot", "the message")]
+        for (stage, command) in stages {
+            try server.misbehave("421 \(stage)")
+            let transport = try SMTPTransport(configuration: server.configuration)
+            let connections = try server.count("connections")
+
+            let outcomes = try deliver((1...6).map { message(Int64($0), to: "user\($0)@example.org") }, with: transport)
+
+            let cause = "server closed the session: 421 4.3.2 service shutting down (its reply to \(command))"
+            XCTAssertEqual(outcomes[1], .temporaryFailure("\(label): \(cause)"), stage)
+            for id in 2...6 {
+                XCTAssertEqual(outcomes[Int64(id)], .temporaryFailure("\(label): not tried (delivery suspended for this run): \(cause)"))
+            }
+            XCTAssertEqual(transport.transfersStarted, 1, stage)
+            XCTAssertEqual(try server.count("connections") - connections, 1, "\(stage): no reconnection after 421")
+        }
+        XCTAssertEqual(try server.received().count, 0)
+    }
+
+    func testAServerThatHangsMidRunCostsOneTimeoutAcrossParallelConnections() throws {
+        let server = try startServer()
+        var configuration = server.configuration
+        configuration.timeout = 1
+        configuration.maxConnections = 3
+        let transport = try SMTPTransport(configuration: configuration)
+        let warmUp = try deliver((1...9).map { message(Int64($0), to: "user\($0)@example.org") }, with: transport)
+        XCTAssertTrue(warmUp.values.allSatisfy { $0 == .accepted }, "\(warmUp)")
+        try server.misbehave("hang rcpt")
+        let started = Date()
+
+        let outcomes = try deliver((10...39).map { message(Int64($0), to: "user\($0)@example.org") }, with: transport)
+
+        XCTAssertLessThan(Date().timeIntervalSince(started), 3, "the connections time out together, once")
+        let tried = transport.transfersStarted - 9
+        XCTAssertTrue((1...3).contains(tried), "\(tried) messages tried")
+        let notTried = outcomes.values.filter {
+            if case .temporaryFailure(let reason) = $0 { return reason.contains("not tried (delivery suspended for this run): timed out") }
+            return false
+        }
+        XCTAssertEqual(outcomes.count, 30)
+        XCTAssertEqual(notTried.count, 30 - tried)
+        XCTAssertEqual(try server.received().count, 9)
+    }
+
     func testAddressThatCanNeverBeSentStaysPermanentWhileSuspended() throws {
         let port = try SMTPTestServer.unusedPort()
         let transport = try SMTPTransport(configuration: SMTPConfiguration(server: "127.0.0.1", port: port))
@@ -795,7 +878,13 @@ final class SMTPTestServer {
         process.waitUntilExit()
     }
 
-    /// A counter the server keeps in its directory: "connections" or "auth-attempts".
+    /// Makes the server fail from its next command on ("hang mail", "421 rcpt", …; see
+    /// smtp_server.py), or behave again with nil.
+    func misbehave(_ line: String?) throws {
+        try Data((line ?? "").utf8).write(to: directory.appendingPathComponent("misbehave"), options: .atomic)
+    }
+
+    /// A counter the server keeps in its directory: "connections", "auth-attempts" or "mail-commands".
     func count(_ name: String) throws -> Int {
         let text = try String(contentsOf: directory.appendingPathComponent(name), encoding: .utf8)
         return try XCTUnwrap(Int(text), "\(name) holds \(text.debugDescription)")

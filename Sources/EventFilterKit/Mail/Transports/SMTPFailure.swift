@@ -38,9 +38,12 @@ struct SMTPVerdict: Equatable {
 /// the operator can fix (credentials, TLS, certificates, a server that is down) is temporary, so
 /// no mail is dropped while settings are wrong.
 ///
-/// A failure before MAIL FROM (connect, DNS, TLS, greeting, EHLO, AUTH) or a 530/534/538 demand
-/// for TLS or login is the session's: ``SMTPVerdict/sessionFailure`` says so, and the transport
-/// stops contacting the server for the rest of the run, like Postfix's "dead destination".
+/// A failure before MAIL FROM (connect, DNS, TLS, greeting, EHLO, AUTH), a 530/534/538 demand
+/// for TLS or login, a timeout at any stage, and a 421 reply at any stage are the session's:
+/// ``SMTPVerdict/sessionFailure`` says so, and the transport stops contacting the server for the
+/// rest of the run, like Postfix's "dead destination". A server that stops answering after MAIL
+/// FROM would make every later message wait a full timeout too, and 421 is the server saying it
+/// is closing the channel (RFC 5321 section 3.8), whatever command it answers.
 struct SMTPFailureClassifier {
     let configuration: SMTPConfiguration
 
@@ -59,6 +62,9 @@ struct SMTPFailureClassifier {
         let code = attempt.replyCode
         let reply = attempt.replyText.flatMap { $0.hasPrefix(String(code)) ? $0 : nil } ?? String(code)
         if (400...599).contains(code) {
+            if code == 421 {
+                return session("server closed the session: \(reply) (its reply to \(attempt.stage.command))")
+            }
             if attempt.stage == .authentication {
                 return session(authenticationFailure(code: code, reply: reply))
             }
@@ -70,7 +76,7 @@ struct SMTPFailureClassifier {
             switch attempt.stage {
             case .sender: subject = "sender <\(sender)>"
             case .recipient: subject = "recipient"
-            case .data, .message: subject = "message"
+            case .data, .message, .endOfData: subject = "message"
             case .connecting, .hello, .starttls, .authentication, .quit:
                 // The server refuses the whole session, not this message: the operator has
                 // to look, and the mail waits.
@@ -89,8 +95,8 @@ struct SMTPFailureClassifier {
     }
 
     /// Failures of the connection or TLS layer, where the server's reply code says nothing.
-    /// All of them are the session's except a timeout after MAIL FROM (a slow server or a
-    /// large message).
+    /// All of them are the session's, a timeout included at every stage: the next message would
+    /// wait for the same silent server.
     private func transportProblem(_ attempt: SMTPAttempt) -> (reason: String, ofSession: Bool)? {
         let message = attempt.curlMessage
         let reason: String
@@ -107,8 +113,8 @@ struct SMTPFailureClassifier {
             }
         case CURLE_OPERATION_TIMEDOUT:
             let step = attempt.stage == .connecting && attempt.connected ? "waiting for the greeting" : attempt.stage.during
-            return ("timed out \(step) (connect timeout \(seconds(configuration.connectTimeout)),"
-                    + " message timeout \(seconds(configuration.timeout)))", attempt.stage.isSessionSetup)
+            reason = "timed out \(step) (connect timeout \(seconds(configuration.connectTimeout)),"
+                + " message timeout \(seconds(configuration.timeout)))"
         case CURLE_PEER_FAILED_VERIFICATION:
             reason = "certificate verification failed: \(certificateProblem(message))"
         case CURLE_SSL_CACERT_BADFILE:
@@ -164,15 +170,30 @@ extension SMTPStage {
     var isSessionSetup: Bool {
         switch self {
         case .connecting, .hello, .starttls, .authentication: return true
-        case .sender, .recipient, .data, .message, .quit: return false
+        case .sender, .recipient, .data, .message, .endOfData, .quit: return false
         }
     }
 
     /// MAIL FROM was sent: the session setup worked.
     var isAfterSessionSetup: Bool {
         switch self {
-        case .sender, .recipient, .data, .message: return true
+        case .sender, .recipient, .data, .message, .endOfData: return true
         case .connecting, .hello, .starttls, .authentication, .quit: return false
+        }
+    }
+
+    /// What the server was answering: "MAIL FROM" in "its reply to MAIL FROM".
+    var command: String {
+        switch self {
+        case .connecting: return "the connection (the greeting)"
+        case .hello: return "EHLO"
+        case .starttls: return "STARTTLS"
+        case .authentication: return "AUTH"
+        case .sender: return "MAIL FROM"
+        case .recipient: return "RCPT TO"
+        case .data: return "DATA"
+        case .message, .endOfData: return "the message"
+        case .quit: return "QUIT"
         }
     }
 
@@ -187,6 +208,7 @@ extension SMTPStage {
         case .recipient: return "waiting for the RCPT TO reply"
         case .data: return "waiting for the DATA reply"
         case .message: return "while sending the message"
+        case .endOfData: return "waiting for the reply to the message"
         case .quit: return "while closing"
         }
     }
