@@ -1,6 +1,11 @@
 import EventFilterKit
 import Foundation
 
+// Started by a web server (GATEWAY_INTERFACE set), the program is the CGI receiver and nothing
+// else, whatever words a request's query put on the command line.
+let gatedArguments = CGIGate.arguments(Array(CommandLine.arguments.dropFirst()),
+                                       environment: ProcessInfo.processInfo.environment)
+
 let commands: [Command.Type] = [
     RunCommand.self,
     EventAddCommand.self, EventImportCommand.self, EventListCommand.self,
@@ -31,12 +36,7 @@ func overview(_ commands: [Command.Type]) -> String {
 let parser = CommandLineParser(commands: commands)
 do {
     let environment = ProcessInfo.processInfo.environment
-    var arguments = Array(CommandLine.arguments.dropFirst())
-    // A web server starts a CGI program with no arguments: then `eventfilter` is `eventfilter cgi`.
-    if arguments.isEmpty, let gateway = environment["GATEWAY_INTERFACE"], gateway.hasPrefix("CGI/") {
-        arguments = ["cgi"]
-    }
-    let invocation = try parser.parse(arguments, environment: environment)
+    let invocation = try parser.parse(gatedArguments, environment: environment)
     guard let command = invocation.command else {
         FileHandle.standardOutput.write(Data(overview(commands).utf8))
         exit(0)
