@@ -2,8 +2,9 @@
 ///
 /// ```swift
 /// // at the very top of main.swift, before any parsing
-/// let arguments = CGIGate.arguments(Array(CommandLine.arguments.dropFirst()),
-///                                   environment: ProcessInfo.processInfo.environment)
+/// let argv = try CGIGate.arguments(environment: ProcessInfo.processInfo.environment) {
+///     Array(CommandLine.arguments.dropFirst())
+/// }
 /// // GET /hooks?user+remove+ann@example.com under Apache's ScriptAlias:
 /// //   ["user", "remove", "ann@example.com"]  ->  ["cgi"]
 /// ```
@@ -20,12 +21,14 @@
 /// kept, since `?--root+/tmp/x` would arrive looking exactly like a wrapper's option; the root
 /// then comes from `EVENTFILTER_ROOT`, which a request cannot set.
 public enum CGIGate {
-    /// The arguments to parse: unchanged outside a web server, else `cgi` preceded by the
-    /// trusted global options.
-    public static func arguments(_ arguments: [String], environment: [String: String]) -> [String] {
-        guard environment["GATEWAY_INTERFACE"] != nil else { return arguments }
-        guard !serverMayHaveAddedWords(environment) else { return ["cgi"] }
-        return leadingGlobalOptions(arguments) + ["cgi"]
+    /// The arguments to parse. Outside a web server, `commandLine()` unchanged (its error too).
+    /// Under one, `cgi` preceded by the trusted global options; then `commandLine()` is not
+    /// even called when the request may have added words, and a command line it cannot decode
+    /// keeps no option, so nothing a request sends can stop the receiver from answering.
+    public static func arguments(environment: [String: String], commandLine: () throws -> [String]) rethrows -> [String] {
+        guard environment["GATEWAY_INTERFACE"] != nil else { return try commandLine() }
+        guard !serverMayHaveAddedWords(environment), let words = try? commandLine() else { return ["cgi"] }
+        return leadingGlobalOptions(words) + ["cgi"]
     }
 
     /// RFC 3875 section 4.4: the server adds command-line words only for a non-empty query
