@@ -127,7 +127,7 @@ final class SMTPSafetyEndToEndTests: XCTestCase {
         XCTAssertEqual(result.stdout + result.stderr, "")
         XCTAssertEqual(try server.count("connections"), 1, "no reconnection after 421")
         XCTAssertEqual(try server.count("mail-commands") - before, 1)
-        let cause = "server closed the session: 421 4.3.2 service shutting down (its reply to RCPT TO)"
+        let cause = "server closed the session: 421 4.3.2 service shutting down (in reply to RCPT TO)"
         XCTAssertEqual(try lastErrors(root), [
             "\(label): \(cause)": 1,
             "\(label): not tried (delivery suspended for this run): \(cause)": 5,

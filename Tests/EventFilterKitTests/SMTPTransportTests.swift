@@ -310,7 +310,7 @@ final class SMTPTransportTests: XCTestCase {
 
             let outcomes = try deliver((1...6).map { message(Int64($0), to: "user\($0)@example.org") }, with: transport)
 
-            let cause = "server closed the session: 421 4.3.2 service shutting down (its reply to \(command))"
+            let cause = "server closed the session: 421 4.3.2 service shutting down (in reply to \(command))"
             XCTAssertEqual(outcomes[1], .temporaryFailure("\(label): \(cause)"), stage)
             for id in 2...6 {
                 XCTAssertEqual(outcomes[Int64(id)], .temporaryFailure("\(label): not tried (delivery suspended for this run): \(cause)"))
@@ -319,6 +319,16 @@ final class SMTPTransportTests: XCTestCase {
             XCTAssertEqual(try server.count("connections") - connections, 1, "\(stage): no reconnection after 421")
         }
         XCTAssertEqual(try server.received().count, 0)
+
+        // A 421 greeting: the server is up but takes no mail now.
+        let busy = try SMTPRefusingListener(greeting: "421 4.3.2 too busy, try later\r\n")
+        defer { busy.stop() }
+        let transport = try SMTPTransport(configuration: SMTPConfiguration(server: "127.0.0.1", port: busy.port, connectTimeout: 5, timeout: 5))
+        let outcomes = try deliver((1...3).map { message(Int64($0), to: "user\($0)@example.org") }, with: transport)
+        XCTAssertEqual(outcomes[1], .temporaryFailure(
+            "smtp 127.0.0.1:\(busy.port): server closed the session: 421 4.3.2 too busy, try later (in its greeting)"))
+        XCTAssertEqual(busy.connectionsAccepted, 1)
+        XCTAssertEqual(transport.transfersStarted, 1)
     }
 
     func testAServerThatHangsMidRunCostsOneTimeoutAcrossParallelConnections() throws {

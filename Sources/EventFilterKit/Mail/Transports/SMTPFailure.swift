@@ -63,7 +63,7 @@ struct SMTPFailureClassifier {
         let reply = attempt.replyText.flatMap { $0.hasPrefix(String(code)) ? $0 : nil } ?? String(code)
         if (400...599).contains(code) {
             if code == 421 {
-                return session("server closed the session: \(reply) (its reply to \(attempt.stage.command))")
+                return session("server closed the session: \(reply) (\(attempt.stage.answering))")
             }
             if attempt.stage == .authentication {
                 return session(authenticationFailure(code: code, reply: reply))
@@ -182,18 +182,18 @@ extension SMTPStage {
         }
     }
 
-    /// What the server was answering: "MAIL FROM" in "its reply to MAIL FROM".
-    var command: String {
+    /// Where a reply came: "in reply to MAIL FROM", "in its greeting".
+    var answering: String {
         switch self {
-        case .connecting: return "the connection (the greeting)"
-        case .hello: return "EHLO"
-        case .starttls: return "STARTTLS"
-        case .authentication: return "AUTH"
-        case .sender: return "MAIL FROM"
-        case .recipient: return "RCPT TO"
-        case .data: return "DATA"
-        case .message, .endOfData: return "the message"
-        case .quit: return "QUIT"
+        case .connecting: return "in its greeting"
+        case .hello: return "in reply to EHLO"
+        case .starttls: return "in reply to STARTTLS"
+        case .authentication: return "in reply to AUTH"
+        case .sender: return "in reply to MAIL FROM"
+        case .recipient: return "in reply to RCPT TO"
+        case .data: return "in reply to DATA"
+        case .message, .endOfData: return "in reply to the message"
+        case .quit: return "in reply to QUIT"
         }
     }
 
