@@ -21,6 +21,7 @@ test-deps: deps
 	@command -v lighttpd >/dev/null || { echo "installing lighttpd"; $(SUDO) apt-get update -qq && $(SUDO) $(APT_INSTALL) lighttpd >/dev/null; }
 	@[ -x /usr/sbin/apache2 ] || { echo "installing apache2"; $(SUDO) apt-get update -qq && $(SUDO) $(APT_INSTALL) apache2 >/dev/null; }
 	@command -v sqlite3 >/dev/null || { echo "installing sqlite3"; $(SUDO) apt-get update -qq && $(SUDO) $(APT_INSTALL) sqlite3 >/dev/null; }
+	@command -v systemd-analyze >/dev/null || { echo "installing systemd (systemd-analyze)"; $(SUDO) apt-get update -qq && $(SUDO) $(APT_INSTALL) systemd >/dev/null; }
 
 build: deps
 	$(SWIFT) build -c release --product eventfilter

@@ -152,6 +152,10 @@ enum Migrations {
             error TEXT
         );
         """,
+        // Operator views: a user's recent mail and `mail list --to` without walking the whole outbox.
+        """
+        CREATE INDEX outbox_recipient ON outbox(recipient COLLATE NOCASE, id);
+        """,
     ]
 
     /// Brings `db` to the newest schema version.
