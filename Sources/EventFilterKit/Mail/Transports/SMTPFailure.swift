@@ -57,7 +57,7 @@ struct SMTPFailureClassifier {
             SMTPVerdict(outcome: outcome, sessionFailure: nil, sessionWorked: worked)
         }
         if let problem = transportProblem(attempt) {
-            return problem.ofSession ? session(problem.reason) : message(.temporaryFailure(prefix + problem.reason))
+            return session(problem)
         }
         let code = attempt.replyCode
         let reply = attempt.replyText.flatMap { $0.hasPrefix(String(code)) ? $0 : nil } ?? String(code)
@@ -97,7 +97,7 @@ struct SMTPFailureClassifier {
     /// Failures of the connection or TLS layer, where the server's reply code says nothing.
     /// All of them are the session's, a timeout included at every stage: the next message would
     /// wait for the same silent server.
-    private func transportProblem(_ attempt: SMTPAttempt) -> (reason: String, ofSession: Bool)? {
+    private func transportProblem(_ attempt: SMTPAttempt) -> String? {
         let message = attempt.curlMessage
         let reason: String
         switch attempt.result {
@@ -136,7 +136,7 @@ struct SMTPFailureClassifier {
         default:
             return nil
         }
-        return (reason, true)
+        return reason
     }
 
     private func authenticationFailure(code: Int, reply: String) -> String {
