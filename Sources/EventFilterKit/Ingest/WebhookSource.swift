@@ -34,10 +34,13 @@ public struct WebhookSource: Sendable {
     public var mailProgress: Bool
     /// Standard Webhooks: how far `webhook-timestamp` may be from now, either way.
     public var toleranceSeconds: Int64
+    /// Standard Webhooks: the payload field naming the event type (`TypeField=`, default `type`).
+    public var typeField: String
 
     public init(
         name: String, type: WebhookSourceType, secret: String, pathPrefix: String? = nil,
-        reminderLead: Int64 = 900, mailProgress: Bool = false, toleranceSeconds: Int64 = 300
+        reminderLead: Int64 = 900, mailProgress: Bool = false, toleranceSeconds: Int64 = 300,
+        typeField: String = "type"
     ) {
         self.name = name
         self.type = type
@@ -46,6 +49,7 @@ public struct WebhookSource: Sendable {
         self.reminderLead = reminderLead
         self.mailProgress = mailProgress
         self.toleranceSeconds = toleranceSeconds
+        self.typeField = typeField
     }
 
     /// What is wrong with this configuration, in one line, or nil when it is usable.
@@ -58,6 +62,9 @@ public struct WebhookSource: Sendable {
         guard pathPrefix.hasPrefix("/") else { return "Path must start with '/'" }
         guard reminderLead >= 0 else { return "ReminderLead must not be negative" }
         guard toleranceSeconds > 0 else { return "the timestamp tolerance must be positive" }
+        guard Names.isName(typeField, allowingDot: false) else {
+            return "TypeField must be a JSON field name of letters, digits, '_' and '-'"
+        }
         switch type {
         case .standard:
             guard let key = standardWebhooksKey, !key.isEmpty else {
