@@ -45,6 +45,7 @@ public final class Filter {
             try self.filter(handlers: handlers, context: context, currentTick: tick.id, report: &report)
             try self.store.purgeHandledEvents(before: now - Int64(self.site.keepDays) * 86_400)
             try self.store.purgeDedupeKeys(before: now - Int64(self.site.keepDedupeDays) * 86_400)
+            try self.store.purgeWebhookObjects(before: now - Int64(self.site.keepDedupeDays) * 86_400)
             try context.outbox.purgeSent(before: now - Int64(self.site.keepDays) * 86_400)
         }
         let clock = ContinuousClock()

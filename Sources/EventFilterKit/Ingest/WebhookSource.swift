@@ -116,12 +116,18 @@ public struct IncomingEvent: Sendable, Equatable {
     public var notBefore: Int64?
     /// Storing a second event with the same key must store nothing (sender retries).
     public var dedupeKey: String
+    /// What the notification says about an object the sender keeps notifying about; intake
+    /// compares it with what subscribers were already told (see `ObjectLifecycle`).
+    public var lifecycle: LifecycleNotice?
 
-    public init(type: String, params: JSONValue, notBefore: Int64? = nil, dedupeKey: String) {
+    public init(
+        type: String, params: JSONValue, notBefore: Int64? = nil, dedupeKey: String, lifecycle: LifecycleNotice? = nil
+    ) {
         self.type = type
         self.params = params
         self.notBefore = notBefore
         self.dedupeKey = dedupeKey
+        self.lifecycle = lifecycle
     }
 }
 

@@ -6,7 +6,8 @@
 /// variable, with `links` (a list of `title`, `url`), `name`, `node_id`, `type` and the site's
 /// `site_name`, `site_url`. Derived at intake: Kaltura schedule events have `start_text`
 /// ("Thursday 1 January 2026, 09:00 UTC"), `start_clock` ("09:00 UTC"), `start_time` (ISO 8601)
-/// and the same for `end_`; reminders `lead_minutes`; ready Kaltura entries `ready`.
+/// and the same for `end_`; reminders `lead_minutes`; ready Kaltura entries `ready`; a moved
+/// session's mail `old_start_text` and `old_start_clock` beside the new `start_text`.
 ///
 /// As with the kernel's templates, an extension overrides any of them with
 /// `extension/<ext>/templates/<name>`, e.g. `templates/enablex.recording/subject.txt`.
@@ -34,6 +35,11 @@ extension BuiltinTemplates {
             subject: IngestMailText.scheduledSubject, text: IngestMailText.scheduledText, html: IngestMailText.scheduledHTML)
         add(["kaltura.schedule_reminder"],
             subject: IngestMailText.reminderSubject, text: IngestMailText.reminderText, html: IngestMailText.reminderHTML)
+        add(["kaltura.schedule_rescheduled"],
+            subject: IngestMailText.rescheduledSubject, text: IngestMailText.rescheduledText,
+            html: IngestMailText.rescheduledHTML)
+        add(["kaltura.schedule_cancelled"],
+            subject: IngestMailText.cancelledSubject, text: IngestMailText.cancelledText, html: IngestMailText.cancelledHTML)
 
         // Panda: ids only, so the mail names the video by its id.
         add(["panda"], subject: IngestMailText.pandaSubject, text: IngestMailText.pandaText, html: IngestMailText.pandaHTML)

@@ -1,0 +1,152 @@
+/// Stores a request's events against what subscribers were already told about the objects they
+/// concern, inside intake's transaction.
+///
+///     let lifecycle = ObjectLifecycle(store: store, source: source, now: now)
+///     let results = try store.db.inTransaction { try events.flatMap(lifecycle.store) }
+///
+/// A scheduled session is one thing with one reminder: a new start moves the waiting reminder to
+/// the new start − `ReminderLead` and mails one `kaltura.schedule_rescheduled` naming both times;
+/// a cancellation withdraws the reminder and mails one `kaltura.schedule_cancelled`; a notification
+/// that changes nothing a subscriber reads is stored with `quiet` (kept, mailed to nobody). Media
+/// that is ready is announced once: later notifications of the same ready object are quiet.
+/// Events without a `LifecycleNotice` are stored as they are.
+final class ObjectLifecycle {
+    private let store: Store
+    private let source: WebhookSource
+    private let now: Int64
+
+    init(store: Store, source: WebhookSource, now: Int64) {
+        self.store = store
+        self.source = source
+        self.now = now
+    }
+
+    func store(_ event: IncomingEvent) throws -> [Store.AddResult] {
+        guard let notice = event.lifecycle else { return [try add(event)] }
+        // The sender's retry of a notification already stored changes nothing.
+        if let stored = try store.eventID(dedupeKey: event.dedupeKey) {
+            return [.duplicate(stored)] + (try store.eventID(dedupeKey: reminderKey(event)).map { [.duplicate($0)] } ?? [])
+        }
+        switch notice {
+        case .schedule(let session): return try schedule(event, session)
+        case .ready(let type, let id): return try ready(event, type: type, id: id)
+        }
+    }
+
+    // MARK: Scheduled sessions
+
+    static let sessionType = "schedule_event"
+
+    private func schedule(_ event: IncomingEvent, _ session: ScheduleNotice) throws -> [Store.AddResult] {
+        let known = try store.webhookObject(source: source.name, type: Self.sessionType, id: session.objectID)
+        var state = known ?? WebhookObject(source: source.name, objectType: Self.sessionType, objectID: session.objectID)
+        let announced = known.map { !$0.cancelled && $0.startDate != nil } ?? false
+        var results: [Store.AddResult]
+
+        if session.cancelled {
+            var cancellation = event
+            if announced {
+                // Name the time that is off even when the sender's notice leaves it out.
+                if session.start == nil, let start = known?.startDate { setTime(&cancellation, "start", start) }
+                if session.end == nil, let end = known?.endDate { setTime(&cancellation, "end", end) }
+            } else {
+                Self.quiet(&cancellation)  // nobody was told of it, so nobody is told it is off
+            }
+            if let reminder = known?.reminderEventID { _ = try store.withdrawWaitingEvent(reminder, now: now) }
+            results = [try add(cancellation)]
+            state.cancelled = true
+            state.reminderEventID = nil
+            state.startDate = session.start ?? state.startDate
+            state.endDate = session.end ?? state.endDate
+            try store.saveWebhookObject(state, now: now)
+            return results
+        }
+
+        guard let start = session.start, announced, let oldStart = known?.startDate else {
+            // First news of the session, or it is back after a cancellation: announce it.
+            results = [try add(event)]
+            if let reminder = session.reminder {
+                let added = try addReminder(reminder, key: reminderKey(event))
+                results.append(added)
+                state.reminderEventID = added.id
+            } else {
+                state.reminderEventID = nil
+            }
+            state.cancelled = false
+            state.startDate = session.start
+            state.endDate = session.end
+            try store.saveWebhookObject(state, now: now)
+            return results
+        }
+
+        var notice = event
+        if start == oldStart {
+            Self.quiet(&notice)  // a re-send, or a change to something the mail does not show
+        } else {
+            notice.type = KalturaHTTPNotification.rescheduledType
+            setTime(&notice, "old_start", oldStart)
+            if let oldEnd = known?.endDate { setTime(&notice, "old_end", oldEnd) }
+        }
+        results = [try add(notice)]
+
+        // Exactly one reminder: the waiting one moves; a new one only when none is waiting.
+        let waiting = known?.reminderEventID
+        if let reminder = session.reminder {
+            if let waiting, try store.moveWaitingEvent(waiting, notBefore: reminder.notBefore, params: reminder.params) {
+                state.reminderEventID = waiting
+            } else if start != oldStart {
+                let added = try addReminder(reminder, key: reminderKey(event))
+                results.append(added)
+                state.reminderEventID = added.id
+            }
+        } else if let waiting {
+            _ = try store.withdrawWaitingEvent(waiting, now: now)  // the session is over
+            state.reminderEventID = nil
+        }
+        state.startDate = start
+        state.endDate = session.end
+        try store.saveWebhookObject(state, now: now)
+        return results
+    }
+
+    private func addReminder(_ reminder: ScheduledReminder, key: String) throws -> Store.AddResult {
+        try store.addEvent(
+            type: ScheduledReminder.eventType, params: reminder.params, notBefore: reminder.notBefore, dedupeKey: key, now: now)
+    }
+
+    private func reminderKey(_ event: IncomingEvent) -> String { event.dedupeKey + ":reminder" }
+
+    /// Stored and kept, mailed to nobody.
+    private static func quiet(_ event: inout IncomingEvent) {
+        guard var params = event.params.objectValue else { return }
+        params["quiet"] = .bool(true)
+        event.params = .object(params)
+    }
+
+    private func setTime(_ event: inout IncomingEvent, _ name: String, _ seconds: Int64) {
+        guard var params = event.params.objectValue else { return }
+        params["\(name)_date"] = .number(Double(seconds))
+        ReadableTime.addDerivedTimes(to: &params, fields: [("\(name)_date", name)])
+        event.params = .object(params)
+    }
+
+    // MARK: Ready media
+
+    private func ready(_ event: IncomingEvent, type: String, id: String) throws -> [Store.AddResult] {
+        var state = try store.webhookObject(source: source.name, type: type, id: id)
+            ?? WebhookObject(source: source.name, objectType: type, objectID: id)
+        var notice = event
+        if state.readyAt != nil {
+            Self.quiet(&notice)  // already announced as ready
+        } else {
+            state.readyAt = now
+            try store.saveWebhookObject(state, now: now)
+        }
+        return [try add(notice)]
+    }
+
+    private func add(_ event: IncomingEvent) throws -> Store.AddResult {
+        try store.addEvent(
+            type: event.type, params: event.params, notBefore: event.notBefore, dedupeKey: event.dedupeKey, now: now)
+    }
+}

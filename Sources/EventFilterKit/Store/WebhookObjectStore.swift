@@ -1,0 +1,85 @@
+/// What intake remembers about one object a webhook sender keeps notifying about: a scheduled
+/// session (its start, whether it was cancelled, its one reminder) or a media entry (whether its
+/// readiness was announced).
+///
+///     var session = try store.webhookObject(source: "webinars", type: "schedule_event", id: "4711")
+///         ?? WebhookObject(source: "webinars", objectType: "schedule_event", objectID: "4711")
+///     session.startDate = 1_767_258_000
+///     try store.saveWebhookObject(session, now: now)
+public struct WebhookObject: Sendable, Equatable {
+    public var source: String
+    public var objectType: String
+    public var objectID: String
+    public var startDate: Int64?
+    public var endDate: Int64?
+    public var cancelled = false
+    public var reminderEventID: Int64?
+    public var readyAt: Int64?
+
+    public init(source: String, objectType: String, objectID: String) {
+        self.source = source
+        self.objectType = objectType
+        self.objectID = objectID
+    }
+}
+
+/// Webhook objects, and the waiting events intake moves or withdraws for them.
+extension Store {
+    public func webhookObject(source: String, type: String, id: String) throws -> WebhookObject? {
+        try db.first("""
+            SELECT start_date, end_date, cancelled, reminder_event_id, ready_at FROM webhook_object
+            WHERE source = ? AND object_type = ? AND object_id = ?
+            """, [source, type, id]) { row in
+            var object = WebhookObject(source: source, objectType: type, objectID: id)
+            object.startDate = row.isNull(0) ? nil : row.int64(0)
+            object.endDate = row.isNull(1) ? nil : row.int64(1)
+            object.cancelled = row.int(2) != 0
+            object.reminderEventID = row.isNull(3) ? nil : row.int64(3)
+            object.readyAt = row.isNull(4) ? nil : row.int64(4)
+            return object
+        }
+    }
+
+    public func saveWebhookObject(_ object: WebhookObject, now: Int64) throws {
+        try db.execute("""
+            INSERT INTO webhook_object(source, object_type, object_id, start_date, end_date, cancelled, reminder_event_id, ready_at, updated_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT(source, object_type, object_id) DO UPDATE SET
+                start_date = excluded.start_date, end_date = excluded.end_date, cancelled = excluded.cancelled,
+                reminder_event_id = excluded.reminder_event_id, ready_at = excluded.ready_at, updated_at = excluded.updated_at
+            """, [object.source, object.objectType, object.objectID, object.startDate, object.endDate, object.cancelled,
+                  object.reminderEventID, object.readyAt, now])
+    }
+
+    /// The event stored under a dedupe key, if any: a sender's retry finds what it stored before.
+    public func eventID(dedupeKey: String) throws -> Int64? {
+        try db.first("SELECT event_id FROM dedupe_key WHERE key = ?", [dedupeKey]) { $0.int64(0) }
+    }
+
+    /// Gives a waiting (unhandled) event a new due time and params; false when it is no longer waiting.
+    public func moveWaitingEvent(_ id: Int64, notBefore: Int64, params: JSONValue) throws -> Bool {
+        try db.execute("UPDATE event SET not_before = ?, params = ? WHERE id = ? AND handled_at IS NULL",
+                       [notBefore, params.serialized, id])
+        return db.changes > 0
+    }
+
+    /// Marks a waiting event handled without handling it, with `withdrawn` in its params so
+    /// `event list` tells why; false when it is no longer waiting.
+    public func withdrawWaitingEvent(_ id: Int64, now: Int64) throws -> Bool {
+        try db.execute("""
+            UPDATE event SET handled_at = ?, params = json_set(params, '$.withdrawn', json('true'))
+            WHERE id = ? AND handled_at IS NULL
+            """, [now, id])
+        guard db.changes > 0 else { return false }
+        try db.execute("DELETE FROM event_progress WHERE event_id = ?", [id])
+        return true
+    }
+
+    /// Objects silent since `cutoff` whose session (if any) ended before it: nothing can still
+    /// depend on them, and a sender repeating itself that late is news again.
+    func purgeWebhookObjects(before cutoff: Int64) throws {
+        try db.execute("""
+            DELETE FROM webhook_object WHERE updated_at < ? AND (end_date IS NULL OR end_date < ?)
+            """, [cutoff, cutoff])
+    }
+}

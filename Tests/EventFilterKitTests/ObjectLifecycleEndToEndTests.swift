@@ -1,0 +1,160 @@
+import Foundation
+import XCTest
+
+/// Scheduled sessions follow the sender's schedule, through `eventfilter ingest` and
+/// `eventfilter run` with Kaltura HTTP notification bodies (a KalturaLiveStreamScheduleEvent as
+/// Kaltura's events guide creates it: summary, templateEntryId, startDate, endDate, status).
+/// Signatures are sha1(secret + body) computed with Python's hashlib.
+final class ObjectLifecycleEndToEndTests: XCTestCase {
+    private typealias F = IngestFixture
+
+    /// 2026-01-01 09:00Z and 10:00Z, as in the fixture; the move goes to 11:00Z-12:00Z.
+    private let oldStart = "1767258000", oldEnd = "1767261600"
+    private let newStart = "1767265200", newEnd = "1767268800"
+
+    /// The fixture's notification as a later job of the same session, with replacements.
+    private func notification(job: String, eventType: Int = 3, start: String? = nil, end: String? = nil,
+                              status: Int = 2, system: String = "SCHEDULE_EVENT_UPDATED") -> String {
+        var body = F.schedule
+            .replacingOccurrences(of: "33578094492", with: job)
+            .replacingOccurrences(of: #""eventType":2"#, with: #""eventType":\#(eventType)"#)
+            .replacingOccurrences(of: #""status":2"#, with: #""status":\#(status)"#)
+            .replacingOccurrences(of: "SCHEDULE_EVENT_ADDED", with: system)
+        if let start { body = body.replacingOccurrences(of: #""startDate":\#(oldStart)"#, with: #""startDate":\#(start)"#) }
+        if let end { body = body.replacingOccurrences(of: #""endDate":\#(oldEnd)"#, with: #""endDate":\#(end)"#) }
+        return body
+    }
+
+    private func ingest(_ root: TestRoot, _ body: String, now: String, file: StaticString = #filePath, line: UInt = #line) throws -> String {
+        let signature = try F.python(
+            "import hashlib, sys; print(hashlib.sha1((sys.argv[1] + sys.argv[2]).encode()).hexdigest(), end='')",
+            F.kalturaSecret, body)
+        let result = try root.ingest("webinars", body: body, contentType: "application/json",
+                                     headers: [("X-Kaltura-Signature", signature)], now: now)
+        XCTAssertEqual(result.status, 0, result.stderr, file: file, line: line)
+        return result.stdout
+    }
+
+    private func announced(_ root: TestRoot) throws {
+        _ = try ingest(root, F.schedule, now: F.scheduleNow)
+        try root.ok("run", now: F.scheduleNow)
+        XCTAssertEqual(try root.mails().map(\.subject), ["Webinar \"Quarterly webinar\" scheduled for Thursday 1 January 2026, 09:00 UTC"])
+    }
+
+    private let waitingReminders =
+        "SELECT count(*) FROM event WHERE type = 'kaltura.schedule_reminder' AND handled_at IS NULL"
+
+    func testARescheduleMovesTheOneReminderAndMailsOnce() throws {
+        let root = try F.makeRoot()
+        try announced(root)
+
+        let moved = try ingest(root, notification(job: "33578094500", start: newStart, end: newEnd), now: "2026-01-01T07:30:00Z")
+        XCTAssertEqual(moved, "4\n", "one rescheduled event; the reminder moved in place")
+        XCTAssertEqual(try root.scalar(waitingReminders), 1, "exactly one reminder, never two")
+        XCTAssertEqual(try root.scalar("SELECT not_before FROM event WHERE type = 'kaltura.schedule_reminder'"), 1_767_265_200 - 900)
+
+        try root.ok("run", now: "2026-01-01T07:30:00Z")
+        let mails = try root.mails()
+        XCTAssertEqual(mails.count, 2)
+        let change = try XCTUnwrap(mails.last)
+        XCTAssertEqual(change.subject, "Webinar \"Quarterly webinar\" moved to Thursday 1 January 2026, 11:00 UTC")
+        XCTAssertTrue(change.text.contains("Was:    Thursday 1 January 2026, 09:00 UTC"), change.text)
+        XCTAssertTrue(change.text.contains("Now:    Thursday 1 January 2026, 11:00 UTC"), change.text)
+        XCTAssertTrue(change.html?.contains("<s>Thursday 1 January 2026, 09:00 UTC</s>") ?? false, change.html ?? "")
+
+        // The old reminder time: nothing. New start - lead - 1 min: nothing. New start - lead: one.
+        try root.ok("run", now: "2026-01-01T08:45:00Z")
+        XCTAssertEqual(try root.mailFiles().count, 2, "nothing at the old reminder time")
+        try root.ok("run", now: "2026-01-01T10:44:00Z")
+        XCTAssertEqual(try root.mailFiles().count, 2, "nothing a minute before new start - lead")
+        try root.ok("run", now: "2026-01-01T10:45:00Z")
+        let reminders = try root.mails().filter { $0.subject.contains("starts at") }
+        XCTAssertEqual(reminders.map(\.subject), ["Webinar \"Quarterly webinar\" starts at 11:00 UTC"])
+        XCTAssertTrue(reminders[0].text.contains("on Thursday 1 January 2026, 11:00 UTC"), reminders[0].text)
+        try root.ok("run", now: "2026-01-01T11:30:00Z")
+        XCTAssertEqual(try root.mailFiles().count, 3, "one reminder in all")
+        try root.assertStrictMIME()
+    }
+
+    func testARescheduleAfterTheReminderWentOutGetsANewReminder() throws {
+        let root = try F.makeRoot()
+        try announced(root)
+        try root.ok("run", now: "2026-01-01T08:45:00Z")
+        XCTAssertEqual(try root.mailFiles().count, 2, "the first reminder")
+
+        // Postponed at the last minute by a day.
+        _ = try ingest(root, notification(job: "33578094501", start: "1767344400", end: "1767348000"), now: "2026-01-01T08:50:00Z")
+        XCTAssertEqual(try root.scalar(waitingReminders), 1)
+        try root.ok("run", now: "2026-01-01T08:50:00Z")
+        XCTAssertEqual(try root.mails().last?.subject, "Webinar \"Quarterly webinar\" moved to Friday 2 January 2026, 09:00 UTC")
+        try root.ok("run", now: "2026-01-02T08:44:00Z")
+        XCTAssertEqual(try root.mailFiles().count, 3)
+        try root.ok("run", now: "2026-01-02T08:45:00Z")
+        XCTAssertEqual(try root.mails().last?.subject, "Webinar \"Quarterly webinar\" starts at 09:00 UTC")
+        XCTAssertEqual(try root.mailFiles().count, 4)
+    }
+
+    func testACancellationWithdrawsTheReminderAndMailsOnce() throws {
+        for (status, eventType) in [(1, 3), (3, 7)] {  // cancelled; deleted
+            let root = try F.makeRoot()
+            try announced(root)
+            let stored = try ingest(root, notification(job: "33578094600", eventType: eventType, status: status), now: "2026-01-01T08:00:00Z")
+            XCTAssertEqual(stored, "4\n", "after the run's tick (3)")
+            XCTAssertEqual(try root.scalar(waitingReminders), 0, "status \(status): the reminder is withdrawn")
+            XCTAssertEqual(try root.scalar(
+                "SELECT count(*) FROM event WHERE type = 'kaltura.schedule_reminder' AND json_extract(params, '$.withdrawn') = 1"), 1)
+
+            try root.ok("run", now: "2026-01-01T08:00:00Z")
+            let cancelled = try XCTUnwrap(try root.mails().last)
+            XCTAssertEqual(cancelled.subject, "Webinar \"Quarterly webinar\" cancelled")
+            XCTAssertTrue(cancelled.text.contains("scheduled for Thursday 1 January 2026, 09:00 UTC, has been cancelled"), cancelled.text)
+
+            // The same cancellation again, as a new job: nobody hears twice.
+            _ = try ingest(root, notification(job: "33578094601", eventType: eventType, status: status), now: "2026-01-01T08:10:00Z")
+            for time in ["2026-01-01T08:10:00Z", "2026-01-01T08:45:00Z", "2026-01-01T09:00:00Z", "2026-01-01T10:00:00Z"] {
+                try root.ok("run", now: time)
+            }
+            XCTAssertEqual(try root.mailFiles().count, 2, "status \(status): announcement and cancellation, never a reminder")
+            XCTAssertFalse(try root.mails().contains { $0.subject.contains("starts at") })
+            try root.assertStrictMIME()
+        }
+    }
+
+    func testAResendWithNothingChangedMailsNobody() throws {
+        let root = try F.makeRoot()
+        try announced(root)
+        let outboxBefore = try TestRoot.sqlite(root.url.appendingPathComponent("var/eventfilter.db").path,
+                                               "SELECT id, recipient, subject FROM outbox ORDER BY id")
+
+        // A new job about the same session, nothing a reader sees changed (the tags did).
+        let resend = notification(job: "33578094700").replacingOccurrences(of: #""tags":"webinar""#, with: #""tags":"webinar,q1""#)
+        XCTAssertEqual(try ingest(root, resend, now: "2026-01-01T07:10:00Z"), "4\n", "kept, as every accepted notification")
+        XCTAssertEqual(try root.scalar("SELECT json_extract(params, '$.quiet') FROM event WHERE id = 4"), 1)
+        // The very same request again (Kaltura's retry): a duplicate, nothing stored.
+        XCTAssertEqual(try ingest(root, F.schedule, now: "2026-01-01T07:11:00Z"), "1\n2\n")
+        XCTAssertEqual(root.eventCount, 4, "announcement, reminder, the first run's tick, the quiet re-send")
+
+        try root.ok("run", now: "2026-01-01T07:10:00Z")
+        let outboxAfter = try TestRoot.sqlite(root.url.appendingPathComponent("var/eventfilter.db").path,
+                                              "SELECT id, recipient, subject FROM outbox ORDER BY id")
+        XCTAssertEqual(outboxAfter, outboxBefore, "no message for a re-send")
+        XCTAssertEqual(try root.scalar(waitingReminders), 1)
+        try root.ok("run", now: "2026-01-01T08:45:00Z")
+        XCTAssertEqual(try root.mails().map(\.subject).filter { $0.contains("starts at") }.count, 1)
+    }
+
+    func testACancellationOfASessionNobodyWasToldOfIsQuietAndItMayComeBack() throws {
+        let root = try F.makeRoot()
+        _ = try ingest(root, notification(job: "33578094800", status: 1), now: F.scheduleNow)
+        try root.ok("run", now: F.scheduleNow)
+        XCTAssertEqual(try root.mailFiles().count, 0, "no 'cancelled' mail for a session never announced")
+        XCTAssertEqual(try root.scalar("SELECT count(*) FROM event WHERE type = 'kaltura.schedule_cancelled'"), 1, "but it is kept")
+
+        // Reinstated: announced, with its reminder.
+        _ = try ingest(root, notification(job: "33578094801"), now: "2026-01-01T07:05:00Z")
+        try root.ok("run", now: "2026-01-01T07:05:00Z")
+        XCTAssertEqual(try root.mails().map(\.subject), ["Webinar \"Quarterly webinar\" scheduled for Thursday 1 January 2026, 09:00 UTC"])
+        try root.ok("run", now: "2026-01-01T08:45:00Z")
+        XCTAssertEqual(try root.mails().last?.subject, "Webinar \"Quarterly webinar\" starts at 09:00 UTC")
+    }
+}
