@@ -136,7 +136,7 @@ final class IngestSettingsTests: XCTestCase {
             ("[Source-a]\nType=standard\nSecret=whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\nTolerance=0\n",
              "settings/webhooks.ini:4: [Source-a] the timestamp tolerance must be positive"),
             ("[Source-a]\nType=panda\nSecert=\(secret)\n",
-             "settings/webhooks.ini:3: [Source-a] unknown key Secert; expected one of MailProgress, Path, ReminderLead, Secret, Tolerance, Type, TypeField"),
+             "settings/webhooks.ini:3: [Source-a] unknown key Secert; expected one of EntryURL, MailProgress, Path, RecordingURL, ReminderLead, Secret, Tolerance, Type, TypeField, VideoURL"),
             ("[Source-a]\nType=standard\nSecret=whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\nTypeField=a.b\n",
              "settings/webhooks.ini:4: [Source-a] TypeField must be a JSON field name of letters, digits, '_' and '-'"),
             ("[Source-a]\nType=panda\nSecret=\(secret)\nMailProgress=sometimes\n",

@@ -95,7 +95,12 @@ enum KalturaHTTPNotification {
         params["object_type"] = objectKind.map(JSONValue.string)
         params["event"] = eventName.map(JSONValue.string)
         // KalturaEntryStatus 2 is READY (a schedule event's status 2 means ACTIVE, so entries only).
-        if objectKind == "entry", WebhookParsing.text(object["status"]) == "2" { params["ready"] = .string("true") }
+        let isReady = objectKind == "entry" && WebhookParsing.text(object["status"]) == "2"
+        if isReady { params["ready"] = .string("true") }
+        let entryID = objectKind == "entry" ? WebhookParsing.text(object["id"]) : WebhookParsing.text(object["entryId"])
+        params["entry_id"] = entryID.map(JSONValue.string)
+        // Only ever the source's own template, never a field the sender chose.
+        params["watch_url"] = entryID.flatMap { source.watchURL(["entry_id": $0, "partner_id": partnerID]) }
         for (from, to) in [("templateSystemName", "template_system_name"), ("templateName", "template_name"),
                            ("templateId", "template_id"), ("eventNotificationJobId", "event_notification_job_id")]
         {
@@ -122,9 +127,11 @@ enum KalturaHTTPNotification {
         }
         guard isSchedule, let start, let end, live else {
             let type = "kaltura." + ([objectKind, eventName].compactMap { $0 }.joined(separator: "_"))
+            let gone = eventName == "deleted" || eventName == "erased"
+            let lifecycle = isReady && !gone ? entryID.map { LifecycleNotice.ready(objectType: "entry", objectID: $0) } : nil
             return [IncomingEvent(
                 type: type == "kaltura." ? "kaltura.http_notification" : type,
-                params: .object(params), dedupeKey: announcementKey)]
+                params: .object(params), dedupeKey: announcementKey, lifecycle: lifecycle)]
         }
 
         ReadableTime.addDerivedTimes(to: &params, fields: [("start_date", "start"), ("end_date", "end")])

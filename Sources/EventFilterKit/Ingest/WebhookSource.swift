@@ -36,6 +36,9 @@ public struct WebhookSource: Sendable {
     public var toleranceSeconds: Int64
     /// Standard Webhooks: the payload field naming the event type (`TypeField=`, default `type`).
     public var typeField: String
+    /// Where people watch what this source announces: `EntryURL=` (Kaltura), `VideoURL=` (Panda),
+    /// `RecordingURL=` (EnableX); nil when the mail should say where the object is instead.
+    public var watchLink: LinkTemplate?
 
     public init(
         name: String, type: WebhookSourceType, secret: String, pathPrefix: String? = nil,
@@ -76,6 +79,21 @@ public struct WebhookSource: Sendable {
             break
         }
         return nil
+    }
+
+    /// The settings key of a source type's watch link and the placeholders it may use.
+    public static func watchLinkKey(_ type: WebhookSourceType) -> (key: String, placeholders: Set<String>)? {
+        switch type {
+        case .kaltura, .kalturaHTTP: return ("EntryURL", ["entry_id", "partner_id"])
+        case .panda: return ("VideoURL", ["video_id"])
+        case .enablex: return ("RecordingURL", ["app_id", "room_id", "conf_num"])
+        case .standard: return nil
+        }
+    }
+
+    /// The watch link for these values, percent-encoded; nil without a template or a value it needs.
+    func watchURL(_ values: [String: String?]) -> JSONValue? {
+        watchLink?.url(values.compactMapValues { $0 }).map(JSONValue.string)
     }
 
     /// The prefix with exactly one leading and one trailing `/`.

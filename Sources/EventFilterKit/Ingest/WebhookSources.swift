@@ -16,7 +16,9 @@
 /// Keys of a `[Source-NAME]` block: `Type` (required: kaltura, kaltura-http, panda, enablex,
 /// standard), `Secret` (required), `Path` (default `/NAME/`), `ReminderLead` (seconds, default
 /// 900), `MailProgress` (Panda, default disabled), `Tolerance` (Standard Webhooks, seconds,
-/// default 300), `TypeField` (Standard Webhooks, the payload's type field, default `type`). An unknown key is refused, so a misspelt `Secert=` does not go unnoticed.
+/// default 300), `TypeField` (Standard Webhooks, the payload's type field, default `type`), and the
+/// watch link of the source's type: `EntryURL` (Kaltura: `{entry_id}`, `{partner_id}`), `VideoURL`
+/// (Panda: `{video_id}`), `RecordingURL` (EnableX: `{app_id}`, `{room_id}`, `{conf_num}`). An unknown key is refused, so a misspelt `Secert=` does not go unnoticed.
 public enum WebhookSources {
     public static let fileName = "webhooks.ini"
     public static let sourcePrefix = "Source-"
@@ -26,7 +28,8 @@ public enum WebhookSources {
     public static let reservedNames: Set<String> = ["unsubscribe"]
 
     private static let knownKeys: Set<String> = [
-        "Type", "Secret", "Path", "ReminderLead", "MailProgress", "Tolerance", "TypeField",
+        "Type", "Secret", "Path", "ReminderLead", "MailProgress", "Tolerance", "TypeField", "EntryURL", "VideoURL",
+        "RecordingURL",
     ]
 
     /// Every `[Source-NAME]` block, by NAME. Throws a `SettingsError` naming the file and line
@@ -82,11 +85,24 @@ public enum WebhookSources {
         let mailProgress = try file.bool(block, "MailProgress", default: false)
         let typeField = file.string(block, "TypeField").map(IngestText.trim).flatMap { $0.isEmpty ? nil : $0 } ?? "type"
 
-        let source = WebhookSource(
+        var source = WebhookSource(
             name: name, type: type, secret: secret, pathPrefix: path, reminderLead: Int64(lead),
             mailProgress: mailProgress, toleranceSeconds: Int64(tolerance), typeField: typeField)
         if let problem = source.configurationProblem {
             throw fail(keyOf(problem), problem)
+        }
+        let linkKey = WebhookSource.watchLinkKey(type)
+        for key in ["EntryURL", "VideoURL", "RecordingURL"] where key != linkKey?.key {
+            if file.string(block, key) != nil {
+                throw fail(key, "\(key) does not apply to Type=\(type.rawValue)\(linkKey.map { "; use \($0.key)" } ?? "")")
+            }
+        }
+        if let linkKey, let text = file.string(block, linkKey.key).map(IngestText.trim), !text.isEmpty {
+            do {
+                source.watchLink = try LinkTemplate(text, placeholders: linkKey.placeholders)
+            } catch let error as LinkTemplateError {
+                throw fail(linkKey.key, "\(linkKey.key) \(error.reason)")
+            }
         }
         return source
     }
