@@ -157,4 +157,42 @@ final class ObjectLifecycleEndToEndTests: XCTestCase {
         try root.ok("run", now: "2026-01-01T08:45:00Z")
         XCTAssertEqual(try root.mails().last?.subject, "Webinar \"Quarterly webinar\" starts at 09:00 UTC")
     }
+
+    /// A cancellation that arrives while a run holds the due reminder in its batch (here: while a
+    /// custom handler of that run is working) still stops the reminder.
+    func testACancellationDuringARunStopsTheReminderThatRunHolds() throws {
+        let root = try F.makeRoot()
+        try announced(root)
+        let cancel = notification(job: "33578094900", status: 1)
+        try root.write("cancel-body.json", cancel)
+        try root.write("settings/override/notification.ini.append.php", """
+            <?php /* #?ini charset="utf-8"?
+            [NotificationEventHandlerSettings]
+            RepositoryDirectories[]=handlers
+            AvailableNotificationEventTypes[]=canceller
+            */ ?>
+            """)
+        // Runs before the batch's transaction: it ingests the cancellation through the real binary.
+        try root.write("handlers/canceller/cancellerhandler", """
+            #!/usr/bin/env python3
+            import hashlib, json, os, subprocess, sys
+            events = [json.loads(line) for line in sys.stdin if line.strip()]
+            if any(e["type"] == "kaltura.schedule_reminder" for e in events):
+                body = open("cancel-body.json", "rb").read()
+                signature = hashlib.sha1(b"\(F.kalturaSecret)" + body).hexdigest()
+                subprocess.run(["\(TestRoot.executable.path)", "--root", ".",
+                                "--now", os.environ["EVENTFILTER_NOW"], "ingest", "webinars",
+                                "--content-type", "application/json", "--header", "X-Kaltura-Signature: " + signature],
+                               input=body, check=True, stdout=subprocess.DEVNULL)
+            """, executable: true)
+
+        try root.ok("run", now: "2026-01-01T08:45:00Z")
+        XCTAssertEqual(try root.scalar("SELECT count(*) FROM event WHERE type = 'kaltura.schedule_cancelled'"), 1, "the handler ingested it")
+        XCTAssertEqual(try root.mails().map(\.subject), [
+            "Webinar \"Quarterly webinar\" scheduled for Thursday 1 January 2026, 09:00 UTC",
+            "Webinar \"Quarterly webinar\" cancelled",
+        ], "no reminder for the session cancelled mid-run")
+        try root.ok("run", now: "2026-01-01T09:00:00Z")
+        XCTAssertEqual(try root.mailFiles().count, 2)
+    }
 }

@@ -75,6 +75,11 @@ extension Store {
         return true
     }
 
+    /// Whether a waiting event is still unhandled and due when it was when read.
+    func isStillWaiting(_ id: Int64, notBefore: Int64) throws -> Bool {
+        try db.scalarInt("SELECT 1 FROM event WHERE id = ? AND handled_at IS NULL AND not_before = ?", [id, notBefore]) != nil
+    }
+
     /// Objects silent since `cutoff` whose session (if any) ended before it: nothing can still
     /// depend on them, and a sender repeating itself that late is news again.
     func purgeWebhookObjects(before cutoff: Int64) throws {
