@@ -195,4 +195,26 @@ final class ObjectLifecycleEndToEndTests: XCTestCase {
         try root.ok("run", now: "2026-01-01T09:00:00Z")
         XCTAssertEqual(try root.mailFiles().count, 2)
     }
+
+    /// A store written before sessions were followed holds the reminder under a key naming the
+    /// session and its start; a later move still moves that one reminder.
+    func testAReminderStoredByTheEarlierVersionIsMovedNotDoubled() throws {
+        let root = try F.makeRoot()
+        try root.ok("event", "add", "kaltura.schedule_reminder", "path=/webinars/123/1_live01/", "node_id=1_live01",
+                    "name=Quarterly webinar", "start_date=1767258000", "end_date=1767261600", "start_clock=09:00 UTC",
+                    "start_text=Thursday 1 January 2026, 09:00 UTC", "reminder=true",
+                    "--not-before", "2026-01-01T08:45:00Z", "--key", "kaltura-http:webinars:schedule:4711:1767258000:reminder",
+                    now: F.scheduleNow)
+        XCTAssertEqual(try ingest(root, notification(job: "33578094950", start: newStart, end: newEnd), now: "2026-01-01T07:30:00Z"), "2\n")
+        XCTAssertEqual(try root.scalar(waitingReminders), 1)
+        XCTAssertEqual(try root.scalar("SELECT not_before FROM event WHERE id = 1"), 1_767_265_200 - 900)
+
+        for time in ["2026-01-01T07:30:00Z", "2026-01-01T08:45:00Z", "2026-01-01T10:45:00Z", "2026-01-01T11:30:00Z"] {
+            try root.ok("run", now: time)
+        }
+        XCTAssertEqual(try root.mails().map(\.subject), [
+            "Webinar \"Quarterly webinar\" moved to Thursday 1 January 2026, 11:00 UTC",
+            "Webinar \"Quarterly webinar\" starts at 11:00 UTC",
+        ])
+    }
 }

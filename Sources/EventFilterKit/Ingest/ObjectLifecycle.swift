@@ -39,6 +39,7 @@ final class ObjectLifecycle {
 
     private func schedule(_ event: IncomingEvent, _ session: ScheduleNotice) throws -> [Store.AddResult] {
         let known = try store.webhookObject(source: source.name, type: Self.sessionType, id: session.objectID)
+            ?? (try legacySession(session.objectID))
         var state = known ?? WebhookObject(source: source.name, objectType: Self.sessionType, objectID: session.objectID)
         let announced = known.map { !$0.cancelled && $0.startDate != nil } ?? false
         var results: [Store.AddResult]
@@ -107,6 +108,19 @@ final class ObjectLifecycle {
         state.endDate = session.end
         try store.saveWebhookObject(state, now: now)
         return results
+    }
+
+    /// A session announced before intake kept sessions: its reminder is still waiting under the
+    /// key of that time (`kaltura-http:NAME:schedule:ID:START:reminder`), and tells its start.
+    private func legacySession(_ id: String) throws -> WebhookObject? {
+        guard let (reminderID, params) = try store.waitingEvent(dedupeKeyPrefix: "kaltura-http:\(source.name):schedule:\(id):"),
+            let start = WebhookParsing.unixTime(params["start_date"])
+        else { return nil }
+        var session = WebhookObject(source: source.name, objectType: Self.sessionType, objectID: id)
+        session.startDate = start
+        session.endDate = WebhookParsing.unixTime(params["end_date"])
+        session.reminderEventID = reminderID
+        return session
     }
 
     private func addReminder(_ reminder: ScheduledReminder, key: String) throws -> Store.AddResult {

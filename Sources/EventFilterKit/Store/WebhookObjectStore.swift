@@ -56,6 +56,19 @@ extension Store {
         try db.first("SELECT event_id FROM dedupe_key WHERE key = ?", [dedupeKey]) { $0.int64(0) }
     }
 
+    /// The newest waiting event whose dedupe key starts with `prefix` (which ends in `:`), with its params.
+    public func waitingEvent(dedupeKeyPrefix prefix: String) throws -> (id: Int64, params: JSONValue)? {
+        precondition(prefix.hasSuffix(":"), "the prefix ends at a separator")
+        // Keys from prefix up to (not including) the prefix with its ':' raised to ';': a range on the key.
+        return try db.first("""
+            SELECT e.id, e.params FROM dedupe_key AS d JOIN event AS e ON e.id = d.event_id
+            WHERE d.key >= ? AND d.key < ? AND e.handled_at IS NULL
+            ORDER BY e.id DESC LIMIT 1
+            """, [prefix, prefix.dropLast() + ";"]) { row in
+            (row.int64(0), (try? JSONValue.parse(row.string(1))) ?? .object([:]))
+        }
+    }
+
     /// Gives a waiting (unhandled) event a new due time and params; false when it is no longer waiting.
     public func moveWaitingEvent(_ id: Int64, notBefore: Int64, params: JSONValue) throws -> Bool {
         try db.execute("UPDATE event SET not_before = ?, params = ? WHERE id = ? AND handled_at IS NULL",
