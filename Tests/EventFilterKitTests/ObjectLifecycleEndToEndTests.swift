@@ -217,4 +217,37 @@ final class ObjectLifecycleEndToEndTests: XCTestCase {
             "Webinar \"Quarterly webinar\" starts at 11:00 UTC",
         ])
     }
+
+    /// A move is all or nothing: refused or failing, it leaves the store as it was, and the
+    /// sender's retry then moves the reminder once.
+    func testARefusedOrFailedMoveChangesNothing() throws {
+        let root = try F.makeRoot()
+        try announced(root)
+        let move = notification(job: "33578095000", start: newStart, end: newEnd)
+        let before = try root.dump()
+
+        let forged = try root.ingest("webinars", body: move, contentType: "application/json",
+                                     headers: [("X-Kaltura-Signature", F.scheduleSHA1)], now: "2026-01-01T07:30:00Z")
+        XCTAssertEqual(forged.status, 1)
+        XCTAssertTrue(forged.stderr.hasPrefix("eventfilter: rejected (403 "), forged.stderr)
+        XCTAssertEqual(try root.dump(), before, "a forged move changes nothing")
+
+        // The session's state is written last: failing there must undo the event and the moved reminder.
+        let database = root.url.appendingPathComponent("var/eventfilter.db").path
+        let trigger = "CREATE TRIGGER broken BEFORE UPDATE ON webhook_object BEGIN SELECT RAISE(ABORT, 'disk full (test)'); END"
+        _ = try F.python("import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute(sys.argv[2]); c.commit()", database, trigger)
+        let brokenBefore = try root.dump()
+        let signature = try F.python(
+            "import hashlib, sys; print(hashlib.sha1((sys.argv[1] + sys.argv[2]).encode()).hexdigest(), end='')", F.kalturaSecret, move)
+        let failed = try root.ingest("webinars", body: move, contentType: "application/json",
+                                     headers: [("X-Kaltura-Signature", signature)], now: "2026-01-01T07:30:00Z")
+        XCTAssertEqual(failed.status, 1)
+        XCTAssertTrue(failed.stderr.hasPrefix("eventfilter: rejected (500 "), failed.stderr)
+        XCTAssertEqual(try root.dump(), brokenBefore, "nothing of the failed move is kept")
+        _ = try F.python("import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute('DROP TRIGGER broken'); c.commit()", database)
+
+        XCTAssertEqual(try ingest(root, move, now: "2026-01-01T07:31:00Z"), "4\n", "the retry is stored")
+        XCTAssertEqual(try root.scalar(waitingReminders), 1)
+        XCTAssertEqual(try root.scalar("SELECT not_before FROM event WHERE type = 'kaltura.schedule_reminder'"), 1_767_265_200 - 900)
+    }
 }
