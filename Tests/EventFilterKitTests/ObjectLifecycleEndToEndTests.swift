@@ -250,4 +250,18 @@ final class ObjectLifecycleEndToEndTests: XCTestCase {
         XCTAssertEqual(try root.scalar(waitingReminders), 1)
         XCTAssertEqual(try root.scalar("SELECT not_before FROM event WHERE type = 'kaltura.schedule_reminder'"), 1_767_265_200 - 900)
     }
+
+    /// Kaltura numbers its notification jobs in order: a move that arrives after a later
+    /// cancellation (a retry of an older job) is kept, mails nobody and brings no reminder back.
+    func testAnOlderNotificationArrivingLateChangesNothing() throws {
+        let root = try F.makeRoot()
+        try announced(root)
+        _ = try ingest(root, notification(job: "33578096002", status: 1), now: "2026-01-01T07:20:00Z")
+        _ = try ingest(root, notification(job: "33578096001", start: newStart, end: newEnd), now: "2026-01-01T07:21:00Z")
+        XCTAssertEqual(try root.scalar(waitingReminders), 0, "still cancelled")
+        XCTAssertEqual(try root.scalar("SELECT count(*) FROM event WHERE type = 'kaltura.schedule_rescheduled'"), 0)
+        XCTAssertEqual(try root.scalar("SELECT count(*) FROM event WHERE json_extract(params, '$.event_notification_job_id') = '33578096001' AND json_extract(params, '$.quiet') = 1"), 1, "kept, quietly")
+        for time in ["2026-01-01T07:21:00Z", "2026-01-01T10:45:00Z"] { try root.ok("run", now: time) }
+        XCTAssertEqual(try root.mails().map(\.subject).dropFirst(), ["Webinar \"Quarterly webinar\" cancelled"])
+    }
 }

@@ -108,6 +108,7 @@ enum KalturaHTTPNotification {
         }
 
         let jobID = WebhookParsing.text(root["eventNotificationJobId"])
+        let jobSequence = jobID.flatMap { Int64($0) }
         let announcementKey = jobID.map { "kaltura-http:\(source.name):job:\($0)" }
             ?? WebhookParsing.bodyHashKey(source, request.body)
 
@@ -121,7 +122,7 @@ enum KalturaHTTPNotification {
         if let sessionID, !live {
             // Intake decides whether anyone was told of the session and so needs telling it is off.
             ReadableTime.addDerivedTimes(to: &params, fields: [("start_date", "start"), ("end_date", "end")])
-            let notice = ScheduleNotice(objectID: sessionID, start: start, end: end, cancelled: true)
+            let notice = ScheduleNotice(objectID: sessionID, start: start, end: end, cancelled: true, sequence: jobSequence)
             return [IncomingEvent(
                 type: cancelledType, params: .object(params), dedupeKey: announcementKey, lifecycle: .schedule(notice))]
         }
@@ -145,7 +146,7 @@ enum KalturaHTTPNotification {
         }
         if let sessionID {
             // One announcement and one reminder per session; intake moves or withdraws them as it changes.
-            let notice = ScheduleNotice(objectID: sessionID, start: start, end: end, reminder: reminder)
+            let notice = ScheduleNotice(objectID: sessionID, start: start, end: end, reminder: reminder, sequence: jobSequence)
             return [IncomingEvent(
                 type: announcementType, params: .object(params), dedupeKey: announcementKey, lifecycle: .schedule(notice))]
         }

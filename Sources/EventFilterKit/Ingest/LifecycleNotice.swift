@@ -22,13 +22,20 @@ public struct ScheduleNotice: Sendable, Equatable {
     public var cancelled: Bool
     /// The reminder this state calls for; nil when cancelled or already over.
     public var reminder: ScheduledReminder?
+    /// The sender's order of its notifications (Kaltura's increasing `eventNotificationJobId`): an
+    /// older one arriving late (a retry) must not undo a newer one.
+    public var sequence: Int64?
 
-    public init(objectID: String, start: Int64?, end: Int64?, cancelled: Bool = false, reminder: ScheduledReminder? = nil) {
+    public init(
+        objectID: String, start: Int64?, end: Int64?, cancelled: Bool = false, reminder: ScheduledReminder? = nil,
+        sequence: Int64? = nil
+    ) {
         self.objectID = objectID
         self.start = start
         self.end = end
         self.cancelled = cancelled
         self.reminder = reminder
+        self.sequence = sequence
     }
 }
 

@@ -7,7 +7,8 @@
 /// A scheduled session is one thing with one reminder: a new start moves the waiting reminder to
 /// the new start − `ReminderLead` and mails one `kaltura.schedule_rescheduled` naming both times;
 /// a cancellation withdraws the reminder and mails one `kaltura.schedule_cancelled`; a notification
-/// that changes nothing a subscriber reads is stored with `quiet` (kept, mailed to nobody). Media
+/// that changes nothing a subscriber reads is stored with `quiet` (kept, mailed to nobody), and so
+/// is one older than the last applied (Kaltura numbers its notification jobs increasingly). Media
 /// that is ready is announced once: later notifications of the same ready object are quiet.
 /// Events without a `LifecycleNotice` are stored as they are.
 final class ObjectLifecycle {
@@ -43,6 +44,14 @@ final class ObjectLifecycle {
         var state = known ?? WebhookObject(source: source.name, objectType: Self.sessionType, objectID: session.objectID)
         let announced = known.map { !$0.cancelled && $0.startDate != nil } ?? false
         var results: [Store.AddResult]
+
+        if let sequence = session.sequence, let last = known?.sequence, sequence < last {
+            // Older than what was applied (a late retry): kept for the record, changes nothing.
+            var stale = event
+            Self.quiet(&stale)
+            return [try add(stale)]
+        }
+        state.sequence = session.sequence ?? state.sequence
 
         if session.cancelled {
             var cancellation = event

@@ -165,6 +165,7 @@ enum Migrations {
             cancelled INTEGER NOT NULL DEFAULT 0,  -- a session: cancelled or deleted
             reminder_event_id INTEGER,             -- a session: its one reminder event
             ready_at INTEGER,                      -- media: when its readiness was announced
+            sequence INTEGER,                      -- the sender's order of the last notification applied
             updated_at INTEGER NOT NULL,
             PRIMARY KEY (source, object_type, object_id)
         ) WITHOUT ROWID;

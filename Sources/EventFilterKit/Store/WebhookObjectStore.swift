@@ -15,6 +15,8 @@ public struct WebhookObject: Sendable, Equatable {
     public var cancelled = false
     public var reminderEventID: Int64?
     public var readyAt: Int64?
+    /// The sender's order of the last notification applied (Kaltura's `eventNotificationJobId`).
+    public var sequence: Int64?
 
     public init(source: String, objectType: String, objectID: String) {
         self.source = source
@@ -27,7 +29,7 @@ public struct WebhookObject: Sendable, Equatable {
 extension Store {
     public func webhookObject(source: String, type: String, id: String) throws -> WebhookObject? {
         try db.first("""
-            SELECT start_date, end_date, cancelled, reminder_event_id, ready_at FROM webhook_object
+            SELECT start_date, end_date, cancelled, reminder_event_id, ready_at, sequence FROM webhook_object
             WHERE source = ? AND object_type = ? AND object_id = ?
             """, [source, type, id]) { row in
             var object = WebhookObject(source: source, objectType: type, objectID: id)
@@ -36,19 +38,22 @@ extension Store {
             object.cancelled = row.int(2) != 0
             object.reminderEventID = row.isNull(3) ? nil : row.int64(3)
             object.readyAt = row.isNull(4) ? nil : row.int64(4)
+            object.sequence = row.isNull(5) ? nil : row.int64(5)
             return object
         }
     }
 
     public func saveWebhookObject(_ object: WebhookObject, now: Int64) throws {
         try db.execute("""
-            INSERT INTO webhook_object(source, object_type, object_id, start_date, end_date, cancelled, reminder_event_id, ready_at, updated_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+            INSERT INTO webhook_object(
+                source, object_type, object_id, start_date, end_date, cancelled, reminder_event_id, ready_at, sequence, updated_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             ON CONFLICT(source, object_type, object_id) DO UPDATE SET
                 start_date = excluded.start_date, end_date = excluded.end_date, cancelled = excluded.cancelled,
-                reminder_event_id = excluded.reminder_event_id, ready_at = excluded.ready_at, updated_at = excluded.updated_at
+                reminder_event_id = excluded.reminder_event_id, ready_at = excluded.ready_at, sequence = excluded.sequence,
+                updated_at = excluded.updated_at
             """, [object.source, object.objectType, object.objectID, object.startDate, object.endDate, object.cancelled,
-                  object.reminderEventID, object.readyAt, now])
+                  object.reminderEventID, object.readyAt, object.sequence, now])
     }
 
     /// The event stored under a dedupe key, if any: a sender's retry finds what it stored before.
