@@ -264,4 +264,42 @@ final class ObjectLifecycleEndToEndTests: XCTestCase {
         for time in ["2026-01-01T07:21:00Z", "2026-01-01T10:45:00Z"] { try root.ok("run", now: time) }
         XCTAssertEqual(try root.mails().map(\.subject).dropFirst(), ["Webinar \"Quarterly webinar\" cancelled"])
     }
+
+    /// Changes that come faster than the runs: subscribers hear of the net change once, measured
+    /// against what they were told.
+    func testChangesBetweenTwoRunsMailTheNetChangeOnce() throws {
+        // Announced and cancelled before any run: nobody hears of it at all.
+        let quick = try F.makeRoot()
+        _ = try ingest(quick, F.schedule, now: F.scheduleNow)
+        _ = try ingest(quick, notification(job: "33578097001", status: 1), now: "2026-01-01T07:01:00Z")
+        for time in ["2026-01-01T07:02:00Z", "2026-01-01T08:45:00Z", "2026-01-01T09:00:00Z"] { try quick.ok("run", now: time) }
+        XCTAssertEqual(try quick.mailFiles().count, 0)
+
+        // Moved twice between runs: one mail from the time subscribers know to the last one, one reminder.
+        let twice = try F.makeRoot()
+        try announced(twice)
+        _ = try ingest(twice, notification(job: "33578097002", start: newStart, end: newEnd), now: "2026-01-01T07:10:00Z")
+        _ = try ingest(twice, notification(job: "33578097003", start: "1767272400", end: "1767276000"), now: "2026-01-01T07:11:00Z")
+        XCTAssertEqual(try twice.scalar(waitingReminders), 1)
+        try twice.ok("run", now: "2026-01-01T07:12:00Z")
+        let moved = try twice.mails().dropFirst()
+        XCTAssertEqual(moved.map(\.subject), ["Webinar \"Quarterly webinar\" moved to Thursday 1 January 2026, 13:00 UTC"])
+        XCTAssertTrue(moved.first?.text.contains("Was:    Thursday 1 January 2026, 09:00 UTC") ?? false, moved.first?.text ?? "")
+        for time in ["2026-01-01T08:45:00Z", "2026-01-01T10:45:00Z", "2026-01-01T12:44:00Z"] { try twice.ok("run", now: time) }
+        XCTAssertEqual(try twice.mailFiles().count, 2)
+        try twice.ok("run", now: "2026-01-01T12:45:00Z")
+        XCTAssertEqual(try twice.mails().last?.subject, "Webinar \"Quarterly webinar\" starts at 13:00 UTC")
+
+        // Moved and moved back between runs: nothing to tell; the reminder is at the original time.
+        let back = try F.makeRoot()
+        try announced(back)
+        _ = try ingest(back, notification(job: "33578097004", start: newStart, end: newEnd), now: "2026-01-01T07:10:00Z")
+        _ = try ingest(back, notification(job: "33578097005"), now: "2026-01-01T07:11:00Z")
+        try back.ok("run", now: "2026-01-01T07:12:00Z")
+        XCTAssertEqual(try back.mailFiles().count, 1, "no mail for a move undone before anyone heard")
+        try back.ok("run", now: "2026-01-01T08:45:00Z")
+        XCTAssertEqual(try back.mails().last?.subject, "Webinar \"Quarterly webinar\" starts at 09:00 UTC")
+        try back.ok("run", now: "2026-01-01T10:45:00Z")
+        XCTAssertEqual(try back.mailFiles().count, 2)
+    }
 }

@@ -6,7 +6,10 @@
 ///
 /// A scheduled session is one thing with one reminder: a new start moves the waiting reminder to
 /// the new start − `ReminderLead` and mails one `kaltura.schedule_rescheduled` naming both times;
-/// a cancellation withdraws the reminder and mails one `kaltura.schedule_cancelled`; a notification
+/// a cancellation withdraws the reminder and mails one `kaltura.schedule_cancelled`. Subscribers
+/// hear of each change once, measured against what they know: a notice not yet mailed is
+/// withdrawn when the next change comes (a session announced and cancelled between two runs mails
+/// nobody; moved twice, one mail names the first and the last time). A notification
 /// that changes nothing a subscriber reads is stored with `quiet` (kept, mailed to nobody), and so
 /// is one older than the last applied (Kaltura numbers its notification jobs increasingly). Media
 /// that is ready is announced once: later notifications of the same ready object are quiet.
@@ -42,79 +45,69 @@ final class ObjectLifecycle {
         let known = try store.webhookObject(source: source.name, type: Self.sessionType, id: session.objectID)
             ?? (try legacySession(session.objectID))
         var state = known ?? WebhookObject(source: source.name, objectType: Self.sessionType, objectID: session.objectID)
-        let announced = known.map { !$0.cancelled && $0.startDate != nil } ?? false
-        var results: [Store.AddResult]
-
         if let sequence = session.sequence, let last = known?.sequence, sequence < last {
             // Older than what was applied (a late retry): kept for the record, changes nothing.
             var stale = event
             Self.quiet(&stale)
             return [try add(stale)]
         }
-        state.sequence = session.sequence ?? state.sequence
-
-        if session.cancelled {
-            var cancellation = event
-            if announced {
-                // Name the time that is off even when the sender's notice leaves it out.
-                if session.start == nil, let start = known?.startDate { setTime(&cancellation, "start", start) }
-                if session.end == nil, let end = known?.endDate { setTime(&cancellation, "end", end) }
-            } else {
-                Self.quiet(&cancellation)  // nobody was told of it, so nobody is told it is off
-            }
-            if let reminder = known?.reminderEventID { _ = try store.withdrawWaitingEvent(reminder, now: now) }
-            results = [try add(cancellation)]
-            state.cancelled = true
-            state.reminderEventID = nil
-            state.startDate = session.start ?? state.startDate
-            state.endDate = session.end ?? state.endDate
-            try store.saveWebhookObject(state, now: now)
-            return results
-        }
-
-        guard let start = session.start, announced, let oldStart = known?.startDate else {
-            // First news of the session, or it is back after a cancellation: announce it.
-            results = [try add(event)]
-            if let reminder = session.reminder {
-                let added = try addReminder(reminder, key: reminderKey(event))
-                results.append(added)
-                state.reminderEventID = added.id
-            } else {
-                state.reminderEventID = nil
-            }
-            state.cancelled = false
-            state.startDate = session.start
-            state.endDate = session.end
-            try store.saveWebhookObject(state, now: now)
-            return results
-        }
+        let wasLive = known.map { !$0.cancelled && $0.startDate != nil } ?? false
+        let live = !session.cancelled && session.start != nil
+        let unchanged = live ? wasLive && known?.startDate == session.start : known?.cancelled == true
 
         var notice = event
-        if start == oldStart {
+        var noticeKept = false
+        if unchanged {
             Self.quiet(&notice)  // a re-send, or a change to something the mail does not show
+            noticeKept = true  // the session's last notice stays as it is
         } else {
-            notice.type = KalturaHTTPNotification.rescheduledType
-            setTime(&notice, "old_start", oldStart)
-            if let oldEnd = known?.endDate { setTime(&notice, "old_end", oldEnd) }
+            // What subscribers know: the current state, or, while its notice has not gone out yet,
+            // what they knew before it; that notice is withdrawn so they hear of the change once.
+            var told = wasLive ? known?.startDate : nil
+            if let pending = known?.noticeEventID, try store.withdrawWaitingEvent(pending, now: now) {
+                told = known?.toldStart
+            }
+            switch (told, session.start) {
+            case (nil, _):
+                // First news (or back after a cancellation) announces; a cancellation of a session
+                // nobody was told of tells nobody.
+                if !live { Self.quiet(&notice) }
+            case (let before?, let start?) where live && before == start:
+                Self.quiet(&notice)  // moved and moved back before anyone heard
+            case (let before?, _) where live:
+                notice.type = KalturaHTTPNotification.rescheduledType
+                setTime(&notice, "old_start", before)
+            case (let before?, _):
+                // Name the time subscribers know is off, whatever the sender's notice says.
+                setTime(&notice, "start", before)
+                if session.end == nil, let end = known?.endDate { setTime(&notice, "end", end) }
+            }
+            state.toldStart = told
         }
-        results = [try add(notice)]
+        var results = [try add(notice)]
+        if !noticeKept { state.noticeEventID = Self.isQuiet(notice) ? nil : results[0].id }
 
-        // Exactly one reminder: the waiting one moves; a new one only when none is waiting.
+        // Exactly one reminder: the waiting one moves; a new one only when none is waiting and the
+        // session is new, back, or at a new start.
         let waiting = known?.reminderEventID
-        if let reminder = session.reminder {
+        if live, let reminder = session.reminder {
             if let waiting, try store.moveWaitingEvent(waiting, notBefore: reminder.notBefore, params: reminder.params) {
                 state.reminderEventID = waiting
-            } else if start != oldStart {
+            } else if !wasLive || known?.startDate != session.start {
                 let added = try addReminder(reminder, key: reminderKey(event))
                 results.append(added)
                 state.reminderEventID = added.id
             }
-        } else if let waiting {
-            _ = try store.withdrawWaitingEvent(waiting, now: now)  // the session is over
+        } else {
+            // Cancelled, or over: no reminder may go out.
+            if let waiting { _ = try store.withdrawWaitingEvent(waiting, now: now) }
             state.reminderEventID = nil
         }
-        state.startDate = start
-        state.endDate = session.end
+
+        state.sequence = session.sequence ?? state.sequence
+        state.cancelled = !live
+        state.startDate = session.start ?? state.startDate
+        state.endDate = session.end ?? state.endDate
         try store.saveWebhookObject(state, now: now)
         return results
     }
@@ -138,6 +131,8 @@ final class ObjectLifecycle {
     }
 
     private func reminderKey(_ event: IncomingEvent) -> String { event.dedupeKey + ":reminder" }
+
+    private static func isQuiet(_ event: IncomingEvent) -> Bool { event.params["quiet"] == .bool(true) }
 
     /// Stored and kept, mailed to nobody.
     private static func quiet(_ event: inout IncomingEvent) {

@@ -164,6 +164,8 @@ enum Migrations {
             end_date INTEGER,
             cancelled INTEGER NOT NULL DEFAULT 0,  -- a session: cancelled or deleted
             reminder_event_id INTEGER,             -- a session: its one reminder event
+            notice_event_id INTEGER,               -- a session: its last announcement, move or cancellation
+            told_start INTEGER,                    -- a session: the start subscribers knew before that notice (NULL: none)
             ready_at INTEGER,                      -- media: when its readiness was announced
             sequence INTEGER,                      -- the sender's order of the last notification applied
             updated_at INTEGER NOT NULL,

@@ -14,6 +14,10 @@ public struct WebhookObject: Sendable, Equatable {
     public var endDate: Int64?
     public var cancelled = false
     public var reminderEventID: Int64?
+    /// A session's last announcement, move or cancellation event; while it waits it can be withdrawn.
+    public var noticeEventID: Int64?
+    /// The start subscribers knew of before that notice; nil when they knew of no live session.
+    public var toldStart: Int64?
     public var readyAt: Int64?
     /// The sender's order of the last notification applied (Kaltura's `eventNotificationJobId`).
     public var sequence: Int64?
@@ -29,7 +33,8 @@ public struct WebhookObject: Sendable, Equatable {
 extension Store {
     public func webhookObject(source: String, type: String, id: String) throws -> WebhookObject? {
         try db.first("""
-            SELECT start_date, end_date, cancelled, reminder_event_id, ready_at, sequence FROM webhook_object
+            SELECT start_date, end_date, cancelled, reminder_event_id, ready_at, sequence, notice_event_id, told_start
+            FROM webhook_object
             WHERE source = ? AND object_type = ? AND object_id = ?
             """, [source, type, id]) { row in
             var object = WebhookObject(source: source, objectType: type, objectID: id)
@@ -39,6 +44,8 @@ extension Store {
             object.reminderEventID = row.isNull(3) ? nil : row.int64(3)
             object.readyAt = row.isNull(4) ? nil : row.int64(4)
             object.sequence = row.isNull(5) ? nil : row.int64(5)
+            object.noticeEventID = row.isNull(6) ? nil : row.int64(6)
+            object.toldStart = row.isNull(7) ? nil : row.int64(7)
             return object
         }
     }
@@ -46,14 +53,16 @@ extension Store {
     public func saveWebhookObject(_ object: WebhookObject, now: Int64) throws {
         try db.execute("""
             INSERT INTO webhook_object(
-                source, object_type, object_id, start_date, end_date, cancelled, reminder_event_id, ready_at, sequence, updated_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                source, object_type, object_id, start_date, end_date, cancelled, reminder_event_id, notice_event_id,
+                told_start, ready_at, sequence, updated_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             ON CONFLICT(source, object_type, object_id) DO UPDATE SET
                 start_date = excluded.start_date, end_date = excluded.end_date, cancelled = excluded.cancelled,
-                reminder_event_id = excluded.reminder_event_id, ready_at = excluded.ready_at, sequence = excluded.sequence,
+                reminder_event_id = excluded.reminder_event_id, notice_event_id = excluded.notice_event_id,
+                told_start = excluded.told_start, ready_at = excluded.ready_at, sequence = excluded.sequence,
                 updated_at = excluded.updated_at
             """, [object.source, object.objectType, object.objectID, object.startDate, object.endDate, object.cancelled,
-                  object.reminderEventID, object.readyAt, object.sequence, now])
+                  object.reminderEventID, object.noticeEventID, object.toldStart, object.readyAt, object.sequence, now])
     }
 
     /// The event stored under a dedupe key, if any: a sender's retry finds what it stored before.
