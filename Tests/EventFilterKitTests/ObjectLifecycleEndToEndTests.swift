@@ -302,4 +302,26 @@ final class ObjectLifecycleEndToEndTests: XCTestCase {
         try back.ok("run", now: "2026-01-01T10:45:00Z")
         XCTAssertEqual(try back.mailFiles().count, 2)
     }
+
+    /// A digest reader gets the announcement in the digest, but a move and the reminder at once:
+    /// read in the evening's digest they would come after the session.
+    func testMovesAndRemindersAreNotHeldForADigest() throws {
+        let root = try F.makeRoot()
+        try root.ok("user", "add", "dora@example.com", "--name", "Dora", now: F.scheduleNow)
+        try root.ok("digest", "dora@example.com", "daily", "18:00", now: F.scheduleNow)
+        try root.ok("subscribe", "dora@example.com", "webinars", now: F.scheduleNow)
+        func doras() throws -> [String] { try root.mails().filter { $0.to.contains("dora@") }.map(\.subject) }
+
+        _ = try ingest(root, F.schedule, now: F.scheduleNow)
+        try root.ok("run", now: F.scheduleNow)
+        XCTAssertEqual(try doras(), [], "the announcement waits for the digest")
+        _ = try ingest(root, notification(job: "33578098001", start: newStart, end: newEnd), now: "2026-01-01T07:30:00Z")
+        try root.ok("run", now: "2026-01-01T07:30:00Z")
+        XCTAssertEqual(try doras(), ["Webinar \"Quarterly webinar\" moved to Thursday 1 January 2026, 11:00 UTC"])
+        try root.ok("run", now: "2026-01-01T10:45:00Z")
+        XCTAssertEqual(try doras().last, "Webinar \"Quarterly webinar\" starts at 11:00 UTC")
+        try root.ok("run", now: "2026-01-01T18:00:00Z")
+        XCTAssertEqual(try doras().count, 3, "then the digest, with the announcement")
+        XCTAssertTrue(try root.mails().last { $0.to.contains("dora@") }?.text.contains("Quarterly webinar") ?? false)
+    }
 }
