@@ -152,6 +152,10 @@ enum Migrations {
             error TEXT
         );
         """,
+        // Operator views: a user's recent mail and `mail list --to` without walking the whole outbox.
+        """
+        CREATE INDEX outbox_recipient ON outbox(recipient COLLATE NOCASE, id);
+        """,
         // Webhook objects: what intake last told subscribers about an object a sender keeps
         // notifying about, so a re-sent, rescheduled or cancelled session and a media entry that is
         // "ready" again are compared with it instead of announced again.
