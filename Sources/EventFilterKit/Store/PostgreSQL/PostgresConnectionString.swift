@@ -30,7 +30,7 @@ public struct PostgresConnectionString: Sendable {
                 redacted.replaceSubrange(range, with: "***")
             }
         }
-        secrets += Self.parsedPassword(raw).map { [$0] } ?? []
+        secrets += Self.parsedSecrets(raw)
         // Quoted key=value passwords and URI passwords also appear unquoted or decoded in messages.
         secrets += secrets.compactMap { $0.removingPercentEncoding }
         secrets += secrets.filter { $0.hasPrefix("'") && $0.hasSuffix("'") && $0.count >= 2 }.map { String($0.dropFirst().dropLast()) }
@@ -51,29 +51,28 @@ public struct PostgresConnectionString: Sendable {
         return text
     }
 
-    /// Where a password sits: `password=value` or `password='quoted value'` in key=value form,
-    /// `scheme://user:password@host` and `?password=value` in a URI. A greedy user-info match
-    /// reaches the last "@" before the host, so an unencoded "@" in a password is hidden too.
+    /// Where a secret sits: `password=value` or `password='quoted value'` in key=value form (and
+    /// `sslpassword`, the client key's), `scheme://user:password@host` and `?password=value` in a
+    /// URI. A greedy user-info match reaches the last "@" before the host, so an unencoded "@" in a
+    /// password is hidden too.
     private static let passwordPatterns: [NSRegularExpression] = [
-        #"(?i)(?<![A-Za-z0-9_])password\s*=\s*('(?:[^'\\]|\\.)*'?|[^\s&]*)"#,
+        #"(?i)(?<![A-Za-z0-9_?&])(?:ssl)?password\s*=\s*('(?:[^'\\]|\\.)*'?|\S*)"#,
+        #"(?i)[?&](?:ssl)?password=([^&#]*)"#,
         #"(?i)^\s*postgres(?:ql)?://[^/?#:@]*:([^/?#]*)@"#,
     ].map { try! NSRegularExpression(pattern: $0) }
 
-    /// The password libpq itself reads from the string, when the string parses.
-    private static func parsedPassword(_ raw: String) -> String? {
-        var errorMessage: UnsafeMutablePointer<CChar>?
-        guard let options = PQconninfoParse(raw, &errorMessage) else {
-            if let errorMessage { PQfreemem(errorMessage) }
-            return nil
-        }
+    /// The passwords libpq itself reads from the string, when the string parses.
+    private static func parsedSecrets(_ raw: String) -> [String] {
+        guard let options = PQconninfoParse(raw, nil) else { return [] }
         defer { PQconninfoFree(options) }
+        var secrets: [String] = []
         var option = options
         while let keyword = option.pointee.keyword {
-            if String(cString: keyword) == "password", let value = option.pointee.val {
-                return String(cString: value)
+            if ["password", "sslpassword"].contains(String(cString: keyword)), let value = option.pointee.val {
+                secrets.append(String(cString: value))
             }
             option += 1
         }
-        return nil
+        return secrets
     }
 }

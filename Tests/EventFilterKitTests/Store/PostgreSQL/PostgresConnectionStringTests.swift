@@ -13,6 +13,8 @@ final class PostgresConnectionStringTests: XCTestCase {
             ("postgres://ann:p@ss@db/eventfilter", "postgres://ann:***@db/eventfilter"),
             ("postgresql://db/eventfilter?user=ann&password=s3cret&sslmode=disable",
              "postgresql://db/eventfilter?user=ann&password=***&sslmode=disable"),
+            ("host=db password=a&b=c sslpassword=key-s3cret", "host=db password=*** sslpassword=***"),
+            ("postgresql://db/eventfilter?sslpassword=key-s3cret&user=ann", "postgresql://db/eventfilter?sslpassword=***&user=ann"),
             ("postgresql://ann@db/eventfilter", "postgresql://ann@db/eventfilter"),
             ("host=/run/postgresql dbname=eventfilter", "host=/run/postgresql dbname=eventfilter"),
         ]
