@@ -88,8 +88,27 @@ public final class PostgresConnection {
     /// (rows, or the number of rows it changed).
     ///
     ///     try db.execute("UPDATE account SET name = $1 WHERE id = $2", ["Ann", 7])
+    ///
+    /// A statement prepared before its table changed shape (a migration added a column that a
+    /// `SELECT *` returns) fails on the server with "cached plan must not change result type";
+    /// it is then prepared anew: at once outside a transaction, and inside one the error is
+    /// `.retryable`, since the transaction aborted and succeeds when run again.
     @discardableResult
     public func execute(_ sql: String, _ parameters: [DatabaseValueConvertible] = []) throws -> PostgresResult {
+        do {
+            return try executePrepared(sql, parameters)
+        } catch let error as PostgresError where error.sqlState == "0A000" && error.message == "cached plan must not change result type" {
+            guard let stale = preparedStatements.removeValue(forKey: sql) else { throw error }
+            guard PQtransactionStatus(handle) == PQTRANS_IDLE else {
+                // The stale statement stays on the server under its name, which is never used again.
+                throw PostgresError(kind: .retryable, sqlState: error.sqlState, message: error.message, sql: sql)
+            }
+            try executeScript("DEALLOCATE \(stale.name)")
+            return try executePrepared(sql, parameters)
+        }
+    }
+
+    private func executePrepared(_ sql: String, _ parameters: [DatabaseValueConvertible]) throws -> PostgresResult {
         let statement = try prepared(sql)
         guard parameters.count == statement.parameterCount else {
             throw PostgresError(message: "expected \(statement.parameterCount) parameters, got \(parameters.count)", sql: sql)

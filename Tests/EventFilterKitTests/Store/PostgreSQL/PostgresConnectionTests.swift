@@ -120,6 +120,24 @@ final class PostgresConnectionTests: XCTestCase {
         XCTAssertEqual(try other.first(count + " WHERE statement = $1", [insert])?.int("n"), 0)
     }
 
+    func testAStatementPreparedBeforeItsTableChangedShapeIsPreparedAgain() throws {
+        try db.executeScript("CREATE TABLE item (a bigint)")
+        try db.execute("INSERT INTO item(a) VALUES ($1)", [1])
+        let everything = "SELECT * FROM item"
+        XCTAssertEqual(try db.first(everything)?.columnNames, ["a"])
+        // A migration adds a column: the prepared SELECT * would now return another row shape.
+        try db.executeScript("ALTER TABLE item ADD COLUMN b text NOT NULL DEFAULT 'x'")
+        XCTAssertEqual(try db.first(everything)?.string("b"), "x")
+        try db.executeScript("ALTER TABLE item ADD COLUMN c bigint NOT NULL DEFAULT 7")
+        XCTAssertThrowsError(try db.inTransaction { try db.first(everything) }) { error in
+            XCTAssertEqual((error as? PostgresError)?.kind, .retryable, "\(error)")
+        }
+        XCTAssertEqual(try db.inTransaction { try db.first(everything)?.int("c") }, 7)
+        // Three preparations: the first was deallocated; the one that failed inside the
+        // transaction stays on the server, unused, beside the current one.
+        XCTAssertEqual(try db.first("SELECT count(*) AS n FROM pg_prepared_statements WHERE statement = $1", [everything])?.int("n"), 2)
+    }
+
     func testABadConnectionStringFailsOnOneLineWithoutThePassword() throws {
         let server = try TestPostgres.server()
         let cases: [(connectionString: String, kind: StorageErrorKind, shows: String)] = [
