@@ -103,6 +103,58 @@ final class PostgresTransactionTests: XCTestCase {
         XCTAssertEqual(try other.first("SELECT n FROM item WHERE name = $1", ["counter"])?.int("n"), 12)
     }
 
+    func testADeadlockIsRetryableAndTheOtherTransactionGoesOn() throws {
+        try db.execute("INSERT INTO item(name, n) VALUES ($1, 0), ($2, 0)", ["x", "y"])
+        // This connection checks for deadlocks after 100 ms, the other after 10 s: this one is
+        // the transaction PostgreSQL chooses to break.
+        try db.executeScript("SET deadlock_timeout = '100ms'")
+        let connectionString = database.connectionString
+        let outcome = ThreadOutcome()
+        let holdsY = DispatchSemaphore(value: 0), done = DispatchSemaphore(value: 0)
+        let thread = Thread {
+            defer { done.signal() }
+            do {
+                let other = try PostgresConnection(connectionString)
+                try other.executeScript("SET deadlock_timeout = '10s'; SET lock_timeout = '20s'")
+                try other.inTransaction {
+                    try other.execute("UPDATE item SET n = n + 1 WHERE name = $1", ["y"])
+                    holdsY.signal()
+                    try other.execute("UPDATE item SET n = n + 1 WHERE name = $1", ["x"])  // waits for this test's lock
+                }
+                outcome.set("committed")
+            } catch {
+                outcome.set("\(error)")
+            }
+        }
+        XCTAssertThrowsError(try db.inTransaction {
+            try db.execute("UPDATE item SET n = n + 10 WHERE name = $1", ["x"])
+            thread.start()
+            XCTAssertEqual(holdsY.wait(timeout: .now() + 10), .success)
+            // Once the other transaction queues for x, reaching for y makes each wait for the other.
+            XCTAssertNotNil(try waitForALockWait(), "the other transaction never waited for x")
+            try db.execute("UPDATE item SET n = n + 10 WHERE name = $1", ["y"])
+        }) { error in
+            XCTAssertEqual((error as? PostgresError)?.sqlState, "40P01", "\(error)")
+            XCTAssertEqual((error as? PostgresError)?.kind, .retryable)
+        }
+        XCTAssertEqual(done.wait(timeout: .now() + 30), .success)
+        XCTAssertEqual(outcome.value, "committed")
+        // The broken transaction left nothing; the other one's writes are all there.
+        let values = try other.query("SELECT name, n FROM item ORDER BY name").map { "\(try $0.string("name"))=\(try $0.int("n"))" }
+        XCTAssertEqual(values, ["x=1", "y=1"])
+    }
+
+    /// The pid of another session of this database waiting for a lock, polled for at most 10 s.
+    private func waitForALockWait() throws -> Int? {
+        for _ in 0..<500 {
+            if let row = try other.first("SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'") {
+                return try row.int("pid")
+            }
+            usleep(20_000)
+        }
+        return nil
+    }
+
     func testTwoConnectionsClaimDisjointRowsWithSkipLocked() throws {
         try db.executeScript("CREATE TABLE job (id bigint PRIMARY KEY, claimed_by text)")
         for id in 1...10 { try db.execute("INSERT INTO job(id) VALUES ($1)", [id]) }
@@ -125,4 +177,13 @@ final class PostgresTransactionTests: XCTestCase {
         let owners = try other.query("SELECT id, claimed_by FROM job ORDER BY id").map { try $0.optionalString("claimed_by") }
         XCTAssertEqual(owners, Array(repeating: "first", count: 4) + Array(repeating: "second", count: 4) + [nil, nil])
     }
+}
+
+/// What a test's second thread reports back, behind a lock.
+private final class ThreadOutcome: @unchecked Sendable {
+    private let lock = NSLock()
+    private var text: String?
+
+    func set(_ value: String) { lock.withLock { text = value } }
+    var value: String? { lock.withLock { text } }
 }
