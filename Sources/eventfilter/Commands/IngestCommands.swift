@@ -2,7 +2,7 @@ import EventFilterKit
 import Foundation
 
 /// Opens the webhook intake of an installation: sources and body limit from webhooks.ini, the store.
-private func openIntake(_ context: CommandContext) throws -> WebhookIntake {
+func openIntake(_ context: CommandContext) throws -> WebhookIntake {
     let settings = try context.settings()
     let sources = try WebhookSources.load(settings: settings)
     let limit = try WebhookSources.bodyLimit(settings: settings)
@@ -136,7 +136,7 @@ struct CGICommand: Command {
             case .failure(let error):
                 response = error.response
             case .success(let request):
-                let answer = intake.answer(request, now: context.now)
+                let answer = Router(intake: intake).answer(request, now: context.now)
                 response = answer.response
                 logDetail = answer.logDetail
             }
