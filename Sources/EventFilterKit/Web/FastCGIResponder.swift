@@ -86,7 +86,15 @@ public final class FastCGIResponder {
         while true {
             // Between requests a SIGTERM ends the connection; mid-request the request is finished first.
             if connection.isIdle && checkSignals() { return }
-            guard wait(for: fd, milliseconds: 250) else {
+            // One connection at a time: a kept-alive connection that sits idle gives way to a
+            // waiting one (the web server reconnects when it needs to).
+            var pollers = [pollfd(fd: fd, events: Int16(POLLIN), revents: 0), pollfd(fd: listener.fd, events: Int16(POLLIN), revents: 0)]
+            let ready = poll(&pollers, 2, 250)
+            if ready > 0 && pollers[0].revents == 0 {
+                if connection.isIdle { return }
+                continue
+            }
+            guard ready > 0 else {
                 silentMilliseconds += 250
                 if silentMilliseconds >= readTimeoutSeconds * 1000 {
                     if !connection.isIdle { log("connection closed: no data for \(readTimeoutSeconds) s in the middle of a request") }

@@ -119,11 +119,20 @@ private final class WebFrontState {
         let method = request.params["REQUEST_METHOD"] ?? "?"
         let path = request.params["PATH_INFO"] ?? ""
         let limit = router.intake.bodyLimit
-        let parsed: Result<HTTPRequest, HTTPResponseError> = request.bodyTooLarge
-            ? .failure(HTTPResponseError(status: 413, reason: "body exceeds the limit of \(limit) bytes"))
-            : CGI.request(environment: request.params, body: { _ in request.body }, bodyLimit: limit)
+        var parsed = CGI.request(environment: request.params, body: { _ in request.body }, bodyLimit: limit)
+        if request.bodyTooLarge, parsed.statusOnFailure != 413 {
+            // The body ran past the limit without a CONTENT_LENGTH saying so up front.
+            parsed = .failure(HTTPResponseError(status: 413, reason: "body exceeds the limit of \(limit) bytes"))
+        }
         let (response, logLine) = WebFront.respond(
             router: router, request: parsed, now: now, front: "fastcgi", method: method, path: path)
         return FastCGIResponder.Reply(stdout: response.cgiBytes, stderr: logLine.map { "eventfilter: " + $0 })
+    }
+}
+
+private extension Result where Failure == HTTPResponseError {
+    var statusOnFailure: Int? {
+        if case .failure(let error) = self { return error.status }
+        return nil
     }
 }
