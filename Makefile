@@ -71,6 +71,7 @@ bench: build
 	Tests/Bench/kernel_bench.sh 10000 100 digest
 	Tests/Bench/delivery_bench.sh
 	Tests/Bench/ingest_bench.sh
+	Tests/Bench/fastcgi_bench.sh
 
 clean:
 	rm -rf .build var

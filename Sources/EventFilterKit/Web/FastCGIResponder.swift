@@ -83,17 +83,16 @@ public final class FastCGIResponder {
         let connection = FastCGIConnection(limits: limits)
         var buffer = [UInt8](repeating: 0, count: 65536)
         var silentMilliseconds = 0
+        var exchanges = 0   // requests answered and management records or aborts replied to
         while true {
             // Between requests a SIGTERM ends the connection; mid-request the request is finished first.
             if connection.isIdle && checkSignals() { return }
             // One connection at a time: a kept-alive connection that sits idle gives way to a
             // waiting one (the web server reconnects when it needs to).
+            let mayGiveWay = exchanges > 0 && connection.isIdle
             var pollers = [pollfd(fd: fd, events: Int16(POLLIN), revents: 0), pollfd(fd: listener.fd, events: Int16(POLLIN), revents: 0)]
-            let ready = poll(&pollers, 2, 250)
-            if ready > 0 && pollers[0].revents == 0 {
-                if connection.isIdle { return }
-                continue
-            }
+            let ready = poll(&pollers, mayGiveWay ? 2 : 1, 250)
+            if ready > 0 && pollers[0].revents == 0 { return }
             guard ready > 0 else {
                 silentMilliseconds += 250
                 if silentMilliseconds >= readTimeoutSeconds * 1000 {
@@ -119,10 +118,12 @@ public final class FastCGIResponder {
             for event in events {
                 switch event {
                 case .send(let bytes):
+                    exchanges += 1
                     guard send(bytes, to: fd) else { return }
                 case .close:
                     return
                 case .request(let request):
+                    exchanges += 1
                     let reply = handler(request)
                     var out = FastCGIRecord.stream(.stdout, requestID: request.id, reply.stdout)
                     if let line = reply.stderr {
