@@ -191,6 +191,44 @@ final class FastCGIEndToEndTests: XCTestCase {
         XCTAssertEqual(root.eventCount, 4)
     }
 
+    func testUnixSocketMode0660StaleSocketReplacedLiveOneRefused() throws {
+        let root = try F.makeRoot()
+        let path = root.url.appendingPathComponent("fcgi.sock").path
+        // A socket file left behind by a responder that was killed: nobody listens on it.
+        let stale = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { buffer in for (index, byte) in path.utf8.enumerated() { buffer[index] = byte } }
+        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(stale, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) } }
+        close(stale)
+
+        let process = Process()
+        process.executableURL = TestRoot.executable
+        process.arguments = ["--root", root.path, "--now", F.scheduleNow, "fastcgi", "--socket", path]
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        defer { if process.isRunning { process.terminate(); process.waitUntilExit() } }
+        var client: FastCGIClient?
+        XCTAssertTrue(waitFor { client = try? FastCGIClient(unixPath: path); return client != nil }, "listening on \(path)")
+        let mode = try XCTUnwrap(FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int)
+        XCTAssertEqual(mode, 0o660)
+        let answer = try XCTUnwrap(request(try XCTUnwrap(client), "POST", "/panda?token=\(F.pandaToken)", body: F.pandaEncoded, contentType: F.form))
+        XCTAssertEqual(answer.status, 200, answer.stdout)
+
+        let second = try root.run(["fastcgi", "--socket", path])
+        XCTAssertEqual(second.status, 1)
+        XCTAssertEqual(second.stderr, "eventfilter: --socket: another process is listening on \(path)\n")
+        let file = root.url.appendingPathComponent("settings/site.ini").path
+        let notSocket = try root.run(["fastcgi", "--socket", file])
+        XCTAssertEqual(notSocket.stderr, "eventfilter: --socket: \(file) exists and is not a socket\n")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: file), "a file that is not a socket is never removed")
+
+        kill(process.processIdentifier, SIGTERM)
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationStatus, 0)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: path), "the socket file goes with the responder")
+    }
+
     func testWithoutASocketItIsAUsageError() throws {
         let root = try F.makeRoot()
         let none = try root.run(["fastcgi"])
