@@ -49,7 +49,7 @@ public final class FastCGIListener {
     /// Listens on `HOST:PORT` (an IPv4 address, `localhost`, or `[IPv6]:PORT`).
     public static func tcp(_ address: String) throws -> FastCGIListener {
         guard let colon = address.lastIndex(of: ":"), let port = UInt16(address[address.index(after: colon)...]), port > 0 else {
-            throw FastCGIListenerError("--listen must be HOST:PORT, e.g. 127.0.0.1:9000, got '\(address.prefix(80))'")
+            throw FastCGIServerError("--listen must be HOST:PORT, e.g. 127.0.0.1:9000, got '\(address.prefix(80))'")
         }
         var host = String(address[..<colon])
         if host == "localhost" { host = "127.0.0.1" }
@@ -58,7 +58,7 @@ public final class FastCGIListener {
             socketAddress.sin6_family = sa_family_t(AF_INET6)
             socketAddress.sin6_port = port.bigEndian
             guard inet_pton(AF_INET6, String(host.dropFirst().dropLast()), &socketAddress.sin6_addr) == 1 else {
-                throw FastCGIListenerError("--listen: '\(host.prefix(80))' is not an IPv6 address")
+                throw FastCGIServerError("--listen: '\(host.prefix(80))' is not an IPv6 address")
             }
             return try bound(family: AF_INET6, socketAddress, description: address)
         }
@@ -66,7 +66,7 @@ public final class FastCGIListener {
         socketAddress.sin_family = sa_family_t(AF_INET)
         socketAddress.sin_port = port.bigEndian
         guard inet_pton(AF_INET, host, &socketAddress.sin_addr) == 1 else {
-            throw FastCGIListenerError("--listen: '\(host.prefix(80))' is not an IPv4 address (use 127.0.0.1, not a host name)")
+            throw FastCGIServerError("--listen: '\(host.prefix(80))' is not an IPv4 address (use 127.0.0.1, not a host name)")
         }
         return try bound(family: AF_INET, socketAddress, description: address)
     }
@@ -79,7 +79,7 @@ public final class FastCGIListener {
         socketAddress.sun_family = sa_family_t(AF_UNIX)
         let capacity = MemoryLayout.size(ofValue: socketAddress.sun_path)
         guard !path.isEmpty, path.utf8.count < capacity else {
-            throw FastCGIListenerError("--socket: the path must be 1 to \(capacity - 1) bytes long")
+            throw FastCGIServerError("--socket: the path must be 1 to \(capacity - 1) bytes long")
         }
         withUnsafeMutableBytes(of: &socketAddress.sun_path) { buffer in
             for (index, byte) in path.utf8.enumerated() { buffer[index] = byte }
@@ -87,14 +87,14 @@ public final class FastCGIListener {
         var status = stat()
         if lstat(path, &status) == 0 {
             guard status.st_mode & S_IFMT == S_IFSOCK else {
-                throw FastCGIListenerError("--socket: \(path) exists and is not a socket")
+                throw FastCGIServerError("--socket: \(path) exists and is not a socket")
             }
             let probe = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
             let live = withUnsafePointer(to: &socketAddress) {
                 $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(probe, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
             } == 0
             _ = Glibc.close(probe)
-            guard !live else { throw FastCGIListenerError("--socket: another process is listening on \(path)") }
+            guard !live else { throw FastCGIServerError("--socket: another process is listening on \(path)") }
             unlink(path)
         }
         let previous = umask(0o117)
@@ -111,7 +111,7 @@ public final class FastCGIListener {
 
     private static func bound<Address>(family: Int32, _ address: Address, description: String) throws -> FastCGIListener {
         let fd = socket(family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw FastCGIListenerError("cannot create a socket for \(description): \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else { throw FastCGIServerError("cannot create a socket for \(description): \(String(cString: strerror(errno)))") }
         var yes: Int32 = 1
         if family != AF_UNIX { setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, socklen_t(MemoryLayout<Int32>.size)) }
         var copy = address
@@ -121,17 +121,8 @@ public final class FastCGIListener {
         guard result == 0, listen(fd, 128) == 0 else {
             let reason = String(cString: strerror(errno))
             _ = Glibc.close(fd)
-            throw FastCGIListenerError("cannot listen on \(description): \(reason)")
+            throw FastCGIServerError("cannot listen on \(description): \(reason)")
         }
         return FastCGIListener(fd: fd, ownedPath: nil)
-    }
-}
-
-/// Why a listening socket could not be had, in one line.
-public struct FastCGIListenerError: Error, Sendable, CustomStringConvertible {
-    public let description: String
-
-    public init(_ description: String) {
-        self.description = description
     }
 }

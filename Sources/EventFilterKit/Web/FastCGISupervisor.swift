@@ -78,7 +78,7 @@ public final class FastCGISupervisor {
         var pid: pid_t = 0
         let status = posix_spawn(&pid, executable, &actions, nil, argv, envp)
         guard status == 0 else {
-            throw FastCGIListenerError("cannot start a worker: \(String(cString: strerror(status)))")
+            throw FastCGIServerError("cannot start a worker: \(String(cString: strerror(status)))")
         }
         children[pid] = Self.milliseconds()
     }

@@ -56,7 +56,7 @@ struct FastCGICommand: Command {
                 throw EventFilterError.usage(
                     "fastcgi needs --listen HOST:PORT or --socket PATH, or a listening socket as standard input (lighttpd bin-path, spawn-fcgi)")
             }
-        } catch let error as FastCGIListenerError {
+        } catch let error as FastCGIServerError {
             throw EventFilterError.failure(error.description)
         }
         defer { listener.close() }
@@ -71,7 +71,7 @@ struct FastCGICommand: Command {
             supervisor.log = { Output.error("fastcgi: \($0)") }
             do {
                 try supervisor.run()
-            } catch let error as FastCGIListenerError {
+            } catch let error as FastCGIServerError {
                 throw EventFilterError.failure(error.description)
             }
             return
