@@ -8,7 +8,7 @@ EVENTFILTER = .build/release/eventfilter
 APT_INSTALL = DEBIAN_FRONTEND=noninteractive apt-get install -y -qq
 SUDO = $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test build deps test-deps bench clean
+.PHONY: demo test build deps test-deps bench fuzz clean
 
 deps:
 	@if ! [ -f /usr/include/curl/curl.h ] && ! ls /usr/include/*/curl/curl.h >/dev/null 2>&1; then \
@@ -73,6 +73,10 @@ bench: build
 	Tests/Bench/delivery_bench.sh
 	Tests/Bench/ingest_bench.sh
 	Tests/Bench/fastcgi_bench.sh
+
+# Coverage-guided fuzzing of the FastCGI parser (libFuzzer + AddressSanitizer), 60 s.
+fuzz:
+	Tests/Fuzz/fastcgi_fuzz.sh 60
 
 clean:
 	rm -rf .build var
