@@ -34,8 +34,9 @@ final class MailValidityEndToEndTests: XCTestCase {
         try root.ok("run", now: "2026-05-04T11:00:00Z")
 
         let files = try root.mailFiles()
-        // åse, plain and chi: 2 subtree mails and a reminder each; plain: 1 collaboration mail; digest user: 1 digest.
-        XCTAssertEqual(files.count, 11)
+        // åse, plain and chi: 2 subtree mails and a reminder each; plain: 1 collaboration mail; digest user:
+        // the reminder at once (never held) and 1 digest.
+        XCTAssertEqual(files.count, 12)
         let checker = TestRoot.repository.appendingPathComponent("Tests/Support/check_mime.py")
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
@@ -86,8 +87,8 @@ final class MailValidityEndToEndTests: XCTestCase {
             tokens.insert(header)
         }
         // Per rule, so a user's subtree mails (one rule, node 2) share one: åse's rule, plain's
-        // rule, chi's rule, plain's collaboration rule, the digest user's digest token.
-        XCTAssertEqual(tokens.count, 5)
+        // rule, chi's rule, plain's collaboration rule, the digest user's rule (the reminder) and digest token.
+        XCTAssertEqual(tokens.count, 6)
         let reminder = try XCTUnwrap(mails.first { $0.to == "Chi <chicago@example.com>" && $0.subject.contains("starts at") })
         XCTAssertEqual(reminder.subject, "[Test Site] Webinar \"Webinar «Ålesund»\" starts at 10:00 (America/Chicago)")
     }

@@ -40,8 +40,15 @@ final class SubtreeHandler: EventHandler {
             name: event.param("name").map { RunContext.oneLine(LocalTimeText.strippingMarkers($0)) } ?? content.headline ?? content.subject,
             url: variables["url"].flatMap { if case .text(let url) = $0 { return url } else { return nil } },
             happenedAt: event.createdAt)
-        return .done([Items(content: content, recipients: recipients, delivery: .recipientSetting)])
+        let delivery: Items.Delivery = Self.timeCritical.contains(event.type) ? .immediate : .recipientSetting
+        return .done([Items(content: content, recipients: recipients, delivery: delivery)])
     }
+
+    /// Mail about a session's time is never held for a digest: a reminder, a move or a cancellation
+    /// read in the next morning's digest may come after the session.
+    static let timeCritical: Set<String> = [
+        ScheduledReminder.eventType, KalturaHTTPNotification.rescheduledType, KalturaHTTPNotification.cancelledType,
+    ]
 
     /// `ezdelete` (a node was deleted; mails nobody), and a source's deletions (`kaltura.entry_delete`).
     static func isDeletion(_ event: Event) -> Bool {
