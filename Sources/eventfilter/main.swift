@@ -9,7 +9,7 @@ let commands: [Command.Type] = [
     DigestCommand.self, SubscribeCommand.self, UnsubscribeCommand.self,
     CollaborationSubscribeCommand.self, CollaborationUnsubscribeCommand.self,
     StatusCommand.self, HandlersCommand.self,
-    MailListCommand.self, MailRetryCommand.self,
+    MailListCommand.self, MailRetryCommand.self, BounceCommand.self,
 ]
 
 func overview(_ commands: [Command.Type]) -> String {

@@ -49,20 +49,32 @@ struct HandlersCommand: Command {
 
 struct MailListCommand: Command {
     static let words = ["mail", "list"]
-    static let usage = "mail list [--failed|--deferred|--queued]"
-    static let abstract = "List messages in the outbox that have not been sent (or only the failed, deferred or queued ones)."
-    static let flags = ["failed", "deferred", "queued"]
+    static let usage = "mail list [--failed|--deferred|--queued|--bounced]"
+    static let abstract = "List messages in the outbox that have not been sent or have bounced (or only the failed, deferred, queued or bounced ones)."
+    static let flags = ["failed", "deferred", "queued", "bounced"]
 
     static func run(_ arguments: ParsedArguments, _ context: CommandContext) throws {
         _ = try arguments.positionals()
         var states = ["failed", "deferred", "queued"].filter(arguments.has)
-        if states.isEmpty { states = ["queued", "deferred", "failed"] }
-        for entry in try Outbox(store: try context.store()).list(states: states) {
+        let bounced = arguments.has("bounced") || states.isEmpty
+        if states.isEmpty && !arguments.has("bounced") { states = ["queued", "deferred", "failed"] }
+        let store = try context.store()
+        var lines: [(id: Int64, text: String)] = []
+        for entry in states.isEmpty ? [] : try Outbox(store: store).list(states: states) {
             var line = "\(entry.id)\t\(entry.state)\t\(entry.recipient)\t\(entry.subject)\tattempts \(entry.attempts)"
             if entry.state == "deferred" { line += "\tnext \(Timestamp.iso8601(entry.nextAttemptAt))" }
             if let error = entry.lastError { line += "\t\(error)" }
-            Output.line(line)
+            lines.append((entry.id, line))
         }
+        if bounced {
+            for message in try store.bouncedMessages() {
+                let kind = message.hard ? "hard" : "soft"
+                var line = "\(message.id)\tbounced\t\(message.recipient)\t\(message.subject)\tattempts \(message.attempts)"
+                line += "\t\(kind) \(message.status)" + (message.diagnostic.isEmpty ? "" : " \(message.diagnostic)")
+                lines.append((message.id, line))
+            }
+        }
+        for line in lines.sorted(by: { $0.id < $1.id }) { Output.line(line.text) }
     }
 }
 

@@ -1,0 +1,97 @@
+import Foundation
+
+/// A message in the outbox that a bounce was recorded for, as `mail list` shows it.
+public struct BouncedMessage: Sendable, Equatable {
+    public let id: Int64
+    public let recipient: String
+    public let subject: String
+    public let attempts: Int
+    /// The hard bounce when there is one, else the soft one.
+    public let hard: Bool
+    public let status: String
+    public let diagnostic: String
+    public let receivedAt: Int64
+}
+
+/// What recording one bounce did.
+public struct BounceRecord: Sendable, Equatable {
+    /// False when this message already had a bounce of this kind: nothing was counted.
+    public var counted: Bool
+    /// Hard bounces of the address since it was last disabled (before any reset), or soft ones ever.
+    public var count: Int
+    /// True when this bounce reached `BounceDisableAfter` and a user with the address was disabled.
+    public var disabledUser: Bool
+    /// True when the address reached `BounceDisableAfter` (with or without a user to disable).
+    public var reachedLimit: Bool
+}
+
+/// The VERP secret, bounces and per-address bounce counts.
+extension Store {
+    /// The installation's VERP key: 32 random bytes made on first use and kept in the store, so
+    /// every process of the installation (run, bounce) agrees on it.
+    public func verpSecret() throws -> [UInt8] {
+        if let secret = try db.first("SELECT value FROM installation_secret WHERE name = 'verp'", [], { $0.bytes(0) }) {
+            return secret
+        }
+        // Two processes may both get here: the first insert wins and both read the same value.
+        try db.execute("INSERT OR IGNORE INTO installation_secret(name, value) VALUES ('verp', ?)", [Crypto.randomBytes(32)])
+        guard let secret = try db.first("SELECT value FROM installation_secret WHERE name = 'verp'", [], { $0.bytes(0) }) else {
+            throw EventFilterError.failure("could not keep the bounce address secret in the store")
+        }
+        return secret
+    }
+
+    /// The recipient of outbox message `id`, or nil when there is no such message (never was, or purged).
+    public func outboxRecipient(id: Int64) throws -> String? {
+        try db.first("SELECT recipient FROM outbox WHERE id = ?", [id]) { $0.string(0) }
+    }
+
+    /// Records one bounce of message `outboxID` to `recipient` and counts it for the address, in
+    /// one transaction. The `disableAfter`-th hard bounce disables the user with that address and
+    /// restarts the count, so a re-enabled address is disabled again only after as many new ones.
+    public func recordBounce(outboxID: Int64, recipient: String, hard: Bool, status: String, diagnostic: String,
+                             disableAfter: Int, now: Int64) throws -> BounceRecord {
+        try db.inTransaction {
+            try db.execute("""
+                INSERT INTO bounce(outbox_id, hard, recipient, status, diagnostic, received_at) VALUES (?, ?, ?, ?, ?, ?)
+                ON CONFLICT(outbox_id, hard) DO NOTHING
+                """, [outboxID, hard, recipient, status, diagnostic, now])
+            guard db.changes == 1 else {
+                return BounceRecord(counted: false, count: 0, disabledUser: false, reachedLimit: false)
+            }
+            try db.execute("""
+                INSERT INTO bounce_address(address, hard, soft, last_status, updated_at) VALUES (?, ?, ?, ?, ?)
+                ON CONFLICT(address) DO UPDATE SET hard = hard + excluded.hard, soft = soft + excluded.soft,
+                    last_status = excluded.last_status, updated_at = excluded.updated_at
+                """, [recipient, hard ? 1 : 0, hard ? 0 : 1, status, now])
+            let count = try db.first("SELECT hard, soft FROM bounce_address WHERE address = ?", [recipient]) {
+                hard ? $0.int(0) : $0.int(1)
+            } ?? 0
+            guard hard && count >= disableAfter else {
+                return BounceRecord(counted: true, count: count, disabledUser: false, reachedLimit: false)
+            }
+            try db.execute("UPDATE user SET enabled = 0 WHERE email = ? AND enabled = 1", [recipient])
+            let disabled = db.changes > 0
+            try db.execute("UPDATE bounce_address SET hard = 0, disabled_at = ? WHERE address = ?", [now, recipient])
+            return BounceRecord(counted: true, count: count, disabledUser: disabled, reachedLimit: true)
+        }
+    }
+
+    /// Messages with a recorded bounce, oldest first.
+    public func bouncedMessages(limit: Int = 1000) throws -> [BouncedMessage] {
+        // max(b.hard) makes SQLite take the other columns from the hard bounce when there is one.
+        try db.map("""
+            SELECT o.id, o.recipient, o.subject, o.attempts, max(b.hard), b.status, b.diagnostic, b.received_at
+            FROM bounce AS b JOIN outbox AS o ON o.id = b.outbox_id
+            GROUP BY o.id ORDER BY o.id LIMIT ?
+            """, [limit]) {
+            BouncedMessage(id: $0.int64(0), recipient: $0.string(1), subject: $0.string(2), attempts: $0.int(3),
+                           hard: $0.int(4) != 0, status: $0.string(5), diagnostic: $0.string(6), receivedAt: $0.int64(7))
+        }
+    }
+
+    /// Bounces older than the retention go, like the sent mail they were about.
+    func purgeBounces(before cutoff: Int64) throws {
+        try db.execute("DELETE FROM bounce WHERE received_at < ?", [cutoff])
+    }
+}
