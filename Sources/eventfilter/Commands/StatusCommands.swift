@@ -3,14 +3,13 @@ import Foundation
 
 struct StatusCommand: Command {
     static let words = ["status"]
-    static let usage = "status [--json]"
     static let abstract = "Show queue depths, the digest backlog, failing handlers, deferred and failed mail, and the last run."
-    static let flags = ["json"]
+    static let json = Flag("json", help: "the same as one JSON object")
+    static let parameters: [any Parameter] = [json]
 
     static func run(_ arguments: ParsedArguments, _ context: CommandContext) throws {
-        _ = try arguments.positionals()
         let status = try context.store().status(now: context.now)
-        if arguments.has("json") {
+        if arguments[json] {
             Output.line(status.json.serialized)
             return
         }
@@ -33,11 +32,9 @@ struct StatusCommand: Command {
 
 struct HandlersCommand: Command {
     static let words = ["handlers"]
-    static let usage = "handlers"
     static let abstract = "List the handlers notification.ini resolves to, in processing order, and where each was found."
 
     static func run(_ arguments: ParsedArguments, _ context: CommandContext) throws {
-        _ = try arguments.positionals()
         let handlers = try HandlerRegistry.describe(settings: try context.settings(), root: context.root)
         let width = handlers.map(\.name.count).max() ?? 0
         for (index, handler) in handlers.enumerated() {
@@ -49,15 +46,18 @@ struct HandlersCommand: Command {
 
 struct MailListCommand: Command {
     static let words = ["mail", "list"]
-    static let usage = "mail list [--failed|--deferred|--queued|--bounced]"
     static let abstract = "List messages in the outbox that have not been sent or have bounced (or only the failed, deferred, queued or bounced ones)."
-    static let flags = ["failed", "deferred", "queued", "bounced"]
+    static let failed = Flag("failed", help: "only messages that failed for good")
+    static let deferred = Flag("deferred", help: "only messages waiting to be retried")
+    static let queued = Flag("queued", help: "only messages not tried yet")
+    static let bounced = Flag("bounced", help: "only messages a bounce was recorded for ('eventfilter bounce')")
+    static let parameters: [any Parameter] = [failed, deferred, queued, bounced]
+    static let exclusive = [ExclusiveGroup([failed, deferred, queued, bounced])]
 
     static func run(_ arguments: ParsedArguments, _ context: CommandContext) throws {
-        _ = try arguments.positionals()
-        var states = ["failed", "deferred", "queued"].filter(arguments.has)
-        let bounced = arguments.has("bounced") || states.isEmpty
-        if states.isEmpty && !arguments.has("bounced") { states = ["queued", "deferred", "failed"] }
+        let chosen = [(failed, "failed"), (deferred, "deferred"), (queued, "queued")].filter { arguments[$0.0] }.map(\.1)
+        let onlyBounced = arguments[bounced]
+        let states = onlyBounced ? [] : chosen.isEmpty ? ["queued", "deferred", "failed"] : chosen
         let store = try context.store()
         var lines: [(id: Int64, text: String)] = []
         for entry in states.isEmpty ? [] : try Outbox(store: store).list(states: states) {
@@ -66,7 +66,8 @@ struct MailListCommand: Command {
             if let error = entry.lastError { line += "\t\(error)" }
             lines.append((entry.id, line))
         }
-        if bounced {
+        // Bounced messages were sent; they show with the unsent ones, as they need attention too.
+        if onlyBounced || chosen.isEmpty {
             for message in try store.bouncedMessages() {
                 let kind = message.hard ? "hard" : "soft"
                 var line = "\(message.id)\tbounced\t\(message.recipient)\t\(message.subject)\tattempts \(message.attempts)"
@@ -80,19 +81,19 @@ struct MailListCommand: Command {
 
 struct MailRetryCommand: Command {
     static let words = ["mail", "retry"]
-    static let usage = "mail retry ID|--all-failed"
     static let abstract = "Put failed messages back in the queue; the next run delivers them."
-    static let flags = ["all-failed"]
+    static let id = OptionalArgument("ID", help: "the message's id (see 'mail list')", parse: ValueParser.id)
+    static let allFailed = Flag("all-failed", help: "every failed message")
+    static let parameters: [any Parameter] = [id, allFailed]
+    static let exclusive = [ExclusiveGroup([id, allFailed], required: true)]
 
     static func run(_ arguments: ParsedArguments, _ context: CommandContext) throws {
         let outbox = Outbox(store: try context.store())
-        if arguments.has("all-failed") {
-            _ = try arguments.positionals()
+        guard let id = arguments[id] else {
             Output.line("requeued \(try outbox.retryAllFailed(now: context.now)) messages")
             return
         }
-        let text = try arguments.positionals("ID")[0]
-        guard let id = Int64(text) else { throw EventFilterError.usage("ID must be a number, got '\(text)'") }
         guard try outbox.retry(id: id, now: context.now) else { throw EventFilterError.failure("message \(id) is not a failed message") }
+        Output.line("requeued message \(id)")
     }
 }

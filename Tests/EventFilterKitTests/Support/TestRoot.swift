@@ -122,6 +122,22 @@ final class TestRoot {
         return Int(result.trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
     }
 
+    /// `sqlite3 .dump` of the store: every table and row, to show that a refused command changed nothing.
+    func dump() throws -> String {
+        let database = url.appendingPathComponent("var/eventfilter.db").path
+        guard FileManager.default.fileExists(atPath: database) else { return "" }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["sqlite3", database, ".dump"]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationStatus, 0, "sqlite3 .dump")
+        return String(decoding: data, as: UTF8.self)
+    }
+
     static func sqlite(_ database: String, _ sql: String) throws -> String {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
