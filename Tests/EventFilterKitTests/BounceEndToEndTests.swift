@@ -150,6 +150,55 @@ final class BounceEndToEndTests: XCTestCase {
         try root.ok("run", now: later)
         XCTAssertEqual(try root.scalar("SELECT count(*) FROM outbox WHERE recipient = 'ghost@bounce.test'"), 3)
         XCTAssertEqual(try root.scalar("SELECT count(*) FROM outbox WHERE recipient = 'kari@busy.test'"), 4)
+
+        // Until an operator enables the address again; its count starts from zero.
+        XCTAssertEqual(try root.ok("bounce", "--enable", "ghost@bounce.test", now: later), "enabled ghost@bounce.test\n")
+        XCTAssertEqual(try root.scalar("SELECT enabled FROM user WHERE email = 'ghost@bounce.test'"), 1)
+        XCTAssertEqual(try root.scalar("SELECT hard FROM bounce_address WHERE address = 'ghost@bounce.test'"), 0)
+        try publish(node: 9, in: root, now: later)
+        try root.ok("run", now: later)
+        XCTAssertEqual(try root.scalar("SELECT count(*) FROM outbox WHERE recipient = 'ghost@bounce.test'"), 4)
+    }
+
+    func testHardBouncesSuppressAnAddressWithoutAUserUntilTheOperatorEnablesIt() throws {
+        let root = try TestRoot(siteINI: TestRoot.defaultSiteINI + "[MailSettings]\nBounceAddress=bounces@example.org\nBounceDisableAfter=2\n")
+        // A custom handler mails an address that is no user's.
+        try root.write("settings/override/notification.ini.append.php", """
+            <?php /* #?ini charset="utf-8"?
+            [NotificationEventHandlerSettings]
+            RepositoryDirectories[]=handlers
+            AvailableNotificationEventTypes[]=watch
+            */ ?>
+            """)
+        try root.write("handlers/watch/watchhandler", """
+            #!/usr/bin/env python3
+            import json, sys
+            for line in sys.stdin:
+                event = json.loads(line)
+                if event["type"] == "ezpublish":
+                    print(json.dumps({"event_id": event["id"], "to": "watcher@example.net", "subject": "seen", "text": "seen\\n"}))
+            """, executable: true)
+        func publishAndRun(_ node: Int) throws -> Int {
+            try publish(node: node, in: root, now: now)
+            try root.ok("run", now: now)
+            return try root.scalar("SELECT count(*) FROM outbox WHERE recipient = 'watcher@example.net'")
+        }
+        XCTAssertEqual(try publishAndRun(5), 1)
+        XCTAssertEqual(try publishAndRun(6), 2)
+        let secret = try XCTUnwrap(Crypto.hexDecode(try row(root, "SELECT hex(value) FROM installation_secret WHERE name = 'verp'")))
+        let verp = VERPAddress(bounceAddress: "bounces@example.org", secret: secret)
+        for (id, expected) in [(1, "(1 of 2)"), (2, "(2 of 2); address watcher@example.net suppressed")] {
+            let address = verp.envelopeSender(for: Int64(id))
+            let result = try bounce(root, BounceSamples.fill(BounceSamples.qmailFailureNotice, to: address), recipient: address)
+            XCTAssertEqual(result.stdout, "message \(id) to watcher@example.net: hard bounce 5.1.1 \(expected)\n", result.stderr)
+        }
+        XCTAssertEqual(try publishAndRun(7), 2, "suppressed: no more mail")
+        XCTAssertEqual(try root.ok("bounce", "--enable", "watcher@example.net", now: later), "enabled watcher@example.net\n")
+        XCTAssertEqual(try publishAndRun(8), 3, "enabled again")
+
+        let unknown = try root.run(["bounce", "--enable", "nobody@example.net"], now: later)
+        XCTAssertEqual(unknown.status, 1)
+        XCTAssertEqual(unknown.stderr, "eventfilter: no user and no bounces for nobody@example.net\n")
     }
 
     func testForgedUnknownRepeatedAndNonBounceMessagesChangeNothing() throws {

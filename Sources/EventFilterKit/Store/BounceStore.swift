@@ -23,6 +23,8 @@ public struct BounceRecord: Sendable, Equatable {
     public var disabledUser: Bool
     /// True when the address reached `BounceDisableAfter` (with or without a user to disable).
     public var reachedLimit: Bool
+    /// True when this bounce reached the limit for an address that has no user: it gets no more mail.
+    public var suppressed = false
 }
 
 /// The VERP secret, bounces and per-address bounce counts.
@@ -72,8 +74,28 @@ extension Store {
             }
             try db.execute("UPDATE user SET enabled = 0 WHERE email = ? AND enabled = 1", [recipient])
             let disabled = db.changes > 0
-            try db.execute("UPDATE bounce_address SET hard = 0, disabled_at = ? WHERE address = ?", [now, recipient])
-            return BounceRecord(counted: true, count: count, disabledUser: disabled, reachedLimit: true)
+            // An address with no user (a custom handler's recipient) is suppressed instead.
+            let hasUser = try db.first("SELECT 1 FROM user WHERE email = ?", [recipient]) { _ in true } ?? false
+            try db.execute("UPDATE bounce_address SET hard = 0, disabled_at = ?, suppressed = ? WHERE address = ?",
+                           [now, !hasUser, recipient])
+            return BounceRecord(counted: true, count: count, disabledUser: disabled, reachedLimit: true, suppressed: !hasUser)
+        }
+    }
+
+    /// True when hard bounces stopped mail to `email`, an address that has no user.
+    public func isSuppressedByBounces(_ email: String) throws -> Bool {
+        try db.first("SELECT suppressed FROM bounce_address WHERE address = ?", [email]) { $0.int(0) != 0 } ?? false
+    }
+
+    /// The operator's way back after bounces: the address's user is enabled, an address without a
+    /// user is no longer suppressed, and its hard bounce count starts again. Returns false when
+    /// there was nothing to enable (no user and no bounce record for the address).
+    public func enableAfterBounces(email: String, now: Int64) throws -> Bool {
+        try db.inTransaction {
+            try db.execute("UPDATE user SET enabled = 1 WHERE email = ?", [email])
+            let user = db.changes > 0
+            try db.execute("UPDATE bounce_address SET hard = 0, suppressed = 0, updated_at = ? WHERE address = ?", [now, email])
+            return user || db.changes > 0
         }
     }
 

@@ -179,7 +179,8 @@ enum Migrations {
             hard INTEGER NOT NULL DEFAULT 0,
             soft INTEGER NOT NULL DEFAULT 0,
             last_status TEXT NOT NULL,
-            disabled_at INTEGER,
+            disabled_at INTEGER,                   -- when the hard bounces last reached the limit
+            suppressed INTEGER NOT NULL DEFAULT 0, -- 1: an address without a user that gets no mail (custom handlers)
             updated_at INTEGER NOT NULL
         ) WITHOUT ROWID;
         """,

@@ -1,13 +1,17 @@
 import EventFilterKit
 import Foundation
 
-/// `eventfilter bounce`: run by the mail server with one bounce on stdin.
+/// `eventfilter bounce`: run by the mail server with one bounce on stdin; or, with `--enable`,
+/// by an operator to let an address that bounced get mail again.
 struct BounceCommand: Command {
     static let words = ["bounce"]
-    static let abstract = "Record one bounce read from stdin (run by the mail server)."
+    static let abstract = "Record one bounce read from stdin (run by the mail server), or enable an address again."
     static let recipient = OptionalArgument("RECIPIENT", help: "the envelope recipient: the message's bounce address (Postfix pipe: ${recipient})",
                                             parse: ValueParser.string)
-    static let parameters: [any Parameter] = [recipient]
+    static let enable = Option("enable", value: "EMAIL", help: "enable the address's user (or unsuppress an address without one); its hard bounce count starts again",
+                               parse: ValueParser.email)
+    static let parameters: [any Parameter] = [recipient, enable]
+    static let exclusive = [ExclusiveGroup([recipient, enable])]
     static let discussion = """
         Postfix's pipe transport, a .forward or procmail runs it with one bounce on stdin: an RFC 3464
         delivery status report, or a mailer-daemon message that names the status (qmail, Exim).
@@ -28,6 +32,13 @@ struct BounceCommand: Command {
     static let temporaryFailure: Int32 = 75
 
     static func run(_ arguments: ParsedArguments, _ context: CommandContext) throws {
+        if let email = arguments[enable] {
+            guard try context.store().enableAfterBounces(email: email, now: context.now) else {
+                throw EventFilterError.failure("no user and no bounces for \(email)")
+            }
+            Output.line("enabled \(email)")
+            return
+        }
         let outcome: BounceRecorder.Outcome
         do {
             let message = Array(FileHandle.standardInput.readDataToEndOfFile())

@@ -40,7 +40,8 @@ public final class BounceRecorder {
                 if hard {
                     line += " (\(record.count) of \(limit))"
                     if record.disabledUser { line += "; user \(recipient) disabled" }
-                    else if record.reachedLimit { line += "; no user has this address, nothing to disable" }
+                    else if record.suppressed { line += "; address \(recipient) suppressed" }
+                    else if record.reachedLimit { line += "; user \(recipient) was already disabled" }
                 } else {
                     line += " (soft bounce \(record.count), counted only)"
                 }
