@@ -315,6 +315,17 @@ final class BounceEndToEndTests: XCTestCase {
         XCTAssertEqual(listed.split(separator: "\n").count, 3)
     }
 
+    func testABounceBeforeAnyMessageHadABounceAddressChangesNothing() throws {
+        let root = try TestRoot(siteINI: TestRoot.defaultSiteINI + "[MailSettings]\nBounceAddress=bounces@example.org\n")
+        try root.ok("user", "add", "a@example.net", now: now)
+        let before = try dump(root)
+        let address = "bounces+1-0123456789abcdef@example.org"
+        let result = try bounce(root, BounceSamples.fill(BounceSamples.qmailFailureNotice, to: address), recipient: address)
+        XCTAssertEqual(result.status, 0)
+        XCTAssertEqual(result.stderr, "eventfilter: \(address) is not a bounce address this installation made; nothing changed\n")
+        XCTAssertEqual(try dump(root), before, "not even the key is made")
+    }
+
     func testBadBounceSettingsAreOneLineErrorsAndAnUnrecordableBounceAsksTheMailServerToRetry() throws {
         let unset = try TestRoot()
         try unset.ok("user", "add", "a@example.net", now: now)

@@ -32,15 +32,19 @@ extension Store {
     /// The installation's VERP key: 32 random bytes made on first use and kept in the store, so
     /// every process of the installation (run, bounce) agrees on it.
     public func verpSecret() throws -> [UInt8] {
-        if let secret = try db.first("SELECT value FROM installation_secret WHERE name = 'verp'", [], { $0.bytes(0) }) {
-            return secret
-        }
+        if let secret = try existingVERPSecret() { return secret }
         // Two processes may both get here: the first insert wins and both read the same value.
         try db.execute("INSERT OR IGNORE INTO installation_secret(name, value) VALUES ('verp', ?)", [Crypto.randomBytes(32)])
         guard let secret = try db.first("SELECT value FROM installation_secret WHERE name = 'verp'", [], { $0.bytes(0) }) else {
             throw EventFilterError.failure("could not keep the bounce address secret in the store")
         }
         return secret
+    }
+
+    /// The VERP key, or nil when no message has been sent with a bounce address yet (reading a
+    /// bounce never makes one: a bounce that could not be ours changes nothing).
+    public func existingVERPSecret() throws -> [UInt8]? {
+        try db.first("SELECT value FROM installation_secret WHERE name = 'verp'", [], { $0.bytes(0) })
     }
 
     /// The recipient of outbox message `id`, or nil when there is no such message (never was, or purged).

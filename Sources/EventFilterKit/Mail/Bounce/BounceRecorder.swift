@@ -82,7 +82,8 @@ public final class BounceRecorder {
         case .notABounce(let why): return .notABounce(why)
         case .bounce(let read): report = read
         }
-        let verp = VERPAddress(bounceAddress: bounceAddress, secret: try store.verpSecret())
+        // Without a key no message ever had a bounce address: a throw-away key makes every code a forgery.
+        let verp = VERPAddress(bounceAddress: bounceAddress, secret: try store.existingVERPSecret() ?? Crypto.randomBytes(32))
         var candidates = [envelopeRecipient, environment["ORIGINAL_RECIPIENT"], environment["RECIPIENT"]].compactMap { $0 }
         for name in ["Delivered-To", "X-Original-To", "To"] { candidates += message.headers(named: name) }
         // Anywhere else: the raw message, and the parts' decoded bodies (a base64 returned message).
