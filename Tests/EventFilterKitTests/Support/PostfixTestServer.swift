@@ -50,7 +50,9 @@ final class PostfixTestServer {
         }
         let directory = parent.appendingPathComponent("postfix")
         let server = PostfixTestServer(directory: directory, port: try SMTPTestServer.unusedPort())
-        try server.configure(refusingPort: try SMTPTestServer.unusedPort())
+        var refusingPort = try SMTPTestServer.unusedPort()
+        while refusingPort == server.port { refusingPort = try SMTPTestServer.unusedPort() }
+        try server.configure(refusingPort: refusingPort)
         try server.run(["start"])
         // master opens the SMTP port while starting; wait for it, bounded.
         let deadline = Date().addingTimeInterval(20)
