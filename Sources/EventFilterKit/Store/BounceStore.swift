@@ -1,6 +1,10 @@
 import Foundation
 
 /// A message in the outbox that a bounce was recorded for, as `mail list` shows it.
+///
+///     for message in try store.bouncedMessages() {
+///         print(message.id, message.hard ? "hard" : "soft", message.status, message.diagnostic)
+///     }
 public struct BouncedMessage: Sendable, Equatable {
     public let id: Int64
     public let recipient: String
@@ -14,6 +18,11 @@ public struct BouncedMessage: Sendable, Equatable {
 }
 
 /// What recording one bounce did.
+///
+///     let record = try store.recordBounce(outboxID: 42, recipient: "ann@example.com", hard: true, status: "5.1.1",
+///                                         diagnostic: "unknown user", disableAfter: 3, now: now)
+///     record.count         // 3: the third hard bounce
+///     record.disabledUser  // true: ann@example.com gets no more mail
 public struct BounceRecord: Sendable, Equatable {
     /// False when this message already had a bounce of this kind: nothing was counted.
     public var counted: Bool
