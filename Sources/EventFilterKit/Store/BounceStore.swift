@@ -112,14 +112,27 @@ extension Store {
         }
     }
 
-    /// Messages with a recorded bounce, oldest first.
-    public func bouncedMessages(limit: Int = 1000) throws -> [BouncedMessage] {
+    /// Messages with a recorded bounce, oldest first: to `recipient` only, bounced at or after
+    /// `since`, at most `limit`.
+    public func bouncedMessages(recipient: String? = nil, since: Int64? = nil, limit: Int = 1000) throws -> [BouncedMessage] {
+        var clauses: [String] = []
+        var arguments: [DatabaseValueConvertible] = []
+        if let recipient {
+            clauses.append("b.recipient = ? COLLATE NOCASE")
+            arguments.append(recipient)
+        }
+        if let since {
+            clauses.append("b.received_at >= ?")
+            arguments.append(since)
+        }
+        arguments.append(limit)
         // max(b.hard) makes SQLite take the other columns from the hard bounce when there is one.
-        try db.map("""
+        return try db.map("""
             SELECT o.id, o.recipient, o.subject, o.attempts, max(b.hard), b.status, b.diagnostic, b.received_at
             FROM bounce AS b JOIN outbox AS o ON o.id = b.outbox_id
+            \(clauses.isEmpty ? "" : "WHERE " + clauses.joined(separator: " AND "))
             GROUP BY o.id ORDER BY o.id LIMIT ?
-            """, [limit]) {
+            """, arguments) {
             BouncedMessage(id: $0.int64(0), recipient: $0.string(1), subject: $0.string(2), attempts: $0.int(3),
                            hard: $0.int(4) != 0, status: $0.string(5), diagnostic: $0.string(6), receivedAt: $0.int64(7))
         }

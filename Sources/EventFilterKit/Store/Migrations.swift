@@ -152,6 +152,10 @@ enum Migrations {
             error TEXT
         );
         """,
+        // Operator views: a user's recent mail and `mail list --to` without walking the whole outbox.
+        """
+        CREATE INDEX outbox_recipient ON outbox(recipient COLLATE NOCASE, id);
+        """,
         // Bounces: the key of the per-message envelope senders (VERP), the bounces received for
         // sent messages, and the hard and soft bounces counted per address.
         """

@@ -10,11 +10,13 @@ enum CommandList {
             RunCommand.self,
             EventAddCommand.self, EventImportCommand.self, EventListCommand.self,
             IngestCommand.self, CGICommand.self,
-            UserAddCommand.self, UserRemoveCommand.self, UserListCommand.self,
+            UserAddCommand.self, UserRemoveCommand.self, UserListCommand.self, UserShowCommand.self, UserSetCommand.self,
+            UserDisableCommand.self, UserEnableCommand.self,
             DigestCommand.self, SubscribeCommand.self, UnsubscribeCommand.self,
             CollaborationSubscribeCommand.self, CollaborationUnsubscribeCommand.self,
             StatusCommand.self, HandlersCommand.self,
-            MailListCommand.self, MailRetryCommand.self, BounceCommand.self,
+            MailListCommand.self, MailShowCommand.self, MailRetryCommand.self, MailFlushCommand.self,
+            BounceCommand.self, BackupCommand.self,
             HelpCommand.self,
         ]
     }
