@@ -313,6 +313,14 @@ final class BounceEndToEndTests: XCTestCase {
         XCTAssertTrue(listed.contains("\tsoft 4.0.0 426 connection timed out\n"), listed)
         XCTAssertTrue(listed.contains("\thard 5.1.1 Sorry, no mailbox here by that name. (#5.1.1)\n"), listed)
         XCTAssertEqual(listed.split(separator: "\n").count, 3)
+        // The operator's filters apply to bounces too; --sent still shows them as sent.
+        let toB = try root.ok("mail", "list", "--bounced", "--to", "B@example.net").split(separator: "\n")
+        XCTAssertEqual(toB.count, 1)
+        XCTAssertTrue(toB[0].hasPrefix("\(try verpID(verp["b@example.net"]!))\tbounced\tb@example.net\t"), String(toB[0]))
+        XCTAssertEqual(try root.ok("mail", "list", "--bounced", "--since", "2026-05-04T10:31:00Z"), "", "bounced at 10:30")
+        XCTAssertEqual(try root.ok("mail", "list", "--bounced", "--limit", "2").split(separator: "\n").count, 2)
+        XCTAssertFalse(try root.ok("mail", "list", "--sent").contains("bounced"))
+        XCTAssertEqual(try root.ok("mail", "list", "--failed"), "", "bounced messages are no failed ones")
     }
 
     func testABounceBeforeAnyMessageHadABounceAddressChangesNothing() throws {
