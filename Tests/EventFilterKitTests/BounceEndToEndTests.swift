@@ -323,6 +323,31 @@ final class BounceEndToEndTests: XCTestCase {
         XCTAssertEqual(try root.ok("mail", "list", "--failed"), "", "bounced messages are no failed ones")
     }
 
+    func testWithoutAnArgumentTheAddressComesFromXOriginalToOrToAndTheReportsLineForTheRecipientCounts() throws {
+        let root = try TestRoot(siteINI: TestRoot.defaultSiteINI + "[MailSettings]\nBounceAddress=bounces@example.org\n")
+        // Two of the recipients RFC 3464's multi-recipient report names.
+        try subscribe(["wsnell@sdcc13.ucsd.edu", "johnh@hpnjld.njd.hp.com"], in: root)
+        try publish(node: 5, in: root, now: now)
+        try root.ok("run", now: now)
+        let secret = try XCTUnwrap(Crypto.hexDecode(try row(root, "SELECT hex(value) FROM installation_secret WHERE name = 'verp'")))
+        let verp = VERPAddress(bounceAddress: "bounces@example.org", secret: secret)
+        func address(of recipient: String) throws -> String {
+            verp.envelopeSender(for: Int64(try root.scalar("SELECT id FROM outbox WHERE recipient = '\(recipient)'")))
+        }
+        let report = BounceSamples.fill(BounceSamples.rfc3464MultiRecipientDSN, to: "bounces@example.org")
+
+        let wsnell = try address(of: "wsnell@sdcc13.ucsd.edu")
+        var result = try bounce(root, "X-Original-To: \(wsnell)\n" + report)
+        XCTAssertEqual(result.stdout, "message \(try verpID(wsnell)) to wsnell@sdcc13.ucsd.edu: hard bounce 5.0.0 (1 of 3)\n", result.stderr)
+        let johnh = try address(of: "johnh@hpnjld.njd.hp.com")
+        result = try bounce(root, report.replacingOccurrences(of: "To: <bounces@example.org>", with: "To: Bounces <\(johnh.uppercased())>"))
+        XCTAssertEqual(result.stdout, "message \(try verpID(johnh)) to johnh@hpnjld.njd.hp.com: soft bounce 4.0.0 (soft bounce 1, counted only)\n",
+                       "johnh's line of the report is the delayed one: \(result.stderr)")
+        let listed = try root.ok("mail", "list", "--bounced")
+        XCTAssertTrue(listed.contains("\twsnell@sdcc13.ucsd.edu\t") && listed.contains("\thard 5.0.0 550 user unknown\n"), listed)
+        XCTAssertTrue(listed.contains("\tjohnh@hpnjld.njd.hp.com\t") && listed.contains("\tsoft 4.0.0\n"), listed)
+    }
+
     func testABounceBeforeAnyMessageHadABounceAddressChangesNothing() throws {
         let root = try TestRoot(siteINI: TestRoot.defaultSiteINI + "[MailSettings]\nBounceAddress=bounces@example.org\n")
         try root.ok("user", "add", "a@example.net", now: now)
