@@ -348,6 +348,37 @@ final class BounceEndToEndTests: XCTestCase {
         XCTAssertTrue(listed.contains("\tjohnh@hpnjld.njd.hp.com\t") && listed.contains("\tsoft 4.0.0\n"), listed)
     }
 
+    func testWithDebugSendingABounceIsRecordedButNeverDisablesTheRealRecipient() throws {
+        let log = scratch.appendingPathComponent("sendmail.log")
+        let fake = scratch.appendingPathComponent("fake-sendmail")
+        try Data("#!/bin/sh\nprintf '%s\\n' \"$*\" >> \(log.path)\ncat > /dev/null\n".utf8).write(to: fake)
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: fake.path)
+        let root = try TestRoot(siteINI: TestRoot.defaultSiteINI + """
+            [MailSettings]
+            Transport=sendmail
+            SendmailPath=\(fake.path)
+            DebugSending=enabled
+            DebugReceiverEmail=qa@example.com
+            BounceAddress=bounces@example.org
+            BounceDisableAfter=1
+
+            """)
+        try subscribe(["a@example.net"], in: root)
+        try publish(node: 5, in: root, now: now)
+        try root.ok("run", now: now)
+        let arguments = try String(contentsOf: log, encoding: .utf8).trimmingCharacters(in: .newlines).split(separator: " ").map(String.init)
+        XCTAssertEqual(arguments.count, 5)
+        XCTAssertEqual([arguments[0], arguments[1], arguments[3], arguments[4]], ["-i", "-f", "--", "qa@example.com"],
+                       "redirected, with the message's own envelope sender")
+        let sender = arguments[2]
+        let result = try bounce(root, BounceSamples.fill(BounceSamples.qmailFailureNotice, to: sender), recipient: sender)
+        XCTAssertEqual(result.stdout, "message \(try verpID(sender)) to a@example.net: hard bounce 5.1.1 "
+            + "(not counted: DebugSending sent it to the test address)\n", result.stderr)
+        XCTAssertEqual(try root.scalar("SELECT enabled FROM user WHERE email = 'a@example.net'"), 1)
+        XCTAssertEqual(try root.scalar("SELECT count(*) FROM bounce_address"), 0)
+        XCTAssertTrue(try root.ok("mail", "list", "--bounced").contains("\tbounced\ta@example.net\t"))
+    }
+
     func testABounceBeforeAnyMessageHadABounceAddressChangesNothing() throws {
         let root = try TestRoot(siteINI: TestRoot.defaultSiteINI + "[MailSettings]\nBounceAddress=bounces@example.org\n")
         try root.ok("user", "add", "a@example.net", now: now)

@@ -15,10 +15,14 @@ public struct BounceSettings: Sendable, Equatable {
     public var address: String?
     /// Hard (5.x.x) bounces that disable an address.
     public var disableAfter: Int
+    /// `[MailSettings] DebugSending=enabled` (staging): every message went to one test address, so
+    /// a bounce says nothing about its recipient. It is recorded on the message but not counted.
+    public var debugSending: Bool
 
-    public init(address: String?, disableAfter: Int = 3) {
+    public init(address: String?, disableAfter: Int = 3, debugSending: Bool = false) {
         self.address = address
         self.disableAfter = disableAfter
+        self.debugSending = debugSending
     }
 
     public static func load(_ settings: Settings) throws -> BounceSettings {
@@ -36,6 +40,7 @@ public struct BounceSettings: Sendable, Equatable {
         guard disableAfter >= 1 else {
             throw EventFilterError.failure("site.ini [MailSettings] BounceDisableAfter must be at least 1, got \(disableAfter)")
         }
-        return BounceSettings(address: address, disableAfter: disableAfter)
+        return BounceSettings(address: address, disableAfter: disableAfter,
+                              debugSending: try site.bool("MailSettings", "DebugSending", default: false))
     }
 }

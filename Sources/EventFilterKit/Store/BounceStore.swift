@@ -64,8 +64,9 @@ extension Store {
     /// Records one bounce of message `outboxID` to `recipient` and counts it for the address, in
     /// one transaction. The `disableAfter`-th hard bounce disables the user with that address and
     /// restarts the count, so a re-enabled address is disabled again only after as many new ones.
+    /// With `counting` false the bounce is only recorded on the message.
     public func recordBounce(outboxID: Int64, recipient: String, hard: Bool, status: String, diagnostic: String,
-                             disableAfter: Int, now: Int64) throws -> BounceRecord {
+                             disableAfter: Int, counting: Bool = true, now: Int64) throws -> BounceRecord {
         try db.inTransaction {
             try db.execute("""
                 INSERT INTO bounce(outbox_id, hard, recipient, status, diagnostic, received_at) VALUES (?, ?, ?, ?, ?, ?)
@@ -73,6 +74,9 @@ extension Store {
                 """, [outboxID, hard, recipient, status, diagnostic, now])
             guard db.changes == 1 else {
                 return BounceRecord(counted: false, count: 0, disabledUser: false, reachedLimit: false)
+            }
+            guard counting else {
+                return BounceRecord(counted: true, count: 0, disabledUser: false, reachedLimit: false)
             }
             try db.execute("""
                 INSERT INTO bounce_address(address, hard, soft, last_status, updated_at) VALUES (?, ?, ?, ?, ?)

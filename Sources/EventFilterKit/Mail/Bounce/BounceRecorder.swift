@@ -20,6 +20,8 @@ import Foundation
 public final class BounceRecorder {
     public enum Outcome: Equatable, Sendable, CustomStringConvertible {
         case recorded(id: Int64, recipient: String, hard: Bool, status: String, record: BounceRecord, limit: Int)
+        /// Recorded on the message only: DebugSending sent it to the test address, not its recipient.
+        case recordedUncounted(id: Int64, recipient: String, hard: Bool, status: String)
         case duplicate(id: Int64)
         case notABounce(String)
         case notOurs
@@ -28,8 +30,10 @@ public final class BounceRecorder {
 
         /// True when the store changed.
         public var changedSomething: Bool {
-            if case .recorded = self { return true }
-            return false
+            switch self {
+            case .recorded, .recordedUncounted: return true
+            default: return false
+            }
         }
 
         public var description: String {
@@ -46,6 +50,9 @@ public final class BounceRecorder {
                     line += " (soft bounce \(record.count), counted only)"
                 }
                 return line
+            case let .recordedUncounted(id, recipient, hard, status):
+                return "message \(id) to \(recipient): \(hard ? "hard" : "soft") bounce \(status) "
+                    + "(not counted: DebugSending sent it to the test address)"
             case .duplicate(let id):
                 return "message \(id): this bounce was already recorded; nothing changed"
             case .notABounce(let why):
@@ -99,8 +106,12 @@ public final class BounceRecorder {
                 guard let recipient = try store.outboxRecipient(id: id) else { return .unknownMessage(id) }
                 let failed = report.recipient(matching: recipient)
                 let record = try store.recordBounce(outboxID: id, recipient: recipient, hard: failed.isHard, status: failed.status,
-                                                    diagnostic: failed.diagnostic, disableAfter: settings.disableAfter, now: now)
+                                                    diagnostic: failed.diagnostic, disableAfter: settings.disableAfter,
+                                                    counting: !settings.debugSending, now: now)
                 guard record.counted else { return .duplicate(id: id) }
+                if settings.debugSending {
+                    return .recordedUncounted(id: id, recipient: recipient, hard: failed.isHard, status: failed.status)
+                }
                 return .recorded(id: id, recipient: recipient, hard: failed.isHard, status: failed.status, record: record,
                                  limit: settings.disableAfter)
             }
