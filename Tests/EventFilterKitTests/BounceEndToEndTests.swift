@@ -308,6 +308,12 @@ final class BounceEndToEndTests: XCTestCase {
         XCTAssertEqual(result.stdout, "message \(try verpID(verp["c@example.net"]!)) to c@example.net: hard bounce 5.1.1 (1 of 1); user c@example.net disabled\n")
 
         XCTAssertEqual(try row(root, "SELECT email, enabled FROM user ORDER BY email"), "a@example.net|1\nb@example.net|0\nc@example.net|0")
+        // The operator sees why.
+        let shownB = try root.ok("user", "show", "b@example.net", now: later)
+        XCTAssertTrue(shownB.contains("state:         disabled\nbounces:       0 hard since the last disable, 0 soft, last 5.1.1; "
+            + "disabled by bounces at 2026-05-04T10:30:00Z\n"), shownB)
+        let shownA = try root.ok("user", "show", "a@example.net", now: later)
+        XCTAssertTrue(shownA.contains("state:         enabled\nbounces:       0 hard since the last disable, 1 soft, last 4.0.0\n"), shownA)
         let listed = try root.ok("mail", "list")
         XCTAssertTrue(listed.contains("\tbounced\ta@example.net\t"), listed)
         XCTAssertTrue(listed.contains("\tsoft 4.0.0 426 connection timed out\n"), listed)

@@ -36,6 +36,18 @@ public struct BounceRecord: Sendable, Equatable {
     public var suppressed = false
 }
 
+/// An address's bounce counts, for `user show`.
+///
+///     if let bounces = try store.bounceSummary(email: "ann@example.com") { print(bounces.hard, bounces.soft) }
+public struct BounceSummary: Sendable, Equatable {
+    /// Hard bounces since the address was last disabled by them.
+    public let hard: Int
+    public let soft: Int
+    public let lastStatus: String
+    /// When hard bounces last disabled the address (or suppressed it), if ever.
+    public let disabledAt: Int64?
+}
+
 /// The VERP secret, bounces and per-address bounce counts.
 extension Store {
     /// The installation's VERP key: 32 random bytes made on first use and kept in the store, so
@@ -96,6 +108,13 @@ extension Store {
             try db.execute("UPDATE bounce_address SET hard = 0, disabled_at = ?, suppressed = ? WHERE address = ?",
                            [now, !hasUser, recipient])
             return BounceRecord(counted: true, count: count, disabledUser: disabled, reachedLimit: true, suppressed: !hasUser)
+        }
+    }
+
+    /// The bounce counts of `email`, or nil when no bounce was ever recorded for it.
+    public func bounceSummary(email: String) throws -> BounceSummary? {
+        try db.first("SELECT hard, soft, last_status, disabled_at FROM bounce_address WHERE address = ?", [email]) {
+            BounceSummary(hard: $0.int(0), soft: $0.int(1), lastStatus: $0.string(2), disabledAt: $0.isNull(3) ? nil : $0.int64(3))
         }
     }
 
