@@ -201,6 +201,31 @@ final class BounceEndToEndTests: XCTestCase {
         XCTAssertEqual(unknown.stderr, "eventfilter: no user and no bounces for nobody@example.net\n")
     }
 
+    func testPostfixPipesBouncesStraightIntoEventfilterAsTheREADMEWiresIt() throws {
+        let root = try TestRoot(siteINI: "")
+        let server = try PostfixTestServer.start(in: scratch, pipe: [TestRoot.executable.path, "--root", root.path, "bounce"])
+        postfix = server
+        try root.write("settings/site.ini", TestRoot.defaultSiteINI + """
+            [MailSettings]
+            Transport=SMTP
+            TransportServer=127.0.0.1
+            TransportPort=\(server.port)
+            BounceAddress=bounces@example.org
+
+            """)
+        try subscribe(["ghost@bounce.test"], in: root)
+        for node in 5...7 { try publish(node: node, in: root, now: now) }
+        // One user owns the installation and runs both cron's run and the pipe (here: nobody).
+        XCTAssertEqual(try SMTPTestServer.runTool("/bin/chown", ["-R", "nobody:nogroup", root.path]), 0)
+        XCTAssertEqual(try SMTPTestServer.runTool("/usr/sbin/runuser", ["-u", "nobody", "--", TestRoot.executable.path,
+                                                                        "--root", root.path, "--now", now, "run"]), 0)
+        try server.waitForPipeDeliveries(count: 3)
+
+        XCTAssertEqual(try root.scalar("SELECT count(*) FROM bounce WHERE hard = 1 AND status = '5.1.1'"), 3)
+        XCTAssertEqual(try root.scalar("SELECT enabled FROM user WHERE email = 'ghost@bounce.test'"), 0, "three hard bounces disabled ghost")
+        XCTAssertEqual(try root.ok("mail", "list", "--bounced").split(separator: "\n").count, 3)
+    }
+
     func testForgedUnknownRepeatedAndNonBounceMessagesChangeNothing() throws {
         let server = try startPostfix()
         let root = try postfixRoot(server)

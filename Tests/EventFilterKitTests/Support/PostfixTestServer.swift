@@ -10,7 +10,8 @@ import XCTest
 ///   with `maximal_queue_lifetime = 0` Postfix tries once and returns the report at once;
 /// - mail for `example.org` (the bounce address's domain) goes through a `pipe` transport, as the
 ///   README wires `eventfilter bounce`, to a script that keeps each message with its
-///   `${recipient}` argument in `captured/`, for the test to hand to `eventfilter bounce`.
+///   `${recipient}` argument in `captured/`, for the test to hand to `eventfilter bounce`; or
+///   (`pipe:`) straight to `eventfilter bounce`, run as `nobody`.
 ///
 /// Needs root (Postfix's master starts as root) and the `postfix` package (`make test-deps`).
 ///
@@ -41,7 +42,9 @@ final class PostfixTestServer {
 
     deinit { stop() }
 
-    static func start(in parent: URL) throws -> PostfixTestServer {
+    /// `pipe`: the command the bounce transport runs (`${recipient}` is appended) instead of the
+    /// capturing script, e.g. `eventfilter --root DIR bounce` as the README wires it.
+    static func start(in parent: URL, pipe: [String]? = nil) throws -> PostfixTestServer {
         guard FileManager.default.isExecutableFile(atPath: postfix) else {
             throw XCTSkip("!!! POSTFIX TESTS SKIPPED: \(postfix) is missing; run `make test-deps` (installs the postfix package) !!!")
         }
@@ -52,7 +55,7 @@ final class PostfixTestServer {
         let server = PostfixTestServer(directory: directory, port: try SMTPTestServer.unusedPort())
         var refusingPort = try SMTPTestServer.unusedPort()
         while refusingPort == server.port { refusingPort = try SMTPTestServer.unusedPort() }
-        try server.configure(refusingPort: refusingPort)
+        try server.configure(refusingPort: refusingPort, pipe: pipe)
         try server.run(["start"])
         // master opens the SMTP port while starting; wait for it, bounded.
         let deadline = Date().addingTimeInterval(20)
@@ -70,7 +73,7 @@ final class PostfixTestServer {
         let description: String
     }
 
-    private func configure(refusingPort: Int) throws {
+    private func configure(refusingPort: Int, pipe: [String]?) throws {
         let manager = FileManager.default
         for name in ["etc", "queue", "data", "captured"] {
             try manager.createDirectory(at: directory.appendingPathComponent(name), withIntermediateDirectories: true)
@@ -151,7 +154,7 @@ final class PostfixTestServer {
             scache    unix - - n - 1 scache
             postlog   unix-dgram n - n - 1 postlogd
             eventfilter-bounce unix - n n - - pipe
-              flags=DRq user=nobody argv=\(script.path) ${recipient}
+              flags=DRq user=nobody argv=\((pipe ?? [script.path]).joined(separator: " ")) ${recipient}
 
             """.utf8).write(to: configDirectory.appendingPathComponent("master.cf"))
     }
@@ -186,6 +189,23 @@ final class PostfixTestServer {
            let text = try? String(contentsOf: directory.appendingPathComponent("queue/pid/master.pid"), encoding: .utf8),
            let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)), pid > 1 {
             kill(pid, SIGKILL)
+        }
+    }
+
+    /// Waits until the pipe transport has taken `count` messages (Postfix logs `status=sent` for
+    /// each); fails at once when it deferred or bounced one (the pipe command failed).
+    func waitForPipeDeliveries(count: Int, timeout: TimeInterval = 30) throws {
+        let deadline = Date().addingTimeInterval(timeout)
+        while true {
+            let lines = log().split(separator: "\n").filter { $0.contains("relay=eventfilter-bounce") }
+            if let failed = lines.first(where: { !$0.contains("status=sent") }) {
+                throw PostfixFailure(description: "the pipe did not take a bounce: \(failed)")
+            }
+            if lines.count >= count { return }
+            guard Date() < deadline else {
+                throw PostfixFailure(description: "the pipe took \(lines.count) of \(count) bounces within \(Int(timeout)) s: \(log())")
+            }
+            usleep(100_000)
         }
     }
 
