@@ -377,6 +377,8 @@ final class BounceEndToEndTests: XCTestCase {
         let listed = try root.ok("mail", "list", "--bounced")
         XCTAssertTrue(listed.contains("\twsnell@sdcc13.ucsd.edu\t") && listed.contains("\thard 5.0.0 550 user unknown\n"), listed)
         XCTAssertTrue(listed.contains("\tjohnh@hpnjld.njd.hp.com\t") && listed.contains("\tsoft 4.0.0\n"), listed)
+        let shown = try root.ok("mail", "show", String(try verpID(wsnell)))
+        XCTAssertTrue(shown.contains("\nenvelope:     \(wsnell)\nbounced:      hard 5.0.0 at 2026-05-04T10:30:00Z: 550 user unknown\nlast reply:"), shown)
     }
 
     func testWithDebugSendingABounceIsRecordedButNeverDisablesTheRealRecipient() throws {

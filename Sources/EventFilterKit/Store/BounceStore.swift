@@ -161,6 +161,13 @@ extension Store {
         }
     }
 
+    /// The bounces recorded for message `id`: (hard, status, diagnostic, received at), hard first.
+    public func bounces(ofMessage id: Int64) throws -> [(hard: Bool, status: String, diagnostic: String, receivedAt: Int64)] {
+        try db.map("SELECT hard, status, diagnostic, received_at FROM bounce WHERE outbox_id = ? ORDER BY hard DESC", [id]) {
+            (hard: $0.int(0) != 0, status: $0.string(1), diagnostic: $0.string(2), receivedAt: $0.int64(3))
+        }
+    }
+
     /// Bounces older than the retention go, like the sent mail they were about.
     func purgeBounces(before cutoff: Int64) throws {
         try db.execute("DELETE FROM bounce WHERE received_at < ?", [cutoff])

@@ -82,6 +82,15 @@ struct MailShowCommand: Command {
         case "queued", "deferred": lines.append("next attempt: \(Timestamp.iso8601(entry.nextAttemptAt))")
         default: break
         }
+        let store = try context.store()
+        // The envelope sender it leaves (or left) with under the current BounceAddress: what mail logs show.
+        if let address = (try? BounceSettings.load(try context.settings()))?.address, let secret = try store.existingVERPSecret() {
+            lines.append("envelope:     \(VERPAddress(bounceAddress: address, secret: secret).envelopeSender(for: entry.id))")
+        }
+        for bounce in try store.bounces(ofMessage: entry.id) {
+            lines.append("bounced:      \(bounce.hard ? "hard" : "soft") \(bounce.status) at \(Timestamp.iso8601(bounce.receivedAt))"
+                + (bounce.diagnostic.isEmpty ? "" : ": \(bounce.diagnostic)"))
+        }
         lines.append("last reply:   \(entry.lastError.map(ErrorReport.oneLine) ?? "-")")
         lines.append("size:         \(details.size) bytes")
         lines.append("")
