@@ -80,11 +80,19 @@ final class RunContext {
     /// The stable thread id of a node: every mail about the node carries it in In-Reply-To and
     /// References, so mail clients group updates, while each Message-ID stays unique.
     func threadID(node: String) -> String {
-        // Anything but a name character is spelled as ".<hex>", so any node id makes a valid msg-id.
-        let safe = node.unicodeScalars.map { scalar -> String in
-            scalar.isASCII && Names.isNameByte(UInt8(scalar.value), allowingDot: false) ? String(scalar) : "." + String(scalar.value, radix: 16)
-        }.joined()
-        return "<node.\(safe).eventfilter@\(site.messageIDDomain)>"
+        "<\(Self.threadLocalPart(node: node))@\(site.messageIDDomain)>"
+    }
+
+    /// The left side of a thread id, which must be an RFC 5322 `dot-atom-text` of bounded length
+    /// whatever the node id holds. A short name (eZ's numeric ids, a webhook's ids) is kept
+    /// readable; anything else (non-ASCII, dots, very long ids) is spelled as the SHA-256 of its
+    /// UTF-8 bytes in hex: letters and digits only, always 64 characters, same node same id.
+    /// The two forms cannot meet: the readable one has no dot inside the node part.
+    static func threadLocalPart(node: String) -> String {
+        if Names.isName(node, allowingDot: false, maxLength: 64) {
+            return "node.\(node).eventfilter"
+        }
+        return "node.sha256.\(Crypto.hexEncode(Crypto.hash(.sha256, Array(node.utf8)))).eventfilter"
     }
 
     // MARK: The sink
