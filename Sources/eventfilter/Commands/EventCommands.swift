@@ -76,7 +76,7 @@ struct EventListCommand: Command {
 
     static func run(_ arguments: ParsedArguments, _ context: CommandContext) throws {
         _ = try arguments.positionals()
-        let rows = try context.store().listEvents(unhandledOnly: arguments.has("unhandled"))
+        let rows = try context.store(.readOnly).listEvents(unhandledOnly: arguments.has("unhandled"))
         for row in rows {
             let event = row.event
             if arguments.has("json") {

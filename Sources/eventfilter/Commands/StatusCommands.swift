@@ -9,7 +9,7 @@ struct StatusCommand: Command {
 
     static func run(_ arguments: ParsedArguments, _ context: CommandContext) throws {
         _ = try arguments.positionals()
-        let status = try context.store().status(now: context.now)
+        let status = try context.store(.readOnly).status(now: context.now)
         if arguments.has("json") {
             Output.line(status.json.serialized)
             return
@@ -57,7 +57,7 @@ struct MailListCommand: Command {
         _ = try arguments.positionals()
         var states = ["failed", "deferred", "queued"].filter(arguments.has)
         if states.isEmpty { states = ["queued", "deferred", "failed"] }
-        for entry in try Outbox(store: try context.store()).list(states: states) {
+        for entry in try Outbox(store: try context.store(.readOnly)).list(states: states) {
             var line = "\(entry.id)\t\(entry.state)\t\(entry.recipient)\t\(entry.subject)\tattempts \(entry.attempts)"
             if entry.state == "deferred" { line += "\tnext \(Timestamp.iso8601(entry.nextAttemptAt))" }
             if let error = entry.lastError { line += "\t\(error)" }

@@ -31,7 +31,7 @@ struct UserListCommand: Command {
 
     static func run(_ arguments: ParsedArguments, _ context: CommandContext) throws {
         _ = try arguments.positionals()
-        let store = try context.store()
+        let store = try context.store(.readOnly)
         for user in try store.listUsers() {
             let digest = try store.digestSchedule(userID: user.id)?.description ?? "immediate"
             let nodes = try store.subscriptions(email: user.email).joined(separator: ",")
