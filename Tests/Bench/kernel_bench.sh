@@ -36,8 +36,19 @@ for i in range(int(sys.argv[1])):
           "name": f"Article number {i}", "class": "Article", "version": "1", "author": "someone@example.com"}}))
 PY
 /usr/bin/time -f "import: %e s, peak %M KiB" "$EF" --root "$ROOT" --now "$NOW" event import "$ROOT/events.jsonl"
-/usr/bin/time -f "run: %e s wall, %U s user, %S s system, peak %M KiB" "$EF" --root "$ROOT" --now "$NOW" run --verbose
+# Each run reports its write transactions (EVENTFILTER_TRACE_WRITE_LOCK=1): the longest one is the
+# longest that an `ingest`, `cgi` or `event add` beside it would wait for the write lock.
+holds() {
+    grep -v '^write lock: ' "$1" >&2 || true
+    awk '/^write lock: / { n++; if ($3 > max) max = $3 } END { printf "%s: %d write transactions, longest %.1f ms\n", label, n, max }' \
+        label="$2" "$1"
+}
+EVENTFILTER_TRACE_WRITE_LOCK=1 /usr/bin/time -f "run: %e s wall, %U s user, %S s system, peak %M KiB" \
+    "$EF" --root "$ROOT" --now "$NOW" run --verbose 2> "$ROOT/run.trace"
+holds "$ROOT/run.trace" "run (filter and delivery)"
 if [ "$MODE" = digest ]; then
-    /usr/bin/time -f "digest run: %e s wall, peak %M KiB" "$EF" --root "$ROOT" --now 2026-05-05T06:00:00Z run --verbose
+    EVENTFILTER_TRACE_WRITE_LOCK=1 /usr/bin/time -f "digest run: %e s wall, peak %M KiB" \
+        "$EF" --root "$ROOT" --now 2026-05-05T06:00:00Z run --verbose 2> "$ROOT/digest.trace"
+    holds "$ROOT/digest.trace" "digest run"
 fi
 echo "mail files: $(find "$ROOT/var/log/mail" -name '*.eml' | wc -l), $(du -sh "$ROOT/var/log/mail" | cut -f1); database: $(du -sh "$ROOT/var/eventfilter.db" | cut -f1)"

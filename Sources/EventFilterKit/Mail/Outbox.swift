@@ -104,26 +104,56 @@ public struct Outbox {
         return report
     }
 
+    /// How long delivery keeps trying to record an outcome while another process holds the write
+    /// lock (each attempt itself waits the store's busy timeout). An acceptance that is not
+    /// recorded is a message sent twice, so this is generous.
+    public var recordPatience: Duration = .seconds(600)
+
+    /// Runs `write`, again while the store is busy or locked, for up to `recordPatience`.
+    private func retryingWhileBusy(_ what: @autoclosure () -> String, _ write: () throws -> Void) throws {
+        let clock = ContinuousClock()
+        let deadline = clock.now + recordPatience
+        while true {
+            do {
+                return try write()
+            } catch let error as DatabaseError where error.code == 5 || error.code == 6 {  // SQLITE_BUSY, SQLITE_LOCKED
+                guard clock.now < deadline else {
+                    throw EventFilterError.failure("\(what()), but the store stayed locked for \(recordPatience): \(error)")
+                }
+                usleep(10_000)  // the busy timeout did the waiting; this only avoids a spin when it is 0
+            }
+        }
+    }
+
     private func record(_ outcome: DeliveryOutcome, for id: Int64, createdAt: Int64, attempts: Int, now: Int64,
                         into report: inout DeliveryReport) throws {
         switch outcome {
         case .accepted:
-            try db.execute("INSERT OR IGNORE INTO outbox_delivered(outbox_id, sent_at) VALUES (?, ?)", [id, now])
+            // The server has the message: losing this row would send it again at the next run.
+            try retryingWhileBusy("message \(id) was accepted by the server and may be sent again") {
+                try db.execute("INSERT OR IGNORE INTO outbox_delivered(outbox_id, sent_at) VALUES (?, ?)", [id, now])
+            }
             report.sent += 1
         case .permanentFailure(let reason):
-            try markFailed(id, reason: reason, now: now)
+            try retryingWhileBusy("the failure of message \(id) could not be recorded") {
+                try markFailed(id, reason: reason, now: now)
+            }
             report.failed += 1
         case .temporaryFailure(let reason):
             if now - createdAt >= policy.maximumLifetime {
                 let days = policy.maximumLifetime / 86_400
-                try markFailed(id, reason: "gave up after \(days) days in the queue: \(reason)", now: now)
+                try retryingWhileBusy("the failure of message \(id) could not be recorded") {
+                    try markFailed(id, reason: "gave up after \(days) days in the queue: \(reason)", now: now)
+                }
                 report.failed += 1
             } else {
                 let next = now + policy.delay(afterAttempts: attempts + 1)
-                try db.execute("""
-                    UPDATE outbox SET state = 'deferred', attempts = attempts + 1, last_attempt_at = ?,
-                        next_attempt_at = ?, last_error = ? WHERE id = ?
-                    """, [now, next, reason, id])
+                try retryingWhileBusy("the deferral of message \(id) could not be recorded") {
+                    try db.execute("""
+                        UPDATE outbox SET state = 'deferred', attempts = attempts + 1, last_attempt_at = ?,
+                            next_attempt_at = ?, last_error = ? WHERE id = ?
+                        """, [now, next, reason, id])
+                }
                 report.deferred += 1
             }
         }

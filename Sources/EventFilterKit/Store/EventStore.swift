@@ -18,7 +18,12 @@ extension Store {
     @discardableResult
     public func addEvent(type: String, params: JSONValue, notBefore: Int64? = nil, dedupeKey: String? = nil, now: Int64) throws -> AddResult {
         try Store.validateEvent(type: type, params: params)
-        return try db.inTransaction {
+        return try insertEvent(type: type, serializedParams: params.serialized, notBefore: notBefore, dedupeKey: dedupeKey, now: now)
+    }
+
+    /// Stores an event already checked by `validateEvent`, with its params as JSON text.
+    func insertEvent(type: String, serializedParams: String, notBefore: Int64?, dedupeKey: String?, now: Int64) throws -> AddResult {
+        try db.inTransaction {
             if let dedupeKey {
                 try db.execute("INSERT INTO dedupe_key(key, event_id, created_at) VALUES (?, 0, ?) ON CONFLICT(key) DO NOTHING",
                                [dedupeKey, now])
@@ -28,7 +33,7 @@ extension Store {
                 }
             }
             try db.execute("INSERT INTO event(type, params, created_at, not_before, dedupe_key) VALUES (?, ?, ?, ?, ?)",
-                           [type, params.serialized, now, notBefore, dedupeKey])
+                           [type, serializedParams, now, notBefore, dedupeKey])
             let id = db.lastInsertRowID
             if let dedupeKey {
                 try db.execute("UPDATE dedupe_key SET event_id = ? WHERE key = ?", [id, dedupeKey])

@@ -1,36 +1,53 @@
 /// `ezgeneraldigest`: on each `ezcurrenttime` event, every user whose digest is due gets one
 /// message with everything due, grouped by handler (in notification.ini order) and ordered by
-/// event. Items leave in the same transaction that queues the digest, so a digest is never
-/// sent twice nor lost. Missed runs are caught up: everything due up to the event's time goes.
+/// event. A user's items leave in the same transaction that queues their digest, so a digest is
+/// never sent twice nor lost. Missed runs are caught up: everything due up to the event's time goes.
+///
+/// The digests are written in `prepareTick`, before the tick's transaction, one transaction per
+/// user: a run of many large digests never holds the write lock for more than one of them, so
+/// `ingest`, `cgi` and `event add` wait at most that long. `handle` then reports the outcome.
 final class GeneralDigestHandler: EventHandler {
     let name = "ezgeneraldigest"
     let origin = "built-in"
     /// Handler names in processing order, for the order of digest sections.
     var handlerOrder: [String] = []
+    private var results: [Int64: HandlerOutcome] = [:]
 
     private static let sectionTitles = [
         "ezsubtree": "New and updated content",
         "ezcollaborationnotification": "Collaboration",
     ]
 
+    func prepareTick(_ tick: Event, run: RunContext) throws {
+        results[tick.id] = try sendDigests(for: tick, run: run)
+    }
+
     func handle(_ event: Event, run: RunContext) throws -> HandlerOutcome {
         guard event.type == EventType.currentTime else { return .done([]) }
+        return results.removeValue(forKey: event.id) ?? .failed("\(name) was not given event \(event.id)")
+    }
+
+    private func sendDigests(for event: Event, run: RunContext) throws -> HandlerOutcome {
         let time = Int64(event.param("time") ?? "") ?? event.createdAt
         let users = try run.store.db.map("""
             SELECT u.id, u.email, u.name, u.timezone, u.token FROM user AS u
             WHERE u.id IN (SELECT user_id FROM digest_item WHERE send_at <= ?) AND u.enabled = 1 ORDER BY u.id
             """, [time]) { Recipient(userID: $0.int64(0), email: $0.string(1), name: $0.string(2), timezone: $0.string(3), digest: nil,
                                 unsubscribeToken: $0.string(4)) }
-        // Each user's digest in a savepoint of its own: one digest that cannot be composed fails
-        // alone. Its items stay due, and retrying this event sends only what is still due, so the
-        // digests already queued are not sent again.
+        // Each user's digest in a transaction (or, in a dry run, a savepoint) of its own: one
+        // digest that cannot be composed fails alone. Its items stay due, and retrying this event
+        // sends only what is still due, so the digests already queued are not sent again.
         var failures: [String] = []
         for user in users {
+            let counters = run.counters
             do {
-                try run.store.db.inSavepoint { try sendDigest(to: user, dueAt: time, run: run) }
+                try run.store.db.inTransaction {
+                    try run.store.db.inSavepoint { try sendDigest(to: user, dueAt: time, run: run) }
+                }
             } catch let error as DatabaseError {
                 throw error
             } catch {
+                run.counters = counters
                 failures.append("digest for \(user.email): \(error)")
             }
         }
