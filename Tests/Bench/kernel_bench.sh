@@ -10,7 +10,7 @@ MODE=${3:-immediate}
 swift build -c release --product eventfilter >/dev/null
 EF="$PWD/.build/release/eventfilter"
 ROOT=$(mktemp -d /tmp/eventfilter-bench.XXXXXX)
-trap 'rm -rf "$ROOT"' EXIT
+trap '[ -n "${KEEP_ROOT:-}" ] || rm -rf "$ROOT"' EXIT
 mkdir -p "$ROOT/settings"
 cp settings/notification.ini "$ROOT/settings/"
 cat > "$ROOT/settings/site.ini" <<'INI'

@@ -31,6 +31,9 @@ public struct Outbox {
     /// A batch also stops at this many bytes of messages (but holds at least one), so memory
     /// stays bounded when messages are large (a digest of thousands of items).
     public var batchBytes = 32 << 20
+    /// With a transport whose redelivery is harmless, outcomes commit once per this many bytes
+    /// of messages (at least one message), since the transport's work happens inside the transaction.
+    public var transactionBytes = 4 << 20
 
     public init(store: Store, policy: RetryPolicy = .standard) {
         self.store = store
@@ -88,16 +91,30 @@ public struct Outbox {
             guard let last = batch.last else { break }
             afterID = last.0.id
             let details = Dictionary(uniqueKeysWithValues: batch.map { ($0.0.id, (createdAt: $0.1, attempts: $0.2)) })
-            let deliverBatch = {
-                try transport.deliver(batch.map(\.0)) { message, outcome in
+            let deliver = { (messages: ArraySlice<OutgoingMessage>) in
+                try transport.deliver(Array(messages)) { message, outcome in
                     let detail = details[message.id]!
                     try record(outcome, for: message.id, createdAt: detail.createdAt, attempts: detail.attempts, now: now, into: &report)
                 }
             }
+            let messages = batch.map(\.0)
             if transport.redeliveryIsIdempotent {
-                try db.inTransaction(deliverBatch)
+                // The transport writes inside the transaction (the file transport, its files), so
+                // a transaction takes at most `transactionBytes` of messages (and at least one):
+                // other writers wait for one slice, never for a batch of large digests.
+                var start = messages.startIndex
+                while start < messages.endIndex {
+                    var end = start + 1
+                    var bytes = messages[start].bytes.count
+                    while end < messages.endIndex && bytes + messages[end].bytes.count <= transactionBytes {
+                        bytes += messages[end].bytes.count
+                        end += 1
+                    }
+                    try db.inTransaction { try deliver(messages[start..<end]) }
+                    start = end
+                }
             } else {
-                try deliverBatch()
+                try deliver(messages[...])
             }
             try settleDelivered()
         }
