@@ -133,6 +133,11 @@ final class RunContext {
     /// Composes one message for one recipient, with the footer and unsubscribe headers that are
     /// theirs alone, and queues it.
     func queueMessage(_ content: RenderedContent, to recipient: Recipient) throws {
+        try enqueue(try compose(content, to: recipient), subject: content.subject, to: recipient)
+    }
+
+    /// The message `queueMessage` would queue, composed without touching the store.
+    func compose(_ content: RenderedContent, to recipient: Recipient) throws -> ComposedMessage {
         let unsubscribeURL = recipient.unsubscribeToken.flatMap { token in site.unsubscribeURL.map { "\($0)/\(token)" } }
         let footer = try self.footer(unsubscribeURL: unsubscribeURL)
         var headers: [(name: String, value: String)] = []
@@ -141,11 +146,15 @@ final class RunContext {
             headers.append((name: "List-Unsubscribe-Post", value: "List-Unsubscribe=One-Click"))
         }
         let to = try Mailbox(address: recipient.email, name: recipient.name.isEmpty ? nil : recipient.name)
-        let message = try composer.compose(
+        return try composer.compose(
             to: to, subject: content.subject, text: content.text + footer.text,
             html: content.html.map { $0 + footer.html }, date: now,
             inReplyTo: content.thread, references: content.thread.map { [$0] } ?? [], extraHeaders: headers)
-        try outbox.enqueue(recipient: recipient.email, sender: site.sender.address, subject: content.subject, message: message, now: now)
+    }
+
+    /// Queues a composed message for `recipient`.
+    func enqueue(_ message: ComposedMessage, subject: String, to recipient: Recipient) throws {
+        try outbox.enqueue(recipient: recipient.email, sender: site.sender.address, subject: subject, message: message, now: now)
         messagesQueued += 1
     }
 

@@ -41,9 +41,7 @@ final class GeneralDigestHandler: EventHandler {
         for user in users {
             let counters = run.counters
             do {
-                try run.store.db.inTransaction {
-                    try run.store.db.inSavepoint { try sendDigest(to: user, dueAt: time, run: run) }
-                }
+                try sendDigest(to: user, dueAt: time, run: run)
             } catch let error as DatabaseError {
                 throw error
             } catch {
@@ -66,7 +64,50 @@ final class GeneralDigestHandler: EventHandler {
         let html: String?
     }
 
+    /// A user's digest, composed from the items due when it was read.
+    private struct Digest {
+        let itemIDs: [Int64]
+        let contentIDs: [Int64]
+        let message: ComposedMessage
+        let subject: String
+    }
+
+    /// The items changed between reading and writing (a schedule change, say): compose again.
+    private struct ItemsChanged: Error {}
+
+    /// Reading the items and composing the message (most of the work for a large digest) happen
+    /// before the write lock is taken; the transaction only removes the items and queues the
+    /// message. If the items changed in between, it is done again inside the transaction.
     private func sendDigest(to user: Recipient, dueAt time: Int64, run: RunContext) throws {
+        guard let digest = try composeDigest(to: user, dueAt: time, run: run) else { return }
+        do {
+            try run.store.db.inTransaction {
+                try run.store.db.inSavepoint { try write(digest, to: user, run: run) }
+            }
+        } catch is ItemsChanged {
+            try run.store.db.inTransaction {
+                try run.store.db.inSavepoint {
+                    guard let fresh = try composeDigest(to: user, dueAt: time, run: run) else { return }
+                    try write(fresh, to: user, run: run)
+                }
+            }
+        }
+    }
+
+    private func write(_ digest: Digest, to user: Recipient, run: RunContext) throws {
+        let itemIDs = JSONValue.array(digest.itemIDs.map { .number(Double($0)) }).serialized
+        try run.store.db.execute("DELETE FROM digest_item WHERE id IN (SELECT value FROM json_each(?))", [itemIDs])
+        guard run.store.db.changes == digest.itemIDs.count else { throw ItemsChanged() }
+        try run.enqueue(digest.message, subject: digest.subject, to: user)
+        run.digestsSent += 1
+        let contentIDs = JSONValue.array(digest.contentIDs.map { .number(Double($0)) }).serialized
+        try run.store.db.execute("""
+            DELETE FROM content WHERE id IN (SELECT value FROM json_each(?))
+              AND NOT EXISTS (SELECT 1 FROM digest_item WHERE digest_item.content_id = content.id)
+            """, [contentIDs])
+    }
+
+    private func composeDigest(to user: Recipient, dueAt time: Int64, run: RunContext) throws -> Digest? {
         let entries = try run.store.db.map("""
             SELECT i.id, c.id, c.handler, c.subject, c.text, c.html FROM digest_item AS i JOIN content AS c ON c.id = i.content_id
             WHERE i.user_id = ? AND i.send_at <= ? ORDER BY c.event_id, c.id
@@ -74,7 +115,7 @@ final class GeneralDigestHandler: EventHandler {
             Entry(itemID: $0.int64(0), contentID: $0.int64(1), handler: $0.string(2), subject: $0.string(3),
                   text: $0.string(4), html: $0.optionalString(5))
         }
-        guard !entries.isEmpty else { return }
+        guard !entries.isEmpty else { return nil }
 
         let grouped = Dictionary(grouping: entries, by: \.handler)
         let handlers = grouped.keys.sorted { (rank($0), $0) < (rank($1), $1) }
@@ -93,16 +134,8 @@ final class GeneralDigestHandler: EventHandler {
         let content = try run.render(bases: ["ezgeneraldigest"], handler: name, thread: nil, [
             "date": .text(date), "count": .text(String(entries.count)), "sections": .list(sections),
         ])
-        try run.queueMessage(content, to: user)
-        run.digestsSent += 1
-
-        let itemIDs = JSONValue.array(entries.map { .number(Double($0.itemID)) }).serialized
-        let contentIDs = JSONValue.array(Array(Set(entries.map(\.contentID))).map { .number(Double($0)) }).serialized
-        try run.store.db.execute("DELETE FROM digest_item WHERE id IN (SELECT value FROM json_each(?))", [itemIDs])
-        try run.store.db.execute("""
-            DELETE FROM content WHERE id IN (SELECT value FROM json_each(?))
-              AND NOT EXISTS (SELECT 1 FROM digest_item WHERE digest_item.content_id = content.id)
-            """, [contentIDs])
+        return Digest(itemIDs: entries.map(\.itemID), contentIDs: Array(Set(entries.map(\.contentID))).sorted(),
+                      message: try run.compose(content, to: user), subject: content.subject)
     }
 
     private func rank(_ handler: String) -> Int {
