@@ -41,9 +41,7 @@ public final class Store {
         case .readWrite:
             if !FileManager.default.fileExists(atPath: path) { try Self.create(at: path) }
             try Self.refuseEmptyFile(path)
-            // First a look that creates no -wal or -shm file and takes no lock, so a file that is
-            // not ours is left exactly as it was; then the real connection checks again.
-            _ = try Self.checkIdentity(try Self.notADatabaseIsNotAStore(path) { try Database(path: path, mode: .immutable) }, path: path)
+            try Self.lookBeforeOpening(path)
             let db = try Self.notADatabaseIsNotAStore(path) {
                 try Database(path: path, busyTimeout: Self.busyTimeout, mode: .readWrite, writeAheadLog: false)
             }
@@ -61,7 +59,7 @@ public final class Store {
                 return
             }
             try Self.refuseEmptyFile(path)
-            _ = try Self.checkIdentity(try Self.notADatabaseIsNotAStore(path) { try Database(path: path, mode: .immutable) }, path: path)
+            try Self.lookBeforeOpening(path)
             let db = try Self.notADatabaseIsNotAStore(path) { try Self.openReadOnly(path) }
             _ = try Self.checkIdentity(db, path: path)
             let version = try db.scalarInt("PRAGMA user_version") ?? 0
@@ -83,20 +81,33 @@ public final class Store {
         try self.init(path: varDirectory.appendingPathComponent("eventfilter.db").path, access: access)
     }
 
+    /// A first look that creates no `-wal` or `-shm` file and takes no lock (the file read as
+    /// immutable), so a file that is not ours is refused exactly as it was. A store being written
+    /// this moment may look inconsistent to it; then the real connection's check decides.
+    private static func lookBeforeOpening(_ path: String) throws {
+        do {
+            _ = try checkIdentity(try notADatabaseIsNotAStore(path) { try Database(path: path, mode: .immutable) }, path: path)
+        } catch is DatabaseError {
+            return
+        }
+    }
+
     /// Whether the open file is an eventfilter store this binary can use; true when it already
-    /// carries the application id. Only reads.
+    /// carries the application id. Only reads: the header, and the table list only for a file
+    /// without the mark.
     private static func checkIdentity(_ db: Database, path: String) throws -> Bool {
-        let (found, version, tables) = try notADatabaseIsNotAStore(path) {
-            (Int32(truncatingIfNeeded: try db.scalarInt("PRAGMA application_id") ?? 0),
-             try db.scalarInt("PRAGMA user_version") ?? 0,
-             Set(try db.map("PRAGMA main.table_list") { $0.string(1) }))
+        let (found, version) = try notADatabaseIsNotAStore(path) {
+            (Int32(truncatingIfNeeded: try db.scalarInt("PRAGMA application_id") ?? 0), try db.scalarInt("PRAGMA user_version") ?? 0)
         }
         if found != applicationID && found != 0 {
             throw EventFilterError.failure(
                 "\(path) is not an eventfilter store: it belongs to another program (application_id \(found))")
         }
-        if found == 0 && !(version >= 1 && tables.isSuperset(of: ["event", "outbox", "dedupe_key", "user"])) {
-            throw EventFilterError.failure("\(path) is not an eventfilter store: an SQLite database without eventfilter's tables")
+        if found == 0 {
+            let tables = try notADatabaseIsNotAStore(path) { Set(try db.map("PRAGMA main.table_list") { $0.string(1) }) }
+            guard version >= 1 && tables.isSuperset(of: ["event", "outbox", "dedupe_key", "user"]) else {
+                throw EventFilterError.failure("\(path) is not an eventfilter store: an SQLite database without eventfilter's tables")
+            }
         }
         guard version <= Migrations.all.count else {
             throw EventFilterError.failure(
