@@ -17,6 +17,9 @@ public struct EventImporter {
         self.now = now
     }
 
+    /// The keys a line may have.
+    static let keys = ["type", "params", "not_before", "key"]
+
     public struct Result: Sendable, Equatable {
         public var added = 0
         public var duplicates = 0
@@ -72,8 +75,14 @@ public struct EventImporter {
     private func check(_ line: [UInt8], number: Int) throws -> Checked? {
         guard line.contains(where: { $0 != 32 && $0 != 9 && $0 != 13 }) else { return nil }
         func fail(_ message: String) -> EventFilterError { .usage("line \(number): \(message)") }
+        guard String(validating: line, as: UTF8.self) != nil else { throw fail("not valid UTF-8") }
         let value: JSONValue
         do { value = try JSONValue.parse(line) } catch { throw fail("\(error)") }
+        guard let object = value.objectValue else { throw fail("expected a JSON object") }
+        // A mistyped key ("notbefore") would otherwise be dropped and the event sent at once.
+        if let unknown = object.keys.sorted().first(where: { !Self.keys.contains($0) }) {
+            throw fail("unknown key \(JSONValue.string(String(unknown.prefix(60))).serialized) (expected \(Self.keys.joined(separator: ", ")))")
+        }
         guard let type = value["type"]?.stringValue else { throw fail("needs \"type\"") }
         let params = value["params"] ?? .object([:])
         var notBefore: Int64?
@@ -81,8 +90,13 @@ public struct EventImporter {
             guard let string = text.stringValue else { throw fail("not_before must be an ISO 8601 string") }
             do { notBefore = try Timestamp.parse(string) } catch { throw fail("\(error)") }
         }
-        let key = value["key"].flatMap { $0 == .null ? nil : $0.stringValue }
+        var key: String?
+        if let text = value["key"], text != .null {
+            guard case .string(let string) = text else { throw fail("key must be a string") }
+            key = string
+        }
         do {
+            try EventInputLimits.check(params: params, key: key)
             try Store.validateEvent(type: type, params: params)
         } catch let error as EventFilterError {
             throw fail(error.description)

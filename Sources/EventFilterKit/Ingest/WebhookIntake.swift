@@ -82,14 +82,10 @@ public final class WebhookIntake {
         }
         let results: [Store.AddResult]
         do {
-            results = try store.db.inTransaction {
-                try events.map { event in
-                    try store.addEvent(
-                        type: event.type, params: event.params, notBefore: event.notBefore,
-                        dedupeKey: event.dedupeKey, now: now)
-                }
-            }
+            let lifecycle = ObjectLifecycle(store: store, source: source, now: now)
+            results = try store.db.inTransaction { try events.flatMap(lifecycle.store) }
         } catch let error as EventFilterError {
+            // An event derived from the request (a reminder, a notice) that the store refuses.
             return Answer(HTTPResponse(status: 400, body: "cannot store this notification: \(Self.oneLine(error.description))"))
         } catch {
             return Answer(

@@ -13,7 +13,8 @@ import Foundation
 /// before that mark existed is recognised by its tables and marked when opened for writing.
 ///
 /// The table families live in extensions: events (`EventStore.swift`), users and rules
-/// (`UserStore.swift`), status (`StatusReport.swift`); digest items and contents are written by the
+/// (`UserStore.swift`), status (`StatusReport.swift`), what intake knows of webhook senders' sessions
+/// and media (`WebhookObjectStore.swift`); digest items and contents are written by the
 /// run (`Handlers/RunContext.swift`), the outbox by `Mail/Outbox.swift`.
 public final class Store {
     /// What a command needs from the store.
