@@ -104,6 +104,11 @@ final class StoreOpeningEndToEndTests: XCTestCase {
             XCTAssertEqual(result.status, 0, "\(command): \(result.stderr)")
             XCTAssertEqual(result.stderr, "")
         }
+        for command in [["user", "show", "ann@example.com"], ["mail", "show", "1"]] {
+            let result = try root.run(command, now: now)
+            XCTAssertEqual(result.status, 1, "nothing to show: \(result.stderr)")
+            XCTAssertEqual(result.stderr.filter { $0 == "\n" }.count, 1, result.stderr)
+        }
         XCTAssertFalse(FileManager.default.fileExists(atPath: root.url.appendingPathComponent("var").path), "no var/, no store")
     }
 
@@ -116,9 +121,11 @@ final class StoreOpeningEndToEndTests: XCTestCase {
         try root.ok("event", "add", "ezpublish", "node_id=5", "path=/1/2/5/", "name=Hello", now: now)
         try root.ok("run", now: now)
         try root.ok("event", "add", "ezpublish", "node_id=6", "path=/1/2/6/", "name=Waiting", now: now)
-        let commands = [["status"], ["status", "--json"], ["event", "list", "--json"], ["mail", "list"], ["user", "list"], ["handlers"]]
+        let commands = [["status"], ["status", "--json"], ["event", "list", "--json"], ["mail", "list", "--sent"], ["mail", "show", "1"],
+                        ["user", "list"], ["user", "show", "ann@example.com"], ["handlers"]]
         let expected = try commands.map { try root.run($0, now: now).stdout }
         XCTAssertTrue(expected[2].contains(#""name":"Waiting""#), expected[2])
+        XCTAssertTrue(expected[4].contains("Hello"), expected[4])
 
         let chmod = Process()
         chmod.executableURL = URL(fileURLWithPath: "/bin/chmod")
