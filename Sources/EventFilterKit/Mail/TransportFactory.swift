@@ -53,6 +53,7 @@ public enum TransportFactory {
             configuration.user = user
             configuration.password = password
         }
+        configuration.allowPlaintextAuthentication = try mail.bool(block, "TransportAllowPlaintextAuth", default: false)
         configuration.verifyCertificate = try mail.bool(block, "TransportVerifyCertificate", default: true)
         if let ca = mail.string(block, "TransportCAFile"), !ca.isEmpty { configuration.caFile = ca }
         if let helo = mail.string(block, "SenderHost"), !helo.isEmpty { configuration.heloName = helo }
