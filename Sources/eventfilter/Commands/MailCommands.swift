@@ -27,7 +27,7 @@ struct MailListCommand: Command {
             .filter { arguments[$0.0] }.map(\.1)
         let onlyBounced = arguments[bounced]
         let maximum = arguments[limit] ?? 1000
-        let store = try context.store()
+        let store = try context.store(.readOnly)
         var lines: [(id: Int64, text: String)] = []
         if !onlyBounced {
             let query = MailQuery(states: chosen.isEmpty ? ["queued", "deferred", "failed"] : chosen, recipient: arguments[to],
@@ -63,7 +63,7 @@ struct MailShowCommand: Command {
 
     static func run(_ arguments: ParsedArguments, _ context: CommandContext) throws {
         let id = arguments[id]
-        guard let details = try context.store().mailDetails(id: id) else {
+        guard let details = try context.store(.readOnly).mailDetails(id: id) else {
             throw EventFilterError.failure("no message \(id) in the outbox (sent mail is kept for KeepDays)")
         }
         let entry = details.entry
@@ -82,7 +82,7 @@ struct MailShowCommand: Command {
         case "queued", "deferred": lines.append("next attempt: \(Timestamp.iso8601(entry.nextAttemptAt))")
         default: break
         }
-        let store = try context.store()
+        let store = try context.store(.readOnly)
         // The envelope sender it leaves (or left) with under the current BounceAddress: what mail logs show.
         if let address = (try? BounceSettings.load(try context.settings()))?.address, let secret = try store.existingVERPSecret() {
             lines.append("envelope:     \(VERPAddress(bounceAddress: address, secret: secret).envelopeSender(for: entry.id))")
