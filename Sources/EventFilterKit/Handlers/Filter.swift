@@ -26,12 +26,14 @@ public final class Filter {
     let settings: Settings
     let store: Store
     let site: SiteConfiguration
+    let bounces: BounceSettings
 
     public init(root: URL, settings: Settings, store: Store) throws {
         self.root = root
         self.settings = settings
         self.store = store
         self.site = try SiteConfiguration.load(settings)
+        self.bounces = try BounceSettings.load(settings)
     }
 
     /// Runs the filter and delivery. With `dryRun`, does all the work inside a transaction that
@@ -39,6 +41,7 @@ public final class Filter {
     public func run(now: Int64, transport: MailTransport?, dryRun: Bool = false) throws -> Report {
         let handlers = try HandlerRegistry.handlers(settings: settings, root: root)
         let context = try RunContext(root: root, store: store, settings: settings, site: site, now: now)
+        context.outbox.bounceAddress = bounces.address
         var report = Report()
         let work = {
             let tick = try self.store.addEvent(type: EventType.currentTime, params: ["time": .string(String(now))], now: now)
@@ -49,6 +52,7 @@ public final class Filter {
             // Deletions are remembered as long as dedupe keys, far longer than any digest waits.
             try self.store.purgeDeletedNodes(before: now - Int64(self.site.keepDedupeDays) * 86_400)
             try context.outbox.purgeSent(before: now - Int64(self.site.keepDays) * 86_400)
+            try self.store.purgeBounces(before: now - Int64(self.site.keepDays) * 86_400)
         }
         let clock = ContinuousClock()
         let started = clock.now
@@ -115,9 +119,15 @@ public final class Filter {
                 try handler.prepare(batch.filter { !(finished[$0.id]?.contains(handler.name) ?? false) }, run: context)
             }
             // Commit at event boundaries every few thousand rows, so intake (cgi, ingest) never waits
-            // long for the write lock, whatever the number of subscribers.
+            // long for the write lock, whatever the number of subscribers. A tick starts a
+            // transaction of its own: before it, with everything earlier committed, the handlers'
+            // `prepareTick` does its work in transactions of its own (the digests, user by user).
             var next = batch.startIndex
             while next < batch.endIndex {
+                if batch[next].type == EventType.currentTime {
+                    let done = finished[batch[next].id] ?? []
+                    for handler in handlers where !done.contains(handler.name) { try handler.prepareTick(batch[next], run: context) }
+                }
                 try store.db.inTransaction {
                     let start = context.rowsWritten
                     repeat {
@@ -125,6 +135,7 @@ public final class Filter {
                                     report: &report)
                         next += 1
                     } while next < batch.endIndex && context.rowsWritten - start < Self.rowsPerCommit
+                        && batch[next].type != EventType.currentTime
                 }
             }
         }

@@ -9,7 +9,7 @@ final class RunContext {
     let site: SiteConfiguration
     let templates: TemplateLibrary
     let composer: MessageComposer
-    let outbox: Outbox
+    var outbox: Outbox
     /// The run's `--now`, in Unix seconds: every time decision uses it.
     let now: Int64
     /// Counters for `run --verbose` and the run log.
@@ -109,11 +109,19 @@ final class RunContext {
     /// The stable thread id of a node: every mail about the node carries it in In-Reply-To and
     /// References, so mail clients group updates, while each Message-ID stays unique.
     func threadID(node: String) -> String {
-        // Anything but a name character is spelled as ".<hex>", so any node id makes a valid msg-id.
-        let safe = node.unicodeScalars.map { scalar -> String in
-            scalar.isASCII && Names.isNameByte(UInt8(scalar.value), allowingDot: false) ? String(scalar) : "." + String(scalar.value, radix: 16)
-        }.joined()
-        return "<node.\(safe).eventfilter@\(site.messageIDDomain)>"
+        "<\(Self.threadLocalPart(node: node))@\(site.messageIDDomain)>"
+    }
+
+    /// The left side of a thread id, which must be an RFC 5322 `dot-atom-text` of bounded length
+    /// whatever the node id holds. A short name (eZ's numeric ids, a webhook's ids) is kept
+    /// readable; anything else (non-ASCII, dots, very long ids) is spelled as the SHA-256 of its
+    /// UTF-8 bytes in hex: letters and digits only, always 64 characters, same node same id.
+    /// The two forms cannot meet: the readable one has no dot inside the node part.
+    static func threadLocalPart(node: String) -> String {
+        if Names.isName(node, allowingDot: false, maxLength: 64) {
+            return "node.\(node).eventfilter"
+        }
+        return "node.sha256.\(Crypto.hexEncode(Crypto.hash(.sha256, Array(node.utf8)))).eventfilter"
     }
 
     // MARK: The sink
@@ -156,6 +164,16 @@ final class RunContext {
     /// Composes one message for one recipient, with the times written in their zone, and the
     /// footer and unsubscribe headers that are theirs alone, and queues it.
     func queueMessage(_ content: RenderedContent, to recipient: Recipient) throws {
+        try enqueue(try compose(content, to: recipient), subject: try localizedSubject(content, to: recipient), to: recipient)
+    }
+
+    /// The subject as `recipient` reads it (times in their zone), for the outbox.
+    func localizedSubject(_ content: RenderedContent, to recipient: Recipient) throws -> String {
+        try localized(content, zoneName: recipient.timezone).subject
+    }
+
+    /// The message `queueMessage` would queue, composed without touching the store.
+    func compose(_ content: RenderedContent, to recipient: Recipient) throws -> ComposedMessage {
         let localized = try self.localized(content, zoneName: recipient.timezone)
         let zone = try self.zone(recipient.timezone)
         func local(_ text: String) -> String { LocalTimeText.substitute(in: text, zone: zone, zoneName: recipient.timezone) }
@@ -173,11 +191,14 @@ final class RunContext {
             headers.append((name: "List-Unsubscribe-Post", value: "List-Unsubscribe=One-Click"))
         }
         let to = try Mailbox(address: recipient.email, name: recipient.name.isEmpty ? nil : recipient.name)
-        let subject = localized.subject
-        let message = try composer.compose(
-            to: to, subject: subject, text: localized.text + footer.text,
+        return try composer.compose(
+            to: to, subject: localized.subject, text: localized.text + footer.text,
             html: localized.html.map { $0 + footer.html }, date: now,
             inReplyTo: content.thread, references: content.thread.map { [$0] } ?? [], extraHeaders: headers)
+    }
+
+    /// Queues a composed message for `recipient`.
+    func enqueue(_ message: ComposedMessage, subject: String, to recipient: Recipient) throws {
         try outbox.enqueue(recipient: recipient.email, sender: site.sender.address, subject: subject, message: message, now: now)
         messagesQueued += 1
     }

@@ -61,17 +61,6 @@ extension Store {
         }
     }
 
-    /// Removes sent (or dropped) digest items, and the contents no other item still waits for.
-    func deleteDigestItems(_ entries: [DigestEntry]) throws {
-        let itemIDs = JSONValue.array(entries.map { .number(Double($0.itemID)) }).serialized
-        let contentIDs = JSONValue.array(Array(Set(entries.map(\.contentID))).map { .number(Double($0)) }).serialized
-        try db.execute("DELETE FROM digest_item WHERE id IN (SELECT value FROM json_each(?))", [itemIDs])
-        try db.execute("""
-            DELETE FROM content WHERE id IN (SELECT value FROM json_each(?))
-              AND NOT EXISTS (SELECT 1 FROM digest_item WHERE digest_item.content_id = content.id)
-            """, [contentIDs])
-    }
-
     /// Records that `node` (and everything below it) was deleted at `time`, so waiting digests
     /// leave out what happened to it before.
     func recordDeletedNode(_ node: String, at time: Int64) throws {

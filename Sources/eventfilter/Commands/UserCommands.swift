@@ -40,7 +40,7 @@ struct UserListCommand: Command {
     static let abstract = "List subscribers with their time zone, digest and rules."
 
     static func run(_ arguments: ParsedArguments, _ context: CommandContext) throws {
-        let store = try context.store()
+        let store = try context.store(.readOnly)
         for user in try store.listUsers() {
             let digest = try store.digestSchedule(userID: user.id)?.description ?? "immediate"
             let nodes = try store.subscriptions(email: user.email).joined(separator: ",")
@@ -59,7 +59,7 @@ struct UserShowCommand: Command {
         """
 
     static func run(_ arguments: ParsedArguments, _ context: CommandContext) throws {
-        let store = try context.store()
+        let store = try context.store(.readOnly)
         let details = try store.userDetails(email: arguments[UserParameters.email], now: context.now)
         let sources = (try? WebhookSources.load(settings: try context.settings())) ?? [:]
         let user = details.user
@@ -70,6 +70,11 @@ struct UserShowCommand: Command {
             "time zone:     \(user.timezone)",
             "state:         \(user.enabled ? "enabled" : "disabled")",
         ]
+        // Why a user was disabled without an operator: the bounces 'eventfilter bounce' recorded.
+        if let bounces = try store.bounceSummary(email: user.email) {
+            lines.append("bounces:       \(bounces.hard) hard since the last disable, \(bounces.soft) soft, last \(bounces.lastStatus)"
+                + (bounces.disabledAt.map { "; disabled by bounces at \(Timestamp.iso8601($0))" } ?? ""))
+        }
         if let digest = details.digest {
             lines.append("digest:        \(digest.description) (next \(time(details.nextDigest)))")
         } else {
