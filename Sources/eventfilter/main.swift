@@ -5,11 +5,11 @@ let commands: [Command.Type] = [
     RunCommand.self,
     EventAddCommand.self, EventImportCommand.self, EventListCommand.self,
     IngestCommand.self, CGICommand.self,
-    UserAddCommand.self, UserRemoveCommand.self, UserListCommand.self,
+    UserAddCommand.self, UserRemoveCommand.self, UserListCommand.self, UserDisableCommand.self, UserEnableCommand.self,
     DigestCommand.self, SubscribeCommand.self, UnsubscribeCommand.self,
     CollaborationSubscribeCommand.self, CollaborationUnsubscribeCommand.self,
     StatusCommand.self, HandlersCommand.self,
-    MailListCommand.self, MailRetryCommand.self,
+    MailListCommand.self, MailRetryCommand.self, MailAckCommand.self, CheckCommand.self,
 ]
 
 func overview(_ commands: [Command.Type]) -> String {

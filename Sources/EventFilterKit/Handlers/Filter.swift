@@ -16,6 +16,8 @@ public final class Filter {
         public var digestItems = 0
         public var digestsSent = 0
         public var failedPairs = 0
+        /// Problems that appeared since the previous run; `run` prints each once.
+        public var newProblems: [Problem] = []
         public var delivery = Outbox.DeliveryReport()
         /// Wall-clock seconds of the two stages, for `run --verbose` (reporting only: no decision uses them).
         public var filterSeconds = 0.0
@@ -26,12 +28,42 @@ public final class Filter {
     let settings: Settings
     let store: Store
     let site: SiteConfiguration
+    let monitor: MonitorSettings
+    /// What `eventfilter check` warns about; reported once as problems, never a reason to stop.
+    var settingsWarnings: [SettingsCheck.Finding] = []
 
     public init(root: URL, settings: Settings, store: Store) throws {
         self.root = root
         self.settings = settings
         self.store = store
         self.site = try SiteConfiguration.load(settings)
+        self.monitor = try MonitorSettings.load(settings)
+    }
+
+    /// The cron entry point: refuses to start when `eventfilter check` finds an error in the
+    /// settings (a missing notification.ini, no handlers, an unknown handler, a bad value), so
+    /// nothing is marked handled under settings that would mail nobody. The refusal is recorded as
+    /// a failed run, for `status` and `status --check`, and thrown as one line.
+    ///
+    /// The transport is made only once the settings passed, so a bad mail setting is refused
+    /// like any other.
+    ///
+    ///     let report = try Filter.checkedRun(root: root, settings: settings, store: store, now: now) {
+    ///         try TransportFactory.make(settings: settings, root: root)
+    ///     }
+    public static func checkedRun(root: URL, settings: Settings, store: Store, now: Int64, dryRun: Bool = false,
+                                  transport makeTransport: () throws -> MailTransport?) throws -> Report {
+        let findings = SettingsCheck(root: root, settings: settings).findings()
+        let errors = findings.filter { $0.severity == .error }
+        if let first = errors.first {
+            let more = errors.count > 1 ? " (and \(errors.count - 1) more; see eventfilter check)" : ""
+            let message = "\(first.description)\(more)"
+            if !dryRun { try? store.recordRefusedRun(now: now, pid: Int64(getpid()), error: message) }
+            throw EventFilterError.failure(message)
+        }
+        let filter = try Filter(root: root, settings: settings, store: store)
+        filter.settingsWarnings = findings.filter { $0.severity == .warning }
+        return try filter.run(now: now, transport: dryRun ? nil : try makeTransport(), dryRun: dryRun)
     }
 
     /// Runs the filter and delivery. With `dryRun`, does all the work inside a transaction that
@@ -40,12 +72,14 @@ public final class Filter {
         let handlers = try HandlerRegistry.handlers(settings: settings, root: root)
         let context = try RunContext(root: root, store: store, settings: settings, site: site, now: now)
         var report = Report()
+        gaveUpThisRun = []
         let work = {
             let tick = try self.store.addEvent(type: EventType.currentTime, params: ["time": .string(String(now))], now: now)
             try self.filter(handlers: handlers, context: context, currentTick: tick.id, report: &report)
             try self.store.purgeHandledEvents(before: now - Int64(self.site.keepDays) * 86_400)
             try self.store.purgeDedupeKeys(before: now - Int64(self.site.keepDedupeDays) * 86_400)
             try context.outbox.purgeSent(before: now - Int64(self.site.keepDays) * 86_400)
+            try self.store.purgeGaveUp(before: now - Int64(self.site.keepDays) * 86_400)
         }
         let clock = ContinuousClock()
         let started = clock.now
@@ -53,7 +87,7 @@ public final class Filter {
             try store.db.inRolledBackTransaction(work)
             report.filterSeconds = Self.seconds(clock.now - started)
         } else {
-            let logID = try store.beginRunLog(now: now)
+            let logID = try store.beginRunLog(now: now, pid: Int64(getpid()))
             var failure: Error?
             do {
                 try work()
@@ -77,11 +111,38 @@ public final class Filter {
             }
             try store.finishRunLog(logID, now: now, events: report.events, messages: context.messagesQueued,
                                    digests: context.digestsSent, delivered: report.delivery.sent, error: nil)
+            report.newProblems = try newProblems(runID: logID, handlers: handlers.map(\.name), now: now)
         }
         report.messagesQueued = context.messagesQueued
         report.digestItems = context.digestItems
         report.digestsSent = context.digestsSent
         return report
+    }
+
+    /// The problems there are now that no earlier run reported, and the events this run gave up on.
+    private func newProblems(runID: Int64, handlers: [String], now: Int64) throws -> [Problem] {
+        var current = settingsWarnings.map {
+            Problem(kind: .settings, key: "settings:\($0.description)", message: $0.description)
+        }
+        current += try store.currentProblems(deferredCutoff: now - monitor.warnDeferredAfter, handlers: handlers)
+        return try store.takeNewProblems(current, runID: runID, now: now) + gaveUpThisRun
+    }
+
+    /// Events a handler gave up on in this run: reported by this run alone.
+    private var gaveUpThisRun: [Problem] = []
+
+    private func giveUp(_ event: Event, handler: String, reason: String, now: Int64) throws {
+        let days = monitor.handlerGiveUpAfter % 86_400 == 0 ? "\(monitor.handlerGiveUpAfter / 86_400) days" : "\(monitor.handlerGiveUpAfter) s"
+        let error = "gave up after \(days): \(reason)"
+        try store.giveUp(event: event.id, handler: handler, error: error, now: now)
+        gaveUpThisRun.append(Problem(kind: .handlerGaveUp, key: "gave-up:\(handler):\(event.id)",
+                                     message: "handler \(handler) \(error.replacingOccurrences(of: "gave up after", with: "gave up on event \(event.id) after"))"))
+    }
+
+    /// A failing custom handler waits 5 minutes before its next attempt, doubling to an hour, so a
+    /// broken program is not started every cron tick.
+    static func handlerBackoff(failures: Int) -> Int64 {
+        min(300 << Int64(min(max(failures - 1, 0), 20)), 3600)
     }
 
     private static func seconds(_ duration: Duration) -> Double {
@@ -108,8 +169,25 @@ public final class Filter {
             let finished = try store.finishedHandlers(from: first.id, to: last.id)
 
             // Outside the transaction: external programs may be slow, and ingest must not wait on them.
+            // A custom handler in backoff is not started: its events wait for it.
+            var skipped: [String: String] = [:]
             for handler in handlers {
+                if let external = handler as? ExternalHandler, let backoff = try store.handlerBackoff(external.name),
+                   backoff.nextAttempt > context.now {
+                    skipped[handler.name] = backoff.lastError
+                    try handler.prepare([], run: context)
+                    continue
+                }
                 try handler.prepare(batch.filter { !(finished[$0.id]?.contains(handler.name) ?? false) }, run: context)
+                if let external = handler as? ExternalHandler {
+                    switch external.lastBatch {
+                    case .success?: try store.recordHandlerSuccess(external.name)
+                    case .failure(let failure)?:
+                        try store.recordHandlerFailure(external.name, error: failure.description, stderrTail: failure.stderrTail,
+                                                       now: context.now, delay: Self.handlerBackoff)
+                    case nil: break
+                    }
+                }
             }
             // Commit at event boundaries every few thousand rows, so intake (cgi, ingest) never waits
             // long for the write lock, whatever the number of subscribers.
@@ -118,8 +196,8 @@ public final class Filter {
                 try store.db.inTransaction {
                     let start = context.rowsWritten
                     repeat {
-                        try process(batch[next], handlers: handlers, finished: finished[batch[next].id] ?? [], context: context,
-                                    report: &report)
+                        try process(batch[next], handlers: handlers, finished: finished[batch[next].id] ?? [], skipped: skipped,
+                                    context: context, report: &report)
                         next += 1
                     } while next < batch.endIndex && context.rowsWritten - start < Self.rowsPerCommit
                 }
@@ -132,11 +210,23 @@ public final class Filter {
     /// Offers one event to every handler that has not handled it yet, each in a savepoint: a
     /// handler that throws (a value that cannot become mail, say) fails alone and is retried at the
     /// next run, while storage errors stop the run.
-    private func process(_ event: Event, handlers: [EventHandler], finished: Set<String>, context: RunContext,
-                         report: inout Report) throws {
+    private func process(_ event: Event, handlers: [EventHandler], finished: Set<String>, skipped: [String: String],
+                         context: RunContext, report: inout Report) throws {
         var allDone = true
         var doneNow: [String] = []
+        // A custom handler still failing on an event this old gives up on it, so the event goes on.
+        let due = max(event.createdAt, event.notBefore ?? event.createdAt)
+        let givesUp = context.now - due >= monitor.handlerGiveUpAfter
         for handler in handlers where !finished.contains(handler.name) {
+            if let reason = skipped[handler.name] {
+                if givesUp {
+                    try giveUp(event, handler: handler.name, reason: reason, now: context.now)
+                    doneNow.append(handler.name)
+                } else {
+                    allDone = false
+                }
+                continue
+            }
             let counters = context.counters
             var failure: String?
             do {
@@ -154,7 +244,10 @@ public final class Filter {
                 context.counters = counters
                 failure = "\(error)"
             }
-            if let failure {
+            if let failure, givesUp, handler is ExternalHandler {
+                try giveUp(event, handler: handler.name, reason: failure, now: context.now)
+                doneNow.append(handler.name)
+            } else if let failure {
                 allDone = false
                 report.failedPairs += 1
                 try store.markHandlerFailed(event: event.id, handler: handler.name, error: failure, now: context.now)

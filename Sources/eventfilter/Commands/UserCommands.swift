@@ -17,10 +17,30 @@ struct UserAddCommand: Command {
 struct UserRemoveCommand: Command {
     static let words = ["user", "remove"]
     static let usage = "user remove EMAIL"
-    static let abstract = "Remove a subscriber with their rules, digest settings and waiting digest items."
+    static let abstract = "Remove a subscriber with their rules and settings; their waiting mail and digest items are cancelled."
 
     static func run(_ arguments: ParsedArguments, _ context: CommandContext) throws {
-        try context.store().removeUser(email: try arguments.positionals("EMAIL")[0])
+        try context.store().removeUser(email: try arguments.positionals("EMAIL")[0], now: context.now)
+    }
+}
+
+struct UserDisableCommand: Command {
+    static let words = ["user", "disable"]
+    static let usage = "user disable EMAIL"
+    static let abstract = "Stop mailing a subscriber; their waiting mail and digest items are cancelled, their rules kept."
+
+    static func run(_ arguments: ParsedArguments, _ context: CommandContext) throws {
+        try context.store().setUserEnabled(email: try arguments.positionals("EMAIL")[0], false, now: context.now)
+    }
+}
+
+struct UserEnableCommand: Command {
+    static let words = ["user", "enable"]
+    static let usage = "user enable EMAIL"
+    static let abstract = "Mail a disabled subscriber again, from the next event on."
+
+    static func run(_ arguments: ParsedArguments, _ context: CommandContext) throws {
+        try context.store().setUserEnabled(email: try arguments.positionals("EMAIL")[0], true, now: context.now)
     }
 }
 

@@ -122,6 +122,33 @@ final class TestRoot {
         return Int(result.trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
     }
 
+    /// Changes the store behind the program's back (a damaged or hand-edited row), committed.
+    func execute(_ sql: String) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", "-c", "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute(sys.argv[2]); c.commit()",
+                             url.appendingPathComponent("var/eventfilter.db").path, sql]
+        try process.run()
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationStatus, 0, "sqlite: \(sql)")
+    }
+
+    /// `sqlite3 .dump` of the store, to show that nothing changed; rows of `excluded` tables are left out.
+    func dump(excludingTables excluded: [String] = []) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["sqlite3", url.appendingPathComponent("var/eventfilter.db").path, ".dump"]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationStatus, 0, "sqlite3 .dump")
+        return String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false)
+            .filter { line in !excluded.contains { line.hasPrefix("INSERT INTO \($0) ") || line.hasPrefix("INSERT INTO \"\($0)\" ") } }
+            .joined(separator: "\n")
+    }
+
     static func sqlite(_ database: String, _ sql: String) throws -> String {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
