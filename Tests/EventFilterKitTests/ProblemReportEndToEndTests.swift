@@ -83,6 +83,12 @@ final class ProblemReportEndToEndTests: XCTestCase {
         // Acknowledged: the operator knows; nothing more to say.
         XCTAssertEqual(try root.ok("mail", "ack", "2", now: "2026-05-04T11:36:00Z"), "")
         XCTAssertEqual(try root.ok("run", now: "2026-05-04T11:40:00Z"), "")
+
+        // The message reported as deferred gives up after 5 days in the queue: now it has failed, a new problem.
+        XCTAssertEqual(try root.ok("run", now: "2026-05-09T10:00:00Z"),
+                       "mail 1 to busy@example.com failed: gave up after 5 days in the queue: smtp 127.0.0.1:\(server.port): "
+                        + "recipient deferred: 451 4.3.0 mailbox busy, try again later\n")
+        XCTAssertEqual(try root.ok("run", now: "2026-05-09T10:05:00Z"), "")
     }
 
     func testAFailingHandlerIsReportedWhenItStartsFailingAndAgainWhenItFailsAnew() throws {

@@ -79,6 +79,7 @@ public final class Filter {
             try self.store.purgeHandledEvents(before: now - Int64(self.site.keepDays) * 86_400)
             try self.store.purgeDedupeKeys(before: now - Int64(self.site.keepDedupeDays) * 86_400)
             try context.outbox.purgeSent(before: now - Int64(self.site.keepDays) * 86_400)
+            try self.store.purgeCancelledMail(before: now - Int64(self.site.keepDays) * 86_400)
             try self.store.purgeGaveUp(before: now - Int64(self.site.keepDays) * 86_400)
         }
         let clock = ContinuousClock()
@@ -124,8 +125,9 @@ public final class Filter {
         var current = settingsWarnings.map {
             Problem(kind: .settings, key: "settings:\($0.description)", message: $0.description)
         }
-        current += try store.currentProblems(deferredCutoff: now - monitor.warnDeferredAfter, handlers: handlers)
-        return try store.takeNewProblems(current, runID: runID, now: now) + gaveUpThisRun
+        current += try store.currentHandlerProblems(handlers: handlers)
+        return try store.takeNewMailProblems(deferredCutoff: now - monitor.warnDeferredAfter)
+            + store.takeNewProblems(current, runID: runID, now: now) + gaveUpThisRun
     }
 
     /// Events a handler gave up on in this run: reported by this run alone.

@@ -179,21 +179,24 @@ public struct Outbox {
     /// Puts a failed message back in the queue, due at once. Returns false when `id` is not a failed message.
     public func retry(id: Int64, now: Int64) throws -> Bool {
         try db.execute("""
-            UPDATE outbox SET state = 'queued', next_attempt_at = ?, created_at = ?, acknowledged_at = NULL WHERE id = ? AND state = 'failed'
+            UPDATE outbox SET state = 'queued', next_attempt_at = ?, created_at = ?, acknowledged_at = NULL, reported_state = NULL
+            WHERE id = ? AND state = 'failed'
             """, [now, now, id])
         return db.changes == 1
     }
 
     /// Requeues every failed message; returns how many.
     public func retryAllFailed(now: Int64) throws -> Int {
-        try db.execute("UPDATE outbox SET state = 'queued', next_attempt_at = ?, created_at = ?, acknowledged_at = NULL WHERE state = 'failed'", [now, now])
+        try db.execute("""
+            UPDATE outbox SET state = 'queued', next_attempt_at = ?, created_at = ?, acknowledged_at = NULL, reported_state = NULL
+            WHERE state = 'failed'
+            """, [now, now])
         return db.changes
     }
 
     /// Sent messages older than the retention go.
     func purgeSent(before cutoff: Int64) throws {
         try db.execute("DELETE FROM outbox WHERE state = 'sent' AND sent_at < ?", [cutoff])
-        try db.execute("DELETE FROM outbox WHERE state = 'cancelled' AND last_attempt_at < ?", [cutoff])
     }
 
     public struct Counts: Sendable, Equatable {

@@ -170,6 +170,7 @@ enum Migrations {
             last_error TEXT,
             sent_at INTEGER,
             acknowledged_at INTEGER,               -- a failed message the operator has seen (`mail ack`)
+            reported_state TEXT,                   -- 'deferred' or 'failed': the trouble `run` has printed
             message BLOB NOT NULL
         );
         INSERT INTO outbox_rebuilt(id, recipient, sender, message_id, subject, state, attempts, created_at, next_attempt_at,
@@ -186,7 +187,8 @@ enum Migrations {
         -- cancelled mail is purged after KeepDays, as sent mail is
         CREATE INDEX outbox_cancelled ON outbox(last_attempt_at) WHERE state = 'cancelled';
 
-        -- problems `run` has printed; a key leaves when its problem is over, so a recurrence is printed again
+        -- problems `run` has printed other than mail's (handlers, settings); a key leaves when no run
+        -- finds its problem any more, so a recurrence is printed again
         CREATE TABLE reported_problem (
             key TEXT PRIMARY KEY,                  -- 'mail-failed:42', 'handler:keyword', ...
             message TEXT NOT NULL,

@@ -26,6 +26,11 @@ extension Store {
         return cancelled
     }
 
+    /// Cancelled mail older than the retention goes, as sent mail does.
+    func purgeCancelledMail(before cutoff: Int64) throws {
+        try db.execute("DELETE FROM outbox WHERE state = 'cancelled' AND last_attempt_at < ?", [cutoff])
+    }
+
     // MARK: Acknowledging failed mail
 
     /// Marks one failed message as seen by the operator. False when `id` is not a failed message.
@@ -56,26 +61,43 @@ extension Store {
 
     // MARK: Problems, for `run`
 
-    /// Every problem there is now, keyed so that the same problem has the same key from run to run.
-    /// (Every query here goes through an index: `outbox_attention`'s condition is spelled out so
-    /// SQLite can use that partial index.) `handlers` are the configured handler names.
-    func currentProblems(deferredCutoff: Int64, handlers: [String]) throws -> [Problem] {
+    /// Failed mail and mail deferred since before `deferredCutoff` that no run has reported yet,
+    /// marked reported in the same transaction. The mark lives on the message (`reported_state`),
+    /// so a queue full of failures costs a read per run, not a write; a message retried by hand
+    /// loses its mark, and fails anew as a new problem.
+    func takeNewMailProblems(deferredCutoff: Int64) throws -> [Problem] {
+        try db.inTransaction {
+            var problems: [Problem] = []
+            var reported: [(id: Int64, state: String)] = []
+            // (outbox_attention's condition is spelled out, so SQLite can use that partial index.)
+            try db.forEach("""
+                SELECT id, recipient, coalesce(last_error, ''), state, created_at FROM outbox
+                WHERE state IN ('deferred', 'failed')
+                  AND ((state = 'failed' AND acknowledged_at IS NULL AND reported_state IS NOT 'failed')
+                       OR (state = 'deferred' AND created_at <= ? AND reported_state IS NULL))
+                ORDER BY id
+                """, [deferredCutoff]) { row in
+                let id = row.int64(0), state = row.string(3)
+                reported.append((id, state))
+                if state == "failed" {
+                    problems.append(Problem(kind: .mailFailed, key: "mail-failed:\(id)",
+                                            message: "mail \(id) to \(row.string(1)) failed: \(row.string(2))"))
+                } else {
+                    problems.append(Problem(kind: .mailDeferred, key: "mail-deferred:\(id)",
+                                            message: "mail \(id) to \(row.string(1)) deferred since \(Timestamp.iso8601(row.int64(4))): \(row.string(2))"))
+                }
+            }
+            for (id, state) in reported {
+                try db.execute("UPDATE outbox SET reported_state = ? WHERE id = ?", [state, id])
+            }
+            return problems
+        }
+    }
+
+    /// The handler problems there are now, keyed so that the same problem has the same key from
+    /// run to run. `handlers` are the configured handler names.
+    func currentHandlerProblems(handlers: [String]) throws -> [Problem] {
         var problems: [Problem] = []
-        try db.forEach("""
-            SELECT id, recipient, coalesce(last_error, ''), attempts FROM outbox
-            WHERE state IN ('deferred', 'failed') AND state = 'failed' AND acknowledged_at IS NULL ORDER BY id
-            """) {
-            // With the attempt count: a message retried by hand that fails again is a new problem.
-            problems.append(Problem(kind: .mailFailed, key: "mail-failed:\($0.int64(0)):\($0.int(3))",
-                                    message: "mail \($0.int64(0)) to \($0.string(1)) failed: \($0.string(2))"))
-        }
-        try db.forEach("""
-            SELECT id, recipient, created_at, coalesce(last_error, '') FROM outbox
-            WHERE state IN ('deferred', 'failed') AND state = 'deferred' AND created_at <= ? ORDER BY id
-            """, [deferredCutoff]) {
-            problems.append(Problem(kind: .mailDeferred, key: "mail-deferred:\($0.int64(0))",
-                                    message: "mail \($0.int64(0)) to \($0.string(1)) deferred since \(Timestamp.iso8601($0.int64(2))): \($0.string(3))"))
-        }
         for failing in try failingHandlers(named: handlers) {
             let message = failing.handler == "ezgeneraldigest"
                 ? "a digest could not be composed: \(failing.lastError)"
