@@ -132,7 +132,7 @@ final class CommandLineEndToEndTests: XCTestCase {
         XCTAssertEqual(unknown.stderr, "eventfilter: unknown command 'frobnicate'; see 'eventfilter --help'\n")
         let badOption = try root.run(["status", "--colour"])
         XCTAssertEqual(badOption.status, 2)
-        XCTAssertEqual(badOption.stderr, "eventfilter: unknown option '--colour' for 'eventfilter status'\n")
+        XCTAssertEqual(badOption.stderr, "eventfilter: unknown option '--colour' for 'eventfilter status'; see 'eventfilter status --help'\n")
         let badNow = try root.run(["status", "--now", "yesterday"])
         XCTAssertEqual(badNow.status, 2)
         XCTAssertTrue(badNow.stderr.contains("yesterday"), badNow.stderr)

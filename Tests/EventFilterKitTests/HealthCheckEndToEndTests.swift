@@ -77,7 +77,7 @@ final class HealthCheckEndToEndTests: XCTestCase {
         XCTAssertEqual(wrong.stderr, "eventfilter: message 1 is not a failed message\n")
         let malformed = try root.run(["mail", "ack", "three"], now: "2026-05-04T11:21:00Z")
         XCTAssertEqual(malformed.status, 2)
-        XCTAssertEqual(malformed.stderr, "eventfilter: ID must be a number, got 'three'\n")
+        XCTAssertEqual(malformed.stderr, "eventfilter: ID: expected a positive whole number, got 'three'\n")
         XCTAssertEqual(try root.dump(), before)
         XCTAssertEqual(try root.ok("mail", "ack", "--all", now: "2026-05-04T11:21:00Z"), "acknowledged 1 messages\n")
         XCTAssertTrue(try root.ok("mail", "list", "--failed", now: "2026-05-04T11:21:00Z").contains("acknowledged 2026-05-04T11:21:00Z"))

@@ -78,10 +78,10 @@ final class ProblemReportEndToEndTests: XCTestCase {
         XCTAssertEqual(try root.ok("run", now: "2026-05-04T11:30:00Z"), "")
 
         // Retried by hand, the message fails again: a new occurrence, reported again.
-        XCTAssertEqual(try root.ok("mail", "retry", "2", now: "2026-05-04T11:31:00Z"), "")
+        XCTAssertEqual(try root.ok("mail", "retry", "2", now: "2026-05-04T11:31:00Z"), "requeued message 2\n")
         XCTAssertEqual(try root.ok("run", now: "2026-05-04T11:35:00Z"), failure)
         // Acknowledged: the operator knows; nothing more to say.
-        XCTAssertEqual(try root.ok("mail", "ack", "2", now: "2026-05-04T11:36:00Z"), "")
+        XCTAssertEqual(try root.ok("mail", "ack", "2", now: "2026-05-04T11:36:00Z"), "acknowledged message 2\n")
         XCTAssertEqual(try root.ok("run", now: "2026-05-04T11:40:00Z"), "")
 
         // The message reported as deferred gives up after 5 days in the queue: now it has failed, a new problem.

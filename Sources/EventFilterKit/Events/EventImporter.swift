@@ -13,6 +13,9 @@ public struct EventImporter {
         self.now = now
     }
 
+    /// The keys a line may have.
+    static let keys = ["type", "params", "not_before", "key"]
+
     public struct Result: Sendable, Equatable {
         public var added = 0
         public var duplicates = 0
@@ -45,8 +48,14 @@ public struct EventImporter {
     private func importLine(_ line: [UInt8], number: Int, into result: inout Result) throws {
         guard line.contains(where: { $0 != 32 && $0 != 9 && $0 != 13 }) else { return }
         func fail(_ message: String) -> EventFilterError { .usage("line \(number): \(message)") }
+        guard String(validating: line, as: UTF8.self) != nil else { throw fail("not valid UTF-8") }
         let value: JSONValue
         do { value = try JSONValue.parse(line) } catch { throw fail("\(error)") }
+        guard let object = value.objectValue else { throw fail("expected a JSON object") }
+        // A mistyped key ("notbefore") would otherwise be dropped and the event sent at once.
+        if let unknown = object.keys.sorted().first(where: { !Self.keys.contains($0) }) {
+            throw fail("unknown key \(JSONValue.string(String(unknown.prefix(60))).serialized) (expected \(Self.keys.joined(separator: ", ")))")
+        }
         guard let type = value["type"]?.stringValue else { throw fail("needs \"type\"") }
         let params = value["params"] ?? .object([:])
         var notBefore: Int64?
@@ -54,8 +63,13 @@ public struct EventImporter {
             guard let string = text.stringValue else { throw fail("not_before must be an ISO 8601 string") }
             do { notBefore = try Timestamp.parse(string) } catch { throw fail("\(error)") }
         }
-        let key = value["key"].flatMap { $0 == .null ? nil : $0.stringValue }
+        var key: String?
+        if let text = value["key"], text != .null {
+            guard case .string(let string) = text else { throw fail("key must be a string") }
+            key = string
+        }
         do {
+            try EventInputLimits.check(params: params, key: key)
             switch try store.addEvent(type: type, params: params, notBefore: notBefore, dedupeKey: key, now: now) {
             case .added: result.added += 1
             case .duplicate: result.duplicates += 1

@@ -1,65 +1,82 @@
 import EventFilterKit
 import Foundation
 
+/// One `NAME=VALUE` word of `event add`: a param, its value a string or, starting with `[` or `{`, JSON.
+struct EventParam: Sendable {
+    let name: String
+    let value: JSONValue
+
+    @Sendable static func parse(_ word: String) throws -> EventParam {
+        guard let equals = word.firstIndex(of: "="), equals != word.startIndex else {
+            throw ValueParser.Invalid(description: "expected NAME=VALUE, got '\(word.prefix(60))'")
+        }
+        let name = String(word[..<equals])
+        let text = String(word[word.index(after: equals)...])
+        guard text.hasPrefix("[") || text.hasPrefix("{") else { return EventParam(name: name, value: .string(text)) }
+        do { return EventParam(name: name, value: try JSONValue.parse(text)) } catch {
+            throw ValueParser.Invalid(description: "\(name): \(ErrorReport.message(error))")
+        }
+    }
+}
+
 struct EventAddCommand: Command {
     static let words = ["event", "add"]
-    static let usage = "event add TYPE [NAME=VALUE ...] [--not-before TIME] [--key KEY]"
     static let abstract = "Store an unhandled event and print its id."
+    static let type = Argument("TYPE", help: "the event type, e.g. ezpublish, ezcollaboration", parse: ValueParser.string)
+    static let params = ArgumentList("NAME=VALUE", help: "a param; a VALUE that starts with '[' or '{' is read as JSON",
+                                     parse: EventParam.parse)
+    static let notBefore = Option("not-before", value: "TIME",
+                                  help: "keep the event waiting until TIME (ISO 8601), e.g. a reminder", parse: ValueParser.time)
+    static let key = Option("key", value: "KEY",
+                            help: "a dedupe key: a second event with the same key is not stored; the first event's id is printed",
+                            parse: ValueParser.string)
+    static let parameters: [any Parameter] = [type, params, notBefore, key]
     static let discussion = """
-        A VALUE that starts with '[' or '{' is read as JSON (e.g. participants for ezcollaboration).
-        --not-before TIME   keep the event waiting until TIME (ISO 8601), e.g. a reminder
-        --key KEY           a dedupe key: a second event with the same key is not stored;
-                            the first event's id is printed instead
+        Prints the new event's id (its confirmation, the form scripts read). A param value is text of
+        at most \(EventInputLimits.maximumTextBytes) bytes; all params together at most \(EventInputLimits.maximumParamsBytes).
+        A param named twice is refused.
 
         Examples:
           eventfilter event add ezpublish node_id=77 path=/1/2/60/77/ name=Hello class=Article author=ann@example.com version=1
           eventfilter event add ezcollaboration identifier=ezapprove item_id=5 name=Draft \\
               participants='[{"email":"boss@example.com","role":"approver"}]'
         """
-    static let valueOptions = ["not-before", "key"]
 
     static func run(_ arguments: ParsedArguments, _ context: CommandContext) throws {
-        guard let type = arguments.positionals.first else { throw EventFilterError.usage("missing TYPE") }
         var params: [String: JSONValue] = [:]
-        for pair in arguments.positionals.dropFirst() {
-            guard let equals = pair.firstIndex(of: "="), equals != pair.startIndex else {
-                throw EventFilterError.usage("expected NAME=VALUE, got '\(pair)'")
-            }
-            let name = String(pair[..<equals])
-            let value = String(pair[pair.index(after: equals)...])
-            if value.hasPrefix("[") || value.hasPrefix("{") {
-                do { params[name] = try JSONValue.parse(value) } catch {
-                    throw EventFilterError.usage("\(name): \(error)")
-                }
-            } else {
-                params[name] = .string(value)
+        for param in arguments[Self.params] {
+            guard params.updateValue(param.value, forKey: param.name) == nil else {
+                throw EventFilterError.usage("param '\(param.name.prefix(60))' is given more than once")
             }
         }
-        let notBefore = try arguments.value("not-before").map(Timestamp.parse)
-        let result = try context.store().addEvent(type: type, params: .object(params), notBefore: notBefore,
-                                                  dedupeKey: arguments.value("key"), now: context.now)
+        let key = arguments[Self.key]
+        try EventInputLimits.check(params: .object(params), key: key)
+        let result = try context.store().addEvent(type: arguments[Self.type], params: .object(params),
+                                                  notBefore: arguments[Self.notBefore], dedupeKey: key, now: context.now)
         Output.line(String(result.id))
     }
 }
 
 struct EventImportCommand: Command {
     static let words = ["event", "import"]
-    static let usage = "event import [FILE|-]"
     static let abstract = "Store events from JSON lines, all or none."
+    static let file = OptionalArgument("FILE|-", help: "the file to read; '-' or none reads stdin", parse: ValueParser.path)
+    static let parameters: [any Parameter] = [file]
     static let discussion = """
-        Each line: {"type": "...", "params": {...}, "not_before": "ISO 8601"?, "key": "..."?}
-        Blank lines are skipped. A bad line stops the import with its line number and stores nothing.
-        Prints how many events were stored and how many were duplicates of a key already stored.
+        Each line: {"type": "...", "params": {...}, "not_before": "ISO 8601"?, "key": "..."?}; any other key
+        is refused. Blank lines are skipped. A bad line stops the import with its line number and stores
+        nothing. Prints how many events were stored and how many were duplicates of a key already stored.
         """
 
     static func run(_ arguments: ParsedArguments, _ context: CommandContext) throws {
-        let source = arguments.positionals.first ?? "-"
-        guard arguments.positionals.count <= 1 else { throw EventFilterError.usage("unexpected argument '\(arguments.positionals[1])'") }
+        let source = arguments[file] ?? "-"
         let handle: FileHandle
         if source == "-" {
             handle = FileHandle.standardInput
         } else {
-            guard let opened = FileHandle(forReadingAtPath: source) else { throw EventFilterError.failure("cannot read \(source)") }
+            guard let opened = FileHandle(forReadingAtPath: source) else {
+                throw EventFilterError.failure("cannot read \(source): \(String(cString: strerror(errno)))")
+            }
             handle = opened
         }
         let store = try context.store()
@@ -70,16 +87,16 @@ struct EventImportCommand: Command {
 
 struct EventListCommand: Command {
     static let words = ["event", "list"]
-    static let usage = "event list [--unhandled] [--json]"
     static let abstract = "List stored events (the oldest 1000)."
-    static let flags = ["unhandled", "json"]
+    static let unhandled = Flag("unhandled", help: "only events not handled yet")
+    static let json = Flag("json", help: "one JSON object per line")
+    static let parameters: [any Parameter] = [unhandled, json]
 
     static func run(_ arguments: ParsedArguments, _ context: CommandContext) throws {
-        _ = try arguments.positionals()
-        let rows = try context.store().listEvents(unhandledOnly: arguments.has("unhandled"))
+        let rows = try context.store().listEvents(unhandledOnly: arguments[unhandled])
         for row in rows {
             let event = row.event
-            if arguments.has("json") {
+            if arguments[json] {
                 var object: [String: JSONValue] = [
                     "id": .number(Double(event.id)), "type": .string(event.type), "params": event.params,
                     "created_at": .string(Timestamp.iso8601(event.createdAt)),

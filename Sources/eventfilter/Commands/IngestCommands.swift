@@ -9,10 +9,55 @@ private func openIntake(_ context: CommandContext) throws -> WebhookIntake {
     return WebhookIntake(store: try context.store(), sources: sources, bodyLimit: limit)
 }
 
+/// One request header given on the command line: `Name: value`, a token name and a one-line value.
+struct RequestHeader: Sendable {
+    let name: String
+    let value: String
+
+    @Sendable static func parse(_ line: String) throws -> RequestHeader {
+        guard let colon = line.firstIndex(of: ":") else {
+            throw ValueParser.Invalid(description: "must look like 'Name: value', got '\(line.prefix(60))'")
+        }
+        let name = String(line[..<colon])
+        let isToken = !name.isEmpty && name.unicodeScalars.allSatisfy {
+            ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0) || "!#$%&'*+-.^_`|~".unicodeScalars.contains($0)
+        }
+        guard isToken else {
+            throw ValueParser.Invalid(description: "'\(name.prefix(60))' is not an HTTP field name")
+        }
+        let value = String(line[line.index(after: colon)...]).trimmingCharacters(in: CharacterSet(charactersIn: " \t"))
+        return RequestHeader(name: name, value: try oneLine(value))
+    }
+
+    /// A header value never holds a line break: it would start a header of its own.
+    @Sendable static func oneLine(_ value: String) throws -> String {
+        guard !value.unicodeScalars.contains(where: { $0 == "\r" || $0 == "\n" || $0 == "\0" }) else {
+            throw ValueParser.Invalid(description: "must be one line")
+        }
+        return value
+    }
+
+    /// An HTTP method: upper-case letters.
+    @Sendable static func method(_ word: String) throws -> String {
+        guard !word.isEmpty, word.count <= 20, word.utf8.allSatisfy({ $0 >= 65 && $0 <= 90 }) else {
+            throw ValueParser.Invalid(description: "must be an upper-case HTTP method such as POST, got '\(word.prefix(60))'")
+        }
+        return word
+    }
+}
+
 struct IngestCommand: Command {
     static let words = ["ingest"]
-    static let usage = "ingest SOURCE [--content-type TYPE] [--header 'Name: value' ...] < BODY"
     static let abstract = "Verify and store one webhook request read from stdin; print its event ids."
+    static let source = Argument("SOURCE", help: "a source of settings/webhooks.ini, with an optional query string ('panda?token=...')",
+                                 parse: ValueParser.string)
+    static let contentType = Option("content-type", value: "TYPE", help: "the request's Content-Type",
+                                    parse: RequestHeader.oneLine)
+    static let header = RepeatedOption("header", value: "'Name: value'", help: "a request header, e.g. a signature header",
+                                       parse: RequestHeader.parse)
+    static let method = Option("method", value: "METHOD", help: "the request method (default POST), for replaying refusals",
+                               parse: RequestHeader.method)
+    static let parameters: [any Parameter] = [source, contentType, header, method]
     static let discussion = """
         Takes the request a web server would pass to 'eventfilter cgi' for the path /SOURCE, and
         answers it the same way: the body is verified with the source's secret from
@@ -20,36 +65,22 @@ struct IngestCommand: Command {
         stored id when the request is a duplicate), and exits 0; a rejected request prints the
         answer's status and reason and exits 1, storing nothing.
 
-          --content-type TYPE        the request's Content-Type
-          --header 'Name: value'     a request header (repeatable), e.g. a signature header
-          --method METHOD            the request method (default POST), for replaying refusals
-        SOURCE may carry a query string, e.g. 'panda?token=...'.
-
         Examples:
           eventfilter ingest kaltura --content-type application/x-www-form-urlencoded < notification.txt
           eventfilter ingest hooks --content-type application/json \\
               --header 'webhook-id: msg_1' --header 'webhook-timestamp: 1767258000' \\
               --header 'webhook-signature: v1,...' < payload.json
         """
-    static let valueOptions = ["content-type", "header", "method"]
 
     static func run(_ arguments: ParsedArguments, _ context: CommandContext) throws {
-        let target = try arguments.positionals("SOURCE")[0]
+        let target = arguments[source]
         let (name, query) = splitQuery(target)
         guard !name.isEmpty, !name.contains("/") else {
-            throw EventFilterError.usage("SOURCE must be a source name from settings/webhooks.ini, got '\(target)'")
-        }
-        let method = arguments.value("method") ?? "POST"
-        guard !method.isEmpty, method.utf8.allSatisfy({ $0 >= 65 && $0 <= 90 }) else {
-            throw EventFilterError.usage("--method must be an upper-case HTTP method such as POST, got '\(method)'")
+            throw EventFilterError.usage("SOURCE must be a source name from settings/webhooks.ini, got '\(target.prefix(60))'")
         }
         var headers: [(name: String, value: String)] = []
-        if let type = arguments.value("content-type") {
-            headers.append((name: "Content-Type", value: try headerValue(type, of: "--content-type")))
-        }
-        for line in arguments.values["header"] ?? [] {
-            headers.append(try header(line))
-        }
+        if let type = arguments[contentType] { headers.append((name: "Content-Type", value: type)) }
+        for given in arguments[header] { headers.append((name: given.name, value: given.value)) }
 
         let intake = try openIntake(context)
         // One byte over the limit is enough to know the body is too large; the rest stays unread.
@@ -58,7 +89,7 @@ struct IngestCommand: Command {
             throw EventFilterError.failure(
                 "rejected (413 Content Too Large): body exceeds the limit of \(intake.bodyLimit) bytes")
         }
-        let request = HTTPRequest(method: method, path: "/" + name, query: query, headers: headers, body: body)
+        let request = HTTPRequest(method: arguments[method] ?? "POST", path: "/" + name, query: query, headers: headers, body: body)
         let answer = intake.accept(request, sourceName: name, now: context.now)
         guard answer.response.status == 200 else {
             let response = answer.response
@@ -73,34 +104,10 @@ struct IngestCommand: Command {
         guard let mark = target.firstIndex(of: "?") else { return (target, "") }
         return (String(target[..<mark]), String(target[target.index(after: mark)...]))
     }
-
-    /// `Name: value`, with a token name and a value without line breaks.
-    private static func header(_ line: String) throws -> (name: String, value: String) {
-        guard let colon = line.firstIndex(of: ":") else {
-            throw EventFilterError.usage("--header must look like 'Name: value', got '\(line.prefix(60))'")
-        }
-        let name = String(line[..<colon])
-        let isToken = !name.isEmpty && name.unicodeScalars.allSatisfy {
-            ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0) || "!#$%&'*+-.^_`|~".unicodeScalars.contains($0)
-        }
-        guard isToken else {
-            throw EventFilterError.usage("--header name '\(name.prefix(60))' is not an HTTP field name")
-        }
-        let value = String(line[line.index(after: colon)...]).trimmingCharacters(in: CharacterSet(charactersIn: " \t"))
-        return (name: name, value: try headerValue(value, of: "--header \(name)"))
-    }
-
-    private static func headerValue(_ value: String, of option: String) throws -> String {
-        guard !value.unicodeScalars.contains(where: { $0 == "\r" || $0 == "\n" || $0 == "\0" }) else {
-            throw EventFilterError.usage("\(option) must be one line")
-        }
-        return value
-    }
 }
 
 struct CGICommand: Command {
     static let words = ["cgi"]
-    static let usage = "cgi"
     static let abstract = "Answer one webhook or unsubscribe request as a CGI program (RFC 3875)."
     static let discussion = """
         Run by a web server (lighttpd mod_cgi, Apache mod_cgi(d), nginx + fcgiwrap) for each request.
@@ -117,7 +124,6 @@ struct CGICommand: Command {
         """
 
     static func run(_ arguments: ParsedArguments, _ context: CommandContext) throws {
-        _ = try arguments.positionals()
         let environment = ProcessInfo.processInfo.environment
         let method = environment["REQUEST_METHOD"] ?? "?"
         let path = environment["PATH_INFO"] ?? ""

@@ -3,7 +3,6 @@ import Foundation
 
 struct RunCommand: Command {
     static let words = ["run"]
-    static let usage = "run [--verbose] [--dry-run]"
     static let abstract = "Pass every due event through the handlers, send due digests, deliver the outbox."
     static let discussion = """
         The cron entry point. Quiet when all is well. Each new problem since the previous run (a
@@ -13,35 +12,33 @@ struct RunCommand: Command {
         'eventfilter check' calls an error stop the run before anything changes.
         A second run started while one is working exits at once, quietly.
 
-          --verbose   print what the run did
-          --dry-run   do the work in a transaction that is rolled back; nothing is kept or sent
-
         Cron, every five minutes:
-          */5 * * * *  cd /srv/site && eventfilter run
+          */5 * * * *  /usr/local/bin/eventfilter --root /srv/site run
         """
-    static let flags = ["verbose", "dry-run"]
+    static let verbose = Flag("verbose", help: "print what the run did")
+    static let dryRun = Flag("dry-run", help: "do the work in a transaction that is rolled back; nothing is kept or sent")
+    static let parameters: [any Parameter] = [verbose, dryRun]
 
     static func run(_ arguments: ParsedArguments, _ context: CommandContext) throws {
-        _ = try arguments.positionals()
         try context.requireInstallation()
         guard let lock = try RunLock(root: context.root) else {
-            if arguments.has("verbose") { Output.line("another run is working; nothing to do") }
+            if arguments[verbose] { Output.line("another run is working; nothing to do") }
             return
         }
         defer { withExtendedLifetime(lock) {} }
         let settings = try context.settings()
         let store = try context.store()
-        let dryRun = arguments.has("dry-run")
+        let dryRun = arguments[Self.dryRun]
         let report = try Filter.checkedRun(root: context.root, settings: settings, store: store, now: context.now, dryRun: dryRun) {
             try TransportFactory.make(settings: settings, root: context.root)
         }
         ProblemReport.lines(for: report.newProblems).forEach(Output.line)
-        if arguments.has("verbose") || dryRun {
+        if arguments[verbose] || dryRun {
             let prefix = dryRun ? "dry run: would have " : ""
             Output.line("\(prefix)handled \(report.events) events; queued \(report.messagesQueued) messages "
                 + "(\(report.digestsSent) digests); held \(report.digestItems) items for digests"
                 + (report.failedPairs > 0 ? "; \(report.failedPairs) handler failures (see status)" : "")
-                + (arguments.has("verbose") ? String(format: " in %.2f s", report.filterSeconds) : ""))
+                + (arguments[verbose] ? String(format: " in %.2f s", report.filterSeconds) : ""))
             if !dryRun {
                 Output.line("delivered \(report.delivery.sent), deferred \(report.delivery.deferred), failed \(report.delivery.failed)"
                     + String(format: " in %.2f s", report.deliverySeconds))

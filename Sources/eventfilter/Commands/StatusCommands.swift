@@ -3,32 +3,32 @@ import Foundation
 
 struct StatusCommand: Command {
     static let words = ["status"]
-    static let usage = "status [--json] [--check]"
     static let abstract = "Show queue depths, the digest backlog, failing handlers, deferred and failed mail, and the last run."
+    static let json = Flag("json", help: "the same as one JSON object")
+    static let check = Flag("check", help: "a monitoring plugin (Nagios/Icinga): one line, exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN")
+    static let parameters: [any Parameter] = [json, check]
+    static let exclusive = [ExclusiveGroup([json, check])]
     static let discussion = """
-          --json    the same as JSON
-          --check   a monitoring plugin (Nagios/Icinga): one line 'EVENTFILTER OK|WARNING|CRITICAL - summary | perfdata',
-                    exit status 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN (cannot tell).
-                    CRITICAL: failed mail not acknowledged ('mail ack'), a failing handler, the last run failed,
-                    died, or has not finished after [EventFilterSettings] MaxRunTime (3600 s).
-                    WARNING: mail deferred longer than WarnDeferredAfter (3600 s), events a handler gave up on.
+        With --check, the line is 'EVENTFILTER OK|WARNING|CRITICAL|UNKNOWN - summary | perfdata'.
+        CRITICAL: failed mail not acknowledged ('mail ack'), a failing handler, the last run failed,
+        died, or has not finished after [EventFilterSettings] MaxRunTime (3600 s).
+        WARNING: mail deferred longer than WarnDeferredAfter (3600 s), events a handler gave up on,
+        no run recorded yet. UNKNOWN: the check cannot tell (not an installation, unreadable settings).
         """
-    static let flags = ["json", "check"]
 
     static func run(_ arguments: ParsedArguments, _ context: CommandContext) throws {
-        _ = try arguments.positionals()
-        if arguments.has("check") {
-            let check: HealthCheck
+        if arguments[check] {
+            let result: HealthCheck
             do {
-                check = try HealthCheck.evaluate(store: try context.store(), settings: try context.settings(), now: context.now)
+                result = try HealthCheck.evaluate(store: try context.store(), settings: try context.settings(), now: context.now)
             } catch {
-                check = HealthCheck.unknown("\(error)")
+                result = HealthCheck.unknown(ErrorReport.message(error))
             }
-            Output.line(check.line)
-            exit(check.state.rawValue)
+            Output.line(result.line)
+            exit(result.state.rawValue)
         }
         let status = try context.store().status(now: context.now)
-        if arguments.has("json") {
+        if arguments[json] {
             Output.line(status.json.serialized)
             return
         }
@@ -45,7 +45,7 @@ struct StatusCommand: Command {
         }
         for (handler, events) in status.gaveUp.sorted(by: { $0.key < $1.key })
             where !status.failingHandlers.contains(where: { $0.handler == handler }) {
-            Output.line("handler:  \(handler) gave up on \(events) events (see eventfilter event list)")
+            Output.line("handler:  \(handler) gave up on \(events) events")
         }
         Output.line("digests:  \(status.digestItems) items for \(status.digestUsers) users (next \(time(status.nextDigest)))")
         let mail = status.outbox
@@ -64,11 +64,9 @@ struct StatusCommand: Command {
 
 struct HandlersCommand: Command {
     static let words = ["handlers"]
-    static let usage = "handlers"
     static let abstract = "List the handlers notification.ini resolves to, in processing order, and where each was found."
 
     static func run(_ arguments: ParsedArguments, _ context: CommandContext) throws {
-        _ = try arguments.positionals()
         let handlers = try HandlerRegistry.describe(settings: try context.settings(), root: context.root)
         let width = handlers.map(\.name.count).max() ?? 0
         for (index, handler) in handlers.enumerated() {
@@ -80,14 +78,18 @@ struct HandlersCommand: Command {
 
 struct MailListCommand: Command {
     static let words = ["mail", "list"]
-    static let usage = "mail list [--failed|--deferred|--queued|--cancelled]"
     static let abstract = "List messages in the outbox that have not been sent (or only the failed, deferred, queued or cancelled ones)."
-    static let flags = ["failed", "deferred", "queued", "cancelled"]
+    static let failed = Flag("failed", help: "only messages that failed for good")
+    static let deferred = Flag("deferred", help: "only messages waiting to be retried")
+    static let queued = Flag("queued", help: "only messages not tried yet")
+    static let cancelled = Flag("cancelled", help: "only messages cancelled because their user was removed or disabled")
+    static let parameters: [any Parameter] = [failed, deferred, queued, cancelled]
+    static let exclusive = [ExclusiveGroup([failed, deferred, queued, cancelled])]
 
     static func run(_ arguments: ParsedArguments, _ context: CommandContext) throws {
-        _ = try arguments.positionals()
-        var states = ["failed", "deferred", "queued", "cancelled"].filter(arguments.has)
-        if states.isEmpty { states = ["queued", "deferred", "failed", "cancelled"] }
+        let chosen = [(failed, "failed"), (deferred, "deferred"), (queued, "queued"), (cancelled, "cancelled")]
+            .filter { arguments[$0.0] }.map(\.1)
+        let states = chosen.isEmpty ? ["queued", "deferred", "failed", "cancelled"] : chosen
         for entry in try Outbox(store: try context.store()).list(states: states) {
             var line = "\(entry.id)\t\(entry.state)\t\(entry.recipient)\t\(entry.subject)\tattempts \(entry.attempts)"
             if entry.state == "deferred" { line += "\tnext \(Timestamp.iso8601(entry.nextAttemptAt))" }
@@ -100,41 +102,41 @@ struct MailListCommand: Command {
 
 struct MailRetryCommand: Command {
     static let words = ["mail", "retry"]
-    static let usage = "mail retry ID|--all-failed"
     static let abstract = "Put failed messages back in the queue; the next run delivers them."
-    static let flags = ["all-failed"]
+    static let id = OptionalArgument("ID", help: "the message's id (see 'mail list')", parse: ValueParser.id)
+    static let allFailed = Flag("all-failed", help: "every failed message")
+    static let parameters: [any Parameter] = [id, allFailed]
+    static let exclusive = [ExclusiveGroup([id, allFailed], required: true)]
 
     static func run(_ arguments: ParsedArguments, _ context: CommandContext) throws {
         let outbox = Outbox(store: try context.store())
-        if arguments.has("all-failed") {
-            _ = try arguments.positionals()
+        guard let id = arguments[id] else {
             Output.line("requeued \(try outbox.retryAllFailed(now: context.now)) messages")
             return
         }
-        let text = try arguments.positionals("ID")[0]
-        guard let id = Int64(text) else { throw EventFilterError.usage("ID must be a number, got '\(text)'") }
         guard try outbox.retry(id: id, now: context.now) else { throw EventFilterError.failure("message \(id) is not a failed message") }
+        Output.line("requeued message \(id)")
     }
 }
 
 struct MailAckCommand: Command {
     static let words = ["mail", "ack"]
-    static let usage = "mail ack ID|--all"
     static let abstract = "Acknowledge failed messages: 'status --check' stops being critical about them."
-    static let discussion = "The messages stay failed (and listed); 'mail retry' would send them again."
-    static let flags = ["all"]
+    static let discussion = "The messages stay failed and listed; 'mail retry' would send them again."
+    static let id = OptionalArgument("ID", help: "the message's id (see 'mail list --failed')", parse: ValueParser.id)
+    static let all = Flag("all", help: "every failed message not acknowledged yet")
+    static let parameters: [any Parameter] = [id, all]
+    static let exclusive = [ExclusiveGroup([id, all], required: true)]
 
     static func run(_ arguments: ParsedArguments, _ context: CommandContext) throws {
         let store = try context.store()
-        if arguments.has("all") {
-            _ = try arguments.positionals()
+        guard let id = arguments[id] else {
             Output.line("acknowledged \(try store.acknowledgeAllFailedMail(now: context.now)) messages")
             return
         }
-        let text = try arguments.positionals("ID")[0]
-        guard let id = Int64(text) else { throw EventFilterError.usage("ID must be a number, got '\(text)'") }
         guard try store.acknowledgeFailedMail(id: id, now: context.now) else {
             throw EventFilterError.failure("message \(id) is not a failed message")
         }
+        Output.line("acknowledged message \(id)")
     }
 }

@@ -1,0 +1,74 @@
+import EventFilterKit
+import Foundation
+
+/// Every command, in the order the overview and the reference list them.
+enum CommandList {
+    static let version = "1.0.0"
+
+    static var all: [any Command.Type] {
+        [
+            RunCommand.self,
+            EventAddCommand.self, EventImportCommand.self, EventListCommand.self,
+            IngestCommand.self, CGICommand.self,
+            UserAddCommand.self, UserRemoveCommand.self, UserDisableCommand.self, UserEnableCommand.self, UserListCommand.self,
+            DigestCommand.self, SubscribeCommand.self, UnsubscribeCommand.self,
+            CollaborationSubscribeCommand.self, CollaborationUnsubscribeCommand.self,
+            StatusCommand.self, CheckCommand.self, HandlersCommand.self,
+            MailListCommand.self, MailRetryCommand.self, MailAckCommand.self,
+            HelpCommand.self,
+        ]
+    }
+
+    static var visible: [any Command.Type] { all.filter { !$0.isHidden } }
+
+    /// `eventfilter --help`: the global usage and one line per command.
+    static var overview: String {
+        """
+        eventfilter: an eZ-Publish-style notification filter with digest delivery.
+
+        Usage: eventfilter [--root DIR] [--now TIME] COMMAND ...
+
+        Commands:
+        \(HelpTable.render(visible.map { ($0.name, $0.abstract) }))
+        Global options:
+        \(HelpTable.render(GlobalOptions.all.map { ($0.spec.synopsis, $0.spec.help) }))
+        'eventfilter COMMAND --help' shows a command's help.
+
+        """
+    }
+
+    /// `eventfilter user --help`: the commands of one group.
+    static func groupHelp(_ words: [String]) -> String {
+        let members = visible.filter { $0.words.starts(with: words) }
+        return "Usage: eventfilter \(words.joined(separator: " ")) SUBCOMMAND ...\n\nSubcommands:\n"
+            + HelpTable.render(members.map { ($0.usage, $0.abstract) })
+            + "\n'eventfilter \(words.joined(separator: " ")) SUBCOMMAND --help' shows a subcommand's help.\n"
+    }
+
+    /// The README's command reference: one usage line per command, from the declarations.
+    static var reference: String {
+        let lines = ["eventfilter [--root DIR] [--now TIME] [--help] [--version]"] + visible.map { "eventfilter \($0.usage)" }
+        return lines.joined(separator: "\n") + "\n"
+    }
+}
+
+/// `eventfilter help [COMMAND ...]`, and the hidden `help --reference` that prints the README's reference.
+struct HelpCommand: Command {
+    static let words = ["help"]
+    static let abstract = "Show the overview, or the help of a command or group."
+    static let isHidden = true
+    static let reference = Flag("reference", help: "print the command reference kept in README.md")
+    static let topic = ArgumentList("WORD", help: "the command or group", parse: ValueParser.string)
+    static var parameters: [any Parameter] { [topic, reference] }
+
+    static func run(_ arguments: ParsedArguments, _ context: CommandContext) throws {
+        if arguments[reference] { return Output.text(CommandList.reference) }
+        let words = arguments[topic]
+        if words.isEmpty { return Output.text(CommandList.overview) }
+        if let command = CommandList.all.first(where: { $0.words == words }) { return Output.text(command.help) }
+        guard CommandList.visible.contains(where: { $0.words.starts(with: words) }) else {
+            throw EventFilterError.usage("unknown command '\(words.joined(separator: " ").prefix(60))'; see 'eventfilter --help'")
+        }
+        Output.text(CommandList.groupHelp(words))
+    }
+}
