@@ -100,6 +100,8 @@ final class HandlerBackoffEndToEndTests: XCTestCase {
         XCTAssertEqual(try root.scalar("SELECT count(*) FROM handler_gave_up WHERE event_id = 1 AND handler = 'feed'"), 1)
         let status = try root.ok("status", now: "2026-05-09T10:00:00Z")
         XCTAssertTrue(status.contains("gave up on 1 events"), status)
+        let listed = try root.ok("event", "list", now: "2026-05-09T10:00:00Z")
+        XCTAssertTrue(listed.contains("\thandled 2026-05-09T10:00:00Z\tfeed gave up after 5 days: feed exited with status 1: "), listed)
         let check = try root.run(["status", "--check"], now: "2026-05-09T10:00:00Z")
         XCTAssertEqual(check.status, 2, "the handler still fails")
         XCTAssertTrue(check.stdout.contains("handler feed gave up on 1 event"), check.stdout)

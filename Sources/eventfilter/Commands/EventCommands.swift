@@ -105,12 +105,14 @@ struct EventListCommand: Command {
                     "key": row.dedupeKey.map { .string($0) } ?? .null,
                 ]
                 object["failed_handlers"] = .array(row.failedHandlers.map { ["handler": .string($0.handler), "error": .string($0.error)] })
+                object["gave_up_handlers"] = .array(row.gaveUpHandlers.map { ["handler": .string($0.handler), "error": .string($0.error)] })
                 Output.line(JSONValue.object(object).serialized)
             } else {
                 let state = row.handledAt.map { "handled \(Timestamp.iso8601($0))" }
                     ?? event.notBefore.map { "waiting until \(Timestamp.iso8601($0))" } ?? "unhandled"
                 var line = "\(event.id)\t\(event.type)\t\(Timestamp.iso8601(event.createdAt))\t\(state)"
                 for failure in row.failedHandlers { line += "\t\(failure.handler) failed: \(failure.error)" }
+                for failure in row.gaveUpHandlers { line += "\t\(failure.handler) \(failure.error)" }
                 Output.line(line)
             }
         }
