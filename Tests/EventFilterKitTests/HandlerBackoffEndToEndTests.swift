@@ -108,6 +108,11 @@ final class HandlerBackoffEndToEndTests: XCTestCase {
 
         XCTAssertEqual(try root.ok("run", now: "2026-05-09T12:00:00Z"), "", "reported once")
         XCTAssertEqual(try root.mails().map(\.to), ["ann@example.com"], "and nobody was mailed twice")
+
+        // Taken out of the settings, the handler is no longer a failing one.
+        try root.write("settings/override/notification.ini.append.php", "")
+        XCTAssertFalse(try root.ok("status", now: "2026-05-09T12:01:00Z").contains("failing"))
+        XCTAssertTrue(try root.run(["status", "--check"], now: "2026-05-09T12:01:00Z").stdout.hasPrefix("EVENTFILTER WARNING - handler feed gave up on 1 event | "))
     }
 
     func testHandlerGiveUpAfterIsASetting() throws {

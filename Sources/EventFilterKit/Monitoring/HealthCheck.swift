@@ -39,7 +39,8 @@ public struct HealthCheck: Sendable {
 
     public static func evaluate(store: Store, settings: Settings, now: Int64) throws -> HealthCheck {
         let limits = try MonitorSettings.load(settings)
-        let status = try store.status(now: now)
+        let configured = try? HandlerRegistry.describe(settings: settings, root: settings.root).map(\.name)
+        let status = try store.status(now: now, handlers: configured)
         let deferredLong = try store.deferredMailCount(createdAtOrBefore: now - limits.warnDeferredAfter)
         return evaluate(status: status, deferredTooLong: deferredLong, limits: limits, now: now)
     }

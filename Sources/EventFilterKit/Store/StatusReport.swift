@@ -48,7 +48,9 @@ public struct StatusReport: Sendable {
 }
 
 extension Store {
-    public func status(now: Int64) throws -> StatusReport {
+    /// With `handlers` (the names notification.ini resolves to), a handler taken out of the
+    /// settings is no longer reported as failing.
+    public func status(now: Int64, handlers: [String]? = nil) throws -> StatusReport {
         var report = StatusReport()
         try db.forEach("""
             SELECT count(*) FILTER (WHERE not_before IS NULL OR not_before <= ?),
@@ -59,7 +61,7 @@ extension Store {
             report.waiting = $0.int(1)
             report.nextWaiting = $0.isNull(2) ? nil : $0.int64(2)
         }
-        report.failingHandlers = try failingHandlers()
+        report.failingHandlers = try failingHandlers(named: handlers)
         report.gaveUp = try gaveUpCounts()
         try db.forEach("SELECT count(*), count(DISTINCT user_id), min(send_at) FROM digest_item") {
             report.digestItems = $0.int(0)

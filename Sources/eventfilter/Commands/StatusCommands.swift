@@ -27,7 +27,8 @@ struct StatusCommand: Command {
             Output.line(result.line)
             exit(result.state.rawValue)
         }
-        let status = try context.store().status(now: context.now)
+        let configured = try? HandlerRegistry.describe(settings: try context.settings(), root: context.root).map(\.name)
+        let status = try context.store().status(now: context.now, handlers: configured)
         if arguments[json] {
             Output.line(status.json.serialized)
             return
