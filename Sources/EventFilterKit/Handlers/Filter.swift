@@ -134,11 +134,11 @@ public final class Filter {
     private var gaveUpThisRun: [Problem] = []
 
     private func giveUp(_ event: Event, handler: String, reason: String, now: Int64) throws {
-        let days = monitor.handlerGiveUpAfter % 86_400 == 0 ? "\(monitor.handlerGiveUpAfter / 86_400) days" : "\(monitor.handlerGiveUpAfter) s"
-        let error = "gave up after \(days): \(reason)"
-        try store.giveUp(event: event.id, handler: handler, error: error, now: now)
+        let limit = monitor.handlerGiveUpAfter
+        let after = "after " + (limit % 86_400 == 0 ? "\(limit / 86_400) days" : "\(limit) s")
+        try store.giveUp(event: event.id, handler: handler, error: "gave up \(after): \(reason)", now: now)
         gaveUpThisRun.append(Problem(kind: .handlerGaveUp, key: "gave-up:\(handler):\(event.id)",
-                                     message: "handler \(handler) \(error.replacingOccurrences(of: "gave up after", with: "gave up on event \(event.id) after"))"))
+                                     message: "handler \(handler) gave up on event \(event.id) \(after): \(reason)"))
     }
 
     /// A failing custom handler waits 5 minutes before its next attempt, doubling to an hour, so a
