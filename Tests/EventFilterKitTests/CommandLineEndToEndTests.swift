@@ -61,9 +61,10 @@ final class CommandLineEndToEndTests: XCTestCase {
         XCTAssertEqual(imported, "imported 2 events, 1 duplicates\n")
         let listed = try root.ok("event", "list", "--json", now: "2026-05-04T10:00:00Z").split(separator: "\n")
         XCTAssertEqual(listed.count, 2)
-        let second = try JSONSerialization.jsonObject(with: Data(listed[1].utf8)) as? [String: Any]
-        XCTAssertEqual(second?["not_before"] as? String, "2026-05-05T00:00:00Z")
-        XCTAssertEqual(second?["handled_at"] as? NSNull, NSNull())
+        // Newest first: the waiting event heads the list.
+        let newest = try JSONSerialization.jsonObject(with: Data(listed[0].utf8)) as? [String: Any]
+        XCTAssertEqual(newest?["not_before"] as? String, "2026-05-05T00:00:00Z")
+        XCTAssertEqual(newest?["handled_at"] as? NSNull, NSNull())
     }
 
     func testNotBeforeEventWaitsUntilItsTime() throws {

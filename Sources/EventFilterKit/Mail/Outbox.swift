@@ -160,7 +160,7 @@ public struct Outbox {
         public let nextAttemptAt: Int64
         public let lastError: String?
         /// When the operator acknowledged this failed message (`mail ack`).
-        public let acknowledgedAt: Int64?
+        public var acknowledgedAt: Int64? = nil
     }
 
     public func list(states: [String], limit: Int = 1000) throws -> [Entry] {

@@ -112,11 +112,19 @@ extension Store {
         public let gaveUpHandlers: [(handler: String, error: String)]
     }
 
-    public func listEvents(unhandledOnly: Bool, limit: Int = 1000) throws -> [EventRow] {
-        let sql = unhandledOnly
-            ? "SELECT id, type, params, created_at, not_before, handled_at, dedupe_key FROM event WHERE handled_at IS NULL ORDER BY id LIMIT ?"
-            : "SELECT id, type, params, created_at, not_before, handled_at, dedupe_key FROM event ORDER BY id LIMIT ?"
-        let rows = try db.map(sql, [limit]) { row in
+    /// Stored events, newest first: all, or only the unhandled ones, or only one type.
+    public func listEvents(unhandledOnly: Bool, type: String? = nil, limit: Int = 1000) throws -> [EventRow] {
+        var clauses: [String] = []
+        var arguments: [DatabaseValueConvertible] = []
+        if unhandledOnly { clauses.append("handled_at IS NULL") }
+        if let type {
+            clauses.append("type = ?")
+            arguments.append(type)
+        }
+        arguments.append(limit)
+        let filter = clauses.isEmpty ? "" : "WHERE " + clauses.joined(separator: " AND ")
+        let sql = "SELECT id, type, params, created_at, not_before, handled_at, dedupe_key FROM event \(filter) ORDER BY id DESC LIMIT ?"
+        let rows = try db.map(sql, arguments) { row in
             (Event(id: row.int64(0), type: row.string(1), params: (try? JSONValue.parse(row.string(2))) ?? .object([:]),
                    createdAt: row.int64(3), notBefore: row.isNull(4) ? nil : row.int64(4)),
              row.isNull(5) ? nil : row.int64(5), row.optionalString(6))

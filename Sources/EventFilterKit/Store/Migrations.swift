@@ -152,9 +152,14 @@ enum Migrations {
             error TEXT
         );
         """,
+        // Operator views: a user's recent mail and `mail list --to` without walking the whole outbox.
+        """
+        CREATE INDEX outbox_recipient ON outbox(recipient COLLATE NOCASE, id);
+        """,
         // Monitoring: cancelled and acknowledged mail, problems reported once, custom handler backoff,
         // the pid of a run in progress. SQLite cannot change a CHECK constraint in place, so the
-        // outbox is rebuilt (same columns, plus acknowledged_at), keeping its AUTOINCREMENT counter.
+        // outbox is rebuilt (same columns, plus acknowledged_at and reported_state), keeping its
+        // AUTOINCREMENT counter and every index it had.
         """
         CREATE TABLE outbox_rebuilt (
             id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -184,6 +189,7 @@ enum Migrations {
         CREATE INDEX outbox_pending ON outbox(id, next_attempt_at) WHERE state IN ('queued', 'deferred');
         CREATE INDEX outbox_attention ON outbox(state, id) WHERE state IN ('deferred', 'failed');
         CREATE INDEX outbox_sent ON outbox(sent_at) WHERE state = 'sent';
+        CREATE INDEX outbox_recipient ON outbox(recipient COLLATE NOCASE, id);
         -- cancelled mail is purged after KeepDays, as sent mail is
         CREATE INDEX outbox_cancelled ON outbox(last_attempt_at) WHERE state = 'cancelled';
 

@@ -10,11 +10,13 @@ enum CommandList {
             RunCommand.self,
             EventAddCommand.self, EventImportCommand.self, EventListCommand.self,
             IngestCommand.self, CGICommand.self,
-            UserAddCommand.self, UserRemoveCommand.self, UserDisableCommand.self, UserEnableCommand.self, UserListCommand.self,
+            UserAddCommand.self, UserRemoveCommand.self, UserListCommand.self, UserShowCommand.self, UserSetCommand.self,
+            UserDisableCommand.self, UserEnableCommand.self,
             DigestCommand.self, SubscribeCommand.self, UnsubscribeCommand.self,
             CollaborationSubscribeCommand.self, CollaborationUnsubscribeCommand.self,
             StatusCommand.self, CheckCommand.self, HandlersCommand.self,
-            MailListCommand.self, MailRetryCommand.self, MailAckCommand.self,
+            MailListCommand.self, MailShowCommand.self, MailRetryCommand.self, MailAckCommand.self, MailFlushCommand.self,
+            BackupCommand.self,
             HelpCommand.self,
         ]
     }

@@ -87,13 +87,20 @@ struct EventImportCommand: Command {
 
 struct EventListCommand: Command {
     static let words = ["event", "list"]
-    static let abstract = "List stored events (the oldest 1000)."
+    static let abstract = "List stored events, newest first."
     static let unhandled = Flag("unhandled", help: "only events not handled yet")
+    static let type = Option("type", value: "TYPE", help: "only events of this type, e.g. ezpublish", parse: ValueParser.string)
+    static let limit = Option("limit", value: "N", help: "at most N events (default 100)", parse: ValueParser.count)
     static let json = Flag("json", help: "one JSON object per line")
-    static let parameters: [any Parameter] = [unhandled, json]
+    static let parameters: [any Parameter] = [unhandled, type, limit, json]
+    static let discussion = """
+        One event a line, tab-separated: id, type, name (the param 'name', or '-'), created, state, and
+        the handlers that failed on it.
+        """
 
     static func run(_ arguments: ParsedArguments, _ context: CommandContext) throws {
-        let rows = try context.store().listEvents(unhandledOnly: arguments[unhandled])
+        let rows = try context.store().listEvents(unhandledOnly: arguments[unhandled], type: arguments[type],
+                                                  limit: arguments[limit] ?? 100)
         for row in rows {
             let event = row.event
             if arguments[json] {
@@ -110,7 +117,8 @@ struct EventListCommand: Command {
             } else {
                 let state = row.handledAt.map { "handled \(Timestamp.iso8601($0))" }
                     ?? event.notBefore.map { "waiting until \(Timestamp.iso8601($0))" } ?? "unhandled"
-                var line = "\(event.id)\t\(event.type)\t\(Timestamp.iso8601(event.createdAt))\t\(state)"
+                let name = event.params["name"]?.stringValue.map { String(ErrorReport.oneLine($0).prefix(80)) } ?? "-"
+                var line = "\(event.id)\t\(event.type)\t\(name)\t\(Timestamp.iso8601(event.createdAt))\t\(state)"
                 for failure in row.failedHandlers { line += "\t\(failure.handler) failed: \(failure.error)" }
                 for failure in row.gaveUpHandlers { line += "\t\(failure.handler) \(failure.error)" }
                 Output.line(line)

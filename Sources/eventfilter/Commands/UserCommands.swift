@@ -8,6 +8,11 @@ enum UserParameters {
                              parse: ValueParser.displayName)
     static let timezone = Option("timezone", value: "IANA_ZONE", help: "when their digest arrives, e.g. Europe/Oslo (default UTC)",
                                  parse: ValueParser.zone)
+
+    /// "; cancelled 2 waiting messages" after `user remove` or `user disable`, when there were any.
+    static func cancelledNote(_ count: Int) -> String {
+        count == 0 ? "" : "; cancelled \(count) waiting message\(count == 1 ? "" : "s")"
+    }
 }
 
 struct UserAddCommand: Command {
@@ -31,35 +36,7 @@ struct UserRemoveCommand: Command {
     static func run(_ arguments: ParsedArguments, _ context: CommandContext) throws {
         let email = arguments[UserParameters.email]
         let cancelled = try context.store().removeUser(email: email, now: context.now)
-        Output.line("removed user \(email)" + UserDisableCommand.cancelledNote(cancelled))
-    }
-}
-
-struct UserDisableCommand: Command {
-    static let words = ["user", "disable"]
-    static let abstract = "Stop mailing a subscriber; their waiting mail and digest items are cancelled, their rules kept."
-    static let parameters: [any Parameter] = [UserParameters.email]
-
-    static func run(_ arguments: ParsedArguments, _ context: CommandContext) throws {
-        let email = arguments[UserParameters.email]
-        let cancelled = try context.store().setUserEnabled(email: email, false, now: context.now)
-        Output.line("disabled user \(email)" + cancelledNote(cancelled))
-    }
-
-    static func cancelledNote(_ count: Int) -> String {
-        count == 0 ? "" : "; cancelled \(count) waiting message\(count == 1 ? "" : "s")"
-    }
-}
-
-struct UserEnableCommand: Command {
-    static let words = ["user", "enable"]
-    static let abstract = "Mail a disabled subscriber again, from the next event on."
-    static let parameters: [any Parameter] = [UserParameters.email]
-
-    static func run(_ arguments: ParsedArguments, _ context: CommandContext) throws {
-        let email = arguments[UserParameters.email]
-        try context.store().setUserEnabled(email: email, true, now: context.now)
-        Output.line("enabled user \(email)")
+        Output.line("removed user \(email)" + UserParameters.cancelledNote(cancelled))
     }
 }
 
@@ -74,6 +51,107 @@ struct UserListCommand: Command {
             let nodes = try store.subscriptions(email: user.email).joined(separator: ",")
             Output.line("\(user.email)\t\(user.name)\t\(user.timezone)\t\(digest)\t\(user.enabled ? "enabled" : "disabled")\tnodes: \(nodes)")
         }
+    }
+}
+
+struct UserShowCommand: Command {
+    static let words = ["user", "show"]
+    static let abstract = "Show a subscriber: rules with node names, digest schedule and next send, waiting items, recent mail."
+    static let parameters: [any Parameter] = [UserParameters.email]
+    static let discussion = """
+        A rule's node is named after the newest stored event for it (events are kept for KeepDays);
+        a rule on a webhook source's name says so. Waiting items and recent mail show at most 10.
+        """
+
+    static func run(_ arguments: ParsedArguments, _ context: CommandContext) throws {
+        let store = try context.store()
+        let details = try store.userDetails(email: arguments[UserParameters.email], now: context.now)
+        let sources = (try? WebhookSources.load(settings: try context.settings())) ?? [:]
+        let user = details.user
+        func time(_ value: Int64?) -> String { value.map(Timestamp.iso8601) ?? "-" }
+        var lines = [
+            "user:          \(user.email)",
+            "name:          \(user.name.isEmpty ? "-" : user.name)",
+            "time zone:     \(user.timezone)",
+            "state:         \(user.enabled ? "enabled" : "disabled")",
+        ]
+        if let digest = details.digest {
+            lines.append("digest:        \(digest.description) (next \(time(details.nextDigest)))")
+        } else {
+            lines.append("digest:        off: everything at once")
+        }
+        if details.subtreeRules.isEmpty { lines.append("subtree rules: none") }
+        for rule in details.subtreeRules {
+            let what: String
+            if let source = sources[rule.node] {
+                what = "webhook source \(source.name) (\(source.type.rawValue))"
+            } else {
+                what = rule.nodeName.map { "\"\(ErrorReport.oneLine($0).prefix(80))\"" } ?? "no stored event names it"
+            }
+            lines.append("subtree rule:  node \(rule.node): \(what)")
+        }
+        lines.append("collaboration: \(details.collaborationRules.isEmpty ? "none" : details.collaborationRules.joined(separator: ", "))")
+        lines.append("waiting:       \(details.waitingItems) digest items" + (details.waitingItems > 0 ? " (due \(time(details.nextDigest)))" : ""))
+        for subject in details.waitingSubjects { lines.append("  \(ErrorReport.oneLine(subject))") }
+        lines.append(details.recentMail.isEmpty ? "recent mail:   none" : "recent mail:")
+        for mail in details.recentMail {
+            lines.append("  \(mail.id)\t\(mail.state)\t\(time(mail.sentAt ?? mail.createdAt))\t\(ErrorReport.oneLine(mail.subject))")
+        }
+        Output.line(lines.joined(separator: "\n"))
+    }
+}
+
+struct UserSetCommand: Command {
+    static let words = ["user", "set"]
+    static let abstract = "Change a subscriber's name, time zone or address."
+    static let email = Option("email", value: "EMAIL", help: "the new address; rules, digest and waiting items stay with the user",
+                              parse: ValueParser.email)
+    static let parameters: [any Parameter] = [UserParameters.email, UserParameters.name, UserParameters.timezone, email]
+    static let discussion = """
+        Give at least one option. A new time zone moves waiting digest items to the schedule's next
+        time in that zone. An empty --name "" removes the display name.
+        """
+
+    static func run(_ arguments: ParsedArguments, _ context: CommandContext) throws {
+        let current = arguments[UserParameters.email]
+        let name = arguments[UserParameters.name], timezone = arguments[UserParameters.timezone], newEmail = arguments[email]
+        guard name != nil || timezone != nil || newEmail != nil else {
+            throw EventFilterError.usage("give at least one of --name, --timezone, --email")
+        }
+        let user = try context.store().updateUser(email: current, name: name, timezone: timezone, newEmail: newEmail, now: context.now)
+        var changes: [String] = []
+        if name != nil { changes.append("name \"\(user.name)\"") }
+        if timezone != nil { changes.append("time zone \(user.timezone)") }
+        if newEmail != nil { changes.append("address \(user.email)") }
+        Output.line("updated user \(current): \(changes.joined(separator: ", "))")
+    }
+}
+
+struct UserDisableCommand: Command {
+    static let words = ["user", "disable"]
+    static let abstract = "Stop mailing a subscriber, keeping their rules and settings; their waiting mail and digest items are cancelled."
+    static let parameters: [any Parameter] = [UserParameters.email]
+
+    static func run(_ arguments: ParsedArguments, _ context: CommandContext) throws {
+        let email = arguments[UserParameters.email]
+        let store = try context.store()
+        guard try store.requireUser(email: email).enabled else { return Output.line("user \(email) is already disabled") }
+        let cancelled = try store.setUserEnabled(email: email, false, now: context.now)
+        Output.line("disabled user \(email)" + UserParameters.cancelledNote(cancelled))
+    }
+}
+
+struct UserEnableCommand: Command {
+    static let words = ["user", "enable"]
+    static let abstract = "Mail a disabled subscriber again."
+    static let parameters: [any Parameter] = [UserParameters.email]
+
+    static func run(_ arguments: ParsedArguments, _ context: CommandContext) throws {
+        let email = arguments[UserParameters.email]
+        let store = try context.store()
+        guard try !store.requireUser(email: email).enabled else { return Output.line("user \(email) is already enabled") }
+        try store.setUserEnabled(email: email, true, now: context.now)
+        Output.line("enabled user \(email)")
     }
 }
 

@@ -67,8 +67,6 @@ extension Command {
             }
             shown.insert(spec.key)
             switch spec.kind {
-            case .argument where spec.repeatable:
-                parts.append(spec.optional ? "[\(spec.valueName)]" : spec.valueName)
             case .argument:
                 parts.append(spec.optional ? "[\(spec.valueName)]" : spec.valueName)
             case .option, .flag:

@@ -9,8 +9,10 @@ import Foundation
 struct CommandLineParser {
     let commands: [any Command.Type]
 
-    /// The longest single word accepted; longer ones are refused before any parsing.
-    static let maximumWordBytes = 65_536
+    /// The longest single word accepted: Linux's own limit for one argument (MAX_ARG_STRLEN), so
+    /// there it only guards; below it, an over-long value is refused by its parameter's check,
+    /// which names the parameter. Systems without such a limit still get a bounded word.
+    static let maximumWordBytes = 131_072
 
     enum Invocation {
         case run(any Command.Type, ParsedArguments, CommandContext)

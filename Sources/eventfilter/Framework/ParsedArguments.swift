@@ -29,7 +29,4 @@ struct ParsedArguments {
     subscript<Value>(argument: Argument<Value>) -> Value { all(argument.spec, as: Value.self)[0] }
     subscript<Value>(argument: OptionalArgument<Value>) -> Value? { all(argument.spec, as: Value.self).first }
     subscript<Value>(argument: ArgumentList<Value>) -> [Value] { all(argument.spec, as: Value.self) }
-
-    /// Whether the parameter was given at all.
-    func has(_ parameter: any Parameter) -> Bool { count(parameter.spec) > 0 }
 }

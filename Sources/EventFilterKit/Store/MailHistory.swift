@@ -1,0 +1,99 @@
+import Foundation
+
+/// The outbox as operators read it: sent history and pending mail by recipient and time, one
+/// message in full, and sending deferred mail now (`mail list`, `mail show`, `mail flush`).
+///
+///     let sent = try store.mailEntries(MailQuery(states: ["sent"], recipient: "ann@example.com", limit: 20))
+public struct MailQuery: Sendable {
+    public var states: [String]
+    public var recipient: String?
+    /// Sent mail: sent at or after; other states: queued at or after.
+    public var since: Int64?
+    public var limit: Int
+
+    public init(states: [String], recipient: String? = nil, since: Int64? = nil, limit: Int = 1000) {
+        self.states = states
+        self.recipient = recipient
+        self.since = since
+        self.limit = limit
+    }
+}
+
+/// One outbox row in full, for `mail show`.
+public struct MailDetails: Sendable {
+    public let entry: Outbox.Entry
+    public let sender: String
+    public let messageID: String
+    public let lastAttemptAt: Int64?
+    public let sentAt: Int64?
+    /// The message's header section as stored (CRLF line ends), without the body.
+    public let headers: String
+    public let size: Int
+}
+
+extension Store {
+    /// Outbox rows matching `query`: sent mail newest first, the rest in queue order.
+    public func mailEntries(_ query: MailQuery) throws -> [(entry: Outbox.Entry, sentAt: Int64?)] {
+        var clauses = ["state IN (\(query.states.map { _ in "?" }.joined(separator: ", ")))"]
+        var arguments: [DatabaseValueConvertible] = query.states
+        if let recipient = query.recipient {
+            clauses.append("recipient = ? COLLATE NOCASE")
+            arguments.append(recipient)
+        }
+        let sentOnly = query.states == ["sent"]
+        if let since = query.since {
+            clauses.append(sentOnly ? "sent_at >= ?" : "created_at >= ?")
+            arguments.append(since)
+        }
+        arguments.append(query.limit)
+        return try db.map("""
+            SELECT id, recipient, subject, state, attempts, created_at, next_attempt_at, last_error, sent_at, acknowledged_at FROM outbox
+            WHERE \(clauses.joined(separator: " AND ")) ORDER BY id \(sentOnly ? "DESC" : "ASC") LIMIT ?
+            """, arguments) {
+            (entry: Outbox.Entry(id: $0.int64(0), recipient: $0.string(1), subject: $0.string(2), state: $0.string(3),
+                                 attempts: $0.int(4), createdAt: $0.int64(5), nextAttemptAt: $0.int64(6),
+                                 lastError: $0.optionalString(7), acknowledgedAt: $0.isNull(9) ? nil : $0.int64(9)),
+             sentAt: $0.isNull(8) ? nil : $0.int64(8))
+        }
+    }
+
+    /// One message with its headers, or nil when there is no such id (sent mail is purged after KeepDays).
+    public func mailDetails(id: Int64) throws -> MailDetails? {
+        try db.first("""
+            SELECT id, recipient, subject, state, attempts, created_at, next_attempt_at, last_error,
+                   sender, message_id, last_attempt_at, sent_at, substr(message, 1, 65536), length(message), acknowledged_at
+            FROM outbox WHERE id = ?
+            """, [id]) { row in
+            let head = row.bytes(12)
+            let end = Self.headerEnd(head)
+            return MailDetails(
+                entry: Outbox.Entry(id: row.int64(0), recipient: row.string(1), subject: row.string(2), state: row.string(3),
+                                    attempts: row.int(4), createdAt: row.int64(5), nextAttemptAt: row.int64(6),
+                                    lastError: row.optionalString(7), acknowledgedAt: row.isNull(14) ? nil : row.int64(14)),
+                sender: row.string(8), messageID: row.string(9),
+                lastAttemptAt: row.isNull(10) ? nil : row.int64(10), sentAt: row.isNull(11) ? nil : row.int64(11),
+                headers: String(decoding: head[..<end], as: UTF8.self), size: row.int(13))
+        }
+    }
+
+    /// Where the header section ends: the first empty line (RFC 5322 §2.1).
+    private static func headerEnd(_ bytes: [UInt8]) -> Int {
+        let separator: [UInt8] = [13, 10, 13, 10]
+        guard bytes.count >= 4 else { return bytes.count }
+        for index in 0...(bytes.count - 4) where bytes[index..<(index + 4)].elementsEqual(separator) {
+            return index + 2
+        }
+        return bytes.count
+    }
+
+    /// Makes every deferred message due at `now`, so the next delivery tries it at once; returns how many.
+    public func releaseDeferred(now: Int64) throws -> Int {
+        try db.execute("UPDATE outbox SET next_attempt_at = ? WHERE state = 'deferred' AND next_attempt_at > ?", [now, now])
+        return db.changes
+    }
+
+    /// How many messages are deferred.
+    public func deferredCount() throws -> Int {
+        try db.scalarInt("SELECT count(*) FROM outbox WHERE state = 'deferred'") ?? 0
+    }
+}

@@ -1,0 +1,139 @@
+import EventFilterKit
+import Foundation
+
+struct MailListCommand: Command {
+    static let words = ["mail", "list"]
+    static let abstract = "List messages in the outbox: those not sent yet (or only failed, deferred, queued), or the sent ones."
+    static let sent = Flag("sent", help: "sent messages, newest first (kept for KeepDays)")
+    static let failed = Flag("failed", help: "only messages that failed for good")
+    static let deferred = Flag("deferred", help: "only messages waiting to be retried")
+    static let queued = Flag("queued", help: "only messages not tried yet")
+    static let cancelled = Flag("cancelled", help: "only messages cancelled because their user was removed or disabled")
+    static let to = Option("to", value: "EMAIL", help: "only messages to this address", parse: ValueParser.email)
+    static let since = Option("since", value: "TIME", help: "only messages sent (with --sent) or queued at or after TIME",
+                              parse: ValueParser.time)
+    static let limit = Option("limit", value: "N", help: "at most N messages (default 1000)", parse: ValueParser.count)
+    static let parameters: [any Parameter] = [sent, failed, deferred, queued, cancelled, to, since, limit]
+    static let exclusive = [ExclusiveGroup([sent, failed, deferred, queued, cancelled])]
+    static let discussion = """
+        One message a line, tab-separated: id, state, recipient, subject, attempts, then the next attempt
+        (deferred), the time sent (sent), the last server reply and when a failed message was acknowledged.
+        Without a choice, the unsent ones: queued, deferred, failed and cancelled.
+        """
+
+    static func run(_ arguments: ParsedArguments, _ context: CommandContext) throws {
+        let chosen = [(sent, "sent"), (failed, "failed"), (deferred, "deferred"), (queued, "queued"), (cancelled, "cancelled")]
+            .filter { arguments[$0.0] }.map(\.1)
+        let query = MailQuery(states: chosen.isEmpty ? ["queued", "deferred", "failed", "cancelled"] : chosen, recipient: arguments[to],
+                              since: arguments[since], limit: arguments[limit] ?? 1000)
+        for (entry, sentAt) in try context.store().mailEntries(query) {
+            var line = "\(entry.id)\t\(entry.state)\t\(entry.recipient)\t\(entry.subject)\tattempts \(entry.attempts)"
+            if entry.state == "deferred" { line += "\tnext \(Timestamp.iso8601(entry.nextAttemptAt))" }
+            if let sentAt { line += "\tsent \(Timestamp.iso8601(sentAt))" }
+            if let error = entry.lastError { line += "\t\(error)" }
+            if let acknowledged = entry.acknowledgedAt { line += "\tacknowledged \(Timestamp.iso8601(acknowledged))" }
+            Output.line(line)
+        }
+    }
+}
+
+struct MailShowCommand: Command {
+    static let words = ["mail", "show"]
+    static let abstract = "Show one message: its headers, state, attempts and the server's last reply."
+    static let id = Argument("ID", help: "the message's id (see 'mail list')", parse: ValueParser.id)
+    static let parameters: [any Parameter] = [id]
+
+    static func run(_ arguments: ParsedArguments, _ context: CommandContext) throws {
+        let id = arguments[id]
+        guard let details = try context.store().mailDetails(id: id) else {
+            throw EventFilterError.failure("no message \(id) in the outbox (sent mail is kept for KeepDays)")
+        }
+        let entry = details.entry
+        func time(_ value: Int64?) -> String { value.map(Timestamp.iso8601) ?? "-" }
+        var lines = [
+            "message:      \(entry.id)",
+            "state:        \(entry.state)",
+            "from:         \(details.sender)",
+            "to:           \(entry.recipient)",
+            "queued:       \(Timestamp.iso8601(entry.createdAt))",
+            "attempts:     \(entry.attempts)",
+            "last attempt: \(time(details.lastAttemptAt))",
+        ]
+        switch entry.state {
+        case "sent": lines.append("sent:         \(time(details.sentAt))")
+        case "queued", "deferred": lines.append("next attempt: \(Timestamp.iso8601(entry.nextAttemptAt))")
+        default: break
+        }
+        lines.append("last reply:   \(entry.lastError.map(ErrorReport.oneLine) ?? "-")")
+        lines.append("size:         \(details.size) bytes")
+        lines.append("")
+        Output.line(lines.joined(separator: "\n"))
+        Output.text(details.headers.replacingOccurrences(of: "\r\n", with: "\n"))
+    }
+}
+
+struct MailRetryCommand: Command {
+    static let words = ["mail", "retry"]
+    static let abstract = "Put failed messages back in the queue; the next run delivers them."
+    static let id = OptionalArgument("ID", help: "the message's id (see 'mail list')", parse: ValueParser.id)
+    static let allFailed = Flag("all-failed", help: "every failed message")
+    static let parameters: [any Parameter] = [id, allFailed]
+    static let exclusive = [ExclusiveGroup([id, allFailed], required: true)]
+
+    static func run(_ arguments: ParsedArguments, _ context: CommandContext) throws {
+        let outbox = Outbox(store: try context.store())
+        guard let id = arguments[id] else {
+            Output.line("requeued \(try outbox.retryAllFailed(now: context.now)) messages")
+            return
+        }
+        guard try outbox.retry(id: id, now: context.now) else { throw EventFilterError.failure("message \(id) is not a failed message") }
+        Output.line("requeued message \(id)")
+    }
+}
+
+struct MailFlushCommand: Command {
+    static let words = ["mail", "flush"]
+    static let abstract = "Deliver deferred mail now instead of at its next attempt (after fixing the mail server)."
+    static let discussion = """
+        Like Postfix's 'postqueue -f': every deferred message becomes due and the outbox is delivered at
+        once through the configured transport. Prints what happened; a message still refused stays
+        deferred (or fails, when the server's answer is permanent). Waits for nothing: while a run is
+        working it leaves the queue to that run and exits 1.
+        """
+
+    static func run(_ arguments: ParsedArguments, _ context: CommandContext) throws {
+        try context.requireInstallation()
+        // One deliverer at a time: the run's lock keeps a message from going out twice.
+        guard let lock = try RunLock(root: context.root) else {
+            throw EventFilterError.failure("a run is working now; it delivers the queue, or try again when it has finished")
+        }
+        defer { withExtendedLifetime(lock) {} }
+        let store = try context.store()
+        let transport = try TransportFactory.make(settings: try context.settings(), root: context.root)
+        let released = try store.releaseDeferred(now: context.now)
+        let report = try Outbox(store: store).deliverDue(through: transport, now: context.now)
+        Output.line("flushed \(released) deferred messages: delivered \(report.sent), deferred \(report.deferred), failed \(report.failed)")
+    }
+}
+
+struct MailAckCommand: Command {
+    static let words = ["mail", "ack"]
+    static let abstract = "Acknowledge failed messages: 'status --check' stops being critical about them."
+    static let discussion = "The messages stay failed and listed; 'mail retry' would send them again."
+    static let id = OptionalArgument("ID", help: "the message's id (see 'mail list --failed')", parse: ValueParser.id)
+    static let all = Flag("all", help: "every failed message not acknowledged yet")
+    static let parameters: [any Parameter] = [id, all]
+    static let exclusive = [ExclusiveGroup([id, all], required: true)]
+
+    static func run(_ arguments: ParsedArguments, _ context: CommandContext) throws {
+        let store = try context.store()
+        guard let id = arguments[id] else {
+            Output.line("acknowledged \(try store.acknowledgeAllFailedMail(now: context.now)) messages")
+            return
+        }
+        guard try store.acknowledgeFailedMail(id: id, now: context.now) else {
+            throw EventFilterError.failure("message \(id) is not a failed message")
+        }
+        Output.line("acknowledged message \(id)")
+    }
+}

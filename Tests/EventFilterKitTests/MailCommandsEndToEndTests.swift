@@ -1,0 +1,150 @@
+import Foundation
+import XCTest
+
+/// `mail list --sent/--to/--since/--limit`, `mail show` and `mail flush`, against a real SMTP
+/// server (aiosmtpd, Tests/Support/smtp_server.py) started and stopped by the test.
+final class MailCommandsEndToEndTests: XCTestCase {
+    private var servers: [SMTPTestServer] = []
+    private var scratch: URL!
+
+    override func setUpWithError() throws {
+        scratch = FileManager.default.temporaryDirectory.appendingPathComponent("ef-mailcli-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+    }
+
+    override func tearDown() {
+        servers.forEach { $0.stop() }
+        try? FileManager.default.removeItem(at: scratch)
+    }
+
+    private func smtpRoot(port: Int) throws -> TestRoot {
+        try TestRoot(siteINI: TestRoot.defaultSiteINI + """
+            [MailSettings]
+            Transport=SMTP
+            TransportServer=127.0.0.1
+            TransportPort=\(port)
+            TransportConnectTimeout=5
+            TransportTimeout=20
+
+            """)
+    }
+
+    func testFlushDeliversDeferredMailAtOnceAfterTheServerIsBack() throws {
+        let port = try SMTPTestServer.unusedPort()
+        let root = try smtpRoot(port: port)
+        let now = "2026-05-04T10:00:00Z"
+        for email in ["a@example.com", "b@example.com"] {
+            try root.ok("user", "add", email, now: now)
+            try root.ok("subscribe", email, "2", now: now)
+        }
+        try root.ok("event", "add", "ezpublish", "node_id=5", "path=/1/2/5/", "name=Outage notice", now: now)
+        try root.ok("run", now: now)
+        XCTAssertEqual(try root.scalar("SELECT count(*) FROM outbox WHERE state = 'deferred'"), 2, "the server is down")
+
+        let show = try root.ok("mail", "show", "1", now: now)
+        XCTAssertTrue(show.hasPrefix("message:      1\nstate:        deferred\nfrom:         notify@example.com\nto:           a@example.com\n"), show)
+        XCTAssertTrue(show.contains("\nattempts:     1\n"), show)
+        XCTAssertTrue(show.contains("\nlast reply:   smtp 127.0.0.1:\(port): connection refused"), show)
+        XCTAssertTrue(show.contains("\nSubject: Item \"Outage notice\" was published [Test Site]\n"), show)
+        XCTAssertFalse(show.contains("\n--=_"), "headers only: no MIME part of the body")
+        XCTAssertTrue(show.hasSuffix("\n") && !show.hasSuffix("\n\n"), "ends with the last header line")
+
+        let server = try SMTPTestServer.start(port: port, directory: scratch.appendingPathComponent("server"), arguments: [])
+        servers.append(server)
+        // One minute later, long before the 5-minute backoff: flush sends both now.
+        XCTAssertEqual(try root.ok("mail", "flush", now: "2026-05-04T10:01:00Z"),
+                       "flushed 2 deferred messages: delivered 2, deferred 0, failed 0\n")
+        XCTAssertEqual(try server.received().map(\.envelope.recipients), [["a@example.com"], ["b@example.com"]])
+        XCTAssertEqual(try root.ok("mail", "flush", now: "2026-05-04T10:02:00Z"),
+                       "flushed 0 deferred messages: delivered 0, deferred 0, failed 0\n")
+        XCTAssertEqual(try server.received().count, 2, "nothing is sent twice")
+        let sent = try root.ok("mail", "show", "2", now: now)
+        XCTAssertTrue(sent.contains("\nstate:        sent\n") && sent.contains("\nsent:         2026-05-04T10:01:00Z\n"), sent)
+    }
+
+    func testFlushLeavesTheQueueToARunThatIsWorking() throws {
+        let root = try smtpRoot(port: try SMTPTestServer.unusedPort())
+        let now = "2026-05-04T10:00:00Z"
+        try root.ok("user", "add", "a@example.com", now: now)
+        try root.ok("subscribe", "a@example.com", "2", now: now)
+        try root.ok("event", "add", "ezpublish", "node_id=5", "path=/1/2/5/", now: now)
+        try root.ok("run", now: now)
+        // A run holds the lock (a Python process stands in for it, holding flock on the same file).
+        let holder = Process()
+        holder.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        holder.arguments = ["python3", "-c", """
+            import fcntl, sys
+            f = open(sys.argv[1], "a"); fcntl.flock(f, fcntl.LOCK_EX); print("locked", flush=True); sys.stdin.read()
+            """, root.url.appendingPathComponent("var/eventfilter.lock").path]
+        let input = Pipe(), output = Pipe()
+        holder.standardInput = input
+        holder.standardOutput = output
+        try holder.run()
+        defer { try? input.fileHandleForWriting.close(); holder.waitUntilExit() }
+        XCTAssertTrue(String(decoding: output.fileHandleForReading.availableData, as: UTF8.self).hasPrefix("locked"))
+
+        let before = try root.dump()
+        let flush = try root.run(["mail", "flush"], now: "2026-05-04T10:01:00Z")
+        XCTAssertEqual(flush.status, 1)
+        XCTAssertEqual(flush.stderr, "eventfilter: a run is working now; it delivers the queue, or try again when it has finished\n")
+        XCTAssertEqual(flush.stdout, "")
+        XCTAssertEqual(try root.dump(), before, "the deferred message keeps its next attempt")
+    }
+
+    func testListSentFiltersByRecipientTimeAndLimit() throws {
+        let root = try TestRoot()
+        try root.ok("user", "add", "a@example.com", now: "2026-05-04T09:00:00Z")
+        try root.ok("user", "add", "b@example.com", now: "2026-05-04T09:00:00Z")
+        try root.ok("subscribe", "a@example.com", "2", now: "2026-05-04T09:00:00Z")
+        try root.ok("subscribe", "b@example.com", "2", now: "2026-05-04T09:00:00Z")
+        for (hour, node) in [(10, 5), (11, 6), (12, 7)] {
+            let time = "2026-05-04T\(hour):00:00Z"
+            try root.ok("event", "add", "ezpublish", "node_id=\(node)", "path=/1/2/\(node)/", "name=N\(node)", now: time)
+            try root.ok("run", now: time)
+        }
+        let lines = { (output: String) in output.split(separator: "\n").map { $0.split(separator: "\t").prefix(3).joined(separator: " ") } }
+        XCTAssertEqual(lines(try root.ok("mail", "list", "--sent", "--to", "A@example.com")),
+                       ["5 sent a@example.com", "3 sent a@example.com", "1 sent a@example.com"], "newest first, address case-blind")
+        XCTAssertEqual(lines(try root.ok("mail", "list", "--sent", "--since", "2026-05-04T11:00:00Z")),
+                       ["6 sent b@example.com", "5 sent a@example.com", "4 sent b@example.com", "3 sent a@example.com"])
+        XCTAssertEqual(lines(try root.ok("mail", "list", "--sent", "--limit", "1")), ["6 sent b@example.com"])
+        XCTAssertTrue(try root.ok("mail", "list", "--sent", "--limit", "1").hasSuffix("\tsent 2026-05-04T12:00:00Z\n"))
+        XCTAssertEqual(try root.ok("mail", "list"), "", "nothing pending")
+
+        let before = try root.dump()
+        for (arguments, message) in [
+            (["mail", "list", "--sent", "--failed"], "--sent and --failed cannot be used together"),
+            (["mail", "list", "--sent", "--limit", "0"], "--limit: expected a whole number from 1 to 1000000, got '0'"),
+            (["mail", "list", "--since", "last week"],
+             "--since: invalid time 'last week': expected ISO 8601 like 2026-03-29T06:00:00Z or 2026-03-29T08:00:00+02:00"),
+            (["mail", "list", "--to", "a@"], "--to: address 'a@' has no domain after the '@'"),
+            (["mail", "show", "x"], "ID: expected a positive whole number, got 'x'"),
+        ] {
+            let result = try root.run(arguments)
+            XCTAssertEqual(result.status, 2, arguments.joined(separator: " "))
+            XCTAssertEqual(result.stderr, "eventfilter: \(message)\n")
+        }
+        let missing = try root.run(["mail", "show", "99"])
+        XCTAssertEqual(missing.status, 1)
+        XCTAssertEqual(missing.stderr, "eventfilter: no message 99 in the outbox (sent mail is kept for KeepDays)\n")
+        XCTAssertEqual(try root.dump(), before)
+    }
+
+    func testEventListIsNewestFirstWithLimitTypeAndName() throws {
+        let root = try TestRoot()
+        let now = "2026-05-04T10:00:00Z"
+        try root.ok("event", "add", "ezpublish", "node_id=5", "path=/1/2/5/", "name=First", now: now)
+        try root.ok("event", "add", "ezcollaboration", "identifier=ezapprove", "item_id=1", "name=Draft",
+                    #"participants=[{"email":"a@example.com","role":"approver"}]"#, now: now)
+        try root.ok("event", "add", "ezpublish", "node_id=6", "path=/1/2/6/", now: now)
+        let rows = { (output: String) in output.split(separator: "\n").map { $0.split(separator: "\t").prefix(3).joined(separator: " ") } }
+        XCTAssertEqual(rows(try root.ok("event", "list")), ["3 ezpublish -", "2 ezcollaboration Draft", "1 ezpublish First"])
+        XCTAssertEqual(rows(try root.ok("event", "list", "--limit", "2")), ["3 ezpublish -", "2 ezcollaboration Draft"])
+        XCTAssertEqual(rows(try root.ok("event", "list", "--type", "ezpublish")), ["3 ezpublish -", "1 ezpublish First"])
+        XCTAssertEqual(rows(try root.ok("event", "list", "--type", "ezpublish", "--limit", "1")), ["3 ezpublish -"])
+        XCTAssertEqual(try root.ok("event", "list", "--type", "nothing"), "")
+        let bad = try root.run(["event", "list", "--limit", "many"])
+        XCTAssertEqual(bad.status, 2)
+        XCTAssertEqual(bad.stderr, "eventfilter: --limit: expected a whole number from 1 to 1000000, got 'many'\n")
+    }
+}
