@@ -49,5 +49,6 @@ final class MonitoringTests: XCTestCase {
         let unknown = HealthCheck.unknown("cannot open\nthe store")
         XCTAssertEqual(unknown.line, "EVENTFILTER UNKNOWN - cannot open the store")
         XCTAssertEqual(unknown.state.rawValue, 3)
+        XCTAssertEqual(HealthCheck.unknown("a | b").line, "EVENTFILTER UNKNOWN - a / b", "a '|' would start the perfdata")
     }
 }

@@ -27,9 +27,11 @@ public struct HealthCheck: Sendable {
     public let summary: String
     public let perfdata: String
 
-    /// The plugin's one line.
+    /// The plugin's one line. A `|` starts the performance data in this convention, so one in the
+    /// summary (a server's reply, a handler's error) is shown as `/`.
     public var line: String {
-        "EVENTFILTER \(state.label) - \(summary)" + (perfdata.isEmpty ? "" : " | \(perfdata)")
+        let text = summary.replacingOccurrences(of: "|", with: "/")
+        return "EVENTFILTER \(state.label) - \(text)" + (perfdata.isEmpty ? "" : " | \(perfdata)")
     }
 
     /// When the check itself cannot tell (no store, unreadable settings).
