@@ -100,10 +100,13 @@ final class SettingsCheckEndToEndTests: XCTestCase {
             """)
         try root.write("settings/override/notification.ini.append.php", """
             [NotificationEventHandlerSettings]
+            RepositoryDirectories[]=handlers
+            AvailableNotificationEventTypes[]=legacy
             AvailableNotificationEventTypes[]=nosuch
             [EventFilterSettings]
             WarnDeferedAfter=60
             """)
+        try root.write("handlers/legacy/legacyhandler", "#!/usr/bin/python1.5\nprint('hello')\n", executable: true)
         try root.write("extension/mysite/templates/ezsubtree/subject.txt", "{{#oops}}News\n")
         try root.write("extension/mysite/templates/ezsubtree/notes.md", "not a template\n")
         try root.write("settings/webhooks.ini", """
@@ -118,10 +121,11 @@ final class SettingsCheckEndToEndTests: XCTestCase {
         XCTAssertEqual(check.stdout.split(separator: "\n").map(String.init), [
             "settings/site.ini:4: unknown key MaxConnections in [SiteSettings] (it belongs in [MailSettings]) (warning)",
             "settings/site.ini:8: unknown key ActiveExtension in [ExtensionSettings] (did you mean ActiveExtensions?) (warning)",
-            "settings/override/notification.ini.append.php:4: unknown key WarnDeferedAfter in [EventFilterSettings] (did you mean WarnDeferredAfter?) (warning)",
+            "settings/override/notification.ini.append.php:6: unknown key WarnDeferedAfter in [EventFilterSettings] (did you mean WarnDeferredAfter?) (warning)",
             "settings/site.ini:13: [MailSettings] MaxConnections must be 1-64, got 100",
             "settings/webhooks.ini:2: [Source-videos] Type='youtube' is not one of kaltura, kaltura-http, panda, enablex, standard",
-            "settings/override/notification.ini.append.php:2: unknown handler 'nosuch': not built in and no executable found (looked for kernel/classes/notification/handler/nosuch/nosuchhandler)",
+            "settings/override/notification.ini.append.php:4: unknown handler 'nosuch': not built in and no executable found "
+                + "(looked for kernel/classes/notification/handler/nosuch/nosuchhandler, handlers/nosuch/nosuchhandler)",
             "extension/mysite/templates/ezsubtree/notes.md: not a template eventfilter reads (expected body.html, body.txt, footer.html, footer.txt, subject.txt) (warning)",
             "extension/mysite/templates/ezsubtree/subject.txt:1: unclosed section 'oops'",
         ])
@@ -145,5 +149,26 @@ final class SettingsCheckEndToEndTests: XCTestCase {
         let second = try root.run(["run"], now: "2026-05-04T10:05:00Z")
         XCTAssertEqual(second.status, 0)
         XCTAssertEqual(second.stdout + second.stderr, "", "reported once")
+    }
+
+    func testAHandlerWhoseInterpreterIsMissingIsAWarningAndItsFailureIsReported() throws {
+        let root = try TestRoot()
+        try root.write("settings/override/notification.ini.append.php", """
+            [NotificationEventHandlerSettings]
+            RepositoryDirectories[]=handlers
+            AvailableNotificationEventTypes[]=legacy
+            """)
+        try root.write("handlers/legacy/legacyhandler", "#!/usr/bin/python1.5\nprint('hello')\n", executable: true)
+        let warning = "handlers/legacy/legacyhandler:1: the #! line names /usr/bin/python1.5, which does not exist or is not executable"
+        let check = try root.run(["check"])
+        XCTAssertEqual(check.status, 1)
+        XCTAssertEqual(check.stdout, warning + " (warning)\n")
+        try root.ok("event", "add", "ezpublish", "node_id=5", "path=/1/2/5/", now: now)
+        let run = try root.run(["run"], now: now)
+        XCTAssertEqual(run.status, 0, "a warning does not stop the run")
+        let lines = run.stdout.split(separator: "\n").map(String.init)
+        XCTAssertEqual(lines.count, 2, run.stdout)
+        XCTAssertEqual(lines.first, warning)
+        XCTAssertTrue(lines.last?.hasPrefix("handler legacy is failing: legacy could not run ") ?? false, run.stdout)
     }
 }

@@ -169,6 +169,9 @@ public final class SettingsCheck {
     private func checkHandlers() {
         do {
             let handlers = try HandlerRegistry.describe(settings: settings, root: root)
+            for handler in handlers where handler.location != "built-in" {
+                checkInterpreter(of: handler.location)
+            }
             // An empty or missing notification.ini is reported already, as such.
             if handlers.isEmpty, let notification = try? settings.file("notification.ini"), !notification.files.isEmpty,
                !notification.blockNames.allSatisfy({ notification.keys($0).isEmpty }) {
@@ -178,6 +181,28 @@ public final class SettingsCheck {
             }
         } catch {
             record(error, default: "settings/notification.ini")
+        }
+    }
+
+    /// A script's `#!` line must name an interpreter that exists, or every run fails to start it.
+    /// A warning: the run goes on, and the handler's failure is reported like any other.
+    private func checkInterpreter(of relativePath: String) {
+        guard let handle = FileHandle(forReadingAtPath: root.appendingPathComponent(relativePath).path) else { return }
+        defer { try? handle.close() }
+        let head = (try? handle.read(upToCount: 512)) ?? Data()
+        guard head.starts(with: Data("#!".utf8)) else { return }
+        let line = String(decoding: head.dropFirst(2).prefix { $0 != 10 }, as: UTF8.self)
+        let words = line.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
+        guard let interpreter = words.first else {
+            return addWarning("\(relativePath):1", "the #! line names no interpreter")
+        }
+        if (interpreter as NSString).lastPathComponent == "env", let program = words.dropFirst().first(where: { !$0.hasPrefix("-") }) {
+            let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
+            let found = program.contains("/") ? FileManager.default.isExecutableFile(atPath: program)
+                : path.split(separator: ":").contains { FileManager.default.isExecutableFile(atPath: "\($0)/\(program)") }
+            if !found { addWarning("\(relativePath):1", "the #! line runs \(program), which is not in PATH (\(path))") }
+        } else if !FileManager.default.isExecutableFile(atPath: interpreter) {
+            addWarning("\(relativePath):1", "the #! line names \(interpreter), which does not exist or is not executable")
         }
     }
 
