@@ -9,6 +9,9 @@ import Foundation
 ///         print(finding)   // settings/site.ini:12: unknown key ActiveExtension in [ExtensionSettings]
 ///     }
 public final class SettingsCheck {
+    /// One problem: `settings/site.ini:13: [MailSettings] MaxConnections must be 1-64, got 100`.
+    ///
+    ///     let errors = findings.filter { $0.severity == .error }
     public struct Finding: Sendable, Equatable, CustomStringConvertible {
         public enum Severity: Sendable { case error, warning }
         public let severity: Severity

@@ -131,6 +131,11 @@ extension Store {
 
     // MARK: Failing handlers
 
+    /// A handler that is failing, as `status` shows it.
+    ///
+    ///     for failing in try store.failingHandlers(named: ["feed"]) {
+    ///         print(failing.handler, failing.lastError, failing.nextAttempt ?? 0)
+    ///     }
     public struct FailingHandler: Sendable {
         public let handler: String
         /// Events waiting for it after a failure.
