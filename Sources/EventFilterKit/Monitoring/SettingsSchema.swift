@@ -15,7 +15,7 @@ enum SettingsSchema {
                 "Transport", "AdminEmail", "EmailSender", "TransportServer", "TransportPort", "TransportUser", "TransportPassword",
                 "TransportConnectionType", "TransportVerifyCertificate", "TransportCAFile", "TransportConnectTimeout",
                 "TransportTimeout", "MaxConnections", "SenderHost", "SendmailPath", "SendmailOptions", "SendmailTimeout",
-                "DebugSending", "DebugReceiverEmail",
+                "DebugSending", "DebugReceiverEmail", "TransportAllowPlaintextAuth", "BounceAddress", "BounceDisableAfter",
                 // eZ Publish's, accepted and not used
                 "TransportAlias", "EmailReplyTo", "AllowedCharsets", "OutputCharset", "ContentType", "HeaderLineEnding",
                 "SendmailInsertUndisclosedRecipient", "ExcludeHeaders",
@@ -29,6 +29,7 @@ enum SettingsSchema {
             "TransportSettings": ["DefaultTransport", "TransportPluginPath"],
             "MailSettings": ["EmailSender"],
             "SubtreeHandlerSettings": ["NotifyAuthor"],
+            "GeneralDigestSettings": ["MaxItems"],
             "EventFilterSettings": [
                 "BatchSize", "KeepDays", "HandlerTimeout", "KeepDedupeDays", "WarnDeferredAfter", "MaxRunTime", "HandlerGiveUpAfter",
             ],
