@@ -93,22 +93,34 @@ final class WebhookKalturaHTTPTests: XCTestCase {
         }
     }
 
-    func testScheduledSessionGivesAnnouncementAndReminder() {
+    /// The session a schedule notification describes (intake turns it into announcement and reminder).
+    private func session(_ event: IncomingEvent?) -> ScheduleNotice? {
+        guard case .schedule(let notice)? = event?.lifecycle else { return nil }
+        return notice
+    }
+
+    func testScheduledSessionGivesAnnouncementAndReminder() throws {
         let events = WebhookFixtures.events(process(scheduleBody, signature: scheduleSHA1, algorithm: "sha1"))
-        XCTAssertEqual(events.map(\.type), ["kaltura.schedule_event", "kaltura.schedule_reminder"])
-        let (announcement, reminder) = (events[0], events[1])
+        XCTAssertEqual(events.map(\.type), ["kaltura.schedule_event"])
+        let announcement = events[0]
+        let notice = try XCTUnwrap(session(announcement))
+        XCTAssertEqual(notice.objectID, "4711")
+        XCTAssertEqual(notice.start, start)
+        XCTAssertEqual(notice.end, end)
+        XCTAssertFalse(notice.cancelled)
+        let reminder = try XCTUnwrap(notice.reminder)
 
         XCTAssertNil(announcement.notBefore, "the announcement is due now")
         XCTAssertEqual(reminder.notBefore, start - 900, "the reminder is due ReminderLead before the start")
-        XCTAssertNotEqual(announcement.dedupeKey, reminder.dedupeKey)
         XCTAssertEqual(announcement.dedupeKey, "kaltura-http:kh:job:33578094492")
 
-        for event in events {
+        for params in [announcement.params, reminder.params] {
+            let event = IncomingEvent(type: "t", params: params, dedupeKey: "k")
             XCTAssertEqual(WebhookFixtures.string(event, "path"), "/webinars/123/1_live01/")
             XCTAssertEqual(WebhookFixtures.string(event, "node_id"), "1_live01")
             XCTAssertEqual(WebhookFixtures.string(event, "name"), "Quarterly webinar")
-            XCTAssertEqual(event.params["start_date"], .number(Double(start)))
-            XCTAssertEqual(event.params["end_date"], .number(Double(end)))
+            XCTAssertEqual(params["start_date"], .number(Double(start)))
+            XCTAssertEqual(params["end_date"], .number(Double(end)))
             XCTAssertEqual(WebhookFixtures.string(event, "template_system_name"), "SCHEDULE_EVENT_ADDED")
             XCTAssertEqual(WebhookFixtures.string(event, "organizer"), "events@example.com")
         }
@@ -122,45 +134,43 @@ final class WebhookKalturaHTTPTests: XCTestCase {
         let verdict = WebhookVerifier.process(
             WebhookFixtures.post(scheduleBody, headers: [("X-KALTURA-SIGNATURE", scheduleSHA1)]), source: hourEarly,
             now: now, bodyLimit: 1 << 20)
-        XCTAssertEqual(WebhookFixtures.events(verdict).last?.notBefore, start - 3600)
+        XCTAssertEqual(session(WebhookFixtures.events(verdict).first)?.reminder?.notBefore, start - 3600)
     }
 
     func testAReminderWhoseTimeHasPassedIsDueAtOnce() {
         let lateNow = start - 60  // announced a minute before the start, lead 15 minutes
         let events = WebhookFixtures.events(process(scheduleBody, signature: scheduleSHA1, algorithm: nil, now: lateNow))
-        XCTAssertEqual(events.count, 2)
-        let due = try? XCTUnwrap(events[1].notBefore)
-        XCTAssertLessThanOrEqual(due ?? .max, lateNow)
+        XCTAssertLessThanOrEqual(session(events.first)?.reminder?.notBefore ?? .max, lateNow)
     }
 
     func testNoReminderForASessionThatHasEnded() {
         let events = WebhookFixtures.events(process(scheduleBody, signature: scheduleSHA1, algorithm: nil, now: end + 1))
         XCTAssertEqual(events.map(\.type), ["kaltura.schedule_event"])
+        XCTAssertNotNil(session(events.first))
+        XCTAssertNil(session(events.first)?.reminder)
     }
 
-    func testRenotifyingTheSameSessionKeepsOneReminder() {
-        // A later "changed" notification (another job) about the same session and start time.
-        let changed = scheduleBody
-            .replacingOccurrences(of: "33578094492", with: "33578094999")
-            .replacingOccurrences(of: #""eventType":2"#, with: #""eventType":3"#)
-        let first = WebhookFixtures.events(process(scheduleBody, signature: scheduleSHA1, algorithm: nil))
-        let second = WebhookFixtures.events(process(changed, signature: sign(Array(changed.utf8)), algorithm: nil))
-        XCTAssertNotEqual(first[0].dedupeKey, second[0].dedupeKey, "a new job is a new announcement")
-        XCTAssertEqual(first[1].dedupeKey, second[1].dedupeKey, "the same session start keeps one reminder")
-        // A rescheduled start gets a reminder of its own.
-        let moved = scheduleBody.replacingOccurrences(of: "1767258000", with: "1767344400")
-        let third = WebhookFixtures.events(process(moved, signature: sign(Array(moved.utf8)), algorithm: nil))
-        XCTAssertNotEqual(first[1].dedupeKey, third[1].dedupeKey)
-        XCTAssertEqual(third[1].notBefore, 1_767_344_400 - 900)
+    func testASessionWithoutAnIDKeepsAnnouncementAndReminderAsEvents() {
+        let anonymous = scheduleBody.replacingOccurrences(of: #""id":"4711","#, with: "")
+        let events = WebhookFixtures.events(process(anonymous, signature: sign(Array(anonymous.utf8)), algorithm: nil))
+        XCTAssertEqual(events.map(\.type), ["kaltura.schedule_event", "kaltura.schedule_reminder"])
+        XCTAssertNil(events[0].lifecycle, "nothing to follow without the sender's id")
+        XCTAssertEqual(events[1].notBefore, start - 900)
+        XCTAssertEqual(events[1].dedupeKey, events[0].dedupeKey + ":reminder")
     }
 
-    func testDeletedOrCancelledSessionsGetNoReminder() {
+    func testDeletedOrCancelledSessionsAreCancellationsWithoutReminder() throws {
         let deleted = scheduleBody.replacingOccurrences(of: #""eventType":2"#, with: #""eventType":7"#)
-        let events = WebhookFixtures.events(process(deleted, signature: sign(Array(deleted.utf8)), algorithm: nil))
-        XCTAssertEqual(events.map(\.type), ["kaltura.schedule_event_deleted"])
         let cancelled = scheduleBody.replacingOccurrences(of: #""status":2"#, with: #""status":1"#)
-        let cancelledEvents = WebhookFixtures.events(process(cancelled, signature: sign(Array(cancelled.utf8)), algorithm: nil))
-        XCTAssertEqual(cancelledEvents.map(\.type), ["kaltura.schedule_event_added"])
+        let removed = scheduleBody.replacingOccurrences(of: #""status":2"#, with: #""status":3"#)
+        for body in [deleted, cancelled, removed] {
+            let events = WebhookFixtures.events(process(body, signature: sign(Array(body.utf8)), algorithm: nil))
+            XCTAssertEqual(events.map(\.type), ["kaltura.schedule_cancelled"])
+            let notice = try XCTUnwrap(session(events.first))
+            XCTAssertTrue(notice.cancelled)
+            XCTAssertNil(notice.reminder)
+            XCTAssertEqual(events.first.flatMap { WebhookFixtures.string($0, "start_text") }, "Thursday 1 January 2026, 09:00 UTC")
+        }
     }
 
     func testDataWrappedJSONGivesTheSameEvents() {

@@ -40,11 +40,35 @@ final class WebhookStandardTests: XCTestCase {
     }
 
     func testOfficialVectorPassesVerification() {
-        // The official payload has no `type`, so it is refused as malformed, not as forged: 400, not 403.
+        // The official payload has no `type`: it is a genuine message of the source, not a malformed one.
         let verdict = process(officialBody, id: officialID, timestamp: "\(timestamp)", signature: officialSignature)
-        WebhookFixtures.assertRejected(verdict, 400, secret: secret, mentioning: "type")
+        let events = WebhookFixtures.events(verdict)
+        XCTAssertEqual(events.map(\.type), ["billing.message"])
+        XCTAssertEqual(events.first?.params, ["test": 2432232314, "path": "/billing/"], "an untyped message is its own data")
+        XCTAssertEqual(events.first?.dedupeKey, "standard:billing:\(officialID)")
         let forged = process(officialBody, id: officialID, timestamp: "\(timestamp)", signature: "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ2OE=")
         WebhookFixtures.assertRejected(forged, 403, secret: secret)
+    }
+
+    func testTypeFieldNamesTheFieldThatCarriesTheType() {
+        var custom = source
+        custom.typeField = "event"
+        let key = source.standardWebhooksKey!
+        func signed(_ body: String, source: WebhookSource) -> WebhookVerdict {
+            let mac = Crypto.hmac(.sha256, key: key, data: Array("msg_t.\(timestamp).\(body)".utf8))
+            return process(body, id: "msg_t", timestamp: "\(timestamp)", signature: "v1," + Crypto.base64Encode(mac), source: source)
+        }
+        let named = WebhookFixtures.events(signed(#"{"event":"order.shipped","order":"o1"}"#, source: custom))
+        XCTAssertEqual(named.first?.type, "billing.order.shipped")
+        XCTAssertEqual(named.first?.params, ["path": "/billing/"], "a typed envelope's params are its data")
+        // With TypeField=event, a `type` field is just data, and the message is untyped.
+        let untyped = WebhookFixtures.events(signed(#"{"type":"ignored","n":1}"#, source: custom))
+        XCTAssertEqual(untyped.first?.type, "billing.message")
+        XCTAssertEqual(untyped.first?.params, ["type": "ignored", "n": 1, "path": "/billing/"])
+        WebhookFixtures.assertRejected(signed(#"{"event":7}"#, source: custom), 400, secret: secret, mentioning: "event")
+        WebhookFixtures.assertRejected(signed(#"{"event":"a b"}"#, source: custom), 400, secret: secret, mentioning: "event")
+        custom.typeField = "a.b"
+        XCTAssertNotNil(custom.configurationProblem)
     }
 
     func testTypedPayloadBecomesAnEvent() {

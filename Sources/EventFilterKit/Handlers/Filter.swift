@@ -78,6 +78,7 @@ public final class Filter {
             try self.filter(handlers: handlers, context: context, currentTick: tick.id, report: &report)
             try self.store.purgeHandledEvents(before: now - Int64(self.site.keepDays) * 86_400)
             try self.store.purgeDedupeKeys(before: now - Int64(self.site.keepDedupeDays) * 86_400)
+            try self.store.purgeWebhookObjects(before: now - Int64(self.site.keepDedupeDays) * 86_400)
             try context.outbox.purgeSent(before: now - Int64(self.site.keepDays) * 86_400)
             try self.store.purgeCancelledMail(before: now - Int64(self.site.keepDays) * 86_400)
             try self.store.purgeGaveUp(before: now - Int64(self.site.keepDays) * 86_400)
@@ -214,6 +215,9 @@ public final class Filter {
     /// next run, while storage errors stop the run.
     private func process(_ event: Event, handlers: [EventHandler], finished: Set<String>, skipped: [String: String],
                          context: RunContext, report: inout Report) throws {
+        // Intake may have moved or withdrawn a waiting event (a session's reminder) since the batch
+        // was read; then it is not this run's to send. Checked inside the write transaction.
+        if let notBefore = event.notBefore, !(try store.isStillWaiting(event.id, notBefore: notBefore)) { return }
         var allDone = true
         var doneNow: [String] = []
         // A custom handler still failing on an event this old gives up on it, so the event goes on.

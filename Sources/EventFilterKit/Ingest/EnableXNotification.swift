@@ -28,6 +28,9 @@ enum EnableXNotification {
         params["links"] = .array(found.map { .object(["title": .string($0.title), "url": .string($0.url)]) })
         // Templates render a list section once per link; a heading above the list needs a flag.
         if !found.isEmpty { params["has_links"] = .string("true") }
+        // Only ever the source's own template, never a field the sender chose.
+        params["watch_url"] = source.watchURL(
+            ["app_id": appID, "room_id": roomID, "conf_num": WebhookParsing.text(body["conf_num"])])
         return [IncomingEvent(
             type: "enablex.\(type)", params: .object(params),
             dedupeKey: WebhookParsing.bodyHashKey(source, request.body))]

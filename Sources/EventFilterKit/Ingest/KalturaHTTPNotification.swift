@@ -7,10 +7,13 @@
 /// `eventNotificationJobId`, `templateSystemName`, …), the same JSON form-wrapped as `data=…`,
 /// plain form fields (the template's content parameters), or free text.
 ///
-/// A schedule event with a start and an end date (a webinar, a webcast) gives two events: the
-/// announcement `kaltura.schedule_event`, due at once, and `kaltura.schedule_reminder`, due
-/// `reminderLead` seconds before the start (at once when that time has passed; none when the
-/// session has already ended or was cancelled or deleted).
+/// A schedule event with a start and an end date (a webinar, a webcast) gives the announcement
+/// `kaltura.schedule_event`, due at once, and `kaltura.schedule_reminder`, due `reminderLead`
+/// seconds before the start (at once when that time has passed; none when the session has already
+/// ended). One cancelled (status 1) or deleted (status 3, or a deleted/erased event) gives
+/// `kaltura.schedule_cancelled`. A session with an `id` carries a `ScheduleNotice`, so intake keeps
+/// one announcement and one reminder per session and mails a move (`kaltura.schedule_rescheduled`)
+/// or a cancellation once (`ObjectLifecycle`).
 /// Both keep `start_date` and `end_date` (unix seconds) and add, for the mail, `start_time` /
 /// `end_time` (ISO 8601), `start_text` / `end_text` ("Thursday 1 January 2026, 09:00 UTC") and
 /// `start_clock` / `end_clock` ("09:00 UTC"); the reminder adds `lead_minutes`.
@@ -92,7 +95,12 @@ enum KalturaHTTPNotification {
         params["object_type"] = objectKind.map(JSONValue.string)
         params["event"] = eventName.map(JSONValue.string)
         // KalturaEntryStatus 2 is READY (a schedule event's status 2 means ACTIVE, so entries only).
-        if objectKind == "entry", WebhookParsing.text(object["status"]) == "2" { params["ready"] = .string("true") }
+        let isReady = objectKind == "entry" && WebhookParsing.text(object["status"]) == "2"
+        if isReady { params["ready"] = .string("true") }
+        let entryID = objectKind == "entry" ? WebhookParsing.text(object["id"]) : WebhookParsing.text(object["entryId"])
+        params["entry_id"] = entryID.map(JSONValue.string)
+        // Only ever the source's own template, never a field the sender chose.
+        params["watch_url"] = entryID.flatMap { source.watchURL(["entry_id": $0, "partner_id": partnerID]) }
         for (from, to) in [("templateSystemName", "template_system_name"), ("templateName", "template_name"),
                            ("templateId", "template_id"), ("eventNotificationJobId", "event_notification_job_id")]
         {
@@ -100,36 +108,60 @@ enum KalturaHTTPNotification {
         }
 
         let jobID = WebhookParsing.text(root["eventNotificationJobId"])
+        let jobSequence = jobID.flatMap { Int64($0) }
         let announcementKey = jobID.map { "kaltura-http:\(source.name):job:\($0)" }
             ?? WebhookParsing.bodyHashKey(source, request.body)
 
         let start = WebhookParsing.unixTime(object["startDate"])
         let end = WebhookParsing.unixTime(object["endDate"])
-        guard isSchedule, let start, let end, isLive(object, eventName: eventName) else {
+        if isSchedule, let start { params["start_date"] = .number(Double(start)) }
+        if isSchedule, let end { params["end_date"] = .number(Double(end)) }
+        let sessionID = isSchedule ? WebhookParsing.text(object["id"]) : nil
+        let live = isLive(object, eventName: eventName)
+
+        if let sessionID, !live {
+            // Intake decides whether anyone was told of the session and so needs telling it is off.
+            ReadableTime.addDerivedTimes(to: &params, fields: [("start_date", "start"), ("end_date", "end")])
+            let notice = ScheduleNotice(objectID: sessionID, start: start, end: end, cancelled: true, sequence: jobSequence)
+            return [IncomingEvent(
+                type: cancelledType, params: .object(params), dedupeKey: announcementKey, lifecycle: .schedule(notice))]
+        }
+        guard isSchedule, let start, let end, live else {
             let type = "kaltura." + ([objectKind, eventName].compactMap { $0 }.joined(separator: "_"))
+            let gone = eventName == "deleted" || eventName == "erased"
+            let lifecycle = isReady && !gone ? entryID.map { LifecycleNotice.ready(objectType: "entry", objectID: $0) } : nil
             return [IncomingEvent(
                 type: type == "kaltura." ? "kaltura.http_notification" : type,
-                params: .object(params), dedupeKey: announcementKey)]
+                params: .object(params), dedupeKey: announcementKey, lifecycle: lifecycle)]
         }
 
-        params["start_date"] = .number(Double(start))
-        params["end_date"] = .number(Double(end))
         ReadableTime.addDerivedTimes(to: &params, fields: [("start_date", "start"), ("end_date", "end")])
-        var events = [IncomingEvent(type: "kaltura.schedule_event", params: .object(params), dedupeKey: announcementKey)]
+        var reminder: ScheduledReminder?
         if now < end {
-            var reminder = params
-            reminder["reminder"] = .bool(true)
-            reminder["lead_seconds"] = .number(Double(source.reminderLead))
-            reminder["lead_minutes"] = .number(Double(source.reminderLead / 60))
-            // One reminder per session start, however many notifications mention the session.
-            let key = WebhookParsing.text(object["id"]).map { "kaltura-http:\(source.name):schedule:\($0):\(start):reminder" }
-                ?? announcementKey + ":reminder"
+            var reminderParams = params
+            reminderParams["reminder"] = .bool(true)
+            reminderParams["lead_seconds"] = .number(Double(source.reminderLead))
+            reminderParams["lead_minutes"] = .number(Double(source.reminderLead / 60))
+            reminder = ScheduledReminder(params: .object(reminderParams), notBefore: start - source.reminderLead)
+        }
+        if let sessionID {
+            // One announcement and one reminder per session; intake moves or withdraws them as it changes.
+            let notice = ScheduleNotice(objectID: sessionID, start: start, end: end, reminder: reminder, sequence: jobSequence)
+            return [IncomingEvent(
+                type: announcementType, params: .object(params), dedupeKey: announcementKey, lifecycle: .schedule(notice))]
+        }
+        var events = [IncomingEvent(type: announcementType, params: .object(params), dedupeKey: announcementKey)]
+        if let reminder {
             events.append(IncomingEvent(
-                type: "kaltura.schedule_reminder", params: .object(reminder),
-                notBefore: start - source.reminderLead, dedupeKey: key))
+                type: ScheduledReminder.eventType, params: reminder.params, notBefore: reminder.notBefore,
+                dedupeKey: announcementKey + ":reminder"))
         }
         return events
     }
+
+    static let announcementType = "kaltura.schedule_event"
+    static let rescheduledType = "kaltura.schedule_rescheduled"
+    static let cancelledType = "kaltura.schedule_cancelled"
 
     /// The field naming the node the object belongs under: a session's live entry, an asset's or
     /// cue point's entry, else the object itself.

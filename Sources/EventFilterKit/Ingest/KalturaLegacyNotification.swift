@@ -108,11 +108,20 @@ enum KalturaLegacyNotification {
         var params = fields.mapValues(JSONValue.string)
         params["path"] = .string(try WebhookParsing.path(source, segments))
         if let objectField { params["node_id"] = .string(fields[objectField]!) }
-        // KalturaEntryStatus 2 is READY: the mail can say the media can be watched.
-        if objectField == "entry_id", fields["status"] == "2" { params["ready"] = .string("true") }
+        // KalturaEntryStatus 2 is READY: the mail can say the media can be watched, once.
+        var lifecycle: LifecycleNotice?
+        if objectField == "entry_id", let entryID = fields["entry_id"] {
+            params["watch_url"] = source.watchURL(["entry_id": entryID, "partner_id": partnerID])
+            if fields["status"] == "2" {
+                params["ready"] = .string("true")
+                if !typeName.contains("delete") { lifecycle = .ready(objectType: "entry", objectID: entryID) }
+            }
+        } else {
+            params["watch_url"] = nil  // only ever the source's own template, never a sender's field
+        }
         return IncomingEvent(
             type: "kaltura.\(typeName)", params: .object(params),
-            dedupeKey: "kaltura:\(partnerID):\(notificationID)")
+            dedupeKey: "kaltura:\(partnerID):\(notificationID)", lifecycle: lifecycle)
     }
 
     /// The sender sends names (`entry_add`); the numeric ids of `kNotificationJobData` are mapped

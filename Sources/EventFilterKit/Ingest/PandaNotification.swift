@@ -38,9 +38,13 @@ enum PandaNotification {
         params["path"] = .string(try WebhookParsing.path(source, videoID.map { [("video_id", $0)] } ?? []))
         if let videoID { params["node_id"] = .string(videoID) }
         if event == "encoding-progress", !source.mailProgress { params["quiet"] = .bool(true) }
+        // Only ever the source's own template, never a field the sender chose.
+        params["watch_url"] = videoID.flatMap { source.watchURL(["video_id": $0]) }
+        // An encoded video is announced once, however often Panda says so.
+        let lifecycle = event == "video-encoded" ? videoID.map { LifecycleNotice.ready(objectType: "video", objectID: $0) } : nil
         return [IncomingEvent(
             type: "panda.\(event)", params: .object(params),
-            dedupeKey: WebhookParsing.bodyHashKey(source, request.body))]
+            dedupeKey: WebhookParsing.bodyHashKey(source, request.body), lifecycle: lifecycle)]
     }
 
     private static func authenticate(_ request: HTTPRequest, source: WebhookSource) throws {

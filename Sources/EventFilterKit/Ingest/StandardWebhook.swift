@@ -8,8 +8,14 @@
 /// which stops replays inside the window.
 ///
 /// The event type is `<source name>.<payload type>` (source `billing`, `{"type": "invoice.paid"}`
-/// → `billing.invoice.paid`), and the params are the payload's `data` object plus `path`.
+/// → `billing.invoice.paid`), and the params are the payload's `data` object plus `path`. The
+/// specification leaves the payload free, so the field is the source's `TypeField` (default
+/// `type`), and a message without it is `<source name>.message` whose params are the whole payload
+/// (`{"test": 2432232314}` → `billing.message` with `test`).
 enum StandardWebhook {
+    /// The type of a message whose payload has no type field: `<source name>.message`.
+    static let untypedMessage = "message"
+
     static func events(_ request: HTTPRequest, source: WebhookSource, now: Int64) throws -> [IncomingEvent] {
         func header(_ name: String) throws -> String {
             guard let value = request.header(name).map(IngestText.trim), !value.isEmpty else {
@@ -52,16 +58,26 @@ enum StandardWebhook {
         guard matches else { throw WebhookRejection.forbidden("webhook-signature does not match") }
 
         let payload = try WebhookParsing.jsonObject(request.body)
-        guard let type = payload["type"]?.stringValue, !type.isEmpty else {
-            throw WebhookRejection.malformed("missing type field")
-        }
-        guard Names.isName(type), !type.hasPrefix("."), !type.hasSuffix(".") else {
-            throw WebhookRejection.malformed("unusable type \(IngestText.quoted(type))")
+        let field = source.typeField
+        let type: String
+        switch payload[field] {
+        case nil, .null?:
+            // The specification requires only the signature: an untyped message is still genuine.
+            type = untypedMessage
+        case .string(let named)? where Names.isName(named) && !named.hasPrefix(".") && !named.hasSuffix("."):
+            type = named
+        case .string(let named)?:
+            throw WebhookRejection.malformed("unusable \(field) \(IngestText.quoted(named))")
+        default:
+            throw WebhookRejection.malformed("the \(field) field is not a string")
         }
         var params: [String: JSONValue]
         switch payload["data"] {
-        case nil, .null?: params = [:]
         case .object(let data)?: params = data
+        case nil, .null?:
+            // A typed envelope without data carries nothing else; an untyped message is its own data.
+            params = payload[field] == nil || payload[field] == .null ? payload : [:]
+            params.removeValue(forKey: field)
         default: throw WebhookRejection.malformed("data is not a JSON object")
         }
         params["path"] = .string(source.normalizedPrefix)

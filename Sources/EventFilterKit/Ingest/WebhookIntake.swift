@@ -71,13 +71,8 @@ public final class WebhookIntake {
 
         let results: [Store.AddResult]
         do {
-            results = try store.db.inTransaction {
-                try events.map { event in
-                    try store.addEvent(
-                        type: event.type, params: event.params, notBefore: event.notBefore,
-                        dedupeKey: event.dedupeKey, now: now)
-                }
-            }
+            let lifecycle = ObjectLifecycle(store: store, source: source, now: now)
+            results = try store.db.inTransaction { try events.flatMap(lifecycle.store) }
         } catch {
             return Answer(
                 HTTPResponse(status: 500, body: "could not store the notification; nothing was stored, please retry"),

@@ -34,10 +34,16 @@ public struct WebhookSource: Sendable {
     public var mailProgress: Bool
     /// Standard Webhooks: how far `webhook-timestamp` may be from now, either way.
     public var toleranceSeconds: Int64
+    /// Standard Webhooks: the payload field naming the event type (`TypeField=`, default `type`).
+    public var typeField: String
+    /// Where people watch what this source announces: `EntryURL=` (Kaltura), `VideoURL=` (Panda),
+    /// `RecordingURL=` (EnableX); nil when the mail should say where the object is instead.
+    public var watchLink: LinkTemplate?
 
     public init(
         name: String, type: WebhookSourceType, secret: String, pathPrefix: String? = nil,
-        reminderLead: Int64 = 900, mailProgress: Bool = false, toleranceSeconds: Int64 = 300
+        reminderLead: Int64 = 900, mailProgress: Bool = false, toleranceSeconds: Int64 = 300,
+        typeField: String = "type"
     ) {
         self.name = name
         self.type = type
@@ -46,6 +52,7 @@ public struct WebhookSource: Sendable {
         self.reminderLead = reminderLead
         self.mailProgress = mailProgress
         self.toleranceSeconds = toleranceSeconds
+        self.typeField = typeField
     }
 
     /// What is wrong with this configuration, in one line, or nil when it is usable.
@@ -58,6 +65,9 @@ public struct WebhookSource: Sendable {
         guard pathPrefix.hasPrefix("/") else { return "Path must start with '/'" }
         guard reminderLead >= 0 else { return "ReminderLead must not be negative" }
         guard toleranceSeconds > 0 else { return "the timestamp tolerance must be positive" }
+        guard Names.isName(typeField, allowingDot: false) else {
+            return "TypeField must be a JSON field name of letters, digits, '_' and '-'"
+        }
         switch type {
         case .standard:
             guard let key = standardWebhooksKey, !key.isEmpty else {
@@ -69,6 +79,21 @@ public struct WebhookSource: Sendable {
             break
         }
         return nil
+    }
+
+    /// The settings key of a source type's watch link and the placeholders it may use.
+    public static func watchLinkKey(_ type: WebhookSourceType) -> (key: String, placeholders: Set<String>)? {
+        switch type {
+        case .kaltura, .kalturaHTTP: return ("EntryURL", ["entry_id", "partner_id"])
+        case .panda: return ("VideoURL", ["video_id"])
+        case .enablex: return ("RecordingURL", ["app_id", "room_id", "conf_num"])
+        case .standard: return nil
+        }
+    }
+
+    /// The watch link for these values, percent-encoded; nil without a template or a value it needs.
+    func watchURL(_ values: [String: String?]) -> JSONValue? {
+        watchLink?.url(values.compactMapValues { $0 }).map(JSONValue.string)
     }
 
     /// The prefix with exactly one leading and one trailing `/`.
@@ -109,12 +134,18 @@ public struct IncomingEvent: Sendable, Equatable {
     public var notBefore: Int64?
     /// Storing a second event with the same key must store nothing (sender retries).
     public var dedupeKey: String
+    /// What the notification says about an object the sender keeps notifying about; intake
+    /// compares it with what subscribers were already told (see `ObjectLifecycle`).
+    public var lifecycle: LifecycleNotice?
 
-    public init(type: String, params: JSONValue, notBefore: Int64? = nil, dedupeKey: String) {
+    public init(
+        type: String, params: JSONValue, notBefore: Int64? = nil, dedupeKey: String, lifecycle: LifecycleNotice? = nil
+    ) {
         self.type = type
         self.params = params
         self.notBefore = notBefore
         self.dedupeKey = dedupeKey
+        self.lifecycle = lifecycle
     }
 }
 

@@ -16,7 +16,9 @@
 /// Keys of a `[Source-NAME]` block: `Type` (required: kaltura, kaltura-http, panda, enablex,
 /// standard), `Secret` (required), `Path` (default `/NAME/`), `ReminderLead` (seconds, default
 /// 900), `MailProgress` (Panda, default disabled), `Tolerance` (Standard Webhooks, seconds,
-/// default 300). An unknown key is refused, so a misspelt `Secert=` does not go unnoticed.
+/// default 300), `TypeField` (Standard Webhooks, the payload's type field, default `type`), and the
+/// watch link of the source's type: `EntryURL` (Kaltura: `{entry_id}`, `{partner_id}`), `VideoURL`
+/// (Panda: `{video_id}`), `RecordingURL` (EnableX: `{app_id}`, `{room_id}`, `{conf_num}`). An unknown key is refused, so a misspelt `Secert=` does not go unnoticed.
 public enum WebhookSources {
     public static let fileName = "webhooks.ini"
     public static let sourcePrefix = "Source-"
@@ -25,7 +27,10 @@ public enum WebhookSources {
     /// Path names that are not sources: `/unsubscribe/<token>` is the one-click unsubscribe.
     public static let reservedNames: Set<String> = ["unsubscribe"]
 
-    private static let knownKeys: Set<String> = ["Type", "Secret", "Path", "ReminderLead", "MailProgress", "Tolerance"]
+    private static let knownKeys: Set<String> = [
+        "Type", "Secret", "Path", "ReminderLead", "MailProgress", "Tolerance", "TypeField", "EntryURL", "VideoURL",
+        "RecordingURL",
+    ]
 
     /// Every `[Source-NAME]` block, by NAME. Throws a `SettingsError` naming the file and line
     /// (or the block) of the first problem; its message never contains a secret.
@@ -78,12 +83,26 @@ public enum WebhookSources {
         let lead = try file.int(block, "ReminderLead") ?? 900
         let tolerance = try file.int(block, "Tolerance") ?? 300
         let mailProgress = try file.bool(block, "MailProgress", default: false)
+        let typeField = file.string(block, "TypeField").map(IngestText.trim).flatMap { $0.isEmpty ? nil : $0 } ?? "type"
 
-        let source = WebhookSource(
+        var source = WebhookSource(
             name: name, type: type, secret: secret, pathPrefix: path, reminderLead: Int64(lead),
-            mailProgress: mailProgress, toleranceSeconds: Int64(tolerance))
+            mailProgress: mailProgress, toleranceSeconds: Int64(tolerance), typeField: typeField)
         if let problem = source.configurationProblem {
             throw fail(keyOf(problem), problem)
+        }
+        let linkKey = WebhookSource.watchLinkKey(type)
+        for key in ["EntryURL", "VideoURL", "RecordingURL"] where key != linkKey?.key {
+            if file.string(block, key) != nil {
+                throw fail(key, "\(key) does not apply to Type=\(type.rawValue)\(linkKey.map { "; use \($0.key)" } ?? "")")
+            }
+        }
+        if let linkKey, let text = file.string(block, linkKey.key).map(IngestText.trim), !text.isEmpty {
+            do {
+                source.watchLink = try LinkTemplate(text, placeholders: linkKey.placeholders)
+            } catch let error as LinkTemplateError {
+                throw fail(linkKey.key, "\(linkKey.key) \(error.reason)")
+            }
         }
         return source
     }
@@ -104,7 +123,7 @@ public enum WebhookSources {
 
     /// The key a configuration problem is about, so the error can point at its line.
     private static func keyOf(_ problem: String) -> String? {
-        ["Secret", "Path", "ReminderLead"].first { problem.hasPrefix($0) } ?? (problem.contains("tolerance") ? "Tolerance" : nil)
+        ["Secret", "Path", "ReminderLead", "TypeField"].first { problem.hasPrefix($0) } ?? (problem.contains("tolerance") ? "Tolerance" : nil)
     }
 
     /// An error at the line that set `key`, else at the block's earliest key, else naming the file.

@@ -6,7 +6,9 @@
 /// variable, with `links` (a list of `title`, `url`), `name`, `node_id`, `type` and the site's
 /// `site_name`, `site_url`. Derived at intake: Kaltura schedule events have `start_text`
 /// ("Thursday 1 January 2026, 09:00 UTC"), `start_clock` ("09:00 UTC"), `start_time` (ISO 8601)
-/// and the same for `end_`; reminders `lead_minutes`; ready Kaltura entries `ready`.
+/// and the same for `end_`; reminders `lead_minutes`; ready Kaltura entries `ready`; `watch_url` from the
+/// source's `EntryURL=`/`VideoURL=`/`RecordingURL=` template; a moved
+/// session's mail `old_start_text` and `old_start_clock` beside the new `start_text`.
 ///
 /// As with the kernel's templates, an extension overrides any of them with
 /// `extension/<ext>/templates/<name>`, e.g. `templates/enablex.recording/subject.txt`.
@@ -34,6 +36,11 @@ extension BuiltinTemplates {
             subject: IngestMailText.scheduledSubject, text: IngestMailText.scheduledText, html: IngestMailText.scheduledHTML)
         add(["kaltura.schedule_reminder"],
             subject: IngestMailText.reminderSubject, text: IngestMailText.reminderText, html: IngestMailText.reminderHTML)
+        add(["kaltura.schedule_rescheduled"],
+            subject: IngestMailText.rescheduledSubject, text: IngestMailText.rescheduledText,
+            html: IngestMailText.rescheduledHTML)
+        add(["kaltura.schedule_cancelled"],
+            subject: IngestMailText.cancelledSubject, text: IngestMailText.cancelledText, html: IngestMailText.cancelledHTML)
 
         // Panda: ids only, so the mail names the video by its id.
         add(["panda"], subject: IngestMailText.pandaSubject, text: IngestMailText.pandaText, html: IngestMailText.pandaHTML)
@@ -66,6 +73,20 @@ extension BuiltinTemplates {
 enum IngestMailText {
     // Room names are optional in EnableX bodies; the room id always comes.
     private static let room = "{{#room_name}}{{room_name}}{{/room_name}}{{^room_name}}{{room_id}}{{/room_name}}"
+
+    /// The source's own link to where people watch the object (`EntryURL=`, `VideoURL=`,
+    /// `RecordingURL=`), percent-encoded at intake.
+    private static let watchText = """
+        {{#watch_url}}
+        Watch: {{watch_url}}
+        {{/watch_url}}
+        """
+
+    private static let watchHTML = """
+        {{#watch_url}}
+        <p><a href="{{watch_url}}">Watch</a></p>
+        {{/watch_url}}
+        """
 
     private static let linksText = """
         {{#links}}
@@ -159,6 +180,7 @@ enum IngestMailText {
     static let entryAddedText = """
         {{#ready}}
         "{{name}}" has been added to Kaltura and is ready to watch.
+        \(watchText)
         {{/ready}}
         {{^ready}}
         "{{name}}" has been added to Kaltura. You will hear from us again when it is ready to watch.
@@ -172,6 +194,7 @@ enum IngestMailText {
     static let entryAddedHTML = """
         {{#ready}}
         <p>&ldquo;{{name}}&rdquo; has been added to Kaltura and is ready to watch.</p>
+        \(watchHTML)
         {{/ready}}
         {{^ready}}
         <p>&ldquo;{{name}}&rdquo; has been added to Kaltura. You will hear from us again when it is ready to watch.</p>
@@ -188,6 +211,7 @@ enum IngestMailText {
     static let entryChangedText = """
         {{#ready}}
         "{{name}}" is ready to watch in Kaltura.
+        \(watchText)
         {{/ready}}
         {{^ready}}
         "{{name}}" was updated in Kaltura.
@@ -201,6 +225,7 @@ enum IngestMailText {
     static let entryChangedHTML = """
         {{#ready}}
         <p>&ldquo;{{name}}&rdquo; is ready to watch in Kaltura.</p>
+        \(watchHTML)
         {{/ready}}
         {{^ready}}
         <p>&ldquo;{{name}}&rdquo; was updated in Kaltura.</p>
@@ -327,11 +352,19 @@ enum IngestMailText {
 
     static let videoEncodedText = """
         Video {{video_id}} has been encoded by Panda and is ready to be played.
+        \(watchText)
+        {{^watch_url}}
+        Find it in Panda under video id {{video_id}}.
+        {{/watch_url}}
 
         """
 
     static let videoEncodedHTML = """
         <p>Video {{video_id}} has been encoded by Panda and is ready to be played.</p>
+        \(watchHTML)
+        {{^watch_url}}
+        <p>Find it in Panda under video id {{video_id}}.</p>
+        {{/watch_url}}
 
         """
 
@@ -387,6 +420,10 @@ enum IngestMailText {
 
     static let recordingText = """
         The recording of room \(room) is ready.
+        \(watchText)
+        {{^watch_url}}
+        EnableX app {{app_id}}, room {{room_id}}{{#conf_num}}, conference {{conf_num}}{{/conf_num}}.
+        {{/watch_url}}
         {{#has_links}}
 
         Download it here:
@@ -397,6 +434,10 @@ enum IngestMailText {
 
     static let recordingHTML = """
         <p>The recording of room \(room) is ready.</p>
+        \(watchHTML)
+        {{^watch_url}}
+        <p>EnableX app {{app_id}}, room {{room_id}}{{#conf_num}}, conference {{conf_num}}{{/conf_num}}.</p>
+        {{/watch_url}}
         {{#has_links}}
         <p>Download it here:</p>
         <ul>

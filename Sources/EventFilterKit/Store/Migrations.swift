@@ -156,6 +156,27 @@ enum Migrations {
         """
         CREATE INDEX outbox_recipient ON outbox(recipient COLLATE NOCASE, id);
         """,
+        // Webhook objects: what intake last told subscribers about an object a sender keeps
+        // notifying about, so a re-sent, rescheduled or cancelled session and a media entry that is
+        // "ready" again are compared with it instead of announced again.
+        """
+        CREATE TABLE webhook_object (
+            source TEXT NOT NULL,                  -- the [Source-NAME]
+            object_type TEXT NOT NULL,             -- schedule_event, entry, video
+            object_id TEXT NOT NULL,               -- the sender's id
+            start_date INTEGER,                    -- a session: the start last announced (unix seconds)
+            end_date INTEGER,
+            cancelled INTEGER NOT NULL DEFAULT 0,  -- a session: cancelled or deleted
+            reminder_event_id INTEGER,             -- a session: its one reminder event
+            notice_event_id INTEGER,               -- a session: its last announcement, move or cancellation
+            told_start INTEGER,                    -- a session: the start subscribers knew before that notice (NULL: none)
+            ready_at INTEGER,                      -- media: when its readiness was announced
+            sequence INTEGER,                      -- the sender's order of the last notification applied
+            updated_at INTEGER NOT NULL,
+            PRIMARY KEY (source, object_type, object_id)
+        ) WITHOUT ROWID;
+        CREATE INDEX webhook_object_updated ON webhook_object(updated_at);
+        """,
         // Monitoring: cancelled and acknowledged mail, problems reported once, custom handler backoff,
         // the pid of a run in progress. SQLite cannot change a CHECK constraint in place, so the
         // outbox is rebuilt (same columns, plus acknowledged_at and reported_state), keeping its

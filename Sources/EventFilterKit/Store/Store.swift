@@ -6,7 +6,8 @@ import Foundation
 ///     let id = try store.addEvent(type: "ezpublish", params: ["node_id": "77"], now: now)
 ///
 /// The table families live in extensions: events (`EventStore.swift`), users and rules
-/// (`UserStore.swift`), status (`StatusReport.swift`); digest items and contents are written by the
+/// (`UserStore.swift`), status (`StatusReport.swift`), what intake knows of webhook senders' sessions
+/// and media (`WebhookObjectStore.swift`); digest items and contents are written by the
 /// run (`Handlers/RunContext.swift`), the outbox by `Mail/Outbox.swift`.
 public final class Store {
     public let db: Database

@@ -21,8 +21,15 @@ final class SubtreeHandler: EventHandler {
         let node = event.param("node_id") ?? nodes.last!
         let content = try run.render(bases: templateBases(for: event.type), handler: name, thread: run.threadID(node: node),
                                      variables(event, node: node, run: run))
-        return .done([Items(content: content, recipients: recipients, delivery: .recipientSetting)])
+        let delivery: Items.Delivery = Self.timeCritical.contains(event.type) ? .immediate : .recipientSetting
+        return .done([Items(content: content, recipients: recipients, delivery: delivery)])
     }
+
+    /// Mail about a session's time is never held for a digest: a reminder, a move or a cancellation
+    /// read in the next morning's digest may come after the session.
+    static let timeCritical: Set<String> = [
+        ScheduledReminder.eventType, KalturaHTTPNotification.rescheduledType, KalturaHTTPNotification.cancelledType,
+    ]
 
     /// ezpublish events, and any other event with a path except the kernel's own types.
     private func handles(_ event: Event) -> Bool {

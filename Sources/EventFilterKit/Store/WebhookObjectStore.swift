@@ -1,0 +1,117 @@
+/// What intake remembers about one object a webhook sender keeps notifying about: a scheduled
+/// session (its start, whether it was cancelled, its one reminder) or a media entry (whether its
+/// readiness was announced).
+///
+///     var session = try store.webhookObject(source: "webinars", type: "schedule_event", id: "4711")
+///         ?? WebhookObject(source: "webinars", objectType: "schedule_event", objectID: "4711")
+///     session.startDate = 1_767_258_000
+///     try store.saveWebhookObject(session, now: now)
+public struct WebhookObject: Sendable, Equatable {
+    public var source: String
+    public var objectType: String
+    public var objectID: String
+    public var startDate: Int64?
+    public var endDate: Int64?
+    public var cancelled = false
+    public var reminderEventID: Int64?
+    /// A session's last announcement, move or cancellation event; while it waits it can be withdrawn.
+    public var noticeEventID: Int64?
+    /// The start subscribers knew of before that notice; nil when they knew of no live session.
+    public var toldStart: Int64?
+    public var readyAt: Int64?
+    /// The sender's order of the last notification applied (Kaltura's `eventNotificationJobId`).
+    public var sequence: Int64?
+
+    public init(source: String, objectType: String, objectID: String) {
+        self.source = source
+        self.objectType = objectType
+        self.objectID = objectID
+    }
+}
+
+/// Webhook objects, and the waiting events intake moves or withdraws for them.
+extension Store {
+    public func webhookObject(source: String, type: String, id: String) throws -> WebhookObject? {
+        try db.first("""
+            SELECT start_date, end_date, cancelled, reminder_event_id, ready_at, sequence, notice_event_id, told_start
+            FROM webhook_object
+            WHERE source = ? AND object_type = ? AND object_id = ?
+            """, [source, type, id]) { row in
+            var object = WebhookObject(source: source, objectType: type, objectID: id)
+            object.startDate = row.isNull(0) ? nil : row.int64(0)
+            object.endDate = row.isNull(1) ? nil : row.int64(1)
+            object.cancelled = row.int(2) != 0
+            object.reminderEventID = row.isNull(3) ? nil : row.int64(3)
+            object.readyAt = row.isNull(4) ? nil : row.int64(4)
+            object.sequence = row.isNull(5) ? nil : row.int64(5)
+            object.noticeEventID = row.isNull(6) ? nil : row.int64(6)
+            object.toldStart = row.isNull(7) ? nil : row.int64(7)
+            return object
+        }
+    }
+
+    public func saveWebhookObject(_ object: WebhookObject, now: Int64) throws {
+        try db.execute("""
+            INSERT INTO webhook_object(
+                source, object_type, object_id, start_date, end_date, cancelled, reminder_event_id, notice_event_id,
+                told_start, ready_at, sequence, updated_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT(source, object_type, object_id) DO UPDATE SET
+                start_date = excluded.start_date, end_date = excluded.end_date, cancelled = excluded.cancelled,
+                reminder_event_id = excluded.reminder_event_id, notice_event_id = excluded.notice_event_id,
+                told_start = excluded.told_start, ready_at = excluded.ready_at, sequence = excluded.sequence,
+                updated_at = excluded.updated_at
+            """, [object.source, object.objectType, object.objectID, object.startDate, object.endDate, object.cancelled,
+                  object.reminderEventID, object.noticeEventID, object.toldStart, object.readyAt, object.sequence, now])
+    }
+
+    /// The event stored under a dedupe key, if any: a sender's retry finds what it stored before.
+    public func eventID(dedupeKey: String) throws -> Int64? {
+        try db.first("SELECT event_id FROM dedupe_key WHERE key = ?", [dedupeKey]) { $0.int64(0) }
+    }
+
+    /// The newest waiting event whose dedupe key starts with `prefix` (which ends in `:`), with its params.
+    public func waitingEvent(dedupeKeyPrefix prefix: String) throws -> (id: Int64, params: JSONValue)? {
+        precondition(prefix.hasSuffix(":"), "the prefix ends at a separator")
+        // Keys from prefix up to (not including) the prefix with its ':' raised to ';': a range on the key.
+        return try db.first("""
+            SELECT e.id, e.params FROM dedupe_key AS d JOIN event AS e ON e.id = d.event_id
+            WHERE d.key >= ? AND d.key < ? AND e.handled_at IS NULL
+            ORDER BY e.id DESC LIMIT 1
+            """, [prefix, prefix.dropLast() + ";"]) { row in
+            (row.int64(0), (try? JSONValue.parse(row.string(1))) ?? .object([:]))
+        }
+    }
+
+    /// Gives a waiting (unhandled) event a new due time and params; false when it is no longer waiting.
+    public func moveWaitingEvent(_ id: Int64, notBefore: Int64, params: JSONValue) throws -> Bool {
+        try db.execute("UPDATE event SET not_before = ?, params = ? WHERE id = ? AND handled_at IS NULL",
+                       [notBefore, params.serialized, id])
+        return db.changes > 0
+    }
+
+    /// Marks a waiting event handled without handling it, with `withdrawn` in its params so
+    /// `event list` tells why; false when it is no longer waiting.
+    public func withdrawWaitingEvent(_ id: Int64, now: Int64) throws -> Bool {
+        try db.execute("""
+            UPDATE event SET handled_at = ?, params = json_set(params, '$.withdrawn', json('true'))
+            WHERE id = ? AND handled_at IS NULL
+            """, [now, id])
+        guard db.changes > 0 else { return false }
+        try db.execute("DELETE FROM event_progress WHERE event_id = ?", [id])
+        return true
+    }
+
+    /// Whether a waiting event is still unhandled and due when it was when read.
+    func isStillWaiting(_ id: Int64, notBefore: Int64) throws -> Bool {
+        try db.scalarInt("SELECT 1 FROM event WHERE id = ? AND handled_at IS NULL AND not_before = ?", [id, notBefore]) != nil
+    }
+
+    /// Objects silent since `cutoff` whose session (if any) ended before it: nothing can still
+    /// depend on them, and a sender repeating itself that late is news again.
+    func purgeWebhookObjects(before cutoff: Int64) throws {
+        try db.execute("""
+            DELETE FROM webhook_object WHERE updated_at < ? AND (end_date IS NULL OR end_date < ?)
+            """, [cutoff, cutoff])
+    }
+}
