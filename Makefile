@@ -1,6 +1,6 @@
 # eventfilter: the two quick-start commands are `make demo` and `make test`.
-# Both install what a fresh machine lacks (libcurl's headers; for tests also aiosmtpd and
-# lighttpd), then build with SwiftPM. No Swift packages are fetched.
+# Both install what a fresh machine lacks (libcurl's headers; for tests also aiosmtpd,
+# lighttpd, apache2 and sqlite3), then build with SwiftPM. No Swift packages are fetched.
 
 SHELL := /bin/bash
 SWIFT ?= swift
@@ -19,6 +19,7 @@ deps:
 test-deps: deps
 	@python3 -c 'import aiosmtpd' 2>/dev/null || { echo "installing aiosmtpd"; python3 -m pip install -q aiosmtpd; }
 	@command -v lighttpd >/dev/null || { echo "installing lighttpd"; $(SUDO) apt-get update -qq && $(SUDO) $(APT_INSTALL) lighttpd >/dev/null; }
+	@[ -x /usr/sbin/apache2 ] || { echo "installing apache2"; $(SUDO) apt-get update -qq && $(SUDO) $(APT_INSTALL) apache2 >/dev/null; }
 	@command -v sqlite3 >/dev/null || { echo "installing sqlite3"; $(SUDO) apt-get update -qq && $(SUDO) $(APT_INSTALL) sqlite3 >/dev/null; }
 	@command -v systemd-analyze >/dev/null || { echo "installing systemd (systemd-analyze)"; $(SUDO) apt-get update -qq && $(SUDO) $(APT_INSTALL) systemd >/dev/null; }
 

@@ -31,3 +31,7 @@ CURLcode ccurl_get_long(CURL *handle, CURLINFO info, long *value) {
 CURLcode ccurl_get_double(CURL *handle, CURLINFO info, double *value) {
     return curl_easy_getinfo(handle, info, value);
 }
+CURLcode ccurl_get_socket(CURL *handle, curl_socket_t *value) {
+    *value = CURL_SOCKET_BAD;
+    return curl_easy_getinfo(handle, CURLINFO_ACTIVESOCKET, value);
+}

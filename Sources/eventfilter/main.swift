@@ -3,10 +3,10 @@ import Foundation
 
 let environment = ProcessInfo.processInfo.environment
 do {
-    var argv = try CommandLineParser.decode((1..<Int(CommandLine.argc)).compactMap { CommandLine.unsafeArgv[$0].map { UnsafePointer($0) } })
-    // A web server starts a CGI program with no arguments: then `eventfilter` is `eventfilter cgi`.
-    if argv.isEmpty, let gateway = environment["GATEWAY_INTERFACE"], gateway.hasPrefix("CGI/") {
-        argv = ["cgi"]
+    // Started by a web server (GATEWAY_INTERFACE set), the program is the CGI receiver and nothing
+    // else, whatever words a request's query put on the command line.
+    let argv = try CGIGate.arguments(environment: environment) {
+        try CommandLineParser.decode((1..<Int(CommandLine.argc)).compactMap { CommandLine.unsafeArgv[$0].map { UnsafePointer($0) } })
     }
     switch try CommandLineParser(commands: CommandList.all).parse(argv, environment: environment) {
     case .run(let command, let arguments, let context):

@@ -109,19 +109,39 @@ final class HealthCheckEndToEndTests: XCTestCase {
             + "[EventFilterSettings] WarnDeferredAfter must be a whole number, not \"soon\"\n")
     }
 
-    func testAFailedRunIsCritical() throws {
+    func testSettingsARunWouldRefuseAndAFailedRunAreCritical() throws {
         let root = try TestRoot()
         try root.ok("run", now: "2026-05-04T10:00:00Z")
+        XCTAssertEqual(try check(root, now: "2026-05-04T10:01:00Z").0, 0)
+
+        // Settings a run refuses: critical at once, before any run has been refused.
         try root.write("settings/notification.ini", "")
-        XCTAssertEqual(try root.run(["run"], now: "2026-05-04T10:05:00Z").status, 1)
-        let result = try check(root, now: "2026-05-04T10:06:00Z")
+        var result = try check(root, now: "2026-05-04T10:02:00Z")
         XCTAssertEqual(result.0, 2)
-        XCTAssertTrue(result.1.hasPrefix("EVENTFILTER CRITICAL - last run failed: settings/notification.ini: has no settings: a run needs it | "),
-                      result.1)
-        let status = try root.ok("status", now: "2026-05-04T10:06:00Z")
-        XCTAssertTrue(status.contains("last run: 2026-05-04T10:05:00Z failed: settings/notification.ini: has no settings: a run needs it"), status)
+        XCTAssertTrue(result.1.hasPrefix("EVENTFILTER CRITICAL - settings error, runs refuse to start: "
+            + "settings/notification.ini: has no settings: a run needs it | "), result.1)
+        XCTAssertEqual(try root.run(["run"], now: "2026-05-04T10:05:00Z").status, 1)
         let json = try root.ok("status", "--json", now: "2026-05-04T10:06:00Z")
-        XCTAssertTrue(json.contains(#""error":"settings/notification.ini: has no settings: a run needs it""#), json)
+        XCTAssertTrue(json.contains(#""settings_errors":["settings/notification.ini: has no settings: a run needs it"]"#), json)
+        try root.write("settings/notification.ini", TestRoot.stockNotificationINI)
+
+        // A run that fails while working (the mail directory cannot be created): recorded with its error.
+        try FileManager.default.removeItem(at: root.url.appendingPathComponent("var/log/mail"))
+        try root.write("var/log/mail", "a file where the mail directory should be")
+        let failed = try root.run(["run"], now: "2026-05-04T10:10:00Z")
+        XCTAssertEqual(failed.status, 1)
+        XCTAssertEqual(failed.stderr.filter { $0 == "\n" }.count, 1, failed.stderr)
+        let error = String(failed.stderr.dropFirst("eventfilter: ".count).dropLast())
+        result = try check(root, now: "2026-05-04T10:11:00Z")
+        XCTAssertEqual(result.0, 2)
+        XCTAssertTrue(result.1.hasPrefix("EVENTFILTER CRITICAL - last run failed: "), result.1)
+        let status = try root.ok("status", now: "2026-05-04T10:11:00Z")
+        XCTAssertTrue(status.contains("last run: 2026-05-04T10:10:00Z failed: \(error)\n"), "the error as run printed it:\n" + status + error)
+
+        // Fixed: the next run completes and the check is OK again.
+        try FileManager.default.removeItem(at: root.url.appendingPathComponent("var/log/mail"))
+        XCTAssertEqual(try root.run(["run"], now: "2026-05-04T10:15:00Z").status, 0)
+        XCTAssertEqual(try check(root, now: "2026-05-04T10:16:00Z").0, 0)
     }
 
     /// A run held inside a custom handler: `status` shows it with its pid; too long is CRITICAL;

@@ -172,6 +172,7 @@ final class SMTPTransportTests: XCTestCase {
         var configuration = server.configuration
         configuration.user = "notify"
         configuration.password = "wrong-Pa55word"
+        configuration.allowPlaintextAuthentication = true
         configuration.maxConnections = 4
         let transport = try SMTPTransport(configuration: configuration)
 
@@ -260,6 +261,99 @@ final class SMTPTransportTests: XCTestCase {
         XCTAssertEqual(notTried.count, 20 - tried, "\(outcomes)")
         XCTAssertFalse(outcomes.values.contains(.accepted))
         XCTAssertNotNil(transport.suspendedReason)
+    }
+
+    func testATimeoutAtAnyStageSuspendsTheRunAfterOneTimeout() throws {
+        let server = try startServer()
+        let label = "smtp 127.0.0.1:\(server.port)"
+        let stages = [("ehlo", "waiting for the EHLO reply"), ("mail", "waiting for the MAIL FROM reply"),
+                      ("rcpt", "waiting for the RCPT TO reply"), ("data", "waiting for the DATA reply"),
+                      ("dot", "waiting for the reply to the message")]
+        for (stage, step) in stages {
+            try server.misbehave("hang \(stage)")
+            var configuration = server.configuration
+            configuration.timeout = 2
+            let mailCommands = try server.count("mail-commands")
+            let started = Date()
+            var transport: SMTPTransport? = try SMTPTransport(configuration: configuration)
+
+            let outcomes = try deliver((1...6).map { message(Int64($0), to: "user\($0)@example.org") }, with: transport!)
+
+            let cause = "timed out \(step) (connect timeout 5 s, message timeout 2 s)"
+            XCTAssertEqual(transport?.transfersStarted, 1, stage)
+            XCTAssertEqual(transport?.suspendedReason, cause)
+            transport = nil  // closes its connections, as the end of a run does
+            let elapsed = Date().timeIntervalSince(started)
+            XCTAssertLessThan(elapsed, 3.5, "\(stage): one timeout of 2 s, not six, and no second one waiting for QUIT's reply")
+            XCTAssertEqual(try server.count("mail-commands") - mailCommands, stage == "ehlo" ? 0 : 1, stage)
+            XCTAssertEqual(outcomes[1], .temporaryFailure("\(label): \(cause)"))
+            for id in 2...6 {
+                XCTAssertEqual(outcomes[Int64(id)], .temporaryFailure("\(label): not tried (delivery suspended for this run): \(cause)"))
+            }
+        }
+        XCTAssertEqual(try server.received().count, 0)
+
+        // Behaving again, the server gets the mail from the next run.
+        try server.misbehave(nil)
+        let nextRun = try deliver([message(1, to: "user1@example.org")], with: SMTPTransport(configuration: server.configuration))
+        XCTAssertEqual(nextRun[1], .accepted)
+    }
+
+    func testA421ReplyAtAnyStageSuspendsTheRun() throws {
+        let server = try startServer()
+        let label = "smtp 127.0.0.1:\(server.port)"
+        let stages = [("ehlo", "EHLO"), ("mail", "MAIL FROM"), ("rcpt", "RCPT TO"), ("data", "DATA"), ("dot", "the message")]
+        for (stage, command) in stages {
+            try server.misbehave("421 \(stage)")
+            let transport = try SMTPTransport(configuration: server.configuration)
+            let connections = try server.count("connections")
+
+            let outcomes = try deliver((1...6).map { message(Int64($0), to: "user\($0)@example.org") }, with: transport)
+
+            let cause = "server closed the session: 421 4.3.2 service shutting down (in reply to \(command))"
+            XCTAssertEqual(outcomes[1], .temporaryFailure("\(label): \(cause)"), stage)
+            for id in 2...6 {
+                XCTAssertEqual(outcomes[Int64(id)], .temporaryFailure("\(label): not tried (delivery suspended for this run): \(cause)"))
+            }
+            XCTAssertEqual(transport.transfersStarted, 1, stage)
+            XCTAssertEqual(try server.count("connections") - connections, 1, "\(stage): no reconnection after 421")
+        }
+        XCTAssertEqual(try server.received().count, 0)
+
+        // A 421 greeting: the server is up but takes no mail now.
+        let busy = try SMTPRefusingListener(greeting: "421 4.3.2 too busy, try later\r\n")
+        defer { busy.stop() }
+        let transport = try SMTPTransport(configuration: SMTPConfiguration(server: "127.0.0.1", port: busy.port, connectTimeout: 5, timeout: 5))
+        let outcomes = try deliver((1...3).map { message(Int64($0), to: "user\($0)@example.org") }, with: transport)
+        XCTAssertEqual(outcomes[1], .temporaryFailure(
+            "smtp 127.0.0.1:\(busy.port): server closed the session: 421 4.3.2 too busy, try later (in its greeting)"))
+        XCTAssertEqual(busy.connectionsAccepted, 1)
+        XCTAssertEqual(transport.transfersStarted, 1)
+    }
+
+    func testAServerThatHangsMidRunCostsOneTimeoutAcrossParallelConnections() throws {
+        let server = try startServer()
+        var configuration = server.configuration
+        configuration.timeout = 1
+        configuration.maxConnections = 3
+        let transport = try SMTPTransport(configuration: configuration)
+        let warmUp = try deliver((1...9).map { message(Int64($0), to: "user\($0)@example.org") }, with: transport)
+        XCTAssertTrue(warmUp.values.allSatisfy { $0 == .accepted }, "\(warmUp)")
+        try server.misbehave("hang rcpt")
+        let started = Date()
+
+        let outcomes = try deliver((10...39).map { message(Int64($0), to: "user\($0)@example.org") }, with: transport)
+
+        XCTAssertLessThan(Date().timeIntervalSince(started), 3, "the connections time out together, once")
+        let tried = transport.transfersStarted - 9
+        XCTAssertTrue((1...3).contains(tried), "\(tried) messages tried")
+        let notTried = outcomes.values.filter {
+            if case .temporaryFailure(let reason) = $0 { return reason.contains("not tried (delivery suspended for this run): timed out") }
+            return false
+        }
+        XCTAssertEqual(outcomes.count, 30)
+        XCTAssertEqual(notTried.count, 30 - tried)
+        XCTAssertEqual(try server.received().count, 9)
     }
 
     func testAddressThatCanNeverBeSentStaysPermanentWhileSuspended() throws {
@@ -409,6 +503,7 @@ final class SMTPTransportTests: XCTestCase {
         var configuration = server.configuration
         configuration.user = "notify"
         configuration.password = "s3cret pass"
+        configuration.allowPlaintextAuthentication = true
 
         let outcomes = try deliver([message(1, to: "ann@example.org"), message(2, to: "bob@example.org")],
                                    with: SMTPTransport(configuration: configuration))
@@ -422,6 +517,7 @@ final class SMTPTransportTests: XCTestCase {
         var configuration = server.configuration
         configuration.user = "notify"
         configuration.password = "wrong-Pa55word"
+        configuration.allowPlaintextAuthentication = true
 
         let outcomes = try deliver([message(1, to: "ann@example.org")], with: SMTPTransport(configuration: configuration))
 
@@ -432,6 +528,32 @@ final class SMTPTransportTests: XCTestCase {
             "smtp 127.0.0.1:\(server.port): authentication failed (535): wrong user name or password"), reason)
         XCTAssertFalse(reason.contains("wrong-Pa55word"))
         XCTAssertEqual(try server.received().count, 0)
+    }
+
+    func testPasswordIsNeverSentUnencryptedUnlessAllowed() throws {
+        let server = try startServer(auth: "notify:s3cret")
+        var configuration = server.configuration
+        configuration.user = "notify"
+        configuration.password = "s3cret"
+
+        XCTAssertThrowsError(try SMTPTransport(configuration: configuration)) { error in
+            XCTAssertEqual("\(error)", "smtp 127.0.0.1:\(server.port): refusing to send the SMTP password unencrypted: set"
+                           + " TransportConnectionType=tls (STARTTLS) or ssl (smtps), or TransportAllowPlaintextAuth=enabled to allow it")
+        }
+        XCTAssertEqual(try server.count("connections"), 0, "refused before the server is contacted")
+        XCTAssertEqual(try server.count("auth-attempts"), 0)
+
+        // With TLS of either kind the same credentials are accepted by the settings check.
+        for security in [SMTPConfiguration.Security.starttls, .implicitTLS] {
+            configuration.security = security
+            XCTAssertNoThrow(try SMTPTransport(configuration: configuration), "\(security)")
+        }
+        configuration.security = .none
+        configuration.allowPlaintextAuthentication = true
+        let outcomes = try deliver([message(1, to: "ann@example.org")], with: SMTPTransport(configuration: configuration))
+        XCTAssertEqual(outcomes[1], .accepted)
+        XCTAssertEqual(try server.count("auth-attempts"), 1)
+        XCTAssertEqual(try server.received().map(\.envelope.authenticated), [true])
     }
 
     func testMissingCredentialsForAServerThatRequiresAuthIsTemporary() throws {
@@ -766,7 +888,13 @@ final class SMTPTestServer {
         process.waitUntilExit()
     }
 
-    /// A counter the server keeps in its directory: "connections" or "auth-attempts".
+    /// Makes the server fail from its next command on ("hang mail", "421 rcpt", …; see
+    /// smtp_server.py), or behave again with nil.
+    func misbehave(_ line: String?) throws {
+        try Data((line ?? "").utf8).write(to: directory.appendingPathComponent("misbehave"), options: .atomic)
+    }
+
+    /// A counter the server keeps in its directory: "connections", "auth-attempts" or "mail-commands".
     func count(_ name: String) throws -> Int {
         let text = try String(contentsOf: directory.appendingPathComponent(name), encoding: .utf8)
         return try XCTUnwrap(Int(text), "\(name) holds \(text.debugDescription)")

@@ -14,18 +14,23 @@ final class SettingsCheckEndToEndTests: XCTestCase {
         return (root, try root.dump())
     }
 
-    /// The refusal: exit 1, one line, no event handled, no mail; only the run log records it.
+    /// The refusal: exit 1, one line, nothing changed (no event handled, no mail, not even the run
+    /// log); `status` and `status --check` find the error themselves.
     private func assertRunRefused(_ root: TestRoot, before: String, message: String,
                                   file: StaticString = #filePath, line: UInt = #line) throws {
         let run = try root.run(["run"], now: now)
         XCTAssertEqual(run.status, 1, file: file, line: line)
         XCTAssertEqual(run.stderr, "eventfilter: \(message)\n", file: file, line: line)
         XCTAssertEqual(run.stdout, "", file: file, line: line)
-        XCTAssertEqual(try root.dump(excludingTables: ["run_log"]), before, "nothing changed but the run log", file: file, line: line)
+        XCTAssertEqual(try root.dump(), before, "nothing changed", file: file, line: line)
         XCTAssertEqual(try root.scalar("SELECT count(*) FROM event WHERE handled_at IS NULL"), 1, file: file, line: line)
         XCTAssertEqual(try root.mailFiles().count, 0, file: file, line: line)
         let status = try root.ok("status", now: now)
-        XCTAssertTrue(status.contains("last run: 2026-05-04T10:00:00Z failed: \(message)"), status, file: file, line: line)
+        XCTAssertTrue(status.hasPrefix("settings: runs refuse to start: "), status, file: file, line: line)
+        let check = try root.run(["status", "--check"], now: now)
+        XCTAssertEqual(check.status, 2, file: file, line: line)
+        XCTAssertTrue(check.stdout.hasPrefix("EVENTFILTER CRITICAL - settings error, runs refuse to start: \(message)"), check.stdout,
+                      file: file, line: line)
     }
 
     func testAnEmptyNotificationINIStopsTheRunAndMarksNothingHandled() throws {

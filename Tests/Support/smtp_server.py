@@ -13,9 +13,9 @@ and session: mail_from, rcpt_tos, mail_options, peer [host, port] (the client's 
 connections apart), helo, tls, authenticated. <n> counts from 1; both files appear (renamed into
 place) before the 250 reply is sent.
 
-DIR/connections holds the number of connections accepted so far and DIR/auth-attempts the
-number of AUTH commands with credentials (right or wrong), each updated before the greeting or
-the AUTH reply is sent. Both start at 0.
+DIR/connections holds the number of connections accepted so far, DIR/auth-attempts the
+number of AUTH commands with credentials (right or wrong) and DIR/mail-commands the number of
+MAIL FROM commands, each updated before the greeting or the reply is sent. All start at 0.
 
 Scripted answers:
     RCPT address containing "bad"        -> 550 5.1.1 no such user
@@ -26,8 +26,17 @@ Scripted answers:
     --tls-cert/--tls-key: STARTTLS offered and required before MAIL (or, with --implicit-tls,
                           TLS from the first byte)
     --auth user:password: AUTH PLAIN/LOGIN required before MAIL; wrong credentials -> 535
+
+A failing server, switched on and off while it runs by the file DIR/misbehave (read at every
+command; absent or empty: behave), one line "ACTION STAGE":
+    ACTION  hang  never answer (until the client gives up and closes the connection)
+            421   answer "421 4.3.2 service shutting down" and close the connection
+    STAGE   ehlo  the EHLO command, right after the greeting
+            mail  MAIL FROM      rcpt  RCPT TO      data  the DATA command (before 354)
+            dot   the end of the message (the final ".")
 """
 import argparse
+import asyncio
 import json
 import os
 import signal
@@ -37,7 +46,9 @@ import sys
 import threading
 
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult, LoginPassword
+from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
+
+SHUTTING_DOWN = "421 4.3.2 service shutting down"
 
 
 def write_atomically(path, data):
@@ -63,24 +74,86 @@ class Counter:
         write_atomically(self.path, str(self.value).encode())
 
 
+class Misbehaviour:
+    """What DIR/misbehave asks for at a stage: None (behave), "hang" or "421"."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def at(self, stage):
+        try:
+            with open(self.path) as f:
+                words = f.read().split()
+        except FileNotFoundError:
+            return None
+        if len(words) == 2 and words[1] == stage and words[0] in ("hang", "421"):
+            return words[0]
+        return None
+
+
+async def misbehave(server, action):
+    """Hangs (the client's disconnect cancels the wait) or answers 421 and hangs up. Returns the
+    reply to send, or None when the command must not be answered."""
+    if action == "hang":
+        await asyncio.sleep(3600)
+        return None
+    # RFC 5321 section 3.8: a 421 reply means the server closes the channel. The close runs
+    # after the reply is written (transport.close() flushes first).
+    asyncio.get_running_loop().call_soon(server.transport.close)
+    return SHUTTING_DOWN
+
+
+class ScriptedSMTP(SMTP):
+    """aiosmtpd's SMTP with the DIR/misbehave stages that have no handler hook (EHLO, DATA)."""
+
+    def __init__(self, handler, misbehaviour, **kwargs):
+        super().__init__(handler, **kwargs)
+        self.misbehaviour = misbehaviour
+
+    async def smtp_EHLO(self, hostname):
+        action = self.misbehaviour.at("ehlo")
+        if action:
+            reply = await misbehave(self, action)
+            if reply:
+                await self.push(reply)
+            return
+        await super().smtp_EHLO(hostname)
+
+    async def smtp_DATA(self, arg):
+        action = self.misbehaviour.at("data")
+        if action:
+            reply = await misbehave(self, action)
+            if reply:
+                await self.push(reply)
+            return
+        await super().smtp_DATA(arg)
+
+
 class CountingController(Controller):
     """Counts connections: aiosmtpd calls factory() once per accepted connection."""
 
-    def __init__(self, handler, connections, **kwargs):
+    def __init__(self, handler, connections, misbehaviour, **kwargs):
         super().__init__(handler, **kwargs)
         self.connections = connections
+        self.misbehaviour = misbehaviour
 
     def factory(self):
         self.connections.increment()
-        return super().factory()
+        return ScriptedSMTP(self.handler, self.misbehaviour, **self.SMTP_kwargs)
 
 
 class RecordingHandler:
-    def __init__(self, directory):
+    def __init__(self, directory, misbehaviour, mail_commands):
         self.directory = directory
+        self.misbehaviour = misbehaviour
+        self.mail_commands = mail_commands
         self.count = 0
 
     async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        self.mail_commands.increment()
+        action = self.misbehaviour.at("mail")
+        if action:
+            return await misbehave(server, action)
         if "badsender" in address:
             return "553 5.7.1 sender address rejected"
         envelope.mail_from = address
@@ -88,6 +161,9 @@ class RecordingHandler:
         return "250 OK"
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        action = self.misbehaviour.at("rcpt")
+        if action:
+            return await misbehave(server, action)
         if "bad" in address:
             return "550 5.1.1 no such user"
         if "busy" in address:
@@ -96,6 +172,9 @@ class RecordingHandler:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        action = self.misbehaviour.at("dot")
+        if action:
+            return await misbehave(server, action)
         content = envelope.original_content
         if b"X-Test-Reject: yes" in content:
             return "554 5.6.0 message content rejected"
@@ -163,13 +242,15 @@ def main():
         kwargs["auth_required"] = True
         kwargs["auth_require_tls"] = bool(tls) and not args.implicit_tls
 
-    handler = RecordingHandler(args.dir)
+    misbehaviour = Misbehaviour(os.path.join(args.dir, "misbehave"))
+    mail_commands = Counter(os.path.join(args.dir, "mail-commands"))
+    handler = RecordingHandler(args.dir, misbehaviour, mail_commands)
     controller = None
     # A port picked free can be taken before we bind it again: try a few.
     for attempt in range(5):
         port = args.port or free_port()
         try:
-            controller = CountingController(handler, connections, hostname="127.0.0.1", port=port, **kwargs)
+            controller = CountingController(handler, connections, misbehaviour, hostname="127.0.0.1", port=port, **kwargs)
             controller.start()
             # start() connects once itself to check that the server runs: not a client's.
             connections.reset()

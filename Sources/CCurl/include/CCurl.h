@@ -19,4 +19,7 @@ CURLcode ccurl_set_debugfunction(CURL *handle, ccurl_debug_cb callback, void *us
 CURLMcode ccurl_multi_set_long(CURLM *multi, CURLMoption option, long value);
 CURLcode ccurl_get_long(CURL *handle, CURLINFO info, long *value);
 CURLcode ccurl_get_double(CURL *handle, CURLINFO info, double *value);
+/// CURLINFO_ACTIVESOCKET: the socket of the handle's last connection while curl keeps it open,
+/// else CURL_SOCKET_BAD. Only valid while the handle is still in its multi handle.
+CURLcode ccurl_get_socket(CURL *handle, curl_socket_t *value);
 #endif

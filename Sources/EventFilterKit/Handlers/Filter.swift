@@ -31,6 +31,9 @@ public final class Filter {
     let monitor: MonitorSettings
     /// What `eventfilter check` warns about; reported once as problems, never a reason to stop.
     var settingsWarnings: [SettingsCheck.Finding] = []
+    /// How a failure is written into the run log: the command line passes its own one-line
+    /// wording, so `status` shows what the operator saw on stderr.
+    public var describeError: (any Error) -> String = { "\($0)" }
 
     public init(root: URL, settings: Settings, store: Store) throws {
         self.root = root
@@ -42,28 +45,38 @@ public final class Filter {
 
     /// The cron entry point: refuses to start when `eventfilter check` finds an error in the
     /// settings (a missing notification.ini, no handlers, an unknown handler, a bad value), so
-    /// nothing is marked handled under settings that would mail nobody. The refusal is recorded as
-    /// a failed run, for `status` and `status --check`, and thrown as one line.
+    /// nothing is marked handled under settings that would mail nobody. The refusal changes
+    /// nothing, not even the run log (bad input changes nothing); `status --check` finds the same
+    /// errors itself. It is thrown as one line.
     ///
     /// The transport is made only once the settings passed, so a bad mail setting is refused
-    /// like any other.
+    /// like any other; a transport that cannot be made for another reason (a mail directory that
+    /// cannot be created) is a failed run, recorded for `status`.
     ///
     ///     let report = try Filter.checkedRun(root: root, settings: settings, store: store, now: now) {
     ///         try TransportFactory.make(settings: settings, root: root)
     ///     }
     public static func checkedRun(root: URL, settings: Settings, store: Store, now: Int64, dryRun: Bool = false,
+                                  describeError: @escaping (any Error) -> String = { "\($0)" },
                                   transport makeTransport: () throws -> MailTransport?) throws -> Report {
         let findings = SettingsCheck(root: root, settings: settings).findings()
         let errors = findings.filter { $0.severity == .error }
         if let first = errors.first {
             let more = errors.count > 1 ? " (and \(errors.count - 1) more; see eventfilter check)" : ""
             let message = "\(first.description)\(more)"
-            if !dryRun { try? store.recordRefusedRun(now: now, pid: Int64(getpid()), error: message) }
             throw EventFilterError.failure(message)
         }
         let filter = try Filter(root: root, settings: settings, store: store)
         filter.settingsWarnings = findings.filter { $0.severity == .warning }
-        return try filter.run(now: now, transport: dryRun ? nil : try makeTransport(), dryRun: dryRun)
+        filter.describeError = describeError
+        let transport: MailTransport?
+        do {
+            transport = dryRun ? nil : try makeTransport()
+        } catch {
+            try? store.recordFailedRun(now: now, pid: Int64(getpid()), error: describeError(error))
+            throw error
+        }
+        return try filter.run(now: now, transport: transport, dryRun: dryRun)
     }
 
     /// Runs the filter and delivery. With `dryRun`, does all the work inside a transaction that
@@ -108,7 +121,7 @@ public final class Filter {
             }
             if let failure {
                 try? store.finishRunLog(logID, now: now, events: report.events, messages: context.messagesQueued,
-                                        digests: context.digestsSent, delivered: report.delivery.sent, error: "\(failure)")
+                                        digests: context.digestsSent, delivered: report.delivery.sent, error: describeError(failure))
                 throw failure
             }
             try store.finishRunLog(logID, now: now, events: report.events, messages: context.messagesQueued,

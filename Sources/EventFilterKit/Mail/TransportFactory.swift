@@ -50,8 +50,7 @@ public enum TransportFactory {
             return
         }
         if name == "smtp" {
-            let configuration = try smtpConfiguration(mail)
-            do { try configuration.validate() } catch { throw EventFilterError.failure("site.ini [MailSettings]: \(error)") }
+            try smtpConfiguration(mail).validate()
         }
         _ = try make(settings: settings, root: root)
     }
@@ -73,6 +72,7 @@ public enum TransportFactory {
             configuration.user = user
             configuration.password = password
         }
+        configuration.allowPlaintextAuthentication = try mail.bool(block, "TransportAllowPlaintextAuth", default: false)
         configuration.verifyCertificate = try mail.bool(block, "TransportVerifyCertificate", default: true)
         if let ca = mail.string(block, "TransportCAFile"), !ca.isEmpty { configuration.caFile = ca }
         if let helo = mail.string(block, "SenderHost"), !helo.isEmpty { configuration.heloName = helo }

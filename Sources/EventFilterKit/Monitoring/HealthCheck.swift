@@ -4,8 +4,9 @@ import Foundation
 /// line is `EVENTFILTER OK|WARNING|CRITICAL|UNKNOWN - summary | perfdata`; the exit status is
 /// 0, 1, 2 or 3.
 ///
-/// Critical: failed mail nobody acknowledged (`mail ack`), a failing handler, a last run that
-/// failed, died, or has not finished after `MaxRunTime`. Warning: mail deferred longer than
+/// Critical: settings a run would refuse (`eventfilter check`'s errors), failed mail nobody
+/// acknowledged (`mail ack`), a failing handler, a last run that failed, died, or has not
+/// finished after `MaxRunTime`. Warning: mail deferred longer than
 /// `WarnDeferredAfter`, events a handler gave up on, no run recorded yet.
 ///
 ///     let check = try HealthCheck.evaluate(store: store, settings: settings, now: now)
@@ -42,7 +43,8 @@ public struct HealthCheck: Sendable {
     public static func evaluate(store: Store, settings: Settings, now: Int64) throws -> HealthCheck {
         let limits = try MonitorSettings.load(settings)
         let configured = try? HandlerRegistry.describe(settings: settings, root: settings.root).map(\.name)
-        let status = try store.status(now: now, handlers: configured)
+        var status = try store.status(now: now, handlers: configured)
+        status.settingsErrors = SettingsCheck(root: settings.root, settings: settings).errors()
         let deferredLong = try store.deferredMailCount(createdAtOrBefore: now - limits.warnDeferredAfter)
         return evaluate(status: status, deferredTooLong: deferredLong, limits: limits, now: now)
     }
@@ -50,6 +52,10 @@ public struct HealthCheck: Sendable {
     static func evaluate(status: StatusReport, deferredTooLong: Int, limits: MonitorSettings, now: Int64) -> HealthCheck {
         var critical: [String] = []
         var warning: [String] = []
+        if let first = status.settingsErrors.first {
+            let more = status.settingsErrors.count > 1 ? " (and \(status.settingsErrors.count - 1) more; see eventfilter check)" : ""
+            critical.append("settings error, runs refuse to start: \(first.prefix(200))\(more)")
+        }
         if status.unacknowledgedFailed > 0 {
             critical.append("\(count(status.unacknowledgedFailed, "failed message")) not acknowledged")
         }

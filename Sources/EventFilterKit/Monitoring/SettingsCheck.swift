@@ -19,7 +19,9 @@ public final class SettingsCheck {
         public let place: String
         public let message: String
 
-        public var description: String { "\(place): \(message)" }
+        /// `place: message`, or the message alone when it names its setting itself (an SMTP
+        /// configuration problem says which key to change).
+        public var description: String { place.isEmpty ? message : "\(place): \(message)" }
     }
 
     let root: URL
@@ -29,6 +31,11 @@ public final class SettingsCheck {
     public init(root: URL, settings: Settings) {
         self.root = root
         self.settings = settings
+    }
+
+    /// The errors alone, as one line each: what makes `run` refuse to start.
+    public func errors() -> [String] {
+        findings().filter { $0.severity == .error }.map(\.description)
     }
 
     /// Every finding, errors and warnings in file order per check.
@@ -59,8 +66,10 @@ public final class SettingsCheck {
             addError(settingsError.line.map { "\(settingsError.file):\($0)" } ?? settingsError.file, settingsError.message)
         } else if let located = locate("\(thrown)") ?? Self.splitPlace("\(thrown)") {
             addError(located.place, located.message)
-        } else {
+        } else if thrown is EventFilterError {
             addError(place, "\(thrown)")
+        } else {
+            addError("", "\(thrown)")
         }
     }
 

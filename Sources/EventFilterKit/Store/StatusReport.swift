@@ -22,6 +22,9 @@ public struct StatusReport: Sendable {
     /// The process of the last run; while it has not finished, whether that process still exists.
     public var lastRunPID: Int64?
     public var lastRunAlive = false
+    /// What `eventfilter check` calls an error, set by the caller that has the settings: a run
+    /// would refuse to start.
+    public var settingsErrors: [String] = []
 
     /// The last run has not finished and its process is still there.
     public var runInProgress: Bool { lastRunStarted != nil && lastRunFinished == nil && lastRunAlive }
@@ -40,6 +43,7 @@ public struct StatusReport: Sendable {
                      "failed": .number(Double(outbox.failed)), "failed_unacknowledged": .number(Double(unacknowledgedFailed)),
                      "cancelled": .number(Double(cancelled)), "sent": .number(Double(outbox.sent)),
                      "oldest_deferred": time(outbox.oldestDeferred)],
+            "settings_errors": .array(settingsErrors.map { .string($0) }),
             "last_run": ["started": time(lastRunStarted), "finished": time(lastRunFinished),
                          "error": lastRunError.map { .string($0) } ?? .null,
                          "pid": lastRunPID.map { .number(Double($0)) } ?? .null, "in_progress": .bool(runInProgress)],
@@ -89,8 +93,9 @@ extension Store {
         return db.lastInsertRowID
     }
 
-    /// A run that refused to start (a settings error): started and finished at once, with the reason.
-    func recordRefusedRun(now: Int64, pid: Int64, error: String) throws {
+    /// A run that failed before its work began (its transport could not be made): started and
+    /// finished at once, with the reason.
+    func recordFailedRun(now: Int64, pid: Int64, error: String) throws {
         try db.execute("INSERT INTO run_log(started_at, finished_at, pid, error) VALUES (?, ?, ?, ?)", [now, now, pid, error])
     }
 

@@ -29,7 +29,8 @@ struct RunCommand: Command {
         let settings = try context.settings()
         let store = try context.store()
         let dryRun = arguments[Self.dryRun]
-        let report = try Filter.checkedRun(root: context.root, settings: settings, store: store, now: context.now, dryRun: dryRun) {
+        let report = try Filter.checkedRun(root: context.root, settings: settings, store: store, now: context.now, dryRun: dryRun,
+                                           describeError: ErrorReport.message) {
             try TransportFactory.make(settings: settings, root: context.root)
         }
         ProblemReport.lines(for: report.newProblems).forEach(Output.line)

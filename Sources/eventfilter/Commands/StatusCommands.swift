@@ -10,8 +10,9 @@ struct StatusCommand: Command {
     static let exclusive = [ExclusiveGroup([json, check])]
     static let discussion = """
         With --check, the line is 'EVENTFILTER OK|WARNING|CRITICAL|UNKNOWN - summary | perfdata'.
-        CRITICAL: failed mail not acknowledged ('mail ack'), a failing handler, the last run failed,
-        died, or has not finished after [EventFilterSettings] MaxRunTime (3600 s).
+        CRITICAL: settings a run would refuse ('eventfilter check'), failed mail not acknowledged
+        ('mail ack'), a failing handler, the last run failed, died, or has not finished after
+        [EventFilterSettings] MaxRunTime (3600 s).
         WARNING: mail deferred longer than WarnDeferredAfter (3600 s), events a handler gave up on,
         no run recorded yet. UNKNOWN: the check cannot tell (not an installation, unreadable settings).
         """
@@ -27,13 +28,19 @@ struct StatusCommand: Command {
             Output.line(result.line)
             exit(result.state.rawValue)
         }
-        let configured = try? HandlerRegistry.describe(settings: try context.settings(), root: context.root).map(\.name)
-        let status = try context.store().status(now: context.now, handlers: configured)
+        let settings = try context.settings()
+        let configured = try? HandlerRegistry.describe(settings: settings, root: context.root).map(\.name)
+        var status = try context.store().status(now: context.now, handlers: configured)
+        status.settingsErrors = SettingsCheck(root: context.root, settings: settings).errors()
         if arguments[json] {
             Output.line(status.json.serialized)
             return
         }
         func time(_ value: Int64?) -> String { value.map(Timestamp.iso8601) ?? "-" }
+        if let first = status.settingsErrors.first {
+            let more = status.settingsErrors.count > 1 ? " (and \(status.settingsErrors.count - 1) more)" : ""
+            Output.line("settings: runs refuse to start: \(first)\(more); see eventfilter check")
+        }
         Output.line("events:   \(status.unhandledDue) unhandled, \(status.waiting) waiting (next \(time(status.nextWaiting)))")
         for failing in status.failingHandlers {
             Output.line("handler:  \(failing.handler) failing for \(failing.events) events: \(failing.lastError)")

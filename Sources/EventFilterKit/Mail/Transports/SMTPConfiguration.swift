@@ -6,6 +6,8 @@ import Foundation
 /// var smtp = SMTPConfiguration(server: "mail.example.com", port: 587, security: .starttls)
 /// smtp.user = "notify"
 /// smtp.password = secret               // AUTH is used only when both are set
+/// // A password goes over STARTTLS or smtps only, unless plain text is allowed explicitly:
+/// // smtp.allowPlaintextAuthentication = true
 /// let transport = try SMTPTransport(configuration: smtp)
 /// ```
 ///
@@ -39,12 +41,17 @@ public struct SMTPConfiguration: Sendable, Equatable {
     public var timeout: Double = 60
     /// Parallel connections (eZ-style `MaxConnections`); each one is reused for many messages.
     public var maxConnections: Int = 1
+    /// Lets AUTH go over a connection without TLS (`TransportAllowPlaintextAuth=enabled`). Off by
+    /// default: anyone on the path could read the password, so `validate()` refuses
+    /// `security == .none` with credentials unless this is set.
+    public var allowPlaintextAuthentication: Bool = false
 
     public init(
         server: String, port: Int = 25, security: Security = .none,
         user: String? = nil, password: String? = nil,
         verifyCertificate: Bool = true, caFile: String? = nil, heloName: String = "localhost",
-        connectTimeout: Double = 10, timeout: Double = 60, maxConnections: Int = 1
+        connectTimeout: Double = 10, timeout: Double = 60, maxConnections: Int = 1,
+        allowPlaintextAuthentication: Bool = false
     ) {
         self.server = server
         self.port = port
@@ -57,6 +64,7 @@ public struct SMTPConfiguration: Sendable, Equatable {
         self.connectTimeout = connectTimeout
         self.timeout = timeout
         self.maxConnections = maxConnections
+        self.allowPlaintextAuthentication = allowPlaintextAuthentication
     }
 
     /// `host:port` as an operator would type it; every failure reason starts with `smtp <this>:`.
@@ -100,6 +108,11 @@ public struct SMTPConfiguration: Sendable, Equatable {
         if let password, password.contains("\0") {
             throw fail("SMTP password contains a NUL byte (TransportPassword)")
         }
+        if usesAuthentication && security == .none && !allowPlaintextAuthentication {
+            throw fail("smtp \(serverLabel): refusing to send the SMTP password unencrypted: set"
+                       + " TransportConnectionType=tls (STARTTLS) or ssl (smtps), or"
+                       + " TransportAllowPlaintextAuth=enabled to allow it")
+        }
         if let caFile, !FileManager.default.isReadableFile(atPath: caFile) {
             throw fail("CA file \(caFile) does not exist or is not readable")
         }
@@ -117,6 +130,7 @@ extension SMTPConfiguration: CustomStringConvertible, CustomDebugStringConvertib
         var parts = ["\(security == .implicitTLS ? "smtps" : "smtp")://\(serverLabel)"]
         if security == .starttls { parts.append("starttls") }
         if let user { parts.append("user=\(user) password=<hidden>") }
+        if allowPlaintextAuthentication { parts.append("plaintext auth allowed") }
         if !verifyCertificate { parts.append("certificate check off") }
         if let caFile { parts.append("ca=\(caFile)") }
         parts.append("helo=\(heloName)")
@@ -133,6 +147,7 @@ extension SMTPConfiguration: CustomStringConvertible, CustomDebugStringConvertib
             "password": password == nil ? "nil" : "<hidden>",
             "verifyCertificate": verifyCertificate, "caFile": caFile as Any, "heloName": heloName,
             "connectTimeout": connectTimeout, "timeout": timeout, "maxConnections": maxConnections,
+            "allowPlaintextAuthentication": allowPlaintextAuthentication,
         ])
     }
 }

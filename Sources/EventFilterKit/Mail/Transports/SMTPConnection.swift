@@ -1,5 +1,9 @@
 import CCurl
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// One libcurl easy handle: one SMTP transfer at a time, on a connection that curl keeps open
 /// between transfers (no QUIT), so the second and later messages cost MAIL, RCPT, DATA and nothing
 /// else. After a failure curl closes the connection itself and the next message reconnects.
@@ -61,6 +65,9 @@ final class SMTPConnection {
             ccurl_set_pointer(handle, CURLOPT_ERRORBUFFER, errorBuffer),
             ccurl_set_long(handle, CURLOPT_CONNECTTIMEOUT_MS, Int(configuration.connectTimeout * 1000)),
             ccurl_set_long(handle, CURLOPT_TIMEOUT_MS, Int(configuration.timeout * 1000)),
+            // Bounds the wait for each reply, the QUIT that closes a cached connection included
+            // (curl's default is 120 s, and the message timeout does not cover that QUIT).
+            ccurl_set_long(handle, CURLOPT_SERVER_RESPONSE_TIMEOUT, max(1, Int(configuration.timeout.rounded(.up)))),
             ccurl_set_long(handle, CURLOPT_SSL_VERIFYPEER, configuration.verifyCertificate ? 1 : 0),
             ccurl_set_long(handle, CURLOPT_SSL_VERIFYHOST, configuration.verifyCertificate ? 2 : 0),
         ]
@@ -119,6 +126,17 @@ final class SMTPConnection {
             stage: exchange.stage, connected: connectSeconds > 0, systemError: Int32(systemError),
             curlMessage: curlMessage, openedConnection: opened > 0)
         return classifier.verdict(of: attempt, sender: sender)
+    }
+
+    /// Cuts the connection the last transfer used, if curl still holds it open. After a timeout
+    /// the server is not answering: curl may keep such a connection (a timeout while waiting for
+    /// the reply to the message leaves it cached) and would later wait again for the reply to
+    /// its QUIT. A shut-down socket makes curl see it dead at once and drop it. Call it while the
+    /// handle is still in the multi handle.
+    func hangUp() {
+        var socket = curl_socket_t(-1)
+        guard ccurl_get_socket(handle, &socket) == CURLE_OK, socket >= 0 else { return }
+        _ = shutdown(socket, Int32(SHUT_RDWR))
     }
 
     /// Forgets the current message (after ``finish(_:)``, or when its transfer was cut off).

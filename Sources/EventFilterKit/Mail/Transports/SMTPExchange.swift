@@ -1,6 +1,8 @@
 /// The step an SMTP conversation had reached; failure reasons name it.
 enum SMTPStage: Sendable, Equatable {
-    case connecting, hello, starttls, authentication, sender, recipient, data, message, quit
+    /// `message`: the message's bytes are going out; `endOfData`: all of them (and the final
+    /// dot) are out, and the server's verdict on the message is awaited.
+    case connecting, hello, starttls, authentication, sender, recipient, data, message, endOfData, quit
 
     /// The stage a client command line starts, or nil for lines that start none
     /// (AUTH continuation lines, the end-of-data dot).
@@ -59,11 +61,15 @@ final class SMTPExchange {
     /// Copies the next part of the message into curl's buffer; 0 means end of message.
     func read(into buffer: UnsafeMutablePointer<CChar>, capacity: Int) -> Int {
         let count = min(capacity, body.count - offset)
-        guard count > 0 else { return 0 }
-        body.withUnsafeBytes { source in
-            UnsafeMutableRawPointer(buffer).copyMemory(from: source.baseAddress! + offset, byteCount: count)
+        if count > 0 {
+            body.withUnsafeBytes { source in
+                UnsafeMutableRawPointer(buffer).copyMemory(from: source.baseAddress! + offset, byteCount: count)
+            }
+            offset += count
         }
-        offset += count
+        // With the size announced, curl stops asking after the last byte and sends the final
+        // ".": from here on it waits for the reply that says whether the server took the message.
+        if offset == body.count && (stage == .data || stage == .message) { stage = .endOfData }
         return count
     }
 

@@ -38,9 +38,12 @@ struct SMTPVerdict: Equatable {
 /// the operator can fix (credentials, TLS, certificates, a server that is down) is temporary, so
 /// no mail is dropped while settings are wrong.
 ///
-/// A failure before MAIL FROM (connect, DNS, TLS, greeting, EHLO, AUTH) or a 530/534/538 demand
-/// for TLS or login is the session's: ``SMTPVerdict/sessionFailure`` says so, and the transport
-/// stops contacting the server for the rest of the run, like Postfix's "dead destination".
+/// A failure before MAIL FROM (connect, DNS, TLS, greeting, EHLO, AUTH), a 530/534/538 demand
+/// for TLS or login, a timeout at any stage, and a 421 reply at any stage are the session's:
+/// ``SMTPVerdict/sessionFailure`` says so, and the transport stops contacting the server for the
+/// rest of the run, like Postfix's "dead destination". A server that stops answering after MAIL
+/// FROM would make every later message wait a full timeout too, and 421 is the server saying it
+/// is closing the channel (RFC 5321 section 3.8), whatever command it answers.
 struct SMTPFailureClassifier {
     let configuration: SMTPConfiguration
 
@@ -54,11 +57,14 @@ struct SMTPFailureClassifier {
             SMTPVerdict(outcome: outcome, sessionFailure: nil, sessionWorked: worked)
         }
         if let problem = transportProblem(attempt) {
-            return problem.ofSession ? session(problem.reason) : message(.temporaryFailure(prefix + problem.reason))
+            return session(problem)
         }
         let code = attempt.replyCode
         let reply = attempt.replyText.flatMap { $0.hasPrefix(String(code)) ? $0 : nil } ?? String(code)
         if (400...599).contains(code) {
+            if code == 421 {
+                return session("server closed the session: \(reply) (\(attempt.stage.answering))")
+            }
             if attempt.stage == .authentication {
                 return session(authenticationFailure(code: code, reply: reply))
             }
@@ -70,7 +76,7 @@ struct SMTPFailureClassifier {
             switch attempt.stage {
             case .sender: subject = "sender <\(sender)>"
             case .recipient: subject = "recipient"
-            case .data, .message: subject = "message"
+            case .data, .message, .endOfData: subject = "message"
             case .connecting, .hello, .starttls, .authentication, .quit:
                 // The server refuses the whole session, not this message: the operator has
                 // to look, and the mail waits.
@@ -89,9 +95,9 @@ struct SMTPFailureClassifier {
     }
 
     /// Failures of the connection or TLS layer, where the server's reply code says nothing.
-    /// All of them are the session's except a timeout after MAIL FROM (a slow server or a
-    /// large message).
-    private func transportProblem(_ attempt: SMTPAttempt) -> (reason: String, ofSession: Bool)? {
+    /// All of them are the session's, a timeout included at every stage: the next message would
+    /// wait for the same silent server.
+    private func transportProblem(_ attempt: SMTPAttempt) -> String? {
         let message = attempt.curlMessage
         let reason: String
         switch attempt.result {
@@ -107,8 +113,8 @@ struct SMTPFailureClassifier {
             }
         case CURLE_OPERATION_TIMEDOUT:
             let step = attempt.stage == .connecting && attempt.connected ? "waiting for the greeting" : attempt.stage.during
-            return ("timed out \(step) (connect timeout \(seconds(configuration.connectTimeout)),"
-                    + " message timeout \(seconds(configuration.timeout)))", attempt.stage.isSessionSetup)
+            reason = "timed out \(step) (connect timeout \(seconds(configuration.connectTimeout)),"
+                + " message timeout \(seconds(configuration.timeout)))"
         case CURLE_PEER_FAILED_VERIFICATION:
             reason = "certificate verification failed: \(certificateProblem(message))"
         case CURLE_SSL_CACERT_BADFILE:
@@ -130,7 +136,7 @@ struct SMTPFailureClassifier {
         default:
             return nil
         }
-        return (reason, true)
+        return reason
     }
 
     private func authenticationFailure(code: Int, reply: String) -> String {
@@ -164,15 +170,30 @@ extension SMTPStage {
     var isSessionSetup: Bool {
         switch self {
         case .connecting, .hello, .starttls, .authentication: return true
-        case .sender, .recipient, .data, .message, .quit: return false
+        case .sender, .recipient, .data, .message, .endOfData, .quit: return false
         }
     }
 
     /// MAIL FROM was sent: the session setup worked.
     var isAfterSessionSetup: Bool {
         switch self {
-        case .sender, .recipient, .data, .message: return true
+        case .sender, .recipient, .data, .message, .endOfData: return true
         case .connecting, .hello, .starttls, .authentication, .quit: return false
+        }
+    }
+
+    /// Where a reply came: "in reply to MAIL FROM", "in its greeting".
+    var answering: String {
+        switch self {
+        case .connecting: return "in its greeting"
+        case .hello: return "in reply to EHLO"
+        case .starttls: return "in reply to STARTTLS"
+        case .authentication: return "in reply to AUTH"
+        case .sender: return "in reply to MAIL FROM"
+        case .recipient: return "in reply to RCPT TO"
+        case .data: return "in reply to DATA"
+        case .message, .endOfData: return "in reply to the message"
+        case .quit: return "in reply to QUIT"
         }
     }
 
@@ -187,6 +208,7 @@ extension SMTPStage {
         case .recipient: return "waiting for the RCPT TO reply"
         case .data: return "waiting for the DATA reply"
         case .message: return "while sending the message"
+        case .endOfData: return "waiting for the reply to the message"
         case .quit: return "while closing"
         }
     }

@@ -16,15 +16,17 @@ import CCurl
 /// order). Connections stay open between `deliver` calls.
 ///
 /// Like Postfix's "dead destination", the first failure that is the server's or the settings'
-/// rather than a message's (connection refused or timed out, DNS, TLS, certificate, no STARTTLS,
-/// a refusing greeting or EHLO, failed AUTH, a 530/534/538 demand for TLS or login) suspends
-/// delivery for the rest of this transport's life, which is one run: every message not yet
-/// started, in this and later `deliver` calls, is reported as a temporary failure
-/// "not tried (delivery suspended for this run): <reason>" without contacting the server.
-/// Messages already in flight on other connections finish and are reported normally. A refused
-/// recipient, sender or message (any reply after MAIL FROM) never suspends. Until one session
-/// has got past AUTH, only one connection is used, so a wrong password costs one failed login
-/// per run, not one per connection.
+/// rather than a message's (connection refused, DNS, TLS, certificate, no STARTTLS, a refusing
+/// greeting or EHLO, failed AUTH, a 530/534/538 demand for TLS or login, a timeout at any stage,
+/// a 421 reply at any stage) suspends delivery for the rest of this transport's life, which is
+/// one run: every message not yet started, in this and later `deliver` calls, is reported as a
+/// temporary failure "not tried (delivery suspended for this run): <reason>" without contacting
+/// the server. Messages already in flight on other connections finish and are reported normally.
+/// A refused recipient, sender or message (any reply after MAIL FROM other than 421) never
+/// suspends. A connection that timed out is shut down at once, so closing the transport never
+/// waits for a silent server's reply to QUIT. Until one session has got past AUTH, only one
+/// connection is used, so a wrong password costs one failed login per run, not one per
+/// connection.
 ///
 /// If `report` throws, the transfers in flight are cut off (they were not reported, so the outbox
 /// sends them again: at most `maxConnections - 1` duplicates) and `deliver` rethrows.
@@ -132,6 +134,7 @@ private struct DeliveryRun {
             while let info = curl_multi_info_read(multi, &queued) {
                 guard info.pointee.msg == CURLMSG_DONE, let handle = info.pointee.easy_handle else { continue }
                 let result = info.pointee.data.result
+                if result == CURLE_OPERATION_TIMEDOUT { inFlight[handle]?.connection.hangUp() }
                 curl_multi_remove_handle(multi, handle)  // invalidates `info`
                 guard let (connection, message) = inFlight.removeValue(forKey: handle) else { continue }
                 let verdict = connection.finish(result)
