@@ -1,6 +1,6 @@
 # eventfilter: the two quick-start commands are `make demo` and `make test`.
-# Both install what a fresh machine lacks (libcurl's headers; for tests also aiosmtpd,
-# lighttpd, apache2 and sqlite3), then build with SwiftPM. No Swift packages are fetched.
+# Both install what a fresh machine lacks (libcurl's and libpq's headers; for tests also aiosmtpd,
+# lighttpd, apache2, sqlite3 and PostgreSQL), then build with SwiftPM. No Swift packages are fetched.
 
 SHELL := /bin/bash
 SWIFT ?= swift
@@ -15,12 +15,17 @@ deps:
 		echo "installing libcurl4-openssl-dev (libcurl's headers)"; \
 		$(SUDO) apt-get update -qq && $(SUDO) $(APT_INSTALL) libcurl4-openssl-dev >/dev/null; \
 	fi
+	@if ! [ -f /usr/include/postgresql/libpq-fe.h ] && ! [ -f /usr/include/libpq-fe.h ]; then \
+		echo "installing libpq-dev (PostgreSQL's client library and headers)"; \
+		$(SUDO) apt-get update -qq && $(SUDO) $(APT_INSTALL) libpq-dev >/dev/null; \
+	fi
 
 test-deps: deps
 	@python3 -c 'import aiosmtpd' 2>/dev/null || { echo "installing aiosmtpd"; python3 -m pip install -q aiosmtpd; }
 	@command -v lighttpd >/dev/null || { echo "installing lighttpd"; $(SUDO) apt-get update -qq && $(SUDO) $(APT_INSTALL) lighttpd >/dev/null; }
 	@[ -x /usr/sbin/apache2 ] || { echo "installing apache2"; $(SUDO) apt-get update -qq && $(SUDO) $(APT_INSTALL) apache2 >/dev/null; }
 	@command -v sqlite3 >/dev/null || { echo "installing sqlite3"; $(SUDO) apt-get update -qq && $(SUDO) $(APT_INSTALL) sqlite3 >/dev/null; }
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { echo "installing postgresql (the tests start their own server)"; $(SUDO) apt-get update -qq && $(SUDO) $(APT_INSTALL) postgresql >/dev/null; }
 	@command -v systemd-analyze >/dev/null || { echo "installing systemd (systemd-analyze)"; $(SUDO) apt-get update -qq && $(SUDO) $(APT_INSTALL) systemd >/dev/null; }
 
 build: deps

@@ -1,7 +1,7 @@
 // swift-tools-version: 6.0
 //
 // eventfilter: an eZ-Publish-style notification filter with digest delivery.
-// No Swift package dependencies: the toolchain plus the system's SQLite, libcurl and libcrypto.
+// No Swift package dependencies: the toolchain plus the system's SQLite, libpq, libcurl and libcrypto.
 import PackageDescription
 
 let package = Package(
@@ -14,6 +14,10 @@ let package = Package(
         .systemLibrary(
             name: "CSQLite", path: "Sources/CSQLite",
             pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        // libpq, PostgreSQL's client library (the second store backend).
+        .systemLibrary(
+            name: "CPostgreSQL", path: "Sources/CPostgreSQL",
+            pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
         .systemLibrary(
             name: "CCrypto", path: "Sources/CCrypto",
             pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
@@ -25,7 +29,7 @@ let package = Package(
         .target(name: "CPosix", path: "Sources/CPosix"),
         .target(
             name: "EventFilterKit",
-            dependencies: ["CSQLite", "CCurl", "CCrypto", "CPosix"],
+            dependencies: ["CSQLite", "CPostgreSQL", "CCurl", "CCrypto", "CPosix"],
             path: "Sources/EventFilterKit"),
         .executableTarget(
             name: "eventfilter",

@@ -1,0 +1,243 @@
+import CPostgreSQL
+import Foundation
+
+/// A connection to a PostgreSQL server through libpq, owned by one thread at a time.
+///
+/// Every value is a bound parameter (`$1`, `$2`, ...), never text spliced into SQL. Each distinct
+/// SQL text is prepared once per connection, under a name of its own, and reused for the life of
+/// the connection, so a loop that runs the same statement many times has it parsed and planned
+/// once. Values travel in PostgreSQL's text format, except byte arrays, which go as binary `bytea`.
+///
+///     let db = try PostgresConnection("postgresql://eventfilter@db.example.com/eventfilter")
+///     try db.inTransaction {
+///         try db.execute("INSERT INTO account(email, name) VALUES ($1, $2)", ["ann@example.com", "Ann"])
+///     }
+///     for row in try db.query("SELECT id, email FROM account WHERE name = $1", ["Ann"]) {
+///         print(try row.int64("id"), try row.string("email"))
+///     }
+///
+/// A failure throws `PostgresError`, whose `kind` says what to do: `.retryable` (run the whole
+/// transaction again), `.connectionLost` (make a new connection), `.uniqueViolation`, `.diskFull`.
+public final class PostgresConnection {
+    private let handle: OpaquePointer
+    /// The connection string this connection was made with, password hidden, for messages.
+    public let target: PostgresConnectionString
+    /// Prepared statements by SQL text: the server-side name and the number of parameters.
+    private var preparedStatements: [String: PreparedStatement] = [:]
+    private var nextStatementNumber = 1
+    /// 0 outside a transaction, 1 inside one, more inside savepoints.
+    private var transactionDepth = 0
+
+    private struct PreparedStatement {
+        let name: String
+        let parameterCount: Int
+    }
+
+    /// How strictly a transaction is kept apart from others running at the same time.
+    public enum IsolationLevel: String, Sendable {
+        case readCommitted = "READ COMMITTED"
+        case repeatableRead = "REPEATABLE READ"
+        case serializable = "SERIALIZABLE"
+    }
+
+    /// Connects with a libpq connection string: `key=value` pairs (`host=/run/postgresql
+    /// dbname=eventfilter user=eventfilter`) or a `postgresql://user:password@host:port/dbname` URI.
+    /// Missing values come from libpq's environment (`PGHOST`, `PGPASSWORD`, `~/.pgpass`, ...).
+    /// The session's client encoding is UTF-8, Swift's own.
+    public init(_ connectionString: String) throws {
+        target = PostgresConnectionString(connectionString)
+        guard let connection = PQconnectdb(connectionString) else {
+            throw PostgresError(kind: .connectionLost, message: "cannot connect to \(target.redacted): out of memory")
+        }
+        guard PQstatus(connection) == CONNECTION_OK else {
+            let reason = target.redact(String(cString: PQerrorMessage(connection)))
+            PQfinish(connection)
+            // A string libpq cannot parse is a configuration mistake, not an outage.
+            let parses = PQconninfoParse(connectionString, nil).map { PQconninfoFree($0); return true } ?? false
+            throw PostgresError(kind: parses ? .connectionLost : .other,
+                                message: "cannot connect to \(target.redacted): \(reason)")
+        }
+        handle = connection
+        // libpq prints NOTICE and WARNING messages ("table ... does not exist, skipping") on
+        // stderr by default; stderr is for the operator's one-line errors.
+        PQsetNoticeProcessor(handle, { _, _ in }, nil)
+        guard PQsetClientEncoding(handle, "UTF8") == 0 else {
+            let error = connectionError(sql: nil)
+            PQfinish(handle)
+            throw error
+        }
+    }
+
+    deinit { PQfinish(handle) }
+
+    /// True while the socket to the server is usable; false after the server ended the session.
+    public var isConnected: Bool { PQstatus(handle) == CONNECTION_OK }
+
+    /// The server process serving this connection (`pg_backend_pid()`).
+    public var backendPID: Int32 { PQbackendPID(handle) }
+
+    /// How many statements this connection has prepared so far (one per distinct SQL text).
+    public var preparedStatementCount: Int { preparedStatements.count }
+
+    /// True inside `inTransaction` (and `inSavepoint`).
+    public var isInTransaction: Bool { transactionDepth > 0 }
+
+    // MARK: Statements
+
+    /// Runs one statement with its parameters bound to `$1`, `$2`, ... and returns its result
+    /// (rows, or the number of rows it changed).
+    ///
+    ///     try db.execute("UPDATE account SET name = $1 WHERE id = $2", ["Ann", 7])
+    ///
+    /// A statement prepared before its table changed shape (a migration added a column that a
+    /// `SELECT *` returns) fails on the server with "cached plan must not change result type";
+    /// it is then prepared anew: at once outside a transaction, and inside one the error is
+    /// `.retryable`, since the transaction aborted and succeeds when run again.
+    @discardableResult
+    public func execute(_ sql: String, _ parameters: [DatabaseValueConvertible] = []) throws -> PostgresResult {
+        do {
+            return try executePrepared(sql, parameters)
+        } catch let error as PostgresError where error.sqlState == "0A000" && error.message == "cached plan must not change result type" {
+            guard let stale = preparedStatements.removeValue(forKey: sql) else { throw error }
+            guard PQtransactionStatus(handle) == PQTRANS_IDLE else {
+                // The stale statement stays on the server under its name, which is never used again.
+                throw PostgresError(kind: .retryable, sqlState: error.sqlState, message: error.message, sql: sql)
+            }
+            try executeScript("DEALLOCATE \(stale.name)")
+            return try executePrepared(sql, parameters)
+        }
+    }
+
+    private func executePrepared(_ sql: String, _ parameters: [DatabaseValueConvertible]) throws -> PostgresResult {
+        let statement = try prepared(sql)
+        guard parameters.count == statement.parameterCount else {
+            throw PostgresError(message: "expected \(statement.parameterCount) parameters, got \(parameters.count)", sql: sql)
+        }
+        let values = try PostgresParameters(parameters, sql: sql)
+        let result = values.withUnsafeArguments { values, lengths, formats in
+            PQexecPrepared(handle, statement.name, Int32(parameters.count), values, lengths, formats, 0)
+        }
+        return try check(result, sql: sql)
+    }
+
+    /// The rows of a query.
+    public func query(_ sql: String, _ parameters: [DatabaseValueConvertible] = []) throws -> [PostgresRow] {
+        try execute(sql, parameters).rows
+    }
+
+    /// The first row of a query, or nil when it has none.
+    public func first(_ sql: String, _ parameters: [DatabaseValueConvertible] = []) throws -> PostgresRow? {
+        try execute(sql, parameters).rows.first
+    }
+
+    /// Runs several statements separated by `;` (a schema, say) without parameters and without
+    /// preparing them. Only for SQL written in the code: it binds nothing.
+    public func executeScript(_ sql: String) throws {
+        _ = try check(PQexec(handle, sql), sql: sql)
+    }
+
+    private func prepared(_ sql: String) throws -> PreparedStatement {
+        if let statement = preparedStatements[sql] { return statement }
+        let name = "eventfilter_\(nextStatementNumber)"
+        nextStatementNumber += 1
+        _ = try check(PQprepare(handle, name, sql, 0, nil), sql: sql)
+        // The server inferred the parameters' number and types; ask, so a call with the wrong
+        // number of values fails here with a clear message.
+        let description = try check(PQdescribePrepared(handle, name), sql: sql)
+        let statement = PreparedStatement(name: name, parameterCount: Int(description.parameterCount))
+        preparedStatements[sql] = statement
+        return statement
+    }
+
+    /// The result when the statement succeeded; else the server's error, thrown.
+    private func check(_ result: OpaquePointer?, sql: String?) throws -> PostgresResult {
+        guard let result else { throw connectionError(sql: sql) }
+        switch PQresultStatus(result) {
+        case PGRES_COMMAND_OK, PGRES_TUPLES_OK, PGRES_EMPTY_QUERY:
+            return PostgresResult(result)
+        default:
+            defer { PQclear(result) }
+            func field(_ code: Character) -> String? {
+                PQresultErrorField(result, Int32(code.asciiValue!)).map { String(cString: $0) }
+            }
+            let sqlState = field("C")   // PG_DIAG_SQLSTATE
+            let message = field("M") ?? String(cString: PQresultErrorMessage(result))
+            let lost = PQstatus(handle) != CONNECTION_OK
+            throw PostgresError(
+                kind: lost ? .connectionLost : nil, sqlState: sqlState, message: target.redact(message),
+                detail: field("D"), constraint: field("n"), sql: sql)
+        }
+    }
+
+    /// The connection's own error (no result at all: out of memory, or the socket is gone).
+    private func connectionError(sql: String?) -> PostgresError {
+        let message = target.redact(String(cString: PQerrorMessage(handle)))
+        return PostgresError(kind: isConnected ? .other : .connectionLost,
+                             message: message.isEmpty ? "no result from the server" : message, sql: sql)
+    }
+
+    // MARK: Transactions
+
+    /// Runs `body` in a transaction: committed when it returns, rolled back when it throws.
+    /// Inside another transaction it runs as a savepoint, so its failure undoes only its own writes.
+    /// A transaction in which a statement failed is never committed, even when `body` caught the
+    /// error: PostgreSQL would turn that COMMIT into a silent ROLLBACK, and this throws instead.
+    ///
+    ///     try db.inTransaction(.serializable) {
+    ///         let row = try db.first("SELECT balance FROM account WHERE id = $1", [7])
+    ///         ...
+    ///     }
+    @discardableResult
+    public func inTransaction<T>(_ isolation: IsolationLevel? = nil, _ body: () throws -> T) throws -> T {
+        if transactionDepth > 0 {
+            guard isolation == nil else {
+                throw PostgresError(message: "cannot set the isolation level inside a transaction")
+            }
+            return try inSavepoint(body)
+        }
+        try executeScript(isolation.map { "BEGIN ISOLATION LEVEL \($0.rawValue)" } ?? "BEGIN")
+        transactionDepth = 1
+        defer { transactionDepth = 0 }
+        let result: T
+        do {
+            result = try body()
+        } catch {
+            rollBack()
+            throw error
+        }
+        if PQtransactionStatus(handle) == PQTRANS_INERROR {
+            rollBack()
+            throw PostgresError(message: "the transaction was rolled back: a statement in it failed")
+        }
+        let commit = try check(PQexec(handle, "COMMIT"), sql: "COMMIT")
+        // A COMMIT the server could not honour reports "ROLLBACK" as its command tag.
+        guard commit.commandTag == "COMMIT" else {
+            throw PostgresError(message: "the transaction was rolled back by the server (\(commit.commandTag))")
+        }
+        return result
+    }
+
+    /// Runs `body` as a unit of its own inside the current transaction (opening one when none is
+    /// open): when `body` throws, its writes are undone and the transaction goes on.
+    @discardableResult
+    public func inSavepoint<T>(_ body: () throws -> T) throws -> T {
+        guard transactionDepth > 0 else { return try inTransaction(nil, body) }
+        transactionDepth += 1
+        defer { transactionDepth -= 1 }
+        let name = "eventfilter_savepoint_\(transactionDepth)"
+        try executeScript("SAVEPOINT \(name)")
+        do {
+            let result = try body()
+            try executeScript("RELEASE SAVEPOINT \(name)")
+            return result
+        } catch {
+            try executeScript("ROLLBACK TO SAVEPOINT \(name); RELEASE SAVEPOINT \(name)")
+            throw error
+        }
+    }
+
+    /// Ends the transaction without keeping anything. A lost connection has already ended it.
+    private func rollBack() {
+        if let result = PQexec(handle, "ROLLBACK") { PQclear(result) }
+    }
+}

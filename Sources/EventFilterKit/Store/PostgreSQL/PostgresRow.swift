@@ -1,0 +1,126 @@
+import CPostgreSQL
+
+/// One row of a `PostgresResult`, its columns read by name. A missing column, a NULL where a
+/// value is required, or text that is not of the asked type throws a `PostgresError` naming the column.
+///
+///     let row = try db.first("SELECT id, email, active, avatar FROM account WHERE id = $1", [7])!
+///     let id: Int64 = try row.int64("id")
+///     let email: String = try row.string("email")
+///     let active: Bool = try row.bool("active")
+///     let avatar: [UInt8]? = try row.optionalBytes("avatar")
+public struct PostgresRow {
+    let result: PostgresResult
+    let index: Int32
+
+    /// PostgreSQL's type OIDs (`pg_type.oid`) of the columns `value(_:)` decodes by type.
+    private enum TypeOID {
+        static let bool: UInt32 = 16, bytea: UInt32 = 17, int8: UInt32 = 20, int2: UInt32 = 21, int4: UInt32 = 23
+        static let float4: UInt32 = 700, float8: UInt32 = 701
+    }
+
+    public var columnNames: [String] { result.columnNames }
+
+    public func isNull(_ column: String) throws -> Bool {
+        PQgetisnull(result.handle, index, try position(of: column)) == 1
+    }
+
+    /// The column's text, or nil when it is NULL.
+    public func optionalString(_ column: String) throws -> String? {
+        let field = try position(of: column)
+        guard PQgetisnull(result.handle, index, field) == 0 else { return nil }
+        return String(cString: PQgetvalue(result.handle, index, field))
+    }
+
+    public func string(_ column: String) throws -> String {
+        guard let text = try optionalString(column) else { throw nullError(column) }
+        return text
+    }
+
+    public func optionalInt64(_ column: String) throws -> Int64? {
+        guard let text = try optionalString(column) else { return nil }
+        guard let value = Int64(text) else { throw typeError(column, text, "an integer") }
+        return value
+    }
+
+    public func int64(_ column: String) throws -> Int64 {
+        guard let value = try optionalInt64(column) else { throw nullError(column) }
+        return value
+    }
+
+    public func int(_ column: String) throws -> Int { Int(try int64(column)) }
+
+    public func optionalInt(_ column: String) throws -> Int? { try optionalInt64(column).map { Int($0) } }
+
+    public func double(_ column: String) throws -> Double {
+        let text = try string(column)
+        guard let value = Self.double(text) else { throw typeError(column, text, "a number") }
+        return value
+    }
+
+    /// A `boolean` column, which the text format spells `t` and `f`.
+    public func bool(_ column: String) throws -> Bool {
+        switch try string(column) {
+        case "t": return true
+        case "f": return false
+        case let text: throw typeError(column, text, "a boolean")
+        }
+    }
+
+    /// A `bytea` column's bytes, or nil when it is NULL.
+    public func optionalBytes(_ column: String) throws -> [UInt8]? {
+        let field = try position(of: column)
+        guard PQgetisnull(result.handle, index, field) == 0 else { return nil }
+        // The text format spells bytea as "\x" and hex digits (or, with bytea_output=escape,
+        // backslash escapes); libpq's unescaping reads both.
+        var count = 0
+        guard let bytes = PQunescapeBytea(PQgetvalue(result.handle, index, field), &count) else {
+            throw PostgresError(message: "column \"\(column)\" is not a bytea value")
+        }
+        defer { PQfreemem(bytes) }
+        return Array(UnsafeBufferPointer(start: bytes, count: count))
+    }
+
+    public func bytes(_ column: String) throws -> [UInt8] {
+        guard let bytes = try optionalBytes(column) else { throw nullError(column) }
+        return bytes
+    }
+
+    /// The column as a backend-neutral value, decoded by the column's type: integers, floating
+    /// point, booleans (as 1 and 0, the way SQLite stores them), bytea as bytes, the rest as text.
+    public func value(_ column: String) throws -> DatabaseValue {
+        let field = try position(of: column)
+        guard PQgetisnull(result.handle, index, field) == 0 else { return .null }
+        switch PQftype(result.handle, field) {
+        case TypeOID.int2, TypeOID.int4, TypeOID.int8: return .integer(try int64(column))
+        case TypeOID.float4, TypeOID.float8: return .real(try double(column))
+        case TypeOID.bool: return .integer(try bool(column) ? 1 : 0)
+        case TypeOID.bytea: return .blob(try bytes(column))
+        default: return .text(try string(column))
+        }
+    }
+
+    private func position(of column: String) throws -> Int32 {
+        guard let field = result.columnIndex[column] else {
+            throw PostgresError(message: "no column \"\(column)\" in the result (columns: \(result.columnNames.joined(separator: ", ")))")
+        }
+        return field
+    }
+
+    private func nullError(_ column: String) -> PostgresError {
+        PostgresError(message: "column \"\(column)\" is NULL")
+    }
+
+    private func typeError(_ column: String, _ text: String, _ expected: String) -> PostgresError {
+        PostgresError(message: "column \"\(column)\" holds \"\(text.prefix(40))\", not \(expected)")
+    }
+
+    /// float8's text output, including its special values.
+    private static func double(_ text: String) -> Double? {
+        switch text {
+        case "NaN": return .nan
+        case "Infinity": return .infinity
+        case "-Infinity": return -.infinity
+        default: return Double(text)
+        }
+    }
+}
