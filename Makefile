@@ -1,6 +1,6 @@
 # eventfilter: the two quick-start commands are `make demo` and `make test`.
 # Both install what a fresh machine lacks (libcurl's and libpq's headers; for tests also aiosmtpd,
-# lighttpd, apache2, sqlite3 and PostgreSQL), then build with SwiftPM. No Swift packages are fetched.
+# lighttpd, apache2, nginx, sqlite3 and PostgreSQL), then build with SwiftPM. No Swift packages are fetched.
 
 SHELL := /bin/bash
 SWIFT ?= swift
@@ -8,7 +8,7 @@ EVENTFILTER = .build/release/eventfilter
 APT_INSTALL = DEBIAN_FRONTEND=noninteractive apt-get install -y -qq
 SUDO = $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test build deps test-deps bench clean
+.PHONY: demo test build deps test-deps bench fuzz clean
 
 deps:
 	@if ! [ -f /usr/include/curl/curl.h ] && ! ls /usr/include/*/curl/curl.h >/dev/null 2>&1; then \
@@ -24,6 +24,7 @@ test-deps: deps
 	@python3 -c 'import aiosmtpd' 2>/dev/null || { echo "installing aiosmtpd"; python3 -m pip install -q aiosmtpd; }
 	@command -v lighttpd >/dev/null || { echo "installing lighttpd"; $(SUDO) apt-get update -qq && $(SUDO) $(APT_INSTALL) lighttpd >/dev/null; }
 	@[ -x /usr/sbin/apache2 ] || { echo "installing apache2"; $(SUDO) apt-get update -qq && $(SUDO) $(APT_INSTALL) apache2 >/dev/null; }
+	@[ -x /usr/sbin/nginx ] || { echo "installing nginx"; $(SUDO) apt-get update -qq && $(SUDO) $(APT_INSTALL) nginx >/dev/null; }
 	@command -v sqlite3 >/dev/null || { echo "installing sqlite3"; $(SUDO) apt-get update -qq && $(SUDO) $(APT_INSTALL) sqlite3 >/dev/null; }
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { echo "installing postgresql (the tests start their own server)"; $(SUDO) apt-get update -qq && $(SUDO) $(APT_INSTALL) postgresql >/dev/null; }
 	@command -v systemd-analyze >/dev/null || { echo "installing systemd (systemd-analyze)"; $(SUDO) apt-get update -qq && $(SUDO) $(APT_INSTALL) systemd >/dev/null; }
@@ -77,6 +78,11 @@ bench: build
 	Tests/Bench/delivery_bench.sh
 	Tests/Bench/ingest_bench.sh
 	Tests/Bench/monitor_bench.sh
+	Tests/Bench/fastcgi_bench.sh
+
+# Coverage-guided fuzzing of the FastCGI parser (libFuzzer + AddressSanitizer), 60 s.
+fuzz:
+	Tests/Fuzz/fastcgi_fuzz.sh 60
 
 clean:
 	rm -rf .build var

@@ -3,3 +3,27 @@
 #include "CPosix.h"
 
 int cposix_syncfs(int fd) { return syncfs(fd); }
+
+#include <signal.h>
+#include <string.h>
+
+static volatile sig_atomic_t cposix_pending[65];
+
+static void cposix_record_signal(int signal) {
+    if (signal > 0 && signal < 65) cposix_pending[signal] = 1;
+}
+
+int cposix_watch_signal(int signal) {
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_handler = cposix_record_signal;
+    sigemptyset(&action.sa_mask);
+    action.sa_flags = 0;
+    return sigaction(signal, &action, NULL);
+}
+
+int cposix_take_signal(int signal) {
+    if (signal <= 0 || signal >= 65 || !cposix_pending[signal]) return 0;
+    cposix_pending[signal] = 0;
+    return 1;
+}

@@ -52,8 +52,9 @@ final class CommandLineRulesEndToEndTests: XCTestCase {
             let help = try root.ok(contentsOf: words + ["--help"])
             XCTAssertTrue(help.contains("\nUsage: eventfilter \(usage)\n"), "\(words) --help shows its usage:\n\(help)")
             // Every option of the usage line is explained in the help.
-            for option in usage.split(separator: " ").filter({ $0.contains("--") }) {
-                let name = option.split(separator: "|").first.map { $0.trimmingCharacters(in: CharacterSet(charactersIn: "[]")) } ?? ""
+            // (Each `--name`, also inside a group such as `[--listen HOST:PORT|--socket PATH]`.)
+            let names = usage.split(whereSeparator: { " []|".contains($0) }).filter { $0.hasPrefix("--") }
+            for name in names {
                 XCTAssertTrue(help.contains("\n  \(name)"), "\(words) --help explains \(name)")
             }
         }

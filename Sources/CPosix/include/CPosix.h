@@ -2,4 +2,11 @@
 #define CPOSIX_H
 /// Linux calls that glibc only declares under _GNU_SOURCE, which Swift's Glibc module does not set.
 int cposix_syncfs(int fd);
+
+/// Signal flags for long-running servers: a handler (async-signal-safe, no SA_RESTART, so a
+/// blocking call returns EINTR) that only records which signal arrived. Swift cannot form a
+/// signal handler that touches Swift state safely, so the flag lives here.
+int cposix_watch_signal(int signal);
+/// 1 when `signal` arrived since the last call, clearing the flag.
+int cposix_take_signal(int signal);
 #endif

@@ -1,9 +1,10 @@
-/// The receiving end of every webhook: route, verify, store, answer. `eventfilter ingest` and
-/// `eventfilter cgi` both call it, so a request gets the same answer whichever way it arrives.
+/// The receiving end of every webhook: verify, store, answer. `eventfilter ingest` calls it
+/// directly; `eventfilter cgi` and `eventfilter fastcgi` reach it through `Router`, so a request
+/// gets the same answer whichever way it arrives.
 ///
 ///     let intake = WebhookIntake(store: store, sources: try WebhookSources.load(settings: settings),
 ///                                bodyLimit: try WebhookSources.bodyLimit(settings: settings))
-///     let answer = intake.answer(request, now: now)    // routes /NAME and /unsubscribe/TOKEN
+///     let answer = intake.accept(request, sourceName: "panda", now: now)
 ///     write(answer.response.cgiBytes)
 ///
 /// Storing commits every event of a request in one transaction before the answer, so a 200 means
@@ -11,7 +12,7 @@
 /// answer 200 and store nothing. When storing fails the answer is 500, so the sender retries.
 ///
 /// One-click unsubscribe (RFC 8058) lives here too, because it is the other thing a web server
-/// forwards to `eventfilter cgi`: `POST /unsubscribe/TOKEN` removes the subtree rule with that token
+/// forwards to the web front: `POST /unsubscribe/TOKEN` removes the subtree rule with that token
 /// and answers 200 whether or not it still existed; `GET` shows a page with a button that POSTs,
 /// so mail scanners that follow links unsubscribe nobody.
 public final class WebhookIntake {
@@ -44,22 +45,6 @@ public final class WebhookIntake {
         }
     }
 
-    /// Routes by path: `/NAME` to the source NAME, `/unsubscribe/TOKEN` to one-click unsubscribe,
-    /// anything else 404.
-    public func answer(_ request: HTTPRequest, now: Int64) -> Answer {
-        let segments = request.path.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
-        if segments.first == Self.unsubscribeSegment {
-            guard segments.count == 2 else {
-                return Answer(HTTPResponse(status: 404, body: "an unsubscribe link is /unsubscribe/TOKEN"))
-            }
-            return unsubscribe(request, token: segments[1])
-        }
-        guard segments.count == 1 else {
-            return Answer(HTTPResponse(status: 404, body: "no webhook source at \(IngestText.quoted(request.path)); POST to /NAME"))
-        }
-        return accept(request, sourceName: segments[0], now: now)
-    }
-
     /// Verifies and stores one request for the source `sourceName`.
     public func accept(_ request: HTTPRequest, sourceName: String, now: Int64) -> Answer {
         guard let source = sources[sourceName] else {
@@ -69,10 +54,24 @@ public final class WebhookIntake {
         if let refusal = verdict.rejectionResponse(for: source) { return Answer(refusal) }
         guard case .accepted(let events) = verdict else { return Answer(HTTPResponse(status: 500, body: "no verdict")) }
 
+        // A value the store cannot take (an event name too long for a type, a node id with a
+        // space) is the sender's to fix: 400, so it does not retry for ever as after a 500.
+        for event in events {
+            do {
+                try Store.validateEvent(type: event.type, params: event.params)
+            } catch let error as EventFilterError {
+                return Answer(HTTPResponse(status: 400, body: "cannot store this notification: \(Self.oneLine(error.description))"))
+            } catch {
+                return Answer(HTTPResponse(status: 400, body: "cannot store this notification"))
+            }
+        }
         let results: [Store.AddResult]
         do {
             let lifecycle = ObjectLifecycle(store: store, source: source, now: now)
             results = try store.db.inTransaction { try events.flatMap(lifecycle.store) }
+        } catch let error as EventFilterError {
+            // An event derived from the request (a reminder, a notice) that the store refuses.
+            return Answer(HTTPResponse(status: 400, body: "cannot store this notification: \(Self.oneLine(error.description))"))
         } catch {
             return Answer(
                 HTTPResponse(status: 500, body: "could not store the notification; nothing was stored, please retry"),
@@ -98,8 +97,6 @@ public final class WebhookIntake {
     }
 
     // MARK: One-click unsubscribe
-
-    static let unsubscribeSegment = "unsubscribe"
 
     /// `POST` removes the rule (idempotent, no redirect, no authentication: RFC 8058 §3.2);
     /// `GET` and `HEAD` show a confirmation page whose button POSTs.

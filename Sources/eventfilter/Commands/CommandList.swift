@@ -9,7 +9,7 @@ enum CommandList {
         [
             RunCommand.self,
             EventAddCommand.self, EventImportCommand.self, EventListCommand.self,
-            IngestCommand.self, CGICommand.self,
+            IngestCommand.self, CGICommand.self, FastCGICommand.self,
             UserAddCommand.self, UserRemoveCommand.self, UserListCommand.self, UserShowCommand.self, UserSetCommand.self,
             UserDisableCommand.self, UserEnableCommand.self,
             DigestCommand.self, SubscribeCommand.self, UnsubscribeCommand.self,

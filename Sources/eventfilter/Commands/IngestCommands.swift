@@ -2,7 +2,7 @@ import EventFilterKit
 import Foundation
 
 /// Opens the webhook intake of an installation: sources and body limit from webhooks.ini, the store.
-private func openIntake(_ context: CommandContext) throws -> WebhookIntake {
+func openIntake(_ context: CommandContext) throws -> WebhookIntake {
     let settings = try context.settings()
     let sources = try WebhookSources.load(settings: settings)
     let limit = try WebhookSources.bodyLimit(settings: settings)
@@ -128,38 +128,21 @@ struct CGICommand: Command {
         let method = environment["REQUEST_METHOD"] ?? "?"
         let path = environment["PATH_INFO"] ?? ""
 
-        var logDetail: String?
         let response: HTTPResponse
+        var logLine: String?
         do {
             let intake = try openIntake(context)
-            switch CGI.request(environment: environment, body: CGI.readStandardInput, bodyLimit: intake.bodyLimit) {
-            case .failure(let error):
-                response = error.response
-            case .success(let request):
-                let answer = intake.answer(request, now: context.now)
-                response = answer.response
-                logDetail = answer.logDetail
-            }
+            let request = CGI.request(environment: environment, body: CGI.readStandardInput, bodyLimit: intake.bodyLimit)
+            (response, logLine) = WebFront.respond(
+                router: Router(intake: intake), request: request, now: context.now, front: "cgi", method: method, path: path)
         } catch {
             // Settings or store trouble: the sender learns only that it should retry; the details
             // (file and line, never a secret) go to the operator's log.
             response = HTTPResponse(status: 500, body: "the webhook receiver is misconfigured; nothing was stored")
-            logDetail = "\(error)"
+            logLine = WebFront.logLine(front: "cgi", method: method, path: path, response: response, detail: "\(error)")
         }
 
         FileHandle.standardOutput.write(Data(response.cgiBytes))
-        if response.status >= 400 {
-            var line = "cgi: \(loggable(method)) \(loggable(path)): \(response.status) "
-                + String(response.body.split(whereSeparator: \.isNewline).first ?? "")
-            if let logDetail { line += " (\(logDetail))" }
-            Output.error(line)
-        }
-    }
-
-    /// Request data in a log line: no control characters (a decoded path may hold a line break
-    /// that would forge a log entry), at most 100 characters.
-    private static func loggable(_ text: String) -> String {
-        let scalars = text.unicodeScalars.prefix(100).map { $0.properties.generalCategory == .control ? "?" : $0 }
-        return String(String.UnicodeScalarView(scalars)) + (text.unicodeScalars.count > 100 ? "…" : "")
+        if let logLine { Output.error(logLine) }
     }
 }

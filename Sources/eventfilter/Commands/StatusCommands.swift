@@ -21,7 +21,7 @@ struct StatusCommand: Command {
         if arguments[check] {
             let result: HealthCheck
             do {
-                result = try HealthCheck.evaluate(store: try context.store(), settings: try context.settings(), now: context.now)
+                result = try HealthCheck.evaluate(store: try context.store(.readOnly), settings: try context.settings(), now: context.now)
             } catch {
                 result = HealthCheck.unknown(ErrorReport.message(error))
             }
@@ -30,7 +30,7 @@ struct StatusCommand: Command {
         }
         let settings = try context.settings()
         let configured = try? HandlerRegistry.describe(settings: settings, root: context.root).map(\.name)
-        var status = try context.store().status(now: context.now, handlers: configured)
+        var status = try context.store(.readOnly).status(now: context.now, handlers: configured)
         status.settingsErrors = SettingsCheck(root: context.root, settings: settings).errors()
         if arguments[json] {
             Output.line(status.json.serialized)

@@ -18,6 +18,9 @@ final class CommandContext {
 
     var now: Int64 { nowOverride ?? Timestamp.now() }
 
+    /// The `--now` given on the command line, if any: passed on to processes this one starts.
+    var fixedNow: Int64? { nowOverride }
+
     /// A root is an installation when it has `settings/`: a mistyped `--root` is an error, not a
     /// new empty store that reports "nothing queued" to a monitoring check.
     func requireInstallation() throws {
@@ -28,10 +31,10 @@ final class CommandContext {
         }
     }
 
-    func store() throws -> Store {
+    func store(_ access: Store.Access = .readWrite) throws -> Store {
         if let openedStore { return openedStore }
         try requireInstallation()
-        let store = try Store(root: root)
+        let store = try Store(root: root, access: access)
         openedStore = store
         return store
     }

@@ -1,0 +1,50 @@
+/// The one place a web request is routed, for every front end (`eventfilter cgi` per request,
+/// `eventfilter fastcgi` for its whole life), so both answer the same request the same way.
+///
+///     let router = Router(intake: intake)
+///     let answer = router.answer(HTTPRequest(method: "POST", path: "/panda", body: body), now: now)
+///     answer.response.status   // 200, 400, 401, 403, 404, 405, 413 or 500
+///
+/// Paths are relative to where the web server mounts the program:
+///
+///     /NAME                 a webhook for the source [Source-NAME] of settings/webhooks.ini
+///     /unsubscribe/TOKEN    one-click unsubscribe (RFC 8058)
+///     /settings[/TOKEN]     the subscriber's settings pages (not served yet: 404)
+///
+/// A path reaches only its own handler: it is split into segments and matched whole, never
+/// joined to a file name or passed to a command, so `/../x`, `/a/b` or an encoded slash end in 404.
+public final class Router {
+    public let intake: WebhookIntake
+
+    public init(intake: WebhookIntake) {
+        self.intake = intake
+    }
+
+    public func answer(_ request: HTTPRequest, now: Int64) -> WebhookIntake.Answer {
+        let segments = request.path.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
+        switch segments.first {
+        case Self.unsubscribeSegment?:
+            guard segments.count == 2 else {
+                return WebhookIntake.Answer(HTTPResponse(status: 404, body: "an unsubscribe link is /unsubscribe/TOKEN"))
+            }
+            return intake.unsubscribe(request, token: segments[1])
+        case Self.settingsSegment?:
+            return settingsPage(request, segments: Array(segments.dropFirst()))
+        case let name? where segments.count == 1:
+            return intake.accept(request, sourceName: name, now: now)
+        default:
+            return WebhookIntake.Answer(HTTPResponse(
+                status: 404, body: "no webhook source at \(IngestText.quoted(request.path)); POST to /NAME"))
+        }
+    }
+
+    static let unsubscribeSegment = "unsubscribe"
+    static let settingsSegment = "settings"
+
+    /// The subscriber's settings pages (`/settings` asks for a link by mail, `/settings/TOKEN` shows
+    /// the page) belong here once they exist. Until then the prefix is reserved: no webhook source
+    /// can be reached as /settings, and the answer says the pages are not available.
+    private func settingsPage(_ request: HTTPRequest, segments: [String]) -> WebhookIntake.Answer {
+        WebhookIntake.Answer(HTTPResponse(status: 404, body: "the settings pages are not available on this installation"))
+    }
+}

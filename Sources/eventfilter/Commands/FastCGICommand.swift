@@ -1,0 +1,138 @@
+import EventFilterKit
+import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+struct FastCGICommand: Command {
+    static let words = ["fastcgi"]
+    static let abstract = "Serve webhooks and unsubscribe links as a persistent FastCGI responder."
+    static let listen = Option("listen", value: "HOST:PORT", help: "listen on a TCP address, e.g. 127.0.0.1:9000",
+                               parse: ValueParser.string)
+    static let socket = Option("socket", value: "PATH", help: "listen on a Unix socket (created with mode 0660)",
+                               parse: ValueParser.path)
+    static let workers = Option("workers", value: "N", help: "run N responder processes on the one socket (1 to 64)",
+                                parse: workerCount)
+    static let parameters: [any Parameter] = [listen, socket, workers]
+    static let exclusive = [ExclusiveGroup([listen, socket])]
+    static let discussion = """
+        The same routes and answers as 'eventfilter cgi', from one long-lived process that keeps
+        its settings and its store connection open (FastCGI 1.0, the RESPONDER role):
+          /NAME                 a webhook for the source [Source-NAME] of settings/webhooks.ini
+          /unsubscribe/TOKEN    the one-click unsubscribe link of a message (RFC 8058)
+        The web server must pass the path below the mount point as PATH_INFO.
+
+        With neither --listen nor --socket, standard input must be a listening socket, as a web
+        server's spawner passes it (lighttpd's bin-path, spawn-fcgi). Requests are answered one
+        after another; --workers N starts N such processes and restarts one that dies.
+        SIGTERM finishes the request in hand and exits 0; SIGHUP re-reads the settings (a broken
+        file is reported and the previous settings stay). Refusals go to the web server's error
+        log (FCGI_STDERR), connection problems to stderr, never a secret.
+
+        Examples:
+          eventfilter --root /srv/eventfilter fastcgi --listen 127.0.0.1:9000
+          eventfilter --root /srv/eventfilter fastcgi --socket /run/eventfilter/fcgi.sock --workers 2
+        """
+
+    @Sendable static func workerCount(_ word: String) throws -> Int {
+        guard let value = Int(word), (1...64).contains(value) else {
+            throw ValueParser.Invalid(description: "expected a whole number from 1 to 64, got '\(word.prefix(40))'")
+        }
+        return value
+    }
+
+    static func run(_ arguments: ParsedArguments, _ context: CommandContext) throws {
+        let front = try WebFrontState(context)   // settings and store before the socket: a broken root fails at once
+        let listener: FastCGIListener
+        do {
+            if let address = arguments[listen] {
+                listener = try FastCGIListener.tcp(address)
+            } else if let path = arguments[socket] {
+                listener = try FastCGIListener.unix(path)
+            } else if let inherited = FastCGIListener.inherited() {
+                listener = inherited
+            } else {
+                throw EventFilterError.usage(
+                    "fastcgi needs --listen HOST:PORT or --socket PATH, or a listening socket as standard input (lighttpd bin-path, spawn-fcgi)")
+            }
+        } catch let error as FastCGIServerError {
+            throw EventFilterError.failure(error.description)
+        }
+        defer { listener.close() }
+
+        if let count = arguments[workers] {
+            var childArguments = ["eventfilter", "--root", context.root.path]
+            if let now = context.fixedNow { childArguments += ["--now", Timestamp.iso8601(now)] }
+            childArguments.append("fastcgi")
+            let environment = ProcessInfo.processInfo.environment.map { "\($0.key)=\($0.value)" }
+            let supervisor = FastCGISupervisor(
+                listener: listener, workers: count, executable: "/proc/self/exe", arguments: childArguments, environment: environment)
+            supervisor.log = { Output.error("fastcgi: \($0)") }
+            do {
+                try supervisor.run()
+            } catch let error as FastCGIServerError {
+                throw EventFilterError.failure(error.description)
+            }
+            return
+        }
+
+        let responder = FastCGIResponder(
+            listener: listener,
+            limits: FastCGIConnection.Limits(bodyLimit: front.router.intake.bodyLimit)) { request in
+            front.reply(to: request, now: context.now)
+        }
+        responder.onReload = { [unowned responder] in
+            front.reload()
+            responder.limits.bodyLimit = front.router.intake.bodyLimit
+        }
+        responder.log = { Output.error("fastcgi: \($0)") }
+        responder.serve()
+    }
+}
+
+/// The responder's long-lived state: the router over the open store, re-made from the settings on SIGHUP.
+private final class WebFrontState {
+    private let context: CommandContext
+    private(set) var router: Router
+
+    init(_ context: CommandContext) throws {
+        self.context = context
+        router = Router(intake: try openIntake(context))
+    }
+
+    /// Re-reads settings/ (webhook sources, secrets, the body limit); keeps the store connection.
+    func reload() {
+        do {
+            let settings = Settings(root: context.root)
+            let intake = WebhookIntake(
+                store: try context.store(), sources: try WebhookSources.load(settings: settings),
+                bodyLimit: try WebhookSources.bodyLimit(settings: settings))
+            router = Router(intake: intake)
+            Output.error("fastcgi: settings re-read")
+        } catch {
+            Output.error("fastcgi: settings not re-read, the previous ones stay: \(ErrorReport.message(error))")
+        }
+    }
+
+    func reply(to request: FastCGIRequest, now: Int64) -> FastCGIResponder.Reply {
+        let method = request.params["REQUEST_METHOD"] ?? "?"
+        let path = request.params["PATH_INFO"] ?? ""
+        let limit = router.intake.bodyLimit
+        var parsed = CGI.request(environment: request.params, body: { _ in request.body }, bodyLimit: limit)
+        if request.bodyTooLarge, parsed.statusOnFailure != 413 {
+            // The body ran past the limit without a CONTENT_LENGTH saying so up front.
+            parsed = .failure(HTTPResponseError(status: 413, reason: "body exceeds the limit of \(limit) bytes"))
+        }
+        let (response, logLine) = WebFront.respond(
+            router: router, request: parsed, now: now, front: "fastcgi", method: method, path: path)
+        return FastCGIResponder.Reply(stdout: response.cgiBytes, stderr: logLine.map { "eventfilter: " + $0 })
+    }
+}
+
+private extension Result where Failure == HTTPResponseError {
+    var statusOnFailure: Int? {
+        if case .failure(let error) = self { return error.status }
+        return nil
+    }
+}

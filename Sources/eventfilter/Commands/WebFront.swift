@@ -1,0 +1,41 @@
+import EventFilterKit
+
+/// What `cgi` and `fastcgi` share around the router: one request in, one response and one log
+/// line out, so the two front ends answer and log alike.
+///
+///     let (response, logLine) = WebFront.respond(router: router, request: CGI.request(...), now: now, front: "cgi")
+enum WebFront {
+    static func respond(
+        router: Router, request: Result<HTTPRequest, HTTPResponseError>, now: Int64, front: String,
+        method: String, path: String
+    ) -> (response: HTTPResponse, logLine: String?) {
+        var logDetail: String?
+        let response: HTTPResponse
+        switch request {
+        case .failure(let error):
+            response = error.response
+        case .success(let request):
+            let answer = router.answer(request, now: now)
+            response = answer.response
+            logDetail = answer.logDetail
+        }
+        return (response, logLine(front: front, method: method, path: path, response: response, detail: logDetail))
+    }
+
+    /// The line for the server's error log when a request was refused: never a secret, never more
+    /// of the request than its method and path.
+    static func logLine(front: String, method: String, path: String, response: HTTPResponse, detail: String?) -> String? {
+        guard response.status >= 400 else { return nil }
+        var line = "\(front): \(loggable(method)) \(loggable(path)): \(response.status) "
+            + String(response.body.split(whereSeparator: \.isNewline).first ?? "")
+        if let detail { line += " (\(detail))" }
+        return line
+    }
+
+    /// Request data in a log line: no control characters (a decoded path may hold a line break
+    /// that would forge a log entry), at most 100 characters.
+    static func loggable(_ text: String) -> String {
+        let scalars = text.unicodeScalars.prefix(100).map { $0.properties.generalCategory == .control ? "?" : $0 }
+        return String(String.UnicodeScalarView(scalars)) + (text.unicodeScalars.count > 100 ? "…" : "")
+    }
+}

@@ -1,0 +1,280 @@
+import Foundation
+import XCTest
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// `eventfilter fastcgi` as a web server sees it, over its socket: the same answers as the CGI
+/// program, requests one after another on one process, broken peers ending only their own
+/// connection, and the signals an operator sends.
+final class FastCGIEndToEndTests: XCTestCase {
+    private typealias F = IngestFixture
+    private typealias B = FastCGIBytes
+
+    private func request(_ client: FastCGIClient, id: UInt16 = 1, keep: Bool = false, _ method: String, _ target: String,
+                         body: String? = nil, contentType: String? = nil, headers: [(String, String)] = []) -> FastCGIClient.Answer? {
+        client.send(B.request(id, keep: keep, FastCGIClient.params(method: method, target, body: body, contentType: contentType, headers: headers),
+                              body: Array((body ?? "").utf8)))
+        return client.answer(id)
+    }
+
+    private func request(_ port: UInt16, _ method: String, _ target: String, body: String? = nil, contentType: String? = nil,
+                         headers: [(String, String)] = []) throws -> FastCGIClient.Answer {
+        try XCTUnwrap(request(try FastCGIClient(port: port), method, target, body: body, contentType: contentType, headers: headers))
+    }
+
+    func testAnswersAreByteForByteThoseOfTheCGIProgram() throws {
+        let cgiRoot = try F.makeRoot(), fcgiRoot = try F.makeRoot()
+        let responder = try ResponderProcess(root: fcgiRoot, now: F.scheduleNow)
+        let cases: [(method: String, target: String, body: String?, type: String?, headers: [(String, String)])] = [
+            ("POST", "/kaltura", F.kalturaSingle, F.form, []),
+            ("POST", "/kaltura", F.kalturaSingle, F.form, []),   // the replay: a duplicate
+            ("POST", "/webinars", F.schedule, "application/json", [("X-Kaltura-Signature", F.scheduleSHA1)]),
+            ("POST", "/panda?token=\(F.pandaToken)", F.pandaEncoded, F.form, []),
+            ("POST", "/panda?token=wrong", F.pandaEncoded, F.form, []),
+            ("POST", "/enablex", F.enablexRecording, "application/json", [("Authorization", F.enablexAuthorization)]),
+            ("POST", "/enablex", F.enablexRecording, "application/json", []),
+            ("GET", "/panda", nil, nil, []),
+            ("POST", "/panda?token=\(F.pandaToken)", String(repeating: "x", count: 5000), F.form, []),
+            ("POST", "/nosuchsource", "a=1", F.form, []),
+            ("POST", "/../../etc/passwd", "a=1", F.form, []),
+            ("POST", "/panda/../kaltura", "a=1", F.form, []),
+            ("GET", "/settings", nil, nil, []),
+            ("GET", "/settings/abc123", nil, nil, []),
+            ("GET", "/unsubscribe/abc/def", nil, nil, []),
+            ("GET", "/unsubscribe/0123abcd", nil, nil, []),
+            ("POST", "/unsubscribe/not-a-token!", "", F.form, []),
+            ("GET", "/", nil, nil, []),
+        ]
+        for item in cases {
+            var environment = Dictionary(uniqueKeysWithValues: FastCGIClient.params(
+                method: item.method, item.target, body: item.body, contentType: item.type, headers: item.headers))
+            environment["EVENTFILTER_ROOT"] = nil
+            let cgi = try cgiRoot.run(["cgi"], now: F.scheduleNow, stdin: item.body ?? "", environment: environment)
+            let fcgi = try request(responder.port, item.method, item.target, body: item.body, contentType: item.type, headers: item.headers)
+            XCTAssertEqual(fcgi.stdout, cgi.stdout, "\(item.method) \(item.target)")
+            XCTAssertEqual(fcgi.protocolStatus, 0)
+            // The refusal lines are the CGI program's, under the responder's name.
+            XCTAssertEqual(fcgi.stderr, cgi.stderr.replacingOccurrences(of: "eventfilter: cgi: ", with: "eventfilter: fastcgi: "),
+                           "\(item.method) \(item.target)")
+        }
+        XCTAssertEqual(fcgiRoot.eventCount, 5)
+        let events = "SELECT id, type, params, dedupe_key, created_at FROM event ORDER BY id"
+        XCTAssertEqual(try Self.rows(fcgiRoot, events), try Self.rows(cgiRoot, events))
+        XCTAssertEqual(responder.stop(), 0)
+    }
+
+    func testKeptConnectionManagementRecordsAndRefusedRequests() throws {
+        let root = try F.makeRoot()
+        let responder = try ResponderProcess(root: root, now: F.scheduleNow)
+        let client = try FastCGIClient(port: responder.port)
+        client.send(B.record(9, 0, B.pairs([("FCGI_MAX_CONNS", ""), ("FCGI_MPXS_CONNS", ""), ("FCGI_MAX_REQS", "")])))
+        let values = try XCTUnwrap(client.readRecord())
+        XCTAssertEqual(values.type, 10)
+        XCTAssertEqual(values.content, B.pairs([("FCGI_MAX_CONNS", "1"), ("FCGI_MPXS_CONNS", "0"), ("FCGI_MAX_REQS", "1")]))
+        client.send(B.record(99, 0))
+        XCTAssertEqual(try XCTUnwrap(client.readRecord()).content, [99, 0, 0, 0, 0, 0, 0, 0])
+
+        // Two requests on one kept connection; a second id while the first is open is refused.
+        let first = try XCTUnwrap(request(client, id: 1, keep: true, "POST", "/panda?token=\(F.pandaToken)", body: F.pandaEncoded, contentType: F.form))
+        XCTAssertEqual(first.status, 200, first.stdout)
+        client.send(B.begin(2, keep: true) + B.begin(3, keep: true))
+        let refused = try XCTUnwrap(client.readRecord())
+        XCTAssertEqual(refused.type, 3)
+        XCTAssertEqual(refused.id, 3)
+        XCTAssertEqual(refused.content, [0, 0, 0, 0, 1, 0, 0, 0])   // CANT_MPX_CONN
+        client.send(B.record(4, 2, B.pairs(FastCGIClient.params(method: "GET", "/panda", body: nil, contentType: nil))) + B.record(4, 2) + B.record(5, 2))
+        XCTAssertEqual(client.answer(2)?.status, 405)
+        client.send(B.begin(4, role: 2, keep: true))
+        XCTAssertEqual(try XCTUnwrap(client.readRecord()).content, [0, 0, 0, 0, 3, 0, 0, 0])   // UNKNOWN_ROLE
+        // Without KEEP_CONN the responder closes after the answer.
+        XCTAssertEqual(request(client, id: 5, keep: false, "GET", "/panda")?.status, 405)
+        XCTAssertTrue(client.isClosedByPeer())
+        XCTAssertEqual(root.eventCount, 1)
+    }
+
+    func testBrokenStreamsEndOnlyTheirConnection() throws {
+        let root = try F.makeRoot()
+        let responder = try ResponderProcess(root: root, now: F.scheduleNow)
+        let before = try root.dump()
+        let broken: [[UInt8]] = [
+            Array("GET / HTTP/1.1\r\nHost: x\r\n\r\n".utf8),                 // HTTP instead of FastCGI
+            B.record(1, 1, [0, 1, 0]),                                        // a short FCGI_BEGIN_REQUEST
+            B.begin(1) + B.record(4, 1, [UInt8](repeating: 0x7F, count: 9000)) + B.record(4, 1, [UInt8](repeating: 0x7F, count: 65535))
+                + B.record(4, 1, [UInt8](repeating: 0x7F, count: 65535)),   // params over the limit
+        ]
+        for stream in broken {
+            let client = try FastCGIClient(port: responder.port)
+            client.send(stream)
+            XCTAssertTrue(client.isClosedByPeer())
+        }
+        // A web server that hangs up in the middle of a body: nothing is stored.
+        let params = FastCGIClient.params(method: "POST", "/panda?token=\(F.pandaToken)", body: F.pandaEncoded, contentType: F.form)
+        do {
+            let client = try FastCGIClient(port: responder.port)
+            client.send(B.begin(1) + B.record(4, 1, B.pairs(params)) + B.record(4, 1) + B.record(5, 1, Array(F.pandaEncoded.utf8.prefix(10))))
+        }
+        let aborting = try FastCGIClient(port: responder.port)
+        aborting.send(B.begin(1, keep: true) + B.record(4, 1, B.pairs(params)))
+        aborting.send(B.record(2, 1))   // and one that aborts, keeping its connection open
+        XCTAssertEqual(aborting.readRecord()?.content, [0, 0, 0, 0, 0, 0, 0, 0])
+        XCTAssertEqual(try root.dump(), before, "nothing stored by a broken or abandoned request")
+
+        let answer = try request(responder.port, "POST", "/panda?token=\(F.pandaToken)", body: F.pandaEncoded, contentType: F.form)
+        XCTAssertEqual(answer.status, 200, answer.stdout)
+        XCTAssertTrue(aborting.isClosedByPeer(), "an idle kept connection gives way to a waiting one")
+        XCTAssertEqual(root.eventCount, 1)
+        XCTAssertTrue(responder.process.isRunning)
+        XCTAssertTrue(responder.stderr.contains("eventfilter: fastcgi: connection closed: record version 71, expected 1"), responder.stderr)
+        XCTAssertTrue(responder.stderr.contains("eventfilter: fastcgi: connection closed: parameters over the limit of 65536 bytes"), responder.stderr)
+        XCTAssertTrue(responder.stderr.contains("eventfilter: fastcgi: connection closed by the web server in the middle of a request"), responder.stderr)
+    }
+
+    func testSIGTERMFinishesTheRequestInHand() throws {
+        let root = try F.makeRoot()
+        let responder = try ResponderProcess(root: root, now: F.scheduleNow)
+        let client = try FastCGIClient(port: responder.port)
+        let params = FastCGIClient.params(method: "POST", "/panda?token=\(F.pandaToken)", body: F.pandaEncoded, contentType: F.form)
+        let body = Array(F.pandaEncoded.utf8)
+        client.send(B.begin(1) + B.record(4, 1, B.pairs(params)) + B.record(4, 1) + B.record(5, 1, Array(body.prefix(10))))
+        usleep(300_000)   // the responder is inside the request when the signal comes
+        kill(responder.process.processIdentifier, SIGTERM)
+        usleep(300_000)
+        XCTAssertTrue(responder.process.isRunning, "still finishing the request")
+        client.send(B.record(5, 1, Array(body.dropFirst(10))) + B.record(5, 1))
+        XCTAssertEqual(client.answer()?.status, 200)
+        let deadline = Date().addingTimeInterval(10)
+        while responder.process.isRunning && Date() < deadline { usleep(10_000) }
+        XCTAssertFalse(responder.process.isRunning)
+        XCTAssertEqual(responder.process.terminationStatus, 0)
+        XCTAssertEqual(root.eventCount, 1)
+    }
+
+    func testSIGHUPRereadsTheSettingsAndKeepsThemWhenBroken() throws {
+        let root = try F.makeRoot()
+        let responder = try ResponderProcess(root: root, now: F.scheduleNow)
+        let body = "event=video-encoded&video_id=v9"
+        XCTAssertEqual(try request(responder.port, "POST", "/media?token=new-token-1", body: body, contentType: F.form).status, 404)
+
+        try root.write("settings/webhooks.ini", F.webhooksINI + "\n[Source-media]\nType=panda\nSecret=new-token-1\n")
+        kill(responder.process.processIdentifier, SIGHUP)
+        XCTAssertTrue(waitFor { self.responder(responder, logged: "settings re-read") })
+        XCTAssertEqual(try request(responder.port, "POST", "/media?token=new-token-1", body: body, contentType: F.form).status, 200)
+
+        try root.write("settings/webhooks.ini", "[Source-media]\nType=nonsense\n")
+        kill(responder.process.processIdentifier, SIGHUP)
+        XCTAssertTrue(waitFor { self.responder(responder, logged: "settings not re-read, the previous ones stay") }, responder.stderr)
+        XCTAssertEqual(try request(responder.port, "POST", "/panda?token=\(F.pandaToken)", body: F.pandaEncoded, contentType: F.form).status, 200)
+        XCTAssertEqual(root.eventCount, 2)
+        XCTAssertEqual(responder.stop(), 0)
+    }
+
+    func testWorkersAreRestartedAndStoppedWithTheParent() throws {
+        let root = try F.makeRoot()
+        let responder = try ResponderProcess(root: root, now: F.scheduleNow, extra: ["--workers", "2"])
+        let parent = responder.process.processIdentifier
+        var children: [Int32] = []
+        XCTAssertTrue(waitFor { children = Self.children(of: parent); return children.count == 2 }, "two workers: \(children)")
+        kill(children[0], SIGKILL)
+        var replaced: [Int32] = []
+        XCTAssertTrue(waitFor { replaced = Self.children(of: parent); return replaced.count == 2 && !replaced.contains(children[0]) },
+                      "a dead worker is replaced: \(replaced)")
+        XCTAssertTrue(responder.stderr.contains("eventfilter: fastcgi: worker \(children[0]) was killed by signal 9; starting another"), responder.stderr)
+        for index in 1...4 {
+            let answer = try request(responder.port, "POST", "/panda?token=\(F.pandaToken)",
+                                     body: "event=video-encoded&video_id=w\(index)", contentType: F.form)
+            XCTAssertEqual(answer.status, 200)
+        }
+        XCTAssertEqual(responder.stop(), 0)
+        for child in replaced { XCTAssertNotEqual(kill(child, 0), 0, "worker \(child) stopped with the parent") }
+        XCTAssertEqual(root.eventCount, 4)
+    }
+
+    func testUnixSocketMode0660StaleSocketReplacedLiveOneRefused() throws {
+        let root = try F.makeRoot()
+        let path = root.url.appendingPathComponent("fcgi.sock").path
+        // A socket file left behind by a responder that was killed: nobody listens on it.
+        let stale = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { buffer in for (index, byte) in path.utf8.enumerated() { buffer[index] = byte } }
+        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(stale, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) } }
+        close(stale)
+
+        let process = Process()
+        process.executableURL = TestRoot.executable
+        process.arguments = ["--root", root.path, "--now", F.scheduleNow, "fastcgi", "--socket", path]
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        defer { if process.isRunning { process.terminate(); process.waitUntilExit() } }
+        var client: FastCGIClient?
+        XCTAssertTrue(waitFor { client = try? FastCGIClient(unixPath: path); return client != nil }, "listening on \(path)")
+        let mode = try XCTUnwrap(FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int)
+        XCTAssertEqual(mode, 0o660)
+        let answer = try XCTUnwrap(request(try XCTUnwrap(client), "POST", "/panda?token=\(F.pandaToken)", body: F.pandaEncoded, contentType: F.form))
+        XCTAssertEqual(answer.status, 200, answer.stdout)
+
+        let second = try root.run(["fastcgi", "--socket", path])
+        XCTAssertEqual(second.status, 1)
+        XCTAssertEqual(second.stderr, "eventfilter: --socket: another process is listening on \(path)\n")
+        let file = root.url.appendingPathComponent("settings/site.ini").path
+        let notSocket = try root.run(["fastcgi", "--socket", file])
+        XCTAssertEqual(notSocket.stderr, "eventfilter: --socket: \(file) exists and is not a socket\n")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: file), "a file that is not a socket is never removed")
+
+        kill(process.processIdentifier, SIGTERM)
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationStatus, 0)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: path), "the socket file goes with the responder")
+    }
+
+    func testWithoutASocketItIsAUsageError() throws {
+        let root = try F.makeRoot()
+        let none = try root.run(["fastcgi"])
+        XCTAssertEqual(none.status, 2)
+        XCTAssertEqual(none.stderr, "eventfilter: fastcgi needs --listen HOST:PORT or --socket PATH, or a listening socket as standard input (lighttpd bin-path, spawn-fcgi)\n")
+        let workers = try root.run(["fastcgi", "--listen", "127.0.0.1:1", "--workers", "0"])
+        XCTAssertEqual(workers.status, 2)
+        XCTAssertTrue(workers.stderr.hasPrefix("eventfilter: --workers: expected a whole number from 1 to 64"), workers.stderr)
+        let address = try root.run(["fastcgi", "--listen", "example.com:9000"])
+        XCTAssertEqual(address.status, 1)
+        XCTAssertEqual(address.stderr, "eventfilter: --listen: 'example.com' is not an IPv4 address (use 127.0.0.1, not a host name)\n")
+        let both = try root.run(["fastcgi", "--listen", "127.0.0.1:9000", "--socket", "/tmp/x.sock"])
+        XCTAssertEqual(both.status, 2)
+        try root.write("settings/webhooks.ini", "[Source-x]\nType=nonsense\n")
+        let broken = try root.run(["fastcgi", "--listen", "127.0.0.1:\(try Loopback.freePort())"])
+        XCTAssertEqual(broken.status, 1, "a broken installation fails at start, before serving")
+    }
+
+    // MARK: Helpers
+
+    private static func rows(_ root: TestRoot, _ sql: String) throws -> String {
+        try TestRoot.sqlite(root.url.appendingPathComponent("var/eventfilter.db").path, sql)
+    }
+
+    private func responder(_ responder: ResponderProcess, logged text: String) -> Bool {
+        responder.stderr.contains(text)
+    }
+
+    /// Polls `condition` every 20 ms for at most 10 s.
+    private func waitFor(_ condition: () -> Bool) -> Bool {
+        let deadline = Date().addingTimeInterval(10)
+        while Date() < deadline {
+            if condition() { return true }
+            usleep(20_000)
+        }
+        return false
+    }
+
+    /// The pids whose parent is `parent`, from /proc.
+    private static func children(of parent: Int32) -> [Int32] {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return entries.compactMap(Int32.init).filter { pid in
+            guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+                  let close = stat.lastIndex(of: ")") else { return false }
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            return fields.count > 2 && Int32(fields[1]) == parent && fields[0] != "Z"
+        }.sorted()
+    }
+}
