@@ -1,6 +1,6 @@
 # eventfilter: the two quick-start commands are `make demo` and `make test`.
 # Both install what a fresh machine lacks (libcurl's and libpq's headers; for tests also aiosmtpd,
-# lighttpd, apache2, nginx, sqlite3 and PostgreSQL), then build with SwiftPM. No Swift packages are fetched.
+# lighttpd, apache2, nginx, sqlite3, PostgreSQL and postfix), then build with SwiftPM. No Swift packages are fetched.
 
 SHELL := /bin/bash
 SWIFT ?= swift
@@ -28,6 +28,10 @@ test-deps: deps
 	@command -v sqlite3 >/dev/null || { echo "installing sqlite3"; $(SUDO) apt-get update -qq && $(SUDO) $(APT_INSTALL) sqlite3 >/dev/null; }
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { echo "installing postgresql (the tests start their own server)"; $(SUDO) apt-get update -qq && $(SUDO) $(APT_INSTALL) postgresql >/dev/null; }
 	@command -v systemd-analyze >/dev/null || { echo "installing systemd (systemd-analyze)"; $(SUDO) apt-get update -qq && $(SUDO) $(APT_INSTALL) systemd >/dev/null; }
+	@# The bounce tests run their own Postfix instance; "No configuration" leaves the system's Postfix unconfigured and stopped.
+	@[ -x /usr/sbin/postfix ] || { echo "installing postfix (unconfigured; the bounce tests start their own instance)"; \
+		echo "postfix postfix/main_mailer_type select No configuration" | $(SUDO) debconf-set-selections && \
+		$(SUDO) apt-get update -qq && $(SUDO) $(APT_INSTALL) postfix >/dev/null; }
 
 build: deps
 	$(SWIFT) build -c release --product eventfilter

@@ -28,6 +28,7 @@ public final class Filter {
     let settings: Settings
     let store: Store
     let site: SiteConfiguration
+    let bounces: BounceSettings
     let monitor: MonitorSettings
     /// What `eventfilter check` warns about; reported once as problems, never a reason to stop.
     var settingsWarnings: [SettingsCheck.Finding] = []
@@ -40,6 +41,7 @@ public final class Filter {
         self.settings = settings
         self.store = store
         self.site = try SiteConfiguration.load(settings)
+        self.bounces = try BounceSettings.load(settings)
         self.monitor = try MonitorSettings.load(settings)
     }
 
@@ -84,6 +86,7 @@ public final class Filter {
     public func run(now: Int64, transport: MailTransport?, dryRun: Bool = false) throws -> Report {
         let handlers = try HandlerRegistry.handlers(settings: settings, root: root)
         let context = try RunContext(root: root, store: store, settings: settings, site: site, now: now)
+        context.outbox.bounceAddress = bounces.address
         var report = Report()
         gaveUpThisRun = []
         let work = {
@@ -95,6 +98,7 @@ public final class Filter {
             try context.outbox.purgeSent(before: now - Int64(self.site.keepDays) * 86_400)
             try self.store.purgeCancelledMail(before: now - Int64(self.site.keepDays) * 86_400)
             try self.store.purgeGaveUp(before: now - Int64(self.site.keepDays) * 86_400)
+            try self.store.purgeBounces(before: now - Int64(self.site.keepDays) * 86_400)
         }
         let clock = ContinuousClock()
         let started = clock.now

@@ -16,7 +16,7 @@ enum CommandList {
             CollaborationSubscribeCommand.self, CollaborationUnsubscribeCommand.self,
             StatusCommand.self, CheckCommand.self, HandlersCommand.self,
             MailListCommand.self, MailShowCommand.self, MailRetryCommand.self, MailAckCommand.self, MailFlushCommand.self,
-            BackupCommand.self,
+            BounceCommand.self, BackupCommand.self,
             HelpCommand.self,
         ]
     }
