@@ -75,12 +75,13 @@ test: test-deps
 	echo "$$((executed - skipped - failed)) passed, $$failed failed, $$skipped skipped"; \
 	[ "$$failed" -eq 0 ]
 
-# Benchmarks (numbers in README.md): the kernel, SMTP delivery, webhook intake.
+# Benchmarks (numbers in README.md): the kernel, SMTP delivery, webhook intake, monitoring.
 bench: build
 	Tests/Bench/kernel_bench.sh 10000 100 immediate
 	Tests/Bench/kernel_bench.sh 10000 100 digest
 	Tests/Bench/delivery_bench.sh
 	Tests/Bench/ingest_bench.sh
+	Tests/Bench/monitor_bench.sh
 	Tests/Bench/fastcgi_bench.sh
 
 # Coverage-guided fuzzing of the FastCGI parser (libFuzzer + AddressSanitizer), 60 s.

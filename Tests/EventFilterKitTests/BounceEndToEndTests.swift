@@ -320,6 +320,12 @@ final class BounceEndToEndTests: XCTestCase {
             verp[recipient] = sender
         }
         XCTAssertEqual(Set(verp.keys), Set(readers))
+        // b now holds news for a daily digest: disabled by bounces below, b's waiting item is
+        // cancelled, as `user disable` cancels it.
+        try root.ok("digest", "b@example.net", "daily", "08:00", now: now)
+        try publish(node: 6, in: root, now: now)
+        try root.ok("run", now: now)
+        XCTAssertEqual(try row(root, "SELECT count(*) FROM digest_item"), "1")
 
         // RFC 3464's simple report (4.0.0) for a's message; the address only in $ORIGINAL_RECIPIENT.
         let simple = BounceSamples.fill(BounceSamples.rfc3464SimpleDSN, to: "bounces@example.org")
@@ -333,6 +339,7 @@ final class BounceEndToEndTests: XCTestCase {
         XCTAssertEqual(result.stdout, "message \(try verpID(verp["c@example.net"]!)) to c@example.net: hard bounce 5.1.1 (1 of 1); user c@example.net disabled\n")
 
         XCTAssertEqual(try row(root, "SELECT email, enabled FROM user ORDER BY email"), "a@example.net|1\nb@example.net|0\nc@example.net|0")
+        XCTAssertEqual(try row(root, "SELECT count(*) FROM digest_item"), "0", "b's waiting digest item went with the disable")
         // The operator sees why.
         let shownB = try root.ok("user", "show", "b@example.net", now: later)
         XCTAssertTrue(shownB.contains("state:         disabled\nbounces:       0 hard since the last disable, 0 soft, last 5.1.1; "

@@ -57,12 +57,12 @@ final class CustomHandlerEndToEndTests: XCTestCase {
         let listed = try root.ok("event", "list", "--unhandled", now: "2026-05-04T10:01:00Z")
         XCTAssertTrue(listed.contains("ezpublish") && listed.contains("flaky failed"), listed)
 
-        // Still failing: nothing new, nothing repeated.
+        // Still failing after its 5-minute backoff: nothing new, nothing repeated; the next attempt waits 10 minutes.
         try root.ok("run", now: "2026-05-04T10:05:00Z")
         XCTAssertEqual(try root.mailFiles().count, 2)
 
         try root.write("flaky-may-work", "")
-        try root.ok("run", now: "2026-05-04T10:10:00Z")
+        try root.ok("run", now: "2026-05-04T10:15:00Z")
         let mails = try root.mails()
         XCTAssertEqual(mails.map(\.to).sorted(), ["flaky@example.com", "reader@example.com", "steady@example.com"],
                        "the retry adds flaky's mail and repeats nobody's")

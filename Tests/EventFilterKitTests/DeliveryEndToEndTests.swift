@@ -63,7 +63,9 @@ final class DeliveryEndToEndTests: XCTestCase {
         try publish(to: ["ok@example.com", "bad@example.com", "busy@example.com"], in: root, now: now)
         let run = try root.run(["run"], now: now)
         XCTAssertEqual(run.status, 0, run.stderr)
-        XCTAssertEqual(run.stdout + run.stderr, "", "delivery problems are not run failures")
+        // Delivery problems are not run failures: exit 0, and the new permanent failure printed once.
+        XCTAssertEqual(run.stderr, "")
+        XCTAssertEqual(run.stdout, "mail 2 to bad@example.com failed: smtp 127.0.0.1:\(server.port): recipient rejected: 550 5.1.1 no such user\n")
 
         // Delivered with the exact bytes composed.
         let received = try server.received()
@@ -78,7 +80,7 @@ final class DeliveryEndToEndTests: XCTestCase {
         let deferred = try root.ok("mail", "list", "--deferred", now: now)
         XCTAssertTrue(deferred.contains("busy@example.com") && deferred.contains("451 4.3.0"), deferred)
         let status = try root.ok("status", now: now)
-        XCTAssertTrue(status.contains("mail:     0 queued, 1 deferred (oldest 2026-05-04T10:00:00Z), 1 failed, 1 sent"), status)
+        XCTAssertTrue(status.contains("mail:     0 queued, 1 deferred (oldest 2026-05-04T10:00:00Z), 1 failed (1 not acknowledged), 0 cancelled, 1 sent"), status)
 
         // The deferred message is retried only after its backoff (about 5 minutes), then again later.
         try root.ok("run", now: "2026-05-04T10:04:00Z")
@@ -173,7 +175,7 @@ final class DeliveryEndToEndTests: XCTestCase {
         let root = try TestRoot(siteINI: TestRoot.defaultSiteINI + "[MailSettings]\nTransport=pigeon\n")
         let result = try root.run(["run"], now: "2026-05-04T10:00:00Z")
         XCTAssertEqual(result.status, 1)
-        XCTAssertEqual(result.stderr, "eventfilter: site.ini [MailSettings] Transport=pigeon is not file, SMTP or sendmail\n")
+        XCTAssertEqual(result.stderr, "eventfilter: settings/site.ini:10: [MailSettings] Transport=pigeon is not file, SMTP or sendmail\n")
     }
 
     func testSendmailTransportAndDebugSendingRedirect() throws {

@@ -94,7 +94,7 @@ final class StoreOpeningEndToEndTests: XCTestCase {
         XCTAssertEqual(try root.ok("status", now: now), """
             events:   0 unhandled, 0 waiting (next -)
             digests:  0 items for 0 users (next -)
-            mail:     0 queued, 0 deferred (oldest -), 0 failed, 0 sent
+            mail:     0 queued, 0 deferred (oldest -), 0 failed (0 not acknowledged), 0 cancelled, 0 sent
             last run: never
 
             """)
@@ -109,6 +109,10 @@ final class StoreOpeningEndToEndTests: XCTestCase {
             XCTAssertEqual(result.status, 1, "nothing to show: \(result.stderr)")
             XCTAssertEqual(result.stderr.filter { $0 == "\n" }.count, 1, result.stderr)
         }
+        let check = try root.run(["status", "--check"], now: now)
+        XCTAssertEqual(check.status, 1, "no run yet: a warning")
+        XCTAssertTrue(check.stdout.hasPrefix("EVENTFILTER WARNING - no run recorded yet | "), check.stdout)
+        XCTAssertEqual(try root.run(["check"], now: now).status, 0)
         XCTAssertFalse(FileManager.default.fileExists(atPath: root.url.appendingPathComponent("var").path), "no var/, no store")
     }
 

@@ -13,6 +13,42 @@ final class StoreTests: XCTestCase {
         try Migrations.migrate(db)  // idempotent
         XCTAssertEqual(try db.scalarInt("SELECT count(*) FROM event"), 0)
     }
+
+    /// The outbox is rebuilt to accept `cancelled`: its rows, states and AUTOINCREMENT counter
+    /// survive, so a file transport never reuses the id of a purged message.
+    func testTheOutboxRebuildKeepsRowsAndNeverReusesIDs() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ef-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let db = try Database(path: dir.appendingPathComponent("t.db").path)
+        let rebuild = try XCTUnwrap(Migrations.all.firstIndex { $0.contains("outbox_rebuilt") })
+        for version in 0..<rebuild {
+            try db.execute(Migrations.all[version])
+            try db.execute("PRAGMA user_version = \(version + 1)")
+        }
+        for (index, state) in ["sent", "failed", "deferred", "queued"].enumerated() {
+            try db.execute("""
+                INSERT INTO outbox(recipient, sender, message_id, subject, state, created_at, next_attempt_at, message)
+                VALUES (?, 's@example.com', ?, 'subject', ?, 0, 0, x'41')
+                """, ["r\(index)@example.com", "<\(index)@example.com>", state])
+        }
+        try db.execute("DELETE FROM outbox WHERE id = 4")  // the newest purged
+        let indexesBefore = Set(try db.map("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'outbox'") { $0.string(0) })
+        XCTAssertThrowsError(try db.execute("UPDATE outbox SET state = 'cancelled' WHERE id = 1"), "the old CHECK refuses it")
+
+        try Migrations.migrate(db)
+        XCTAssertEqual(try db.map("SELECT id, state, recipient FROM outbox ORDER BY id") { "\($0.int(0)) \($0.string(1)) \($0.string(2))" },
+                       ["1 sent r0@example.com", "2 failed r1@example.com", "3 deferred r2@example.com"])
+        try db.execute("UPDATE outbox SET state = 'cancelled' WHERE id = 3")
+        try db.execute("""
+            INSERT INTO outbox(recipient, sender, message_id, subject, created_at, next_attempt_at, message)
+            VALUES ('n@example.com', 's@example.com', '<new@example.com>', 'subject', 0, 0, x'41')
+            """)
+        XCTAssertEqual(db.lastInsertRowID, 5, "id 4 is never reused")
+        XCTAssertThrowsError(try db.execute("UPDATE outbox SET state = 'lost' WHERE id = 1"), "the CHECK still guards the states")
+        let indexesAfter = Set(try db.map("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'outbox'") { $0.string(0) })
+        XCTAssertEqual(indexesAfter, indexesBefore.union(["outbox_cancelled"]), "every index the outbox had is rebuilt")
+    }
 }
 
 final class JSONValueTests: XCTestCase {

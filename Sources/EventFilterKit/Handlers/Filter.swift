@@ -16,6 +16,8 @@ public final class Filter {
         public var digestItems = 0
         public var digestsSent = 0
         public var failedPairs = 0
+        /// Problems that appeared since the previous run; `run` prints each once.
+        public var newProblems: [Problem] = []
         public var delivery = Outbox.DeliveryReport()
         /// Wall-clock seconds of the two stages, for `run --verbose` (reporting only: no decision uses them).
         public var filterSeconds = 0.0
@@ -27,6 +29,12 @@ public final class Filter {
     let store: Store
     let site: SiteConfiguration
     let bounces: BounceSettings
+    let monitor: MonitorSettings
+    /// What `eventfilter check` warns about; reported once as problems, never a reason to stop.
+    var settingsWarnings: [SettingsCheck.Finding] = []
+    /// How a failure is written into the run log: the command line passes its own one-line
+    /// wording, so `status` shows what the operator saw on stderr.
+    public var describeError: (any Error) -> String = { "\($0)" }
 
     public init(root: URL, settings: Settings, store: Store) throws {
         self.root = root
@@ -34,6 +42,43 @@ public final class Filter {
         self.store = store
         self.site = try SiteConfiguration.load(settings)
         self.bounces = try BounceSettings.load(settings)
+        self.monitor = try MonitorSettings.load(settings)
+    }
+
+    /// The cron entry point: refuses to start when `eventfilter check` finds an error in the
+    /// settings (a missing notification.ini, no handlers, an unknown handler, a bad value), so
+    /// nothing is marked handled under settings that would mail nobody. The refusal changes
+    /// nothing, not even the run log (bad input changes nothing); `status --check` finds the same
+    /// errors itself. It is thrown as one line.
+    ///
+    /// The transport is made only once the settings passed, so a bad mail setting is refused
+    /// like any other; a transport that cannot be made for another reason (a mail directory that
+    /// cannot be created) is a failed run, recorded for `status`.
+    ///
+    ///     let report = try Filter.checkedRun(root: root, settings: settings, store: store, now: now) {
+    ///         try TransportFactory.make(settings: settings, root: root)
+    ///     }
+    public static func checkedRun(root: URL, settings: Settings, store: Store, now: Int64, dryRun: Bool = false,
+                                  describeError: @escaping (any Error) -> String = { "\($0)" },
+                                  transport makeTransport: () throws -> MailTransport?) throws -> Report {
+        let findings = SettingsCheck(root: root, settings: settings).findings()
+        let errors = findings.filter { $0.severity == .error }
+        if let first = errors.first {
+            let more = errors.count > 1 ? " (and \(errors.count - 1) more; see eventfilter check)" : ""
+            let message = "\(first.description)\(more)"
+            throw EventFilterError.failure(message)
+        }
+        let filter = try Filter(root: root, settings: settings, store: store)
+        filter.settingsWarnings = findings.filter { $0.severity == .warning }
+        filter.describeError = describeError
+        let transport: MailTransport?
+        do {
+            transport = dryRun ? nil : try makeTransport()
+        } catch {
+            try? store.recordFailedRun(now: now, pid: Int64(getpid()), error: describeError(error))
+            throw error
+        }
+        return try filter.run(now: now, transport: transport, dryRun: dryRun)
     }
 
     /// Runs the filter and delivery. With `dryRun`, does all the work inside a transaction that
@@ -43,6 +88,7 @@ public final class Filter {
         let context = try RunContext(root: root, store: store, settings: settings, site: site, now: now)
         context.outbox.bounceAddress = bounces.address
         var report = Report()
+        gaveUpThisRun = []
         let work = {
             let tick = try self.store.addEvent(type: EventType.currentTime, params: ["time": .string(String(now))], now: now)
             try self.filter(handlers: handlers, context: context, currentTick: tick.id, report: &report)
@@ -52,6 +98,8 @@ public final class Filter {
             // Deletions are remembered as long as dedupe keys, far longer than any digest waits.
             try self.store.purgeDeletedNodes(before: now - Int64(self.site.keepDedupeDays) * 86_400)
             try context.outbox.purgeSent(before: now - Int64(self.site.keepDays) * 86_400)
+            try self.store.purgeCancelledMail(before: now - Int64(self.site.keepDays) * 86_400)
+            try self.store.purgeGaveUp(before: now - Int64(self.site.keepDays) * 86_400)
             try self.store.purgeBounces(before: now - Int64(self.site.keepDays) * 86_400)
         }
         let clock = ContinuousClock()
@@ -60,7 +108,7 @@ public final class Filter {
             try store.db.inRolledBackTransaction(work)
             report.filterSeconds = Self.seconds(clock.now - started)
         } else {
-            let logID = try store.beginRunLog(now: now)
+            let logID = try store.beginRunLog(now: now, pid: Int64(getpid()))
             var failure: Error?
             do {
                 try work()
@@ -79,16 +127,44 @@ public final class Filter {
             }
             if let failure {
                 try? store.finishRunLog(logID, now: now, events: report.events, messages: context.messagesQueued,
-                                        digests: context.digestsSent, delivered: report.delivery.sent, error: "\(failure)")
+                                        digests: context.digestsSent, delivered: report.delivery.sent, error: describeError(failure))
                 throw failure
             }
             try store.finishRunLog(logID, now: now, events: report.events, messages: context.messagesQueued,
                                    digests: context.digestsSent, delivered: report.delivery.sent, error: nil)
+            report.newProblems = try newProblems(runID: logID, handlers: handlers.map(\.name), now: now)
         }
         report.messagesQueued = context.messagesQueued
         report.digestItems = context.digestItems
         report.digestsSent = context.digestsSent
         return report
+    }
+
+    /// The problems there are now that no earlier run reported, and the events this run gave up on.
+    private func newProblems(runID: Int64, handlers: [String], now: Int64) throws -> [Problem] {
+        var current = settingsWarnings.map {
+            Problem(kind: .settings, key: "settings:\($0.description)", message: $0.description)
+        }
+        current += try store.currentHandlerProblems(handlers: handlers)
+        return try store.takeNewMailProblems(deferredCutoff: now - monitor.warnDeferredAfter)
+            + store.takeNewProblems(current, runID: runID, now: now) + gaveUpThisRun
+    }
+
+    /// Events a handler gave up on in this run: reported by this run alone.
+    private var gaveUpThisRun: [Problem] = []
+
+    private func giveUp(_ event: Event, handler: String, reason: String, now: Int64) throws {
+        let limit = monitor.handlerGiveUpAfter
+        let after = "after " + (limit % 86_400 == 0 ? "\(limit / 86_400) days" : "\(limit) s")
+        try store.giveUp(event: event.id, handler: handler, error: "gave up \(after): \(reason)", now: now)
+        gaveUpThisRun.append(Problem(kind: .handlerGaveUp, key: "gave-up:\(handler):\(event.id)",
+                                     message: "handler \(handler) gave up on event \(event.id) \(after): \(reason)"))
+    }
+
+    /// A failing custom handler waits 5 minutes before its next attempt, doubling to an hour, so a
+    /// broken program is not started every cron tick.
+    static func handlerBackoff(failures: Int) -> Int64 {
+        min(300 << Int64(min(max(failures - 1, 0), 20)), 3600)
     }
 
     private static func seconds(_ duration: Duration) -> Double {
@@ -115,8 +191,25 @@ public final class Filter {
             let finished = try store.finishedHandlers(from: first.id, to: last.id)
 
             // Outside the transaction: external programs may be slow, and ingest must not wait on them.
+            // A custom handler in backoff is not started: its events wait for it.
+            var skipped: [String: String] = [:]
             for handler in handlers {
+                if let external = handler as? ExternalHandler, let backoff = try store.handlerBackoff(external.name),
+                   backoff.nextAttempt > context.now {
+                    skipped[handler.name] = backoff.lastError
+                    try handler.prepare([], run: context)
+                    continue
+                }
                 try handler.prepare(batch.filter { !(finished[$0.id]?.contains(handler.name) ?? false) }, run: context)
+                if let external = handler as? ExternalHandler {
+                    switch external.lastBatch {
+                    case .success?: try store.recordHandlerSuccess(external.name)
+                    case .failure(let failure)?:
+                        try store.recordHandlerFailure(external.name, error: failure.description, stderrTail: failure.stderrTail,
+                                                       now: context.now, delay: Self.handlerBackoff)
+                    case nil: break
+                    }
+                }
             }
             // Commit at event boundaries every few thousand rows, so intake (cgi, ingest) never waits
             // long for the write lock, whatever the number of subscribers. A tick starts a
@@ -131,8 +224,8 @@ public final class Filter {
                 try store.db.inTransaction {
                     let start = context.rowsWritten
                     repeat {
-                        try process(batch[next], handlers: handlers, finished: finished[batch[next].id] ?? [], context: context,
-                                    report: &report)
+                        try process(batch[next], handlers: handlers, finished: finished[batch[next].id] ?? [], skipped: skipped,
+                                    context: context, report: &report)
                         next += 1
                     } while next < batch.endIndex && context.rowsWritten - start < Self.rowsPerCommit
                         && batch[next].type != EventType.currentTime
@@ -146,14 +239,26 @@ public final class Filter {
     /// Offers one event to every handler that has not handled it yet, each in a savepoint: a
     /// handler that throws (a value that cannot become mail, say) fails alone and is retried at the
     /// next run, while storage errors stop the run.
-    private func process(_ event: Event, handlers: [EventHandler], finished: Set<String>, context: RunContext,
-                         report: inout Report) throws {
+    private func process(_ event: Event, handlers: [EventHandler], finished: Set<String>, skipped: [String: String],
+                         context: RunContext, report: inout Report) throws {
         // Intake may have moved or withdrawn a waiting event (a session's reminder) since the batch
         // was read; then it is not this run's to send. Checked inside the write transaction.
         if let notBefore = event.notBefore, !(try store.isStillWaiting(event.id, notBefore: notBefore)) { return }
         var allDone = true
         var doneNow: [String] = []
+        // A custom handler still failing on an event this old gives up on it, so the event goes on.
+        let due = max(event.createdAt, event.notBefore ?? event.createdAt)
+        let givesUp = context.now - due >= monitor.handlerGiveUpAfter
         for handler in handlers where !finished.contains(handler.name) {
+            if let reason = skipped[handler.name] {
+                if givesUp {
+                    try giveUp(event, handler: handler.name, reason: reason, now: context.now)
+                    doneNow.append(handler.name)
+                } else {
+                    allDone = false
+                }
+                continue
+            }
             let counters = context.counters
             var failure: String?
             do {
@@ -171,7 +276,10 @@ public final class Filter {
                 context.counters = counters
                 failure = "\(error)"
             }
-            if let failure {
+            if let failure, givesUp, handler is ExternalHandler {
+                try giveUp(event, handler: handler.name, reason: failure, now: context.now)
+                doneNow.append(handler.name)
+            } else if let failure {
                 allDone = false
                 report.failedPairs += 1
                 try store.markHandlerFailed(event: event.id, handler: handler.name, error: failure, now: context.now)

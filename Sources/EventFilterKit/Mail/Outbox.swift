@@ -211,31 +211,38 @@ public struct Outbox {
         public let createdAt: Int64
         public let nextAttemptAt: Int64
         public let lastError: String?
+        /// When the operator acknowledged this failed message (`mail ack`).
+        public var acknowledgedAt: Int64? = nil
     }
 
     public func list(states: [String], limit: Int = 1000) throws -> [Entry] {
         let placeholders = states.map { _ in "?" }.joined(separator: ", ")
         let arguments: [DatabaseValueConvertible] = states + [limit]
         return try db.map("""
-            SELECT id, recipient, subject, state, attempts, created_at, next_attempt_at, last_error FROM outbox
+            SELECT id, recipient, subject, state, attempts, created_at, next_attempt_at, last_error, acknowledged_at FROM outbox
             WHERE state IN (\(placeholders)) ORDER BY id LIMIT ?
             """, arguments) {
             Entry(id: $0.int64(0), recipient: $0.string(1), subject: $0.string(2), state: $0.string(3), attempts: $0.int(4),
-                  createdAt: $0.int64(5), nextAttemptAt: $0.int64(6), lastError: $0.optionalString(7))
+                  createdAt: $0.int64(5), nextAttemptAt: $0.int64(6), lastError: $0.optionalString(7),
+                  acknowledgedAt: $0.isNull(8) ? nil : $0.int64(8))
         }
     }
 
     /// Puts a failed message back in the queue, due at once. Returns false when `id` is not a failed message.
     public func retry(id: Int64, now: Int64) throws -> Bool {
         try db.execute("""
-            UPDATE outbox SET state = 'queued', next_attempt_at = ?, created_at = ? WHERE id = ? AND state = 'failed'
+            UPDATE outbox SET state = 'queued', next_attempt_at = ?, created_at = ?, acknowledged_at = NULL, reported_state = NULL
+            WHERE id = ? AND state = 'failed'
             """, [now, now, id])
         return db.changes == 1
     }
 
     /// Requeues every failed message; returns how many.
     public func retryAllFailed(now: Int64) throws -> Int {
-        try db.execute("UPDATE outbox SET state = 'queued', next_attempt_at = ?, created_at = ? WHERE state = 'failed'", [now, now])
+        try db.execute("""
+            UPDATE outbox SET state = 'queued', next_attempt_at = ?, created_at = ?, acknowledged_at = NULL, reported_state = NULL
+            WHERE state = 'failed'
+            """, [now, now])
         return db.changes
     }
 

@@ -36,6 +36,25 @@ public enum TransportFactory {
         return RedirectingTransport(wrapping: transport, to: receiver)
     }
 
+    /// Checks the mail settings as `make` reads them, without creating anything (for `eventfilter check`).
+    public static func validate(settings: Settings, root: URL) throws {
+        let mail = try settings.file("site.ini")
+        let name = (mail.string("MailSettings", "Transport") ?? "file").trimmingCharacters(in: .whitespaces).lowercased()
+        if name == "file" || name.isEmpty {
+            // The file transport has nothing to check but the debug redirect; building it would create var/log/mail.
+            guard try mail.bool("MailSettings", "DebugSending", default: false) else { return }
+            guard let receiver = mail.string("MailSettings", "DebugReceiverEmail")?.trimmingCharacters(in: .whitespaces),
+                  (try? Mailbox(address: receiver)) != nil else {
+                throw EventFilterError.failure("site.ini [MailSettings] DebugSending=enabled needs a valid DebugReceiverEmail")
+            }
+            return
+        }
+        if name == "smtp" {
+            try smtpConfiguration(mail).validate()
+        }
+        _ = try make(settings: settings, root: root)
+    }
+
     static func smtpConfiguration(_ mail: SettingsFile) throws -> SMTPConfiguration {
         let block = "MailSettings"
         guard let server = mail.string(block, "TransportServer")?.trimmingCharacters(in: .whitespaces), !server.isEmpty else {

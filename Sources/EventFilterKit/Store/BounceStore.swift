@@ -103,6 +103,10 @@ extension Store {
             }
             try db.execute("UPDATE user SET enabled = 0 WHERE email = ? AND enabled = 1", [recipient])
             let disabled = db.changes > 0
+            // Disabled like `user disable`: what still waits for the address is cancelled too.
+            if disabled, let user = try self.user(email: recipient) {
+                _ = try cancelWaitingMail(userID: user.id, email: user.email, now: now)
+            }
             // An address with no user (a custom handler's recipient) is suppressed instead.
             let hasUser = try db.first("SELECT 1 FROM user WHERE email = ?", [recipient]) { _ in true } ?? false
             try db.execute("UPDATE bounce_address SET hard = 0, disabled_at = ?, suppressed = ? WHERE address = ?",

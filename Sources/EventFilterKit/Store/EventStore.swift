@@ -119,6 +119,8 @@ extension Store {
         public let handledAt: Int64?
         public let dedupeKey: String?
         public let failedHandlers: [(handler: String, error: String)]
+        /// Custom handlers that gave up on the event (`HandlerGiveUpAfter`), with why.
+        public let gaveUpHandlers: [(handler: String, error: String)]
     }
 
     /// Stored events, newest first: all, or only the unhandled ones, or only one type.
@@ -141,7 +143,9 @@ extension Store {
         return try rows.map { event, handledAt, key in
             let failed = try db.map("SELECT handler, coalesce(last_error, '') FROM event_progress WHERE event_id = ? AND done = 0",
                                     [event.id]) { ($0.string(0), $0.string(1)) }
-            return EventRow(event: event, handledAt: handledAt, dedupeKey: key, failedHandlers: failed)
+            let gaveUp = try db.map("SELECT handler, error FROM handler_gave_up WHERE event_id = ? ORDER BY handler",
+                                    [event.id]) { ($0.string(0), $0.string(1)) }
+            return EventRow(event: event, handledAt: handledAt, dedupeKey: key, failedHandlers: failed, gaveUpHandlers: gaveUp)
         }
     }
 }

@@ -47,12 +47,12 @@ extension Store {
         }
         arguments.append(query.limit)
         return try db.map("""
-            SELECT id, recipient, subject, state, attempts, created_at, next_attempt_at, last_error, sent_at FROM outbox
+            SELECT id, recipient, subject, state, attempts, created_at, next_attempt_at, last_error, sent_at, acknowledged_at FROM outbox
             WHERE \(clauses.joined(separator: " AND ")) ORDER BY id \(sentOnly ? "DESC" : "ASC") LIMIT ?
             """, arguments) {
             (entry: Outbox.Entry(id: $0.int64(0), recipient: $0.string(1), subject: $0.string(2), state: $0.string(3),
                                  attempts: $0.int(4), createdAt: $0.int64(5), nextAttemptAt: $0.int64(6),
-                                 lastError: $0.optionalString(7)),
+                                 lastError: $0.optionalString(7), acknowledgedAt: $0.isNull(9) ? nil : $0.int64(9)),
              sentAt: $0.isNull(8) ? nil : $0.int64(8))
         }
     }
@@ -61,7 +61,7 @@ extension Store {
     public func mailDetails(id: Int64) throws -> MailDetails? {
         try db.first("""
             SELECT id, recipient, subject, state, attempts, created_at, next_attempt_at, last_error,
-                   sender, message_id, last_attempt_at, sent_at, substr(message, 1, 65536), length(message)
+                   sender, message_id, last_attempt_at, sent_at, substr(message, 1, 65536), length(message), acknowledged_at
             FROM outbox WHERE id = ?
             """, [id]) { row in
             let head = row.bytes(12)
@@ -69,7 +69,7 @@ extension Store {
             return MailDetails(
                 entry: Outbox.Entry(id: row.int64(0), recipient: row.string(1), subject: row.string(2), state: row.string(3),
                                     attempts: row.int(4), createdAt: row.int64(5), nextAttemptAt: row.int64(6),
-                                    lastError: row.optionalString(7)),
+                                    lastError: row.optionalString(7), acknowledgedAt: row.isNull(14) ? nil : row.int64(14)),
                 sender: row.string(8), messageID: row.string(9),
                 lastAttemptAt: row.isNull(10) ? nil : row.int64(10), sentAt: row.isNull(11) ? nil : row.int64(11),
                 headers: String(decoding: head[..<end], as: UTF8.self), size: row.int(13))

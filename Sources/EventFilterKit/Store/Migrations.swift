@@ -228,6 +228,75 @@ enum Migrations {
         ) WITHOUT ROWID;
         CREATE INDEX deleted_node_at ON deleted_node(deleted_at);
         """,
+        // Monitoring: cancelled and acknowledged mail, problems reported once, custom handler backoff,
+        // the pid of a run in progress. SQLite cannot change a CHECK constraint in place, so the
+        // outbox is rebuilt (same columns, plus acknowledged_at and reported_state), keeping its
+        // AUTOINCREMENT counter and every index it had.
+        """
+        CREATE TABLE outbox_rebuilt (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            recipient TEXT NOT NULL,
+            sender TEXT NOT NULL,
+            message_id TEXT NOT NULL UNIQUE,
+            subject TEXT NOT NULL,
+            state TEXT NOT NULL DEFAULT 'queued' CHECK (state IN ('queued', 'deferred', 'failed', 'sent', 'cancelled')),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            created_at INTEGER NOT NULL,
+            next_attempt_at INTEGER NOT NULL,
+            last_attempt_at INTEGER,
+            last_error TEXT,
+            sent_at INTEGER,
+            acknowledged_at INTEGER,               -- a failed message the operator has seen (`mail ack`)
+            reported_state TEXT,                   -- 'deferred' or 'failed': the trouble `run` has printed
+            message BLOB NOT NULL
+        );
+        INSERT INTO outbox_rebuilt(id, recipient, sender, message_id, subject, state, attempts, created_at, next_attempt_at,
+                                   last_attempt_at, last_error, sent_at, message)
+            SELECT id, recipient, sender, message_id, subject, state, attempts, created_at, next_attempt_at,
+                   last_attempt_at, last_error, sent_at, message FROM outbox;
+        DELETE FROM sqlite_sequence WHERE name = 'outbox_rebuilt';
+        INSERT INTO sqlite_sequence(name, seq) SELECT 'outbox_rebuilt', seq FROM sqlite_sequence WHERE name = 'outbox';
+        DROP TABLE outbox;
+        ALTER TABLE outbox_rebuilt RENAME TO outbox;
+        CREATE INDEX outbox_pending ON outbox(id, next_attempt_at) WHERE state IN ('queued', 'deferred');
+        CREATE INDEX outbox_attention ON outbox(state, id) WHERE state IN ('deferred', 'failed');
+        CREATE INDEX outbox_sent ON outbox(sent_at) WHERE state = 'sent';
+        CREATE INDEX outbox_recipient ON outbox(recipient COLLATE NOCASE, id);
+        -- cancelled mail is purged after KeepDays, as sent mail is
+        CREATE INDEX outbox_cancelled ON outbox(last_attempt_at) WHERE state = 'cancelled';
+
+        -- problems `run` has printed other than mail's (handlers, settings); a key leaves when no run
+        -- finds its problem any more, so a recurrence is printed again
+        CREATE TABLE reported_problem (
+            key TEXT PRIMARY KEY,                  -- 'mail-failed:42', 'handler:keyword', ...
+            message TEXT NOT NULL,
+            reported_at INTEGER NOT NULL,
+            seen_run INTEGER NOT NULL              -- the last run (run_log.id) that found it
+        ) WITHOUT ROWID;
+        CREATE INDEX reported_problem_seen ON reported_problem(seen_run);
+
+        -- a custom handler that is failing: backoff and the tail of its stderr; gone once it succeeds
+        CREATE TABLE handler_state (
+            handler TEXT PRIMARY KEY,
+            failing_since INTEGER NOT NULL,
+            failures INTEGER NOT NULL,
+            next_attempt_at INTEGER NOT NULL,
+            last_error TEXT NOT NULL,
+            stderr_tail TEXT NOT NULL DEFAULT ''
+        ) WITHOUT ROWID;
+
+        -- events a handler gave up on (HandlerGiveUpAfter): the event went on without that handler's items
+        CREATE TABLE handler_gave_up (
+            event_id INTEGER NOT NULL,
+            handler TEXT NOT NULL,
+            error TEXT NOT NULL,
+            gave_up_at INTEGER NOT NULL,
+            PRIMARY KEY (event_id, handler)
+        ) WITHOUT ROWID;
+        CREATE INDEX handler_gave_up_time ON handler_gave_up(gave_up_at);
+
+        ALTER TABLE run_log ADD COLUMN pid INTEGER;
+        """,
     ]
 
     /// Brings `db` to the newest schema version.

@@ -1,37 +1,60 @@
+import Foundation
+
 /// What `eventfilter status` shows: queue depths, digest backlog, failing handlers, mail
 /// waiting or failed, and the last run.
 public struct StatusReport: Sendable {
     public var unhandledDue = 0
     public var waiting = 0
     public var nextWaiting: Int64?
-    public var failingHandlers: [(handler: String, events: Int, lastError: String)] = []
+    public var failingHandlers: [Store.FailingHandler] = []
+    /// Events each custom handler gave up on (HandlerGiveUpAfter), kept for KeepDays.
+    public var gaveUp: [String: Int] = [:]
     public var digestItems = 0
     public var digestUsers = 0
     public var nextDigest: Int64?
     public var outbox = Outbox.Counts()
+    /// Failed messages nobody has acknowledged with `mail ack`.
+    public var unacknowledgedFailed = 0
+    public var cancelled = 0
     public var lastRunStarted: Int64?
     public var lastRunFinished: Int64?
     public var lastRunError: String?
+    /// The process of the last run; while it has not finished, whether that process still exists.
+    public var lastRunPID: Int64?
+    public var lastRunAlive = false
+    /// What `eventfilter check` calls an error, set by the caller that has the settings: a run
+    /// would refuse to start.
+    public var settingsErrors: [String] = []
+
+    /// The last run has not finished and its process is still there.
+    public var runInProgress: Bool { lastRunStarted != nil && lastRunFinished == nil && lastRunAlive }
 
     public var json: JSONValue {
         func time(_ value: Int64?) -> JSONValue { value.map { .string(Timestamp.iso8601($0)) } ?? .null }
         return [
             "events": ["unhandled": .number(Double(unhandledDue)), "waiting": .number(Double(waiting)), "next_waiting": time(nextWaiting)],
             "failing_handlers": .array(failingHandlers.map {
-                ["handler": .string($0.handler), "events": .number(Double($0.events)), "last_error": .string($0.lastError)]
+                ["handler": .string($0.handler), "events": .number(Double($0.events)), "last_error": .string($0.lastError),
+                 "failing_since": time($0.failingSince), "next_attempt": time($0.nextAttempt),
+                 "stderr": .string($0.stderrTail), "gave_up_events": .number(Double(gaveUp[$0.handler] ?? 0))]
             }),
             "digest": ["items": .number(Double(digestItems)), "users": .number(Double(digestUsers)), "next": time(nextDigest)],
             "mail": ["queued": .number(Double(outbox.queued)), "deferred": .number(Double(outbox.deferred)),
-                     "failed": .number(Double(outbox.failed)), "sent": .number(Double(outbox.sent)),
+                     "failed": .number(Double(outbox.failed)), "failed_unacknowledged": .number(Double(unacknowledgedFailed)),
+                     "cancelled": .number(Double(cancelled)), "sent": .number(Double(outbox.sent)),
                      "oldest_deferred": time(outbox.oldestDeferred)],
+            "settings_errors": .array(settingsErrors.map { .string($0) }),
             "last_run": ["started": time(lastRunStarted), "finished": time(lastRunFinished),
-                         "error": lastRunError.map { .string($0) } ?? .null],
+                         "error": lastRunError.map { .string($0) } ?? .null,
+                         "pid": lastRunPID.map { .number(Double($0)) } ?? .null, "in_progress": .bool(runInProgress)],
         ]
     }
 }
 
 extension Store {
-    public func status(now: Int64) throws -> StatusReport {
+    /// With `handlers` (the names notification.ini resolves to), a handler taken out of the
+    /// settings is no longer reported as failing.
+    public func status(now: Int64, handlers: [String]? = nil) throws -> StatusReport {
         var report = StatusReport()
         try db.forEach("""
             SELECT count(*) FILTER (WHERE not_before IS NULL OR not_before <= ?),
@@ -42,28 +65,38 @@ extension Store {
             report.waiting = $0.int(1)
             report.nextWaiting = $0.isNull(2) ? nil : $0.int64(2)
         }
-        report.failingHandlers = try db.map("""
-            SELECT handler, count(*), (SELECT last_error FROM event_progress AS p2 WHERE p2.handler = p.handler AND p2.done = 0
-                                       ORDER BY updated_at DESC LIMIT 1)
-            FROM event_progress AS p WHERE done = 0 GROUP BY handler ORDER BY handler
-            """) { (handler: $0.string(0), events: $0.int(1), lastError: $0.string(2)) }
+        report.failingHandlers = try failingHandlers(named: handlers)
+        report.gaveUp = try gaveUpCounts()
         try db.forEach("SELECT count(*), count(DISTINCT user_id), min(send_at) FROM digest_item") {
             report.digestItems = $0.int(0)
             report.digestUsers = $0.int(1)
             report.nextDigest = $0.isNull(2) ? nil : $0.int64(2)
         }
         report.outbox = try Outbox(store: self).counts()
-        try db.forEach("SELECT started_at, finished_at, error FROM run_log ORDER BY id DESC LIMIT 1") {
+        report.unacknowledgedFailed = try unacknowledgedFailedMailCount()
+        report.cancelled = try db.scalarInt("SELECT count(*) FROM outbox WHERE state = 'cancelled'") ?? 0
+        try db.forEach("SELECT started_at, finished_at, error, pid FROM run_log ORDER BY id DESC LIMIT 1") {
             report.lastRunStarted = $0.int64(0)
             report.lastRunFinished = $0.isNull(1) ? nil : $0.int64(1)
             report.lastRunError = $0.optionalString(2)
+            report.lastRunPID = $0.isNull(3) ? nil : $0.int64(3)
+        }
+        if report.lastRunFinished == nil, let pid = report.lastRunPID {
+            // Signal 0 only asks whether the process exists (EPERM: it does, under another user).
+            report.lastRunAlive = kill(pid_t(pid), 0) == 0 || errno == EPERM
         }
         return report
     }
 
-    func beginRunLog(now: Int64) throws -> Int64 {
-        try db.execute("INSERT INTO run_log(started_at) VALUES (?)", [now])
+    func beginRunLog(now: Int64, pid: Int64) throws -> Int64 {
+        try db.execute("INSERT INTO run_log(started_at, pid) VALUES (?, ?)", [now, pid])
         return db.lastInsertRowID
+    }
+
+    /// A run that failed before its work began (its transport could not be made): started and
+    /// finished at once, with the reason.
+    func recordFailedRun(now: Int64, pid: Int64, error: String) throws {
+        try db.execute("INSERT INTO run_log(started_at, finished_at, pid, error) VALUES (?, ?, ?, ?)", [now, now, pid, error])
     }
 
     func finishRunLog(_ id: Int64, now: Int64, events: Int, messages: Int, digests: Int, delivered: Int, error: String?) throws {

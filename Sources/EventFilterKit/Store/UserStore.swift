@@ -35,27 +35,28 @@ extension Store {
         return user
     }
 
-    /// Removes the user with their rules, settings and waiting digest items. Mail already in the
-    /// outbox still goes: it was composed before the user left.
-    public func removeUser(email: String) throws {
+    /// Removes the user with their rules and settings, and cancels what was still waiting for
+    /// them: queued and deferred mail become `cancelled`, waiting digest items go. Nobody removed
+    /// is mailed afterwards. Returns the number of messages cancelled.
+    @discardableResult
+    public func removeUser(email: String, now: Int64) throws -> Int {
         let user = try requireUser(email: email)
-        try db.inTransaction {
-            let contents = try db.map("SELECT content_id FROM digest_item WHERE user_id = ?", [user.id]) {
-                JSONValue.number(Double($0.int64(0)))
-            }
-            try db.execute("DELETE FROM digest_item WHERE user_id = ?", [user.id])
+        return try db.inTransaction {
+            let cancelled = try cancelWaitingMail(userID: user.id, email: user.email, now: now)
             try db.execute("DELETE FROM user WHERE id = ?", [user.id])
-            // Contents no other user waits for go with the last item.
-            try db.execute("""
-                DELETE FROM content WHERE id IN (SELECT value FROM json_each(?))
-                  AND NOT EXISTS (SELECT 1 FROM digest_item WHERE digest_item.content_id = content.id)
-                """, [JSONValue.array(contents).serialized])
+            return cancelled
         }
     }
 
-    public func setUserEnabled(email: String, _ enabled: Bool) throws {
+    /// Disabling a user cancels their waiting mail and digest items, as removing does; their
+    /// rules and settings stay for when they are enabled again.
+    @discardableResult
+    public func setUserEnabled(email: String, _ enabled: Bool, now: Int64) throws -> Int {
         let user = try requireUser(email: email)
-        try db.execute("UPDATE user SET enabled = ? WHERE id = ?", [enabled, user.id])
+        return try db.inTransaction {
+            try db.execute("UPDATE user SET enabled = ? WHERE id = ?", [enabled, user.id])
+            return enabled ? 0 : try cancelWaitingMail(userID: user.id, email: user.email, now: now)
+        }
     }
 
     public func listUsers() throws -> [User] {

@@ -14,8 +14,8 @@ enum CommandList {
             UserDisableCommand.self, UserEnableCommand.self,
             DigestCommand.self, SubscribeCommand.self, UnsubscribeCommand.self,
             CollaborationSubscribeCommand.self, CollaborationUnsubscribeCommand.self,
-            StatusCommand.self, HandlersCommand.self,
-            MailListCommand.self, MailShowCommand.self, MailRetryCommand.self, MailFlushCommand.self,
+            StatusCommand.self, CheckCommand.self, HandlersCommand.self,
+            MailListCommand.self, MailShowCommand.self, MailRetryCommand.self, MailAckCommand.self, MailFlushCommand.self,
             BounceCommand.self, BackupCommand.self,
             HelpCommand.self,
         ]

@@ -112,6 +112,7 @@ struct EventListCommand: Command {
                     "key": row.dedupeKey.map { .string($0) } ?? .null,
                 ]
                 object["failed_handlers"] = .array(row.failedHandlers.map { ["handler": .string($0.handler), "error": .string($0.error)] })
+                object["gave_up_handlers"] = .array(row.gaveUpHandlers.map { ["handler": .string($0.handler), "error": .string($0.error)] })
                 Output.line(JSONValue.object(object).serialized)
             } else {
                 let state = row.handledAt.map { "handled \(Timestamp.iso8601($0))" }
@@ -119,6 +120,7 @@ struct EventListCommand: Command {
                 let name = event.params["name"]?.stringValue.map { String(ErrorReport.oneLine($0).prefix(80)) } ?? "-"
                 var line = "\(event.id)\t\(event.type)\t\(name)\t\(Timestamp.iso8601(event.createdAt))\t\(state)"
                 for failure in row.failedHandlers { line += "\t\(failure.handler) failed: \(failure.error)" }
+                for failure in row.gaveUpHandlers { line += "\t\(failure.handler) \(failure.error)" }
                 Output.line(line)
             }
         }

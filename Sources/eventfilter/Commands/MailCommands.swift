@@ -3,40 +3,43 @@ import Foundation
 
 struct MailListCommand: Command {
     static let words = ["mail", "list"]
-    static let abstract = "List messages in the outbox: those not sent yet or bounced (or only failed, deferred, queued, bounced), or the sent ones."
+    static let abstract = "List messages in the outbox: those not sent yet or bounced (or only failed, deferred, queued, cancelled, bounced), or the sent ones."
     static let sent = Flag("sent", help: "sent messages, newest first (kept for KeepDays)")
     static let failed = Flag("failed", help: "only messages that failed for good")
     static let deferred = Flag("deferred", help: "only messages waiting to be retried")
     static let queued = Flag("queued", help: "only messages not tried yet")
+    static let cancelled = Flag("cancelled", help: "only messages cancelled because their user was removed or disabled")
     static let bounced = Flag("bounced", help: "only messages a bounce was recorded for ('eventfilter bounce')")
     static let to = Option("to", value: "EMAIL", help: "only messages to this address", parse: ValueParser.email)
     static let since = Option("since", value: "TIME", help: "only messages sent (with --sent) or queued at or after TIME",
                               parse: ValueParser.time)
     static let limit = Option("limit", value: "N", help: "at most N messages (default 1000)", parse: ValueParser.count)
-    static let parameters: [any Parameter] = [sent, failed, deferred, queued, bounced, to, since, limit]
-    static let exclusive = [ExclusiveGroup([sent, failed, deferred, queued, bounced])]
+    static let parameters: [any Parameter] = [sent, failed, deferred, queued, cancelled, bounced, to, since, limit]
+    static let exclusive = [ExclusiveGroup([sent, failed, deferred, queued, cancelled, bounced])]
     static let discussion = """
         One message a line, tab-separated: id, state, recipient, subject, attempts, then the next attempt
-        (deferred), the time sent (sent) and the last server reply. A sent message that bounced shows
-        as 'bounced' with 'hard' or 'soft', the status code and the remote server's diagnostic; without
-        a flag it is listed with the unsent ones (--since: bounced at or after TIME).
+        (deferred), the time sent (sent), the last server reply and when a failed message was acknowledged.
+        Without a flag, the unsent ones: queued, deferred, failed and cancelled. A sent message that
+        bounced shows as 'bounced' with 'hard' or 'soft', the status code and the remote server's
+        diagnostic; without a flag it is listed with the unsent ones (--since: bounced at or after TIME).
         """
 
     static func run(_ arguments: ParsedArguments, _ context: CommandContext) throws {
-        let chosen = [(sent, "sent"), (failed, "failed"), (deferred, "deferred"), (queued, "queued")]
+        let chosen = [(sent, "sent"), (failed, "failed"), (deferred, "deferred"), (queued, "queued"), (cancelled, "cancelled")]
             .filter { arguments[$0.0] }.map(\.1)
         let onlyBounced = arguments[bounced]
         let maximum = arguments[limit] ?? 1000
         let store = try context.store(.readOnly)
         var lines: [(id: Int64, text: String)] = []
         if !onlyBounced {
-            let query = MailQuery(states: chosen.isEmpty ? ["queued", "deferred", "failed"] : chosen, recipient: arguments[to],
+            let query = MailQuery(states: chosen.isEmpty ? ["queued", "deferred", "failed", "cancelled"] : chosen, recipient: arguments[to],
                                   since: arguments[since], limit: maximum)
             for (entry, sentAt) in try store.mailEntries(query) {
                 var line = "\(entry.id)\t\(entry.state)\t\(entry.recipient)\t\(entry.subject)\tattempts \(entry.attempts)"
                 if entry.state == "deferred" { line += "\tnext \(Timestamp.iso8601(entry.nextAttemptAt))" }
                 if let sentAt { line += "\tsent \(Timestamp.iso8601(sentAt))" }
                 if let error = entry.lastError { line += "\t\(error)" }
+                if let acknowledged = entry.acknowledgedAt { line += "\tacknowledged \(Timestamp.iso8601(acknowledged))" }
                 lines.append((entry.id, line))
             }
         }
@@ -140,5 +143,27 @@ struct MailFlushCommand: Command {
         let released = try store.releaseDeferred(now: context.now)
         let report = try Outbox(store: store).deliverDue(through: transport, now: context.now)
         Output.line("flushed \(released) deferred messages: delivered \(report.sent), deferred \(report.deferred), failed \(report.failed)")
+    }
+}
+
+struct MailAckCommand: Command {
+    static let words = ["mail", "ack"]
+    static let abstract = "Acknowledge failed messages: 'status --check' stops being critical about them."
+    static let discussion = "The messages stay failed and listed; 'mail retry' would send them again."
+    static let id = OptionalArgument("ID", help: "the message's id (see 'mail list --failed')", parse: ValueParser.id)
+    static let all = Flag("all", help: "every failed message not acknowledged yet")
+    static let parameters: [any Parameter] = [id, all]
+    static let exclusive = [ExclusiveGroup([id, all], required: true)]
+
+    static func run(_ arguments: ParsedArguments, _ context: CommandContext) throws {
+        let store = try context.store()
+        guard let id = arguments[id] else {
+            Output.line("acknowledged \(try store.acknowledgeAllFailedMail(now: context.now)) messages")
+            return
+        }
+        guard try store.acknowledgeFailedMail(id: id, now: context.now) else {
+            throw EventFilterError.failure("message \(id) is not a failed message")
+        }
+        Output.line("acknowledged message \(id)")
     }
 }

@@ -5,10 +5,12 @@ struct RunCommand: Command {
     static let words = ["run"]
     static let abstract = "Pass every due event through the handlers, send due digests, deliver the outbox."
     static let discussion = """
-        The cron entry point. Quiet on success; a one-line error and a non-zero exit status on failure.
+        The cron entry point. Quiet when all is well. Each new problem since the previous run (a
+        message failed, mail deferred too long, a handler failing or giving up, a settings warning)
+        is printed once, as one line; the exit status stays 0, since the run itself completed.
+        A run that fails prints a one-line error and exits non-zero. Settings that
+        'eventfilter check' calls an error stop the run before anything changes.
         A second run started while one is working exits at once, quietly.
-        A custom handler that fails keeps only its own work pending: the run still succeeds,
-        and 'eventfilter status' shows the failure.
 
         Cron, every five minutes:
           */5 * * * *  /usr/local/bin/eventfilter --root /srv/site run
@@ -27,9 +29,11 @@ struct RunCommand: Command {
         let settings = try context.settings()
         let store = try context.store()
         let dryRun = arguments[Self.dryRun]
-        let transport = dryRun ? nil : try TransportFactory.make(settings: settings, root: context.root)
-        let report = try Filter(root: context.root, settings: settings, store: store)
-            .run(now: context.now, transport: transport, dryRun: dryRun)
+        let report = try Filter.checkedRun(root: context.root, settings: settings, store: store, now: context.now, dryRun: dryRun,
+                                           describeError: ErrorReport.message) {
+            try TransportFactory.make(settings: settings, root: context.root)
+        }
+        ProblemReport.lines(for: report.newProblems).forEach(Output.line)
         if arguments[verbose] || dryRun {
             let prefix = dryRun ? "dry run: would have " : ""
             Output.line("\(prefix)handled \(report.events) events; queued \(report.messagesQueued) messages "

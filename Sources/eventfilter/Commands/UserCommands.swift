@@ -8,6 +8,11 @@ enum UserParameters {
                              parse: ValueParser.displayName)
     static let timezone = Option("timezone", value: "IANA_ZONE", help: "when their digest arrives, e.g. Europe/Oslo (default UTC)",
                                  parse: ValueParser.zone)
+
+    /// "; cancelled 2 waiting messages" after `user remove` or `user disable`, when there were any.
+    static func cancelledNote(_ count: Int) -> String {
+        count == 0 ? "" : "; cancelled \(count) waiting message\(count == 1 ? "" : "s")"
+    }
 }
 
 struct UserAddCommand: Command {
@@ -25,13 +30,13 @@ struct UserAddCommand: Command {
 
 struct UserRemoveCommand: Command {
     static let words = ["user", "remove"]
-    static let abstract = "Remove a subscriber with their rules, digest settings and waiting digest items."
+    static let abstract = "Remove a subscriber with their rules and settings; their waiting mail and digest items are cancelled."
     static let parameters: [any Parameter] = [UserParameters.email]
 
     static func run(_ arguments: ParsedArguments, _ context: CommandContext) throws {
         let email = arguments[UserParameters.email]
-        try context.store().removeUser(email: email)
-        Output.line("removed user \(email)")
+        let cancelled = try context.store().removeUser(email: email, now: context.now)
+        Output.line("removed user \(email)" + UserParameters.cancelledNote(cancelled))
     }
 }
 
@@ -129,15 +134,15 @@ struct UserSetCommand: Command {
 
 struct UserDisableCommand: Command {
     static let words = ["user", "disable"]
-    static let abstract = "Stop mailing a subscriber, keeping their rules and settings."
+    static let abstract = "Stop mailing a subscriber, keeping their rules and settings; their waiting mail and digest items are cancelled."
     static let parameters: [any Parameter] = [UserParameters.email]
 
     static func run(_ arguments: ParsedArguments, _ context: CommandContext) throws {
         let email = arguments[UserParameters.email]
         let store = try context.store()
         guard try store.requireUser(email: email).enabled else { return Output.line("user \(email) is already disabled") }
-        try store.setUserEnabled(email: email, false)
-        Output.line("disabled user \(email)")
+        let cancelled = try store.setUserEnabled(email: email, false, now: context.now)
+        Output.line("disabled user \(email)" + UserParameters.cancelledNote(cancelled))
     }
 }
 
@@ -150,7 +155,7 @@ struct UserEnableCommand: Command {
         let email = arguments[UserParameters.email]
         let store = try context.store()
         guard try !store.requireUser(email: email).enabled else { return Output.line("user \(email) is already enabled") }
-        try store.setUserEnabled(email: email, true)
+        try store.setUserEnabled(email: email, true, now: context.now)
         Output.line("enabled user \(email)")
     }
 }

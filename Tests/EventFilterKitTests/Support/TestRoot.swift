@@ -122,6 +122,17 @@ final class TestRoot {
         return Int(result.trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
     }
 
+    /// Changes the store behind the program's back (a damaged or hand-edited row), committed.
+    func execute(_ sql: String) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", "-c", "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute(sys.argv[2]); c.commit()",
+                             url.appendingPathComponent("var/eventfilter.db").path, sql]
+        try process.run()
+        process.waitUntilExit()
+        XCTAssertEqual(process.terminationStatus, 0, "sqlite: \(sql)")
+    }
+
     /// The store's full SQL text (`sqlite3 -readonly .dump`), or "no store" when there is no file:
     /// equal before and after a refused command means nothing changed.
     func dump() throws -> String {

@@ -12,6 +12,8 @@ final class ExternalHandler: EventHandler {
     let executable: URL
     var origin: String { executable.path }
     private var results: [Int64: HandlerOutcome] = [:]
+    /// How the last batch went: nil when it was not run (no events), else success or the failure.
+    private(set) var lastBatch: Result<Void, Failure>?
 
     init(name: String, executable: URL) {
         self.name = name
@@ -20,15 +22,19 @@ final class ExternalHandler: EventHandler {
 
     func prepare(_ events: [Event], run: RunContext) throws {
         results.removeAll()
+        lastBatch = nil
         guard !events.isEmpty else { return }
         switch execute(events, run: run) {
         case .failure(let reason):
+            lastBatch = .failure(reason)
             for event in events { results[event.id] = .failed(reason.description) }
         case .success(let output):
             do {
                 let items = try parse(output, events: events, run: run)
                 for event in events { results[event.id] = .done(items[event.id] ?? []) }
+                lastBatch = .success(())
             } catch {
+                lastBatch = .failure(error as? Failure ?? Failure(description: "\(error)"))
                 for event in events { results[event.id] = .failed("\(error)") }
             }
         }
@@ -38,7 +44,21 @@ final class ExternalHandler: EventHandler {
         results[event.id] ?? .failed("\(name) was not given event \(event.id)")
     }
 
-    private struct Failure: Error, CustomStringConvertible { let description: String }
+    struct Failure: Error, CustomStringConvertible {
+        let description: String
+        /// The last lines the handler wrote to stderr, for `status`.
+        var stderrTail = ""
+    }
+
+    /// The last non-empty lines of a handler's stderr: where a program says what went wrong (a
+    /// Python traceback ends with the exception; its first line is only "Traceback ...").
+    static func tail(of stderr: String, lines: Int = 5, characters: Int = 1000) -> (lastLine: String, tail: String) {
+        let nonEmpty = stderr.split(whereSeparator: \.isNewline).map(String.init)
+            .filter { !$0.trimmingCharacters(in: .whitespaces).isEmpty }
+        let last = nonEmpty.suffix(lines).joined(separator: "\n")
+        return (nonEmpty.last.map { String($0.trimmingCharacters(in: .whitespaces).prefix(300)) } ?? "",
+                String(last.suffix(characters)))
+    }
 
     /// Runs the program with stdin and stdout in temporary files, which needs no threads and
     /// cannot deadlock on a full pipe.
@@ -78,10 +98,11 @@ final class ExternalHandler: EventHandler {
                 return .failure(Failure(description: "\(name) timed out after \(Int(run.site.handlerTimeout)) s"))
             }
             guard process.terminationStatus == 0 else {
-                let stderr = (try? String(contentsOf: errorURL, encoding: .utf8)) ?? ""
-                let firstLine = stderr.split(whereSeparator: \.isNewline).first.map(String.init) ?? ""
+                let stderr = String(decoding: (try? Data(contentsOf: errorURL)) ?? Data(), as: UTF8.self)
+                let (lastLine, tail) = Self.tail(of: stderr)
                 let how = process.terminationReason == .uncaughtSignal ? "was killed by signal" : "exited with status"
-                return .failure(Failure(description: "\(name) \(how) \(process.terminationStatus)" + (firstLine.isEmpty ? "" : ": \(firstLine.prefix(300))")))
+                return .failure(Failure(description: "\(name) \(how) \(process.terminationStatus)" + (lastLine.isEmpty ? "" : ": \(lastLine)"),
+                                        stderrTail: tail))
             }
             return .success(Array(try Data(contentsOf: outputURL)))
         } catch {
