@@ -139,7 +139,7 @@ final class ReadableMailEndToEndTests: XCTestCase {
             let before = try Self.dump(root)
             let run = try root.run(["run"], now: "2026-05-04T10:05:00Z")
             XCTAssertEqual(run.status, 1, bad)
-            XCTAssertTrue(run.stderr.hasPrefix("eventfilter: site.ini [MailSettings] EmailReplyTo: address "), run.stderr)
+            XCTAssertTrue(run.stderr.hasPrefix("eventfilter: settings/override/site.ini.append.php:2: [MailSettings] EmailReplyTo: address "), run.stderr)
             XCTAssertEqual(run.stderr.filter { $0 == "\n" }.count, 1, "one line: \(run.stderr)")
             XCTAssertEqual(try Self.dump(root), before, "a bad setting changes nothing")
             XCTAssertEqual(try root.mailFiles().count, sent)
@@ -329,7 +329,7 @@ final class ReadableMailEndToEndTests: XCTestCase {
         try root.write("settings/override/notification.ini.append.php", "[GeneralDigestSettings]\nMaxItems=0\n")
         let bad = try root.run(["run"], now: "2026-05-04T12:05:00Z")
         XCTAssertEqual(bad.status, 1)
-        XCTAssertEqual(bad.stderr, "eventfilter: notification.ini [GeneralDigestSettings] MaxItems must be 1 to 10000, got 0\n")
+        XCTAssertEqual(bad.stderr, "eventfilter: settings/override/notification.ini.append.php:2: [GeneralDigestSettings] MaxItems must be 1 to 10000, got 0\n")
     }
 
     func testATenThousandItemDigestStaysUnder100KB() throws {
