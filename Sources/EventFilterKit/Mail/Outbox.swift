@@ -34,9 +34,6 @@ public struct Outbox {
     /// A batch also stops at this many bytes of messages (but holds at least one), so memory
     /// stays bounded when messages are large (a digest of thousands of items).
     public var batchBytes = 32 << 20
-    /// With a transport whose redelivery is harmless, outcomes commit once per this many bytes
-    /// of messages (at least one message), since the transport's work happens inside the transaction.
-    public var transactionBytes = 4 << 20
 
     public init(store: Store, policy: RetryPolicy = .standard) {
         self.store = store
@@ -96,30 +93,24 @@ public struct Outbox {
             guard let last = batch.last else { break }
             afterID = last.0.id
             let details = Dictionary(uniqueKeysWithValues: batch.map { ($0.0.id, (createdAt: $0.1, attempts: $0.2)) })
-            let deliver = { (messages: ArraySlice<OutgoingMessage>) in
-                try transport.deliver(Array(messages)) { message, outcome in
-                    let detail = details[message.id]!
-                    try record(outcome, for: message.id, createdAt: detail.createdAt, attempts: detail.attempts, now: now, into: &report)
-                }
-            }
             let messages = batch.map(\.0)
+            let note = { (message: OutgoingMessage, outcome: DeliveryOutcome) in
+                let detail = details[message.id]!
+                try record(outcome, for: message.id, createdAt: detail.createdAt, attempts: detail.attempts, now: now, into: &report)
+            }
             if transport.redeliveryIsIdempotent {
-                // The transport writes inside the transaction (the file transport, its files), so
-                // a transaction takes at most `transactionBytes` of messages (and at least one):
-                // other writers wait for one slice, never for a batch of large digests.
-                var start = messages.startIndex
-                while start < messages.endIndex {
-                    var end = start + 1
-                    var bytes = messages[start].bytes.count
-                    while end < messages.endIndex && bytes + messages[end].bytes.count <= transactionBytes {
-                        bytes += messages[end].bytes.count
-                        end += 1
-                    }
-                    try db.inTransaction { try deliver(messages[start..<end]) }
-                    start = end
+                // Delivering again is harmless (the file transport rewrites the same file), so the
+                // transport works with no lock held, however slow its disk, and the batch's
+                // outcomes commit together afterwards in one short transaction. A crash in between
+                // only delivers the batch again.
+                var outcomes: [(OutgoingMessage, DeliveryOutcome)] = []
+                outcomes.reserveCapacity(messages.count)
+                try transport.deliver(messages) { message, outcome in outcomes.append((message, outcome)) }
+                try retryingWhileBusy("the outcomes of \(outcomes.count) delivered messages could not be recorded") {
+                    try db.inTransaction { for (message, outcome) in outcomes { try note(message, outcome) } }
                 }
             } else {
-                try deliver(messages[...])
+                try transport.deliver(messages, report: note)
             }
             try settleDelivered()
         }
