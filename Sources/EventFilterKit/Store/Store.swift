@@ -165,8 +165,9 @@ public final class Store {
     /// read a WAL-mode file, and cannot create it there; when no write-ahead log holds commits,
     /// the file alone is the whole store and is read as immutable.
     private static func openReadOnly(_ path: String) throws -> Database {
-        let db = try Database(path: path, busyTimeout: busyTimeout, mode: .readOnly)
         do {
+            // The first statement (even a PRAGMA at opening) may already need the `-shm` index.
+            let db = try Database(path: path, busyTimeout: busyTimeout, mode: .readOnly)
             _ = try db.scalarInt("PRAGMA application_id")
             return db
         } catch let error as DatabaseError where [SQLITE_READONLY, SQLITE_CANTOPEN].contains(error.code) {
