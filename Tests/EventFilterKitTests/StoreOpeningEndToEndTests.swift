@@ -56,6 +56,14 @@ final class StoreOpeningEndToEndTests: XCTestCase {
                 try root.ok("user", "add", "ann@example.com", now: self.now)
                 try self.sqlite3(path, "PRAGMA user_version = \(newer)")
             }, { "\($0) has schema version \(newer), newer than this eventfilter knows (\(newer - 1)): it was written by a newer version; use that one" }),
+            ("a store with a negative schema version", { root, path in
+                try root.ok("user", "add", "ann@example.com", now: self.now)
+                try self.sqlite3(path, "PRAGMA user_version = -1")
+            }, { "\($0) is not an eventfilter store: schema version -1, which eventfilter never writes" }),
+            ("a marked store with schema version 0", { root, path in
+                try root.ok("user", "add", "ann@example.com", now: self.now)
+                try self.sqlite3(path, "PRAGMA user_version = 0")
+            }, { "\($0) is not an eventfilter store: schema version 0, which eventfilter never writes" }),
         ]
         for (name, make, message) in cases {
             let root = try TestRoot()

@@ -110,6 +110,12 @@ public final class Store {
                 throw EventFilterError.failure("\(path) is not an eventfilter store: an SQLite database without eventfilter's tables")
             }
         }
+        // Every store is made complete (version 1 or more) before it is linked into place: a lower
+        // version was not written by eventfilter, and migrating from it would read past the list.
+        guard version >= 1 else {
+            throw EventFilterError.failure(
+                "\(path) is not an eventfilter store: schema version \(version), which eventfilter never writes")
+        }
         guard version <= Migrations.all.count else {
             throw EventFilterError.failure(
                 "\(path) has schema version \(version), newer than this eventfilter knows (\(Migrations.all.count)): "
