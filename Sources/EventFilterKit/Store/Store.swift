@@ -24,6 +24,10 @@ public final class Store {
         /// Never creates, migrates or writes anything, and works in a `var/` nobody may write.
         /// A missing store reads as an empty one.
         case readOnly
+        /// An existing store as it is, through an ordinary connection (a consistent snapshot for
+        /// `backup`): never created, migrated or marked, so a copy taken before an upgrade is the
+        /// old store. A missing store is an error.
+        case existing
     }
 
     public let db: Database
@@ -39,14 +43,21 @@ public final class Store {
 
     public init(path: String, access: Access = .readWrite) throws {
         switch access {
-        case .readWrite:
-            if !FileManager.default.fileExists(atPath: path) { try Self.create(at: path) }
+        case .readWrite, .existing:
+            if !FileManager.default.fileExists(atPath: path) {
+                guard access == .readWrite else { throw EventFilterError.failure("\(path) does not exist: there is no store yet") }
+                try Self.create(at: path)
+            }
             try Self.refuseEmptyFile(path)
             try Self.lookBeforeOpening(path)
             let db = try Self.notADatabaseIsNotAStore(path) {
                 try Database(path: path, busyTimeout: Self.busyTimeout, mode: .readWrite, writeAheadLog: false)
             }
             let marked = try Self.checkIdentity(db, path: path)
+            guard access == .readWrite else {
+                self.db = db
+                return
+            }
             try db.useWriteAheadLog()
             if !marked { try db.execute("PRAGMA application_id = \(Self.applicationID)") }
             try Migrations.migrate(db)
