@@ -1,6 +1,8 @@
 import Foundation
 import XCTest
 
+@testable import EventFilterKit
+
 /// `eventfilter backup FILE`: consistent copies taken while a run and intake write, refusals
 /// that leave everything as it was, and a restore that works.
 final class BackupEndToEndTests: XCTestCase {
@@ -104,6 +106,38 @@ final class BackupEndToEndTests: XCTestCase {
         try FileManager.default.copyItem(at: copy, to: restored.url.appendingPathComponent("var/eventfilter.db"))
         XCTAssertEqual(try restored.ok("user", "list", now: now), "ann@example.com\tAnn\tUTC\timmediate\tenabled\tnodes: 2\n")
         XCTAssertEqual(try restored.dump(), try root.dump(), "the same rows")
+    }
+
+    /// A backup copies the store as it is: it never creates a store where there is none, and a copy
+    /// taken before an upgrade is the old store (the upgrade is left to the next writing command).
+    func testABackupNeitherCreatesNorUpgradesTheStore() throws {
+        let root = try TestRoot()
+        let copy = root.url.appendingPathComponent("copy.db")
+        let none = try root.run(["backup", copy.path], now: now)
+        XCTAssertEqual(none.status, 1)
+        XCTAssertEqual(none.stderr, "eventfilter: \(root.path)/var/eventfilter.db does not exist: there is no store yet\n")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: root.url.appendingPathComponent("var").path), "no var/, no store")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: copy.path))
+
+        let dash = try root.run(["backup", "-"], now: now)
+        XCTAssertEqual(dash.status, 2)
+        XCTAssertEqual(dash.stderr, "eventfilter: FILE: '-' is not a file name; give the path of the copy\n")
+
+        // A store one migration behind, as an older eventfilter left it.
+        try root.ok("user", "add", "ann@example.com", now: now)
+        let old = Migrations.all.count - 1
+        let database = root.url.appendingPathComponent("var/eventfilter.db").path
+        let downgrade = Process()
+        downgrade.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        downgrade.arguments = ["sqlite3", database, "PRAGMA user_version = \(old)"]
+        try downgrade.run()
+        downgrade.waitUntilExit()
+        let before = try Data(contentsOf: URL(fileURLWithPath: database))
+        try root.ok("backup", copy.path, now: now)
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: database)), before, "the store is not upgraded or marked")
+        XCTAssertEqual(try root.scalar("PRAGMA user_version"), old)
+        let version = try TestRoot.sqlite(copy.path, "PRAGMA user_version")
+        XCTAssertEqual(version, "\(old)\n", "the copy is the old store")
     }
 
     private func fileSize(_ url: URL) throws -> Int {

@@ -117,6 +117,9 @@ final class CommandLineRulesEndToEndTests: XCTestCase {
              "--not-before: invalid time 'tomorrow': expected ISO 8601 like 2026-03-29T06:00:00Z or 2026-03-29T08:00:00+02:00"),
             (["subscribe", "not-an-address", "2"], "EMAIL: address 'not-an-address' has no '@'"),
             (["status", "--root", "/elsewhere"], "--root is given more than once"),
+            // A 100 KB value is refused without being repeated in full: its first 200 characters.
+            (["event", "add", String(repeating: "t", count: 100_000)],
+             "invalid event type '\(String(repeating: "t", count: 200))...': use letters, digits, '.', '_' and '-'"),
         ]
         for (arguments, message) in cases {
             try assertRefused(root, arguments, status: 2, message)
@@ -126,6 +129,8 @@ final class CommandLineRulesEndToEndTests: XCTestCase {
         try assertRefused(root, ["user", "remove", "nobody@example.com"], status: 1, "unknown user nobody@example.com")
         try assertRefused(root, ["event", "import", "/nonexistent/events.jsonl"], status: 1,
                           "cannot read /nonexistent/events.jsonl: No such file or directory")
+        try assertRefused(root, ["event", "import", root.url.appendingPathComponent("settings").path], status: 1,
+                          "cannot read \(root.url.appendingPathComponent("settings").path): Is a directory")
     }
 
     func testInvalidUTF8ArgumentIsRefused() throws {
@@ -159,6 +164,11 @@ final class CommandLineRulesEndToEndTests: XCTestCase {
                           stdin: hugeName)
         try assertRefused(root, ["event", "import", "-"], status: 2, "line 1: key must be a string",
                           stdin: #"{"type":"ezpublish","params":{"node_id":"9","path":"/1/2/9/"},"key":7}"#)
+        // Malformed JSON says what is wrong, not a stock "The operation could not be completed".
+        try assertRefused(root, ["event", "import", "-"], status: 2, "line 2: invalid JSON: Unexpected end of file during JSON parse.",
+                          stdin: good + "\n" + #"{"type":"ezpublish","params":{"node_id":"9""#)
+        try assertRefused(root, ["event", "import", "-"], status: 2, "line 1: invalid JSON: Number 1e400 is not representable.",
+                          stdin: #"{"type":"ezpublish","params":{"node_id":"9","path":"/1/2/9/","size":1e400}}"#)
 
         // A line with a byte that is not UTF-8 (written as a file: the test's stdin helper takes text).
         let file = root.url.appendingPathComponent("bad.jsonl")

@@ -56,6 +56,14 @@ final class StoreOpeningEndToEndTests: XCTestCase {
                 try root.ok("user", "add", "ann@example.com", now: self.now)
                 try self.sqlite3(path, "PRAGMA user_version = \(newer)")
             }, { "\($0) has schema version \(newer), newer than this eventfilter knows (\(newer - 1)): it was written by a newer version; use that one" }),
+            ("a store with a negative schema version", { root, path in
+                try root.ok("user", "add", "ann@example.com", now: self.now)
+                try self.sqlite3(path, "PRAGMA user_version = -1")
+            }, { "\($0) is not an eventfilter store: schema version -1, which eventfilter never writes" }),
+            ("a marked store with schema version 0", { root, path in
+                try root.ok("user", "add", "ann@example.com", now: self.now)
+                try self.sqlite3(path, "PRAGMA user_version = 0")
+            }, { "\($0) is not an eventfilter store: schema version 0, which eventfilter never writes" }),
         ]
         for (name, make, message) in cases {
             let root = try TestRoot()
@@ -157,6 +165,32 @@ final class StoreOpeningEndToEndTests: XCTestCase {
         XCTAssertEqual(add.stderr.filter { $0 == "\n" }.count, 1, add.stderr)
         XCTAssertEqual(try snapshot(root), before, "nothing written in var/")
         XCTAssertEqual(try root.dump(), dump)
+    }
+
+    /// The usual state of `var/`: the last writer closed the store and removed its `-wal` and
+    /// `-shm`, and the reader may not create them in the read-only directory.
+    func testReadOnlyCommandsWorkOnAReadOnlyVarWithoutWriteAheadLogFiles() throws {
+        let root = try TestRoot()
+        try root.ok("user", "add", "ann@example.com", now: now)
+        try root.ok("event", "add", "ezpublish", "node_id=6", "path=/1/2/6/", "name=Waiting", now: now)
+        let commands = [["status", "--json"], ["event", "list", "--json"], ["user", "show", "ann@example.com"]]
+        let expected = try commands.map { try root.run($0, now: now).stdout }
+        let varDirectory = root.url.appendingPathComponent("var")
+        // The readers above leave an empty -wal and a -shm behind; no connection is open now.
+        XCTAssertEqual(try FileManager.default.attributesOfItem(atPath: varDirectory.appendingPathComponent("eventfilter.db-wal").path)[.size] as? NSNumber, 0)
+        for suffix in ["-wal", "-shm"] {
+            try FileManager.default.removeItem(at: varDirectory.appendingPathComponent("eventfilter.db" + suffix))
+        }
+        try FileManager.default.setAttributes([.posixPermissions: 0o555], ofItemAtPath: varDirectory.path)
+        defer { try? FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: varDirectory.path) }
+        let before = try snapshot(root)
+        for (command, output) in zip(commands, expected) {
+            let result = try runUnprivileged(root, command)
+            XCTAssertEqual(result.status, 0, "\(command): \(result.stderr)")
+            XCTAssertEqual(result.stdout, output, "\(command)")
+            XCTAssertEqual(result.stderr, "")
+        }
+        XCTAssertEqual(try snapshot(root), before, "nothing written in var/")
     }
 
     private func runUnprivileged(_ root: TestRoot, _ arguments: [String]) throws -> TestRoot.Result {

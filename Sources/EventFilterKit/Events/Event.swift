@@ -37,7 +37,10 @@ public enum EventType {
     /// Event types are words, dots, dashes and underscores: they become template and path names.
     public static func validate(_ type: String) throws {
         guard Names.isName(type) else {
-            throw EventFilterError.usage("invalid event type '\(type)': use letters, digits, '.', '_' and '-'")
+            // Up to twice the longest valid type in full; a 100 KB one is not repeated in full.
+            let scalars = type.unicodeScalars
+            let shown = scalars.count > 200 ? String(String.UnicodeScalarView(scalars.prefix(200))) + "..." : type
+            throw EventFilterError.usage("invalid event type '\(shown)': use letters, digits, '.', '_' and '-'")
         }
     }
 }

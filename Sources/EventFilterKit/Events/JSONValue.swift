@@ -29,7 +29,11 @@ public enum JSONValue: Sendable, Equatable {
         do {
             object = try JSONSerialization.jsonObject(with: Data(bytes), options: [.fragmentsAllowed])
         } catch {
-            throw ParseError(description: "invalid JSON: \((error as NSError).localizedDescription)")
+            // Foundation's localized description is the same stock sentence for every mistake
+            // ("The operation could not be completed..."); the debug description says where.
+            let detail = ((error as NSError).userInfo[NSDebugDescriptionErrorKey] as? String)?
+                .replacingOccurrences(of: " in Swift", with: "")
+            throw ParseError(description: "invalid JSON: " + (detail ?? "not well-formed"))
         }
         return try JSONValue(foundation: object)
     }

@@ -24,6 +24,10 @@ public final class Store {
         /// Never creates, migrates or writes anything, and works in a `var/` nobody may write.
         /// A missing store reads as an empty one.
         case readOnly
+        /// An existing store as it is, through an ordinary connection (a consistent snapshot for
+        /// `backup`): never created, migrated or marked, so a copy taken before an upgrade is the
+        /// old store. A missing store is an error.
+        case existing
     }
 
     public let db: Database
@@ -39,14 +43,21 @@ public final class Store {
 
     public init(path: String, access: Access = .readWrite) throws {
         switch access {
-        case .readWrite:
-            if !FileManager.default.fileExists(atPath: path) { try Self.create(at: path) }
+        case .readWrite, .existing:
+            if !FileManager.default.fileExists(atPath: path) {
+                guard access == .readWrite else { throw EventFilterError.failure("\(path) does not exist: there is no store yet") }
+                try Self.create(at: path)
+            }
             try Self.refuseEmptyFile(path)
             try Self.lookBeforeOpening(path)
             let db = try Self.notADatabaseIsNotAStore(path) {
                 try Database(path: path, busyTimeout: Self.busyTimeout, mode: .readWrite, writeAheadLog: false)
             }
             let marked = try Self.checkIdentity(db, path: path)
+            guard access == .readWrite else {
+                self.db = db
+                return
+            }
             try db.useWriteAheadLog()
             if !marked { try db.execute("PRAGMA application_id = \(Self.applicationID)") }
             try Migrations.migrate(db)
@@ -110,6 +121,12 @@ public final class Store {
                 throw EventFilterError.failure("\(path) is not an eventfilter store: an SQLite database without eventfilter's tables")
             }
         }
+        // Every store is made complete (version 1 or more) before it is linked into place: a lower
+        // version was not written by eventfilter, and migrating from it would read past the list.
+        guard version >= 1 else {
+            throw EventFilterError.failure(
+                "\(path) is not an eventfilter store: schema version \(version), which eventfilter never writes")
+        }
         guard version <= Migrations.all.count else {
             throw EventFilterError.failure(
                 "\(path) has schema version \(version), newer than this eventfilter knows (\(Migrations.all.count)): "
@@ -165,8 +182,9 @@ public final class Store {
     /// read a WAL-mode file, and cannot create it there; when no write-ahead log holds commits,
     /// the file alone is the whole store and is read as immutable.
     private static func openReadOnly(_ path: String) throws -> Database {
-        let db = try Database(path: path, busyTimeout: busyTimeout, mode: .readOnly)
         do {
+            // The first statement (even a PRAGMA at opening) may already need the `-shm` index.
+            let db = try Database(path: path, busyTimeout: busyTimeout, mode: .readOnly)
             _ = try db.scalarInt("PRAGMA application_id")
             return db
         } catch let error as DatabaseError where [SQLITE_READONLY, SQLITE_CANTOPEN].contains(error.code) {

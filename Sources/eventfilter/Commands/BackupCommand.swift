@@ -14,7 +14,10 @@ struct BackupCommand: Command {
 
     static func run(_ arguments: ParsedArguments, _ context: CommandContext) throws {
         let destination = arguments[file]
-        let size = try context.store().backup(to: destination)
+        // Elsewhere '-' means standard input; a copy named '-' in the current directory would surprise.
+        guard destination != "-" else { throw EventFilterError.usage("FILE: '-' is not a file name; give the path of the copy") }
+        // A copy is taken of the store as it is: a backup before an upgrade must be the old store.
+        let size = try context.store(.existing).backup(to: destination)
         Output.line("backed up the store to \(destination) (\(size) bytes)")
     }
 }

@@ -77,6 +77,11 @@ struct EventImportCommand: Command {
             guard let opened = FileHandle(forReadingAtPath: source) else {
                 throw EventFilterError.failure("cannot read \(source): \(String(cString: strerror(errno)))")
             }
+            // A directory opens, and fails only at the first read, without its name.
+            var isDirectory: ObjCBool = false
+            if FileManager.default.fileExists(atPath: source, isDirectory: &isDirectory), isDirectory.boolValue {
+                throw EventFilterError.failure("cannot read \(source): \(String(cString: strerror(EISDIR)))")
+            }
             handle = opened
         }
         let store = try context.store()
