@@ -107,11 +107,12 @@ extension Store {
         try db.scalarInt("SELECT 1 FROM event WHERE id = ? AND handled_at IS NULL AND not_before = ?", [id, notBefore]) != nil
     }
 
-    /// Objects silent since `cutoff` whose session (if any) ended before it: nothing can still
-    /// depend on them, and a sender repeating itself that late is news again.
+    /// Sessions silent since `cutoff` that ended before it: nothing can still depend on them.
+    /// Media announced as ready is kept (one small row per object): an entry edited a year later
+    /// is still "ready" in the sender's notification, and must not be announced again.
     func purgeWebhookObjects(before cutoff: Int64) throws {
         try db.execute("""
-            DELETE FROM webhook_object WHERE updated_at < ? AND (end_date IS NULL OR end_date < ?)
+            DELETE FROM webhook_object WHERE updated_at < ? AND (end_date IS NULL OR end_date < ?) AND ready_at IS NULL
             """, [cutoff, cutoff])
     }
 }
