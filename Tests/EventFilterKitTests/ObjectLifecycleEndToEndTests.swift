@@ -321,7 +321,52 @@ final class ObjectLifecycleEndToEndTests: XCTestCase {
         try root.ok("run", now: "2026-01-01T10:45:00Z")
         XCTAssertEqual(try doras().last, "Webinar \"Quarterly webinar\" starts at 11:00 UTC")
         try root.ok("run", now: "2026-01-01T18:00:00Z")
-        XCTAssertEqual(try doras().count, 3, "then the digest, with the announcement")
-        XCTAssertTrue(try root.mails().last { $0.to.contains("dora@") }?.text.contains("Quarterly webinar") ?? false)
+        XCTAssertEqual(try doras().count, 2, "no digest: its announcement named the old time, and the move told her the new one")
+    }
+
+    /// An announcement waiting in a digest names a time that a later move or cancellation made
+    /// untrue: that mail, sent at once, takes it out of the digest. A change undone before anyone
+    /// heard of it leaves the digest as it was.
+    func testAnAnnouncementWaitingInADigestGoesWhenTheSessionMovesOrIsCancelled() throws {
+        func digestRoot() throws -> TestRoot {
+            let root = try F.makeRoot()
+            try root.ok("user", "add", "dora@example.com", "--name", "Dora", now: F.scheduleNow)
+            try root.ok("digest", "dora@example.com", "daily", "18:00", now: F.scheduleNow)
+            try root.ok("subscribe", "dora@example.com", "webinars", now: F.scheduleNow)
+            _ = try ingest(root, F.schedule, now: F.scheduleNow)
+            try root.ok("run", now: F.scheduleNow)
+            XCTAssertEqual(try root.scalar("SELECT count(*) FROM digest_item"), 1, "the announcement waits in Dora's digest")
+            return root
+        }
+        func doras(_ root: TestRoot) throws -> [String] { try root.mails().filter { $0.to.contains("dora@") }.map(\.subject) }
+
+        let cancelled = try digestRoot()
+        _ = try ingest(cancelled, notification(job: "33578099001", status: 1), now: "2026-01-01T07:10:00Z")
+        try cancelled.ok("run", now: "2026-01-01T07:10:00Z")
+        try cancelled.ok("run", now: "2026-01-01T18:00:00Z")
+        XCTAssertEqual(try doras(cancelled), ["Webinar \"Quarterly webinar\" cancelled"], "no digest announcing it afterwards")
+        XCTAssertEqual(try cancelled.scalar("SELECT count(*) FROM content"), 0)
+
+        // Moved twice between two runs: the one mail that goes takes the announcement out.
+        let twice = try digestRoot()
+        _ = try ingest(twice, notification(job: "33578099002", start: newStart, end: newEnd), now: "2026-01-01T07:10:00Z")
+        _ = try ingest(twice, notification(job: "33578099003", start: "1767272400", end: "1767276000"), now: "2026-01-01T07:11:00Z")
+        try twice.ok("run", now: "2026-01-01T07:12:00Z")
+        try twice.ok("run", now: "2026-01-01T18:00:00Z")
+        XCTAssertEqual(try doras(twice), [
+            "Webinar \"Quarterly webinar\" moved to Thursday 1 January 2026, 13:00 UTC",
+            "Webinar \"Quarterly webinar\" starts at 13:00 UTC",
+        ])
+
+        // Moved and moved back before a run: nothing changed for her, the digest stays.
+        let back = try digestRoot()
+        _ = try ingest(back, notification(job: "33578099004", start: newStart, end: newEnd), now: "2026-01-01T07:10:00Z")
+        _ = try ingest(back, notification(job: "33578099005"), now: "2026-01-01T07:11:00Z")
+        try back.ok("run", now: "2026-01-01T07:12:00Z")
+        XCTAssertEqual(try doras(back), [])
+        try back.ok("run", now: "2026-01-01T18:00:00Z")
+        let digest = try XCTUnwrap(try back.mails().last { $0.to.contains("dora@") })
+        XCTAssertTrue(digest.text.contains("scheduled for Thursday 1 January 2026, 09:00"), digest.text)
+        try back.assertStrictMIME()
     }
 }
