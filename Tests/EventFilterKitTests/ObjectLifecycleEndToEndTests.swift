@@ -368,5 +368,15 @@ final class ObjectLifecycleEndToEndTests: XCTestCase {
         let digest = try XCTUnwrap(try back.mails().last { $0.to.contains("dora@") })
         XCTAssertTrue(digest.text.contains("scheduled for Thursday 1 January 2026, 09:00"), digest.text)
         try back.assertStrictMIME()
+
+        // Moved and back, then moved for good: the announcement still goes.
+        let again = try digestRoot()
+        _ = try ingest(again, notification(job: "33578099006", start: newStart, end: newEnd), now: "2026-01-01T07:10:00Z")
+        _ = try ingest(again, notification(job: "33578099007"), now: "2026-01-01T07:11:00Z")
+        try again.ok("run", now: "2026-01-01T07:12:00Z")
+        _ = try ingest(again, notification(job: "33578099008", start: newStart, end: newEnd), now: "2026-01-01T07:20:00Z")
+        try again.ok("run", now: "2026-01-01T07:20:00Z")
+        XCTAssertEqual(try doras(again), ["Webinar \"Quarterly webinar\" moved to Thursday 1 January 2026, 11:00 UTC"])
+        XCTAssertEqual(try again.scalar("SELECT count(*) FROM digest_item"), 0)
     }
 }

@@ -58,6 +58,9 @@ final class ObjectLifecycle {
 
         var notice = event
         var noticeKept = false
+        // The notice this one supersedes: an announcement may still wait in digests, naming a time
+        // that is no longer true; handling this notice takes it out of them.
+        var supersedes = known?.noticeEventID
         if unchanged {
             Self.quiet(&notice)  // a re-send, or a change to something the mail does not show
             noticeKept = true  // the session's last notice stays as it is
@@ -65,9 +68,6 @@ final class ObjectLifecycle {
             // What subscribers know: the current state, or, while its notice has not gone out yet,
             // what they knew before it; that notice is withdrawn so they hear of the change once.
             var told = wasLive ? known?.startDate : nil
-            // The notice this one supersedes: an announcement may still wait in digests, naming a
-            // time that is no longer true; handling this notice takes it out of them.
-            var supersedes = known?.noticeEventID
             if let pending = known?.noticeEventID, try store.withdrawWaitingEvent(pending, now: now) {
                 told = known?.toldStart
                 supersedes = try store.supersededNotice(of: pending)
@@ -92,7 +92,8 @@ final class ObjectLifecycle {
             state.toldStart = told
         }
         var results = [try add(notice)]
-        if !noticeKept { state.noticeEventID = Self.isQuiet(notice) ? nil : results[0].id }
+        // A quiet notice (a change undone before anyone heard of it) leaves the one before it current.
+        if !noticeKept { state.noticeEventID = Self.isQuiet(notice) ? supersedes : results[0].id }
 
         // Exactly one reminder: the waiting one moves; a new one only when none is waiting and the
         // session is new, back, or at a new start.
