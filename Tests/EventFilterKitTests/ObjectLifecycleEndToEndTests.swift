@@ -196,6 +196,43 @@ final class ObjectLifecycleEndToEndTests: XCTestCase {
         XCTAssertEqual(try root.mailFiles().count, 2)
     }
 
+    /// A move that arrives while a run holds the session's announcement in its batch (here: while
+    /// a custom handler of that run is working) withdraws it: the run leaves it, and subscribers are
+    /// told once, of the new time.
+    func testAMoveDuringARunStopsTheAnnouncementThatRunHolds() throws {
+        let root = try F.makeRoot()
+        _ = try ingest(root, F.schedule, now: F.scheduleNow)
+        try root.write("move-body.json", notification(job: "33578094910", start: newStart, end: newEnd))
+        try root.write("settings/override/notification.ini.append.php", """
+            <?php /* #?ini charset="utf-8"?
+            [NotificationEventHandlerSettings]
+            RepositoryDirectories[]=handlers
+            AvailableNotificationEventTypes[]=mover
+            */ ?>
+            """)
+        // Runs before the batch's transaction: it ingests the move through the real binary, once.
+        try root.write("handlers/mover/moverhandler", """
+            #!/usr/bin/env python3
+            import hashlib, json, os, subprocess, sys
+            events = [json.loads(line) for line in sys.stdin if line.strip()]
+            if any(e["type"] == "kaltura.schedule_event" for e in events) and not os.path.exists("moved"):
+                open("moved", "w").close()
+                body = open("move-body.json", "rb").read()
+                signature = hashlib.sha1(b"\(F.kalturaSecret)" + body).hexdigest()
+                subprocess.run(["\(TestRoot.executable.path)", "--root", ".",
+                                "--now", os.environ["EVENTFILTER_NOW"], "ingest", "webinars",
+                                "--content-type", "application/json", "--header", "X-Kaltura-Signature: " + signature],
+                               input=body, check=True, stdout=subprocess.DEVNULL)
+            """, executable: true)
+
+        try root.ok("run", now: F.scheduleNow)
+        XCTAssertEqual(try root.scalar("SELECT json_extract(params, '$.withdrawn') FROM event WHERE id = 1"), 1, "the handler's move withdrew it")
+        try root.ok("run", now: "2026-01-01T07:01:00Z")
+        XCTAssertEqual(try root.mails().map(\.subject), ["Webinar \"Quarterly webinar\" scheduled for Thursday 1 January 2026, 11:00 UTC"],
+                       "announced once, at the new time")
+        XCTAssertEqual(try root.scalar(waitingReminders), 1)
+    }
+
     /// A store written before sessions were followed holds the reminder under a key naming the
     /// session and its start; a later move still moves that one reminder.
     func testAReminderStoredByTheEarlierVersionIsMovedNotDoubled() throws {
