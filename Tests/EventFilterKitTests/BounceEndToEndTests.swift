@@ -419,6 +419,41 @@ final class BounceEndToEndTests: XCTestCase {
         XCTAssertTrue(try root.ok("mail", "list", "--bounced").contains("\tbounced\ta@example.net\t"))
     }
 
+    /// A bounce returns the message it is about, and a mail loop's or a large attachment's may be
+    /// huge: the first 4 MiB are kept, the rest is read and dropped, so memory stays bounded and the
+    /// mail server writing it sees no broken pipe. Piped by Python, which reads the child's peak RSS.
+    func testAHugeBounceIsReadInBoundedMemoryAndStillRecorded() throws {
+        let root = try TestRoot(siteINI: TestRoot.defaultSiteINI + "[MailSettings]\nBounceAddress=bounces@example.org\n")
+        try subscribe(["ghost@example.net"], in: root)
+        try publish(node: 5, in: root, now: now)
+        try root.ok("run", now: now)
+        let id = try XCTUnwrap(Int64(try row(root, "SELECT id FROM outbox")))
+        let secret = try XCTUnwrap(Crypto.hexDecode(try row(root, "SELECT hex(value) FROM installation_secret WHERE name = 'verp'")))
+        let address = VERPAddress(bounceAddress: "bounces@example.org", secret: secret).envelopeSender(for: id)
+
+        let output = try IngestFixture.python("""
+            import resource, subprocess, sys
+            exe, root, now, address = sys.argv[1:5]
+            child = subprocess.Popen([exe, "--root", root, "--now", now, "bounce", address],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            child.stdin.write(b"From: MAILER-DAEMON@mx.example.net\\nSubject: failure notice\\n\\n"
+                              b"Sorry, no mailbox here by that name. (#5.1.1)\\n\\n--- Below this line is a copy of the message.\\n\\n")
+            line = b"x" * 1023 + b"\\n"
+            for _ in range(256 * 1024):  # 256 MiB
+                child.stdin.write(line)
+            child.stdin.close()
+            out, err = child.stdout.read(), child.stderr.read()
+            child.wait()
+            print(child.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, out.decode().strip(), err.decode().strip(), sep="\\t")
+            """, TestRoot.executable.path, root.path, later, address)
+        let fields = output.trimmingCharacters(in: .newlines).components(separatedBy: "\t")
+        XCTAssertEqual(fields.count, 4, output)
+        XCTAssertEqual(fields.first, "0", output)
+        XCTAssertLessThan(Int(fields[1]) ?? .max, 128 * 1024, "peak RSS in KiB, for 256 MiB on stdin: \(output)")
+        XCTAssertEqual(fields[2], "message \(id) to ghost@example.net: hard bounce 5.1.1 (1 of 3)", output)
+        XCTAssertEqual(try row(root, "SELECT status FROM bounce WHERE outbox_id = \(id)"), "5.1.1")
+    }
+
     func testABounceBeforeAnyMessageHadABounceAddressChangesNothing() throws {
         let root = try TestRoot(siteINI: TestRoot.defaultSiteINI + "[MailSettings]\nBounceAddress=bounces@example.org\n")
         try root.ok("user", "add", "a@example.net", now: now)

@@ -62,6 +62,51 @@ final class BounceReportTests: XCTestCase {
         }
     }
 
+    /// Auto-replies go to the envelope sender like bounces, often with an empty return path; they
+    /// echo the subject of the message they answer and may hold a date that reads like a code.
+    func testOutOfOfficeRepliesThatEchoABounceWordOrADateAreNotBounces() {
+        let replies = [
+            // RFC 3834 Auto-Submitted, a null return path, and "5.1.26" (a date) in the text.
+            """
+            Return-Path: <>
+            From: Ann Reader <ann@example.net>
+            To: {{to}}
+            Subject: Out of office
+            Auto-Submitted: auto-replied
+
+            I am out of the office until 5.1.26 and will answer your mail then.
+
+            """,
+            // Our subject echoed after "Automatic reply:", with a vacation program's own marker.
+            """
+            From: Ann Reader <ann@example.net>
+            To: {{to}}
+            Subject: Automatic reply: [Test Site] "Mail delivery failed: what to do" published
+            X-Autoreply: yes
+
+            I am away this week.
+
+            """,
+            // Our subject echoed by a responder that marks itself with Precedence only.
+            """
+            Return-Path: <>
+            From: Ann Reader <ann@example.net>
+            To: {{to}}
+            Subject: Re: Returned mail policy updated
+            Precedence: auto_reply
+
+            Back on 4.2.27.
+
+            """,
+        ]
+        for reply in replies {
+            guard case .notABounce(let why) = read(reply) else { return XCTFail("read as a bounce: \(reply.prefix(120))") }
+            XCTAssertTrue(why.contains("not from a mailer daemon"), why)
+        }
+        // A mailer daemon's bounce is one even when it marks itself auto-replied (Exim does).
+        XCTAssertNoThrow(try report(BounceSamples.eximDeliveryFailed))
+    }
+
     func testStatusCodesStandAlone() {
         XCTAssertEqual(BounceReport.firstStatusCode(in: "said: 550 5.7.1 blocked"), "5.7.1")
         XCTAssertEqual(BounceReport.firstStatusCode(in: "(#4.4.1)"), "4.4.1")

@@ -196,6 +196,43 @@ final class ObjectLifecycleEndToEndTests: XCTestCase {
         XCTAssertEqual(try root.mailFiles().count, 2)
     }
 
+    /// A move that arrives while a run holds the session's announcement in its batch (here: while
+    /// a custom handler of that run is working) withdraws it: the run leaves it, and subscribers are
+    /// told once, of the new time.
+    func testAMoveDuringARunStopsTheAnnouncementThatRunHolds() throws {
+        let root = try F.makeRoot()
+        _ = try ingest(root, F.schedule, now: F.scheduleNow)
+        try root.write("move-body.json", notification(job: "33578094910", start: newStart, end: newEnd))
+        try root.write("settings/override/notification.ini.append.php", """
+            <?php /* #?ini charset="utf-8"?
+            [NotificationEventHandlerSettings]
+            RepositoryDirectories[]=handlers
+            AvailableNotificationEventTypes[]=mover
+            */ ?>
+            """)
+        // Runs before the batch's transaction: it ingests the move through the real binary, once.
+        try root.write("handlers/mover/moverhandler", """
+            #!/usr/bin/env python3
+            import hashlib, json, os, subprocess, sys
+            events = [json.loads(line) for line in sys.stdin if line.strip()]
+            if any(e["type"] == "kaltura.schedule_event" for e in events) and not os.path.exists("moved"):
+                open("moved", "w").close()
+                body = open("move-body.json", "rb").read()
+                signature = hashlib.sha1(b"\(F.kalturaSecret)" + body).hexdigest()
+                subprocess.run(["\(TestRoot.executable.path)", "--root", ".",
+                                "--now", os.environ["EVENTFILTER_NOW"], "ingest", "webinars",
+                                "--content-type", "application/json", "--header", "X-Kaltura-Signature: " + signature],
+                               input=body, check=True, stdout=subprocess.DEVNULL)
+            """, executable: true)
+
+        try root.ok("run", now: F.scheduleNow)
+        XCTAssertEqual(try root.scalar("SELECT json_extract(params, '$.withdrawn') FROM event WHERE id = 1"), 1, "the handler's move withdrew it")
+        try root.ok("run", now: "2026-01-01T07:01:00Z")
+        XCTAssertEqual(try root.mails().map(\.subject), ["[Test Site] Webinar \"Quarterly webinar\" scheduled for Thursday 1 January 2026, 11:00 (UTC)"],
+                       "announced once, at the new time")
+        XCTAssertEqual(try root.scalar(waitingReminders), 1)
+    }
+
     /// A store written before sessions were followed holds the reminder under a key naming the
     /// session and its start; a later move still moves that one reminder.
     func testAReminderStoredByTheEarlierVersionIsMovedNotDoubled() throws {
@@ -321,7 +358,62 @@ final class ObjectLifecycleEndToEndTests: XCTestCase {
         try root.ok("run", now: "2026-01-01T10:45:00Z")
         XCTAssertEqual(try doras().last, "[Test Site] Webinar \"Quarterly webinar\" starts at 11:00 (UTC)")
         try root.ok("run", now: "2026-01-01T18:00:00Z")
-        XCTAssertEqual(try doras().count, 3, "then the digest, with the announcement")
-        XCTAssertTrue(try root.mails().last { $0.to.contains("dora@") }?.text.contains("Quarterly webinar") ?? false)
+        XCTAssertEqual(try doras().count, 2, "no digest: its announcement named the old time, and the move told her the new one")
+    }
+
+    /// An announcement waiting in a digest names a time that a later move or cancellation made
+    /// untrue: that mail, sent at once, takes it out of the digest. A change undone before anyone
+    /// heard of it leaves the digest as it was.
+    func testAnAnnouncementWaitingInADigestGoesWhenTheSessionMovesOrIsCancelled() throws {
+        func digestRoot() throws -> TestRoot {
+            let root = try F.makeRoot()
+            try root.ok("user", "add", "dora@example.com", "--name", "Dora", now: F.scheduleNow)
+            try root.ok("digest", "dora@example.com", "daily", "18:00", now: F.scheduleNow)
+            try root.ok("subscribe", "dora@example.com", "webinars", now: F.scheduleNow)
+            _ = try ingest(root, F.schedule, now: F.scheduleNow)
+            try root.ok("run", now: F.scheduleNow)
+            XCTAssertEqual(try root.scalar("SELECT count(*) FROM digest_item"), 1, "the announcement waits in Dora's digest")
+            return root
+        }
+        func doras(_ root: TestRoot) throws -> [String] { try root.mails().filter { $0.to.contains("dora@") }.map(\.subject) }
+
+        let cancelled = try digestRoot()
+        _ = try ingest(cancelled, notification(job: "33578099001", status: 1), now: "2026-01-01T07:10:00Z")
+        try cancelled.ok("run", now: "2026-01-01T07:10:00Z")
+        try cancelled.ok("run", now: "2026-01-01T18:00:00Z")
+        XCTAssertEqual(try doras(cancelled), ["[Test Site] Webinar \"Quarterly webinar\" cancelled"], "no digest announcing it afterwards")
+        XCTAssertEqual(try cancelled.scalar("SELECT count(*) FROM content"), 0)
+
+        // Moved twice between two runs: the one mail that goes takes the announcement out.
+        let twice = try digestRoot()
+        _ = try ingest(twice, notification(job: "33578099002", start: newStart, end: newEnd), now: "2026-01-01T07:10:00Z")
+        _ = try ingest(twice, notification(job: "33578099003", start: "1767272400", end: "1767276000"), now: "2026-01-01T07:11:00Z")
+        try twice.ok("run", now: "2026-01-01T07:12:00Z")
+        try twice.ok("run", now: "2026-01-01T18:00:00Z")
+        XCTAssertEqual(try doras(twice), [
+            "[Test Site] Webinar \"Quarterly webinar\" moved to Thursday 1 January 2026, 13:00 (UTC)",
+            "[Test Site] Webinar \"Quarterly webinar\" starts at 13:00 (UTC)",
+        ])
+
+        // Moved and moved back before a run: nothing changed for her, the digest stays.
+        let back = try digestRoot()
+        _ = try ingest(back, notification(job: "33578099004", start: newStart, end: newEnd), now: "2026-01-01T07:10:00Z")
+        _ = try ingest(back, notification(job: "33578099005"), now: "2026-01-01T07:11:00Z")
+        try back.ok("run", now: "2026-01-01T07:12:00Z")
+        XCTAssertEqual(try doras(back), [])
+        try back.ok("run", now: "2026-01-01T18:00:00Z")
+        let digest = try XCTUnwrap(try back.mails().last { $0.to.contains("dora@") })
+        XCTAssertTrue(digest.text.contains("- Quarterly webinar"), digest.text)
+        try back.assertStrictMIME()
+
+        // Moved and back, then moved for good: the announcement still goes.
+        let again = try digestRoot()
+        _ = try ingest(again, notification(job: "33578099006", start: newStart, end: newEnd), now: "2026-01-01T07:10:00Z")
+        _ = try ingest(again, notification(job: "33578099007"), now: "2026-01-01T07:11:00Z")
+        try again.ok("run", now: "2026-01-01T07:12:00Z")
+        _ = try ingest(again, notification(job: "33578099008", start: newStart, end: newEnd), now: "2026-01-01T07:20:00Z")
+        try again.ok("run", now: "2026-01-01T07:20:00Z")
+        XCTAssertEqual(try doras(again), ["[Test Site] Webinar \"Quarterly webinar\" moved to Thursday 1 January 2026, 11:00 (UTC)"])
+        XCTAssertEqual(try again.scalar("SELECT count(*) FROM digest_item"), 0)
     }
 }

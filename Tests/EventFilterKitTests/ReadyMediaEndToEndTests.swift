@@ -100,6 +100,26 @@ final class ReadyMediaEndToEndTests: XCTestCase {
         try root.assertStrictMIME()
     }
 
+    /// A video re-encoded months later (or a Kaltura entry edited) is still the media announced
+    /// then: runs that purge what is older than KeepDedupeDays (90) keep what was announced.
+    func testMediaReadyMonthsAgoIsNotAnnouncedAgainAfterThePurges() throws {
+        let root = try F.makeRoot()
+        XCTAssertEqual(try root.ingest("panda?token=\(F.pandaToken)", body: F.pandaEncoded, contentType: F.form,
+                                       now: "2026-01-01T07:00:00Z").status, 0)
+        try root.ok("run", now: "2026-01-01T07:00:00Z")
+        XCTAssertEqual(try root.mails().map(\.subject), ["[Test Site] Video v1 is ready"])
+        try root.ok("run", now: "2026-04-05T07:00:00Z")  // 94 days later: the purges run
+
+        let reencoded = "event=video-encoded&video_id=v1&encoding_ids%5B0%5D=e7"
+        XCTAssertEqual(try root.ingest("panda?token=\(F.pandaToken)", body: reencoded, contentType: F.form,
+                                       now: "2026-04-06T07:00:00Z").status, 0)
+        XCTAssertEqual(try root.scalar("""
+            SELECT json_extract(params, '$.quiet') FROM event WHERE type = 'panda.video-encoded' ORDER BY id DESC LIMIT 1
+            """), 1, "kept, quietly")
+        try root.ok("run", now: "2026-04-06T07:00:00Z")
+        XCTAssertEqual(try root.mailFiles().count, 1, "announced once")
+    }
+
     func testWithoutALinkTheMailSaysWhereTheVideoIs() throws {
         let root = try F.makeRoot()
         XCTAssertEqual(try root.ingest("panda?token=\(F.pandaToken)", body: F.pandaEncoded, contentType: F.form, now: F.scheduleNow).status, 0)

@@ -241,9 +241,10 @@ public final class Filter {
     /// next run, while storage errors stop the run.
     private func process(_ event: Event, handlers: [EventHandler], finished: Set<String>, skipped: [String: String],
                          context: RunContext, report: inout Report) throws {
-        // Intake may have moved or withdrawn a waiting event (a session's reminder) since the batch
-        // was read; then it is not this run's to send. Checked inside the write transaction.
-        if let notBefore = event.notBefore, !(try store.isStillWaiting(event.id, notBefore: notBefore)) { return }
+        // Intake may have moved or withdrawn a waiting event (a session's reminder, or its
+        // announcement superseded by a move) since the batch was read; then it is not this run's
+        // to send. Checked inside the write transaction.
+        if !(try store.isStillWaiting(event.id, notBefore: event.notBefore)) { return }
         var allDone = true
         var doneNow: [String] = []
         // A custom handler still failing on an event this old gives up on it, so the event goes on.

@@ -9,7 +9,8 @@
 /// a cancellation withdraws the reminder and mails one `kaltura.schedule_cancelled`. Subscribers
 /// hear of each change once, measured against what they know: a notice not yet mailed is
 /// withdrawn when the next change comes (a session announced and cancelled between two runs mails
-/// nobody; moved twice, one mail names the first and the last time). A notification
+/// nobody; moved twice, one mail names the first and the last time); a move or cancellation names
+/// the notice it supersedes, whose announcement leaves the digests it waits in when it is mailed. A notification
 /// that changes nothing a subscriber reads is stored with `quiet` (kept, mailed to nobody), and so
 /// is one older than the last applied (Kaltura numbers its notification jobs increasingly). Media
 /// that is ready is announced once: later notifications of the same ready object are quiet.
@@ -57,6 +58,9 @@ final class ObjectLifecycle {
 
         var notice = event
         var noticeKept = false
+        // The notice this one supersedes: an announcement may still wait in digests, naming a time
+        // that is no longer true; handling this notice takes it out of them.
+        var supersedes = known?.noticeEventID
         if unchanged {
             Self.quiet(&notice)  // a re-send, or a change to something the mail does not show
             noticeKept = true  // the session's last notice stays as it is
@@ -66,6 +70,7 @@ final class ObjectLifecycle {
             var told = wasLive ? known?.startDate : nil
             if let pending = known?.noticeEventID, try store.withdrawWaitingEvent(pending, now: now) {
                 told = known?.toldStart
+                supersedes = try store.supersededNotice(of: pending)
             }
             switch (told, session.start) {
             case (nil, _):
@@ -77,15 +82,18 @@ final class ObjectLifecycle {
             case (let before?, _) where live:
                 notice.type = KalturaHTTPNotification.rescheduledType
                 setTime(&notice, "old_start", before)
+                supersede(&notice, supersedes)
             case (let before?, _):
                 // Name the time subscribers know is off, whatever the sender's notice says.
                 setTime(&notice, "start", before)
                 if session.end == nil, let end = known?.endDate { setTime(&notice, "end", end) }
+                supersede(&notice, supersedes)
             }
             state.toldStart = told
         }
         var results = [try add(notice)]
-        if !noticeKept { state.noticeEventID = Self.isQuiet(notice) ? nil : results[0].id }
+        // A quiet notice (a change undone before anyone heard of it) leaves the one before it current.
+        if !noticeKept { state.noticeEventID = Self.isQuiet(notice) ? supersedes : results[0].id }
 
         // Exactly one reminder: the waiting one moves; a new one only when none is waiting and the
         // session is new, back, or at a new start.
@@ -140,6 +148,15 @@ final class ObjectLifecycle {
         params["quiet"] = .bool(true)
         event.params = .object(params)
     }
+
+    /// `supersedes_event`: the session's earlier notice, whose digest items go when this one is handled.
+    private func supersede(_ event: inout IncomingEvent, _ id: Int64?) {
+        guard let id, var params = event.params.objectValue else { return }
+        params[Self.supersedesParam] = .string(String(id))
+        event.params = .object(params)
+    }
+
+    static let supersedesParam = "supersedes_event"
 
     private func setTime(_ event: inout IncomingEvent, _ name: String, _ seconds: Int64) {
         guard var params = event.params.objectValue else { return }

@@ -102,16 +102,33 @@ extension Store {
         return true
     }
 
-    /// Whether a waiting event is still unhandled and due when it was when read.
-    func isStillWaiting(_ id: Int64, notBefore: Int64) throws -> Bool {
-        try db.scalarInt("SELECT 1 FROM event WHERE id = ? AND handled_at IS NULL AND not_before = ?", [id, notBefore]) != nil
+    /// The notice a (withdrawn) session notice superseded, from its `supersedes_event`.
+    func supersededNotice(of id: Int64) throws -> Int64? {
+        try db.first("SELECT CAST(json_extract(params, '$.supersedes_event') AS INTEGER) FROM event WHERE id = ?", [id]) {
+            $0.isNull(0) ? nil : $0.int64(0)
+        } ?? nil
     }
 
-    /// Objects silent since `cutoff` whose session (if any) ended before it: nothing can still
-    /// depend on them, and a sender repeating itself that late is news again.
+    /// Takes what event `id` put into digests out of every digest still waiting for it: a
+    /// session's announcement once a move or cancellation of it is mailed.
+    func withdrawDigestItems(ofEvent id: Int64) throws {
+        try db.execute("DELETE FROM digest_item WHERE content_id IN (SELECT id FROM content WHERE event_id = ?)", [id])
+        try db.execute("""
+            DELETE FROM content WHERE event_id = ? AND NOT EXISTS (SELECT 1 FROM digest_item WHERE digest_item.content_id = content.id)
+            """, [id])
+    }
+
+    /// Whether a waiting event is still unhandled and due when it was when read.
+    func isStillWaiting(_ id: Int64, notBefore: Int64?) throws -> Bool {
+        try db.scalarInt("SELECT 1 FROM event WHERE id = ? AND handled_at IS NULL AND not_before IS ?", [id, notBefore]) != nil
+    }
+
+    /// Sessions silent since `cutoff` that ended before it: nothing can still depend on them.
+    /// Media announced as ready is kept (one small row per object): an entry edited a year later
+    /// is still "ready" in the sender's notification, and must not be announced again.
     func purgeWebhookObjects(before cutoff: Int64) throws {
         try db.execute("""
-            DELETE FROM webhook_object WHERE updated_at < ? AND (end_date IS NULL OR end_date < ?)
+            DELETE FROM webhook_object WHERE updated_at < ? AND (end_date IS NULL OR end_date < ?) AND ready_at IS NULL
             """, [cutoff, cutoff])
     }
 }

@@ -41,7 +41,7 @@ struct BounceCommand: Command {
         }
         let outcome: BounceRecorder.Outcome
         do {
-            let message = Array(FileHandle.standardInput.readDataToEndOfFile())
+            let message = try BounceRecorder.readMessage(from: FileHandle.standardInput)
             let settings = try BounceSettings.load(try context.settings())
             let recorder = BounceRecorder(store: try context.store(), settings: settings)
             outcome = try recorder.record(message: message, envelopeRecipient: arguments[recipient],

@@ -18,6 +18,11 @@ final class SubtreeHandler: EventHandler {
         guard handles(event) else { return .done([]) }
         if event.params["quiet"]?.boolValue == true { return .done([]) }
         if event.type == EventType.publish, try run.store.isSuperseded(event, now: run.now) { return .done([]) }
+        if Self.timeCritical.contains(event.type), let notice = event.param(ObjectLifecycle.supersedesParam).flatMap({ Int64($0) }) {
+            // A session's announcement still waiting in digests names a time that is no longer
+            // true; this mail, sent at once to the same subscribers, says what is.
+            try run.store.withdrawDigestItems(ofEvent: notice)
+        }
         let nodes = event.pathNodes
         guard !nodes.isEmpty else { return .done([]) }
 

@@ -71,6 +71,16 @@ public final class BounceRecorder {
     /// message, and the rest is never needed.
     public static let readLimit = 4 << 20
 
+    /// The first `readLimit` bytes of the message on `handle`. The rest is read and dropped, so
+    /// memory stays bounded whatever the size, and the MTA writing it never sees a broken pipe.
+    public static func readMessage(from handle: FileHandle) throws -> [UInt8] {
+        var message: [UInt8] = []
+        while let chunk = try handle.read(upToCount: 1 << 16), !chunk.isEmpty {
+            if message.count < readLimit { message += chunk.prefix(readLimit - message.count) }
+        }
+        return message
+    }
+
     let store: Store
     let settings: BounceSettings
 

@@ -115,15 +115,27 @@ struct BounceReport {
         "delivery has failed", "delivery delayed", "delayed mail", "warning: message", "mail system error",
     ]
 
-    /// A mailer daemon's message: from `MAILER-DAEMON` or `postmaster`, with an empty return path,
-    /// or with a subject bounces use.
+    /// A mailer daemon's message: from `MAILER-DAEMON` or `postmaster`, or, unless it is an
+    /// auto-reply, with a subject that starts as bounces do or an empty return path and a status code.
     private static func looksLikeBounce(_ message: MIMEEntity) -> Bool {
-        let subject = (message.header("Subject") ?? "").lowercased()
-        if bounceSubjects.contains(where: subject.contains) { return true }
         let from = (message.header("From") ?? "").lowercased()
         if from.contains("mailer-daemon") || from.contains("postmaster@") || from.contains("mail delivery") { return true }
+        // An out-of-office reply also goes to the envelope sender, often with an empty return path;
+        // it echoes our subject (which may say "delivery failure") and may hold a date like 5.1.26.
+        if isAutoReply(message) { return false }
+        let subject = (message.header("Subject") ?? "").trimmingCharacters(in: .whitespaces).lowercased()
+        if bounceSubjects.contains(where: subject.hasPrefix) { return true }
         return message.headers(named: "Return-Path").contains { $0.replacingOccurrences(of: " ", with: "") == "<>" }
             && firstStatusCode(in: message.allEntities.map(\.text).joined(separator: "\n")) != nil
+    }
+
+    /// RFC 3834's `Auto-Submitted` (any value but `no`), or the markers vacation programs add.
+    private static func isAutoReply(_ message: MIMEEntity) -> Bool {
+        if let submitted = message.header("Auto-Submitted"), !submitted.trimmingCharacters(in: .whitespaces).lowercased().hasPrefix("no") {
+            return true
+        }
+        if message.header("X-Autoreply") != nil || message.header("X-Autorespond") != nil { return true }
+        return message.headers(named: "Precedence").contains { $0.trimmingCharacters(in: .whitespaces).lowercased() == "auto_reply" }
     }
 
     private static func nonStandardRecipient(text: String, subject: String) -> Recipient {
