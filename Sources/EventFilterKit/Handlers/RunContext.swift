@@ -126,7 +126,8 @@ final class RunContext {
     /// theirs alone, and queues it.
     func queueMessage(_ content: RenderedContent, to recipient: Recipient) throws {
         let unsubscribeURL = recipient.unsubscribeToken.flatMap { token in site.unsubscribeURL.map { "\($0)/\(token)" } }
-        let footer = try self.footer(unsubscribeURL: unsubscribeURL)
+        let settingsURL = try recipient.userID.map { site.settingsURL + "/" + (try settingsToken(userID: $0)) }
+        let footer = try self.footer(unsubscribeURL: unsubscribeURL, settingsURL: settingsURL)
         var headers: [(name: String, value: String)] = []
         if let unsubscribeURL {
             headers.append((name: "List-Unsubscribe", value: "<\(unsubscribeURL)>"))
@@ -142,16 +143,29 @@ final class RunContext {
     }
 
     private var footerCache: [String: (text: String, html: String)] = [:]
+    /// This run's settings link per user, put back with the counters when a savepoint rolls back.
+    var settingsTokens: [Int64: String] = [:]
 
-    private func footer(unsubscribeURL: String?) throws -> (text: String, html: String) {
-        let key = unsubscribeURL ?? ""
-        if let cached = footerCache[key] { return cached }
+    /// The reader's personal settings link. The store keeps only a hash of each token, so a run
+    /// makes a fresh one the first time it mails a user and uses it for all their messages of
+    /// that run; older links stay valid until revoked or pushed out by newer ones.
+    private func settingsToken(userID: Int64) throws -> String {
+        if let token = settingsTokens[userID] { return token }
+        let token = try store.issueSettingsToken(userID: userID, now: now)
+        settingsTokens[userID] = token
+        return token
+    }
+
+    private func footer(unsubscribeURL: String?, settingsURL: String?) throws -> (text: String, html: String) {
+        let personal = unsubscribeURL != nil || settingsURL != nil
+        if !personal, let cached = footerCache[""] { return cached }
         var context = siteVariables
-        context["unsubscribe_url"] = .text(key)
+        context["unsubscribe_url"] = .text(unsubscribeURL ?? "")
+        if let settingsURL { context["settings_url"] = .text(settingsURL) }
         let rendered = (text: try templates.template("footer.txt").render(context, escapeHTML: false),
                         html: try templates.template("footer.html").render(context, escapeHTML: true))
-        // Tokens are per rule, so only the token-free footer is worth keeping.
-        if unsubscribeURL == nil { footerCache[key] = rendered }
+        // Tokens are per rule and per user, so only the token-free footer is worth keeping.
+        if !personal { footerCache[""] = rendered }
         return rendered
     }
 }

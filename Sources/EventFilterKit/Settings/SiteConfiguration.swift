@@ -14,6 +14,9 @@ public struct SiteConfiguration: Sendable {
     public var unsubscribeURL: String?
     /// Where a user changes their notification settings (footer link).
     public var settingsURL: String
+    /// `[SiteSettings] FollowSecret`: the key of the signed "Keep me updated" links a site makes
+    /// (HMAC-SHA256); nil turns signed links off.
+    public var followSecret: String? = nil
     /// `[SubtreeHandlerSettings] NotifyAuthor=enabled` sends authors their own changes.
     public var notifyAuthor: Bool
     /// `[EventFilterSettings] BatchSize`: events per batch and transaction.
@@ -63,12 +66,14 @@ public struct SiteConfiguration: Sendable {
             throw EventFilterError.failure("notification.ini [EventFilterSettings]: BatchSize and HandlerTimeout must be positive, "
                 + "KeepDays not negative, KeepDedupeDays at least KeepDays")
         }
-        return SiteConfiguration(
+        var configuration = SiteConfiguration(
             siteName: siteName, siteURL: siteURL, sender: sender, messageIDDomain: domain,
             unsubscribeURL: unsubscribe,
             settingsURL: nonEmpty(site.string("SiteSettings", "SettingsURL")) ?? siteURL + "/notification/settings",
             notifyAuthor: try notification.bool("SubtreeHandlerSettings", "NotifyAuthor", default: false),
             batchSize: batchSize, keepDays: keepDays, handlerTimeout: Double(timeout), keepDedupeDays: keepDedupeDays)
+        configuration.followSecret = nonEmpty(site.string("SiteSettings", "FollowSecret"))
+        return configuration
     }
 
     private static func nonEmpty(_ value: String?) -> String? {

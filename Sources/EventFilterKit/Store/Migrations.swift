@@ -177,6 +177,24 @@ enum Migrations {
         ) WITHOUT ROWID;
         CREATE INDEX webhook_object_updated ON webhook_object(updated_at);
         """,
+        // Personal settings links. Only a SHA-256 of each token is kept, so a copy of the store
+        // opens nobody's settings; a user may hold several (one per run that mailed them).
+        """
+        CREATE TABLE settings_token (
+            id INTEGER PRIMARY KEY,                -- newest last: the oldest of a user's links goes first
+            hash TEXT NOT NULL UNIQUE,             -- hex SHA-256 of the base64url token
+            user_id INTEGER NOT NULL REFERENCES user(id) ON DELETE CASCADE,
+            created_at INTEGER NOT NULL
+        );
+        CREATE INDEX settings_token_user ON settings_token(user_id, id);
+        -- secrets of this installation (the settings forms' CSRF key), made on first use
+        CREATE TABLE installation_key (
+            name TEXT PRIMARY KEY,
+            key TEXT NOT NULL                      -- hex
+        ) WITHOUT ROWID;
+        -- the settings page names a followed node by its latest event's name and path
+        CREATE INDEX event_node ON event(node_id, id);
+        """,
     ]
 
     /// Brings `db` to the newest schema version.
