@@ -10,7 +10,7 @@ MODE=${3:-immediate}
 swift build -c release --product eventfilter >/dev/null
 EF="$PWD/.build/release/eventfilter"
 ROOT=$(mktemp -d /tmp/eventfilter-bench.XXXXXX)
-trap 'rm -rf "$ROOT"' EXIT
+trap '[ -n "${KEEP_ROOT:-}" ] || rm -rf "$ROOT"' EXIT
 mkdir -p "$ROOT/settings"
 cp settings/notification.ini "$ROOT/settings/"
 cat > "$ROOT/settings/site.ini" <<'INI'
@@ -36,8 +36,33 @@ for i in range(int(sys.argv[1])):
           "name": f"Article number {i}", "class": "Article", "version": "1", "author": "someone@example.com"}}))
 PY
 /usr/bin/time -f "import: %e s, peak %M KiB" "$EF" --root "$ROOT" --now "$NOW" event import "$ROOT/events.jsonl"
-/usr/bin/time -f "run: %e s wall, %U s user, %S s system, peak %M KiB" "$EF" --root "$ROOT" --now "$NOW" run --verbose
+# Each run reports its write transactions (EVENTFILTER_TRACE_WRITE_LOCK=1): the longest one is the
+# longest that an `ingest`, `cgi` or `event add` beside it would wait for the write lock.
+holds() {
+    grep -v '^write lock: ' "$1" >&2 || true
+    awk '/^write lock: / { n++; if ($3 > max) max = $3 } END { printf "%s: %d write transactions, longest %.1f ms\n", label, n, max }' \
+        label="$2" "$1"
+}
+EVENTFILTER_TRACE_WRITE_LOCK=1 /usr/bin/time -f "run: %e s wall, %U s user, %S s system, peak %M KiB" \
+    "$EF" --root "$ROOT" --now "$NOW" run --verbose 2> "$ROOT/run.trace"
+holds "$ROOT/run.trace" "run (filter and delivery)"
 if [ "$MODE" = digest ]; then
-    /usr/bin/time -f "digest run: %e s wall, peak %M KiB" "$EF" --root "$ROOT" --now 2026-05-05T06:00:00Z run --verbose
+    EVENTFILTER_TRACE_WRITE_LOCK=1 /usr/bin/time -f "digest run: %e s wall, peak %M KiB" \
+        "$EF" --root "$ROOT" --now 2026-05-05T06:00:00Z run --verbose 2> "$ROOT/digest.trace" &
+    RUN_PID=$!
+    # A writer beside the run, as an operator's script or a webhook would be: `event add` of an
+    # event nobody subscribes to, every 0.2 s until the run ends, each timed from start to exit.
+    : > "$ROOT/probe.ms"
+    while kill -0 "$RUN_PID" 2>/dev/null; do
+        start=$(date +%s%N)
+        status=0
+        "$EF" --root "$ROOT" --now 2026-05-05T06:00:00Z event add probe.latency >/dev/null 2>&1 || status=$?
+        echo "$(( ($(date +%s%N) - start) / 1000000 )) $status" >> "$ROOT/probe.ms"
+        sleep 0.2
+    done
+    wait "$RUN_PID"
+    holds "$ROOT/digest.trace" "digest run"
+    sort -n "$ROOT/probe.ms" | awk '{ v[NR] = $1; if ($2 != 0) failed++ }
+        END { printf "event add beside the digest run: %d adds, median %d ms, longest %d ms, %d failed\n", NR, v[int((NR + 1) / 2)], v[NR], failed }'
 fi
 echo "mail files: $(find "$ROOT/var/log/mail" -name '*.eml' | wc -l), $(du -sh "$ROOT/var/log/mail" | cut -f1); database: $(du -sh "$ROOT/var/eventfilter.db" | cut -f1)"

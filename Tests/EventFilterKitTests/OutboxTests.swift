@@ -36,6 +36,34 @@ final class OutboxTests: XCTestCase {
         XCTAssertEqual(transport.batches, [[1, 2], [3, 4], [5], [6]])
     }
 
+    /// A transport whose redelivery is harmless (like the file transport) works inside the
+    /// outbox's transaction; it notes whether a transaction was open for each call.
+    final class IdempotentTransport: MailTransport {
+        let store: Store
+        var batches: [[Int64]] = []
+        var inTransaction: [Bool] = []
+        init(store: Store) { self.store = store }
+        var redeliveryIsIdempotent: Bool { true }
+        func deliver(_ messages: [OutgoingMessage], report: (OutgoingMessage, DeliveryOutcome) throws -> Void) throws {
+            batches.append(messages.map(\.id))
+            inTransaction.append(!store.db.isAutocommit)
+            for message in messages { try report(message, .accepted) }
+        }
+    }
+
+    func testAnIdempotentTransportWorksInTransactionsOfBoundedBytes() throws {
+        var outbox = try makeOutbox()
+        outbox.transactionBytes = 2_500
+        try enqueue(outbox, 5, size: 1_000, now: 100)
+        try enqueue(outbox, 1, size: 10_000, now: 100)
+        let transport = IdempotentTransport(store: outbox.store)
+        let report = try outbox.deliverDue(through: transport, now: 100)
+        XCTAssertEqual(report.sent, 6)
+        XCTAssertEqual(transport.batches, [[1, 2], [3, 4], [5], [6]], "one read batch, committed in slices of at most 2,500 bytes")
+        XCTAssertEqual(transport.inTransaction, [true, true, true, true])
+        XCTAssertEqual(try outbox.counts().sent, 6)
+    }
+
     func testBackoffDoublesFromFiveMinutesToAnHourWithJitter() {
         let policy = Outbox.RetryPolicy.standard
         XCTAssertEqual(policy.delay(afterAttempts: 1, random: 0), 300)

@@ -26,6 +26,9 @@ Scripted answers:
     --tls-cert/--tls-key: STARTTLS offered and required before MAIL (or, with --implicit-tls,
                           TLS from the first byte)
     --auth user:password: AUTH PLAIN/LOGIN required before MAIL; wrong credentials -> 535
+    --lock-db PATH --lock-seconds S: on the first accepted message, take SQLite's write lock on
+                          PATH (BEGIN IMMEDIATE) before the 250 reply and hold it S seconds, so
+                          the client finds its store locked right after the server accepted
 
 A failing server, switched on and off while it runs by the file DIR/misbehave (read at every
 command; absent or empty: behave), one line "ACTION STAGE":
@@ -38,6 +41,7 @@ command; absent or empty: behave), one line "ACTION STAGE":
 import argparse
 import asyncio
 import json
+import sqlite3
 import os
 import signal
 import socket
@@ -143,11 +147,23 @@ class CountingController(Controller):
 
 
 class RecordingHandler:
-    def __init__(self, directory, misbehaviour, mail_commands):
+    def __init__(self, directory, misbehaviour, mail_commands, lock_db=None, lock_seconds=0.0):
         self.directory = directory
         self.misbehaviour = misbehaviour
         self.mail_commands = mail_commands
         self.count = 0
+        self.lock_db = lock_db
+        self.lock_seconds = lock_seconds
+
+    def hold_write_lock(self):
+        """Takes the store's write lock now and lets it go after lock_seconds, in a timer thread."""
+        connection = sqlite3.connect(self.lock_db, isolation_level=None, check_same_thread=False, timeout=30)
+        connection.execute("BEGIN IMMEDIATE")
+
+        def release():
+            connection.execute("ROLLBACK")
+            connection.close()
+        threading.Timer(self.lock_seconds, release).start()
 
     async def handle_MAIL(self, server, session, envelope, address, mail_options):
         self.mail_commands.increment()
@@ -195,6 +211,8 @@ class RecordingHandler:
         }
         for suffix, data in ((".eml", content), (".json", json.dumps(sidecar).encode())):
             write_atomically(base + suffix, data)
+        if self.lock_db and self.count == 1:
+            self.hold_write_lock()
         return "250 2.0.0 queued as %d" % self.count
 
 
@@ -221,6 +239,8 @@ def main():
     parser.add_argument("--tls-key")
     parser.add_argument("--implicit-tls", action="store_true")
     parser.add_argument("--auth", help="user:password")
+    parser.add_argument("--lock-db", help="an SQLite file to lock after the first message")
+    parser.add_argument("--lock-seconds", type=float, default=2.0)
     args = parser.parse_args()
     os.makedirs(args.dir, exist_ok=True)
 
@@ -244,7 +264,7 @@ def main():
 
     misbehaviour = Misbehaviour(os.path.join(args.dir, "misbehave"))
     mail_commands = Counter(os.path.join(args.dir, "mail-commands"))
-    handler = RecordingHandler(args.dir, misbehaviour, mail_commands)
+    handler = RecordingHandler(args.dir, misbehaviour, mail_commands, args.lock_db, args.lock_seconds)
     controller = None
     # A port picked free can be taken before we bind it again: try a few.
     for attempt in range(5):

@@ -1,7 +1,11 @@
 import Foundation
 
-/// `eventfilter event import`: JSON lines into the store in one transaction, so a bad line
-/// stores nothing and 100,000 lines commit once.
+/// `eventfilter event import`: JSON lines into the store, all or nothing.
+///
+/// The whole input is read and every line checked before the write lock is taken, so a slow
+/// or endless producer (a pipe from another program) never holds up `ingest`, `cgi` or the run,
+/// and a bad line stores nothing without ever locking the store. Then one transaction stores
+/// everything: 100,000 lines commit once.
 ///
 ///     let result = try EventImporter(store: store, now: now).importLines(from: FileHandle.standardInput)
 public struct EventImporter {
@@ -21,32 +25,55 @@ public struct EventImporter {
         public var duplicates = 0
     }
 
+    /// One checked line, kept compact (params as JSON text) until the transaction.
+    private struct Checked {
+        let type: String
+        let params: String
+        let notBefore: Int64?
+        let key: String?
+        let line: Int
+    }
+
     public func importLines(from handle: FileHandle) throws -> Result {
+        var checked: [Checked] = []
+        var lineNumber = 0
+        var pending: [UInt8] = []
+        func consume(_ line: ArraySlice<UInt8>) throws {
+            lineNumber += 1
+            if let event = try check(Array(line), number: lineNumber) { checked.append(event) }
+        }
+        // Read in chunks; only the checked events are kept, not the text.
+        while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty {
+            pending.append(contentsOf: chunk)
+            var start = pending.startIndex
+            while let newline = pending[start...].firstIndex(of: UInt8(ascii: "\n")) {
+                try consume(pending[start..<newline])
+                start = newline + 1
+            }
+            pending.removeSubrange(..<start)
+        }
+        if !pending.isEmpty { try consume(pending[...]) }
+
         var result = Result()
+        guard !checked.isEmpty else { return result }
         try store.db.inTransaction {
-            var lineNumber = 0
-            var pending: [UInt8] = []
-            func consume(_ line: ArraySlice<UInt8>) throws {
-                lineNumber += 1
-                try importLine(Array(line), number: lineNumber, into: &result)
-            }
-            // Read in chunks: memory stays bounded by the chunk and one line, not the file.
-            while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty {
-                pending.append(contentsOf: chunk)
-                var start = pending.startIndex
-                while let newline = pending[start...].firstIndex(of: UInt8(ascii: "\n")) {
-                    try consume(pending[start..<newline])
-                    start = newline + 1
+            for event in checked {
+                do {
+                    switch try store.insertEvent(type: event.type, serializedParams: event.params, notBefore: event.notBefore,
+                                                 dedupeKey: event.key, now: now) {
+                    case .added: result.added += 1
+                    case .duplicate: result.duplicates += 1
+                    }
+                } catch let error as EventFilterError {
+                    throw EventFilterError.usage("line \(event.line): \(error.description)")
                 }
-                pending.removeSubrange(..<start)
             }
-            if !pending.isEmpty { try consume(pending[...]) }
         }
         return result
     }
 
-    private func importLine(_ line: [UInt8], number: Int, into result: inout Result) throws {
-        guard line.contains(where: { $0 != 32 && $0 != 9 && $0 != 13 }) else { return }
+    private func check(_ line: [UInt8], number: Int) throws -> Checked? {
+        guard line.contains(where: { $0 != 32 && $0 != 9 && $0 != 13 }) else { return nil }
         func fail(_ message: String) -> EventFilterError { .usage("line \(number): \(message)") }
         guard String(validating: line, as: UTF8.self) != nil else { throw fail("not valid UTF-8") }
         let value: JSONValue
@@ -70,12 +97,10 @@ public struct EventImporter {
         }
         do {
             try EventInputLimits.check(params: params, key: key)
-            switch try store.addEvent(type: type, params: params, notBefore: notBefore, dedupeKey: key, now: now) {
-            case .added: result.added += 1
-            case .duplicate: result.duplicates += 1
-            }
+            try Store.validateEvent(type: type, params: params)
         } catch let error as EventFilterError {
             throw fail(error.description)
         }
+        return Checked(type: type, params: params.serialized, notBefore: notBefore, key: key, line: number)
     }
 }

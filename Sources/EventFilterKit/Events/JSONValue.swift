@@ -8,6 +8,9 @@ public enum JSONValue: Sendable, Equatable {
     case null
     case bool(Bool)
     case number(Double)
+    /// An integer a `Double` cannot hold exactly (beyond ±2^53, such as 9007199254740993 or
+    /// 12345678901234567890), kept as its decimal digits so it leaves exactly as it came.
+    case bigInteger(String)
     case string(String)
     case array([JSONValue])
     case object([String: JSONValue])
@@ -39,7 +42,7 @@ public enum JSONValue: Sendable, Equatable {
             if String(cString: number.objCType) == "c" {
                 self = .bool(number.boolValue)
             } else {
-                self = .number(number.doubleValue)
+                self = JSONValue(exactly: number)
             }
         case let string as String: self = .string(string)
         case let array as [Any]: self = .array(try array.map { try JSONValue(foundation: $0) })
@@ -49,6 +52,35 @@ public enum JSONValue: Sendable, Equatable {
             throw ParseError(description: "unsupported JSON value \(type(of: object))")
         }
     }
+
+    /// Integers keep every digit: one a `Double` holds exactly becomes `.number`, a larger one
+    /// `.bigInteger`. JSONSerialization reports 64-bit integers as `q`/`Q` and longer ones as
+    /// `NSDecimalNumber`; everything else is a binary floating-point number.
+    private init(exactly number: NSNumber) {
+        let type = String(cString: number.objCType)
+        if number is NSDecimalNumber {
+            let digits = number.stringValue
+            let body = digits.hasPrefix("-") ? digits.dropFirst() : Substring(digits)
+            if !body.isEmpty, body.allSatisfy(\.isASCII), body.allSatisfy(\.isNumber) {
+                self = .bigInteger(digits)
+                return
+            }
+        } else if type == "Q" {
+            let value = number.uint64Value
+            self = UInt64(exactly: Double(value)) == value && Double(value) <= Self.largestExactInteger
+                ? .number(Double(value)) : .bigInteger(String(value))
+            return
+        } else if ["q", "l", "i", "s"].contains(type) {
+            let value = number.int64Value
+            self = abs(Double(value)) <= Self.largestExactInteger && Int64(exactly: Double(value)) == value
+                ? .number(Double(value)) : .bigInteger(String(value))
+            return
+        }
+        self = .number(number.doubleValue)
+    }
+
+    /// 2^53: every integer up to this magnitude has an exact `Double`.
+    static let largestExactInteger: Double = 9_007_199_254_740_992
 
     public subscript(key: String) -> JSONValue? {
         if case .object(let dictionary) = self { return dictionary[key] }
@@ -71,8 +103,9 @@ public enum JSONValue: Sendable, Equatable {
         switch self {
         case .string(let string): return string
         case .number(let number):
-            if number.rounded() == number, abs(number) < 1e15 { return String(Int64(number)) }
+            if number.rounded() == number, abs(number) <= Self.largestExactInteger { return String(Int64(number)) }
             return String(number)
+        case .bigInteger(let digits): return digits
         case .bool(let bool): return bool ? "true" : "false"
         default: return nil
         }
@@ -83,6 +116,7 @@ public enum JSONValue: Sendable, Equatable {
         case .bool(let bool): return bool
         case .string(let string): return ["true", "1", "yes"].contains(string.lowercased())
         case .number(let number): return number != 0
+        case .bigInteger: return true  // never zero: zero fits in a Double
         default: return nil
         }
     }
@@ -99,7 +133,8 @@ public enum JSONValue: Sendable, Equatable {
         case .null: out += "null"
         case .bool(let bool): out += bool ? "true" : "false"
         case .number(let number):
-            if number.rounded() == number, abs(number) < 1e15 { out += String(Int64(number)) } else { out += String(number) }
+            if number.rounded() == number, abs(number) <= Self.largestExactInteger { out += String(Int64(number)) } else { out += String(number) }
+        case .bigInteger(let digits): out += digits
         case .string(let string): JSONValue.writeString(string, to: &out)
         case .array(let array):
             out += "["

@@ -113,9 +113,15 @@ public final class Filter {
                 try handler.prepare(batch.filter { !(finished[$0.id]?.contains(handler.name) ?? false) }, run: context)
             }
             // Commit at event boundaries every few thousand rows, so intake (cgi, ingest) never waits
-            // long for the write lock, whatever the number of subscribers.
+            // long for the write lock, whatever the number of subscribers. A tick starts a
+            // transaction of its own: before it, with everything earlier committed, the handlers'
+            // `prepareTick` does its work in transactions of its own (the digests, user by user).
             var next = batch.startIndex
             while next < batch.endIndex {
+                if batch[next].type == EventType.currentTime {
+                    let done = finished[batch[next].id] ?? []
+                    for handler in handlers where !done.contains(handler.name) { try handler.prepareTick(batch[next], run: context) }
+                }
                 try store.db.inTransaction {
                     let start = context.rowsWritten
                     repeat {
@@ -123,6 +129,7 @@ public final class Filter {
                                     report: &report)
                         next += 1
                     } while next < batch.endIndex && context.rowsWritten - start < Self.rowsPerCommit
+                        && batch[next].type != EventType.currentTime
                 }
             }
         }

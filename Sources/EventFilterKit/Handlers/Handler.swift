@@ -3,18 +3,24 @@
 ///
 /// `handle` runs inside the batch's transaction: what it returns is committed together with the
 /// mark that this (event, handler) pair is done. Slow work (running an external program)
-/// belongs in `prepare`, which runs before the transaction opens.
+/// belongs in `prepare`, which runs before the transaction opens; long work on a tick that
+/// commits in pieces, in `prepareTick`.
 protocol EventHandler: AnyObject {
     /// The name in notification.ini (`ezsubtree`, `mycustom`).
     var name: String { get }
     /// Where it was found: "built-in" or the executable's path.
     var origin: String { get }
     func prepare(_ events: [Event], run: RunContext) throws
+    /// For an `ezcurrenttime` event: runs just before the event's transaction, when every earlier
+    /// event of the batch is committed, outside any transaction, so long work can commit in
+    /// pieces of its own (the digests, one transaction per user). `handle` then reports the outcome.
+    func prepareTick(_ tick: Event, run: RunContext) throws
     func handle(_ event: Event, run: RunContext) throws -> HandlerOutcome
 }
 
 extension EventHandler {
     func prepare(_ events: [Event], run: RunContext) throws {}
+    func prepareTick(_ tick: Event, run: RunContext) throws {}
 }
 
 enum HandlerOutcome {

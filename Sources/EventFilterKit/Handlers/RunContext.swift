@@ -80,11 +80,19 @@ final class RunContext {
     /// The stable thread id of a node: every mail about the node carries it in In-Reply-To and
     /// References, so mail clients group updates, while each Message-ID stays unique.
     func threadID(node: String) -> String {
-        // Anything but a name character is spelled as ".<hex>", so any node id makes a valid msg-id.
-        let safe = node.unicodeScalars.map { scalar -> String in
-            scalar.isASCII && Names.isNameByte(UInt8(scalar.value), allowingDot: false) ? String(scalar) : "." + String(scalar.value, radix: 16)
-        }.joined()
-        return "<node.\(safe).eventfilter@\(site.messageIDDomain)>"
+        "<\(Self.threadLocalPart(node: node))@\(site.messageIDDomain)>"
+    }
+
+    /// The left side of a thread id, which must be an RFC 5322 `dot-atom-text` of bounded length
+    /// whatever the node id holds. A short name (eZ's numeric ids, a webhook's ids) is kept
+    /// readable; anything else (non-ASCII, dots, very long ids) is spelled as the SHA-256 of its
+    /// UTF-8 bytes in hex: letters and digits only, always 64 characters, same node same id.
+    /// The two forms cannot meet: the readable one has no dot inside the node part.
+    static func threadLocalPart(node: String) -> String {
+        if Names.isName(node, allowingDot: false, maxLength: 64) {
+            return "node.\(node).eventfilter"
+        }
+        return "node.sha256.\(Crypto.hexEncode(Crypto.hash(.sha256, Array(node.utf8)))).eventfilter"
     }
 
     // MARK: The sink
@@ -125,6 +133,11 @@ final class RunContext {
     /// Composes one message for one recipient, with the footer and unsubscribe headers that are
     /// theirs alone, and queues it.
     func queueMessage(_ content: RenderedContent, to recipient: Recipient) throws {
+        try enqueue(try compose(content, to: recipient), subject: content.subject, to: recipient)
+    }
+
+    /// The message `queueMessage` would queue, composed without touching the store.
+    func compose(_ content: RenderedContent, to recipient: Recipient) throws -> ComposedMessage {
         let unsubscribeURL = recipient.unsubscribeToken.flatMap { token in site.unsubscribeURL.map { "\($0)/\(token)" } }
         let settingsURL = try recipient.userID.map { site.settingsURL + "/" + (try settingsToken(userID: $0)) }
         let footer = try self.footer(unsubscribeURL: unsubscribeURL, settingsURL: settingsURL)
@@ -134,11 +147,15 @@ final class RunContext {
             headers.append((name: "List-Unsubscribe-Post", value: "List-Unsubscribe=One-Click"))
         }
         let to = try Mailbox(address: recipient.email, name: recipient.name.isEmpty ? nil : recipient.name)
-        let message = try composer.compose(
+        return try composer.compose(
             to: to, subject: content.subject, text: content.text + footer.text,
             html: content.html.map { $0 + footer.html }, date: now,
             inReplyTo: content.thread, references: content.thread.map { [$0] } ?? [], extraHeaders: headers)
-        try outbox.enqueue(recipient: recipient.email, sender: site.sender.address, subject: content.subject, message: message, now: now)
+    }
+
+    /// Queues a composed message for `recipient`.
+    func enqueue(_ message: ComposedMessage, subject: String, to recipient: Recipient) throws {
+        try outbox.enqueue(recipient: recipient.email, sender: site.sender.address, subject: subject, message: message, now: now)
         messagesQueued += 1
     }
 

@@ -54,10 +54,24 @@ public final class WebhookIntake {
         if let refusal = verdict.rejectionResponse(for: source) { return Answer(refusal) }
         guard case .accepted(let events) = verdict else { return Answer(HTTPResponse(status: 500, body: "no verdict")) }
 
+        // A value the store cannot take (an event name too long for a type, a node id with a
+        // space) is the sender's to fix: 400, so it does not retry for ever as after a 500.
+        for event in events {
+            do {
+                try Store.validateEvent(type: event.type, params: event.params)
+            } catch let error as EventFilterError {
+                return Answer(HTTPResponse(status: 400, body: "cannot store this notification: \(Self.oneLine(error.description))"))
+            } catch {
+                return Answer(HTTPResponse(status: 400, body: "cannot store this notification"))
+            }
+        }
         let results: [Store.AddResult]
         do {
             let lifecycle = ObjectLifecycle(store: store, source: source, now: now)
             results = try store.db.inTransaction { try events.flatMap(lifecycle.store) }
+        } catch let error as EventFilterError {
+            // An event derived from the request (a reminder, a notice) that the store refuses.
+            return Answer(HTTPResponse(status: 400, body: "cannot store this notification: \(Self.oneLine(error.description))"))
         } catch {
             return Answer(
                 HTTPResponse(status: 500, body: "could not store the notification; nothing was stored, please retry"),

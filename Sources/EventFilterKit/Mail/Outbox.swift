@@ -31,6 +31,9 @@ public struct Outbox {
     /// A batch also stops at this many bytes of messages (but holds at least one), so memory
     /// stays bounded when messages are large (a digest of thousands of items).
     public var batchBytes = 32 << 20
+    /// With a transport whose redelivery is harmless, outcomes commit once per this many bytes
+    /// of messages (at least one message), since the transport's work happens inside the transaction.
+    public var transactionBytes = 4 << 20
 
     public init(store: Store, policy: RetryPolicy = .standard) {
         self.store = store
@@ -88,42 +91,86 @@ public struct Outbox {
             guard let last = batch.last else { break }
             afterID = last.0.id
             let details = Dictionary(uniqueKeysWithValues: batch.map { ($0.0.id, (createdAt: $0.1, attempts: $0.2)) })
-            let deliverBatch = {
-                try transport.deliver(batch.map(\.0)) { message, outcome in
+            let deliver = { (messages: ArraySlice<OutgoingMessage>) in
+                try transport.deliver(Array(messages)) { message, outcome in
                     let detail = details[message.id]!
                     try record(outcome, for: message.id, createdAt: detail.createdAt, attempts: detail.attempts, now: now, into: &report)
                 }
             }
+            let messages = batch.map(\.0)
             if transport.redeliveryIsIdempotent {
-                try db.inTransaction(deliverBatch)
+                // The transport writes inside the transaction (the file transport, its files), so
+                // a transaction takes at most `transactionBytes` of messages (and at least one):
+                // other writers wait for one slice, never for a batch of large digests.
+                var start = messages.startIndex
+                while start < messages.endIndex {
+                    var end = start + 1
+                    var bytes = messages[start].bytes.count
+                    while end < messages.endIndex && bytes + messages[end].bytes.count <= transactionBytes {
+                        bytes += messages[end].bytes.count
+                        end += 1
+                    }
+                    try db.inTransaction { try deliver(messages[start..<end]) }
+                    start = end
+                }
             } else {
-                try deliverBatch()
+                try deliver(messages[...])
             }
             try settleDelivered()
         }
         return report
     }
 
+    /// How long delivery keeps trying to record an outcome while another process holds the write
+    /// lock (each attempt itself waits the store's busy timeout). An acceptance that is not
+    /// recorded is a message sent twice, so this is generous.
+    public var recordPatience: Duration = .seconds(600)
+
+    /// Runs `write`, again while the store is busy or locked, for up to `recordPatience`.
+    private func retryingWhileBusy(_ what: @autoclosure () -> String, _ write: () throws -> Void) throws {
+        let clock = ContinuousClock()
+        let deadline = clock.now + recordPatience
+        while true {
+            do {
+                return try write()
+            } catch let error as DatabaseError where error.code == 5 || error.code == 6 {  // SQLITE_BUSY, SQLITE_LOCKED
+                guard clock.now < deadline else {
+                    throw EventFilterError.failure("\(what()), but the store stayed locked for \(recordPatience): \(error)")
+                }
+                usleep(10_000)  // the busy timeout did the waiting; this only avoids a spin when it is 0
+            }
+        }
+    }
+
     private func record(_ outcome: DeliveryOutcome, for id: Int64, createdAt: Int64, attempts: Int, now: Int64,
                         into report: inout DeliveryReport) throws {
         switch outcome {
         case .accepted:
-            try db.execute("INSERT OR IGNORE INTO outbox_delivered(outbox_id, sent_at) VALUES (?, ?)", [id, now])
+            // The server has the message: losing this row would send it again at the next run.
+            try retryingWhileBusy("message \(id) was accepted by the server and may be sent again") {
+                try db.execute("INSERT OR IGNORE INTO outbox_delivered(outbox_id, sent_at) VALUES (?, ?)", [id, now])
+            }
             report.sent += 1
         case .permanentFailure(let reason):
-            try markFailed(id, reason: reason, now: now)
+            try retryingWhileBusy("the failure of message \(id) could not be recorded") {
+                try markFailed(id, reason: reason, now: now)
+            }
             report.failed += 1
         case .temporaryFailure(let reason):
             if now - createdAt >= policy.maximumLifetime {
                 let days = policy.maximumLifetime / 86_400
-                try markFailed(id, reason: "gave up after \(days) days in the queue: \(reason)", now: now)
+                try retryingWhileBusy("the failure of message \(id) could not be recorded") {
+                    try markFailed(id, reason: "gave up after \(days) days in the queue: \(reason)", now: now)
+                }
                 report.failed += 1
             } else {
                 let next = now + policy.delay(afterAttempts: attempts + 1)
-                try db.execute("""
-                    UPDATE outbox SET state = 'deferred', attempts = attempts + 1, last_attempt_at = ?,
-                        next_attempt_at = ?, last_error = ? WHERE id = ?
-                    """, [now, next, reason, id])
+                try retryingWhileBusy("the deferral of message \(id) could not be recorded") {
+                    try db.execute("""
+                        UPDATE outbox SET state = 'deferred', attempts = attempts + 1, last_attempt_at = ?,
+                            next_attempt_at = ?, last_error = ? WHERE id = ?
+                        """, [now, next, reason, id])
+                }
                 report.deferred += 1
             }
         }

@@ -20,7 +20,8 @@ public struct DatabaseError: Error, CustomStringConvertible, Sendable {
 
     public var description: String {
         var text = "SQLite error \(extendedCode): \(message)"
-        if let sql { text += " (in: \(sql.prefix(200)))" }
+        // One line: the statement's line breaks and indentation become single spaces.
+        if let sql { text += " (in: \(sql.split(whereSeparator: \.isWhitespace).joined(separator: " ").prefix(200)))" }
         return text
     }
 }
@@ -72,15 +73,37 @@ public final class Database {
     /// filter must find everything through an index, whatever the backlog.
     private let auditQueryPlans = ProcessInfo.processInfo.environment["EVENTFILTER_AUDIT_QUERY_PLANS"] == "1"
 
-    /// Opens (and creates, when missing) the database at `path`, in WAL mode with
-    /// `synchronous=NORMAL` and foreign keys on. `busyTimeout` is how long a writer waits for
+    /// How `Database.init` opens the file.
+    public enum OpenMode: Sendable {
+        /// Read and write; the file is created when missing.
+        case create
+        /// Read and write an existing file; a missing one is an error, never created.
+        case readWrite
+        /// Read only: nothing is written, not even the WAL's shared-memory index, when it exists.
+        case readOnly
+        /// Read only, and the file is taken as unchanging (SQLite's `immutable=1`): no locks and
+        /// no `-shm`/`-wal` files, so it works in a directory nobody may write. Only right when
+        /// no write-ahead log holds commits the file lacks.
+        case immutable
+    }
+
+    /// Opens the database at `path`, with `synchronous=NORMAL` and foreign keys on; in a writing
+    /// mode also in WAL mode, unless `writeAheadLog` is false (the caller checks first what the
+    /// file is, then calls `useWriteAheadLog()`). `busyTimeout` is how long a writer waits for
     /// another process's write lock (an ingest during a run, say) before failing.
-    public init(path: String, busyTimeout: Int32 = 10_000, readOnly: Bool = false) throws {
+    public init(path: String, busyTimeout: Int32 = 10_000, mode: OpenMode = .create, writeAheadLog: Bool = true) throws {
         var db: OpaquePointer?
-        let flags = readOnly
-            ? SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX
-            : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX
-        let rc = sqlite3_open_v2(path, &db, flags, nil)
+        let flags: Int32
+        var name = path
+        switch mode {
+        case .create: flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX
+        case .readWrite: flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX
+        case .readOnly: flags = SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX
+        case .immutable:
+            flags = SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_URI
+            name = "file:" + Self.uriPath(path) + "?immutable=1"
+        }
+        let rc = sqlite3_open_v2(name, &db, flags, nil)
         guard rc == SQLITE_OK, let db else {
             let message = db.map { String(cString: sqlite3_errmsg($0)) } ?? "out of memory"
             if let db { sqlite3_close_v2(db) }
@@ -90,13 +113,34 @@ public final class Database {
         self.path = path
         sqlite3_extended_result_codes(db, 1)
         sqlite3_busy_timeout(db, busyTimeout)
-        if !readOnly {
-            try execute("PRAGMA journal_mode=WAL")
+        if writeAheadLog && (mode == .create || mode == .readWrite) {
+            try useWriteAheadLog()
         }
         try execute("PRAGMA synchronous=NORMAL")
         // A big batch grows the WAL; let a checkpoint shrink it back instead of keeping it forever.
         try execute("PRAGMA journal_size_limit=67108864")
         try execute("PRAGMA foreign_keys=ON")
+    }
+
+    /// Puts the file in WAL mode (a write to its header when it was not yet): readers never
+    /// wait for the writer.
+    public func useWriteAheadLog() throws {
+        try execute("PRAGMA journal_mode=WAL")
+    }
+
+    /// `path` for a `file:` URI: everything but unreserved characters and `/` percent-encoded.
+    private static func uriPath(_ path: String) -> String {
+        var out = ""
+        for byte in path.utf8 {
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+                UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"), UInt8(ascii: "/"):
+                out.unicodeScalars.append(Unicode.Scalar(byte))
+            default:
+                out += String(format: "%%%02X", byte)
+            }
+        }
+        return out
     }
 
     deinit {
@@ -180,6 +224,9 @@ public final class Database {
         }
     }
 
+    /// True when no transaction is open (none was begun, or SQLite rolled it back after an error).
+    var isAutocommit: Bool { sqlite3_get_autocommit(handle) != 0 }
+
     public var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(handle) }
     public var changes: Int { Int(sqlite3_changes(handle)) }
 
@@ -194,6 +241,10 @@ public final class Database {
             try execute("RELEASE handler")
             return result
         } catch {
+            // After some errors (a full disk, an I/O error) SQLite has already rolled back the
+            // whole transaction, savepoint included: the error to report is that one, not the
+            // "no such savepoint" a rollback to it would add.
+            guard !isAutocommit else { throw error }
             try execute("ROLLBACK TO handler")
             try execute("RELEASE handler")
             throw error
@@ -205,10 +256,12 @@ public final class Database {
     public func inRolledBackTransaction<T>(_ body: () throws -> T) throws -> T {
         precondition(transactionDepth == 0, "a dry run cannot nest in a transaction")
         try execute("BEGIN IMMEDIATE")
+        let locked = ContinuousClock.now
         transactionDepth = 1
         defer {
             transactionDepth = 0
             try? execute("ROLLBACK")
+            traceWriteLock(since: locked, outcome: "rolled back")
         }
         return try body()
     }
@@ -224,17 +277,32 @@ public final class Database {
             return try body()
         }
         try execute("BEGIN IMMEDIATE")
+        let locked = ContinuousClock.now
         transactionDepth = 1
         do {
             let result = try body()
             transactionDepth = 0
             try execute("COMMIT")
+            traceWriteLock(since: locked, outcome: "committed")
             return result
         } catch {
             transactionDepth = 0
             try? execute("ROLLBACK")
+            traceWriteLock(since: locked, outcome: "rolled back")
             throw error
         }
+    }
+
+    /// With `EVENTFILTER_TRACE_WRITE_LOCK=1`, each transaction reports on stderr how long it held
+    /// the write lock (`write lock: 12.345 ms committed`): every other writer (`ingest`, `cgi`,
+    /// `event add`) waits at most that long for it. For measurements and tests; off by default.
+    private let traceWriteLocks = ProcessInfo.processInfo.environment["EVENTFILTER_TRACE_WRITE_LOCK"] == "1"
+
+    private func traceWriteLock(since start: ContinuousClock.Instant, outcome: String) {
+        guard traceWriteLocks else { return }
+        let held = ContinuousClock.now - start
+        let milliseconds = Double(held.components.seconds) * 1000 + Double(held.components.attoseconds) / 1e15
+        FileHandle.standardError.write(Data("write lock: \(String(format: "%.3f", milliseconds)) ms \(outcome)\n".utf8))
     }
 }
 

@@ -17,9 +17,13 @@ extension Store {
     ///     let result = try store.addEvent(type: "ezpublish", params: ["node_id": "77", "path": "/1/2/77/"], now: now)
     @discardableResult
     public func addEvent(type: String, params: JSONValue, notBefore: Int64? = nil, dedupeKey: String? = nil, now: Int64) throws -> AddResult {
-        try EventType.validate(type)
-        try EventValidation.validate(type: type, params: params)
-        return try db.inTransaction {
+        try Store.validateEvent(type: type, params: params)
+        return try insertEvent(type: type, serializedParams: params.serialized, notBefore: notBefore, dedupeKey: dedupeKey, now: now)
+    }
+
+    /// Stores an event already checked by `validateEvent`, with its params as JSON text.
+    func insertEvent(type: String, serializedParams: String, notBefore: Int64?, dedupeKey: String?, now: Int64) throws -> AddResult {
+        try db.inTransaction {
             if let dedupeKey {
                 try db.execute("INSERT INTO dedupe_key(key, event_id, created_at) VALUES (?, 0, ?) ON CONFLICT(key) DO NOTHING",
                                [dedupeKey, now])
@@ -29,13 +33,20 @@ extension Store {
                 }
             }
             try db.execute("INSERT INTO event(type, params, created_at, not_before, dedupe_key) VALUES (?, ?, ?, ?, ?)",
-                           [type, params.serialized, now, notBefore, dedupeKey])
+                           [type, serializedParams, now, notBefore, dedupeKey])
             let id = db.lastInsertRowID
             if let dedupeKey {
                 try db.execute("UPDATE dedupe_key SET event_id = ? WHERE key = ?", [id, dedupeKey])
             }
             return .added(id)
         }
+    }
+
+    /// Whether `addEvent` would take an event of `type` with `params`: throws the usage error it
+    /// would throw, so a caller can refuse a whole request before it stores any of it.
+    public static func validateEvent(type: String, params: JSONValue) throws {
+        try EventType.validate(type)
+        try EventValidation.validate(type: type, params: params)
     }
 
     /// Due unhandled events after `afterID`, oldest first, at most `limit`.
@@ -136,19 +147,38 @@ extension Store {
 }
 
 /// The params each built-in event type needs, checked at intake so a bad event is refused
-/// with a clear message instead of failing later in the filter.
+/// with a clear message instead of failing at every later run: what is accepted can always
+/// become mail.
 enum EventValidation {
     static func validate(type: String, params: JSONValue) throws {
         guard let object = params.objectValue else {
             throw EventFilterError.usage("event params must be a JSON object")
         }
+        // Node ids and path elements are what subscriptions name (`subscribe EMAIL NODE_ID`),
+        // so they follow the same rule, whatever the event type.
+        if let node = object["node_id"] {
+            guard let text = node.stringValue else {
+                throw EventFilterError.usage("node_id must be a string or a number")
+            }
+            try Store.validateNode(text)
+        }
+        if let pathValue = object["path"] {
+            guard case .string(let path) = pathValue else {
+                throw EventFilterError.usage("path must be a string like /1/2/60/77/")
+            }
+            guard path.hasPrefix("/") && path.hasSuffix("/") && path.count > 2 else {
+                throw EventFilterError.usage("path '\(Store.printable(path))' must look like /1/2/60/77/")
+            }
+            for element in path.dropFirst().dropLast().split(separator: "/", omittingEmptySubsequences: false) {
+                do { try Store.validateNode(String(element)) } catch {
+                    throw EventFilterError.usage("path '\(Store.printable(path))': \(error)")
+                }
+            }
+        }
         switch type {
         case EventType.publish:
-            guard object["path"]?.stringValue != nil || object["node_id"]?.stringValue != nil else {
+            guard object["path"] != nil || object["node_id"] != nil else {
                 throw EventFilterError.usage("an ezpublish event needs path=/1/2/.../ or node_id=N")
-            }
-            if let path = object["path"]?.stringValue, !(path.hasPrefix("/") && path.hasSuffix("/") && path.count > 2) {
-                throw EventFilterError.usage("path '\(path)' must look like /1/2/60/77/")
             }
         case EventType.collaboration:
             guard object["identifier"]?.stringValue != nil else {

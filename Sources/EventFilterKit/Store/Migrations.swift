@@ -203,6 +203,8 @@ enum Migrations {
         guard current < all.count else { return }
         for version in current..<all.count {
             try db.inTransaction {
+                // Another process may have applied it while this one waited for the write lock.
+                guard try db.scalarInt("PRAGMA user_version") == version else { return }
                 try db.execute(all[version])
                 try db.execute("PRAGMA user_version = \(version + 1)")
             }

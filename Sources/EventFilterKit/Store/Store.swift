@@ -1,28 +1,184 @@
+import CSQLite
 import Foundation
 
 /// The installation's SQLite store (`var/eventfilter.db`), created and migrated on first use.
 ///
 ///     let store = try Store(root: root)
 ///     let id = try store.addEvent(type: "ezpublish", params: ["node_id": "77"], now: now)
+///     let report = try Store(root: root, access: .readOnly).status(now: now)   // writes nothing
+///
+/// Opening refuses, with one line and without writing a byte, a file that is not an eventfilter
+/// store (another program's SQLite file, an empty file, not SQLite at all) and a store written by
+/// a newer eventfilter. The file is marked as ours with `PRAGMA application_id`; a store made
+/// before that mark existed is recognised by its tables and marked when opened for writing.
 ///
 /// The table families live in extensions: events (`EventStore.swift`), users and rules
 /// (`UserStore.swift`), status (`StatusReport.swift`), what intake knows of webhook senders' sessions
 /// and media (`WebhookObjectStore.swift`); digest items and contents are written by the
 /// run (`Handlers/RunContext.swift`), the outbox by `Mail/Outbox.swift`.
 public final class Store {
+    /// What a command needs from the store.
+    public enum Access: Sendable {
+        /// Creates the store when missing and brings its schema up to date.
+        case readWrite
+        /// Never creates, migrates or writes anything, and works in a `var/` nobody may write.
+        /// A missing store reads as an empty one.
+        case readOnly
+    }
+
     public let db: Database
 
-    public init(path: String) throws {
-        db = try Database(path: path)
-        try Migrations.migrate(db)
+    /// `PRAGMA application_id` of an eventfilter store: "EvFl" in ASCII.
+    static let applicationID: Int32 = 0x4576_466C
+
+    /// How long a writer waits for another process's write lock: `EVENTFILTER_BUSY_TIMEOUT_MS`,
+    /// else 10 s.
+    static var busyTimeout: Int32 {
+        ProcessInfo.processInfo.environment["EVENTFILTER_BUSY_TIMEOUT_MS"].flatMap { Int32($0) }.map { max($0, 0) } ?? 10_000
     }
 
-    /// Opens `<root>/var/eventfilter.db`, creating `var/` when needed.
-    public convenience init(root: URL) throws {
-        let varDirectory = root.appendingPathComponent("var")
-        try FileManager.default.createDirectory(at: varDirectory, withIntermediateDirectories: true)
-        try self.init(path: varDirectory.appendingPathComponent("eventfilter.db").path)
+    public init(path: String, access: Access = .readWrite) throws {
+        switch access {
+        case .readWrite:
+            if !FileManager.default.fileExists(atPath: path) { try Self.create(at: path) }
+            try Self.refuseEmptyFile(path)
+            try Self.lookBeforeOpening(path)
+            let db = try Self.notADatabaseIsNotAStore(path) {
+                try Database(path: path, busyTimeout: Self.busyTimeout, mode: .readWrite, writeAheadLog: false)
+            }
+            let marked = try Self.checkIdentity(db, path: path)
+            try db.useWriteAheadLog()
+            if !marked { try db.execute("PRAGMA application_id = \(Self.applicationID)") }
+            try Migrations.migrate(db)
+            self.db = db
+        case .readOnly:
+            guard FileManager.default.fileExists(atPath: path) else {
+                // Nothing stored yet: an empty store in memory answers every question with nothing.
+                let db = try Database(path: ":memory:", mode: .create, writeAheadLog: false)
+                try Migrations.migrate(db)
+                self.db = db
+                return
+            }
+            try Self.refuseEmptyFile(path)
+            try Self.lookBeforeOpening(path)
+            let db = try Self.notADatabaseIsNotAStore(path) { try Self.openReadOnly(path) }
+            _ = try Self.checkIdentity(db, path: path)
+            let version = try db.scalarInt("PRAGMA user_version") ?? 0
+            guard version == Migrations.all.count else {
+                throw EventFilterError.failure(
+                    "\(path) has schema version \(version), this eventfilter needs \(Migrations.all.count): "
+                    + "a writing command (such as 'eventfilter run') upgrades it")
+            }
+            self.db = db
+        }
     }
+
+    /// Opens `<root>/var/eventfilter.db`; for writing, creating `var/` when needed.
+    public convenience init(root: URL, access: Access = .readWrite) throws {
+        let varDirectory = root.appendingPathComponent("var")
+        if access == .readWrite {
+            try FileManager.default.createDirectory(at: varDirectory, withIntermediateDirectories: true)
+        }
+        try self.init(path: varDirectory.appendingPathComponent("eventfilter.db").path, access: access)
+    }
+
+    /// A first look that creates no `-wal` or `-shm` file and takes no lock (the file read as
+    /// immutable), so a file that is not ours is refused exactly as it was. A store being written
+    /// this moment may look inconsistent to it; then the real connection's check decides.
+    private static func lookBeforeOpening(_ path: String) throws {
+        do {
+            _ = try checkIdentity(try notADatabaseIsNotAStore(path) { try Database(path: path, mode: .immutable) }, path: path)
+        } catch is DatabaseError {
+            return
+        }
+    }
+
+    /// Whether the open file is an eventfilter store this binary can use; true when it already
+    /// carries the application id. Only reads: the header, and the table list only for a file
+    /// without the mark.
+    private static func checkIdentity(_ db: Database, path: String) throws -> Bool {
+        let (found, version) = try notADatabaseIsNotAStore(path) {
+            (Int32(truncatingIfNeeded: try db.scalarInt("PRAGMA application_id") ?? 0), try db.scalarInt("PRAGMA user_version") ?? 0)
+        }
+        if found != applicationID && found != 0 {
+            throw EventFilterError.failure(
+                "\(path) is not an eventfilter store: it belongs to another program (application_id \(found))")
+        }
+        if found == 0 {
+            let tables = try notADatabaseIsNotAStore(path) { Set(try db.map("PRAGMA main.table_list") { $0.string(1) }) }
+            guard version >= 1 && tables.isSuperset(of: ["event", "outbox", "dedupe_key", "user"]) else {
+                throw EventFilterError.failure("\(path) is not an eventfilter store: an SQLite database without eventfilter's tables")
+            }
+        }
+        guard version <= Migrations.all.count else {
+            throw EventFilterError.failure(
+                "\(path) has schema version \(version), newer than this eventfilter knows (\(Migrations.all.count)): "
+                + "it was written by a newer version; use that one")
+        }
+        return found == applicationID
+    }
+
+
+    /// SQLite finds out that a file is not a database at its first read: that is the operator's
+    /// one-line "not an eventfilter store", not an SQL error.
+    private static func notADatabaseIsNotAStore<T>(_ path: String, _ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch let error as DatabaseError where error.code == SQLITE_NOTADB {
+            throw EventFilterError.failure("\(path) is not an eventfilter store: not an SQLite database")
+        }
+    }
+
+    /// An existing file of zero bytes is not a store: it may be another program's placeholder,
+    /// and SQLite would silently make a new database of it.
+    private static func refuseEmptyFile(_ path: String) throws {
+        let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.intValue
+        if size == 0 {
+            throw EventFilterError.failure("\(path) is an empty file, not an eventfilter store; move it away to start a new store")
+        }
+    }
+
+    /// A new store is built under a temporary name and linked into place only when complete, so
+    /// no reader ever sees a half-made file, a crash leaves no empty one, and of two processes
+    /// creating it at once one wins and the other opens the winner's (link never replaces a file).
+    private static func create(at path: String) throws {
+        let temporary = path + ".new-\(getpid())-\(Crypto.hexEncode(Crypto.randomBytes(4)))"
+        defer {
+            for suffix in ["", "-wal", "-shm", "-journal"] { unlink(temporary + suffix) }
+        }
+        do {
+            let db = try Database(path: temporary, busyTimeout: busyTimeout, mode: .create)
+            try db.execute("PRAGMA application_id = \(applicationID)")
+            try Migrations.migrate(db)
+            try db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        }  // closed here: the file holds everything
+        guard link(temporary, path) != 0, errno != EEXIST else { return }
+        // A file system without hard links: rename, which could replace a store made this very
+        // moment by another process, so only while there is still none.
+        guard !FileManager.default.fileExists(atPath: path), rename(temporary, path) == 0 else {
+            if FileManager.default.fileExists(atPath: path) { return }
+            throw EventFilterError.failure("cannot create \(path): \(String(cString: strerror(errno)))")
+        }
+    }
+
+    /// Read-only, even in a directory nobody may write: SQLite needs the WAL's `-shm` index to
+    /// read a WAL-mode file, and cannot create it there; when no write-ahead log holds commits,
+    /// the file alone is the whole store and is read as immutable.
+    private static func openReadOnly(_ path: String) throws -> Database {
+        let db = try Database(path: path, busyTimeout: busyTimeout, mode: .readOnly)
+        do {
+            _ = try db.scalarInt("PRAGMA application_id")
+            return db
+        } catch let error as DatabaseError where [SQLITE_READONLY, SQLITE_CANTOPEN].contains(error.code) {
+            let wal = (try? FileManager.default.attributesOfItem(atPath: path + "-wal")[.size] as? NSNumber)?.intValue ?? 0
+            guard wal == 0 else {
+                throw EventFilterError.failure(
+                    "cannot read \(path): its write-ahead log has commits, and reading them needs write access to \((path as NSString).deletingLastPathComponent)")
+            }
+            return try Database(path: path, busyTimeout: busyTimeout, mode: .immutable)
+        }
+    }
+
 }
 
 /// A failure an operator can act on: an unknown user, a bad argument, a broken handler.

@@ -103,11 +103,22 @@ extension Store {
         return try db.map("SELECT node_id FROM subtree_rule WHERE user_id = ? ORDER BY node_id", [user.id]) { $0.string(0) }
     }
 
+    /// A node id is one path element: 1 to 200 characters, no `/`, no white space or control
+    /// characters, and not `.` or `..`. Any other text (eZ's numbers, a webhook's names,
+    /// non-ASCII) is fine: thread ids spell what is not a plain name as a hash.
     static func validateNode(_ node: String) throws {
-        let ok = !node.isEmpty && node.count <= 200 && node.unicodeScalars.allSatisfy {
-            !CharacterSet.whitespacesAndNewlines.contains($0) && $0 != "/" && $0.value >= 0x20
+        let ok = !node.isEmpty && node.count <= 200 && node != "." && node != ".." && node.unicodeScalars.allSatisfy {
+            !CharacterSet.whitespacesAndNewlines.contains($0) && $0 != "/" && $0.value >= 0x20 && $0.value != 0x7F
         }
-        guard ok else { throw EventFilterError.usage("invalid node id '\(node)': one path element, no '/' or spaces") }
+        guard ok else {
+            throw EventFilterError.usage("invalid node id '\(printable(node))': one path element, no '/', spaces, '.' or '..'")
+        }
+    }
+
+    /// `text` for a one-line message: control characters shown as `?`, at most 80 characters.
+    static func printable(_ text: String) -> String {
+        let scalars = text.unicodeScalars.prefix(80).map { $0.value < 0x20 || $0.value == 0x7F ? "?" : $0 }
+        return String(String.UnicodeScalarView(scalars)) + (text.unicodeScalars.count > 80 ? "..." : "")
     }
 
     /// An opaque, unguessable token: 128 bits from OpenSSL's CSPRNG, as hex.

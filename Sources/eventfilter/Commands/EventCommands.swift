@@ -99,7 +99,7 @@ struct EventListCommand: Command {
         """
 
     static func run(_ arguments: ParsedArguments, _ context: CommandContext) throws {
-        let rows = try context.store().listEvents(unhandledOnly: arguments[unhandled], type: arguments[type],
+        let rows = try context.store(.readOnly).listEvents(unhandledOnly: arguments[unhandled], type: arguments[type],
                                                   limit: arguments[limit] ?? 100)
         for row in rows {
             let event = row.event

@@ -24,7 +24,7 @@ struct MailListCommand: Command {
             .filter { arguments[$0.0] }.map(\.1)
         let query = MailQuery(states: chosen.isEmpty ? ["queued", "deferred", "failed"] : chosen, recipient: arguments[to],
                               since: arguments[since], limit: arguments[limit] ?? 1000)
-        for (entry, sentAt) in try context.store().mailEntries(query) {
+        for (entry, sentAt) in try context.store(.readOnly).mailEntries(query) {
             var line = "\(entry.id)\t\(entry.state)\t\(entry.recipient)\t\(entry.subject)\tattempts \(entry.attempts)"
             if entry.state == "deferred" { line += "\tnext \(Timestamp.iso8601(entry.nextAttemptAt))" }
             if let sentAt { line += "\tsent \(Timestamp.iso8601(sentAt))" }
@@ -42,7 +42,7 @@ struct MailShowCommand: Command {
 
     static func run(_ arguments: ParsedArguments, _ context: CommandContext) throws {
         let id = arguments[id]
-        guard let details = try context.store().mailDetails(id: id) else {
+        guard let details = try context.store(.readOnly).mailDetails(id: id) else {
             throw EventFilterError.failure("no message \(id) in the outbox (sent mail is kept for KeepDays)")
         }
         let entry = details.entry

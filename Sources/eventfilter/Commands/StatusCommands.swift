@@ -8,7 +8,7 @@ struct StatusCommand: Command {
     static let parameters: [any Parameter] = [json]
 
     static func run(_ arguments: ParsedArguments, _ context: CommandContext) throws {
-        let status = try context.store().status(now: context.now)
+        let status = try context.store(.readOnly).status(now: context.now)
         if arguments[json] {
             Output.line(status.json.serialized)
             return

@@ -40,7 +40,7 @@ struct UserListCommand: Command {
     static let abstract = "List subscribers with their time zone, digest and rules."
 
     static func run(_ arguments: ParsedArguments, _ context: CommandContext) throws {
-        let store = try context.store()
+        let store = try context.store(.readOnly)
         for user in try store.listUsers() {
             let digest = try store.digestSchedule(userID: user.id)?.description ?? "immediate"
             let nodes = try store.subscriptions(email: user.email).joined(separator: ",")
@@ -59,7 +59,7 @@ struct UserShowCommand: Command {
         """
 
     static func run(_ arguments: ParsedArguments, _ context: CommandContext) throws {
-        let store = try context.store()
+        let store = try context.store(.readOnly)
         let details = try store.userDetails(email: arguments[UserParameters.email], now: context.now)
         let sources = (try? WebhookSources.load(settings: try context.settings())) ?? [:]
         let user = details.user

@@ -31,10 +31,10 @@ final class CommandContext {
         }
     }
 
-    func store() throws -> Store {
+    func store(_ access: Store.Access = .readWrite) throws -> Store {
         if let openedStore { return openedStore }
         try requireInstallation()
-        let store = try Store(root: root)
+        let store = try Store(root: root, access: access)
         openedStore = store
         return store
     }

@@ -122,20 +122,41 @@ final class TestRoot {
         return Int(result.trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
     }
 
-    /// `sqlite3 .dump` of the store: every table and row, to show that a refused command changed nothing.
+    /// The store's full SQL text (`sqlite3 -readonly .dump`), or "no store" when there is no file:
+    /// equal before and after a refused command means nothing changed.
     func dump() throws -> String {
         let database = url.appendingPathComponent("var/eventfilter.db").path
-        guard FileManager.default.fileExists(atPath: database) else { return "" }
+        guard FileManager.default.fileExists(atPath: database) else { return "no store" }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["sqlite3", database, ".dump"]
+        process.arguments = ["sqlite3", "-readonly", database, ".dump"]
         let pipe = Pipe()
         process.standardOutput = pipe
         try process.run()
         let data = pipe.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
-        XCTAssertEqual(process.terminationStatus, 0, "sqlite3 .dump")
+        XCTAssertEqual(process.terminationStatus, 0, "sqlite3 .dump failed")
         return String(decoding: data, as: UTF8.self)
+    }
+
+    /// The first column of a query's rows as text, one per line, without the final newline.
+    func sqliteText(_ sql: String) throws -> String {
+        let result = try Self.sqlite(url.appendingPathComponent("var/eventfilter.db").path, sql)
+        return result.hasSuffix("\n") ? String(result.dropLast()) : result
+    }
+
+    /// Runs a Python program with arguments; its stdout without the final newline.
+    static func python(_ program: String, _ arguments: String...) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", "-c", program] + arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        let text = String(decoding: data, as: UTF8.self)
+        return text.hasSuffix("\n") ? String(text.dropLast()) : text
     }
 
     static func sqlite(_ database: String, _ sql: String) throws -> String {
