@@ -43,6 +43,11 @@ final class SettingsPagesEndToEndTests: XCTestCase {
         let known = try root.cgi("POST", "/settings", contentType: Self.form, body: "email=bob%40example.com", now: Self.now)
         XCTAssertEqual(try root.scalar("SELECT count(*) FROM outbox"), 1)
         let before = try root.dump()
+        // Asked again within ten minutes: the same answer, no second mail.
+        let again = try root.cgi("POST", "/settings", contentType: Self.form, body: "email=BOB%40example.com",
+                                 now: "2026-01-07T15:09:59Z")
+        XCTAssertEqual(again.body.replacingOccurrences(of: "BOB@", with: "bob@"), known.body)
+        XCTAssertEqual(try root.dump(), before)
         let unknown = try root.cgi("POST", "/settings", contentType: Self.form, body: "email=nobody%40example.com", now: Self.now)
         XCTAssertEqual(try root.dump(), before, "an unknown address changes nothing")
         XCTAssertEqual(known.status, 200)
@@ -58,6 +63,7 @@ final class SettingsPagesEndToEndTests: XCTestCase {
 
         // The queued message leaves like any mail and its link opens Bob's page.
         try root.ok("run", now: Self.now)
+        XCTAssertEqual(try root.mailFiles().count, 1)
         let mail = try XCTUnwrap(try root.mails().first)
         XCTAssertEqual(mail.header("Subject"), "Your notification settings at Test Site")
         XCTAssertTrue(mail.to.contains("bob@example.com"))
@@ -66,6 +72,9 @@ final class SettingsPagesEndToEndTests: XCTestCase {
         let page = try root.cgi("GET", String(mail.text[link].dropFirst("https://example.com/notification".count)), now: Self.now)
         XCTAssertEqual(page.status, 200)
         XCTAssertTrue(page.body.contains("bob@example.com"))
+        // Ten minutes later the form mails a new link.
+        _ = try root.cgi("POST", "/settings", contentType: Self.form, body: "email=bob%40example.com", now: "2026-01-07T15:10:00Z")
+        XCTAssertEqual(try root.scalar("SELECT count(*) FROM outbox"), 2)
     }
 
     func testUserTokenReplacesAndRevokesLinks() throws {

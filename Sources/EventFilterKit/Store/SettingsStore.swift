@@ -52,6 +52,11 @@ extension Store {
         return token
     }
 
+    /// Whether `userID` got a new link at or after `since` (a message or an asked-for link).
+    public func hasSettingsToken(userID: Int64, since: Int64) throws -> Bool {
+        try db.first("SELECT 1 FROM settings_token WHERE user_id = ? AND created_at >= ? LIMIT 1", [userID, since]) { _ in true } ?? false
+    }
+
     /// Revokes every link of `email` and makes one new one.
     public func replaceSettingsToken(email: String, now: Int64) throws -> String {
         let user = try requireUser(email: email)

@@ -56,6 +56,8 @@ public final class SettingsPages {
     public static let notFound = HTTPResponse(status: 404, body: "not found", headers: securityHeaders)
 
     static let followSegment = "follow"
+    /// Seconds after a new link during which the form mails no other.
+    public static let linkInterval: Int64 = 600
 
     public func answer(_ request: HTTPRequest, segments: [String], now: Int64) -> WebhookIntake.Answer {
         guard request.body.count <= bodyLimit else {
@@ -214,7 +216,10 @@ public final class SettingsPages {
             guard address.contains("@"), (try? Mailbox(address: address, name: nil)) != nil else {
                 return try html("settings/request.html", ["error": "Enter your email address."], status: 400)
             }
-            if let user = try store.user(email: address) {
+            // At most one link per address in `linkInterval`, so the form cannot flood a mailbox;
+            // mail sent in that time already carried a link.
+            if let user = try store.user(email: address),
+               !(try store.hasSettingsToken(userID: user.id, since: now - Self.linkInterval + 1)) {
                 try mailLink(to: user, now: now)
             }
             // The same words whether or not the address is known: the page must not tell who subscribes.
