@@ -239,4 +239,40 @@ final class SettingsPagesEndToEndTests: XCTestCase {
         try root.write("extension/mysite/templates/settings/request.html", "<p>Ask {{site_name}} for a link</p>\n")
         XCTAssertEqual(try root.cgi("GET", "/settings", now: Self.now).body, "<p>Ask Test Site for a link</p>\n\n")
     }
+
+    func testEveryMessageCarriesItsReadersOwnLink() throws {
+        let root = try makeRoot()
+        try root.ok("user", "add", "ann@example.com", now: Self.now)
+        try root.ok("subscribe", "ann@example.com", "60", now: Self.now)
+        for node in ["77", "78"] {
+            try root.ok("event", "add", "ezpublish", "node_id=\(node)", "path=/1/2/60/\(node)/", "name=Item \(node)", "class=Article",
+                        "author=carl@example.com", "version=1", "url=/\(node)", now: Self.now)
+        }
+        try root.ok("run", now: Self.now)
+        try root.ok("event", "add", "ezpublish", "node_id=79", "path=/1/2/60/79/", "name=Item 79", "class=Article",
+                    "author=carl@example.com", "version=1", "url=/79", now: Self.now)
+        try root.ok("run", now: "2026-01-07T16:00:00Z")
+        let pattern = #"https://example.com/notification/settings/[A-Za-z0-9_-]{43}"#
+        func links(_ email: String) throws -> [String] {
+            try root.mails().filter { $0.to.contains(email) }.map { mail in
+                let text = try XCTUnwrap(mail.text.range(of: pattern, options: .regularExpression))
+                let html = try XCTUnwrap(mail.html?.range(of: pattern, options: .regularExpression))
+                XCTAssertEqual(mail.text[text], mail.html?[html], "the text and HTML parts carry the same link")
+                return String(mail.text[text])
+            }
+        }
+        let bobs = try links("bob@example.com"), anns = try links("ann@example.com")
+        XCTAssertEqual(bobs.count, 3)
+        XCTAssertEqual(anns.count, 3)
+        // One link per reader and run; a later run's link does not end the earlier one.
+        XCTAssertEqual(bobs[0], bobs[1])
+        XCTAssertNotEqual(bobs[1], bobs[2])
+        XCTAssertTrue(Set(bobs).isDisjoint(with: anns))
+        for (link, email) in [(bobs[0], "bob@example.com"), (bobs[2], "bob@example.com"), (anns[0], "ann@example.com")] {
+            let page = try root.cgi("GET", String(link.dropFirst("https://example.com/notification".count)), now: Self.now)
+            XCTAssertEqual(page.status, 200)
+            XCTAssertTrue(page.body.contains("goes to <strong>\(email)</strong>"), email)
+            XCTAssertFalse(page.body.contains(email == "bob@example.com" ? "ann@example.com" : "bob@example.com"))
+        }
+    }
 }
