@@ -26,12 +26,14 @@ public final class Filter {
     let settings: Settings
     let store: Store
     let site: SiteConfiguration
+    let bounces: BounceSettings
 
     public init(root: URL, settings: Settings, store: Store) throws {
         self.root = root
         self.settings = settings
         self.store = store
         self.site = try SiteConfiguration.load(settings)
+        self.bounces = try BounceSettings.load(settings)
     }
 
     /// Runs the filter and delivery. With `dryRun`, does all the work inside a transaction that
@@ -39,6 +41,7 @@ public final class Filter {
     public func run(now: Int64, transport: MailTransport?, dryRun: Bool = false) throws -> Report {
         let handlers = try HandlerRegistry.handlers(settings: settings, root: root)
         let context = try RunContext(root: root, store: store, settings: settings, site: site, now: now)
+        context.outbox.bounceAddress = bounces.address
         var report = Report()
         let work = {
             let tick = try self.store.addEvent(type: EventType.currentTime, params: ["time": .string(String(now))], now: now)
@@ -47,6 +50,7 @@ public final class Filter {
             try self.store.purgeDedupeKeys(before: now - Int64(self.site.keepDedupeDays) * 86_400)
             try self.store.purgeWebhookObjects(before: now - Int64(self.site.keepDedupeDays) * 86_400)
             try context.outbox.purgeSent(before: now - Int64(self.site.keepDays) * 86_400)
+            try self.store.purgeBounces(before: now - Int64(self.site.keepDays) * 86_400)
         }
         let clock = ContinuousClock()
         let started = clock.now

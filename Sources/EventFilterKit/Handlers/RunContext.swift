@@ -9,7 +9,7 @@ final class RunContext {
     let site: SiteConfiguration
     let templates: TemplateLibrary
     let composer: MessageComposer
-    let outbox: Outbox
+    var outbox: Outbox
     /// The run's `--now`, in Unix seconds: every time decision uses it.
     let now: Int64
     /// Counters for `run --verbose` and the run log.

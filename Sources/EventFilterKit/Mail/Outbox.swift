@@ -27,6 +27,9 @@ public struct Outbox {
 
     public let store: Store
     public let policy: RetryPolicy
+    /// site.ini `[MailSettings] BounceAddress`: when set, each message leaves with its own
+    /// envelope sender (`VERPAddress`), so a bounce names the message; the From header stays.
+    public var bounceAddress: String?
     public var batchSize = 500
     /// A batch also stops at this many bytes of messages (but holds at least one), so memory
     /// stays bounded when messages are large (a digest of thousands of items).
@@ -66,6 +69,7 @@ public struct Outbox {
     public func deliverDue(through transport: MailTransport, now: Int64) throws -> DeliveryReport {
         var report = DeliveryReport()
         try settleDelivered()
+        let verp = try bounceAddress.map { VERPAddress(bounceAddress: $0, secret: try store.verpSecret()) }
         var afterID: Int64 = 0
         while true {
             // Sizes first (length() of a blob does not read it), then the messages that fit.
@@ -85,7 +89,8 @@ public struct Outbox {
                 WHERE state IN ('queued', 'deferred') AND next_attempt_at <= ? AND id > ? AND id <= ?
                 ORDER BY id
                 """, [now, afterID, fitting.last!.id]) { row in
-                (OutgoingMessage(id: row.int64(0), sender: row.string(1), recipient: row.string(2), bytes: row.bytes(3)),
+                (OutgoingMessage(id: row.int64(0), sender: verp?.envelopeSender(for: row.int64(0)) ?? row.string(1),
+                                 recipient: row.string(2), bytes: row.bytes(3)),
                  row.int64(4), row.int(5))
             }
             guard let last = batch.last else { break }

@@ -177,6 +177,38 @@ enum Migrations {
         ) WITHOUT ROWID;
         CREATE INDEX webhook_object_updated ON webhook_object(updated_at);
         """,
+        // Bounces: the key of the per-message envelope senders (VERP), the bounces received for
+        // sent messages, and the hard and soft bounces counted per address.
+        """
+        -- secrets of this installation, made on first use (random bytes from libcrypto)
+        CREATE TABLE installation_secret (
+            name TEXT PRIMARY KEY,
+            value BLOB NOT NULL
+        ) WITHOUT ROWID;
+
+        -- one row per message and kind: a report delivered twice counts once
+        CREATE TABLE bounce (
+            outbox_id INTEGER NOT NULL,            -- no foreign key: sent mail is purged, the row goes with it
+            hard INTEGER NOT NULL,                 -- 1: a 5.x.x status, 0: 4.x.x
+            recipient TEXT NOT NULL,
+            status TEXT NOT NULL,                  -- RFC 3463 x.y.z
+            diagnostic TEXT NOT NULL,
+            received_at INTEGER NOT NULL,
+            PRIMARY KEY (outbox_id, hard)
+        ) WITHOUT ROWID;
+        CREATE INDEX bounce_received ON bounce(received_at);
+
+        -- hard bounces since the address was last disabled (the count restarts then), soft ones ever
+        CREATE TABLE bounce_address (
+            address TEXT PRIMARY KEY COLLATE NOCASE,
+            hard INTEGER NOT NULL DEFAULT 0,
+            soft INTEGER NOT NULL DEFAULT 0,
+            last_status TEXT NOT NULL,
+            disabled_at INTEGER,                   -- when the hard bounces last reached the limit
+            suppressed INTEGER NOT NULL DEFAULT 0, -- 1: an address without a user that gets no mail (custom handlers)
+            updated_at INTEGER NOT NULL
+        ) WITHOUT ROWID;
+        """,
         // Personal settings links. Only a SHA-256 of each token is kept, so a copy of the store
         // opens nobody's settings; a user may hold several (one per run that mailed them).
         """
@@ -187,11 +219,6 @@ enum Migrations {
             created_at INTEGER NOT NULL
         );
         CREATE INDEX settings_token_user ON settings_token(user_id, id);
-        -- secrets of this installation (the settings forms' CSRF key), made on first use
-        CREATE TABLE installation_key (
-            name TEXT PRIMARY KEY,
-            key TEXT NOT NULL                      -- hex
-        ) WITHOUT ROWID;
         -- the settings page names a followed node by its latest event's name and path
         CREATE INDEX event_node ON event(node_id, id);
         """,

@@ -86,17 +86,18 @@ extension Store {
         }
     }
 
-    /// A secret of this installation, made from 32 random bytes the first time it is asked for.
+    /// A secret of this installation, made from 32 random bytes the first time it is asked for
+    /// and kept in the store, so every process of the installation agrees on it.
     public func installationKey(_ name: String) throws -> [UInt8] {
-        try db.inTransaction {
-            try db.execute("INSERT OR IGNORE INTO installation_key(name, key) VALUES (?, ?)",
-                           [name, Crypto.hexEncode(Crypto.randomBytes(32))])
-            let hex = try db.first("SELECT key FROM installation_key WHERE name = ?", [name]) { $0.string(0) }
-            guard let hex, let key = Crypto.hexDecode(hex) else {
-                throw EventFilterError.failure("the installation key '\(name)' is unreadable")
-            }
+        if let key = try db.first("SELECT value FROM installation_secret WHERE name = ?", [name], { $0.bytes(0) }) {
             return key
         }
+        // Two processes may both get here: the first insert wins and both read the same value.
+        try db.execute("INSERT OR IGNORE INTO installation_secret(name, value) VALUES (?, ?)", [name, Crypto.randomBytes(32)])
+        guard let key = try db.first("SELECT value FROM installation_secret WHERE name = ?", [name], { $0.bytes(0) }) else {
+            throw EventFilterError.failure("could not keep the installation key '\(name)' in the store")
+        }
+        return key
     }
 
     public func settingsOverview(user: User) throws -> SettingsOverview {

@@ -17,7 +17,7 @@ enum CommandList {
             CollaborationSubscribeCommand.self, CollaborationUnsubscribeCommand.self,
             StatusCommand.self, HandlersCommand.self,
             MailListCommand.self, MailShowCommand.self, MailRetryCommand.self, MailFlushCommand.self,
-            BackupCommand.self,
+            BounceCommand.self, BackupCommand.self,
             HelpCommand.self,
         ]
     }

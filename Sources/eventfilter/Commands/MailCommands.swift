@@ -3,34 +3,55 @@ import Foundation
 
 struct MailListCommand: Command {
     static let words = ["mail", "list"]
-    static let abstract = "List messages in the outbox: those not sent yet (or only failed, deferred, queued), or the sent ones."
+    static let abstract = "List messages in the outbox: those not sent yet or bounced (or only failed, deferred, queued, bounced), or the sent ones."
     static let sent = Flag("sent", help: "sent messages, newest first (kept for KeepDays)")
     static let failed = Flag("failed", help: "only messages that failed for good")
     static let deferred = Flag("deferred", help: "only messages waiting to be retried")
     static let queued = Flag("queued", help: "only messages not tried yet")
+    static let bounced = Flag("bounced", help: "only messages a bounce was recorded for ('eventfilter bounce')")
     static let to = Option("to", value: "EMAIL", help: "only messages to this address", parse: ValueParser.email)
     static let since = Option("since", value: "TIME", help: "only messages sent (with --sent) or queued at or after TIME",
                               parse: ValueParser.time)
     static let limit = Option("limit", value: "N", help: "at most N messages (default 1000)", parse: ValueParser.count)
-    static let parameters: [any Parameter] = [sent, failed, deferred, queued, to, since, limit]
-    static let exclusive = [ExclusiveGroup([sent, failed, deferred, queued])]
+    static let parameters: [any Parameter] = [sent, failed, deferred, queued, bounced, to, since, limit]
+    static let exclusive = [ExclusiveGroup([sent, failed, deferred, queued, bounced])]
     static let discussion = """
         One message a line, tab-separated: id, state, recipient, subject, attempts, then the next attempt
-        (deferred), the time sent (sent) and the last server reply.
+        (deferred), the time sent (sent) and the last server reply. A sent message that bounced shows
+        as 'bounced' with 'hard' or 'soft', the status code and the remote server's diagnostic; without
+        a flag it is listed with the unsent ones (--since: bounced at or after TIME).
         """
 
     static func run(_ arguments: ParsedArguments, _ context: CommandContext) throws {
         let chosen = [(sent, "sent"), (failed, "failed"), (deferred, "deferred"), (queued, "queued")]
             .filter { arguments[$0.0] }.map(\.1)
-        let query = MailQuery(states: chosen.isEmpty ? ["queued", "deferred", "failed"] : chosen, recipient: arguments[to],
-                              since: arguments[since], limit: arguments[limit] ?? 1000)
-        for (entry, sentAt) in try context.store(.readOnly).mailEntries(query) {
-            var line = "\(entry.id)\t\(entry.state)\t\(entry.recipient)\t\(entry.subject)\tattempts \(entry.attempts)"
-            if entry.state == "deferred" { line += "\tnext \(Timestamp.iso8601(entry.nextAttemptAt))" }
-            if let sentAt { line += "\tsent \(Timestamp.iso8601(sentAt))" }
-            if let error = entry.lastError { line += "\t\(error)" }
-            Output.line(line)
+        let onlyBounced = arguments[bounced]
+        let maximum = arguments[limit] ?? 1000
+        let store = try context.store(.readOnly)
+        var lines: [(id: Int64, text: String)] = []
+        if !onlyBounced {
+            let query = MailQuery(states: chosen.isEmpty ? ["queued", "deferred", "failed"] : chosen, recipient: arguments[to],
+                                  since: arguments[since], limit: maximum)
+            for (entry, sentAt) in try store.mailEntries(query) {
+                var line = "\(entry.id)\t\(entry.state)\t\(entry.recipient)\t\(entry.subject)\tattempts \(entry.attempts)"
+                if entry.state == "deferred" { line += "\tnext \(Timestamp.iso8601(entry.nextAttemptAt))" }
+                if let sentAt { line += "\tsent \(Timestamp.iso8601(sentAt))" }
+                if let error = entry.lastError { line += "\t\(error)" }
+                lines.append((entry.id, line))
+            }
         }
+        // Bounced messages were sent; without a flag they show with the unsent ones, as they need attention too.
+        if onlyBounced || chosen.isEmpty {
+            for message in try store.bouncedMessages(recipient: arguments[to], since: arguments[since], limit: maximum) {
+                let kind = message.hard ? "hard" : "soft"
+                var line = "\(message.id)\tbounced\t\(message.recipient)\t\(message.subject)\tattempts \(message.attempts)"
+                line += "\t\(kind) \(message.status)" + (message.diagnostic.isEmpty ? "" : " \(message.diagnostic)")
+                lines.append((message.id, line))
+            }
+        }
+        // Sent mail stays newest first, as mailEntries gives it; the rest in id order.
+        let ordered = chosen == ["sent"] ? lines : lines.sorted { $0.id < $1.id }
+        for line in ordered.prefix(maximum) { Output.line(line.text) }
     }
 }
 
@@ -60,6 +81,15 @@ struct MailShowCommand: Command {
         case "sent": lines.append("sent:         \(time(details.sentAt))")
         case "queued", "deferred": lines.append("next attempt: \(Timestamp.iso8601(entry.nextAttemptAt))")
         default: break
+        }
+        let store = try context.store(.readOnly)
+        // The envelope sender it leaves (or left) with under the current BounceAddress: what mail logs show.
+        if let address = (try? BounceSettings.load(try context.settings()))?.address, let secret = try store.existingVERPSecret() {
+            lines.append("envelope:     \(VERPAddress(bounceAddress: address, secret: secret).envelopeSender(for: entry.id))")
+        }
+        for bounce in try store.bounces(ofMessage: entry.id) {
+            lines.append("bounced:      \(bounce.hard ? "hard" : "soft") \(bounce.status) at \(Timestamp.iso8601(bounce.receivedAt))"
+                + (bounce.diagnostic.isEmpty ? "" : ": \(bounce.diagnostic)"))
         }
         lines.append("last reply:   \(entry.lastError.map(ErrorReport.oneLine) ?? "-")")
         lines.append("size:         \(details.size) bytes")

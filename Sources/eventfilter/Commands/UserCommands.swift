@@ -70,6 +70,11 @@ struct UserShowCommand: Command {
             "time zone:     \(user.timezone)",
             "state:         \(user.enabled ? "enabled" : "disabled")",
         ]
+        // Why a user was disabled without an operator: the bounces 'eventfilter bounce' recorded.
+        if let bounces = try store.bounceSummary(email: user.email) {
+            lines.append("bounces:       \(bounces.hard) hard since the last disable, \(bounces.soft) soft, last \(bounces.lastStatus)"
+                + (bounces.disabledAt.map { "; disabled by bounces at \(Timestamp.iso8601($0))" } ?? ""))
+        }
         if let digest = details.digest {
             lines.append("digest:        \(digest.description) (next \(time(details.nextDigest)))")
         } else {

@@ -144,9 +144,10 @@ final class ExternalHandler: EventHandler {
     }
 
     /// A known user brings their name, time zone and digest; a disabled one gets nothing; an
-    /// unknown address is mailed at once.
+    /// unknown address is mailed at once, unless hard bounces suppressed it.
     private func lookUp(_ email: String, store: Store) throws -> Recipient? {
         guard let user = try store.user(email: email) else {
+            if try store.isSuppressedByBounces(email) { return nil }
             return Recipient(userID: nil, email: email, name: "", timezone: "UTC", digest: nil, unsubscribeToken: nil)
         }
         guard user.enabled else { return nil }
