@@ -24,6 +24,7 @@ import urllib.request
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 EML, DATABASE, SHOTS = sys.argv[1:4]
@@ -82,6 +83,15 @@ driver.set_page_load_timeout(TIMEOUT)
 driver.set_script_timeout(TIMEOUT)
 wait = WebDriverWait(driver, TIMEOUT)
 
+
+def submit(button):
+    """Clicks a form's button and waits until the answer has replaced the page."""
+    old_page = driver.find_element(By.TAG_NAME, "html")
+    button.click()
+    wait.until(expected_conditions.staleness_of(old_page))
+    wait.until(lambda d: d.execute_script("return document.readyState") == "complete")
+
+
 try:
     # The page, wide and phone-width.
     driver.get(link)
@@ -115,8 +125,7 @@ try:
     driver.get(link)
     driver.execute_script(
         "document.querySelectorAll('input[name=csrf]').forEach(function (e) { e.value = 'forged' + e.value.slice(6); })")
-    driver.find_element(By.ID, "stop-all").click()
-    wait.until(lambda d: d.find_elements(By.ID, "error"))
+    submit(driver.find_element(By.ID, "stop-all"))
     seen["forged_text"] = driver.find_element(By.ID, "error").text
     seen["forged_unchanged"] = dump() == before
 
@@ -128,14 +137,12 @@ try:
     clock.send_keys("0730AM")
     seen["time_typed"] = clock.get_attribute("value")
     Select(driver.find_element(By.NAME, "timezone")).select_by_visible_text("America/New_York")
-    driver.find_element(By.ID, "save").click()
-    wait.until(lambda d: d.find_elements(By.ID, "notice"))
+    submit(driver.find_element(By.ID, "save"))
     seen["saved_notice"] = driver.find_element(By.ID, "notice").text
     seen["delivery_after"] = driver.find_element(By.ID, "delivery").text
 
     # Stop following node 61.
-    driver.find_element(By.ID, "stop-61").click()
-    wait.until(lambda d: d.find_elements(By.ID, "notice"))
+    submit(driver.find_element(By.ID, "stop-61"))
     seen["stopped_notice"] = driver.find_element(By.ID, "notice").text
     seen["follows_after"] = [li.text.replace("\n", " | ") for li in driver.find_elements(By.CSS_SELECTOR, "#follows li")]
 finally:

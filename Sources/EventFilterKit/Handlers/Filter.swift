@@ -153,7 +153,6 @@ public final class Filter {
         var doneNow: [String] = []
         for handler in handlers where !finished.contains(handler.name) {
             let counters = context.counters
-            let links = context.settingsTokens
             var failure: String?
             do {
                 try store.db.inSavepoint {
@@ -168,7 +167,6 @@ public final class Filter {
                 throw error
             } catch {
                 context.counters = counters
-                context.settingsTokens = links  // their rows went with the savepoint
                 failure = "\(error)"
             }
             if let failure {
