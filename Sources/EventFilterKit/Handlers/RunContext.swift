@@ -139,7 +139,7 @@ final class RunContext {
     /// The message `queueMessage` would queue, composed without touching the store.
     func compose(_ content: RenderedContent, to recipient: Recipient) throws -> ComposedMessage {
         let unsubscribeURL = recipient.unsubscribeToken.flatMap { token in site.unsubscribeURL.map { "\($0)/\(token)" } }
-        let settingsURL = try recipient.userID.map { site.settingsURL + "/" + (try settingsToken(userID: $0)) }
+        let settingsURL = recipient.userID.map { site.settingsURL + "/" + settingsToken(userID: $0) }
         let footer = try self.footer(unsubscribeURL: unsubscribeURL, settingsURL: settingsURL)
         var headers: [(name: String, value: String)] = []
         if let unsubscribeURL {
@@ -155,20 +155,24 @@ final class RunContext {
 
     /// Queues a composed message for `recipient`.
     func enqueue(_ message: ComposedMessage, subject: String, to recipient: Recipient) throws {
+        if let userID = recipient.userID, let token = settingsTokens[userID] {
+            // In the message's transaction: the link it carries is stored with it, or neither is.
+            try store.keepSettingsToken(token, userID: userID, now: now)
+        }
         try outbox.enqueue(recipient: recipient.email, sender: site.sender.address, subject: subject, message: message, now: now)
         messagesQueued += 1
     }
 
     private var footerCache: [String: (text: String, html: String)] = [:]
-    /// This run's settings link per user, put back with the counters when a savepoint rolls back.
-    var settingsTokens: [Int64: String] = [:]
+    private var settingsTokens: [Int64: String] = [:]
 
     /// The reader's personal settings link. The store keeps only a hash of each token, so a run
     /// makes a fresh one the first time it mails a user and uses it for all their messages of
-    /// that run; older links stay valid until revoked or pushed out by newer ones.
-    private func settingsToken(userID: Int64) throws -> String {
+    /// that run; older links stay valid until revoked or pushed out by newer ones. Composing
+    /// touches no store: `enqueue` stores the token's hash with each message.
+    private func settingsToken(userID: Int64) -> String {
         if let token = settingsTokens[userID] { return token }
-        let token = try store.issueSettingsToken(userID: userID, now: now)
+        let token = Store.newSettingsToken()
         settingsTokens[userID] = token
         return token
     }

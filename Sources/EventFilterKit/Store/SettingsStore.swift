@@ -41,15 +41,23 @@ extension Store {
     /// A new opaque token for `userID`: 32 random bytes as base64url (RFC 4648 §5, no padding).
     public func issueSettingsToken(userID: Int64, now: Int64) throws -> String {
         let token = Self.newSettingsToken()
+        try keepSettingsToken(token, userID: userID, now: now)
+        return token
+    }
+
+    /// Stores the hash of `token` for `userID` unless it is stored already, dropping the user's
+    /// oldest links beyond `settingsTokensKept`. A run calls it with every message it queues, in
+    /// the message's transaction, so a link in the outbox is always a stored one.
+    public func keepSettingsToken(_ token: String, userID: Int64, now: Int64) throws {
         try db.inTransaction {
-            try db.execute("INSERT INTO settings_token(hash, user_id, created_at) VALUES (?, ?, ?)",
+            try db.execute("INSERT OR IGNORE INTO settings_token(hash, user_id, created_at) VALUES (?, ?, ?)",
                            [Self.settingsTokenHash(token), userID, now])
+            guard db.changes > 0 else { return }
             try db.execute("""
                 DELETE FROM settings_token WHERE user_id = ? AND id NOT IN (
                     SELECT id FROM settings_token WHERE user_id = ? ORDER BY id DESC LIMIT ?)
                 """, [userID, userID, Self.settingsTokensKept])
         }
-        return token
     }
 
     /// Whether `userID` got a new link at or after `since` (a message or an asked-for link).
@@ -155,7 +163,7 @@ extension Store {
         }
     }
 
-    static func newSettingsToken() -> String {
+    public static func newSettingsToken() -> String {
         Crypto.base64Encode(Crypto.randomBytes(32))
             .replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
             .replacingOccurrences(of: "=", with: "")
