@@ -275,4 +275,16 @@ final class SettingsPagesEndToEndTests: XCTestCase {
             XCTAssertFalse(page.body.contains(email == "bob@example.com" ? "ann@example.com" : "bob@example.com"))
         }
     }
+
+    func testASiteINIProblemBreaksOnlyTheSettingsPages() throws {
+        let root = try makeRoot()
+        try root.write("settings/site.ini", "[SiteSettings]\nSiteName=Test Site\n")  // no sender address
+        let page = try root.cgi("GET", "/settings", now: Self.now)
+        XCTAssertEqual(page.status, 500)
+        XCTAssertEqual(page.body, "the settings pages are misconfigured\n")
+        XCTAssertTrue(page.stderr.hasPrefix("eventfilter: cgi: GET /settings: 500 the settings pages are misconfigured (site.ini"),
+                      page.stderr)
+        // The rest of the web front still answers as before.
+        XCTAssertEqual(try root.cgi("POST", "/nosuchsource", contentType: Self.form, body: "a=1", now: Self.now).status, 404)
+    }
 }
