@@ -66,7 +66,7 @@ final class CustomHandlerEndToEndTests: XCTestCase {
         let mails = try root.mails()
         XCTAssertEqual(mails.map(\.to).sorted(), ["flaky@example.com", "reader@example.com", "steady@example.com"],
                        "the retry adds flaky's mail and repeats nobody's")
-        XCTAssertEqual(mails.first { $0.to == "flaky@example.com" }?.subject, "flaky saw Launch")
+        XCTAssertEqual(mails.first { $0.to == "flaky@example.com" }?.subject, "[Test Site] flaky saw Launch", "a custom handler's subject follows the site's pattern too")
         XCTAssertEqual(mails.first { $0.to == "flaky@example.com" }?.html?.contains("<p>seen</p>"), true)
         XCTAssertEqual(try root.scalar("SELECT count(*) FROM event WHERE handled_at IS NULL"), 0)
         XCTAssertEqual(try root.scalar("SELECT count(*) FROM event_progress"), 0)

@@ -382,16 +382,16 @@ final class IngestEndToEndTests: XCTestCase {
         let mails = try root.mails()
         let subjects = Set(mails.map(\.subject))
         XCTAssertEqual(subjects, [
-            "\"Keynote\" is ready to watch",
-            "Webinar \"Quarterly webinar\" scheduled for Thursday 1 January 2026, 09:00 UTC",
-            "Video v1 is ready",
-            "Recording of room room-a is ready",
+            "[Test Site] \"Keynote\" is ready to watch",
+            "[Test Site] Webinar \"Quarterly webinar\" scheduled for Thursday 1 January 2026, 09:00 (UTC)",
+            "[Test Site] Video v1 is ready",
+            "[Test Site] Recording of room room-a is ready",
             "[Test Site] billing.invoice.paid: node billing",
         ], "one mail per event, none for quiet progress, none yet for the reminder")
         XCTAssertEqual(mails.count, 5)
         XCTAssertTrue(mails.allSatisfy { $0.to == "Ann <ann@example.com>" })
 
-        let recording = try XCTUnwrap(mails.first { $0.subject.hasPrefix("Recording") })
+        let recording = try XCTUnwrap(mails.first { $0.subject.hasPrefix("[Test Site] Recording") })
         XCTAssertTrue(recording.text.contains("room-a-1.mp4: https://files.enablex.io/rec/room-a-1.mp4"), recording.text)
         XCTAssertTrue(recording.text.contains("room-a-2.mp4: https://files.enablex.io/rec/room-a-2.mp4"), recording.text)
         let html = try XCTUnwrap(recording.html)
@@ -400,8 +400,8 @@ final class IngestEndToEndTests: XCTestCase {
 
         let entry = try XCTUnwrap(mails.first { $0.subject.contains("Keynote") })
         XCTAssertTrue(entry.text.contains("Download: https://cdn.example/dl/0_key.mp4"), entry.text)
-        let webinar = try XCTUnwrap(mails.first { $0.subject.hasPrefix("Webinar") })
-        XCTAssertTrue(webinar.text.contains("Starts: Thursday 1 January 2026, 09:00 UTC"), webinar.text)
+        let webinar = try XCTUnwrap(mails.first { $0.subject.hasPrefix("[Test Site] Webinar") })
+        XCTAssertTrue(webinar.text.contains("Starts: Thursday 1 January 2026, 09:00 (UTC)"), webinar.text)
         XCTAssertTrue(webinar.text.contains("Organizer: events@example.com"), webinar.text)
     }
 
@@ -415,7 +415,7 @@ final class IngestEndToEndTests: XCTestCase {
         XCTAssertEqual(stored.stdout, "1\n2\n", "the announcement and the reminder")
 
         try root.ok("run", now: F.scheduleNow)
-        XCTAssertEqual(try root.mails().map(\.subject), ["Webinar \"Quarterly webinar\" scheduled for Thursday 1 January 2026, 09:00 UTC"])
+        XCTAssertEqual(try root.mails().map(\.subject), ["[Test Site] Webinar \"Quarterly webinar\" scheduled for Thursday 1 January 2026, 09:00 (UTC)"])
 
         // 09:00 - 16 min: not yet.
         try root.ok("run", now: "2026-01-01T08:44:00Z")
@@ -428,9 +428,9 @@ final class IngestEndToEndTests: XCTestCase {
         let mails = try root.mails()
         XCTAssertEqual(mails.count, 2)
         let reminder = try XCTUnwrap(mails.last)
-        XCTAssertEqual(reminder.subject, "Webinar \"Quarterly webinar\" starts at 09:00 UTC")
+        XCTAssertEqual(reminder.subject, "[Test Site] Webinar \"Quarterly webinar\" starts at 09:00 (UTC)")
         XCTAssertEqual(reminder.header("Date"), "Thu, 01 Jan 2026 08:45:00 +0000")
-        XCTAssertTrue(reminder.text.contains("starts soon, on Thursday 1 January 2026, 09:00 UTC"), reminder.text)
+        XCTAssertTrue(reminder.text.contains("starts soon, on Thursday 1 January 2026, 09:00 (UTC)"), reminder.text)
 
         try root.ok("run", now: "2026-01-01T08:50:00Z")
         try root.ok("run", now: "2026-01-01T09:30:00Z")

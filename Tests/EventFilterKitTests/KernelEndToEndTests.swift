@@ -28,7 +28,7 @@ final class KernelEndToEndTests: XCTestCase {
         XCTAssertEqual(mails.count, 1, "one message however many rules match")
         let mail = try XCTUnwrap(mails.first)
         XCTAssertEqual(mail.to, "Reader <reader@example.com>")
-        XCTAssertEqual(mail.subject, "Article \"Spring news\" was published [Test Site]")
+        XCTAssertEqual(mail.subject, "[Test Site] Article \"Spring news\" was published")
         XCTAssertTrue(mail.text.contains("https://example.com/content/view/full/77"), mail.text)
         XCTAssertEqual(mail.header("In-Reply-To"), "<node.77.eventfilter@example.com>")
         XCTAssertEqual(mail.header("References"), "<node.77.eventfilter@example.com>")
@@ -52,7 +52,7 @@ final class KernelEndToEndTests: XCTestCase {
         try root.ok("run", now: now)
         let mails = try root.mails()
         XCTAssertEqual(mails.count, 1)
-        XCTAssertEqual(mails.first?.subject, "Item \"Draft 3\" was updated [Test Site]")
+        XCTAssertEqual(mails.first?.subject, "[Test Site] Item \"Draft 3\" was updated")
     }
 
     func testDisabledAndRemovedUsersGetNothingAndErrorsAreOneLine() throws {
@@ -101,9 +101,9 @@ final class KernelEndToEndTests: XCTestCase {
         XCTAssertEqual(mails.count, 1, "one digest")
         let digest = try XCTUnwrap(mails.first)
         XCTAssertEqual(digest.header("Date"), "Sun, 29 Mar 2026 06:00:00 +0000")
-        XCTAssertTrue(digest.text.contains("Item \"First\" was published"), digest.text)
-        XCTAssertTrue(digest.text.contains("Item \"Second\" was published"), digest.text)
-        XCTAssertLessThan(try XCTUnwrap(digest.text.range(of: "First")).lowerBound, try XCTUnwrap(digest.text.range(of: "Second")).lowerBound)
+        // Newest first, each at its own local time: CET on Saturday, CEST after the change.
+        XCTAssertTrue(digest.text.replacingOccurrences(of: "\r\n", with: "\n").contains("- Second \u{2014} Sunday 29 March 2026, 05:30 (Europe/Oslo) \u{2014} "
+            + "https://example.com/content/view/full/11\n- First \u{2014} Saturday 28 March 2026, 13:00 (Europe/Oslo)"), digest.text)
 
         try root.ok("run", now: "2026-03-29T06:30:00Z")
         try root.ok("run", now: "2026-03-30T06:00:00Z")
@@ -160,7 +160,7 @@ final class KernelEndToEndTests: XCTestCase {
         try FileManager.default.removeItem(at: root.url.appendingPathComponent("extension/mysite/templates/ezgeneraldigest/subject.txt"))
         try root.ok("run", now: "2026-06-02T07:05:00Z")
         try root.ok("run", now: "2026-06-02T07:10:00Z")
-        XCTAssertEqual(try root.mails().map(\.subject), ["[Test Site] Digest for 2026-06-02"], "sent once, when fixed")
+        XCTAssertEqual(try root.mails().map(\.subject), ["[Test Site] Digest for Tuesday 2 June 2026"], "sent once, when fixed")
     }
 
     func testMissedRunsAreCaughtUp() throws {
@@ -289,6 +289,7 @@ final class KernelEndToEndTests: XCTestCase {
         try run("event", "add", "ezpublish", "node_id=77", "path=/1/2/60/77/", "version=1", now: now)
         try run("event", "add", "ezpublish", "node_id=77", "path=/1/2/60/77/", "version=2", now: now)
         try run("event", "add", "ezcollaboration", "identifier=ezapprove", #"participants=[{"email":"a@example.com"}]"#, now: now)
+        try run("event", "add", "ezdelete", "node_id=99", now: now)
         try run("run", now: now)
         try run("run", now: "2026-05-05T08:00:00Z")
         try run("run", now: "2026-05-20T08:00:00Z")

@@ -45,7 +45,7 @@ final class MailCommandsEndToEndTests: XCTestCase {
         XCTAssertTrue(show.hasPrefix("message:      1\nstate:        deferred\nfrom:         notify@example.com\nto:           a@example.com\n"), show)
         XCTAssertTrue(show.contains("\nattempts:     1\n"), show)
         XCTAssertTrue(show.contains("\nlast reply:   smtp 127.0.0.1:\(port): connection refused"), show)
-        XCTAssertTrue(show.contains("\nSubject: Item \"Outage notice\" was published [Test Site]\n"), show)
+        XCTAssertTrue(show.contains("\nSubject: [Test Site] Item \"Outage notice\" was published\n"), show)
         XCTAssertFalse(show.contains("\n--=_"), "headers only: no MIME part of the body")
         XCTAssertTrue(show.hasSuffix("\n") && !show.hasSuffix("\n\n"), "ends with the last header line")
 

@@ -38,7 +38,7 @@ final class ObjectLifecycleEndToEndTests: XCTestCase {
     private func announced(_ root: TestRoot) throws {
         _ = try ingest(root, F.schedule, now: F.scheduleNow)
         try root.ok("run", now: F.scheduleNow)
-        XCTAssertEqual(try root.mails().map(\.subject), ["Webinar \"Quarterly webinar\" scheduled for Thursday 1 January 2026, 09:00 UTC"])
+        XCTAssertEqual(try root.mails().map(\.subject), ["[Test Site] Webinar \"Quarterly webinar\" scheduled for Thursday 1 January 2026, 09:00 (UTC)"])
     }
 
     private let waitingReminders =
@@ -57,10 +57,10 @@ final class ObjectLifecycleEndToEndTests: XCTestCase {
         let mails = try root.mails()
         XCTAssertEqual(mails.count, 2)
         let change = try XCTUnwrap(mails.last)
-        XCTAssertEqual(change.subject, "Webinar \"Quarterly webinar\" moved to Thursday 1 January 2026, 11:00 UTC")
-        XCTAssertTrue(change.text.contains("Was:    Thursday 1 January 2026, 09:00 UTC"), change.text)
-        XCTAssertTrue(change.text.contains("Now:    Thursday 1 January 2026, 11:00 UTC"), change.text)
-        XCTAssertTrue(change.html?.contains("<s>Thursday 1 January 2026, 09:00 UTC</s>") ?? false, change.html ?? "")
+        XCTAssertEqual(change.subject, "[Test Site] Webinar \"Quarterly webinar\" moved to Thursday 1 January 2026, 11:00 (UTC)")
+        XCTAssertTrue(change.text.contains("Was:    Thursday 1 January 2026, 09:00 (UTC)"), change.text)
+        XCTAssertTrue(change.text.contains("Now:    Thursday 1 January 2026, 11:00 (UTC)"), change.text)
+        XCTAssertTrue(change.html?.contains("<s>Thursday 1 January 2026, 09:00 (UTC)</s>") ?? false, change.html ?? "")
 
         // The old reminder time: nothing. New start - lead - 1 min: nothing. New start - lead: one.
         try root.ok("run", now: "2026-01-01T08:45:00Z")
@@ -69,8 +69,8 @@ final class ObjectLifecycleEndToEndTests: XCTestCase {
         XCTAssertEqual(try root.mailFiles().count, 2, "nothing a minute before new start - lead")
         try root.ok("run", now: "2026-01-01T10:45:00Z")
         let reminders = try root.mails().filter { $0.subject.contains("starts at") }
-        XCTAssertEqual(reminders.map(\.subject), ["Webinar \"Quarterly webinar\" starts at 11:00 UTC"])
-        XCTAssertTrue(reminders[0].text.contains("on Thursday 1 January 2026, 11:00 UTC"), reminders[0].text)
+        XCTAssertEqual(reminders.map(\.subject), ["[Test Site] Webinar \"Quarterly webinar\" starts at 11:00 (UTC)"])
+        XCTAssertTrue(reminders[0].text.contains("on Thursday 1 January 2026, 11:00 (UTC)"), reminders[0].text)
         try root.ok("run", now: "2026-01-01T11:30:00Z")
         XCTAssertEqual(try root.mailFiles().count, 3, "one reminder in all")
         try root.assertStrictMIME()
@@ -86,11 +86,11 @@ final class ObjectLifecycleEndToEndTests: XCTestCase {
         _ = try ingest(root, notification(job: "33578094501", start: "1767344400", end: "1767348000"), now: "2026-01-01T08:50:00Z")
         XCTAssertEqual(try root.scalar(waitingReminders), 1)
         try root.ok("run", now: "2026-01-01T08:50:00Z")
-        XCTAssertEqual(try root.mails().last?.subject, "Webinar \"Quarterly webinar\" moved to Friday 2 January 2026, 09:00 UTC")
+        XCTAssertEqual(try root.mails().last?.subject, "[Test Site] Webinar \"Quarterly webinar\" moved to Friday 2 January 2026, 09:00 (UTC)")
         try root.ok("run", now: "2026-01-02T08:44:00Z")
         XCTAssertEqual(try root.mailFiles().count, 3)
         try root.ok("run", now: "2026-01-02T08:45:00Z")
-        XCTAssertEqual(try root.mails().last?.subject, "Webinar \"Quarterly webinar\" starts at 09:00 UTC")
+        XCTAssertEqual(try root.mails().last?.subject, "[Test Site] Webinar \"Quarterly webinar\" starts at 09:00 (UTC)")
         XCTAssertEqual(try root.mailFiles().count, 4)
     }
 
@@ -106,8 +106,8 @@ final class ObjectLifecycleEndToEndTests: XCTestCase {
 
             try root.ok("run", now: "2026-01-01T08:00:00Z")
             let cancelled = try XCTUnwrap(try root.mails().last)
-            XCTAssertEqual(cancelled.subject, "Webinar \"Quarterly webinar\" cancelled")
-            XCTAssertTrue(cancelled.text.contains("scheduled for Thursday 1 January 2026, 09:00 UTC, has been cancelled"), cancelled.text)
+            XCTAssertEqual(cancelled.subject, "[Test Site] Webinar \"Quarterly webinar\" cancelled")
+            XCTAssertTrue(cancelled.text.contains("scheduled for Thursday 1 January 2026, 09:00 (UTC), has been cancelled"), cancelled.text)
 
             // The same cancellation again, as a new job: nobody hears twice.
             _ = try ingest(root, notification(job: "33578094601", eventType: eventType, status: status), now: "2026-01-01T08:10:00Z")
@@ -153,9 +153,9 @@ final class ObjectLifecycleEndToEndTests: XCTestCase {
         // Reinstated: announced, with its reminder.
         _ = try ingest(root, notification(job: "33578094801"), now: "2026-01-01T07:05:00Z")
         try root.ok("run", now: "2026-01-01T07:05:00Z")
-        XCTAssertEqual(try root.mails().map(\.subject), ["Webinar \"Quarterly webinar\" scheduled for Thursday 1 January 2026, 09:00 UTC"])
+        XCTAssertEqual(try root.mails().map(\.subject), ["[Test Site] Webinar \"Quarterly webinar\" scheduled for Thursday 1 January 2026, 09:00 (UTC)"])
         try root.ok("run", now: "2026-01-01T08:45:00Z")
-        XCTAssertEqual(try root.mails().last?.subject, "Webinar \"Quarterly webinar\" starts at 09:00 UTC")
+        XCTAssertEqual(try root.mails().last?.subject, "[Test Site] Webinar \"Quarterly webinar\" starts at 09:00 (UTC)")
     }
 
     /// A cancellation that arrives while a run holds the due reminder in its batch (here: while a
@@ -189,8 +189,8 @@ final class ObjectLifecycleEndToEndTests: XCTestCase {
         try root.ok("run", now: "2026-01-01T08:45:00Z")
         XCTAssertEqual(try root.scalar("SELECT count(*) FROM event WHERE type = 'kaltura.schedule_cancelled'"), 1, "the handler ingested it")
         XCTAssertEqual(try root.mails().map(\.subject), [
-            "Webinar \"Quarterly webinar\" scheduled for Thursday 1 January 2026, 09:00 UTC",
-            "Webinar \"Quarterly webinar\" cancelled",
+            "[Test Site] Webinar \"Quarterly webinar\" scheduled for Thursday 1 January 2026, 09:00 (UTC)",
+            "[Test Site] Webinar \"Quarterly webinar\" cancelled",
         ], "no reminder for the session cancelled mid-run")
         try root.ok("run", now: "2026-01-01T09:00:00Z")
         XCTAssertEqual(try root.mailFiles().count, 2)
@@ -201,8 +201,8 @@ final class ObjectLifecycleEndToEndTests: XCTestCase {
     func testAReminderStoredByTheEarlierVersionIsMovedNotDoubled() throws {
         let root = try F.makeRoot()
         try root.ok("event", "add", "kaltura.schedule_reminder", "path=/webinars/123/1_live01/", "node_id=1_live01",
-                    "name=Quarterly webinar", "start_date=1767258000", "end_date=1767261600", "start_clock=09:00 UTC",
-                    "start_text=Thursday 1 January 2026, 09:00 UTC", "reminder=true",
+                    "name=Quarterly webinar", "start_date=1767258000", "end_date=1767261600", "start_clock=09:00 (UTC)",
+                    "start_text=Thursday 1 January 2026, 09:00 (UTC)", "reminder=true",
                     "--not-before", "2026-01-01T08:45:00Z", "--key", "kaltura-http:webinars:schedule:4711:1767258000:reminder",
                     now: F.scheduleNow)
         XCTAssertEqual(try ingest(root, notification(job: "33578094950", start: newStart, end: newEnd), now: "2026-01-01T07:30:00Z"), "2\n")
@@ -213,8 +213,8 @@ final class ObjectLifecycleEndToEndTests: XCTestCase {
             try root.ok("run", now: time)
         }
         XCTAssertEqual(try root.mails().map(\.subject), [
-            "Webinar \"Quarterly webinar\" moved to Thursday 1 January 2026, 11:00 UTC",
-            "Webinar \"Quarterly webinar\" starts at 11:00 UTC",
+            "[Test Site] Webinar \"Quarterly webinar\" moved to Thursday 1 January 2026, 11:00 (UTC)",
+            "[Test Site] Webinar \"Quarterly webinar\" starts at 11:00 (UTC)",
         ])
     }
 
@@ -262,7 +262,7 @@ final class ObjectLifecycleEndToEndTests: XCTestCase {
         XCTAssertEqual(try root.scalar("SELECT count(*) FROM event WHERE type = 'kaltura.schedule_rescheduled'"), 0)
         XCTAssertEqual(try root.scalar("SELECT count(*) FROM event WHERE json_extract(params, '$.event_notification_job_id') = '33578096001' AND json_extract(params, '$.quiet') = 1"), 1, "kept, quietly")
         for time in ["2026-01-01T07:21:00Z", "2026-01-01T10:45:00Z"] { try root.ok("run", now: time) }
-        XCTAssertEqual(try root.mails().map(\.subject).dropFirst(), ["Webinar \"Quarterly webinar\" cancelled"])
+        XCTAssertEqual(try root.mails().map(\.subject).dropFirst(), ["[Test Site] Webinar \"Quarterly webinar\" cancelled"])
     }
 
     /// Changes that come faster than the runs: subscribers hear of the net change once, measured
@@ -283,12 +283,12 @@ final class ObjectLifecycleEndToEndTests: XCTestCase {
         XCTAssertEqual(try twice.scalar(waitingReminders), 1)
         try twice.ok("run", now: "2026-01-01T07:12:00Z")
         let moved = try twice.mails().dropFirst()
-        XCTAssertEqual(moved.map(\.subject), ["Webinar \"Quarterly webinar\" moved to Thursday 1 January 2026, 13:00 UTC"])
-        XCTAssertTrue(moved.first?.text.contains("Was:    Thursday 1 January 2026, 09:00 UTC") ?? false, moved.first?.text ?? "")
+        XCTAssertEqual(moved.map(\.subject), ["[Test Site] Webinar \"Quarterly webinar\" moved to Thursday 1 January 2026, 13:00 (UTC)"])
+        XCTAssertTrue(moved.first?.text.contains("Was:    Thursday 1 January 2026, 09:00 (UTC)") ?? false, moved.first?.text ?? "")
         for time in ["2026-01-01T08:45:00Z", "2026-01-01T10:45:00Z", "2026-01-01T12:44:00Z"] { try twice.ok("run", now: time) }
         XCTAssertEqual(try twice.mailFiles().count, 2)
         try twice.ok("run", now: "2026-01-01T12:45:00Z")
-        XCTAssertEqual(try twice.mails().last?.subject, "Webinar \"Quarterly webinar\" starts at 13:00 UTC")
+        XCTAssertEqual(try twice.mails().last?.subject, "[Test Site] Webinar \"Quarterly webinar\" starts at 13:00 (UTC)")
 
         // Moved and moved back between runs: nothing to tell; the reminder is at the original time.
         let back = try F.makeRoot()
@@ -298,7 +298,7 @@ final class ObjectLifecycleEndToEndTests: XCTestCase {
         try back.ok("run", now: "2026-01-01T07:12:00Z")
         XCTAssertEqual(try back.mailFiles().count, 1, "no mail for a move undone before anyone heard")
         try back.ok("run", now: "2026-01-01T08:45:00Z")
-        XCTAssertEqual(try back.mails().last?.subject, "Webinar \"Quarterly webinar\" starts at 09:00 UTC")
+        XCTAssertEqual(try back.mails().last?.subject, "[Test Site] Webinar \"Quarterly webinar\" starts at 09:00 (UTC)")
         try back.ok("run", now: "2026-01-01T10:45:00Z")
         XCTAssertEqual(try back.mailFiles().count, 2)
     }
@@ -317,9 +317,9 @@ final class ObjectLifecycleEndToEndTests: XCTestCase {
         XCTAssertEqual(try doras(), [], "the announcement waits for the digest")
         _ = try ingest(root, notification(job: "33578098001", start: newStart, end: newEnd), now: "2026-01-01T07:30:00Z")
         try root.ok("run", now: "2026-01-01T07:30:00Z")
-        XCTAssertEqual(try doras(), ["Webinar \"Quarterly webinar\" moved to Thursday 1 January 2026, 11:00 UTC"])
+        XCTAssertEqual(try doras(), ["[Test Site] Webinar \"Quarterly webinar\" moved to Thursday 1 January 2026, 11:00 (UTC)"])
         try root.ok("run", now: "2026-01-01T10:45:00Z")
-        XCTAssertEqual(try doras().last, "Webinar \"Quarterly webinar\" starts at 11:00 UTC")
+        XCTAssertEqual(try doras().last, "[Test Site] Webinar \"Quarterly webinar\" starts at 11:00 (UTC)")
         try root.ok("run", now: "2026-01-01T18:00:00Z")
         XCTAssertEqual(try doras().count, 3, "then the digest, with the announcement")
         XCTAssertTrue(try root.mails().last { $0.to.contains("dora@") }?.text.contains("Quarterly webinar") ?? false)

@@ -31,7 +31,7 @@ final class ReadyMediaEndToEndTests: XCTestCase {
         XCTAssertEqual(try root.ingest("kaltura", body: legacyEntry("7", type: "entry_add"), contentType: F.form, now: now).status, 0)
         try root.ok("run", now: now)
         let mails = try root.mails()
-        XCTAssertEqual(mails.map(\.subject), ["\"Keynote\" is ready to watch"])
+        XCTAssertEqual(mails.map(\.subject), ["[Test Site] \"Keynote\" is ready to watch"])
         XCTAssertTrue(mails[0].text.contains("Watch: https://videos.example.org/media/123/0_key?from=mail"), mails[0].text)
         XCTAssertTrue(mails[0].html?.contains(#"<a href="https://videos.example.org/media/123/0_key?from=mail">Watch</a>"#) ?? false,
                       mails[0].html ?? "")
@@ -56,7 +56,7 @@ final class ReadyMediaEndToEndTests: XCTestCase {
         XCTAssertEqual(try root.ingest("kaltura", body: legacyEntry("3", type: "entry_update"), contentType: F.form, now: now).status, 0)
         try root.ok("run", now: now)
         let mails = try root.mails()
-        XCTAssertEqual(mails.map(\.subject), ["New media \"Keynote\" was added", "\"Keynote\" is ready to watch"])
+        XCTAssertEqual(mails.map(\.subject), ["[Test Site] New media \"Keynote\" was added", "[Test Site] \"Keynote\" is ready to watch"])
         let ready = mails[1]
         XCTAssertTrue(ready.text.contains("Entry 0_key, partner 123"), "where it is, without a link: \(ready.text)")
         XCTAssertFalse(ready.text.contains("Watch:"), ready.text)
@@ -77,7 +77,7 @@ final class ReadyMediaEndToEndTests: XCTestCase {
         }
         try root.ok("run", now: F.scheduleNow)
         let mails = try root.mails()
-        XCTAssertEqual(mails.map(\.subject), ["\"Keynote\" is ready to watch"])
+        XCTAssertEqual(mails.map(\.subject), ["[Test Site] \"Keynote\" is ready to watch"])
         XCTAssertTrue(mails[0].text.contains("Watch: https://videos.example.org/e/0_abc"), mails[0].text)
     }
 
@@ -92,10 +92,10 @@ final class ReadyMediaEndToEndTests: XCTestCase {
                                        headers: [("Authorization", F.enablexAuthorization)], now: now).status, 0)
         try root.ok("run", now: now)
         let mails = try root.mails()
-        XCTAssertEqual(mails.map(\.subject).sorted(), ["Recording of room room-a is ready", "Video v1 is ready"])
-        let video = try XCTUnwrap(mails.first { $0.subject.hasPrefix("Video") })
+        XCTAssertEqual(mails.map(\.subject).sorted(), ["[Test Site] Recording of room room-a is ready", "[Test Site] Video v1 is ready"])
+        let video = try XCTUnwrap(mails.first { $0.subject.hasPrefix("[Test Site] Video") })
         XCTAssertTrue(video.text.contains("Watch: https://watch.example.org/v/v1"), video.text)
-        let recording = try XCTUnwrap(mails.first { $0.subject.hasPrefix("Recording") })
+        let recording = try XCTUnwrap(mails.first { $0.subject.hasPrefix("[Test Site] Recording") })
         XCTAssertTrue(recording.text.contains("Watch: https://rec.example.org/app1/room-a"), recording.text)
         try root.assertStrictMIME()
     }
@@ -107,9 +107,9 @@ final class ReadyMediaEndToEndTests: XCTestCase {
                                        headers: [("Authorization", F.enablexAuthorization)], now: F.scheduleNow).status, 0)
         try root.ok("run", now: F.scheduleNow)
         let mails = try root.mails()
-        let video = try XCTUnwrap(mails.first { $0.subject.hasPrefix("Video") })
+        let video = try XCTUnwrap(mails.first { $0.subject.hasPrefix("[Test Site] Video") })
         XCTAssertTrue(video.text.contains("Find it in Panda under video id v1."), video.text)
-        let recording = try XCTUnwrap(mails.first { $0.subject.hasPrefix("Recording") })
+        let recording = try XCTUnwrap(mails.first { $0.subject.hasPrefix("[Test Site] Recording") })
         XCTAssertTrue(recording.text.contains("EnableX app app1, room room-a, conference c9."), recording.text)
     }
 

@@ -19,7 +19,7 @@ final class RobustnessEndToEndTests: XCTestCase {
         let run = try root.run(["run"], now: now)
         XCTAssertEqual(run.status, 0, run.stderr)
         let subjects = try root.mails().map(\.subject).sorted()
-        XCTAssertEqual(subjects, ["Item \"Fine\" was published [Test Site]", "Item \"nul byte bell\" was published [Test Site]"])
+        XCTAssertEqual(subjects, ["[Test Site] Item \"Fine\" was published", "[Test Site] Item \"nul byte bell\" was published"])
     }
 
     func testUnsafeLinksFallBackToTheNodesPage() throws {
@@ -55,7 +55,7 @@ final class RobustnessEndToEndTests: XCTestCase {
         try root.ok("event", "add", "ezpublish", "node_id=6", "path=/1/2/6/", "name=Second", now: "2026-05-12T11:00:00Z")
         try root.ok("run", now: "2026-05-12T11:00:00Z")
         let mails = try root.mails()
-        XCTAssertEqual(mails.map(\.subject), ["Item \"First\" was published [Test Site]", "Item \"Second\" was published [Test Site]"])
+        XCTAssertEqual(mails.map(\.subject), ["[Test Site] Item \"First\" was published", "[Test Site] Item \"Second\" was published"])
         XCTAssertEqual(try root.mailFiles().map(\.lastPathComponent), ["1.eml", "2.eml"])
     }
 

@@ -62,7 +62,7 @@ final class SchedulingEndToEndTests: XCTestCase {
         let result = try run("/usr/bin/env", ["-i", "PATH=/usr/bin:/bin", "/bin/sh", "-c", substituted(command, root)])
         XCTAssertEqual(result.status, 0, result.stderr)
         XCTAssertEqual(result.stdout + result.stderr, "", "quiet on success, so cron mails nothing")
-        XCTAssertEqual(try root.mails().map(\.subject), ["Item \"Scheduled 5\" was published [Test Site]"])
+        XCTAssertEqual(try root.mails().map(\.subject), ["[Test Site] Item \"Scheduled 5\" was published"])
     }
 
     func testSystemdServiceAndTimerVerifyAndTheServiceRuns() throws {
@@ -90,6 +90,6 @@ final class SchedulingEndToEndTests: XCTestCase {
         try publish(root, node: 6)
         let result = try run("/usr/bin/env", ["-i", "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"] + words)
         XCTAssertEqual(result.status, 0, result.stderr)
-        XCTAssertEqual(try root.mails().map(\.subject), ["Item \"Scheduled 6\" was published [Test Site]"])
+        XCTAssertEqual(try root.mails().map(\.subject), ["[Test Site] Item \"Scheduled 6\" was published"])
     }
 }

@@ -163,6 +163,7 @@ final class TemplateTests: XCTestCase {
 
     func testBuiltinTemplatesAllParse() throws {
         let expected = [
+            "subject-line.txt",
             "ezsubtree/subject.txt", "ezsubtree/body.txt", "ezsubtree/body.html",
             "ezcollaboration/subject.txt", "ezcollaboration/body.txt", "ezcollaboration/body.html",
             "ezgeneraldigest/subject.txt", "ezgeneraldigest/body.txt", "ezgeneraldigest/body.html",
@@ -174,24 +175,38 @@ final class TemplateTests: XCTestCase {
         }
     }
 
-    func testSubtreeTemplatesKeepEZsWording() throws {
+    /// Readers filter on one pattern: `[SiteName] what happened`, so no built-in subject
+    /// carries the site's name itself (the subject line adds it once), for every source.
+    func testEverySubjectFollowsOnePattern() throws {
+        let library = TemplateLibrary(root: URL(fileURLWithPath: "/nonexistent"), extensions: [], builtins: BuiltinTemplates.all)
+        let context: [String: TemplateValue] = ["site_name": "Example Site", "name": "N", "type": "t", "node_id": "7"]
+        let subjects = BuiltinTemplates.all.keys.filter { $0.hasSuffix("/subject.txt") }.sorted()
+        XCTAssertGreaterThan(subjects.count, 10)
+        for name in subjects {
+            let what = try library.template(name).render(context, escapeHTML: false)
+            XCTAssertFalse(what.contains("Example Site"), "\(name) names the site itself: \(what)")
+            XCTAssertFalse(what.hasPrefix("["), "\(name): \(what)")
+        }
+        XCTAssertEqual(try library.template("subject-line.txt").render(["site_name": "Example Site", "subject": "Video v1 is ready"],
+                                                                        escapeHTML: false),
+                       "[Example Site] Video v1 is ready")
+    }
+
+    func testSubtreeTemplatesSayWhatHappenedInOneSentence() throws {
         let library = TemplateLibrary(root: URL(fileURLWithPath: "/nonexistent"), extensions: [], builtins: BuiltinTemplates.core)
         var context: [String: TemplateValue] = [
             "site_name": "Example Site", "site_url": "https://example.com", "class": "Article",
             "name": "Spring & <summer>", "url": "https://example.com/news/spring", "author_name": "Kari Nordmann",
             "node_id": "77", "version": "3", "is_update": false, "parent_name": "News",
+            "time_text": "Tuesday 1 December 2026, 09:17 (Europe/Oslo)",
         ]
         let subject = try library.template("ezsubtree/subject.txt")
-        XCTAssertEqual(
-            subject.render(context, escapeHTML: false), "Article \"Spring & <summer>\" was published [Example Site - News]")
+        XCTAssertEqual(subject.render(context, escapeHTML: false), "Article \"Spring & <summer>\" was published in News")
         let text = try library.template("ezsubtree/body.txt").render(context, escapeHTML: false)
         XCTAssertEqual(text, """
-            This email is to inform you that a new item has been published at Example Site.
-            The item can be viewed by using the URL below.
+            "Spring & <summer>" (Article) was published in News by Kari Nordmann on Tuesday 1 December 2026, 09:17 (Europe/Oslo).
 
-            Spring & <summer> - Kari Nordmann
-            Article in News
-            https://example.com/news/spring
+            Read it at https://example.com/news/spring
 
             """)
         let html = try library.template("ezsubtree/body.html").render(context, escapeHTML: true)
@@ -200,10 +215,11 @@ final class TemplateTests: XCTestCase {
 
         context["is_update"] = true
         context["parent_name"] = ""
-        XCTAssertEqual(subject.render(context, escapeHTML: false), "Article \"Spring & <summer>\" was updated [Example Site]")
+        context["author_name"] = ""
+        XCTAssertEqual(subject.render(context, escapeHTML: false), "Article \"Spring & <summer>\" was updated")
         let updated = try library.template("ezsubtree/body.txt").render(context, escapeHTML: false)
-        XCTAssertTrue(updated.hasPrefix("This email is to inform you that an updated item has been published at Example Site.\n"))
-        XCTAssertTrue(updated.contains("Spring & <summer> - Kari Nordmann (version 3)\nhttps://"), updated)
+        XCTAssertTrue(updated.hasPrefix(
+            "\"Spring & <summer>\" (Article) was updated to version 3 on Tuesday 1 December 2026, 09:17 (Europe/Oslo).\n"), updated)
     }
 
     func testCollaborationSubjectsDependOnTheRole() throws {
@@ -213,11 +229,11 @@ final class TemplateTests: XCTestCase {
         func with(_ extra: [String: TemplateValue]) -> [String: TemplateValue] { base.merging(extra) { $1 } }
         XCTAssertEqual(
             subject.render(with(["is_approver": true, "role": "approver"]), escapeHTML: false),
-            "[Example Site] Approval of \"Spring\" awaits your attention")
+            "Approval of \"Spring\" awaits your attention")
         XCTAssertEqual(
             subject.render(with(["is_approver": false, "is_author": true, "role": "author"]), escapeHTML: false),
-            "[Example Site] \"Spring\" awaits approval")
-        XCTAssertEqual(subject.render(with(["role": "observer"]), escapeHTML: false), "[Example Site] New collaboration item")
+            "\"Spring\" awaits approval")
+        XCTAssertEqual(subject.render(with(["role": "observer"]), escapeHTML: false), "New collaboration item")
         let text = try library.template("ezcollaboration/body.txt").render(with(["url": "https://example.com/c/5"]), escapeHTML: false)
         XCTAssertEqual(text, """
             This email is to inform you that a new collaboration item is awaiting your attention at Example Site.
@@ -228,50 +244,66 @@ final class TemplateTests: XCTestCase {
             """)
     }
 
-    func testDigestListsSectionsAndItemsAndFooterAppends() throws {
+    func testDigestIsACompactListAndTheFooterSaysWhatEachLinkDoes() throws {
         let library = TemplateLibrary(root: URL(fileURLWithPath: "/nonexistent"), extensions: [], builtins: BuiltinTemplates.core)
         let context: [String: TemplateValue] = [
-            "site_name": "Example Site", "site_url": "https://example.com", "date": "14 November 2023", "count": "2",
+            "site_name": "Example Site", "site_url": "https://example.com", "date": "Tuesday 14 November 2023", "count": "3",
+            "items_word": "items", "recipient_name": "Kari",
             "sections": .list([
-                ["title": "News", "items": .list([
-                    ["subject": "First <one>", "text": "Body one", "html": .html("<p>Body <b>one</b></p>")],
-                    ["subject": "Second", "text": "Body two", "html": .html("<p>Body two</p>")],
+                ["title": "News", "underline": "----", "more": "1", "more_url": "https://example.com", "items": .list([
+                    ["name": "First <one>", "url": "https://example.com/1", "time_text": "Tuesday 14 November 2023, 09:00 (UTC)"],
+                    ["name": "Second", "url": "", "time_text": "Tuesday 14 November 2023, 08:00 (UTC)"],
                 ])],
             ]),
         ]
         XCTAssertEqual(
             try library.template("ezgeneraldigest/subject.txt").render(context, escapeHTML: false),
-            "[Example Site] Digest for 14 November 2023")
+            "Digest for Tuesday 14 November 2023")
         XCTAssertEqual(try library.template("ezgeneraldigest/body.txt").render(context, escapeHTML: false), """
-            This digest email is to inform you about new items at Example Site.
-            Items in this digest: 2
+            Hello Kari,
 
-            == News ==
+            here is what happened at Example Site since your last digest (3 items).
 
-            * First <one>
-            Body one
-
-            * Second
-            Body two
+            News
+            ----
+            - First <one> \u{2014} Tuesday 14 November 2023, 09:00 (UTC) \u{2014} https://example.com/1
+            - Second \u{2014} Tuesday 14 November 2023, 08:00 (UTC)
+            ... and 1 more: https://example.com
 
             """)
         let html = try library.template("ezgeneraldigest/body.html").render(context, escapeHTML: true)
-        XCTAssertTrue(html.contains("<h3>First &lt;one&gt;</h3>\n<div><p>Body <b>one</b></p></div>"), html)
+        XCTAssertTrue(html.contains(
+            "<li><a href=\"https://example.com/1\">First &lt;one&gt;</a> <small>Tuesday 14 November 2023, 09:00 (UTC)</small></li>"), html)
+        XCTAssertTrue(html.contains("<li>Second <small>"), html)
 
         let footer: [String: TemplateValue] = [
             "site_name": "Example Site", "settings_url": "https://example.com/notification/settings", "unsubscribe_url": "",
+            "stop_all_url": "",
         ]
         XCTAssertEqual(try library.template("footer.txt").render(footer, escapeHTML: false), """
 
-            If you do not want to continue receiving these notifications,
-            change your settings at: https://example.com/notification/settings
+            Change which notifications you get: https://example.com/notification/settings
 
             -- \nExample Site notification system
 
             """)
-        let withUnsubscribe = try library.template("footer.html")
-            .render(footer.merging(["unsubscribe_url": "https://example.com/u/a?b=1&c=2"]) { $1 }, escapeHTML: true)
+        let withLinks = footer.merging([
+            "unsubscribe_url": "https://example.com/u/a?b=1&c=2", "unsubscribe_subject": "\"News\" and everything below it",
+            "stop_all_url": "https://example.com/u/all",
+        ]) { $1 }
+        XCTAssertEqual(try library.template("footer.txt").render(withLinks, escapeHTML: false), """
+
+            Change which notifications you get: https://example.com/notification/settings
+            Stop notifications about "News" and everything below it: https://example.com/u/a?b=1&c=2
+            Stop all notifications from Example Site: https://example.com/u/all
+
+            -- \nExample Site notification system
+
+            """)
+        let withUnsubscribe = try library.template("footer.html").render(withLinks, escapeHTML: true)
         XCTAssertTrue(withUnsubscribe.contains("href=\"https://example.com/u/a?b=1&amp;c=2\""), withUnsubscribe)
+        XCTAssertTrue(withUnsubscribe.contains("<a href=\"https://example.com/u/all\">Stop all notifications from Example Site</a>"),
+                      withUnsubscribe)
     }
 
     func testRenderedSubjectsAreSingleLine() throws {

@@ -47,9 +47,9 @@ final class UserCommandsEndToEndTests: XCTestCase {
             subtree rule:  node videos: webhook source videos (panda)
             collaboration: ezapprove
             waiting:       1 digest items (due 2026-05-05T06:00:00Z)
-              Item "Spring release" was published [Test Site]
+              [Test Site] Item "Spring release" was published
             recent mail:
-              1\tsent\t2026-05-04T10:00:00Z\tItem "News folder" was published [Test Site]
+              1\tsent\t2026-05-04T10:00:00Z\t[Test Site] Item "News folder" was published
 
             """)
         try dumpUnchanged(root, ["user", "show", "nobody@example.com"], status: 1, "unknown user nobody@example.com")

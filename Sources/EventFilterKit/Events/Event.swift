@@ -31,6 +31,8 @@ public enum EventType {
     public static let publish = "ezpublish"
     public static let collaboration = "ezcollaboration"
     public static let currentTime = "ezcurrenttime"
+    /// A node was deleted (`node_id`): waiting digests leave out what happened to it or below it.
+    public static let delete = "ezdelete"
 
     /// Event types are words, dots, dashes and underscores: they become template and path names.
     public static func validate(_ type: String) throws {

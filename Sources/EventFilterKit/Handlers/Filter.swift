@@ -49,6 +49,8 @@ public final class Filter {
             try self.store.purgeHandledEvents(before: now - Int64(self.site.keepDays) * 86_400)
             try self.store.purgeDedupeKeys(before: now - Int64(self.site.keepDedupeDays) * 86_400)
             try self.store.purgeWebhookObjects(before: now - Int64(self.site.keepDedupeDays) * 86_400)
+            // Deletions are remembered as long as dedupe keys, far longer than any digest waits.
+            try self.store.purgeDeletedNodes(before: now - Int64(self.site.keepDedupeDays) * 86_400)
             try context.outbox.purgeSent(before: now - Int64(self.site.keepDays) * 86_400)
             try self.store.purgeBounces(before: now - Int64(self.site.keepDays) * 86_400)
         }

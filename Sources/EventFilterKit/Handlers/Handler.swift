@@ -44,14 +44,34 @@ struct Items {
     var delivery: Delivery
 }
 
-/// Subject and bodies, rendered once per event.
+/// Subject and bodies, rendered once per event. Times in them are placeholders
+/// (`LocalTimeText`), written in each recipient's zone when the message is composed.
 struct RenderedContent {
     var handler: String
+    /// The full subject line, `[SiteName] what happened`.
     var subject: String
     var text: String
     var html: String?
     /// The stable Message-ID-like thread id of the node, for In-Reply-To and References.
     var thread: String?
+    /// The item's one line in a digest; nil: the subject stands for it, without a link.
+    var line: DigestLine? = nil
+    /// What happened, without the site's prefix: the digest line of an item without a name.
+    var headline: String? = nil
+}
+
+/// What a digest shows of an item: its name, link and time, and what it is grouped and
+/// collapsed by.
+struct DigestLine {
+    /// The event type: digests group by handler and by the type's source (`kaltura`, `ezpublish`).
+    var source: String
+    /// Items of one node collapse to the latest in a digest.
+    var nodeID: String?
+    /// The node ids of the event's path: the rules that still cover it, and deleted nodes.
+    var path: [String]
+    var name: String
+    var url: String?
+    var happenedAt: Int64
 }
 
 /// Who receives an item. `userID` is nil for an address that is not a known user (a custom
@@ -62,6 +82,11 @@ struct Recipient {
     var name: String
     var timezone: String
     var digest: DigestSchedule?
-    /// The subtree rule's one-click unsubscribe token, when the item came from one.
+    /// The rule's one-click unsubscribe token (subtree or collaboration rule), when the item came
+    /// from one; a digest carries the user's digest token here.
     var unsubscribeToken: String?
+    /// What that token stops, for the footer: `"News" and everything below it`.
+    var unsubscribeSubject: String? = nil
+    /// The user's own token: "stop all notifications" (every rule and the digest).
+    var stopAllToken: String? = nil
 }

@@ -39,17 +39,46 @@ final class RunContext {
     // MARK: Templates
 
     /// Renders `<base>/subject.txt`, `body.txt` and `body.html`, trying each base in turn for each
-    /// file, so an extension may override one file of a set.
-    func render(bases: [String], handler: String, thread: String?, _ variables: [String: TemplateValue]) throws -> RenderedContent {
+    /// file, so an extension may override one file of a set. Text values are taken as they come
+    /// from an event, so placeholder markers are removed from them; `times` holds the run's own
+    /// time placeholders (`LocalTimeText`).
+    func render(bases: [String], handler: String, thread: String?, _ variables: [String: TemplateValue],
+                times: [String: TemplateValue] = [:]) throws -> RenderedContent {
         var context = siteVariables
-        context.merge(variables) { _, new in new }
+        context.merge(variables.mapValues(Self.withoutMarkers)) { _, new in new }
+        context.merge(times) { _, new in new }
         let subject = try template(bases, "subject.txt").render(context, escapeHTML: false)
         let text = try template(bases, "body.txt").render(context, escapeHTML: false)
         let html = try optionalTemplate(bases, "body.html")?.render(context, escapeHTML: true)
         return RenderedContent(
             handler: handler,
-            subject: Self.oneLine(subject),
-            text: text, html: html, thread: thread)
+            subject: try subjectLine(subject),
+            text: text, html: html, thread: thread, headline: Self.oneLine(subject))
+    }
+
+    /// Every subject has one pattern, `[SiteName] what happened` (the `subject-line.txt`
+    /// template, which an extension may override), so readers can filter on it. A subject that
+    /// already starts with the site's prefix (a template written that way) keeps it once.
+    func subjectLine(_ subject: String) throws -> String {
+        let what = Self.oneLine(subject)
+        if what.hasPrefix("[\(site.siteName)]") { return what }
+        if let cached = subjectLineCache[what] { return cached }
+        var context = siteVariables
+        context["subject"] = .text(what)
+        let line = Self.oneLine(try templates.template("subject-line.txt").render(context, escapeHTML: false))
+        if subjectLineCache.count < 10_000 { subjectLineCache[what] = line }
+        return line
+    }
+
+    private var subjectLineCache: [String: String] = [:]
+
+    private static func withoutMarkers(_ value: TemplateValue) -> TemplateValue {
+        switch value {
+        case .text(let text): return .text(LocalTimeText.strippingMarkers(text))
+        case .html(let html): return .html(LocalTimeText.strippingMarkers(html))
+        case .bool: return value
+        case .list(let rows): return .list(rows.map { $0.mapValues(withoutMarkers) })
+        }
     }
 
     /// A subject is one line of printable text: line breaks and other control characters that a
@@ -103,11 +132,10 @@ final class RunContext {
         var contentID: Int64?
         for recipient in items.recipients {
             if items.delivery == .recipientSetting, let userID = recipient.userID, let schedule = recipient.digest {
-                let id = try contentID ?? storeContent(items.content, event: event)
+                let id = try contentID ?? store.insertContent(items.content, eventID: event.id, now: now)
                 contentID = id
                 let sendAt = try nextDigestTime(userID: userID, schedule: schedule, timezone: recipient.timezone)
-                try store.db.execute("INSERT OR IGNORE INTO digest_item(user_id, content_id, send_at) VALUES (?, ?, ?)",
-                                     [userID, id, sendAt])
+                try store.insertDigestItem(userID: userID, contentID: id, sendAt: sendAt)
                 digestItems += 1
             } else {
                 try queueMessage(items.content, to: recipient)
@@ -115,41 +143,58 @@ final class RunContext {
         }
     }
 
-    private func storeContent(_ content: RenderedContent, event: Event) throws -> Int64 {
-        try store.db.execute("""
-            INSERT INTO content(event_id, handler, subject, text, html, thread, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)
-            """, [event.id, content.handler, content.subject, content.text, content.html, content.thread, now])
-        return store.db.lastInsertRowID
-    }
-
     /// Computed once per user and run: every item of this run joins the same digest.
     private func nextDigestTime(userID: Int64, schedule: DigestSchedule, timezone: String) throws -> Int64 {
         if let cached = nextDigestTimes[userID] { return cached }
-        let time = schedule.nextSendTime(atOrAfter: now, in: try Zone.named(timezone))
+        let time = schedule.nextSendTime(atOrAfter: now, in: try zone(timezone))
         nextDigestTimes[userID] = time
         return time
     }
 
-    /// Composes one message for one recipient, with the footer and unsubscribe headers that are
-    /// theirs alone, and queues it.
+    private var zones: [String: TimeZone] = [:]
+
+    /// A recipient's zone, parsed once per run.
+    func zone(_ name: String) throws -> TimeZone {
+        if let cached = zones[name] { return cached }
+        let zone = try Zone.named(name)
+        zones[name] = zone
+        return zone
+    }
+
+    /// Composes one message for one recipient, with the times written in their zone, and the
+    /// footer and unsubscribe headers that are theirs alone, and queues it.
     func queueMessage(_ content: RenderedContent, to recipient: Recipient) throws {
-        try enqueue(try compose(content, to: recipient), subject: content.subject, to: recipient)
+        try enqueue(try compose(content, to: recipient), subject: try localizedSubject(content, to: recipient), to: recipient)
+    }
+
+    /// The subject as `recipient` reads it (times in their zone), for the outbox.
+    func localizedSubject(_ content: RenderedContent, to recipient: Recipient) throws -> String {
+        try localized(content, zoneName: recipient.timezone).subject
     }
 
     /// The message `queueMessage` would queue, composed without touching the store.
     func compose(_ content: RenderedContent, to recipient: Recipient) throws -> ComposedMessage {
+        let localized = try self.localized(content, zoneName: recipient.timezone)
+        let zone = try self.zone(recipient.timezone)
+        func local(_ text: String) -> String { LocalTimeText.substitute(in: text, zone: zone, zoneName: recipient.timezone) }
         let unsubscribeURL = recipient.unsubscribeToken.flatMap { token in site.unsubscribeURL.map { "\($0)/\(token)" } }
+        let stopAllURL = recipient.stopAllToken.flatMap { token in site.unsubscribeURL.map { "\($0)/\(token)" } }
         let settingsURL = recipient.userID.map { site.settingsURL + "/" + settingsToken(userID: $0) }
-        let footer = try self.footer(unsubscribeURL: unsubscribeURL, settingsURL: settingsURL)
+        let footer = try self.footer(unsubscribeURL: unsubscribeURL, subject: recipient.unsubscribeSubject.map(local),
+                                     stopAllURL: stopAllURL, settingsURL: settingsURL)
         var headers: [(name: String, value: String)] = []
-        if let unsubscribeURL {
-            headers.append((name: "List-Unsubscribe", value: "<\(unsubscribeURL)>"))
+        if let replyTo = site.replyTo {
+            headers.append((name: "Reply-To", value: replyTo.address))
+        }
+        // RFC 8058: the one-click header unsubscribes from "this list", the message's own rule.
+        if let listURL = unsubscribeURL ?? stopAllURL {
+            headers.append((name: "List-Unsubscribe", value: "<\(listURL)>"))
             headers.append((name: "List-Unsubscribe-Post", value: "List-Unsubscribe=One-Click"))
         }
         let to = try Mailbox(address: recipient.email, name: recipient.name.isEmpty ? nil : recipient.name)
         return try composer.compose(
-            to: to, subject: content.subject, text: content.text + footer.text,
-            html: content.html.map { $0 + footer.html }, date: now,
+            to: to, subject: localized.subject, text: localized.text + footer.text,
+            html: localized.html.map { $0 + footer.html }, date: now,
             inReplyTo: content.thread, references: content.thread.map { [$0] } ?? [], extraHeaders: headers)
     }
 
@@ -163,7 +208,28 @@ final class RunContext {
         messagesQueued += 1
     }
 
-    private var footerCache: [String: (text: String, html: String)] = [:]
+    private typealias Localized = (subject: String, text: String, html: String?)
+    /// The content last localized, and its subject and bodies per zone: an event's recipients
+    /// share one content, and most share a few zones, so each zone's text is written once.
+    private var localizedContent: Localized?
+    private var localizedByZone: [String: Localized] = [:]
+
+    private func localized(_ content: RenderedContent, zoneName: String) throws -> Localized {
+        // Strings of one content share storage, so comparing them is a pointer check.
+        if let last = localizedContent, last.subject == content.subject, last.text == content.text, last.html == content.html {
+            if let done = localizedByZone[zoneName] { return done }
+        } else {
+            localizedContent = (content.subject, content.text, content.html)
+            localizedByZone = [:]
+        }
+        let zone = try self.zone(zoneName)
+        func local(_ text: String) -> String { LocalTimeText.substitute(in: text, zone: zone, zoneName: zoneName) }
+        let result = (subject: local(content.subject), text: local(content.text), html: content.html.map(local))
+        localizedByZone[zoneName] = result
+        return result
+    }
+
+    private var footerCache: (text: String, html: String)?
     private var settingsTokens: [Int64: String] = [:]
 
     /// The reader's personal settings link. The store keeps only a hash of each token, so a run
@@ -177,16 +243,22 @@ final class RunContext {
         return token
     }
 
-    private func footer(unsubscribeURL: String?, settingsURL: String?) throws -> (text: String, html: String) {
-        let personal = unsubscribeURL != nil || settingsURL != nil
-        if !personal, let cached = footerCache[""] { return cached }
+    /// The footer says what each link does: "Stop notifications about <what the rule covers>"
+    /// with the rule's token, "Stop all notifications from <SiteName>" with the user's, and the
+    /// reader's own settings link.
+    private func footer(unsubscribeURL: String?, subject: String?, stopAllURL: String?,
+                        settingsURL: String?) throws -> (text: String, html: String) {
+        let personal = unsubscribeURL != nil || stopAllURL != nil || settingsURL != nil
+        if !personal, let footerCache { return footerCache }
         var context = siteVariables
         context["unsubscribe_url"] = .text(unsubscribeURL ?? "")
+        context["unsubscribe_subject"] = .text(subject ?? "these notifications")
+        context["stop_all_url"] = .text(stopAllURL ?? "")
         if let settingsURL { context["settings_url"] = .text(settingsURL) }
         let rendered = (text: try templates.template("footer.txt").render(context, escapeHTML: false),
                         html: try templates.template("footer.html").render(context, escapeHTML: true))
-        // Tokens are per rule and per user, so only the token-free footer is worth keeping.
-        if !personal { footerCache[""] = rendered }
+        // Tokens are per rule and user, so only the token-free footer is worth keeping.
+        if !personal { footerCache = rendered }
         return rendered
     }
 }

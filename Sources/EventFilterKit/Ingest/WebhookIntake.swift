@@ -12,8 +12,9 @@
 /// answer 200 and store nothing. When storing fails the answer is 500, so the sender retries.
 ///
 /// One-click unsubscribe (RFC 8058) lives here too, because it is the other thing a web server
-/// forwards to the web front: `POST /unsubscribe/TOKEN` removes the subtree rule with that token
-/// and answers 200 whether or not it still existed; `GET` shows a page with a button that POSTs,
+/// forwards to the web front: `POST /unsubscribe/TOKEN` removes what the token names (a rule,
+/// what the user's digests carry, or everything: see `Store.unsubscribe(token:)`) and answers 200
+/// whether or not it still existed; `GET` shows a page with a button that POSTs,
 /// so mail scanners that follow links unsubscribe nobody.
 public final class WebhookIntake {
     public let store: Store

@@ -6,17 +6,23 @@
 /// caller renders `footer.txt` / `footer.html` and appends them to the bodies.
 ///
 /// Variables:
-/// - `ezsubtree/*`: `site_name`, `site_url`, `class`, `name`, `url`, `author_name`, `node_id`,
+/// - `ezsubtree/*`: `site_name`, `site_url`, `class`, `name`, `url`, `author_name`, `time_text`, `node_id`,
 ///   `version`, `is_update` (bool), `parent_name` (may be empty).
 /// - `ezcollaboration/*`: `site_name`, `site_url`, `identifier`, `name`, `item_id`, `url`,
 ///   `role`, `is_approver` (bool), `is_author` (bool; false for any other participant).
-/// - `ezgeneraldigest/*`: `site_name`, `site_url`, `date`, `count`, `sections`: a list of
-///   `title` and `items`, a list of `subject`, `text`, `html` (an `.html` value).
-/// - `footer.*`: `site_name`, `settings_url`, `unsubscribe_url` (may be empty).
+/// - `subject-line.txt`: `site_name`, `subject` (what the base's `subject.txt` rendered): the
+///   pattern every subject follows.
+/// - `ezgeneraldigest/*`: `site_name`, `site_url`, `date`, `count`, `items_word`,
+///   `recipient_name` (may be empty), `sections`: a list of `title`, `underline`, `items` (a list
+///   of `name`, `url` (may be empty), `time_text`), `more` (the count left out, or empty) and `more_url`.
+/// - `footer.*`: `site_name`, `settings_url`, `unsubscribe_url` (may be empty) with
+///   `unsubscribe_subject` (what it stops), `stop_all_url` (may be empty).
+/// - Times (`time_text`, `start_text`, ...) are written in each reader's time zone.
 ///
 ///     let library = TemplateLibrary(root: root, extensions: [], builtins: BuiltinTemplates.core)
 public enum BuiltinTemplates {
     public static let core: [String: String] = [
+        "subject-line.txt": subjectLine,
         "ezsubtree/subject.txt": subtreeSubject,
         "ezsubtree/body.txt": subtreeText,
         "ezsubtree/body.html": subtreeHTML,
@@ -30,47 +36,43 @@ public enum BuiltinTemplates {
         "footer.html": footerHTML,
     ]
 
+    // MARK: Subject line
+
+    /// Every subject: `[SiteName] what happened`, one pattern readers can filter on.
+    static let subjectLine = """
+        [{{site_name}}] {{subject}}
+        """
+
     // MARK: Subtree (content published or updated)
 
     static let subtreeSubject = """
-        {{class}} "{{name}}" was {{#is_update}}updated{{/is_update}}{{^is_update}}published{{/is_update}} \
-        [{{site_name}}{{#parent_name}} - {{parent_name}}{{/parent_name}}]
+        {{class}} "{{name}}" was {{#is_update}}updated{{/is_update}}{{^is_update}}published{{/is_update}}\
+        {{#parent_name}} in {{parent_name}}{{/parent_name}}
         """
 
     static let subtreeText = """
-        {{#is_update}}
-        This email is to inform you that an updated item has been published at {{site_name}}.
-        {{/is_update}}
-        {{^is_update}}
-        This email is to inform you that a new item has been published at {{site_name}}.
-        {{/is_update}}
-        The item can be viewed by using the URL below.
+        "{{name}}" ({{class}}) was \
+        {{#is_update}}updated{{#version}} to version {{version}}{{/version}}{{/is_update}}{{^is_update}}published{{/is_update}}\
+        {{#parent_name}} in {{parent_name}}{{/parent_name}}{{#author_name}} by {{author_name}}{{/author_name}}\
+        {{#time_text}} on {{time_text}}{{/time_text}}.
 
-        {{name}}{{#author_name}} - {{author_name}}{{/author_name}}\
-        {{#is_update}}{{#version}} (version {{version}}){{/version}}{{/is_update}}
-        {{#parent_name}}
-        {{class}} in {{parent_name}}
-        {{/parent_name}}
-        {{url}}
+        Read it at {{url}}
 
         """
 
     static let subtreeHTML = """
-        <p>This email is to inform you that \
-        {{#is_update}}an updated item{{/is_update}}{{^is_update}}a new item{{/is_update}} \
-        has been published at <a href="{{site_url}}">{{site_name}}</a>.</p>
-        <p>The item can be viewed by using the link below.</p>
-        <p><a href="{{url}}">{{name}}</a>{{#author_name}} &ndash; {{author_name}}{{/author_name}}\
-        {{#is_update}}{{#version}} (version {{version}}){{/version}}{{/is_update}}\
-        {{#parent_name}}<br>
-        {{class}} in {{parent_name}}{{/parent_name}}</p>
+        <p>&ldquo;<a href="{{url}}">{{name}}</a>&rdquo; ({{class}}) was \
+        {{#is_update}}updated{{#version}} to version {{version}}{{/version}}{{/is_update}}{{^is_update}}published{{/is_update}}\
+        {{#parent_name}} in {{parent_name}}{{/parent_name}}{{#author_name}} by {{author_name}}{{/author_name}}\
+        {{#time_text}} on {{time_text}}{{/time_text}}.</p>
+        <p><a href="{{url}}">Read it at {{site_name}}</a></p>
 
         """
 
     // MARK: Collaboration (approval workflow)
 
     static let collaborationSubject = """
-        [{{site_name}}] {{#is_approver}}Approval of "{{name}}" awaits your attention{{/is_approver}}\
+        {{#is_approver}}Approval of "{{name}}" awaits your attention{{/is_approver}}\
         {{^is_approver}}{{#is_author}}"{{name}}" awaits approval{{/is_author}}\
         {{^is_author}}New collaboration item{{/is_author}}{{/is_approver}}
         """
@@ -119,52 +121,60 @@ public enum BuiltinTemplates {
 
     // MARK: General digest
 
+    /// A compact list: a heading per group, one line per item, the greeting and footer once.
     static let digestSubject = """
-        [{{site_name}}] Digest for {{date}}
+        Digest for {{date}}
         """
 
     static let digestText = """
-        This digest email is to inform you about new items at {{site_name}}.
-        {{#count}}
-        Items in this digest: {{count}}
-        {{/count}}
+        Hello{{#recipient_name}} {{recipient_name}}{{/recipient_name}},
+
+        here is what happened at {{site_name}} since your last digest ({{count}} {{items_word}}).
         {{#sections}}
 
-        == {{title}} ==
+        {{title}}
+        {{underline}}
         {{#items}}
-
-        * {{subject}}
-        {{text}}
+        - {{name}}{{#time_text}} \u{2014} {{time_text}}{{/time_text}}{{#url}} \u{2014} {{url}}{{/url}}
         {{/items}}
+        {{#more}}
+        ... and {{more}} more: {{more_url}}
+        {{/more}}
         {{/sections}}
 
         """
 
     static let digestHTML = """
-        <p>This digest email is to inform you about new items at <a href="{{site_url}}">{{site_name}}</a>.</p>
-        {{#count}}
-        <p>Items in this digest: {{count}}</p>
-        {{/count}}
+        <p>Hello{{#recipient_name}} {{recipient_name}}{{/recipient_name}},</p>
+        <p>here is what happened at <a href="{{site_url}}">{{site_name}}</a> since your last digest \
+        ({{count}} {{items_word}}).</p>
         {{#sections}}
         <h2>{{title}}</h2>
+        <ul>
         {{#items}}
-        <h3>{{subject}}</h3>
-        <div>{{html}}</div>
+        <li>{{#url}}<a href="{{url}}">{{name}}</a>{{/url}}{{^url}}{{name}}{{/url}}{{#time_text}} <small>{{time_text}}</small>{{/time_text}}</li>
         {{/items}}
+        </ul>
+        {{#more}}
+        <p>&hellip; and <a href="{{more_url}}">{{more}} more</a></p>
+        {{/more}}
         {{/sections}}
 
         """
 
     // MARK: Footer
 
-    /// Ends with eZ's signature; `-- ` keeps its space so mail clients recognise the separator.
+    /// Each link says what it does. Ends with eZ's signature; `-- ` keeps its space so mail
+    /// clients recognise the separator.
     static let footerText = """
 
-        If you do not want to continue receiving these notifications,
-        change your settings at: {{settings_url}}
+        Change which notifications you get: {{settings_url}}
         {{#unsubscribe_url}}
-        To stop all notifications from {{site_name}} at once, use: {{unsubscribe_url}}
+        Stop notifications about {{unsubscribe_subject}}: {{unsubscribe_url}}
         {{/unsubscribe_url}}
+        {{#stop_all_url}}
+        Stop all notifications from {{site_name}}: {{stop_all_url}}
+        {{/stop_all_url}}
 
         --\u{20}
         {{site_name}} notification system
@@ -173,11 +183,11 @@ public enum BuiltinTemplates {
 
     static let footerHTML = """
         <hr>
-        <p>If you do not want to continue receiving these notifications, change your settings at \
-        <a href="{{settings_url}}">{{settings_url}}</a>.\
+        <p><a href="{{settings_url}}">Change which notifications you get</a>\
         {{#unsubscribe_url}}<br>
-        To stop all notifications from {{site_name}} at once, \
-        <a href="{{unsubscribe_url}}">unsubscribe here</a>.{{/unsubscribe_url}}</p>
+        <a href="{{unsubscribe_url}}">Stop notifications about {{unsubscribe_subject}}</a>{{/unsubscribe_url}}\
+        {{#stop_all_url}}<br>
+        <a href="{{stop_all_url}}">Stop all notifications from {{site_name}}</a>{{/stop_all_url}}</p>
         <p>&mdash;<br>
         {{site_name}} notification system</p>
 

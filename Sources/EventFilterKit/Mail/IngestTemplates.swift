@@ -114,7 +114,7 @@ enum IngestMailText {
     // MARK: Generic (any source, Standard Webhooks)
 
     static let eventSubject = """
-        [{{site_name}}] {{type}}: {{name}}
+        {{type}}: {{name}}
         """
 
     static let eventText = """
@@ -133,7 +133,7 @@ enum IngestMailText {
     // MARK: Kaltura
 
     static let kalturaSubject = """
-        Kaltura: {{name}} [{{site_name}}]
+        Kaltura: {{name}}
         """
 
     static let kalturaText = """
@@ -317,7 +317,7 @@ enum IngestMailText {
     // MARK: Panda
 
     static let pandaSubject = """
-        Panda: {{event}} for video {{node_id}} [{{site_name}}]
+        Panda: {{event}} for video {{node_id}}
         """
 
     static let pandaText = """
@@ -399,7 +399,7 @@ enum IngestMailText {
     // MARK: EnableX
 
     static let enablexSubject = """
-        Room \(room): {{type}} [{{site_name}}]
+        Room \(room): {{type}}
         """
 
     static let enablexText = """

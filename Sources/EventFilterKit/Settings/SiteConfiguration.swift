@@ -8,6 +8,8 @@ public struct SiteConfiguration: Sendable {
     public var siteURL: String
     /// The From header: `[MailSettings] EmailSender` of notification.ini, else site.ini's, else `AdminEmail`.
     public var sender: Mailbox
+    /// `[MailSettings] EmailReplyTo`: the `Reply-To` of every message, when set.
+    public var replyTo: Mailbox?
     /// The right-hand side of generated Message-IDs and thread ids.
     public var messageIDDomain: String
     /// `[SiteSettings] UnsubscribeURL`: when set, every message gets RFC 8058 one-click headers.
@@ -27,6 +29,8 @@ public struct SiteConfiguration: Sendable {
     public var handlerTimeout: Double
     /// `[EventFilterSettings] KeepDedupeDays`: how long a dedupe key refuses a replay (90).
     public var keepDedupeDays: Int
+    /// `[GeneralDigestSettings] MaxItems`: items shown per group of a digest (50), newest first.
+    public var digestMaxItems: Int = 50
 
     public static func load(_ settings: Settings) throws -> SiteConfiguration {
         let site = try settings.file("site.ini")
@@ -48,6 +52,16 @@ public struct SiteConfiguration: Sendable {
         } catch {
             throw EventFilterError.failure("site.ini [MailSettings] EmailSender/AdminEmail '\(senderAddress)': \(error)")
         }
+        var replyTo: Mailbox?
+        if let address = nonEmpty(site.string("MailSettings", "EmailReplyTo")) {
+            // The same check as every address: a dot-atom local part and a host name, ASCII only,
+            // so the value can be written into the header as it is.
+            do {
+                replyTo = try Mailbox(address: address)
+            } catch {
+                throw EventFilterError.failure("site.ini [MailSettings] EmailReplyTo: \(error)")
+            }
+        }
         let host = URLComponents(string: siteURL)?.host ?? ""
         let domain = host.isEmpty ? String(senderAddress.split(separator: "@").last ?? "localhost") : host
 
@@ -66,12 +80,17 @@ public struct SiteConfiguration: Sendable {
             throw EventFilterError.failure("notification.ini [EventFilterSettings]: BatchSize and HandlerTimeout must be positive, "
                 + "KeepDays not negative, KeepDedupeDays at least KeepDays")
         }
+        let maxItems = try notification.int("GeneralDigestSettings", "MaxItems") ?? 50
+        guard (1...10_000).contains(maxItems) else {
+            throw EventFilterError.failure("notification.ini [GeneralDigestSettings] MaxItems must be 1 to 10000, got \(maxItems)")
+        }
         var configuration = SiteConfiguration(
-            siteName: siteName, siteURL: siteURL, sender: sender, messageIDDomain: domain,
+            siteName: siteName, siteURL: siteURL, sender: sender, replyTo: replyTo, messageIDDomain: domain,
             unsubscribeURL: unsubscribe,
             settingsURL: nonEmpty(site.string("SiteSettings", "SettingsURL")) ?? siteURL + "/notification/settings",
             notifyAuthor: try notification.bool("SubtreeHandlerSettings", "NotifyAuthor", default: false),
             batchSize: batchSize, keepDays: keepDays, handlerTimeout: Double(timeout), keepDedupeDays: keepDedupeDays)
+        configuration.digestMaxItems = maxItems
         configuration.followSecret = nonEmpty(site.string("SiteSettings", "FollowSecret"))
         return configuration
     }

@@ -209,6 +209,25 @@ enum Migrations {
             updated_at INTEGER NOT NULL
         ) WITHOUT ROWID;
         """,
+        // Mail people read: digest lines (name, link, time), grouping by source, collapsing by node,
+        // and a second user token for "stop these digests" next to the stop-all token.
+        """
+        ALTER TABLE content ADD COLUMN source TEXT;          -- the event type, e.g. ezpublish, kaltura.entry_add
+        ALTER TABLE content ADD COLUMN node_id TEXT;         -- items of one node collapse to the latest in a digest
+        ALTER TABLE content ADD COLUMN path TEXT;            -- JSON array of the path's node ids (rule and deletion checks)
+        ALTER TABLE content ADD COLUMN item_name TEXT;       -- the digest line's text
+        ALTER TABLE content ADD COLUMN item_url TEXT;        -- the digest line's link
+        ALTER TABLE content ADD COLUMN happened_at INTEGER;  -- when the event happened (Unix seconds)
+        ALTER TABLE user ADD COLUMN digest_token TEXT;       -- one-click: stop everything the digests carry
+        UPDATE user SET digest_token = lower(hex(randomblob(16))) WHERE digest_token IS NULL;
+        CREATE UNIQUE INDEX user_digest_token ON user(digest_token);
+        -- nodes deleted (ezdelete, a source's *_delete): digest items about them, or below them, are dropped
+        CREATE TABLE deleted_node (
+            node_id TEXT PRIMARY KEY,
+            deleted_at INTEGER NOT NULL
+        ) WITHOUT ROWID;
+        CREATE INDEX deleted_node_at ON deleted_node(deleted_at);
+        """,
         // Personal settings links. Only a SHA-256 of each token is kept, so a copy of the store
         // opens nobody's settings; a user may hold several (one per run that mailed them).
         """

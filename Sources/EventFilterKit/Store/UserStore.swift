@@ -18,8 +18,8 @@ extension Store {
         if try user(email: email) != nil {
             throw EventFilterError.failure("user \(email) already exists")
         }
-        try db.execute("INSERT INTO user(email, name, timezone, token, created_at) VALUES (?, ?, ?, ?, ?)",
-                       [email, name, timezone, Store.newToken(), now])
+        try db.execute("INSERT INTO user(email, name, timezone, token, digest_token, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+                       [email, name, timezone, Store.newToken(), Store.newToken(), now])
         return User(id: db.lastInsertRowID, email: email, name: name, timezone: timezone, enabled: true)
     }
 
@@ -82,10 +82,24 @@ extension Store {
         guard db.changes == 1 else { throw EventFilterError.failure("\(email) has no subscription to node \(node)") }
     }
 
-    /// One-click unsubscribe (RFC 8058): removes what the token names: a subtree rule (immediate
-    /// subtree mail), a collaboration rule (collaboration mail), or, with a user's own token (digests),
-    /// all of that user's subtree rules. Idempotent: an unknown or used token removes nothing and
-    /// is not an error, so a repeated POST answers the same.
+    /// The name the store knows for `email` (`Ann Editor`), or nil when it knows none.
+    public func displayName(email: String) throws -> String? {
+        let name = try db.first("SELECT name FROM user WHERE email = ?", [email]) { $0.string(0) }
+        guard let name, !name.isEmpty else { return nil }
+        return name
+    }
+
+    /// One-click unsubscribe (RFC 8058): removes what the token names.
+    ///
+    /// - a subtree rule's token (immediate subtree mail): that rule;
+    /// - a collaboration rule's token (collaboration mail): that rule;
+    /// - a user's digest token (digests): every subtree rule, whose items the digests carry, and
+    ///   the items still waiting;
+    /// - a user's own token ("stop all notifications"): every subtree rule, every collaboration
+    ///   rule, the digest schedule and the items still waiting.
+    ///
+    /// Idempotent: an unknown or used token removes nothing and is not an error, so a repeated
+    /// POST answers the same.
     @discardableResult
     public func unsubscribe(token: String) throws -> Bool {
         try db.inTransaction {
@@ -93,9 +107,35 @@ extension Store {
             if db.changes > 0 { return true }
             try db.execute("DELETE FROM collaboration_rule WHERE token = ?", [token])
             if db.changes > 0 { return true }
-            try db.execute("DELETE FROM subtree_rule WHERE user_id = (SELECT id FROM user WHERE token = ?)", [token])
-            return db.changes > 0
+            if let userID = try db.first("SELECT id FROM user WHERE digest_token = ?", [token], { $0.int64(0) }) {
+                try db.execute("DELETE FROM subtree_rule WHERE user_id = ?", [userID])
+                let removed = db.changes
+                return try removeWaitingDigestItems(userID: userID) + removed > 0
+            }
+            guard let userID = try db.first("SELECT id FROM user WHERE token = ?", [token], { $0.int64(0) }) else { return false }
+            try db.execute("DELETE FROM subtree_rule WHERE user_id = ?", [userID])
+            var removed = db.changes
+            try db.execute("DELETE FROM collaboration_rule WHERE user_id = ?", [userID])
+            removed += db.changes
+            try db.execute("DELETE FROM digest_setting WHERE user_id = ?", [userID])
+            removed += db.changes
+            return try removeWaitingDigestItems(userID: userID) + removed > 0
         }
+    }
+
+    /// Deletes the user's waiting digest items and the contents nobody else waits for; returns
+    /// how many items went.
+    private func removeWaitingDigestItems(userID: Int64) throws -> Int {
+        let contents = try db.map("SELECT content_id FROM digest_item WHERE user_id = ?", [userID]) {
+            JSONValue.number(Double($0.int64(0)))
+        }
+        try db.execute("DELETE FROM digest_item WHERE user_id = ?", [userID])
+        let removed = db.changes
+        try db.execute("""
+            DELETE FROM content WHERE id IN (SELECT value FROM json_each(?))
+              AND NOT EXISTS (SELECT 1 FROM digest_item WHERE digest_item.content_id = content.id)
+            """, [JSONValue.array(contents).serialized])
+        return removed
     }
 
     public func subscriptions(email: String) throws -> [String] {

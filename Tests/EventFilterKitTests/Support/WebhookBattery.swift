@@ -87,18 +87,18 @@ struct WebhookBattery {
         try root.ok("run", now: F.scheduleNow)
         let mails = try root.mails()
         XCTAssertEqual(Set(mails.map(\.subject)), [
-            "New media \"Test\" was added",
-            "Webinar \"Quarterly webinar\" scheduled for Thursday 1 January 2026, 09:00 UTC",
-            "Video v1 is ready",
-            "Recording of room room-a is ready",
+            "[Test Site] New media \"Test\" was added",
+            "[Test Site] Webinar \"Quarterly webinar\" scheduled for Thursday 1 January 2026, 09:00 (UTC)",
+            "[Test Site] Video v1 is ready",
+            "[Test Site] Recording of room room-a is ready",
             "[Test Site] billing.invoice.paid: Invoice 7",
         ], file: file, line: line)
         XCTAssertTrue(mails.allSatisfy { $0.to == "Ann <ann@example.com>" }, file: file, line: line)
-        let recording = try XCTUnwrap(mails.first { $0.subject.hasPrefix("Recording") })
+        let recording = try XCTUnwrap(mails.first { $0.subject.hasPrefix("[Test Site] Recording") })
         XCTAssertTrue(recording.text.contains("https://files.enablex.io/rec/room-a-1.mp4"), recording.text, file: file, line: line)
 
         // One-click unsubscribe through the same server, with the link from the mail.
-        let video = try XCTUnwrap(mails.first { $0.subject == "Video v1 is ready" })
+        let video = try XCTUnwrap(mails.first { $0.subject == "[Test Site] Video v1 is ready" })
         let link = try XCTUnwrap(video.header("List-Unsubscribe")).trimmingCharacters(in: CharacterSet(charactersIn: "<>"))
         XCTAssertTrue(link.hasPrefix(baseURL + "/unsubscribe/"), link, file: file, line: line)
         let path = String(link.dropFirst(baseURL.count))

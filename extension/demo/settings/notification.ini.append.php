@@ -5,4 +5,9 @@
 [NotificationEventHandlerSettings]
 ExtensionDirectories[]=demo
 AvailableNotificationEventTypes[]=keyword
+
+# A digest lists at most MaxItems items per group (handler and source), newest
+# first, then "and N more" with a link to the site (1-10000; default 50).
+[GeneralDigestSettings]
+MaxItems=50
 */ ?>

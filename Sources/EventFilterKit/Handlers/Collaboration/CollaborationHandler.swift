@@ -11,6 +11,11 @@ final class CollaborationHandler: EventHandler {
     /// ... and for the author whose draft waits (`ROLE_AUTHOR`).
     private static let authorRoles: Set<String> = ["author", "5"]
 
+    /// What a collaboration rule covers, in words for the footer's link.
+    static func ruleSubject(_ identifier: String) -> String {
+        identifier == "ezapprove" ? "approval requests" : "collaboration items of type \(identifier)"
+    }
+
     func handle(_ event: Event, run: RunContext) throws -> HandlerOutcome {
         guard event.type == EventType.collaboration,
               let identifier = event.param("identifier"),
@@ -24,7 +29,7 @@ final class CollaborationHandler: EventHandler {
         }
         var byRole: [String: [Recipient]] = [:]
         try run.store.db.forEach("""
-            SELECT DISTINCT u.id, u.email, u.name, u.timezone, c.token
+            SELECT DISTINCT u.id, u.email, u.name, u.timezone, c.token, u.token
             FROM json_each(?) AS p
             JOIN user AS u ON u.email = json_extract(p.value, '$.email') AND u.enabled = 1
             JOIN collaboration_rule AS c ON c.user_id = u.id AND c.identifier = ?
@@ -33,7 +38,9 @@ final class CollaborationHandler: EventHandler {
             let email = row.string(1)
             let role = roles[email.lowercased()] ?? ""
             byRole[role, default: []].append(
-                Recipient(userID: row.int64(0), email: email, name: row.string(2), timezone: row.string(3), digest: nil, unsubscribeToken: row.string(4)))
+                Recipient(userID: row.int64(0), email: email, name: row.string(2), timezone: row.string(3), digest: nil,
+                          unsubscribeToken: row.string(4), unsubscribeSubject: Self.ruleSubject(identifier),
+                          stopAllToken: row.string(5)))
         }
 
         let itemID = event.param("item_id") ?? String(event.id)

@@ -106,6 +106,7 @@ final class ExternalHandler: EventHandler {
         let given = Set(events.map(\.id))
         var items: [Int64: [Items]] = [:]
         var recipients: [String: Recipient?] = [:]
+        let happened = Dictionary(events.map { ($0.id, $0.createdAt) }, uniquingKeysWith: { first, _ in first })
         for (index, rawLine) in output.split(separator: UInt8(ascii: "\n")).enumerated() {
             let lineNumber = index + 1
             let line = Array(rawLine)
@@ -137,7 +138,13 @@ final class ExternalHandler: EventHandler {
             let wantsDigest = value["digest"]?.boolValue
             var chosen = recipient
             if wantsDigest == false { chosen.digest = nil }
-            let content = RenderedContent(handler: name, subject: subject, text: text, html: value["html"]?.stringValue, thread: nil)
+            // Its subject follows the site's pattern like every other; its texts carry no time placeholders.
+            let content = RenderedContent(
+                handler: name, subject: try run.subjectLine(LocalTimeText.strippingMarkers(subject)),
+                text: LocalTimeText.strippingMarkers(text),
+                html: value["html"]?.stringValue.map(LocalTimeText.strippingMarkers), thread: nil,
+                line: DigestLine(source: name, nodeID: nil, path: [], name: LocalTimeText.strippingMarkers(subject), url: nil,
+                                 happenedAt: happened[eventID] ?? run.now))
             items[eventID, default: []].append(Items(content: content, recipients: [chosen], delivery: .recipientSetting))
         }
         return items

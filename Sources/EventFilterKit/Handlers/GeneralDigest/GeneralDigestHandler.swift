@@ -1,7 +1,11 @@
 /// `ezgeneraldigest`: on each `ezcurrenttime` event, every user whose digest is due gets one
-/// message with everything due, grouped by handler (in notification.ini order) and ordered by
-/// event. A user's items leave in the same transaction that queues their digest, so a digest is
-/// never sent twice nor lost. Missed runs are caught up: everything due up to the event's time goes.
+/// message with everything due: a compact list grouped by handler (in notification.ini order)
+/// and source, a heading per group and one line per item (name, link, time in the reader's
+/// zone), newest first, at most `[GeneralDigestSettings] MaxItems` per group and then "and N
+/// more". Items of one node collapse to the latest. Items whose rule was removed or whose node
+/// was deleted since are left out; a digest with nothing left is not sent. Items leave in the
+/// same transaction that queues the digest, so a digest is never sent twice nor lost. Missed
+/// runs are caught up: everything due up to the event's time goes.
 ///
 /// The digests are written in `prepareTick`, before the tick's transaction, one transaction per
 /// user: a run of many large digests never holds the write lock for more than one of them, so
@@ -30,10 +34,11 @@ final class GeneralDigestHandler: EventHandler {
     private func sendDigests(for event: Event, run: RunContext) throws -> HandlerOutcome {
         let time = Int64(event.param("time") ?? "") ?? event.createdAt
         let users = try run.store.db.map("""
-            SELECT u.id, u.email, u.name, u.timezone, u.token FROM user AS u
+            SELECT u.id, u.email, u.name, u.timezone, u.token, u.digest_token FROM user AS u
             WHERE u.id IN (SELECT user_id FROM digest_item WHERE send_at <= ?) AND u.enabled = 1 ORDER BY u.id
             """, [time]) { Recipient(userID: $0.int64(0), email: $0.string(1), name: $0.string(2), timezone: $0.string(3), digest: nil,
-                                unsubscribeToken: $0.string(4)) }
+                                unsubscribeToken: $0.string(5), unsubscribeSubject: "everything in these digests",
+                                stopAllToken: $0.string(4)) }
         // Each user's digest in a transaction (or, in a dry run, a savepoint) of its own: one
         // digest that cannot be composed fails alone. Its items stay due, and retrying this event
         // sends only what is still due, so the digests already queued are not sent again.
@@ -55,20 +60,18 @@ final class GeneralDigestHandler: EventHandler {
         return .done([])
     }
 
-    private struct Entry {
-        let itemID: Int64
-        let contentID: Int64
+    private struct Group {
         let handler: String
-        let subject: String
-        let text: String
-        let html: String?
+        let source: String
+        var entries: [DigestEntry]
     }
 
     /// A user's digest, composed from the items due when it was read.
     private struct Digest {
         let itemIDs: [Int64]
         let contentIDs: [Int64]
-        let message: ComposedMessage
+        /// nil: every item was left out (rule removed, node deleted); they go, nothing is sent.
+        let message: ComposedMessage?
         let subject: String
     }
 
@@ -98,8 +101,10 @@ final class GeneralDigestHandler: EventHandler {
         let itemIDs = JSONValue.array(digest.itemIDs.map { .number(Double($0)) }).serialized
         try run.store.db.execute("DELETE FROM digest_item WHERE id IN (SELECT value FROM json_each(?))", [itemIDs])
         guard run.store.db.changes == digest.itemIDs.count else { throw ItemsChanged() }
-        try run.enqueue(digest.message, subject: digest.subject, to: user)
-        run.digestsSent += 1
+        if let message = digest.message {
+            try run.enqueue(message, subject: digest.subject, to: user)
+            run.digestsSent += 1
+        }
         let contentIDs = JSONValue.array(digest.contentIDs.map { .number(Double($0)) }).serialized
         try run.store.db.execute("""
             DELETE FROM content WHERE id IN (SELECT value FROM json_each(?))
@@ -108,34 +113,73 @@ final class GeneralDigestHandler: EventHandler {
     }
 
     private func composeDigest(to user: Recipient, dueAt time: Int64, run: RunContext) throws -> Digest? {
-        let entries = try run.store.db.map("""
-            SELECT i.id, c.id, c.handler, c.subject, c.text, c.html FROM digest_item AS i JOIN content AS c ON c.id = i.content_id
-            WHERE i.user_id = ? AND i.send_at <= ? ORDER BY c.event_id, c.id
-            """, [user.userID!, time]) {
-            Entry(itemID: $0.int64(0), contentID: $0.int64(1), handler: $0.string(2), subject: $0.string(3),
-                  text: $0.string(4), html: $0.optionalString(5))
-        }
+        let entries = try run.store.dueDigestEntries(userID: user.userID!, dueAt: time, ruleHandler: SubtreeHandler.handlerName)
         guard !entries.isEmpty else { return nil }
+        let groups = Self.groups(entries.filter { !$0.stale })
+            .sorted { (rank($0.handler), $0.handler, $0.source) < (rank($1.handler), $1.handler, $1.source) }
+        let itemIDs = entries.map(\.itemID), contentIDs = Array(Set(entries.map(\.contentID))).sorted()
+        // Only items whose rule was removed or whose node was deleted: nothing to tell; they go.
+        guard !groups.isEmpty else { return Digest(itemIDs: itemIDs, contentIDs: contentIDs, message: nil, subject: "") }
 
-        let grouped = Dictionary(grouping: entries, by: \.handler)
-        let handlers = grouped.keys.sorted { (rank($0), $0) < (rank($1), $1) }
-        let sections: [[String: TemplateValue]] = handlers.map { handler in
-            [
-                "title": .text(Self.sectionTitles[handler] ?? handler),
-                "items": .list(grouped[handler]!.map { entry in
-                    ["subject": .text(entry.subject), "text": .text(entry.text),
-                     "html": entry.html.map(TemplateValue.html) ?? .text(entry.text)]
+        let zone = try run.zone(user.timezone)
+        let maxItems = run.site.digestMaxItems
+        var count = 0
+        let sections: [[String: TemplateValue]] = groups.map { group in
+            count += group.entries.count
+            let shown = group.entries.prefix(maxItems)
+            let more = group.entries.count - shown.count
+            let title = title(handler: group.handler, source: group.source)
+            return [
+                "title": .text(title),
+                "underline": .text(String(repeating: "-", count: title.count)),
+                "items": .list(shown.map { entry in
+                    // A name made from a subject may hold a time: written in the reader's zone here.
+                    ["name": .text(LocalTimeText.substitute(in: entry.name, zone: zone, zoneName: user.timezone)),
+                     "url": .text(entry.url ?? ""),
+                     "time_text": .text(LocalTimeText.format(entry.happenedAt, style: .full, zone: zone, zoneName: user.timezone))]
                 }),
+                "more": .text(more > 0 ? String(more) : ""),
+                "more_url": .text(run.site.siteURL),
             ]
         }
-        let zone = try Zone.named(user.timezone)
-        let local = Zone.local(run.now, in: zone)
-        let date = String(format: "%04d-%02d-%02d", local.year, local.month, local.day)
+        let date = LocalTimeText.format(run.now, style: .date, zone: zone, zoneName: user.timezone)
         let content = try run.render(bases: ["ezgeneraldigest"], handler: name, thread: nil, [
-            "date": .text(date), "count": .text(String(entries.count)), "sections": .list(sections),
+            "date": .text(date), "count": .text(String(count)), "items_word": .text(count == 1 ? "item" : "items"),
+            "recipient_name": .text(user.name), "sections": .list(sections),
         ])
-        return Digest(itemIDs: entries.map(\.itemID), contentIDs: Array(Set(entries.map(\.contentID))).sorted(),
-                      message: try run.compose(content, to: user), subject: content.subject)
+        return Digest(itemIDs: itemIDs, contentIDs: contentIDs,
+                      message: try run.compose(content, to: user), subject: try run.localizedSubject(content, to: user))
+    }
+
+    /// Groups by handler and source, in notification.ini order; within a group the items of one
+    /// node collapse to the latest, newest first.
+    private static func groups(_ entries: [DigestEntry]) -> [Group] {
+        var groups: [String: Group] = [:]
+        for entry in entries {
+            let source = String(entry.source.split(separator: ".").first ?? "")
+            groups["\(entry.handler)\u{0}\(source)", default: Group(handler: entry.handler, source: source, entries: [])]
+                .entries.append(entry)
+        }
+        return groups.values.map { group in
+            var latest: [String: DigestEntry] = [:]
+            var loose: [DigestEntry] = []
+            for entry in group.entries {
+                guard let node = entry.nodeID else { loose.append(entry); continue }
+                if let kept = latest[node], (kept.happenedAt, kept.contentID) > (entry.happenedAt, entry.contentID) { continue }
+                latest[node] = entry
+            }
+            let newestFirst = (Array(latest.values) + loose).sorted { ($0.happenedAt, $0.contentID) > ($1.happenedAt, $1.contentID) }
+            return Group(handler: group.handler, source: group.source, entries: newestFirst)
+        }
+    }
+
+    private static let sourceTitles = ["kaltura": "Kaltura", "panda": "Panda", "enablex": "EnableX"]
+
+    private func title(handler: String, source: String) -> String {
+        if handler == SubtreeHandler.handlerName && !source.isEmpty && source != EventType.publish {
+            return Self.sourceTitles[source] ?? source
+        }
+        return Self.sectionTitles[handler] ?? handler
     }
 
     private func rank(_ handler: String) -> Int {

@@ -5,10 +5,16 @@
 /// the latest. Ingested events (`kaltura.*`, `panda.*`, ...) carry a `path` too and are handled
 /// here with their own templates.
 final class SubtreeHandler: EventHandler {
-    let name = "ezsubtree"
+    static let handlerName = "ezsubtree"
+    let name = SubtreeHandler.handlerName
     let origin = "built-in"
 
     func handle(_ event: Event, run: RunContext) throws -> HandlerOutcome {
+        if Self.isDeletion(event), let node = event.param("node_id") ?? event.pathNodes.last {
+            // Waiting digests leave out what happened to the node, or below it, before now.
+            try run.store.recordDeletedNode(node, at: event.createdAt)
+            if event.type == EventType.delete { return .done([]) }
+        }
         guard handles(event) else { return .done([]) }
         if event.params["quiet"]?.boolValue == true { return .done([]) }
         if event.type == EventType.publish, try run.store.isSuperseded(event, now: run.now) { return .done([]) }
@@ -16,11 +22,24 @@ final class SubtreeHandler: EventHandler {
         guard !nodes.isEmpty else { return .done([]) }
 
         let author = run.site.notifyAuthor ? nil : event.param("author")
-        let recipients = try subscribers(of: nodes, excluding: author, store: run.store)
+        var recipients = try subscribers(of: nodes, excluding: author, store: run.store)
         guard !recipients.isEmpty else { return .done([]) }
         let node = event.param("node_id") ?? nodes.last!
-        let content = try run.render(bases: templateBases(for: event.type), handler: name, thread: run.threadID(node: node),
-                                     variables(event, node: node, run: run))
+        let variables = try variables(event, node: node, run: run)
+        // The query put each recipient's rule node here; the words for it are shared per node.
+        var ruleSubjects: [String: String] = [:]
+        for index in recipients.indices {
+            let ruleNode = recipients[index].unsubscribeSubject ?? node
+            if ruleSubjects[ruleNode] == nil { ruleSubjects[ruleNode] = Self.ruleSubject(ruleNode, event: event, nodes: nodes) }
+            recipients[index].unsubscribeSubject = ruleSubjects[ruleNode]
+        }
+        var content = try run.render(bases: templateBases(for: event.type), handler: name, thread: run.threadID(node: node),
+                                     variables, times: times(event))
+        content.line = DigestLine(
+            source: event.type, nodeID: node, path: nodes,
+            name: event.param("name").map { RunContext.oneLine(LocalTimeText.strippingMarkers($0)) } ?? content.headline ?? content.subject,
+            url: variables["url"].flatMap { if case .text(let url) = $0 { return url } else { return nil } },
+            happenedAt: event.createdAt)
         let delivery: Items.Delivery = Self.timeCritical.contains(event.type) ? .immediate : .recipientSetting
         return .done([Items(content: content, recipients: recipients, delivery: delivery)])
     }
@@ -30,6 +49,43 @@ final class SubtreeHandler: EventHandler {
     static let timeCritical: Set<String> = [
         ScheduledReminder.eventType, KalturaHTTPNotification.rescheduledType, KalturaHTTPNotification.cancelledType,
     ]
+
+    /// `ezdelete` (a node was deleted; mails nobody), and a source's deletions (`kaltura.entry_delete`).
+    static func isDeletion(_ event: Event) -> Bool {
+        if event.type == EventType.delete { return true }
+        let last = event.type.split(separator: ".").last ?? ""
+        return event.type.contains(".") && (last.hasSuffix("_delete") || last.hasSuffix("_deleted") || last == "deleted")
+    }
+
+    /// What a subtree rule on `ruleNode` covers, in words for the footer's link:
+    /// `"Spring news" and everything below it`, or `node 60 and everything below it` when the
+    /// event does not name that node.
+    static func ruleSubject(_ ruleNode: String, event: Event, nodes: [String]) -> String {
+        var known: String?
+        if ruleNode == (event.param("node_id") ?? nodes.last) {
+            known = event.param("name")
+        } else if nodes.count >= 2, ruleNode == nodes[nodes.count - 2] {
+            known = event.param("parent_name")
+        }
+        if let known = known.map(RunContext.oneLine).map(LocalTimeText.strippingMarkers), !known.isEmpty {
+            return "\"\(known)\" and everything below it"
+        }
+        return ruleNode.allSatisfy(\.isNumber) ? "node \(ruleNode) and everything below it" : "\"\(ruleNode)\" and everything below it"
+    }
+
+    /// The event's times as placeholders, written in each reader's zone: `time_text` (when it
+    /// happened), and for each `<name>_time` parameter (ISO 8601, from intake) `<name>_text` and
+    /// `<name>_clock`, which replace the UTC wording stored at intake.
+    private func times(_ event: Event) -> [String: TemplateValue] {
+        var times: [String: TemplateValue] = ["time_text": .text(LocalTimeText.placeholder(event.createdAt, style: .full))]
+        for (key, value) in event.params.objectValue ?? [:] where key.hasSuffix("_time") {
+            guard let text = value.stringValue, let seconds = try? Timestamp.parse(text) else { continue }
+            let name = key.dropLast("_time".count)
+            times["\(name)_text"] = .text(LocalTimeText.placeholder(seconds, style: .full))
+            times["\(name)_clock"] = .text(LocalTimeText.placeholder(seconds, style: .clock))
+        }
+        return times
+    }
 
     /// ezpublish events, and any other event with a path except the kernel's own types.
     private func handles(_ event: Event) -> Bool {
@@ -47,7 +103,7 @@ final class SubtreeHandler: EventHandler {
         var byUser: [Int64: Recipient] = [:]
         var order: [Int64] = []
         try store.db.forEach("""
-            SELECT u.id, u.email, u.name, u.timezone, r.token, d.frequency, d.day, d.minute_of_day
+            SELECT u.id, u.email, u.name, u.timezone, r.token, d.frequency, d.day, d.minute_of_day, r.node_id, u.token
             FROM json_each(?) AS path
             JOIN subtree_rule AS r ON r.node_id = path.value
             JOIN user AS u ON u.id = r.user_id AND u.enabled = 1
@@ -61,7 +117,8 @@ final class SubtreeHandler: EventHandler {
             let digest = row.isNull(5) ? nil
                 : try DigestSchedule(storageFrequency: row.string(5), day: row.optionalInt(6), minuteOfDay: row.int(7))
             byUser[id] = Recipient(userID: id, email: email, name: row.string(2), timezone: row.string(3),
-                                   digest: digest, unsubscribeToken: row.string(4))
+                                   digest: digest, unsubscribeToken: row.string(4),
+                                   unsubscribeSubject: row.string(8), stopAllToken: row.string(9))
             order.append(id)
         }
         return order.map { byUser[$0]! }
@@ -77,7 +134,7 @@ final class SubtreeHandler: EventHandler {
         return bases
     }
 
-    private func variables(_ event: Event, node: String, run: RunContext) -> [String: TemplateValue] {
+    private func variables(_ event: Event, node: String, run: RunContext) throws -> [String: TemplateValue] {
         var variables: [String: TemplateValue] = [:]
         if let object = event.params.objectValue {
             for (key, value) in object {
@@ -96,10 +153,24 @@ final class SubtreeHandler: EventHandler {
         variables["is_update"] = .bool(version > 1)
         variables["class"] = .text(event.param("class") ?? "Item")
         variables["name"] = .text(event.param("name") ?? "node \(node)")
-        variables["author_name"] = .text(event.param("author_name") ?? event.param("author") ?? "")
+        variables["author_name"] = .text(try authorName(event, store: run.store))
         variables["url"] = .text(event.param("url").map { absolute($0, run: run, node: node) } ?? "\(run.site.siteURL)/content/view/full/\(node)")
         return variables
     }
+
+    /// The author by name: the event's `author_name`, else the name the store knows for the
+    /// `author` address (`Ann Editor`), else the address itself.
+    private func authorName(_ event: Event, store: Store) throws -> String {
+        if let name = event.param("author_name"), !name.isEmpty { return name }
+        guard let author = event.param("author"), !author.isEmpty else { return "" }
+        if let cached = authorNames[author.lowercased()] { return cached }
+        let name = try store.displayName(email: author) ?? author
+        authorNames[author.lowercased()] = name
+        return name
+    }
+
+    /// Per run (a handler lives for one run): authors repeat across a batch.
+    private var authorNames: [String: String] = [:]
 
     /// A link in mail is http(s) or a path on the site; anything else (`javascript:`, `data:`)
     /// falls back to the node's own page.

@@ -1,0 +1,77 @@
+import Foundation
+
+/// One waiting digest item, as the digest reads it: what happened, where to see it, when, and
+/// whether the reader still wants it (the rule that brought it may have been removed since, or
+/// its node deleted).
+struct DigestEntry {
+    let itemID: Int64
+    let contentID: Int64
+    let handler: String
+    /// The event type (`ezpublish`, `kaltura.entry_add`); empty for items stored before digests
+    /// had lines of their own.
+    let source: String
+    let nodeID: String?
+    let name: String
+    let url: String?
+    let happenedAt: Int64
+    /// The reader no longer has a rule covering the item, or its node was deleted.
+    let stale: Bool
+}
+
+/// Content and digest items: what handlers produced for readers with a digest.
+extension Store {
+    /// Stores content shared by the recipients of one event; returns its id.
+    func insertContent(_ content: RenderedContent, eventID: Int64, now: Int64) throws -> Int64 {
+        let line = content.line
+        try db.execute("""
+            INSERT INTO content(event_id, handler, subject, text, html, thread, created_at,
+                                source, node_id, path, item_name, item_url, happened_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """, [eventID, content.handler, content.subject, content.text, content.html, content.thread, now,
+                  line?.source, line?.nodeID, line.map { JSONValue.array($0.path.map { .string($0) }).serialized },
+                  line?.name, line?.url, line?.happenedAt])
+        return db.lastInsertRowID
+    }
+
+    func insertDigestItem(userID: Int64, contentID: Int64, sendAt: Int64) throws {
+        try db.execute("INSERT OR IGNORE INTO digest_item(user_id, content_id, send_at) VALUES (?, ?, ?)",
+                       [userID, contentID, sendAt])
+    }
+
+    /// The user's items due at `time`, oldest event first. Reads the line fields only, never the
+    /// bodies, so a digest of any backlog reads little. An item of `ruleHandler` is stale when
+    /// none of its path's nodes still carries one of the user's subtree rules; any item is stale
+    /// when a node of its path was deleted after it happened.
+    func dueDigestEntries(userID: Int64, dueAt time: Int64, ruleHandler: String) throws -> [DigestEntry] {
+        try db.map("""
+            SELECT i.id, c.id, c.handler, c.source, c.node_id, coalesce(c.item_name, c.subject), c.item_url,
+                   coalesce(c.happened_at, c.created_at),
+                   (c.handler = ? AND c.path IS NOT NULL AND NOT EXISTS (
+                       SELECT 1 FROM json_each(c.path) AS p
+                       JOIN subtree_rule AS r ON r.node_id = p.value AND r.user_id = i.user_id))
+                   OR (c.path IS NOT NULL AND EXISTS (
+                       SELECT 1 FROM json_each(c.path) AS p
+                       JOIN deleted_node AS d ON d.node_id = p.value AND d.deleted_at >= coalesce(c.happened_at, c.created_at)))
+            FROM digest_item AS i JOIN content AS c ON c.id = i.content_id
+            WHERE i.user_id = ? AND i.send_at <= ? ORDER BY c.event_id, c.id
+            """, [ruleHandler, userID, time]) {
+            DigestEntry(itemID: $0.int64(0), contentID: $0.int64(1), handler: $0.string(2),
+                        source: $0.optionalString(3) ?? "", nodeID: $0.optionalString(4), name: $0.string(5),
+                        url: $0.optionalString(6), happenedAt: $0.int64(7), stale: $0.int(8) != 0)
+        }
+    }
+
+    /// Records that `node` (and everything below it) was deleted at `time`, so waiting digests
+    /// leave out what happened to it before.
+    func recordDeletedNode(_ node: String, at time: Int64) throws {
+        try db.execute("""
+            INSERT INTO deleted_node(node_id, deleted_at) VALUES (?, ?)
+            ON CONFLICT(node_id) DO UPDATE SET deleted_at = max(deleted_at, excluded.deleted_at)
+            """, [node, time])
+    }
+
+    /// Forgets deletions older than `cutoff`: by then no digest item from before them still waits.
+    func purgeDeletedNodes(before cutoff: Int64) throws {
+        try db.execute("DELETE FROM deleted_node WHERE deleted_at < ?", [cutoff])
+    }
+}

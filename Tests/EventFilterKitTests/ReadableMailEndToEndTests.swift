@@ -1,0 +1,396 @@
+import Foundation
+import XCTest
+
+/// Mail that reads like a person wrote it, through `eventfilter run` and the parsed mail: times
+/// in each reader's zone, authors by name, one subject pattern, Reply-To, footers that say what
+/// their links do, and digests that are compact lists.
+final class ReadableMailEndToEndTests: XCTestCase {
+    private static let unsubscribeSiteINI = TestRoot.defaultSiteINI.replacingOccurrences(
+        of: "SiteURL=https://example.com\n", with: "SiteURL=https://example.com\nUnsubscribeURL=https://example.com/hooks/unsubscribe\n")
+
+    private func mail(to email: String, in mails: [ParsedMail], file: StaticString = #filePath, line: UInt = #line) throws -> ParsedMail {
+        try XCTUnwrap(mails.first { $0.to.hasSuffix("<\(email)>") || $0.to == email }, "no mail to \(email)", file: file, line: line)
+    }
+
+    /// The decoded text part with LF line ends (it travels with CRLF).
+    private func text(_ mail: ParsedMail) -> String {
+        mail.text.replacingOccurrences(of: "\r\n", with: "\n")
+    }
+
+    // MARK: Times in the reader's zone
+
+    func testTimesAreWrittenInEachReadersOwnZoneInImmediateMailRemindersAndDigests() throws {
+        let root = try TestRoot()
+        let now = "2026-12-01T08:17:00Z"
+        try root.ok("user", "add", "kari@example.no", "--name", "Kari", "--timezone", "Europe/Oslo", now: now)
+        try root.ok("user", "add", "bob@example.com", "--name", "Bob", "--timezone", "America/Chicago", now: now)
+        for email in ["kari@example.no", "bob@example.com"] {
+            try root.ok("subscribe", email, "2", now: now)
+            try root.ok("subscribe", email, "webinars", now: now)
+        }
+        try root.ok("event", "add", "ezpublish", "node_id=77", "path=/1/2/77/", "name=Spring news", now: now)
+        try root.ok("event", "add", "kaltura.schedule_reminder", "node_id=s1", "path=/webinars/1/s1/", "name=Quarterly",
+                    "start_time=2026-12-01T15:00:00Z", "start_text=Tuesday 1 December 2026, 15:00 UTC", now: now)
+        try root.ok("run", now: now)
+
+        let mails = try root.mails()
+        XCTAssertEqual(mails.count, 4)
+        let kari = mails.filter { $0.to == "Kari <kari@example.no>" }, bob = mails.filter { $0.to == "Bob <bob@example.com>" }
+        let kariNews = try XCTUnwrap(kari.first { $0.subject.contains("Spring news") })
+        let bobNews = try XCTUnwrap(bob.first { $0.subject.contains("Spring news") })
+        XCTAssertTrue(text(kariNews).contains("on Tuesday 1 December 2026, 09:17 (Europe/Oslo)."), text(kariNews))
+        XCTAssertTrue(try XCTUnwrap(kariNews.html).contains("on Tuesday 1 December 2026, 09:17 (Europe/Oslo)."))
+        XCTAssertTrue(text(bobNews).contains("on Tuesday 1 December 2026, 02:17 (America/Chicago)."), text(bobNews))
+
+        let kariReminder = try XCTUnwrap(kari.first { $0.subject.contains("Quarterly") })
+        let bobReminder = try XCTUnwrap(bob.first { $0.subject.contains("Quarterly") })
+        XCTAssertEqual(kariReminder.subject, "[Test Site] Webinar \"Quarterly\" starts at 16:00 (Europe/Oslo)")
+        XCTAssertEqual(bobReminder.subject, "[Test Site] Webinar \"Quarterly\" starts at 09:00 (America/Chicago)")
+        XCTAssertTrue(text(kariReminder).contains("starts soon, on Tuesday 1 December 2026, 16:00 (Europe/Oslo)."), text(kariReminder))
+        XCTAssertTrue(text(bobReminder).contains("starts soon, on Tuesday 1 December 2026, 09:00 (America/Chicago)."), text(bobReminder))
+        XCTAssertFalse(text(bobReminder).contains("UTC"), "the UTC text stored at intake is not shown: \(text(bobReminder))")
+
+        // Digests: both at 08:00 their time; each line in the reader's zone.
+        try root.ok("digest", "kari@example.no", "daily", "08:00", now: now)
+        try root.ok("digest", "bob@example.com", "daily", "08:00", now: now)
+        try root.ok("event", "add", "ezpublish", "node_id=78", "path=/1/2/78/", "name=Late news", now: "2026-12-01T23:30:00Z")
+        try root.ok("run", now: "2026-12-01T23:30:00Z")
+        try root.ok("run", now: "2026-12-02T14:00:00Z")
+        let digests = try Array(root.mails().dropFirst(4))
+        XCTAssertEqual(digests.count, 2)
+        let kariDigest = try mail(to: "kari@example.no", in: digests), bobDigest = try mail(to: "bob@example.com", in: digests)
+        XCTAssertEqual(kariDigest.subject, "[Test Site] Digest for Wednesday 2 December 2026")
+        XCTAssertTrue(text(kariDigest).contains("- Late news \u{2014} Wednesday 2 December 2026, 00:30 (Europe/Oslo) \u{2014} "
+            + "https://example.com/content/view/full/78"), text(kariDigest))
+        XCTAssertTrue(text(bobDigest).contains("- Late news \u{2014} Tuesday 1 December 2026, 17:30 (America/Chicago)"), text(bobDigest))
+        XCTAssertTrue(try XCTUnwrap(bobDigest.html).contains("<small>Tuesday 1 December 2026, 17:30 (America/Chicago)</small>"))
+    }
+
+    // MARK: Author by name
+
+    func testTheAuthorIsNamedByTheNameTheStoreKnows() throws {
+        let root = try TestRoot(notificationINI: TestRoot.stockNotificationINI + "\n[SubtreeHandlerSettings]\nNotifyAuthor=enabled\n")
+        let now = "2026-05-04T10:00:00Z"
+        try root.ok("user", "add", "reader@example.com", now: now)
+        try root.ok("user", "add", "ann@example.com", "--name", "Ann Editor", now: now)
+        try root.ok("subscribe", "reader@example.com", "2", now: now)
+        try root.ok("event", "add", "ezpublish", "node_id=77", "path=/1/2/77/", "name=Known", "author=ANN@example.com", now: now)
+        try root.ok("event", "add", "ezpublish", "node_id=78", "path=/1/2/78/", "name=Stranger", "author=guest@example.org", now: now)
+        try root.ok("run", now: now)
+        let mails = try root.mails()
+        let known = try XCTUnwrap(mails.first { $0.subject.contains("Known") })
+        XCTAssertTrue(text(known).contains("\"Known\" (Item) was published by Ann Editor on "), text(known))
+        XCTAssertTrue(try XCTUnwrap(known.html).contains(" by Ann Editor on "))
+        XCTAssertFalse(text(known).contains("ann@example.com") || text(known).contains("ANN@"), text(known))
+        let stranger = try XCTUnwrap(mails.first { $0.subject.contains("Stranger") })
+        XCTAssertTrue(text(stranger).contains(" by guest@example.org on "), "an address the store does not know stays: \(text(stranger))")
+    }
+
+    // MARK: One subject pattern
+
+    func testEverySubjectStartsWithTheSiteNameAndATemplateMayOverrideThePattern() throws {
+        let root = try TestRoot(siteINI: TestRoot.defaultSiteINI + "[ExtensionSettings]\nActiveExtensions[]=mysite\n")
+        let now = "2026-05-04T10:00:00Z"
+        try root.ok("user", "add", "a@example.com", now: now)
+        try root.ok("user", "add", "d@example.com", now: now)
+        try root.ok("digest", "d@example.com", "daily", "11:00", now: now)
+        for email in ["a@example.com", "d@example.com"] {
+            for node in ["2", "kaltura", "billing"] { try root.ok("subscribe", email, node, now: now) }
+        }
+        try root.ok("collaboration", "subscribe", "a@example.com", "ezapprove", now: now)
+        try root.ok("event", "add", "ezpublish", "node_id=77", "path=/1/2/77/", "name=News", now: now)
+        try root.ok("event", "add", "kaltura.entry_add", "node_id=0_a", "path=/kaltura/1/0_a/", "name=Clip", "ready=true", now: now)
+        try root.ok("event", "add", "billing.invoice.paid", "node_id=7", "path=/billing/7/", "name=Invoice 7", now: now)
+        try root.ok("event", "add", "ezcollaboration", "identifier=ezapprove", "item_id=5", "name=Draft",
+                    #"participants=[{"email":"a@example.com","role":"approver"}]"#, now: now)
+        try root.ok("run", now: now)
+        try root.ok("run", now: "2026-05-04T11:00:00Z")
+        let subjects = try root.mails().map(\.subject).sorted()
+        XCTAssertEqual(subjects, [
+            "[Test Site] \"Clip\" is ready to watch",
+            "[Test Site] Approval of \"Draft\" awaits your attention",
+            "[Test Site] Digest for Monday 4 May 2026",
+            "[Test Site] Item \"News\" was published",
+            "[Test Site] billing.invoice.paid: Invoice 7",
+        ])
+
+        try root.write("extension/mysite/templates/subject-line.txt", "{{subject}} ({{site_name}})\n")
+        try root.ok("event", "add", "ezpublish", "node_id=79", "path=/1/2/79/", "name=Later", now: "2026-05-04T12:00:00Z")
+        try root.ok("run", now: "2026-05-04T12:00:00Z")
+        XCTAssertEqual(try root.mails().last?.subject, "Item \"Later\" was published (Test Site)")
+    }
+
+    // MARK: Reply-To
+
+    func testReplyToComesFromEmailReplyToAndABadAddressStopsTheRunChangingNothing() throws {
+        let root = try TestRoot(siteINI: TestRoot.defaultSiteINI.replacingOccurrences(
+            of: "[MailSettings]\n", with: "[MailSettings]\nEmailReplyTo=editors@example.com\n"))
+        let now = "2026-05-04T10:00:00Z"
+        try root.ok("user", "add", "a@example.com", now: now)
+        try root.ok("subscribe", "a@example.com", "2", now: now)
+        try root.ok("event", "add", "ezpublish", "node_id=77", "path=/1/2/77/", "name=News", now: now)
+        try root.ok("run", now: now)
+        XCTAssertEqual(try root.mails().first?.header("Reply-To"), "editors@example.com")
+
+        var sent = 1
+        for bad in ["editors@example.com, evil@example.net", "Editors <editors@example.com>", "nobody"] {
+            try root.ok("event", "add", "ezpublish", "node_id=78", "path=/1/2/78/", "name=More", now: now)
+            try root.write("settings/override/site.ini.append.php", "[MailSettings]\nEmailReplyTo=\(bad)\n")
+            let before = try Self.dump(root)
+            let run = try root.run(["run"], now: "2026-05-04T10:05:00Z")
+            XCTAssertEqual(run.status, 1, bad)
+            XCTAssertTrue(run.stderr.hasPrefix("eventfilter: site.ini [MailSettings] EmailReplyTo: address "), run.stderr)
+            XCTAssertEqual(run.stderr.filter { $0 == "\n" }.count, 1, "one line: \(run.stderr)")
+            XCTAssertEqual(try Self.dump(root), before, "a bad setting changes nothing")
+            XCTAssertEqual(try root.mailFiles().count, sent)
+            try root.write("settings/override/site.ini.append.php", "")
+            try root.ok("run", now: "2026-05-04T10:05:00Z")
+            sent += 1
+            XCTAssertEqual(try root.mailFiles().count, sent)
+        }
+    }
+
+    /// The store's rows, as `sqlite3 .dump` prints them.
+    static func dump(_ root: TestRoot) throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", "-c", "import sqlite3,sys; print('\\n'.join(sqlite3.connect(sys.argv[1]).iterdump()))",
+                             root.url.appendingPathComponent("var/eventfilter.db").path]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    // MARK: Footer links
+
+    private func links(_ mail: ParsedMail, file: StaticString = #filePath, line: UInt = #line) -> [String: String] {
+        var links: [String: String] = [:]
+        for textLine in text(mail).components(separatedBy: "\n") where textLine.hasPrefix("Stop ") {
+            guard let split = textLine.range(of: ": https://example.com/hooks/unsubscribe/") else { continue }
+            links[String(textLine[..<split.lowerBound])] = String(textLine[split.upperBound...])
+        }
+        return links
+    }
+
+    func testFooterLinksSayWhatTheyDoAndStopAllStopsEveryRuleAndTheDigest() throws {
+        let root = try TestRoot(siteINI: Self.unsubscribeSiteINI)
+        let now = "2026-05-04T10:00:00Z"
+        try root.ok("user", "add", "kari@example.com", now: now)
+        try root.ok("subscribe", "kari@example.com", "60", now: now)
+        try root.ok("subscribe", "kari@example.com", "kaltura", now: now)
+        try root.ok("collaboration", "subscribe", "kari@example.com", "ezapprove", now: now)
+        try root.ok("event", "add", "ezpublish", "node_id=77", "path=/1/2/60/77/", "name=Spring", "parent_name=News", now: now)
+        try root.ok("event", "add", "ezcollaboration", "identifier=ezapprove", "item_id=5", "name=Draft",
+                    #"participants=[{"email":"kari@example.com","role":"approver"}]"#, now: now)
+        try root.ok("run", now: now)
+        let mails = try root.mails()
+        XCTAssertEqual(mails.count, 2)
+        let news = try XCTUnwrap(mails.first { $0.subject.contains("Spring") })
+        let approval = try XCTUnwrap(mails.first { $0.subject.contains("Approval") })
+        let newsLinks = links(news), approvalLinks = links(approval)
+        XCTAssertEqual(Set(newsLinks.keys), ["Stop notifications about \"News\" and everything below it",
+                                             "Stop all notifications from Test Site"], text(news))
+        XCTAssertEqual(Set(approvalLinks.keys), ["Stop notifications about approval requests",
+                                                 "Stop all notifications from Test Site"], text(approval))
+        let ruleToken = try XCTUnwrap(newsLinks["Stop notifications about \"News\" and everything below it"])
+        let stopAll = try XCTUnwrap(newsLinks["Stop all notifications from Test Site"])
+        XCTAssertNotEqual(ruleToken, stopAll, "each link has its own token")
+        XCTAssertEqual(approvalLinks["Stop all notifications from Test Site"], stopAll)
+        XCTAssertEqual(news.header("List-Unsubscribe"), "<https://example.com/hooks/unsubscribe/\(ruleToken)>",
+                       "the one-click header carries the message's own rule")
+        XCTAssertTrue(try XCTUnwrap(news.html).contains(
+            "<a href=\"https://example.com/hooks/unsubscribe/\(stopAll)\">Stop all notifications from Test Site</a>"))
+
+        // The rule's link removes that rule only.
+        XCTAssertEqual(try root.cgi("POST", "/unsubscribe/\(ruleToken)", contentType: "application/x-www-form-urlencoded",
+                                    body: "List-Unsubscribe=One-Click", now: now).status, 200)
+        XCTAssertEqual(try root.scalar("SELECT count(*) FROM subtree_rule WHERE node_id = 'kaltura'"), 1)
+        XCTAssertEqual(try root.scalar("SELECT count(*) FROM collaboration_rule"), 1)
+
+        // Stop all: every rule, the collaboration rule and the digest with its waiting items.
+        try root.ok("digest", "kari@example.com", "daily", "08:00", now: now)
+        try root.ok("event", "add", "kaltura.entry_add", "node_id=0_a", "path=/kaltura/1/0_a/", "name=Clip", now: now)
+        try root.ok("run", now: now)
+        XCTAssertEqual(try root.scalar("SELECT count(*) FROM digest_item"), 1)
+        XCTAssertEqual(try root.cgi("POST", "/unsubscribe/\(stopAll)", contentType: "application/x-www-form-urlencoded",
+                                    body: "List-Unsubscribe=One-Click", now: now).status, 200)
+        for table in ["subtree_rule", "collaboration_rule", "digest_setting", "digest_item"] {
+            XCTAssertEqual(try root.scalar("SELECT count(*) FROM \(table)"), 0, table)
+        }
+        try root.ok("event", "add", "ezcollaboration", "identifier=ezapprove", "item_id=6", "name=Another",
+                    #"participants=[{"email":"kari@example.com","role":"approver"}]"#, now: now)
+        try root.ok("event", "add", "kaltura.entry_add", "node_id=0_b", "path=/kaltura/1/0_b/", "name=Clip 2", now: now)
+        try root.ok("run", now: now)
+        try root.ok("run", now: "2026-05-06T10:00:00Z")
+        XCTAssertEqual(try root.mailFiles().count, 2, "no approval mail, no digest after stopping all")
+    }
+
+    func testADigestsOwnLinkStopsWhatTheDigestsCarry() throws {
+        let root = try TestRoot(siteINI: Self.unsubscribeSiteINI)
+        let now = "2026-05-04T10:00:00Z"
+        try root.ok("user", "add", "d@example.com", now: now)
+        try root.ok("digest", "d@example.com", "daily", "11:00", now: now)
+        try root.ok("subscribe", "d@example.com", "2", now: now)
+        try root.ok("collaboration", "subscribe", "d@example.com", "ezapprove", now: now)
+        try root.ok("event", "add", "ezpublish", "node_id=77", "path=/1/2/77/", "name=News", now: now)
+        try root.ok("run", now: now)
+        try root.ok("run", now: "2026-05-04T11:00:00Z")
+        let digest = try XCTUnwrap(try root.mails().first)
+        let digestLinks = links(digest)
+        XCTAssertEqual(Set(digestLinks.keys), ["Stop notifications about everything in these digests",
+                                               "Stop all notifications from Test Site"], text(digest))
+        let token = try XCTUnwrap(digestLinks["Stop notifications about everything in these digests"])
+        XCTAssertEqual(digest.header("List-Unsubscribe"), "<https://example.com/hooks/unsubscribe/\(token)>")
+        XCTAssertEqual(try root.cgi("POST", "/unsubscribe/\(token)", body: "", now: now).status, 200)
+        XCTAssertEqual(try root.scalar("SELECT count(*) FROM subtree_rule"), 0)
+        XCTAssertEqual(try root.scalar("SELECT count(*) FROM collaboration_rule"), 1, "approval mail is not in the digest and stays")
+    }
+
+    // MARK: Digests people read
+
+    func testADigestIsACompactListGroupedByHandlerAndSourceWithOneGreetingAndFooter() throws {
+        let root = try TestRoot()
+        let now = "2026-05-04T10:00:00Z"
+        try root.ok("user", "add", "d@example.com", "--name", "Dana", "--timezone", "Europe/Oslo", now: now)
+        try root.ok("digest", "d@example.com", "daily", "13:00", now: now)
+        try root.ok("subscribe", "d@example.com", "2", now: now)
+        try root.ok("subscribe", "d@example.com", "kaltura", now: now)
+        try root.ok("subscribe", "d@example.com", "panda", now: now)
+        try root.ok("event", "add", "ezpublish", "node_id=77", "path=/1/2/77/", "name=First news", now: now)
+        // Panda names no video: its line is what happened, without the site's prefix.
+        try root.ok("event", "add", "panda.video-encoded", "node_id=v1", "path=/panda/v1/", "video_id=v1",
+                    "url=https://videos.example.com/v1", now: "2026-05-04T10:05:00Z")
+        try root.ok("event", "add", "kaltura.entry_add", "node_id=0_a", "path=/kaltura/1/0_a/", "name=Clip",
+                    "url=https://videos.example.com/0_a", now: "2026-05-04T10:10:00Z")
+        try root.ok("event", "add", "ezpublish", "node_id=78", "path=/1/2/78/", "name=Second news", now: "2026-05-04T10:20:00Z")
+        try root.ok("run", now: "2026-05-04T10:20:00Z")
+        try root.ok("run", now: "2026-05-04T11:00:00Z")
+        let mails = try root.mails()
+        XCTAssertEqual(mails.count, 1)
+        let digest = try XCTUnwrap(mails.first)
+        XCTAssertEqual(text(digest).components(separatedBy: "\n").first, "Hello Dana,")
+        XCTAssertTrue(text(digest).contains("""
+
+            New and updated content
+            -----------------------
+            - Second news \u{2014} Monday 4 May 2026, 12:20 (Europe/Oslo) \u{2014} https://example.com/content/view/full/78
+            - First news \u{2014} Monday 4 May 2026, 12:00 (Europe/Oslo) \u{2014} https://example.com/content/view/full/77
+
+            Kaltura
+            -------
+            - Clip \u{2014} Monday 4 May 2026, 12:10 (Europe/Oslo) \u{2014} https://videos.example.com/0_a
+
+            Panda
+            -----
+            - Video v1 is ready \u{2014} Monday 4 May 2026, 12:05 (Europe/Oslo) \u{2014} https://videos.example.com/v1
+
+            """), text(digest))
+        XCTAssertEqual(text(digest).components(separatedBy: "Hello").count, 2, "one greeting")
+        XCTAssertEqual(text(digest).components(separatedBy: "notification system").count, 2, "one footer")
+        XCTAssertFalse(text(digest).contains("This email is to inform you"), text(digest))
+        let html = try XCTUnwrap(digest.html)
+        XCTAssertEqual(html.components(separatedBy: "<h2>").count, 4, "a heading per group: \(html)")
+        XCTAssertTrue(html.contains(#"<li><a href="https://videos.example.com/0_a">Clip</a> <small>Monday 4 May 2026, 12:10 (Europe/Oslo)</small></li>"#), html)
+    }
+
+    func testADigestShowsMaxItemsPerGroupNewestFirstThenTheExactRestAndCollapsesVersions() throws {
+        let root = try TestRoot()
+        try root.write("settings/override/notification.ini.append.php", "[GeneralDigestSettings]\nMaxItems=3\n")
+        let now = "2026-05-04T10:00:00Z"
+        try root.ok("user", "add", "d@example.com", now: now)
+        try root.ok("digest", "d@example.com", "daily", "12:00", now: now)
+        try root.ok("subscribe", "d@example.com", "2", now: now)
+        for (minute, node) in [(1, "71"), (2, "72"), (3, "73"), (4, "74"), (5, "75")] {
+            let at = "2026-05-04T10:0\(minute):00Z"
+            try root.ok("event", "add", "ezpublish", "node_id=\(node)", "path=/1/2/\(node)/", "name=Node \(node)", now: at)
+            try root.ok("run", now: at)  // each version handled on its own, so they do not collapse before the digest
+        }
+        for version in 2...3 {
+            let at = "2026-05-04T10:1\(version):00Z"
+            try root.ok("event", "add", "ezpublish", "node_id=72", "path=/1/2/72/", "name=Node 72 v\(version)",
+                        "version=\(version)", now: at)
+            try root.ok("run", now: at)
+        }
+        XCTAssertEqual(try root.scalar("SELECT count(*) FROM digest_item"), 7)
+        try root.ok("run", now: "2026-05-04T12:00:00Z")
+        let digest = try XCTUnwrap(try root.mails().first)
+        let lines = text(digest).components(separatedBy: "\n").filter { $0.hasPrefix("- ") || $0.hasPrefix("... ") }
+        XCTAssertEqual(lines.map { $0.components(separatedBy: " \u{2014} ").first! }, [
+            "- Node 72 v3", "- Node 75", "- Node 74", "... and 2 more: https://example.com",
+        ], text(digest))
+        XCTAssertTrue(text(digest).contains("(5 items)"), text(digest))
+        XCTAssertTrue(try XCTUnwrap(digest.html).contains(#"<p>&hellip; and <a href="https://example.com">2 more</a></p>"#))
+        XCTAssertEqual(try root.scalar("SELECT count(*) FROM digest_item"), 0)
+        XCTAssertEqual(try root.scalar("SELECT count(*) FROM content"), 0)
+
+        try root.write("settings/override/notification.ini.append.php", "[GeneralDigestSettings]\nMaxItems=0\n")
+        let bad = try root.run(["run"], now: "2026-05-04T12:05:00Z")
+        XCTAssertEqual(bad.status, 1)
+        XCTAssertEqual(bad.stderr, "eventfilter: notification.ini [GeneralDigestSettings] MaxItems must be 1 to 10000, got 0\n")
+    }
+
+    func testATenThousandItemDigestStaysUnder100KB() throws {
+        let root = try TestRoot()
+        let now = "2026-05-04T10:00:00Z"
+        try root.ok("user", "add", "d@example.com", now: now)
+        try root.ok("digest", "d@example.com", "daily", "12:00", now: now)
+        try root.ok("subscribe", "d@example.com", "2", now: now)
+        let lines = (1...10_000).map { node in
+            #"{"type":"ezpublish","params":{"node_id":"\#(node)","path":"/1/2/\#(node)/","name":"Article number \#(node) with a longer title"}}"#
+        }
+        try root.ok("event", "import", "-", now: now, stdin: lines.joined(separator: "\n") + "\n")
+        try root.ok("run", now: now)
+        XCTAssertEqual(try root.scalar("SELECT count(*) FROM digest_item"), 10_000)
+        try root.ok("run", now: "2026-05-04T12:00:00Z")
+        let files = try root.mailFiles()
+        XCTAssertEqual(files.count, 1)
+        let size = try XCTUnwrap(try FileManager.default.attributesOfItem(atPath: files[0].path)[.size] as? Int)
+        XCTAssertLessThan(size, 100_000, "a 10,000-item digest is \(size) bytes")
+        let digest = try XCTUnwrap(try root.mails().first)
+        XCTAssertTrue(text(digest).contains("(10000 items)"), text(digest))
+        XCTAssertTrue(text(digest).contains("... and 9950 more: https://example.com"), text(digest))
+        XCTAssertTrue(text(digest).contains("- Article number 10000 with a longer title"), "newest first")
+    }
+
+    func testEmptyAndStaleDigestsAreNotSent() throws {
+        let root = try TestRoot()
+        let now = "2026-05-04T10:00:00Z"
+        for email in ["deleted@example.com", "left@example.com", "mixed@example.com"] {
+            try root.ok("user", "add", email, now: now)
+            try root.ok("digest", email, "daily", "12:00", now: now)
+        }
+        try root.ok("subscribe", "deleted@example.com", "50", now: now)
+        try root.ok("subscribe", "left@example.com", "60", now: now)
+        try root.ok("subscribe", "mixed@example.com", "60", now: now)
+        try root.ok("subscribe", "mixed@example.com", "61", now: now)
+        try root.ok("event", "add", "ezpublish", "node_id=77", "path=/1/2/50/77/", "name=Doomed", now: now)
+        try root.ok("event", "add", "ezpublish", "node_id=78", "path=/1/2/60/78/", "name=Left behind", now: now)
+        try root.ok("event", "add", "ezpublish", "node_id=79", "path=/1/2/61/79/", "name=Still wanted", now: now)
+        try root.ok("run", now: now)
+        XCTAssertEqual(try root.scalar("SELECT count(*) FROM digest_item"), 4)
+
+        // The node is deleted (its subtree with it) and a rule removed before the digests are due.
+        try root.ok("event", "add", "ezdelete", "node_id=50", now: "2026-05-04T11:00:00Z")
+        try root.ok("unsubscribe", "left@example.com", "60", now: "2026-05-04T11:00:00Z")
+        try root.ok("unsubscribe", "mixed@example.com", "60", now: "2026-05-04T11:00:00Z")
+        try root.ok("run", now: "2026-05-04T11:00:00Z")
+        XCTAssertEqual(try root.mailFiles().count, 0, "a deletion mails nobody")
+        XCTAssertEqual(try root.scalar("SELECT count(*) FROM deleted_node"), 1)
+
+        try root.ok("run", now: "2026-05-04T12:00:00Z")
+        let mails = try root.mails()
+        XCTAssertEqual(mails.map(\.to), ["mixed@example.com"], "only the digest with something left is sent")
+        XCTAssertTrue(text(mails[0]).contains("- Still wanted"), text(mails[0]))
+        XCTAssertFalse(text(mails[0]).contains("Left behind"), text(mails[0]))
+        XCTAssertTrue(text(mails[0]).contains("(1 item)"), text(mails[0]))
+        XCTAssertEqual(try root.scalar("SELECT count(*) FROM digest_item"), 0, "left-out items are done too")
+        XCTAssertEqual(try root.scalar("SELECT count(*) FROM content"), 0)
+        try root.ok("run", now: "2026-05-05T12:00:00Z")
+        XCTAssertEqual(try root.mailFiles().count, 1, "an empty digest is never sent")
+        try root.ok("run", now: "2026-08-03T12:00:00Z")
+        XCTAssertEqual(try root.scalar("SELECT count(*) FROM deleted_node"), 0, "deletions are forgotten after KeepDedupeDays (90)")
+    }
+}
