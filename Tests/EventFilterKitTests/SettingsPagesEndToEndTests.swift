@@ -65,7 +65,7 @@ final class SettingsPagesEndToEndTests: XCTestCase {
         try root.ok("run", now: Self.now)
         XCTAssertEqual(try root.mailFiles().count, 1)
         let mail = try XCTUnwrap(try root.mails().first)
-        XCTAssertEqual(mail.header("Subject"), "Your notification settings at Test Site")
+        XCTAssertEqual(mail.header("Subject"), "[Test Site] Your link to your notification settings")
         XCTAssertTrue(mail.to.contains("bob@example.com"))
         let link = try XCTUnwrap(mail.text.range(of: #"https://example.com/notification/settings/[A-Za-z0-9_-]{43}"#,
                                                  options: .regularExpression))

@@ -15,7 +15,7 @@ enum SettingsTemplates {
         "settings/page.html": page,
         "settings/request.html": request,
         "settings/follow.html": follow,
-        "settings/link-subject.txt": "Your notification settings at {{site_name}}",
+        "settings/link-subject.txt": "Your link to your notification settings",
         "settings/link.txt": linkText,
     ]
 
