@@ -1,6 +1,7 @@
 # eventfilter: the two quick-start commands are `make demo` and `make test`.
 # Both install what a fresh machine lacks (libcurl's and libpq's headers; for tests also aiosmtpd,
-# lighttpd, apache2, nginx, sqlite3, PostgreSQL and postfix), then build with SwiftPM. No Swift packages are fetched.
+# lighttpd, apache2, nginx, sqlite3, PostgreSQL, postfix, Chromium with chromedriver and Selenium),
+# then build with SwiftPM. No Swift packages are fetched.
 
 SHELL := /bin/bash
 SWIFT ?= swift
@@ -27,6 +28,8 @@ test-deps: deps
 	@[ -x /usr/sbin/nginx ] || { echo "installing nginx"; $(SUDO) apt-get update -qq && $(SUDO) $(APT_INSTALL) nginx >/dev/null; }
 	@command -v sqlite3 >/dev/null || { echo "installing sqlite3"; $(SUDO) apt-get update -qq && $(SUDO) $(APT_INSTALL) sqlite3 >/dev/null; }
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { echo "installing postgresql (the tests start their own server)"; $(SUDO) apt-get update -qq && $(SUDO) $(APT_INSTALL) postgresql >/dev/null; }
+	@[ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ] || { echo "installing chromium and chromium-driver (the settings page tests)"; $(SUDO) apt-get update -qq && $(SUDO) $(APT_INSTALL) chromium chromium-driver >/dev/null; }
+	@python3 -c 'import selenium' 2>/dev/null || { echo "installing selenium"; python3 -m pip install -q selenium; }
 	@command -v systemd-analyze >/dev/null || { echo "installing systemd (systemd-analyze)"; $(SUDO) apt-get update -qq && $(SUDO) $(APT_INSTALL) systemd >/dev/null; }
 	@# The bounce tests run their own Postfix instance; "No configuration" leaves the system's Postfix unconfigured and stopped.
 	@[ -x /usr/sbin/postfix ] || { echo "installing postfix (unconfigured; the bounce tests start their own instance)"; \

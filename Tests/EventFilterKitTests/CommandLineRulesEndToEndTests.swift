@@ -80,8 +80,8 @@ final class CommandLineRulesEndToEndTests: XCTestCase {
         }
         XCTAssertFalse(group.contains("mail list"))
 
-        try assertRefused(root, ["user"], status: 2, "missing subcommand after 'user'; try: user add, user remove, user list, user show, user set, user disable, user enable")
-        try assertRefused(root, ["user", "frob"], status: 2, "unknown subcommand 'user frob'; try: user add, user remove, user list, user show, user set, user disable, user enable")
+        try assertRefused(root, ["user"], status: 2, "missing subcommand after 'user'; try: user add, user remove, user list, user show, user set, user token, user disable, user enable")
+        try assertRefused(root, ["user", "frob"], status: 2, "unknown subcommand 'user frob'; try: user add, user remove, user list, user show, user set, user token, user disable, user enable")
     }
 
     func testUsageAndBadValueErrorsExitTwoAndChangeNothing() throws {

@@ -179,8 +179,9 @@ final class RunContext {
         func local(_ text: String) -> String { LocalTimeText.substitute(in: text, zone: zone, zoneName: recipient.timezone) }
         let unsubscribeURL = recipient.unsubscribeToken.flatMap { token in site.unsubscribeURL.map { "\($0)/\(token)" } }
         let stopAllURL = recipient.stopAllToken.flatMap { token in site.unsubscribeURL.map { "\($0)/\(token)" } }
+        let settingsURL = recipient.userID.map { site.settingsURL + "/" + settingsToken(userID: $0) }
         let footer = try self.footer(unsubscribeURL: unsubscribeURL, subject: recipient.unsubscribeSubject.map(local),
-                                     stopAllURL: stopAllURL)
+                                     stopAllURL: stopAllURL, settingsURL: settingsURL)
         var headers: [(name: String, value: String)] = []
         if let replyTo = site.replyTo {
             headers.append((name: "Reply-To", value: replyTo.address))
@@ -199,6 +200,10 @@ final class RunContext {
 
     /// Queues a composed message for `recipient`.
     func enqueue(_ message: ComposedMessage, subject: String, to recipient: Recipient) throws {
+        if let userID = recipient.userID, let token = settingsTokens[userID] {
+            // In the message's transaction: the link it carries is stored with it, or neither is.
+            try store.keepSettingsToken(token, userID: userID, now: now)
+        }
         try outbox.enqueue(recipient: recipient.email, sender: site.sender.address, subject: subject, message: message, now: now)
         messagesQueued += 1
     }
@@ -225,16 +230,31 @@ final class RunContext {
     }
 
     private var footerCache: (text: String, html: String)?
+    private var settingsTokens: [Int64: String] = [:]
+
+    /// The reader's personal settings link. The store keeps only a hash of each token, so a run
+    /// makes a fresh one the first time it mails a user and uses it for all their messages of
+    /// that run; older links stay valid until revoked or pushed out by newer ones. Composing
+    /// touches no store: `enqueue` stores the token's hash with each message.
+    private func settingsToken(userID: Int64) -> String {
+        if let token = settingsTokens[userID] { return token }
+        let token = Store.newSettingsToken()
+        settingsTokens[userID] = token
+        return token
+    }
 
     /// The footer says what each link does: "Stop notifications about <what the rule covers>"
-    /// with the rule's token, "Stop all notifications from <SiteName>" with the user's.
-    private func footer(unsubscribeURL: String?, subject: String?, stopAllURL: String?) throws -> (text: String, html: String) {
-        let personal = unsubscribeURL != nil || stopAllURL != nil
+    /// with the rule's token, "Stop all notifications from <SiteName>" with the user's, and the
+    /// reader's own settings link.
+    private func footer(unsubscribeURL: String?, subject: String?, stopAllURL: String?,
+                        settingsURL: String?) throws -> (text: String, html: String) {
+        let personal = unsubscribeURL != nil || stopAllURL != nil || settingsURL != nil
         if !personal, let footerCache { return footerCache }
         var context = siteVariables
         context["unsubscribe_url"] = .text(unsubscribeURL ?? "")
         context["unsubscribe_subject"] = .text(subject ?? "these notifications")
         context["stop_all_url"] = .text(stopAllURL ?? "")
+        if let settingsURL { context["settings_url"] = .text(settingsURL) }
         let rendered = (text: try templates.template("footer.txt").render(context, escapeHTML: false),
                         html: try templates.template("footer.html").render(context, escapeHTML: true))
         // Tokens are per rule and user, so only the token-free footer is worth keeping.

@@ -9,15 +9,16 @@ enum SettingsSchema {
 
     static let known: [String: [String: Set<String>]] = [
         "site.ini": [
-            "SiteSettings": ["SiteName", "SiteURL", "UnsubscribeURL", "SettingsURL"],
+            "SiteSettings": ["SiteName", "SiteURL", "UnsubscribeURL", "SettingsURL", "FollowSecret"],
             "ExtensionSettings": ["ActiveExtensions"],
             "MailSettings": [
                 "Transport", "AdminEmail", "EmailSender", "TransportServer", "TransportPort", "TransportUser", "TransportPassword",
                 "TransportConnectionType", "TransportVerifyCertificate", "TransportCAFile", "TransportConnectTimeout",
                 "TransportTimeout", "MaxConnections", "SenderHost", "SendmailPath", "SendmailOptions", "SendmailTimeout",
                 "DebugSending", "DebugReceiverEmail", "TransportAllowPlaintextAuth", "BounceAddress", "BounceDisableAfter",
+                "EmailReplyTo",
                 // eZ Publish's, accepted and not used
-                "TransportAlias", "EmailReplyTo", "AllowedCharsets", "OutputCharset", "ContentType", "HeaderLineEnding",
+                "TransportAlias", "AllowedCharsets", "OutputCharset", "ContentType", "HeaderLineEnding",
                 "SendmailInsertUndisclosedRecipient", "ExcludeHeaders",
             ],
             "DatabaseSettings": ["Backend", "ConnectionString"],

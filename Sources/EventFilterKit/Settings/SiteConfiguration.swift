@@ -16,6 +16,9 @@ public struct SiteConfiguration: Sendable {
     public var unsubscribeURL: String?
     /// Where a user changes their notification settings (footer link).
     public var settingsURL: String
+    /// `[SiteSettings] FollowSecret`: the key of the signed "Keep me updated" links a site makes
+    /// (HMAC-SHA256); nil turns signed links off.
+    public var followSecret: String? = nil
     /// `[SubtreeHandlerSettings] NotifyAuthor=enabled` sends authors their own changes.
     public var notifyAuthor: Bool
     /// `[EventFilterSettings] BatchSize`: events per batch and transaction.
@@ -88,6 +91,7 @@ public struct SiteConfiguration: Sendable {
             notifyAuthor: try notification.bool("SubtreeHandlerSettings", "NotifyAuthor", default: false),
             batchSize: batchSize, keepDays: keepDays, handlerTimeout: Double(timeout), keepDedupeDays: keepDedupeDays)
         configuration.digestMaxItems = maxItems
+        configuration.followSecret = nonEmpty(site.string("SiteSettings", "FollowSecret"))
         return configuration
     }
 

@@ -297,6 +297,19 @@ enum Migrations {
 
         ALTER TABLE run_log ADD COLUMN pid INTEGER;
         """,
+        // Personal settings links. Only a SHA-256 of each token is kept, so a copy of the store
+        // opens nobody's settings; a user may hold several (one per run that mailed them).
+        """
+        CREATE TABLE settings_token (
+            id INTEGER PRIMARY KEY,                -- newest last: the oldest of a user's links goes first
+            hash TEXT NOT NULL UNIQUE,             -- hex SHA-256 of the base64url token
+            user_id INTEGER NOT NULL REFERENCES user(id) ON DELETE CASCADE,
+            created_at INTEGER NOT NULL
+        );
+        CREATE INDEX settings_token_user ON settings_token(user_id, id);
+        -- the settings page names a followed node by its latest event's name and path
+        CREATE INDEX event_node ON event(node_id, id);
+        """,
     ]
 
     /// Brings `db` to the newest schema version.

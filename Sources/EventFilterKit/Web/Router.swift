@@ -1,7 +1,7 @@
 /// The one place a web request is routed, for every front end (`eventfilter cgi` per request,
 /// `eventfilter fastcgi` for its whole life), so both answer the same request the same way.
 ///
-///     let router = Router(intake: intake)
+///     let router = Router(intake: intake, settings: .available(pages))
 ///     let answer = router.answer(HTTPRequest(method: "POST", path: "/panda", body: body), now: now)
 ///     answer.response.status   // 200, 400, 401, 403, 404, 405, 413 or 500
 ///
@@ -9,15 +9,26 @@
 ///
 ///     /NAME                 a webhook for the source [Source-NAME] of settings/webhooks.ini
 ///     /unsubscribe/TOKEN    one-click unsubscribe (RFC 8058)
-///     /settings[/TOKEN]     the subscriber's settings pages (not served yet: 404)
+///     /settings[/TOKEN]     the subscriber's settings pages (`SettingsPages`)
 ///
 /// A path reaches only its own handler: it is split into segments and matched whole, never
 /// joined to a file name or passed to a command, so `/../x`, `/a/b` or an encoded slash end in 404.
 public final class Router {
     public let intake: WebhookIntake
+    public let settings: SettingsFront
 
-    public init(intake: WebhookIntake) {
+    /// Whether the settings pages can be served: they need the site's settings (sender, URLs),
+    /// which webhooks do not, so a site.ini problem breaks only these pages.
+    public enum SettingsFront {
+        case available(SettingsPages)
+        /// The reason, for the operator's log; the reader sees a 500.
+        case misconfigured(String)
+        case off
+    }
+
+    public init(intake: WebhookIntake, settings: SettingsFront = .off) {
         self.intake = intake
+        self.settings = settings
     }
 
     public func answer(_ request: HTTPRequest, now: Int64) -> WebhookIntake.Answer {
@@ -29,7 +40,7 @@ public final class Router {
             }
             return intake.unsubscribe(request, token: segments[1])
         case Self.settingsSegment?:
-            return settingsPage(request, segments: Array(segments.dropFirst()))
+            return settingsPage(request, segments: Array(segments.dropFirst()), now: now)
         case let name? where segments.count == 1:
             return intake.accept(request, sourceName: name, now: now)
         default:
@@ -41,10 +52,18 @@ public final class Router {
     static let unsubscribeSegment = "unsubscribe"
     static let settingsSegment = "settings"
 
-    /// The subscriber's settings pages (`/settings` asks for a link by mail, `/settings/TOKEN` shows
-    /// the page) belong here once they exist. Until then the prefix is reserved: no webhook source
-    /// can be reached as /settings, and the answer says the pages are not available.
-    private func settingsPage(_ request: HTTPRequest, segments: [String]) -> WebhookIntake.Answer {
-        WebhookIntake.Answer(HTTPResponse(status: 404, body: "the settings pages are not available on this installation"))
+    /// The subscriber's settings pages: `/settings` asks for a link by mail, `/settings/TOKEN`
+    /// shows the page. No webhook source can be reached as /settings.
+    private func settingsPage(_ request: HTTPRequest, segments: [String], now: Int64) -> WebhookIntake.Answer {
+        switch settings {
+        case .available(let pages):
+            return pages.answer(request, segments: segments, now: now)
+        case .misconfigured(let reason):
+            return WebhookIntake.Answer(
+                HTTPResponse(status: 500, body: "the settings pages are misconfigured", headers: SettingsPages.securityHeaders),
+                logDetail: reason)
+        case .off:
+            return WebhookIntake.Answer(HTTPResponse(status: 404, body: "the settings pages are not available on this installation"))
+        }
     }
 }

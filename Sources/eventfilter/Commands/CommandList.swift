@@ -11,6 +11,7 @@ enum CommandList {
             EventAddCommand.self, EventImportCommand.self, EventListCommand.self,
             IngestCommand.self, CGICommand.self, FastCGICommand.self,
             UserAddCommand.self, UserRemoveCommand.self, UserListCommand.self, UserShowCommand.self, UserSetCommand.self,
+            UserTokenCommand.self,
             UserDisableCommand.self, UserEnableCommand.self,
             DigestCommand.self, SubscribeCommand.self, UnsubscribeCommand.self,
             CollaborationSubscribeCommand.self, CollaborationUnsubscribeCommand.self,

@@ -21,6 +21,7 @@ struct FastCGICommand: Command {
         its settings and its store connection open (FastCGI 1.0, the RESPONDER role):
           /NAME                 a webhook for the source [Source-NAME] of settings/webhooks.ini
           /unsubscribe/TOKEN    the one-click unsubscribe link of a message (RFC 8058)
+          /settings[/TOKEN]     the subscriber's settings pages (SettingsURL of site.ini)
         The web server must pass the path below the mount point as PATH_INFO.
 
         With neither --listen nor --socket, standard input must be a listening socket, as a web
@@ -98,7 +99,7 @@ private final class WebFrontState {
 
     init(_ context: CommandContext) throws {
         self.context = context
-        router = Router(intake: try openIntake(context))
+        router = try openRouter(context, intake: try openIntake(context))
     }
 
     /// Re-reads settings/ (webhook sources, secrets, the body limit); keeps the store connection.
@@ -108,7 +109,7 @@ private final class WebFrontState {
             let intake = WebhookIntake(
                 store: try context.store(), sources: try WebhookSources.load(settings: settings),
                 bodyLimit: try WebhookSources.bodyLimit(settings: settings))
-            router = Router(intake: intake)
+            router = try openRouter(context, intake: intake)
             Output.error("fastcgi: settings re-read")
         } catch {
             Output.error("fastcgi: settings not re-read, the previous ones stay: \(ErrorReport.message(error))")

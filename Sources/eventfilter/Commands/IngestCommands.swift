@@ -9,6 +9,19 @@ func openIntake(_ context: CommandContext) throws -> WebhookIntake {
     return WebhookIntake(store: try context.store(), sources: sources, bodyLimit: limit)
 }
 
+/// The router of the web front: webhooks, unsubscribe links and the settings pages. A site.ini
+/// problem is kept for the settings pages' answer, so webhooks still arrive.
+func openRouter(_ context: CommandContext, intake: WebhookIntake) throws -> Router {
+    let settings = try context.settings()
+    do {
+        let pages = try SettingsPages(root: context.root, settings: settings, store: intake.store, bodyLimit: intake.bodyLimit,
+                                      sources: intake.sources.mapValues { $0.type.rawValue })
+        return Router(intake: intake, settings: .available(pages))
+    } catch {
+        return Router(intake: intake, settings: .misconfigured(ErrorReport.message(error)))
+    }
+}
+
 /// One request header given on the command line: `Name: value`, a token name and a one-line value.
 struct RequestHeader: Sendable {
     let name: String
@@ -108,12 +121,13 @@ struct IngestCommand: Command {
 
 struct CGICommand: Command {
     static let words = ["cgi"]
-    static let abstract = "Answer one webhook or unsubscribe request as a CGI program (RFC 3875)."
+    static let abstract = "Answer one webhook, unsubscribe or settings-page request as a CGI program (RFC 3875)."
     static let discussion = """
         Run by a web server (lighttpd mod_cgi, Apache mod_cgi(d), nginx + fcgiwrap) for each request.
         The path after the program selects what is asked for:
           /NAME                 a webhook for the source [Source-NAME] of settings/webhooks.ini
           /unsubscribe/TOKEN    the one-click unsubscribe link of a message (RFC 8058)
+          /settings[/TOKEN]     the subscriber's settings pages (SettingsURL of site.ini)
         Answers 200 when stored or a duplicate, 400 malformed, 401/403 bad credentials or signature,
         404 unknown source, 405 wrong method, 413 body over [WebhookSettings] BodyLimit, 500 when
         nothing could be stored (the sender retries). Refusals are logged to stderr (the server's
@@ -134,7 +148,7 @@ struct CGICommand: Command {
             let intake = try openIntake(context)
             let request = CGI.request(environment: environment, body: CGI.readStandardInput, bodyLimit: intake.bodyLimit)
             (response, logLine) = WebFront.respond(
-                router: Router(intake: intake), request: request, now: context.now, front: "cgi", method: method, path: path)
+                router: try openRouter(context, intake: intake), request: request, now: context.now, front: "cgi", method: method, path: path)
         } catch {
             // Settings or store trouble: the sender learns only that it should retry; the details
             // (file and line, never a secret) go to the operator's log.

@@ -238,3 +238,28 @@ struct CollaborationUnsubscribeCommand: Command {
         Output.line("unsubscribed \(email) from collaboration \(identifier)")
     }
 }
+
+struct UserTokenCommand: Command {
+    static let words = ["user", "token"]
+    static let abstract = "Print a fresh personal settings link for a subscriber, revoking their old ones; or revoke all."
+    static let revoke = Flag("revoke", help: "revoke every settings link of the user and print none")
+    static let parameters: [any Parameter] = [UserParameters.email, revoke]
+    static let discussion = """
+        The link is [SiteSettings] SettingsURL (default SiteURL/notification/settings) followed by
+        '/TOKEN': 32 random bytes in base64url. Only a SHA-256 of the token is stored, so it is
+        printed once. Messages carry links of their own; both commands revoke those too.
+        """
+
+    static func run(_ arguments: ParsedArguments, _ context: CommandContext) throws {
+        let email = arguments[UserParameters.email]
+        let store = try context.store()
+        if arguments[revoke] {
+            let count = try store.revokeSettingsTokens(email: email)
+            Output.line("revoked \(count) settings link\(count == 1 ? "" : "s") of \(email)")
+            return
+        }
+        let site = try SiteConfiguration.load(try context.settings())
+        let token = try store.replaceSettingsToken(email: email, now: context.now)
+        Output.line(site.settingsURL + "/" + token)
+    }
+}

@@ -26,10 +26,20 @@ enum WebFront {
     /// of the request than its method and path.
     static func logLine(front: String, method: String, path: String, response: HTTPResponse, detail: String?) -> String? {
         guard response.status >= 400 else { return nil }
-        var line = "\(front): \(loggable(method)) \(loggable(path)): \(response.status) "
-            + String(response.body.split(whereSeparator: \.isNewline).first ?? "")
+        // A page for a person says nothing useful in its first line; its status reason does.
+        let summary = response.contentType.hasPrefix("text/html")
+            ? response.reason : String(response.body.split(whereSeparator: \.isNewline).first ?? "")
+        var line = "\(front): \(loggable(method)) \(loggable(redacted(path))): \(response.status) " + summary
         if let detail { line += " (\(detail))" }
         return line
+    }
+
+    /// A path with its secret part cut: `/settings/TOKEN/follow` is logged as `/settings/…`, so a
+    /// personal link never reaches a log file.
+    static func redacted(_ path: String) -> String {
+        let segments = path.split(separator: "/", omittingEmptySubsequences: true)
+        guard segments.first == "settings", segments.count > 1 else { return path }
+        return "/settings/…"
     }
 
     /// Request data in a log line: no control characters (a decoded path may hold a line break
