@@ -486,8 +486,14 @@ final class IngestEndToEndTests: XCTestCase {
         let unknown = try root.cgi("POST", "/unsubscribe/0123456789abcdef0123456789abcdef", body: "", now: now)
         XCTAssertEqual(unknown.status, 200, "an unknown token tells nothing")
         XCTAssertEqual(try root.cgi("POST", "/unsubscribe/no+token!", body: "", now: now).status, 400)
-        XCTAssertEqual(try root.cgi("POST", "/unsubscribe/\(token)/more", body: "", now: now).status, 404)
-        XCTAssertEqual(try root.cgi("DELETE", path, now: now).status, 405)
+        let longer = try root.cgi("POST", "/unsubscribe/\(token)/more", body: "", now: now)
+        XCTAssertEqual(longer.status, 404)
+        let wrongMethod = try root.cgi("DELETE", path, now: now)
+        XCTAssertEqual(wrongMethod.status, 405)
+        // A refused request is logged, but never with its token.
+        XCTAssertEqual(longer.stderr, "eventfilter: cgi: POST /unsubscribe/…: 404 an unsubscribe link is /unsubscribe/TOKEN\n")
+        XCTAssertTrue(wrongMethod.stderr.hasPrefix("eventfilter: cgi: DELETE /unsubscribe/…: 405 "), wrongMethod.stderr)
+        XCTAssertFalse((longer.stderr + wrongMethod.stderr).contains(token))
 
         XCTAssertEqual(try root.ingest("panda?token=\(F.pandaToken)", body: "event=video-encoded&video_id=v2",
                                        contentType: F.form, now: now).status, 0)

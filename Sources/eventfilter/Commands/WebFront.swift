@@ -34,12 +34,12 @@ enum WebFront {
         return line
     }
 
-    /// A path with its secret part cut: `/settings/TOKEN/follow` is logged as `/settings/…`, so a
-    /// personal link never reaches a log file.
+    /// A path with its secret part cut: `/settings/TOKEN/follow` is logged as `/settings/…` and
+    /// `/unsubscribe/TOKEN` as `/unsubscribe/…`, so a personal link never reaches a log file.
     static func redacted(_ path: String) -> String {
         let segments = path.split(separator: "/", omittingEmptySubsequences: true)
-        guard segments.first == "settings", segments.count > 1 else { return path }
-        return "/settings/…"
+        guard let first = segments.first, first == "settings" || first == "unsubscribe", segments.count > 1 else { return path }
+        return "/\(first)/…"
     }
 
     /// Request data in a log line: no control characters (a decoded path may hold a line break
