@@ -5,7 +5,7 @@ final class OutboxTests: XCTestCase {
     /// Records the batches it is given and answers from a script.
     final class ScriptedTransport: MailTransport {
         var batches: [[Int64]] = []
-        var answer: (OutgoingMessage) -> DeliveryOutcome = { _ in .accepted }
+        var answer: (OutgoingMessage) -> DeliveryOutcome = { .accepted("250 2.0.0 Ok: queued as Q\($0.id)") }
         func deliver(_ messages: [OutgoingMessage], report: (OutgoingMessage, DeliveryOutcome) throws -> Void) throws {
             batches.append(messages.map(\.id))
             for message in messages { try report(message, answer(message)) }
@@ -55,7 +55,7 @@ final class OutboxTests: XCTestCase {
             } catch {
                 otherWriterErrors.append("\(error)")
             }
-            for message in messages { try report(message, .accepted) }
+            for message in messages { try report(message, .accepted("250 2.0.0 Ok: queued as Q\(message.id)")) }
         }
     }
 
@@ -90,7 +90,7 @@ final class OutboxTests: XCTestCase {
         let transport = ScriptedTransport()
         transport.answer = { $0.recipient == "r0@example.com" ? .temporaryFailure("451 later") : .permanentFailure("550 no") }
         _ = try outbox.deliverDue(through: transport, now: 1_000)
-        transport.answer = { _ in .accepted }
+        transport.answer = { .accepted("250 2.0.0 Ok: queued as Q\($0.id)") }
         XCTAssertEqual(try outbox.deliverDue(through: transport, now: 1_200), .init(sent: 0, deferred: 0, failed: 0))
         XCTAssertEqual(try outbox.deliverDue(through: transport, now: 1_400), .init(sent: 1, deferred: 0, failed: 0))
         let failed = try outbox.list(states: ["failed"])
