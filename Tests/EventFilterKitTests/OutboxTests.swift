@@ -100,6 +100,8 @@ final class OutboxTests: XCTestCase {
             [$0.int(0), $0.int(1), $0.int(2)]
         })
         XCTAssertEqual(sent, [1_400, 1_400, 2], "sent at the second attempt, at 1400")
+        XCTAssertEqual(try outbox.list(states: ["sent"]).map(\.lastError), ["250 2.0.0 Ok: queued as Q1"],
+                       "the acceptance replaces the reply that deferred it")
         XCTAssertEqual(try outbox.store.db.scalarInt("SELECT count(*) FROM outbox_delivered"), 0, "settled")
     }
 
@@ -107,11 +109,13 @@ final class OutboxTests: XCTestCase {
         let outbox = try makeOutbox()
         try enqueue(outbox, 2, size: 10, now: 1_000)
         // A run accepted message 1, committed that, and died before settling.
-        try outbox.store.db.execute("INSERT INTO outbox_delivered(outbox_id, sent_at) VALUES (1, 1000)")
+        try outbox.store.db.execute("INSERT INTO outbox_delivered(outbox_id, sent_at, reply) VALUES (1, 1000, '250 2.0.0 Ok: queued as 4F2A1')")
         let transport = ScriptedTransport()
         let report = try outbox.deliverDue(through: transport, now: 2_000)
         XCTAssertEqual(transport.batches, [[2]], "message 1 is not sent again")
         XCTAssertEqual(report.sent, 1)
         XCTAssertEqual(try outbox.store.db.scalarInt("SELECT sent_at FROM outbox WHERE id = 1"), 1_000)
+        XCTAssertEqual(try outbox.list(states: ["sent"]).map(\.lastError),
+                       ["250 2.0.0 Ok: queued as 4F2A1", "250 2.0.0 Ok: queued as Q2"], "each keeps the reply that accepted it")
     }
 }
