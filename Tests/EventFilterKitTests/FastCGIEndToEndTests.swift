@@ -131,6 +131,31 @@ final class FastCGIEndToEndTests: XCTestCase {
         XCTAssertTrue(responder.stderr.contains("eventfilter: fastcgi: connection closed by the web server in the middle of a request"), responder.stderr)
     }
 
+    /// A body that runs past the limit with no CONTENT_LENGTH saying so is refused by the
+    /// responder itself, before the router; under /settings the answer still carries the pages' headers.
+    func testABodyOverTheLimitUnderSettingsIsRefusedWithThePagesHeaders() throws {
+        let root = try F.makeRoot()
+        let responder = try ResponderProcess(root: root, now: F.scheduleNow)
+        let params = FastCGIClient.params(method: "POST", "/settings/" + String(repeating: "A", count: 43), body: nil, contentType: F.form)
+        let chunk = [UInt8](repeating: 0x61, count: 65528)
+        for path in ["/settings/" + String(repeating: "A", count: 43), "/panda"] {
+            let client = try FastCGIClient(port: responder.port)
+            let these = params.map { $0.0 == "PATH_INFO" ? ($0.0, path) : $0 }
+            client.send(B.begin(1) + B.record(4, 1, B.pairs(these)) + B.record(4, 1))
+            for _ in 0..<17 { client.send(B.record(5, 1, chunk)) }   // 1.06 MiB, over the 1 MiB default
+            client.send(B.record(5, 1))
+            let answer = try XCTUnwrap(client.answer())
+            XCTAssertEqual(answer.status, 413, path)
+            let pageHeaders = ["Cache-Control: no-store\r\n", "Referrer-Policy: no-referrer\r\n", "X-Frame-Options: DENY\r\n",
+                               "Content-Security-Policy: default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'\r\n"]
+            for header in pageHeaders {
+                XCTAssertEqual(answer.stdout.contains(header), path.hasPrefix("/settings/"), "\(path): \(header)")
+            }
+            XCTAssertFalse(answer.stderr.contains("AAAAAAAAAA"), answer.stderr)
+        }
+        XCTAssertEqual(responder.stop(), 0)
+    }
+
     func testSIGTERMFinishesTheRequestInHand() throws {
         let root = try F.makeRoot()
         let responder = try ResponderProcess(root: root, now: F.scheduleNow)

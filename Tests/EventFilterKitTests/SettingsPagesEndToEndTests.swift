@@ -143,6 +143,40 @@ final class SettingsPagesEndToEndTests: XCTestCase {
         XCTAssertEqual(try root.dump(), beforeEve)
     }
 
+    /// The headers of a page with a personal key in its address are on every answer under
+    /// /settings, refusals included, and also when the request was refused before the pages saw it.
+    func testEveryAnswerUnderSettingsCarriesTheSecurityHeaders() throws {
+        let root = try makeRoot()
+        let token = try token(root)
+        let page = "/settings/\(token)"
+        var answers: [(String, CGIAnswer)] = [
+            ("page", try root.cgi("GET", page, now: Self.now)),
+            ("wrong token", try root.cgi("GET", "/settings/" + String(repeating: "A", count: 43), now: Self.now)),
+            ("method", try root.cgi("PUT", page, now: Self.now)),
+            ("csrf", try root.cgi("POST", page, contentType: Self.form, body: "action=stop-all", now: Self.now)),
+            ("over the body limit", try root.cgi("POST", page, contentType: Self.form, body: "", contentLength: 1 << 30, now: Self.now)),
+            ("short body", try root.cgi("POST", page, contentType: Self.form, body: "action=x", contentLength: 100, now: Self.now)),
+            ("double slashes", try root.cgi("POST", "//settings//x", contentType: Self.form, body: "", contentLength: 1 << 30, now: Self.now)),
+        ]
+        try root.write("settings/webhooks.ini", "[WebhookSettings]\nBodyLimit=lots\n")
+        answers.append(("webhooks.ini broken", try root.cgi("GET", page, now: Self.now)))
+        try root.write("settings/webhooks.ini", "")
+        try root.write("settings/site.ini", "[SiteSettings]\nSiteName=Test Site\n")
+        answers.append(("site.ini broken", try root.cgi("GET", page, now: Self.now)))
+        XCTAssertEqual(answers.map { $0.1.status }, [200, 404, 405, 403, 413, 400, 413, 500, 500])
+        for (name, answer) in answers {
+            XCTAssertEqual(answer.headers["cache-control"], "no-store", name)
+            XCTAssertEqual(answer.headers["referrer-policy"], "no-referrer", name)
+            XCTAssertEqual(answer.headers["x-frame-options"], "DENY", name)
+            XCTAssertEqual(answer.headers["content-security-policy"],
+                           "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'", name)
+            XCTAssertFalse(answer.stderr.contains(token), name)
+        }
+        // A webhook's answer is the sender's business: it gets no page headers.
+        XCTAssertNil(try root.cgi("POST", "/nosuchsource", contentType: Self.form, body: "", contentLength: 1 << 30,
+                                  now: Self.now).headers["content-security-policy"])
+    }
+
     func testChangesMoveWaitingDigestItemsAndStopAllStopsEverything() throws {
         let root = try makeRoot()
         try root.ok("collaboration", "subscribe", "bob@example.com", "ezapprove", now: Self.now)

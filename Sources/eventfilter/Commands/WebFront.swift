@@ -19,7 +19,8 @@ enum WebFront {
             response = answer.response
             logDetail = answer.logDetail
         }
-        return (response, logLine(front: front, method: method, path: path, response: response, detail: logDetail))
+        let finished = Router.finish(response, path: path)
+        return (finished, logLine(front: front, method: method, path: path, response: finished, detail: logDetail))
     }
 
     /// The line for the server's error log when a request was refused: never a secret, never more
