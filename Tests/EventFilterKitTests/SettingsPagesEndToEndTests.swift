@@ -244,6 +244,39 @@ final class SettingsPagesEndToEndTests: XCTestCase {
         XCTAssertEqual(try root.ok("user", "list", now: Self.now).contains("nodes: 60,99"), true)
     }
 
+    /// A link signed with the right secret still opens nothing once it has expired, for another
+    /// address than the one signed, or for an address the store does not know.
+    func testASignedFollowLinkIsBoundToItsAddressAndExpiry() throws {
+        let site = TestRoot.defaultSiteINI.replacingOccurrences(of: "[MailSettings]", with: "FollowSecret=s3cret-follow\n\n[MailSettings]")
+        let root = try makeRoot(siteINI: site)
+        try root.ok("user", "add", "eve@example.com", now: Self.now)
+        let now: Int64 = 1_767_798_000   // 2026-01-07T15:00:00Z
+        func link(_ email: String, _ node: String, _ expires: Int64, signedFor signed: String? = nil) -> String {
+            let message = SettingsPages.followMessage(email: signed ?? email, node: node, expires: expires)
+            let sig = Crypto.hexEncode(Crypto.hmac(.sha256, key: Array("s3cret-follow".utf8), data: Array(message.utf8)))
+            return Self.encode([("email", email), ("node", node), ("expires", String(expires)), ("sig", sig)])
+        }
+        let before = try root.dump()
+        let refused = [
+            link("bob@example.com", "99", now - 1),                                   // expired a second ago
+            link("eve@example.com", "99", now + 3600, signedFor: "bob@example.com"),   // Bob's signature, Eve's address
+            link("nobody@example.com", "99", now + 3600),                              // signed, but no such subscriber
+        ]
+        for query in refused {
+            for answer in [try root.cgi("GET", "/settings/follow", query: query, now: Self.now),
+                           try root.cgi("POST", "/settings/follow", contentType: Self.form, body: query, now: Self.now)] {
+                XCTAssertEqual(answer.status, 404, query)
+                XCTAssertEqual(answer.body, "not found\n", query)
+                XCTAssertFalse(answer.stderr.contains("sig="), answer.stderr)
+            }
+        }
+        XCTAssertEqual(try root.dump(), before)
+        // The same link, valid until this very second, works.
+        let followed = try root.cgi("POST", "/settings/follow", contentType: Self.form, body: link("bob@example.com", "99", now), now: Self.now)
+        XCTAssertEqual(followed.status, 200)
+        XCTAssertTrue(try root.ok("user", "list", now: Self.now).contains("nodes: 60,99"))
+    }
+
     func testTokenFollowShowsAButtonAndNeedsTheCSRFToken() throws {
         let root = try makeRoot()
         let token = try token(root)
