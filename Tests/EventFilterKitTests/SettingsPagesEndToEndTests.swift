@@ -177,6 +177,23 @@ final class SettingsPagesEndToEndTests: XCTestCase {
                                   now: Self.now).headers["content-security-policy"])
     }
 
+    /// A personal link that reaches the program by a wrong path (a prefix the web server did not
+    /// cut, a server mounted on the settings URL itself) is refused without its token in the log.
+    func testATokenOnAWrongPathStaysOutOfTheLog() throws {
+        let root = try makeRoot()
+        let token = try token(root)
+        for (path, logged) in [("/notification/settings/\(token)", "/notification/settings/…: 404 Not Found"),
+                               ("/\(token)", "/…: 404 Not Found"), ("/./unsubscribe/\(token)", "/./unsubscribe/…: 404 Not Found"),
+                               ("/settings/\(token)/x/y", "/settings/…: 404 not found")] {
+            let answer = try root.cgi("GET", path, now: Self.now)
+            XCTAssertEqual(answer.status, 404, path)
+            XCTAssertEqual(answer.stderr, "eventfilter: cgi: GET \(logged)\n", path)
+        }
+        // A path with no secret is still logged whole, with the refusal's own words.
+        XCTAssertEqual(try root.cgi("GET", "/x/y", now: Self.now).stderr,
+                       "eventfilter: cgi: GET /x/y: 404 no webhook source at '/x/y'; POST to /NAME\n")
+    }
+
     func testChangesMoveWaitingDigestItemsAndStopAllStopsEverything() throws {
         let root = try makeRoot()
         try root.ok("collaboration", "subscribe", "bob@example.com", "ezapprove", now: Self.now)
