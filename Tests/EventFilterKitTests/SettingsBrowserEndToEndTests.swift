@@ -80,6 +80,11 @@ final class SettingsBrowserEndToEndTests: XCTestCase {
         XCTAssertEqual(seen["unknown_path"] as? Int, 404)
         XCTAssertEqual(seen["unknown_path_body_same"] as? Bool, true)
         XCTAssertEqual(seen["wrong_token_unchanged"] as? Bool, true, "sqlite3 .dump before and after a wrong token")
+        // /notification/settingsx is nginx's own 404, not a webhook name; a line break in the path
+        // still reaches the pages' 404 with their headers.
+        XCTAssertEqual(seen["outside_location"] as? String, "404 from nginx")
+        XCTAssertEqual(seen["line_break_path"] as? String,
+                       "404, CSP default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'")
         // A forged CSRF token: refused with the reason; nothing changed.
         XCTAssertEqual(seen["forged_text"] as? String, "This form has expired. Please try again.")
         XCTAssertEqual(seen["forged_unchanged"] as? Bool, true, "sqlite3 .dump before and after a forged CSRF token")
