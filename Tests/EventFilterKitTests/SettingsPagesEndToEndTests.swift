@@ -143,6 +143,57 @@ final class SettingsPagesEndToEndTests: XCTestCase {
         XCTAssertEqual(try root.dump(), beforeEve)
     }
 
+    /// The headers of a page with a personal key in its address are on every answer under
+    /// /settings, refusals included, and also when the request was refused before the pages saw it.
+    func testEveryAnswerUnderSettingsCarriesTheSecurityHeaders() throws {
+        let root = try makeRoot()
+        let token = try token(root)
+        let page = "/settings/\(token)"
+        var answers: [(String, CGIAnswer)] = [
+            ("page", try root.cgi("GET", page, now: Self.now)),
+            ("wrong token", try root.cgi("GET", "/settings/" + String(repeating: "A", count: 43), now: Self.now)),
+            ("method", try root.cgi("PUT", page, now: Self.now)),
+            ("csrf", try root.cgi("POST", page, contentType: Self.form, body: "action=stop-all", now: Self.now)),
+            ("over the body limit", try root.cgi("POST", page, contentType: Self.form, body: "", contentLength: 1 << 30, now: Self.now)),
+            ("short body", try root.cgi("POST", page, contentType: Self.form, body: "action=x", contentLength: 100, now: Self.now)),
+            ("double slashes", try root.cgi("POST", "//settings//x", contentType: Self.form, body: "", contentLength: 1 << 30, now: Self.now)),
+        ]
+        try root.write("settings/webhooks.ini", "[WebhookSettings]\nBodyLimit=lots\n")
+        answers.append(("webhooks.ini broken", try root.cgi("GET", page, now: Self.now)))
+        try root.write("settings/webhooks.ini", "")
+        try root.write("settings/site.ini", "[SiteSettings]\nSiteName=Test Site\n")
+        answers.append(("site.ini broken", try root.cgi("GET", page, now: Self.now)))
+        XCTAssertEqual(answers.map { $0.1.status }, [200, 404, 405, 403, 413, 400, 413, 500, 500])
+        for (name, answer) in answers {
+            XCTAssertEqual(answer.headers["cache-control"], "no-store", name)
+            XCTAssertEqual(answer.headers["referrer-policy"], "no-referrer", name)
+            XCTAssertEqual(answer.headers["x-frame-options"], "DENY", name)
+            XCTAssertEqual(answer.headers["content-security-policy"],
+                           "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'", name)
+            XCTAssertFalse(answer.stderr.contains(token), name)
+        }
+        // A webhook's answer is the sender's business: it gets no page headers.
+        XCTAssertNil(try root.cgi("POST", "/nosuchsource", contentType: Self.form, body: "", contentLength: 1 << 30,
+                                  now: Self.now).headers["content-security-policy"])
+    }
+
+    /// A personal link that reaches the program by a wrong path (a prefix the web server did not
+    /// cut, a server mounted on the settings URL itself) is refused without its token in the log.
+    func testATokenOnAWrongPathStaysOutOfTheLog() throws {
+        let root = try makeRoot()
+        let token = try token(root)
+        for (path, logged) in [("/notification/settings/\(token)", "/notification/settings/…: 404 Not Found"),
+                               ("/\(token)", "/…: 404 Not Found"), ("/./unsubscribe/\(token)", "/./unsubscribe/…: 404 Not Found"),
+                               ("/settings/\(token)/x/y", "/settings/…: 404 not found")] {
+            let answer = try root.cgi("GET", path, now: Self.now)
+            XCTAssertEqual(answer.status, 404, path)
+            XCTAssertEqual(answer.stderr, "eventfilter: cgi: GET \(logged)\n", path)
+        }
+        // A path with no secret is still logged whole, with the refusal's own words.
+        XCTAssertEqual(try root.cgi("GET", "/x/y", now: Self.now).stderr,
+                       "eventfilter: cgi: GET /x/y: 404 no webhook source at '/x/y'; POST to /NAME\n")
+    }
+
     func testChangesMoveWaitingDigestItemsAndStopAllStopsEverything() throws {
         let root = try makeRoot()
         try root.ok("collaboration", "subscribe", "bob@example.com", "ezapprove", now: Self.now)
@@ -208,6 +259,39 @@ final class SettingsPagesEndToEndTests: XCTestCase {
         XCTAssertEqual(followed.status, 200)
         XCTAssertTrue(followed.body.contains("You now get mail when node 99 changes."))
         XCTAssertEqual(try root.ok("user", "list", now: Self.now).contains("nodes: 60,99"), true)
+    }
+
+    /// A link signed with the right secret still opens nothing once it has expired, for another
+    /// address than the one signed, or for an address the store does not know.
+    func testASignedFollowLinkIsBoundToItsAddressAndExpiry() throws {
+        let site = TestRoot.defaultSiteINI.replacingOccurrences(of: "[MailSettings]", with: "FollowSecret=s3cret-follow\n\n[MailSettings]")
+        let root = try makeRoot(siteINI: site)
+        try root.ok("user", "add", "eve@example.com", now: Self.now)
+        let now: Int64 = 1_767_798_000   // 2026-01-07T15:00:00Z
+        func link(_ email: String, _ node: String, _ expires: Int64, signedFor signed: String? = nil) -> String {
+            let message = SettingsPages.followMessage(email: signed ?? email, node: node, expires: expires)
+            let sig = Crypto.hexEncode(Crypto.hmac(.sha256, key: Array("s3cret-follow".utf8), data: Array(message.utf8)))
+            return Self.encode([("email", email), ("node", node), ("expires", String(expires)), ("sig", sig)])
+        }
+        let before = try root.dump()
+        let refused = [
+            link("bob@example.com", "99", now - 1),                                   // expired a second ago
+            link("eve@example.com", "99", now + 3600, signedFor: "bob@example.com"),   // Bob's signature, Eve's address
+            link("nobody@example.com", "99", now + 3600),                              // signed, but no such subscriber
+        ]
+        for query in refused {
+            for answer in [try root.cgi("GET", "/settings/follow", query: query, now: Self.now),
+                           try root.cgi("POST", "/settings/follow", contentType: Self.form, body: query, now: Self.now)] {
+                XCTAssertEqual(answer.status, 404, query)
+                XCTAssertEqual(answer.body, "not found\n", query)
+                XCTAssertFalse(answer.stderr.contains("sig="), answer.stderr)
+            }
+        }
+        XCTAssertEqual(try root.dump(), before)
+        // The same link, valid until this very second, works.
+        let followed = try root.cgi("POST", "/settings/follow", contentType: Self.form, body: link("bob@example.com", "99", now), now: Self.now)
+        XCTAssertEqual(followed.status, 200)
+        XCTAssertTrue(try root.ok("user", "list", now: Self.now).contains("nodes: 60,99"))
     }
 
     func testTokenFollowShowsAButtonAndNeedsTheCSRFToken() throws {

@@ -120,6 +120,11 @@ try:
     seen["unknown_path"] = http("GET", base + "/no/such/page")[0]
     seen["unknown_path_body_same"] = http("GET", base + "/no/such/page")[2] == http("GET", wrong)[2]
     seen["wrong_token_unchanged"] = dump() == before
+    # The README's location serves the settings paths and nothing beside them.
+    status, _, body = http("GET", base + "x")
+    seen["outside_location"] = "%d from %s" % (status, "nginx" if "nginx" in body else "the responder")
+    status, headers, _ = http("GET", base + "/%0A" + "A" * 43)
+    seen["line_break_path"] = "%d, CSP %s" % (status, headers.get("Content-Security-Policy"))
 
     # A forged CSRF token on a real page: refused, nothing changes.
     driver.get(link)

@@ -49,6 +49,21 @@ public final class Router {
         }
     }
 
+    /// `response` as it leaves for `path`, whichever part answered: an answer under `/settings`
+    /// carries `SettingsPages.securityHeaders` even when it was refused before the router saw it
+    /// (a body over the limit, a malformed CONTENT_LENGTH, a store that cannot be opened), since
+    /// the address it answers holds a reader's personal token.
+    ///
+    ///     Router.finish(HTTPResponse(status: 413, body: "too large"), path: "/settings/TOKEN").headers
+    ///     // Cache-Control: no-store, Referrer-Policy, X-Frame-Options, Content-Security-Policy
+    public static func finish(_ response: HTTPResponse, path: String) -> HTTPResponse {
+        guard path.split(separator: "/", omittingEmptySubsequences: true).first == Substring(settingsSegment) else { return response }
+        var finished = response
+        let present = Set(response.headers.map { $0.name.lowercased() })
+        finished.headers += SettingsPages.securityHeaders.filter { !present.contains($0.name.lowercased()) }
+        return finished
+    }
+
     static let unsubscribeSegment = "unsubscribe"
     static let settingsSegment = "settings"
 

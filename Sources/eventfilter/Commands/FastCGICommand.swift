@@ -127,6 +127,13 @@ private final class WebFrontState {
         }
         let (response, logLine) = WebFront.respond(
             router: router, request: parsed, now: now, front: "fastcgi", method: method, path: path)
+        if let logLine, WebFront.redacted(path) != path {
+            // nginx writes the request line, personal token and all, next to every FCGI_STDERR
+            // line it logs: a refusal on a path with a token goes to the responder's own stderr
+            // (the journal under systemd) instead, so the web server has nothing to add it to.
+            Output.error(logLine)
+            return FastCGIResponder.Reply(stdout: response.cgiBytes, stderr: nil)
+        }
         return FastCGIResponder.Reply(stdout: response.cgiBytes, stderr: logLine.map { "eventfilter: " + $0 })
     }
 }

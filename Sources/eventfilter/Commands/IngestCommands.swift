@@ -152,7 +152,7 @@ struct CGICommand: Command {
         } catch {
             // Settings or store trouble: the sender learns only that it should retry; the details
             // (file and line, never a secret) go to the operator's log.
-            response = HTTPResponse(status: 500, body: "the webhook receiver is misconfigured; nothing was stored")
+            response = Router.finish(HTTPResponse(status: 500, body: "the webhook receiver is misconfigured; nothing was stored"), path: path)
             logLine = WebFront.logLine(front: "cgi", method: method, path: path, response: response, detail: "\(error)")
         }
 

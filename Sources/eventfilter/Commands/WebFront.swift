@@ -19,27 +19,54 @@ enum WebFront {
             response = answer.response
             logDetail = answer.logDetail
         }
-        return (response, logLine(front: front, method: method, path: path, response: response, detail: logDetail))
+        let finished = Router.finish(response, path: path)
+        return (finished, logLine(front: front, method: method, path: path, response: finished, detail: logDetail))
     }
 
     /// The line for the server's error log when a request was refused: never a secret, never more
     /// of the request than its method and path.
     static func logLine(front: String, method: String, path: String, response: HTTPResponse, detail: String?) -> String? {
         guard response.status >= 400 else { return nil }
-        // A page for a person says nothing useful in its first line; its status reason does.
-        let summary = response.contentType.hasPrefix("text/html")
+        let (shown, cut) = redaction(path)
+        // A page for a person says nothing useful in its first line; its status reason does. The
+        // unsubscribe and settings refusals never quote the path; any other refusal may (even
+        // shortened), so when a secret was cut from its path it is shown by its reason too.
+        let ownRoute = path.split(separator: "/", omittingEmptySubsequences: true).first
+            .map { $0 == "settings" || $0 == "unsubscribe" } ?? false
+        let summary = response.contentType.hasPrefix("text/html") || (!cut.isEmpty && !ownRoute)
             ? response.reason : String(response.body.split(whereSeparator: \.isNewline).first ?? "")
-        var line = "\(front): \(loggable(method)) \(loggable(redacted(path))): \(response.status) " + summary
+        var line = "\(front): \(loggable(method)) \(loggable(shown)): \(response.status) " + summary
         if let detail { line += " (\(detail))" }
         return line
     }
 
     /// A path with its secret part cut: `/settings/TOKEN/follow` is logged as `/settings/…` and
-    /// `/unsubscribe/TOKEN` as `/unsubscribe/…`, so a personal link never reaches a log file.
+    /// `/unsubscribe/TOKEN` as `/unsubscribe/…`, so a personal link never reaches a log file;
+    /// so are such links below a wrong prefix (`/x/settings/TOKEN`), and any segment shaped like
+    /// a settings token (a web server mounted on the settings URL itself passes `/TOKEN`).
     static func redacted(_ path: String) -> String {
+        redaction(path).shown
+    }
+
+    /// The path as logged and the segments cut from it.
+    private static func redaction(_ path: String) -> (shown: String, cut: [Substring]) {
         let segments = path.split(separator: "/", omittingEmptySubsequences: true)
-        guard let first = segments.first, first == "settings" || first == "unsubscribe", segments.count > 1 else { return path }
-        return "/\(first)/…"
+        var kept: [Substring] = [], cut: [Substring] = []
+        for (index, segment) in segments.enumerated() {
+            if Store.isSettingsToken(String(segment)) {
+                kept.append("…")
+                cut.append(segment)
+                continue
+            }
+            kept.append(segment)
+            if segment == "settings" || segment == "unsubscribe", index + 1 < segments.count {
+                kept.append("…")
+                cut += segments[(index + 1)...]
+                break
+            }
+        }
+        guard !cut.isEmpty else { return (path, []) }
+        return ("/" + kept.joined(separator: "/"), cut)
     }
 
     /// Request data in a log line: no control characters (a decoded path may hold a line break
