@@ -52,12 +52,16 @@ public final class SettingsCheck {
         return findings_
     }
 
+    /// A problem two checks find (a malformed line, by the parse of its file and again by a loader
+    /// that reads it) is listed once.
     private func addError(_ place: String, _ message: String) {
-        findings_.append(Finding(severity: .error, place: place, message: message))
+        let finding = Finding(severity: .error, place: place, message: message)
+        if !findings_.contains(finding) { findings_.append(finding) }
     }
 
     private func addWarning(_ place: String, _ message: String) {
-        findings_.append(Finding(severity: .warning, place: place, message: message))
+        let finding = Finding(severity: .warning, place: place, message: message)
+        if !findings_.contains(finding) { findings_.append(finding) }
     }
 
     /// An error thrown by a loader, split into its place and message when it has one.

@@ -14,7 +14,8 @@ struct StatusCommand: Command {
         ('mail ack'), a failing handler, the last run failed, died, or has not finished after
         [EventFilterSettings] MaxRunTime (3600 s).
         WARNING: mail deferred longer than WarnDeferredAfter (3600 s), events a handler gave up on,
-        no run recorded yet. UNKNOWN: the check cannot tell (not an installation, unreadable settings).
+        no run recorded yet. UNKNOWN: the check cannot tell (not an installation, a store it cannot read;
+        settings a run refuses, even a malformed line, are CRITICAL).
         """
 
     static func run(_ arguments: ParsedArguments, _ context: CommandContext) throws {
