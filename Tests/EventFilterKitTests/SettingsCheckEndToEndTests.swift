@@ -142,6 +142,28 @@ final class SettingsCheckEndToEndTests: XCTestCase {
         XCTAssertEqual(run.stderr, "eventfilter: settings/site.ini:13: [MailSettings] MaxConnections must be 1-64, got 100 (and 3 more; see eventfilter check)\n")
     }
 
+    /// site.ini is shared with eZ Publish, whose own blocks are not reported; a block a letter
+    /// away from one eventfilter reads is a typo, and its settings would silently not apply.
+    func testATypoInABlockNameIsReportedEvenInSiteINI() throws {
+        let root = try TestRoot()
+        try root.write("settings/override/site.ini.append.php", """
+            [MailSetting]
+            EmailReplyTo=replies@example.com
+            [FileSettings]
+            VarDir=var/site
+            """)
+        try root.write("settings/override/notification.ini.append.php", "[EventFilterSetting]\nWarnDeferredAfter=60\n")
+        let check = try root.run(["check"])
+        XCTAssertEqual(check.status, 1)
+        XCTAssertEqual(check.stdout.split(separator: "\n").map(String.init), [
+            "settings/override/site.ini.append.php:2: unknown block [MailSetting] in site.ini (did you mean [MailSettings]?) (warning)",
+            "settings/override/notification.ini.append.php:2: unknown block [EventFilterSetting] in notification.ini "
+                + "(did you mean [EventFilterSettings]?) (warning)",
+        ], "eZ's own [FileSettings] is not reported")
+        XCTAssertEqual(try root.run(["run"], now: now).stdout.split(separator: "\n").count, 2, "run reports both once")
+        XCTAssertEqual(try root.run(["run"], now: "2026-05-04T10:05:00Z").stdout, "")
+    }
+
     func testWarningsDoNotStopTheRunAndAreReportedOnce() throws {
         let root = try TestRoot(siteINI: TestRoot.defaultSiteINI + "[ExtensionSettings]\nActiveExtension[]=mysite\n")
         try root.ok("user", "add", "ann@example.com", now: now)

@@ -152,8 +152,14 @@ public final class SettingsCheck {
             for block in file.blockNames where !SettingsSchema.isCheckedByLoader(block: block, of: name) {
                 let keys = file.keys(block)
                 guard let known = SettingsSchema.keys(in: block, of: name, blocks: blocks) else {
-                    if !SettingsSchema.openFiles.contains(name), let key = keys.first, let origin = file.origin(block, key) {
-                        addWarning(origin.description, "unknown block [\(block)] in \(name)")
+                    // A block a letter away from one eventfilter reads is a typo even in a file shared
+                    // with eZ Publish ([MailSetting]): its settings would silently not apply. (Two
+                    // letters would take eZ's own [FileSettings] for [SiteSettings].)
+                    let open = SettingsSchema.openFiles.contains(name)
+                    let near = blocks.keys.filter { Self.editDistance($0, block) <= (open ? 1 : 2) }.sorted()
+                    if !open || !near.isEmpty, let key = keys.first, let origin = file.origin(block, key) {
+                        let hint = near.isEmpty ? "" : " (did you mean \(near.map { "[\($0)]" }.joined(separator: " or "))?)"
+                        addWarning(origin.description, "unknown block [\(block)] in \(name)\(hint)")
                     }
                     continue
                 }
