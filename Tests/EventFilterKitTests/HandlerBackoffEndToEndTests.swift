@@ -109,6 +109,20 @@ final class HandlerBackoffEndToEndTests: XCTestCase {
                        "the event waits for the handler")
     }
 
+    /// A run with a clock set wrong (here a --now a day ahead) must not leave the handler waiting a
+    /// day once the clock is right again: no backoff is longer than an hour.
+    func testABackoffSetByAClockThatWentBackIsNotWaitedFor() throws {
+        let root = try makeRoot()
+        XCTAssertEqual(try root.run(["run"], now: "2026-05-05T10:00:00Z").status, 0)
+        XCTAssertEqual(try calls(root), 1)
+        XCTAssertEqual(try root.run(["run"], now: "2026-05-04T10:05:00Z").status, 0)
+        XCTAssertEqual(try calls(root), 2, "the next attempt (2026-05-05T10:05) is more than an hour ahead: started")
+        XCTAssertEqual(try root.run(["run"], now: "2026-05-04T10:06:00Z").status, 0)
+        XCTAssertEqual(try calls(root), 2, "and backs off from there")
+        XCTAssertEqual(try root.run(["run"], now: "2026-05-04T10:15:00Z").status, 0)
+        XCTAssertEqual(try calls(root), 3)
+    }
+
     func testAfterHandlerGiveUpAfterItsEventsGoOnAndAreReportedOnce() throws {
         let root = try makeRoot()
         XCTAssertEqual(try root.run(["run"], now: "2026-05-04T10:00:00Z").status, 0)

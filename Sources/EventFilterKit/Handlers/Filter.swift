@@ -164,8 +164,10 @@ public final class Filter {
     /// A failing custom handler waits 5 minutes before its next attempt, doubling to an hour, so a
     /// broken program is not started every cron tick.
     static func handlerBackoff(failures: Int) -> Int64 {
-        min(300 << Int64(min(max(failures - 1, 0), 20)), 3600)
+        min(300 << Int64(min(max(failures - 1, 0), 20)), longestHandlerBackoff)
     }
+
+    static let longestHandlerBackoff: Int64 = 3600
 
     private static func seconds(_ duration: Duration) -> Double {
         Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
@@ -194,8 +196,10 @@ public final class Filter {
             // A custom handler in backoff is not started: its events wait for it.
             var skipped: [String: String] = [:]
             for handler in handlers {
+                // A next attempt further ahead than the longest backoff was set by a clock (or a
+                // --now) that has since gone back: the handler runs rather than wait for it.
                 if let external = handler as? ExternalHandler, let backoff = try store.handlerBackoff(external.name),
-                   backoff.nextAttempt > context.now {
+                   backoff.nextAttempt > context.now, backoff.nextAttempt - context.now <= Self.longestHandlerBackoff {
                     skipped[handler.name] = backoff.lastError
                     try handler.prepare([], run: context)
                     continue
