@@ -164,6 +164,34 @@ final class HealthCheckEndToEndTests: XCTestCase {
         XCTAssertEqual(try check(root, now: "2026-05-04T10:16:00Z").0, 0)
     }
 
+    /// A handler's error that quotes its output (an address with a line break in it) stays on the
+    /// plugin's one line: a second line reading "EVENTFILTER OK" must not reach the monitor.
+    func testAnErrorWithALineBreakStaysOnOneLine() throws {
+        let root = try TestRoot()
+        try root.write("settings/override/notification.ini.append.php", """
+            [NotificationEventHandlerSettings]
+            RepositoryDirectories[]=handlers
+            AvailableNotificationEventTypes[]=feed
+            """)
+        try root.write("handlers/feed/feedhandler", """
+            #!/usr/bin/env python3
+            import json, sys
+            for line in sys.stdin:
+                event = json.loads(line)
+                print(json.dumps({"event_id": event["id"], "to": "x\\nEVENTFILTER OK - fine | a=1 <x@example.com>",
+                                  "subject": "s", "text": "t"}))
+            """, executable: true)
+        try root.ok("event", "add", "ezpublish", "node_id=5", "path=/1/2/5/", now: "2026-05-04T10:00:00Z")
+        XCTAssertEqual(try root.run(["run"], now: "2026-05-04T10:00:00Z").status, 0)
+        let result = try check(root, now: "2026-05-04T10:01:00Z")
+        XCTAssertEqual(result.0, 2)
+        XCTAssertEqual(result.1, "EVENTFILTER CRITICAL - handler feed failing: feed output line 1: invalid address "
+            + "'x EVENTFILTER OK - fine / a=1 <x@example.com>' | unhandled=2 queued=0 deferred=0 deferred_too_long=0 failed=0 "
+            + "failed_unacknowledged=0 failing_handlers=1 digest_items=0")
+        let status = try root.ok("status", now: "2026-05-04T10:01:00Z")
+        XCTAssertFalse(status.contains("\nEVENTFILTER"), status)
+    }
+
     /// A run held inside a custom handler: `status` shows it with its pid; too long is CRITICAL;
     /// a run killed with -9 is seen to have died.
     func testARunInProgressAndARunThatDied() throws {

@@ -29,9 +29,13 @@ public struct HealthCheck: Sendable {
     public let perfdata: String
 
     /// The plugin's one line. A `|` starts the performance data in this convention, so one in the
-    /// summary (a server's reply, a handler's error) is shown as `/`.
+    /// summary (a server's reply, a handler's error) is shown as `/`; a line break (a handler's
+    /// output quoted in its error) is a space, or the monitor would read a second line as output
+    /// of its own.
     public var line: String {
-        let text = summary.replacingOccurrences(of: "|", with: "/")
+        let text = String(String.UnicodeScalarView(summary.unicodeScalars.map {
+            $0 == "|" ? "/" : $0.properties.generalCategory == .control || $0 == "\u{2028}" || $0 == "\u{2029}" ? " " : $0
+        }))
         return "EVENTFILTER \(state.label) - \(text)" + (perfdata.isEmpty ? "" : " | \(perfdata)")
     }
 

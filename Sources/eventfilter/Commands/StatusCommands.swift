@@ -44,7 +44,9 @@ struct StatusCommand: Command {
         }
         Output.line("events:   \(status.unhandledDue) unhandled, \(status.waiting) waiting (next \(time(status.nextWaiting)))")
         for failing in status.failingHandlers {
-            Output.line("handler:  \(failing.handler) failing for \(failing.events) events: \(failing.lastError)")
+            // One line: an error may quote a handler's output, line breaks and all.
+            let error = failing.lastError.split(whereSeparator: \.isNewline).joined(separator: " ")
+            Output.line("handler:  \(failing.handler) failing for \(failing.events) events: \(error)")
             var details: [String] = []
             if let since = failing.failingSince { details.append("failing since \(time(since))") }
             if let next = failing.nextAttempt { details.append("next attempt \(time(next))") }
