@@ -164,6 +164,28 @@ final class SettingsCheckEndToEndTests: XCTestCase {
         XCTAssertEqual(try root.run(["run"], now: "2026-05-04T10:05:00Z").stdout, "")
     }
 
+    /// Every mail setting's error names the file and line that holds it, whichever file set it:
+    /// an SMTP port, a server name, the sender address (AdminEmail here).
+    func testMailSettingErrorsNameTheirLine() throws {
+        let (root, before) = try rootWithWaitingEvent()
+        let cases: [(String, String)] = [
+            ("Transport=SMTP\nTransportServer=127.0.0.1\nTransportPort=99999",
+             "settings/override/site.ini.append.php:4: SMTP port 99999 is not between 1 and 65535 (TransportPort)"),
+            ("Transport=SMTP\nTransportServer=mail example.org",
+             "settings/override/site.ini.append.php:3: SMTP server name \"mail example.org\" is not a host name (TransportServer)"),
+            ("EmailSender=\nAdminEmail=not an address",
+             "settings/override/site.ini.append.php:3: [MailSettings] AdminEmail 'not an address': "
+                + "address 'not an address' contains whitespace or a control character"),
+        ]
+        for (settings, message) in cases {
+            try root.write("settings/override/site.ini.append.php", "[MailSettings]\n\(settings)\n")
+            let check = try root.run(["check"])
+            XCTAssertEqual(check.status, 1)
+            XCTAssertEqual(check.stdout, message + "\n")
+            try assertRunRefused(root, before: before, message: message)
+        }
+    }
+
     func testWarningsDoNotStopTheRunAndAreReportedOnce() throws {
         let root = try TestRoot(siteINI: TestRoot.defaultSiteINI + "[ExtensionSettings]\nActiveExtension[]=mysite\n")
         try root.ok("user", "add", "ann@example.com", now: now)

@@ -68,7 +68,7 @@ public final class SettingsCheck {
     private func record(_ thrown: Error, default place: String) {
         if let settingsError = thrown as? SettingsError {
             addError(settingsError.line.map { "\(settingsError.file):\($0)" } ?? settingsError.file, settingsError.message)
-        } else if let located = locate("\(thrown)") ?? Self.splitPlace("\(thrown)") {
+        } else if let located = locate("\(thrown)") ?? Self.splitPlace("\(thrown)") ?? locateTrailingKey("\(thrown)") {
             addError(located.place, located.message)
         } else if thrown is EventFilterError {
             addError(place, "\(thrown)")
@@ -95,6 +95,16 @@ public final class SettingsCheck {
         let key = String(words[2].prefix { $0 != "=" && $0 != ":" })
         guard let file = try? settings.file(words[0]), let origin = file.origin(block, key) else { return nil }
         return (origin.description, message.hasPrefix(words[0] + " ") ? String(message.dropFirst(words[0].count + 1)) : message)
+    }
+
+    /// The SMTP settings' errors end with the site.ini key that holds the mistake, as
+    /// `SMTP port 99999 is not between 1 and 65535 (TransportPort)`: that key's line.
+    private func locateTrailingKey(_ message: String) -> (place: String, message: String)? {
+        guard message.hasSuffix(")"), let open = message.lastIndex(of: "(") else { return nil }
+        let key = String(message[message.index(after: open)..<message.index(before: message.endIndex)])
+        guard SettingsSchema.known["site.ini"]?["MailSettings"]?.contains(key) == true,
+              let origin = (try? settings.file("site.ini"))?.origin("MailSettings", key) else { return nil }
+        return (origin.description, message)
     }
 
     // MARK: The checks
