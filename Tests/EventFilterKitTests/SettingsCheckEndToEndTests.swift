@@ -186,6 +186,23 @@ final class SettingsCheckEndToEndTests: XCTestCase {
         }
     }
 
+    /// A sendmail program that is not there defers every message: check warns, the run goes on
+    /// and says it once.
+    func testAMissingSendmailProgramIsAWarning() throws {
+        let (root, _) = try rootWithWaitingEvent()
+        try root.write("settings/override/site.ini.append.php", "[MailSettings]\nTransport=sendmail\nSendmailPath=/nonexistent/sendmail\n")
+        let warning = "settings/override/site.ini.append.php:3: [MailSettings] SendmailPath /nonexistent/sendmail does not exist "
+            + "or is not executable: every message would be deferred"
+        let check = try root.run(["check"])
+        XCTAssertEqual(check.status, 1)
+        XCTAssertEqual(check.stdout, warning + " (warning)\n")
+        let run = try root.run(["run"], now: now)
+        XCTAssertEqual(run.status, 0, run.stderr)
+        XCTAssertEqual(run.stdout, warning + "\n")
+        XCTAssertEqual(try root.scalar("SELECT count(*) FROM outbox WHERE state = 'deferred'"), 1)
+        XCTAssertEqual(try root.run(["run"], now: "2026-05-04T10:05:00Z").stdout, "")
+    }
+
     func testWarningsDoNotStopTheRunAndAreReportedOnce() throws {
         let root = try TestRoot(siteINI: TestRoot.defaultSiteINI + "[ExtensionSettings]\nActiveExtension[]=mysite\n")
         try root.ok("user", "add", "ann@example.com", now: now)

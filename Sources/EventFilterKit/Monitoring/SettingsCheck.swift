@@ -190,6 +190,7 @@ public final class SettingsCheck {
         do { _ = try SiteConfiguration.load(settings) } catch { record(error, default: "settings/site.ini") }
         do { _ = try MonitorSettings.load(settings) } catch { record(error, default: "settings/notification.ini") }
         do { _ = try TransportFactory.validate(settings: settings, root: root) } catch { record(error, default: "settings/site.ini") }
+        checkSendmailProgram()
         if let webhooks = try? settings.file(WebhookSources.fileName), !webhooks.files.isEmpty {
             do {
                 _ = try WebhookSources.load(settings: settings)
@@ -214,6 +215,18 @@ public final class SettingsCheck {
         } catch {
             record(error, default: "settings/notification.ini")
         }
+    }
+
+    /// With `Transport=sendmail`, a program that is not there defers every message until the
+    /// queue gives up: a warning, since the run itself works (and the program may be installed yet).
+    private func checkSendmailProgram() {
+        guard let site = try? settings.file("site.ini"),
+              site.string("MailSettings", "Transport")?.trimmingCharacters(in: .whitespaces).lowercased() == "sendmail" else { return }
+        let configured = site.string("MailSettings", "SendmailPath")?.trimmingCharacters(in: .whitespaces) ?? ""
+        let path = configured.isEmpty ? "/usr/sbin/sendmail" : configured
+        guard !FileManager.default.isExecutableFile(atPath: path) else { return }
+        let place = site.origin("MailSettings", configured.isEmpty ? "Transport" : "SendmailPath")?.description ?? "settings/site.ini"
+        addWarning(place, "[MailSettings] SendmailPath \(path) does not exist or is not executable: every message would be deferred")
     }
 
     /// A script's `#!` line must name an interpreter that exists, or every run fails to start it.
