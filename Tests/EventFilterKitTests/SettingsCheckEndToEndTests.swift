@@ -215,6 +215,11 @@ final class SettingsCheckEndToEndTests: XCTestCase {
         let second = try root.run(["run"], now: "2026-05-04T10:05:00Z")
         XCTAssertEqual(second.status, 0)
         XCTAssertEqual(second.stdout + second.stderr, "", "reported once")
+        // A comment added above moves the typo to line 11: still the same problem.
+        try root.write("settings/site.ini", "# edited\n" + TestRoot.defaultSiteINI + "[ExtensionSettings]\nActiveExtension[]=mysite\n")
+        XCTAssertEqual(try root.run(["check"]).stdout,
+                       "settings/site.ini:11: unknown key ActiveExtension in [ExtensionSettings] (did you mean ActiveExtensions?) (warning)\n")
+        XCTAssertEqual(try root.run(["run"], now: "2026-05-04T10:10:00Z").stdout, "", "not reported again for a moved line")
     }
 
     func testAHandlerWhoseInterpreterIsMissingIsAWarningAndItsFailureIsReported() throws {

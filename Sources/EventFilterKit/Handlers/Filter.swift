@@ -142,8 +142,10 @@ public final class Filter {
 
     /// The problems there are now that no earlier run reported, and the events this run gave up on.
     private func newProblems(runID: Int64, handlers: [String], now: Int64) throws -> [Problem] {
-        var current = settingsWarnings.map {
-            Problem(kind: .settings, key: "settings:\($0.description)", message: $0.description)
+        // Keyed without the line number: a line added above the same typo is not a new problem.
+        var current = settingsWarnings.map { warning in
+            let file = warning.place.split(separator: ":").first.map(String.init) ?? warning.place
+            return Problem(kind: .settings, key: "settings:\(file):\(warning.message)", message: warning.description)
         }
         current += try store.currentHandlerProblems(handlers: handlers)
         return try store.takeNewMailProblems(deferredCutoff: now - monitor.warnDeferredAfter)
