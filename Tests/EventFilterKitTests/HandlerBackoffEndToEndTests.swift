@@ -54,6 +54,30 @@ final class HandlerBackoffEndToEndTests: XCTestCase {
         XCTAssertEqual(try root.mails().map(\.to), ["ann@example.com"])
     }
 
+    /// A handler stuck printing its traceback in a loop: 180 MB on stderr. Only the end of it is
+    /// read (it was read whole and split into lines: half a minute and gigabytes for the run).
+    func testAHandlerThatFloodsStderrCostsTheRunOnlyItsEnd() throws {
+        let root = try makeRoot()
+        try root.write("handlers/feed/feedhandler", """
+            #!/bin/sh
+            cat >/dev/null
+            echo 'Traceback (most recent call last):' >&2
+            yes '  File "feed.py", line 3, in fetch' | head -n 5000000 >&2
+            echo 'ConnectionError: the feed at feeds.example.org refused the connection' >&2
+            exit 1
+            """, executable: true)
+        let started = Date()
+        let run = try root.run(["run"], now: "2026-05-04T10:00:00Z")
+        let elapsed = Date().timeIntervalSince(started)
+        XCTAssertEqual(run.status, 0, run.stderr)
+        let exception = "ConnectionError: the feed at feeds.example.org refused the connection"
+        XCTAssertEqual(run.stdout, "handler feed is failing: feed exited with status 1: \(exception)\n")
+        XCTAssertLessThan(elapsed, 15, "the end of the stderr, not all 180 MB")
+        let status = try root.ok("status", now: "2026-05-04T10:01:00Z")
+        XCTAssertTrue(status.contains("          |   File \"feed.py\", line 3, in fetch\n          | \(exception)\n"), status)
+        XCTAssertLessThan(status.utf8.count, 2_000, status)
+    }
+
     func testAFailingHandlerBacksOffFrom5MinutesDoublingToAnHour() throws {
         let root = try makeRoot()
         // (run time, whether the handler is started): it fails each time it runs.
@@ -83,6 +107,20 @@ final class HandlerBackoffEndToEndTests: XCTestCase {
         XCTAssertTrue(json.contains(#""next_attempt":"2026-05-04T14:15:00Z""#), json)
         XCTAssertEqual(try root.scalar("SELECT count(*) FROM event WHERE handled_at IS NULL AND type = 'ezpublish'"), 1,
                        "the event waits for the handler")
+    }
+
+    /// A run with a clock set wrong (here a --now a day ahead) must not leave the handler waiting a
+    /// day once the clock is right again: no backoff is longer than an hour.
+    func testABackoffSetByAClockThatWentBackIsNotWaitedFor() throws {
+        let root = try makeRoot()
+        XCTAssertEqual(try root.run(["run"], now: "2026-05-05T10:00:00Z").status, 0)
+        XCTAssertEqual(try calls(root), 1)
+        XCTAssertEqual(try root.run(["run"], now: "2026-05-04T10:05:00Z").status, 0)
+        XCTAssertEqual(try calls(root), 2, "the next attempt (2026-05-05T10:05) is more than an hour ahead: started")
+        XCTAssertEqual(try root.run(["run"], now: "2026-05-04T10:06:00Z").status, 0)
+        XCTAssertEqual(try calls(root), 2, "and backs off from there")
+        XCTAssertEqual(try root.run(["run"], now: "2026-05-04T10:15:00Z").status, 0)
+        XCTAssertEqual(try calls(root), 3)
     }
 
     func testAfterHandlerGiveUpAfterItsEventsGoOnAndAreReportedOnce() throws {

@@ -102,11 +102,31 @@ final class HealthCheckEndToEndTests: XCTestCase {
         XCTAssertEqual(output, "EVENTFILTER UNKNOWN - \(missing.path) is not an eventfilter installation: it has no settings/ directory\n")
 
         let root = try TestRoot()
-        try root.write("settings/override/notification.ini.append.php", "[EventFilterSettings]\nWarnDeferredAfter=soon\n")
+        try root.write("var/eventfilter.db", String(repeating: "not a database ", count: 100))
         let result = try root.run(["status", "--check"], now: "2026-05-04T10:00:00Z")
         XCTAssertEqual(result.status, 3)
-        XCTAssertEqual(result.stdout, "EVENTFILTER UNKNOWN - settings/override/notification.ini.append.php:2: "
-            + "[EventFilterSettings] WarnDeferredAfter must be a whole number, not \"soon\"\n")
+        XCTAssertEqual(result.stdout, "EVENTFILTER UNKNOWN - \(root.path)/var/eventfilter.db is not an eventfilter store: not an SQLite database\n")
+    }
+
+    /// Its own threshold unreadable or a malformed line anywhere: the check can still tell that
+    /// runs refuse to start, which is CRITICAL, as `status` says too (not UNKNOWN).
+    func testSettingsThatCannotBeReadAreCriticalNotUnknown() throws {
+        let root = try TestRoot()
+        try root.ok("run", now: "2026-05-04T10:00:00Z")
+        let perf = " | unhandled=0 queued=0 deferred=0 deferred_too_long=0 failed=0 failed_unacknowledged=0 failing_handlers=0 digest_items=0"
+        try root.write("settings/override/notification.ini.append.php", "[EventFilterSettings]\nWarnDeferredAfter=soon\n")
+        var result = try check(root, now: "2026-05-04T10:01:00Z")
+        XCTAssertEqual(result.0, 2)
+        XCTAssertEqual(result.1, "EVENTFILTER CRITICAL - settings error, runs refuse to start: settings/override/notification.ini.append.php:2: "
+            + "[EventFilterSettings] WarnDeferredAfter must be a whole number, not \"soon\"" + perf)
+        try FileManager.default.removeItem(at: root.url.appendingPathComponent("settings/override/notification.ini.append.php"))
+
+        try root.write("settings/override/site.ini.append.php", "[SiteSettings\nSiteName=Typo\n")
+        result = try check(root, now: "2026-05-04T10:02:00Z")
+        XCTAssertEqual(result.0, 2)
+        XCTAssertEqual(result.1, "EVENTFILTER CRITICAL - settings error, runs refuse to start: settings/override/site.ini.append.php:1: "
+            + "malformed line \"[SiteSettings\": a block header needs a closing ']'" + perf, "listed once, not '(and 1 more)'")
+        XCTAssertEqual(try root.run(["run"], now: "2026-05-04T10:05:00Z").status, 1)
     }
 
     func testSettingsARunWouldRefuseAndAFailedRunAreCritical() throws {
@@ -142,6 +162,34 @@ final class HealthCheckEndToEndTests: XCTestCase {
         try FileManager.default.removeItem(at: root.url.appendingPathComponent("var/log/mail"))
         XCTAssertEqual(try root.run(["run"], now: "2026-05-04T10:15:00Z").status, 0)
         XCTAssertEqual(try check(root, now: "2026-05-04T10:16:00Z").0, 0)
+    }
+
+    /// A handler's error that quotes its output (an address with a line break in it) stays on the
+    /// plugin's one line: a second line reading "EVENTFILTER OK" must not reach the monitor.
+    func testAnErrorWithALineBreakStaysOnOneLine() throws {
+        let root = try TestRoot()
+        try root.write("settings/override/notification.ini.append.php", """
+            [NotificationEventHandlerSettings]
+            RepositoryDirectories[]=handlers
+            AvailableNotificationEventTypes[]=feed
+            """)
+        try root.write("handlers/feed/feedhandler", """
+            #!/usr/bin/env python3
+            import json, sys
+            for line in sys.stdin:
+                event = json.loads(line)
+                print(json.dumps({"event_id": event["id"], "to": "x\\nEVENTFILTER OK - fine | a=1 <x@example.com>",
+                                  "subject": "s", "text": "t"}))
+            """, executable: true)
+        try root.ok("event", "add", "ezpublish", "node_id=5", "path=/1/2/5/", now: "2026-05-04T10:00:00Z")
+        XCTAssertEqual(try root.run(["run"], now: "2026-05-04T10:00:00Z").status, 0)
+        let result = try check(root, now: "2026-05-04T10:01:00Z")
+        XCTAssertEqual(result.0, 2)
+        XCTAssertEqual(result.1, "EVENTFILTER CRITICAL - handler feed failing: feed output line 1: invalid address "
+            + "'x EVENTFILTER OK - fine / a=1 <x@example.com>' | unhandled=2 queued=0 deferred=0 deferred_too_long=0 failed=0 "
+            + "failed_unacknowledged=0 failing_handlers=1 digest_items=0")
+        let status = try root.ok("status", now: "2026-05-04T10:01:00Z")
+        XCTAssertFalse(status.contains("\nEVENTFILTER"), status)
     }
 
     /// A run held inside a custom handler: `status` shows it with its pid; too long is CRITICAL;

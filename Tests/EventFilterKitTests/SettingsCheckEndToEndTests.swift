@@ -142,6 +142,67 @@ final class SettingsCheckEndToEndTests: XCTestCase {
         XCTAssertEqual(run.stderr, "eventfilter: settings/site.ini:13: [MailSettings] MaxConnections must be 1-64, got 100 (and 3 more; see eventfilter check)\n")
     }
 
+    /// site.ini is shared with eZ Publish, whose own blocks are not reported; a block a letter
+    /// away from one eventfilter reads is a typo, and its settings would silently not apply.
+    func testATypoInABlockNameIsReportedEvenInSiteINI() throws {
+        let root = try TestRoot()
+        try root.write("settings/override/site.ini.append.php", """
+            [MailSetting]
+            EmailReplyTo=replies@example.com
+            [FileSettings]
+            VarDir=var/site
+            """)
+        try root.write("settings/override/notification.ini.append.php", "[EventFilterSetting]\nWarnDeferredAfter=60\n")
+        let check = try root.run(["check"])
+        XCTAssertEqual(check.status, 1)
+        XCTAssertEqual(check.stdout.split(separator: "\n").map(String.init), [
+            "settings/override/site.ini.append.php:2: unknown block [MailSetting] in site.ini (did you mean [MailSettings]?) (warning)",
+            "settings/override/notification.ini.append.php:2: unknown block [EventFilterSetting] in notification.ini "
+                + "(did you mean [EventFilterSettings]?) (warning)",
+        ], "eZ's own [FileSettings] is not reported")
+        XCTAssertEqual(try root.run(["run"], now: now).stdout.split(separator: "\n").count, 2, "run reports both once")
+        XCTAssertEqual(try root.run(["run"], now: "2026-05-04T10:05:00Z").stdout, "")
+    }
+
+    /// Every mail setting's error names the file and line that holds it, whichever file set it:
+    /// an SMTP port, a server name, the sender address (AdminEmail here).
+    func testMailSettingErrorsNameTheirLine() throws {
+        let (root, before) = try rootWithWaitingEvent()
+        let cases: [(String, String)] = [
+            ("Transport=SMTP\nTransportServer=127.0.0.1\nTransportPort=99999",
+             "settings/override/site.ini.append.php:4: SMTP port 99999 is not between 1 and 65535 (TransportPort)"),
+            ("Transport=SMTP\nTransportServer=mail example.org",
+             "settings/override/site.ini.append.php:3: SMTP server name \"mail example.org\" is not a host name (TransportServer)"),
+            ("EmailSender=\nAdminEmail=not an address",
+             "settings/override/site.ini.append.php:3: [MailSettings] AdminEmail 'not an address': "
+                + "address 'not an address' contains whitespace or a control character"),
+        ]
+        for (settings, message) in cases {
+            try root.write("settings/override/site.ini.append.php", "[MailSettings]\n\(settings)\n")
+            let check = try root.run(["check"])
+            XCTAssertEqual(check.status, 1)
+            XCTAssertEqual(check.stdout, message + "\n")
+            try assertRunRefused(root, before: before, message: message)
+        }
+    }
+
+    /// A sendmail program that is not there defers every message: check warns, the run goes on
+    /// and says it once.
+    func testAMissingSendmailProgramIsAWarning() throws {
+        let (root, _) = try rootWithWaitingEvent()
+        try root.write("settings/override/site.ini.append.php", "[MailSettings]\nTransport=sendmail\nSendmailPath=/nonexistent/sendmail\n")
+        let warning = "settings/override/site.ini.append.php:3: [MailSettings] SendmailPath /nonexistent/sendmail does not exist "
+            + "or is not executable: every message would be deferred"
+        let check = try root.run(["check"])
+        XCTAssertEqual(check.status, 1)
+        XCTAssertEqual(check.stdout, warning + " (warning)\n")
+        let run = try root.run(["run"], now: now)
+        XCTAssertEqual(run.status, 0, run.stderr)
+        XCTAssertEqual(run.stdout, warning + "\n")
+        XCTAssertEqual(try root.scalar("SELECT count(*) FROM outbox WHERE state = 'deferred'"), 1)
+        XCTAssertEqual(try root.run(["run"], now: "2026-05-04T10:05:00Z").stdout, "")
+    }
+
     func testWarningsDoNotStopTheRunAndAreReportedOnce() throws {
         let root = try TestRoot(siteINI: TestRoot.defaultSiteINI + "[ExtensionSettings]\nActiveExtension[]=mysite\n")
         try root.ok("user", "add", "ann@example.com", now: now)
@@ -154,6 +215,11 @@ final class SettingsCheckEndToEndTests: XCTestCase {
         let second = try root.run(["run"], now: "2026-05-04T10:05:00Z")
         XCTAssertEqual(second.status, 0)
         XCTAssertEqual(second.stdout + second.stderr, "", "reported once")
+        // A comment added above moves the typo to line 11: still the same problem.
+        try root.write("settings/site.ini", "# edited\n" + TestRoot.defaultSiteINI + "[ExtensionSettings]\nActiveExtension[]=mysite\n")
+        XCTAssertEqual(try root.run(["check"]).stdout,
+                       "settings/site.ini:11: unknown key ActiveExtension in [ExtensionSettings] (did you mean ActiveExtensions?) (warning)\n")
+        XCTAssertEqual(try root.run(["run"], now: "2026-05-04T10:10:00Z").stdout, "", "not reported again for a moved line")
     }
 
     func testAHandlerWhoseInterpreterIsMissingIsAWarningAndItsFailureIsReported() throws {

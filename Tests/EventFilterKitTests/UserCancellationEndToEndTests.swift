@@ -67,6 +67,52 @@ final class UserCancellationEndToEndTests: XCTestCase {
         XCTAssertEqual(try root.scalar("SELECT count(*) FROM outbox WHERE state = 'cancelled'"), 2)
     }
 
+    func testMailCancelledWhileTheServerHoldsItStaysCancelled() throws {
+        // The server hangs on RCPT TO: the run is in the middle of delivering ann's message when
+        // she is removed. The timeout that follows must not put the cancelled message back in the
+        // queue (it was deferred again, and mailed to her at the next run).
+        let server = try SMTPTestServer.start(port: 0, directory: scratch.appendingPathComponent("server"), arguments: [])
+        self.server = server
+        let root = try TestRoot(siteINI: TestRoot.defaultSiteINI + """
+            [MailSettings]
+            Transport=SMTP
+            TransportServer=127.0.0.1
+            TransportPort=\(server.port)
+            TransportTimeout=3
+
+            """)
+        let now = "2026-05-04T10:00:00Z"
+        for email in ["ann@example.com", "bob@example.com"] {
+            try root.ok("user", "add", email, now: now)
+            try root.ok("subscribe", email, "2", now: now)
+        }
+        try root.ok("event", "add", "ezpublish", "node_id=5", "path=/1/2/5/", "name=News", now: now)
+        try server.misbehave("hang rcpt")
+
+        let run = Process()
+        run.executableURL = TestRoot.executable
+        run.arguments = ["--root", root.path, "--now", now, "run"]
+        run.standardInput = FileHandle.nullDevice
+        run.standardOutput = FileHandle.nullDevice
+        run.standardError = FileHandle.nullDevice
+        try run.run()
+        var waited = 0
+        while try server.count("mail-commands") == 0 && waited < 200 {
+            usleep(50_000)
+            waited += 1
+        }
+        XCTAssertEqual(try server.count("mail-commands"), 1, "the run reached the server")
+        try root.ok("user", "remove", "ann@example.com", now: "2026-05-04T10:00:01Z")
+        run.waitUntilExit()
+        XCTAssertEqual(run.terminationStatus, 0)
+
+        XCTAssertEqual(try root.sqliteText("SELECT recipient || ' ' || state FROM outbox ORDER BY id"),
+                       "ann@example.com cancelled\nbob@example.com deferred")
+        try server.misbehave(nil)
+        XCTAssertEqual(try root.run(["run"], now: "2026-05-04T12:00:00Z").status, 0)
+        XCTAssertEqual(try server.received().map(\.envelope.recipients), [["bob@example.com"]], "nobody removed is mailed")
+    }
+
     func testRemovingAnUnknownUserChangesNothing() throws {
         let root = try TestRoot()
         try root.ok("user", "add", "ann@example.com", now: "2026-05-04T10:00:00Z")

@@ -142,8 +142,10 @@ public final class Filter {
 
     /// The problems there are now that no earlier run reported, and the events this run gave up on.
     private func newProblems(runID: Int64, handlers: [String], now: Int64) throws -> [Problem] {
-        var current = settingsWarnings.map {
-            Problem(kind: .settings, key: "settings:\($0.description)", message: $0.description)
+        // Keyed without the line number: a line added above the same typo is not a new problem.
+        var current = settingsWarnings.map { warning in
+            let file = warning.place.split(separator: ":").first.map(String.init) ?? warning.place
+            return Problem(kind: .settings, key: "settings:\(file):\(warning.message)", message: warning.description)
         }
         current += try store.currentHandlerProblems(handlers: handlers)
         return try store.takeNewMailProblems(deferredCutoff: now - monitor.warnDeferredAfter)
@@ -164,8 +166,10 @@ public final class Filter {
     /// A failing custom handler waits 5 minutes before its next attempt, doubling to an hour, so a
     /// broken program is not started every cron tick.
     static func handlerBackoff(failures: Int) -> Int64 {
-        min(300 << Int64(min(max(failures - 1, 0), 20)), 3600)
+        min(300 << Int64(min(max(failures - 1, 0), 20)), longestHandlerBackoff)
     }
+
+    static let longestHandlerBackoff: Int64 = 3600
 
     private static func seconds(_ duration: Duration) -> Double {
         Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
@@ -194,8 +198,10 @@ public final class Filter {
             // A custom handler in backoff is not started: its events wait for it.
             var skipped: [String: String] = [:]
             for handler in handlers {
+                // A next attempt further ahead than the longest backoff was set by a clock (or a
+                // --now) that has since gone back: the handler runs rather than wait for it.
                 if let external = handler as? ExternalHandler, let backoff = try store.handlerBackoff(external.name),
-                   backoff.nextAttempt > context.now {
+                   backoff.nextAttempt > context.now, backoff.nextAttempt - context.now <= Self.longestHandlerBackoff {
                     skipped[handler.name] = backoff.lastError
                     try handler.prepare([], run: context)
                     continue

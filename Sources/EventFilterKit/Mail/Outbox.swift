@@ -149,26 +149,32 @@ public struct Outbox {
             }
             report.sent += 1
         case .permanentFailure(let reason):
+            var changed = 0
             try retryingWhileBusy("the failure of message \(id) could not be recorded") {
-                try markFailed(id, reason: reason, now: now)
+                changed = try markFailed(id, reason: reason, now: now)
             }
-            report.failed += 1
+            report.failed += changed
         case .temporaryFailure(let reason):
             if now - createdAt >= policy.maximumLifetime {
                 let days = policy.maximumLifetime / 86_400
+                var changed = 0
                 try retryingWhileBusy("the failure of message \(id) could not be recorded") {
-                    try markFailed(id, reason: "gave up after \(days) days in the queue: \(reason)", now: now)
+                    changed = try markFailed(id, reason: "gave up after \(days) days in the queue: \(reason)", now: now)
                 }
-                report.failed += 1
+                report.failed += changed
             } else {
                 let next = now + policy.delay(afterAttempts: attempts + 1)
+                var changed = 0
                 try retryingWhileBusy("the deferral of message \(id) could not be recorded") {
+                    // Only a message still waiting: one cancelled while the server had it (its user
+                    // removed or disabled) stays cancelled, or it would be sent at the next run.
                     try db.execute("""
                         UPDATE outbox SET state = 'deferred', attempts = attempts + 1, last_attempt_at = ?,
-                            next_attempt_at = ?, last_error = ? WHERE id = ?
+                            next_attempt_at = ?, last_error = ? WHERE id = ? AND state IN ('queued', 'deferred')
                         """, [now, next, reason, id])
+                    changed = db.changes
                 }
-                report.deferred += 1
+                report.deferred += changed
             }
         }
     }
@@ -189,10 +195,13 @@ public struct Outbox {
         }
     }
 
-    private func markFailed(_ id: Int64, reason: String, now: Int64) throws {
+    /// A message cancelled while the server had it stays cancelled: it is nobody's problem.
+    private func markFailed(_ id: Int64, reason: String, now: Int64) throws -> Int {
         try db.execute("""
-            UPDATE outbox SET state = 'failed', attempts = attempts + 1, last_attempt_at = ?, last_error = ? WHERE id = ?
+            UPDATE outbox SET state = 'failed', attempts = attempts + 1, last_attempt_at = ?, last_error = ?
+            WHERE id = ? AND state IN ('queued', 'deferred')
             """, [now, reason, id])
+        return db.changes
     }
 
     // MARK: Operator views

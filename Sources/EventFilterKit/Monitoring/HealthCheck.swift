@@ -29,22 +29,31 @@ public struct HealthCheck: Sendable {
     public let perfdata: String
 
     /// The plugin's one line. A `|` starts the performance data in this convention, so one in the
-    /// summary (a server's reply, a handler's error) is shown as `/`.
+    /// summary (a server's reply, a handler's error) is shown as `/`; a line break (a handler's
+    /// output quoted in its error) is a space, or the monitor would read a second line as output
+    /// of its own.
     public var line: String {
-        let text = summary.replacingOccurrences(of: "|", with: "/")
+        let text = String(String.UnicodeScalarView(summary.unicodeScalars.map {
+            $0 == "|" ? "/" : $0.properties.generalCategory == .control || $0 == "\u{2028}" || $0 == "\u{2029}" ? " " : $0
+        }))
         return "EVENTFILTER \(state.label) - \(text)" + (perfdata.isEmpty ? "" : " | \(perfdata)")
     }
 
-    /// When the check itself cannot tell (no store, unreadable settings).
+    /// When the check itself cannot tell (not an installation, a store it cannot read).
     public static func unknown(_ reason: String) -> HealthCheck {
         HealthCheck(state: .unknown, summary: reason.split(whereSeparator: \.isNewline).joined(separator: " "), perfdata: "")
     }
 
     public static func evaluate(store: Store, settings: Settings, now: Int64) throws -> HealthCheck {
-        let limits = try MonitorSettings.load(settings)
+        let settingsErrors = SettingsCheck(root: settings.root, settings: settings).errors()
+        // Settings a run refuses (a malformed line, a bad threshold) are what the check must
+        // report, as CRITICAL like any other refused setting: the thresholds fall back to their
+        // defaults rather than making the whole check UNKNOWN.
+        let limits: MonitorSettings
+        do { limits = try MonitorSettings.load(settings) } catch where !settingsErrors.isEmpty { limits = MonitorSettings() }
         let configured = try? HandlerRegistry.describe(settings: settings, root: settings.root).map(\.name)
         var status = try store.status(now: now, handlers: configured)
-        status.settingsErrors = SettingsCheck(root: settings.root, settings: settings).errors()
+        status.settingsErrors = settingsErrors
         let deferredLong = try store.deferredMailCount(createdAtOrBefore: now - limits.warnDeferredAfter)
         return evaluate(status: status, deferredTooLong: deferredLong, limits: limits, now: now)
     }

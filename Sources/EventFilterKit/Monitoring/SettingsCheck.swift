@@ -52,19 +52,23 @@ public final class SettingsCheck {
         return findings_
     }
 
+    /// A problem two checks find (a malformed line, by the parse of its file and again by a loader
+    /// that reads it) is listed once.
     private func addError(_ place: String, _ message: String) {
-        findings_.append(Finding(severity: .error, place: place, message: message))
+        let finding = Finding(severity: .error, place: place, message: message)
+        if !findings_.contains(finding) { findings_.append(finding) }
     }
 
     private func addWarning(_ place: String, _ message: String) {
-        findings_.append(Finding(severity: .warning, place: place, message: message))
+        let finding = Finding(severity: .warning, place: place, message: message)
+        if !findings_.contains(finding) { findings_.append(finding) }
     }
 
     /// An error thrown by a loader, split into its place and message when it has one.
     private func record(_ thrown: Error, default place: String) {
         if let settingsError = thrown as? SettingsError {
             addError(settingsError.line.map { "\(settingsError.file):\($0)" } ?? settingsError.file, settingsError.message)
-        } else if let located = locate("\(thrown)") ?? Self.splitPlace("\(thrown)") {
+        } else if let located = locate("\(thrown)") ?? Self.splitPlace("\(thrown)") ?? locateTrailingKey("\(thrown)") {
             addError(located.place, located.message)
         } else if thrown is EventFilterError {
             addError(place, "\(thrown)")
@@ -91,6 +95,16 @@ public final class SettingsCheck {
         let key = String(words[2].prefix { $0 != "=" && $0 != ":" })
         guard let file = try? settings.file(words[0]), let origin = file.origin(block, key) else { return nil }
         return (origin.description, message.hasPrefix(words[0] + " ") ? String(message.dropFirst(words[0].count + 1)) : message)
+    }
+
+    /// The SMTP settings' errors end with the site.ini key that holds the mistake, as
+    /// `SMTP port 99999 is not between 1 and 65535 (TransportPort)`: that key's line.
+    private func locateTrailingKey(_ message: String) -> (place: String, message: String)? {
+        guard message.hasSuffix(")"), let open = message.lastIndex(of: "(") else { return nil }
+        let key = String(message[message.index(after: open)..<message.index(before: message.endIndex)])
+        guard SettingsSchema.known["site.ini"]?["MailSettings"]?.contains(key) == true,
+              let origin = (try? settings.file("site.ini"))?.origin("MailSettings", key) else { return nil }
+        return (origin.description, message)
     }
 
     // MARK: The checks
@@ -148,8 +162,14 @@ public final class SettingsCheck {
             for block in file.blockNames where !SettingsSchema.isCheckedByLoader(block: block, of: name) {
                 let keys = file.keys(block)
                 guard let known = SettingsSchema.keys(in: block, of: name, blocks: blocks) else {
-                    if !SettingsSchema.openFiles.contains(name), let key = keys.first, let origin = file.origin(block, key) {
-                        addWarning(origin.description, "unknown block [\(block)] in \(name)")
+                    // A block a letter away from one eventfilter reads is a typo even in a file shared
+                    // with eZ Publish ([MailSetting]): its settings would silently not apply. (Two
+                    // letters would take eZ's own [FileSettings] for [SiteSettings].)
+                    let open = SettingsSchema.openFiles.contains(name)
+                    let near = blocks.keys.filter { Self.editDistance($0, block) <= (open ? 1 : 2) }.sorted()
+                    if !open || !near.isEmpty, let key = keys.first, let origin = file.origin(block, key) {
+                        let hint = near.isEmpty ? "" : " (did you mean \(near.map { "[\($0)]" }.joined(separator: " or "))?)"
+                        addWarning(origin.description, "unknown block [\(block)] in \(name)\(hint)")
                     }
                     continue
                 }
@@ -170,6 +190,7 @@ public final class SettingsCheck {
         do { _ = try SiteConfiguration.load(settings) } catch { record(error, default: "settings/site.ini") }
         do { _ = try MonitorSettings.load(settings) } catch { record(error, default: "settings/notification.ini") }
         do { _ = try TransportFactory.validate(settings: settings, root: root) } catch { record(error, default: "settings/site.ini") }
+        checkSendmailProgram()
         if let webhooks = try? settings.file(WebhookSources.fileName), !webhooks.files.isEmpty {
             do {
                 _ = try WebhookSources.load(settings: settings)
@@ -194,6 +215,18 @@ public final class SettingsCheck {
         } catch {
             record(error, default: "settings/notification.ini")
         }
+    }
+
+    /// With `Transport=sendmail`, a program that is not there defers every message until the
+    /// queue gives up: a warning, since the run itself works (and the program may be installed yet).
+    private func checkSendmailProgram() {
+        guard let site = try? settings.file("site.ini"),
+              site.string("MailSettings", "Transport")?.trimmingCharacters(in: .whitespaces).lowercased() == "sendmail" else { return }
+        let configured = site.string("MailSettings", "SendmailPath")?.trimmingCharacters(in: .whitespaces) ?? ""
+        let path = configured.isEmpty ? "/usr/sbin/sendmail" : configured
+        guard !FileManager.default.isExecutableFile(atPath: path) else { return }
+        let place = site.origin("MailSettings", configured.isEmpty ? "Transport" : "SendmailPath")?.description ?? "settings/site.ini"
+        addWarning(place, "[MailSettings] SendmailPath \(path) does not exist or is not executable: every message would be deferred")
     }
 
     /// A script's `#!` line must name an interpreter that exists, or every run fails to start it.

@@ -40,17 +40,18 @@ public struct SiteConfiguration: Sendable {
         if !siteURL.contains("://") { siteURL = "http://" + siteURL }  // eZ stores SiteURL without a scheme
         while siteURL.hasSuffix("/") { siteURL.removeLast() }
 
-        let senderAddress = nonEmpty(notification.string("MailSettings", "EmailSender"))
-            ?? nonEmpty(site.string("MailSettings", "EmailSender"))
-            ?? nonEmpty(site.string("MailSettings", "AdminEmail"))
-        guard let senderAddress else {
+        // The first set of these is the sender; a bad one is named by its own file and key, so
+        // `eventfilter check` can point at its line.
+        let candidates = [("notification.ini", notification, "EmailSender"), ("site.ini", site, "EmailSender"), ("site.ini", site, "AdminEmail")]
+        guard let (fileName, _, key, senderAddress) = candidates.lazy
+            .compactMap({ name, file, key in nonEmpty(file.string("MailSettings", key)).map { (name, file, key, $0) } }).first else {
             throw EventFilterError.failure("site.ini [MailSettings]: set EmailSender or AdminEmail, the address notifications come from")
         }
         let sender: Mailbox
         do {
             sender = try Mailbox(address: senderAddress, name: siteName)
         } catch {
-            throw EventFilterError.failure("site.ini [MailSettings] EmailSender/AdminEmail '\(senderAddress)': \(error)")
+            throw EventFilterError.failure("\(fileName) [MailSettings] \(key) '\(senderAddress)': \(error)")
         }
         var replyTo: Mailbox?
         if let address = nonEmpty(site.string("MailSettings", "EmailReplyTo")) {

@@ -14,7 +14,8 @@ struct StatusCommand: Command {
         ('mail ack'), a failing handler, the last run failed, died, or has not finished after
         [EventFilterSettings] MaxRunTime (3600 s).
         WARNING: mail deferred longer than WarnDeferredAfter (3600 s), events a handler gave up on,
-        no run recorded yet. UNKNOWN: the check cannot tell (not an installation, unreadable settings).
+        no run recorded yet. UNKNOWN: the check cannot tell (not an installation, a store it cannot read;
+        settings a run refuses, even a malformed line, are CRITICAL).
         """
 
     static func run(_ arguments: ParsedArguments, _ context: CommandContext) throws {
@@ -43,7 +44,9 @@ struct StatusCommand: Command {
         }
         Output.line("events:   \(status.unhandledDue) unhandled, \(status.waiting) waiting (next \(time(status.nextWaiting)))")
         for failing in status.failingHandlers {
-            Output.line("handler:  \(failing.handler) failing for \(failing.events) events: \(failing.lastError)")
+            // One line: an error may quote a handler's output, line breaks and all.
+            let error = failing.lastError.split(whereSeparator: \.isNewline).joined(separator: " ")
+            Output.line("handler:  \(failing.handler) failing for \(failing.events) events: \(error)")
             var details: [String] = []
             if let since = failing.failingSince { details.append("failing since \(time(since))") }
             if let next = failing.nextAttempt { details.append("next attempt \(time(next))") }

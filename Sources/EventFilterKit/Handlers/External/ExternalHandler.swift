@@ -60,6 +60,22 @@ final class ExternalHandler: EventHandler {
                 String(last.suffix(characters)))
     }
 
+    /// The end of a handler's stderr file, at most `bytes` of it, as text: a handler that wrote
+    /// hundreds of megabytes (a traceback in a loop) costs no more than this to read. A line cut
+    /// at the start is dropped, unless it is the only one.
+    static func readEnd(of url: URL, bytes: Int = 65_536) -> String {
+        guard let handle = try? FileHandle(forReadingFrom: url) else { return "" }
+        defer { try? handle.close() }
+        let size = (try? handle.seekToEnd()) ?? 0
+        let start = size > UInt64(bytes) ? size - UInt64(bytes) : 0
+        guard (try? handle.seek(toOffset: start)) != nil, let data = try? handle.readToEnd() else { return "" }
+        var end = data[...]
+        if start > 0, let newline = end.firstIndex(of: 10), end[end.index(after: newline)...].contains(where: { $0 != 10 && $0 != 13 && $0 != 32 }) {
+            end = end[end.index(after: newline)...]
+        }
+        return String(decoding: end, as: UTF8.self)
+    }
+
     /// Runs the program with stdin and stdout in temporary files, which needs no threads and
     /// cannot deadlock on a full pipe.
     private func execute(_ events: [Event], run: RunContext) -> Result<[UInt8], Failure> {
@@ -98,8 +114,7 @@ final class ExternalHandler: EventHandler {
                 return .failure(Failure(description: "\(name) timed out after \(Int(run.site.handlerTimeout)) s"))
             }
             guard process.terminationStatus == 0 else {
-                let stderr = String(decoding: (try? Data(contentsOf: errorURL)) ?? Data(), as: UTF8.self)
-                let (lastLine, tail) = Self.tail(of: stderr)
+                let (lastLine, tail) = Self.tail(of: Self.readEnd(of: errorURL))
                 let how = process.terminationReason == .uncaughtSignal ? "was killed by signal" : "exited with status"
                 return .failure(Failure(description: "\(name) \(how) \(process.terminationStatus)" + (lastLine.isEmpty ? "" : ": \(lastLine)"),
                                         stderrTail: tail))
