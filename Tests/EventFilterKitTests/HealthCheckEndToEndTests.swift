@@ -79,7 +79,7 @@ final class HealthCheckEndToEndTests: XCTestCase {
         XCTAssertEqual(malformed.status, 2)
         XCTAssertEqual(malformed.stderr, "eventfilter: ID: expected a positive whole number, got 'three'\n")
         XCTAssertEqual(try root.dump(), before)
-        XCTAssertEqual(try root.ok("mail", "ack", "--all", now: "2026-05-04T11:21:00Z"), "acknowledged 1 messages\n")
+        XCTAssertEqual(try root.ok("mail", "ack", "--all", now: "2026-05-04T11:21:00Z"), "acknowledged 1 failed message\n")
         XCTAssertTrue(try root.ok("mail", "list", "--failed", now: "2026-05-04T11:21:00Z").contains("acknowledged 2026-05-04T11:21:00Z"))
         result = try check(root, now: "2026-05-04T11:21:00Z")
         XCTAssertEqual(result.0, 1)

@@ -159,7 +159,8 @@ struct MailAckCommand: Command {
     static func run(_ arguments: ParsedArguments, _ context: CommandContext) throws {
         let store = try context.store()
         guard let id = arguments[id] else {
-            Output.line("acknowledged \(try store.acknowledgeAllFailedMail(now: context.now)) messages")
+            let count = try store.acknowledgeAllFailedMail(now: context.now)
+            Output.line("acknowledged \(count) failed message\(count == 1 ? "" : "s")")
             return
         }
         guard try store.acknowledgeFailedMail(id: id, now: context.now) else {
