@@ -296,6 +296,32 @@ final class ReadableMailEndToEndTests: XCTestCase {
         XCTAssertTrue(html.contains(#"<li><a href="https://videos.example.com/0_a">Clip</a> <small>Monday 4 May 2026, 12:10 (Europe/Oslo)</small></li>"#), html)
     }
 
+    func testADigestLineForWebhookMediaLinksToItsWatchLinkOrToNothing() throws {
+        let root = try IngestFixture.makeRoot()
+        try root.write("settings/webhooks.ini", IngestFixture.webhooksINI.replacingOccurrences(
+            of: "[Source-kaltura]\nType=kaltura\n",
+            with: "[Source-kaltura]\nType=kaltura\nEntryURL=https://videos.example.org/media/{partner_id}/{entry_id}\n"))
+        let now = IngestFixture.scheduleNow
+        try root.ok("digest", "ann@example.com", "daily", "12:00", now: now)
+        let entry = try IngestFixture.kalturaSigned([
+            ("notification_id", "7"), ("notification_type", "entry_add"), ("partner_id", "123"), ("entry_id", "0_key"),
+            ("name", "Keynote"), ("status", "2"),
+        ])
+        XCTAssertEqual(try root.ingest("kaltura", body: entry, contentType: IngestFixture.form, now: now).status, 0)
+        // Panda has no VideoURL here: the video has no page on the site to link to.
+        XCTAssertEqual(try root.ingest("panda?token=\(IngestFixture.pandaToken)", body: IngestFixture.pandaEncoded,
+                                       contentType: IngestFixture.form, now: now).status, 0)
+        try root.ok("run", now: now)
+        try root.ok("run", now: "2026-01-01T12:00:00Z")
+        let digest = try XCTUnwrap(try root.mails().first)
+        XCTAssertTrue(text(digest).contains("- Keynote \u{2014} Thursday 1 January 2026, 07:00 (UTC) \u{2014} "
+            + "https://videos.example.org/media/123/0_key\n"), text(digest))
+        XCTAssertTrue(text(digest).contains("- Video v1 is ready \u{2014} Thursday 1 January 2026, 07:00 (UTC)\n"), text(digest))
+        XCTAssertFalse(text(digest).contains("/content/view/full/"), "no link to a page the site does not have: \(text(digest))")
+        XCTAssertTrue(try XCTUnwrap(digest.html).contains("<li>Video v1 is ready <small>"), digest.html ?? "")
+        try root.assertStrictMIME()
+    }
+
     func testADigestShowsMaxItemsPerGroupNewestFirstThenTheExactRestAndCollapsesVersions() throws {
         let root = try TestRoot()
         try root.write("settings/override/notification.ini.append.php", "[GeneralDigestSettings]\nMaxItems=3\n")
