@@ -381,6 +381,30 @@ final class ReadableMailEndToEndTests: XCTestCase {
         XCTAssertTrue(text(digest).contains("- Article number 10000 with a longer title"), "newest first")
     }
 
+    func testANodeDeletedAndPublishedAgainInTheSameSecondKeepsItsNewVersion() throws {
+        let root = try TestRoot()
+        let now = "2026-05-04T10:00:00Z"
+        try root.ok("user", "add", "d@example.com", now: now)
+        try root.ok("digest", "d@example.com", "daily", "12:00", now: now)
+        try root.ok("subscribe", "d@example.com", "2", now: now)
+        try root.ok("event", "add", "ezpublish", "node_id=77", "path=/1/2/77/", "name=Old version", now: now)
+        try root.ok("event", "add", "ezpublish", "node_id=78", "path=/1/2/78/", "name=Gone", now: now)
+        try root.ok("run", now: now)
+        // Within one second: 78 is deleted after it was published; 77 is deleted and restored.
+        let second = "2026-05-04T10:05:00Z"
+        try root.ok("event", "add", "ezpublish", "node_id=78", "path=/1/2/78/", "name=Gone again", "version=2", now: second)
+        try root.ok("event", "add", "ezdelete", "node_id=78", now: second)
+        try root.ok("event", "add", "ezdelete", "node_id=77", now: second)
+        try root.ok("event", "add", "ezpublish", "node_id=77", "path=/1/2/77/", "name=Restored", now: second)
+        try root.ok("run", now: second)
+        try root.ok("run", now: "2026-05-04T12:00:00Z")
+        let mails = try root.mails()
+        XCTAssertEqual(mails.count, 1, "the restored node is still news")
+        let lines = try text(XCTUnwrap(mails.first)).components(separatedBy: "\n").filter { $0.hasPrefix("- ") }
+        XCTAssertEqual(lines.map { $0.components(separatedBy: " \u{2014} ").first! }, ["- Restored"])
+        XCTAssertEqual(try root.scalar("SELECT count(*) FROM digest_item"), 0)
+    }
+
     func testEmptyAndStaleDigestsAreNotSent() throws {
         let root = try TestRoot()
         let now = "2026-05-04T10:00:00Z"

@@ -310,6 +310,11 @@ enum Migrations {
         -- the settings page names a followed node by its latest event's name and path
         CREATE INDEX event_node ON event(node_id, id);
         """,
+        // A node deleted and published again within one second: the deletion's event id tells
+        // which of the two came first (deleted_at alone cannot), so the new version is kept.
+        """
+        ALTER TABLE deleted_node ADD COLUMN event_id INTEGER;  -- the latest deletion's event (NULL: recorded before)
+        """,
     ]
 
     /// Brings `db` to the newest schema version.

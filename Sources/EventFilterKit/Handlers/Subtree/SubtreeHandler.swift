@@ -12,7 +12,7 @@ final class SubtreeHandler: EventHandler {
     func handle(_ event: Event, run: RunContext) throws -> HandlerOutcome {
         if Self.isDeletion(event), let node = event.param("node_id") ?? event.pathNodes.last {
             // Waiting digests leave out what happened to the node, or below it, before now.
-            try run.store.recordDeletedNode(node, at: event.createdAt)
+            try run.store.recordDeletedNode(node, at: event.createdAt, eventID: event.id)
             if event.type == EventType.delete { return .done([]) }
         }
         guard handles(event) else { return .done([]) }
