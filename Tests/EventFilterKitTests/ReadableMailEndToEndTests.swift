@@ -228,6 +228,47 @@ final class ReadableMailEndToEndTests: XCTestCase {
         XCTAssertEqual(try root.mailFiles().count, 2, "no approval mail, no digest after stopping all")
     }
 
+    func testStopAllStopsACustomHandlersMailUntilTheReaderSubscribesAgain() throws {
+        let root = try TestRoot(siteINI: Self.unsubscribeSiteINI)
+        try root.write("settings/override/notification.ini.append.php", """
+            [NotificationEventHandlerSettings]
+            RepositoryDirectories[]=handlers
+            AvailableNotificationEventTypes[]=billing
+
+            """)
+        try root.write("handlers/billing/billinghandler", """
+            #!/usr/bin/env python3
+            import json, sys
+            for line in sys.stdin:
+                event = json.loads(line)
+                if event["type"] == "billing.paid":
+                    print(json.dumps({"event_id": event["id"], "to": "kari@example.com",
+                                      "subject": "Invoice " + event["params"]["name"] + " paid", "text": "Paid.\\n"}))
+            """, executable: true)
+        let now = "2026-05-04T10:00:00Z"
+        try root.ok("user", "add", "kari@example.com", now: now)
+        try root.ok("subscribe", "kari@example.com", "2", now: now)
+        try root.ok("event", "add", "ezpublish", "node_id=77", "path=/1/2/77/", "name=News", now: now)
+        try root.ok("event", "add", "billing.paid", "name=7", now: now)
+        try root.ok("run", now: now)
+        XCTAssertEqual(try root.mails().map(\.subject).sorted(), ["[Test Site] Invoice 7 paid", "[Test Site] Item \"News\" was published"])
+        let news = try XCTUnwrap(try root.mails().first { $0.subject.contains("News") })
+        let stopAll = try XCTUnwrap(links(news)["Stop all notifications from Test Site"])
+        XCTAssertEqual(try root.cgi("POST", "/unsubscribe/\(stopAll)", contentType: "application/x-www-form-urlencoded",
+                                    body: "List-Unsubscribe=One-Click", now: now).status, 200)
+
+        try root.ok("event", "add", "billing.paid", "name=8", now: "2026-05-04T11:00:00Z")
+        try root.ok("run", now: "2026-05-04T11:00:00Z")
+        XCTAssertEqual(try root.mailFiles().count, 2, "stop all stops the custom handler's mail too")
+
+        // Subscribing again is asking for mail again, the custom handler's included.
+        try root.ok("subscribe", "kari@example.com", "2", now: "2026-05-04T12:00:00Z")
+        try root.ok("event", "add", "billing.paid", "name=9", now: "2026-05-04T12:00:00Z")
+        try root.ok("run", now: "2026-05-04T12:00:00Z")
+        XCTAssertEqual(try root.mails().last?.subject, "[Test Site] Invoice 9 paid")
+        XCTAssertEqual(try root.mailFiles().count, 3)
+    }
+
     func testADigestsOwnLinkStopsWhatTheDigestsCarry() throws {
         let root = try TestRoot(siteINI: Self.unsubscribeSiteINI)
         let now = "2026-05-04T10:00:00Z"

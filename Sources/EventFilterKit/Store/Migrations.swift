@@ -315,6 +315,11 @@ enum Migrations {
         """
         ALTER TABLE deleted_node ADD COLUMN event_id INTEGER;  -- the latest deletion's event (NULL: recorded before)
         """,
+        // "Stop all notifications" stops a custom handler's mail to the user too, until they
+        // subscribe to something again.
+        """
+        ALTER TABLE user ADD COLUMN stopped_all INTEGER NOT NULL DEFAULT 0;
+        """,
     ]
 
     /// Brings `db` to the newest schema version.
