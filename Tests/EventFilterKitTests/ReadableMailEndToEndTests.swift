@@ -66,6 +66,49 @@ final class ReadableMailEndToEndTests: XCTestCase {
         XCTAssertTrue(try XCTUnwrap(bobDigest.html).contains("<small>Tuesday 1 December 2026, 17:30 (America/Chicago)</small>"))
     }
 
+    func testKalturaScheduleMailIsInEachReadersZoneFromAnnouncementToReminder() throws {
+        let root = try IngestFixture.makeRoot()
+        let now = IngestFixture.scheduleNow
+        try root.ok("user", "add", "kari@example.no", "--name", "Kari", "--timezone", "Europe/Oslo", now: now)
+        try root.ok("user", "add", "bob@example.com", "--name", "Bob", "--timezone", "America/Chicago", now: now)
+        for email in ["kari@example.no", "bob@example.com"] { try root.ok("subscribe", email, "webinars", now: now) }
+        func ingest(_ body: String, now: String) throws {
+            let signature = try IngestFixture.python(
+                "import hashlib, sys; print(hashlib.sha1((sys.argv[1] + sys.argv[2]).encode()).hexdigest(), end='')",
+                IngestFixture.kalturaSecret, body)
+            let result = try root.ingest("webinars", body: body, contentType: "application/json",
+                                         headers: [("X-Kaltura-Signature", signature)], now: now)
+            XCTAssertEqual(result.status, 0, result.stderr)
+        }
+        // The session: 2026-01-01 09:00Z-10:00Z, then moved to 11:00Z-12:00Z by a later job.
+        try ingest(IngestFixture.schedule, now: now)
+        try root.ok("run", now: now)
+        let moved = IngestFixture.schedule.replacingOccurrences(of: "33578094492", with: "33578094500")
+            .replacingOccurrences(of: #""eventType":2"#, with: #""eventType":3"#)
+            .replacingOccurrences(of: #""startDate":1767258000"#, with: #""startDate":1767265200"#)
+            .replacingOccurrences(of: #""endDate":1767261600"#, with: #""endDate":1767268800"#)
+        try ingest(moved, now: "2026-01-01T07:30:00Z")
+        try root.ok("run", now: "2026-01-01T07:30:00Z")
+        try root.ok("run", now: "2026-01-01T10:45:00Z")
+
+        let mails = try root.mails()
+        for (to, zone, old, new) in [("Kari <kari@example.no>", "Europe/Oslo", "10:00", "12:00"),
+                                     ("Bob <bob@example.com>", "America/Chicago", "03:00", "05:00")] {
+            let theirs = mails.filter { $0.to == to }
+            XCTAssertEqual(theirs.map(\.subject), [
+                "[Test Site] Webinar \"Quarterly webinar\" scheduled for Thursday 1 January 2026, \(old) (\(zone))",
+                "[Test Site] Webinar \"Quarterly webinar\" moved to Thursday 1 January 2026, \(new) (\(zone))",
+                "[Test Site] Webinar \"Quarterly webinar\" starts at \(new) (\(zone))",
+            ], to)
+            guard theirs.count == 3 else { continue }
+            XCTAssertTrue(text(theirs[1]).contains("Was:    Thursday 1 January 2026, \(old) (\(zone))"), text(theirs[1]))
+            XCTAssertTrue(text(theirs[1]).contains("Now:    Thursday 1 January 2026, \(new) (\(zone))"), text(theirs[1]))
+            XCTAssertTrue(try XCTUnwrap(theirs[1].html).contains("<s>Thursday 1 January 2026, \(old) (\(zone))</s>"))
+            XCTAssertFalse((theirs.map(text) + theirs.compactMap(\.html)).contains { $0.contains("UTC") }, "no UTC wording: \(to)")
+        }
+        try root.assertStrictMIME()
+    }
+
     // MARK: Author by name
 
     func testTheAuthorIsNamedByTheNameTheStoreKnows() throws {
