@@ -489,6 +489,56 @@ final class ReadableMailEndToEndTests: XCTestCase {
         XCTAssertEqual(try root.scalar("SELECT count(*) FROM digest_item"), 0)
     }
 
+    func testADigestOfManyGroupsShowsThreeGroupsWorthOfLinesAndCountsTheRest() throws {
+        let root = try TestRoot()
+        try root.write("settings/override/notification.ini.append.php", "[GeneralDigestSettings]\nMaxItems=2\n")
+        let now = "2026-05-04T10:00:00Z"
+        try root.ok("user", "add", "d@example.com", now: now)
+        try root.ok("digest", "d@example.com", "daily", "12:00", now: now)
+        try root.ok("subscribe", "d@example.com", "2", now: now)
+        var lines: [String] = []
+        for (source, count) in [("a", 3), ("b", 3), ("c", 1), ("d", 2), ("e", 2)] {
+            for index in 1...count {
+                // C1's name is as long as intake takes (10,000 bytes); its line is cut to 160 characters.
+                let name = source == "c" ? "C1 " + String(repeating: "\u{00E5}", count: 4_998) : "\(source.uppercased())\(index)"
+                lines.append(#"{"type":"\#(source).thing","params":{"node_id":"\#(source)\#(index)","path":"/1/2/\#(source)\#(index)/","name":"\#(name)"}}"#)
+            }
+        }
+        try root.ok("event", "import", "-", now: now, stdin: lines.joined(separator: "\n") + "\n")
+        try root.ok("run", now: now)
+        try root.ok("run", now: "2026-05-04T12:00:00Z")
+        let digest = try XCTUnwrap(try root.mails().first)
+        let shown = text(digest).components(separatedBy: "\n")
+            .filter { $0.hasPrefix("- ") || $0.hasPrefix("... ") }.map { $0.components(separatedBy: " \u{2014} ").first! }
+        XCTAssertEqual(shown, ["- A3", "- A2", "... and 1 more: https://example.com", "- B3", "- B2", "... and 1 more: https://example.com",
+                               "- C1 " + String(repeating: "\u{00E5}", count: 156) + "\u{2026}", "- D2", "... and 1 more: https://example.com",
+                               "... and 2 more in 1 other group: https://example.com"], text(digest))
+        XCTAssertTrue(text(digest).contains("(11 items)"), text(digest))
+        XCTAssertTrue(try XCTUnwrap(digest.html).contains(#"<p>&hellip; and <a href="https://example.com">2 more in 1 other group</a></p>"#))
+        XCTAssertEqual(try root.scalar("SELECT count(*) FROM digest_item"), 0)
+    }
+
+    func testATenThousandItemDigestOfTenThousandSourcesStaysUnder100KB() throws {
+        let root = try TestRoot()
+        let now = "2026-05-04T10:00:00Z"
+        try root.ok("user", "add", "d@example.com", now: now)
+        try root.ok("digest", "d@example.com", "daily", "12:00", now: now)
+        try root.ok("subscribe", "d@example.com", "2", now: now)
+        let lines = (1...10_000).map { node in
+            #"{"type":"source\#(node).thing","params":{"node_id":"\#(node)","path":"/1/2/\#(node)/","name":"Article number \#(node) with a longer title"}}"#
+        }
+        try root.ok("event", "import", "-", now: now, stdin: lines.joined(separator: "\n") + "\n")
+        try root.ok("run", now: now)
+        try root.ok("run", now: "2026-05-04T12:00:00Z")
+        let files = try root.mailFiles()
+        XCTAssertEqual(files.count, 1)
+        let size = try XCTUnwrap(try FileManager.default.attributesOfItem(atPath: files[0].path)[.size] as? Int)
+        XCTAssertLessThan(size, 100_000, "a digest of 10,000 sources is \(size) bytes")
+        let digest = try XCTUnwrap(try root.mails().first)
+        XCTAssertTrue(text(digest).contains("... and 9850 more in 9850 other groups: https://example.com"), text(digest))
+        try root.assertStrictMIME()
+    }
+
     func testEmptyAndStaleDigestsAreNotSent() throws {
         let root = try TestRoot()
         let now = "2026-05-04T10:00:00Z"
