@@ -310,6 +310,18 @@ final class ReadableMailEndToEndTests: XCTestCase {
         try root.ok("run", now: "2026-05-04T12:00:00Z")
         XCTAssertEqual(try root.mails().last?.subject, "[Test Site] Invoice 9 paid")
         XCTAssertEqual(try root.mailFiles().count, 3)
+
+        // In a digest with the handler's items, the digest's own link says what it stops: what
+        // the reader follows (the handler's items keep coming in the digests).
+        try root.ok("digest", "kari@example.com", "daily", "18:00", now: "2026-05-04T12:00:00Z")
+        try root.ok("event", "add", "billing.paid", "name=10", now: "2026-05-04T13:00:00Z")
+        try root.ok("event", "add", "ezpublish", "node_id=78", "path=/1/2/78/", "name=More news", now: "2026-05-04T13:00:00Z")
+        try root.ok("run", now: "2026-05-04T13:00:00Z")
+        try root.ok("run", now: "2026-05-04T18:00:00Z")
+        let digest = try XCTUnwrap(try root.mails().last)
+        XCTAssertEqual(digest.subject, "[Test Site] Digest for Monday 4 May 2026")
+        XCTAssertEqual(Set(links(digest).keys), ["Stop notifications about everything you follow in these digests",
+                                                 "Stop all notifications from Test Site"], text(digest))
     }
 
     func testADigestsOwnLinkStopsWhatTheDigestsCarry() throws {

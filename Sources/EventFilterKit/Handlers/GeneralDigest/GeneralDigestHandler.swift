@@ -161,7 +161,18 @@ final class GeneralDigestHandler: EventHandler {
             "more_url": .text(run.site.siteURL),
         ])
         return Digest(itemIDs: itemIDs, contentIDs: contentIDs,
-                      message: try run.compose(content, to: user), subject: try run.localizedSubject(content, to: user))
+                      message: try run.compose(content, to: Self.honestFooter(user, groups: groups)),
+                      subject: try run.localizedSubject(content, to: user))
+    }
+
+    /// The digest's own link removes the reader's subtree rules: when a custom handler's items
+    /// are in the digest too (the handler chose the reader, no rule did), the link says it stops
+    /// what they follow, not everything in the digest.
+    private static func honestFooter(_ user: Recipient, groups: [Group]) -> Recipient {
+        guard groups.contains(where: { $0.handler != SubtreeHandler.handlerName }) else { return user }
+        var user = user
+        user.unsubscribeSubject = "everything you follow in these digests"
+        return user
     }
 
     /// Groups by handler and source, in notification.ini order; within a group the items of one
