@@ -2,7 +2,7 @@ import Foundation
 import XCTest
 
 /// kill -9 in the middle of delivering 1,000 messages, a few times, then a clean run: every
-/// message arrives, with at most one duplicate per kill (issue 3, "Must show" 2).
+/// message arrives, with at most one duplicate per kill.
 final class CrashSafetyEndToEndTests: XCTestCase {
     func testKillNineDuringDeliveryLosesNothingAndDuplicatesAtMostOnePerKill() throws {
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("ef-crash-\(UUID().uuidString)")

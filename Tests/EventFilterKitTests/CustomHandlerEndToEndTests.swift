@@ -1,7 +1,7 @@
 import Foundation
 import XCTest
 
-/// Custom handlers: executables speaking JSON lines (issue 2, "Must show" 5).
+/// Custom handlers: executables speaking JSON lines; a failing one stays pending alone.
 final class CustomHandlerEndToEndTests: XCTestCase {
     /// Two custom handlers after the built-in ones. `steady` always works and logs each call;
     /// `flaky` fails until a flag file exists.

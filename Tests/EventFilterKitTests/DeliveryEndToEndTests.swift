@@ -2,7 +2,7 @@ import Foundation
 import XCTest
 
 /// The outbox and SMTP delivery through the command line, against a real SMTP server
-/// (aiosmtpd, Tests/Support/smtp_server.py) started by the test (issue 3, "Must show" 1 and 2).
+/// (aiosmtpd, Tests/Support/smtp_server.py) started by the test.
 final class DeliveryEndToEndTests: XCTestCase {
     private var servers: [SMTPTestServer] = []
     private var scratch: URL!

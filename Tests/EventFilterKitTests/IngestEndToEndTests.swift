@@ -2,7 +2,7 @@ import Foundation
 import XCTest
 
 /// Requests, secrets and signatures for the intake tests. Signatures are the reference vectors of
-/// shared/reference/webhooks-and-delivery.md and the Standard Webhooks spec, or computed here with
+/// Kaltura's and Standard Webhooks' published examples, or computed here with
 /// Python's hashlib/hmac, never with the code under test.
 enum IngestFixture {
     static let kalturaSecret = "s3cr3t"
@@ -188,8 +188,8 @@ extension TestRoot {
 }
 
 /// Webhook intake through the real executable: `eventfilter ingest` and `eventfilter cgi` give the
-/// answers of SPEC.md "Webhook sources", store nothing they refuse, and their events reach the
-/// subscribers of the source with mail that reads well (issue 4).
+/// HTTP answers the README promises (200, 400, 401, 403, 405, 413, 500), store nothing they refuse,
+/// and their events reach the subscribers of the source with mail that reads well.
 final class IngestEndToEndTests: XCTestCase {
     private typealias F = IngestFixture
 

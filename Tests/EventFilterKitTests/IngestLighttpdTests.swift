@@ -7,7 +7,7 @@ import XCTest
     import Darwin
 #endif
 
-/// `eventfilter cgi` behind a real web server (issue 4, "Must show" 2): lighttpd from Debian on
+/// `eventfilter cgi` behind a real web server: lighttpd from Debian on
 /// 127.0.0.1, started by the test through Tests/Support/lighttpd_webhooks.sh, requests made with
 /// curl, and the subscriber's mail checked after `eventfilter run`.
 final class IngestLighttpdTests: XCTestCase {

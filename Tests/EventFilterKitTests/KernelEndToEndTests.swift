@@ -1,7 +1,7 @@
 import Foundation
 import XCTest
 
-/// The kernel through the command line, as cron and operators use it (issue 2, "Must show").
+/// The kernel through the command line, as cron and operators use it.
 final class KernelEndToEndTests: XCTestCase {
     // MARK: 1. Subtree rules: one message, no author, no stranger, nothing twice, a quiet run
 

@@ -62,6 +62,49 @@ final class MailCommandsEndToEndTests: XCTestCase {
         XCTAssertTrue(sent.contains("\nstate:        sent\n") && sent.contains("\nsent:         2026-05-04T10:01:00Z\n"), sent)
     }
 
+    func testShowAndSentListQuoteTheReplyThatAcceptedTheMessage() throws {
+        let server = try SMTPTestServer.start(port: 0, directory: scratch.appendingPathComponent("server"), arguments: [])
+        servers.append(server)
+        let root = try smtpRoot(port: server.port)
+        let now = "2026-05-04T10:00:00Z"
+        for email in ["ann@example.com", "bob@example.com"] {
+            try root.ok("user", "add", email, now: now)
+            try root.ok("subscribe", email, "2", now: now)
+        }
+        try root.ok("event", "add", "ezpublish", "node_id=5", "path=/1/2/5/", "name=News 5", now: now)
+        try root.ok("run", now: now)
+
+        // The queue id the server drew for each message, as its log would name it.
+        let received = try server.received()
+        XCTAssertEqual(received.map(\.envelope.recipients), [["ann@example.com"], ["bob@example.com"]])
+        let queueIDs = received.map(\.envelope.queueID)
+        XCTAssertEqual(Set(queueIDs).count, 2)
+        let show = try root.ok("mail", "show", "1", now: now)
+        XCTAssertTrue(show.hasPrefix("message:      1\nstate:        sent\nfrom:         notify@example.com\nto:           ann@example.com\n"), show)
+        XCTAssertTrue(show.contains("\nlast reply:   250 2.0.0 Ok: queued as \(queueIDs[0])\n"), show)
+        XCTAssertTrue(try root.ok("mail", "show", "2", now: now).contains("\nlast reply:   250 2.0.0 Ok: queued as \(queueIDs[1])\n"))
+        let sent = try root.ok("mail", "list", "--sent", now: now).split(separator: "\n")
+        XCTAssertEqual(sent.count, 2)
+        XCTAssertTrue(sent[0].hasPrefix("2\tsent\tbob@example.com\t") && sent[0].hasSuffix("\tsent 2026-05-04T10:00:00Z\t250 2.0.0 Ok: queued as \(queueIDs[1])"), "\(sent)")
+        XCTAssertTrue(sent[1].hasPrefix("1\tsent\tann@example.com\t") && sent[1].hasSuffix("\t250 2.0.0 Ok: queued as \(queueIDs[0])"), "\(sent)")
+    }
+
+    func testShowNamesTheFileAMessageWasWrittenTo() throws {
+        let root = try TestRoot()
+        let now = "2026-05-04T10:00:00Z"
+        try root.ok("user", "add", "ann@example.com", now: now)
+        try root.ok("subscribe", "ann@example.com", "2", now: now)
+        try root.ok("event", "add", "ezpublish", "node_id=5", "path=/1/2/5/", "name=News 5", now: now)
+        try root.ok("run", now: now)
+
+        let show = try root.ok("mail", "show", "1", now: now)
+        let line = try XCTUnwrap(show.split(separator: "\n").first { $0.hasPrefix("last reply:   ") }, show)
+        let path = String(line.dropFirst("last reply:   written to ".count))
+        XCTAssertTrue(line.hasPrefix("last reply:   written to /") && path.hasSuffix("/var/log/mail/1.eml"), show)
+        XCTAssertTrue(show.contains("\nstate:        sent\n"), show)
+        XCTAssertTrue(String(decoding: try Data(contentsOf: URL(fileURLWithPath: path)), as: UTF8.self).contains("To: ann@example.com"))
+    }
+
     func testFlushLeavesTheQueueToARunThatIsWorking() throws {
         let root = try smtpRoot(port: try SMTPTestServer.unusedPort())
         let now = "2026-05-04T10:00:00Z"
@@ -108,7 +151,8 @@ final class MailCommandsEndToEndTests: XCTestCase {
         XCTAssertEqual(lines(try root.ok("mail", "list", "--sent", "--since", "2026-05-04T11:00:00Z")),
                        ["6 sent b@example.com", "5 sent a@example.com", "4 sent b@example.com", "3 sent a@example.com"])
         XCTAssertEqual(lines(try root.ok("mail", "list", "--sent", "--limit", "1")), ["6 sent b@example.com"])
-        XCTAssertTrue(try root.ok("mail", "list", "--sent", "--limit", "1").hasSuffix("\tsent 2026-05-04T12:00:00Z\n"))
+        let newest = try root.ok("mail", "list", "--sent", "--limit", "1")
+        XCTAssertTrue(newest.contains("\tsent 2026-05-04T12:00:00Z\twritten to /") && newest.hasSuffix("/var/log/mail/6.eml\n"), newest)
         XCTAssertEqual(try root.ok("mail", "list"), "", "nothing pending")
 
         let before = try root.dump()

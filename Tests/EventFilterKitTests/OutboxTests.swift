@@ -5,7 +5,7 @@ final class OutboxTests: XCTestCase {
     /// Records the batches it is given and answers from a script.
     final class ScriptedTransport: MailTransport {
         var batches: [[Int64]] = []
-        var answer: (OutgoingMessage) -> DeliveryOutcome = { _ in .accepted }
+        var answer: (OutgoingMessage) -> DeliveryOutcome = { .accepted("250 2.0.0 Ok: queued as Q\($0.id)") }
         func deliver(_ messages: [OutgoingMessage], report: (OutgoingMessage, DeliveryOutcome) throws -> Void) throws {
             batches.append(messages.map(\.id))
             for message in messages { try report(message, answer(message)) }
@@ -55,7 +55,7 @@ final class OutboxTests: XCTestCase {
             } catch {
                 otherWriterErrors.append("\(error)")
             }
-            for message in messages { try report(message, .accepted) }
+            for message in messages { try report(message, .accepted("250 2.0.0 Ok: queued as Q\(message.id)")) }
         }
     }
 
@@ -90,7 +90,7 @@ final class OutboxTests: XCTestCase {
         let transport = ScriptedTransport()
         transport.answer = { $0.recipient == "r0@example.com" ? .temporaryFailure("451 later") : .permanentFailure("550 no") }
         _ = try outbox.deliverDue(through: transport, now: 1_000)
-        transport.answer = { _ in .accepted }
+        transport.answer = { .accepted("250 2.0.0 Ok: queued as Q\($0.id)") }
         XCTAssertEqual(try outbox.deliverDue(through: transport, now: 1_200), .init(sent: 0, deferred: 0, failed: 0))
         XCTAssertEqual(try outbox.deliverDue(through: transport, now: 1_400), .init(sent: 1, deferred: 0, failed: 0))
         let failed = try outbox.list(states: ["failed"])
@@ -100,6 +100,8 @@ final class OutboxTests: XCTestCase {
             [$0.int(0), $0.int(1), $0.int(2)]
         })
         XCTAssertEqual(sent, [1_400, 1_400, 2], "sent at the second attempt, at 1400")
+        XCTAssertEqual(try outbox.list(states: ["sent"]).map(\.lastError), ["250 2.0.0 Ok: queued as Q1"],
+                       "the acceptance replaces the reply that deferred it")
         XCTAssertEqual(try outbox.store.db.scalarInt("SELECT count(*) FROM outbox_delivered"), 0, "settled")
     }
 
@@ -107,11 +109,13 @@ final class OutboxTests: XCTestCase {
         let outbox = try makeOutbox()
         try enqueue(outbox, 2, size: 10, now: 1_000)
         // A run accepted message 1, committed that, and died before settling.
-        try outbox.store.db.execute("INSERT INTO outbox_delivered(outbox_id, sent_at) VALUES (1, 1000)")
+        try outbox.store.db.execute("INSERT INTO outbox_delivered(outbox_id, sent_at, reply) VALUES (1, 1000, '250 2.0.0 Ok: queued as 4F2A1')")
         let transport = ScriptedTransport()
         let report = try outbox.deliverDue(through: transport, now: 2_000)
         XCTAssertEqual(transport.batches, [[2]], "message 1 is not sent again")
         XCTAssertEqual(report.sent, 1)
         XCTAssertEqual(try outbox.store.db.scalarInt("SELECT sent_at FROM outbox WHERE id = 1"), 1_000)
+        XCTAssertEqual(try outbox.list(states: ["sent"]).map(\.lastError),
+                       ["250 2.0.0 Ok: queued as 4F2A1", "250 2.0.0 Ok: queued as Q2"], "each keeps the reply that accepted it")
     }
 }

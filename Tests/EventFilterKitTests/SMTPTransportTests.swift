@@ -44,13 +44,31 @@ final class SMTPTransportTests: XCTestCase {
 
         let outcomes = try deliver([message(1, to: "ann@example.org", bytes: bytes)], with: transport)
 
-        XCTAssertEqual(outcomes, [1: .accepted])
+        XCTAssertEqual(outcomes, [1: .queuedByTestServer])
         let received = try server.received()
         XCTAssertEqual(received.count, 1)
         XCTAssertEqual(received.first?.bytes, bytes, "the server must receive exactly the composed bytes")
         XCTAssertEqual(received.first?.envelope.mailFrom, "notify@example.org")
         XCTAssertEqual(received.first?.envelope.recipients, ["ann@example.org"])
         XCTAssertEqual(received.first?.envelope.helo, "ef-test.example")
+    }
+
+    func testEachAcceptanceCarriesTheServersReplyToThatMessage() throws {
+        let server = try startServer()
+        let transport = try SMTPTransport(configuration: server.configuration)
+        var replies: [Int64: DeliveryOutcome] = [:]
+
+        // One connection carries all three, so a reply left over from the previous message would show.
+        try transport.deliver((1...3).map { message(Int64($0), to: "user\($0)@example.org") }) { replies[$0.id] = $1 }
+
+        let received = try server.received()
+        XCTAssertEqual(received.count, 3)
+        XCTAssertEqual(Set(received.map(\.envelope.peerPort)).count, 1, "one connection")
+        XCTAssertEqual(Set(received.map(\.envelope.queueID)).count, 3, "the server drew a queue id per message")
+        for (n, copy) in received.enumerated() {
+            XCTAssertEqual(copy.envelope.recipients, ["user\(n + 1)@example.org"])
+            XCTAssertEqual(replies[Int64(n + 1)], .accepted("250 2.0.0 Ok: queued as \(copy.envelope.queueID)"))
+        }
     }
 
     func testRejectedRecipientIsPermanentAndQuotesTheServer() throws {
@@ -90,7 +108,7 @@ final class SMTPTransportTests: XCTestCase {
             "\(label): sender <badsender@example.org> rejected: 553 5.7.1 sender address rejected"))
         XCTAssertEqual(outcomes[2], .permanentFailure("\(label): message rejected: 554 5.6.0 message content rejected"))
         XCTAssertEqual(outcomes[3], .temporaryFailure("\(label): message deferred: 452 4.3.1 insufficient system storage"))
-        XCTAssertEqual(outcomes[4], .accepted)
+        XCTAssertEqual(outcomes[4], .queuedByTestServer)
     }
 
     func testSilentServerTimesOutAsTemporary() throws {
@@ -162,7 +180,7 @@ final class SMTPTransportTests: XCTestCase {
 
         // ...and the next run (a new transport) delivers.
         let nextRun = try deliver([message(11, to: "ann@example.org")], with: SMTPTransport(configuration: server.configuration))
-        XCTAssertEqual(nextRun[11], .accepted)
+        XCTAssertEqual(nextRun[11], .queuedByTestServer)
         XCTAssertEqual(try server.received().count, 1)
         XCTAssertEqual(try server.count("connections"), 1)
     }
@@ -225,13 +243,13 @@ final class SMTPTransportTests: XCTestCase {
         let later = try deliver([message(7, to: "eve@example.org")], with: transport)
 
         XCTAssertEqual(outcomes[1], .permanentFailure("\(label): recipient rejected: 550 5.1.1 no such user"))
-        XCTAssertEqual(outcomes[2], .accepted)
+        XCTAssertEqual(outcomes[2], .queuedByTestServer)
         XCTAssertEqual(outcomes[3], .temporaryFailure("\(label): recipient deferred: 451 4.3.0 mailbox busy, try again later"))
         XCTAssertEqual(outcomes[4], .permanentFailure("\(label): message rejected: 554 5.6.0 message content rejected"))
         XCTAssertEqual(outcomes[5], .permanentFailure(
             "\(label): sender <badsender@example.org> rejected: 553 5.7.1 sender address rejected"))
-        XCTAssertEqual(outcomes[6], .accepted)
-        XCTAssertEqual(later[7], .accepted)
+        XCTAssertEqual(outcomes[6], .queuedByTestServer)
+        XCTAssertEqual(later[7], .queuedByTestServer)
         XCTAssertNil(transport.suspendedReason)
         XCTAssertEqual(try server.received().map { $0.envelope.recipients }, [["ann@example.org"], ["dee@example.org"], ["eve@example.org"]])
     }
@@ -242,7 +260,7 @@ final class SMTPTransportTests: XCTestCase {
         configuration.maxConnections = 3
         let transport = try SMTPTransport(configuration: configuration)
         let warmUp = try deliver((1...9).map { message(Int64($0), to: "user\($0)@example.org") }, with: transport)
-        XCTAssertTrue(warmUp.values.allSatisfy { $0 == .accepted }, "\(warmUp)")
+        XCTAssertTrue(warmUp.values.allSatisfy { $0 == .queuedByTestServer }, "\(warmUp)")
         XCTAssertEqual(transport.transfersStarted, 9)
         server.stop()
 
@@ -259,7 +277,7 @@ final class SMTPTransportTests: XCTestCase {
         // each is reported with its own failure, every other message is not tried.
         XCTAssertTrue((1...3).contains(tried), "\(tried) messages tried")
         XCTAssertEqual(notTried.count, 20 - tried, "\(outcomes)")
-        XCTAssertFalse(outcomes.values.contains(.accepted))
+        XCTAssertFalse(outcomes.values.contains(.queuedByTestServer))
         XCTAssertNotNil(transport.suspendedReason)
     }
 
@@ -296,7 +314,7 @@ final class SMTPTransportTests: XCTestCase {
         // Behaving again, the server gets the mail from the next run.
         try server.misbehave(nil)
         let nextRun = try deliver([message(1, to: "user1@example.org")], with: SMTPTransport(configuration: server.configuration))
-        XCTAssertEqual(nextRun[1], .accepted)
+        XCTAssertEqual(nextRun[1], .queuedByTestServer)
     }
 
     func testA421ReplyAtAnyStageSuspendsTheRun() throws {
@@ -338,7 +356,7 @@ final class SMTPTransportTests: XCTestCase {
         configuration.maxConnections = 3
         let transport = try SMTPTransport(configuration: configuration)
         let warmUp = try deliver((1...9).map { message(Int64($0), to: "user\($0)@example.org") }, with: transport)
-        XCTAssertTrue(warmUp.values.allSatisfy { $0 == .accepted }, "\(warmUp)")
+        XCTAssertTrue(warmUp.values.allSatisfy { $0 == .queuedByTestServer }, "\(warmUp)")
         try server.misbehave("hang rcpt")
         let started = Date()
 
@@ -380,15 +398,15 @@ final class SMTPTransportTests: XCTestCase {
         try transport.deliver([
             message(1, to: "one@example.org"), message(2, to: "bad@example.org"),
             message(3, to: "three@example.org"), message(4, to: "four@example.org"),
-        ]) { outcomes[$0.id] = $1 }
+        ]) { outcomes[$0.id] = $1.withQueueIDHidden }
         // A second batch keeps using the connection left open by the first.
-        try transport.deliver([message(5, to: "five@example.org")]) { outcomes[$0.id] = $1 }
+        try transport.deliver([message(5, to: "five@example.org")]) { outcomes[$0.id] = $1.withQueueIDHidden }
 
-        XCTAssertEqual(outcomes[1], .accepted)
+        XCTAssertEqual(outcomes[1], .queuedByTestServer)
         XCTAssertEqual(outcomes[2].map(isPermanent), true)
-        XCTAssertEqual(outcomes[3], .accepted)
-        XCTAssertEqual(outcomes[4], .accepted)
-        XCTAssertEqual(outcomes[5], .accepted)
+        XCTAssertEqual(outcomes[3], .queuedByTestServer)
+        XCTAssertEqual(outcomes[4], .queuedByTestServer)
+        XCTAssertEqual(outcomes[5], .queuedByTestServer)
         let received = try server.received()
         XCTAssertEqual(received.map { $0.envelope.recipients[0] },
                        ["one@example.org", "three@example.org", "four@example.org", "five@example.org"])
@@ -426,7 +444,7 @@ final class SMTPTransportTests: XCTestCase {
 
         let outcomes = try deliver([message(1, to: "ann@example.org")], with: SMTPTransport(configuration: configuration))
 
-        XCTAssertEqual(outcomes[1], .accepted)
+        XCTAssertEqual(outcomes[1], .queuedByTestServer)
         XCTAssertEqual(try server.received().first?.envelope.tls, true)
     }
 
@@ -440,7 +458,7 @@ final class SMTPTransportTests: XCTestCase {
 
         let outcomes = try deliver([message(1, to: "ann@example.org")], with: SMTPTransport(configuration: configuration))
 
-        XCTAssertEqual(outcomes[1], .accepted)
+        XCTAssertEqual(outcomes[1], .queuedByTestServer)
         XCTAssertEqual(try server.received().first?.envelope.tls, true)
     }
 
@@ -492,7 +510,7 @@ final class SMTPTransportTests: XCTestCase {
         let outcomes = try deliver([message(1, to: "ann@example.org"), message(2, to: "bob@example.org")],
                                    with: SMTPTransport(configuration: configuration))
 
-        XCTAssertEqual(outcomes, [1: .accepted, 2: .accepted])
+        XCTAssertEqual(outcomes, [1: .queuedByTestServer, 2: .queuedByTestServer])
         XCTAssertEqual(try server.received().map(\.envelope.tls), [true, true])
     }
 
@@ -508,7 +526,7 @@ final class SMTPTransportTests: XCTestCase {
         let outcomes = try deliver([message(1, to: "ann@example.org"), message(2, to: "bob@example.org")],
                                    with: SMTPTransport(configuration: configuration))
 
-        XCTAssertEqual(outcomes, [1: .accepted, 2: .accepted])
+        XCTAssertEqual(outcomes, [1: .queuedByTestServer, 2: .queuedByTestServer])
         XCTAssertEqual(try server.received().map(\.envelope.authenticated), [true, true])
     }
 
@@ -551,7 +569,7 @@ final class SMTPTransportTests: XCTestCase {
         configuration.security = .none
         configuration.allowPlaintextAuthentication = true
         let outcomes = try deliver([message(1, to: "ann@example.org")], with: SMTPTransport(configuration: configuration))
-        XCTAssertEqual(outcomes[1], .accepted)
+        XCTAssertEqual(outcomes[1], .queuedByTestServer)
         XCTAssertEqual(try server.count("auth-attempts"), 1)
         XCTAssertEqual(try server.received().map(\.envelope.authenticated), [true])
     }
@@ -578,7 +596,7 @@ final class SMTPTransportTests: XCTestCase {
 
         let outcomes = try deliver([message(1, to: "ann@example.org")], with: SMTPTransport(configuration: configuration))
 
-        XCTAssertEqual(outcomes[1], .accepted)
+        XCTAssertEqual(outcomes[1], .queuedByTestServer)
         let envelope = try XCTUnwrap(server.received().first?.envelope)
         XCTAssertTrue(envelope.tls && envelope.authenticated)
     }
@@ -597,7 +615,7 @@ final class SMTPTransportTests: XCTestCase {
         var offThread = 0
         try transport.deliver(messages) { message, outcome in
             if pthread_equal(pthread_self(), callingThread) == 0 { offThread += 1 }
-            XCTAssertEqual(outcome, .accepted)
+            XCTAssertEqual(outcome.withQueueIDHidden, .queuedByTestServer)
             reports.append(message.id)
         }
 
@@ -621,7 +639,7 @@ final class SMTPTransportTests: XCTestCase {
         for (batch, size) in [30, 1, 30].enumerated() {
             let outcomes = try deliver((1...size).map { message(Int64($0), to: "b\(batch)-\($0)@example.org") }, with: transport)
             XCTAssertEqual(outcomes.count, size)
-            XCTAssertTrue(outcomes.values.allSatisfy { $0 == .accepted })
+            XCTAssertTrue(outcomes.values.allSatisfy { $0 == .queuedByTestServer })
         }
 
         let received = try server.received()
@@ -763,7 +781,7 @@ final class SMTPTransportTests: XCTestCase {
         var outcomes: [Int64: DeliveryOutcome] = [:]
         try transport.deliver(messages) { message, outcome in
             XCTAssertNil(outcomes[message.id], "message \(message.id) reported twice")
-            outcomes[message.id] = outcome
+            outcomes[message.id] = outcome.withQueueIDHidden
         }
         return outcomes
     }
@@ -797,10 +815,12 @@ final class SMTPTestServer {
         let helo: String?
         let tls: Bool
         let authenticated: Bool
+        /// The id the server's "250 2.0.0 Ok: queued as ID" reply named.
+        let queueID: String
         var peerPort: Int { if case .number(let port) = peer.last { return port } else { return -1 } }
 
         enum CodingKeys: String, CodingKey {
-            case mailFrom = "mail_from", recipients = "rcpt_tos", peer, helo, tls, authenticated
+            case mailFrom = "mail_from", recipients = "rcpt_tos", peer, helo, tls, authenticated, queueID = "queue_id"
         }
     }
 
@@ -1131,7 +1151,7 @@ final class SMTPTransportBenchmark: XCTestCase {
         let cpuBefore = cpuSeconds(RUSAGE_SELF)
         let start = DispatchTime.now()
         try transport.deliver(messages) { _, outcome in
-            if outcome == .accepted { accepted += 1 } else { XCTFail("\(outcome)") }
+            if outcome.withQueueIDHidden == .queuedByTestServer { accepted += 1 } else { XCTFail("\(outcome)") }
         }
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - start.uptimeNanoseconds) / 1e9
         let cpu = cpuSeconds(RUSAGE_SELF) - cpuBefore
@@ -1210,5 +1230,21 @@ final class SMTPTransportBenchmark: XCTestCase {
             usleep(20_000)  // polling for a port to open, not timing logic
         }
         throw XCTSkip("smtp-sink did not start listening on port \(port)")
+    }
+}
+
+extension DeliveryOutcome {
+    /// The test server's acceptance (smtp_server.py: "250 2.0.0 Ok: queued as <10 hex digits>"),
+    /// its random queue id shown as "ID"; see ``withQueueIDHidden``.
+    static let queuedByTestServer = DeliveryOutcome.accepted("250 2.0.0 Ok: queued as ID")
+
+    /// This outcome with the queue id of an acceptance by the test server replaced by "ID", so
+    /// outcomes compare whatever id the server drew; any other reply stays as it is.
+    var withQueueIDHidden: DeliveryOutcome {
+        guard case .accepted(let reply) = self else { return self }
+        let prefix = "250 2.0.0 Ok: queued as "
+        let id = reply.dropFirst(prefix.count)
+        guard reply.hasPrefix(prefix), id.count == 10, id.allSatisfy({ $0.isHexDigit && !$0.isLowercase }) else { return self }
+        return .accepted(prefix + "ID")
     }
 }

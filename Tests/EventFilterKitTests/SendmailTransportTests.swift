@@ -31,7 +31,7 @@ final class SendmailTransportTests: XCTestCase {
             OutgoingMessage(id: 2, sender: "", recipient: "bob@example.org", bytes: bytes),
         ], with: transport)
 
-        XCTAssertEqual(outcomes, [1: .accepted, 2: .accepted])
+        XCTAssertEqual(outcomes, [1: .accepted("sendmail \(sendmail): exited 0"), 2: .accepted("sendmail \(sendmail): exited 0")])
         XCTAssertEqual(try output("stdin.0"), bytes)
         XCTAssertEqual(try lines("args.0"), ["-t", "-i", "-f", "notify@example.org", "-oi", "-X", "/dev/null"])
         XCTAssertEqual(try lines("args.2"), ["-t", "-i", "-oi", "-X", "/dev/null"], "no -f for an empty sender")
@@ -47,7 +47,7 @@ final class SendmailTransportTests: XCTestCase {
         let outcomes = try deliver([OutgoingMessage(id: 1, sender: "notify@example.org", recipient: "-oQ/tmp@example.org",
                                                     bytes: Array("Subject: x\r\n\r\nx\r\n".utf8))], with: transport)
 
-        XCTAssertEqual(outcomes, [1: .accepted])
+        XCTAssertEqual(outcomes, [1: .accepted("sendmail \(sendmail): exited 0")])
         // "--" keeps a recipient that looks like an option from being read as one.
         XCTAssertEqual(try lines("args"), ["-i", "-f", "notify@example.org", "--", "-oQ/tmp@example.org"])
     }
@@ -137,7 +137,7 @@ final class SendmailTransportTests: XCTestCase {
 
         let outcomes = try deliver([message(1)], with: SendmailTransport(path: sendmail, timeout: 5))
 
-        XCTAssertEqual(outcomes[1], .accepted)
+        XCTAssertEqual(outcomes[1], .accepted("sendmail \(sendmail): exited 0"))
         // Clean up the helper this test made the script leave behind.
         let pid = try XCTUnwrap(Int32(String(decoding: try output("sleep.pid"), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)))
         kill(pid, SIGKILL)

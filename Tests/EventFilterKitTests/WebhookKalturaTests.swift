@@ -3,9 +3,9 @@ import XCTest
 
 @testable import EventFilterKit
 
-/// Kaltura legacy server notifications (md5 `sig`) with the vectors of
-/// shared/reference/webhooks-and-delivery.md §1.1 (values computed there with Python, and the
-/// multi-notification inputs recovered by re-running kaltura/server's sender logic in Python).
+/// Kaltura legacy server notifications (`sig` = md5 of the admin secret followed by every other
+/// field's name and value, names sorted bytewise), with reference vectors computed with Python and
+/// multi-notification inputs made by re-running kaltura/server's sender logic in Python.
 final class WebhookKalturaTests: XCTestCase {
     private let secret = "s3cr3t"
     private var source: WebhookSource { WebhookSource(name: "kaltura", type: .kaltura, secret: secret) }

@@ -10,8 +10,10 @@ end of stdin (so it also dies with the test process that started it).
 For each accepted message it writes DIR/<n>.eml with the exact bytes received (CRLF kept,
 dot-stuffing undone: aiosmtpd's envelope.original_content) and DIR/<n>.json with the envelope
 and session: mail_from, rcpt_tos, mail_options, peer [host, port] (the client's port tells
-connections apart), helo, tls, authenticated. <n> counts from 1; both files appear (renamed into
-place) before the 250 reply is sent.
+connections apart), helo, tls, authenticated and queue_id. <n> counts from 1; both files appear
+(renamed into place) before the 250 reply is sent. The reply names the message's queue id the way
+Postfix does, "250 2.0.0 Ok: queued as <queue_id>", with a random queue_id (10 upper-case hex
+digits), so a client's record of the reply can be checked against the server's.
 
 DIR/connections holds the number of connections accepted so far, DIR/auth-attempts the
 number of AUTH commands with credentials (right or wrong) and DIR/mail-commands the number of
@@ -41,6 +43,7 @@ command; absent or empty: behave), one line "ACTION STAGE":
 import argparse
 import asyncio
 import json
+import secrets
 import sqlite3
 import os
 import signal
@@ -199,6 +202,7 @@ class RecordingHandler:
         # The event loop runs handlers one at a time: the counter needs no lock.
         self.count += 1
         base = os.path.join(self.directory, str(self.count))
+        queue_id = secrets.token_hex(5).upper()
         sidecar = {
             "mail_from": envelope.mail_from,
             "rcpt_tos": envelope.rcpt_tos,
@@ -208,12 +212,13 @@ class RecordingHandler:
             # session.ssl is set by STARTTLS only; implicit TLS shows on the transport.
             "tls": session.ssl is not None or server.transport.get_extra_info("ssl_object") is not None,
             "authenticated": bool(session.authenticated),
+            "queue_id": queue_id,
         }
         for suffix, data in ((".eml", content), (".json", json.dumps(sidecar).encode())):
             write_atomically(base + suffix, data)
         if self.lock_db and self.count == 1:
             self.hold_write_lock()
-        return "250 2.0.0 queued as %d" % self.count
+        return "250 2.0.0 Ok: queued as %s" % queue_id
 
 
 def make_authenticator(user, password, attempts):

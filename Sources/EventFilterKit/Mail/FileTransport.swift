@@ -34,13 +34,17 @@ public final class FileTransport: MailTransport {
             cposix_syncfs(directoryDescriptor)
             close(directoryDescriptor)
         }
-        for message in written { try report(message, .accepted) }
+        for message in written { try report(message, .accepted("written to \(path(of: message))")) }
+    }
+
+    private func path(of message: OutgoingMessage) -> String {
+        directory.appendingPathComponent("\(message.id).eml").path
     }
 
     /// Writes through a temporary name and renames, so a reader never sees half a message.
     /// Returns the problem, or nil when written.
     private func write(_ message: OutgoingMessage) -> String? {
-        let target = directory.appendingPathComponent("\(message.id).eml").path
+        let target = path(of: message)
         let temporary = target + ".tmp"
         let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard descriptor >= 0 else { return "cannot write \(temporary): \(String(cString: strerror(errno)))" }

@@ -141,10 +141,11 @@ public struct Outbox {
     private func record(_ outcome: DeliveryOutcome, for id: Int64, createdAt: Int64, attempts: Int, now: Int64,
                         into report: inout DeliveryReport) throws {
         switch outcome {
-        case .accepted:
+        case .accepted(let reply):
             // The server has the message: losing this row would send it again at the next run.
+            // Its reply rides along in the same row, so keeping it costs no extra write.
             try retryingWhileBusy("message \(id) was accepted by the server and may be sent again") {
-                try db.execute("INSERT OR IGNORE INTO outbox_delivered(outbox_id, sent_at) VALUES (?, ?)", [id, now])
+                try db.execute("INSERT OR IGNORE INTO outbox_delivered(outbox_id, sent_at, reply) VALUES (?, ?, ?)", [id, now, reply])
             }
             report.sent += 1
         case .permanentFailure(let reason):
@@ -172,11 +173,14 @@ public struct Outbox {
         }
     }
 
-    /// Marks every message recorded in `outbox_delivered` as sent, in one transaction.
+    /// Marks every message recorded in `outbox_delivered` as sent, in one transaction. The
+    /// acceptance's reply becomes the message's last reply (`last_error`, which for a sent message
+    /// holds the reply that accepted it, as `mail show` and `mail list --sent` print it).
     func settleDelivered() throws {
         try db.inTransaction {
             try db.execute("""
-                UPDATE outbox SET state = 'sent', attempts = attempts + 1, last_error = NULL,
+                UPDATE outbox SET state = 'sent', attempts = attempts + 1,
+                    last_error = (SELECT reply FROM outbox_delivered WHERE outbox_id = outbox.id),
                     sent_at = (SELECT sent_at FROM outbox_delivered WHERE outbox_id = outbox.id),
                     last_attempt_at = (SELECT sent_at FROM outbox_delivered WHERE outbox_id = outbox.id)
                 WHERE id IN (SELECT outbox_id FROM outbox_delivered)
@@ -201,6 +205,8 @@ public struct Outbox {
         public let attempts: Int
         public let createdAt: Int64
         public let nextAttemptAt: Int64
+        /// The server's last reply: why a deferred or failed message was not taken, or, for a sent
+        /// message, the reply that accepted it ("250 2.0.0 Ok: queued as 4F2A1").
         public let lastError: String?
         /// When the operator acknowledged this failed message (`mail ack`).
         public var acknowledgedAt: Int64? = nil

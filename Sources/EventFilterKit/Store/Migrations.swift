@@ -310,6 +310,12 @@ enum Migrations {
         -- the settings page names a followed node by its latest event's name and path
         CREATE INDEX event_node ON event(node_id, id);
         """,
+        // Sent mail keeps the reply that accepted it (SMTP "250 2.0.0 Ok: queued as 4F2A1"): it rides
+        // in the one row committed per accepted message and is settled into outbox.last_error, the
+        // message's last reply, so `mail show` can name the queue id to look for in the server's log.
+        """
+        ALTER TABLE outbox_delivered ADD COLUMN reply TEXT;   -- the transport's acceptance, one line
+        """,
         // A node deleted and published again within one second: the deletion's event id tells
         // which of the two came first (deleted_at alone cannot), so the new version is kept.
         """

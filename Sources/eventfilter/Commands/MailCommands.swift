@@ -18,7 +18,8 @@ struct MailListCommand: Command {
     static let exclusive = [ExclusiveGroup([sent, failed, deferred, queued, cancelled, bounced])]
     static let discussion = """
         One message a line, tab-separated: id, state, recipient, subject, attempts, then the next attempt
-        (deferred), the time sent (sent), the last server reply and when a failed message was acknowledged.
+        (deferred), the time sent (sent), the last server reply (of a sent message, the one that accepted
+        it, e.g. '250 2.0.0 Ok: queued as 4F2A1') and when a failed message was acknowledged.
         Without a flag, the unsent ones: queued, deferred, failed and cancelled. A sent message that
         bounced shows as 'bounced' with 'hard' or 'soft', the status code and the remote server's
         diagnostic; without a flag it is listed with the unsent ones (--since: bounced at or after TIME).

@@ -2,7 +2,7 @@ import Foundation
 
 /// A custom handler: any executable found as `<dir>/<name>/<name>handler`.
 ///
-/// Protocol (SPEC.md "Custom handlers"): once per batch it reads the events due for it as JSON
+/// Protocol (README, "Custom handlers"): once per batch it reads the events due for it as JSON
 /// lines on stdin (`{"id", "type", "params", "created_at"}`) and prints items as JSON lines
 /// (`{"event_id", "to", "subject", "text", "html"?, "digest"?}`). Exit 0 means every event it was
 /// given is handled. A non-zero exit, a timeout or an unusable line leaves all of them pending

@@ -110,9 +110,15 @@ final class SMTPConnection {
         defer { abandon() }
         var opened = 0
         if ccurl_get_long(handle, CURLINFO_NUM_CONNECTS, &opened) == CURLE_OK { connectionsOpened += opened }
-        if result == CURLE_OK { return SMTPVerdict(outcome: .accepted, sessionFailure: nil, sessionWorked: true) }
-
         var replyCode = 0
+        if result == CURLE_OK {
+            // The transfer ends with the server's reply to the final ".", so the latest reply is
+            // the one that accepted the message; its queue id is what the server's log is searched for.
+            _ = ccurl_get_long(handle, CURLINFO_RESPONSE_CODE, &replyCode)
+            let reply = exchange.replyText ?? String(replyCode)
+            return SMTPVerdict(outcome: .accepted(reply), sessionFailure: nil, sessionWorked: true)
+        }
+
         // A code from an earlier message is stale when the server said nothing this time.
         if exchange.heardServer { _ = ccurl_get_long(handle, CURLINFO_RESPONSE_CODE, &replyCode) }
         var curlMessage = String(cString: errorBuffer)

@@ -119,7 +119,7 @@ public final class SendmailTransport: MailTransport {
             if !conversation.wroteEverything {
                 return .temporaryFailure(prefix + "exited 0 before reading the whole message\(said)")
             }
-            return .accepted
+            return .accepted(prefix + "exited 0")
         }
     }
 
