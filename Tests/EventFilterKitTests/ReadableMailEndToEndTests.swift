@@ -66,6 +66,49 @@ final class ReadableMailEndToEndTests: XCTestCase {
         XCTAssertTrue(try XCTUnwrap(bobDigest.html).contains("<small>Tuesday 1 December 2026, 17:30 (America/Chicago)</small>"))
     }
 
+    func testKalturaScheduleMailIsInEachReadersZoneFromAnnouncementToReminder() throws {
+        let root = try IngestFixture.makeRoot()
+        let now = IngestFixture.scheduleNow
+        try root.ok("user", "add", "kari@example.no", "--name", "Kari", "--timezone", "Europe/Oslo", now: now)
+        try root.ok("user", "add", "bob@example.com", "--name", "Bob", "--timezone", "America/Chicago", now: now)
+        for email in ["kari@example.no", "bob@example.com"] { try root.ok("subscribe", email, "webinars", now: now) }
+        func ingest(_ body: String, now: String) throws {
+            let signature = try IngestFixture.python(
+                "import hashlib, sys; print(hashlib.sha1((sys.argv[1] + sys.argv[2]).encode()).hexdigest(), end='')",
+                IngestFixture.kalturaSecret, body)
+            let result = try root.ingest("webinars", body: body, contentType: "application/json",
+                                         headers: [("X-Kaltura-Signature", signature)], now: now)
+            XCTAssertEqual(result.status, 0, result.stderr)
+        }
+        // The session: 2026-01-01 09:00Z-10:00Z, then moved to 11:00Z-12:00Z by a later job.
+        try ingest(IngestFixture.schedule, now: now)
+        try root.ok("run", now: now)
+        let moved = IngestFixture.schedule.replacingOccurrences(of: "33578094492", with: "33578094500")
+            .replacingOccurrences(of: #""eventType":2"#, with: #""eventType":3"#)
+            .replacingOccurrences(of: #""startDate":1767258000"#, with: #""startDate":1767265200"#)
+            .replacingOccurrences(of: #""endDate":1767261600"#, with: #""endDate":1767268800"#)
+        try ingest(moved, now: "2026-01-01T07:30:00Z")
+        try root.ok("run", now: "2026-01-01T07:30:00Z")
+        try root.ok("run", now: "2026-01-01T10:45:00Z")
+
+        let mails = try root.mails()
+        for (to, zone, old, new) in [("Kari <kari@example.no>", "Europe/Oslo", "10:00", "12:00"),
+                                     ("Bob <bob@example.com>", "America/Chicago", "03:00", "05:00")] {
+            let theirs = mails.filter { $0.to == to }
+            XCTAssertEqual(theirs.map(\.subject), [
+                "[Test Site] Webinar \"Quarterly webinar\" scheduled for Thursday 1 January 2026, \(old) (\(zone))",
+                "[Test Site] Webinar \"Quarterly webinar\" moved to Thursday 1 January 2026, \(new) (\(zone))",
+                "[Test Site] Webinar \"Quarterly webinar\" starts at \(new) (\(zone))",
+            ], to)
+            guard theirs.count == 3 else { continue }
+            XCTAssertTrue(text(theirs[1]).contains("Was:    Thursday 1 January 2026, \(old) (\(zone))"), text(theirs[1]))
+            XCTAssertTrue(text(theirs[1]).contains("Now:    Thursday 1 January 2026, \(new) (\(zone))"), text(theirs[1]))
+            XCTAssertTrue(try XCTUnwrap(theirs[1].html).contains("<s>Thursday 1 January 2026, \(old) (\(zone))</s>"))
+            XCTAssertFalse((theirs.map(text) + theirs.compactMap(\.html)).contains { $0.contains("UTC") }, "no UTC wording: \(to)")
+        }
+        try root.assertStrictMIME()
+    }
+
     // MARK: Author by name
 
     func testTheAuthorIsNamedByTheNameTheStoreKnows() throws {
@@ -228,6 +271,59 @@ final class ReadableMailEndToEndTests: XCTestCase {
         XCTAssertEqual(try root.mailFiles().count, 2, "no approval mail, no digest after stopping all")
     }
 
+    func testStopAllStopsACustomHandlersMailUntilTheReaderSubscribesAgain() throws {
+        let root = try TestRoot(siteINI: Self.unsubscribeSiteINI)
+        try root.write("settings/override/notification.ini.append.php", """
+            [NotificationEventHandlerSettings]
+            RepositoryDirectories[]=handlers
+            AvailableNotificationEventTypes[]=billing
+
+            """)
+        try root.write("handlers/billing/billinghandler", """
+            #!/usr/bin/env python3
+            import json, sys
+            for line in sys.stdin:
+                event = json.loads(line)
+                if event["type"] == "billing.paid":
+                    print(json.dumps({"event_id": event["id"], "to": "kari@example.com",
+                                      "subject": "Invoice " + event["params"]["name"] + " paid", "text": "Paid.\\n"}))
+            """, executable: true)
+        let now = "2026-05-04T10:00:00Z"
+        try root.ok("user", "add", "kari@example.com", now: now)
+        try root.ok("subscribe", "kari@example.com", "2", now: now)
+        try root.ok("event", "add", "ezpublish", "node_id=77", "path=/1/2/77/", "name=News", now: now)
+        try root.ok("event", "add", "billing.paid", "name=7", now: now)
+        try root.ok("run", now: now)
+        XCTAssertEqual(try root.mails().map(\.subject).sorted(), ["[Test Site] Invoice 7 paid", "[Test Site] Item \"News\" was published"])
+        let news = try XCTUnwrap(try root.mails().first { $0.subject.contains("News") })
+        let stopAll = try XCTUnwrap(links(news)["Stop all notifications from Test Site"])
+        XCTAssertEqual(try root.cgi("POST", "/unsubscribe/\(stopAll)", contentType: "application/x-www-form-urlencoded",
+                                    body: "List-Unsubscribe=One-Click", now: now).status, 200)
+
+        try root.ok("event", "add", "billing.paid", "name=8", now: "2026-05-04T11:00:00Z")
+        try root.ok("run", now: "2026-05-04T11:00:00Z")
+        XCTAssertEqual(try root.mailFiles().count, 2, "stop all stops the custom handler's mail too")
+
+        // Subscribing again is asking for mail again, the custom handler's included.
+        try root.ok("subscribe", "kari@example.com", "2", now: "2026-05-04T12:00:00Z")
+        try root.ok("event", "add", "billing.paid", "name=9", now: "2026-05-04T12:00:00Z")
+        try root.ok("run", now: "2026-05-04T12:00:00Z")
+        XCTAssertEqual(try root.mails().last?.subject, "[Test Site] Invoice 9 paid")
+        XCTAssertEqual(try root.mailFiles().count, 3)
+
+        // In a digest with the handler's items, the digest's own link says what it stops: what
+        // the reader follows (the handler's items keep coming in the digests).
+        try root.ok("digest", "kari@example.com", "daily", "18:00", now: "2026-05-04T12:00:00Z")
+        try root.ok("event", "add", "billing.paid", "name=10", now: "2026-05-04T13:00:00Z")
+        try root.ok("event", "add", "ezpublish", "node_id=78", "path=/1/2/78/", "name=More news", now: "2026-05-04T13:00:00Z")
+        try root.ok("run", now: "2026-05-04T13:00:00Z")
+        try root.ok("run", now: "2026-05-04T18:00:00Z")
+        let digest = try XCTUnwrap(try root.mails().last)
+        XCTAssertEqual(digest.subject, "[Test Site] Digest for Monday 4 May 2026")
+        XCTAssertEqual(Set(links(digest).keys), ["Stop notifications about everything you follow in these digests",
+                                                 "Stop all notifications from Test Site"], text(digest))
+    }
+
     func testADigestsOwnLinkStopsWhatTheDigestsCarry() throws {
         let root = try TestRoot(siteINI: Self.unsubscribeSiteINI)
         let now = "2026-05-04T10:00:00Z"
@@ -296,6 +392,32 @@ final class ReadableMailEndToEndTests: XCTestCase {
         XCTAssertTrue(html.contains(#"<li><a href="https://videos.example.com/0_a">Clip</a> <small>Monday 4 May 2026, 12:10 (Europe/Oslo)</small></li>"#), html)
     }
 
+    func testADigestLineForWebhookMediaLinksToItsWatchLinkOrToNothing() throws {
+        let root = try IngestFixture.makeRoot()
+        try root.write("settings/webhooks.ini", IngestFixture.webhooksINI.replacingOccurrences(
+            of: "[Source-kaltura]\nType=kaltura\n",
+            with: "[Source-kaltura]\nType=kaltura\nEntryURL=https://videos.example.org/media/{partner_id}/{entry_id}\n"))
+        let now = IngestFixture.scheduleNow
+        try root.ok("digest", "ann@example.com", "daily", "12:00", now: now)
+        let entry = try IngestFixture.kalturaSigned([
+            ("notification_id", "7"), ("notification_type", "entry_add"), ("partner_id", "123"), ("entry_id", "0_key"),
+            ("name", "Keynote"), ("status", "2"),
+        ])
+        XCTAssertEqual(try root.ingest("kaltura", body: entry, contentType: IngestFixture.form, now: now).status, 0)
+        // Panda has no VideoURL here: the video has no page on the site to link to.
+        XCTAssertEqual(try root.ingest("panda?token=\(IngestFixture.pandaToken)", body: IngestFixture.pandaEncoded,
+                                       contentType: IngestFixture.form, now: now).status, 0)
+        try root.ok("run", now: now)
+        try root.ok("run", now: "2026-01-01T12:00:00Z")
+        let digest = try XCTUnwrap(try root.mails().first)
+        XCTAssertTrue(text(digest).contains("- Keynote \u{2014} Thursday 1 January 2026, 07:00 (UTC) \u{2014} "
+            + "https://videos.example.org/media/123/0_key\n"), text(digest))
+        XCTAssertTrue(text(digest).contains("- Video v1 is ready \u{2014} Thursday 1 January 2026, 07:00 (UTC)\n"), text(digest))
+        XCTAssertFalse(text(digest).contains("/content/view/full/"), "no link to a page the site does not have: \(text(digest))")
+        XCTAssertTrue(try XCTUnwrap(digest.html).contains("<li>Video v1 is ready <small>"), digest.html ?? "")
+        try root.assertStrictMIME()
+    }
+
     func testADigestShowsMaxItemsPerGroupNewestFirstThenTheExactRestAndCollapsesVersions() throws {
         let root = try TestRoot()
         try root.write("settings/override/notification.ini.append.php", "[GeneralDigestSettings]\nMaxItems=3\n")
@@ -353,6 +475,80 @@ final class ReadableMailEndToEndTests: XCTestCase {
         XCTAssertTrue(text(digest).contains("(10000 items)"), text(digest))
         XCTAssertTrue(text(digest).contains("... and 9950 more: https://example.com"), text(digest))
         XCTAssertTrue(text(digest).contains("- Article number 10000 with a longer title"), "newest first")
+    }
+
+    func testANodeDeletedAndPublishedAgainInTheSameSecondKeepsItsNewVersion() throws {
+        let root = try TestRoot()
+        let now = "2026-05-04T10:00:00Z"
+        try root.ok("user", "add", "d@example.com", now: now)
+        try root.ok("digest", "d@example.com", "daily", "12:00", now: now)
+        try root.ok("subscribe", "d@example.com", "2", now: now)
+        try root.ok("event", "add", "ezpublish", "node_id=77", "path=/1/2/77/", "name=Old version", now: now)
+        try root.ok("event", "add", "ezpublish", "node_id=78", "path=/1/2/78/", "name=Gone", now: now)
+        try root.ok("run", now: now)
+        // Within one second: 78 is deleted after it was published; 77 is deleted and restored.
+        let second = "2026-05-04T10:05:00Z"
+        try root.ok("event", "add", "ezpublish", "node_id=78", "path=/1/2/78/", "name=Gone again", "version=2", now: second)
+        try root.ok("event", "add", "ezdelete", "node_id=78", now: second)
+        try root.ok("event", "add", "ezdelete", "node_id=77", now: second)
+        try root.ok("event", "add", "ezpublish", "node_id=77", "path=/1/2/77/", "name=Restored", now: second)
+        try root.ok("run", now: second)
+        try root.ok("run", now: "2026-05-04T12:00:00Z")
+        let mails = try root.mails()
+        XCTAssertEqual(mails.count, 1, "the restored node is still news")
+        let lines = try text(XCTUnwrap(mails.first)).components(separatedBy: "\n").filter { $0.hasPrefix("- ") }
+        XCTAssertEqual(lines.map { $0.components(separatedBy: " \u{2014} ").first! }, ["- Restored"])
+        XCTAssertEqual(try root.scalar("SELECT count(*) FROM digest_item"), 0)
+    }
+
+    func testADigestOfManyGroupsShowsThreeGroupsWorthOfLinesAndCountsTheRest() throws {
+        let root = try TestRoot()
+        try root.write("settings/override/notification.ini.append.php", "[GeneralDigestSettings]\nMaxItems=2\n")
+        let now = "2026-05-04T10:00:00Z"
+        try root.ok("user", "add", "d@example.com", now: now)
+        try root.ok("digest", "d@example.com", "daily", "12:00", now: now)
+        try root.ok("subscribe", "d@example.com", "2", now: now)
+        var lines: [String] = []
+        for (source, count) in [("a", 3), ("b", 3), ("c", 1), ("d", 2), ("e", 2)] {
+            for index in 1...count {
+                // C1's name is as long as intake takes (10,000 bytes); its line is cut to 160 characters.
+                let name = source == "c" ? "C1 " + String(repeating: "\u{00E5}", count: 4_998) : "\(source.uppercased())\(index)"
+                lines.append(#"{"type":"\#(source).thing","params":{"node_id":"\#(source)\#(index)","path":"/1/2/\#(source)\#(index)/","name":"\#(name)"}}"#)
+            }
+        }
+        try root.ok("event", "import", "-", now: now, stdin: lines.joined(separator: "\n") + "\n")
+        try root.ok("run", now: now)
+        try root.ok("run", now: "2026-05-04T12:00:00Z")
+        let digest = try XCTUnwrap(try root.mails().first)
+        let shown = text(digest).components(separatedBy: "\n")
+            .filter { $0.hasPrefix("- ") || $0.hasPrefix("... ") }.map { $0.components(separatedBy: " \u{2014} ").first! }
+        XCTAssertEqual(shown, ["- A3", "- A2", "... and 1 more: https://example.com", "- B3", "- B2", "... and 1 more: https://example.com",
+                               "- C1 " + String(repeating: "\u{00E5}", count: 156) + "\u{2026}", "- D2", "... and 1 more: https://example.com",
+                               "... and 2 more in 1 other group: https://example.com"], text(digest))
+        XCTAssertTrue(text(digest).contains("(11 items)"), text(digest))
+        XCTAssertTrue(try XCTUnwrap(digest.html).contains(#"<p>&hellip; and <a href="https://example.com">2 more in 1 other group</a></p>"#))
+        XCTAssertEqual(try root.scalar("SELECT count(*) FROM digest_item"), 0)
+    }
+
+    func testATenThousandItemDigestOfTenThousandSourcesStaysUnder100KB() throws {
+        let root = try TestRoot()
+        let now = "2026-05-04T10:00:00Z"
+        try root.ok("user", "add", "d@example.com", now: now)
+        try root.ok("digest", "d@example.com", "daily", "12:00", now: now)
+        try root.ok("subscribe", "d@example.com", "2", now: now)
+        let lines = (1...10_000).map { node in
+            #"{"type":"source\#(node).thing","params":{"node_id":"\#(node)","path":"/1/2/\#(node)/","name":"Article number \#(node) with a longer title"}}"#
+        }
+        try root.ok("event", "import", "-", now: now, stdin: lines.joined(separator: "\n") + "\n")
+        try root.ok("run", now: now)
+        try root.ok("run", now: "2026-05-04T12:00:00Z")
+        let files = try root.mailFiles()
+        XCTAssertEqual(files.count, 1)
+        let size = try XCTUnwrap(try FileManager.default.attributesOfItem(atPath: files[0].path)[.size] as? Int)
+        XCTAssertLessThan(size, 100_000, "a digest of 10,000 sources is \(size) bytes")
+        let digest = try XCTUnwrap(try root.mails().first)
+        XCTAssertTrue(text(digest).contains("... and 9850 more in 9850 other groups: https://example.com"), text(digest))
+        try root.assertStrictMIME()
     }
 
     func testEmptyAndStaleDigestsAreNotSent() throws {

@@ -77,6 +77,17 @@ final class SettingsPagesEndToEndTests: XCTestCase {
         XCTAssertEqual(try root.scalar("SELECT count(*) FROM outbox"), 2)
     }
 
+    func testTheLinkMailCarriesTheSitesReplyToLikeEveryMessage() throws {
+        let root = try makeRoot(siteINI: TestRoot.defaultSiteINI.replacingOccurrences(
+            of: "[MailSettings]\n", with: "[MailSettings]\nEmailReplyTo=editors@example.com\n"))
+        XCTAssertEqual(try root.cgi("POST", "/settings", contentType: Self.form, body: "email=bob%40example.com", now: Self.now).status, 200)
+        try root.ok("run", now: Self.now)
+        let mail = try XCTUnwrap(try root.mails().first)
+        XCTAssertEqual(mail.header("Subject"), "[Test Site] Your link to your notification settings")
+        XCTAssertEqual(mail.header("Reply-To"), "editors@example.com")
+        try root.assertStrictMIME()
+    }
+
     func testUserTokenReplacesAndRevokesLinks() throws {
         let root = try makeRoot()
         let first = try token(root)

@@ -14,7 +14,9 @@
 ///   pattern every subject follows.
 /// - `ezgeneraldigest/*`: `site_name`, `site_url`, `date`, `count`, `items_word`,
 ///   `recipient_name` (may be empty), `sections`: a list of `title`, `underline`, `items` (a list
-///   of `name`, `url` (may be empty), `time_text`), `more` (the count left out, or empty) and `more_url`.
+///   of `name`, `url` (may be empty), `time_text`), `more` (the count left out, or empty) and `more_url`;
+///   `other_more` (the items of the groups past the digest's budget, or empty) with `other_groups`
+///   ("2 other groups") and `more_url`.
 /// - `footer.*`: `site_name`, `settings_url`, `unsubscribe_url` (may be empty) with
 ///   `unsubscribe_subject` (what it stops), `stop_all_url` (may be empty).
 /// - Times (`time_text`, `start_text`, ...) are written in each reader's time zone.
@@ -141,6 +143,10 @@ public enum BuiltinTemplates {
         ... and {{more}} more: {{more_url}}
         {{/more}}
         {{/sections}}
+        {{#other_more}}
+
+        ... and {{other_more}} more in {{other_groups}}: {{more_url}}
+        {{/other_more}}
 
         """
 
@@ -159,6 +165,9 @@ public enum BuiltinTemplates {
         <p>&hellip; and <a href="{{more_url}}">{{more}} more</a></p>
         {{/more}}
         {{/sections}}
+        {{#other_more}}
+        <p>&hellip; and <a href="{{more_url}}">{{other_more}} more in {{other_groups}}</a></p>
+        {{/other_more}}
 
         """
 

@@ -41,7 +41,7 @@ extension Store {
     /// The user's items due at `time`, oldest event first. Reads the line fields only, never the
     /// bodies, so a digest of any backlog reads little. An item of `ruleHandler` is stale when
     /// none of its path's nodes still carries one of the user's subtree rules; any item is stale
-    /// when a node of its path was deleted after it happened.
+    /// when a node of its path was deleted after it happened (in the same second: by a later event).
     func dueDigestEntries(userID: Int64, dueAt time: Int64, ruleHandler: String) throws -> [DigestEntry] {
         try db.map("""
             SELECT i.id, c.id, c.handler, c.source, c.node_id, coalesce(c.item_name, c.subject), c.item_url,
@@ -51,7 +51,9 @@ extension Store {
                        JOIN subtree_rule AS r ON r.node_id = p.value AND r.user_id = i.user_id))
                    OR (c.path IS NOT NULL AND EXISTS (
                        SELECT 1 FROM json_each(c.path) AS p
-                       JOIN deleted_node AS d ON d.node_id = p.value AND d.deleted_at >= coalesce(c.happened_at, c.created_at)))
+                       JOIN deleted_node AS d ON d.node_id = p.value
+                        AND (d.deleted_at > coalesce(c.happened_at, c.created_at)
+                             OR (d.deleted_at = coalesce(c.happened_at, c.created_at) AND coalesce(d.event_id > c.event_id, 1)))))
             FROM digest_item AS i JOIN content AS c ON c.id = i.content_id
             WHERE i.user_id = ? AND i.send_at <= ? ORDER BY c.event_id, c.id
             """, [ruleHandler, userID, time]) {
@@ -61,13 +63,18 @@ extension Store {
         }
     }
 
-    /// Records that `node` (and everything below it) was deleted at `time`, so waiting digests
-    /// leave out what happened to it before.
-    func recordDeletedNode(_ node: String, at time: Int64) throws {
+    /// Records that `node` (and everything below it) was deleted at `time` by event `eventID`, so
+    /// waiting digests leave out what happened to it before (in the same second: events before
+    /// that one), and keep what was published again after.
+    func recordDeletedNode(_ node: String, at time: Int64, eventID: Int64) throws {
         try db.execute("""
-            INSERT INTO deleted_node(node_id, deleted_at) VALUES (?, ?)
-            ON CONFLICT(node_id) DO UPDATE SET deleted_at = max(deleted_at, excluded.deleted_at)
-            """, [node, time])
+            INSERT INTO deleted_node(node_id, deleted_at, event_id) VALUES (?, ?, ?)
+            ON CONFLICT(node_id) DO UPDATE SET
+                event_id = CASE WHEN excluded.deleted_at > deleted_at THEN excluded.event_id
+                                WHEN excluded.deleted_at = deleted_at THEN max(excluded.event_id, coalesce(event_id, 0))
+                                ELSE event_id END,
+                deleted_at = max(deleted_at, excluded.deleted_at)
+            """, [node, time, eventID])
     }
 
     /// Forgets deletions older than `cutoff`: by then no digest item from before them still waits.

@@ -316,6 +316,16 @@ enum Migrations {
         """
         ALTER TABLE outbox_delivered ADD COLUMN reply TEXT;   -- the transport's acceptance, one line
         """,
+        // A node deleted and published again within one second: the deletion's event id tells
+        // which of the two came first (deleted_at alone cannot), so the new version is kept.
+        """
+        ALTER TABLE deleted_node ADD COLUMN event_id INTEGER;  -- the latest deletion's event (NULL: recorded before)
+        """,
+        // "Stop all notifications" stops a custom handler's mail to the user too, until they
+        // subscribe to something again.
+        """
+        ALTER TABLE user ADD COLUMN stopped_all INTEGER NOT NULL DEFAULT 0;
+        """,
     ]
 
     /// Brings `db` to the newest schema version.

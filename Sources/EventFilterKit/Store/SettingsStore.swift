@@ -155,8 +155,8 @@ extension Store {
             case .stopCollaboration(let identifier):
                 try db.execute("DELETE FROM collaboration_rule WHERE user_id = ? AND identifier = ?", [user.id, identifier])
             case .stopAll:
-                try db.execute("DELETE FROM subtree_rule WHERE user_id = ?", [user.id])
-                try db.execute("DELETE FROM collaboration_rule WHERE user_id = ?", [user.id])
+                // The delivery choice stays on the page for when the reader follows something again.
+                _ = try stopAll(userID: user.id, keepingDigestSchedule: true)
             case .follow(let node):
                 try subscribe(email: user.email, node: node, now: now)
             }

@@ -75,6 +75,36 @@ extension Store {
             INSERT INTO subtree_rule(node_id, user_id, token, created_at) VALUES (?, ?, ?, ?)
             ON CONFLICT(node_id, user_id) DO NOTHING
             """, [node, user.id, Store.newToken(), now])
+        try resumeAfterStopAll(userID: user.id)
+    }
+
+    /// Subscribing to anything after "stop all" means the reader wants mail again, a custom
+    /// handler's included.
+    private func resumeAfterStopAll(userID: Int64) throws {
+        try db.execute("UPDATE user SET stopped_all = 0 WHERE id = ? AND stopped_all <> 0", [userID])
+    }
+
+    /// Whether the user chose "stop all notifications" and has subscribed to nothing since: a
+    /// custom handler's mail to them is dropped.
+    func hasStoppedAll(userID: Int64) throws -> Bool {
+        try db.first("SELECT stopped_all FROM user WHERE id = ?", [userID]) { $0.int(0) != 0 } ?? false
+    }
+
+    /// "Stop all notifications": every subtree rule, every collaboration rule and the items still
+    /// waiting go, and custom handlers' mail stops until the user subscribes again. Returns
+    /// whether anything changed.
+    func stopAll(userID: Int64, keepingDigestSchedule: Bool) throws -> Bool {
+        try db.execute("DELETE FROM subtree_rule WHERE user_id = ?", [userID])
+        var removed = db.changes
+        try db.execute("DELETE FROM collaboration_rule WHERE user_id = ?", [userID])
+        removed += db.changes
+        if !keepingDigestSchedule {
+            try db.execute("DELETE FROM digest_setting WHERE user_id = ?", [userID])
+            removed += db.changes
+        }
+        try db.execute("UPDATE user SET stopped_all = 1 WHERE id = ? AND stopped_all = 0", [userID])
+        removed += db.changes
+        return try removeWaitingDigestItems(userID: userID) + removed > 0
     }
 
     public func unsubscribe(email: String, node: String) throws {
@@ -97,7 +127,8 @@ extension Store {
     /// - a user's digest token (digests): every subtree rule, whose items the digests carry, and
     ///   the items still waiting;
     /// - a user's own token ("stop all notifications"): every subtree rule, every collaboration
-    ///   rule, the digest schedule and the items still waiting.
+    ///   rule, the digest schedule and the items still waiting; custom handlers' mail stops too
+    ///   until the user subscribes again.
     ///
     /// Idempotent: an unknown or used token removes nothing and is not an error, so a repeated
     /// POST answers the same.
@@ -114,13 +145,7 @@ extension Store {
                 return try removeWaitingDigestItems(userID: userID) + removed > 0
             }
             guard let userID = try db.first("SELECT id FROM user WHERE token = ?", [token], { $0.int64(0) }) else { return false }
-            try db.execute("DELETE FROM subtree_rule WHERE user_id = ?", [userID])
-            var removed = db.changes
-            try db.execute("DELETE FROM collaboration_rule WHERE user_id = ?", [userID])
-            removed += db.changes
-            try db.execute("DELETE FROM digest_setting WHERE user_id = ?", [userID])
-            removed += db.changes
-            return try removeWaitingDigestItems(userID: userID) + removed > 0
+            return try stopAll(userID: userID, keepingDigestSchedule: false)
         }
     }
 
@@ -176,6 +201,7 @@ extension Store {
             INSERT INTO collaboration_rule(identifier, user_id, token, created_at) VALUES (?, ?, ?, ?)
             ON CONFLICT(identifier, user_id) DO NOTHING
             """, [identifier, user.id, Store.newToken(), now])
+        try resumeAfterStopAll(userID: user.id)
     }
 
     public func collaborationUnsubscribe(email: String, identifier: String) throws {

@@ -43,11 +43,35 @@ public enum LocalTimeText {
         let local = Zone.local(seconds, in: zone)
         let date = "\(weekdays[local.weekday - 1]) \(local.day) \(months[local.month - 1]) \(local.year)"
         let clock = (local.hour < 10 ? "0" : "") + "\(local.hour):" + (local.minute < 10 ? "0" : "") + "\(local.minute)"
+        // In the hour repeated when clocks go back, one wall time names two instants: the
+        // offset tells them apart ("02:30 (Europe/Oslo, UTC+02:00)", then "... UTC+01:00").
+        let zoneText = isRepeatedWallTime(seconds, in: zone) ? "\(zoneName), \(offsetText(Zone.offset(at: seconds, in: zone)))" : zoneName
         switch style {
-        case .full: return "\(date), \(clock) (\(zoneName))"
-        case .clock: return "\(clock) (\(zoneName))"
+        case .full: return "\(date), \(clock) (\(zoneText))"
+        case .clock: return "\(clock) (\(zoneText))"
         case .date: return date
         }
+    }
+
+    /// Whether the wall time at `seconds` also occurs at another instant: another offset in
+    /// force within six hours (longer than any daylight-saving shift) maps to the same wall time.
+    static func isRepeatedWallTime(_ seconds: Int64, in zone: TimeZone) -> Bool {
+        let offset = Zone.offset(at: seconds, in: zone)
+        let wall = seconds + offset
+        for neighbour in [seconds - 21_600, seconds + 21_600] {
+            let other = Zone.offset(at: neighbour, in: zone)
+            guard other != offset else { continue }
+            let instant = wall - other
+            if instant != seconds && Zone.offset(at: instant, in: zone) == other { return true }
+        }
+        return false
+    }
+
+    /// `UTC+02:00`, `UTC-05:00`, `UTC+05:45`.
+    static func offsetText(_ offset: Int64) -> String {
+        let minutes = abs(offset) / 60
+        let hours = minutes / 60, rest = minutes % 60
+        return "UTC" + (offset < 0 ? "-" : "+") + (hours < 10 ? "0" : "") + "\(hours):" + (rest < 10 ? "0" : "") + "\(rest)"
     }
 
     /// A stand-in for `seconds`, written in the reader's zone when the message is composed.

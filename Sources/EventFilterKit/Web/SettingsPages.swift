@@ -248,7 +248,8 @@ public final class SettingsPages {
             let composer = MessageComposer(from: site.sender, messageIDDomain: site.messageIDDomain)
             let message = try composer.compose(
                 to: try Mailbox(address: user.email, name: user.name.isEmpty ? nil : user.name),
-                subject: subject, text: text, html: nil, date: now)
+                subject: subject, text: text, html: nil, date: now,
+                extraHeaders: site.replyTo.map { [(name: "Reply-To", value: $0.address)] } ?? [])
             try Outbox(store: store).enqueue(
                 recipient: user.email, sender: site.sender.address, subject: subject, message: message, now: now)
         }

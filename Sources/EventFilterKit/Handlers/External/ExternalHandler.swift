@@ -186,14 +186,15 @@ final class ExternalHandler: EventHandler {
         return items
     }
 
-    /// A known user brings their name, time zone and digest; a disabled one gets nothing; an
+    /// A known user brings their name, time zone and digest; a disabled one, or one who chose
+    /// "stop all notifications" and has subscribed to nothing since, gets nothing; an
     /// unknown address is mailed at once, unless hard bounces suppressed it.
     private func lookUp(_ email: String, store: Store) throws -> Recipient? {
         guard let user = try store.user(email: email) else {
             if try store.isSuppressedByBounces(email) { return nil }
             return Recipient(userID: nil, email: email, name: "", timezone: "UTC", digest: nil, unsubscribeToken: nil)
         }
-        guard user.enabled else { return nil }
+        guard user.enabled, try !store.hasStoppedAll(userID: user.id) else { return nil }
         return Recipient(userID: user.id, email: user.email, name: user.name, timezone: user.timezone,
                          digest: try store.digestSchedule(userID: user.id), unsubscribeToken: nil)
     }

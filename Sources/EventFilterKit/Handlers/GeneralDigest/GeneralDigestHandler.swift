@@ -2,7 +2,8 @@
 /// message with everything due: a compact list grouped by handler (in notification.ini order)
 /// and source, a heading per group and one line per item (name, link, time in the reader's
 /// zone), newest first, at most `[GeneralDigestSettings] MaxItems` per group and then "and N
-/// more". Items of one node collapse to the latest. Items whose rule was removed or whose node
+/// more", and at most three times that in all, the groups past it counted in one last line.
+/// Items of one node collapse to the latest. Items whose rule was removed or whose node
 /// was deleted since are left out; a digest with nothing left is not sent. Items leave in the
 /// same transaction that queues the digest, so a digest is never sent twice nor lost. Missed
 /// runs are caught up: everything due up to the event's time goes.
@@ -123,10 +124,19 @@ final class GeneralDigestHandler: EventHandler {
 
         let zone = try run.zone(user.timezone)
         let maxItems = run.site.digestMaxItems
-        var count = 0
-        let sections: [[String: TemplateValue]] = groups.map { group in
+        // However many groups there are (a source per event type), the whole digest shows at
+        // most three groups' worth of lines; the groups past that are one count at the end.
+        var budget = Self.groupsShownInFull * maxItems
+        var count = 0, otherItems = 0, otherGroups = 0
+        let sections: [[String: TemplateValue]] = groups.compactMap { group in
             count += group.entries.count
-            let shown = group.entries.prefix(maxItems)
+            guard budget > 0 else {
+                otherItems += group.entries.count
+                otherGroups += 1
+                return nil
+            }
+            let shown = group.entries.prefix(min(maxItems, budget))
+            budget -= shown.count
             let more = group.entries.count - shown.count
             let title = title(handler: group.handler, source: group.source)
             return [
@@ -134,7 +144,7 @@ final class GeneralDigestHandler: EventHandler {
                 "underline": .text(String(repeating: "-", count: title.count)),
                 "items": .list(shown.map { entry in
                     // A name made from a subject may hold a time: written in the reader's zone here.
-                    ["name": .text(LocalTimeText.substitute(in: entry.name, zone: zone, zoneName: user.timezone)),
+                    ["name": .text(Self.lineName(LocalTimeText.substitute(in: entry.name, zone: zone, zoneName: user.timezone))),
                      "url": .text(entry.url ?? ""),
                      "time_text": .text(LocalTimeText.format(entry.happenedAt, style: .full, zone: zone, zoneName: user.timezone))]
                 }),
@@ -146,9 +156,23 @@ final class GeneralDigestHandler: EventHandler {
         let content = try run.render(bases: ["ezgeneraldigest"], handler: name, thread: nil, [
             "date": .text(date), "count": .text(String(count)), "items_word": .text(count == 1 ? "item" : "items"),
             "recipient_name": .text(user.name), "sections": .list(sections),
+            "other_more": .text(otherItems > 0 ? String(otherItems) : ""),
+            "other_groups": .text(otherGroups == 1 ? "1 other group" : "\(otherGroups) other groups"),
+            "more_url": .text(run.site.siteURL),
         ])
         return Digest(itemIDs: itemIDs, contentIDs: contentIDs,
-                      message: try run.compose(content, to: user), subject: try run.localizedSubject(content, to: user))
+                      message: try run.compose(content, to: Self.honestFooter(user, groups: groups)),
+                      subject: try run.localizedSubject(content, to: user))
+    }
+
+    /// The digest's own link removes the reader's subtree rules: when a custom handler's items
+    /// are in the digest too (the handler chose the reader, no rule did), the link says it stops
+    /// what they follow, not everything in the digest.
+    private static func honestFooter(_ user: Recipient, groups: [Group]) -> Recipient {
+        guard groups.contains(where: { $0.handler != SubtreeHandler.handlerName }) else { return user }
+        var user = user
+        user.unsubscribeSubject = "everything you follow in these digests"
+        return user
     }
 
     /// Groups by handler and source, in notification.ini order; within a group the items of one
@@ -172,6 +196,17 @@ final class GeneralDigestHandler: EventHandler {
             return Group(handler: group.handler, source: group.source, entries: newestFirst)
         }
     }
+
+    /// A line's name, at most `lineNameLength` characters: a name may be 10,000 bytes, and a list
+    /// of such lines would not be compact. The item's own page has it in full.
+    static func lineName(_ name: String) -> String {
+        name.count > lineNameLength ? name.prefix(lineNameLength - 1) + "\u{2026}" : name
+    }
+
+    static let lineNameLength = 160
+
+    /// The digest's whole budget of lines, in groups of `MaxItems`.
+    static let groupsShownInFull = 3
 
     private static let sourceTitles = ["kaltura": "Kaltura", "panda": "Panda", "enablex": "EnableX"]
 

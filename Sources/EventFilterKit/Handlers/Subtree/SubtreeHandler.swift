@@ -12,7 +12,7 @@ final class SubtreeHandler: EventHandler {
     func handle(_ event: Event, run: RunContext) throws -> HandlerOutcome {
         if Self.isDeletion(event), let node = event.param("node_id") ?? event.pathNodes.last {
             // Waiting digests leave out what happened to the node, or below it, before now.
-            try run.store.recordDeletedNode(node, at: event.createdAt)
+            try run.store.recordDeletedNode(node, at: event.createdAt, eventID: event.id)
             if event.type == EventType.delete { return .done([]) }
         }
         guard handles(event) else { return .done([]) }
@@ -43,8 +43,7 @@ final class SubtreeHandler: EventHandler {
         content.line = DigestLine(
             source: event.type, nodeID: node, path: nodes,
             name: event.param("name").map { RunContext.oneLine(LocalTimeText.strippingMarkers($0)) } ?? content.headline ?? content.subject,
-            url: variables["url"].flatMap { if case .text(let url) = $0 { return url } else { return nil } },
-            happenedAt: event.createdAt)
+            url: lineURL(event, node: node, run: run), happenedAt: event.createdAt)
         let delivery: Items.Delivery = Self.timeCritical.contains(event.type) ? .immediate : .recipientSetting
         return .done([Items(content: content, recipients: recipients, delivery: delivery)])
     }
@@ -176,6 +175,20 @@ final class SubtreeHandler: EventHandler {
 
     /// Per run (a handler lives for one run): authors repeat across a batch.
     private var authorNames: [String: String] = [:]
+
+    /// A digest line's link: for content published on the site its page; for anything else the
+    /// source's own "watch" link (from its link template), else the event's `url`. A webhook's
+    /// entry or video has no page on the site, so without a link of its own its line has none
+    /// (rather than one to a page that does not exist).
+    private func lineURL(_ event: Event, node: String, run: RunContext) -> String? {
+        if event.type == EventType.publish {
+            return event.param("url").map { absolute($0, run: run, node: node) } ?? "\(run.site.siteURL)/content/view/full/\(node)"
+        }
+        if let watch = event.param("watch_url"), Self.isWebURL(watch) { return watch }
+        guard let url = event.param("url") else { return nil }
+        if Self.isWebURL(url) { return url }
+        return url.hasPrefix("/") && !url.hasPrefix("//") ? run.site.siteURL + url : nil
+    }
 
     /// A link in mail is http(s) or a path on the site; anything else (`javascript:`, `data:`)
     /// falls back to the node's own page.
