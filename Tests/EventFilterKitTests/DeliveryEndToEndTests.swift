@@ -4,24 +4,15 @@ import XCTest
 /// The outbox and SMTP delivery through the command line, against a real SMTP server
 /// (aiosmtpd, Tests/Support/smtp_server.py) started by the test.
 final class DeliveryEndToEndTests: XCTestCase {
-    private var servers: [SMTPTestServer] = []
-    private var scratch: URL!
+    private var pool: SMTPServerPool!
+    private var scratch: URL { pool.scratch }
 
     override func setUpWithError() throws {
-        scratch = FileManager.default.temporaryDirectory.appendingPathComponent("ef-delivery-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+        pool = try SMTPServerPool("ef-delivery")
     }
 
     override func tearDown() {
-        servers.forEach { $0.stop() }
-        try? FileManager.default.removeItem(at: scratch)
-    }
-
-    private func startServer(port: Int = 0, _ arguments: [String] = []) throws -> SMTPTestServer {
-        let server = try SMTPTestServer.start(port: port, directory: scratch.appendingPathComponent("server\(servers.count)"),
-                                              arguments: arguments)
-        servers.append(server)
-        return server
+        pool.stop()
     }
 
     private func smtpRoot(port: Int, extra: String = "") throws -> TestRoot {
@@ -57,7 +48,7 @@ final class DeliveryEndToEndTests: XCTestCase {
     }
 
     func testDeliveryOutcomesThroughARealServer() throws {
-        let server = try startServer()
+        let server = try pool.start()
         let root = try smtpRoot(port: server.port)
         let now = "2026-05-04T10:00:00Z"
         try publish(to: ["ok@example.com", "bad@example.com", "busy@example.com"], in: root, now: now)
@@ -115,7 +106,7 @@ final class DeliveryEndToEndTests: XCTestCase {
         XCTAssertEqual(deferred.split(separator: "\n").count, 2)
         XCTAssertTrue(deferred.contains("smtp 127.0.0.1:\(port): connection refused"), deferred)
 
-        let server = try startServer(port: port)
+        let server = try pool.start(port: port)
         try root.ok("run", now: "2026-05-04T10:01:00Z")
         XCTAssertEqual(try server.received().count, 0, "not due yet: backoff")
         try root.ok("run", now: "2026-05-04T10:06:00Z")
@@ -131,7 +122,7 @@ final class DeliveryEndToEndTests: XCTestCase {
                                                          "-subj", "/CN=localhost", "-keyout", key, "-out", certificate]) == 0 else {
             throw XCTSkip("!!! openssl could not make a test certificate !!!")
         }
-        let server = try startServer(["--tls-cert", certificate, "--tls-key", key, "--auth", "mailer:s3cret"])
+        let server = try pool.start(["--tls-cert", certificate, "--tls-key", key, "--auth", "mailer:s3cret"])
         let now = "2026-05-04T10:00:00Z"
 
         // Verification on (the default): the self-signed certificate is refused, and said so.

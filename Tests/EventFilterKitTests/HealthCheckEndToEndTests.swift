@@ -4,17 +4,14 @@ import XCTest
 /// `eventfilter status --check`, the monitoring plugin, driven by real SMTP outcomes, failed runs
 /// and runs in progress; `mail ack`.
 final class HealthCheckEndToEndTests: XCTestCase {
-    private var servers: [SMTPTestServer] = []
-    private var scratch: URL!
+    private var pool: SMTPServerPool!
 
     override func setUpWithError() throws {
-        scratch = FileManager.default.temporaryDirectory.appendingPathComponent("ef-health-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+        pool = try SMTPServerPool("ef-health")
     }
 
     override func tearDown() {
-        servers.forEach { $0.stop() }
-        try? FileManager.default.removeItem(at: scratch)
+        pool.stop()
     }
 
     private func check(_ root: TestRoot, now: String, file: StaticString = #filePath, line: UInt = #line) throws -> (Int32, String) {
@@ -31,8 +28,7 @@ final class HealthCheckEndToEndTests: XCTestCase {
     }
 
     func testOKWarningAndCriticalFollowRealSMTPOutcomes() throws {
-        let server = try SMTPTestServer.start(port: 0, directory: scratch.appendingPathComponent("server"), arguments: [])
-        servers.append(server)
+        let server = try pool.start()
         let root = try TestRoot(siteINI: TestRoot.defaultSiteINI + """
             [MailSettings]
             Transport=SMTP

@@ -4,17 +4,14 @@ import XCTest
 /// `mail list --sent/--to/--since/--limit`, `mail show` and `mail flush`, against a real SMTP
 /// server (aiosmtpd, Tests/Support/smtp_server.py) started and stopped by the test.
 final class MailCommandsEndToEndTests: XCTestCase {
-    private var servers: [SMTPTestServer] = []
-    private var scratch: URL!
+    private var pool: SMTPServerPool!
 
     override func setUpWithError() throws {
-        scratch = FileManager.default.temporaryDirectory.appendingPathComponent("ef-mailcli-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+        pool = try SMTPServerPool("ef-mailcli")
     }
 
     override func tearDown() {
-        servers.forEach { $0.stop() }
-        try? FileManager.default.removeItem(at: scratch)
+        pool.stop()
     }
 
     private func smtpRoot(port: Int) throws -> TestRoot {
@@ -49,8 +46,7 @@ final class MailCommandsEndToEndTests: XCTestCase {
         XCTAssertFalse(show.contains("\n--=_"), "headers only: no MIME part of the body")
         XCTAssertTrue(show.hasSuffix("\n") && !show.hasSuffix("\n\n"), "ends with the last header line")
 
-        let server = try SMTPTestServer.start(port: port, directory: scratch.appendingPathComponent("server"), arguments: [])
-        servers.append(server)
+        let server = try pool.start(port: port)
         // One minute later, long before the 5-minute backoff: flush sends both now.
         XCTAssertEqual(try root.ok("mail", "flush", now: "2026-05-04T10:01:00Z"),
                        "flushed 2 deferred messages: delivered 2, deferred 0, failed 0\n")
@@ -63,8 +59,7 @@ final class MailCommandsEndToEndTests: XCTestCase {
     }
 
     func testShowAndSentListQuoteTheReplyThatAcceptedTheMessage() throws {
-        let server = try SMTPTestServer.start(port: 0, directory: scratch.appendingPathComponent("server"), arguments: [])
-        servers.append(server)
+        let server = try pool.start()
         let root = try smtpRoot(port: server.port)
         let now = "2026-05-04T10:00:00Z"
         for email in ["ann@example.com", "bob@example.com"] {

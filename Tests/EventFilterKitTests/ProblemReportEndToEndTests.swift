@@ -4,22 +4,18 @@ import XCTest
 /// `run` is quiet when all is well and prints each new problem once, so cron mails the operator
 /// once per problem, not every five minutes.
 final class ProblemReportEndToEndTests: XCTestCase {
-    private var servers: [SMTPTestServer] = []
-    private var scratch: URL!
+    private var pool: SMTPServerPool!
 
     override func setUpWithError() throws {
-        scratch = FileManager.default.temporaryDirectory.appendingPathComponent("ef-problems-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+        pool = try SMTPServerPool("ef-problems")
     }
 
     override func tearDown() {
-        servers.forEach { $0.stop() }
-        try? FileManager.default.removeItem(at: scratch)
+        pool.stop()
     }
 
     private func smtpRoot() throws -> (TestRoot, SMTPTestServer) {
-        let server = try SMTPTestServer.start(port: 0, directory: scratch.appendingPathComponent("server\(servers.count)"), arguments: [])
-        servers.append(server)
+        let server = try pool.start()
         let root = try TestRoot(siteINI: TestRoot.defaultSiteINI + """
             [MailSettings]
             Transport=SMTP

@@ -5,25 +5,21 @@ import XCTest
 /// a password never crosses an unencrypted connection unless a setting allows it, and a server
 /// that stops answering or closes with 421 costs one attempt per run, not one per message.
 final class SMTPSafetyEndToEndTests: XCTestCase {
-    private var servers: [SMTPTestServer] = []
-    private var scratch: URL!
+    private var pool: SMTPServerPool!
     private let now = "2026-05-04T10:00:00Z"
 
     override func setUpWithError() throws {
-        scratch = FileManager.default.temporaryDirectory.appendingPathComponent("ef-smtp-safety-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+        pool = try SMTPServerPool("ef-smtp-safety")
     }
 
     override func tearDown() {
-        servers.forEach { $0.stop() }
-        servers = []
-        try? FileManager.default.removeItem(at: scratch)
+        pool.stop()
     }
 
     // MARK: - AUTH only over TLS
 
     func testPasswordOverAPlainConnectionIsRefusedUntilAllowedAndNothingChanges() throws {
-        let server = try startServer(["--auth", "mailer:s3cret-Pa55"])
+        let server = try pool.start(["--auth", "mailer:s3cret-Pa55"])
         let credentials = "TransportUser=mailer\nTransportPassword=s3cret-Pa55"
         let root = try smtpRoot(port: server.port, extra: credentials)
         try publish(to: ["ann@example.com", "bob@example.com"], in: root)
@@ -68,7 +64,7 @@ final class SMTPSafetyEndToEndTests: XCTestCase {
     // MARK: - A server that stops answering, or closes with 421
 
     func testAServerThatHangsCostsOneTimeoutPerRunAndTheMailGoesAtTheNextRun() throws {
-        let server = try startServer()
+        let server = try pool.start()
         // MaxConnections=3: the other connections wait until a session has worked, so even a
         // server that hangs on the very first message sees one connection.
         let root = try smtpRoot(port: server.port, timeout: 2, extra: "MaxConnections=3")
@@ -116,7 +112,7 @@ final class SMTPSafetyEndToEndTests: XCTestCase {
     }
 
     func testA421ReplyDefersTheRunsMailAfterOneAttemptAndTheMailGoesAtTheNextRun() throws {
-        let server = try startServer()
+        let server = try pool.start()
         let root = try smtpRoot(port: server.port, timeout: 20)
         let recipients = (1...6).map { "reader\($0)@example.com" }
         try publish(to: recipients, in: root)
@@ -148,12 +144,6 @@ final class SMTPSafetyEndToEndTests: XCTestCase {
 
     // MARK: - Helpers
 
-    private func startServer(port: Int = 0, _ arguments: [String] = []) throws -> SMTPTestServer {
-        let server = try SMTPTestServer.start(port: port, directory: scratch.appendingPathComponent("server\(servers.count)"),
-                                              arguments: arguments)
-        servers.append(server)
-        return server
-    }
 
     private func smtpRoot(port: Int, timeout: Int = 20, extra: String = "") throws -> TestRoot {
         try TestRoot(siteINI: TestRoot.defaultSiteINI + """
