@@ -14,6 +14,23 @@ final class StoreTests: XCTestCase {
         XCTAssertEqual(try db.scalarInt("SELECT count(*) FROM event"), 0)
     }
 
+    /// Columns are read by their name or `AS` alias; a name the query does not return is an error
+    /// naming it, never another column's value.
+    func testRowsAreReadByColumnName() throws {
+        let db = try Database(path: ":memory:")
+        try db.execute("CREATE TABLE t(id INTEGER PRIMARY KEY, email TEXT, note TEXT)")
+        try db.execute("INSERT INTO t(email, note) VALUES (?, ?)", ["ann@example.com", nil as String?])
+        let read = try db.first("SELECT note, email, id * 10 AS tenfold FROM t") { row in
+            (try row.string("email"), try row.optionalString("note"), try row.int64("tenfold"))
+        }
+        XCTAssertEqual(read?.0, "ann@example.com")
+        XCTAssertNil(read?.1)
+        XCTAssertEqual(read?.2, 10)
+        XCTAssertThrowsError(try db.first("SELECT email FROM t") { try $0.string("name") }) { error in
+            XCTAssertTrue("\(error)".contains("no result column named name"), "\(error)")
+        }
+    }
+
     /// The outbox is rebuilt to accept `cancelled`: its rows, states and AUTOINCREMENT counter
     /// survive, so a file transport never reuses the id of a purged message.
     func testTheOutboxRebuildKeepsRowsAndNeverReusesIDs() throws {

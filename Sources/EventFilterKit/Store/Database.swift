@@ -323,6 +323,26 @@ public final class Statement {
 
     deinit { sqlite3_finalize(handle) }
 
+    /// The result columns' positions by name, looked up once per statement.
+    private lazy var columnPositions: [String: Int32] = {
+        var positions: [String: Int32] = [:]
+        for position in 0..<sqlite3_column_count(handle) {
+            if let name = sqlite3_column_name(handle, position) {
+                positions[String(cString: name)] = positions[String(cString: name)] ?? position
+            }
+        }
+        return positions
+    }()
+
+    /// The position of the result column called `name` (its `AS` alias, or the column's name).
+    func position(ofColumn name: String) throws -> Int32 {
+        guard let position = columnPositions[name] else {
+            throw DatabaseError(code: SQLITE_RANGE, extendedCode: SQLITE_RANGE,
+                                message: "no result column named \(name)", sql: sql)
+        }
+        return position
+    }
+
     public func reset() {
         sqlite3_reset(handle)
         sqlite3_clear_bindings(handle)
@@ -370,9 +390,27 @@ public final class Statement {
     }
 }
 
-/// The current row of a stepping statement. Columns are 0-based.
+/// The current row of a stepping statement, its columns read by name (the column or its `AS`
+/// alias), the way the PostgreSQL backend's rows are read, or by 0-based position.
+///
+///     try db.forEach("SELECT id, email FROM user") { row in
+///         print(try row.int64("id"), try row.string("email"))
+///     }
 public struct Row {
     let statement: Statement
+
+    public func isNull(_ column: String) throws -> Bool { isNull(try statement.position(ofColumn: column)) }
+    public func int(_ column: String) throws -> Int { int(try statement.position(ofColumn: column)) }
+    public func int64(_ column: String) throws -> Int64 { int64(try statement.position(ofColumn: column)) }
+    public func double(_ column: String) throws -> Double { double(try statement.position(ofColumn: column)) }
+    public func optionalInt(_ column: String) throws -> Int? { optionalInt(try statement.position(ofColumn: column)) }
+    public func optionalInt64(_ column: String) throws -> Int64? {
+        let position = try statement.position(ofColumn: column)
+        return isNull(position) ? nil : int64(position)
+    }
+    public func string(_ column: String) throws -> String { string(try statement.position(ofColumn: column)) }
+    public func optionalString(_ column: String) throws -> String? { optionalString(try statement.position(ofColumn: column)) }
+    public func bytes(_ column: String) throws -> [UInt8] { bytes(try statement.position(ofColumn: column)) }
 
     public func isNull(_ column: Int32) -> Bool { sqlite3_column_type(statement.handle, column) == SQLITE_NULL }
     public func int(_ column: Int32) -> Int { Int(sqlite3_column_int64(statement.handle, column)) }
