@@ -120,21 +120,33 @@ private final class WebFrontState {
         }
     }
 
-    /// The replies to the requests of one round, in order. Two or more webhooks share one commit
-    /// (`GroupCommit`): each is answered 2xx only once that commit holds its events; when the
-    /// commit fails, each gets the 500 a failed store gets on its own. Other requests (unsubscribe
-    /// links, settings pages, refusals before the router) are answered one by one.
+    /// The replies to the requests of one round, in order. Webhooks are verified first, outside
+    /// any transaction; two or more then share one commit (`GroupCommit`): each is answered 2xx
+    /// only once that commit holds its events; when the commit fails, each gets the 500 a failed
+    /// store gets on its own. Other requests (unsubscribe links, settings pages, refusals before
+    /// the router) are answered one by one, as `Router.answer` answers them.
     func replies(to requests: [FastCGIRequest], now: Int64) -> [FastCGIResponder.Reply] {
         let parsed = requests.map(parse)
-        let grouped = parsed.indices.filter {
-            if case .success(let request) = parsed[$0].request { return router.routesToIntake(request) }
-            return false
+        var verified: [Int: WebhookIntake.Verified] = [:]
+        for (index, item) in parsed.enumerated() {
+            if case .success(let request) = item.request, router.routesToIntake(request), let name = request.sourceName {
+                verified[index] = router.intake.verify(request, sourceName: name, now: now)
+            }
         }
+        let grouped = verified.keys.sorted()
         var answers = [(response: HTTPResponse, logLine: String?)?](repeating: nil, count: requests.count)
-        if grouped.count > 1 {
+        if grouped.count == 1, let index = grouped.first {
+            let answer = router.intake.store(verified[index]!, now: now)
+            answers[index] = WebFront.finish(answer, front: "fastcgi", method: parsed[index].method, path: parsed[index].path)
+        } else if grouped.count > 1 {
+            // Signatures and bodies are checked before the write lock is taken: another worker
+            // waits only for the storing.
             do {
-                let results = try GroupCommit(database: router.intake.store.db).run(
-                    grouped.count, { self.respond(parsed[grouped[$0]], now: now) }, kept: { $0.response.status < 300 })
+                let results = try GroupCommit(database: router.intake.store.db).run(grouped.count, { position in
+                    let index = grouped[position]
+                    let answer = self.router.intake.store(verified[index]!, now: now)
+                    return WebFront.finish(answer, front: "fastcgi", method: parsed[index].method, path: parsed[index].path)
+                }, kept: { $0.response.status < 300 })
                 for (index, result) in zip(grouped, results) { answers[index] = result }
             } catch {
                 for index in grouped {
