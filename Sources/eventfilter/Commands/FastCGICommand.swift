@@ -100,10 +100,13 @@ struct FastCGICommand: Command {
 private final class WebFrontState {
     private let context: CommandContext
     private(set) var router: Router
+    private let checkpointer: BackgroundCheckpointer
 
     init(_ context: CommandContext) throws {
         self.context = context
         router = try openRouter(context, intake: try openIntake(context))
+        // The commits answer webhooks: none of them waits for a checkpoint's copy and sync.
+        checkpointer = try BackgroundCheckpointer(database: router.intake.store.db)
     }
 
     /// Re-reads settings/ (webhook sources, secrets, the body limit); keeps the store connection.
