@@ -72,7 +72,7 @@ extension Store {
             report.digestUsers = $0.int(1)
             report.nextDigest = $0.isNull(2) ? nil : $0.int64(2)
         }
-        report.outbox = try Outbox(store: self).counts()
+        report.outbox = try outboxCounts()
         report.unacknowledgedFailed = try unacknowledgedFailedMailCount()
         report.cancelled = try db.scalarInt("SELECT count(*) FROM outbox WHERE state = 'cancelled'") ?? 0
         try db.forEach("SELECT started_at, finished_at, error, pid FROM run_log ORDER BY id DESC LIMIT 1") {
