@@ -4,6 +4,9 @@ import Foundation
 /// `queued` → `sent`; a temporary failure → `deferred` with backoff; a permanent failure or a
 /// message older than the queue lifetime → `failed`, with the server's reply kept.
 ///
+/// This decides what happens when (batches, retry timing, which writes commit together and
+/// with or without the write lock held); the rows are the store's (`Store/OutboxStore.swift`).
+///
 ///     let outbox = Outbox(store: store, policy: .standard)
 ///     let report = try outbox.deliverDue(through: transport, now: now)
 public struct Outbox {
