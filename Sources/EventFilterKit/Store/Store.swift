@@ -30,7 +30,8 @@ public final class Store {
         case existing
     }
 
-    public let db: Database
+    /// The SQLite connection, internal: queries belong in `Store/`, whose methods answer in domain values.
+    let db: Database
 
     /// `PRAGMA application_id` of an eventfilter store: "EvFl" in ASCII.
     static let applicationID: Int32 = 0x4576_466C
