@@ -117,7 +117,7 @@ public final class Store {
                 "\(path) is not an eventfilter store: it belongs to another program (application_id \(found))")
         }
         if found == 0 {
-            let tables = try notADatabaseIsNotAStore(path) { Set(try db.map("PRAGMA main.table_list") { $0.string(1) }) }
+            let tables = try notADatabaseIsNotAStore(path) { Set(try db.map("PRAGMA main.table_list") { try $0.string("name") }) }
             guard version >= 1 && tables.isSuperset(of: ["event", "outbox", "dedupe_key", "user"]) else {
                 throw EventFilterError.failure("\(path) is not an eventfilter store: an SQLite database without eventfilter's tables")
             }
