@@ -8,7 +8,7 @@ let SQLITE_TRANSIENT = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
 /// An error reported by SQLite, with its result code and message.
 ///
 ///     do { try db.execute("INSERT INTO user(email) VALUES (?)", ["a@example.com"]) }
-///     catch let error as DatabaseError where error.code == SQLITE_CONSTRAINT { ... }
+///     catch let error as DatabaseError where error.kind == .uniqueViolation { ... }
 public struct DatabaseError: Error, CustomStringConvertible, Sendable {
     /// The primary result code (`SQLITE_BUSY`, `SQLITE_CONSTRAINT`, ...).
     public let code: Int32
