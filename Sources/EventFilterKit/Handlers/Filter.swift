@@ -277,8 +277,8 @@ public final class Filter {
                         failure = reason
                     }
                 }
-            } catch let error as DatabaseError {
-                throw error
+            } catch let error as any StorageError {
+                throw error  // the store failed, not the handler: stop the run, whichever backend
             } catch {
                 context.counters = counters
                 failure = "\(error)"

@@ -130,7 +130,7 @@ public struct Outbox {
         while true {
             do {
                 return try write()
-            } catch let error as DatabaseError where error.code == 5 || error.code == 6 {  // SQLITE_BUSY, SQLITE_LOCKED
+            } catch let error as any StorageError where error.kind == .retryable {  // busy or locked, a lost race
                 guard clock.now < deadline else {
                     throw EventFilterError.failure("\(what()), but the store stayed locked for \(recordPatience): \(error)")
                 }

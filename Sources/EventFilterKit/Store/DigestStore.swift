@@ -44,22 +44,24 @@ extension Store {
     /// when a node of its path was deleted after it happened (in the same second: by a later event).
     func dueDigestEntries(userID: Int64, dueAt time: Int64, ruleHandler: String) throws -> [DigestEntry] {
         try db.map("""
-            SELECT i.id, c.id, c.handler, c.source, c.node_id, coalesce(c.item_name, c.subject), c.item_url,
-                   coalesce(c.happened_at, c.created_at),
-                   (c.handler = ? AND c.path IS NOT NULL AND NOT EXISTS (
+            SELECT i.id AS item_id, c.id AS content_id, c.handler AS handler, c.source AS source, c.node_id AS node_id,
+                   coalesce(c.item_name, c.subject) AS name, c.item_url AS url,
+                   coalesce(c.happened_at, c.created_at) AS happened_at,
+                   ((c.handler = ? AND c.path IS NOT NULL AND NOT EXISTS (
                        SELECT 1 FROM json_each(c.path) AS p
                        JOIN subtree_rule AS r ON r.node_id = p.value AND r.user_id = i.user_id))
                    OR (c.path IS NOT NULL AND EXISTS (
                        SELECT 1 FROM json_each(c.path) AS p
                        JOIN deleted_node AS d ON d.node_id = p.value
                         AND (d.deleted_at > coalesce(c.happened_at, c.created_at)
-                             OR (d.deleted_at = coalesce(c.happened_at, c.created_at) AND coalesce(d.event_id > c.event_id, 1)))))
+                             OR (d.deleted_at = coalesce(c.happened_at, c.created_at) AND coalesce(d.event_id > c.event_id, 1)))))) AS stale
             FROM digest_item AS i JOIN content AS c ON c.id = i.content_id
             WHERE i.user_id = ? AND i.send_at <= ? ORDER BY c.event_id, c.id
             """, [ruleHandler, userID, time]) {
-            DigestEntry(itemID: $0.int64(0), contentID: $0.int64(1), handler: $0.string(2),
-                        source: $0.optionalString(3) ?? "", nodeID: $0.optionalString(4), name: $0.string(5),
-                        url: $0.optionalString(6), happenedAt: $0.int64(7), stale: $0.int(8) != 0)
+            DigestEntry(itemID: try $0.int64("item_id"), contentID: try $0.int64("content_id"), handler: try $0.string("handler"),
+                        source: try $0.optionalString("source") ?? "", nodeID: try $0.optionalString("node_id"),
+                        name: try $0.string("name"), url: try $0.optionalString("url"),
+                        happenedAt: try $0.int64("happened_at"), stale: try $0.int("stale") != 0)
         }
     }
 

@@ -234,7 +234,7 @@ public final class SettingsPages {
 
     /// Queues the link mail in the outbox with its token, in one transaction: both or neither.
     private func mailLink(to user: User, now: Int64) throws {
-        try store.db.inTransaction {
+        try store.inTransaction {
             let token = try store.issueSettingsToken(userID: user.id, now: now)
             let context: [String: TemplateValue] = [
                 "site_name": .text(site.siteName), "name": .text(user.name.isEmpty ? user.email : user.name),

@@ -48,7 +48,7 @@ final class GeneralDigestHandler: EventHandler {
             let counters = run.counters
             do {
                 try sendDigest(to: user, dueAt: time, run: run)
-            } catch let error as DatabaseError {
+            } catch let error as any StorageError {
                 throw error
             } catch {
                 run.counters = counters
