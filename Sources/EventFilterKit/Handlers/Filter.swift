@@ -105,7 +105,7 @@ public final class Filter {
         let clock = ContinuousClock()
         let started = clock.now
         if dryRun {
-            try store.db.inRolledBackTransaction(work)
+            try store.inRolledBackTransaction(work)
             report.filterSeconds = Self.seconds(clock.now - started)
         } else {
             let logID = try store.beginRunLog(now: now, pid: Int64(getpid()))
@@ -186,7 +186,7 @@ public final class Filter {
             afterID = last.id
             let superseded = batch.filter { $0.type == EventType.currentTime && $0.id < currentTick }
             if !superseded.isEmpty {
-                try store.db.inTransaction {
+                try store.inTransaction {
                     for tick in superseded { try store.markEventHandled(tick.id, now: context.now) }
                 }
                 batch.removeAll { $0.type == EventType.currentTime && $0.id < currentTick }
@@ -227,7 +227,7 @@ public final class Filter {
                     let done = finished[batch[next].id] ?? []
                     for handler in handlers where !done.contains(handler.name) { try handler.prepareTick(batch[next], run: context) }
                 }
-                try store.db.inTransaction {
+                try store.inTransaction {
                     let start = context.rowsWritten
                     repeat {
                         try process(batch[next], handlers: handlers, finished: finished[batch[next].id] ?? [], skipped: skipped,
@@ -269,7 +269,7 @@ public final class Filter {
             let counters = context.counters
             var failure: String?
             do {
-                try store.db.inSavepoint {
+                try store.inSavepoint {
                     switch try handler.handle(event, run: context) {
                     case .done(let items):
                         for item in items { try context.accept(item, event: event) }

@@ -22,25 +22,17 @@ final class CollaborationHandler: EventHandler {
               let participants = event.params["participants"] else { return .done([]) }
 
         var roles: [String: String] = [:]
+        var emails: [String] = []
         for participant in participants.arrayValue ?? [] {
             if let email = participant["email"]?.stringValue {
                 roles[email.lowercased()] = participant["role"]?.stringValue ?? ""
+                emails.append(email)
             }
         }
         var byRole: [String: [Recipient]] = [:]
-        try run.store.db.forEach("""
-            SELECT DISTINCT u.id, u.email, u.name, u.timezone, c.token, u.token
-            FROM json_each(?) AS p
-            JOIN user AS u ON u.email = json_extract(p.value, '$.email') AND u.enabled = 1
-            JOIN collaboration_rule AS c ON c.user_id = u.id AND c.identifier = ?
-            ORDER BY u.id
-            """, [participants.serialized, identifier]) { row in
-            let email = row.string(1)
-            let role = roles[email.lowercased()] ?? ""
-            byRole[role, default: []].append(
-                Recipient(userID: row.int64(0), email: email, name: row.string(2), timezone: row.string(3), digest: nil,
-                          unsubscribeToken: row.string(4), unsubscribeSubject: Self.ruleSubject(identifier),
-                          stopAllToken: row.string(5)))
+        for var recipient in try run.store.collaborators(emails: emails, identifier: identifier) {
+            recipient.unsubscribeSubject = Self.ruleSubject(identifier)
+            byRole[roles[recipient.email.lowercased()] ?? "", default: []].append(recipient)
         }
 
         let itemID = event.param("item_id") ?? String(event.id)

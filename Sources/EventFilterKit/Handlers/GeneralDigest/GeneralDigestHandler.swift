@@ -34,12 +34,7 @@ final class GeneralDigestHandler: EventHandler {
 
     private func sendDigests(for event: Event, run: RunContext) throws -> HandlerOutcome {
         let time = Int64(event.param("time") ?? "") ?? event.createdAt
-        let users = try run.store.db.map("""
-            SELECT u.id, u.email, u.name, u.timezone, u.token, u.digest_token FROM user AS u
-            WHERE u.id IN (SELECT user_id FROM digest_item WHERE send_at <= ?) AND u.enabled = 1 ORDER BY u.id
-            """, [time]) { Recipient(userID: $0.int64(0), email: $0.string(1), name: $0.string(2), timezone: $0.string(3), digest: nil,
-                                unsubscribeToken: $0.string(5), unsubscribeSubject: "everything in these digests",
-                                stopAllToken: $0.string(4)) }
+        let users = try run.store.dueDigestRecipients(at: time)
         // Each user's digest in a transaction (or, in a dry run, a savepoint) of its own: one
         // digest that cannot be composed fails alone. Its items stay due, and retrying this event
         // sends only what is still due, so the digests already queued are not sent again.
@@ -85,12 +80,12 @@ final class GeneralDigestHandler: EventHandler {
     private func sendDigest(to user: Recipient, dueAt time: Int64, run: RunContext) throws {
         guard let digest = try composeDigest(to: user, dueAt: time, run: run) else { return }
         do {
-            try run.store.db.inTransaction {
-                try run.store.db.inSavepoint { try write(digest, to: user, run: run) }
+            try run.store.inTransaction {
+                try run.store.inSavepoint { try write(digest, to: user, run: run) }
             }
         } catch is ItemsChanged {
-            try run.store.db.inTransaction {
-                try run.store.db.inSavepoint {
+            try run.store.inTransaction {
+                try run.store.inSavepoint {
                     guard let fresh = try composeDigest(to: user, dueAt: time, run: run) else { return }
                     try write(fresh, to: user, run: run)
                 }
@@ -99,18 +94,12 @@ final class GeneralDigestHandler: EventHandler {
     }
 
     private func write(_ digest: Digest, to user: Recipient, run: RunContext) throws {
-        let itemIDs = JSONValue.array(digest.itemIDs.map { .number(Double($0)) }).serialized
-        try run.store.db.execute("DELETE FROM digest_item WHERE id IN (SELECT value FROM json_each(?))", [itemIDs])
-        guard run.store.db.changes == digest.itemIDs.count else { throw ItemsChanged() }
+        guard try run.store.removeDigestItems(digest.itemIDs) == digest.itemIDs.count else { throw ItemsChanged() }
         if let message = digest.message {
             try run.enqueue(message, subject: digest.subject, to: user)
             run.digestsSent += 1
         }
-        let contentIDs = JSONValue.array(digest.contentIDs.map { .number(Double($0)) }).serialized
-        try run.store.db.execute("""
-            DELETE FROM content WHERE id IN (SELECT value FROM json_each(?))
-              AND NOT EXISTS (SELECT 1 FROM digest_item WHERE digest_item.content_id = content.id)
-            """, [contentIDs])
+        try run.store.deleteUnreferencedContents(digest.contentIDs)
     }
 
     private func composeDigest(to user: Recipient, dueAt time: Int64, run: RunContext) throws -> Digest? {

@@ -100,32 +100,15 @@ final class SubtreeHandler: EventHandler {
         }
     }
 
-    /// One indexed query: rules on the path's nodes, joined to enabled users and their digest
-    /// settings. The deepest matching rule provides the unsubscribe token.
+    /// The path's subscribers but the author; each recipient's rule node stands in their
+    /// `unsubscribeSubject` until `handle` puts the words for it there.
     private func subscribers(of nodes: [String], excluding author: String?, store: Store) throws -> [Recipient] {
-        let nodeList = JSONValue.array(nodes.map { .string($0) }).serialized
-        var byUser: [Int64: Recipient] = [:]
-        var order: [Int64] = []
-        try store.db.forEach("""
-            SELECT u.id, u.email, u.name, u.timezone, r.token, d.frequency, d.day, d.minute_of_day, r.node_id, u.token
-            FROM json_each(?) AS path
-            JOIN subtree_rule AS r ON r.node_id = path.value
-            JOIN user AS u ON u.id = r.user_id AND u.enabled = 1
-            LEFT JOIN digest_setting AS d ON d.user_id = u.id
-            ORDER BY path.key DESC
-            """, [nodeList]) { row in
-            let id = row.int64(0)
-            guard byUser[id] == nil else { return }  // rows come deepest rule first
-            let email = row.string(1)
-            if let author, email.caseInsensitiveCompare(author) == .orderedSame { return }
-            let digest = row.isNull(5) ? nil
-                : try DigestSchedule(storageFrequency: row.string(5), day: row.optionalInt(6), minuteOfDay: row.int(7))
-            byUser[id] = Recipient(userID: id, email: email, name: row.string(2), timezone: row.string(3),
-                                   digest: digest, unsubscribeToken: row.string(4),
-                                   unsubscribeSubject: row.string(8), stopAllToken: row.string(9))
-            order.append(id)
+        try store.subscribers(ofPath: nodes).compactMap { subscriber in
+            if let author, subscriber.recipient.email.caseInsensitiveCompare(author) == .orderedSame { return nil }
+            var recipient = subscriber.recipient
+            recipient.unsubscribeSubject = subscriber.ruleNode
+            return recipient
         }
-        return order.map { byUser[$0]! }
     }
 
     /// ezpublish uses eZ's wording; an ingested type tries its own templates, then its source's,
