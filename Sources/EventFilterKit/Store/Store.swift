@@ -15,7 +15,7 @@ import Foundation
 /// The table families live in extensions: events (`EventStore.swift`), users and rules
 /// (`UserStore.swift`), status (`StatusReport.swift`), what intake knows of webhook senders' sessions
 /// and media (`WebhookObjectStore.swift`); digest items and contents are written by the
-/// run (`Handlers/RunContext.swift`), the outbox by `Mail/Outbox.swift`.
+/// run (`Handlers/ItemSink.swift`), the outbox by `Mail/Outbox.swift`.
 public final class Store {
     /// What a command needs from the store.
     public enum Access: Sendable {
