@@ -14,15 +14,10 @@ extension Store {
             WHERE state IN ('queued', 'deferred') AND recipient = ? COLLATE NOCASE
             """, [now, email])
         let cancelled = db.changes
-        let contents = try db.map("SELECT content_id FROM digest_item WHERE user_id = ?", [userID]) {
-            JSONValue.number(Double(try $0.int64("content_id")))
-        }
+        let contents = try db.map("SELECT content_id FROM digest_item WHERE user_id = ?", [userID]) { try $0.int64("content_id") }
         try db.execute("DELETE FROM digest_item WHERE user_id = ?", [userID])
         // Contents no other user waits for go with the last item.
-        try db.execute("""
-            DELETE FROM content WHERE id IN (SELECT value FROM json_each(?))
-              AND NOT EXISTS (SELECT 1 FROM digest_item WHERE digest_item.content_id = content.id)
-            """, [JSONValue.array(contents).serialized])
+        try deleteUnreferencedContents(contents)
         return cancelled
     }
 

@@ -15,7 +15,7 @@ import Foundation
 /// The table families live in extensions: events (`EventStore.swift`), users and rules
 /// (`UserStore.swift`), status (`StatusReport.swift`), what intake knows of webhook senders' sessions
 /// and media (`WebhookObjectStore.swift`); digest items and contents are written by the
-/// run (`Handlers/RunContext.swift`), the outbox in `OutboxStore.swift` (its delivery in
+/// run (`Handlers/ItemSink.swift`), the outbox in `OutboxStore.swift` (its delivery in
 /// `Mail/Outbox.swift`). Code outside `Store/` groups store calls with `inTransaction`
 /// (`StoreTransaction.swift`) and decides on a failure by its `StorageError.kind`, never by a
 /// backend's codes.

@@ -18,6 +18,7 @@ extension Store {
 
     /// Runs `body` inside the current transaction as a unit of its own: when it throws, its
     /// writes are undone and the transaction goes on.
+    @discardableResult
     func inSavepoint<T>(_ body: () throws -> T) throws -> T {
         try db.inSavepoint(body)
     }

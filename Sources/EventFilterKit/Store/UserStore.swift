@@ -154,15 +154,10 @@ extension Store {
     /// Deletes the user's waiting digest items and the contents nobody else waits for; returns
     /// how many items went.
     private func removeWaitingDigestItems(userID: Int64) throws -> Int {
-        let contents = try db.map("SELECT content_id FROM digest_item WHERE user_id = ?", [userID]) {
-            JSONValue.number(Double(try $0.int64("content_id")))
-        }
+        let contents = try db.map("SELECT content_id FROM digest_item WHERE user_id = ?", [userID]) { try $0.int64("content_id") }
         try db.execute("DELETE FROM digest_item WHERE user_id = ?", [userID])
         let removed = db.changes
-        try db.execute("""
-            DELETE FROM content WHERE id IN (SELECT value FROM json_each(?))
-              AND NOT EXISTS (SELECT 1 FROM digest_item WHERE digest_item.content_id = content.id)
-            """, [JSONValue.array(contents).serialized])
+        try deleteUnreferencedContents(contents)
         return removed
     }
 

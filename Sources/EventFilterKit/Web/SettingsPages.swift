@@ -241,8 +241,8 @@ public final class SettingsPages {
                 "url": .text(site.settingsURL + "/" + token),
             ]
             // The site's one subject pattern (`subject-line.txt`: "[SiteName] what happened"), as for every message.
-            let what = RunContext.oneLine(try templates.template("settings/link-subject.txt").render(context, escapeHTML: false))
-            let subject = RunContext.oneLine(try templates.template("subject-line.txt")
+            let what = MailRenderer.oneLine(try templates.template("settings/link-subject.txt").render(context, escapeHTML: false))
+            let subject = MailRenderer.oneLine(try templates.template("subject-line.txt")
                 .render(["site_name": .text(site.siteName), "subject": .text(what)], escapeHTML: false))
             let text = try templates.template("settings/link.txt").render(context, escapeHTML: false)
             let composer = MessageComposer(from: site.sender, messageIDDomain: site.messageIDDomain)
