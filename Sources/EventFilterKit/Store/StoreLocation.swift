@@ -17,16 +17,27 @@ public enum StoreLocation: Sendable, Equatable {
     /// The environment variable that overrides `[DatabaseSettings] ConnectionString`.
     public static let environmentVariable = "EVENTFILTER_DATABASE"
 
+    /// The PostgreSQL connection string the installation names, whichever backend it uses now:
+    /// `EVENTFILTER_DATABASE`, else `[DatabaseSettings] ConnectionString`; nil when neither is set.
+    public static func configuredConnectionString(root: URL, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> String? {
+        let fromEnvironment = environment[environmentVariable].flatMap { $0.isEmpty ? nil : $0 }
+        let fromFile = try Settings(root: root).file("site.ini").string("DatabaseSettings", "ConnectionString").flatMap { $0.isEmpty ? nil : $0 }
+        return fromEnvironment ?? fromFile
+    }
+
+    /// The SQLite store of an installation: `var/eventfilter.db`.
+    public static func sqlitePath(root: URL) -> String {
+        root.appendingPathComponent("var/eventfilter.db").path
+    }
+
     public static func configured(root: URL, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> StoreLocation {
         let site = try Settings(root: root).file("site.ini")
         let backend = site.string("DatabaseSettings", "Backend")?.trimmingCharacters(in: .whitespaces).lowercased() ?? ""
         switch backend {
         case "", "sqlite":
-            return .sqlite(path: root.appendingPathComponent("var/eventfilter.db").path)
+            return .sqlite(path: sqlitePath(root: root))
         case "postgresql":
-            let fromEnvironment = environment[environmentVariable].flatMap { $0.isEmpty ? nil : $0 }
-            let fromFile = site.string("DatabaseSettings", "ConnectionString").flatMap { $0.isEmpty ? nil : $0 }
-            guard let connectionString = fromEnvironment ?? fromFile else {
+            guard let connectionString = try configuredConnectionString(root: root, environment: environment) else {
                 throw EventFilterError.failure(
                     "site.ini [DatabaseSettings] Backend=postgresql needs ConnectionString= or the environment variable \(environmentVariable)")
             }

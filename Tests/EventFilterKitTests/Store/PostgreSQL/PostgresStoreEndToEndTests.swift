@@ -63,4 +63,100 @@ final class PostgresStoreEndToEndTests: XCTestCase {
         XCTAssertEqual(try db.first("SELECT node_id FROM event WHERE dedupe_key = 'k1'")?.string("node_id"), "78")
         XCTAssertFalse(FileManager.default.fileExists(atPath: root.url.appendingPathComponent("var/eventfilter.db").path))
     }
+
+    func testTwoProcessesOpeningANewDatabaseAtOnceMigrateItOnce() throws {
+        let root = try postgresRoot()
+        let processes = try ["ann@example.com", "bob@example.com", "cy@example.com"].map { email -> Process in
+            let process = Process()
+            process.executableURL = TestRoot.executable
+            process.arguments = ["--root", root.path, "--now", now, "user", "add", email]
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            try process.run()
+            return process
+        }
+        for process in processes {
+            process.waitUntilExit()
+            XCTAssertEqual(process.terminationStatus, 0, "every process finds the schema made, by itself or another")
+        }
+        XCTAssertEqual(try schemaVersion(), Int64(PostgresMigrations.all.count))
+        let db = try database.connect()
+        XCTAssertEqual(try db.first("SELECT count(*) AS n FROM eventfilter_schema")?.int64("n"), 1)
+        XCTAssertEqual(try db.first("SELECT count(*) AS n FROM \"user\"")?.int64("n"), 3)
+    }
+
+    func testAStoreOfANewerEventfilterIsRefusedAndLeftAsItWas() throws {
+        let root = try postgresRoot()
+        try root.ok("user", "add", "ann@example.com", now: now)
+        let newer = PostgresMigrations.all.count + 1
+        try database.connect().execute("UPDATE eventfilter_schema SET version = $1", [newer])
+        let target = PostgresConnectionString(database.connectionString).redacted
+        for command in [["user", "add", "bob@example.com"], ["user", "list"], ["status"], ["db", "migrate"]] {
+            let result = try root.run(command, now: now)
+            XCTAssertEqual(result.status, 1, command.joined(separator: " "))
+            XCTAssertEqual(result.stderr, "eventfilter: \(target) has schema version \(newer), newer than this eventfilter knows "
+                           + "(\(newer - 1)): it was written by a newer version; use that one\n", command.joined(separator: " "))
+        }
+        XCTAssertEqual(try schemaVersion(), Int64(newer))
+        XCTAssertEqual(try database.connect().first("SELECT count(*) AS n FROM \"user\"")?.int64("n"), 1)
+    }
+
+    func testReadOnlyCommandsNeverMigrate() throws {
+        let root = try postgresRoot()
+        let listing = try root.run(["user", "list"], now: now)
+        XCTAssertEqual(listing.status, 0, listing.stderr)
+        XCTAssertEqual(listing.stdout, "", "a database without tables reads as an empty store")
+        XCTAssertEqual(try database.connect().query("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()").count, 0)
+    }
+
+    func testTheEnvironmentVariableOverridesTheConnectionStringOfTheFile() throws {
+        let root = try postgresRoot("host=\(database.server.directory.path) user=postgres dbname=no_such_database")
+        let fromFile = try root.run(["user", "add", "ann@example.com"], now: now)
+        XCTAssertEqual(fromFile.status, 1)
+        XCTAssertTrue(fromFile.stderr.contains("no_such_database"), fromFile.stderr)
+        let fromEnvironment = try root.run(["user", "add", "ann@example.com"], now: now,
+                                           environment: ["EVENTFILTER_DATABASE": database.connectionString])
+        XCTAssertEqual(fromEnvironment.status, 0, fromEnvironment.stderr)
+        XCTAssertEqual(try database.connect().first("SELECT email FROM \"user\"")?.string("email"), "ann@example.com")
+    }
+
+    func testABadConnectionStringIsOneLineWithoutThePassword() throws {
+        for connection in ["postgresql://ann:s3cretword@127.0.0.1:1/eventfilter?connect_timeout=5",
+                           "host=127.0.0.1 port=1 user=ann password=s3cretword dbname=eventfilter connect_timeout=5",
+                           "host=127.0.0.1 password=s3cretword nonsense"] {
+            let root = try postgresRoot(connection)
+            let result = try root.run(["user", "add", "ann@example.com"], now: now)
+            XCTAssertEqual(result.status, 1, connection)
+            XCTAssertEqual(result.stderr.filter { $0 == "\n" }.count, 1, "one line: \(result.stderr)")
+            XCTAssertTrue(result.stderr.hasPrefix("eventfilter: PostgreSQL error: cannot connect to "), result.stderr)
+            XCTAssertFalse(result.stderr.contains("s3cretword"), result.stderr)
+            XCTAssertTrue(result.stderr.contains("***"), result.stderr)
+        }
+    }
+
+    func testDbMigrateCreatesThenFindsTheStoreUpToDate() throws {
+        let root = try postgresRoot()
+        let target = PostgresConnectionString(database.connectionString).redacted
+        XCTAssertEqual(try root.ok("db", "migrate", now: now),
+                       "created the store in \(target) (schema version \(PostgresMigrations.all.count))\n")
+        XCTAssertEqual(try root.ok("db", "migrate", now: now), "\(target) is up to date (schema version \(PostgresMigrations.all.count))\n")
+        XCTAssertEqual(try schemaVersion(), Int64(PostgresMigrations.all.count))
+    }
+
+    func testDbMigrateBringsAnOlderSQLiteStoreUpToDate() throws {
+        let root = try TestRoot()
+        let path = root.url.appendingPathComponent("var/eventfilter.db").path
+        try FileManager.default.createDirectory(at: root.url.appendingPathComponent("var"), withIntermediateDirectories: true)
+        let old = Migrations.all.count - 2
+        do {
+            let db = try Database(path: path)
+            try db.execute("PRAGMA application_id = \(Store.applicationID)")
+            for migration in Migrations.all.prefix(old) { try db.execute(migration) }
+            try db.execute("PRAGMA user_version = \(old)")
+        }
+        XCTAssertEqual(try root.ok("db", "migrate", now: now),
+                       "migrated \(path) from schema version \(old) to \(Migrations.all.count)\n")
+        XCTAssertEqual(try Database(path: path).scalarInt("PRAGMA user_version"), Migrations.all.count)
+        XCTAssertEqual(try root.ok("db", "migrate", now: now), "\(path) is up to date (schema version \(Migrations.all.count))\n")
+    }
 }

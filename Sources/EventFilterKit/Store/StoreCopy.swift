@@ -1,0 +1,106 @@
+import Foundation
+
+/// `eventfilter db copy`: an SQLite store copied into an empty PostgreSQL database, every table
+/// and row with its ids, in one transaction on each side.
+///
+///     let copy = try StoreCopy.sqliteToPostgreSQL(path: "var/eventfilter.db", to: "host=/run/postgresql dbname=eventfilter")
+///     print(copy.summary)   // "copied 1234 rows in 21 tables from var/eventfilter.db to host=/run/postgresql dbname=eventfilter"
+///
+/// The target must be empty (no table at all): the copy never merges into or replaces a store.
+/// It gets PostgreSQL's schema first, then the rows, parents before the rows that refer to them;
+/// each identity sequence is set past the highest id copied, and past the highest id SQLite ever
+/// handed out for its AUTOINCREMENT tables, so an id is never used twice. The source is read
+/// while holding its write lock, so the copy is one consistent state and no write lands in the
+/// source meanwhile (writers wait, as they wait for a run). Nothing is written to the target
+/// unless everything is.
+public struct StoreCopy: Sendable {
+    public let source: String
+    public let target: String
+    public let tables: Int
+    public let rows: Int
+
+    public var summary: String {
+        "copied \(rows) row\(rows == 1 ? "" : "s") in \(tables) tables from \(source) to \(target)"
+    }
+
+    /// Tables others refer to, copied first (foreign keys are checked row by row).
+    static let parents = ["user", "event", "content"]
+
+    public static func sqliteToPostgreSQL(path: String, to connectionString: String) throws -> StoreCopy {
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw EventFilterError.failure("\(path) does not exist: there is no store to copy")
+        }
+        // The source is brought to this eventfilter's schema first, which the target gets too.
+        let store = try Store(path: path, access: .readWrite)
+        guard let source = store.db as? Database else { throw EventFilterError.failure("\(path) is not an SQLite store") }
+        let target = try PostgresDatabase(connectionString: connectionString)
+        var copiedRows = 0
+        var copiedTables = 0
+        try source.inTransaction {
+            try target.inTransaction {
+                try target.execute("SELECT pg_advisory_xact_lock(?::bigint)", [PostgresMigrations.lockKey])
+                let existing = try PostgresMigrations.tables(target)
+                guard existing.isEmpty else {
+                    throw EventFilterError.failure(
+                        "\(target.target) is not empty (tables: \(existing.prefix(3).joined(separator: ", "))\(existing.count > 3 ? ", ..." : "")); "
+                        + "db copy only fills an empty database")
+                }
+                try PostgresMigrations.migrate(target)
+                let names = try source.map("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name") {
+                    try $0.string("name")
+                }
+                let ordered = parents.filter(names.contains) + names.filter { !parents.contains($0) }
+                for table in ordered {
+                    copiedRows += try copy(table: table, from: source, to: target)
+                    copiedTables += 1
+                }
+                try advanceSequences(from: source, to: target)
+            }
+        }
+        return StoreCopy(source: path, target: target.target, tables: copiedTables, rows: copiedRows)
+    }
+
+    /// `name` as a quoted identifier, the same on both backends (names come from the schema).
+    private static func quoted(_ name: String) -> String {
+        "\"" + name.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+    }
+
+    /// Copies one table's rows, the columns PostgreSQL stores (not the ones it computes).
+    private static func copy(table: String, from source: Database, to target: PostgresDatabase) throws -> Int {
+        let columns = try target.map("""
+            SELECT column_name FROM information_schema.columns
+            WHERE table_schema = current_schema() AND table_name = ? AND is_generated = 'NEVER'
+            ORDER BY ordinal_position
+            """, [table]) { try $0.string("column_name") }
+        guard !columns.isEmpty else {
+            throw EventFilterError.failure("the SQLite store's table \(table) has no counterpart in PostgreSQL's schema")
+        }
+        let list = columns.map(quoted).joined(separator: ", ")
+        let insert = "INSERT INTO \(quoted(table)) (\(list)) VALUES (\(columns.map { _ in "?" }.joined(separator: ", ")))"
+        var count = 0
+        try source.forEach("SELECT \(list) FROM \(quoted(table))", []) { row in
+            let values: [DatabaseValueConvertible] = (0..<Int32(columns.count)).map { row.value($0) }
+            try target.execute(insert, values)
+            count += 1
+        }
+        return count
+    }
+
+    /// Each identity sequence past the highest id copied and, for AUTOINCREMENT tables, past the
+    /// highest id SQLite ever gave out (rows purged since included).
+    private static func advanceSequences(from source: Database, to target: PostgresDatabase) throws {
+        var handedOut: [String: Int64] = [:]
+        try source.forEach("SELECT name, seq FROM sqlite_sequence", []) { handedOut[try $0.string("name")] = try $0.int64("seq") }
+        let identities = try target.map("""
+            SELECT table_name, column_name FROM information_schema.columns
+            WHERE table_schema = current_schema() AND is_identity = 'YES'
+            """) { (try $0.string("table_name"), try $0.string("column_name")) }
+        for (table, column) in identities {
+            let highest = Int64(try target.scalarInt("SELECT coalesce(max(\(quoted(column))), 0) FROM \(quoted(table))") ?? 0)
+            let last = max(highest, handedOut[table] ?? 0)
+            // setval(seq, n, true): the next id is n + 1; (seq, 1, false): the next is 1.
+            try target.execute("SELECT setval(pg_get_serial_sequence(?, ?), ?::bigint, ?::boolean)",
+                               [quoted(table), column, max(last, 1), last > 0 ? "true" : "false"])
+        }
+    }
+}
