@@ -159,4 +159,18 @@ final class PostgresStoreEndToEndTests: XCTestCase {
         XCTAssertEqual(try Database(path: path).scalarInt("PRAGMA user_version"), Migrations.all.count)
         XCTAssertEqual(try root.ok("db", "migrate", now: now), "\(path) is up to date (schema version \(Migrations.all.count))\n")
     }
+
+    func testADatabaseOfAnotherProgramIsRefusedAndLeftAsItWas() throws {
+        let root = try postgresRoot()
+        try database.connect().executeScript("CREATE TABLE notes (text text); INSERT INTO notes VALUES ('keep me')")
+        let target = PostgresConnectionString(database.connectionString).redacted
+        for command in [["user", "add", "ann@example.com"], ["user", "list"]] {
+            let result = try root.run(command, now: now)
+            XCTAssertEqual(result.status, 1)
+            XCTAssertEqual(result.stderr, "eventfilter: \(target) is not an eventfilter store: it has tables (notes) but no eventfilter_schema\n")
+        }
+        let db = try database.connect()
+        XCTAssertEqual(try db.query("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()").map { try $0.string("tablename") }, ["notes"])
+        XCTAssertEqual(try db.first("SELECT text FROM notes")?.string("text"), "keep me")
+    }
 }
