@@ -65,16 +65,26 @@ public struct StoreCopy: Sendable {
         "\"" + name.replacingOccurrences(of: "\"", with: "\"\"") + "\""
     }
 
-    /// Copies one table's rows, the columns PostgreSQL stores (not the ones it computes).
-    private static func copy(table: String, from source: Database, to target: PostgresDatabase) throws -> Int {
-        let columns = try target.map("""
+    /// The columns of `table` PostgreSQL stores (not the ones it computes), in order.
+    private static func storedColumns(_ table: String, _ postgres: PostgresDatabase) throws -> [String] {
+        try postgres.map("""
             SELECT column_name FROM information_schema.columns
             WHERE table_schema = current_schema() AND table_name = ? AND is_generated = 'NEVER'
             ORDER BY ordinal_position
             """, [table]) { try $0.string("column_name") }
+    }
+
+    /// Copies one table's rows, the columns PostgreSQL stores (not the ones it computes).
+    private static func copy(table: String, from source: Database, to target: PostgresDatabase) throws -> Int {
+        let columns = try storedColumns(table, target)
         guard !columns.isEmpty else {
             throw EventFilterError.failure("the SQLite store's table \(table) has no counterpart in PostgreSQL's schema")
         }
+        return try copyRows(table, columns, from: source, to: target)
+    }
+
+    /// Every row of `table` in `columns`, read from one backend and written to the other.
+    private static func copyRows(_ table: String, _ columns: [String], from source: any StoreDatabase, to target: any StoreDatabase) throws -> Int {
         let list = columns.map(quoted).joined(separator: ", ")
         let insert = "INSERT INTO \(quoted(table)) (\(list)) VALUES (\(columns.map { _ in "?" }.joined(separator: ", ")))"
         var count = 0
@@ -102,5 +112,61 @@ public struct StoreCopy: Sendable {
             try target.execute("SELECT setval(pg_get_serial_sequence(?, ?), ?::bigint, ?::boolean)",
                                [quoted(table), column, max(last, 1), last > 0 ? "true" : "false"])
         }
+    }
+
+    /// `db copy --from`: a PostgreSQL store copied into a new SQLite store at `path`, which must
+    /// not exist yet. The copy is built under a temporary name and linked into place only when
+    /// complete; the source is read in one snapshot (REPEATABLE READ), after being brought up to
+    /// date. AUTOINCREMENT tables go on after the highest id PostgreSQL's sequences handed out.
+    public static func postgreSQLToSQLite(from connectionString: String, path: String) throws -> StoreCopy {
+        guard !FileManager.default.fileExists(atPath: path) else {
+            throw EventFilterError.failure("\(path) already exists; db copy --from makes a new SQLite store, so move it away first")
+        }
+        guard let source = try Store(postgreSQL: connectionString, access: .readWrite).db as? PostgresDatabase else {
+            throw EventFilterError.failure("the source is not a PostgreSQL store")
+        }
+        let directory = URL(fileURLWithPath: path).deletingLastPathComponent()
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let temporary = path + ".copy-\(getpid())-\(Crypto.hexEncode(Crypto.randomBytes(4)))"
+        defer { for suffix in ["", "-wal", "-shm", "-journal"] { unlink(temporary + suffix) } }
+        var copiedRows = 0
+        var copiedTables = 0
+        do {
+            let target = try Database(path: temporary, mode: .create)
+            try target.execute("PRAGMA application_id = \(Store.applicationID)")
+            try Migrations.migrate(target)
+            try source.connection.inTransaction(.repeatableRead) {
+                try target.inTransaction {
+                    let tables = try PostgresMigrations.tables(source).filter { $0 != "eventfilter_schema" }
+                    for table in parents.filter(tables.contains) + tables.filter({ !parents.contains($0) }) {
+                        copiedRows += try copyRows(table, try storedColumns(table, source), from: source, to: target)
+                        copiedTables += 1
+                    }
+                    let identities = try source.map("""
+                        SELECT table_name, column_name FROM information_schema.columns
+                        WHERE table_schema = current_schema() AND is_identity = 'YES'
+                        """) { (try $0.string("table_name"), try $0.string("column_name")) }
+                    for (table, column) in identities {
+                        let last = Int64(try source.scalarInt(
+                            "SELECT coalesce(pg_sequence_last_value(pg_get_serial_sequence(?, ?)::regclass), 0)", [quoted(table), column]) ?? 0)
+                        // SQLite remembers the highest id handed out only for its AUTOINCREMENT tables.
+                        let autoincrement = try target.scalarInt(
+                            "SELECT count(*) FROM sqlite_master WHERE name = ? AND sql LIKE '%AUTOINCREMENT%'", [table]) ?? 0
+                        guard autoincrement > 0 && last > 0 else { continue }
+                        try target.execute("UPDATE sqlite_sequence SET seq = max(seq, ?) WHERE name = ?", [last, table])
+                        if target.changes == 0 {
+                            try target.execute("INSERT INTO sqlite_sequence(name, seq) VALUES (?, ?)", [table, last])
+                        }
+                    }
+                }
+            }
+            try target.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        }
+        guard link(temporary, path) == 0 else {
+            throw EventFilterError.failure(errno == EEXIST
+                ? "\(path) already exists; db copy --from makes a new SQLite store, so move it away first"
+                : "cannot create \(path): \(String(cString: strerror(errno)))")
+        }
+        return StoreCopy(source: source.target, target: path, tables: copiedTables, rows: copiedRows)
     }
 }

@@ -145,4 +145,34 @@ final class StoreCopyEndToEndTests: XCTestCase {
         XCTAssertEqual(copied.status, 0, copied.stderr)
         XCTAssertEqual(try database.connect().first("SELECT count(*) AS n FROM \"user\"")?.int64("n"), 2)
     }
+
+    func testACopyBackFromPostgreSQLIsANewSQLiteStoreWithTheSameRows() throws {
+        let root = try populatedStore()
+        let original = sqlitePath(root)
+        try root.ok("db", "copy", "--to", database.connectionString, now: now)
+        let statusBefore = try root.ok("status", "--json", now: now)
+        let moved = original + ".before"
+        XCTAssertEqual(rename(original, moved), 0)
+        for suffix in ["-wal", "-shm"] { unlink(original + suffix) }
+
+        let target = PostgresConnectionString(database.connectionString).redacted
+        let sqlite = try Database(path: moved)
+        let tableNames = try tables(sqlite)
+        let rows = try tableNames.reduce(0) { $0 + (try sqlite.scalarInt("SELECT count(*) FROM \"\($1)\"") ?? 0) }
+        XCTAssertEqual(try root.ok("db", "copy", "--from", database.connectionString, now: now),
+                       "copied \(rows) rows in \(tableNames.count) tables from \(target) to \(original)\n")
+        let copy = try Database(path: original)
+        let postgres = try database.connect()
+        for table in tableNames {
+            let (left, right) = try contents(table, sqlite: copy, postgres: postgres)
+            XCTAssertEqual(left, right, "\(table) holds the same rows on both")
+        }
+        XCTAssertEqual(try copy.scalarInt("SELECT seq FROM sqlite_sequence WHERE name = 'event'"),
+                       try sqlite.scalarInt("SELECT seq FROM sqlite_sequence WHERE name = 'event'"), "purged ids stay used")
+        XCTAssertEqual(try root.ok("status", "--json", now: now), statusBefore)
+
+        let again = try root.run(["db", "copy", "--from", database.connectionString], now: now)
+        XCTAssertEqual(again.status, 1)
+        XCTAssertEqual(again.stderr, "eventfilter: \(original) already exists; db copy --from makes a new SQLite store, so move it away first\n")
+    }
 }
