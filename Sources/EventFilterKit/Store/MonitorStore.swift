@@ -148,7 +148,7 @@ extension Store {
     /// or (for a run, through the indexes alone) those named.
     public func failingHandlers(named names: [String]? = nil) throws -> [FailingHandler] {
         var result: [String: FailingHandler] = [:]
-        let filter = names == nil ? "" : "AND handler IN (SELECT value FROM json_each(?))"
+        let filter = names == nil ? "" : "AND handler IN (\(db.elements(of: .text)))"
         let arguments: [DatabaseValueConvertible] = names.map { [JSONValue.array($0.map { .string($0) }).serialized] } ?? []
         try db.forEach("""
             SELECT handler, count(*) AS events,
@@ -160,7 +160,7 @@ extension Store {
             result[name] = FailingHandler(handler: name, events: try $0.int("events"), lastError: try $0.optionalString("last_error") ?? "",
                                           failingSince: nil, nextAttempt: nil, stderrTail: "")
         }
-        try db.forEach("SELECT handler, failing_since, next_attempt_at, last_error, stderr_tail FROM handler_state WHERE 1 \(filter)",
+        try db.forEach("SELECT handler, failing_since, next_attempt_at, last_error, stderr_tail FROM handler_state WHERE 1 = 1 \(filter)",
                        arguments) {
             let name = try $0.string("handler")
             result[name] = FailingHandler(handler: name, events: result[name]?.events ?? 0, lastError: try $0.string("last_error"),
