@@ -9,13 +9,19 @@ import Foundation
 /// writers go on, and the log is started again from the top once all of it is copied. Durability
 /// is as before: a commit is in the log before it is answered; a checkpoint only moves it.
 ///
-///     let checkpointer = try BackgroundCheckpointer(database: store.db)
+///     let checkpointer = try BackgroundCheckpointer.start(for: store)   // nil on PostgreSQL, which has no such log
 ///     // ... serve; the checkpoints happen beside it until the process exits or `stop()`
 public final class BackgroundCheckpointer: @unchecked Sendable {
     private let connection: Database
     private let intervalMilliseconds: Int
     private let lock = NSLock()
     private var stopped = false
+
+    /// The checkpointer of a SQLite store; nil for a store on PostgreSQL (whose server checkpoints itself).
+    public static func start(for store: Store) throws -> BackgroundCheckpointer? {
+        guard let database = store.db as? Database else { return nil }
+        return try BackgroundCheckpointer(database: database)
+    }
 
     /// Turns `database`'s automatic checkpoints off and starts the thread.
     /// Small and frequent is best: each checkpoint then has little to copy and sync, and a commit

@@ -1,7 +1,9 @@
 import CSQLite
 import Foundation
 
-/// The installation's SQLite store (`var/eventfilter.db`), created and migrated on first use.
+/// The installation's store, created and migrated on first use: SQLite's `var/eventfilter.db`, or
+/// a PostgreSQL database when site.ini's `[DatabaseSettings] Backend=postgresql` says so
+/// (`StoreLocation`; `init(postgreSQL:access:)`). Its SQL runs on `db`, either backend.
 ///
 ///     let store = try Store(root: root)
 ///     let id = try store.addEvent(type: "ezpublish", params: ["node_id": "77"], now: now)
@@ -15,7 +17,10 @@ import Foundation
 /// The table families live in extensions: events (`EventStore.swift`), users and rules
 /// (`UserStore.swift`), status (`StatusReport.swift`), what intake knows of webhook senders' sessions
 /// and media (`WebhookObjectStore.swift`); digest items and contents are written by the
-/// run (`Handlers/RunContext.swift`), the outbox by `Mail/Outbox.swift`.
+/// run (`Handlers/ItemSink.swift`), the outbox in `OutboxStore.swift` (its delivery in
+/// `Mail/Outbox.swift`). Code outside `Store/` groups store calls with `inTransaction`
+/// (`StoreTransaction.swift`) and decides on a failure by its `StorageError.kind`, never by a
+/// backend's codes.
 public final class Store {
     /// What a command needs from the store.
     public enum Access: Sendable {
@@ -30,7 +35,9 @@ public final class Store {
         case existing
     }
 
-    public let db: Database
+    /// The connection every query runs on (SQLite's `Database` or `PostgresDatabase`), internal:
+    /// queries belong in `Store/`, whose methods answer in domain values.
+    let db: any StoreDatabase
 
     /// `PRAGMA application_id` of an eventfilter store: "EvFl" in ASCII.
     static let applicationID: Int32 = 0x4576_466C
@@ -84,13 +91,65 @@ public final class Store {
         }
     }
 
-    /// Opens `<root>/var/eventfilter.db`; for writing, creating `var/` when needed.
+    /// Opens the installation's store, where site.ini's `[DatabaseSettings]` says
+    /// (`StoreLocation`): `<root>/var/eventfilter.db`, for writing creating `var/` when needed, or
+    /// a PostgreSQL database.
+    ///
+    /// When site.ini cannot be read at all (a malformed line), a read-only command still reads
+    /// `var/eventfilter.db`, so `status` can report the settings error with the queues; every
+    /// other access refuses with that error rather than guess where the store is.
     public convenience init(root: URL, access: Access = .readWrite) throws {
-        let varDirectory = root.appendingPathComponent("var")
-        if access == .readWrite {
-            try FileManager.default.createDirectory(at: varDirectory, withIntermediateDirectories: true)
+        let location: StoreLocation
+        do {
+            location = try StoreLocation.configured(root: root)
+        } catch is SettingsError where access == .readOnly {
+            location = .sqlite(path: StoreLocation.sqlitePath(root: root))
         }
-        try self.init(path: varDirectory.appendingPathComponent("eventfilter.db").path, access: access)
+        switch location {
+        case .sqlite(let path):
+            if access == .readWrite {
+                try FileManager.default.createDirectory(at: root.appendingPathComponent("var"), withIntermediateDirectories: true)
+            }
+            try self.init(path: path, access: access)
+        case .postgresql(let connectionString):
+            try self.init(postgreSQL: connectionString, access: access)
+        }
+    }
+
+    /// Opens the store in a PostgreSQL database. For writing, a database without tables becomes
+    /// a store and an older store is migrated (`PostgresMigrations`); read-only access never
+    /// writes, and reads a database without tables as an empty store.
+    public init(postgreSQL connectionString: String, access: Access = .readWrite) throws {
+        let db = try PostgresDatabase(connectionString: connectionString)
+        switch access {
+        case .readWrite:
+            try PostgresMigrations.migrate(db)
+        case .existing, .readOnly:
+            guard let version = try PostgresMigrations.version(db) else {
+                let tables = try PostgresMigrations.tables(db)
+                guard tables.isEmpty else {
+                    throw EventFilterError.failure(
+                        "\(db.target) is not an eventfilter store: it has tables (\(tables.prefix(3).joined(separator: ", "))) but no eventfilter_schema")
+                }
+                guard access == .readOnly else { throw EventFilterError.failure("\(db.target) has no store yet") }
+                // Nothing stored yet: an empty store in memory answers every question with nothing.
+                let empty = try Database(path: ":memory:", mode: .create, writeAheadLog: false)
+                try Migrations.migrate(empty)
+                self.db = empty
+                return
+            }
+            try PostgresMigrations.refuseNewer(version, db)
+            guard access == .existing || version == PostgresMigrations.all.count else {
+                throw EventFilterError.failure(
+                    "\(db.target) has schema version \(version), this eventfilter needs \(PostgresMigrations.all.count): "
+                    + "a writing command (such as 'eventfilter run') upgrades it")
+            }
+            if access == .readOnly {
+                // The server then refuses any write this session might attempt.
+                try db.execute("SET default_transaction_read_only = on")
+            }
+        }
+        self.db = db
     }
 
     /// A first look that creates no `-wal` or `-shm` file and takes no lock (the file read as
@@ -116,7 +175,7 @@ public final class Store {
                 "\(path) is not an eventfilter store: it belongs to another program (application_id \(found))")
         }
         if found == 0 {
-            let tables = try notADatabaseIsNotAStore(path) { Set(try db.map("PRAGMA main.table_list") { $0.string(1) }) }
+            let tables = try notADatabaseIsNotAStore(path) { Set(try db.map("PRAGMA main.table_list") { try $0.string("name") }) }
             guard version >= 1 && tables.isSuperset(of: ["event", "outbox", "dedupe_key", "user"]) else {
                 throw EventFilterError.failure("\(path) is not an eventfilter store: an SQLite database without eventfilter's tables")
             }

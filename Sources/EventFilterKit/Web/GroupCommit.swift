@@ -4,14 +4,19 @@
 /// together this way: one commit (one set of page writes to the log) for all of them instead of
 /// one each, and no answer leaves before that commit.
 ///
-///     let answers = try GroupCommit(database: store.db).run(requests.count,
+///     let answers = try GroupCommit(store: store).run(requests.count,
 ///         { index in router.answer(requests[index], now: now).response },
 ///         kept: { $0.status < 300 })
 ///     // answers[i] is what request i gets; when `run` throws, nothing was stored and every one gets a 500
 public final class GroupCommit {
-    private let database: Database
+    private let database: any StoreDatabase
 
-    public init(database: Database) {
+    /// For the writes of `store`, on whichever backend it is.
+    public convenience init(store: Store) {
+        self.init(database: store.db)
+    }
+
+    init(database: any StoreDatabase) {
         self.database = database
     }
 
@@ -38,7 +43,7 @@ public final class GroupCommit {
                 } catch is Undone {
                     // Its writes are undone; its answer says so.
                 }
-                guard !database.isAutocommit, let result else {
+                guard database.isInTransaction, let result else {
                     throw GroupCommitError("the transaction was rolled back before its commit")
                 }
                 results.append(result)

@@ -100,13 +100,13 @@ struct FastCGICommand: Command {
 private final class WebFrontState {
     private let context: CommandContext
     private(set) var router: Router
-    private let checkpointer: BackgroundCheckpointer
+    private let checkpointer: BackgroundCheckpointer?
 
     init(_ context: CommandContext) throws {
         self.context = context
         router = try openRouter(context, intake: try openIntake(context))
         // The commits answer webhooks: none of them waits for a checkpoint's copy and sync.
-        checkpointer = try BackgroundCheckpointer(database: router.intake.store.db)
+        checkpointer = try BackgroundCheckpointer.start(for: router.intake.store)
     }
 
     /// Re-reads settings/ (webhook sources, secrets, the body limit); keeps the store connection.
@@ -145,7 +145,7 @@ private final class WebFrontState {
             // Signatures and bodies are checked before the write lock is taken: another worker
             // waits only for the storing.
             do {
-                let results = try GroupCommit(database: router.intake.store.db).run(grouped.count, { position in
+                let results = try GroupCommit(store: router.intake.store).run(grouped.count, { position in
                     let index = grouped[position]
                     let answer = self.router.intake.store(verified[index]!, now: now)
                     return WebFront.finish(answer, front: "fastcgi", method: parsed[index].method, path: parsed[index].path)
