@@ -48,9 +48,9 @@ final class OutboxTests: XCTestCase {
         var redeliveryIsIdempotent: Bool { true }
         func deliver(_ messages: [OutgoingMessage], report: (OutgoingMessage, DeliveryOutcome) throws -> Void) throws {
             batches.append(messages.map(\.id))
-            inTransaction.append(!store.db.isAutocommit)
+            inTransaction.append(store.db.isInTransaction)
             do {
-                let other = try Database(path: store.db.path, busyTimeout: 0, mode: .readWrite)
+                let other = try Database(path: (store.db as! Database).path, busyTimeout: 0, mode: .readWrite)
                 try other.inTransaction { try other.execute("INSERT INTO run_log(started_at) VALUES (1)") }
             } catch {
                 otherWriterErrors.append("\(error)")

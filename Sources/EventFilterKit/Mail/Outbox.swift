@@ -40,7 +40,7 @@ public struct Outbox {
         self.policy = policy
     }
 
-    var db: Database { store.db }
+    var db: any StoreDatabase { store.db }
 
     /// Queues one composed message; due at once.
     func enqueue(recipient: String, sender: String, subject: String, message: ComposedMessage, now: Int64) throws {

@@ -63,8 +63,9 @@ extension DatabaseValue: DatabaseValueConvertible { public var databaseValue: Da
 ///         try db.execute("INSERT INTO user(email, name) VALUES (?, ?)", ["a@example.com", "Ann"])
 ///     }
 ///     let count = try db.scalarInt("SELECT count(*) FROM user")
-public final class Database {
+public final class Database: StoreDatabase {
     let handle: OpaquePointer
+    public var dialect: SQLDialect { .sqlite }
     public let path: String
     private var statementCache: [String: Statement] = [:]
     private var transactionDepth = 0
@@ -165,7 +166,7 @@ public final class Database {
     }
 
     /// Runs one statement (or, without arguments, several separated by `;`).
-    public func execute(_ sql: String, _ arguments: [DatabaseValueConvertible] = []) throws {
+    public func execute(_ sql: String, _ arguments: [DatabaseValueConvertible]) throws {
         if arguments.isEmpty && sql.contains(";") {
             var message: UnsafeMutablePointer<CChar>?
             let rc = sqlite3_exec(handle, sql, nil, nil, &message)
@@ -180,7 +181,7 @@ public final class Database {
     }
 
     /// Iterates the rows of a query; the row is only valid inside `body`.
-    public func forEach(_ sql: String, _ arguments: [DatabaseValueConvertible] = [], _ body: (Row) throws -> Void) throws {
+    public func forEach(_ sql: String, _ arguments: [DatabaseValueConvertible], _ body: (Row) throws -> Void) throws {
         let statement = try self.statement(sql)
         try statement.bind(arguments)
         defer { statement.reset() }
@@ -189,24 +190,12 @@ public final class Database {
         }
     }
 
-    /// Maps every row of a query.
-    public func map<T>(_ sql: String, _ arguments: [DatabaseValueConvertible] = [], _ transform: (Row) throws -> T) throws -> [T] {
-        var result: [T] = []
-        try forEach(sql, arguments) { result.append(try transform($0)) }
-        return result
-    }
-
     /// The first row of a query, mapped, or nil when it has none.
-    public func first<T>(_ sql: String, _ arguments: [DatabaseValueConvertible] = [], _ transform: (Row) throws -> T) throws -> T? {
+    public func first<T>(_ sql: String, _ arguments: [DatabaseValueConvertible], _ transform: (Row) throws -> T) throws -> T? {
         let statement = try self.statement(sql)
         try statement.bind(arguments)
         defer { statement.reset() }
         return try statement.step() ? transform(Row(statement: statement)) : nil
-    }
-
-    /// The first column of the first row as an integer, or nil.
-    public func scalarInt(_ sql: String, _ arguments: [DatabaseValueConvertible] = []) throws -> Int? {
-        try first(sql, arguments) { $0.isNull(0) ? nil : $0.int(0) } ?? nil
     }
 
     private func auditPlan(of sql: String) throws {
@@ -226,6 +215,8 @@ public final class Database {
 
     /// True when no transaction is open (none was begun, or SQLite rolled it back after an error).
     var isAutocommit: Bool { sqlite3_get_autocommit(handle) != 0 }
+
+    public var isInTransaction: Bool { !isAutocommit }
 
     public var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(handle) }
     public var changes: Int { Int(sqlite3_changes(handle)) }
@@ -390,44 +381,117 @@ public final class Statement {
     }
 }
 
-/// The current row of a stepping statement, its columns read by name (the column or its `AS`
-/// alias), the way the PostgreSQL backend's rows are read, or by 0-based position.
+/// The current row of a query, its columns read by name (the column or its `AS` alias) or by
+/// 0-based position, from either backend: an SQLite statement being stepped or a PostgreSQL result.
 ///
 ///     try db.forEach("SELECT id, email FROM user") { row in
 ///         print(try row.int64("id"), try row.string("email"))
 ///     }
+///
+/// Read by position, NULL reads as 0 or "" (SQLite's own conversion), on both backends.
 public struct Row {
-    let statement: Statement
-
-    public func isNull(_ column: String) throws -> Bool { isNull(try statement.position(ofColumn: column)) }
-    public func int(_ column: String) throws -> Int { int(try statement.position(ofColumn: column)) }
-    public func int64(_ column: String) throws -> Int64 { int64(try statement.position(ofColumn: column)) }
-    public func double(_ column: String) throws -> Double { double(try statement.position(ofColumn: column)) }
-    public func optionalInt(_ column: String) throws -> Int? { optionalInt(try statement.position(ofColumn: column)) }
-    public func optionalInt64(_ column: String) throws -> Int64? {
-        let position = try statement.position(ofColumn: column)
-        return isNull(position) ? nil : int64(position)
+    private enum Source {
+        case sqlite(Statement)
+        case postgres(PostgresRow)
     }
-    public func string(_ column: String) throws -> String { string(try statement.position(ofColumn: column)) }
-    public func optionalString(_ column: String) throws -> String? { optionalString(try statement.position(ofColumn: column)) }
-    public func bytes(_ column: String) throws -> [UInt8] { bytes(try statement.position(ofColumn: column)) }
+    private let source: Source
 
-    public func isNull(_ column: Int32) -> Bool { sqlite3_column_type(statement.handle, column) == SQLITE_NULL }
-    public func int(_ column: Int32) -> Int { Int(sqlite3_column_int64(statement.handle, column)) }
-    public func int64(_ column: Int32) -> Int64 { sqlite3_column_int64(statement.handle, column) }
-    public func double(_ column: Int32) -> Double { sqlite3_column_double(statement.handle, column) }
+    init(statement: Statement) { source = .sqlite(statement) }
+    init(postgres row: PostgresRow) { source = .postgres(row) }
+
+    public func isNull(_ column: String) throws -> Bool {
+        switch source {
+        case .sqlite(let statement): return isNull(try statement.position(ofColumn: column))
+        case .postgres(let row): return try row.isNull(column)
+        }
+    }
+    public func int(_ column: String) throws -> Int { Int(try int64(column)) }
+    public func int64(_ column: String) throws -> Int64 {
+        switch source {
+        case .sqlite(let statement): return int64(try statement.position(ofColumn: column))
+        case .postgres(let row): return try row.optionalInt64(column) ?? 0
+        }
+    }
+    public func double(_ column: String) throws -> Double {
+        switch source {
+        case .sqlite(let statement): return double(try statement.position(ofColumn: column))
+        case .postgres(let row): return try row.isNull(column) ? 0 : row.double(column)
+        }
+    }
+    public func optionalInt(_ column: String) throws -> Int? { try optionalInt64(column).map { Int($0) } }
+    public func optionalInt64(_ column: String) throws -> Int64? {
+        try isNull(column) ? nil : int64(column)
+    }
+    public func string(_ column: String) throws -> String { try optionalString(column) ?? "" }
+    public func optionalString(_ column: String) throws -> String? {
+        switch source {
+        case .sqlite(let statement): return optionalString(try statement.position(ofColumn: column))
+        case .postgres(let row): return try row.optionalString(column)
+        }
+    }
+    public func bytes(_ column: String) throws -> [UInt8] {
+        switch source {
+        case .sqlite(let statement): return bytes(try statement.position(ofColumn: column))
+        case .postgres(let row): return try row.optionalBytes(column) ?? []
+        }
+    }
+
+    public func isNull(_ column: Int32) -> Bool {
+        switch source {
+        case .sqlite(let statement): return sqlite3_column_type(statement.handle, column) == SQLITE_NULL
+        case .postgres(let row): return row.text(at: column) == nil
+        }
+    }
+    public func int(_ column: Int32) -> Int { Int(int64(column)) }
+    public func int64(_ column: Int32) -> Int64 {
+        switch source {
+        case .sqlite(let statement): return sqlite3_column_int64(statement.handle, column)
+        case .postgres(let row): return row.text(at: column).flatMap { Int64($0) } ?? 0
+        }
+    }
+    public func double(_ column: Int32) -> Double {
+        switch source {
+        case .sqlite(let statement): return sqlite3_column_double(statement.handle, column)
+        case .postgres(let row): return row.text(at: column).flatMap { Double($0) } ?? 0
+        }
+    }
     public func optionalInt(_ column: Int32) -> Int? { isNull(column) ? nil : int(column) }
 
-    public func string(_ column: Int32) -> String {
-        guard let text = sqlite3_column_text(statement.handle, column) else { return "" }
-        return String(cString: text)
+    public func string(_ column: Int32) -> String { optionalString(column) ?? "" }
+
+    public func optionalString(_ column: Int32) -> String? {
+        switch source {
+        case .sqlite(let statement):
+            guard sqlite3_column_type(statement.handle, column) != SQLITE_NULL,
+                  let text = sqlite3_column_text(statement.handle, column) else { return nil }
+            return String(cString: text)
+        case .postgres(let row): return row.text(at: column)
+        }
     }
 
-    public func optionalString(_ column: Int32) -> String? { isNull(column) ? nil : string(column) }
-
     public func bytes(_ column: Int32) -> [UInt8] {
-        let count = Int(sqlite3_column_bytes(statement.handle, column))
-        guard count > 0, let pointer = sqlite3_column_blob(statement.handle, column) else { return [] }
-        return Array(UnsafeRawBufferPointer(start: pointer, count: count))
+        switch source {
+        case .sqlite(let statement):
+            let count = Int(sqlite3_column_bytes(statement.handle, column))
+            guard count > 0, let pointer = sqlite3_column_blob(statement.handle, column) else { return [] }
+            return Array(UnsafeRawBufferPointer(start: pointer, count: count))
+        case .postgres(let row): return row.bytes(at: column)
+        }
+    }
+
+    /// The column as a backend-neutral value of its stored type (for copying rows between
+    /// backends).
+    public func value(_ column: Int32) -> DatabaseValue {
+        switch source {
+        case .sqlite(let statement):
+            switch sqlite3_column_type(statement.handle, column) {
+            case SQLITE_NULL: return .null
+            case SQLITE_INTEGER: return .integer(sqlite3_column_int64(statement.handle, column))
+            case SQLITE_FLOAT: return .real(sqlite3_column_double(statement.handle, column))
+            case SQLITE_BLOB: return .blob(bytes(column))
+            default: return .text(string(column))
+            }
+        case .postgres(let row): return row.value(at: column)
+        }
     }
 }

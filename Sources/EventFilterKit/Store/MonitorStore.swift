@@ -152,7 +152,7 @@ extension Store {
     /// or (for a run, through the indexes alone) those named.
     public func failingHandlers(named names: [String]? = nil) throws -> [FailingHandler] {
         var result: [String: FailingHandler] = [:]
-        let filter = names == nil ? "" : "AND handler IN (SELECT value FROM json_each(?))"
+        let filter = names == nil ? "" : "AND handler IN (\(db.elements(of: .text)))"
         let arguments: [DatabaseValueConvertible] = names.map { [JSONValue.array($0.map { .string($0) }).serialized] } ?? []
         try db.forEach("""
             SELECT handler, count(*), (SELECT last_error FROM event_progress AS p2 WHERE p2.handler = p.handler AND p2.done = 0
@@ -162,7 +162,7 @@ extension Store {
             result[$0.string(0)] = FailingHandler(handler: $0.string(0), events: $0.int(1), lastError: $0.optionalString(2) ?? "",
                                                   failingSince: nil, nextAttempt: nil, stderrTail: "")
         }
-        try db.forEach("SELECT handler, failing_since, next_attempt_at, last_error, stderr_tail FROM handler_state WHERE 1 \(filter)",
+        try db.forEach("SELECT handler, failing_since, next_attempt_at, last_error, stderr_tail FROM handler_state WHERE 1 = 1 \(filter)",
                        arguments) {
             let name = $0.string(0)
             result[name] = FailingHandler(handler: name, events: result[name]?.events ?? 0, lastError: $0.string(3),

@@ -30,7 +30,8 @@ public final class Store {
         case existing
     }
 
-    public let db: Database
+    /// The connection every query runs on: SQLite's `Database` or `PostgresDatabase`.
+    public let db: any StoreDatabase
 
     /// `PRAGMA application_id` of an eventfilter store: "EvFl" in ASCII.
     static let applicationID: Int32 = 0x4576_466C
@@ -84,13 +85,51 @@ public final class Store {
         }
     }
 
-    /// Opens `<root>/var/eventfilter.db`; for writing, creating `var/` when needed.
+    /// Opens the installation's store, where site.ini's `[DatabaseSettings]` says
+    /// (`StoreLocation`): `<root>/var/eventfilter.db`, for writing creating `var/` when needed, or
+    /// a PostgreSQL database.
     public convenience init(root: URL, access: Access = .readWrite) throws {
-        let varDirectory = root.appendingPathComponent("var")
-        if access == .readWrite {
-            try FileManager.default.createDirectory(at: varDirectory, withIntermediateDirectories: true)
+        switch try StoreLocation.configured(root: root) {
+        case .sqlite(let path):
+            if access == .readWrite {
+                try FileManager.default.createDirectory(at: root.appendingPathComponent("var"), withIntermediateDirectories: true)
+            }
+            try self.init(path: path, access: access)
+        case .postgresql(let connectionString):
+            try self.init(postgreSQL: connectionString, access: access)
         }
-        try self.init(path: varDirectory.appendingPathComponent("eventfilter.db").path, access: access)
+    }
+
+    /// Opens the store in a PostgreSQL database. For writing, a database without tables becomes
+    /// a store and an older store is migrated (`PostgresMigrations`); read-only access never
+    /// writes, and reads a database without tables as an empty store.
+    public init(postgreSQL connectionString: String, access: Access = .readWrite) throws {
+        let db = try PostgresDatabase(connectionString: connectionString)
+        switch access {
+        case .readWrite:
+            try PostgresMigrations.migrate(db)
+        case .existing, .readOnly:
+            guard let version = try PostgresMigrations.version(db) else {
+                let tables = try PostgresMigrations.tables(db)
+                guard tables.isEmpty else {
+                    throw EventFilterError.failure(
+                        "\(db.target) is not an eventfilter store: it has tables (\(tables.prefix(3).joined(separator: ", "))) but no eventfilter_schema")
+                }
+                guard access == .readOnly else { throw EventFilterError.failure("\(db.target) has no store yet") }
+                // Nothing stored yet: an empty store in memory answers every question with nothing.
+                let empty = try Database(path: ":memory:", mode: .create, writeAheadLog: false)
+                try Migrations.migrate(empty)
+                self.db = empty
+                return
+            }
+            try PostgresMigrations.refuseNewer(version, db)
+            guard access == .existing || version == PostgresMigrations.all.count else {
+                throw EventFilterError.failure(
+                    "\(db.target) has schema version \(version), this eventfilter needs \(PostgresMigrations.all.count): "
+                    + "a writing command (such as 'eventfilter run') upgrades it")
+            }
+        }
+        self.db = db
     }
 
     /// A first look that creates no `-wal` or `-shm` file and takes no lock (the file read as

@@ -22,6 +22,9 @@ extension Store {
     /// Returns the copy's size in bytes.
     @discardableResult
     public func backup(to destination: String) throws -> Int {
+        guard let db = db as? Database else {
+            throw EventFilterError.failure("backup copies an SQLite store; back up a PostgreSQL store with pg_dump")
+        }
         let file = URL(fileURLWithPath: destination)
         let directory = file.deletingLastPathComponent()
         guard !FileManager.default.fileExists(atPath: file.path) else {

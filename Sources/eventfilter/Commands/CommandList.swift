@@ -17,7 +17,7 @@ enum CommandList {
             CollaborationSubscribeCommand.self, CollaborationUnsubscribeCommand.self,
             StatusCommand.self, CheckCommand.self, HandlersCommand.self,
             MailListCommand.self, MailShowCommand.self, MailRetryCommand.self, MailAckCommand.self, MailFlushCommand.self,
-            BounceCommand.self, BackupCommand.self,
+            BounceCommand.self, BackupCommand.self, DatabaseMigrateCommand.self, DatabaseCopyCommand.self,
             HelpCommand.self,
         ]
     }

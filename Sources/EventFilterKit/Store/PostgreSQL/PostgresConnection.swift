@@ -236,6 +236,19 @@ public final class PostgresConnection {
         }
     }
 
+    /// Runs `body` in a transaction that is always rolled back: all the work, none of it kept
+    /// (`run --dry-run`).
+    public func inRolledBackTransaction<T>(_ body: () throws -> T) throws -> T {
+        guard transactionDepth == 0 else { throw PostgresError(message: "a rolled-back transaction cannot nest in another") }
+        try executeScript("BEGIN")
+        transactionDepth = 1
+        defer {
+            transactionDepth = 0
+            rollBack()
+        }
+        return try body()
+    }
+
     /// Ends the transaction without keeping anything. A lost connection has already ended it.
     private func rollBack() {
         if let result = PQexec(handle, "ROLLBACK") { PQclear(result) }

@@ -99,6 +99,26 @@ public struct PostgresRow {
         }
     }
 
+    // MARK: By position (0-based), for the store's `Row`
+
+    /// The text of the column at `field`, nil when NULL or past the last column.
+    func text(at field: Int32) -> String? {
+        guard field >= 0, field < PQnfields(result.handle), PQgetisnull(result.handle, index, field) == 0 else { return nil }
+        return String(cString: PQgetvalue(result.handle, index, field))
+    }
+
+    /// The bytes of the `bytea` column at `field`; empty when NULL.
+    func bytes(at field: Int32) -> [UInt8] {
+        guard let name = columnNames.indices.contains(Int(field)) ? columnNames[Int(field)] : nil else { return [] }
+        return ((try? optionalBytes(name)) ?? nil) ?? []
+    }
+
+    /// The column at `field` as a backend-neutral value, decoded by its type (see `value(_:)`).
+    func value(at field: Int32) -> DatabaseValue {
+        guard columnNames.indices.contains(Int(field)) else { return .null }
+        return (try? value(columnNames[Int(field)])) ?? .null
+    }
+
     private func position(of column: String) throws -> Int32 {
         guard let field = result.columnIndex[column] else {
             throw PostgresError(message: "no column \"\(column)\" in the result (columns: \(result.columnNames.joined(separator: ", ")))")
