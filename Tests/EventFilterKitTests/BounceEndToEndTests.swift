@@ -305,6 +305,7 @@ final class BounceEndToEndTests: XCTestCase {
             verp[recipient] = sender
         }
         XCTAssertEqual(Set(verp.keys), Set(readers))
+        guard Set(verp.keys) == Set(readers) else { return }  // the rest reads each reader's sender
         // b now holds news for a daily digest: disabled by bounces below, b's waiting item is
         // cancelled, as `user disable` cancels it.
         try root.ok("digest", "b@example.net", "daily", "08:00", now: now)

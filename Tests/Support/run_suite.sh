@@ -4,7 +4,8 @@
 # Usage: Tests/Support/run_suite.sh sqlite|postgresql
 #
 # sqlite: the whole suite. postgresql: the end-to-end tests (the test classes in files that use
-# TestRoot, which gives each test a database of its own on the suite's PostgreSQL server) with
+# TestRoot, which gives each test a database of its own on the suite's PostgreSQL server, except
+# those that choose their backend themselves) with
 # EVENTFILTER_TEST_BACKEND=postgresql. Writes .build/test-BACKEND.log and, as its last line, one
 # summary "BACKEND: N passed, N failed, N skipped". Fails when no test ran, when one failed, or
 # when one skipped, except the opt-in benchmark and, on PostgreSQL, the tests about SQLite itself
@@ -19,7 +20,10 @@ case $backend in
 sqlite)
 	EVENTFILTER_TEST_BACKEND=sqlite $swift test --disable-swift-testing 2>&1 | tee "$log" ;;
 postgresql)
+	# Left out: the tests that pick the backend themselves (a PostgreSQL database of their own from
+	# TestPostgres, or [DatabaseSettings] in their settings); they run in the SQLite pass.
 	classes=$(grep -rlE 'TestRoot|makeRoot' Tests/EventFilterKitTests --include='*.swift' \
+		| xargs grep -LE 'TestPostgres\.server\(\)|\[DatabaseSettings\]' \
 		| xargs grep -hoE '^(final )?class [A-Za-z0-9_]+: XCTestCase' | sed -E 's/.*class ([A-Za-z0-9_]+):.*/\1/' | sort -u | paste -sd'|')
 	if [ -z "$classes" ]; then echo "run_suite: no end-to-end test class found"; exit 1; fi
 	EVENTFILTER_TEST_BACKEND=postgresql $swift test --disable-swift-testing --filter "^EventFilterKitTests\\.($classes)/" 2>&1 | tee "$log" ;;
