@@ -46,7 +46,8 @@ other_skips=$(grep -E "^Test Case '.*' skipped" "$log" | grep -v SMTPTransportBe
 	done)
 
 status=0
-if [ -z "$executed" ]; then echo "make test ($backend): the suite did not finish (no summary line)"; status=1
+if ! grep -qE "^Test Suite '(All tests|Selected tests)' (passed|failed)" "$log" || [ -z "$executed" ]; then
+	echo "make test ($backend): the suite did not finish (a test crashed? see $log)"; status=1
 elif [ "$executed" -eq 0 ] || [ $((executed - skipped)) -eq 0 ]; then echo "make test ($backend): no test ran"; status=1; fi
 if [ -n "$other_skips" ]; then
 	echo "make test ($backend): a test skipped (a server it needs did not start?):"; echo "$other_skips"; status=1
