@@ -116,7 +116,7 @@ final class CrashSafetyEndToEndTests: XCTestCase {
         try root.ok("run", now: now)
 
         XCTAssertEqual(try root.scalar("SELECT count(*) FROM outbox"), 8_000, "80 users x 100 events, more than one commit's worth")
-        XCTAssertEqual(try root.scalar("SELECT count(*) FROM (SELECT recipient, subject FROM outbox GROUP BY 1, 2 HAVING count(*) > 1)"), 0,
+        XCTAssertEqual(try root.scalar("SELECT count(*) FROM (SELECT recipient, subject FROM outbox GROUP BY 1, 2 HAVING count(*) > 1) AS duplicate"), 0,
                        "nobody got the same event twice")
         XCTAssertEqual(try root.scalar("SELECT count(*) FROM outbox WHERE state <> 'sent'"), 0)
         XCTAssertEqual(try root.scalar("SELECT count(*) FROM event WHERE handled_at IS NULL"), 0)
