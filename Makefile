@@ -9,7 +9,7 @@ EVENTFILTER = .build/release/eventfilter
 APT_INSTALL = DEBIAN_FRONTEND=noninteractive apt-get install -y -qq
 SUDO = $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test build deps test-deps bench fuzz clean
+.PHONY: demo test build deps test-deps bench fuzz layout-check clean
 
 deps:
 	@if ! [ -f /usr/include/curl/curl.h ] && ! ls /usr/include/*/curl/curl.h >/dev/null 2>&1; then \
@@ -92,6 +92,10 @@ bench: build
 # Coverage-guided fuzzing of the FastCGI parser (libFuzzer + AddressSanitizer), 60 s.
 fuzz:
 	Tests/Fuzz/fastcgi_fuzz.sh 60
+
+# README.md's "Source layout" against the Swift files under Sources/: one line per difference.
+layout-check:
+	@python3 Tests/Support/check_layout.py
 
 clean:
 	rm -rf .build var

@@ -83,9 +83,3 @@ public struct LinkTemplate: Sendable, Equatable {
         return String(decoding: out, as: UTF8.self)
     }
 }
-
-/// Why a link template was refused, in words that follow the key's name.
-public struct LinkTemplateError: Error, Sendable, Equatable {
-    public let reason: String
-    init(_ reason: String) { self.reason = reason }
-}

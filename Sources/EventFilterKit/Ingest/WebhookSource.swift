@@ -1,19 +1,3 @@
-/// How a webhook source signs or authenticates what it sends (`Type=` in `settings/webhooks.ini`).
-///
-///     WebhookSourceType(rawValue: "kaltura-http")   // .kalturaHTTP
-public enum WebhookSourceType: String, Sendable, CaseIterable {
-    /// Kaltura legacy server notifications: form POSTs signed with an md5 `sig` field.
-    case kaltura
-    /// Kaltura HTTP event notifications: `X-KALTURA-SIGNATURE` over secret + body.
-    case kalturaHTTP = "kaltura-http"
-    /// Panda (pandastream): unsigned form POSTs, authenticated by a per-source token.
-    case panda
-    /// EnableX video: raw JSON behind HTTP Basic authentication.
-    case enablex
-    /// Any sender that signs with Standard Webhooks (HMAC-SHA256, `whsec_` keys).
-    case standard
-}
-
 /// One `[Source-NAME]` block of `settings/webhooks.ini`.
 ///
 ///     let source = WebhookSource(name: "kaltura", type: .kaltura, secret: adminSecret)
@@ -118,55 +102,5 @@ extension WebhookSource: CustomStringConvertible, CustomReflectable {
 
     public var customMirror: Mirror {
         Mirror(self, children: ["name": name, "type": type, "pathPrefix": pathPrefix, "secret": "<redacted>"])
-    }
-}
-
-/// A verified notification, ready to be stored as an unhandled event.
-///
-///     IncomingEvent(type: "panda.video-encoded", params: ["video_id": "v1", "path": "/panda/v1/"],
-///                   notBefore: nil, dedupeKey: "panda:panda:sha256:…")
-public struct IncomingEvent: Sendable, Equatable {
-    /// e.g. `kaltura.entry_add`, `panda.video-encoded`, `enablex.recording`.
-    public var type: String
-    /// A JSON object. Always has `path` (source prefix + the sender's hierarchy).
-    public var params: JSONValue
-    /// Unix seconds before which the event must not be handled (reminders); nil for at once.
-    public var notBefore: Int64?
-    /// Storing a second event with the same key must store nothing (sender retries).
-    public var dedupeKey: String
-    /// What the notification says about an object the sender keeps notifying about; intake
-    /// compares it with what subscribers were already told (see `ObjectLifecycle`).
-    public var lifecycle: LifecycleNotice?
-
-    public init(
-        type: String, params: JSONValue, notBefore: Int64? = nil, dedupeKey: String, lifecycle: LifecycleNotice? = nil
-    ) {
-        self.type = type
-        self.params = params
-        self.notBefore = notBefore
-        self.dedupeKey = dedupeKey
-        self.lifecycle = lifecycle
-    }
-}
-
-/// The outcome of verifying one request.
-///
-///     if let refusal = verdict.rejectionResponse(for: source) { answer(refusal) }
-public enum WebhookVerdict: Sendable, Equatable {
-    /// Genuine: store these events (one request may carry several), then answer 200.
-    case accepted([IncomingEvent])
-    /// Refused: answer `status` with `reason` (one line, no secrets) and store nothing.
-    case rejected(status: Int, reason: String)
-
-    /// The answer to send for a rejection, with the headers its status calls for; nil when accepted
-    /// (the caller answers 200 once the events are stored, or 500 when storing failed).
-    public func rejectionResponse(for source: WebhookSource?) -> HTTPResponse? {
-        guard case .rejected(let status, let reason) = self else { return nil }
-        var headers: [HTTPHeader] = []
-        if status == 401, source?.type == .enablex {
-            // RFC 9110 §11.6.1: a 401 names the scheme to use; only EnableX uses HTTP authentication.
-            headers.append(HTTPHeader("WWW-Authenticate", "Basic realm=\"eventfilter\", charset=\"UTF-8\""))
-        }
-        return HTTPResponse(status: status, body: reason, headers: headers)
     }
 }

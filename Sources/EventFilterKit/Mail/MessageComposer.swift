@@ -1,13 +1,5 @@
 import Foundation
 
-/// A message ready for the outbox: its `Message-ID` and its exact RFC 5322 bytes (CRLF line
-/// endings, 7-bit ASCII, no line over 998 characters).
-public struct ComposedMessage: Sendable {
-    /// The `Message-ID` header's value, with its angle brackets: `<...@...>`.
-    public let messageID: String
-    public let bytes: [UInt8]
-}
-
 /// Builds notification mail: one recipient, UTF-8 text (and optionally HTML) in
 /// quoted-printable, RFC 2047 subjects and names, threading headers and the markers that keep
 /// auto-responders quiet (`Auto-Submitted: auto-generated`, `Precedence: bulk`).

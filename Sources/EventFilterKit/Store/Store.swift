@@ -174,7 +174,6 @@ public final class Store {
         return found == applicationID
     }
 
-
     /// SQLite finds out that a file is not a database at its first read: that is the operator's
     /// one-line "not an eventfilter store", not an SQL error.
     private static func notADatabaseIsNotAStore<T>(_ path: String, _ body: () throws -> T) throws -> T {
@@ -236,15 +235,4 @@ public final class Store {
         }
     }
 
-}
-
-/// A failure an operator can act on: an unknown user, a bad argument, a broken handler.
-/// The command line prints `description` as one line.
-public struct EventFilterError: Error, CustomStringConvertible, Sendable {
-    public enum Kind: Sendable { case usage, failure }
-    public let kind: Kind
-    public let description: String
-
-    public static func usage(_ message: String) -> EventFilterError { .init(kind: .usage, description: message) }
-    public static func failure(_ message: String) -> EventFilterError { .init(kind: .failure, description: message) }
 }

@@ -28,23 +28,6 @@ protocol Command {
     static func run(_ arguments: ParsedArguments, _ context: CommandContext) throws
 }
 
-/// Parameters that exclude each other: `--failed|--deferred|--queued`, or `ID|--all-failed`
-/// when one of them is required.
-struct ExclusiveGroup: Sendable {
-    let members: [ParameterSpec]
-    let required: Bool
-
-    init(_ members: [any Parameter], required: Bool = false) {
-        self.members = members.map(\.spec)
-        self.required = required
-    }
-
-    var synopsis: String {
-        let text = members.map { $0.kind == .argument ? $0.valueName : $0.synopsis }.joined(separator: "|")
-        return required ? text : "[\(text)]"
-    }
-}
-
 extension Command {
     static var discussion: String { "" }
     static var parameters: [any Parameter] { [] }
@@ -86,13 +69,5 @@ extension Command {
         if !discussion.isEmpty { text += "\n\(discussion)\n" }
         text += "\nGlobal options:\n" + HelpTable.render(GlobalOptions.all.map { ($0.spec.synopsis, $0.spec.help) })
         return text
-    }
-}
-
-/// Two aligned columns, as in every `--help`.
-enum HelpTable {
-    static func render(_ rows: [(String, String)]) -> String {
-        let width = rows.map(\.0.count).max() ?? 0
-        return rows.map { "  " + $0.0.padding(toLength: width + 2, withPad: " ", startingAt: 0) + $0.1 + "\n" }.joined()
     }
 }

@@ -152,12 +152,6 @@ extension SMTPConfiguration: CustomStringConvertible, CustomDebugStringConvertib
     }
 }
 
-/// A setting that can never work, named so an operator can fix site.ini.
-public struct SMTPConfigurationError: Error, Equatable, CustomStringConvertible {
-    public let message: String
-    public var description: String { message }
-}
-
 extension CharacterSet {
     /// RFC 3986 unreserved characters: safe in a URL path without escaping.
     fileprivate static let urlUnreservedCharacters = CharacterSet(

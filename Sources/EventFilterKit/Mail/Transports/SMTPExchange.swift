@@ -1,30 +1,3 @@
-/// The step an SMTP conversation had reached; failure reasons name it.
-enum SMTPStage: Sendable, Equatable {
-    /// `message`: the message's bytes are going out; `endOfData`: all of them (and the final
-    /// dot) are out, and the server's verdict on the message is awaited.
-    case connecting, hello, starttls, authentication, sender, recipient, data, message, endOfData, quit
-
-    /// The stage a client command line starts, or nil for lines that start none
-    /// (AUTH continuation lines, the end-of-data dot).
-    init?(commandLine line: UnsafeRawBufferPointer) {
-        var word: [UInt8] = []
-        for byte in line.prefix(9) {
-            if byte == 0x20 || byte == 0x0D || byte == 0x0A { break }
-            word.append(byte & 0xDF)  // ASCII upper case
-        }
-        switch String(decoding: word, as: UTF8.self) {
-        case "EHLO", "HELO": self = .hello
-        case "STARTTLS": self = .starttls
-        case "AUTH": self = .authentication
-        case "MAIL": self = .sender
-        case "RCPT": self = .recipient
-        case "DATA": self = .data
-        case "QUIT": self = .quit
-        default: return nil
-        }
-    }
-}
-
 /// What the libcurl callbacks of one connection read and write during `curl_easy_perform`:
 /// the message being uploaded and what the server last said.
 ///
@@ -111,35 +84,5 @@ final class SMTPExchange {
     var replyText: String? {
         guard !reply.isEmpty else { return nil }
         return SMTPReplyText.oneLine(reply)
-    }
-}
-
-/// Turns a server reply (possibly multi-line) into one short printable line.
-enum SMTPReplyText {
-    static let maximumLength = 300
-
-    static func oneLine(_ bytes: [UInt8]) -> String {
-        let lines = bytes.split(separator: 0x0A).map { line in
-            String(decoding: line, as: UTF8.self).unicodeScalars
-                .map { $0.properties.generalCategory == .control ? "?" : String($0) }.joined()
-        }
-        guard let first = lines.first else { return "" }
-        // "550-5.1.1 a" + "550 5.1.1 b" -> "550 5.1.1 a b": keep the code (and a repeated
-        // enhanced status) once.
-        let code = String(first.prefix(3))
-        var texts = lines.map { $0.count > 4 ? String($0.dropFirst(4)) : "" }
-        if let status = texts.first?.split(separator: " ").first, status.contains("."),
-           texts.allSatisfy({ $0.hasPrefix(status + " ") || $0 == status }) {
-            texts = texts.map { String($0.dropFirst(status.count)).trimmingLeadingSpaces() }
-            texts[0] = status + (texts[0].isEmpty ? "" : " " + texts[0])
-        }
-        let text = ([code] + texts.filter { !$0.isEmpty }).joined(separator: " ")
-        return text.count > maximumLength ? String(text.prefix(maximumLength)) + "…" : text
-    }
-}
-
-extension String {
-    fileprivate func trimmingLeadingSpaces() -> String {
-        String(drop(while: { $0 == " " }))
     }
 }

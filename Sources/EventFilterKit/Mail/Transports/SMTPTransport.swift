@@ -85,15 +85,6 @@ public final class SMTPTransport: MailTransport {
     }
 }
 
-/// What a transport has learned about its server, kept from one `deliver` call to the next.
-struct SMTPServerState {
-    /// The first connection-level failure; once set, no message is started.
-    var suspendedReason: String?
-    /// Some session got past AUTH, so more connections may open.
-    var sessionWorked = false
-    var transfersStarted = 0
-}
-
 /// One `deliver` call: which message is next and which connection carries which message.
 private struct DeliveryRun {
     let multi: UnsafeMutableRawPointer

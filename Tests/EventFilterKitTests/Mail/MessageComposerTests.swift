@@ -416,8 +416,7 @@ final class MessageComposerTests: XCTestCase {
     }
 
     private func runChecker(_ paths: [String]) throws -> (Int32, String) {
-        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-            .appendingPathComponent("Support/check_mime.py")
+        let script = TestRoot.repository.appendingPathComponent("Tests/Support/check_mime.py")
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["python3", script.path] + paths

@@ -837,8 +837,7 @@ final class SMTPTestServer {
         let envelope: Envelope
     }
 
-    static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-        .appendingPathComponent("Support/smtp_server.py").path
+    static let script = TestRoot.repository.appendingPathComponent("Tests/Support/smtp_server.py").path
 
     let port: Int
     let directory: URL

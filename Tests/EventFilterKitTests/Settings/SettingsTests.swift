@@ -135,8 +135,7 @@ final class SettingsTests: XCTestCase {
 
     /// The repository is a working root: its shipped settings must load and mean what the docs say.
     func testRepositorySettingsLoad() throws {
-        let repositoryRoot = URL(fileURLWithPath: #filePath)
-            .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let repositoryRoot = TestRoot.repository
         let shipped = try String(contentsOf: repositoryRoot.appendingPathComponent("settings/notification.ini"), encoding: .utf8)
         XCTAssertEqual(shipped, stockNotificationINI, "settings/notification.ini must stay eZ's stock text")
 

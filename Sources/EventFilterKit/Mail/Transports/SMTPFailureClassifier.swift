@@ -1,36 +1,6 @@
 import CCurl
 import Foundation
 
-/// Everything known about one failed `curl_easy_perform`, before it becomes an operator's reason.
-struct SMTPAttempt {
-    var result: CURLcode
-    /// CURLINFO_RESPONSE_CODE: the SMTP reply code curl last acted on (0 if none).
-    var replyCode: Int
-    /// The last reply the server sent during this attempt, as one line.
-    var replyText: String?
-    var stage: SMTPStage
-    /// Whether the TCP connection was up (a silent server differs from an unreachable one).
-    var connected: Bool
-    /// CURLINFO_OS_ERRNO: why a connect failed (ECONNREFUSED, EHOSTUNREACH, …), 0 if unknown.
-    var systemError: Int32
-    /// CURLOPT_ERRORBUFFER: curl's own sentence, used only where the server said nothing.
-    var curlMessage: String
-    /// Whether this attempt opened a new connection (CURLINFO_NUM_CONNECTS > 0) rather than
-    /// reusing one: a reused connection that dropped says nothing about the server's health.
-    var openedConnection: Bool
-}
-
-/// What a finished attempt means for its message and for the rest of the run.
-struct SMTPVerdict: Equatable {
-    var outcome: DeliveryOutcome
-    /// Set when the failure is the server's or the settings' rather than this message's
-    /// (connect, DNS, TLS, greeting, EHLO, AUTH): every later message would meet it too. The
-    /// reason without the `smtp host:port: ` prefix.
-    var sessionFailure: String?
-    /// The session got as far as MAIL FROM: greeting, EHLO, TLS and AUTH all worked.
-    var sessionWorked: Bool
-}
-
 /// Decides what a failed attempt means for the message and says why in one line that names the
 /// server, e.g. `smtp 127.0.0.1:2525: recipient rejected: 550 5.1.1 no such user`.
 ///
@@ -161,56 +131,6 @@ struct SMTPFailureClassifier {
 
     private func seconds(_ value: Double) -> String {
         value == value.rounded() ? "\(Int(value)) s" : "\(value) s"
-    }
-}
-
-extension SMTPStage {
-    /// Connecting, greeting, EHLO, STARTTLS or AUTH: the steps every message on a new
-    /// connection goes through, so a failure here would repeat for all of them.
-    var isSessionSetup: Bool {
-        switch self {
-        case .connecting, .hello, .starttls, .authentication: return true
-        case .sender, .recipient, .data, .message, .endOfData, .quit: return false
-        }
-    }
-
-    /// MAIL FROM was sent: the session setup worked.
-    var isAfterSessionSetup: Bool {
-        switch self {
-        case .sender, .recipient, .data, .message, .endOfData: return true
-        case .connecting, .hello, .starttls, .authentication, .quit: return false
-        }
-    }
-
-    /// Where a reply came: "in reply to MAIL FROM", "in its greeting".
-    var answering: String {
-        switch self {
-        case .connecting: return "in its greeting"
-        case .hello: return "in reply to EHLO"
-        case .starttls: return "in reply to STARTTLS"
-        case .authentication: return "in reply to AUTH"
-        case .sender: return "in reply to MAIL FROM"
-        case .recipient: return "in reply to RCPT TO"
-        case .data: return "in reply to DATA"
-        case .message, .endOfData: return "in reply to the message"
-        case .quit: return "in reply to QUIT"
-        }
-    }
-
-    /// "while waiting for the RCPT TO reply", for timeouts and dropped connections.
-    var during: String {
-        switch self {
-        case .connecting: return "while connecting"
-        case .hello: return "waiting for the EHLO reply"
-        case .starttls: return "during STARTTLS"
-        case .authentication: return "during authentication"
-        case .sender: return "waiting for the MAIL FROM reply"
-        case .recipient: return "waiting for the RCPT TO reply"
-        case .data: return "waiting for the DATA reply"
-        case .message: return "while sending the message"
-        case .endOfData: return "waiting for the reply to the message"
-        case .quit: return "while closing"
-        }
     }
 }
 
