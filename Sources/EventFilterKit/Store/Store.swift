@@ -1,7 +1,9 @@
 import CSQLite
 import Foundation
 
-/// The installation's SQLite store (`var/eventfilter.db`), created and migrated on first use.
+/// The installation's store, created and migrated on first use: SQLite's `var/eventfilter.db`, or
+/// a PostgreSQL database when site.ini's `[DatabaseSettings] Backend=postgresql` says so
+/// (`StoreLocation`; `init(postgreSQL:access:)`). Its SQL runs on `db`, either backend.
 ///
 ///     let store = try Store(root: root)
 ///     let id = try store.addEvent(type: "ezpublish", params: ["node_id": "77"], now: now)
@@ -88,8 +90,18 @@ public final class Store {
     /// Opens the installation's store, where site.ini's `[DatabaseSettings]` says
     /// (`StoreLocation`): `<root>/var/eventfilter.db`, for writing creating `var/` when needed, or
     /// a PostgreSQL database.
+    ///
+    /// When site.ini cannot be read at all (a malformed line), a read-only command still reads
+    /// `var/eventfilter.db`, so `status` can report the settings error with the queues; every
+    /// other access refuses with that error rather than guess where the store is.
     public convenience init(root: URL, access: Access = .readWrite) throws {
-        switch try StoreLocation.configured(root: root) {
+        let location: StoreLocation
+        do {
+            location = try StoreLocation.configured(root: root)
+        } catch is SettingsError where access == .readOnly {
+            location = .sqlite(path: StoreLocation.sqlitePath(root: root))
+        }
+        switch location {
         case .sqlite(let path):
             if access == .readWrite {
                 try FileManager.default.createDirectory(at: root.appendingPathComponent("var"), withIntermediateDirectories: true)
@@ -127,6 +139,10 @@ public final class Store {
                 throw EventFilterError.failure(
                     "\(db.target) has schema version \(version), this eventfilter needs \(PostgresMigrations.all.count): "
                     + "a writing command (such as 'eventfilter run') upgrades it")
+            }
+            if access == .readOnly {
+                // The server then refuses any write this session might attempt.
+                try db.execute("SET default_transaction_read_only = on")
             }
         }
         self.db = db

@@ -44,7 +44,7 @@ final class CommandLineRulesEndToEndTests: XCTestCase {
         let root = try TestRoot()
         let lines = try root.ok("help", "--reference").split(separator: "\n").dropFirst()
         XCTAssertGreaterThan(lines.count, 15)
-        let groupWords: Set<String> = ["event", "user", "collaboration", "mail"]
+        let groupWords: Set<String> = ["event", "user", "collaboration", "mail", "db"]
         for line in lines {
             let usage = line.dropFirst("eventfilter ".count)
             var words = usage.split(separator: " ").map(String.init)

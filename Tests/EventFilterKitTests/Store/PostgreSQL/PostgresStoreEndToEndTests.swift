@@ -173,4 +173,14 @@ final class PostgresStoreEndToEndTests: XCTestCase {
         XCTAssertEqual(try db.query("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()").map { try $0.string("tablename") }, ["notes"])
         XCTAssertEqual(try db.first("SELECT text FROM notes")?.string("text"), "keep me")
     }
+
+    func testAReadOnlyStoreOnPostgreSQLCannotWrite() throws {
+        try Store(postgreSQL: database.connectionString).addUser(email: "ann@example.com", name: "", timezone: "UTC", now: 1)
+        let store = try Store(postgreSQL: database.connectionString, access: .readOnly)
+        XCTAssertEqual(try store.listUsers().map(\.email), ["ann@example.com"])
+        XCTAssertThrowsError(try store.addUser(email: "bob@example.com", name: "", timezone: "UTC", now: 1)) {
+            XCTAssertEqual(($0 as? PostgresError)?.sqlState, "25006", "read_only_sql_transaction: \($0)")
+        }
+        XCTAssertEqual(try Store(postgreSQL: database.connectionString).listUsers().count, 1)
+    }
 }
