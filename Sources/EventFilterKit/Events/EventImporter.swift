@@ -56,7 +56,7 @@ public struct EventImporter {
 
         var result = Result()
         guard !checked.isEmpty else { return result }
-        try store.db.inTransaction {
+        try store.inTransaction {
             for event in checked {
                 do {
                     switch try store.insertEvent(type: event.type, serializedParams: event.params, notBefore: event.notBefore,

@@ -4,7 +4,9 @@ import Foundation
 ///
 /// 1. creates the `ezcurrenttime` event;
 /// 2. passes every due unhandled event through the handlers in notification.ini order, a batch
-///    at a time: a batch's items, digest rows, queued mail and handled marks commit together;
+///    at a time: handlers return items (`EventHandler`), the `ItemSink` turns them into digest
+///    rows and queued mail, committed together with the handled marks; when it reaches the
+///    tick, the digest stage (`DigestRun`) sends the digests that are due;
 /// 3. purges what has been handled and sent longer than `KeepDays`;
 /// 4. delivers the outbox.
 ///
@@ -84,20 +86,23 @@ public final class Filter {
     /// Runs the filter and delivery. With `dryRun`, does all the work inside a transaction that
     /// is rolled back, and delivers nothing: the report tells what a real run would do.
     public func run(now: Int64, transport: MailTransport?, dryRun: Bool = false) throws -> Report {
-        let handlers = try HandlerRegistry.handlers(settings: settings, root: root)
-        let context = try RunContext(root: root, store: store, settings: settings, site: site, now: now)
-        context.outbox.bounceAddress = bounces.address
+        let plan = try HandlerRegistry.plan(settings: settings, root: root)
+        let renderer = try MailRenderer(root: root, settings: settings, site: site, now: now)
+        var outbox = Outbox(store: store)
+        outbox.bounceAddress = bounces.address
+        let sink = ItemSink(store: store, outbox: outbox, renderer: renderer)
+        let digests = plan.digests ? DigestRun(store: store, renderer: renderer, sink: sink, handlerOrder: plan.names) : nil
         var report = Report()
         gaveUpThisRun = []
         let work = {
             let tick = try self.store.addEvent(type: EventType.currentTime, params: ["time": .string(String(now))], now: now)
-            try self.filter(handlers: handlers, context: context, currentTick: tick.id, report: &report)
+            try self.filter(plan, renderer: renderer, sink: sink, digests: digests, currentTick: tick.id, report: &report)
             try self.store.purgeHandledEvents(before: now - Int64(self.site.keepDays) * 86_400)
             try self.store.purgeDedupeKeys(before: now - Int64(self.site.keepDedupeDays) * 86_400)
             try self.store.purgeWebhookObjects(before: now - Int64(self.site.keepDedupeDays) * 86_400)
             // Deletions are remembered as long as dedupe keys, far longer than any digest waits.
             try self.store.purgeDeletedNodes(before: now - Int64(self.site.keepDedupeDays) * 86_400)
-            try context.outbox.purgeSent(before: now - Int64(self.site.keepDays) * 86_400)
+            try outbox.purgeSent(before: now - Int64(self.site.keepDays) * 86_400)
             try self.store.purgeCancelledMail(before: now - Int64(self.site.keepDays) * 86_400)
             try self.store.purgeGaveUp(before: now - Int64(self.site.keepDays) * 86_400)
             try self.store.purgeBounces(before: now - Int64(self.site.keepDays) * 86_400)
@@ -105,7 +110,7 @@ public final class Filter {
         let clock = ContinuousClock()
         let started = clock.now
         if dryRun {
-            try store.db.inRolledBackTransaction(work)
+            try store.inRolledBackTransaction(work)
             report.filterSeconds = Self.seconds(clock.now - started)
         } else {
             let logID = try store.beginRunLog(now: now, pid: Int64(getpid()))
@@ -119,24 +124,24 @@ public final class Filter {
             do {
                 if let transport {
                     let delivering = clock.now
-                    report.delivery = try context.outbox.deliverDue(through: transport, now: now)
+                    report.delivery = try outbox.deliverDue(through: transport, now: now)
                     report.deliverySeconds = Self.seconds(clock.now - delivering)
                 }
             } catch {
                 failure = failure ?? error
             }
             if let failure {
-                try? store.finishRunLog(logID, now: now, events: report.events, messages: context.messagesQueued,
-                                        digests: context.digestsSent, delivered: report.delivery.sent, error: describeError(failure))
+                try? store.finishRunLog(logID, now: now, events: report.events, messages: sink.committed.messagesQueued,
+                                        digests: sink.committed.digestsSent, delivered: report.delivery.sent, error: describeError(failure))
                 throw failure
             }
-            try store.finishRunLog(logID, now: now, events: report.events, messages: context.messagesQueued,
-                                   digests: context.digestsSent, delivered: report.delivery.sent, error: nil)
-            report.newProblems = try newProblems(runID: logID, handlers: handlers.map(\.name), now: now)
+            try store.finishRunLog(logID, now: now, events: report.events, messages: sink.committed.messagesQueued,
+                                   digests: sink.committed.digestsSent, delivered: report.delivery.sent, error: nil)
+            report.newProblems = try newProblems(runID: logID, handlers: plan.names, now: now)
         }
-        report.messagesQueued = context.messagesQueued
-        report.digestItems = context.digestItems
-        report.digestsSent = context.digestsSent
+        report.messagesQueued = sink.committed.messagesQueued
+        report.digestItems = sink.committed.digestItems
+        report.digestsSent = sink.committed.digestsSent
         return report
     }
 
@@ -178,16 +183,18 @@ public final class Filter {
     /// `currentTick` is this run's `ezcurrenttime` event. An older one still waiting (a handler
     /// failed on it) has nothing left to do: this run's tick covers everything due up to a later
     /// time. So it is marked handled unseen, and failing handlers do not pile up one tick per run.
-    private func filter(handlers: [EventHandler], context: RunContext, currentTick: Int64, report: inout Report) throws {
+    private func filter(_ plan: HandlerRegistry.Plan, renderer: MailRenderer, sink: ItemSink, digests: DigestRun?,
+                        currentTick: Int64, report: inout Report) throws {
+        let now = renderer.now
         var afterID: Int64 = 0
         while true {
-            var batch = try store.dueEvents(after: afterID, now: context.now, limit: site.batchSize)
+            var batch = try store.dueEvents(after: afterID, now: now, limit: site.batchSize)
             guard let first = batch.first, let last = batch.last else { break }
             afterID = last.id
             let superseded = batch.filter { $0.type == EventType.currentTime && $0.id < currentTick }
             if !superseded.isEmpty {
-                try store.db.inTransaction {
-                    for tick in superseded { try store.markEventHandled(tick.id, now: context.now) }
+                try store.inTransaction {
+                    for tick in superseded { try store.markEventHandled(tick.id, now: now) }
                 }
                 batch.removeAll { $0.type == EventType.currentTime && $0.id < currentTick }
                 guard !batch.isEmpty else { continue }
@@ -196,44 +203,43 @@ public final class Filter {
 
             // Outside the transaction: external programs may be slow, and ingest must not wait on them.
             // A custom handler in backoff is not started: its events wait for it.
-            var skipped: [String: String] = [:]
-            for handler in handlers {
+            var outcomes = Outcomes()
+            for handler in plan.handlers where handler.takesWholeBatch {
                 // A next attempt further ahead than the longest backoff was set by a clock (or a
                 // --now) that has since gone back: the handler runs rather than wait for it.
-                if let external = handler as? ExternalHandler, let backoff = try store.handlerBackoff(external.name),
-                   backoff.nextAttempt > context.now, backoff.nextAttempt - context.now <= Self.longestHandlerBackoff {
-                    skipped[handler.name] = backoff.lastError
-                    try handler.prepare([], run: context)
+                if let backoff = try store.handlerBackoff(handler.name),
+                   backoff.nextAttempt > now, backoff.nextAttempt - now <= Self.longestHandlerBackoff {
+                    outcomes.skipped[handler.name] = backoff.lastError
                     continue
                 }
-                try handler.prepare(batch.filter { !(finished[$0.id]?.contains(handler.name) ?? false) }, run: context)
+                outcomes.batch[handler.name] = try handler.items(
+                    for: batch.filter { !(finished[$0.id]?.contains(handler.name) ?? false) }, renderer: renderer, store: store)
                 if let external = handler as? ExternalHandler {
                     switch external.lastBatch {
                     case .success?: try store.recordHandlerSuccess(external.name)
                     case .failure(let failure)?:
                         try store.recordHandlerFailure(external.name, error: failure.description, stderrTail: failure.stderrTail,
-                                                       now: context.now, delay: Self.handlerBackoff)
+                                                       now: now, delay: Self.handlerBackoff)
                     case nil: break
                     }
                 }
             }
             // Commit at event boundaries every few thousand rows, so intake (cgi, ingest) never waits
             // long for the write lock, whatever the number of subscribers. A tick starts a
-            // transaction of its own: before it, with everything earlier committed, the handlers'
-            // `prepareTick` does its work in transactions of its own (the digests, user by user).
+            // transaction of its own: before it, with everything earlier committed, the digest
+            // stage does its work in transactions of its own (one per user).
             var next = batch.startIndex
             while next < batch.endIndex {
-                if batch[next].type == EventType.currentTime {
-                    let done = finished[batch[next].id] ?? []
-                    for handler in handlers where !done.contains(handler.name) { try handler.prepareTick(batch[next], run: context) }
+                if batch[next].type == EventType.currentTime, let digests,
+                   !(finished[batch[next].id] ?? []).contains(DigestRun.handlerName) {
+                    outcomes.digests[batch[next].id] = try digests.sendDigests(dueAt: batch[next])
                 }
-                try store.db.inTransaction {
-                    let start = context.rowsWritten
+                try sink.inTransaction {
                     repeat {
-                        try process(batch[next], handlers: handlers, finished: finished[batch[next].id] ?? [], skipped: skipped,
-                                    context: context, report: &report)
+                        try process(batch[next], plan: plan, finished: finished[batch[next].id] ?? [], outcomes: &outcomes,
+                                    renderer: renderer, sink: sink, report: &report)
                         next += 1
-                    } while next < batch.endIndex && context.rowsWritten - start < Self.rowsPerCommit
+                    } while next < batch.endIndex && sink.pending.rows < Self.rowsPerCommit
                         && batch[next].type != EventType.currentTime
                 }
             }
@@ -242,11 +248,35 @@ public final class Filter {
 
     static let rowsPerCommit = 5_000
 
-    /// Offers one event to every handler that has not handled it yet, each in a savepoint: a
-    /// handler that throws (a value that cannot become mail, say) fails alone and is retried at the
-    /// next run, while storage errors stop the run.
-    private func process(_ event: Event, handlers: [EventHandler], finished: Set<String>, skipped: [String: String],
-                         context: RunContext, report: inout Report) throws {
+    /// What was decided for a batch before its transactions: whole-batch handlers' outcomes by
+    /// handler and event, the handlers in backoff (with their last error), the digests' outcome
+    /// per tick.
+    private struct Outcomes {
+        var batch: [String: [Int64: HandlerOutcome]] = [:]
+        var skipped: [String: String] = [:]
+        var digests: [Int64: HandlerOutcome] = [:]
+    }
+
+    /// The outcome of handler `name` for `event`: asked now (one event, inside the transaction) or
+    /// taken from what was decided before the transaction.
+    private func outcome(of name: String, for event: Event, plan: HandlerRegistry.Plan, outcomes: inout Outcomes,
+                         renderer: MailRenderer) throws -> HandlerOutcome {
+        let missing = HandlerOutcome.failed("\(name) was not given event \(event.id)")
+        if name == DigestRun.handlerName, plan.digests {
+            guard event.type == EventType.currentTime else { return .done([]) }
+            return outcomes.digests.removeValue(forKey: event.id) ?? missing
+        }
+        guard let handler = plan.handler(named: name) else { return missing }
+        if handler.takesWholeBatch { return outcomes.batch[name]?[event.id] ?? missing }
+        return try handler.items(for: [event], renderer: renderer, store: store)[event.id] ?? missing
+    }
+
+    /// Offers one event to every handler that has not handled it yet; the items of each go to the
+    /// sink in a savepoint of their own: a handler that fails (a value that cannot become mail,
+    /// say) fails alone and is retried at the next run, while storage errors stop the run.
+    private func process(_ event: Event, plan: HandlerRegistry.Plan, finished: Set<String>, outcomes: inout Outcomes,
+                         renderer: MailRenderer, sink: ItemSink, report: inout Report) throws {
+        let now = renderer.now
         // Intake may have moved or withdrawn a waiting event (a session's reminder, or its
         // announcement superseded by a move) since the batch was read; then it is not this run's
         // to send. Checked inside the write transaction.
@@ -255,49 +285,45 @@ public final class Filter {
         var doneNow: [String] = []
         // A custom handler still failing on an event this old gives up on it, so the event goes on.
         let due = max(event.createdAt, event.notBefore ?? event.createdAt)
-        let givesUp = context.now - due >= monitor.handlerGiveUpAfter
-        for handler in handlers where !finished.contains(handler.name) {
-            if let reason = skipped[handler.name] {
+        let givesUp = now - due >= monitor.handlerGiveUpAfter
+        for name in plan.names where !finished.contains(name) {
+            if let reason = outcomes.skipped[name] {
                 if givesUp {
-                    try giveUp(event, handler: handler.name, reason: reason, now: context.now)
-                    doneNow.append(handler.name)
+                    try giveUp(event, handler: name, reason: reason, now: now)
+                    doneNow.append(name)
                 } else {
                     allDone = false
                 }
                 continue
             }
-            let counters = context.counters
             var failure: String?
-            do {
-                try store.db.inSavepoint {
-                    switch try handler.handle(event, run: context) {
-                    case .done(let items):
-                        for item in items { try context.accept(item, event: event) }
-                    case .failed(let reason):
-                        failure = reason
-                    }
+            switch try outcome(of: name, for: event, plan: plan, outcomes: &outcomes, renderer: renderer) {
+            case .done(let items):
+                do {
+                    try sink.accept(items, event: event)
+                } catch let error as DatabaseError {
+                    throw error
+                } catch {
+                    failure = "\(error)"
                 }
-            } catch let error as DatabaseError {
-                throw error
-            } catch {
-                context.counters = counters
-                failure = "\(error)"
+            case .failed(let reason):
+                failure = reason
             }
-            if let failure, givesUp, handler is ExternalHandler {
-                try giveUp(event, handler: handler.name, reason: failure, now: context.now)
-                doneNow.append(handler.name)
+            if let failure, givesUp, plan.handler(named: name) is ExternalHandler {
+                try giveUp(event, handler: name, reason: failure, now: now)
+                doneNow.append(name)
             } else if let failure {
                 allDone = false
                 report.failedPairs += 1
-                try store.markHandlerFailed(event: event.id, handler: handler.name, error: failure, now: context.now)
+                try store.markHandlerFailed(event: event.id, handler: name, error: failure, now: now)
             } else {
-                doneNow.append(handler.name)
+                doneNow.append(name)
             }
         }
         if allDone {
-            try store.markEventHandled(event.id, now: context.now)
+            try store.markEventHandled(event.id, now: now)
         } else {
-            for name in doneNow { try store.markHandlerDone(event: event.id, handler: name, now: context.now) }
+            for name in doneNow { try store.markHandlerDone(event: event.id, handler: name, now: now) }
         }
         report.events += 1
     }

@@ -1,33 +1,64 @@
-/// A notification handler: turns an event into items for subscribers (eZ's
+/// A notification handler: turns events into items for subscribers (eZ's
 /// `eZNotificationEventHandler`, one type per handler, resolved by name from notification.ini).
 ///
-/// `handle` runs inside the batch's transaction: what it returns is committed together with the
-/// mark that this (event, handler) pair is done. Slow work (running an external program)
-/// belongs in `prepare`, which runs before the transaction opens; long work on a tick that
-/// commits in pieces, in `prepareTick`.
+/// A handler reads what it needs (rules, users) and returns items; it never writes. The
+/// `Filter` hands the items to the `ItemSink`, in the transaction that marks the (event,
+/// handler) pair done, so they are committed together.
+///
+///     let outcomes = try handler.items(for: events, renderer: renderer, store: store)
+///     if case .done(let items)? = outcomes[event.id] { try sink.accept(items, event: event) }
 protocol EventHandler: AnyObject {
     /// The name in notification.ini (`ezsubtree`, `mycustom`).
     var name: String { get }
     /// Where it was found: "built-in" or the executable's path.
     var origin: String { get }
-    func prepare(_ events: [Event], run: RunContext) throws
-    /// For an `ezcurrenttime` event: runs just before the event's transaction, when every earlier
-    /// event of the batch is committed, outside any transaction, so long work can commit in
-    /// pieces of its own (the digests, one transaction per user). `handle` then reports the outcome.
-    func prepareTick(_ tick: Event, run: RunContext) throws
-    func handle(_ event: Event, run: RunContext) throws -> HandlerOutcome
+    /// True when the handler does slow work once for many events (an external program): the
+    /// filter then gives it the whole batch before the write transaction opens, so intake never
+    /// waits on it. Otherwise it gets one event at a time inside the transaction, so its reads
+    /// see what earlier events of the batch wrote and a batch's items are never all in memory.
+    var takesWholeBatch: Bool { get }
+    /// The outcome for each of `events`: an event missing from the answer failed. Throws only
+    /// for a storage error, which stops the run; any other failure is the event's outcome.
+    func items(for events: [Event], renderer: MailRenderer, store: Store) throws -> [Int64: HandlerOutcome]
 }
 
 extension EventHandler {
-    func prepare(_ events: [Event], run: RunContext) throws {}
-    func prepareTick(_ tick: Event, run: RunContext) throws {}
+    var takesWholeBatch: Bool { false }
+
+    /// `items(for:)` of a handler that looks at each event alone: an error on one event (a value
+    /// that cannot become mail) fails that event alone, while a storage error stops the run.
+    func eachEvent(_ events: [Event], _ body: (Event) throws -> [HandlerItem]) throws -> [Int64: HandlerOutcome] {
+        var outcomes: [Int64: HandlerOutcome] = [:]
+        for event in events {
+            do {
+                outcomes[event.id] = .done(try body(event))
+            } catch let error as DatabaseError {
+                throw error
+            } catch {
+                outcomes[event.id] = .failed("\(error)")
+            }
+        }
+        return outcomes
+    }
 }
 
 enum HandlerOutcome {
     /// Done with the event; these items go to the sink (possibly none).
-    case done([Items])
+    case done([HandlerItem])
     /// Not done: retried at the next run, visible in `status`. Other handlers' work is kept.
     case failed(String)
+}
+
+/// What a handler asks the sink to write for an event.
+enum HandlerItem {
+    /// Content for recipients: digest rows or queued mail.
+    case mail(Items)
+    /// `node` (and everything below it) was deleted at a time: waiting digests leave out what
+    /// happened to it before.
+    case nodeDeleted(node: String, at: Int64)
+    /// What an earlier event put into digests no longer holds (a session's announcement, once a
+    /// move or cancellation of it is mailed): it leaves every digest still waiting.
+    case withdrawDigestItems(ofEvent: Int64)
 }
 
 /// One piece of content for several recipients.

@@ -4,7 +4,7 @@ import Foundation
 /// `eZNotificationEventFilter::availableHandlers()`, but a name that resolves to nothing is a
 /// settings error instead of a line in a debug log.
 ///
-///     let handlers = try HandlerRegistry.resolve(settings: settings, root: root)
+///     let plan = try HandlerRegistry.plan(settings: settings, root: root)
 public enum HandlerRegistry {
     public struct Resolved: Sendable {
         public let name: String
@@ -22,20 +22,35 @@ public enum HandlerRegistry {
         try entries(settings: settings, root: root).map { Resolved(name: $0.name, location: $0.location, listedAt: $0.origin) }
     }
 
-    static func handlers(settings: Settings, root: URL) throws -> [EventHandler] {
+    /// What a run does with notification.ini's list: the handlers, and whether the digest stage
+    /// runs (`ezgeneraldigest`, a name eZ's stock notification.ini lists, turns it on).
+    ///
+    ///     let plan = try HandlerRegistry.plan(settings: settings, root: root)
+    ///     for name in plan.names { print(name, plan.handler(named: name)?.origin ?? "the digest stage") }
+    struct Plan {
+        /// Every listed name, in processing order: the order of the handlers and of digest sections.
+        let names: [String]
+        /// The handlers, in processing order (the digest stage is not one).
+        let handlers: [EventHandler]
+        /// True when the digest stage runs on each tick.
+        let digests: Bool
+
+        func handler(named name: String) -> EventHandler? {
+            handlers.first { $0.name == name }
+        }
+    }
+
+    static func plan(settings: Settings, root: URL) throws -> Plan {
         let entries = try entries(settings: settings, root: root)
-        let order = entries.map(\.name)
-        return entries.map { entry -> EventHandler in
+        let handlers = entries.compactMap { entry -> EventHandler? in
             switch entry.name {
-            case "ezsubtree": return SubtreeHandler()
+            case SubtreeHandler.handlerName: return SubtreeHandler()
             case "ezcollaborationnotification": return CollaborationHandler()
-            case "ezgeneraldigest":
-                let digest = GeneralDigestHandler()
-                digest.handlerOrder = order
-                return digest
-            default: return ExternalHandler(name: entry.name, executable: entry.executable!)
+            case DigestRun.handlerName: return nil
+            default: return ExternalHandler(name: entry.name, executable: entry.executable!, root: root)
             }
         }
+        return Plan(names: entries.map(\.name), handlers: handlers, digests: entries.contains { $0.name == DigestRun.handlerName })
     }
 
     private struct Entry {

@@ -2,7 +2,7 @@
 /// concern, inside intake's transaction.
 ///
 ///     let lifecycle = ObjectLifecycle(store: store, source: source, now: now)
-///     let results = try store.db.inTransaction { try events.flatMap(lifecycle.store) }
+///     let results = try store.inTransaction { try events.flatMap(lifecycle.store) }
 ///
 /// A scheduled session is one thing with one reminder: a new start moves the waiting reminder to
 /// the new start − `ReminderLead` and mails one `kaltura.schedule_rescheduled` naming both times;

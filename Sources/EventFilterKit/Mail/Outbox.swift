@@ -4,6 +4,9 @@ import Foundation
 /// `queued` → `sent`; a temporary failure → `deferred` with backoff; a permanent failure or a
 /// message older than the queue lifetime → `failed`, with the server's reply kept.
 ///
+/// This decides what happens when (batches, retry timing, which writes commit together and
+/// with or without the write lock held); the rows are the store's (`Store/OutboxStore.swift`).
+///
 ///     let outbox = Outbox(store: store, policy: .standard)
 ///     let report = try outbox.deliverDue(through: transport, now: now)
 public struct Outbox {
@@ -40,20 +43,25 @@ public struct Outbox {
         self.policy = policy
     }
 
-    var db: any StoreDatabase { store.db }
-
     /// Queues one composed message; due at once.
     func enqueue(recipient: String, sender: String, subject: String, message: ComposedMessage, now: Int64) throws {
-        try db.execute("""
-            INSERT INTO outbox(recipient, sender, message_id, subject, message, created_at, next_attempt_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?)
-            """, [recipient, sender, message.messageID, subject, message.bytes, now, now])
+        try store.queueMessage(recipient: recipient, sender: sender, subject: subject, message: message, now: now)
     }
 
     public struct DeliveryReport: Sendable, Equatable {
         public var sent = 0
         public var deferred = 0
         public var failed = 0
+
+        /// Counts a recorded outcome: an acceptance always (the server has the message), a
+        /// deferral or failure only when it changed a waiting message.
+        mutating func count(_ disposition: OutboxDisposition, changed: Bool) {
+            switch disposition {
+            case .accepted: sent += 1
+            case .deferred: deferred += changed ? 1 : 0
+            case .failed: failed += changed ? 1 : 0
+            }
+        }
     }
 
     /// Delivers every queued or deferred message that is due, in batches. Each acceptance is
@@ -65,54 +73,47 @@ public struct Outbox {
     /// (and, after a crash, at the start of the next delivery), in one transaction.
     public func deliverDue(through transport: MailTransport, now: Int64) throws -> DeliveryReport {
         var report = DeliveryReport()
-        try settleDelivered()
+        try store.settleDeliveredMail()
         let verp = try bounceAddress.map { VERPAddress(bounceAddress: $0, secret: try store.verpSecret()) }
         var afterID: Int64 = 0
         while true {
-            // Sizes first (length() of a blob does not read it), then the messages that fit.
-            let sizes = try db.map("""
-                SELECT id, length(message) FROM outbox
-                WHERE state IN ('queued', 'deferred') AND next_attempt_at <= ? AND id > ?
-                ORDER BY id LIMIT ?
-                """, [now, afterID, batchSize]) { (id: $0.int64(0), bytes: $0.int(1)) }
+            // Sizes first (no message is read for them), then the messages that fit.
+            let sizes = try store.dueOutboxSizes(now: now, after: afterID, limit: batchSize)
             guard !sizes.isEmpty else { break }
             var total = 0
             let fitting = sizes.prefix { size in
-                defer { total += size.bytes }
-                return total == 0 || total + size.bytes <= batchBytes
+                defer { total += size.size }
+                return total == 0 || total + size.size <= batchBytes
             }
-            let batch = try db.map("""
-                SELECT id, sender, recipient, message, created_at, attempts FROM outbox
-                WHERE state IN ('queued', 'deferred') AND next_attempt_at <= ? AND id > ? AND id <= ?
-                ORDER BY id
-                """, [now, afterID, fitting.last!.id]) { row in
-                (OutgoingMessage(id: row.int64(0), sender: verp?.envelopeSender(for: row.int64(0)) ?? row.string(1),
-                                 recipient: row.string(2), bytes: row.bytes(3)),
-                 row.int64(4), row.int(5))
-            }
+            let batch = try store.dueOutboxMessages(now: now, after: afterID, through: fitting.last!.id)
             guard let last = batch.last else { break }
-            afterID = last.0.id
-            let details = Dictionary(uniqueKeysWithValues: batch.map { ($0.0.id, (createdAt: $0.1, attempts: $0.2)) })
-            let messages = batch.map(\.0)
-            let note = { (message: OutgoingMessage, outcome: DeliveryOutcome) in
-                let detail = details[message.id]!
-                try record(outcome, for: message.id, createdAt: detail.createdAt, attempts: detail.attempts, now: now, into: &report)
+            afterID = last.id
+            let queued = Dictionary(uniqueKeysWithValues: batch.map { ($0.id, $0) })
+            let messages = batch.map {
+                OutgoingMessage(id: $0.id, sender: verp?.envelopeSender(for: $0.id) ?? $0.sender, recipient: $0.recipient, bytes: $0.bytes)
+            }
+            let decide = { (message: OutgoingMessage, outcome: DeliveryOutcome) in
+                disposition(of: outcome, for: queued[message.id]!, now: now)
             }
             if transport.redeliveryIsIdempotent {
                 // Delivering again is harmless (the file transport rewrites the same file), so the
                 // transport works with no lock held, however slow its disk, and the batch's
                 // outcomes commit together afterwards in one short transaction. A crash in between
                 // only delivers the batch again.
-                var outcomes: [(OutgoingMessage, DeliveryOutcome)] = []
+                var outcomes: [(id: Int64, disposition: OutboxDisposition)] = []
                 outcomes.reserveCapacity(messages.count)
-                try transport.deliver(messages) { message, outcome in outcomes.append((message, outcome)) }
+                try transport.deliver(messages) { message, outcome in outcomes.append((message.id, decide(message, outcome))) }
+                var changed: [Bool] = []
                 try retryingWhileBusy("the outcomes of \(outcomes.count) delivered messages could not be recorded") {
-                    try db.inTransaction { for (message, outcome) in outcomes { try note(message, outcome) } }
+                    changed = try store.record(outcomes, now: now)
                 }
+                for (outcome, changed) in zip(outcomes, changed) { report.count(outcome.disposition, changed: changed) }
             } else {
-                try transport.deliver(messages, report: note)
+                try transport.deliver(messages) { message, outcome in
+                    try record(decide(message, outcome), for: message.id, now: now, into: &report)
+                }
             }
-            try settleDelivered()
+            try store.settleDeliveredMail()
         }
         return report
     }
@@ -129,7 +130,7 @@ public struct Outbox {
         while true {
             do {
                 return try write()
-            } catch let error as DatabaseError where error.code == 5 || error.code == 6 {  // SQLITE_BUSY, SQLITE_LOCKED
+            } catch let error as any StorageError where error.kind == .retryable {  // busy or locked, a lost race
                 guard clock.now < deadline else {
                     throw EventFilterError.failure("\(what()), but the store stayed locked for \(recordPatience): \(error)")
                 }
@@ -138,70 +139,38 @@ public struct Outbox {
         }
     }
 
-    private func record(_ outcome: DeliveryOutcome, for id: Int64, createdAt: Int64, attempts: Int, now: Int64,
-                        into report: inout DeliveryReport) throws {
+    /// What to record for `outcome`: a temporary failure of a message older than the queue
+    /// lifetime fails it; otherwise it waits the backoff for its next attempt.
+    private func disposition(of outcome: DeliveryOutcome, for message: OutboxMessage, now: Int64) -> OutboxDisposition {
         switch outcome {
         case .accepted(let reply):
-            // The server has the message: losing this row would send it again at the next run.
-            // Its reply rides along in the same row, so keeping it costs no extra write.
-            try retryingWhileBusy("message \(id) was accepted by the server and may be sent again") {
-                try db.execute("INSERT OR IGNORE INTO outbox_delivered(outbox_id, sent_at, reply) VALUES (?, ?, ?)", [id, now, reply])
-            }
-            report.sent += 1
+            return .accepted(reply: reply)
         case .permanentFailure(let reason):
-            var changed = 0
-            try retryingWhileBusy("the failure of message \(id) could not be recorded") {
-                changed = try markFailed(id, reason: reason, now: now)
-            }
-            report.failed += changed
+            return .failed(reason: reason)
         case .temporaryFailure(let reason):
-            if now - createdAt >= policy.maximumLifetime {
-                let days = policy.maximumLifetime / 86_400
-                var changed = 0
-                try retryingWhileBusy("the failure of message \(id) could not be recorded") {
-                    changed = try markFailed(id, reason: "gave up after \(days) days in the queue: \(reason)", now: now)
-                }
-                report.failed += changed
-            } else {
-                let next = now + policy.delay(afterAttempts: attempts + 1)
-                var changed = 0
-                try retryingWhileBusy("the deferral of message \(id) could not be recorded") {
-                    // Only a message still waiting: one cancelled while the server had it (its user
-                    // removed or disabled) stays cancelled, or it would be sent at the next run.
-                    try db.execute("""
-                        UPDATE outbox SET state = 'deferred', attempts = attempts + 1, last_attempt_at = ?,
-                            next_attempt_at = ?, last_error = ? WHERE id = ? AND state IN ('queued', 'deferred')
-                        """, [now, next, reason, id])
-                    changed = db.changes
-                }
-                report.deferred += changed
+            guard now - message.createdAt < policy.maximumLifetime else {
+                return .failed(reason: "gave up after \(policy.maximumLifetime / 86_400) days in the queue: \(reason)")
             }
+            return .deferred(reply: reason, until: now + policy.delay(afterAttempts: message.attempts + 1))
         }
     }
 
-    /// Marks every message recorded in `outbox_delivered` as sent, in one transaction. The
-    /// acceptance's reply becomes the message's last reply (`last_error`, which for a sent message
-    /// holds the reply that accepted it, as `mail show` and `mail list --sent` print it).
-    func settleDelivered() throws {
-        try db.inTransaction {
-            try db.execute("""
-                UPDATE outbox SET state = 'sent', attempts = attempts + 1,
-                    last_error = (SELECT reply FROM outbox_delivered WHERE outbox_id = outbox.id),
-                    sent_at = (SELECT sent_at FROM outbox_delivered WHERE outbox_id = outbox.id),
-                    last_attempt_at = (SELECT sent_at FROM outbox_delivered WHERE outbox_id = outbox.id)
-                WHERE id IN (SELECT outbox_id FROM outbox_delivered)
-                """)
-            try db.execute("DELETE FROM outbox_delivered")
+    /// Commits one outcome at once, waiting out another writer's lock.
+    private func record(_ disposition: OutboxDisposition, for id: Int64, now: Int64, into report: inout DeliveryReport) throws {
+        let what: String
+        switch disposition {
+        // The server has the message: losing this row would send it again at the next run.
+        // Its reply rides along in the same row, so keeping it costs no extra write.
+        case .accepted: what = "message \(id) was accepted by the server and may be sent again"
+        case .failed: what = "the failure of message \(id) could not be recorded"
+        case .deferred: what = "the deferral of message \(id) could not be recorded"
         }
-    }
-
-    /// A message cancelled while the server had it stays cancelled: it is nobody's problem.
-    private func markFailed(_ id: Int64, reason: String, now: Int64) throws -> Int {
-        try db.execute("""
-            UPDATE outbox SET state = 'failed', attempts = attempts + 1, last_attempt_at = ?, last_error = ?
-            WHERE id = ? AND state IN ('queued', 'deferred')
-            """, [now, reason, id])
-        return db.changes
+        var changed = false
+        // A deferral or failure changes only a message still waiting: one cancelled while the
+        // server had it (its user removed or disabled) stays cancelled, or it would be sent at the
+        // next run, and is nobody's problem.
+        try retryingWhileBusy(what) { changed = try store.record(disposition, forMessage: id, now: now) }
+        report.count(disposition, changed: changed)
     }
 
     // MARK: Operator views
@@ -222,39 +191,22 @@ public struct Outbox {
     }
 
     public func list(states: [String], limit: Int = 1000) throws -> [Entry] {
-        let placeholders = states.map { _ in "?" }.joined(separator: ", ")
-        let arguments: [DatabaseValueConvertible] = states + [limit]
-        return try db.map("""
-            SELECT id, recipient, subject, state, attempts, created_at, next_attempt_at, last_error, acknowledged_at FROM outbox
-            WHERE state IN (\(placeholders)) ORDER BY id LIMIT ?
-            """, arguments) {
-            Entry(id: $0.int64(0), recipient: $0.string(1), subject: $0.string(2), state: $0.string(3), attempts: $0.int(4),
-                  createdAt: $0.int64(5), nextAttemptAt: $0.int64(6), lastError: $0.optionalString(7),
-                  acknowledgedAt: $0.isNull(8) ? nil : $0.int64(8))
-        }
+        try store.outboxEntries(states: states, limit: limit)
     }
 
     /// Puts a failed message back in the queue, due at once. Returns false when `id` is not a failed message.
     public func retry(id: Int64, now: Int64) throws -> Bool {
-        try db.execute("""
-            UPDATE outbox SET state = 'queued', next_attempt_at = ?, created_at = ?, acknowledged_at = NULL, reported_state = NULL
-            WHERE id = ? AND state = 'failed'
-            """, [now, now, id])
-        return db.changes == 1
+        try store.requeueFailedMessage(id: id, now: now)
     }
 
     /// Requeues every failed message; returns how many.
     public func retryAllFailed(now: Int64) throws -> Int {
-        try db.execute("""
-            UPDATE outbox SET state = 'queued', next_attempt_at = ?, created_at = ?, acknowledged_at = NULL, reported_state = NULL
-            WHERE state = 'failed'
-            """, [now, now])
-        return db.changes
+        try store.requeueFailedMessages(now: now)
     }
 
     /// Sent messages older than the retention go.
     func purgeSent(before cutoff: Int64) throws {
-        try db.execute("DELETE FROM outbox WHERE state = 'sent' AND sent_at < ?", [cutoff])
+        try store.purgeSentMail(before: cutoff)
     }
 
     public struct Counts: Sendable, Equatable {
@@ -262,17 +214,7 @@ public struct Outbox {
         public var oldestDeferred: Int64?
     }
 
-    /// Each count through its own partial index: sent mail kept for `KeepDays` is never walked.
     public func counts() throws -> Counts {
-        var counts = Counts()
-        try db.forEach("SELECT state, count(*) FROM outbox WHERE state IN ('queued', 'deferred') GROUP BY state") { row in
-            if row.string(0) == "queued" { counts.queued = row.int(1) } else { counts.deferred = row.int(1) }
-        }
-        counts.failed = try db.scalarInt("SELECT count(*) FROM outbox WHERE state = 'failed'") ?? 0
-        counts.sent = try db.scalarInt("SELECT count(*) FROM outbox WHERE state = 'sent'") ?? 0
-        counts.oldestDeferred = try db.first("SELECT min(created_at) FROM outbox WHERE state = 'deferred'") {
-            $0.isNull(0) ? nil : $0.int64(0)
-        } ?? nil
-        return counts
+        try store.outboxCounts()
     }
 }

@@ -56,7 +56,7 @@ extension Store {
         if let secret = try existingVERPSecret() { return secret }
         // Two processes may both get here: the first insert wins and both read the same value.
         try db.execute("INSERT OR IGNORE INTO installation_secret(name, value) VALUES ('verp', ?)", [Crypto.randomBytes(32)])
-        guard let secret = try db.first("SELECT value FROM installation_secret WHERE name = 'verp'", [], { $0.bytes(0) }) else {
+        guard let secret = try db.first("SELECT value FROM installation_secret WHERE name = 'verp'", [], { try $0.bytes("value") }) else {
             throw EventFilterError.failure("could not keep the bounce address secret in the store")
         }
         return secret
@@ -65,12 +65,12 @@ extension Store {
     /// The VERP key, or nil when no message has been sent with a bounce address yet (reading a
     /// bounce never makes one: a bounce that could not be ours changes nothing).
     public func existingVERPSecret() throws -> [UInt8]? {
-        try db.first("SELECT value FROM installation_secret WHERE name = 'verp'", [], { $0.bytes(0) })
+        try db.first("SELECT value FROM installation_secret WHERE name = 'verp'", [], { try $0.bytes("value") })
     }
 
     /// The recipient of outbox message `id`, or nil when there is no such message (never was, or purged).
     public func outboxRecipient(id: Int64) throws -> String? {
-        try db.first("SELECT recipient FROM outbox WHERE id = ?", [id]) { $0.string(0) }
+        try db.first("SELECT recipient FROM outbox WHERE id = ?", [id]) { try $0.string("recipient") }
     }
 
     /// Records one bounce of message `outboxID` to `recipient` and counts it for the address, in
@@ -96,7 +96,7 @@ extension Store {
                     last_status = excluded.last_status, updated_at = excluded.updated_at
                 """, [recipient, hard ? 1 : 0, hard ? 0 : 1, status, now])
             let count = try db.first("SELECT hard, soft FROM bounce_address WHERE address = ?", [recipient]) {
-                hard ? $0.int(0) : $0.int(1)
+                try $0.int(hard ? "hard" : "soft")
             } ?? 0
             guard hard && count >= disableAfter else {
                 return BounceRecord(counted: true, count: count, disabledUser: false, reachedLimit: false)
@@ -118,13 +118,14 @@ extension Store {
     /// The bounce counts of `email`, or nil when no bounce was ever recorded for it.
     public func bounceSummary(email: String) throws -> BounceSummary? {
         try db.first("SELECT hard, soft, last_status, disabled_at FROM bounce_address WHERE address = ?", [email]) {
-            BounceSummary(hard: $0.int(0), soft: $0.int(1), lastStatus: $0.string(2), disabledAt: $0.isNull(3) ? nil : $0.int64(3))
+            BounceSummary(hard: try $0.int("hard"), soft: try $0.int("soft"), lastStatus: try $0.string("last_status"),
+                          disabledAt: try $0.optionalInt64("disabled_at"))
         }
     }
 
     /// True when hard bounces stopped mail to `email`, an address that has no user.
     public func isSuppressedByBounces(_ email: String) throws -> Bool {
-        try db.first("SELECT suppressed FROM bounce_address WHERE address = ?", [email]) { $0.int(0) != 0 } ?? false
+        try db.first("SELECT suppressed FROM bounce_address WHERE address = ?", [email]) { try $0.int("suppressed") != 0 } ?? false
     }
 
     /// The operator's way back after bounces: the address's user is enabled, an address without a
@@ -155,20 +156,23 @@ extension Store {
         arguments.append(limit)
         // max(b.hard) makes SQLite take the other columns from the hard bounce when there is one.
         return try db.map("""
-            SELECT o.id, o.recipient, o.subject, o.attempts, max(b.hard), b.status, b.diagnostic, b.received_at
+            SELECT o.id AS id, o.recipient AS recipient, o.subject AS subject, o.attempts AS attempts, max(b.hard) AS hard,
+                   b.status AS status, b.diagnostic AS diagnostic, b.received_at AS received_at
             FROM bounce AS b JOIN outbox AS o ON o.id = b.outbox_id
             \(clauses.isEmpty ? "" : "WHERE " + clauses.joined(separator: " AND "))
             GROUP BY o.id ORDER BY o.id LIMIT ?
             """, arguments) {
-            BouncedMessage(id: $0.int64(0), recipient: $0.string(1), subject: $0.string(2), attempts: $0.int(3),
-                           hard: $0.int(4) != 0, status: $0.string(5), diagnostic: $0.string(6), receivedAt: $0.int64(7))
+            BouncedMessage(id: try $0.int64("id"), recipient: try $0.string("recipient"), subject: try $0.string("subject"),
+                           attempts: try $0.int("attempts"), hard: try $0.int("hard") != 0, status: try $0.string("status"),
+                           diagnostic: try $0.string("diagnostic"), receivedAt: try $0.int64("received_at"))
         }
     }
 
     /// The bounces recorded for message `id`: (hard, status, diagnostic, received at), hard first.
     public func bounces(ofMessage id: Int64) throws -> [(hard: Bool, status: String, diagnostic: String, receivedAt: Int64)] {
         try db.map("SELECT hard, status, diagnostic, received_at FROM bounce WHERE outbox_id = ? ORDER BY hard DESC", [id]) {
-            (hard: $0.int(0) != 0, status: $0.string(1), diagnostic: $0.string(2), receivedAt: $0.int64(3))
+            (hard: try $0.int("hard") != 0, status: try $0.string("status"), diagnostic: try $0.string("diagnostic"),
+             receivedAt: try $0.int64("received_at"))
         }
     }
 

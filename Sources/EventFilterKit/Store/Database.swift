@@ -8,7 +8,7 @@ let SQLITE_TRANSIENT = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
 /// An error reported by SQLite, with its result code and message.
 ///
 ///     do { try db.execute("INSERT INTO user(email) VALUES (?)", ["a@example.com"]) }
-///     catch let error as DatabaseError where error.code == SQLITE_CONSTRAINT { ... }
+///     catch let error as DatabaseError where error.kind == .uniqueViolation { ... }
 public struct DatabaseError: Error, CustomStringConvertible, Sendable {
     /// The primary result code (`SQLITE_BUSY`, `SQLITE_CONSTRAINT`, ...).
     public let code: Int32
@@ -23,6 +23,24 @@ public struct DatabaseError: Error, CustomStringConvertible, Sendable {
         // One line: the statement's line breaks and indentation become single spaces.
         if let sql { text += " (in: \(sql.split(whereSeparator: \.isWhitespace).joined(separator: " ").prefix(200)))" }
         return text
+    }
+}
+
+extension DatabaseError {
+    /// The backend-neutral meaning of this SQLite error: callers outside the connection decide by
+    /// it, never by SQLite's result codes.
+    public var kind: StorageErrorKind {
+        switch code {
+        case SQLITE_CONSTRAINT:
+            // Only a duplicate key is a unique violation; NOT NULL, CHECK and foreign keys are not.
+            // SQLITE_CONSTRAINT_UNIQUE and _PRIMARYKEY are macros Swift does not import:
+            // the primary code with 8 and 6 in the second byte.
+            let unique = SQLITE_CONSTRAINT | (8 << 8), primaryKey = SQLITE_CONSTRAINT | (6 << 8)
+            return extendedCode == unique || extendedCode == primaryKey ? .uniqueViolation : .other
+        case SQLITE_BUSY, SQLITE_LOCKED: return .retryable
+        case SQLITE_FULL: return .diskFull
+        default: return .other
+        }
     }
 }
 
@@ -210,6 +228,40 @@ public final class Database: StoreDatabase {
             if detail.hasPrefix("SCAN ") && !detail.contains("VIRTUAL TABLE") && !detail.hasPrefix("SCAN CONSTANT") {
                 FileHandle.standardError.write(Data("query plan: \(detail) in: \(sql.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.joined(separator: " "))\n".utf8))
             }
+        }
+    }
+
+    /// Copies one snapshot of this database into a new database file at `path` with SQLite's
+    /// online backup API: one read transaction, so writers go on meanwhile (WAL). Retries while
+    /// the source is locked (a checkpoint, a schema change) up to `attempts` times, 50 ms apart.
+    /// The copy uses a rollback journal, so it is one self-contained file. Errors call the copy
+    /// `destination` (the file the caller links it to), not by its temporary path.
+    func backup(into path: String, naming destination: String, attempts: Int) throws {
+        var target: OpaquePointer?
+        guard sqlite3_open_v2(path, &target, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nil) == SQLITE_OK, let target else {
+            let reason = target.map { String(cString: sqlite3_errmsg($0)) } ?? "out of memory"
+            sqlite3_close_v2(target)
+            throw EventFilterError.failure("cannot create \(destination): \(reason)")
+        }
+        defer { sqlite3_close_v2(target) }
+        guard let backup = sqlite3_backup_init(target, "main", handle, "main") else {
+            throw EventFilterError.failure("cannot back up to \(destination): \(String(cString: sqlite3_errmsg(target)))")
+        }
+        // All pages in one step: one read transaction, so one snapshot. Stepping in parts would
+        // restart whenever another process commits, and a busy store might never finish.
+        var rc: Int32 = SQLITE_OK
+        for _ in 0..<attempts {
+            rc = sqlite3_backup_step(backup, -1)
+            guard rc == SQLITE_BUSY || rc == SQLITE_LOCKED else { break }
+            sqlite3_sleep(50)
+        }
+        sqlite3_backup_finish(backup)
+        guard rc == SQLITE_DONE else {
+            throw EventFilterError.failure("backup to \(destination) failed: \(String(cString: sqlite3_errstr(rc)))")
+        }
+        // The copy is one self-contained file: no WAL to carry along or to forget.
+        guard sqlite3_exec(target, "PRAGMA journal_mode = DELETE", nil, nil, nil) == SQLITE_OK else {
+            throw EventFilterError.failure("backup to \(destination) failed: \(String(cString: sqlite3_errmsg(target)))")
         }
     }
 

@@ -44,8 +44,8 @@ extension Store {
     /// when a node of its path was deleted after it happened (in the same second: by a later event).
     func dueDigestEntries(userID: Int64, dueAt time: Int64, ruleHandler: String) throws -> [DigestEntry] {
         try db.map("""
-            SELECT i.id, c.id, c.handler, c.source, c.node_id, coalesce(c.item_name, c.subject), c.item_url,
-                   coalesce(c.happened_at, c.created_at),
+            SELECT i.id AS item_id, c.id AS content_id, c.handler, c.source, c.node_id,
+                   coalesce(c.item_name, c.subject) AS name, c.item_url, coalesce(c.happened_at, c.created_at) AS happened_at,
                    (c.handler = ? AND c.path IS NOT NULL AND NOT EXISTS (
                        SELECT 1 FROM json_each(c.path) AS p
                        JOIN subtree_rule AS r ON r.node_id = p.value AND r.user_id = i.user_id))
@@ -54,12 +54,50 @@ extension Store {
                        JOIN deleted_node AS d ON d.node_id = p.value
                         AND (d.deleted_at > coalesce(c.happened_at, c.created_at)
                              OR (d.deleted_at = coalesce(c.happened_at, c.created_at) AND coalesce(d.event_id > c.event_id, 1)))))
+                   AS stale
             FROM digest_item AS i JOIN content AS c ON c.id = i.content_id
             WHERE i.user_id = ? AND i.send_at <= ? ORDER BY c.event_id, c.id
-            """, [ruleHandler, userID, time]) {
-            DigestEntry(itemID: $0.int64(0), contentID: $0.int64(1), handler: $0.string(2),
-                        source: $0.optionalString(3) ?? "", nodeID: $0.optionalString(4), name: $0.string(5),
-                        url: $0.optionalString(6), happenedAt: $0.int64(7), stale: $0.int(8) != 0)
+            """, [ruleHandler, userID, time]) { row in
+            DigestEntry(itemID: try row.int64("item_id"), contentID: try row.int64("content_id"), handler: try row.string("handler"),
+                        source: try row.optionalString("source") ?? "", nodeID: try row.optionalString("node_id"),
+                        name: try row.string("name"), url: try row.optionalString("item_url"),
+                        happenedAt: try row.int64("happened_at"), stale: try row.int("stale") != 0)
+        }
+    }
+
+    /// The enabled users with digest items due at `time`, by id, as a digest's recipients: the
+    /// digest's link stops the digest (the user's digest token), the footer's other link
+    /// everything (the user's token).
+    func dueDigestRecipients(at time: Int64) throws -> [Recipient] {
+        try db.map("""
+            SELECT u.id, u.email, u.name, u.timezone, u.token, u.digest_token FROM user AS u
+            WHERE u.id IN (SELECT user_id FROM digest_item WHERE send_at <= ?) AND u.enabled = 1 ORDER BY u.id
+            """, [time]) { row in
+            Recipient(userID: try row.int64("id"), email: try row.string("email"), name: try row.string("name"),
+                      timezone: try row.string("timezone"), digest: nil, unsubscribeToken: try row.string("digest_token"),
+                      unsubscribeSubject: "everything in these digests", stopAllToken: try row.string("token"))
+        }
+    }
+
+    /// Deletes the digest items `ids`; returns how many there still were, so a caller that read
+    /// them earlier learns whether they changed in between.
+    func removeDigestItems(_ ids: [Int64]) throws -> Int {
+        var removed = 0
+        for id in ids {
+            try db.execute("DELETE FROM digest_item WHERE id = ?", [id])
+            removed += db.changes
+        }
+        return removed
+    }
+
+    /// Deletes the contents among `ids` that no digest item waits for any more: a content goes
+    /// with its last item, whoever removed it (a digest sent, a user removed, a rule stopped).
+    func deleteUnreferencedContents(_ ids: [Int64]) throws {
+        for id in Set(ids).sorted() {
+            try db.execute("""
+                DELETE FROM content WHERE id = ?
+                  AND NOT EXISTS (SELECT 1 FROM digest_item WHERE digest_item.content_id = content.id)
+                """, [id])
         }
     }
 

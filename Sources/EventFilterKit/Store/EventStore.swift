@@ -55,17 +55,22 @@ extension Store {
             SELECT id, type, params, created_at, not_before FROM event
             WHERE handled_at IS NULL AND id > ? AND (not_before IS NULL OR not_before <= ?)
             ORDER BY id LIMIT ?
-            """, [afterID, now, limit]) { row in
-            Event(id: row.int64(0), type: row.string(1), params: (try? JSONValue.parse(row.string(2))) ?? .object([:]),
-                  createdAt: row.int64(3), notBefore: row.isNull(4) ? nil : row.int64(4))
-        }
+            """, [afterID, now, limit]) { try Self.event(from: $0) }
+    }
+
+    /// An event from a row with its columns `id`, `type`, `params`, `created_at` and `not_before`.
+    /// Params that are not JSON read as none: intake only stores JSON, so this is a hand-edited row.
+    private static func event(from row: Row) throws -> Event {
+        let params = try row.string("params")
+        return Event(id: try row.int64("id"), type: try row.string("type"), params: (try? JSONValue.parse(params)) ?? .object([:]),
+                     createdAt: try row.int64("created_at"), notBefore: try row.optionalInt64("not_before"))
     }
 
     /// The handlers already done with each event of an id range.
     func finishedHandlers(from first: Int64, to last: Int64) throws -> [Int64: Set<String>] {
         var result: [Int64: Set<String>] = [:]
         try db.forEach("SELECT event_id, handler FROM event_progress WHERE event_id BETWEEN ? AND ? AND done = 1", [first, last]) {
-            result[$0.int64(0), default: []].insert($0.string(1))
+            result[try $0.int64("event_id"), default: []].insert(try $0.string("handler"))
         }
         return result
     }
@@ -136,15 +141,13 @@ extension Store {
         let filter = clauses.isEmpty ? "" : "WHERE " + clauses.joined(separator: " AND ")
         let sql = "SELECT id, type, params, created_at, not_before, handled_at, dedupe_key FROM event \(filter) ORDER BY id DESC LIMIT ?"
         let rows = try db.map(sql, arguments) { row in
-            (Event(id: row.int64(0), type: row.string(1), params: (try? JSONValue.parse(row.string(2))) ?? .object([:]),
-                   createdAt: row.int64(3), notBefore: row.isNull(4) ? nil : row.int64(4)),
-             row.isNull(5) ? nil : row.int64(5), row.optionalString(6))
+            (try Self.event(from: row), try row.optionalInt64("handled_at"), try row.optionalString("dedupe_key"))
         }
         return try rows.map { event, handledAt, key in
-            let failed = try db.map("SELECT handler, coalesce(last_error, '') FROM event_progress WHERE event_id = ? AND done = 0",
-                                    [event.id]) { ($0.string(0), $0.string(1)) }
+            let failed = try db.map("SELECT handler, coalesce(last_error, '') AS error FROM event_progress WHERE event_id = ? AND done = 0",
+                                    [event.id]) { (try $0.string("handler"), try $0.string("error")) }
             let gaveUp = try db.map("SELECT handler, error FROM handler_gave_up WHERE event_id = ? ORDER BY handler",
-                                    [event.id]) { ($0.string(0), $0.string(1)) }
+                                    [event.id]) { (try $0.string("handler"), try $0.string("error")) }
             return EventRow(event: event, handledAt: handledAt, dedupeKey: key, failedHandlers: failed, gaveUpHandlers: gaveUp)
         }
     }

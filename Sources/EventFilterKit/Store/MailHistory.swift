@@ -50,10 +50,11 @@ extension Store {
             SELECT id, recipient, subject, state, attempts, created_at, next_attempt_at, last_error, sent_at, acknowledged_at FROM outbox
             WHERE \(clauses.joined(separator: " AND ")) ORDER BY id \(sentOnly ? "DESC" : "ASC") LIMIT ?
             """, arguments) {
-            (entry: Outbox.Entry(id: $0.int64(0), recipient: $0.string(1), subject: $0.string(2), state: $0.string(3),
-                                 attempts: $0.int(4), createdAt: $0.int64(5), nextAttemptAt: $0.int64(6),
-                                 lastError: $0.optionalString(7), acknowledgedAt: $0.isNull(9) ? nil : $0.int64(9)),
-             sentAt: $0.isNull(8) ? nil : $0.int64(8))
+            (entry: Outbox.Entry(id: try $0.int64("id"), recipient: try $0.string("recipient"), subject: try $0.string("subject"),
+                                 state: try $0.string("state"), attempts: try $0.int("attempts"), createdAt: try $0.int64("created_at"),
+                                 nextAttemptAt: try $0.int64("next_attempt_at"), lastError: try $0.optionalString("last_error"),
+                                 acknowledgedAt: try $0.optionalInt64("acknowledged_at")),
+             sentAt: try $0.optionalInt64("sent_at"))
         }
     }
 
@@ -61,18 +62,21 @@ extension Store {
     public func mailDetails(id: Int64) throws -> MailDetails? {
         try db.first("""
             SELECT id, recipient, subject, state, attempts, created_at, next_attempt_at, last_error,
-                   sender, message_id, last_attempt_at, sent_at, substr(message, 1, 65536), length(message), acknowledged_at
+                   sender, message_id, last_attempt_at, sent_at, substr(message, 1, 65536) AS head, length(message) AS size,
+                   acknowledged_at
             FROM outbox WHERE id = ?
             """, [id]) { row in
-            let head = row.bytes(12)
+            let head = try row.bytes("head")
             let end = Self.headerEnd(head)
             return MailDetails(
-                entry: Outbox.Entry(id: row.int64(0), recipient: row.string(1), subject: row.string(2), state: row.string(3),
-                                    attempts: row.int(4), createdAt: row.int64(5), nextAttemptAt: row.int64(6),
-                                    lastError: row.optionalString(7), acknowledgedAt: row.isNull(14) ? nil : row.int64(14)),
-                sender: row.string(8), messageID: row.string(9),
-                lastAttemptAt: row.isNull(10) ? nil : row.int64(10), sentAt: row.isNull(11) ? nil : row.int64(11),
-                headers: String(decoding: head[..<end], as: UTF8.self), size: row.int(13))
+                entry: Outbox.Entry(id: try row.int64("id"), recipient: try row.string("recipient"), subject: try row.string("subject"),
+                                    state: try row.string("state"), attempts: try row.int("attempts"),
+                                    createdAt: try row.int64("created_at"), nextAttemptAt: try row.int64("next_attempt_at"),
+                                    lastError: try row.optionalString("last_error"),
+                                    acknowledgedAt: try row.optionalInt64("acknowledged_at")),
+                sender: try row.string("sender"), messageID: try row.string("message_id"),
+                lastAttemptAt: try row.optionalInt64("last_attempt_at"), sentAt: try row.optionalInt64("sent_at"),
+                headers: String(decoding: head[..<end], as: UTF8.self), size: try row.int("size"))
         }
     }
 

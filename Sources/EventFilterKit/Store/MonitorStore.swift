@@ -14,15 +14,10 @@ extension Store {
             WHERE state IN ('queued', 'deferred') AND recipient = ? COLLATE NOCASE
             """, [now, email])
         let cancelled = db.changes
-        let contents = try db.map("SELECT content_id FROM digest_item WHERE user_id = ?", [userID]) {
-            JSONValue.number(Double($0.int64(0)))
-        }
+        let contents = try db.map("SELECT content_id FROM digest_item WHERE user_id = ?", [userID]) { try $0.int64("content_id") }
         try db.execute("DELETE FROM digest_item WHERE user_id = ?", [userID])
         // Contents no other user waits for go with the last item.
-        try db.execute("""
-            DELETE FROM content WHERE id IN (SELECT value FROM json_each(?))
-              AND NOT EXISTS (SELECT 1 FROM digest_item WHERE digest_item.content_id = content.id)
-            """, [JSONValue.array(contents).serialized])
+        try deleteUnreferencedContents(contents)
         return cancelled
     }
 
@@ -71,20 +66,21 @@ extension Store {
             var reported: [(id: Int64, state: String)] = []
             // (outbox_attention's condition is spelled out, so SQLite can use that partial index.)
             try db.forEach("""
-                SELECT id, recipient, coalesce(last_error, ''), state, created_at FROM outbox
+                SELECT id, recipient, coalesce(last_error, '') AS error, state, created_at FROM outbox
                 WHERE state IN ('deferred', 'failed')
                   AND ((state = 'failed' AND acknowledged_at IS NULL AND reported_state IS NOT 'failed')
                        OR (state = 'deferred' AND created_at <= ? AND reported_state IS NULL))
                 ORDER BY id
                 """, [deferredCutoff]) { row in
-                let id = row.int64(0), state = row.string(3)
+                let id = try row.int64("id"), state = try row.string("state")
+                let recipient = try row.string("recipient"), error = try row.string("error")
                 reported.append((id, state))
                 if state == "failed" {
                     problems.append(Problem(kind: .mailFailed, key: "mail-failed:\(id)",
-                                            message: "mail \(id) to \(row.string(1)) failed: \(row.string(2))"))
+                                            message: "mail \(id) to \(recipient) failed: \(error)"))
                 } else {
                     problems.append(Problem(kind: .mailDeferred, key: "mail-deferred:\(id)",
-                                            message: "mail \(id) to \(row.string(1)) deferred since \(Timestamp.iso8601(row.int64(4))): \(row.string(2))"))
+                                            message: "mail \(id) to \(recipient) deferred since \(Timestamp.iso8601(try row.int64("created_at"))): \(error)"))
                 }
             }
             for (id, state) in reported {
@@ -155,18 +151,21 @@ extension Store {
         let filter = names == nil ? "" : "AND handler IN (\(db.elements(of: .text)))"
         let arguments: [DatabaseValueConvertible] = names.map { [JSONValue.array($0.map { .string($0) }).serialized] } ?? []
         try db.forEach("""
-            SELECT handler, count(*), (SELECT last_error FROM event_progress AS p2 WHERE p2.handler = p.handler AND p2.done = 0
-                                       ORDER BY updated_at DESC LIMIT 1)
+            SELECT handler, count(*) AS events,
+                   (SELECT last_error FROM event_progress AS p2 WHERE p2.handler = p.handler AND p2.done = 0
+                    ORDER BY updated_at DESC LIMIT 1) AS last_error
             FROM event_progress AS p WHERE done = 0 \(filter) GROUP BY handler
             """, arguments) {
-            result[$0.string(0)] = FailingHandler(handler: $0.string(0), events: $0.int(1), lastError: $0.optionalString(2) ?? "",
-                                                  failingSince: nil, nextAttempt: nil, stderrTail: "")
+            let name = try $0.string("handler")
+            result[name] = FailingHandler(handler: name, events: try $0.int("events"), lastError: try $0.optionalString("last_error") ?? "",
+                                          failingSince: nil, nextAttempt: nil, stderrTail: "")
         }
         try db.forEach("SELECT handler, failing_since, next_attempt_at, last_error, stderr_tail FROM handler_state WHERE 1 = 1 \(filter)",
                        arguments) {
-            let name = $0.string(0)
-            result[name] = FailingHandler(handler: name, events: result[name]?.events ?? 0, lastError: $0.string(3),
-                                          failingSince: $0.int64(1), nextAttempt: $0.int64(2), stderrTail: $0.string(4))
+            let name = try $0.string("handler")
+            result[name] = FailingHandler(handler: name, events: result[name]?.events ?? 0, lastError: try $0.string("last_error"),
+                                          failingSince: try $0.int64("failing_since"), nextAttempt: try $0.int64("next_attempt_at"),
+                                          stderrTail: try $0.string("stderr_tail"))
         }
         return result.values.sorted { $0.handler < $1.handler }
     }
@@ -174,7 +173,7 @@ extension Store {
     /// A custom handler's backoff, when it has failed and not succeeded since.
     func handlerBackoff(_ handler: String) throws -> (nextAttempt: Int64, lastError: String)? {
         try db.first("SELECT next_attempt_at, last_error FROM handler_state WHERE handler = ?", [handler]) {
-            (nextAttempt: $0.int64(0), lastError: $0.string(1))
+            (nextAttempt: try $0.int64("next_attempt_at"), lastError: try $0.string("last_error"))
         }
     }
 
@@ -208,7 +207,9 @@ extension Store {
 
     func gaveUpCounts() throws -> [String: Int] {
         var counts: [String: Int] = [:]
-        try db.forEach("SELECT handler, count(*) FROM handler_gave_up GROUP BY handler") { counts[$0.string(0)] = $0.int(1) }
+        try db.forEach("SELECT handler, count(*) AS events FROM handler_gave_up GROUP BY handler") {
+            counts[try $0.string("handler")] = try $0.int("events")
+        }
         return counts
     }
 }

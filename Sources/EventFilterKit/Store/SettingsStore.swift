@@ -87,22 +87,23 @@ extension Store {
     public func settingsUser(token: String) throws -> User? {
         guard Self.isSettingsToken(token) else { return nil }
         return try db.first("""
-            SELECT user.id, email, name, timezone, enabled FROM settings_token JOIN user ON user.id = settings_token.user_id
+            SELECT user.id AS id, email, name, timezone, enabled FROM settings_token JOIN user ON user.id = settings_token.user_id
             WHERE hash = ?
             """, [Self.settingsTokenHash(token)]) {
-            User(id: $0.int64(0), email: $0.string(1), name: $0.string(2), timezone: $0.string(3), enabled: $0.int(4) != 0)
+            User(id: try $0.int64("id"), email: try $0.string("email"), name: try $0.string("name"),
+                 timezone: try $0.string("timezone"), enabled: try $0.int("enabled") != 0)
         }
     }
 
     /// A secret of this installation, made from 32 random bytes the first time it is asked for
     /// and kept in the store, so every process of the installation agrees on it.
     public func installationKey(_ name: String) throws -> [UInt8] {
-        if let key = try db.first("SELECT value FROM installation_secret WHERE name = ?", [name], { $0.bytes(0) }) {
+        if let key = try db.first("SELECT value FROM installation_secret WHERE name = ?", [name], { try $0.bytes("value") }) {
             return key
         }
         // Two processes may both get here: the first insert wins and both read the same value.
         try db.execute("INSERT OR IGNORE INTO installation_secret(name, value) VALUES (?, ?)", [name, Crypto.randomBytes(32)])
-        guard let key = try db.first("SELECT value FROM installation_secret WHERE name = ?", [name], { $0.bytes(0) }) else {
+        guard let key = try db.first("SELECT value FROM installation_secret WHERE name = ?", [name], { try $0.bytes("value") }) else {
             throw EventFilterError.failure("could not keep the installation key '\(name)' in the store")
         }
         return key
@@ -110,21 +111,21 @@ extension Store {
 
     public func settingsOverview(user: User) throws -> SettingsOverview {
         let follows = try db.map("""
-            SELECT r.node_id,
+            SELECT r.node_id AS node_id,
                    (SELECT json_extract(e.params, '$.name') FROM event e WHERE e.node_id = r.node_id
-                      AND json_extract(e.params, '$.name') IS NOT NULL ORDER BY e.id DESC LIMIT 1),
+                      AND json_extract(e.params, '$.name') IS NOT NULL ORDER BY e.id DESC LIMIT 1) AS name,
                    (SELECT json_extract(e.params, '$.path') FROM event e WHERE e.node_id = r.node_id
-                      AND json_extract(e.params, '$.path') IS NOT NULL ORDER BY e.id DESC LIMIT 1)
+                      AND json_extract(e.params, '$.path') IS NOT NULL ORDER BY e.id DESC LIMIT 1) AS path
             FROM subtree_rule r WHERE r.user_id = ? ORDER BY r.node_id
             """, [user.id]) {
-            FollowedNode(node: $0.string(0), name: $0.optionalString(1), path: $0.optionalString(2))
+            FollowedNode(node: try $0.string("node_id"), name: try $0.optionalString("name"), path: try $0.optionalString("path"))
         }.map { follow in
             // A node that had no event of its own (a folder) takes its path from one below it.
             guard follow.path == nil, let below = try pathBelow(node: follow.node) else { return follow }
             return FollowedNode(node: follow.node, name: follow.name, path: below)
         }
         let collaborations = try db.map(
-            "SELECT identifier FROM collaboration_rule WHERE user_id = ? ORDER BY identifier", [user.id]) { $0.string(0) }
+            "SELECT identifier FROM collaboration_rule WHERE user_id = ? ORDER BY identifier", [user.id]) { try $0.string("identifier") }
         return SettingsOverview(user: user, follows: follows, collaborations: collaborations,
                                 schedule: try digestSchedule(userID: user.id))
     }
@@ -133,9 +134,9 @@ extension Store {
     private func pathBelow(node: String) throws -> String? {
         let marker = "/" + node + "/"
         let path = try db.first("""
-            SELECT json_extract(params, '$.path') FROM event
+            SELECT json_extract(params, '$.path') AS path FROM event
             WHERE instr(json_extract(params, '$.path'), ?) > 0 ORDER BY id DESC LIMIT 1
-            """, [marker]) { $0.optionalString(0) } ?? nil
+            """, [marker]) { try $0.optionalString("path") } ?? nil
         guard let path, let range = path.range(of: marker) else { return nil }
         return String(path[..<range.upperBound])
     }

@@ -57,29 +57,29 @@ extension Store {
     public func status(now: Int64, handlers: [String]? = nil) throws -> StatusReport {
         var report = StatusReport()
         try db.forEach("""
-            SELECT count(*) FILTER (WHERE not_before IS NULL OR not_before <= ?),
-                   count(*) FILTER (WHERE not_before > ?), min(not_before) FILTER (WHERE not_before > ?)
+            SELECT count(*) FILTER (WHERE not_before IS NULL OR not_before <= ?) AS due,
+                   count(*) FILTER (WHERE not_before > ?) AS waiting, min(not_before) FILTER (WHERE not_before > ?) AS next_waiting
             FROM event WHERE handled_at IS NULL
             """, [now, now, now]) {
-            report.unhandledDue = $0.int(0)
-            report.waiting = $0.int(1)
-            report.nextWaiting = $0.isNull(2) ? nil : $0.int64(2)
+            report.unhandledDue = try $0.int("due")
+            report.waiting = try $0.int("waiting")
+            report.nextWaiting = try $0.optionalInt64("next_waiting")
         }
         report.failingHandlers = try failingHandlers(named: handlers)
         report.gaveUp = try gaveUpCounts()
-        try db.forEach("SELECT count(*), count(DISTINCT user_id), min(send_at) FROM digest_item") {
-            report.digestItems = $0.int(0)
-            report.digestUsers = $0.int(1)
-            report.nextDigest = $0.isNull(2) ? nil : $0.int64(2)
+        try db.forEach("SELECT count(*) AS items, count(DISTINCT user_id) AS users, min(send_at) AS next_send FROM digest_item") {
+            report.digestItems = try $0.int("items")
+            report.digestUsers = try $0.int("users")
+            report.nextDigest = try $0.optionalInt64("next_send")
         }
-        report.outbox = try Outbox(store: self).counts()
+        report.outbox = try outboxCounts()
         report.unacknowledgedFailed = try unacknowledgedFailedMailCount()
         report.cancelled = try db.scalarInt("SELECT count(*) FROM outbox WHERE state = 'cancelled'") ?? 0
         try db.forEach("SELECT started_at, finished_at, error, pid FROM run_log ORDER BY id DESC LIMIT 1") {
-            report.lastRunStarted = $0.int64(0)
-            report.lastRunFinished = $0.isNull(1) ? nil : $0.int64(1)
-            report.lastRunError = $0.optionalString(2)
-            report.lastRunPID = $0.isNull(3) ? nil : $0.int64(3)
+            report.lastRunStarted = try $0.int64("started_at")
+            report.lastRunFinished = try $0.optionalInt64("finished_at")
+            report.lastRunError = try $0.optionalString("error")
+            report.lastRunPID = try $0.optionalInt64("pid")
         }
         if report.lastRunFinished == nil, let pid = report.lastRunPID {
             // Signal 0 only asks whether the process exists (EPERM: it does, under another user).

@@ -1,10 +1,8 @@
-import CSQLite
-
 /// What a store error means to its caller, whichever database reported it: the meaning decides
 /// what to do next (report a duplicate, run the transaction again, reconnect, stop and alert).
 ///
 ///     do { try store.inTransaction { ... } }
-///     catch let error as PostgresError where error.kind == .retryable { /* run it again */ }
+///     catch let error as any StorageError where error.kind == .retryable { /* run it again */ }
 public enum StorageErrorKind: String, Sendable, Equatable, CaseIterable {
     /// A row with the same unique key exists (PostgreSQL 23505, SQLite's UNIQUE / PRIMARY KEY).
     case uniqueViolation
@@ -19,21 +17,4 @@ public enum StorageErrorKind: String, Sendable, Equatable, CaseIterable {
     case diskFull
     /// Anything else: a bug, a constraint other than uniqueness, bad input.
     case other
-}
-
-extension DatabaseError {
-    /// The backend-neutral meaning of this SQLite error.
-    public var kind: StorageErrorKind {
-        switch code {
-        case SQLITE_CONSTRAINT:
-            // Only a duplicate key is a unique violation; NOT NULL, CHECK and foreign keys are not.
-            // SQLITE_CONSTRAINT_UNIQUE and _PRIMARYKEY are macros Swift does not import:
-            // the primary code with 8 and 6 in the second byte.
-            let unique = SQLITE_CONSTRAINT | (8 << 8), primaryKey = SQLITE_CONSTRAINT | (6 << 8)
-            return extendedCode == unique || extendedCode == primaryKey ? .uniqueViolation : .other
-        case SQLITE_BUSY, SQLITE_LOCKED: return .retryable
-        case SQLITE_FULL: return .diskFull
-        default: return .other
-        }
-    }
 }

@@ -17,7 +17,10 @@ import Foundation
 /// The table families live in extensions: events (`EventStore.swift`), users and rules
 /// (`UserStore.swift`), status (`StatusReport.swift`), what intake knows of webhook senders' sessions
 /// and media (`WebhookObjectStore.swift`); digest items and contents are written by the
-/// run (`Handlers/RunContext.swift`), the outbox by `Mail/Outbox.swift`.
+/// run (`Handlers/ItemSink.swift`), the outbox in `OutboxStore.swift` (its delivery in
+/// `Mail/Outbox.swift`). Code outside `Store/` groups store calls with `inTransaction`
+/// (`StoreTransaction.swift`) and decides on a failure by its `StorageError.kind`, never by a
+/// backend's codes.
 public final class Store {
     /// What a command needs from the store.
     public enum Access: Sendable {
@@ -32,8 +35,9 @@ public final class Store {
         case existing
     }
 
-    /// The connection every query runs on: SQLite's `Database` or `PostgresDatabase`.
-    public let db: any StoreDatabase
+    /// The connection every query runs on (SQLite's `Database` or `PostgresDatabase`), internal:
+    /// queries belong in `Store/`, whose methods answer in domain values.
+    let db: any StoreDatabase
 
     /// `PRAGMA application_id` of an eventfilter store: "EvFl" in ASCII.
     static let applicationID: Int32 = 0x4576_466C
@@ -171,7 +175,7 @@ public final class Store {
                 "\(path) is not an eventfilter store: it belongs to another program (application_id \(found))")
         }
         if found == 0 {
-            let tables = try notADatabaseIsNotAStore(path) { Set(try db.map("PRAGMA main.table_list") { $0.string(1) }) }
+            let tables = try notADatabaseIsNotAStore(path) { Set(try db.map("PRAGMA main.table_list") { try $0.string("name") }) }
             guard version >= 1 && tables.isSuperset(of: ["event", "outbox", "dedupe_key", "user"]) else {
                 throw EventFilterError.failure("\(path) is not an eventfilter store: an SQLite database without eventfilter's tables")
             }

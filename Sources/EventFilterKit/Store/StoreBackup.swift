@@ -1,4 +1,3 @@
-import CSQLite
 import Foundation
 
 /// `eventfilter backup FILE`: a consistent copy of the store taken with SQLite's online backup API
@@ -37,32 +36,7 @@ extension Store {
         let temporary = directory.appendingPathComponent(".\(file.lastPathComponent).partial-\(getpid())").path
         defer { for suffix in ["", "-journal", "-wal", "-shm"] { unlink(temporary + suffix) } }
 
-        var target: OpaquePointer?
-        guard sqlite3_open_v2(temporary, &target, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nil) == SQLITE_OK, let target else {
-            let reason = target.map { String(cString: sqlite3_errmsg($0)) } ?? "out of memory"
-            sqlite3_close_v2(target)
-            throw EventFilterError.failure("cannot create \(destination): \(reason)")
-        }
-        defer { sqlite3_close_v2(target) }
-        guard let backup = sqlite3_backup_init(target, "main", db.handle, "main") else {
-            throw EventFilterError.failure("cannot back up to \(destination): \(String(cString: sqlite3_errmsg(target)))")
-        }
-        // All pages in one step: one read transaction, so one snapshot. Stepping in parts would
-        // restart whenever another process commits, and a busy store might never finish.
-        var rc: Int32 = SQLITE_OK
-        for _ in 0..<Self.backupAttempts {
-            rc = sqlite3_backup_step(backup, -1)
-            guard rc == SQLITE_BUSY || rc == SQLITE_LOCKED else { break }
-            sqlite3_sleep(50)
-        }
-        sqlite3_backup_finish(backup)
-        guard rc == SQLITE_DONE else {
-            throw EventFilterError.failure("backup to \(destination) failed: \(String(cString: sqlite3_errstr(rc)))")
-        }
-        // The copy is one self-contained file: no WAL to carry along or to forget.
-        guard sqlite3_exec(target, "PRAGMA journal_mode = DELETE", nil, nil, nil) == SQLITE_OK else {
-            throw EventFilterError.failure("backup to \(destination) failed: \(String(cString: sqlite3_errmsg(target)))")
-        }
+        try db.backup(into: temporary, naming: destination, attempts: Self.backupAttempts)
         let descriptor = open(temporary, O_RDONLY | O_CLOEXEC)
         if descriptor >= 0 { fsync(descriptor); close(descriptor) }
         guard link(temporary, file.path) == 0 else {

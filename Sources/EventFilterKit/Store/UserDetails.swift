@@ -40,27 +40,27 @@ extension Store {
     public func userDetails(email: String, now: Int64) throws -> UserDetails {
         let user = try requireUser(email: email)
         let rules = try db.map("SELECT node_id, created_at FROM subtree_rule WHERE user_id = ? ORDER BY node_id", [user.id]) {
-            ($0.string(0), $0.int64(1))
+            (try $0.string("node_id"), try $0.int64("created_at"))
         }
         let subtreeRules = try rules.map { node, created in
             // The newest event of the node names it; events are purged after KeepDays, so it may be unknown.
             let name = try db.first("""
-                SELECT json_extract(params, '$.name') FROM event
+                SELECT json_extract(params, '$.name') AS name FROM event
                 WHERE node_id = ? AND json_extract(params, '$.name') IS NOT NULL ORDER BY id DESC LIMIT 1
-                """, [node]) { $0.optionalString(0) } ?? nil
+                """, [node]) { try $0.optionalString("name") } ?? nil
             return UserDetails.SubtreeRule(node: node, nodeName: name, createdAt: created)
         }
         let collaboration = try db.map("SELECT identifier FROM collaboration_rule WHERE user_id = ? ORDER BY identifier", [user.id]) {
-            $0.string(0)
+            try $0.string("identifier")
         }
         let digest = try digestSchedule(userID: user.id)
-        let waiting = try db.first("SELECT count(*), min(send_at) FROM digest_item WHERE user_id = ?", [user.id]) {
-            (count: $0.int(0), first: $0.isNull(1) ? nil : $0.int64(1))
+        let waiting = try db.first("SELECT count(*) AS waiting, min(send_at) AS first FROM digest_item WHERE user_id = ?", [user.id]) {
+            (count: try $0.int("waiting"), first: try $0.optionalInt64("first"))
         }
         let subjects = try db.map("""
-            SELECT content.subject FROM digest_item JOIN content ON content.id = digest_item.content_id
+            SELECT content.subject AS subject FROM digest_item JOIN content ON content.id = digest_item.content_id
             WHERE digest_item.user_id = ? ORDER BY digest_item.id LIMIT 10
-            """, [user.id]) { $0.string(0) }
+            """, [user.id]) { try $0.string("subject") }
         var next = waiting?.first
         if next == nil, let digest {
             next = digest.nextSendTime(atOrAfter: now, in: try Zone.named(user.timezone))
@@ -69,8 +69,8 @@ extension Store {
             SELECT id, state, subject, created_at, sent_at FROM outbox
             WHERE recipient = ? COLLATE NOCASE ORDER BY id DESC LIMIT 10
             """, [user.email]) {
-            UserDetails.Mail(id: $0.int64(0), state: $0.string(1), subject: $0.string(2), createdAt: $0.int64(3),
-                             sentAt: $0.isNull(4) ? nil : $0.int64(4))
+            UserDetails.Mail(id: try $0.int64("id"), state: try $0.string("state"), subject: try $0.string("subject"),
+                             createdAt: try $0.int64("created_at"), sentAt: try $0.optionalInt64("sent_at"))
         }
         return UserDetails(user: user, subtreeRules: subtreeRules, collaborationRules: collaboration, digest: digest,
                            nextDigest: next, waitingItems: waiting?.count ?? 0, waitingSubjects: subjects, recentMail: mail)

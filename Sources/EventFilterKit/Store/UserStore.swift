@@ -25,7 +25,8 @@ extension Store {
 
     public func user(email: String) throws -> User? {
         try db.first("SELECT id, email, name, timezone, enabled FROM user WHERE email = ?", [email]) {
-            User(id: $0.int64(0), email: $0.string(1), name: $0.string(2), timezone: $0.string(3), enabled: $0.int(4) != 0)
+            User(id: try $0.int64("id"), email: try $0.string("email"), name: try $0.string("name"),
+                 timezone: try $0.string("timezone"), enabled: try $0.int("enabled") != 0)
         }
     }
 
@@ -61,7 +62,8 @@ extension Store {
 
     public func listUsers() throws -> [User] {
         try db.map("SELECT id, email, name, timezone, enabled FROM user ORDER BY email") {
-            User(id: $0.int64(0), email: $0.string(1), name: $0.string(2), timezone: $0.string(3), enabled: $0.int(4) != 0)
+            User(id: try $0.int64("id"), email: try $0.string("email"), name: try $0.string("name"),
+                 timezone: try $0.string("timezone"), enabled: try $0.int("enabled") != 0)
         }
     }
 
@@ -87,7 +89,7 @@ extension Store {
     /// Whether the user chose "stop all notifications" and has subscribed to nothing since: a
     /// custom handler's mail to them is dropped.
     func hasStoppedAll(userID: Int64) throws -> Bool {
-        try db.first("SELECT stopped_all FROM user WHERE id = ?", [userID]) { $0.int(0) != 0 } ?? false
+        try db.first("SELECT stopped_all FROM user WHERE id = ?", [userID]) { try $0.int("stopped_all") != 0 } ?? false
     }
 
     /// "Stop all notifications": every subtree rule, every collaboration rule and the items still
@@ -115,7 +117,7 @@ extension Store {
 
     /// The name the store knows for `email` (`Ann Editor`), or nil when it knows none.
     public func displayName(email: String) throws -> String? {
-        let name = try db.first("SELECT name FROM user WHERE email = ?", [email]) { $0.string(0) }
+        let name = try db.first("SELECT name FROM user WHERE email = ?", [email]) { try $0.string("name") }
         guard let name, !name.isEmpty else { return nil }
         return name
     }
@@ -139,12 +141,12 @@ extension Store {
             if db.changes > 0 { return true }
             try db.execute("DELETE FROM collaboration_rule WHERE token = ?", [token])
             if db.changes > 0 { return true }
-            if let userID = try db.first("SELECT id FROM user WHERE digest_token = ?", [token], { $0.int64(0) }) {
+            if let userID = try db.first("SELECT id FROM user WHERE digest_token = ?", [token], { try $0.int64("id") }) {
                 try db.execute("DELETE FROM subtree_rule WHERE user_id = ?", [userID])
                 let removed = db.changes
                 return try removeWaitingDigestItems(userID: userID) + removed > 0
             }
-            guard let userID = try db.first("SELECT id FROM user WHERE token = ?", [token], { $0.int64(0) }) else { return false }
+            guard let userID = try db.first("SELECT id FROM user WHERE token = ?", [token], { try $0.int64("id") }) else { return false }
             return try stopAll(userID: userID, keepingDigestSchedule: false)
         }
     }
@@ -152,21 +154,16 @@ extension Store {
     /// Deletes the user's waiting digest items and the contents nobody else waits for; returns
     /// how many items went.
     private func removeWaitingDigestItems(userID: Int64) throws -> Int {
-        let contents = try db.map("SELECT content_id FROM digest_item WHERE user_id = ?", [userID]) {
-            JSONValue.number(Double($0.int64(0)))
-        }
+        let contents = try db.map("SELECT content_id FROM digest_item WHERE user_id = ?", [userID]) { try $0.int64("content_id") }
         try db.execute("DELETE FROM digest_item WHERE user_id = ?", [userID])
         let removed = db.changes
-        try db.execute("""
-            DELETE FROM content WHERE id IN (SELECT value FROM json_each(?))
-              AND NOT EXISTS (SELECT 1 FROM digest_item WHERE digest_item.content_id = content.id)
-            """, [JSONValue.array(contents).serialized])
+        try deleteUnreferencedContents(contents)
         return removed
     }
 
     public func subscriptions(email: String) throws -> [String] {
         let user = try requireUser(email: email)
-        return try db.map("SELECT node_id FROM subtree_rule WHERE user_id = ? ORDER BY node_id", [user.id]) { $0.string(0) }
+        return try db.map("SELECT node_id FROM subtree_rule WHERE user_id = ? ORDER BY node_id", [user.id]) { try $0.string("node_id") }
     }
 
     /// A node id is one path element: 1 to 200 characters, no `/`, no white space or control
@@ -236,7 +233,8 @@ extension Store {
 
     public func digestSchedule(userID: Int64) throws -> DigestSchedule? {
         try db.first("SELECT frequency, day, minute_of_day FROM digest_setting WHERE user_id = ?", [userID]) {
-            try DigestSchedule(storageFrequency: $0.string(0), day: $0.optionalInt(1), minuteOfDay: $0.int(2))
+            try DigestSchedule(storageFrequency: try $0.string("frequency"), day: try $0.optionalInt("day"),
+                               minuteOfDay: try $0.int("minute_of_day"))
         } ?? nil
     }
 }

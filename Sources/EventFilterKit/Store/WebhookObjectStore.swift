@@ -38,14 +38,14 @@ extension Store {
             WHERE source = ? AND object_type = ? AND object_id = ?
             """, [source, type, id]) { row in
             var object = WebhookObject(source: source, objectType: type, objectID: id)
-            object.startDate = row.isNull(0) ? nil : row.int64(0)
-            object.endDate = row.isNull(1) ? nil : row.int64(1)
-            object.cancelled = row.int(2) != 0
-            object.reminderEventID = row.isNull(3) ? nil : row.int64(3)
-            object.readyAt = row.isNull(4) ? nil : row.int64(4)
-            object.sequence = row.isNull(5) ? nil : row.int64(5)
-            object.noticeEventID = row.isNull(6) ? nil : row.int64(6)
-            object.toldStart = row.isNull(7) ? nil : row.int64(7)
+            object.startDate = try row.optionalInt64("start_date")
+            object.endDate = try row.optionalInt64("end_date")
+            object.cancelled = try row.int("cancelled") != 0
+            object.reminderEventID = try row.optionalInt64("reminder_event_id")
+            object.readyAt = try row.optionalInt64("ready_at")
+            object.sequence = try row.optionalInt64("sequence")
+            object.noticeEventID = try row.optionalInt64("notice_event_id")
+            object.toldStart = try row.optionalInt64("told_start")
             return object
         }
     }
@@ -67,7 +67,7 @@ extension Store {
 
     /// The event stored under a dedupe key, if any: a sender's retry finds what it stored before.
     public func eventID(dedupeKey: String) throws -> Int64? {
-        try db.first("SELECT event_id FROM dedupe_key WHERE key = ?", [dedupeKey]) { $0.int64(0) }
+        try db.first("SELECT event_id FROM dedupe_key WHERE key = ?", [dedupeKey]) { try $0.int64("event_id") }
     }
 
     /// The newest waiting event whose dedupe key starts with `prefix` (which ends in `:`), with its params.
@@ -75,11 +75,12 @@ extension Store {
         precondition(prefix.hasSuffix(":"), "the prefix ends at a separator")
         // Keys from prefix up to (not including) the prefix with its ':' raised to ';': a range on the key.
         return try db.first("""
-            SELECT e.id, e.params FROM dedupe_key AS d JOIN event AS e ON e.id = d.event_id
+            SELECT e.id AS id, e.params AS params FROM dedupe_key AS d JOIN event AS e ON e.id = d.event_id
             WHERE d.key >= ? AND d.key < ? AND e.handled_at IS NULL
             ORDER BY e.id DESC LIMIT 1
             """, [prefix, prefix.dropLast() + ";"]) { row in
-            (row.int64(0), (try? JSONValue.parse(row.string(1))) ?? .object([:]))
+            let params = try row.string("params")
+            return (try row.int64("id"), (try? JSONValue.parse(params)) ?? .object([:]))
         }
     }
 
@@ -104,8 +105,8 @@ extension Store {
 
     /// The notice a (withdrawn) session notice superseded, from its `supersedes_event`.
     func supersededNotice(of id: Int64) throws -> Int64? {
-        try db.first("SELECT CAST(json_extract(params, '$.supersedes_event') AS INTEGER) FROM event WHERE id = ?", [id]) {
-            $0.isNull(0) ? nil : $0.int64(0)
+        try db.first("SELECT CAST(json_extract(params, '$.supersedes_event') AS INTEGER) AS superseded FROM event WHERE id = ?", [id]) {
+            try $0.optionalInt64("superseded")
         } ?? nil
     }
 

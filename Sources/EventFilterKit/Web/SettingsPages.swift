@@ -234,15 +234,15 @@ public final class SettingsPages {
 
     /// Queues the link mail in the outbox with its token, in one transaction: both or neither.
     private func mailLink(to user: User, now: Int64) throws {
-        try store.db.inTransaction {
+        try store.inTransaction {
             let token = try store.issueSettingsToken(userID: user.id, now: now)
             let context: [String: TemplateValue] = [
                 "site_name": .text(site.siteName), "name": .text(user.name.isEmpty ? user.email : user.name),
                 "url": .text(site.settingsURL + "/" + token),
             ]
             // The site's one subject pattern (`subject-line.txt`: "[SiteName] what happened"), as for every message.
-            let what = RunContext.oneLine(try templates.template("settings/link-subject.txt").render(context, escapeHTML: false))
-            let subject = RunContext.oneLine(try templates.template("subject-line.txt")
+            let what = MailRenderer.oneLine(try templates.template("settings/link-subject.txt").render(context, escapeHTML: false))
+            let subject = MailRenderer.oneLine(try templates.template("subject-line.txt")
                 .render(["site_name": .text(site.siteName), "subject": .text(what)], escapeHTML: false))
             let text = try templates.template("settings/link.txt").render(context, escapeHTML: false)
             let composer = MessageComposer(from: site.sender, messageIDDomain: site.messageIDDomain)

@@ -17,6 +17,8 @@ enum ErrorReport {
     static func message(_ error: any Error) -> String {
         let text: String
         switch error {
+        case let error as any StorageError:
+            text = error.report
         case let error as CustomStringConvertible where !(error is NSError):
             text = error.description
         case let error as CocoaError:

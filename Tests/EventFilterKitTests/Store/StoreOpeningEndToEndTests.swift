@@ -250,7 +250,8 @@ final class StoreOpeningEndToEndTests: XCTestCase {
 
         let run = try root.run(["run"], now: now)
         XCTAssertEqual(run.status, 1, run.stderr)
-        XCTAssertTrue(run.stderr.hasPrefix("eventfilter: SQLite error 13: database or disk is full"), run.stderr)
+        XCTAssertTrue(run.stderr.hasPrefix("eventfilter: the store's disk is full: nothing more can be written until space is freed; "
+                                           + "free space, then run the command again (SQLite error 13: database or disk is full"), run.stderr)
         XCTAssertFalse(run.stderr.contains("savepoint"), run.stderr)
         XCTAssertEqual(run.stderr.filter { $0 == "\n" }.count, 1, run.stderr)
         XCTAssertEqual(try root.scalar("SELECT count(*) FROM event WHERE handled_at IS NULL AND type = 'ezpublish'"), 1)

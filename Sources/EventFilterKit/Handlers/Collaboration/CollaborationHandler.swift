@@ -16,47 +16,43 @@ final class CollaborationHandler: EventHandler {
         identifier == "ezapprove" ? "approval requests" : "collaboration items of type \(identifier)"
     }
 
-    func handle(_ event: Event, run: RunContext) throws -> HandlerOutcome {
+    func items(for events: [Event], renderer: MailRenderer, store: Store) throws -> [Int64: HandlerOutcome] {
+        try eachEvent(events) { try items(for: $0, renderer: renderer, store: store) }
+    }
+
+    private func items(for event: Event, renderer: MailRenderer, store: Store) throws -> [HandlerItem] {
         guard event.type == EventType.collaboration,
               let identifier = event.param("identifier"),
-              let participants = event.params["participants"] else { return .done([]) }
+              let participants = event.params["participants"] else { return [] }
 
         var roles: [String: String] = [:]
+        var emails: [String] = []
         for participant in participants.arrayValue ?? [] {
             if let email = participant["email"]?.stringValue {
                 roles[email.lowercased()] = participant["role"]?.stringValue ?? ""
+                emails.append(email)
             }
         }
         var byRole: [String: [Recipient]] = [:]
-        try run.store.db.forEach("""
-            SELECT DISTINCT u.id, u.email, u.name, u.timezone, c.token, u.token
-            FROM json_each(?) AS p
-            JOIN user AS u ON u.email = json_extract(p.value, '$.email') AND u.enabled = 1
-            JOIN collaboration_rule AS c ON c.user_id = u.id AND c.identifier = ?
-            ORDER BY u.id
-            """, [participants.serialized, identifier]) { row in
-            let email = row.string(1)
-            let role = roles[email.lowercased()] ?? ""
-            byRole[role, default: []].append(
-                Recipient(userID: row.int64(0), email: email, name: row.string(2), timezone: row.string(3), digest: nil,
-                          unsubscribeToken: row.string(4), unsubscribeSubject: Self.ruleSubject(identifier),
-                          stopAllToken: row.string(5)))
+        for var recipient in try store.collaborators(emails: emails, identifier: identifier) {
+            recipient.unsubscribeSubject = Self.ruleSubject(identifier)
+            byRole[roles[recipient.email.lowercased()] ?? "", default: []].append(recipient)
         }
 
         let itemID = event.param("item_id") ?? String(event.id)
-        return .done(try byRole.keys.sorted().map { role in
+        return try byRole.keys.sorted().map { role in
             let variables: [String: TemplateValue] = [
                 "identifier": .text(identifier),
                 "name": .text(event.param("name") ?? "item \(itemID)"),
                 "item_id": .text(itemID),
-                "url": .text(event.param("url") ?? "\(run.site.siteURL)/collaboration/item/full/\(itemID)"),
+                "url": .text(event.param("url") ?? "\(renderer.site.siteURL)/collaboration/item/full/\(itemID)"),
                 "role": .text(role),
                 "is_approver": .bool(Self.approverRoles.contains(role.lowercased())),
                 "is_author": .bool(Self.authorRoles.contains(role.lowercased())),
             ]
-            let content = try run.render(bases: ["ezcollaboration"], handler: name,
-                                         thread: run.threadID(node: "collaboration-\(itemID)"), variables)
-            return Items(content: content, recipients: byRole[role]!, delivery: .immediate)
-        })
+            let content = try renderer.render(bases: ["ezcollaboration"], handler: name,
+                                              thread: renderer.threadID(node: "collaboration-\(itemID)"), variables)
+            return .mail(Items(content: content, recipients: byRole[role]!, delivery: .immediate))
+        }
     }
 }

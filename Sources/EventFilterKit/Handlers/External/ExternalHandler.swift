@@ -10,38 +10,39 @@ import Foundation
 final class ExternalHandler: EventHandler {
     let name: String
     let executable: URL
+    /// The installation's root: the program's working directory and `EVENTFILTER_ROOT`.
+    let root: URL
     var origin: String { executable.path }
-    private var results: [Int64: HandlerOutcome] = [:]
+    /// One run of the program serves a whole batch, before the write transaction opens.
+    var takesWholeBatch: Bool { true }
     /// How the last batch went: nil when it was not run (no events), else success or the failure.
     private(set) var lastBatch: Result<Void, Failure>?
 
-    init(name: String, executable: URL) {
+    init(name: String, executable: URL, root: URL) {
         self.name = name
         self.executable = executable
+        self.root = root
     }
 
-    func prepare(_ events: [Event], run: RunContext) throws {
-        results.removeAll()
+    func items(for events: [Event], renderer: MailRenderer, store: Store) throws -> [Int64: HandlerOutcome] {
         lastBatch = nil
-        guard !events.isEmpty else { return }
-        switch execute(events, run: run) {
+        guard !events.isEmpty else { return [:] }
+        var outcomes: [Int64: HandlerOutcome] = [:]
+        switch execute(events, renderer: renderer) {
         case .failure(let reason):
             lastBatch = .failure(reason)
-            for event in events { results[event.id] = .failed(reason.description) }
+            for event in events { outcomes[event.id] = .failed(reason.description) }
         case .success(let output):
             do {
-                let items = try parse(output, events: events, run: run)
-                for event in events { results[event.id] = .done(items[event.id] ?? []) }
+                let items = try parse(output, events: events, renderer: renderer, store: store)
+                for event in events { outcomes[event.id] = .done((items[event.id] ?? []).map(HandlerItem.mail)) }
                 lastBatch = .success(())
             } catch {
                 lastBatch = .failure(error as? Failure ?? Failure(description: "\(error)"))
-                for event in events { results[event.id] = .failed("\(error)") }
+                for event in events { outcomes[event.id] = .failed("\(error)") }
             }
         }
-    }
-
-    func handle(_ event: Event, run: RunContext) throws -> HandlerOutcome {
-        results[event.id] ?? .failed("\(name) was not given event \(event.id)")
+        return outcomes
     }
 
     struct Failure: Error, CustomStringConvertible {
@@ -78,7 +79,7 @@ final class ExternalHandler: EventHandler {
 
     /// Runs the program with stdin and stdout in temporary files, which needs no threads and
     /// cannot deadlock on a full pipe.
-    private func execute(_ events: [Event], run: RunContext) -> Result<[UInt8], Failure> {
+    private func execute(_ events: [Event], renderer: MailRenderer) -> Result<[UInt8], Failure> {
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("eventfilter-\(name)-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: scratch) }
         do {
@@ -98,10 +99,10 @@ final class ExternalHandler: EventHandler {
 
             let process = Process()
             process.executableURL = executable
-            process.currentDirectoryURL = run.root
+            process.currentDirectoryURL = root
             var environment = ProcessInfo.processInfo.environment
-            environment["EVENTFILTER_ROOT"] = run.root.path
-            environment["EVENTFILTER_NOW"] = Timestamp.iso8601(run.now)
+            environment["EVENTFILTER_ROOT"] = root.path
+            environment["EVENTFILTER_NOW"] = Timestamp.iso8601(renderer.now)
             process.environment = environment
             process.standardInput = try FileHandle(forReadingFrom: inputURL)
             process.standardOutput = try FileHandle(forWritingTo: outputURL)
@@ -109,9 +110,9 @@ final class ExternalHandler: EventHandler {
             let finished = DispatchSemaphore(value: 0)
             process.terminationHandler = { _ in finished.signal() }
             try process.run()
-            if finished.wait(timeout: .now() + run.site.handlerTimeout) == .timedOut {
+            if finished.wait(timeout: .now() + renderer.site.handlerTimeout) == .timedOut {
                 stop(process, finished: finished)
-                return .failure(Failure(description: "\(name) timed out after \(Int(run.site.handlerTimeout)) s"))
+                return .failure(Failure(description: "\(name) timed out after \(Int(renderer.site.handlerTimeout)) s"))
             }
             guard process.terminationStatus == 0 else {
                 let (lastLine, tail) = Self.tail(of: Self.readEnd(of: errorURL))
@@ -138,7 +139,7 @@ final class ExternalHandler: EventHandler {
 
     /// Every line must be a valid item for one of the given events; one bad line fails the batch,
     /// because a half-understood output could drop mail silently.
-    private func parse(_ output: [UInt8], events: [Event], run: RunContext) throws -> [Int64: [Items]] {
+    private func parse(_ output: [UInt8], events: [Event], renderer: MailRenderer, store: Store) throws -> [Int64: [Items]] {
         let given = Set(events.map(\.id))
         var items: [Int64: [Items]] = [:]
         var recipients: [String: Recipient?] = [:]
@@ -167,7 +168,7 @@ final class ExternalHandler: EventHandler {
             if let cached = recipients[to.lowercased()] {
                 recipient = cached
             } else {
-                recipient = try lookUp(to, store: run.store)
+                recipient = try lookUp(to, store: store)
                 recipients[to.lowercased()] = .some(recipient)
             }
             guard let recipient else { continue }  // a disabled user
@@ -176,11 +177,11 @@ final class ExternalHandler: EventHandler {
             if wantsDigest == false { chosen.digest = nil }
             // Its subject follows the site's pattern like every other; its texts carry no time placeholders.
             let content = RenderedContent(
-                handler: name, subject: try run.subjectLine(LocalTimeText.strippingMarkers(subject)),
+                handler: name, subject: try renderer.subjectLine(LocalTimeText.strippingMarkers(subject)),
                 text: LocalTimeText.strippingMarkers(text),
                 html: value["html"]?.stringValue.map(LocalTimeText.strippingMarkers), thread: nil,
                 line: DigestLine(source: name, nodeID: nil, path: [], name: LocalTimeText.strippingMarkers(subject), url: nil,
-                                 happenedAt: happened[eventID] ?? run.now))
+                                 happenedAt: happened[eventID] ?? renderer.now))
             items[eventID, default: []].append(Items(content: content, recipients: [chosen], delivery: .recipientSetting))
         }
         return items

@@ -9,28 +9,33 @@ final class SubtreeHandler: EventHandler {
     let name = SubtreeHandler.handlerName
     let origin = "built-in"
 
-    func handle(_ event: Event, run: RunContext) throws -> HandlerOutcome {
+    func items(for events: [Event], renderer: MailRenderer, store: Store) throws -> [Int64: HandlerOutcome] {
+        try eachEvent(events) { try items(for: $0, renderer: renderer, store: store) }
+    }
+
+    private func items(for event: Event, renderer: MailRenderer, store: Store) throws -> [HandlerItem] {
+        var items: [HandlerItem] = []
         if Self.isDeletion(event), let node = event.param("node_id") ?? event.pathNodes.last {
             // Waiting digests leave out what happened to the node, or below it, before now.
-            try run.store.recordDeletedNode(node, at: event.createdAt, eventID: event.id)
-            if event.type == EventType.delete { return .done([]) }
+            items.append(.nodeDeleted(node: node, at: event.createdAt))
+            if event.type == EventType.delete { return items }
         }
-        guard handles(event) else { return .done([]) }
-        if event.params["quiet"]?.boolValue == true { return .done([]) }
-        if event.type == EventType.publish, try run.store.isSuperseded(event, now: run.now) { return .done([]) }
+        guard handles(event) else { return items }
+        if event.params["quiet"]?.boolValue == true { return items }
+        if event.type == EventType.publish, try store.isSuperseded(event, now: renderer.now) { return items }
         if Self.timeCritical.contains(event.type), let notice = event.param(ObjectLifecycle.supersedesParam).flatMap({ Int64($0) }) {
             // A session's announcement still waiting in digests names a time that is no longer
             // true; this mail, sent at once to the same subscribers, says what is.
-            try run.store.withdrawDigestItems(ofEvent: notice)
+            items.append(.withdrawDigestItems(ofEvent: notice))
         }
         let nodes = event.pathNodes
-        guard !nodes.isEmpty else { return .done([]) }
+        guard !nodes.isEmpty else { return items }
 
-        let author = run.site.notifyAuthor ? nil : event.param("author")
-        var recipients = try subscribers(of: nodes, excluding: author, store: run.store)
-        guard !recipients.isEmpty else { return .done([]) }
+        let author = renderer.site.notifyAuthor ? nil : event.param("author")
+        var recipients = try subscribers(of: nodes, excluding: author, store: store)
+        guard !recipients.isEmpty else { return items }
         let node = event.param("node_id") ?? nodes.last!
-        let variables = try variables(event, node: node, run: run)
+        let variables = try variables(event, node: node, renderer: renderer, store: store)
         // The query put each recipient's rule node here; the words for it are shared per node.
         var ruleSubjects: [String: String] = [:]
         for index in recipients.indices {
@@ -38,14 +43,15 @@ final class SubtreeHandler: EventHandler {
             if ruleSubjects[ruleNode] == nil { ruleSubjects[ruleNode] = Self.ruleSubject(ruleNode, event: event, nodes: nodes) }
             recipients[index].unsubscribeSubject = ruleSubjects[ruleNode]
         }
-        var content = try run.render(bases: templateBases(for: event.type), handler: name, thread: run.threadID(node: node),
-                                     variables, times: times(event))
+        var content = try renderer.render(bases: templateBases(for: event.type), handler: name, thread: renderer.threadID(node: node),
+                                          variables, times: times(event))
         content.line = DigestLine(
             source: event.type, nodeID: node, path: nodes,
-            name: event.param("name").map { RunContext.oneLine(LocalTimeText.strippingMarkers($0)) } ?? content.headline ?? content.subject,
-            url: lineURL(event, node: node, run: run), happenedAt: event.createdAt)
+            name: event.param("name").map { MailRenderer.oneLine(LocalTimeText.strippingMarkers($0)) } ?? content.headline ?? content.subject,
+            url: lineURL(event, node: node, renderer: renderer), happenedAt: event.createdAt)
         let delivery: Items.Delivery = Self.timeCritical.contains(event.type) ? .immediate : .recipientSetting
-        return .done([Items(content: content, recipients: recipients, delivery: delivery)])
+        items.append(.mail(Items(content: content, recipients: recipients, delivery: delivery)))
+        return items
     }
 
     /// Mail about a session's time is never held for a digest: a reminder, a move or a cancellation
@@ -71,7 +77,7 @@ final class SubtreeHandler: EventHandler {
         } else if nodes.count >= 2, ruleNode == nodes[nodes.count - 2] {
             known = event.param("parent_name")
         }
-        if let known = known.map(RunContext.oneLine).map(LocalTimeText.strippingMarkers), !known.isEmpty {
+        if let known = known.map(MailRenderer.oneLine).map(LocalTimeText.strippingMarkers), !known.isEmpty {
             return "\"\(known)\" and everything below it"
         }
         return ruleNode.allSatisfy(\.isNumber) ? "node \(ruleNode) and everything below it" : "\"\(ruleNode)\" and everything below it"
@@ -100,32 +106,15 @@ final class SubtreeHandler: EventHandler {
         }
     }
 
-    /// One indexed query: rules on the path's nodes, joined to enabled users and their digest
-    /// settings. The deepest matching rule provides the unsubscribe token.
+    /// The path's subscribers but the author; each recipient's rule node stands in their
+    /// `unsubscribeSubject` until `handle` puts the words for it there.
     private func subscribers(of nodes: [String], excluding author: String?, store: Store) throws -> [Recipient] {
-        let nodeList = JSONValue.array(nodes.map { .string($0) }).serialized
-        var byUser: [Int64: Recipient] = [:]
-        var order: [Int64] = []
-        try store.db.forEach("""
-            SELECT u.id, u.email, u.name, u.timezone, r.token, d.frequency, d.day, d.minute_of_day, r.node_id, u.token
-            FROM json_each(?) AS path
-            JOIN subtree_rule AS r ON r.node_id = path.value
-            JOIN user AS u ON u.id = r.user_id AND u.enabled = 1
-            LEFT JOIN digest_setting AS d ON d.user_id = u.id
-            ORDER BY path.key DESC
-            """, [nodeList]) { row in
-            let id = row.int64(0)
-            guard byUser[id] == nil else { return }  // rows come deepest rule first
-            let email = row.string(1)
-            if let author, email.caseInsensitiveCompare(author) == .orderedSame { return }
-            let digest = row.isNull(5) ? nil
-                : try DigestSchedule(storageFrequency: row.string(5), day: row.optionalInt(6), minuteOfDay: row.int(7))
-            byUser[id] = Recipient(userID: id, email: email, name: row.string(2), timezone: row.string(3),
-                                   digest: digest, unsubscribeToken: row.string(4),
-                                   unsubscribeSubject: row.string(8), stopAllToken: row.string(9))
-            order.append(id)
+        try store.subscribers(ofPath: nodes).compactMap { subscriber in
+            if let author, subscriber.recipient.email.caseInsensitiveCompare(author) == .orderedSame { return nil }
+            var recipient = subscriber.recipient
+            recipient.unsubscribeSubject = subscriber.ruleNode
+            return recipient
         }
-        return order.map { byUser[$0]! }
     }
 
     /// ezpublish uses eZ's wording; an ingested type tries its own templates, then its source's,
@@ -138,7 +127,7 @@ final class SubtreeHandler: EventHandler {
         return bases
     }
 
-    private func variables(_ event: Event, node: String, run: RunContext) throws -> [String: TemplateValue] {
+    private func variables(_ event: Event, node: String, renderer: MailRenderer, store: Store) throws -> [String: TemplateValue] {
         var variables: [String: TemplateValue] = [:]
         if let object = event.params.objectValue {
             for (key, value) in object {
@@ -157,8 +146,8 @@ final class SubtreeHandler: EventHandler {
         variables["is_update"] = .bool(version > 1)
         variables["class"] = .text(event.param("class") ?? "Item")
         variables["name"] = .text(event.param("name") ?? "node \(node)")
-        variables["author_name"] = .text(try authorName(event, store: run.store))
-        variables["url"] = .text(event.param("url").map { absolute($0, run: run, node: node) } ?? "\(run.site.siteURL)/content/view/full/\(node)")
+        variables["author_name"] = .text(try authorName(event, store: store))
+        variables["url"] = .text(event.param("url").map { absolute($0, renderer: renderer, node: node) } ?? "\(renderer.site.siteURL)/content/view/full/\(node)")
         return variables
     }
 
@@ -180,22 +169,22 @@ final class SubtreeHandler: EventHandler {
     /// source's own "watch" link (from its link template), else the event's `url`. A webhook's
     /// entry or video has no page on the site, so without a link of its own its line has none
     /// (rather than one to a page that does not exist).
-    private func lineURL(_ event: Event, node: String, run: RunContext) -> String? {
+    private func lineURL(_ event: Event, node: String, renderer: MailRenderer) -> String? {
         if event.type == EventType.publish {
-            return event.param("url").map { absolute($0, run: run, node: node) } ?? "\(run.site.siteURL)/content/view/full/\(node)"
+            return event.param("url").map { absolute($0, renderer: renderer, node: node) } ?? "\(renderer.site.siteURL)/content/view/full/\(node)"
         }
         if let watch = event.param("watch_url"), Self.isWebURL(watch) { return watch }
         guard let url = event.param("url") else { return nil }
         if Self.isWebURL(url) { return url }
-        return url.hasPrefix("/") && !url.hasPrefix("//") ? run.site.siteURL + url : nil
+        return url.hasPrefix("/") && !url.hasPrefix("//") ? renderer.site.siteURL + url : nil
     }
 
     /// A link in mail is http(s) or a path on the site; anything else (`javascript:`, `data:`)
     /// falls back to the node's own page.
-    private func absolute(_ url: String, run: RunContext, node: String) -> String {
+    private func absolute(_ url: String, renderer: MailRenderer, node: String) -> String {
         if Self.isWebURL(url) { return url }
-        if url.hasPrefix("/") && !url.hasPrefix("//") { return run.site.siteURL + url }
-        return "\(run.site.siteURL)/content/view/full/\(node)"
+        if url.hasPrefix("/") && !url.hasPrefix("//") { return renderer.site.siteURL + url }
+        return "\(renderer.site.siteURL)/content/view/full/\(node)"
     }
 
     static func isWebURL(_ url: String) -> Bool {

@@ -1,39 +1,25 @@
 import Foundation
 
-/// What one run shares between handlers: the store, the settings, the templates, the time,
-/// and the sink that turns items into digest rows or queued mail.
-final class RunContext {
-    let root: URL
-    let store: Store
-    let settings: Settings
+/// What handlers and the digest need to make mail: the templates, the site's values, thread
+/// ids, each reader's zone and localised texts, and the footer with its personal links. It
+/// makes text and messages and writes nothing: where they go is the `ItemSink`'s business.
+///
+///     let renderer = try MailRenderer(root: root, settings: settings, site: site, now: now)
+///     let content = try renderer.render(bases: ["ezsubtree"], handler: "ezsubtree",
+///                                       thread: renderer.threadID(node: "60"), ["name": .text("News")])
+///     let message = try renderer.compose(content, to: recipient)
+final class MailRenderer {
     let site: SiteConfiguration
     let templates: TemplateLibrary
     let composer: MessageComposer
-    var outbox: Outbox
-    /// The run's `--now`, in Unix seconds: every time decision uses it.
+    /// The run's `--now`, in Unix seconds: the Date of every message and the digest's date.
     let now: Int64
-    /// Counters for `run --verbose` and the run log.
-    var messagesQueued = 0
-    var digestItems = 0
-    var digestsSent = 0
-    /// All three, to put back when a handler's savepoint is rolled back.
-    var counters: (Int, Int, Int) {
-        get { (messagesQueued, digestItems, digestsSent) }
-        set { (messagesQueued, digestItems, digestsSent) = newValue }
-    }
-    /// Rows written so far (messages and digest items), to size the filter's transactions.
-    var rowsWritten: Int { messagesQueued + digestItems }
-    private var nextDigestTimes: [Int64: Int64] = [:]
 
-    init(root: URL, store: Store, settings: Settings, site: SiteConfiguration, now: Int64) throws {
-        self.root = root
-        self.store = store
-        self.settings = settings
+    init(root: URL, settings: Settings, site: SiteConfiguration, now: Int64) throws {
         self.site = site
         self.now = now
         self.templates = TemplateLibrary(root: root, extensions: try settings.activeExtensions(), builtins: BuiltinTemplates.all)
         self.composer = MessageComposer(from: site.sender, messageIDDomain: site.messageIDDomain)
-        self.outbox = Outbox(store: store)
     }
 
     // MARK: Templates
@@ -124,33 +110,6 @@ final class RunContext {
         return "node.sha256.\(Crypto.hexEncode(Crypto.hash(.sha256, Array(node.utf8)))).eventfilter"
     }
 
-    // MARK: The sink
-
-    /// Writes what a handler produced for `event`: a digest row for each recipient with a
-    /// schedule (unless the items must go at once), a queued message for everyone else.
-    func accept(_ items: Items, event: Event) throws {
-        var contentID: Int64?
-        for recipient in items.recipients {
-            if items.delivery == .recipientSetting, let userID = recipient.userID, let schedule = recipient.digest {
-                let id = try contentID ?? store.insertContent(items.content, eventID: event.id, now: now)
-                contentID = id
-                let sendAt = try nextDigestTime(userID: userID, schedule: schedule, timezone: recipient.timezone)
-                try store.insertDigestItem(userID: userID, contentID: id, sendAt: sendAt)
-                digestItems += 1
-            } else {
-                try queueMessage(items.content, to: recipient)
-            }
-        }
-    }
-
-    /// Computed once per user and run: every item of this run joins the same digest.
-    private func nextDigestTime(userID: Int64, schedule: DigestSchedule, timezone: String) throws -> Int64 {
-        if let cached = nextDigestTimes[userID] { return cached }
-        let time = schedule.nextSendTime(atOrAfter: now, in: try zone(timezone))
-        nextDigestTimes[userID] = time
-        return time
-    }
-
     private var zones: [String: TimeZone] = [:]
 
     /// A recipient's zone, parsed once per run.
@@ -161,18 +120,13 @@ final class RunContext {
         return zone
     }
 
-    /// Composes one message for one recipient, with the times written in their zone, and the
-    /// footer and unsubscribe headers that are theirs alone, and queues it.
-    func queueMessage(_ content: RenderedContent, to recipient: Recipient) throws {
-        try enqueue(try compose(content, to: recipient), subject: try localizedSubject(content, to: recipient), to: recipient)
-    }
-
     /// The subject as `recipient` reads it (times in their zone), for the outbox.
     func localizedSubject(_ content: RenderedContent, to recipient: Recipient) throws -> String {
         try localized(content, zoneName: recipient.timezone).subject
     }
 
-    /// The message `queueMessage` would queue, composed without touching the store.
+    /// One message for one recipient, with the times written in their zone, and the footer and
+    /// unsubscribe headers that are theirs alone. Touches no store.
     func compose(_ content: RenderedContent, to recipient: Recipient) throws -> ComposedMessage {
         let localized = try self.localized(content, zoneName: recipient.timezone)
         let zone = try self.zone(recipient.timezone)
@@ -196,16 +150,6 @@ final class RunContext {
             to: to, subject: localized.subject, text: localized.text + footer.text,
             html: localized.html.map { $0 + footer.html }, date: now,
             inReplyTo: content.thread, references: content.thread.map { [$0] } ?? [], extraHeaders: headers)
-    }
-
-    /// Queues a composed message for `recipient`.
-    func enqueue(_ message: ComposedMessage, subject: String, to recipient: Recipient) throws {
-        if let userID = recipient.userID, let token = settingsTokens[userID] {
-            // In the message's transaction: the link it carries is stored with it, or neither is.
-            try store.keepSettingsToken(token, userID: userID, now: now)
-        }
-        try outbox.enqueue(recipient: recipient.email, sender: site.sender.address, subject: subject, message: message, now: now)
-        messagesQueued += 1
     }
 
     private typealias Localized = (subject: String, text: String, html: String?)
@@ -235,7 +179,11 @@ final class RunContext {
     /// The reader's personal settings link. The store keeps only a hash of each token, so a run
     /// makes a fresh one the first time it mails a user and uses it for all their messages of
     /// that run; older links stay valid until revoked or pushed out by newer ones. Composing
-    /// touches no store: `enqueue` stores the token's hash with each message.
+    /// touches no store: the sink stores the token's hash with each message.
+    /// The settings link token this run made for `userID`, if a message for them was composed:
+    /// the sink stores its hash with the message that carries it.
+    func madeSettingsToken(userID: Int64) -> String? { settingsTokens[userID] }
+
     private func settingsToken(userID: Int64) -> String {
         if let token = settingsTokens[userID] { return token }
         let token = Store.newSettingsToken()

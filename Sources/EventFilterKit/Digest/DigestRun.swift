@@ -1,57 +1,59 @@
-/// `ezgeneraldigest`: on each `ezcurrenttime` event, every user whose digest is due gets one
-/// message with everything due: a compact list grouped by handler (in notification.ini order)
-/// and source, a heading per group and one line per item (name, link, time in the reader's
-/// zone), newest first, at most `[GeneralDigestSettings] MaxItems` per group and then "and N
-/// more", and at most three times that in all, the groups past it counted in one last line.
-/// Items of one node collapse to the latest. Items whose rule was removed or whose node
-/// was deleted since are left out; a digest with nothing left is not sent. Items leave in the
-/// same transaction that queues the digest, so a digest is never sent twice nor lost. Missed
-/// runs are caught up: everything due up to the event's time goes.
+/// The digest stage of a run (`ezgeneraldigest` in notification.ini turns it on): on each
+/// `ezcurrenttime` event, every user whose digest is due gets one message with everything due:
+/// a compact list grouped by handler (in notification.ini order) and source, a heading per group
+/// and one line per item (name, link, time in the reader's zone), newest first, at most
+/// `[GeneralDigestSettings] MaxItems` per group and then "and N more", and at most three times
+/// that in all, the groups past it counted in one last line. Items of one node collapse to the
+/// latest. Items whose rule was removed or whose node was deleted since are left out; a digest
+/// with nothing left is not sent. Items leave in the same transaction that queues the digest,
+/// so a digest is never sent twice nor lost. Missed runs are caught up: everything due up to
+/// the event's time goes.
 ///
-/// The digests are written in `prepareTick`, before the tick's transaction, one transaction per
-/// user: a run of many large digests never holds the write lock for more than one of them, so
-/// `ingest`, `cgi` and `event add` wait at most that long. `handle` then reports the outcome.
-final class GeneralDigestHandler: EventHandler {
-    let name = "ezgeneraldigest"
-    let origin = "built-in"
+/// The filter runs it when it reaches the tick, with every earlier event committed and before
+/// the tick's own transaction, one transaction per user: a run of many large digests never holds
+/// the write lock for more than one of them, so `ingest`, `cgi` and `event add` wait at most
+/// that long. Its outcome is the tick's outcome for `ezgeneraldigest`.
+///
+///     let digests = DigestRun(store: store, renderer: renderer, sink: sink, handlerOrder: ["ezsubtree"])
+///     let outcome = try digests.sendDigests(dueAt: tick)
+final class DigestRun {
+    /// The name notification.ini lists (eZ's stock notification.ini has it), and under which the
+    /// tick's outcome is recorded.
+    static let handlerName = "ezgeneraldigest"
+
+    let store: Store
+    let renderer: MailRenderer
+    let sink: ItemSink
     /// Handler names in processing order, for the order of digest sections.
-    var handlerOrder: [String] = []
-    private var results: [Int64: HandlerOutcome] = [:]
+    let handlerOrder: [String]
+
+    init(store: Store, renderer: MailRenderer, sink: ItemSink, handlerOrder: [String]) {
+        self.store = store
+        self.renderer = renderer
+        self.sink = sink
+        self.handlerOrder = handlerOrder
+    }
 
     private static let sectionTitles = [
         "ezsubtree": "New and updated content",
         "ezcollaborationnotification": "Collaboration",
     ]
 
-    func prepareTick(_ tick: Event, run: RunContext) throws {
-        results[tick.id] = try sendDigests(for: tick, run: run)
-    }
-
-    func handle(_ event: Event, run: RunContext) throws -> HandlerOutcome {
-        guard event.type == EventType.currentTime else { return .done([]) }
-        return results.removeValue(forKey: event.id) ?? .failed("\(name) was not given event \(event.id)")
-    }
-
-    private func sendDigests(for event: Event, run: RunContext) throws -> HandlerOutcome {
-        let time = Int64(event.param("time") ?? "") ?? event.createdAt
-        let users = try run.store.db.map("""
-            SELECT u.id, u.email, u.name, u.timezone, u.token, u.digest_token FROM user AS u
-            WHERE u.id IN (SELECT user_id FROM digest_item WHERE send_at <= ?) AND u.enabled = 1 ORDER BY u.id
-            """, [time]) { Recipient(userID: $0.int64(0), email: $0.string(1), name: $0.string(2), timezone: $0.string(3), digest: nil,
-                                unsubscribeToken: $0.string(5), unsubscribeSubject: "everything in these digests",
-                                stopAllToken: $0.string(4)) }
+    /// Sends every digest due at the tick's time. A storage error stops the run; a digest that
+    /// cannot be composed fails alone and makes the outcome a failure naming it.
+    func sendDigests(dueAt tick: Event) throws -> HandlerOutcome {
+        let time = Int64(tick.param("time") ?? "") ?? tick.createdAt
+        let users = try store.dueDigestRecipients(at: time)
         // Each user's digest in a transaction (or, in a dry run, a savepoint) of its own: one
         // digest that cannot be composed fails alone. Its items stay due, and retrying this event
         // sends only what is still due, so the digests already queued are not sent again.
         var failures: [String] = []
         for user in users {
-            let counters = run.counters
             do {
-                try sendDigest(to: user, dueAt: time, run: run)
-            } catch let error as DatabaseError {
+                try sendDigest(to: user, dueAt: time)
+            } catch let error as any StorageError {
                 throw error
             } catch {
-                run.counters = counters
                 failures.append("digest for \(user.email): \(error)")
             }
         }
@@ -76,45 +78,32 @@ final class GeneralDigestHandler: EventHandler {
         let subject: String
     }
 
-    /// The items changed between reading and writing (a schedule change, say): compose again.
-    private struct ItemsChanged: Error {}
+    /// The items changed again while the write lock was held: cannot happen, but never sends twice.
+    private struct ItemsChanged: Error, CustomStringConvertible {
+        var description: String { "the digest's items changed while it was written" }
+    }
 
     /// Reading the items and composing the message (most of the work for a large digest) happen
     /// before the write lock is taken; the transaction only removes the items and queues the
-    /// message. If the items changed in between, it is done again inside the transaction.
-    private func sendDigest(to user: Recipient, dueAt time: Int64, run: RunContext) throws {
-        guard let digest = try composeDigest(to: user, dueAt: time, run: run) else { return }
-        do {
-            try run.store.db.inTransaction {
-                try run.store.db.inSavepoint { try write(digest, to: user, run: run) }
-            }
-        } catch is ItemsChanged {
-            try run.store.db.inTransaction {
-                try run.store.db.inSavepoint {
-                    guard let fresh = try composeDigest(to: user, dueAt: time, run: run) else { return }
-                    try write(fresh, to: user, run: run)
-                }
-            }
+    /// message. If the items changed in between (a schedule change, say), it is done again
+    /// inside the transaction.
+    private func sendDigest(to user: Recipient, dueAt time: Int64) throws {
+        guard let digest = try composeDigest(to: user, dueAt: time) else { return }
+        var sent = false
+        try sink.inTransaction {
+            sent = try sink.sendDigest(digest.message, subject: digest.subject, to: user,
+                                       itemIDs: digest.itemIDs, contentIDs: digest.contentIDs)
+        }
+        guard !sent else { return }
+        try sink.inTransaction {
+            guard let fresh = try composeDigest(to: user, dueAt: time) else { return }
+            guard try sink.sendDigest(fresh.message, subject: fresh.subject, to: user,
+                                      itemIDs: fresh.itemIDs, contentIDs: fresh.contentIDs) else { throw ItemsChanged() }
         }
     }
 
-    private func write(_ digest: Digest, to user: Recipient, run: RunContext) throws {
-        let itemIDs = JSONValue.array(digest.itemIDs.map { .number(Double($0)) }).serialized
-        try run.store.db.execute("DELETE FROM digest_item WHERE id IN (SELECT value FROM json_each(?))", [itemIDs])
-        guard run.store.db.changes == digest.itemIDs.count else { throw ItemsChanged() }
-        if let message = digest.message {
-            try run.enqueue(message, subject: digest.subject, to: user)
-            run.digestsSent += 1
-        }
-        let contentIDs = JSONValue.array(digest.contentIDs.map { .number(Double($0)) }).serialized
-        try run.store.db.execute("""
-            DELETE FROM content WHERE id IN (SELECT value FROM json_each(?))
-              AND NOT EXISTS (SELECT 1 FROM digest_item WHERE digest_item.content_id = content.id)
-            """, [contentIDs])
-    }
-
-    private func composeDigest(to user: Recipient, dueAt time: Int64, run: RunContext) throws -> Digest? {
-        let entries = try run.store.dueDigestEntries(userID: user.userID!, dueAt: time, ruleHandler: SubtreeHandler.handlerName)
+    private func composeDigest(to user: Recipient, dueAt time: Int64) throws -> Digest? {
+        let entries = try store.dueDigestEntries(userID: user.userID!, dueAt: time, ruleHandler: SubtreeHandler.handlerName)
         guard !entries.isEmpty else { return nil }
         let groups = Self.groups(entries.filter { !$0.stale })
             .sorted { (rank($0.handler), $0.handler, $0.source) < (rank($1.handler), $1.handler, $1.source) }
@@ -122,8 +111,8 @@ final class GeneralDigestHandler: EventHandler {
         // Only items whose rule was removed or whose node was deleted: nothing to tell; they go.
         guard !groups.isEmpty else { return Digest(itemIDs: itemIDs, contentIDs: contentIDs, message: nil, subject: "") }
 
-        let zone = try run.zone(user.timezone)
-        let maxItems = run.site.digestMaxItems
+        let zone = try renderer.zone(user.timezone)
+        let maxItems = renderer.site.digestMaxItems
         // However many groups there are (a source per event type), the whole digest shows at
         // most three groups' worth of lines; the groups past that are one count at the end.
         var budget = Self.groupsShownInFull * maxItems
@@ -149,20 +138,20 @@ final class GeneralDigestHandler: EventHandler {
                      "time_text": .text(LocalTimeText.format(entry.happenedAt, style: .full, zone: zone, zoneName: user.timezone))]
                 }),
                 "more": .text(more > 0 ? String(more) : ""),
-                "more_url": .text(run.site.siteURL),
+                "more_url": .text(renderer.site.siteURL),
             ]
         }
-        let date = LocalTimeText.format(run.now, style: .date, zone: zone, zoneName: user.timezone)
-        let content = try run.render(bases: ["ezgeneraldigest"], handler: name, thread: nil, [
+        let date = LocalTimeText.format(renderer.now, style: .date, zone: zone, zoneName: user.timezone)
+        let content = try renderer.render(bases: ["ezgeneraldigest"], handler: Self.handlerName, thread: nil, [
             "date": .text(date), "count": .text(String(count)), "items_word": .text(count == 1 ? "item" : "items"),
             "recipient_name": .text(user.name), "sections": .list(sections),
             "other_more": .text(otherItems > 0 ? String(otherItems) : ""),
             "other_groups": .text(otherGroups == 1 ? "1 other group" : "\(otherGroups) other groups"),
-            "more_url": .text(run.site.siteURL),
+            "more_url": .text(renderer.site.siteURL),
         ])
         return Digest(itemIDs: itemIDs, contentIDs: contentIDs,
-                      message: try run.compose(content, to: Self.honestFooter(user, groups: groups)),
-                      subject: try run.localizedSubject(content, to: user))
+                      message: try renderer.compose(content, to: Self.honestFooter(user, groups: groups)),
+                      subject: try renderer.localizedSubject(content, to: user))
     }
 
     /// The digest's own link removes the reader's subtree rules: when a custom handler's items

@@ -1,0 +1,193 @@
+import Foundation
+
+/// One outbox message due for delivery, as the store holds it: the envelope as composed, the
+/// exact bytes, and what the retry policy needs (when it was queued, how often it was tried).
+///
+///     for message in try store.dueOutboxMessages(now: now, after: 0, through: 500) {
+///         print(message.id, message.recipient, message.bytes.count, message.attempts)
+///     }
+public struct OutboxMessage: Sendable, Equatable {
+    public let id: Int64
+    /// The sender it was queued with (the site's From address); VERP replaces it at delivery.
+    public let sender: String
+    public let recipient: String
+    /// The exact RFC 5322 bytes, CRLF line endings.
+    public let bytes: [UInt8]
+    public let createdAt: Int64
+    /// Failed attempts so far (a sent message counts its last one too).
+    public let attempts: Int
+}
+
+/// What delivery decided for one message, as the store records it.
+///
+///     let changed = try store.record(.deferred(reply: "451 try later", until: now + 300), forMessage: 42, now: now)
+public enum OutboxDisposition: Sendable, Equatable {
+    /// The transport took it: `reply` is its acceptance ("250 2.0.0 Ok: queued as 4F2A1").
+    case accepted(reply: String)
+    /// Try again at `until`; `reply` says why not now.
+    case deferred(reply: String, until: Int64)
+    /// Never try again; `reason` says why.
+    case failed(reason: String)
+}
+
+/// The outbox: messages queued, handed out for delivery in id order, their outcomes, and the
+/// operator's view and requeueing. `Mail/Outbox.swift` decides what happens when; this says how
+/// it is kept.
+///
+/// An acceptance is the smallest write there is (a row appended to `outbox_delivered`, the one
+/// commit per message on the hot path); `settleDeliveredMail()` marks those messages sent, a batch
+/// at a time. A deferral or failure changes only a message still waiting: one cancelled while the
+/// server had it (its user removed or disabled) stays cancelled.
+extension Store {
+    /// Queues one composed message, due at `now`.
+    func queueMessage(recipient: String, sender: String, subject: String, message: ComposedMessage, now: Int64) throws {
+        try db.execute("""
+            INSERT INTO outbox(recipient, sender, message_id, subject, message, created_at, next_attempt_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?)
+            """, [recipient, sender, message.messageID, subject, message.bytes, now, now])
+    }
+
+    /// The ids and sizes in bytes of up to `limit` queued or deferred messages due at `now`, with
+    /// ids above `after`, in id order. Reads no message: `length()` of a blob does not read it.
+    func dueOutboxSizes(now: Int64, after: Int64, limit: Int) throws -> [(id: Int64, size: Int)] {
+        try db.map("""
+            SELECT id, length(message) AS size FROM outbox
+            WHERE state IN ('queued', 'deferred') AND next_attempt_at <= ? AND id > ?
+            ORDER BY id LIMIT ?
+            """, [now, after, limit]) { (id: try $0.int64("id"), size: try $0.int("size")) }
+    }
+
+    /// The queued or deferred messages due at `now` with ids above `after` and up to `through`,
+    /// in id order.
+    func dueOutboxMessages(now: Int64, after: Int64, through: Int64) throws -> [OutboxMessage] {
+        try db.map("""
+            SELECT id, sender, recipient, message, created_at, attempts FROM outbox
+            WHERE state IN ('queued', 'deferred') AND next_attempt_at <= ? AND id > ? AND id <= ?
+            ORDER BY id
+            """, [now, after, through]) { row in
+            OutboxMessage(id: try row.int64("id"), sender: try row.string("sender"), recipient: try row.string("recipient"),
+                          bytes: try row.bytes("message"), createdAt: try row.int64("created_at"), attempts: try row.int("attempts"))
+        }
+    }
+
+    /// Records that the transport accepted message `id` at `now` with `reply`: one appended row,
+    /// settled into the message by `settleDeliveredMail()`. Recording it twice keeps the first.
+    func recordAccepted(id: Int64, reply: String, now: Int64) throws {
+        try db.execute("""
+            INSERT INTO outbox_delivered(outbox_id, sent_at, reply) VALUES (?, ?, ?)
+            ON CONFLICT DO NOTHING
+            """, [id, now, reply])
+    }
+
+    /// Defers message `id` until `until`, counting the attempt made at `now` and keeping `reply`.
+    /// False when it was no longer waiting (cancelled, failed or sent meanwhile): nothing changed.
+    func deferMessage(id: Int64, until: Int64, reply: String, now: Int64) throws -> Bool {
+        try db.execute("""
+            UPDATE outbox SET state = 'deferred', attempts = attempts + 1, last_attempt_at = ?,
+                next_attempt_at = ?, last_error = ? WHERE id = ? AND state IN ('queued', 'deferred')
+            """, [now, until, reply, id])
+        return db.changes == 1
+    }
+
+    /// Fails message `id` for good, counting the attempt made at `now` and keeping `reason`.
+    /// False when it was no longer waiting: nothing changed.
+    func failMessage(id: Int64, reason: String, now: Int64) throws -> Bool {
+        try db.execute("""
+            UPDATE outbox SET state = 'failed', attempts = attempts + 1, last_attempt_at = ?, last_error = ?
+            WHERE id = ? AND state IN ('queued', 'deferred')
+            """, [now, reason, id])
+        return db.changes == 1
+    }
+
+    /// Records one outcome; true when it changed the message (an acceptance always counts: the
+    /// server has it).
+    @discardableResult
+    func record(_ disposition: OutboxDisposition, forMessage id: Int64, now: Int64) throws -> Bool {
+        switch disposition {
+        case .accepted(let reply):
+            try recordAccepted(id: id, reply: reply, now: now)
+            return true
+        case .deferred(let reply, let until):
+            return try deferMessage(id: id, until: until, reply: reply, now: now)
+        case .failed(let reason):
+            return try failMessage(id: id, reason: reason, now: now)
+        }
+    }
+
+    /// Records several outcomes in one transaction; for each, whether it changed the message.
+    func record(_ dispositions: [(id: Int64, disposition: OutboxDisposition)], now: Int64) throws -> [Bool] {
+        try db.inTransaction {
+            try dispositions.map { try record($0.disposition, forMessage: $0.id, now: now) }
+        }
+    }
+
+    /// Marks every message recorded as accepted sent, in one transaction. The acceptance's reply
+    /// becomes the message's last reply (`last_error`, which for a sent message holds the reply
+    /// that accepted it, as `mail show` and `mail list --sent` print it).
+    func settleDeliveredMail() throws {
+        try db.inTransaction {
+            try db.execute("""
+                UPDATE outbox SET state = 'sent', attempts = attempts + 1,
+                    last_error = (SELECT reply FROM outbox_delivered WHERE outbox_id = outbox.id),
+                    sent_at = (SELECT sent_at FROM outbox_delivered WHERE outbox_id = outbox.id),
+                    last_attempt_at = (SELECT sent_at FROM outbox_delivered WHERE outbox_id = outbox.id)
+                WHERE id IN (SELECT outbox_id FROM outbox_delivered)
+                """)
+            try db.execute("DELETE FROM outbox_delivered")
+        }
+    }
+
+    /// Up to `limit` messages in `states`, in id order.
+    public func outboxEntries(states: [String], limit: Int = 1000) throws -> [Outbox.Entry] {
+        let placeholders = states.map { _ in "?" }.joined(separator: ", ")
+        let arguments: [DatabaseValueConvertible] = states + [limit]
+        return try db.map("""
+            SELECT id, recipient, subject, state, attempts, created_at, next_attempt_at, last_error, acknowledged_at FROM outbox
+            WHERE state IN (\(placeholders)) ORDER BY id LIMIT ?
+            """, arguments) {
+            Outbox.Entry(id: try $0.int64("id"), recipient: try $0.string("recipient"), subject: try $0.string("subject"),
+                         state: try $0.string("state"), attempts: try $0.int("attempts"), createdAt: try $0.int64("created_at"),
+                         nextAttemptAt: try $0.int64("next_attempt_at"), lastError: try $0.optionalString("last_error"),
+                         acknowledgedAt: try $0.optionalInt64("acknowledged_at"))
+        }
+    }
+
+    /// Puts failed message `id` back in the queue, due at `now` and counted as queued then (so the
+    /// queue lifetime starts again). False when `id` is not a failed message.
+    public func requeueFailedMessage(id: Int64, now: Int64) throws -> Bool {
+        try db.execute("""
+            UPDATE outbox SET state = 'queued', next_attempt_at = ?, created_at = ?, acknowledged_at = NULL, reported_state = NULL
+            WHERE id = ? AND state = 'failed'
+            """, [now, now, id])
+        return db.changes == 1
+    }
+
+    /// Requeues every failed message as `requeueFailedMessage` does; returns how many.
+    public func requeueFailedMessages(now: Int64) throws -> Int {
+        try db.execute("""
+            UPDATE outbox SET state = 'queued', next_attempt_at = ?, created_at = ?, acknowledged_at = NULL, reported_state = NULL
+            WHERE state = 'failed'
+            """, [now, now])
+        return db.changes
+    }
+
+    /// Removes sent messages sent before `cutoff`.
+    func purgeSentMail(before cutoff: Int64) throws {
+        try db.execute("DELETE FROM outbox WHERE state = 'sent' AND sent_at < ?", [cutoff])
+    }
+
+    /// The outbox by state. Each count goes through its own partial index: sent mail kept for
+    /// `KeepDays` is never walked.
+    public func outboxCounts() throws -> Outbox.Counts {
+        var counts = Outbox.Counts()
+        try db.forEach("SELECT state, count(*) AS messages FROM outbox WHERE state IN ('queued', 'deferred') GROUP BY state") { row in
+            if try row.string("state") == "queued" { counts.queued = try row.int("messages") } else { counts.deferred = try row.int("messages") }
+        }
+        counts.failed = try db.scalarInt("SELECT count(*) FROM outbox WHERE state = 'failed'") ?? 0
+        counts.sent = try db.scalarInt("SELECT count(*) FROM outbox WHERE state = 'sent'") ?? 0
+        counts.oldestDeferred = try db.first("SELECT min(created_at) AS oldest FROM outbox WHERE state = 'deferred'") {
+            try $0.optionalInt64("oldest")
+        } ?? nil
+        return counts
+    }
+}

@@ -1,0 +1,63 @@
+/// Who follows what: the readers a subtree or collaboration event goes to, as recipients.
+///
+///     let followers = try store.subscribers(ofPath: ["1", "2", "60"])
+///     let approvers = try store.collaborators(emails: ["ann@example.com"], identifier: "ezapprove")
+extension Store {
+    /// A reader of a node's path, with the node of their deepest rule on it (whose token the
+    /// mail's unsubscribe link carries).
+    struct PathSubscriber {
+        var recipient: Recipient
+        var ruleNode: String
+    }
+
+    /// The enabled users with a subtree rule on one of `nodes` (a path, root first), each once,
+    /// with their digest schedule, in order of their deepest rule, deepest first: the deepest
+    /// rule provides the unsubscribe token. One indexed query over the path's nodes.
+    func subscribers(ofPath nodes: [String]) throws -> [PathSubscriber] {
+        guard !nodes.isEmpty else { return [] }
+        var depth: [String: Int] = [:]
+        for (index, node) in nodes.enumerated() { depth[node] = index }
+        let placeholders = Array(repeating: "?", count: depth.count).joined(separator: ", ")
+        var rows: [(depth: Int, subscriber: PathSubscriber)] = []
+        try db.forEach("""
+            SELECT u.id AS user_id, u.email, u.name, u.timezone, u.token AS user_token, r.token AS rule_token, r.node_id,
+                   d.frequency, d.day, d.minute_of_day
+            FROM subtree_rule AS r
+            JOIN user AS u ON u.id = r.user_id AND u.enabled = 1
+            LEFT JOIN digest_setting AS d ON d.user_id = u.id
+            WHERE r.node_id IN (\(placeholders))
+            """, depth.keys.map { $0 as DatabaseValueConvertible }) { row in
+            let node = try row.string("node_id")
+            let digest = try row.isNull("frequency") ? nil
+                : try DigestSchedule(storageFrequency: row.string("frequency"), day: row.optionalInt("day"),
+                                     minuteOfDay: row.int("minute_of_day"))
+            let recipient = Recipient(userID: try row.int64("user_id"), email: try row.string("email"), name: try row.string("name"),
+                                      timezone: try row.string("timezone"), digest: digest,
+                                      unsubscribeToken: try row.string("rule_token"), stopAllToken: try row.string("user_token"))
+            rows.append((depth[node] ?? 0, PathSubscriber(recipient: recipient, ruleNode: node)))
+        }
+        // Deepest rule first; a user's first row is their deepest rule.
+        rows.sort { ($0.depth, $1.subscriber.recipient.userID ?? 0) > ($1.depth, $0.subscriber.recipient.userID ?? 0) }
+        var seen = Set<Int64>()
+        return rows.compactMap { seen.insert($0.subscriber.recipient.userID ?? 0).inserted ? $0.subscriber : nil }
+    }
+
+    /// The enabled users among `emails` (compared as the store compares addresses, without
+    /// regard to case) with a collaboration rule for `identifier`, by user id, with that rule's
+    /// token. They always get mail at once, so no digest schedule is read.
+    func collaborators(emails: [String], identifier: String) throws -> [Recipient] {
+        guard !emails.isEmpty else { return [] }
+        let placeholders = Array(repeating: "?", count: emails.count).joined(separator: ", ")
+        return try db.map("""
+            SELECT DISTINCT u.id AS user_id, u.email, u.name, u.timezone, c.token AS rule_token, u.token AS user_token
+            FROM user AS u
+            JOIN collaboration_rule AS c ON c.user_id = u.id AND c.identifier = ?
+            WHERE u.email IN (\(placeholders)) AND u.enabled = 1
+            ORDER BY u.id
+            """, [identifier as DatabaseValueConvertible] + emails.map { $0 as DatabaseValueConvertible }) { row in
+            Recipient(userID: try row.int64("user_id"), email: try row.string("email"), name: try row.string("name"),
+                      timezone: try row.string("timezone"), digest: nil, unsubscribeToken: try row.string("rule_token"),
+                      stopAllToken: try row.string("user_token"))
+        }
+    }
+}

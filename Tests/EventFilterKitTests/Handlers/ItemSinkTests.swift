@@ -1,0 +1,83 @@
+import XCTest
+@testable import EventFilterKit
+
+/// The sink: a digest row for a reader with a schedule, a queued message for everyone else (and
+/// for everyone when the items must go at once); it counts only what was committed.
+final class ItemSinkTests: XCTestCase {
+    private func items(_ run: RunFixture, delivery: Items.Delivery, to emails: [String]) throws -> Items {
+        let content = try run.renderer.render(bases: ["event"], handler: "ezsubtree", thread: nil,
+                                              ["name": .text("Spring news"), "type": .text("kaltura.entry_add")])
+        let recipients = try emails.map { email -> Recipient in
+            let user = try XCTUnwrap(try run.store.user(email: email))
+            return Recipient(userID: user.id, email: email, name: "", timezone: "UTC",
+                             digest: try run.store.digestSchedule(userID: user.id), unsubscribeToken: nil)
+        }
+        return Items(content: content, recipients: recipients, delivery: delivery)
+    }
+
+    func testADigestReaderGetsARowAndEveryoneElseAMessageCountedOnceCommitted() throws {
+        let run = try RunFixture()
+        try run.user("ann@example.com", digest: ["daily", "08:00"])
+        try run.user("bob@example.com")
+        let event = try run.event("kaltura.entry_add", ["name": "Spring news"])
+        let mail = try items(run, delivery: .recipientSetting, to: ["ann@example.com", "bob@example.com"])
+
+        try run.sink.inTransaction {
+            try run.sink.accept([.mail(mail)], event: event)
+            XCTAssertEqual(run.sink.pending, ItemSink.Counts(messagesQueued: 1, digestItems: 1))
+            XCTAssertEqual(run.sink.committed, ItemSink.Counts(), "nothing counts before the commit")
+        }
+        XCTAssertEqual(run.sink.committed, ItemSink.Counts(messagesQueued: 1, digestItems: 1))
+        XCTAssertEqual(try run.queued().map { $0.components(separatedBy: ":")[0] }, ["bob@example.com"])
+        let digestRow = try run.store.db.first("""
+            SELECT u.email, i.send_at FROM digest_item AS i JOIN user AS u ON u.id = i.user_id
+            """) { (try $0.string("email"), try $0.int64("send_at")) }
+        XCTAssertEqual(digestRow?.0, "ann@example.com")
+        XCTAssertEqual(digestRow?.1, run.now + 20 * 3600, "ann's next 08:00 UTC is tomorrow's")
+        XCTAssertEqual(try run.count("content"), 1)
+    }
+
+    func testItemsThatMustGoAtOnceSkipTheDigest() throws {
+        let run = try RunFixture()
+        try run.user("ann@example.com", digest: ["daily", "08:00"])
+        let event = try run.event("ezcollaboration", ["identifier": "ezapprove", "participants": [["email": "ann@example.com", "role": "approver"]]])
+        try run.sink.inTransaction {
+            try run.sink.accept([.mail(try items(run, delivery: .immediate, to: ["ann@example.com"]))], event: event)
+        }
+        XCTAssertEqual(run.sink.committed, ItemSink.Counts(messagesQueued: 1))
+        XCTAssertEqual(try run.count("digest_item"), 0)
+        XCTAssertEqual(try run.count("content"), 0)
+    }
+
+    func testItemsThatCannotBeWrittenLeaveNothingAndCountNothing() throws {
+        let run = try RunFixture()
+        try run.user("bob@example.com")
+        let event = try run.event("ezpublish", ["node_id": "60"])
+        var good = try items(run, delivery: .recipientSetting, to: ["bob@example.com"])
+        var bad = good
+        bad.recipients[0].timezone = "Not/AZone"
+        good.recipients.append(bad.recipients[0])
+        let before = try run.count("outbox")
+        try run.sink.inTransaction {
+            XCTAssertThrowsError(try run.sink.accept([.nodeDeleted(node: "60", at: run.now), .mail(good)], event: event))
+            XCTAssertEqual(run.sink.pending, ItemSink.Counts())
+        }
+        XCTAssertEqual(run.sink.committed, ItemSink.Counts())
+        XCTAssertEqual(try run.count("outbox"), before, "the first message of the pair went back with the savepoint")
+        XCTAssertEqual(try run.count("deleted_node"), 0)
+    }
+
+    func testARolledBackTransactionIsNotCounted() throws {
+        let run = try RunFixture()
+        try run.user("bob@example.com")
+        let event = try run.event("ezpublish", ["node_id": "60"])
+        struct Stop: Error {}
+        XCTAssertThrowsError(try run.sink.inTransaction {
+            try run.sink.accept([.mail(try items(run, delivery: .recipientSetting, to: ["bob@example.com"]))], event: event)
+            throw Stop()
+        })
+        XCTAssertEqual(run.sink.committed, ItemSink.Counts())
+        XCTAssertEqual(run.sink.pending, ItemSink.Counts())
+        XCTAssertEqual(try run.count("outbox"), 0)
+    }
+}
