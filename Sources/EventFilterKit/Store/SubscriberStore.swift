@@ -12,13 +12,33 @@ extension Store {
 
     /// The enabled users with a subtree rule on one of `nodes` (a path, root first), each once,
     /// with their digest schedule, in order of their deepest rule, deepest first: the deepest
-    /// rule provides the unsubscribe token. One indexed query over the path's nodes.
+    /// rule provides the unsubscribe token. One indexed query per `pathNodesPerQuery` nodes of
+    /// the path (one query for any real path): a path is a stored event's text, so its length is
+    /// not bounded by the store's limit on bound values (SQLite's is 32,766 as built upstream,
+    /// 250,000 as Debian builds it; PostgreSQL's 65,535),
+    /// and one event beyond it must not stop every run.
     func subscribers(ofPath nodes: [String]) throws -> [PathSubscriber] {
         guard !nodes.isEmpty else { return [] }
         var depth: [String: Int] = [:]
         for (index, node) in nodes.enumerated() { depth[node] = index }
-        let placeholders = Array(repeating: "?", count: depth.count).joined(separator: ", ")
         var rows: [(depth: Int, subscriber: PathSubscriber)] = []
+        let distinct = Array(depth.keys)
+        for start in stride(from: 0, to: distinct.count, by: Self.pathNodesPerQuery) {
+            let chunk = distinct[start..<min(start + Self.pathNodesPerQuery, distinct.count)]
+            try readSubscribers(ofNodes: Array(chunk), depth: depth, into: &rows)
+        }
+        // Deepest rule first; a user's first row is their deepest rule.
+        rows.sort { ($0.depth, $1.subscriber.recipient.userID ?? 0) > ($1.depth, $0.subscriber.recipient.userID ?? 0) }
+        var seen = Set<Int64>()
+        return rows.compactMap { seen.insert($0.subscriber.recipient.userID ?? 0).inserted ? $0.subscriber : nil }
+    }
+
+    /// The most path nodes bound in one subscriber query: far below either backend's limit.
+    static let pathNodesPerQuery = 500
+
+    private func readSubscribers(ofNodes nodes: [String], depth: [String: Int],
+                                 into rows: inout [(depth: Int, subscriber: PathSubscriber)]) throws {
+        let placeholders = Array(repeating: "?", count: nodes.count).joined(separator: ", ")
         try db.forEach("""
             SELECT u.id AS user_id, u.email, u.name, u.timezone, u.token AS user_token, r.token AS rule_token, r.node_id,
                    d.frequency, d.day, d.minute_of_day
@@ -26,7 +46,7 @@ extension Store {
             JOIN user AS u ON u.id = r.user_id AND u.enabled = 1
             LEFT JOIN digest_setting AS d ON d.user_id = u.id
             WHERE r.node_id IN (\(placeholders))
-            """, depth.keys.map { $0 as DatabaseValueConvertible }) { row in
+            """, nodes.map { $0 as DatabaseValueConvertible }) { row in
             let node = try row.string("node_id")
             let digest = try row.isNull("frequency") ? nil
                 : try DigestSchedule(storageFrequency: row.string("frequency"), day: row.optionalInt("day"),
@@ -36,10 +56,6 @@ extension Store {
                                       unsubscribeToken: try row.string("rule_token"), stopAllToken: try row.string("user_token"))
             rows.append((depth[node] ?? 0, PathSubscriber(recipient: recipient, ruleNode: node)))
         }
-        // Deepest rule first; a user's first row is their deepest rule.
-        rows.sort { ($0.depth, $1.subscriber.recipient.userID ?? 0) > ($1.depth, $0.subscriber.recipient.userID ?? 0) }
-        var seen = Set<Int64>()
-        return rows.compactMap { seen.insert($0.subscriber.recipient.userID ?? 0).inserted ? $0.subscriber : nil }
     }
 
     /// The enabled users among `emails` (compared as the store compares addresses, without

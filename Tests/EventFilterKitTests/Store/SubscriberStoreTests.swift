@@ -1,0 +1,36 @@
+import XCTest
+@testable import EventFilterKit
+
+/// Who follows a path: each enabled user once, deepest rule first, however long the path.
+final class SubscriberStoreTests: XCTestCase {
+    /// A path longer than the store's limit on bound values (SQLite's is 32,766 as built upstream,
+    /// 250,000 as Debian builds it; PostgreSQL's 65,535) still finds its readers, each once with
+    /// their deepest rule, in order across the queries it takes.
+    func testAPathLongerThanTheBoundValueLimitFindsItsReadersDeepestRuleFirst() throws {
+        let run = try RunFixture()
+        let nodes = (1...Self.longPath).map(String.init)
+        try run.user("ann@example.com", following: "1", "259990")
+        try run.user("bob@example.com", following: "130000")
+        try run.user("carol@example.com", following: "260000")
+        let off = try run.user("dan@example.com", following: "5")
+        _ = try run.store.setUserEnabled(email: off.email, false, now: run.now)
+
+        let readers = try run.store.subscribers(ofPath: nodes)
+        XCTAssertEqual(readers.map(\.recipient.email), ["carol@example.com", "ann@example.com", "bob@example.com"])
+        XCTAssertEqual(readers.map(\.ruleNode), ["260000", "259990", "130000"])
+    }
+
+    /// More distinct nodes than any backend binds in one statement.
+    private static let longPath = 260_000
+
+    /// The run's handler on such an event: the readers get their item, nothing stops the run.
+    func testSubtreeHandlerMailsTheReadersOfAnEventWithAVeryLongPath() throws {
+        let run = try RunFixture()
+        try run.user("ann@example.com", following: "255000")
+        let path = "/" + (1...Self.longPath).map(String.init).joined(separator: "/") + "/"
+        let event = try run.event("ezpublish", ["node_id": "260000", "path": .string(path), "name": "Deep"])
+
+        let outcomes = try SubtreeHandler().items(for: [event], renderer: run.renderer, store: run.store)
+        XCTAssertEqual(RunFixture.mail(outcomes[event.id]).flatMap(\.recipients).map(\.email), ["ann@example.com"])
+    }
+}
