@@ -301,7 +301,7 @@ public final class Filter {
             case .done(let items):
                 do {
                     try sink.accept(items, event: event)
-                } catch let error as DatabaseError {
+                } catch let error as any StorageError {
                     throw error
                 } catch {
                     failure = "\(error)"

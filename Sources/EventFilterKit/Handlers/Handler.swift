@@ -32,8 +32,8 @@ extension EventHandler {
         for event in events {
             do {
                 outcomes[event.id] = .done(try body(event))
-            } catch let error as DatabaseError {
-                throw error
+            } catch let error as any StorageError {
+                throw error  // either backend's: the store, not the event, is at fault
             } catch {
                 outcomes[event.id] = .failed("\(error)")
             }
