@@ -90,7 +90,7 @@ public final class Filter {
         let renderer = try MailRenderer(root: root, settings: settings, site: site, now: now)
         var outbox = Outbox(store: store)
         outbox.bounceAddress = bounces.address
-        let sink = ItemSink(store: store, outbox: outbox, renderer: renderer)
+        let sink = ItemSink(store: store, outbox: outbox, renderer: renderer, digests: plan.digests)
         let digests = plan.digests ? DigestRun(store: store, renderer: renderer, sink: sink, handlerOrder: plan.names) : nil
         var report = Report()
         gaveUpThisRun = []

@@ -1,12 +1,13 @@
 import Foundation
 
 /// Where handlers' items go: a digest row for each recipient with a schedule (unless the items
-/// must go at once), a queued message for everyone else; and the store notes a handler asks for
+/// must go at once, or no digest stage runs to send it), a queued message for everyone else; and
+/// the store notes a handler asks for
 /// (a deleted node, a withdrawn announcement). It counts what it wrote only once the transaction
 /// that holds it committed, so a rolled-back savepoint or transaction is never counted and
 /// nothing has to put counters back.
 ///
-///     let sink = ItemSink(store: store, outbox: outbox, renderer: renderer)
+///     let sink = ItemSink(store: store, outbox: outbox, renderer: renderer, digests: plan.digests)
 ///     try sink.inTransaction {
 ///         try sink.accept(items, event: event)
 ///     }
@@ -29,16 +30,20 @@ final class ItemSink {
     let store: Store
     let outbox: Outbox
     let renderer: MailRenderer
+    /// False when notification.ini lists no `ezgeneraldigest`: nothing would ever send a digest
+    /// row, so a reader with a schedule gets the item at once rather than never.
+    let digests: Bool
     /// What committed transactions hold (in a dry run: what they would hold).
     private(set) var committed = Counts()
     /// What the open transaction holds so far: counted once it commits.
     private(set) var pending = Counts()
     private var nextDigestTimes: [Int64: Int64] = [:]
 
-    init(store: Store, outbox: Outbox, renderer: MailRenderer) {
+    init(store: Store, outbox: Outbox, renderer: MailRenderer, digests: Bool) {
         self.store = store
         self.outbox = outbox
         self.renderer = renderer
+        self.digests = digests
     }
 
     /// Runs `body` in a transaction; what the sink wrote in it counts once it committed.
@@ -72,7 +77,7 @@ final class ItemSink {
         case .mail(let items):
             var contentID: Int64?
             for recipient in items.recipients {
-                if items.delivery == .recipientSetting, let userID = recipient.userID, let schedule = recipient.digest {
+                if digests, items.delivery == .recipientSetting, let userID = recipient.userID, let schedule = recipient.digest {
                     let id = try contentID ?? store.insertContent(items.content, eventID: event.id, now: renderer.now)
                     contentID = id
                     let sendAt = try nextDigestTime(userID: userID, schedule: schedule, timezone: recipient.timezone)

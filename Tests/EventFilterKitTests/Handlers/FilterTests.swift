@@ -57,4 +57,24 @@ final class FilterTests: XCTestCase {
         XCTAssertEqual(try fixture.count("outbox"), 1)
         XCTAssertEqual(try fixture.store.db.scalarInt("SELECT count(*) FROM event WHERE id = ? AND handled_at IS NULL", [event.id]), 1)
     }
+
+    /// Without `ezgeneraldigest` in notification.ini no tick ever sends a digest, so a reader with
+    /// a schedule gets the item at once instead of a digest row nothing would send.
+    func testWithoutTheDigestStageAReaderWithAScheduleGetsMailAtOnce() throws {
+        let fixture = try RunFixture()
+        try fixture.write("settings/override/notification.ini", """
+            [NotificationEventHandlerSettings]
+            AvailableNotificationEventTypes[]
+            AvailableNotificationEventTypes[]=ezsubtree
+            """)
+        try fixture.user("bob@example.com", following: "60", digest: ["daily", "08:00"])
+        _ = try fixture.event("ezpublish", ["node_id": "60", "path": "/1/2/60/", "name": "News"])
+
+        let report = try run(fixture, at: fixture.now)
+        XCTAssertEqual(report.messagesQueued, 1)
+        XCTAssertEqual(report.digestItems, 0)
+        XCTAssertEqual(try fixture.count("digest_item"), 0)
+        XCTAssertEqual(try fixture.count("content"), 0)
+        XCTAssertEqual(try fixture.queued(), ["bob@example.com: [Test Site] Item \"News\" was published"])
+    }
 }

@@ -28,7 +28,7 @@ final class RunFixture {
         settings = Settings(root: root)
         site = try SiteConfiguration.load(settings)
         renderer = try MailRenderer(root: root, settings: settings, site: site, now: now)
-        sink = ItemSink(store: store, outbox: Outbox(store: store), renderer: renderer)
+        sink = ItemSink(store: store, outbox: Outbox(store: store), renderer: renderer, digests: true)
     }
 
     deinit { try? FileManager.default.removeItem(at: root) }
