@@ -60,9 +60,18 @@ extension Store {
 
     /// The enabled users among `emails` (compared as the store compares addresses, without
     /// regard to case) with a collaboration rule for `identifier`, by user id, with that rule's
-    /// token. They always get mail at once, so no digest schedule is read.
+    /// token. They always get mail at once, so no digest schedule is read. One query per
+    /// `pathNodesPerQuery` addresses, for the reason a path's nodes are bound that many at a time.
     func collaborators(emails: [String], identifier: String) throws -> [Recipient] {
-        guard !emails.isEmpty else { return [] }
+        var byUser: [Int64: Recipient] = [:]
+        for start in stride(from: 0, to: emails.count, by: Self.pathNodesPerQuery) {
+            let chunk = Array(emails[start..<min(start + Self.pathNodesPerQuery, emails.count)])
+            for recipient in try collaborators(chunk, identifier: identifier) { byUser[recipient.userID ?? 0] = recipient }
+        }
+        return byUser.keys.sorted().map { byUser[$0]! }
+    }
+
+    private func collaborators(_ emails: [String], identifier: String) throws -> [Recipient] {
         let placeholders = Array(repeating: "?", count: emails.count).joined(separator: ", ")
         return try db.map("""
             SELECT DISTINCT u.id AS user_id, u.email, u.name, u.timezone, c.token AS rule_token, u.token AS user_token

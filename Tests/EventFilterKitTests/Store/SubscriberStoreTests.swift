@@ -1,7 +1,8 @@
 import XCTest
 @testable import EventFilterKit
 
-/// Who follows a path: each enabled user once, deepest rule first, however long the path.
+/// Who follows a path (each enabled user once, deepest rule first) and who takes part in a
+/// collaboration item, however long the path or the list of participants.
 final class SubscriberStoreTests: XCTestCase {
     /// A path longer than the store's limit on bound values (SQLite's is 32,766 as built upstream,
     /// 250,000 as Debian builds it; PostgreSQL's 65,535) still finds its readers, each once with
@@ -32,5 +33,23 @@ final class SubscriberStoreTests: XCTestCase {
 
         let outcomes = try SubtreeHandler().items(for: [event], renderer: run.renderer, store: run.store)
         XCTAssertEqual(RunFixture.mail(outcomes[event.id]).flatMap(\.recipients).map(\.email), ["ann@example.com"])
+    }
+
+    /// Who takes part in a collaboration item: each user with a rule once, by id, however many
+    /// participants the event lists.
+    func testMoreParticipantsThanTheStoreBindsInOneStatementFindEachRuleHolderOnce() throws {
+        let run = try RunFixture()
+        let ann = try run.user("ann@example.com")
+        let bob = try run.user("bob@example.com")
+        try run.user("carol@example.com")
+        for email in ["ann@example.com", "bob@example.com"] {
+            try run.store.collaborationSubscribe(email: email, identifier: "ezapprove", now: run.now)
+        }
+        let others = (1...260_000).map { "reader\($0)@example.com" }
+        let emails = ["BOB@example.com"] + others + ["carol@example.com", "ann@example.com", "bob@example.com"]
+
+        let found = try run.store.collaborators(emails: emails, identifier: "ezapprove")
+        XCTAssertEqual(found.map(\.email), ["ann@example.com", "bob@example.com"])
+        XCTAssertEqual(found.map(\.userID), [ann.id, bob.id])
     }
 }
