@@ -81,10 +81,14 @@ extension Store {
 
     /// Deletes the digest items `ids`; returns how many there still were, so a caller that read
     /// them earlier learns whether they changed in between.
+    /// `idsPerStatement` ids a statement: a digest of a long backlog holds the write lock for a
+    /// few statements, not one per item (on PostgreSQL each is a round trip).
     func removeDigestItems(_ ids: [Int64]) throws -> Int {
         var removed = 0
-        for id in ids {
-            try db.execute("DELETE FROM digest_item WHERE id = ?", [id])
+        for start in stride(from: 0, to: ids.count, by: Self.idsPerStatement) {
+            let chunk = ids[start..<min(start + Self.idsPerStatement, ids.count)]
+            try db.execute("DELETE FROM digest_item WHERE id IN (\(Self.placeholders(chunk.count)))",
+                           chunk.map { $0 as DatabaseValueConvertible })
             removed += db.changes
         }
         return removed
@@ -92,13 +96,23 @@ extension Store {
 
     /// Deletes the contents among `ids` that no digest item waits for any more: a content goes
     /// with its last item, whoever removed it (a digest sent, a user removed, a rule stopped).
+    /// `idsPerStatement` ids a statement.
     func deleteUnreferencedContents(_ ids: [Int64]) throws {
-        for id in Set(ids).sorted() {
+        let distinct = Set(ids).sorted()
+        for start in stride(from: 0, to: distinct.count, by: Self.idsPerStatement) {
+            let chunk = distinct[start..<min(start + Self.idsPerStatement, distinct.count)]
             try db.execute("""
-                DELETE FROM content WHERE id = ?
+                DELETE FROM content WHERE id IN (\(Self.placeholders(chunk.count)))
                   AND NOT EXISTS (SELECT 1 FROM digest_item WHERE digest_item.content_id = content.id)
-                """, [id])
+                """, chunk.map { $0 as DatabaseValueConvertible })
         }
+    }
+
+    /// The most ids bound in one statement: far below either backend's limit on bound values.
+    static let idsPerStatement = 500
+
+    private static func placeholders(_ count: Int) -> String {
+        Array(repeating: "?", count: count).joined(separator: ", ")
     }
 
     /// Records that `node` (and everything below it) was deleted at `time` by event `eventID`, so
