@@ -62,4 +62,30 @@ final class DigestRunTests: XCTestCase {
         XCTAssertEqual(try run.queued().map { $0.components(separatedBy: ":")[0] }, ["ann@example.com"])
         XCTAssertEqual(try run.count("digest_item"), 0)
     }
+
+    /// A run killed (kill -9) after the digest stage's per-user transactions and before the tick's
+    /// own: the digests it queued stay queued once, and the next run sends nobody a second one,
+    /// leaves no item behind and marks the dead run's tick handled.
+    func testARunKilledBetweenTheDigestsAndItsTickSendsNobodyASecondDigest() throws {
+        let run = try fixture()
+        let nextMorning = run.now + 21 * 3600
+        // The fixture's publishes were handled by an earlier run, which wrote the items.
+        try run.store.inTransaction {
+            for id in try run.store.db.map("SELECT id FROM event", []) { try $0.int64("id") } {
+                try run.store.markEventHandled(id, now: run.now)
+            }
+        }
+        // What the killed run committed: its tick, and the digests, user by user.
+        let tick = try run.event(EventType.currentTime, ["time": .string(String(nextMorning))], at: nextMorning)
+        guard case .done = try digests(run).sendDigests(dueAt: tick) else { return XCTFail("digests failed") }
+        XCTAssertEqual(try run.count("outbox"), 2)
+
+        let next = try Filter(root: run.root, settings: Settings(root: run.root), store: run.store)
+            .run(now: nextMorning + 300, transport: nil)
+        XCTAssertEqual(next.digestsSent, 0)
+        XCTAssertEqual(try run.queued().map { $0.components(separatedBy: ":")[0] }, ["ann@example.com", "bob@example.com"])
+        XCTAssertEqual(try run.count("digest_item"), 0)
+        XCTAssertEqual(try run.count("content"), 0)
+        XCTAssertEqual(try run.store.db.scalarInt("SELECT count(*) FROM event WHERE handled_at IS NULL"), 0)
+    }
 }
