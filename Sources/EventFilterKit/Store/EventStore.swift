@@ -32,9 +32,8 @@ extension Store {
                     return .duplicate(Int64(existing))
                 }
             }
-            try db.execute("INSERT INTO event(type, params, created_at, not_before, dedupe_key) VALUES (?, ?, ?, ?, ?)",
-                           [type, serializedParams, now, notBefore, dedupeKey])
-            let id = db.lastInsertRowID
+            let id = try db.first("INSERT INTO event(type, params, created_at, not_before, dedupe_key) VALUES (?, ?, ?, ?, ?) RETURNING id",
+                                  [type, serializedParams, now, notBefore, dedupeKey]) { try $0.int64("id") } ?? 0
             if let dedupeKey {
                 try db.execute("UPDATE dedupe_key SET event_id = ? WHERE key = ?", [id, dedupeKey])
             }
@@ -78,14 +77,14 @@ extension Store {
     func markHandlerDone(event: Int64, handler: String, now: Int64) throws {
         try db.execute("""
             INSERT INTO event_progress(event_id, handler, done, attempts, updated_at) VALUES (?, ?, 1, 1, ?)
-            ON CONFLICT(event_id, handler) DO UPDATE SET done = 1, attempts = attempts + 1, last_error = NULL, updated_at = excluded.updated_at
+            ON CONFLICT(event_id, handler) DO UPDATE SET done = 1, attempts = event_progress.attempts + 1, last_error = NULL, updated_at = excluded.updated_at
             """, [event, handler, now])
     }
 
     func markHandlerFailed(event: Int64, handler: String, error: String, now: Int64) throws {
         try db.execute("""
             INSERT INTO event_progress(event_id, handler, done, attempts, last_error, updated_at) VALUES (?, ?, 0, 1, ?, ?)
-            ON CONFLICT(event_id, handler) DO UPDATE SET done = 0, attempts = attempts + 1, last_error = excluded.last_error, updated_at = excluded.updated_at
+            ON CONFLICT(event_id, handler) DO UPDATE SET done = 0, attempts = event_progress.attempts + 1, last_error = excluded.last_error, updated_at = excluded.updated_at
             """, [event, handler, error, now])
     }
 
@@ -146,7 +145,7 @@ extension Store {
         return try rows.map { event, handledAt, key in
             let failed = try db.map("SELECT handler, coalesce(last_error, '') AS error FROM event_progress WHERE event_id = ? AND done = 0",
                                     [event.id]) { (try $0.string("handler"), try $0.string("error")) }
-            let gaveUp = try db.map("SELECT handler, error FROM handler_gave_up WHERE event_id = ? ORDER BY handler",
+            let gaveUp = try db.map("SELECT handler, error FROM handler_gave_up WHERE event_id = ? ORDER BY \(db.textOrder("handler"))",
                                     [event.id]) { (try $0.string("handler"), try $0.string("error")) }
             return EventRow(event: event, handledAt: handledAt, dedupeKey: key, failedHandlers: failed, gaveUpHandlers: gaveUp)
         }

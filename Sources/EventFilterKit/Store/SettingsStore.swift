@@ -50,7 +50,7 @@ extension Store {
     /// the message's transaction, so a link in the outbox is always a stored one.
     public func keepSettingsToken(_ token: String, userID: Int64, now: Int64) throws {
         try db.inTransaction {
-            try db.execute("INSERT OR IGNORE INTO settings_token(hash, user_id, created_at) VALUES (?, ?, ?)",
+            try db.execute("INSERT INTO settings_token(hash, user_id, created_at) VALUES (?, ?, ?) ON CONFLICT(hash) DO NOTHING",
                            [Self.settingsTokenHash(token), userID, now])
             guard db.changes > 0 else { return }
             try db.execute("""
@@ -102,7 +102,8 @@ extension Store {
             return key
         }
         // Two processes may both get here: the first insert wins and both read the same value.
-        try db.execute("INSERT OR IGNORE INTO installation_secret(name, value) VALUES (?, ?)", [name, Crypto.randomBytes(32)])
+        try db.execute("INSERT INTO installation_secret(name, value) VALUES (?, ?) ON CONFLICT(name) DO NOTHING",
+                       [name, Crypto.randomBytes(32)])
         guard let key = try db.first("SELECT value FROM installation_secret WHERE name = ?", [name], { try $0.bytes("value") }) else {
             throw EventFilterError.failure("could not keep the installation key '\(name)' in the store")
         }
@@ -116,7 +117,7 @@ extension Store {
                       AND json_extract(e.params, '$.name') IS NOT NULL ORDER BY e.id DESC LIMIT 1) AS name,
                    (SELECT json_extract(e.params, '$.path') FROM event e WHERE e.node_id = r.node_id
                       AND json_extract(e.params, '$.path') IS NOT NULL ORDER BY e.id DESC LIMIT 1) AS path
-            FROM subtree_rule r WHERE r.user_id = ? ORDER BY r.node_id
+            FROM subtree_rule r WHERE r.user_id = ? ORDER BY \(db.textOrder("r.node_id"))
             """, [user.id]) {
             FollowedNode(node: try $0.string("node_id"), name: try $0.optionalString("name"), path: try $0.optionalString("path"))
         }.map { follow in
@@ -125,7 +126,7 @@ extension Store {
             return FollowedNode(node: follow.node, name: follow.name, path: below)
         }
         let collaborations = try db.map(
-            "SELECT identifier FROM collaboration_rule WHERE user_id = ? ORDER BY identifier", [user.id]) { try $0.string("identifier") }
+            "SELECT identifier FROM collaboration_rule WHERE user_id = ? ORDER BY \(db.textOrder("identifier"))", [user.id]) { try $0.string("identifier") }
         return SettingsOverview(user: user, follows: follows, collaborations: collaborations,
                                 schedule: try digestSchedule(userID: user.id))
     }

@@ -15,12 +15,14 @@ extension Store {
     public func addUser(email: String, name: String, timezone: String, now: Int64) throws -> User {
         _ = try Mailbox(address: email, name: name.isEmpty ? nil : name)
         _ = try Zone.named(timezone)
-        if try user(email: email) != nil {
+        // The address's unique index decides, so two `user add` at once on two hosts add one user.
+        guard let id = try db.first("""
+            INSERT INTO user(email, name, timezone, token, digest_token, created_at) VALUES (?, ?, ?, ?, ?, ?)
+            ON CONFLICT(email) DO NOTHING RETURNING id
+            """, [email, name, timezone, Store.newToken(), Store.newToken(), now], { try $0.int64("id") }) else {
             throw EventFilterError.failure("user \(email) already exists")
         }
-        try db.execute("INSERT INTO user(email, name, timezone, token, digest_token, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-                       [email, name, timezone, Store.newToken(), Store.newToken(), now])
-        return User(id: db.lastInsertRowID, email: email, name: name, timezone: timezone, enabled: true)
+        return User(id: id, email: email, name: name, timezone: timezone, enabled: true)
     }
 
     public func user(email: String) throws -> User? {
@@ -61,7 +63,7 @@ extension Store {
     }
 
     public func listUsers() throws -> [User] {
-        try db.map("SELECT id, email, name, timezone, enabled FROM user ORDER BY email") {
+        try db.map("SELECT id, email, name, timezone, enabled FROM user ORDER BY \(db.textOrder("email", ignoringCase: true))") {
             User(id: try $0.int64("id"), email: try $0.string("email"), name: try $0.string("name"),
                  timezone: try $0.string("timezone"), enabled: try $0.int("enabled") != 0)
         }
@@ -163,7 +165,9 @@ extension Store {
 
     public func subscriptions(email: String) throws -> [String] {
         let user = try requireUser(email: email)
-        return try db.map("SELECT node_id FROM subtree_rule WHERE user_id = ? ORDER BY node_id", [user.id]) { try $0.string("node_id") }
+        return try db.map("SELECT node_id FROM subtree_rule WHERE user_id = ? ORDER BY \(db.textOrder("node_id"))", [user.id]) {
+            try $0.string("node_id")
+        }
     }
 
     /// A node id is one path element: 1 to 200 characters, no `/`, no white space or control

@@ -21,13 +21,13 @@ struct RunCommand: Command {
 
     static func run(_ arguments: ParsedArguments, _ context: CommandContext) throws {
         try context.requireInstallation()
-        guard let lock = try RunLock(root: context.root) else {
+        let store = try context.store()
+        guard let lock = try RunLock(root: context.root, store: store) else {
             if arguments[verbose] { Output.line("another run is working; nothing to do") }
             return
         }
         defer { withExtendedLifetime(lock) {} }
         let settings = try context.settings()
-        let store = try context.store()
         let dryRun = arguments[Self.dryRun]
         let report = try Filter.checkedRun(root: context.root, settings: settings, store: store, now: context.now, dryRun: dryRun,
                                            describeError: ErrorReport.message) {
