@@ -211,6 +211,52 @@ final class FastCGIEndToEndTests: XCTestCase {
         XCTAssertEqual(responder.stop(), 0)
     }
 
+    /// A web server that sends requests and never reads the answers fills the socket buffers
+    /// between them; the responder must not wait on that one connection (it waited up to 30 s,
+    /// the read timeout, with every other connection stalled).
+    func testAPeerThatNeverReadsItsAnswersStallsNoOtherConnection() throws {
+        let root = try F.makeRoot()
+        let responder = try ResponderProcess(root: root, now: F.scheduleNow)
+        let other = try FastCGIClient(port: responder.port)
+        XCTAssertEqual(request(other, keep: true, "GET", "/panda")?.status, 405)
+
+        // FCGI_GET_VALUES records, each answered at once: send them until the socket takes no
+        // more for half a second, so the answers fill both buffers and the responder's writes
+        // no longer fit.
+        let flood = try FastCGIClient(port: responder.port)
+        _ = fcntl(flood.fd, F_SETFL, fcntl(flood.fd, F_GETFL) | O_NONBLOCK)
+        let chunk = Array([[UInt8]](repeating: B.record(9, 0, B.pairs([("FCGI_MAX_CONNS", "")])), count: 4096).joined())
+        var sent = 0
+        var stalledSince: Date?
+        let deadline = Date().addingTimeInterval(20)
+        while sent < 512 << 20 && Date() < deadline {
+            let count = chunk.withUnsafeBytes { Glibc.send(flood.fd, $0.baseAddress!, $0.count, Int32(MSG_NOSIGNAL)) }
+            if count > 0 {
+                sent += count
+                stalledSince = nil
+            } else if count < 0 && errno == EAGAIN {
+                if let since = stalledSince, Date().timeIntervalSince(since) > 0.5 { break }
+                if stalledSince == nil { stalledSince = Date() }
+                usleep(10_000)
+            } else {
+                break
+            }
+        }
+        XCTAssertNotNil(stalledSince, "the flooding connection filled its buffers (sent \(sent) bytes)")
+
+        let started = Date()
+        let body = "event=video-encoded&video_id=beside&encoding_ids%5B0%5D=e1"
+        let answer = request(other, id: 2, keep: true, "POST", "/panda?token=\(F.pandaToken)", body: body, contentType: F.form)
+        XCTAssertEqual(answer?.status, 200)
+        XCTAssertLessThan(Date().timeIntervalSince(started), 5, "answered beside the stalled connection")
+        XCTAssertEqual(root.eventCount, 1)
+        // The stalled connection still gets its answers once it reads them.
+        XCTAssertEqual(flood.readRecord()?.type, 10)
+        close(flood.fd)   // with bytes unread: a reset, which ends the responder's side too
+        flood.fd = -1
+        XCTAssertEqual(responder.stop(), 0)
+    }
+
     func testSIGTERMFinishesTheRequestInHand() throws {
         let root = try F.makeRoot()
         let responder = try ResponderProcess(root: root, now: F.scheduleNow)
