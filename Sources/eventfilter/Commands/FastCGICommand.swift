@@ -109,14 +109,15 @@ private final class WebFrontState {
         checkpointer = try BackgroundCheckpointer.start(for: router.intake.store)
     }
 
-    /// Re-reads settings/ (webhook sources, secrets, the body limit); keeps the store connection.
+    /// Re-reads settings/ (webhook sources, secrets, the body limit, site.ini for the settings
+    /// pages); keeps the store connection.
     func reload() {
         do {
             let settings = Settings(root: context.root)
             let intake = WebhookIntake(
                 store: try context.store(), sources: try WebhookSources.load(settings: settings),
                 bodyLimit: try WebhookSources.bodyLimit(settings: settings))
-            router = try openRouter(context, intake: intake)
+            router = try openRouter(context, intake: intake, settings: settings)
             Output.error("fastcgi: settings re-read")
         } catch {
             Output.error("fastcgi: settings not re-read, the previous ones stay: \(ErrorReport.message(error))")

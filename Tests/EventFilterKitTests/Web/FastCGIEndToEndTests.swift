@@ -296,6 +296,22 @@ final class FastCGIEndToEndTests: XCTestCase {
         XCTAssertEqual(responder.stop(), 0)
     }
 
+    /// SIGHUP re-reads site.ini too, not only webhooks.ini: the settings pages follow it.
+    func testSIGHUPRereadsTheSiteSettingsOfTheSettingsPages() throws {
+        let root = try F.makeRoot()
+        let site = try String(contentsOf: root.url.appendingPathComponent("settings/site.ini"), encoding: .utf8)
+        try root.write("settings/site.ini", "[SiteSettings]\nSiteName=Test Site\n")  // no sender address
+        let responder = try ResponderProcess(root: root, now: F.scheduleNow)
+        XCTAssertEqual(try request(responder.port, "GET", "/settings").status, 500)
+
+        try root.write("settings/site.ini", site)
+        kill(responder.process.processIdentifier, SIGHUP)
+        XCTAssertTrue(waitFor { self.responder(responder, logged: "settings re-read") })
+        let page = try request(responder.port, "GET", "/settings")
+        XCTAssertEqual(page.status, 200, page.stdout)
+        XCTAssertEqual(responder.stop(), 0)
+    }
+
     func testWorkersAreRestartedAndStoppedWithTheParent() throws {
         let root = try F.makeRoot()
         let responder = try ResponderProcess(root: root, now: F.scheduleNow, extra: ["--workers", "2"])
