@@ -257,6 +257,66 @@ final class FastCGIEndToEndTests: XCTestCase {
         XCTAssertEqual(responder.stop(), 0)
     }
 
+    /// A sender's retry that arrives in the same round as its first copy is stored once: each
+    /// request's savepoint sees the ones before it in the shared transaction.
+    func testAReplayInTheSameRoundAsItsFirstCopyIsStoredOnce() throws {
+        let root = try F.makeRoot()
+        let responder = try ResponderProcess(root: root, now: F.standardNow)
+        let clients = try (0..<4).map { _ in try FastCGIClient(port: responder.port) }
+        for client in clients {
+            client.send(B.record(9, 0, B.pairs([("FCGI_MAX_CONNS", "")])))
+            XCTAssertEqual(client.readRecord()?.type, 10)
+        }
+        kill(responder.process.processIdentifier, SIGSTOP)
+        for (index, client) in clients.enumerated() {
+            if index < 2 {
+                client.send(B.request(1, keep: true, FastCGIClient.params(method: "POST", "/billing", body: F.standardBody,
+                                                                          contentType: "application/json", headers: F.standardHeaders),
+                                      body: Array(F.standardBody.utf8)))
+            } else {
+                client.send(B.request(1, keep: true, FastCGIClient.params(method: "POST", "/panda?token=\(F.pandaToken)", body: F.pandaEncoded,
+                                                                          contentType: F.form),
+                                      body: Array(F.pandaEncoded.utf8)))
+            }
+        }
+        kill(responder.process.processIdentifier, SIGCONT)
+        let answers = clients.map { $0.answer() }
+        XCTAssertEqual(answers.map { $0?.status }, [200, 200, 200, 200])
+        XCTAssertEqual(answers.filter { $0?.body.contains("duplicate") == true }.count, 2, answers.map { $0?.body ?? "" }.joined(separator: " | "))
+        XCTAssertEqual(root.eventCount, 2)
+        XCTAssertEqual(responder.stop(), 0)
+    }
+
+    /// In a shared commit, a request whose storing fails (here a trigger refuses its event type)
+    /// is answered 500 and loses only its own writes; the others are stored and answered 200.
+    func testAFailedStoreInASharedCommitUndoesOnlyItsOwnWrites() throws {
+        let root = try F.makeRoot()
+        let responder = try ResponderProcess(root: root, now: F.standardNow)
+        try F.breakStore(root, forType: "billing.invoice.paid")
+        let clients = try (0..<3).map { _ in try FastCGIClient(port: responder.port) }
+        for client in clients {
+            client.send(B.record(9, 0, B.pairs([("FCGI_MAX_CONNS", "")])))
+            XCTAssertEqual(client.readRecord()?.type, 10)
+        }
+        kill(responder.process.processIdentifier, SIGSTOP)
+        for (index, client) in clients.enumerated() {
+            if index == 1 {
+                client.send(B.request(1, keep: true, FastCGIClient.params(method: "POST", "/billing", body: F.standardBody,
+                                                                          contentType: "application/json", headers: F.standardHeaders),
+                                      body: Array(F.standardBody.utf8)))
+            } else {
+                let body = "event=video-encoded&video_id=s\(index)&encoding_ids%5B0%5D=e\(index)"
+                client.send(B.request(1, keep: true, FastCGIClient.params(method: "POST", "/panda?token=\(F.pandaToken)", body: body,
+                                                                          contentType: F.form),
+                                      body: Array(body.utf8)))
+            }
+        }
+        kill(responder.process.processIdentifier, SIGCONT)
+        XCTAssertEqual(clients.map { $0.answer()?.status }, [200, 500, 200])
+        XCTAssertEqual(root.eventCount, 2)
+        XCTAssertEqual(responder.stop(), 0)
+    }
+
     func testSIGTERMFinishesTheRequestInHand() throws {
         let root = try F.makeRoot()
         let responder = try ResponderProcess(root: root, now: F.scheduleNow)
