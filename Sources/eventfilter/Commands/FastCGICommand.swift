@@ -82,6 +82,7 @@ struct FastCGICommand: Command {
             return
         }
 
+        try front.startCheckpoints()
         let responder = FastCGIResponder(
             listener: listener,
             limits: FastCGIConnection.Limits(bodyLimit: front.router.intake.bodyLimit, maxConnections: maxConnections)) { requests in
@@ -100,12 +101,16 @@ struct FastCGICommand: Command {
 private final class WebFrontState {
     private let context: CommandContext
     private(set) var router: Router
-    private let checkpointer: BackgroundCheckpointer?
+    private var checkpointer: BackgroundCheckpointer?
 
     init(_ context: CommandContext) throws {
         self.context = context
         router = try openRouter(context, intake: try openIntake(context))
-        // The commits answer webhooks: none of them waits for a checkpoint's copy and sync.
+    }
+
+    /// For the process that answers (not a `--workers` supervisor, which writes nothing): the
+    /// commits answer webhooks, and none of them should wait for a checkpoint's copy and sync.
+    func startCheckpoints() throws {
         checkpointer = try BackgroundCheckpointer.start(for: router.intake.store)
     }
 

@@ -393,6 +393,29 @@ final class FastCGIEndToEndTests: XCTestCase {
         XCTAssertEqual(root.eventCount, 4)
     }
 
+    /// Each worker checkpoints the store beside its answers; the supervising parent, which
+    /// answers nothing, runs no checkpoint thread of its own.
+    func testOnlyTheWorkersRunTheCheckpointThread() throws {
+        let root = try F.makeRoot()
+        let responder = try ResponderProcess(root: root, now: F.scheduleNow, extra: ["--workers", "2"])
+        let parent = responder.process.processIdentifier
+        var children: [Int32] = []
+        XCTAssertTrue(waitFor { children = Self.children(of: parent); return children.count == 2 }, "two workers: \(children)")
+        // Linux keeps a thread's name, cut to 15 bytes, in /proc/PID/task/TID/comm.
+        func checkpointThreads(_ pid: Int32) -> Int {
+            let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []
+            return tasks.filter { task in
+                let name = (try? String(contentsOfFile: "/proc/\(pid)/task/\(task)/comm", encoding: .utf8)) ?? ""
+                return name.hasPrefix("ef-checkpoints")
+            }.count
+        }
+        XCTAssertTrue(waitFor { children.allSatisfy { checkpointThreads($0) == 1 } }, "one checkpoint thread in each worker: "
+            + children.map { pid in ((try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []).map {
+                (try? String(contentsOfFile: "/proc/\(pid)/task/\($0)/comm", encoding: .utf8)) ?? "?" }.joined(separator: ",") }.joined(separator: " / "))
+        XCTAssertEqual(checkpointThreads(parent), 0)
+        XCTAssertEqual(responder.stop(), 0)
+    }
+
     func testUnixSocketMode0660StaleSocketReplacedLiveOneRefused() throws {
         let root = try F.makeRoot()
         let path = root.url.appendingPathComponent("fcgi.sock").path
