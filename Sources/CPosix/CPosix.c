@@ -27,3 +27,7 @@ int cposix_take_signal(int signal) {
     cposix_pending[signal] = 0;
     return 1;
 }
+
+#include <pthread.h>
+
+int cposix_name_this_thread(const char *name) { return pthread_setname_np(pthread_self(), name); }

@@ -9,4 +9,6 @@ int cposix_syncfs(int fd);
 int cposix_watch_signal(int signal);
 /// 1 when `signal` arrived since the last call, clearing the flag.
 int cposix_take_signal(int signal);
+/// Names the calling thread (at most 15 bytes) for `top -H` and /proc/PID/task/TID/comm.
+int cposix_name_this_thread(const char *name);
 #endif

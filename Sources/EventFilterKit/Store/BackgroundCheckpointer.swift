@@ -1,3 +1,4 @@
+import CPosix
 import Foundation
 
 /// Takes SQLite's write-ahead-log checkpoints off a long-lived writer's answer path. By default
@@ -50,6 +51,9 @@ public final class BackgroundCheckpointer: @unchecked Sendable {
     }
 
     private func run() {
+        // Named for `top -H` and /proc/PID/task/TID/comm (15 bytes at most); Thread.name alone
+        // does not reach the kernel on Linux.
+        _ = cposix_name_this_thread("ef-checkpoints")
         while !isStopped {
             usleep(useconds_t(intervalMilliseconds * 1000))
             // PASSIVE never waits for a lock; a checkpoint another process is running makes this

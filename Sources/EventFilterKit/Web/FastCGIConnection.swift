@@ -119,6 +119,9 @@ public final class FastCGIConnection {
             if !current.keepConnection { events.append(.close) }
         case .params:
             guard var current = open, current.id == id else { return }
+            // Out of `open` while it grows, so the append is in place: a copy left behind would
+            // make every record copy all the parameters so far (quadratic in tiny records).
+            open = nil
             guard current.decodedParams == nil else { throw FastCGIProtocolError("FCGI_PARAMS after the end of the parameters") }
             if content.isEmpty {
                 guard let params = FastCGIRecord.decodeParams(current.params) else {
@@ -135,11 +138,11 @@ public final class FastCGIConnection {
             open = current
         case .stdin:
             guard var current = open, current.id == id else { return }
+            open = nil   // as for FCGI_PARAMS: the body grows in place, not copied per record
             guard let params = current.decodedParams else {
                 throw FastCGIProtocolError("FCGI_STDIN before the end of FCGI_PARAMS")
             }
             if content.isEmpty {
-                open = nil
                 events.append(.request(FastCGIRequest(
                     id: id, keepConnection: current.keepConnection, params: params,
                     body: current.bodyTooLarge ? [] : current.body, bodyTooLarge: current.bodyTooLarge)))

@@ -22,7 +22,10 @@ import CPosix
 /// transaction, and no answer leaves before its commit.
 ///
 /// A connection that breaks the protocol, sends parameters over the limit, hangs up mid-request
-/// or stays silent longer than `readTimeoutSeconds` is closed; the others go on.
+/// or stays silent longer than `readTimeoutSeconds` is closed; the others go on. Sockets are
+/// non-blocking: an answer the web server does not read waits on its own connection (which is
+/// not read from meanwhile, so it cannot pile up more), and is dropped with its connection when
+/// nothing of it could be written for `readTimeoutSeconds`; the other connections go on.
 public final class FastCGIResponder {
     /// The answer to one request: the CGI response (RFC 3875 §6) and a line for the server's error log.
     public struct Reply: Sendable {
@@ -49,7 +52,8 @@ public final class FastCGIResponder {
     private var clients: [Client] = []
     private var buffer = [UInt8](repeating: 0, count: 65536)
 
-    /// One accepted connection: its parser, when it last sent something, what is to be written.
+    /// One accepted connection: its parser, when it last sent something or took some of its
+    /// answer, what is still to be written.
     private final class Client {
         let fd: Int32
         let connection: FastCGIConnection
@@ -87,13 +91,17 @@ public final class FastCGIResponder {
         var pollers: [pollfd] = []
         while true {
             if checkSignals() {
-                for client in clients where client.connection.isIdle { close(client) }
+                for client in clients where client.connection.isIdle && client.output.isEmpty { close(client) }
                 clients.removeAll { $0.isClosed }
                 if clients.isEmpty { return }
             }
             let listening = !stopping && (clients.count < max(1, limits.maxConnections) || idleClient() != nil)
             pollers.removeAll(keepingCapacity: true)
-            for client in clients { pollers.append(pollfd(fd: client.fd, events: Int16(POLLIN), revents: 0)) }
+            // A connection with an answer still to write waits for room to write it, and sends no
+            // more requests until it is written.
+            for client in clients {
+                pollers.append(pollfd(fd: client.fd, events: Int16(client.output.isEmpty ? POLLIN : POLLOUT), revents: 0))
+            }
             if listening { pollers.append(pollfd(fd: listener.fd, events: Int16(POLLIN), revents: 0)) }
             let ready = poll(&pollers, nfds_t(pollers.count), 250)
             let now = Self.milliseconds()
@@ -103,11 +111,15 @@ public final class FastCGIResponder {
             }
             var requests: [(client: Client, request: FastCGIRequest)] = []
             for (index, client) in clients.enumerated() where pollers[index].revents != 0 {
-                receive(client, now: now, into: &requests)
+                if client.output.isEmpty {
+                    receive(client, now: now, into: &requests)
+                } else {
+                    flush(client, now: now)
+                }
             }
             if !requests.isEmpty { answer(requests) }
             for client in clients where !client.isClosed && (!client.output.isEmpty || client.closeAfterWrite) {
-                flush(client)
+                flush(client, now: now)
             }
             if listening && pollers[pollers.count - 1].revents != 0 { acceptWaiting(now: now) }
             dropSilent(now: now)
@@ -132,8 +144,8 @@ public final class FastCGIResponder {
             }
             let fd = accept(listener.fd, nil, nil)
             guard fd >= 0 else { return }
-            var timeout = timeval(tv_sec: readTimeoutSeconds, tv_usec: 0)
-            setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+            // Never block on one peer: a write that does not fit waits for POLLOUT instead.
+            _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
             var yes: Int32 = 1
             // Each answer goes out in one write: send it at once rather than wait for an ACK (Nagle).
             setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &yes, socklen_t(MemoryLayout<Int32>.size))
@@ -189,20 +201,23 @@ public final class FastCGIResponder {
         }
     }
 
-    /// Writes what is queued for `client` (one write, as a rule); closes it when it asked for that.
-    private func flush(_ client: Client) {
+    /// Writes what is queued for `client` (one write, as a rule) and keeps what did not fit for
+    /// when the socket has room; closes it when it asked for that and all is written.
+    private func flush(_ client: Client, now: Int64) {
         var sent = 0
         let bytes = client.output
-        client.output = []
+        defer { client.output = sent == 0 ? bytes : Array(bytes[sent...]) }
         while sent < bytes.count {
             let count = bytes.withUnsafeBytes { write(client.fd, $0.baseAddress! + sent, bytes.count - sent) }
             if count < 0 && errno == EINTR { continue }
+            if count < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) { return }
             guard count > 0 else {
                 log("connection closed: the web server stopped reading the answer")
                 close(client)
                 return
             }
             sent += count
+            client.lastHeard = now
         }
         if client.closeAfterWrite { close(client) }
     }
@@ -211,7 +226,11 @@ public final class FastCGIResponder {
     private func dropSilent(now: Int64) {
         let limit = Int64(readTimeoutSeconds) * 1000
         for client in clients where !client.isClosed && now - client.lastHeard >= limit {
-            if !client.connection.isIdle { log("connection closed: no data for \(readTimeoutSeconds) s in the middle of a request") }
+            if !client.output.isEmpty {
+                log("connection closed: the web server took none of its answer for \(readTimeoutSeconds) s")
+            } else if !client.connection.isIdle {
+                log("connection closed: no data for \(readTimeoutSeconds) s in the middle of a request")
+            }
             close(client)
         }
         clients.removeAll { $0.isClosed }

@@ -82,6 +82,7 @@ struct FastCGICommand: Command {
             return
         }
 
+        try front.startCheckpoints()
         let responder = FastCGIResponder(
             listener: listener,
             limits: FastCGIConnection.Limits(bodyLimit: front.router.intake.bodyLimit, maxConnections: maxConnections)) { requests in
@@ -100,23 +101,28 @@ struct FastCGICommand: Command {
 private final class WebFrontState {
     private let context: CommandContext
     private(set) var router: Router
-    private let checkpointer: BackgroundCheckpointer?
+    private var checkpointer: BackgroundCheckpointer?
 
     init(_ context: CommandContext) throws {
         self.context = context
         router = try openRouter(context, intake: try openIntake(context))
-        // The commits answer webhooks: none of them waits for a checkpoint's copy and sync.
+    }
+
+    /// For the process that answers (not a `--workers` supervisor, which writes nothing): the
+    /// commits answer webhooks, and none of them should wait for a checkpoint's copy and sync.
+    func startCheckpoints() throws {
         checkpointer = try BackgroundCheckpointer.start(for: router.intake.store)
     }
 
-    /// Re-reads settings/ (webhook sources, secrets, the body limit); keeps the store connection.
+    /// Re-reads settings/ (webhook sources, secrets, the body limit, site.ini for the settings
+    /// pages); keeps the store connection.
     func reload() {
         do {
             let settings = Settings(root: context.root)
             let intake = WebhookIntake(
                 store: try context.store(), sources: try WebhookSources.load(settings: settings),
                 bodyLimit: try WebhookSources.bodyLimit(settings: settings))
-            router = try openRouter(context, intake: intake)
+            router = try openRouter(context, intake: intake, settings: settings)
             Output.error("fastcgi: settings re-read")
         } catch {
             Output.error("fastcgi: settings not re-read, the previous ones stay: \(ErrorReport.message(error))")

@@ -10,9 +10,10 @@ func openIntake(_ context: CommandContext) throws -> WebhookIntake {
 }
 
 /// The router of the web front: webhooks, unsubscribe links and the settings pages. A site.ini
-/// problem is kept for the settings pages' answer, so webhooks still arrive.
-func openRouter(_ context: CommandContext, intake: WebhookIntake) throws -> Router {
-    let settings = try context.settings()
+/// problem is kept for the settings pages' answer, so webhooks still arrive. `settings` is the
+/// context's (read once) unless given: a reload passes the ones it has just read.
+func openRouter(_ context: CommandContext, intake: WebhookIntake, settings given: Settings? = nil) throws -> Router {
+    let settings = try given ?? context.settings()
     do {
         let pages = try SettingsPages(root: context.root, settings: settings, store: intake.store, bodyLimit: intake.bodyLimit,
                                       sources: intake.sources.mapValues { $0.type.rawValue })

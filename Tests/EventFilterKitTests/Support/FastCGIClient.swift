@@ -61,7 +61,8 @@ enum Loopback {
 /// A FastCGI client speaking straight to a responder's socket, as a web server does, with the
 /// records built by `FastCGIBytes` (by hand, not by the code under test).
 final class FastCGIClient {
-    let fd: Int32
+    /// The socket; a test that closes it early sets -1.
+    var fd: Int32
 
     init(port: UInt16) throws {
         guard let fd = Loopback.connect(port) else { throw POSIXError(.ECONNREFUSED) }
@@ -89,7 +90,7 @@ final class FastCGIClient {
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
     }
 
-    deinit { close(fd) }
+    deinit { if fd >= 0 { close(fd) } }
 
     func send(_ bytes: [UInt8]) {
         var sent = 0

@@ -211,6 +211,112 @@ final class FastCGIEndToEndTests: XCTestCase {
         XCTAssertEqual(responder.stop(), 0)
     }
 
+    /// A web server that sends requests and never reads the answers fills the socket buffers
+    /// between them; the responder must not wait on that one connection (it waited up to 30 s,
+    /// the read timeout, with every other connection stalled).
+    func testAPeerThatNeverReadsItsAnswersStallsNoOtherConnection() throws {
+        let root = try F.makeRoot()
+        let responder = try ResponderProcess(root: root, now: F.scheduleNow)
+        let other = try FastCGIClient(port: responder.port)
+        XCTAssertEqual(request(other, keep: true, "GET", "/panda")?.status, 405)
+
+        // FCGI_GET_VALUES records, each answered at once: send them until the socket takes no
+        // more for half a second, so the answers fill both buffers and the responder's writes
+        // no longer fit.
+        let flood = try FastCGIClient(port: responder.port)
+        _ = fcntl(flood.fd, F_SETFL, fcntl(flood.fd, F_GETFL) | O_NONBLOCK)
+        let chunk = Array([[UInt8]](repeating: B.record(9, 0, B.pairs([("FCGI_MAX_CONNS", "")])), count: 4096).joined())
+        var sent = 0
+        var stalledSince: Date?
+        let deadline = Date().addingTimeInterval(20)
+        while sent < 512 << 20 && Date() < deadline {
+            let count = chunk.withUnsafeBytes { Glibc.send(flood.fd, $0.baseAddress!, $0.count, Int32(MSG_NOSIGNAL)) }
+            if count > 0 {
+                sent += count
+                stalledSince = nil
+            } else if count < 0 && errno == EAGAIN {
+                if let since = stalledSince, Date().timeIntervalSince(since) > 0.5 { break }
+                if stalledSince == nil { stalledSince = Date() }
+                usleep(10_000)
+            } else {
+                break
+            }
+        }
+        XCTAssertNotNil(stalledSince, "the flooding connection filled its buffers (sent \(sent) bytes)")
+
+        let started = Date()
+        let body = "event=video-encoded&video_id=beside&encoding_ids%5B0%5D=e1"
+        let answer = request(other, id: 2, keep: true, "POST", "/panda?token=\(F.pandaToken)", body: body, contentType: F.form)
+        XCTAssertEqual(answer?.status, 200)
+        XCTAssertLessThan(Date().timeIntervalSince(started), 5, "answered beside the stalled connection")
+        XCTAssertEqual(root.eventCount, 1)
+        // The stalled connection still gets its answers once it reads them.
+        XCTAssertEqual(flood.readRecord()?.type, 10)
+        close(flood.fd)   // with bytes unread: a reset, which ends the responder's side too
+        flood.fd = -1
+        XCTAssertEqual(responder.stop(), 0)
+    }
+
+    /// A sender's retry that arrives in the same round as its first copy is stored once: each
+    /// request's savepoint sees the ones before it in the shared transaction.
+    func testAReplayInTheSameRoundAsItsFirstCopyIsStoredOnce() throws {
+        let root = try F.makeRoot()
+        let responder = try ResponderProcess(root: root, now: F.standardNow)
+        let clients = try (0..<4).map { _ in try FastCGIClient(port: responder.port) }
+        for client in clients {
+            client.send(B.record(9, 0, B.pairs([("FCGI_MAX_CONNS", "")])))
+            XCTAssertEqual(client.readRecord()?.type, 10)
+        }
+        kill(responder.process.processIdentifier, SIGSTOP)
+        for (index, client) in clients.enumerated() {
+            if index < 2 {
+                client.send(B.request(1, keep: true, FastCGIClient.params(method: "POST", "/billing", body: F.standardBody,
+                                                                          contentType: "application/json", headers: F.standardHeaders),
+                                      body: Array(F.standardBody.utf8)))
+            } else {
+                client.send(B.request(1, keep: true, FastCGIClient.params(method: "POST", "/panda?token=\(F.pandaToken)", body: F.pandaEncoded,
+                                                                          contentType: F.form),
+                                      body: Array(F.pandaEncoded.utf8)))
+            }
+        }
+        kill(responder.process.processIdentifier, SIGCONT)
+        let answers = clients.map { $0.answer() }
+        XCTAssertEqual(answers.map { $0?.status }, [200, 200, 200, 200])
+        XCTAssertEqual(answers.filter { $0?.body.contains("duplicate") == true }.count, 2, answers.map { $0?.body ?? "" }.joined(separator: " | "))
+        XCTAssertEqual(root.eventCount, 2)
+        XCTAssertEqual(responder.stop(), 0)
+    }
+
+    /// In a shared commit, a request whose storing fails (here a trigger refuses its event type)
+    /// is answered 500 and loses only its own writes; the others are stored and answered 200.
+    func testAFailedStoreInASharedCommitUndoesOnlyItsOwnWrites() throws {
+        let root = try F.makeRoot()
+        let responder = try ResponderProcess(root: root, now: F.standardNow)
+        try F.breakStore(root, forType: "billing.invoice.paid")
+        let clients = try (0..<3).map { _ in try FastCGIClient(port: responder.port) }
+        for client in clients {
+            client.send(B.record(9, 0, B.pairs([("FCGI_MAX_CONNS", "")])))
+            XCTAssertEqual(client.readRecord()?.type, 10)
+        }
+        kill(responder.process.processIdentifier, SIGSTOP)
+        for (index, client) in clients.enumerated() {
+            if index == 1 {
+                client.send(B.request(1, keep: true, FastCGIClient.params(method: "POST", "/billing", body: F.standardBody,
+                                                                          contentType: "application/json", headers: F.standardHeaders),
+                                      body: Array(F.standardBody.utf8)))
+            } else {
+                let body = "event=video-encoded&video_id=s\(index)&encoding_ids%5B0%5D=e\(index)"
+                client.send(B.request(1, keep: true, FastCGIClient.params(method: "POST", "/panda?token=\(F.pandaToken)", body: body,
+                                                                          contentType: F.form),
+                                      body: Array(body.utf8)))
+            }
+        }
+        kill(responder.process.processIdentifier, SIGCONT)
+        XCTAssertEqual(clients.map { $0.answer()?.status }, [200, 500, 200])
+        XCTAssertEqual(root.eventCount, 2)
+        XCTAssertEqual(responder.stop(), 0)
+    }
+
     func testSIGTERMFinishesTheRequestInHand() throws {
         let root = try F.makeRoot()
         let responder = try ResponderProcess(root: root, now: F.scheduleNow)
@@ -250,6 +356,22 @@ final class FastCGIEndToEndTests: XCTestCase {
         XCTAssertEqual(responder.stop(), 0)
     }
 
+    /// SIGHUP re-reads site.ini too, not only webhooks.ini: the settings pages follow it.
+    func testSIGHUPRereadsTheSiteSettingsOfTheSettingsPages() throws {
+        let root = try F.makeRoot()
+        let site = try String(contentsOf: root.url.appendingPathComponent("settings/site.ini"), encoding: .utf8)
+        try root.write("settings/site.ini", "[SiteSettings]\nSiteName=Test Site\n")  // no sender address
+        let responder = try ResponderProcess(root: root, now: F.scheduleNow)
+        XCTAssertEqual(try request(responder.port, "GET", "/settings").status, 500)
+
+        try root.write("settings/site.ini", site)
+        kill(responder.process.processIdentifier, SIGHUP)
+        XCTAssertTrue(waitFor { self.responder(responder, logged: "settings re-read") })
+        let page = try request(responder.port, "GET", "/settings")
+        XCTAssertEqual(page.status, 200, page.stdout)
+        XCTAssertEqual(responder.stop(), 0)
+    }
+
     func testWorkersAreRestartedAndStoppedWithTheParent() throws {
         let root = try F.makeRoot()
         let responder = try ResponderProcess(root: root, now: F.scheduleNow, extra: ["--workers", "2"])
@@ -269,6 +391,29 @@ final class FastCGIEndToEndTests: XCTestCase {
         XCTAssertEqual(responder.stop(), 0)
         for child in replaced { XCTAssertNotEqual(kill(child, 0), 0, "worker \(child) stopped with the parent") }
         XCTAssertEqual(root.eventCount, 4)
+    }
+
+    /// Each worker checkpoints the store beside its answers; the supervising parent, which
+    /// answers nothing, runs no checkpoint thread of its own.
+    func testOnlyTheWorkersRunTheCheckpointThread() throws {
+        let root = try F.makeRoot()
+        let responder = try ResponderProcess(root: root, now: F.scheduleNow, extra: ["--workers", "2"])
+        let parent = responder.process.processIdentifier
+        var children: [Int32] = []
+        XCTAssertTrue(waitFor { children = Self.children(of: parent); return children.count == 2 }, "two workers: \(children)")
+        // Linux keeps a thread's name, cut to 15 bytes, in /proc/PID/task/TID/comm.
+        func checkpointThreads(_ pid: Int32) -> Int {
+            let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []
+            return tasks.filter { task in
+                let name = (try? String(contentsOfFile: "/proc/\(pid)/task/\(task)/comm", encoding: .utf8)) ?? ""
+                return name.hasPrefix("ef-checkpoints")
+            }.count
+        }
+        XCTAssertTrue(waitFor { children.allSatisfy { checkpointThreads($0) == 1 } }, "one checkpoint thread in each worker: "
+            + children.map { pid in ((try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []).map {
+                (try? String(contentsOfFile: "/proc/\(pid)/task/\($0)/comm", encoding: .utf8)) ?? "?" }.joined(separator: ",") }.joined(separator: " / "))
+        XCTAssertEqual(checkpointThreads(parent), 0)
+        XCTAssertEqual(responder.stop(), 0)
     }
 
     func testUnixSocketMode0660StaleSocketReplacedLiveOneRefused() throws {
