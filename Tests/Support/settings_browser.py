@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
 """Drives the subscriber's settings page in headless Chromium (Selenium + chromedriver).
 
-Usage: settings_browser.py EML DATABASE SCREENSHOT_DIR
+Usage: settings_browser.py EML DUMP_COMMAND SCREENSHOT_DIR
 
 Takes the personal settings link from the mail EML (as a mail client shows it: the decoded
 text part), then, as the subscriber would: opens the page at 1280 and 390 pixels wide (a
 screenshot of each goes to SCREENSHOT_DIR), checks that a wrong token and a forged CSRF token
-change nothing (`sqlite3 DATABASE .dump` before and after), switches delivery from "at once"
+change nothing (the store's rows before and after, as DUMP_COMMAND, a JSON list of a program
+and its arguments such as ["sqlite3", "var/eventfilter.db", ".dump"], prints them), switches delivery from "at once"
 to a weekly digest on Monday 07:30 in America/New_York, and stops the subscription to node 61.
 
 Prints one JSON object of what it saw for the XCTest to judge; exits 1 with the reason on stderr
@@ -27,7 +28,8 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
-EML, DATABASE, SHOTS = sys.argv[1:4]
+EML, DUMP_COMMAND, SHOTS = sys.argv[1:4]
+DUMP_COMMAND = json.loads(DUMP_COMMAND)
 TIMEOUT = 20
 seen = {}
 
@@ -44,7 +46,7 @@ def check(condition, reason):
 
 
 def dump():
-    return subprocess.run(["sqlite3", DATABASE, ".dump"], capture_output=True, text=True, check=True, timeout=30).stdout
+    return subprocess.run(DUMP_COMMAND, capture_output=True, text=True, check=True, timeout=30).stdout
 
 
 def http(method, url, body=None):

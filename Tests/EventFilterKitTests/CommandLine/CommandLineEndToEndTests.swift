@@ -96,7 +96,7 @@ final class CommandLineEndToEndTests: XCTestCase {
         XCTAssertEqual(try root.scalar("SELECT count(*) FROM digest_item"), 1)
         try root.ok("run", now: "2026-05-05T10:00:00Z")
         XCTAssertEqual(try root.mails().map(\.to), ["a@example.com"])
-        XCTAssertTrue(try root.mails()[0].subject.hasPrefix("[Test Site] Digest for"))
+        XCTAssertTrue(try XCTUnwrap(root.mails().first).subject.hasPrefix("[Test Site] Digest for"))
     }
 
     func testUnsubscribeStopsMailAndStatusJSONCountsWhatIsLeft() throws {

@@ -17,7 +17,7 @@ final class CommandLineRulesEndToEndTests: XCTestCase {
     }
 
     /// Runs a refused command: exit `status`, exactly one line on stderr equal to `message`,
-    /// nothing on stdout, and the same `sqlite3 .dump` before and after.
+    /// nothing on stdout, and the same store dump before and after.
     private func assertRefused(_ root: TestRoot, _ arguments: [String], status: Int32, _ message: String,
                                stdin: String? = nil, file: StaticString = #filePath, line: UInt = #line) throws {
         let before = try root.dump()
@@ -192,6 +192,6 @@ final class CommandLineRulesEndToEndTests: XCTestCase {
         XCTAssertEqual(try root.ok("mail", "retry", "--all-failed", now: now), "requeued 0 messages\n")
         XCTAssertEqual(try root.ok("run", now: now), "", "run stays quiet for cron")
         XCTAssertEqual(try root.ok("user", "remove", "ann@example.com", now: now), "removed user ann@example.com\n")
-        XCTAssertEqual(try root.scalar("SELECT count(*) FROM user"), 0)
+        XCTAssertEqual(try root.scalar("SELECT count(*) FROM \"user\""), 0)
     }
 }

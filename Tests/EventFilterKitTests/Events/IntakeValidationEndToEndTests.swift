@@ -87,7 +87,7 @@ final class IntakeValidationEndToEndTests: XCTestCase {
         XCTAssertEqual(try root.ok("event", "import", "-", now: now, stdin: line), "imported 1 events, 0 duplicates\n")
         let expected = #"{"big":12345678901234567890,"huge":123456789012345678901234567890,"min":-9223372036854775808,"#
             + #""node_id":9007199254740993,"path":"/1/2/9007199254740993/","ratio":1.5,"small":3}"#
-        XCTAssertEqual(try root.sqliteText("SELECT params FROM event"), expected)
+        XCTAssertEqual(try root.text("SELECT params FROM event"), expected)
         let listed = try root.ok("event", "list", "--json", now: now)
         XCTAssertTrue(listed.contains(#""params":"# + expected), listed)
 

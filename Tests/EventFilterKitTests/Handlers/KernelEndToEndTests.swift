@@ -67,7 +67,7 @@ final class KernelEndToEndTests: XCTestCase {
         let badZone = try root.run(["user", "add", "a@example.com", "--timezone", "Mars/Olympus"], now: now)
         XCTAssertNotEqual(badZone.status, 0)
         XCTAssertTrue(badZone.stderr.contains("Mars/Olympus"), badZone.stderr)
-        XCTAssertEqual(try root.scalar("SELECT count(*) FROM user"), 0, "a refused command changes nothing")
+        XCTAssertEqual(try root.scalar("SELECT count(*) FROM \"user\""), 0, "a refused command changes nothing")
         let badPath = try root.run(["event", "add", "ezpublish", "node_id=7", "path=1/2/7"], now: now)
         XCTAssertEqual(badPath.status, 2)
         XCTAssertEqual(try root.scalar("SELECT count(*) FROM event"), 0)
@@ -149,7 +149,7 @@ final class KernelEndToEndTests: XCTestCase {
         // A time zone that no longer exists (a store copied to a machine with older zone data):
         // the digest's date cannot be computed. (A broken template would stop the run instead:
         // `eventfilter check` calls it a settings error.)
-        try root.execute("UPDATE user SET timezone = 'Mars/Olympus_Mons' WHERE email = 'd@example.com'")
+        try root.execute("UPDATE \"user\" SET timezone = 'Mars/Olympus_Mons' WHERE email = 'd@example.com'")
         let broken = try root.run(["run"], now: "2026-06-02T07:00:00Z")
         XCTAssertEqual(broken.status, 0, "a failing handler does not fail the run: \(broken.stderr)")
         XCTAssertTrue(broken.stdout.hasPrefix("a digest could not be composed: digest for d@example.com:"), broken.stdout)
@@ -161,7 +161,7 @@ final class KernelEndToEndTests: XCTestCase {
         XCTAssertTrue(status.contains("handler:  ezgeneraldigest failing for 1 events: digest for d@example.com:"), status)
         XCTAssertTrue(status.contains("digests:  1 items for 1 users"), status)
 
-        try root.execute("UPDATE user SET timezone = 'UTC' WHERE email = 'd@example.com'")
+        try root.execute("UPDATE \"user\" SET timezone = 'UTC' WHERE email = 'd@example.com'")
         try root.ok("run", now: "2026-06-02T07:05:00Z")
         try root.ok("run", now: "2026-06-02T07:10:00Z")
         XCTAssertEqual(try root.mails().map(\.subject), ["[Test Site] Digest for Tuesday 2 June 2026"], "sent once, when fixed")

@@ -72,7 +72,7 @@ final class CGIGateTests: XCTestCase {
 
         XCTAssertEqual(process.terminationStatus, 0)
         XCTAssertTrue(answer.hasPrefix("Status: 404 "), answer)
-        XCTAssertEqual(try root.scalar("SELECT count(*) FROM user WHERE email = 'ann@example.com'"), 1)
+        XCTAssertEqual(try root.scalar("SELECT count(*) FROM \"user\" WHERE email = 'ann@example.com'"), 1)
         XCTAssertEqual(try root.scalar("SELECT count(*) FROM subtree_rule"), 1)
     }
 }

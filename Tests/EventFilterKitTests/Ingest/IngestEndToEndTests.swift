@@ -105,18 +105,11 @@ enum IngestFixture {
 
     /// Makes every insert of an event of `type` fail, as a full disk or a broken store would.
     static func breakStore(_ root: TestRoot, forType type: String? = nil) throws {
-        let condition = type.map { " WHEN NEW.type = '\($0)'" } ?? ""
-        try sql(root, "CREATE TRIGGER broken BEFORE INSERT ON event\(condition) BEGIN SELECT RAISE(ABORT, 'disk full (test)'); END")
+        try root.breakWrites("INSERT", on: "event", when: type.map { "NEW.type = '\($0)'" })
     }
 
     static func repairStore(_ root: TestRoot) throws {
-        try sql(root, "DROP TRIGGER broken")
-    }
-
-    private static func sql(_ root: TestRoot, _ statement: String) throws {
-        _ = try python(
-            "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute(sys.argv[2]); c.commit()",
-            root.url.appendingPathComponent("var/eventfilter.db").path, statement)
+        try root.repairWrites(on: "event")
     }
 
     /// A root with the sources above and a subscriber of each of them.

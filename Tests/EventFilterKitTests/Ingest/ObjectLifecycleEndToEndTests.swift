@@ -101,8 +101,8 @@ final class ObjectLifecycleEndToEndTests: XCTestCase {
             let stored = try ingest(root, notification(job: "33578094600", eventType: eventType, status: status), now: "2026-01-01T08:00:00Z")
             XCTAssertEqual(stored, "4\n", "after the run's tick (3)")
             XCTAssertEqual(try root.scalar(waitingReminders), 0, "status \(status): the reminder is withdrawn")
-            XCTAssertEqual(try root.scalar(
-                "SELECT count(*) FROM event WHERE type = 'kaltura.schedule_reminder' AND json_extract(params, '$.withdrawn') = 1"), 1)
+            XCTAssertEqual(try root.jsonObjects("SELECT params FROM event WHERE type = 'kaltura.schedule_reminder'")
+                .filter { $0["withdrawn"] as? Bool == true }.count, 1)
 
             try root.ok("run", now: "2026-01-01T08:00:00Z")
             let cancelled = try XCTUnwrap(try root.mails().last)
@@ -123,20 +123,18 @@ final class ObjectLifecycleEndToEndTests: XCTestCase {
     func testAResendWithNothingChangedMailsNobody() throws {
         let root = try F.makeRoot()
         try announced(root)
-        let outboxBefore = try TestRoot.sqlite(root.url.appendingPathComponent("var/eventfilter.db").path,
-                                               "SELECT id, recipient, subject FROM outbox ORDER BY id")
+        let outboxBefore = try root.rows("SELECT id, recipient, subject FROM outbox ORDER BY id")
 
         // A new job about the same session, nothing a reader sees changed (the tags did).
         let resend = notification(job: "33578094700").replacingOccurrences(of: #""tags":"webinar""#, with: #""tags":"webinar,q1""#)
         XCTAssertEqual(try ingest(root, resend, now: "2026-01-01T07:10:00Z"), "4\n", "kept, as every accepted notification")
-        XCTAssertEqual(try root.scalar("SELECT json_extract(params, '$.quiet') FROM event WHERE id = 4"), 1)
+        XCTAssertEqual(try root.jsonObjects("SELECT params FROM event WHERE id = 4").first?["quiet"] as? Bool, true)
         // The very same request again (Kaltura's retry): a duplicate, nothing stored.
         XCTAssertEqual(try ingest(root, F.schedule, now: "2026-01-01T07:11:00Z"), "1\n2\n")
         XCTAssertEqual(root.eventCount, 4, "announcement, reminder, the first run's tick, the quiet re-send")
 
         try root.ok("run", now: "2026-01-01T07:10:00Z")
-        let outboxAfter = try TestRoot.sqlite(root.url.appendingPathComponent("var/eventfilter.db").path,
-                                              "SELECT id, recipient, subject FROM outbox ORDER BY id")
+        let outboxAfter = try root.rows("SELECT id, recipient, subject FROM outbox ORDER BY id")
         XCTAssertEqual(outboxAfter, outboxBefore, "no message for a re-send")
         XCTAssertEqual(try root.scalar(waitingReminders), 1)
         try root.ok("run", now: "2026-01-01T08:45:00Z")
@@ -226,7 +224,7 @@ final class ObjectLifecycleEndToEndTests: XCTestCase {
             """, executable: true)
 
         try root.ok("run", now: F.scheduleNow)
-        XCTAssertEqual(try root.scalar("SELECT json_extract(params, '$.withdrawn') FROM event WHERE id = 1"), 1, "the handler's move withdrew it")
+        XCTAssertEqual(try root.jsonObjects("SELECT params FROM event WHERE id = 1").first?["withdrawn"] as? Bool, true, "the handler's move withdrew it")
         try root.ok("run", now: "2026-01-01T07:01:00Z")
         XCTAssertEqual(try root.mails().map(\.subject), ["[Test Site] Webinar \"Quarterly webinar\" scheduled for Thursday 1 January 2026, 11:00 (UTC)"],
                        "announced once, at the new time")
@@ -270,9 +268,7 @@ final class ObjectLifecycleEndToEndTests: XCTestCase {
         XCTAssertEqual(try root.dump(), before, "a forged move changes nothing")
 
         // The session's state is written last: failing there must undo the event and the moved reminder.
-        let database = root.url.appendingPathComponent("var/eventfilter.db").path
-        let trigger = "CREATE TRIGGER broken BEFORE UPDATE ON webhook_object BEGIN SELECT RAISE(ABORT, 'disk full (test)'); END"
-        _ = try F.python("import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute(sys.argv[2]); c.commit()", database, trigger)
+        try root.breakWrites("UPDATE", on: "webhook_object")
         let brokenBefore = try root.dump()
         let signature = try F.python(
             "import hashlib, sys; print(hashlib.sha1((sys.argv[1] + sys.argv[2]).encode()).hexdigest(), end='')", F.kalturaSecret, move)
@@ -281,7 +277,7 @@ final class ObjectLifecycleEndToEndTests: XCTestCase {
         XCTAssertEqual(failed.status, 1)
         XCTAssertTrue(failed.stderr.hasPrefix("eventfilter: rejected (500 "), failed.stderr)
         XCTAssertEqual(try root.dump(), brokenBefore, "nothing of the failed move is kept")
-        _ = try F.python("import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute('DROP TRIGGER broken'); c.commit()", database)
+        try root.repairWrites(on: "webhook_object")
 
         XCTAssertEqual(try ingest(root, move, now: "2026-01-01T07:31:00Z"), "4\n", "the retry is stored")
         XCTAssertEqual(try root.scalar(waitingReminders), 1)
@@ -297,7 +293,8 @@ final class ObjectLifecycleEndToEndTests: XCTestCase {
         _ = try ingest(root, notification(job: "33578096001", start: newStart, end: newEnd), now: "2026-01-01T07:21:00Z")
         XCTAssertEqual(try root.scalar(waitingReminders), 0, "still cancelled")
         XCTAssertEqual(try root.scalar("SELECT count(*) FROM event WHERE type = 'kaltura.schedule_rescheduled'"), 0)
-        XCTAssertEqual(try root.scalar("SELECT count(*) FROM event WHERE json_extract(params, '$.event_notification_job_id') = '33578096001' AND json_extract(params, '$.quiet') = 1"), 1, "kept, quietly")
+        XCTAssertEqual(try root.jsonObjects("SELECT params FROM event ORDER BY id")
+            .filter { $0["event_notification_job_id"] as? String == "33578096001" && $0["quiet"] as? Bool == true }.count, 1, "kept, quietly")
         for time in ["2026-01-01T07:21:00Z", "2026-01-01T10:45:00Z"] { try root.ok("run", now: time) }
         XCTAssertEqual(try root.mails().map(\.subject).dropFirst(), ["[Test Site] Webinar \"Quarterly webinar\" cancelled"])
     }

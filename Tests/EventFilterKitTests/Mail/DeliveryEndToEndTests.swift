@@ -1,4 +1,5 @@
 import Foundation
+import EventFilterKit
 import XCTest
 
 /// The outbox and SMTP delivery through the command line, against a real SMTP server
@@ -37,14 +38,8 @@ final class DeliveryEndToEndTests: XCTestCase {
     }
 
     private func messageBytes(_ root: TestRoot, recipient: String) throws -> [UInt8] {
-        let out = scratch.appendingPathComponent("blob-\(UUID().uuidString)")
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); open(sys.argv[3],'wb').write(c.execute('select message from outbox where recipient=?',(sys.argv[2],)).fetchone()[0])",
-                             root.url.appendingPathComponent("var/eventfilter.db").path, recipient, out.path]
-        try process.run()
-        process.waitUntilExit()
-        return Array(try Data(contentsOf: out))
+        let hex = try root.text("SELECT \(root.hexSQL("message")) FROM outbox WHERE recipient = '\(recipient)'")
+        return try XCTUnwrap(Crypto.hexDecode(hex), "the message of \(recipient)")
     }
 
     func testDeliveryOutcomesThroughARealServer() throws {

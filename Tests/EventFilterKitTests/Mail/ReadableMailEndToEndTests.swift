@@ -179,32 +179,18 @@ final class ReadableMailEndToEndTests: XCTestCase {
         for bad in ["editors@example.com, evil@example.net", "Editors <editors@example.com>", "nobody"] {
             try root.ok("event", "add", "ezpublish", "node_id=78", "path=/1/2/78/", "name=More", now: now)
             try root.write("settings/override/site.ini.append.php", "[MailSettings]\nEmailReplyTo=\(bad)\n")
-            let before = try Self.dump(root)
+            let before = try root.dump()
             let run = try root.run(["run"], now: "2026-05-04T10:05:00Z")
             XCTAssertEqual(run.status, 1, bad)
             XCTAssertTrue(run.stderr.hasPrefix("eventfilter: settings/override/site.ini.append.php:2: [MailSettings] EmailReplyTo: address "), run.stderr)
             XCTAssertEqual(run.stderr.filter { $0 == "\n" }.count, 1, "one line: \(run.stderr)")
-            XCTAssertEqual(try Self.dump(root), before, "a bad setting changes nothing")
+            XCTAssertEqual(try root.dump(), before, "a bad setting changes nothing")
             XCTAssertEqual(try root.mailFiles().count, sent)
             try root.write("settings/override/site.ini.append.php", "")
             try root.ok("run", now: "2026-05-04T10:05:00Z")
             sent += 1
             XCTAssertEqual(try root.mailFiles().count, sent)
         }
-    }
-
-    /// The store's rows, as `sqlite3 .dump` prints them.
-    static func dump(_ root: TestRoot) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", "import sqlite3,sys; print('\\n'.join(sqlite3.connect(sys.argv[1]).iterdump()))",
-                             root.url.appendingPathComponent("var/eventfilter.db").path]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return String(decoding: data, as: UTF8.self)
     }
 
     // MARK: Footer links

@@ -106,7 +106,7 @@ final class UserCancellationEndToEndTests: XCTestCase {
         run.waitUntilExit()
         XCTAssertEqual(run.terminationStatus, 0)
 
-        XCTAssertEqual(try root.sqliteText("SELECT recipient || ' ' || state FROM outbox ORDER BY id"),
+        XCTAssertEqual(try root.text("SELECT recipient || ' ' || state FROM outbox ORDER BY id"),
                        "ann@example.com cancelled\nbob@example.com deferred")
         try server.misbehave(nil)
         XCTAssertEqual(try root.run(["run"], now: "2026-05-04T12:00:00Z").status, 0)

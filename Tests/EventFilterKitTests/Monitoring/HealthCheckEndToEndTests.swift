@@ -96,7 +96,11 @@ final class HealthCheckEndToEndTests: XCTestCase {
         process.waitUntilExit()
         XCTAssertEqual(process.terminationStatus, 3)
         XCTAssertEqual(output, "EVENTFILTER UNKNOWN - \(missing.path) is not an eventfilter installation: it has no settings/ directory\n")
+    }
 
+    func testUnknownWhenTheStoreFileIsNotAStore() throws {
+        // About the SQLite file in var/.
+        try TestRoot.requireSQLite("a store file that is not an SQLite database")
         let root = try TestRoot()
         try root.write("var/eventfilter.db", String(repeating: "not a database ", count: 100))
         let result = try root.run(["status", "--check"], now: "2026-05-04T10:00:00Z")

@@ -21,6 +21,8 @@ final class BackupEndToEndTests: XCTestCase {
     }
 
     func testTenBackupsDuringA3000EventRunAreAllIntact() throws {
+        // `backup` copies the SQLite file (a PostgreSQL store is backed up with pg_dump).
+        try TestRoot.requireSQLite("backup copies the store file")
         let root = try TestRoot()
         // Small batches: many commits during the run, so the copies land between and during them.
         try root.write("settings/override/notification.ini", "[EventFilterSettings]\nBatchSize=50\n")
@@ -80,6 +82,8 @@ final class BackupEndToEndTests: XCTestCase {
     }
 
     func testRefusalsChangeNothingAndACopyRestores() throws {
+        // `backup` copies the SQLite file (a PostgreSQL store is backed up with pg_dump).
+        try TestRoot.requireSQLite("backup copies the store file")
         let root = try TestRoot()
         try root.ok("user", "add", "ann@example.com", "--name", "Ann", now: now)
         try root.ok("subscribe", "ann@example.com", "2", now: now)
@@ -111,6 +115,8 @@ final class BackupEndToEndTests: XCTestCase {
     /// A backup copies the store as it is: it never creates a store where there is none, and a copy
     /// taken before an upgrade is the old store (the upgrade is left to the next writing command).
     func testABackupNeitherCreatesNorUpgradesTheStore() throws {
+        // `backup` copies the SQLite file (a PostgreSQL store is backed up with pg_dump).
+        try TestRoot.requireSQLite("backup copies the store file")
         let root = try TestRoot()
         let copy = root.url.appendingPathComponent("copy.db")
         let none = try root.run(["backup", copy.path], now: now)
@@ -136,8 +142,7 @@ final class BackupEndToEndTests: XCTestCase {
         try root.ok("backup", copy.path, now: now)
         XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: database)), before, "the store is not upgraded or marked")
         XCTAssertEqual(try root.scalar("PRAGMA user_version"), old)
-        let version = try TestRoot.sqlite(copy.path, "PRAGMA user_version")
-        XCTAssertEqual(version, "\(old)\n", "the copy is the old store")
+        XCTAssertEqual(try sqlite3(copy.path, "PRAGMA user_version"), "\(old)", "the copy is the old store")
     }
 
     private func fileSize(_ url: URL) throws -> Int {

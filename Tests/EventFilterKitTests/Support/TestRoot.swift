@@ -21,14 +21,35 @@ final class TestRoot {
     static let repository = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
+    /// The test's own PostgreSQL database when the suite runs on PostgreSQL (dropped with the root).
+    let postgres: TestPostgresDatabase?
+
     init(siteINI: String? = nil, notificationINI: String? = nil) throws {
         url = FileManager.default.temporaryDirectory.appendingPathComponent("eventfilter-test-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: url.appendingPathComponent("settings/override"), withIntermediateDirectories: true)
+        postgres = TestBackend.current == .postgresql ? try TestPostgres.server().makeDatabase() : nil
         try write("settings/site.ini", siteINI ?? Self.defaultSiteINI)
         try write("settings/notification.ini", notificationINI ?? Self.stockNotificationINI)
+        if let postgres {
+            // settings/override/site.ini.append is read after site.ini.append.php, which the tests
+            // write for their own settings; this file is the suite's alone, so neither loses the other.
+            try write("settings/override/site.ini.append", """
+                [DatabaseSettings]
+                Backend=postgresql
+                ConnectionString=\(postgres.connectionString)
+
+                """)
+        }
     }
 
     deinit { try? FileManager.default.removeItem(at: url) }
+
+    /// What every process a test starts needs in its environment besides its own: the connection
+    /// string under PostgreSQL (the override file above carries it too, for web servers that
+    /// clear their children's environment).
+    var environment: [String: String] {
+        postgres.map { ["EVENTFILTER_DATABASE": $0.connectionString] } ?? [:]
+    }
 
     static let defaultSiteINI = """
         [SiteSettings]
@@ -70,6 +91,7 @@ final class TestRoot {
         process.arguments = args + arguments
         var env = ProcessInfo.processInfo.environment
         env.removeValue(forKey: "EVENTFILTER_ROOT")
+        env.merge(self.environment) { _, new in new }
         env.merge(environment) { _, new in new }
         process.environment = env
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("ef-io-\(UUID().uuidString)")
@@ -116,46 +138,6 @@ final class TestRoot {
         try mailFiles().map { try ParsedMail(bytes: Array(Data(contentsOf: $0)), file: $0) }
     }
 
-    /// Runs an SQL query with the sqlite3 library through the store, for asserting on rows.
-    func scalar(_ sql: String) throws -> Int {
-        let result = try Self.sqlite(url.appendingPathComponent("var/eventfilter.db").path, sql)
-        return Int(result.trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
-    }
-
-    /// Changes the store behind the program's back (a damaged or hand-edited row), committed.
-    func execute(_ sql: String) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute(sys.argv[2]); c.commit()",
-                             url.appendingPathComponent("var/eventfilter.db").path, sql]
-        try process.run()
-        process.waitUntilExit()
-        XCTAssertEqual(process.terminationStatus, 0, "sqlite: \(sql)")
-    }
-
-    /// The store's full SQL text (`sqlite3 -readonly .dump`), or "no store" when there is no file:
-    /// equal before and after a refused command means nothing changed.
-    func dump() throws -> String {
-        let database = url.appendingPathComponent("var/eventfilter.db").path
-        guard FileManager.default.fileExists(atPath: database) else { return "no store" }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["sqlite3", "-readonly", database, ".dump"]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        XCTAssertEqual(process.terminationStatus, 0, "sqlite3 .dump failed")
-        return String(decoding: data, as: UTF8.self)
-    }
-
-    /// The first column of a query's rows as text, one per line, without the final newline.
-    func sqliteText(_ sql: String) throws -> String {
-        let result = try Self.sqlite(url.appendingPathComponent("var/eventfilter.db").path, sql)
-        return result.hasSuffix("\n") ? String(result.dropLast()) : result
-    }
-
     /// Runs a Python program with arguments; its stdout without the final newline.
     static func python(_ program: String, _ arguments: String...) throws -> String {
         let process = Process()
@@ -168,18 +150,6 @@ final class TestRoot {
         process.waitUntilExit()
         let text = String(decoding: data, as: UTF8.self)
         return text.hasSuffix("\n") ? String(text.dropLast()) : text
-    }
-
-    static func sqlite(_ database: String, _ sql: String) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", "-c", "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); [print('|'.join(map(str,r))) for r in c.execute(sys.argv[2])]", database, sql]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return String(decoding: data, as: UTF8.self)
     }
 }
 

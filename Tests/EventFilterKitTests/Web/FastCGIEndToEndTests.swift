@@ -280,8 +280,8 @@ final class FastCGIEndToEndTests: XCTestCase {
 
     // MARK: Helpers
 
-    private static func rows(_ root: TestRoot, _ sql: String) throws -> String {
-        try TestRoot.sqlite(root.url.appendingPathComponent("var/eventfilter.db").path, sql)
+    private static func rows(_ root: TestRoot, _ sql: String) throws -> [[String]] {
+        try root.rows(sql)
     }
 
     private func responder(_ responder: ResponderProcess, logged text: String) -> Bool {

@@ -55,7 +55,7 @@ final class SettingsBrowserEndToEndTests: XCTestCase {
 
         let shots = TestRoot.repository.appendingPathComponent(".build/screenshots")
         try FileManager.default.createDirectory(at: shots, withIntermediateDirectories: true)
-        let seen = try browse(mail: try XCTUnwrap(bobsMail.file), database: root.path + "/var/eventfilter.db", screenshots: shots)
+        let seen = try browse(mail: try XCTUnwrap(bobsMail.file), dumpCommand: root.dumpCommand, screenshots: shots)
 
         // What the page showed: Bob's subjects by name and path, his collaboration, nobody else's data.
         XCTAssertEqual(seen["title"] as? String, "Notification settings · Test Site")
@@ -79,7 +79,7 @@ final class SettingsBrowserEndToEndTests: XCTestCase {
         XCTAssertEqual(seen["wrong_token_post"] as? Int, 404)
         XCTAssertEqual(seen["unknown_path"] as? Int, 404)
         XCTAssertEqual(seen["unknown_path_body_same"] as? Bool, true)
-        XCTAssertEqual(seen["wrong_token_unchanged"] as? Bool, true, "sqlite3 .dump before and after a wrong token")
+        XCTAssertEqual(seen["wrong_token_unchanged"] as? Bool, true, "the store's dump before and after a wrong token")
         // /notification/settingsx is nginx's own 404, not a webhook name; a line break in the path
         // still reaches the pages' 404 with their headers.
         XCTAssertEqual(seen["outside_location"] as? String, "404 from nginx")
@@ -87,7 +87,7 @@ final class SettingsBrowserEndToEndTests: XCTestCase {
                        "404, CSP default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'")
         // A forged CSRF token: refused with the reason; nothing changed.
         XCTAssertEqual(seen["forged_text"] as? String, "This form has expired. Please try again.")
-        XCTAssertEqual(seen["forged_unchanged"] as? Bool, true, "sqlite3 .dump before and after a forged CSRF token")
+        XCTAssertEqual(seen["forged_unchanged"] as? Bool, true, "the store's dump before and after a forged CSRF token")
         // The changes, as the page reports them.
         XCTAssertEqual(seen["time_typed"] as? String, "07:30")
         XCTAssertEqual(seen["saved_notice"] as? String,
@@ -111,13 +111,13 @@ final class SettingsBrowserEndToEndTests: XCTestCase {
         }
 
         // The store says the same.
-        XCTAssertEqual(try TestRoot.sqlite(root.path + "/var/eventfilter.db", """
-            SELECT u.timezone, d.frequency, d.day, d.minute_of_day FROM user u JOIN digest_setting d ON d.user_id = u.id
+        XCTAssertEqual(try root.rows("""
+            SELECT u.timezone, d.frequency, d.day, d.minute_of_day FROM "user" u JOIN digest_setting d ON d.user_id = u.id
             WHERE u.email = 'bob@example.com'
-            """), "America/New_York|weekly|1|450\n")
-        XCTAssertEqual(try TestRoot.sqlite(root.path + "/var/eventfilter.db", """
-            SELECT r.node_id FROM subtree_rule r JOIN user u ON u.id = r.user_id WHERE u.email = 'bob@example.com'
-            """), "60\n")
+            """), [["America/New_York", "weekly", "1", "450"]])
+        XCTAssertEqual(try root.rows("""
+            SELECT r.node_id FROM subtree_rule r JOIN "user" u ON u.id = r.user_id WHERE u.email = 'bob@example.com'
+            """), [["60"]])
 
         // The next runs: news below 60 waits for Monday 07:30 New York time; 61 sends nothing.
         let mailsBefore = try root.mailFiles().count
@@ -142,11 +142,12 @@ final class SettingsBrowserEndToEndTests: XCTestCase {
     // MARK: Helpers
 
     /// Runs the Selenium script (bounded: 3 minutes) and returns what it saw; its stderr is the failure reason.
-    private func browse(mail: URL, database: String, screenshots: URL) throws -> [String: Any] {
+    private func browse(mail: URL, dumpCommand: [String], screenshots: URL) throws -> [String: Any] {
         let script = TestRoot.repository.appendingPathComponent("Tests/Support/settings_browser.py")
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", script.path, mail.path, database, screenshots.path]
+        let command = String(decoding: try JSONSerialization.data(withJSONObject: dumpCommand), as: UTF8.self)
+        process.arguments = ["python3", script.path, mail.path, command, screenshots.path]
         let out = scratch.appendingPathComponent("browser.out"), err = scratch.appendingPathComponent("browser.err")
         try Data().write(to: out)
         try Data().write(to: err)

@@ -65,23 +65,7 @@ final class BounceEndToEndTests: XCTestCase {
     }
 
     private func row(_ root: TestRoot, _ sql: String) throws -> String {
-        try TestRoot.sqlite(root.url.appendingPathComponent("var/eventfilter.db").path, sql).trimmingCharacters(in: .newlines)
-    }
-
-    /// `sqlite3 var/eventfilter.db .dump`: every row of every table.
-    private func dump(_ root: TestRoot) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
-        process.arguments = [root.url.appendingPathComponent("var/eventfilter.db").path, ".dump"]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        XCTAssertEqual(process.terminationStatus, 0, "sqlite3 .dump (make test-deps installs sqlite3)")
-        let text = String(decoding: data, as: UTF8.self)
-        XCTAssertTrue(text.contains("CREATE TABLE outbox"), "the dump has the store's tables")
-        return text
+        try root.rows(sql).map { $0.joined(separator: "|") }.joined(separator: "\n")
     }
 
     private func bounce(_ root: TestRoot, _ message: String, recipient: String? = nil, environment: [String: String] = [:]) throws -> TestRoot.Result {
@@ -122,7 +106,7 @@ final class BounceEndToEndTests: XCTestCase {
                 hard += 1
                 XCTAssertEqual(result.stdout, "message \(id) to ghost@bounce.test: hard bounce 5.1.1 (\(hard) of 3)"
                     + (hard == 3 ? "; user ghost@bounce.test disabled" : "") + "\n")
-                XCTAssertEqual(try root.scalar("SELECT enabled FROM user WHERE email = 'ghost@bounce.test'"), hard < 3 ? 1 : 0)
+                XCTAssertEqual(try root.scalar("SELECT enabled FROM \"user\" WHERE email = 'ghost@bounce.test'"), hard < 3 ? 1 : 0)
             } else {
                 soft += 1
                 XCTAssertEqual(result.stdout, "message \(id) to kari@busy.test: soft bounce 4.4.1 (soft bounce \(soft), counted only)\n")
@@ -130,7 +114,7 @@ final class BounceEndToEndTests: XCTestCase {
         }
         XCTAssertEqual(hard, 3)
         XCTAssertEqual(soft, 3)
-        XCTAssertEqual(try root.scalar("SELECT enabled FROM user WHERE email = 'kari@busy.test'"), 1, "soft bounces are counted, not acted on")
+        XCTAssertEqual(try root.scalar("SELECT enabled FROM \"user\" WHERE email = 'kari@busy.test'"), 1, "soft bounces are counted, not acted on")
         XCTAssertEqual(try row(root, "SELECT hard, soft FROM bounce_address WHERE address = 'kari@busy.test'"), "0|3")
 
         let listed = try root.ok("mail", "list", "--bounced").split(separator: "\n")
@@ -153,7 +137,7 @@ final class BounceEndToEndTests: XCTestCase {
 
         // Until an operator enables the address again; its count starts from zero.
         XCTAssertEqual(try root.ok("bounce", "--enable", "ghost@bounce.test", now: later), "enabled ghost@bounce.test\n")
-        XCTAssertEqual(try root.scalar("SELECT enabled FROM user WHERE email = 'ghost@bounce.test'"), 1)
+        XCTAssertEqual(try root.scalar("SELECT enabled FROM \"user\" WHERE email = 'ghost@bounce.test'"), 1)
         XCTAssertEqual(try root.scalar("SELECT hard FROM bounce_address WHERE address = 'ghost@bounce.test'"), 0)
         try publish(node: 9, in: root, now: later)
         try root.ok("run", now: later)
@@ -185,7 +169,7 @@ final class BounceEndToEndTests: XCTestCase {
         }
         XCTAssertEqual(try publishAndRun(5), 1)
         XCTAssertEqual(try publishAndRun(6), 2)
-        let secret = try XCTUnwrap(Crypto.hexDecode(try row(root, "SELECT hex(value) FROM installation_secret WHERE name = 'verp'")))
+        let secret = try XCTUnwrap(Crypto.hexDecode(try row(root, "SELECT \(root.hexSQL("value")) FROM installation_secret WHERE name = 'verp'")))
         let verp = VERPAddress(bounceAddress: "bounces@example.org", secret: secret)
         for (id, expected) in [(1, "(1 of 2)"), (2, "(2 of 2); address watcher@example.net suppressed")] {
             let address = verp.envelopeSender(for: Int64(id))
@@ -222,7 +206,7 @@ final class BounceEndToEndTests: XCTestCase {
         try server.waitForPipeDeliveries(count: 3)
 
         XCTAssertEqual(try root.scalar("SELECT count(*) FROM bounce WHERE hard = 1 AND status = '5.1.1'"), 3)
-        XCTAssertEqual(try root.scalar("SELECT enabled FROM user WHERE email = 'ghost@bounce.test'"), 0, "three hard bounces disabled ghost")
+        XCTAssertEqual(try root.scalar("SELECT enabled FROM \"user\" WHERE email = 'ghost@bounce.test'"), 0, "three hard bounces disabled ghost")
         XCTAssertEqual(try root.ok("mail", "list", "--bounced").split(separator: "\n").count, 3)
     }
 
@@ -236,7 +220,7 @@ final class BounceEndToEndTests: XCTestCase {
         let text = String(decoding: real.bytes, as: UTF8.self)
         let id = try verpID(real.recipient)
         let code = real.recipient.split(separator: "-").last!.prefix(16)
-        let before = try dump(root)
+        let before = try root.dump()
 
         func expectNothingChanged(_ message: String, recipient: String?, environment: [String: String] = [:], says note: String,
                                   file: StaticString = #filePath, line: UInt = #line) throws {
@@ -244,7 +228,7 @@ final class BounceEndToEndTests: XCTestCase {
             XCTAssertEqual(result.status, 0, "exit 0, so the mail server does not bounce the bounce", file: file, line: line)
             XCTAssertEqual(result.stderr, "eventfilter: \(note)\n", file: file, line: line)
             XCTAssertEqual(result.stdout, "", file: file, line: line)
-            XCTAssertEqual(try dump(root), before, "nothing changed", file: file, line: line)
+            XCTAssertEqual(try root.dump(), before, "nothing changed", file: file, line: line)
         }
 
         // A code changed in one hex digit, as the argument and everywhere in the message.
@@ -259,7 +243,7 @@ final class BounceEndToEndTests: XCTestCase {
         try expectNothingChanged(text.replacingOccurrences(of: real.recipient, with: otherID), recipient: otherID,
                                  says: "\(otherID) is not a bounce address this installation made; nothing changed")
         // A valid address of a message the outbox does not have (made with the store's secret).
-        let secret = try XCTUnwrap(Crypto.hexDecode(try row(root, "SELECT hex(value) FROM installation_secret WHERE name = 'verp'")))
+        let secret = try XCTUnwrap(Crypto.hexDecode(try row(root, "SELECT \(root.hexSQL("value")) FROM installation_secret WHERE name = 'verp'")))
         let unknown = VERPAddress(bounceAddress: "bounces@example.org", secret: secret).envelopeSender(for: 999)
         try expectNothingChanged(text.replacingOccurrences(of: real.recipient, with: unknown), recipient: unknown,
                                  says: "message 999 is no longer in the outbox; nothing changed")
@@ -275,13 +259,14 @@ final class BounceEndToEndTests: XCTestCase {
         // The real bounce changes the store once; the same report again changes nothing.
         let first = try bounce(root, text, recipient: real.recipient)
         XCTAssertEqual(first.status, 0, first.stderr)
-        let after = try dump(root)
+        let after = try root.dump()
         XCTAssertNotEqual(after, before)
-        XCTAssertTrue(after.contains("INSERT INTO bounce VALUES(\(id),1,'ghost@bounce.test','5.1.1','unknown user: \"ghost\"'"), after)
+        XCTAssertEqual(try root.rows("SELECT outbox_id, hard, recipient, status, diagnostic FROM bounce"),
+                       [["\(id)", "1", "ghost@bounce.test", "5.1.1", "unknown user: \"ghost\""]])
         let replay = try bounce(root, text, recipient: real.recipient)
         XCTAssertEqual(replay.status, 0)
         XCTAssertEqual(replay.stderr, "eventfilter: message \(id): this bounce was already recorded; nothing changed\n")
-        XCTAssertEqual(try dump(root), after)
+        XCTAssertEqual(try root.dump(), after)
         XCTAssertEqual(try root.scalar("SELECT hard FROM bounce_address WHERE address = 'ghost@bounce.test'"), 1)
     }
 
@@ -320,6 +305,7 @@ final class BounceEndToEndTests: XCTestCase {
             verp[recipient] = sender
         }
         XCTAssertEqual(Set(verp.keys), Set(readers))
+        guard Set(verp.keys) == Set(readers) else { return }  // the rest reads each reader's sender
         // b now holds news for a daily digest: disabled by bounces below, b's waiting item is
         // cancelled, as `user disable` cancels it.
         try root.ok("digest", "b@example.net", "daily", "08:00", now: now)
@@ -338,7 +324,7 @@ final class BounceEndToEndTests: XCTestCase {
         result = try bounce(root, BounceSamples.fill(BounceSamples.eximDeliveryFailed, to: verp["c@example.net"]!))
         XCTAssertEqual(result.stdout, "message \(try verpID(verp["c@example.net"]!)) to c@example.net: hard bounce 5.1.1 (1 of 1); user c@example.net disabled\n")
 
-        XCTAssertEqual(try row(root, "SELECT email, enabled FROM user ORDER BY email"), "a@example.net|1\nb@example.net|0\nc@example.net|0")
+        XCTAssertEqual(try row(root, "SELECT email, enabled FROM \"user\" ORDER BY email"), "a@example.net|1\nb@example.net|0\nc@example.net|0")
         XCTAssertEqual(try row(root, "SELECT count(*) FROM digest_item"), "0", "b's waiting digest item went with the disable")
         // The operator sees why.
         let shownB = try root.ok("user", "show", "b@example.net", now: later)
@@ -367,7 +353,7 @@ final class BounceEndToEndTests: XCTestCase {
         try subscribe(["wsnell@sdcc13.ucsd.edu", "johnh@hpnjld.njd.hp.com"], in: root)
         try publish(node: 5, in: root, now: now)
         try root.ok("run", now: now)
-        let secret = try XCTUnwrap(Crypto.hexDecode(try row(root, "SELECT hex(value) FROM installation_secret WHERE name = 'verp'")))
+        let secret = try XCTUnwrap(Crypto.hexDecode(try row(root, "SELECT \(root.hexSQL("value")) FROM installation_secret WHERE name = 'verp'")))
         let verp = VERPAddress(bounceAddress: "bounces@example.org", secret: secret)
         func address(of recipient: String) throws -> String {
             verp.envelopeSender(for: Int64(try root.scalar("SELECT id FROM outbox WHERE recipient = '\(recipient)'")))
@@ -414,7 +400,7 @@ final class BounceEndToEndTests: XCTestCase {
         let result = try bounce(root, BounceSamples.fill(BounceSamples.qmailFailureNotice, to: sender), recipient: sender)
         XCTAssertEqual(result.stdout, "message \(try verpID(sender)) to a@example.net: hard bounce 5.1.1 "
             + "(not counted: DebugSending sent it to the test address)\n", result.stderr)
-        XCTAssertEqual(try root.scalar("SELECT enabled FROM user WHERE email = 'a@example.net'"), 1)
+        XCTAssertEqual(try root.scalar("SELECT enabled FROM \"user\" WHERE email = 'a@example.net'"), 1)
         XCTAssertEqual(try root.scalar("SELECT count(*) FROM bounce_address"), 0)
         XCTAssertTrue(try root.ok("mail", "list", "--bounced").contains("\tbounced\ta@example.net\t"))
     }
@@ -428,7 +414,7 @@ final class BounceEndToEndTests: XCTestCase {
         try publish(node: 5, in: root, now: now)
         try root.ok("run", now: now)
         let id = try XCTUnwrap(Int64(try row(root, "SELECT id FROM outbox")))
-        let secret = try XCTUnwrap(Crypto.hexDecode(try row(root, "SELECT hex(value) FROM installation_secret WHERE name = 'verp'")))
+        let secret = try XCTUnwrap(Crypto.hexDecode(try row(root, "SELECT \(root.hexSQL("value")) FROM installation_secret WHERE name = 'verp'")))
         let address = VERPAddress(bounceAddress: "bounces@example.org", secret: secret).envelopeSender(for: id)
 
         let output = try IngestFixture.python("""
@@ -457,23 +443,23 @@ final class BounceEndToEndTests: XCTestCase {
     func testABounceBeforeAnyMessageHadABounceAddressChangesNothing() throws {
         let root = try TestRoot(siteINI: TestRoot.defaultSiteINI + "[MailSettings]\nBounceAddress=bounces@example.org\n")
         try root.ok("user", "add", "a@example.net", now: now)
-        let before = try dump(root)
+        let before = try root.dump()
         let address = "bounces+1-0123456789abcdef@example.org"
         let result = try bounce(root, BounceSamples.fill(BounceSamples.qmailFailureNotice, to: address), recipient: address)
         XCTAssertEqual(result.status, 0)
         XCTAssertEqual(result.stderr, "eventfilter: \(address) is not a bounce address this installation made; nothing changed\n")
-        XCTAssertEqual(try dump(root), before, "not even the key is made")
+        XCTAssertEqual(try root.dump(), before, "not even the key is made")
     }
 
     func testBadBounceSettingsAreOneLineErrorsAndAnUnrecordableBounceAsksTheMailServerToRetry() throws {
         let unset = try TestRoot()
         try unset.ok("user", "add", "a@example.net", now: now)
-        let before = try dump(unset)
+        let before = try unset.dump()
         let result = try bounce(unset, BounceSamples.fill(BounceSamples.qmailFailureNotice, to: "bounces+1-0123456789abcdef@example.org"))
         XCTAssertEqual(result.status, 75, "EX_TEMPFAIL: Postfix keeps the bounce and retries")
         XCTAssertEqual(result.stderr, "eventfilter: bounce not recorded, the mail server will retry: "
             + "site.ini [MailSettings] BounceAddress is not set, so no message has a bounce address\n")
-        XCTAssertEqual(try dump(unset), before)
+        XCTAssertEqual(try unset.dump(), before)
 
         for (setting, error) in [
             ("BounceAddress=not an address", "site.ini [MailSettings] BounceAddress 'not an address': "),

@@ -23,7 +23,7 @@ final class SMTPSafetyEndToEndTests: XCTestCase {
         let credentials = "TransportUser=mailer\nTransportPassword=s3cret-Pa55"
         let root = try smtpRoot(port: server.port, extra: credentials)
         try publish(to: ["ann@example.com", "bob@example.com"], in: root)
-        let before = try dump(root)
+        let before = try root.dump()
 
         let refused = try root.run(["run"], now: now)
 
@@ -33,7 +33,7 @@ final class SMTPSafetyEndToEndTests: XCTestCase {
                        + " unencrypted: set TransportConnectionType=tls (STARTTLS) or ssl (smtps),"
                        + " or TransportAllowPlaintextAuth=enabled to allow it\n")
         XCTAssertFalse(refused.stderr.contains("s3cret-Pa55"), "never show the password")
-        XCTAssertEqual(try dump(root), before, "a refused run changes nothing: the event waits, unhandled")
+        XCTAssertEqual(try root.dump(), before, "a refused run changes nothing: the event waits, unhandled")
         XCTAssertEqual(try root.scalar("SELECT count(*) FROM outbox"), 0)
         XCTAssertEqual(try server.count("connections"), 0, "the server is not even contacted")
         XCTAssertEqual(try server.count("auth-attempts"), 0)
@@ -169,11 +169,9 @@ final class SMTPSafetyEndToEndTests: XCTestCase {
     }
 
     private func counts(_ root: TestRoot, _ sql: String) throws -> [String: Int] {
-        let rows = try TestRoot.sqlite(root.url.appendingPathComponent("var/eventfilter.db").path, sql)
         var result: [String: Int] = [:]
-        for row in rows.split(separator: "\n") {
-            guard let bar = row.lastIndex(of: "|"), let count = Int(row[row.index(after: bar)...]) else { continue }
-            result[String(row[..<bar])] = count
+        for row in try root.rows(sql) where row.count == 2 {
+            result[row[0]] = Int(row[1])
         }
         return result
     }
@@ -185,19 +183,5 @@ final class SMTPSafetyEndToEndTests: XCTestCase {
             try root.ok("subscribe", email, "2", now: now)
         }
         try root.ok("event", "add", "ezpublish", "node_id=5", "path=/1/2/5/", "name=News 5", now: now)
-    }
-
-    /// `sqlite3 DB .dump`: every row of the store, for "nothing changed".
-    private func dump(_ root: TestRoot) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["sqlite3", root.url.appendingPathComponent("var/eventfilter.db").path, ".dump"]
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        XCTAssertEqual(process.terminationStatus, 0, "sqlite3 .dump failed")
-        return String(decoding: data, as: UTF8.self)
     }
 }
