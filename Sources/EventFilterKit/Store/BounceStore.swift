@@ -55,7 +55,7 @@ extension Store {
     public func verpSecret() throws -> [UInt8] {
         if let secret = try existingVERPSecret() { return secret }
         // Two processes may both get here: the first insert wins and both read the same value.
-        try db.execute("INSERT OR IGNORE INTO installation_secret(name, value) VALUES ('verp', ?)", [Crypto.randomBytes(32)])
+        try db.execute("INSERT INTO installation_secret(name, value) VALUES ('verp', ?) ON CONFLICT DO NOTHING", [Crypto.randomBytes(32)])
         guard let secret = try db.first("SELECT value FROM installation_secret WHERE name = 'verp'", [], { try $0.bytes("value") }) else {
             throw EventFilterError.failure("could not keep the bounce address secret in the store")
         }

@@ -34,7 +34,7 @@ extension Store {
     }
 
     func insertDigestItem(userID: Int64, contentID: Int64, sendAt: Int64) throws {
-        try db.execute("INSERT OR IGNORE INTO digest_item(user_id, content_id, send_at) VALUES (?, ?, ?)",
+        try db.execute("INSERT INTO digest_item(user_id, content_id, send_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
                        [userID, contentID, sendAt])
     }
 
@@ -43,18 +43,20 @@ extension Store {
     /// none of its path's nodes still carries one of the user's subtree rules; any item is stale
     /// when a node of its path was deleted after it happened (in the same second: by a later event).
     func dueDigestEntries(userID: Int64, dueAt time: Int64, ruleHandler: String) throws -> [DigestEntry] {
-        try db.map("""
+        // The nodes of an item's path (a JSON list in a column): one spelling per backend.
+        let nodes = db.dialect == .postgresql ? "json_array_elements_text(c.path::json) AS p(value)" : "json_each(c.path) AS p"
+        return try db.map("""
             SELECT i.id AS item_id, c.id AS content_id, c.handler, c.source, c.node_id,
                    coalesce(c.item_name, c.subject) AS name, c.item_url, coalesce(c.happened_at, c.created_at) AS happened_at,
-                   (c.handler = ? AND c.path IS NOT NULL AND NOT EXISTS (
-                       SELECT 1 FROM json_each(c.path) AS p
+                   CASE WHEN (c.handler = ? AND c.path IS NOT NULL AND NOT EXISTS (
+                       SELECT 1 FROM \(nodes)
                        JOIN subtree_rule AS r ON r.node_id = p.value AND r.user_id = i.user_id))
                    OR (c.path IS NOT NULL AND EXISTS (
-                       SELECT 1 FROM json_each(c.path) AS p
+                       SELECT 1 FROM \(nodes)
                        JOIN deleted_node AS d ON d.node_id = p.value
                         AND (d.deleted_at > coalesce(c.happened_at, c.created_at)
-                             OR (d.deleted_at = coalesce(c.happened_at, c.created_at) AND coalesce(d.event_id > c.event_id, 1)))))
-                   AS stale
+                             OR (d.deleted_at = coalesce(c.happened_at, c.created_at) AND coalesce(d.event_id > c.event_id, TRUE)))))
+                   THEN 1 ELSE 0 END AS stale
             FROM digest_item AS i JOIN content AS c ON c.id = i.content_id
             WHERE i.user_id = ? AND i.send_at <= ? ORDER BY c.event_id, c.id
             """, [ruleHandler, userID, time]) { row in
