@@ -78,14 +78,14 @@ extension Store {
     func markHandlerDone(event: Int64, handler: String, now: Int64) throws {
         try db.execute("""
             INSERT INTO event_progress(event_id, handler, done, attempts, updated_at) VALUES (?, ?, 1, 1, ?)
-            ON CONFLICT(event_id, handler) DO UPDATE SET done = 1, attempts = attempts + 1, last_error = NULL, updated_at = excluded.updated_at
+            ON CONFLICT(event_id, handler) DO UPDATE SET done = 1, attempts = event_progress.attempts + 1, last_error = NULL, updated_at = excluded.updated_at
             """, [event, handler, now])
     }
 
     func markHandlerFailed(event: Int64, handler: String, error: String, now: Int64) throws {
         try db.execute("""
             INSERT INTO event_progress(event_id, handler, done, attempts, last_error, updated_at) VALUES (?, ?, 0, 1, ?, ?)
-            ON CONFLICT(event_id, handler) DO UPDATE SET done = 0, attempts = attempts + 1, last_error = excluded.last_error, updated_at = excluded.updated_at
+            ON CONFLICT(event_id, handler) DO UPDATE SET done = 0, attempts = event_progress.attempts + 1, last_error = excluded.last_error, updated_at = excluded.updated_at
             """, [event, handler, error, now])
     }
 

@@ -68,7 +68,7 @@ extension Store {
             try db.forEach("""
                 SELECT id, recipient, coalesce(last_error, '') AS error, state, created_at FROM outbox
                 WHERE state IN ('deferred', 'failed')
-                  AND ((state = 'failed' AND acknowledged_at IS NULL AND reported_state IS NOT 'failed')
+                  AND ((state = 'failed' AND acknowledged_at IS NULL AND reported_state IS DISTINCT FROM 'failed')
                        OR (state = 'deferred' AND created_at <= ? AND reported_state IS NULL))
                 ORDER BY id
                 """, [deferredCutoff]) { row in
@@ -112,7 +112,7 @@ extension Store {
         try db.inTransaction {
             var fresh: [Problem] = []
             for problem in current {
-                try db.execute("INSERT OR IGNORE INTO reported_problem(key, message, reported_at, seen_run) VALUES (?, ?, ?, ?)",
+                try db.execute("INSERT INTO reported_problem(key, message, reported_at, seen_run) VALUES (?, ?, ?, ?) ON CONFLICT(key) DO NOTHING",
                                [problem.key, problem.message, now, runID])
                 if db.changes == 1 {
                     fresh.append(problem)
@@ -197,8 +197,10 @@ extension Store {
     /// without it) and the reason is kept, reported once and shown in `status`.
     func giveUp(event: Int64, handler: String, error: String, now: Int64) throws {
         try markHandlerDone(event: event, handler: handler, now: now)
-        try db.execute("INSERT OR REPLACE INTO handler_gave_up(event_id, handler, error, gave_up_at) VALUES (?, ?, ?, ?)",
-                       [event, handler, error, now])
+        try db.execute("""
+            INSERT INTO handler_gave_up(event_id, handler, error, gave_up_at) VALUES (?, ?, ?, ?)
+            ON CONFLICT(event_id, handler) DO UPDATE SET error = excluded.error, gave_up_at = excluded.gave_up_at
+            """, [event, handler, error, now])
     }
 
     func purgeGaveUp(before cutoff: Int64) throws {

@@ -50,7 +50,7 @@ extension Store {
     /// the message's transaction, so a link in the outbox is always a stored one.
     public func keepSettingsToken(_ token: String, userID: Int64, now: Int64) throws {
         try db.inTransaction {
-            try db.execute("INSERT OR IGNORE INTO settings_token(hash, user_id, created_at) VALUES (?, ?, ?)",
+            try db.execute("INSERT INTO settings_token(hash, user_id, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
                            [Self.settingsTokenHash(token), userID, now])
             guard db.changes > 0 else { return }
             try db.execute("""

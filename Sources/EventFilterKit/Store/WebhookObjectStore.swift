@@ -121,7 +121,7 @@ extension Store {
 
     /// Whether a waiting event is still unhandled and due when it was when read.
     func isStillWaiting(_ id: Int64, notBefore: Int64?) throws -> Bool {
-        try db.scalarInt("SELECT 1 FROM event WHERE id = ? AND handled_at IS NULL AND not_before IS ?", [id, notBefore]) != nil
+        try db.scalarInt("SELECT 1 FROM event WHERE id = ? AND handled_at IS NULL AND not_before IS NOT DISTINCT FROM CAST(? AS BIGINT)", [id, notBefore]) != nil
     }
 
     /// Sessions silent since `cutoff` that ended before it: nothing can still depend on them.
