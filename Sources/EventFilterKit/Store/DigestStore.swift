@@ -43,19 +43,22 @@ extension Store {
     /// none of its path's nodes still carries one of the user's subtree rules; any item is stale
     /// when a node of its path was deleted after it happened (in the same second: by a later event).
     func dueDigestEntries(userID: Int64, dueAt time: Int64, ruleHandler: String) throws -> [DigestEntry] {
-        // The nodes of an item's path (a JSON list in a column): one spelling per backend.
-        let nodes = db.dialect == .postgresql ? "json_array_elements_text(c.path::json) AS p(value)" : "json_each(c.path) AS p"
+        // A content's path is a JSON list of node ids kept as text; each backend lists it its own way.
+        let pathNodes = db.dialect == .postgresql
+            ? "json_array_elements_text(c.path::json) AS p(value)"
+            : "json_each(c.path) AS p"
         return try db.map("""
             SELECT i.id AS item_id, c.id AS content_id, c.handler, c.source, c.node_id,
                    coalesce(c.item_name, c.subject) AS name, c.item_url, coalesce(c.happened_at, c.created_at) AS happened_at,
                    CASE WHEN (c.handler = ? AND c.path IS NOT NULL AND NOT EXISTS (
-                       SELECT 1 FROM \(nodes)
+                       SELECT 1 FROM \(pathNodes)
                        JOIN subtree_rule AS r ON r.node_id = p.value AND r.user_id = i.user_id))
                    OR (c.path IS NOT NULL AND EXISTS (
-                       SELECT 1 FROM \(nodes)
+                       SELECT 1 FROM \(pathNodes)
                        JOIN deleted_node AS d ON d.node_id = p.value
                         AND (d.deleted_at > coalesce(c.happened_at, c.created_at)
-                             OR (d.deleted_at = coalesce(c.happened_at, c.created_at) AND coalesce(d.event_id > c.event_id, TRUE)))))
+                             OR (d.deleted_at = coalesce(c.happened_at, c.created_at)
+                                 AND (d.event_id IS NULL OR c.event_id IS NULL OR d.event_id > c.event_id)))))
                    THEN 1 ELSE 0 END AS stale
             FROM digest_item AS i JOIN content AS c ON c.id = i.content_id
             WHERE i.user_id = ? AND i.send_at <= ? ORDER BY c.event_id, c.id
@@ -107,13 +110,16 @@ extension Store {
     /// waiting digests leave out what happened to it before (in the same second: events before
     /// that one), and keep what was published again after.
     func recordDeletedNode(_ node: String, at time: Int64, eventID: Int64) throws {
+        // The larger of two values: SQLite's two-argument max(), PostgreSQL's greatest().
+        let larger = db.dialect == .postgresql ? "greatest" : "max"
         try db.execute("""
             INSERT INTO deleted_node(node_id, deleted_at, event_id) VALUES (?, ?, ?)
             ON CONFLICT(node_id) DO UPDATE SET
-                event_id = CASE WHEN excluded.deleted_at > deleted_at THEN excluded.event_id
-                                WHEN excluded.deleted_at = deleted_at THEN max(excluded.event_id, coalesce(event_id, 0))
-                                ELSE event_id END,
-                deleted_at = max(deleted_at, excluded.deleted_at)
+                event_id = CASE WHEN excluded.deleted_at > deleted_node.deleted_at THEN excluded.event_id
+                                WHEN excluded.deleted_at = deleted_node.deleted_at
+                                THEN \(larger)(excluded.event_id, coalesce(deleted_node.event_id, 0))
+                                ELSE deleted_node.event_id END,
+                deleted_at = \(larger)(deleted_node.deleted_at, excluded.deleted_at)
             """, [node, time, eventID])
     }
 
