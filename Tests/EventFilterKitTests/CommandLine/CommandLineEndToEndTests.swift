@@ -4,6 +4,8 @@ import XCTest
 /// The rest of the command line: locking, dry runs, import, listing, removal, help.
 final class CommandLineEndToEndTests: XCTestCase {
     func testSecondOverlappingRunExitsQuietlyAndDoesNothing() throws {
+        // On PostgreSQL runs share the work through claims (ClaimStoreEndToEndTests) and take no file lock.
+        try TestRoot.requireSQLite("one run at a time: the flock on var/eventfilter.lock")
         let root = try TestRoot()
         try root.ok("user", "add", "r@example.com", now: "2026-05-04T10:00:00Z")
         try root.ok("subscribe", "r@example.com", "2", now: "2026-05-04T10:00:00Z")
