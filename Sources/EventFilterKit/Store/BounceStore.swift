@@ -55,7 +55,8 @@ extension Store {
     public func verpSecret() throws -> [UInt8] {
         if let secret = try existingVERPSecret() { return secret }
         // Two processes may both get here: the first insert wins and both read the same value.
-        try db.execute("INSERT OR IGNORE INTO installation_secret(name, value) VALUES ('verp', ?)", [Crypto.randomBytes(32)])
+        try db.execute("INSERT INTO installation_secret(name, value) VALUES ('verp', ?) ON CONFLICT(name) DO NOTHING",
+                       [Crypto.randomBytes(32)])
         guard let secret = try db.first("SELECT value FROM installation_secret WHERE name = 'verp'", [], { try $0.bytes("value") }) else {
             throw EventFilterError.failure("could not keep the bounce address secret in the store")
         }
@@ -90,12 +91,14 @@ extension Store {
             guard counting else {
                 return BounceRecord(counted: true, count: 0, disabledUser: false, reachedLimit: false)
             }
-            try db.execute("""
+            // The count is read back from the statement that raised it: bounces of one address
+            // arriving at once on two hosts both count.
+            let count = try db.first("""
                 INSERT INTO bounce_address(address, hard, soft, last_status, updated_at) VALUES (?, ?, ?, ?, ?)
-                ON CONFLICT(address) DO UPDATE SET hard = hard + excluded.hard, soft = soft + excluded.soft,
-                    last_status = excluded.last_status, updated_at = excluded.updated_at
-                """, [recipient, hard ? 1 : 0, hard ? 0 : 1, status, now])
-            let count = try db.first("SELECT hard, soft FROM bounce_address WHERE address = ?", [recipient]) {
+                ON CONFLICT(address) DO UPDATE SET hard = bounce_address.hard + excluded.hard,
+                    soft = bounce_address.soft + excluded.soft, last_status = excluded.last_status, updated_at = excluded.updated_at
+                RETURNING hard, soft
+                """, [recipient, hard ? 1 : 0, hard ? 0 : 1, status, now]) {
                 try $0.int(hard ? "hard" : "soft")
             } ?? 0
             guard hard && count >= disableAfter else {
@@ -154,13 +157,14 @@ extension Store {
             arguments.append(since)
         }
         arguments.append(limit)
-        // max(b.hard) makes SQLite take the other columns from the hard bounce when there is one.
+        // One row per message: its hard bounce when there is one, else the soft one.
         return try db.map("""
-            SELECT o.id AS id, o.recipient AS recipient, o.subject AS subject, o.attempts AS attempts, max(b.hard) AS hard,
+            SELECT o.id AS id, o.recipient AS recipient, o.subject AS subject, o.attempts AS attempts, b.hard AS hard,
                    b.status AS status, b.diagnostic AS diagnostic, b.received_at AS received_at
-            FROM bounce AS b JOIN outbox AS o ON o.id = b.outbox_id
-            \(clauses.isEmpty ? "" : "WHERE " + clauses.joined(separator: " AND "))
-            GROUP BY o.id ORDER BY o.id LIMIT ?
+            FROM (SELECT b.*, row_number() OVER (PARTITION BY b.outbox_id ORDER BY b.hard DESC) AS rank FROM bounce AS b
+                  \(clauses.isEmpty ? "" : "WHERE " + clauses.joined(separator: " AND "))) AS b
+            JOIN outbox AS o ON o.id = b.outbox_id
+            WHERE b.rank = 1 ORDER BY o.id LIMIT ?
             """, arguments) {
             BouncedMessage(id: try $0.int64("id"), recipient: try $0.string("recipient"), subject: try $0.string("subject"),
                            attempts: try $0.int("attempts"), hard: try $0.int("hard") != 0, status: try $0.string("status"),

@@ -32,9 +32,8 @@ extension Store {
                     return .duplicate(Int64(existing))
                 }
             }
-            try db.execute("INSERT INTO event(type, params, created_at, not_before, dedupe_key) VALUES (?, ?, ?, ?, ?)",
-                           [type, serializedParams, now, notBefore, dedupeKey])
-            let id = db.lastInsertRowID
+            let id = try db.first("INSERT INTO event(type, params, created_at, not_before, dedupe_key) VALUES (?, ?, ?, ?, ?) RETURNING id",
+                                  [type, serializedParams, now, notBefore, dedupeKey]) { try $0.int64("id") } ?? 0
             if let dedupeKey {
                 try db.execute("UPDATE dedupe_key SET event_id = ? WHERE key = ?", [id, dedupeKey])
             }

@@ -61,32 +61,25 @@ extension Store {
     /// so a queue full of failures costs a read per run, not a write; a message retried by hand
     /// loses its mark, and fails anew as a new problem.
     func takeNewMailProblems(deferredCutoff: Int64) throws -> [Problem] {
-        try db.inTransaction {
-            var problems: [Problem] = []
-            var reported: [(id: Int64, state: String)] = []
-            // (outbox_attention's condition is spelled out, so SQLite can use that partial index.)
-            try db.forEach("""
-                SELECT id, recipient, coalesce(last_error, '') AS error, state, created_at FROM outbox
-                WHERE state IN ('deferred', 'failed')
-                  AND ((state = 'failed' AND acknowledged_at IS NULL AND reported_state IS DISTINCT FROM 'failed')
-                       OR (state = 'deferred' AND created_at <= ? AND reported_state IS NULL))
-                ORDER BY id
-                """, [deferredCutoff]) { row in
-                let id = try row.int64("id"), state = try row.string("state")
-                let recipient = try row.string("recipient"), error = try row.string("error")
-                reported.append((id, state))
-                if state == "failed" {
-                    problems.append(Problem(kind: .mailFailed, key: "mail-failed:\(id)",
-                                            message: "mail \(id) to \(recipient) failed: \(error)"))
-                } else {
-                    problems.append(Problem(kind: .mailDeferred, key: "mail-deferred:\(id)",
-                                            message: "mail \(id) to \(recipient) deferred since \(Timestamp.iso8601(try row.int64("created_at"))): \(error)"))
-                }
-            }
-            for (id, state) in reported {
-                try db.execute("UPDATE outbox SET reported_state = ? WHERE id = ?", [state, id])
-            }
-            return problems
+        // One statement marks and returns them, so two runs at once (other hosts) never both
+        // report the same message. (outbox_attention's condition is spelled out, so SQLite can use
+        // that partial index; `IS DISTINCT FROM` is `<>` where NULL differs from any value.)
+        let rows = try db.map("""
+            UPDATE outbox SET reported_state = state
+            WHERE state IN ('deferred', 'failed')
+              AND ((state = 'failed' AND acknowledged_at IS NULL AND reported_state IS DISTINCT FROM 'failed')
+                   OR (state = 'deferred' AND created_at <= ? AND reported_state IS NULL))
+            RETURNING id, recipient, coalesce(last_error, '') AS error, state, created_at
+            """, [deferredCutoff]) { row in
+            (id: try row.int64("id"), recipient: try row.string("recipient"), error: try row.string("error"),
+             state: try row.string("state"), createdAt: try row.int64("created_at"))
+        }
+        // RETURNING gives rows in no set order.
+        return rows.sorted { $0.id < $1.id }.map { row in
+            row.state == "failed"
+                ? Problem(kind: .mailFailed, key: "mail-failed:\(row.id)", message: "mail \(row.id) to \(row.recipient) failed: \(row.error)")
+                : Problem(kind: .mailDeferred, key: "mail-deferred:\(row.id)",
+                          message: "mail \(row.id) to \(row.recipient) deferred since \(Timestamp.iso8601(row.createdAt)): \(row.error)")
         }
     }
 
@@ -112,8 +105,10 @@ extension Store {
         try db.inTransaction {
             var fresh: [Problem] = []
             for problem in current {
-                try db.execute("INSERT INTO reported_problem(key, message, reported_at, seen_run) VALUES (?, ?, ?, ?) ON CONFLICT(key) DO NOTHING",
-                               [problem.key, problem.message, now, runID])
+                try db.execute("""
+                    INSERT INTO reported_problem(key, message, reported_at, seen_run) VALUES (?, ?, ?, ?)
+                    ON CONFLICT(key) DO NOTHING
+                    """, [problem.key, problem.message, now, runID])
                 if db.changes == 1 {
                     fresh.append(problem)
                 } else {
@@ -180,13 +175,17 @@ extension Store {
     /// One more failure of a custom handler: the next attempt waits `delay(failures)` seconds.
     func recordHandlerFailure(_ handler: String, error: String, stderrTail: String, now: Int64,
                               delay: (Int) -> Int64) throws {
-        let failures = (try db.scalarInt("SELECT failures FROM handler_state WHERE handler = ?", [handler]) ?? 0) + 1
-        try db.execute("""
-            INSERT INTO handler_state(handler, failing_since, failures, next_attempt_at, last_error, stderr_tail)
-            VALUES (?, ?, ?, ?, ?, ?)
-            ON CONFLICT(handler) DO UPDATE SET failures = excluded.failures, next_attempt_at = excluded.next_attempt_at,
-                last_error = excluded.last_error, stderr_tail = excluded.stderr_tail
-            """, [handler, now, failures, now + delay(failures), error, stderrTail])
+        // The count goes up in the statement that writes it, so failures of two runs at once both count.
+        try db.inTransaction {
+            let failures = try db.first("""
+                INSERT INTO handler_state(handler, failing_since, failures, next_attempt_at, last_error, stderr_tail)
+                VALUES (?, ?, 1, ?, ?, ?)
+                ON CONFLICT(handler) DO UPDATE SET failures = handler_state.failures + 1,
+                    last_error = excluded.last_error, stderr_tail = excluded.stderr_tail
+                RETURNING failures
+                """, [handler, now, now, error, stderrTail]) { try $0.int("failures") } ?? 1
+            try db.execute("UPDATE handler_state SET next_attempt_at = ? WHERE handler = ?", [now + delay(failures), handler])
+        }
     }
 
     func recordHandlerSuccess(_ handler: String) throws {

@@ -50,7 +50,7 @@ extension Store {
     /// the message's transaction, so a link in the outbox is always a stored one.
     public func keepSettingsToken(_ token: String, userID: Int64, now: Int64) throws {
         try db.inTransaction {
-            try db.execute("INSERT INTO settings_token(hash, user_id, created_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+            try db.execute("INSERT INTO settings_token(hash, user_id, created_at) VALUES (?, ?, ?) ON CONFLICT(hash) DO NOTHING",
                            [Self.settingsTokenHash(token), userID, now])
             guard db.changes > 0 else { return }
             try db.execute("""
@@ -102,7 +102,8 @@ extension Store {
             return key
         }
         // Two processes may both get here: the first insert wins and both read the same value.
-        try db.execute("INSERT OR IGNORE INTO installation_secret(name, value) VALUES (?, ?)", [name, Crypto.randomBytes(32)])
+        try db.execute("INSERT INTO installation_secret(name, value) VALUES (?, ?) ON CONFLICT(name) DO NOTHING",
+                       [name, Crypto.randomBytes(32)])
         guard let key = try db.first("SELECT value FROM installation_secret WHERE name = ?", [name], { try $0.bytes("value") }) else {
             throw EventFilterError.failure("could not keep the installation key '\(name)' in the store")
         }

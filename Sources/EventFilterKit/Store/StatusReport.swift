@@ -89,8 +89,7 @@ extension Store {
     }
 
     func beginRunLog(now: Int64, pid: Int64) throws -> Int64 {
-        try db.execute("INSERT INTO run_log(started_at, pid) VALUES (?, ?)", [now, pid])
-        return db.lastInsertRowID
+        try db.first("INSERT INTO run_log(started_at, pid) VALUES (?, ?) RETURNING id", [now, pid]) { try $0.int64("id") } ?? 0
     }
 
     /// A run that failed before its work began (its transport could not be made): started and
@@ -103,6 +102,6 @@ extension Store {
         try db.execute("""
             UPDATE run_log SET finished_at = ?, events = ?, messages = ?, digests = ?, delivered = ?, error = ? WHERE id = ?
             """, [now, events, messages, digests, delivered, error, id])
-        try db.execute("DELETE FROM run_log WHERE id < ? - 1000", [id])
+        try db.execute("DELETE FROM run_log WHERE id < ?", [id - 1000])
     }
 }

@@ -15,12 +15,14 @@ extension Store {
     public func addUser(email: String, name: String, timezone: String, now: Int64) throws -> User {
         _ = try Mailbox(address: email, name: name.isEmpty ? nil : name)
         _ = try Zone.named(timezone)
-        if try user(email: email) != nil {
+        // The address's unique index decides, so two `user add` at once on two hosts add one user.
+        guard let id = try db.first("""
+            INSERT INTO user(email, name, timezone, token, digest_token, created_at) VALUES (?, ?, ?, ?, ?, ?)
+            ON CONFLICT(email) DO NOTHING RETURNING id
+            """, [email, name, timezone, Store.newToken(), Store.newToken(), now], { try $0.int64("id") }) else {
             throw EventFilterError.failure("user \(email) already exists")
         }
-        try db.execute("INSERT INTO user(email, name, timezone, token, digest_token, created_at) VALUES (?, ?, ?, ?, ?, ?)",
-                       [email, name, timezone, Store.newToken(), Store.newToken(), now])
-        return User(id: db.lastInsertRowID, email: email, name: name, timezone: timezone, enabled: true)
+        return User(id: id, email: email, name: name, timezone: timezone, enabled: true)
     }
 
     public func user(email: String) throws -> User? {

@@ -94,10 +94,10 @@ extension Store {
     /// Marks a waiting event handled without handling it, with `withdrawn` in its params so
     /// `event list` tells why; false when it is no longer waiting.
     public func withdrawWaitingEvent(_ id: Int64, now: Int64) throws -> Bool {
-        try db.execute("""
-            UPDATE event SET handled_at = ?, params = json_set(params, '$.withdrawn', json('true'))
-            WHERE id = ? AND handled_at IS NULL
-            """, [now, id])
+        let withdrawn = db.dialect == .postgresql
+            ? "(params::jsonb || '{\"withdrawn\": true}'::jsonb)::text"
+            : "json_set(params, '$.withdrawn', json('true'))"
+        try db.execute("UPDATE event SET handled_at = ?, params = \(withdrawn) WHERE id = ? AND handled_at IS NULL", [now, id])
         guard db.changes > 0 else { return false }
         try db.execute("DELETE FROM event_progress WHERE event_id = ?", [id])
         return true
@@ -119,7 +119,8 @@ extension Store {
             """, [id])
     }
 
-    /// Whether a waiting event is still unhandled and due when it was when read.
+    /// Whether a waiting event is still unhandled and due when it was when read. (`IS NOT
+    /// DISTINCT FROM` is equality where NULL equals NULL, on both backends.)
     func isStillWaiting(_ id: Int64, notBefore: Int64?) throws -> Bool {
         try db.scalarInt("SELECT 1 FROM event WHERE id = ? AND handled_at IS NULL AND not_before IS NOT DISTINCT FROM CAST(? AS BIGINT)", [id, notBefore]) != nil
     }
