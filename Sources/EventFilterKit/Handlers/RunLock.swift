@@ -1,12 +1,30 @@
 import Foundation
 
-/// Keeps two overlapping runs apart: the second one finds the lock taken and leaves quietly.
-/// The lock is an `flock` on `var/eventfilter.lock`, released by the kernel if the run dies.
+/// Keeps two overlapping runs apart on SQLite (the second one finds the lock taken and leaves
+/// quietly), and two `mail flush` on either backend.
+///
+/// On SQLite the lock is an `flock` on `var/eventfilter.lock`, released by the kernel if the
+/// run dies. On PostgreSQL, where runs share the work through claims and take no lock
+/// (`ClaimStore.swift`), a flush takes it in the database itself (a session advisory lock on its
+/// connection, `Store.tryLockRun()`), since hosts sharing one server may not share a file system;
+/// the server releases it when the connection ends.
+///
+///     guard let lock = try RunLock(root: root, store: store) else { return }   // another run works
+///     defer { withExtendedLifetime(lock) {} }
 public final class RunLock {
-    private let descriptor: Int32
+    private enum Hold {
+        case file(Int32)
+        case database(Store)
+    }
+    private let hold: Hold
 
     /// Nil when another run holds the lock.
-    public init?(root: URL) throws {
+    public init?(root: URL, store: Store) throws {
+        if store.db.dialect == .postgresql {
+            guard try store.tryLockRun() else { return nil }
+            hold = .database(store)
+            return
+        }
         let directory = root.appendingPathComponent("var")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let path = directory.appendingPathComponent("eventfilter.lock").path
@@ -17,11 +35,17 @@ public final class RunLock {
             close(fd)
             return nil
         }
-        descriptor = fd
+        hold = .file(fd)
     }
 
     deinit {
-        flock(descriptor, LOCK_UN)
-        close(descriptor)
+        switch hold {
+        case .file(let descriptor):
+            flock(descriptor, LOCK_UN)
+            close(descriptor)
+        case .database(let store):
+            // Closing the connection releases it too; giving it back at once lets the next run start.
+            try? store.unlockRun()
+        }
     }
 }

@@ -122,8 +122,7 @@ extension Store {
     /// Whether a waiting event is still unhandled and due when it was when read. (`IS NOT
     /// DISTINCT FROM` is equality where NULL equals NULL, on both backends.)
     func isStillWaiting(_ id: Int64, notBefore: Int64?) throws -> Bool {
-        try db.scalarInt("SELECT 1 FROM event WHERE id = ? AND handled_at IS NULL AND not_before IS NOT DISTINCT FROM ?",
-                         [id, notBefore]) != nil
+        try db.scalarInt("SELECT 1 FROM event WHERE id = ? AND handled_at IS NULL AND not_before IS NOT DISTINCT FROM CAST(? AS BIGINT)", [id, notBefore]) != nil
     }
 
     /// Sessions silent since `cutoff` that ended before it: nothing can still depend on them.

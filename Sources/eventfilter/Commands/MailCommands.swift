@@ -135,11 +135,11 @@ struct MailFlushCommand: Command {
     static func run(_ arguments: ParsedArguments, _ context: CommandContext) throws {
         try context.requireInstallation()
         // One deliverer at a time: the run's lock keeps a message from going out twice.
-        guard let lock = try RunLock(root: context.root) else {
+        let store = try context.store()
+        guard let lock = try RunLock(root: context.root, store: store) else {
             throw EventFilterError.failure("a run is working now; it delivers the queue, or try again when it has finished")
         }
         defer { withExtendedLifetime(lock) {} }
-        let store = try context.store()
         let transport = try TransportFactory.make(settings: try context.settings(), root: context.root)
         let released = try store.releaseDeferred(now: context.now)
         let report = try Outbox(store: store).deliverDue(through: transport, now: context.now)

@@ -31,12 +31,13 @@ struct RunCommand: Command {
         // On SQLite one run works at a time: a second one leaves. On PostgreSQL runs share the
         // work through claims, and take no lock.
         var lock: RunLock?
-        if case .sqlite = try StoreLocation.configured(root: context.root) {
+        let store = try context.store()
+        if !store.sharesWork {
             guard workers == 1 else {
                 throw EventFilterError.usage("--workers \(workers): SQLite takes one writer at a time, so one run works at a time; "
                     + "more workers need [DatabaseSettings] Backend=postgresql")
             }
-            guard let taken = try RunLock(root: context.root) else {
+            guard let taken = try RunLock(root: context.root, store: store) else {
                 if arguments[verbose] { Output.line("another run is working; nothing to do") }
                 return
             }
@@ -48,7 +49,6 @@ struct RunCommand: Command {
         if workers > 1 {
             report = try RunWorkers(count: workers, context: context).run()
         } else {
-            let store = try context.store()
             report = try Filter.checkedRun(root: context.root, settings: settings, store: store, now: context.now, dryRun: dryRun,
                                            describeError: ErrorReport.message) {
                 try TransportFactory.make(settings: settings, root: context.root)

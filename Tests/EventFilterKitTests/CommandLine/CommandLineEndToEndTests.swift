@@ -4,24 +4,14 @@ import XCTest
 /// The rest of the command line: locking, dry runs, import, listing, removal, help.
 final class CommandLineEndToEndTests: XCTestCase {
     func testSecondOverlappingRunExitsQuietlyAndDoesNothing() throws {
+        // On PostgreSQL runs share the work through claims (ClaimStoreEndToEndTests) and take no file lock.
+        try TestRoot.requireSQLite("one run at a time: the flock on var/eventfilter.lock")
         let root = try TestRoot()
         try root.ok("user", "add", "r@example.com", now: "2026-05-04T10:00:00Z")
         try root.ok("subscribe", "r@example.com", "2", now: "2026-05-04T10:00:00Z")
         try root.ok("event", "add", "ezpublish", "node_id=5", "path=/1/2/5/", now: "2026-05-04T10:00:00Z")
-        // Another run holds the lock (a Python process stands in for it, holding flock on the same file).
-        let holder = Process()
-        holder.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        holder.arguments = ["python3", "-c", """
-            import fcntl, sys, time
-            f = open(sys.argv[1], "a"); fcntl.flock(f, fcntl.LOCK_EX); print("locked", flush=True); sys.stdin.read()
-            """, root.url.appendingPathComponent("var/eventfilter.lock").path]
-        let input = Pipe(), output = Pipe()
-        holder.standardInput = input
-        holder.standardOutput = output
-        try holder.run()
-        defer { try? input.fileHandleForWriting.close(); holder.waitUntilExit() }
-        // Blocks until the holder has the lock and says so.
-        XCTAssertTrue(String(decoding: output.fileHandleForReading.availableData, as: UTF8.self).hasPrefix("locked"))
+        // Another run holds the lock (a process holding flock on the lock file).
+        let holder = try RunLockHolder(root)
 
         let second = try root.run(["run"], now: "2026-05-04T10:00:00Z")
         XCTAssertEqual(second.status, 0)
@@ -29,8 +19,7 @@ final class CommandLineEndToEndTests: XCTestCase {
         XCTAssertEqual(try root.scalar("SELECT count(*) FROM event"), 1, "not even an ezcurrenttime event")
         XCTAssertEqual(try root.mailFiles().count, 0)
 
-        try input.fileHandleForWriting.close()
-        holder.waitUntilExit()
+        holder.release()
         try root.ok("run", now: "2026-05-04T10:01:00Z")
         XCTAssertEqual(try root.mailFiles().count, 1, "once the lock is free the next run works")
     }

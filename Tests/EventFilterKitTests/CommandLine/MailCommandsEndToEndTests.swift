@@ -107,19 +107,10 @@ final class MailCommandsEndToEndTests: XCTestCase {
         try root.ok("subscribe", "a@example.com", "2", now: now)
         try root.ok("event", "add", "ezpublish", "node_id=5", "path=/1/2/5/", now: now)
         try root.ok("run", now: now)
-        // A run holds the lock (a Python process stands in for it, holding flock on the same file).
-        let holder = Process()
-        holder.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        holder.arguments = ["python3", "-c", """
-            import fcntl, sys
-            f = open(sys.argv[1], "a"); fcntl.flock(f, fcntl.LOCK_EX); print("locked", flush=True); sys.stdin.read()
-            """, root.url.appendingPathComponent("var/eventfilter.lock").path]
-        let input = Pipe(), output = Pipe()
-        holder.standardInput = input
-        holder.standardOutput = output
-        try holder.run()
-        defer { try? input.fileHandleForWriting.close(); holder.waitUntilExit() }
-        XCTAssertTrue(String(decoding: output.fileHandleForReading.availableData, as: UTF8.self).hasPrefix("locked"))
+        // A run holds the lock (on SQLite a process holding flock on the lock file, on PostgreSQL a
+        // session holding the run's advisory lock).
+        let holder = try RunLockHolder(root)
+        defer { holder.release() }
 
         let before = try root.dump()
         let flush = try root.run(["mail", "flush"], now: "2026-05-04T10:01:00Z")

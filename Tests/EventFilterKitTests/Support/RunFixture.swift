@@ -17,11 +17,23 @@ final class RunFixture {
     let sink: ItemSink
     /// 2026-06-01 12:00 UTC, a Monday.
     let now: Int64 = 1_780_315_200
+    /// The fixture's own PostgreSQL database when the suite runs on PostgreSQL (dropped with it).
+    let postgres: TestPostgresDatabase?
 
     init(notificationAppend: String? = nil) throws {
         root = FileManager.default.temporaryDirectory.appendingPathComponent("ef-run-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: root.appendingPathComponent("settings/override"), withIntermediateDirectories: true)
         try Self.write(root, "settings/site.ini", TestRoot.defaultSiteINI)
+        // The same switch as TestRoot's: EVENTFILTER_TEST_BACKEND=postgresql gives the store a fresh database.
+        postgres = TestBackend.current == .postgresql ? try TestPostgres.server().makeDatabase() : nil
+        if let postgres {
+            try Self.write(root, "settings/override/site.ini.append", """
+                [DatabaseSettings]
+                Backend=postgresql
+                ConnectionString=\(postgres.connectionString)
+
+                """)
+        }
         try Self.write(root, "settings/notification.ini", TestRoot.stockNotificationINI)
         if let notificationAppend { try Self.write(root, "settings/override/notification.ini.append", notificationAppend) }
         store = try Store(root: root)
