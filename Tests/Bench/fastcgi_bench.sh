@@ -4,7 +4,7 @@
 # Signed Standard Webhooks POSTs (each a new message, pre-signed with Python's hmac and replayed
 # by wrk's Lua script) for SECONDS (default 10) at CONNECTIONS (default 16) through:
 #   1. nginx `return 200` with no upstream (the ceiling: what nginx alone answers),
-#   2. nginx + `eventfilter fastcgi --workers 1`,
+#   2. nginx + `eventfilter fastcgi --workers 1` (README.md's nginx configuration: kept-alive upstream connections),
 #   3. nginx + `eventfilter fastcgi --workers 2`,
 #   4. lighttpd + mod_cgi + `eventfilter cgi` (a process per request),
 # each against a fresh store, which is then counted: every accepted request stored exactly once.
@@ -99,19 +99,23 @@ print(f"   stored {stored} events ({keys} distinct keys) for {ok} answered 2xx; 
 PY
 }
 
-nginx_conf() {  # DIR PORT UPSTREAM_PORT|"" 
+nginx_conf() {  # DIR PORT UPSTREAM_PORT|""
     cp /etc/nginx/fastcgi_params "$1/"
-    local location
+    local site
     if [ -n "$3" ]; then
-        location="location /hooks/ { fastcgi_split_path_info ^(/hooks)(/.*)\$; include fastcgi_params; fastcgi_param PATH_INFO \$fastcgi_path_info; fastcgi_pass 127.0.0.1:$3; }"
+        # README.md's nginx block (upstream with keepalive, fastcgi_keep_conn), with this run's ports.
+        site=$(awk '/^# nginx: inside the http \{ \} block/ {on = 1; next} on && /^```/ {exit} on' README.md \
+            | sed -e "s/127.0.0.1:9000/127.0.0.1:$3/" -e "s/listen 443 ssl;/listen 127.0.0.1:$2;/")
+        grep -q "fastcgi_keep_conn on;" <<<"$site" || { echo "README.md has no nginx block with keepalive" >&2; exit 1; }
     else
-        location="location /hooks/ { return 200 \"ok\\n\"; }"
+        site="server { listen 127.0.0.1:$2; location /hooks/ { return 200 \"ok\\n\"; } }"
     fi
     cat > "$1/nginx.conf" <<CONF
 daemon off; worker_processes 1; pid $1/nginx.pid; error_log $1/error.log;
 events { worker_connections 1024; }
 http { access_log off; client_body_temp_path $1/body; fastcgi_temp_path $1/fcgi; proxy_temp_path $1/proxy; uwsgi_temp_path $1/uwsgi; scgi_temp_path $1/scgi;
-  server { listen 127.0.0.1:$2; $location } }
+$site
+}
 CONF
 }
 

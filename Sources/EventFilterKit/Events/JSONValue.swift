@@ -25,6 +25,12 @@ public enum JSONValue: Sendable, Equatable {
     }
 
     public static func parse(_ bytes: [UInt8]) throws -> JSONValue {
+        if let plain = PlainJSONParser.parse(bytes) { return plain }
+        return try parseWithFoundation(bytes)
+    }
+
+    /// What Foundation's JSONSerialization makes of `bytes`: the reference `PlainJSONParser` agrees with.
+    static func parseWithFoundation(_ bytes: [UInt8]) throws -> JSONValue {
         let object: Any
         do {
             object = try JSONSerialization.jsonObject(with: Data(bytes), options: [.fragmentsAllowed])

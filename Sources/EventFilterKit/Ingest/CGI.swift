@@ -76,7 +76,24 @@ public enum CGI {
 
     /// `X_KALTURA_SIGNATURE` → `X-Kaltura-Signature`.
     static func headerName(_ variable: String) -> String {
-        variable.split(separator: "_", omittingEmptySubsequences: false)
+        // ASCII, as web servers make these names: one pass over the bytes.
+        if variable.utf8.allSatisfy({ $0 < 0x80 }) {
+            var bytes: [UInt8] = []
+            bytes.reserveCapacity(variable.utf8.count)
+            var startOfWord = true
+            for byte in variable.utf8 {
+                if byte == UInt8(ascii: "_") {
+                    bytes.append(UInt8(ascii: "-"))
+                    startOfWord = true
+                    continue
+                }
+                let isUpper = byte >= 65 && byte <= 90, isLower = byte >= 97 && byte <= 122
+                bytes.append(startOfWord ? (isLower ? byte - 32 : byte) : (isUpper ? byte + 32 : byte))
+                startOfWord = false
+            }
+            return String(decoding: bytes, as: UTF8.self)
+        }
+        return variable.split(separator: "_", omittingEmptySubsequences: false)
             .map { $0.prefix(1).uppercased() + $0.dropFirst().lowercased() }
             .joined(separator: "-")
     }

@@ -27,7 +27,15 @@ public struct HTTPRequest: Sendable {
     /// The first header with this name, compared case-insensitively.
     public func header(_ name: String) -> String? {
         let wanted = name.lowercased()
-        return headers.first { $0.name.lowercased() == wanted }?.value
+        return headers.first { Self.sameLowercased($0.name, wanted) }?.value
+    }
+
+    /// `name.lowercased() == lowercase`, without making a lowercased copy when both are ASCII.
+    private static func sameLowercased(_ name: String, _ lowercase: String) -> Bool {
+        let a = name.utf8, b = lowercase.utf8
+        guard a.allSatisfy({ $0 < 0x80 }), b.allSatisfy({ $0 < 0x80 }) else { return name.lowercased() == lowercase }
+        guard a.count == b.count else { return false }
+        return zip(a, b).allSatisfy { ($0 >= 65 && $0 <= 90 ? $0 + 32 : $0) == $1 }
     }
 
     public var contentType: String? { header("Content-Type") }

@@ -2,6 +2,12 @@
 enum IngestText {
     /// Trims spaces, tabs, CR and LF: HTTP's notion of whitespace, not Unicode's.
     static func trim<S: StringProtocol>(_ text: S) -> String {
+        // Nothing to cut, the usual case (a space is one ASCII byte, never part of another
+        // character's bytes): the text as it is, without copying it scalar by scalar.
+        let whole = String(text)
+        if let first = whole.utf8.first, let last = whole.utf8.last, !isSpaceByte(first), !isSpaceByte(last) {
+            return whole
+        }
         let scalars = Array(text.unicodeScalars)
         func isSpace(_ scalar: Unicode.Scalar) -> Bool {
             scalar == " " || scalar == "\t" || scalar == "\r" || scalar == "\n"
@@ -10,6 +16,10 @@ enum IngestText {
             let last = scalars.lastIndex(where: { !isSpace($0) })
         else { return "" }
         return String(String.UnicodeScalarView(scalars[first...last]))
+    }
+
+    private static func isSpaceByte(_ byte: UInt8) -> Bool {
+        byte == 0x20 || byte == 0x09 || byte == 0x0D || byte == 0x0A
     }
 
     /// A sender-supplied value fit to quote in a one-line reason: control characters replaced,

@@ -38,7 +38,7 @@ public final class WebhookIntake {
         /// More than the sender is told, for the operator's log (never a secret); nil when all went well.
         public var logDetail: String?
 
-        init(_ response: HTTPResponse, eventIDs: [Int64] = [], storedCount: Int = 0, logDetail: String? = nil) {
+        public init(_ response: HTTPResponse, eventIDs: [Int64] = [], storedCount: Int = 0, logDetail: String? = nil) {
             self.response = response
             self.eventIDs = eventIDs
             self.storedCount = storedCount
@@ -46,14 +46,29 @@ public final class WebhookIntake {
         }
     }
 
+    /// A request checked and ready to store, or the answer that refuses it.
+    public enum Verified {
+        /// Store these events of `source` (with `store(_:now:)`).
+        case events(WebhookSource, [IncomingEvent])
+        /// Nothing to store: send this answer.
+        case refused(Answer)
+    }
+
     /// Verifies and stores one request for the source `sourceName`.
     public func accept(_ request: HTTPRequest, sourceName: String, now: Int64) -> Answer {
+        store(verify(request, sourceName: sourceName, now: now), now: now)
+    }
+
+    /// The part of `accept` that reads no store: the source, the signature or token, the body.
+    /// The web front runs it before it takes the write lock, so that other writers wait only for
+    /// the storing.
+    public func verify(_ request: HTTPRequest, sourceName: String, now: Int64) -> Verified {
         guard let source = sources[sourceName] else {
-            return Answer(HTTPResponse(status: 404, body: "no webhook source named \(IngestText.quoted(sourceName))"))
+            return .refused(Answer(HTTPResponse(status: 404, body: "no webhook source named \(IngestText.quoted(sourceName))")))
         }
         let verdict = WebhookVerifier.process(request, source: source, now: now, bodyLimit: bodyLimit)
-        if let refusal = verdict.rejectionResponse(for: source) { return Answer(refusal) }
-        guard case .accepted(let events) = verdict else { return Answer(HTTPResponse(status: 500, body: "no verdict")) }
+        if let refusal = verdict.rejectionResponse(for: source) { return .refused(Answer(refusal)) }
+        guard case .accepted(let events) = verdict else { return .refused(Answer(HTTPResponse(status: 500, body: "no verdict"))) }
 
         // A value the store cannot take (an event name too long for a type, a node id with a
         // space) is the sender's to fix: 400, so it does not retry for ever as after a 500.
@@ -61,10 +76,21 @@ public final class WebhookIntake {
             do {
                 try Store.validateEvent(type: event.type, params: event.params)
             } catch let error as EventFilterError {
-                return Answer(HTTPResponse(status: 400, body: "cannot store this notification: \(Self.oneLine(error.description))"))
+                return .refused(Answer(HTTPResponse(status: 400, body: "cannot store this notification: \(Self.oneLine(error.description))")))
             } catch {
-                return Answer(HTTPResponse(status: 400, body: "cannot store this notification"))
+                return .refused(Answer(HTTPResponse(status: 400, body: "cannot store this notification")))
             }
+        }
+        return .events(source, events)
+    }
+
+    /// The part of `accept` that stores: the events of a verified request in one transaction (or
+    /// in the caller's), and the answer.
+    public func store(_ verified: Verified, now: Int64) -> Answer {
+        let source: WebhookSource, events: [IncomingEvent]
+        switch verified {
+        case .refused(let answer): return answer
+        case .events(let verifiedSource, let verifiedEvents): (source, events) = (verifiedSource, verifiedEvents)
         }
         let results: [Store.AddResult]
         do {

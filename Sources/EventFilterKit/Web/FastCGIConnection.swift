@@ -121,12 +121,8 @@ public final class FastCGIConnection {
             guard var current = open, current.id == id else { return }
             guard current.decodedParams == nil else { throw FastCGIProtocolError("FCGI_PARAMS after the end of the parameters") }
             if content.isEmpty {
-                guard let pairs = FastCGIRecord.decodePairs(current.params) else {
+                guard let params = FastCGIRecord.decodeParams(current.params) else {
                     throw FastCGIProtocolError("malformed name-value pairs in FCGI_PARAMS")
-                }
-                var params: [String: String] = [:]
-                for pair in pairs {
-                    params[String(decoding: pair.name, as: UTF8.self)] = String(decoding: pair.value, as: UTF8.self)
                 }
                 current.decodedParams = params
                 current.params = []

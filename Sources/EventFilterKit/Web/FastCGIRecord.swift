@@ -108,6 +108,34 @@ public struct FastCGIRecord: Sendable, Equatable {
         return out
     }
 
+    /// Decodes name-value pairs as text (bytes that are not UTF-8 become U+FFFD), a repeated name
+    /// keeping its last value; nil when a length runs past the end of `bytes`. The same reading
+    /// as `decodePairs`, without a copy of each name and value on the way.
+    public static func decodeParams(_ bytes: [UInt8]) -> [String: String]? {
+        var params: [String: String] = [:]
+        var index = 0
+        func length() -> Int? {
+            guard index < bytes.count else { return nil }
+            if bytes[index] < 0x80 {
+                index += 1
+                return Int(bytes[index - 1])
+            }
+            guard index + 4 <= bytes.count else { return nil }
+            let value = Int(bytes[index] & 0x7F) << 24 | Int(bytes[index + 1]) << 16 | Int(bytes[index + 2]) << 8 | Int(bytes[index + 3])
+            index += 4
+            return value
+        }
+        while index < bytes.count {
+            guard let nameLength = length(), let valueLength = length(),
+                  nameLength <= bytes.count - index, valueLength <= bytes.count - index - nameLength else { return nil }
+            let name = String(decoding: bytes[index..<index + nameLength], as: UTF8.self)
+            index += nameLength
+            params[name] = String(decoding: bytes[index..<index + valueLength], as: UTF8.self)
+            index += valueLength
+        }
+        return params
+    }
+
     /// Decodes name-value pairs; nil when a length runs past the end of `bytes`.
     public static func decodePairs(_ bytes: [UInt8]) -> [(name: [UInt8], value: [UInt8])]? {
         var pairs: [(name: [UInt8], value: [UInt8])] = []

@@ -6,17 +6,23 @@ import CPosix
     import Darwin
 #endif
 
-/// A FastCGI responder: accepts connections on a listening socket and answers their requests one
-/// after another for its whole life, with whatever `handler` holds open (settings, the store).
+/// A FastCGI responder: accepts connections on a listening socket and answers their requests for
+/// its whole life, with whatever `handler` holds open (settings, the store).
 ///
-///     let responder = FastCGIResponder(listener: listener, limits: .init(bodyLimit: 1 << 20)) { request in
-///         FastCGIResponder.Reply(stdout: response.cgiBytes, stderr: nil)
+///     let responder = FastCGIResponder(listener: listener, limits: .init(bodyLimit: 1 << 20)) { requests in
+///         requests.map { FastCGIResponder.Reply(stdout: answer($0).cgiBytes, stderr: nil) }
 ///     }
 ///     responder.onReload = { reloadSettings() }    // SIGHUP
-///     responder.serve()                            // returns after SIGTERM, once the request in hand is answered
+///     responder.serve()                            // returns after SIGTERM, once the requests in hand are answered
+///
+/// One process holds up to `limits.maxConnections` connections at once (a web server's pool of
+/// kept-alive upstream connections) and waits on all of them with one `poll`. The requests that
+/// are complete after a round of reads go to `handler` together, one call, in arrival order, and
+/// their answers are written only when it returns: the handler can commit them all in one
+/// transaction, and no answer leaves before its commit.
 ///
 /// A connection that breaks the protocol, sends parameters over the limit, hangs up mid-request
-/// or stalls longer than `readTimeout` is closed; the responder goes on with the next one.
+/// or stays silent longer than `readTimeoutSeconds` is closed; the others go on.
 public final class FastCGIResponder {
     /// The answer to one request: the CGI response (RFC 3875 §6) and a line for the server's error log.
     public struct Reply: Sendable {
@@ -38,32 +44,183 @@ public final class FastCGIResponder {
     public var onReload: (() -> Void)?
     /// Where connection problems are reported (one line each, never request data beyond the reason).
     public var log: (String) -> Void = { _ in }
-    private let handler: (FastCGIRequest) -> Reply
+    private let handler: ([FastCGIRequest]) -> [Reply]
     private var stopping = false
+    private var clients: [Client] = []
+    private var buffer = [UInt8](repeating: 0, count: 65536)
 
-    public init(listener: FastCGIListener, limits: FastCGIConnection.Limits, handler: @escaping (FastCGIRequest) -> Reply) {
+    /// One accepted connection: its parser, when it last sent something, what is to be written.
+    private final class Client {
+        let fd: Int32
+        let connection: FastCGIConnection
+        var lastHeard: Int64
+        var output: [UInt8] = []
+        var closeAfterWrite = false
+        var isClosed = false
+        /// Requests answered and management records replied to.
+        var exchanges = 0
+
+        init(fd: Int32, limits: FastCGIConnection.Limits, now: Int64) {
+            self.fd = fd
+            self.connection = FastCGIConnection(limits: limits)
+            self.lastHeard = now
+        }
+    }
+
+    /// `handler` gets the requests completed in one round (at least one) and returns one reply each, in order.
+    public init(listener: FastCGIListener, limits: FastCGIConnection.Limits, handler: @escaping ([FastCGIRequest]) -> [Reply]) {
         self.listener = listener
         self.limits = limits
         self.handler = handler
     }
 
     /// Serves until SIGTERM (or SIGINT). Installs its own handlers for SIGTERM, SIGINT and SIGHUP,
-    /// and ignores SIGPIPE so that a web server that hung up costs only its connection.
+    /// and ignores SIGPIPE so that a web server that hung up costs only its connection. After
+    /// SIGTERM it accepts nothing more, closes idle connections, finishes the requests already
+    /// begun, and returns when no connection is left.
     public func serve() {
         signal(SIGPIPE, SIG_IGN)
         for watched in [SIGTERM, SIGINT, SIGHUP] { _ = cposix_watch_signal(watched) }
         // Non-blocking accept: with several workers on one socket, another may take the connection
         // that woke this one.
         _ = fcntl(listener.fd, F_SETFL, fcntl(listener.fd, F_GETFL) | O_NONBLOCK)
-        while !checkSignals() {
-            guard wait(for: listener.fd, milliseconds: 250) else { continue }
-            let connection = accept(listener.fd, nil, nil)
-            guard connection >= 0 else { continue }
-            var timeout = timeval(tv_sec: readTimeoutSeconds, tv_usec: 0)
-            setsockopt(connection, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-            serveConnection(connection)
-            _ = close(connection)
+        var pollers: [pollfd] = []
+        while true {
+            if checkSignals() {
+                for client in clients where client.connection.isIdle { close(client) }
+                clients.removeAll { $0.isClosed }
+                if clients.isEmpty { return }
+            }
+            let listening = !stopping && (clients.count < max(1, limits.maxConnections) || idleClient() != nil)
+            pollers.removeAll(keepingCapacity: true)
+            for client in clients { pollers.append(pollfd(fd: client.fd, events: Int16(POLLIN), revents: 0)) }
+            if listening { pollers.append(pollfd(fd: listener.fd, events: Int16(POLLIN), revents: 0)) }
+            let ready = poll(&pollers, nfds_t(pollers.count), 250)
+            let now = Self.milliseconds()
+            if ready <= 0 {
+                dropSilent(now: now)
+                continue
+            }
+            var requests: [(client: Client, request: FastCGIRequest)] = []
+            for (index, client) in clients.enumerated() where pollers[index].revents != 0 {
+                receive(client, now: now, into: &requests)
+            }
+            if !requests.isEmpty { answer(requests) }
+            for client in clients where !client.isClosed && (!client.output.isEmpty || client.closeAfterWrite) {
+                flush(client)
+            }
+            if listening && pollers[pollers.count - 1].revents != 0 { acceptWaiting(now: now) }
+            dropSilent(now: now)
         }
+    }
+
+    /// The kept-alive connection that has been idle longest, after answering at least once.
+    private func idleClient() -> Client? {
+        clients.filter { !$0.isClosed && $0.exchanges > 0 && $0.connection.isIdle && $0.output.isEmpty }
+            .min { $0.lastHeard < $1.lastHeard }
+    }
+
+    /// Takes every connection waiting on the listener, up to the limit. At the limit, a kept-alive
+    /// connection that sits idle gives way to a waiting one (the web server reconnects when it
+    /// needs to).
+    private func acceptWaiting(now: Int64) {
+        while true {
+            if clients.count >= max(1, limits.maxConnections) {
+                guard let idle = idleClient() else { return }
+                close(idle)
+                clients.removeAll { $0.isClosed }
+            }
+            let fd = accept(listener.fd, nil, nil)
+            guard fd >= 0 else { return }
+            var timeout = timeval(tv_sec: readTimeoutSeconds, tv_usec: 0)
+            setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+            var yes: Int32 = 1
+            // Each answer goes out in one write: send it at once rather than wait for an ACK (Nagle).
+            setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &yes, socklen_t(MemoryLayout<Int32>.size))
+            clients.append(Client(fd: fd, limits: limits, now: now))
+        }
+    }
+
+    /// Reads what `client` sent and collects the requests it completes.
+    private func receive(_ client: Client, now: Int64, into requests: inout [(client: Client, request: FastCGIRequest)]) {
+        let count = buffer.withUnsafeMutableBytes { read(client.fd, $0.baseAddress, $0.count) }
+        if count < 0 && (errno == EINTR || errno == EAGAIN) { return }
+        guard count > 0 else {
+            if !client.connection.isIdle { log("connection closed by the web server in the middle of a request") }
+            close(client)
+            return
+        }
+        client.lastHeard = now
+        let events: [FastCGIConnection.Event]
+        do {
+            events = try client.connection.feed(Array(buffer[0..<count]))
+        } catch {
+            log("connection closed: \(error)")
+            close(client)
+            return
+        }
+        for event in events {
+            switch event {
+            case .send(let bytes):
+                client.exchanges += 1
+                client.output += bytes
+            case .close:
+                client.closeAfterWrite = true
+                return
+            case .request(let request):
+                requests.append((client, request))
+                if !request.keepConnection { return }   // nothing after it is read
+            }
+        }
+    }
+
+    /// Runs the handler on the round's requests and queues each answer on its connection.
+    private func answer(_ requests: [(client: Client, request: FastCGIRequest)]) {
+        let replies = handler(requests.map(\.request))
+        precondition(replies.count == requests.count, "one reply per request")
+        for ((client, request), reply) in zip(requests, replies) {
+            client.output += FastCGIRecord.stream(.stdout, requestID: request.id, reply.stdout)
+            if let line = reply.stderr {
+                client.output += FastCGIRecord.stream(.stderr, requestID: request.id, Array((line + "\n").utf8))
+            }
+            client.output += FastCGIRecord.endRequest(requestID: request.id, .requestComplete)
+            client.exchanges += 1
+            if !request.keepConnection { client.closeAfterWrite = true }
+        }
+    }
+
+    /// Writes what is queued for `client` (one write, as a rule); closes it when it asked for that.
+    private func flush(_ client: Client) {
+        var sent = 0
+        let bytes = client.output
+        client.output = []
+        while sent < bytes.count {
+            let count = bytes.withUnsafeBytes { write(client.fd, $0.baseAddress! + sent, bytes.count - sent) }
+            if count < 0 && errno == EINTR { continue }
+            guard count > 0 else {
+                log("connection closed: the web server stopped reading the answer")
+                close(client)
+                return
+            }
+            sent += count
+        }
+        if client.closeAfterWrite { close(client) }
+    }
+
+    /// Closes connections silent for longer than the read timeout, and forgets closed ones.
+    private func dropSilent(now: Int64) {
+        let limit = Int64(readTimeoutSeconds) * 1000
+        for client in clients where !client.isClosed && now - client.lastHeard >= limit {
+            if !client.connection.isIdle { log("connection closed: no data for \(readTimeoutSeconds) s in the middle of a request") }
+            close(client)
+        }
+        clients.removeAll { $0.isClosed }
+    }
+
+    private func close(_ client: Client) {
+        guard !client.isClosed else { return }
+        client.isClosed = true
+        _ = Glibc.close(client.fd)
     }
 
     /// True when the responder should stop; runs a pending reload.
@@ -73,81 +230,9 @@ public final class FastCGIResponder {
         return stopping
     }
 
-    /// Waits until `fd` is readable, a signal arrives, or the time is up.
-    private func wait(for fd: Int32, milliseconds: Int32) -> Bool {
-        var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-        return poll(&poller, 1, milliseconds) > 0
-    }
-
-    private func serveConnection(_ fd: Int32) {
-        let connection = FastCGIConnection(limits: limits)
-        var buffer = [UInt8](repeating: 0, count: 65536)
-        var silentMilliseconds = 0
-        var exchanges = 0   // requests answered and management records or aborts replied to
-        while true {
-            // Between requests a SIGTERM ends the connection; mid-request the request is finished first.
-            if connection.isIdle && checkSignals() { return }
-            // One connection at a time: a kept-alive connection that sits idle gives way to a
-            // waiting one (the web server reconnects when it needs to).
-            let mayGiveWay = exchanges > 0 && connection.isIdle
-            var pollers = [pollfd(fd: fd, events: Int16(POLLIN), revents: 0), pollfd(fd: listener.fd, events: Int16(POLLIN), revents: 0)]
-            let ready = poll(&pollers, mayGiveWay ? 2 : 1, 250)
-            if ready > 0 && pollers[0].revents == 0 { return }
-            guard ready > 0 else {
-                silentMilliseconds += 250
-                if silentMilliseconds >= readTimeoutSeconds * 1000 {
-                    if !connection.isIdle { log("connection closed: no data for \(readTimeoutSeconds) s in the middle of a request") }
-                    return
-                }
-                continue
-            }
-            silentMilliseconds = 0
-            let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if count < 0 && errno == EINTR { continue }
-            guard count > 0 else {
-                if !connection.isIdle { log("connection closed by the web server in the middle of a request") }
-                return
-            }
-            let events: [FastCGIConnection.Event]
-            do {
-                events = try connection.feed(Array(buffer[0..<count]))
-            } catch {
-                log("connection closed: \(error)")
-                return
-            }
-            for event in events {
-                switch event {
-                case .send(let bytes):
-                    exchanges += 1
-                    guard send(bytes, to: fd) else { return }
-                case .close:
-                    return
-                case .request(let request):
-                    exchanges += 1
-                    let reply = handler(request)
-                    var out = FastCGIRecord.stream(.stdout, requestID: request.id, reply.stdout)
-                    if let line = reply.stderr {
-                        out += FastCGIRecord.stream(.stderr, requestID: request.id, Array((line + "\n").utf8))
-                    }
-                    out += FastCGIRecord.endRequest(requestID: request.id, .requestComplete)
-                    guard send(out, to: fd), request.keepConnection else { return }
-                }
-            }
-        }
-    }
-
-    /// Writes all of `bytes`; false when the web server went away.
-    private func send(_ bytes: [UInt8], to fd: Int32) -> Bool {
-        var sent = 0
-        while sent < bytes.count {
-            let count = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + sent, bytes.count - sent) }
-            if count < 0 && errno == EINTR { continue }
-            guard count > 0 else {
-                log("connection closed: the web server stopped reading the answer")
-                return false
-            }
-            sent += count
-        }
-        return true
+    private static func milliseconds() -> Int64 {
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        return Int64(now.tv_sec) * 1000 + Int64(now.tv_nsec) / 1_000_000
     }
 }

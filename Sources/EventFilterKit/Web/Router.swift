@@ -49,6 +49,14 @@ public final class Router {
         }
     }
 
+    /// True when `answer` hands `request` to the webhook intake (`/NAME`), whose only writes are
+    /// the request's events: such requests can share a commit (`GroupCommit`).
+    public func routesToIntake(_ request: HTTPRequest) -> Bool {
+        let segments = request.path.split(separator: "/", omittingEmptySubsequences: true)
+        guard segments.count == 1 else { return false }
+        return segments[0] != Substring(Self.unsubscribeSegment) && segments[0] != Substring(Self.settingsSegment)
+    }
+
     /// `response` as it leaves for `path`, whichever part answered: an answer under `/settings`
     /// carries `SettingsPages.securityHeaders` even when it was refused before the router saw it
     /// (a body over the limit, a malformed CONTENT_LENGTH, a store that cannot be opened), since

@@ -36,6 +36,10 @@ struct FastCGICommand: Command {
           eventfilter --root /srv/eventfilter fastcgi --socket /run/eventfilter/fcgi.sock --workers 2
         """
 
+    /// Connections one responder holds at once: a web server's pool of kept-alive upstream
+    /// connections (nginx's `keepalive`) fits, with room for the ones it opens beyond it.
+    static let maxConnections = 64
+
     @Sendable static func workerCount(_ word: String) throws -> Int {
         guard let value = Int(word), (1...64).contains(value) else {
             throw ValueParser.Invalid(description: "expected a whole number from 1 to 64, got '\(word.prefix(40))'")
@@ -80,8 +84,8 @@ struct FastCGICommand: Command {
 
         let responder = FastCGIResponder(
             listener: listener,
-            limits: FastCGIConnection.Limits(bodyLimit: front.router.intake.bodyLimit)) { request in
-            front.reply(to: request, now: context.now)
+            limits: FastCGIConnection.Limits(bodyLimit: front.router.intake.bodyLimit, maxConnections: maxConnections)) { requests in
+            front.replies(to: requests, now: context.now)
         }
         responder.onReload = { [unowned responder] in
             front.reload()
@@ -96,10 +100,13 @@ struct FastCGICommand: Command {
 private final class WebFrontState {
     private let context: CommandContext
     private(set) var router: Router
+    private let checkpointer: BackgroundCheckpointer?
 
     init(_ context: CommandContext) throws {
         self.context = context
         router = try openRouter(context, intake: try openIntake(context))
+        // The commits answer webhooks: none of them waits for a checkpoint's copy and sync.
+        checkpointer = try BackgroundCheckpointer.start(for: router.intake.store)
     }
 
     /// Re-reads settings/ (webhook sources, secrets, the body limit); keeps the store connection.
@@ -116,7 +123,59 @@ private final class WebFrontState {
         }
     }
 
-    func reply(to request: FastCGIRequest, now: Int64) -> FastCGIResponder.Reply {
+    /// The replies to the requests of one round, in order. Webhooks are verified first, outside
+    /// any transaction; two or more then share one commit (`GroupCommit`): each is answered 2xx
+    /// only once that commit holds its events; when the commit fails, each gets the 500 a failed
+    /// store gets on its own. Other requests (unsubscribe links, settings pages, refusals before
+    /// the router) are answered one by one, as `Router.answer` answers them.
+    func replies(to requests: [FastCGIRequest], now: Int64) -> [FastCGIResponder.Reply] {
+        let parsed = requests.map(parse)
+        var verified: [Int: WebhookIntake.Verified] = [:]
+        for (index, item) in parsed.enumerated() {
+            if case .success(let request) = item.request, router.routesToIntake(request), let name = request.sourceName {
+                verified[index] = router.intake.verify(request, sourceName: name, now: now)
+            }
+        }
+        let grouped = verified.keys.sorted()
+        var answers = [(response: HTTPResponse, logLine: String?)?](repeating: nil, count: requests.count)
+        if grouped.count == 1, let index = grouped.first {
+            let answer = router.intake.store(verified[index]!, now: now)
+            answers[index] = WebFront.finish(answer, front: "fastcgi", method: parsed[index].method, path: parsed[index].path)
+        } else if grouped.count > 1 {
+            // Signatures and bodies are checked before the write lock is taken: another worker
+            // waits only for the storing.
+            do {
+                let results = try GroupCommit(store: router.intake.store).run(grouped.count, { position in
+                    let index = grouped[position]
+                    let answer = self.router.intake.store(verified[index]!, now: now)
+                    return WebFront.finish(answer, front: "fastcgi", method: parsed[index].method, path: parsed[index].path)
+                }, kept: { $0.response.status < 300 })
+                for (index, result) in zip(grouped, results) { answers[index] = result }
+            } catch {
+                for index in grouped {
+                    let response = Router.finish(
+                        HTTPResponse(status: 500, body: "could not store the notification; nothing was stored, please retry"),
+                        path: parsed[index].path)
+                    answers[index] = (response, WebFront.logLine(
+                        front: "fastcgi", method: parsed[index].method, path: parsed[index].path, response: response,
+                        detail: "storing failed: \(ErrorReport.message(error))"))
+                }
+            }
+        }
+        return parsed.indices.map { index in
+            let (response, logLine) = answers[index] ?? respond(parsed[index], now: now)
+            return reply(response, logLine: logLine, path: parsed[index].path)
+        }
+    }
+
+    /// A request as the router takes it, with its method and path for the log line.
+    private struct Parsed {
+        var request: Result<HTTPRequest, HTTPResponseError>
+        var method: String
+        var path: String
+    }
+
+    private func parse(_ request: FastCGIRequest) -> Parsed {
         let method = request.params["REQUEST_METHOD"] ?? "?"
         let path = request.params["PATH_INFO"] ?? ""
         let limit = router.intake.bodyLimit
@@ -125,8 +184,14 @@ private final class WebFrontState {
             // The body ran past the limit without a CONTENT_LENGTH saying so up front.
             parsed = .failure(HTTPResponseError(status: 413, reason: "body exceeds the limit of \(limit) bytes"))
         }
-        let (response, logLine) = WebFront.respond(
-            router: router, request: parsed, now: now, front: "fastcgi", method: method, path: path)
+        return Parsed(request: parsed, method: method, path: path)
+    }
+
+    private func respond(_ parsed: Parsed, now: Int64) -> (response: HTTPResponse, logLine: String?) {
+        WebFront.respond(router: router, request: parsed.request, now: now, front: "fastcgi", method: parsed.method, path: parsed.path)
+    }
+
+    private func reply(_ response: HTTPResponse, logLine: String?, path: String) -> FastCGIResponder.Reply {
         if let logLine, WebFront.redacted(path) != path {
             // nginx writes the request line, personal token and all, next to every FCGI_STDERR
             // line it logs: a refusal on a path with a token goes to the responder's own stderr

@@ -19,8 +19,13 @@ enum WebFront {
             response = answer.response
             logDetail = answer.logDetail
         }
-        let finished = Router.finish(response, path: path)
-        return (finished, logLine(front: front, method: method, path: path, response: finished, detail: logDetail))
+        return finish(WebhookIntake.Answer(response, logDetail: logDetail), front: front, method: method, path: path)
+    }
+
+    /// The response as it leaves for `path`, and its log line, for an answer already made.
+    static func finish(_ answer: WebhookIntake.Answer, front: String, method: String, path: String) -> (response: HTTPResponse, logLine: String?) {
+        let finished = Router.finish(answer.response, path: path)
+        return (finished, logLine(front: front, method: method, path: path, response: finished, detail: answer.logDetail))
     }
 
     /// The line for the server's error log when a request was refused: never a secret, never more

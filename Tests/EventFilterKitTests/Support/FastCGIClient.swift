@@ -179,7 +179,7 @@ final class ResponderProcess {
     let port: UInt16
     let stderrURL: URL
 
-    init(root: TestRoot, now: String?, extra: [String] = []) throws {
+    init(root: TestRoot, now: String?, extra: [String] = [], environment: [String: String] = [:]) throws {
         port = try Loopback.freePort()
         stderrURL = root.url.appendingPathComponent("responder-\(UUID().uuidString).err")
         try Data().write(to: stderrURL)
@@ -187,6 +187,7 @@ final class ResponderProcess {
         process.arguments = ["--root", root.path] + (now.map { ["--now", $0] } ?? []) + ["fastcgi", "--listen", "127.0.0.1:\(port)"] + extra
         process.standardInput = FileHandle.nullDevice
         process.standardError = try FileHandle(forWritingTo: stderrURL)
+        if !environment.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 } }
         try process.run()
         guard Loopback.waitForListener(port, seconds: 10, alive: { process.isRunning }) else {
             XCTFail("eventfilter fastcgi did not start: \(stderr)")

@@ -154,4 +154,33 @@ final class FastCGIConnectionTests: XCTestCase {
         XCTAssertEqual(Array(stream.suffix(8)), [1, 6, 0, 1, 0, 0, 0, 0])
         XCTAssertEqual(stream.count, (8 + 65535 + 1) + (8 + 4465 + 7) + 8)
     }
+
+    /// Parameters are read as text straight from the record bytes: the same names and values as
+    /// the pairs decoded one by one (the last of a repeated name, U+FFFD for bytes that are not
+    /// UTF-8), and nil for the same malformed inputs.
+    func testParamsAreDecodedAsThePairsAre() {
+        func reference(_ bytes: [UInt8]) -> [String: String]? {
+            guard let pairs = FastCGIRecord.decodePairs(bytes) else { return nil }
+            var params: [String: String] = [:]
+            for pair in pairs { params[String(decoding: pair.name, as: UTF8.self)] = String(decoding: pair.value, as: UTF8.self) }
+            return params
+        }
+        let long = [UInt8](repeating: 0x61, count: 300)
+        let valid = FastCGIRecord.encodePairs([
+            (Array("REQUEST_METHOD".utf8), Array("POST".utf8)), (Array("HTTP_X".utf8), long), (long, []),
+            (Array("HTTP_X".utf8), [0xFF, 0xC3, 0x28]), ([], Array("empty name".utf8)),
+        ])
+        XCTAssertEqual(FastCGIRecord.decodeParams(valid)?["HTTP_X"], "\u{FFFD}\u{FFFD}(")
+        var state: UInt64 = 7
+        for round in 0..<3000 {
+            var bytes = valid
+            for _ in 0..<(round % 4) {
+                state = state &* 6364136223846793005 &+ 1442695040888963407
+                let at = Int(state >> 33) % bytes.count
+                bytes[at] = UInt8(truncatingIfNeeded: state >> 17)
+            }
+            if round % 5 == 1 { bytes = Array(bytes.prefix(Int(state >> 40) % (bytes.count + 1))) }
+            XCTAssertEqual(FastCGIRecord.decodeParams(bytes), reference(bytes), "round \(round)")
+        }
+    }
 }

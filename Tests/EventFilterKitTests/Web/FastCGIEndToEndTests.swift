@@ -78,7 +78,7 @@ final class FastCGIEndToEndTests: XCTestCase {
         client.send(B.record(9, 0, B.pairs([("FCGI_MAX_CONNS", ""), ("FCGI_MPXS_CONNS", ""), ("FCGI_MAX_REQS", "")])))
         let values = try XCTUnwrap(client.readRecord())
         XCTAssertEqual(values.type, 10)
-        XCTAssertEqual(values.content, B.pairs([("FCGI_MAX_CONNS", "1"), ("FCGI_MPXS_CONNS", "0"), ("FCGI_MAX_REQS", "1")]))
+        XCTAssertEqual(values.content, B.pairs([("FCGI_MAX_CONNS", "64"), ("FCGI_MPXS_CONNS", "0"), ("FCGI_MAX_REQS", "64")]))
         client.send(B.record(99, 0))
         XCTAssertEqual(try XCTUnwrap(client.readRecord()).content, [99, 0, 0, 0, 0, 0, 0, 0])
 
@@ -129,7 +129,8 @@ final class FastCGIEndToEndTests: XCTestCase {
 
         let answer = try request(responder.port, "POST", "/panda?token=\(F.pandaToken)", body: F.pandaEncoded, contentType: F.form)
         XCTAssertEqual(answer.status, 200, answer.stdout)
-        XCTAssertTrue(aborting.isClosedByPeer(), "an idle kept connection gives way to a waiting one")
+        // The kept connection stayed open next to the new one, and serves its next request.
+        XCTAssertEqual(request(aborting, id: 2, keep: true, "GET", "/panda")?.status, 405)
         XCTAssertEqual(root.eventCount, 1)
         XCTAssertTrue(responder.process.isRunning)
         XCTAssertTrue(responder.stderr.contains("eventfilter: fastcgi: connection closed: record version 71, expected 1"), responder.stderr)
@@ -159,6 +160,54 @@ final class FastCGIEndToEndTests: XCTestCase {
             }
             XCTAssertFalse(answer.stderr.contains("AAAAAAAAAA"), answer.stderr)
         }
+        XCTAssertEqual(responder.stop(), 0)
+    }
+
+    /// A web server's pool of kept-alive connections (nginx's `keepalive`): one responder holds
+    /// them all at once and answers on each, request after request, without reconnecting.
+    func testManyKeptConnectionsAreServedAtOnce() throws {
+        let root = try F.makeRoot()
+        let responder = try ResponderProcess(root: root, now: F.scheduleNow)
+        let clients = try (0..<20).map { _ in try FastCGIClient(port: responder.port) }
+        for round in 0..<2 {
+            for (index, client) in clients.enumerated() {
+                let body = "event=video-encoded&video_id=v\(round)x\(index)&encoding_ids%5B0%5D=e\(index)"
+                client.send(B.request(1, keep: true, FastCGIClient.params(method: "POST", "/panda?token=\(F.pandaToken)", body: body, contentType: F.form),
+                                      body: Array(body.utf8)))
+            }
+            for (index, client) in clients.enumerated() {
+                XCTAssertEqual(client.answer()?.status, 200, "round \(round), connection \(index)")
+            }
+        }
+        XCTAssertEqual(root.eventCount, 40)
+        XCTAssertEqual(responder.stop(), 0, "SIGTERM closes the idle kept connections and exits")
+        for client in clients { XCTAssertTrue(client.isClosedByPeer()) }
+    }
+
+    /// Webhooks that arrive together are stored under one commit (one write-lock hold, as
+    /// `EVENTFILTER_TRACE_WRITE_LOCK` reports), and each is answered only after it; a refused one
+    /// among them stores nothing and costs the others nothing.
+    func testWebhooksArrivingTogetherShareOneCommit() throws {
+        let root = try F.makeRoot()
+        let responder = try ResponderProcess(root: root, now: F.scheduleNow, environment: ["EVENTFILTER_TRACE_WRITE_LOCK": "1"])
+        let clients = try (0..<5).map { _ in try FastCGIClient(port: responder.port) }
+        for client in clients {   // each connection accepted before the requests come
+            client.send(B.record(9, 0, B.pairs([("FCGI_MAX_CONNS", "")])))
+            XCTAssertEqual(client.readRecord()?.type, 10)
+        }
+        let commitsBefore = responder.stderr.components(separatedBy: "ms committed").count
+        // Stopped, the responder finds all five requests waiting when it goes on: one round.
+        kill(responder.process.processIdentifier, SIGSTOP)
+        for (index, client) in clients.enumerated() {
+            let token = index == 3 ? "wrong-token" : F.pandaToken
+            let body = "event=video-encoded&video_id=g\(index)&encoding_ids%5B0%5D=e\(index)"
+            client.send(B.request(1, keep: true, FastCGIClient.params(method: "POST", "/panda?token=\(token)", body: body, contentType: F.form),
+                                  body: Array(body.utf8)))
+        }
+        kill(responder.process.processIdentifier, SIGCONT)
+        XCTAssertEqual(clients.map { $0.answer()?.status }, [200, 200, 200, 403, 200])
+        XCTAssertEqual(root.eventCount, 4)
+        XCTAssertEqual(responder.stderr.components(separatedBy: "ms committed").count - commitsBefore, 1, responder.stderr)
         XCTAssertEqual(responder.stop(), 0)
     }
 

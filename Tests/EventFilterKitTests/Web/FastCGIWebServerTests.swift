@@ -51,8 +51,10 @@ final class FastCGIWebServerTests: XCTestCase {
         let root = try WebhookBattery.makeRoot(baseURL: baseURL)
         let responder = try ResponderProcess(root: root, now: F.scheduleNow)
 
-        let location = try block("nginx", "# nginx: inside a server { } block; the responder listens on 127.0.0.1:9000")
-        XCTAssertTrue(location.contains("fastcgi_pass 127.0.0.1:9000;"))
+        let site = try block("nginx", "# nginx: inside the http { } block; the responder listens on 127.0.0.1:9000")
+        for line in ["server 127.0.0.1:9000;", "keepalive 16;", "fastcgi_keep_conn on;", "fastcgi_pass eventfilter;", "listen 443 ssl;"] {
+            XCTAssertTrue(site.contains(line), line)
+        }
         let dir = scratch.path
         // nginx looks for `include fastcgi_params` next to its configuration file, as in /etc/nginx.
         try FileManager.default.copyItem(atPath: "/etc/nginx/fastcgi_params", toPath: dir + "/fastcgi_params")
@@ -64,10 +66,8 @@ final class FastCGIWebServerTests: XCTestCase {
                 access_log off;
                 client_body_temp_path \(dir)/body; fastcgi_temp_path \(dir)/fastcgi; proxy_temp_path \(dir)/proxy;
                 uwsgi_temp_path \(dir)/uwsgi; scgi_temp_path \(dir)/scgi;
-                server {
-                    listen 127.0.0.1:\(port);
-            \(location.replacingOccurrences(of: "127.0.0.1:9000", with: "127.0.0.1:\(responder.port)"))
-                }
+            \(site.replacingOccurrences(of: "127.0.0.1:9000", with: "127.0.0.1:\(responder.port)")
+                .replacingOccurrences(of: "listen 443 ssl;", with: "listen 127.0.0.1:\(port);"))
             }
             """
         try Data(conf.utf8).write(to: scratch.appendingPathComponent("nginx.conf"))
