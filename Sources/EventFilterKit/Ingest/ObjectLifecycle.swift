@@ -2,7 +2,7 @@
 /// concern, inside intake's transaction.
 ///
 ///     let lifecycle = ObjectLifecycle(store: store, source: source, now: now)
-///     let results = try store.inTransaction { try events.flatMap(lifecycle.store) }
+///     let results = try store.inTransaction { try lifecycle.store(events) }
 ///
 /// A scheduled session is one thing with one reminder: a new start moves the waiting reminder to
 /// the new start − `ReminderLead` and mails one `kaltura.schedule_rescheduled` naming both times;
@@ -24,6 +24,20 @@ final class ObjectLifecycle {
         self.store = store
         self.source = source
         self.now = now
+    }
+
+    /// Stores a request's events in order, inside the caller's transaction, first taking the
+    /// objects they concern for this transaction alone: a notification taken twice at once (a
+    /// retry reaching two hosts) is then applied once, and two about one object one after the other.
+    func store(_ events: [IncomingEvent]) throws -> [Store.AddResult] {
+        try store.lockWebhookObjects(events.compactMap { event in
+            switch event.lifecycle {
+            case .schedule(let session)?: return (source.name, Self.sessionType, session.objectID)
+            case .ready(let type, let id)?: return (source.name, type, id)
+            case nil: return nil
+            }
+        })
+        return try events.flatMap(store)
     }
 
     func store(_ event: IncomingEvent) throws -> [Store.AddResult] {

@@ -95,7 +95,7 @@ public final class WebhookIntake {
         let results: [Store.AddResult]
         do {
             let lifecycle = ObjectLifecycle(store: store, source: source, now: now)
-            results = try store.inTransaction { try events.flatMap(lifecycle.store) }
+            results = try store.inTransaction { try lifecycle.store(events) }
         } catch let error as EventFilterError {
             // An event derived from the request (a reminder, a notice) that the store refuses.
             return Answer(HTTPResponse(status: 400, body: "cannot store this notification: \(Self.oneLine(error.description))"))

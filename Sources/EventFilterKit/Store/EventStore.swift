@@ -145,7 +145,7 @@ extension Store {
         return try rows.map { event, handledAt, key in
             let failed = try db.map("SELECT handler, coalesce(last_error, '') AS error FROM event_progress WHERE event_id = ? AND done = 0",
                                     [event.id]) { (try $0.string("handler"), try $0.string("error")) }
-            let gaveUp = try db.map("SELECT handler, error FROM handler_gave_up WHERE event_id = ? ORDER BY handler",
+            let gaveUp = try db.map("SELECT handler, error FROM handler_gave_up WHERE event_id = ? ORDER BY \(db.textOrder("handler"))",
                                     [event.id]) { (try $0.string("handler"), try $0.string("error")) }
             return EventRow(event: event, handledAt: handledAt, dedupeKey: key, failedHandlers: failed, gaveUpHandlers: gaveUp)
         }

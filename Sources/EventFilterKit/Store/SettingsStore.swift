@@ -117,7 +117,7 @@ extension Store {
                       AND json_extract(e.params, '$.name') IS NOT NULL ORDER BY e.id DESC LIMIT 1) AS name,
                    (SELECT json_extract(e.params, '$.path') FROM event e WHERE e.node_id = r.node_id
                       AND json_extract(e.params, '$.path') IS NOT NULL ORDER BY e.id DESC LIMIT 1) AS path
-            FROM subtree_rule r WHERE r.user_id = ? ORDER BY r.node_id
+            FROM subtree_rule r WHERE r.user_id = ? ORDER BY \(db.textOrder("r.node_id"))
             """, [user.id]) {
             FollowedNode(node: try $0.string("node_id"), name: try $0.optionalString("name"), path: try $0.optionalString("path"))
         }.map { follow in
@@ -126,7 +126,7 @@ extension Store {
             return FollowedNode(node: follow.node, name: follow.name, path: below)
         }
         let collaborations = try db.map(
-            "SELECT identifier FROM collaboration_rule WHERE user_id = ? ORDER BY identifier", [user.id]) { try $0.string("identifier") }
+            "SELECT identifier FROM collaboration_rule WHERE user_id = ? ORDER BY \(db.textOrder("identifier"))", [user.id]) { try $0.string("identifier") }
         return SettingsOverview(user: user, follows: follows, collaborations: collaborations,
                                 schedule: try digestSchedule(userID: user.id))
     }

@@ -92,3 +92,21 @@ extension StoreDatabase {
         }
     }
 }
+
+extension StoreDatabase {
+    /// An ORDER BY term sorting the text `expression` as SQLite does, by its bytes (and with
+    /// `ignoringCase`, by its bytes with ASCII letters lowercased, SQLite's NOCASE), whatever the
+    /// PostgreSQL database's locale or the column's ICU collation would say: `user list` lists
+    /// `ann1@`, `ann@`, `ann_b@` in that order on both backends, where ICU puts punctuation first.
+    ///
+    ///     let sql = "SELECT email FROM user ORDER BY \(db.textOrder("email", ignoringCase: true))"
+    public func textOrder(_ expression: String, ignoringCase: Bool = false) -> String {
+        switch (dialect, ignoringCase) {
+        case (.sqlite, false): return expression
+        case (.sqlite, true): return "\(expression) COLLATE NOCASE"
+        case (.postgresql, false): return "\(expression) COLLATE \"C\""
+        case (.postgresql, true):
+            return "translate(\(expression), 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz') COLLATE \"C\""
+        }
+    }
+}

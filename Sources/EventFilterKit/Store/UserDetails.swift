@@ -39,7 +39,7 @@ extension Store {
     /// `user show`: the user, their rules with node names, digest, waiting items and recent mail.
     public func userDetails(email: String, now: Int64) throws -> UserDetails {
         let user = try requireUser(email: email)
-        let rules = try db.map("SELECT node_id, created_at FROM subtree_rule WHERE user_id = ? ORDER BY node_id", [user.id]) {
+        let rules = try db.map("SELECT node_id, created_at FROM subtree_rule WHERE user_id = ? ORDER BY \(db.textOrder("node_id"))", [user.id]) {
             (try $0.string("node_id"), try $0.int64("created_at"))
         }
         let subtreeRules = try rules.map { node, created in
@@ -50,7 +50,7 @@ extension Store {
                 """, [node]) { try $0.optionalString("name") } ?? nil
             return UserDetails.SubtreeRule(node: node, nodeName: name, createdAt: created)
         }
-        let collaboration = try db.map("SELECT identifier FROM collaboration_rule WHERE user_id = ? ORDER BY identifier", [user.id]) {
+        let collaboration = try db.map("SELECT identifier FROM collaboration_rule WHERE user_id = ? ORDER BY \(db.textOrder("identifier"))", [user.id]) {
             try $0.string("identifier")
         }
         let digest = try digestSchedule(userID: user.id)

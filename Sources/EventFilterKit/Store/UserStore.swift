@@ -63,7 +63,7 @@ extension Store {
     }
 
     public func listUsers() throws -> [User] {
-        try db.map("SELECT id, email, name, timezone, enabled FROM user ORDER BY email") {
+        try db.map("SELECT id, email, name, timezone, enabled FROM user ORDER BY \(db.textOrder("email", ignoringCase: true))") {
             User(id: try $0.int64("id"), email: try $0.string("email"), name: try $0.string("name"),
                  timezone: try $0.string("timezone"), enabled: try $0.int("enabled") != 0)
         }
@@ -165,7 +165,9 @@ extension Store {
 
     public func subscriptions(email: String) throws -> [String] {
         let user = try requireUser(email: email)
-        return try db.map("SELECT node_id FROM subtree_rule WHERE user_id = ? ORDER BY node_id", [user.id]) { try $0.string("node_id") }
+        return try db.map("SELECT node_id FROM subtree_rule WHERE user_id = ? ORDER BY \(db.textOrder("node_id"))", [user.id]) {
+            try $0.string("node_id")
+        }
     }
 
     /// A node id is one path element: 1 to 200 characters, no `/`, no white space or control

@@ -65,6 +65,32 @@ extension Store {
                   object.reminderEventID, object.noticeEventID, object.toldStart, object.readyAt, object.sequence, now])
     }
 
+    /// Makes the caller's transaction the only one reading and changing these objects until it
+    /// ends, so notifications about one object taken at once (a sender's retry reaching two hosts)
+    /// take turns: the later one finds what the first stored. On PostgreSQL, whose transactions do
+    /// not exclude each other, a transaction-scoped advisory lock per object, taken in a fixed
+    /// order (two requests never wait for each other in a circle); nothing else waits, no table is
+    /// locked, and the run never takes these locks. On SQLite the write transaction already
+    /// excludes every other writer.
+    ///
+    ///     try store.inTransaction {
+    ///         try store.lockWebhookObjects([(source: "webinars", type: "schedule_event", id: "4711")])
+    ///         ...  // read the object, store events, save the object
+    ///     }
+    func lockWebhookObjects(_ objects: [(source: String, type: String, id: String)]) throws {
+        guard db.dialect == .postgresql, !objects.isEmpty else { return }
+        precondition(db.isInTransaction, "an object lock lasts until the end of the caller's transaction")
+        // One key per object (a unit separator between the parts), as the 32-bit hash PostgreSQL
+        // makes of it: two objects sharing a hash only take turns needlessly.
+        let keys = Set(objects.map { "\($0.source)\u{1F}\($0.type)\u{1F}\($0.id)" })
+        for key in keys.sorted() {
+            try db.execute("SELECT pg_advisory_xact_lock(CAST(? AS integer), hashtext(?))", [Self.webhookObjectLockClass, key])
+        }
+    }
+
+    /// The first half of the objects' advisory lock keys ("EvOb"), apart from the schema's lock.
+    static let webhookObjectLockClass = 0x4576_4F62
+
     /// The event stored under a dedupe key, if any: a sender's retry finds what it stored before.
     public func eventID(dedupeKey: String) throws -> Int64? {
         try db.first("SELECT event_id FROM dedupe_key WHERE key = ?", [dedupeKey]) { try $0.int64("event_id") }

@@ -85,6 +85,22 @@ final class UserCommandsEndToEndTests: XCTestCase {
         try dumpUnchanged(root, ["user", "set", "carl@example.com", "--name", "Carl"], status: 1, "unknown user carl@example.com")
     }
 
+    /// `user list` sorts addresses by their bytes with ASCII case ignored, and each user's nodes by
+    /// their bytes, on either backend (PostgreSQL's ICU collation would put `_` and `@` before digits).
+    func testListSortsAddressesAndNodesByTheirBytes() throws {
+        let root = try TestRoot()
+        for email in ["bob@example.com", "ann_b@example.com", "ann@example.com", "Ann1@example.com", "ann-b@example.com"] {
+            try root.ok("user", "add", email, now: now)
+        }
+        for node in ["b", "a_b", "9", "B", "a-b", "10"] {
+            try root.ok("subscribe", "bob@example.com", node, now: now)
+        }
+        let lines = try root.ok("user", "list", now: now).split(separator: "\n").map { $0.split(separator: "\t").map(String.init) }
+        XCTAssertEqual(lines.map { $0.first ?? "" },
+                       ["ann-b@example.com", "Ann1@example.com", "ann@example.com", "ann_b@example.com", "bob@example.com"])
+        XCTAssertEqual(lines.last?.last, "nodes: 10,9,B,a-b,a_b,b")
+    }
+
     func testDisableStopsMailAndEnableResumesIt() throws {
         let root = try TestRoot()
         try root.ok("user", "add", "ann@example.com", now: now)

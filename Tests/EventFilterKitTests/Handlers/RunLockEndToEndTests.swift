@@ -7,24 +7,30 @@ import XCTest
 /// database (runs share the work through claims); `mail flush` takes a session advisory lock.
 final class RunLockEndToEndTests: XCTestCase {
     private let now = "2026-05-04T10:00:00Z"
+    private var ownDatabase: TestPostgresDatabase?
     private var database: TestPostgresDatabase!
-
-    override func setUpWithError() throws {
-        database = try TestPostgres.server().makeDatabase()
-    }
 
     override func tearDown() {
         database = nil
+        ownDatabase = nil
     }
 
+    /// An installation on PostgreSQL: the suite's database for the root when the suite runs on
+    /// PostgreSQL, else one of the test's own selected in the suite's settings override.
     private func postgresRoot() throws -> TestRoot {
-        let root = try TestRoot(siteINI: TestRoot.defaultSiteINI + """
+        let root = try TestRoot()
+        if let postgres = root.postgres {
+            database = postgres
+        } else {
+            ownDatabase = try TestPostgres.server().makeDatabase()
+            database = ownDatabase
+            try root.write("settings/override/site.ini.append", """
+                [DatabaseSettings]
+                Backend=postgresql
+                ConnectionString=\(database.connectionString)
 
-            [DatabaseSettings]
-            Backend=postgresql
-            ConnectionString=\(database.connectionString)
-
-            """)
+                """)
+        }
         try root.ok("user", "add", "r@example.com", now: now)
         try root.ok("subscribe", "r@example.com", "2", now: now)
         try root.ok("event", "add", "ezpublish", "node_id=5", "path=/1/2/5/", now: now)

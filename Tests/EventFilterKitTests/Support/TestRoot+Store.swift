@@ -159,8 +159,10 @@ extension TestRoot {
     /// changed" themselves): `sqlite3 .dump`, or `pg_dump` of the rows.
     var dumpCommand: [String] {
         if let postgres {
+            // A fixed key for psql's \restrict line, which pg_dump otherwise makes anew each time
+            // (so two dumps of the same rows would differ).
             return [postgres.server.binDirectory.appendingPathComponent("pg_dump").path, "--data-only", "--no-owner",
-                    "--no-privileges", "-d", postgres.connectionString]
+                    "--no-privileges", "--restrict-key=eventfiltertests", "-d", postgres.connectionString]
         }
         return ["/usr/bin/sqlite3", "-readonly", databasePath, ".dump"]
     }
