@@ -80,11 +80,10 @@ test: test-deps
 	echo; cat .build/test-summary; \
 	[ $$status -eq 0 ] || { echo "make test: FAILED"; exit 1; }
 
-# Benchmarks (numbers in README.md): the kernel, SMTP delivery, webhook intake, monitoring.
-bench: build
-	Tests/Bench/kernel_bench.sh 10000 100 immediate
-	Tests/Bench/kernel_bench.sh 10000 100 digest
-	Tests/Bench/delivery_bench.sh
+# Benchmarks (numbers in README.md): import, the kernel and delivery on SQLite and on PostgreSQL
+# (a server the scripts start), the filter with 1, 2 and 4 workers, webhook intake, monitoring.
+bench: build test-deps
+	Tests/Bench/backends_bench.sh
 	Tests/Bench/ingest_bench.sh
 	Tests/Bench/monitor_bench.sh
 	Tests/Bench/fastcgi_bench.sh

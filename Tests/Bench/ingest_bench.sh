@@ -7,8 +7,11 @@
 #    then the same request over and over with ab (every one after the first a duplicate).
 # EVENTFILTER=/path/to/eventfilter uses that binary instead of building one, e.g. a build with
 # `swift build -c release --static-swift-stdlib` (faster process start-up, which CGI pays per request).
+# BACKEND=postgresql puts the stores in a PostgreSQL server the script starts and stops
+# (Tests/Bench/backend.sh); WEB=0 leaves out part 2.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+source Tests/Bench/backend.sh
 EVENTS=${1:-100000}
 SECONDS_=${2:-10}
 CONNECTIONS=${3:-8}
@@ -26,9 +29,12 @@ cleanup() {
         kill "$SERVER" 2>/dev/null || true
         wait "$SERVER" 2>/dev/null || true
     fi
+    backend_stop
     rm -rf "$WORK"
 }
 trap cleanup EXIT
+backend_start
+echo "backend: $BACKEND"
 
 make_root() {
     mkdir -p "$1/settings"
@@ -46,6 +52,7 @@ INI
 Type=panda
 Secret=bench-token-0123456789
 INI
+    backend_root "$1"
 }
 NOW=2026-05-04T10:00:00Z
 
@@ -64,7 +71,9 @@ for attempt in 1 2 3; do
     "$EF" --root "$ROOT" --now "$NOW" event import "$WORK/events.jsonl" >/dev/null
     end=$(date +%s.%N)
     python3 -c "import sys; s=float(sys.argv[2])-float(sys.argv[1]); print(f'attempt $attempt: {s:.2f} s, {int(sys.argv[3])/s:,.0f} events/s')" "$start" "$end" "$EVENTS"
+    echo "   stored: $(backend_sql "$ROOT" "SELECT count(*) FROM event") events"
 done
+[ "${WEB:-1}" = 0 ] && { echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"; exit 0; }
 
 echo "== lighttpd + cgi: $SECONDS_ s at $CONNECTIONS connections"
 ROOT="$WORK/web"
@@ -93,7 +102,7 @@ end
 LUA
 echo "-- wrk, new events:"
 wrk -t "$(( CONNECTIONS < 2 ? CONNECTIONS : 2 ))" -c "$CONNECTIONS" -d "${SECONDS_}s" -s "$WORK/unique.lua" "$URL" | grep -E "Requests/sec|Latency|requests in|Non-2xx"
-echo "events in the store: $(python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('select count(*) from event').fetchone()[0])" "$ROOT/var/eventfilter.db")"
+echo "events in the store: $(backend_sql "$ROOT" "SELECT count(*) FROM event")"
 
 printf 'event=video-encoded&video_id=same' > "$WORK/same.txt"
 echo "-- ab, one request repeated (duplicates after the first):"

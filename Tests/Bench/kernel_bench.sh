@@ -1,16 +1,29 @@
 #!/usr/bin/env bash
 # Kernel benchmark: `eventfilter run` on EVENTS events x USERS subscribers (release build).
 #   Tests/Bench/kernel_bench.sh [EVENTS] [USERS] [immediate|digest]
-# Prints the wall time and peak memory of the run (GNU time), and what it produced.
+#   BACKEND=postgresql Tests/Bench/kernel_bench.sh ...   the store in a PostgreSQL server the script
+#                                                        starts and stops (Tests/Bench/backend.sh)
+#   BACKEND=postgresql WORKERS=4 Tests/Bench/kernel_bench.sh 10000 100 digest
+#       only the first run (in digest mode: the filter alone) with 4 workers: `run --workers 4` where the binary has it, else
+#       4 `eventfilter run` processes started at once, each from a root of its own on the one
+#       database; then counts what they made against one run's worth (duplicates show there)
+# Prints the wall time and peak memory of the run (GNU time), and what it produced; `run --verbose`
+# prints the filter's and the delivery's own times. EVENTFILTER=/path/to/eventfilter uses that binary.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+source Tests/Bench/backend.sh
 EVENTS=${1:-10000}
 USERS=${2:-100}
 MODE=${3:-immediate}
-swift build -c release --product eventfilter >/dev/null
-EF="$PWD/.build/release/eventfilter"
+WORKERS=${WORKERS:-}
+if [ -n "${EVENTFILTER:-}" ]; then
+    EF=$EVENTFILTER
+else
+    swift build -c release --product eventfilter >/dev/null
+    EF="$PWD/.build/release/eventfilter"
+fi
 ROOT=$(mktemp -d /tmp/eventfilter-bench.XXXXXX)
-trap '[ -n "${KEEP_ROOT:-}" ] || rm -rf "$ROOT"' EXIT
+trap 'backend_stop; [ -n "${KEEP_ROOT:-}" ] || rm -rf "$ROOT"' EXIT
 mkdir -p "$ROOT/settings"
 cp settings/notification.ini "$ROOT/settings/"
 cat > "$ROOT/settings/site.ini" <<'INI'
@@ -21,12 +34,15 @@ SiteURL=https://bench.example.com
 Transport=file
 AdminEmail=bench@example.com
 INI
+backend_start
+backend_root "$ROOT"
+echo "backend: $BACKEND; $EVENTS events x $USERS users, $MODE${WORKERS:+, $WORKERS worker(s)}; load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 NOW=2026-05-04T10:00:00Z
 ef() { "$EF" --root "$ROOT" --now "$NOW" "$@"; }
 for i in $(seq 1 "$USERS"); do
-    ef user add "user$i@example.com" --name "User $i" --timezone Europe/Oslo
-    ef subscribe "user$i@example.com" $(( i % 2 == 0 ? 2 : 60 ))
-    [ "$MODE" = digest ] && ef digest "user$i@example.com" daily 08:00
+    ef user add "user$i@example.com" --name "User $i" --timezone Europe/Oslo >/dev/null
+    ef subscribe "user$i@example.com" $(( i % 2 == 0 ? 2 : 60 )) >/dev/null
+    if [ "$MODE" = digest ]; then ef digest "user$i@example.com" daily 08:00 >/dev/null; fi
 done
 python3 - "$EVENTS" > "$ROOT/events.jsonl" <<'PY'
 import json, sys
@@ -36,7 +52,41 @@ for i in range(int(sys.argv[1])):
           "name": f"Article number {i}", "class": "Article", "version": "1", "author": "someone@example.com"}}))
 PY
 /usr/bin/time -f "import: %e s, peak %M KiB" "$EF" --root "$ROOT" --now "$NOW" event import "$ROOT/events.jsonl"
-# Each run reports its write transactions (EVENTFILTER_TRACE_WRITE_LOCK=1): the longest one is the
+if [ -n "$WORKERS" ]; then
+    [ "$BACKEND" = postgresql ] || { echo "WORKERS needs BACKEND=postgresql (SQLite runs take turns)" >&2; exit 2; }
+    start=$(date +%s.%N)
+    if "$EF" run --help 2>&1 | grep -q -- '--workers'; then
+        echo "run --workers $WORKERS"
+        "$EF" --root "$ROOT" --now "$NOW" run --verbose --workers "$WORKERS"
+    else
+        echo "$WORKERS concurrent 'eventfilter run' processes (this binary has no run --workers)"
+        pids=()
+        for w in $(seq 1 "$WORKERS"); do
+            mkdir -p "$ROOT/worker$w"
+            cp -r "$ROOT/settings" "$ROOT/worker$w/"
+            cp "$ROOT/.bench-database" "$ROOT/worker$w/"
+        done
+        for w in $(seq 1 "$WORKERS"); do
+            "$EF" --root "$ROOT/worker$w" --now "$NOW" run --verbose > "$ROOT/worker$w.out" 2>&1 &
+            pids+=($!)
+        done
+        failed=0
+        for pid in "${pids[@]}"; do wait "$pid" || failed=$((failed + 1)); done
+        for w in $(seq 1 "$WORKERS"); do sed "s/^/worker $w: /" "$ROOT/worker$w.out"; done
+        [ "$failed" -eq 0 ] || echo "$failed of $WORKERS runs failed"
+    fi
+    end=$(date +%s.%N)
+    handled=$(backend_sql "$ROOT" "SELECT count(*) FROM event WHERE handled_at IS NOT NULL")
+    made=$(backend_sql "$ROOT" "SELECT count(*) FROM content")
+    items=$(backend_sql "$ROOT" "SELECT count(*) FROM digest_item")
+    queued=$(backend_sql "$ROOT" "SELECT count(*) FROM outbox")
+    python3 -c "import sys; s=float(sys.argv[2])-float(sys.argv[1]); print(f'filter with $WORKERS workers: {s:.1f} s wall, {int(sys.argv[3])/s:,.0f} events/s')" \
+        "$start" "$end" "$EVENTS"
+    echo "made: $handled events handled, $made contents (one run makes $EVENTS), $items digest items, $queued messages"
+    echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
+    exit 0
+fi
+# Each run reports its SQLite write transactions (EVENTFILTER_TRACE_WRITE_LOCK=1; none on PostgreSQL): the longest one is the
 # longest that an `ingest`, `cgi` or `event add` beside it would wait for the write lock.
 holds() {
     grep -v '^write lock: ' "$1" >&2 || true
@@ -65,4 +115,5 @@ if [ "$MODE" = digest ]; then
     sort -n "$ROOT/probe.ms" | awk '{ v[NR] = $1; if ($2 != 0) failed++ }
         END { printf "event add beside the digest run: %d adds, median %d ms, longest %d ms, %d failed\n", NR, v[int((NR + 1) / 2)], v[NR], failed }'
 fi
-echo "mail files: $(find "$ROOT/var/log/mail" -name '*.eml' | wc -l), $(du -sh "$ROOT/var/log/mail" | cut -f1); database: $(du -sh "$ROOT/var/eventfilter.db" | cut -f1)"
+echo "mail files: $(find "$ROOT/var/log/mail" -name '*.eml' | wc -l), $(du -sh "$ROOT/var/log/mail" | cut -f1); database ($BACKEND): $(backend_size "$ROOT")"
+echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -36,6 +36,8 @@ A failing server, switched on and off while it runs by the file DIR/misbehave (r
 command; absent or empty: behave), one line "ACTION STAGE":
     ACTION  hang  never answer (until the client gives up and closes the connection)
             421   answer "421 4.3.2 service shutting down" and close the connection
+            451once  answer "451 4.3.0 try again later" once, keep the connection, and remove
+                  DIR/misbehave (so the next attempt is accepted: a greylisting server)
     STAGE   ehlo  the EHLO command, right after the greeting
             mail  MAIL FROM      rcpt  RCPT TO      data  the DATA command (before 354)
             dot   the end of the message (the final ".")
@@ -82,7 +84,7 @@ class Counter:
 
 
 class Misbehaviour:
-    """What DIR/misbehave asks for at a stage: None (behave), "hang" or "421"."""
+    """What DIR/misbehave asks for at a stage: None (behave), "hang", "421" or "451once"."""
 
     def __init__(self, path):
         self.path = path
@@ -93,14 +95,27 @@ class Misbehaviour:
                 words = f.read().split()
         except FileNotFoundError:
             return None
-        if len(words) == 2 and words[1] == stage and words[0] in ("hang", "421"):
+        if len(words) == 2 and words[1] == stage and words[0] in ("hang", "421", "451once"):
             return words[0]
         return None
 
+    def clear(self):
+        try:
+            os.remove(self.path)
+        except FileNotFoundError:
+            pass
 
-async def misbehave(server, action):
-    """Hangs (the client's disconnect cancels the wait) or answers 421 and hangs up. Returns the
-    reply to send, or None when the command must not be answered."""
+
+TRY_LATER = "451 4.3.0 try again later"
+
+
+async def misbehave(server, action, misbehaviour=None):
+    """Hangs (the client's disconnect cancels the wait), answers 421 and hangs up, or answers 451
+    once. Returns the reply to send, or None when the command must not be answered."""
+    if action == "451once":
+        if misbehaviour is not None:
+            misbehaviour.clear()
+        return TRY_LATER
     if action == "hang":
         await asyncio.sleep(3600)
         return None
@@ -120,7 +135,7 @@ class ScriptedSMTP(SMTP):
     async def smtp_EHLO(self, hostname):
         action = self.misbehaviour.at("ehlo")
         if action:
-            reply = await misbehave(self, action)
+            reply = await misbehave(self, action, self.misbehaviour)
             if reply:
                 await self.push(reply)
             return
@@ -129,7 +144,7 @@ class ScriptedSMTP(SMTP):
     async def smtp_DATA(self, arg):
         action = self.misbehaviour.at("data")
         if action:
-            reply = await misbehave(self, action)
+            reply = await misbehave(self, action, self.misbehaviour)
             if reply:
                 await self.push(reply)
             return
@@ -172,7 +187,7 @@ class RecordingHandler:
         self.mail_commands.increment()
         action = self.misbehaviour.at("mail")
         if action:
-            return await misbehave(server, action)
+            return await misbehave(server, action, self.misbehaviour)
         if "badsender" in address:
             return "553 5.7.1 sender address rejected"
         envelope.mail_from = address
@@ -182,7 +197,7 @@ class RecordingHandler:
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         action = self.misbehaviour.at("rcpt")
         if action:
-            return await misbehave(server, action)
+            return await misbehave(server, action, self.misbehaviour)
         if "bad" in address:
             return "550 5.1.1 no such user"
         if "busy" in address:
@@ -193,7 +208,7 @@ class RecordingHandler:
     async def handle_DATA(self, server, session, envelope):
         action = self.misbehaviour.at("dot")
         if action:
-            return await misbehave(server, action)
+            return await misbehave(server, action, self.misbehaviour)
         content = envelope.original_content
         if b"X-Test-Reject: yes" in content:
             return "554 5.6.0 message content rejected"

@@ -48,14 +48,26 @@ final class DigestRun {
         // digest that cannot be composed fails alone. Its items stay due, and retrying this event
         // sends only what is still due, so the digests already queued are not sent again.
         var failures: [String] = []
-        for user in users {
+        // Runs sharing a PostgreSQL store claim each user's digest: a user another run is sending
+        // to is left for the end, then sent only what that run left (items of a later due time;
+        // the items' removal count tells which went), so each user gets one digest per due time.
+        var busy: [Recipient] = []
+        let attempt = { (user: Recipient, send: () throws -> Void) throws in
             do {
-                try sendDigest(to: user, dueAt: time)
+                try send()
             } catch let error as any StorageError {
                 throw error
             } catch {
                 failures.append("digest for \(user.email): \(error)")
             }
+        }
+        for user in users {
+            try attempt(user) {
+                if !(try store.claimingDigest(of: user.userID!, { try sendDigest(to: user, dueAt: time) })) { busy.append(user) }
+            }
+        }
+        for user in busy {
+            try attempt(user) { try sendDigest(to: user, dueAt: time) }
         }
         if !failures.isEmpty {
             return .failed(failures.count == 1 ? failures[0] : "\(failures[0]) (and \(failures.count - 1) more)")

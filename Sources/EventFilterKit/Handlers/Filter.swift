@@ -12,7 +12,7 @@ import Foundation
 ///
 ///     let report = try Filter(root: root, settings: settings, store: store).run(now: now, transport: transport)
 public final class Filter {
-    public struct Report: Sendable, Equatable {
+    public struct Report: Sendable, Equatable, Codable {
         public var events = 0
         public var messagesQueued = 0
         public var digestItems = 0
@@ -24,6 +24,29 @@ public final class Filter {
         /// Wall-clock seconds of the two stages, for `run --verbose` (reporting only: no decision uses them).
         public var filterSeconds = 0.0
         public var deliverySeconds = 0.0
+
+        public init() {}
+
+        /// The reports of runs that worked side by side (`run --workers N`) as one: counts added,
+        /// each problem once, and the seconds of the slowest, since they ran at the same time.
+        public static func combined(_ reports: [Report]) -> Report {
+            var total = Report()
+            var seen = Set<String>()
+            for report in reports {
+                total.events += report.events
+                total.messagesQueued += report.messagesQueued
+                total.digestItems += report.digestItems
+                total.digestsSent += report.digestsSent
+                total.failedPairs += report.failedPairs
+                total.newProblems += report.newProblems.filter { seen.insert($0.key).inserted }
+                total.delivery.sent += report.delivery.sent
+                total.delivery.deferred += report.delivery.deferred
+                total.delivery.failed += report.delivery.failed
+                total.filterSeconds = max(total.filterSeconds, report.filterSeconds)
+                total.deliverySeconds = max(total.deliverySeconds, report.deliverySeconds)
+            }
+            return total
+        }
     }
 
     let root: URL
@@ -188,7 +211,8 @@ public final class Filter {
         let now = renderer.now
         var afterID: Int64 = 0
         while true {
-            var batch = try store.dueEvents(after: afterID, now: now, limit: site.batchSize)
+            // Claimed: runs sharing a PostgreSQL store each filter other events (ClaimStore.swift).
+            var batch = try store.claimDueEvents(after: afterID, now: now, limit: site.batchSize)
             guard let first = batch.first, let last = batch.last else { break }
             afterID = last.id
             let superseded = batch.filter { $0.type == EventType.currentTime && $0.id < currentTick }

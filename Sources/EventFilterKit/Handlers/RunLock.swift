@@ -1,10 +1,12 @@
 import Foundation
 
-/// Keeps two overlapping runs apart: the second one finds the lock taken and leaves quietly.
+/// Keeps two overlapping runs apart on SQLite (the second one finds the lock taken and leaves
+/// quietly), and two `mail flush` on either backend.
 ///
 /// On SQLite the lock is an `flock` on `var/eventfilter.lock`, released by the kernel if the
-/// run dies. On PostgreSQL the database itself holds it (a session advisory lock on the run's
-/// connection, `Store.tryLockRun()`), since runs sharing one server may not share a file system;
+/// run dies. On PostgreSQL, where runs share the work through claims and take no lock
+/// (`ClaimStore.swift`), a flush takes it in the database itself (a session advisory lock on its
+/// connection, `Store.tryLockRun()`), since hosts sharing one server may not share a file system;
 /// the server releases it when the connection ends.
 ///
 ///     guard let lock = try RunLock(root: root, store: store) else { return }   // another run works

@@ -48,7 +48,7 @@ public struct Outbox {
         try store.queueMessage(recipient: recipient, sender: sender, subject: subject, message: message, now: now)
     }
 
-    public struct DeliveryReport: Sendable, Equatable {
+    public struct DeliveryReport: Sendable, Equatable, Codable {
         public var sent = 0
         public var deferred = 0
         public var failed = 0
@@ -78,14 +78,15 @@ public struct Outbox {
         var afterID: Int64 = 0
         while true {
             // Sizes first (no message is read for them), then the messages that fit.
-            let sizes = try store.dueOutboxSizes(now: now, after: afterID, limit: batchSize)
+            // Claimed, so runs working the same store at once (PostgreSQL) never send one message twice.
+            let sizes = try store.claimDueOutbox(now: now, after: afterID, limit: batchSize)
             guard !sizes.isEmpty else { break }
             var total = 0
             let fitting = sizes.prefix { size in
                 defer { total += size.size }
                 return total == 0 || total + size.size <= batchBytes
             }
-            let batch = try store.dueOutboxMessages(now: now, after: afterID, through: fitting.last!.id)
+            let batch = try store.claimedOutboxMessages(now: now, after: afterID, through: fitting.last!.id)
             guard let last = batch.last else { break }
             afterID = last.id
             let queued = Dictionary(uniqueKeysWithValues: batch.map { ($0.id, $0) })

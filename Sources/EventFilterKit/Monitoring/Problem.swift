@@ -2,8 +2,8 @@
 /// deferred too long. The key names the problem across runs, so it is reported once.
 ///
 ///     let problem = Problem(kind: .mailFailed, key: "mail-failed:42", message: "mail 42 to ann@example.com failed: 550 ...")
-public struct Problem: Sendable, Equatable {
-    public enum Kind: String, Sendable, CaseIterable {
+public struct Problem: Sendable, Equatable, Codable {
+    public enum Kind: String, Sendable, CaseIterable, Codable {
         case settings, mailFailed, mailDeferred, handlerFailing, handlerGaveUp
     }
 

@@ -23,14 +23,16 @@ extension Store {
     /// Stores content shared by the recipients of one event; returns its id.
     func insertContent(_ content: RenderedContent, eventID: Int64, now: Int64) throws -> Int64 {
         let line = content.line
-        try db.execute("""
+        // RETURNING names the row's id in the same round trip (PostgreSQL's lastval() would be another).
+        let id = try db.first("""
             INSERT INTO content(event_id, handler, subject, text, html, thread, created_at,
                                 source, node_id, path, item_name, item_url, happened_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id
             """, [eventID, content.handler, content.subject, content.text, content.html, content.thread, now,
                   line?.source, line?.nodeID, line.map { JSONValue.array($0.path.map { .string($0) }).serialized },
-                  line?.name, line?.url, line?.happenedAt])
-        return db.lastInsertRowID
+                  line?.name, line?.url, line?.happenedAt]) { try $0.int64("id") }
+        guard let id else { throw EventFilterError.failure("storing a digest's content returned no id") }
+        return id
     }
 
     func insertDigestItem(userID: Int64, contentID: Int64, sendAt: Int64) throws {

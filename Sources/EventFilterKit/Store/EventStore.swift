@@ -59,7 +59,7 @@ extension Store {
 
     /// An event from a row with its columns `id`, `type`, `params`, `created_at` and `not_before`.
     /// Params that are not JSON read as none: intake only stores JSON, so this is a hand-edited row.
-    private static func event(from row: Row) throws -> Event {
+    static func event(from row: Row) throws -> Event {
         let params = try row.string("params")
         return Event(id: try row.int64("id"), type: try row.string("type"), params: (try? JSONValue.parse(params)) ?? .object([:]),
                      createdAt: try row.int64("created_at"), notBefore: try row.optionalInt64("not_before"))

@@ -326,6 +326,13 @@ enum Migrations {
         """
         ALTER TABLE user ADD COLUMN stopped_all INTEGER NOT NULL DEFAULT 0;
         """,
+        // Which run works an event or a message now (ClaimStore.swift). Only PostgreSQL, where many
+        // runs share the queues, fills them; SQLite has them so both stores keep the same columns
+        // (`db copy` copies by column).
+        """
+        ALTER TABLE event ADD COLUMN claimed_by INTEGER;
+        ALTER TABLE outbox ADD COLUMN claimed_by INTEGER;
+        """,
     ]
 
     /// Brings `db` to the newest schema version.

@@ -125,6 +125,18 @@ extension Store {
     /// becomes the message's last reply (`last_error`, which for a sent message holds the reply
     /// that accepted it, as `mail show` and `mail list --sent` print it).
     func settleDeliveredMail() throws {
+        if db.dialect == .postgresql {
+            // Several runs record and settle at once there: the rows settled are exactly the rows
+            // deleted, in one statement, so an acceptance another run records meanwhile is never
+            // deleted unsettled (which would send its message again).
+            try db.execute("""
+                WITH settled AS (DELETE FROM outbox_delivered RETURNING outbox_id, sent_at, reply)
+                UPDATE outbox SET state = 'sent', attempts = attempts + 1, last_error = settled.reply,
+                    sent_at = settled.sent_at, last_attempt_at = settled.sent_at
+                FROM settled WHERE outbox.id = settled.outbox_id
+                """, [])
+            return
+        }
         try db.inTransaction {
             try db.execute("""
                 UPDATE outbox SET state = 'sent', attempts = attempts + 1,

@@ -39,6 +39,9 @@ public final class Store {
     /// queries belong in `Store/`, whose methods answer in domain values.
     let db: any StoreDatabase
 
+    /// This process's worker number on PostgreSQL, drawn on its first claim (`ClaimStore.swift`).
+    var workerNumber: Int?
+
     /// `PRAGMA application_id` of an eventfilter store: "EvFl" in ASCII.
     static let applicationID: Int32 = 0x4576_466C
 

@@ -10,28 +10,50 @@ struct RunCommand: Command {
         is printed once, as one line; the exit status stays 0, since the run itself completed.
         A run that fails prints a one-line error and exits non-zero. Settings that
         'eventfilter check' calls an error stop the run before anything changes.
-        A second run started while one is working exits at once, quietly.
+        On SQLite, a second run started while one is working exits at once, quietly. On
+        PostgreSQL any number of runs (several cron hosts, or --workers) work side by side: each
+        claims its own events and messages, so nothing is done twice.
 
         Cron, every five minutes:
           */5 * * * *  /usr/local/bin/eventfilter --root /srv/site run
         """
     static let verbose = Flag("verbose", help: "print what the run did")
     static let dryRun = Flag("dry-run", help: "do the work in a transaction that is rolled back; nothing is kept or sent")
-    static let parameters: [any Parameter] = [verbose, dryRun]
+    static let workers = Option("workers", value: "N", help: "N runs side by side, reported as one (PostgreSQL only; default 1)",
+                                parse: ValueParser.workers)
+    static let parameters: [any Parameter] = [verbose, dryRun, workers]
+    static let exclusive = [ExclusiveGroup([dryRun, workers])]
 
     static func run(_ arguments: ParsedArguments, _ context: CommandContext) throws {
         try context.requireInstallation()
+        let settings = try context.settings()
+        let workers = arguments[Self.workers] ?? 1
+        // On SQLite one run works at a time: a second one leaves. On PostgreSQL runs share the
+        // work through claims, and take no lock.
+        var lock: RunLock?
         let store = try context.store()
-        guard let lock = try RunLock(root: context.root, store: store) else {
-            if arguments[verbose] { Output.line("another run is working; nothing to do") }
-            return
+        if !store.sharesWork {
+            guard workers == 1 else {
+                throw EventFilterError.usage("--workers \(workers): SQLite takes one writer at a time, so one run works at a time; "
+                    + "more workers need [DatabaseSettings] Backend=postgresql")
+            }
+            guard let taken = try RunLock(root: context.root, store: store) else {
+                if arguments[verbose] { Output.line("another run is working; nothing to do") }
+                return
+            }
+            lock = taken
         }
         defer { withExtendedLifetime(lock) {} }
-        let settings = try context.settings()
         let dryRun = arguments[Self.dryRun]
-        let report = try Filter.checkedRun(root: context.root, settings: settings, store: store, now: context.now, dryRun: dryRun,
+        let report: Filter.Report
+        if workers > 1 {
+            report = try RunWorkers(count: workers, context: context).run()
+        } else {
+            report = try Filter.checkedRun(root: context.root, settings: settings, store: store, now: context.now, dryRun: dryRun,
                                            describeError: ErrorReport.message) {
-            try TransportFactory.make(settings: settings, root: context.root)
+                try TransportFactory.make(settings: settings, root: context.root)
+            }
+            if try RunWorkers.handOver(report) { return }
         }
         ProblemReport.lines(for: report.newProblems).forEach(Output.line)
         if arguments[verbose] || dryRun {

@@ -56,6 +56,14 @@ enum ValueParser {
         return value
     }
 
+    /// A number of worker processes: 1 to 64 (each holds a connection to the store).
+    @Sendable static func workers(_ word: String) throws -> Int {
+        guard let value = Int(word), (1...64).contains(value) else {
+            throw Invalid(description: "expected a number of workers from 1 to 64, got '\(word.prefix(40))'")
+        }
+        return value
+    }
+
     /// A stored row's id: a positive whole number.
     @Sendable static func id(_ word: String) throws -> Int64 {
         guard let value = Int64(word), value > 0 else {

@@ -4,12 +4,13 @@ import XCTest
 /// The rest of the command line: locking, dry runs, import, listing, removal, help.
 final class CommandLineEndToEndTests: XCTestCase {
     func testSecondOverlappingRunExitsQuietlyAndDoesNothing() throws {
+        // On PostgreSQL runs share the work through claims (ClaimStoreEndToEndTests) and take no file lock.
+        try TestRoot.requireSQLite("one run at a time: the flock on var/eventfilter.lock")
         let root = try TestRoot()
         try root.ok("user", "add", "r@example.com", now: "2026-05-04T10:00:00Z")
         try root.ok("subscribe", "r@example.com", "2", now: "2026-05-04T10:00:00Z")
         try root.ok("event", "add", "ezpublish", "node_id=5", "path=/1/2/5/", now: "2026-05-04T10:00:00Z")
-        // Another run holds the lock: on SQLite a process holding flock on the lock file, on
-        // PostgreSQL a session holding the run's advisory lock.
+        // Another run holds the lock (a process holding flock on the lock file).
         let holder = try RunLockHolder(root)
 
         let second = try root.run(["run"], now: "2026-05-04T10:00:00Z")

@@ -147,10 +147,7 @@ final class OutboxStoreTests: XCTestCase {
         let deferred = try queue("bob@example.com", now: 100)
         let failed = try queue("cy@example.com", now: 100)
         // A write that fails in the middle of the batch (as a full disk would).
-        try store.db.execute("""
-            CREATE TEMP TRIGGER refuse_failure BEFORE UPDATE OF state ON outbox WHEN NEW.state = 'failed'
-            BEGIN SELECT RAISE(ABORT, 'disk full'); END
-            """)
+        try root.breakWrites("UPDATE", on: "outbox", when: "NEW.state = 'failed'")
         let outcomes: [(id: Int64, disposition: OutboxDisposition)] = [
             (accepted, .accepted(reply: "250 ok")), (deferred, .deferred(reply: "451 later", until: 400)), (failed, .failed(reason: "550 no")),
         ]
@@ -158,7 +155,7 @@ final class OutboxStoreTests: XCTestCase {
         XCTAssertThrowsError(try store.record(outcomes, now: 200))
         XCTAssertEqual(try root.dump(), before, "nothing of the batch was kept")
 
-        try store.db.execute("DROP TRIGGER refuse_failure")
+        try root.repairWrites(on: "outbox")
         XCTAssertEqual(try store.record(outcomes + [(999, .failed(reason: "550 no"))], now: 200), [true, true, true, false])
         try store.settleDeliveredMail()
         XCTAssertEqual(try store.outboxCounts(), Outbox.Counts(queued: 0, deferred: 1, failed: 1, sent: 1, oldestDeferred: 100))

@@ -24,10 +24,11 @@ final class TestRoot {
     /// The test's own PostgreSQL database when the suite runs on PostgreSQL (dropped with the root).
     let postgres: TestPostgresDatabase?
 
-    init(siteINI: String? = nil, notificationINI: String? = nil) throws {
+    /// `postgres`: a database for a test about PostgreSQL itself, whatever the suite's backend.
+    init(siteINI: String? = nil, notificationINI: String? = nil, postgres database: TestPostgresDatabase? = nil) throws {
         url = FileManager.default.temporaryDirectory.appendingPathComponent("eventfilter-test-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: url.appendingPathComponent("settings/override"), withIntermediateDirectories: true)
-        postgres = TestBackend.current == .postgresql ? try TestPostgres.server().makeDatabase() : nil
+        postgres = try database ?? (TestBackend.current == .postgresql ? try TestPostgres.server().makeDatabase() : nil)
         try write("settings/site.ini", siteINI ?? Self.defaultSiteINI)
         try write("settings/notification.ini", notificationINI ?? Self.stockNotificationINI)
         if let postgres {

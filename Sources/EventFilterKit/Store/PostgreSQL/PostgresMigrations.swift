@@ -251,6 +251,14 @@ enum PostgresMigrations {
         );
         CREATE INDEX settings_token_user ON settings_token(user_id, id);
         """,
+        // 2: claims, so any number of runs share the queues (ClaimStore.swift): the run working an
+        // event or a message, by its worker number, live while that run's session holds the
+        // advisory lock (ClaimStore.workerLockClass, number).
+        """
+        ALTER TABLE event ADD COLUMN claimed_by integer;
+        ALTER TABLE outbox ADD COLUMN claimed_by integer;
+        CREATE SEQUENCE worker_number AS integer CYCLE;
+        """,
     ]
 
     /// The key of the advisory lock migrations hold: "EvFl" in ASCII, as SQLite's application id.
