@@ -20,9 +20,14 @@ enum PostgresMigrations {
         // 1: the store as SQLite's migrations 1 to 11 left it.
         """
         CREATE COLLATION nocase (provider = icu, locale = 'und-u-ks-level2', deterministic = false);
-        -- SQLite's json_extract(json, '$.key') and instr(text, text), so SQL using them runs on both
+        -- SQLite's json_extract(json, '$.key') and instr(text, text), so SQL using them runs on both.
+        -- PostgreSQL's JSON types refuse the escape for NUL (backslash, u, 0000) anywhere in a
+        -- document, even far from the key asked for; the stored text keeps it, and it is read here
+        -- as U+FFFD, so one such value never makes a whole event unreadable. Replacing those six
+        -- characters wherever they appear keeps the document valid JSON, even after an escaped
+        -- backslash (which then reads as a backslash and the letters ufffd).
         CREATE FUNCTION json_extract(document text, path text) RETURNS text LANGUAGE sql IMMUTABLE STRICT
-            AS $$ SELECT document::jsonb #>> string_to_array(substr(path, 3), '.') $$;
+            AS $$ SELECT replace(document, '\\u0000', '\\ufffd')::jsonb #>> string_to_array(substr(path, 3), '.') $$;
         CREATE FUNCTION instr(haystack text, needle text) RETURNS integer LANGUAGE sql IMMUTABLE STRICT
             AS $$ SELECT strpos(haystack, needle) $$;
 
@@ -34,7 +39,7 @@ enum PostgresMigrations {
             not_before bigint,
             dedupe_key text,
             handled_at bigint,
-            node_id text GENERATED ALWAYS AS (params::jsonb ->> 'node_id') STORED
+            node_id text GENERATED ALWAYS AS (replace(params, '\\u0000', '\\ufffd')::jsonb ->> 'node_id') STORED
         );
         CREATE INDEX event_unhandled ON event(id) WHERE handled_at IS NULL;
         CREATE INDEX event_unhandled_node ON event(node_id, id) WHERE handled_at IS NULL AND type = 'ezpublish';
