@@ -22,7 +22,7 @@ sqlite)
 postgresql)
 	# Left out: the tests that pick the backend themselves (a PostgreSQL database of their own from
 	# TestPostgres, or [DatabaseSettings] in their settings); they run in the SQLite pass.
-	classes=$(grep -rlE 'TestRoot\(|makeRoot\(|TestRoot\.executable' Tests/EventFilterKitTests --include='*.swift' \
+	classes=$(grep -rlE 'TestRoot\(|makeRoot\(|TestRoot\.executable|RunFixture\(' Tests/EventFilterKitTests --include='*.swift' \
 		| xargs grep -LE 'TestPostgres\.server\(\)|\[DatabaseSettings\]' \
 		| xargs grep -hoE '^(final )?class [A-Za-z0-9_]+: XCTestCase' | sed -E 's/.*class ([A-Za-z0-9_]+):.*/\1/' | sort -u | paste -sd'|')
 	if [ -z "$classes" ]; then echo "run_suite: no end-to-end test class found"; exit 1; fi
