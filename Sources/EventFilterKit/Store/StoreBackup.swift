@@ -1,7 +1,8 @@
 import Foundation
 
 /// `eventfilter backup FILE`: a consistent copy of the store taken with SQLite's online backup API
-/// while runs and intake keep writing.
+/// while runs and intake keep writing; of a PostgreSQL store, one snapshot written as a new
+/// SQLite store file (the same kind of file, which `db copy --to` loads into PostgreSQL again).
 ///
 ///     try store.backup(to: "/backups/eventfilter-2026-05-04.db")
 ///
@@ -21,9 +22,6 @@ extension Store {
     /// Returns the copy's size in bytes.
     @discardableResult
     public func backup(to destination: String) throws -> Int {
-        guard let db = db as? Database else {
-            throw EventFilterError.failure("backup copies an SQLite store; back up a PostgreSQL store with pg_dump")
-        }
         let file = URL(fileURLWithPath: destination)
         let directory = file.deletingLastPathComponent()
         guard !FileManager.default.fileExists(atPath: file.path) else {
@@ -33,6 +31,15 @@ extension Store {
         guard FileManager.default.fileExists(atPath: directory.path, isDirectory: &isDirectory), isDirectory.boolValue else {
             throw EventFilterError.failure("\(directory.path) is not a directory")
         }
+        if let postgres = db as? PostgresDatabase {
+            // A PostgreSQL store's backup is the same kind of file as an SQLite store's: one
+            // snapshot (REPEATABLE READ) written as a new SQLite store, built under a temporary
+            // name and linked into place when complete; `db copy --to` brings it back.
+            _ = try StoreCopy.postgreSQLToSQLite(from: postgres, path: destination)
+            let attributes = try? FileManager.default.attributesOfItem(atPath: file.path)
+            return (attributes?[.size] as? NSNumber)?.intValue ?? 0
+        }
+        guard let db = db as? Database else { throw EventFilterError.failure("this store's backend cannot be backed up") }
         let temporary = directory.appendingPathComponent(".\(file.lastPathComponent).partial-\(getpid())").path
         defer { for suffix in ["", "-journal", "-wal", "-shm"] { unlink(temporary + suffix) } }
 

@@ -125,6 +125,12 @@ public struct StoreCopy: Sendable {
         guard let source = try Store(postgreSQL: connectionString, access: .readWrite).db as? PostgresDatabase else {
             throw EventFilterError.failure("the source is not a PostgreSQL store")
         }
+        return try postgreSQLToSQLite(from: source, path: path)
+    }
+
+    /// A PostgreSQL store, open on `source`, copied into a new SQLite store at `path` (see
+    /// `postgreSQLToSQLite(from:path:)`): also what `backup` writes for a PostgreSQL store.
+    static func postgreSQLToSQLite(from source: PostgresDatabase, path: String) throws -> StoreCopy {
         let directory = URL(fileURLWithPath: path).deletingLastPathComponent()
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let temporary = path + ".copy-\(getpid())-\(Crypto.hexEncode(Crypto.randomBytes(4)))"

@@ -10,6 +10,8 @@ struct BackupCommand: Command {
         Uses SQLite's online backup API: one snapshot, however busy the store. The copy is one
         self-contained database file; restore it with every writer stopped (see README.md, Backups).
         Never copy var/eventfilter.db with cp: committed data waits in eventfilter.db-wal.
+        A PostgreSQL store is copied the same way, one snapshot written as an SQLite store file
+        (load it into PostgreSQL again with db copy --to).
         """
 
     static func run(_ arguments: ParsedArguments, _ context: CommandContext) throws {

@@ -21,7 +21,7 @@ final class BackupEndToEndTests: XCTestCase {
     }
 
     func testTenBackupsDuringA3000EventRunAreAllIntact() throws {
-        // `backup` copies the SQLite file (a PostgreSQL store is backed up with pg_dump).
+        // `backup` copies the SQLite file here (a PostgreSQL store's backup is its own test below).
         try TestRoot.requireSQLite("backup copies the store file")
         let root = try TestRoot()
         // Small batches: many commits during the run, so the copies land between and during them.
@@ -82,7 +82,7 @@ final class BackupEndToEndTests: XCTestCase {
     }
 
     func testRefusalsChangeNothingAndACopyRestores() throws {
-        // `backup` copies the SQLite file (a PostgreSQL store is backed up with pg_dump).
+        // `backup` copies the SQLite file here (a PostgreSQL store's backup is its own test below).
         try TestRoot.requireSQLite("backup copies the store file")
         let root = try TestRoot()
         try root.ok("user", "add", "ann@example.com", "--name", "Ann", now: now)
@@ -112,10 +112,35 @@ final class BackupEndToEndTests: XCTestCase {
         XCTAssertEqual(try restored.dump(), try root.dump(), "the same rows")
     }
 
+    /// A PostgreSQL store's backup is the same kind of file: one snapshot written as an SQLite
+    /// store, which an SQLite installation reads as it is (and `db copy --to` loads again).
+    func testAPostgreSQLStoreIsBackedUpAsAnSQLiteStoreFile() throws {
+        let root = try TestRoot(postgres: try TestPostgres.server().makeDatabase())
+        try root.ok("user", "add", "ann@example.com", "--name", "Ann", now: now)
+        try root.ok("subscribe", "ann@example.com", "2", now: now)
+        try root.ok("event", "add", "ezpublish", "node_id=5", "path=/1/2/5/", "name=News", "--key", "ez:5", now: now)
+        let copy = root.url.appendingPathComponent("copy.db")
+        XCTAssertEqual(try root.ok("backup", copy.path, now: now), "backed up the store to \(copy.path) (\(try fileSize(copy)) bytes)\n")
+        XCTAssertEqual(try sqlite3(copy.path, "PRAGMA integrity_check"), "ok")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: root.url.appendingPathComponent("var/eventfilter.db").path),
+                       "the PostgreSQL installation has no store file of its own")
+        let again = try root.run(["backup", copy.path], now: now)
+        XCTAssertEqual(again.status, 1)
+        XCTAssertEqual(again.stderr, "eventfilter: \(copy.path) already exists; back up to a new file\n")
+
+        let restored = try TestRoot()
+        try FileManager.default.createDirectory(at: restored.url.appendingPathComponent("var"), withIntermediateDirectories: true)
+        try FileManager.default.copyItem(at: copy, to: restored.url.appendingPathComponent("var/eventfilter.db"))
+        XCTAssertEqual(try restored.ok("user", "list", now: now), try root.ok("user", "list", now: now))
+        XCTAssertEqual(try restored.ok("event", "list", now: now), try root.ok("event", "list", now: now))
+        XCTAssertEqual(try restored.ok("event", "add", "ezpublish", "node_id=5", "--key", "ez:5", now: now),
+                       try root.ok("event", "add", "ezpublish", "node_id=5", "--key", "ez:5", now: now), "the dedupe key came along")
+    }
+
     /// A backup copies the store as it is: it never creates a store where there is none, and a copy
     /// taken before an upgrade is the old store (the upgrade is left to the next writing command).
     func testABackupNeitherCreatesNorUpgradesTheStore() throws {
-        // `backup` copies the SQLite file (a PostgreSQL store is backed up with pg_dump).
+        // `backup` copies the SQLite file here (a PostgreSQL store's backup is its own test below).
         try TestRoot.requireSQLite("backup copies the store file")
         let root = try TestRoot()
         let copy = root.url.appendingPathComponent("copy.db")
