@@ -398,6 +398,8 @@ final class FastCGIEndToEndTests: XCTestCase {
     /// Each worker checkpoints the store beside its answers; the supervising parent, which
     /// answers nothing, runs no checkpoint thread of its own.
     func testOnlyTheWorkersRunTheCheckpointThread() throws {
+        // Checkpoints move SQLite's write-ahead log into its file; PostgreSQL checkpoints itself.
+        try TestRoot.requireSQLite("the checkpoint thread serves SQLite's write-ahead log")
         let root = try F.makeRoot()
         let responder = try ResponderProcess(root: root, now: F.scheduleNow, extra: ["--workers", "2"])
         let parent = responder.process.processIdentifier
