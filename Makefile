@@ -62,13 +62,13 @@ demo: build
 	@echo; first=$$(ls var/log/mail/*.eml | head -1); echo "== $$first =="; cat "$$first"
 
 # The whole test suite on SQLite, then the end-to-end tests again on each further backend in
-# BACKENDS (e.g. `make test BACKENDS="sqlite postgresql"`: each test then gets a PostgreSQL database
-# of its own on a server the suite starts). XCTest only (the suite has no Swift Testing tests, so
+# BACKENDS (by default PostgreSQL: each test then gets a PostgreSQL database of its own on a
+# server the suite starts; `make test BACKENDS=sqlite` runs the first pass alone). XCTest only (the suite has no Swift Testing tests, so
 # that runner, which would close the log with "0 tests", is off). Fails loudly when no test ran,
 # when one failed, or when one skipped (other than the opt-in benchmark, and on PostgreSQL the tests
 # about SQLite itself, counted apart). Ends with one "BACKEND: N passed, N failed, N skipped" line
 # per backend. Tests/Support/run_suite.sh does the judging.
-BACKENDS ?= sqlite
+BACKENDS ?= sqlite postgresql
 
 test: test-deps
 	@mkdir -p .build; rm -f .build/test-summary; status=0; \
