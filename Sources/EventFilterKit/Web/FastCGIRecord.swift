@@ -113,32 +113,23 @@ public struct FastCGIRecord: Sendable, Equatable {
     /// as `decodePairs`, without a copy of each name and value on the way.
     public static func decodeParams(_ bytes: [UInt8]) -> [String: String]? {
         var params: [String: String] = [:]
-        var index = 0
-        func length() -> Int? {
-            guard index < bytes.count else { return nil }
-            if bytes[index] < 0x80 {
-                index += 1
-                return Int(bytes[index - 1])
-            }
-            guard index + 4 <= bytes.count else { return nil }
-            let value = Int(bytes[index] & 0x7F) << 24 | Int(bytes[index + 1]) << 16 | Int(bytes[index + 2]) << 8 | Int(bytes[index + 3])
-            index += 4
-            return value
+        let complete = walkPairs(bytes) { name, value in
+            params[String(decoding: bytes[name], as: UTF8.self)] = String(decoding: bytes[value], as: UTF8.self)
         }
-        while index < bytes.count {
-            guard let nameLength = length(), let valueLength = length(),
-                  nameLength <= bytes.count - index, valueLength <= bytes.count - index - nameLength else { return nil }
-            let name = String(decoding: bytes[index..<index + nameLength], as: UTF8.self)
-            index += nameLength
-            params[name] = String(decoding: bytes[index..<index + valueLength], as: UTF8.self)
-            index += valueLength
-        }
-        return params
+        return complete ? params : nil
     }
 
     /// Decodes name-value pairs; nil when a length runs past the end of `bytes`.
     public static func decodePairs(_ bytes: [UInt8]) -> [(name: [UInt8], value: [UInt8])]? {
         var pairs: [(name: [UInt8], value: [UInt8])] = []
+        let complete = walkPairs(bytes) { name, value in pairs.append((Array(bytes[name]), Array(bytes[value]))) }
+        return complete ? pairs : nil
+    }
+
+    /// Walks the name-value pairs of FastCGI's encoding (each length one byte below 0x80, else four
+    /// bytes with the top bit set), handing `body` the byte ranges of each name and value; false
+    /// when a length runs past the end of `bytes`.
+    private static func walkPairs(_ bytes: [UInt8], _ body: (Range<Int>, Range<Int>) -> Void) -> Bool {
         var index = 0
         func length() -> Int? {
             guard index < bytes.count else { return nil }
@@ -153,13 +144,12 @@ public struct FastCGIRecord: Sendable, Equatable {
         }
         while index < bytes.count {
             guard let nameLength = length(), let valueLength = length(),
-                  nameLength <= bytes.count - index, valueLength <= bytes.count - index - nameLength else { return nil }
-            let name = Array(bytes[index..<index + nameLength])
-            index += nameLength
-            let value = Array(bytes[index..<index + valueLength])
-            index += valueLength
-            pairs.append((name, value))
+                  nameLength <= bytes.count - index, valueLength <= bytes.count - index - nameLength else { return false }
+            let name = index..<index + nameLength
+            let value = name.upperBound..<name.upperBound + valueLength
+            body(name, value)
+            index = value.upperBound
         }
-        return pairs
+        return true
     }
 }
