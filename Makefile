@@ -80,9 +80,11 @@ test: test-deps
 	echo; cat .build/test-summary; \
 	[ $$status -eq 0 ] || { echo "make test: FAILED"; exit 1; }
 
-# Benchmarks (numbers in README.md): import, the kernel and delivery on SQLite and on PostgreSQL
-# (a server the scripts start), the filter with 1, 2 and 4 workers, webhook intake, monitoring.
+# Benchmarks (numbers in README.md): every stage next to its floor on SQLite and on PostgreSQL (a
+# server the scripts start); import, the kernel and delivery on both backends, the filter with 1, 2
+# and 4 workers, webhook intake, monitoring.
 bench: build test-deps
+	Tests/Bench/floors_bench.sh
 	Tests/Bench/backends_bench.sh
 	Tests/Bench/ingest_bench.sh
 	Tests/Bench/monitor_bench.sh

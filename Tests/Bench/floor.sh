@@ -1,0 +1,39 @@
+# How a stage benchmark reports itself next to its floor, sourced by the stage scripts in
+# Tests/Bench/ (not run on its own). A floor is the same work done by the tool that sets the limit
+# (sqlite3 or psql running the set-based statements, Postfix's smtp-source, a C program, a Swift
+# hello world), measured in the same run on the same machine, so that load and disk affect both.
+#
+# floor_time STAGE OURS_SECONDS FLOOR_SECONDS AIM [NOTE]   a duration: ratio = ours / floor, aim "<= AIM"
+# floor_rate STAGE OURS_PER_S FLOOR_PER_S AIM [NOTE]       a rate: ratio = ours / floor, aim ">= AIM"
+# floor_seconds COMMAND...                                 runs COMMAND, prints its wall seconds on fd 3
+#
+# Each prints one line that Tests/Bench/floors_bench.sh collects into the README's table:
+#   FLOOR|stage|backend|ours|floor|ratio|aim|at aim: yes/no|note
+BACKEND=${BACKEND:-sqlite}
+
+floor_line() {  # KIND STAGE OURS FLOOR AIM NOTE
+    python3 - "$@" "$BACKEND" <<'PY'
+import sys
+kind, stage, ours, floor, aim, note, backend = sys.argv[1:8]
+ours, floor, aim = float(ours), float(floor), float(aim)
+ratio = ours / floor if floor > 0 else float("inf")
+if kind == "time":
+    shown = (f"{ours:.2f} s", f"{floor:.2f} s", f"{ratio:.2f}x", f"<= {aim:g}x")
+    met = ratio <= aim
+else:
+    shown = (f"{ours:,.0f}/s", f"{floor:,.0f}/s", f"{ratio:.2f}x", f">= {aim:g}x")
+    met = ratio >= aim
+print("FLOOR|" + "|".join([stage, backend, *shown, "yes" if met else "no", note]))
+PY
+}
+
+floor_time() { floor_line time "$1" "$2" "$3" "$4" "${5:-}"; }
+floor_rate() { floor_line rate "$1" "$2" "$3" "$4" "${5:-}"; }
+
+floor_seconds() {  # COMMAND... ; the wall time in seconds goes to fd 3, the command's output where it went
+    local start end
+    start=$(date +%s.%N)
+    "$@"
+    end=$(date +%s.%N)
+    python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.3f}')" "$start" "$end" >&3
+}
