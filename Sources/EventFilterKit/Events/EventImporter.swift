@@ -5,7 +5,7 @@ import Foundation
 /// The whole input is read and every line checked before the write lock is taken, so a slow
 /// or endless producer (a pipe from another program) never holds up `ingest`, `cgi` or the run,
 /// and a bad line stores nothing without ever locking the store. Then one transaction stores
-/// everything: 100,000 lines commit once.
+/// everything, 500 events to a statement (`Store.insertEvents`): 100,000 lines commit once.
 ///
 ///     let result = try EventImporter(store: store, now: now).importLines(from: FileHandle.standardInput)
 public struct EventImporter {
@@ -25,17 +25,8 @@ public struct EventImporter {
         public var duplicates = 0
     }
 
-    /// One checked line, kept compact (params as JSON text) until the transaction.
-    private struct Checked {
-        let type: String
-        let params: String
-        let notBefore: Int64?
-        let key: String?
-        let line: Int
-    }
-
     public func importLines(from handle: FileHandle) throws -> Result {
-        var checked: [Checked] = []
+        var checked: [EventBatchStore.Row] = []  // kept compact (params as JSON text) until the transaction
         var lineNumber = 0
         var pending: [UInt8] = []
         func consume(_ line: ArraySlice<UInt8>) throws {
@@ -56,23 +47,13 @@ public struct EventImporter {
 
         var result = Result()
         guard !checked.isEmpty else { return result }
-        try store.inTransaction {
-            for event in checked {
-                do {
-                    switch try store.insertEvent(type: event.type, serializedParams: event.params, notBefore: event.notBefore,
-                                                 dedupeKey: event.key, now: now) {
-                    case .added: result.added += 1
-                    case .duplicate: result.duplicates += 1
-                    }
-                } catch let error as EventFilterError {
-                    throw EventFilterError.usage("line \(event.line): \(error.description)")
-                }
-            }
-        }
+        let counts = try store.insertEvents(checked, now: now)
+        result.added = counts.added
+        result.duplicates = counts.duplicates
         return result
     }
 
-    private func check(_ line: [UInt8], number: Int) throws -> Checked? {
+    private func check(_ line: [UInt8], number: Int) throws -> EventBatchStore.Row? {
         guard line.contains(where: { $0 != 32 && $0 != 9 && $0 != 13 }) else { return nil }
         func fail(_ message: String) -> EventFilterError { .usage("line \(number): \(message)") }
         guard String(validating: line, as: UTF8.self) != nil else { throw fail("not valid UTF-8") }
@@ -101,6 +82,6 @@ public struct EventImporter {
         } catch let error as EventFilterError {
             throw fail(error.description)
         }
-        return Checked(type: type, params: params.serialized, notBefore: notBefore, key: key, line: number)
+        return EventBatchStore.Row(type: type, serializedParams: params.serialized, notBefore: notBefore, dedupeKey: key)
     }
 }
