@@ -57,6 +57,12 @@ public final class PostgresDatabase: StoreDatabase {
         return try result.rows.first.map { try transform(Row(postgres: $0)) }
     }
 
+    /// `COPY ... FROM STDIN` with `data` in COPY's text format (see `PostgresConnection.copyIn`).
+    public func copyIn(_ sql: String, data: [UInt8]) throws {
+        changes = 0
+        try connection.copyIn(sql, data: data)
+    }
+
     @discardableResult
     public func inTransaction<T>(_ body: () throws -> T) throws -> T {
         try connection.inTransaction(nil, body)
