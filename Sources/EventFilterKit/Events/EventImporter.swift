@@ -76,12 +76,13 @@ public struct EventImporter {
             guard case .string(let string) = text else { throw fail("key must be a string") }
             key = string
         }
+        let serialized = params.serialized
         do {
-            try EventInputLimits.check(params: params, key: key)
+            try EventInputLimits.check(params: params, serialized: serialized, key: key)
             try Store.validateEvent(type: type, params: params)
         } catch let error as EventFilterError {
             throw fail(error.description)
         }
-        return EventBatchStore.Row(type: type, serializedParams: params.serialized, notBefore: notBefore, dedupeKey: key)
+        return EventBatchStore.Row(type: type, serializedParams: serialized, notBefore: notBefore, dedupeKey: key)
     }
 }

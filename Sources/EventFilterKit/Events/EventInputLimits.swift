@@ -12,11 +12,16 @@ public enum EventInputLimits {
     public static let maximumNameBytes = 200
 
     public static func check(params: JSONValue, key: String?) throws {
+        try check(params: params, serialized: params.serialized, key: key)
+    }
+
+    /// The same, for a caller that has `params.serialized` already (it stores that text).
+    public static func check(params: JSONValue, serialized: String, key: String?) throws {
         if let key, key.utf8.count > maximumNameBytes {
             throw EventFilterError.usage("key is \(key.utf8.count) bytes, longer than \(maximumNameBytes)")
         }
         try check(params, path: "params")
-        let size = params.serialized.utf8.count
+        let size = serialized.utf8.count
         guard size <= maximumParamsBytes else {
             throw EventFilterError.usage("params are \(size) bytes, longer than \(maximumParamsBytes)")
         }

@@ -162,11 +162,11 @@ public enum JSONValue: Sendable, Equatable {
             out.append(UInt8(ascii: "]"))
         case .object(let dictionary):
             out.append(UInt8(ascii: "{"))
-            for (index, key) in dictionary.keys.sorted().enumerated() {
+            for (index, member) in dictionary.sorted(by: { $0.key < $1.key }).enumerated() {
                 if index > 0 { out.append(UInt8(ascii: ",")) }
-                JSONValue.writeString(key, to: &out)
+                JSONValue.writeString(member.key, to: &out)
                 out.append(UInt8(ascii: ":"))
-                dictionary[key]!.write(to: &out)
+                member.value.write(to: &out)
             }
             out.append(UInt8(ascii: "}"))
         }

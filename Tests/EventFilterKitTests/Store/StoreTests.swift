@@ -66,6 +66,21 @@ final class StoreTests: XCTestCase {
         let indexesAfter = Set(try db.map("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'outbox'") { $0.string(0) })
         XCTAssertEqual(indexesAfter, indexesBefore.union(["outbox_cancelled"]), "every index the outbox had is rebuilt")
     }
+
+    /// A node id is one path element: no `/`, no white space or control character, not `.` or
+    /// `..`. Every ASCII character and some beyond (Unicode's spaces, NEL, letters) is judged
+    /// as Foundation's white space set says.
+    func testNodeIdsRefuseSlashesSpacesAndControlsByFoundationsWhiteSpace() {
+        let others: [Unicode.Scalar] = ["\u{85}", "\u{A0}", "\u{2028}", "\u{3000}", "\u{1680}", "é", "日", "😀"]
+        for scalar in (0..<128).compactMap(Unicode.Scalar.init) + others {
+            let expected = !CharacterSet.whitespacesAndNewlines.contains(scalar) && scalar != "/" && scalar.value >= 0x20 && scalar.value != 0x7F
+            let node = "n" + String(scalar) + "1"
+            XCTAssertEqual((try? Store.validateNode(node)) != nil, expected, "U+\(String(scalar.value, radix: 16))")
+        }
+        XCTAssertThrowsError(try Store.validateNode(".."))
+        XCTAssertThrowsError(try Store.validateNode(""))
+        XCTAssertNoThrow(try Store.validateNode("news-2026_a.b"))
+    }
 }
 
 final class JSONValueTests: XCTestCase {
