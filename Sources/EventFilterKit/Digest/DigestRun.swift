@@ -103,13 +103,13 @@ final class DigestRun {
         guard let digest = try composeDigest(to: user, dueAt: time) else { return }
         var sent = false
         try sink.inTransaction {
-            sent = try sink.sendDigest(digest.message, subject: digest.subject, to: user,
+            sent = try sink.sendDigest(digest.message, subject: digest.subject, to: user, dueAt: time,
                                        itemIDs: digest.itemIDs, contentIDs: digest.contentIDs)
         }
         guard !sent else { return }
         try sink.inTransaction {
             guard let fresh = try composeDigest(to: user, dueAt: time) else { return }
-            guard try sink.sendDigest(fresh.message, subject: fresh.subject, to: user,
+            guard try sink.sendDigest(fresh.message, subject: fresh.subject, to: user, dueAt: time,
                                       itemIDs: fresh.itemIDs, contentIDs: fresh.contentIDs) else { throw ItemsChanged() }
         }
     }

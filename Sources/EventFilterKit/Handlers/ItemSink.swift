@@ -188,18 +188,21 @@ final class ItemSink {
         }
     }
 
-    /// Sends one user's digest, composed from the items `itemIDs` read earlier: they leave in
-    /// the same savepoint that queues the message (nil: every item was left out; they go and
+    /// Sends one user's digest, composed from the items `itemIDs` read earlier as those due at
+    /// `time`: they leave in the same savepoint that queues the message (nil: every item was left out; they go and
     /// nothing is sent), and the contents nobody else waits for go with them. False, with
     /// nothing written, when the items changed since they were read.
     func sendDigest(_ message: ComposedMessage?, subject: String, to user: Recipient,
-                    itemIDs: [Int64], contentIDs: [Int64]) throws -> Bool {
+                    dueAt time: Int64, itemIDs: [Int64], contentIDs: [Int64]) throws -> Bool {
         struct ItemsChanged: Error {}
         try writeWaitingRows()
         var written = Counts()
         do {
             try store.inSavepoint {
-                guard try store.removeDigestItems(itemIDs) == itemIDs.count else { throw ItemsChanged() }
+                // All the user's due items go at once; exactly the ones the digest was made of.
+                guard try store.removeDueDigestItems(userID: user.userID!, dueAt: time).sorted() == itemIDs.sorted() else {
+                    throw ItemsChanged()
+                }
                 if let message {
                     try enqueue(message, subject: subject, to: user)
                     written.messagesQueued += 1

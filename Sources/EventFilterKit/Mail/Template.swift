@@ -92,24 +92,45 @@ public struct Template: Sendable {
         return nil
     }
 
+    /// Appends `text` HTML-escaped. Works on the UTF-8 bytes: the five escaped characters are
+    /// ASCII, and no byte of a multi-byte character is ASCII, so the runs between them are
+    /// copied whole rather than a scalar at a time (a digest of long lists is mostly such runs).
     static func appendEscaped(_ text: String, to output: inout String) {
-        let needsEscaping = text.utf8.contains { byte in
-            byte == UInt8(ascii: "&") || byte == UInt8(ascii: "<") || byte == UInt8(ascii: ">")
-                || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "'")
-        }
-        guard needsEscaping else {
+        let utf8 = text.utf8
+        guard let first = utf8.firstIndex(where: { escape($0) != nil }) else {
             output += text
             return
         }
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "&": output += "&amp;"
-            case "<": output += "&lt;"
-            case ">": output += "&gt;"
-            case "\"": output += "&quot;"
-            case "'": output += "&#39;"
-            default: output.unicodeScalars.append(scalar)
+        var escaped: [UInt8] = []
+        escaped.reserveCapacity(utf8.count + 16)
+        escaped.append(contentsOf: utf8[..<first])
+        var runStart = first
+        var index = first
+        while index < utf8.endIndex {
+            if let replacement = escape(utf8[index]) {
+                escaped.append(contentsOf: utf8[runStart..<index])
+                escaped.append(contentsOf: replacement)
+                runStart = utf8.index(after: index)
             }
+            index = utf8.index(after: index)
+        }
+        escaped.append(contentsOf: utf8[runStart...])
+        output += String(decoding: escaped, as: UTF8.self)
+    }
+
+    private static let amp = Array("&amp;".utf8), lt = Array("&lt;".utf8), gt = Array("&gt;".utf8)
+    private static let quot = Array("&quot;".utf8), apos = Array("&#39;".utf8)
+
+    /// The entity standing for `byte`, or nil when it stands for itself.
+    @inline(__always)
+    private static func escape(_ byte: UInt8) -> [UInt8]? {
+        switch byte {
+        case UInt8(ascii: "&"): return amp
+        case UInt8(ascii: "<"): return lt
+        case UInt8(ascii: ">"): return gt
+        case UInt8(ascii: "\""): return quot
+        case UInt8(ascii: "'"): return apos
+        default: return nil
         }
     }
 }

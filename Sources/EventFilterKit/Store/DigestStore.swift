@@ -119,40 +119,23 @@ extension Store {
         }
     }
 
-    /// Deletes the digest items `ids`; returns how many there still were, so a caller that read
-    /// them earlier learns whether they changed in between.
-    /// `idsPerStatement` ids a statement: a digest of a long backlog holds the write lock for a
-    /// few statements, not one per item (on PostgreSQL each is a round trip).
-    func removeDigestItems(_ ids: [Int64]) throws -> Int {
-        var removed = 0
-        for start in stride(from: 0, to: ids.count, by: Self.idsPerStatement) {
-            let chunk = ids[start..<min(start + Self.idsPerStatement, ids.count)]
-            try db.execute("DELETE FROM digest_item WHERE id IN (\(Self.placeholders(chunk.count)))",
-                           chunk.map { $0 as DatabaseValueConvertible })
-            removed += db.changes
-        }
-        return removed
+    /// Deletes the user's items due at `time` (all of them, by the `(user_id, send_at)` index:
+    /// one user's items lie together there, wherever the events put them in the table) and
+    /// returns their ids, so that a caller that read them earlier can tell whether they changed
+    /// in between.
+    func removeDueDigestItems(userID: Int64, dueAt time: Int64) throws -> [Int64] {
+        try db.map("DELETE FROM digest_item WHERE user_id = ? AND send_at <= ? RETURNING id", [userID, time]) { try $0.int64("id") }
     }
 
     /// Deletes the contents among `ids` that no digest item waits for any more: a content goes
     /// with its last item, whoever removed it (a digest sent, a user removed, a rule stopped).
-    /// `idsPerStatement` ids a statement.
+    /// One statement however many ids: the list is bound as one value.
     func deleteUnreferencedContents(_ ids: [Int64]) throws {
-        let distinct = Set(ids).sorted()
-        for start in stride(from: 0, to: distinct.count, by: Self.idsPerStatement) {
-            let chunk = distinct[start..<min(start + Self.idsPerStatement, distinct.count)]
-            try db.execute("""
-                DELETE FROM content WHERE id IN (\(Self.placeholders(chunk.count)))
-                  AND NOT EXISTS (SELECT 1 FROM digest_item WHERE digest_item.content_id = content.id)
-                """, chunk.map { $0 as DatabaseValueConvertible })
-        }
-    }
-
-    /// The most ids bound in one statement: far below either backend's limit on bound values.
-    static let idsPerStatement = 500
-
-    private static func placeholders(_ count: Int) -> String {
-        Array(repeating: "?", count: count).joined(separator: ", ")
+        guard !ids.isEmpty else { return }
+        try db.execute("""
+            DELETE FROM content WHERE id IN (\(db.elements(of: .integer)))
+              AND NOT EXISTS (SELECT 1 FROM digest_item WHERE digest_item.content_id = content.id)
+            """, ["[" + Set(ids).sorted().map(String.init).joined(separator: ",") + "]"])
     }
 
     /// Records that `node` (and everything below it) was deleted at `time` by event `eventID`, so

@@ -333,6 +333,13 @@ enum Migrations {
         ALTER TABLE event ADD COLUMN claimed_by INTEGER;
         ALTER TABLE outbox ADD COLUMN claimed_by INTEGER;
         """,
+        // The digest removes a user's items by (user, send_at). Index entries on send_at alone
+        // sort by row id, which follows the events, so each user's removal rewrote nearly every
+        // page of the index; with the user second they lie together, one user's in a few pages.
+        """
+        DROP INDEX digest_item_due;
+        CREATE INDEX digest_item_due ON digest_item(send_at, user_id);
+        """,
     ]
 
     /// Brings `db` to the newest schema version.

@@ -24,6 +24,25 @@ final class TemplateTests: XCTestCase {
         XCTAssertEqual(try render("Blåbær {{ name }} 日本", ["name": "ø&æ"], html: true), "Blåbær ø&amp;æ 日本")
     }
 
+    /// Escaping works on UTF-8 bytes: multi-byte characters (2, 3 and 4 bytes, combining marks)
+    /// next to the escaped ones, at either end, in a row, come out as the characters they were.
+    func testEscapingLeavesEveryOtherCharacterAsItWas() throws {
+        let cases: [(String, String)] = [
+            ("", ""), ("plain", "plain"), ("&", "&amp;"), ("<>", "&lt;&gt;"), ("''\"\"", "&#39;&#39;&quot;&quot;"),
+            ("&æ", "&amp;æ"), ("日<本", "日&lt;本"), ("👍&👍", "👍&amp;👍"), ("e\u{301}<", "e\u{301}&lt;"),
+            ("Q&A: «Blåbær» <3 😀 \"x\" 'y' &amp;", "Q&amp;A: «Blåbær» &lt;3 😀 &quot;x&quot; &#39;y&#39; &amp;amp;"),
+        ]
+        for (value, escaped) in cases {
+            XCTAssertEqual(try render("[{{v}}]", ["v": .text(value)], html: true), "[\(escaped)]", value)
+            var appended = "already here "
+            Template.appendEscaped(value, to: &appended)
+            XCTAssertEqual(appended, "already here " + escaped, value)
+        }
+        let long = String(repeating: "Blåbær & <日本> 'ok' ", count: 2_000)
+        XCTAssertEqual(try render("{{v}}", ["v": .text(long)], html: true),
+                       String(repeating: "Blåbær &amp; &lt;日本&gt; &#39;ok&#39; ", count: 2_000))
+    }
+
     func testMissingNamesBooleansAndListsRenderEmptyAsVariables() throws {
         XCTAssertEqual(try render("[{{missing}}][{{flag}}][{{rows}}]", ["flag": true, "rows": .list([[:]])]), "[][][]")
     }

@@ -1,15 +1,15 @@
 import XCTest
 @testable import EventFilterKit
 
-/// Digest items leave with the digest that sends them, a content with its last item, in
-/// statements of a few hundred ids however long the backlog.
+/// A digest removes its reader's due items, exactly those, and a content goes with its last
+/// item, in one statement however long the backlog.
 final class DigestStoreTests: XCTestCase {
     func testABacklogLeavesWholeAndContentsStayWhileAnotherReaderWaitsForThem() throws {
         let run = try RunFixture()
         let ann = try run.user("ann@example.com", following: "2", digest: ["daily", "08:00"])
         let bob = try run.user("bob@example.com", following: "2", digest: ["daily", "08:00"])
         let event = try run.event("ezpublish", ["node_id": "60", "path": "/1/2/60/", "name": "News"])
-        let count = 2 * Store.idsPerStatement + 1
+        let count = 2_001
         var contents: [Int64] = []
         try run.store.inTransaction {
             for index in 0..<count {
@@ -20,22 +20,26 @@ final class DigestStoreTests: XCTestCase {
                                                                    userIDs: index % 2 == 0 ? [ann.id, bob.id] : [ann.id])])
             }
         }
-        let annItems = try run.store.db.map("SELECT id FROM digest_item WHERE user_id = ? ORDER BY id", [ann.id]) { try $0.int64("id") }
+        // One more of ann's, due a day later: not part of this digest.
+        let later = try run.store.insertContent(RenderedContent(handler: "ezsubtree", subject: "[Test Site] later", text: "t", html: nil, thread: nil),
+                                                eventID: event.id, now: run.now)
+        try run.store.insertDigestItem(userID: ann.id, contentID: later, sendAt: run.now + 86_400)
+        let annItems = try run.store.db.map("SELECT id FROM digest_item WHERE user_id = ? AND send_at <= ? ORDER BY id", [ann.id, run.now]) { try $0.int64("id") }
         let bobItems = try run.store.db.map("SELECT id FROM digest_item WHERE user_id = ? ORDER BY id", [bob.id]) { try $0.int64("id") }
 
         try run.store.inTransaction {
-            XCTAssertEqual(try run.store.removeDigestItems(annItems), count)
-            try run.store.deleteUnreferencedContents(contents + contents)
+            XCTAssertEqual(try run.store.removeDueDigestItems(userID: ann.id, dueAt: run.now).sorted(), annItems)
+            try run.store.deleteUnreferencedContents(contents + contents + [later])
         }
-        XCTAssertEqual(try run.count("digest_item"), bobItems.count)
-        XCTAssertEqual(try run.count("content"), bobItems.count, "bob still waits for every other one")
+        XCTAssertEqual(try run.count("digest_item"), bobItems.count + 1, "bob's items and ann's later one stay")
+        XCTAssertEqual(try run.count("content"), bobItems.count + 1, "bob still waits for every other one, ann for the later one")
 
         try run.store.inTransaction {
-            XCTAssertEqual(try run.store.removeDigestItems(annItems.prefix(3) + bobItems), bobItems.count,
-                           "ids already gone are not counted: the caller learns its items changed")
+            XCTAssertEqual(try run.store.removeDueDigestItems(userID: ann.id, dueAt: run.now), [], "nothing of ann's is due any more")
+            XCTAssertEqual(try run.store.removeDueDigestItems(userID: bob.id, dueAt: run.now).sorted(), bobItems)
             try run.store.deleteUnreferencedContents(contents)
         }
-        XCTAssertEqual(try run.count("digest_item"), 0)
-        XCTAssertEqual(try run.count("content"), 0)
+        XCTAssertEqual(try run.count("digest_item"), 1)
+        XCTAssertEqual(try run.store.db.map("SELECT id FROM content") { try $0.int64("id") }, [later])
     }
 }
