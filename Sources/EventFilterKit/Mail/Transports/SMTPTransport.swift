@@ -40,6 +40,7 @@ public final class SMTPTransport: MailTransport {
 
     /// Fails when a setting can never work (empty server, unreadable CA file, …).
     public init(configuration: SMTPConfiguration) throws {
+        try CurlLibrary.load(for: configuration)
         try configuration.validate()
         guard SMTPConnection.libraryReady, let multi = curl_multi_init() else {
             throw SMTPConfigurationError(message: "smtp \(configuration.serverLabel): libcurl could not be initialised")
