@@ -1,7 +1,8 @@
 // swift-tools-version: 6.0
 //
 // eventfilter: an eZ-Publish-style notification filter with digest delivery.
-// No Swift package dependencies: the toolchain plus the system's SQLite, libpq, libcurl and libcrypto.
+// No Swift package dependencies: the toolchain plus the system's SQLite, libpq, libcurl and libcrypto
+// (libpq and libcurl opened on first use rather than linked: see Sources/CPostgreSQL and Sources/CCurl).
 import PackageDescription
 
 let package = Package(
@@ -14,17 +15,15 @@ let package = Package(
         .systemLibrary(
             name: "CSQLite", path: "Sources/CSQLite",
             pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
-        // libpq, PostgreSQL's client library (the second store backend).
-        .systemLibrary(
-            name: "CPostgreSQL", path: "Sources/CPostgreSQL",
-            pkgConfig: "libpq", providers: [.apt(["libpq-dev"])]),
+        // libpq, PostgreSQL's client library (the second store backend), opened on first use
+        // (PostgresLoader.c), so that a run on SQLite does not load it. Its header: libpq-dev.
+        .target(name: "CPostgreSQL", path: "Sources/CPostgreSQL"),
         .systemLibrary(
             name: "CCrypto", path: "Sources/CCrypto",
             pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
-        // Typed wrappers over libcurl's variadic setopt/getinfo, which Swift cannot call.
-        .target(
-            name: "CCurl", path: "Sources/CCurl",
-            linkerSettings: [.linkedLibrary("curl")]),
+        // Typed wrappers over libcurl's variadic setopt/getinfo, which Swift cannot call, and
+        // libcurl itself opened on first use (CurlLoader.c), so that only SMTP delivery loads it.
+        .target(name: "CCurl", path: "Sources/CCurl"),
         // Linux calls Swift's Glibc module leaves out (syncfs).
         .target(name: "CPosix", path: "Sources/CPosix"),
         .target(

@@ -17,8 +17,10 @@ import sys
 kind, stage, ours, floor, aim, note, backend = sys.argv[1:8]
 ours, floor, aim = float(ours), float(floor), float(aim)
 ratio = ours / floor if floor > 0 else float("inf")
+def duration(seconds):  # milliseconds below one second (a process start), else seconds
+    return f"{seconds * 1000:.2f} ms" if seconds < 1 else f"{seconds:.2f} s"
 if kind == "time":
-    shown = (f"{ours:.2f} s", f"{floor:.2f} s", f"{ratio:.2f}x", f"<= {aim:g}x")
+    shown = (duration(ours), duration(floor), f"{ratio:.2f}x", f"<= {aim:g}x")
     met = ratio <= aim
 else:
     shown = (f"{ours:,.0f}/s", f"{floor:,.0f}/s", f"{ratio:.2f}x", f">= {aim:g}x")

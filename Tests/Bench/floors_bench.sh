@@ -3,7 +3,7 @@
 # README, nothing asserted.
 #   Tests/Bench/floors_bench.sh [STAGE...]   (default: all of import filter immediate digest smtp noop)
 #   BACKENDS="sqlite"                        one backend only (default "sqlite postgresql")
-#   EVENTFILTER=/path/to/eventfilter         that binary instead of a fresh release build
+#   EVENTFILTER=/path/to/eventfilter         that binary instead of a fresh `make build`
 # Each stage is Tests/Bench/stage_STAGE.sh, run once per backend with BACKEND set; it measures our
 # figure and its floor in the same run and prints a FLOOR line (Tests/Bench/floor.sh). Their whole
 # output goes to .build/bench-floors/STAGE-BACKEND.log; this prints the table of FLOOR lines.
@@ -13,7 +13,7 @@ STAGES=("$@")
 [ ${#STAGES[@]} -gt 0 ] || STAGES=(import filter immediate digest smtp noop)
 BACKENDS=${BACKENDS:-sqlite postgresql}
 if [ -z "${EVENTFILTER:-}" ]; then
-    swift build -c release --product eventfilter >/dev/null
+    make -s build >/dev/null  # the release binary as `make build` makes it (static Swift stdlib)
     EVENTFILTER="$PWD/.build/release/eventfilter"
 fi
 export EVENTFILTER

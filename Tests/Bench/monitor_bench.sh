@@ -5,11 +5,16 @@
 # 2. A quiet `eventfilter run` (nothing to do; it checks the settings first), 20 times.
 # 3. A run after FAILED (default 10,000) messages failed for good: the first reports them (five
 #    lines and a count), the second only reads them; then `status --check`.
+# EVENTFILTER=/path/to/eventfilter uses that binary instead of building one.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 FAILED=${1:-10000}
-swift build -c release --product eventfilter >/dev/null
-EF="$PWD/.build/release/eventfilter"
+if [ -n "${EVENTFILTER:-}" ]; then
+    EF=$EVENTFILTER
+else
+    swift build -c release --product eventfilter >/dev/null
+    EF="$PWD/.build/release/eventfilter"
+fi
 ROOT=$(mktemp -d)
 trap 'rm -rf "$ROOT"' EXIT
 mkdir -p "$ROOT/settings"

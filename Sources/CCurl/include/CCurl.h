@@ -2,6 +2,12 @@
 #define CCURL_H
 #include <curl/curl.h>
 
+/// Opens libcurl (the file EVENTFILTER_LIBCURL names, else libcurl.so.4) and finds every function
+/// the program calls, once per process; NULL when it is ready, else why not, in one line. The
+/// program is not linked against libcurl, so only SMTP delivery pays for loading it: call this
+/// before any other curl function.
+const char *ccurl_load(void);
+
 /// Swift cannot call the variadic curl_easy_setopt / curl_easy_getinfo; these typed
 /// wrappers are the only C the SMTP transport needs.
 typedef size_t (*ccurl_read_cb)(char *buffer, size_t size, size_t nitems, void *userdata);

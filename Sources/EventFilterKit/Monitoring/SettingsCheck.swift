@@ -190,7 +190,7 @@ public final class SettingsCheck {
         do { _ = try SiteConfiguration.load(settings) } catch { record(error, default: "settings/site.ini") }
         do { _ = try MonitorSettings.load(settings) } catch { record(error, default: "settings/notification.ini") }
         do { _ = try TransportFactory.validate(settings: settings, root: root) } catch { record(error, default: "settings/site.ini") }
-        do { _ = try StoreLocation.configured(root: root) } catch { record(error, default: "settings/site.ini") }
+        do { _ = try StoreLocation.configured(settings: settings) } catch { record(error, default: "settings/site.ini") }
         checkSendmailProgram()
         if let webhooks = try? settings.file(WebhookSources.fileName), !webhooks.files.isEmpty {
             do {

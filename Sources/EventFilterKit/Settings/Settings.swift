@@ -20,6 +20,9 @@ public final class Settings {
     public let root: URL
     private var cache: [String: SettingsFile] = [:]
     private var cachedExtensions: [String]?
+    /// site.ini from `settings/` and `settings/override/` alone, read to find the extensions: with
+    /// no extension active it is the whole of site.ini, so it is not read a second time.
+    private var siteWithoutExtensions: SettingsFile?
 
     public init(root: URL) {
         self.root = root
@@ -30,8 +33,13 @@ public final class Settings {
     public func file(_ name: String) throws -> SettingsFile {
         let iniName = try Self.iniName(name)
         if let cached = cache[iniName] { return cached }
+        let extensions = try activeExtensions()
+        if iniName == "site.ini", extensions.isEmpty, let siteWithoutExtensions {
+            cache[iniName] = siteWithoutExtensions
+            return siteWithoutExtensions
+        }
         var directories = ["settings/override"]
-        directories.insert(contentsOf: try activeExtensions().reversed().map { "extension/\($0)/settings" }, at: 0)
+        directories.insert(contentsOf: extensions.reversed().map { "extension/\($0)/settings" }, at: 0)
         let merged = try read(iniName, base: "settings", overrideDirectories: directories)
         cache[iniName] = merged
         return merged
@@ -51,6 +59,7 @@ public final class Settings {
             if !names.contains(name) { names.append(name) }
         }
         cachedExtensions = names
+        siteWithoutExtensions = site
         return names
     }
 

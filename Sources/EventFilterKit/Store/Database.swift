@@ -90,7 +90,7 @@ public final class Database: StoreDatabase {
     /// With `EVENTFILTER_AUDIT_QUERY_PLANS=1`, every statement's plan is checked when it is first
     /// prepared, and each one that reads a whole table (`SCAN t`) is reported on stderr: the
     /// filter must find everything through an index, whatever the backlog.
-    private let auditQueryPlans = ProcessInfo.processInfo.environment["EVENTFILTER_AUDIT_QUERY_PLANS"] == "1"
+    private let auditQueryPlans = EnvironmentVariable.value("EVENTFILTER_AUDIT_QUERY_PLANS") == "1"
 
     /// How `Database.init` opens the file.
     public enum OpenMode: Sendable {
@@ -349,7 +349,7 @@ public final class Database: StoreDatabase {
     /// With `EVENTFILTER_TRACE_WRITE_LOCK=1`, each transaction reports on stderr how long it held
     /// the write lock (`write lock: 12.345 ms committed`): every other writer (`ingest`, `cgi`,
     /// `event add`) waits at most that long for it. For measurements and tests; off by default.
-    private let traceWriteLocks = ProcessInfo.processInfo.environment["EVENTFILTER_TRACE_WRITE_LOCK"] == "1"
+    private let traceWriteLocks = EnvironmentVariable.value("EVENTFILTER_TRACE_WRITE_LOCK") == "1"
 
     private func traceWriteLock(since start: ContinuousClock.Instant, outcome: String) {
         guard traceWriteLocks else { return }

@@ -48,7 +48,7 @@ public final class Store {
     /// How long a writer waits for another process's write lock: `EVENTFILTER_BUSY_TIMEOUT_MS`,
     /// else 10 s.
     static var busyTimeout: Int32 {
-        ProcessInfo.processInfo.environment["EVENTFILTER_BUSY_TIMEOUT_MS"].flatMap { Int32($0) }.map { max($0, 0) } ?? 10_000
+        EnvironmentVariable.value("EVENTFILTER_BUSY_TIMEOUT_MS").flatMap { Int32($0) }.map { max($0, 0) } ?? 10_000
     }
 
     public init(path: String, access: Access = .readWrite) throws {
@@ -100,11 +100,12 @@ public final class Store {
     ///
     /// When site.ini cannot be read at all (a malformed line), a read-only command still reads
     /// `var/eventfilter.db`, so `status` can report the settings error with the queues; every
-    /// other access refuses with that error rather than guess where the store is.
-    public convenience init(root: URL, access: Access = .readWrite) throws {
+    /// other access refuses with that error rather than guess where the store is. `settings`: the
+    /// installation's settings when the caller has read them already (else they are read here).
+    public convenience init(root: URL, access: Access = .readWrite, settings: Settings? = nil) throws {
         let location: StoreLocation
         do {
-            location = try StoreLocation.configured(root: root)
+            location = try StoreLocation.configured(settings: settings ?? Settings(root: root))
         } catch is SettingsError where access == .readOnly {
             location = .sqlite(path: StoreLocation.sqlitePath(root: root))
         }

@@ -19,9 +19,16 @@ public enum StoreLocation: Sendable, Equatable {
 
     /// The PostgreSQL connection string the installation names, whichever backend it uses now:
     /// `EVENTFILTER_DATABASE`, else `[DatabaseSettings] ConnectionString`; nil when neither is set.
-    public static func configuredConnectionString(root: URL, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> String? {
-        let fromEnvironment = environment[environmentVariable].flatMap { $0.isEmpty ? nil : $0 }
-        let fromFile = try Settings(root: root).file("site.ini").string("DatabaseSettings", "ConnectionString").flatMap { $0.isEmpty ? nil : $0 }
+    public static func configuredConnectionString(root: URL, environment: [String: String]? = nil) throws -> String? {
+        try configuredConnectionString(settings: Settings(root: root), environment: environment)
+    }
+
+    /// The same, from settings already read (a process reads its settings once).
+    public static func configuredConnectionString(settings: Settings, environment: [String: String]? = nil) throws -> String? {
+        // nil: the process's own environment, this one variable read from it.
+        let fromEnvironment = (environment.map { $0[environmentVariable] } ?? EnvironmentVariable.value(environmentVariable))
+            .flatMap { $0.isEmpty ? nil : $0 }
+        let fromFile = try settings.file("site.ini").string("DatabaseSettings", "ConnectionString").flatMap { $0.isEmpty ? nil : $0 }
         return fromEnvironment ?? fromFile
     }
 
@@ -30,14 +37,20 @@ public enum StoreLocation: Sendable, Equatable {
         root.appendingPathComponent("var/eventfilter.db").path
     }
 
-    public static func configured(root: URL, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> StoreLocation {
-        let site = try Settings(root: root).file("site.ini")
+    public static func configured(root: URL, environment: [String: String]? = nil) throws -> StoreLocation {
+        try configured(settings: Settings(root: root), environment: environment)
+    }
+
+    /// The same, from settings already read (a process reads its settings once).
+    public static func configured(settings: Settings, environment: [String: String]? = nil) throws -> StoreLocation {
+        let root = settings.root
+        let site = try settings.file("site.ini")
         let backend = site.string("DatabaseSettings", "Backend")?.trimmingCharacters(in: .whitespaces).lowercased() ?? ""
         switch backend {
         case "", "sqlite":
             return .sqlite(path: sqlitePath(root: root))
         case "postgresql":
-            guard let connectionString = try configuredConnectionString(root: root, environment: environment) else {
+            guard let connectionString = try configuredConnectionString(settings: settings, environment: environment) else {
                 throw EventFilterError.failure(
                     "site.ini [DatabaseSettings] Backend=postgresql needs ConnectionString= or the environment variable \(environmentVariable)")
             }

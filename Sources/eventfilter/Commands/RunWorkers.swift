@@ -78,7 +78,7 @@ struct RunWorkers {
     /// In a worker: writes `report` where the parent asked, if it did. True when written, and
     /// then the worker prints nothing itself.
     static func handOver(_ report: Filter.Report) throws -> Bool {
-        guard let path = ProcessInfo.processInfo.environment[reportVariable], !path.isEmpty else { return false }
+        guard let path = EnvironmentVariable.value(reportVariable), !path.isEmpty else { return false }
         try JSONEncoder().encode(report).write(to: URL(fileURLWithPath: path))
         return true
     }

@@ -34,7 +34,8 @@ final class CommandContext {
     func store(_ access: Store.Access = .readWrite) throws -> Store {
         if let openedStore { return openedStore }
         try requireInstallation()
-        let store = try Store(root: root, access: access)
+        // The settings the command reads anyway: site.ini is read once per process.
+        let store = try Store(root: root, access: access, settings: try settings())
         openedStore = store
         return store
     }

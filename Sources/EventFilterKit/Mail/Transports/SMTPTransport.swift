@@ -45,6 +45,7 @@ public final class SMTPTransport: MailTransport {
 
     /// Fails when a setting can never work (empty server, unreadable CA file, …).
     public init(configuration: SMTPConfiguration) throws {
+        try CurlLibrary.load(for: configuration)
         try configuration.validate()
         self.configuration = configuration
         // The first handle now, so a setting libcurl refuses fails here rather than per message.

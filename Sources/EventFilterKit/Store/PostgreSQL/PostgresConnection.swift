@@ -45,6 +45,7 @@ public final class PostgresConnection {
     /// Missing values come from libpq's environment (`PGHOST`, `PGPASSWORD`, `~/.pgpass`, ...).
     /// The session's client encoding is UTF-8, Swift's own.
     public init(_ connectionString: String) throws {
+        try PostgresLibrary.load()
         target = PostgresConnectionString(connectionString)
         guard let connection = PQconnectdb(connectionString) else {
             throw PostgresError(kind: .connectionLost, message: "cannot connect to \(target.redacted): out of memory")

@@ -61,9 +61,10 @@ public struct PostgresConnectionString: Sendable {
         #"(?i)^\s*postgres(?:ql)?://[^/?#:@]*:([^/?#]*)@"#,
     ].map { try! NSRegularExpression(pattern: $0) }
 
-    /// The passwords libpq itself reads from the string, when the string parses.
+    /// The passwords libpq itself reads from the string, when the string parses (and libpq is
+    /// there to parse it; without it the patterns above still find them).
     private static func parsedSecrets(_ raw: String) -> [String] {
-        guard let options = PQconninfoParse(raw, nil) else { return [] }
+        guard PostgresLibrary.failure == nil, let options = PQconninfoParse(raw, nil) else { return [] }
         defer { PQconninfoFree(options) }
         var secrets: [String] = []
         var option = options

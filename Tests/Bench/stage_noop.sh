@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# The cron no-op: `eventfilter run` with nothing to do, next to a Swift hello world importing
+# Foundation, compiled here by the same swiftc, both built the way `make build` builds the release
+# binary (static Swift standard library and Foundation) and, as a second floor, the plain dynamic way.
+#   Tests/Bench/stage_noop.sh [RUNS]        (default 201 runs of each; median wall time)
+#   BACKEND=postgresql Tests/Bench/stage_noop.sh   the store in a PostgreSQL server the script starts:
+#                                           the no-op run then also connects to it and migrates nothing
+#   EVENTFILTER=/path/to/eventfilter        that binary instead of `make build`'s
+# The runs are interleaved (ours, static hello, dynamic hello, ours, ...) so that the machine's
+# load weighs on each alike; each is started with posix_spawn (no shell) and waited for, and its
+# CPU time (user + system, from wait4) is printed next to the wall time. Prints a FLOOR line
+# (Tests/Bench/floor.sh) against the hello world built the same way, and one against the dynamic
+# one as a note.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+source Tests/Bench/backend.sh
+source Tests/Bench/floor.sh
+RUNS=${1:-201}
+if [ -n "${EVENTFILTER:-}" ]; then
+    EF=$EVENTFILTER
+else
+    make -s build >/dev/null
+    EF="$PWD/.build/release/eventfilter"
+fi
+WORK=$(mktemp -d /tmp/eventfilter-noop-bench.XXXXXX)
+trap 'backend_stop; rm -rf "$WORK"' EXIT
+echo "$(nproc) cores; load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "binary: $EF ($(ldd "$EF" | grep -c '=>') shared libraries: $(ldd "$EF" | awk '/=>/ {print $1}' | tr '\n' ' '))"
+
+# The floor: the smallest Swift program that imports Foundation, built both ways.
+printf 'import Foundation\nprint("Hello, world!")\n' > "$WORK/hello.swift"
+swiftc -O -static-stdlib "$WORK/hello.swift" -o "$WORK/hello-static" -module-cache-path "$WORK/cache"
+swiftc -O "$WORK/hello.swift" -o "$WORK/hello-dynamic" -module-cache-path "$WORK/cache"
+
+# An installation with nothing to do: the repository's settings, a store made by a first run.
+ROOT=$WORK/root
+mkdir -p "$ROOT/settings"
+cp settings/notification.ini settings/webhooks.ini "$ROOT/settings/"
+cat > "$ROOT/settings/site.ini" <<'INI'
+[SiteSettings]
+SiteName=Bench
+SiteURL=https://bench.example.com
+[MailSettings]
+Transport=file
+AdminEmail=bench@example.com
+INI
+backend_start
+backend_root "$ROOT"
+"$EF" --root "$ROOT" run
+[ -z "$("$EF" --root "$ROOT" run 2>&1)" ] || { echo "the no-op run is not quiet:" >&2; "$EF" --root "$ROOT" run >&2; exit 1; }
+
+# On PostgreSQL, for scale: psql (C, libpq) connecting to the same database and running one statement.
+PSQL=()
+[ "$BACKEND" != postgresql ] || PSQL=("$PG_BIN/psql" -X -q -h "$PG_DIR" -U postgres -d "$(cat "$ROOT/.bench-database")" -c "SELECT 1")
+
+python3 - "$RUNS" "$EF" "$ROOT" "$WORK/hello-static" "$WORK/hello-dynamic" "${PSQL[@]}" > "$WORK/times" <<'PY'
+import os, statistics, sys, time
+runs, ef, root, hello_static, hello_dynamic = int(sys.argv[1]), *sys.argv[2:6]
+commands = {"ours": [ef, "--root", root, "run"], "static": [hello_static], "dynamic": [hello_dynamic]}
+if len(sys.argv) > 6:
+    commands["psql"] = sys.argv[6:]
+null = os.open(os.devnull, os.O_WRONLY)
+wall = {name: [] for name in commands}
+cpu = {name: [] for name in commands}
+for round in range(runs + 3):  # the first three rounds warm the page cache and are not counted
+    for name, argv in commands.items():
+        start = time.perf_counter()
+        pid = os.posix_spawn(argv[0], argv, os.environ, file_actions=[(os.POSIX_SPAWN_DUP2, null, 1)])
+        _, status, usage = os.wait4(pid, 0)
+        elapsed = time.perf_counter() - start
+        if status != 0:
+            sys.exit(f"{' '.join(argv)} exited with status {status}")
+        if round >= 3:
+            wall[name].append(elapsed)
+            cpu[name].append(usage.ru_utime + usage.ru_stime)
+for name in commands:
+    print(name, f"{statistics.median(wall[name]):.6f}", f"{statistics.median(cpu[name]):.6f}", f"{min(wall[name]):.6f}")
+PY
+read -r _ ours ours_cpu ours_min < <(grep '^ours ' "$WORK/times")
+read -r _ static static_cpu static_min < <(grep '^static ' "$WORK/times")
+read -r _ dynamic dynamic_cpu dynamic_min < <(grep '^dynamic ' "$WORK/times")
+ms() { python3 -c "import sys; print(f'{float(sys.argv[1]) * 1000:.2f} ms')" "$1"; }
+echo "median of $RUNS, interleaved (wall; CPU user+system; fastest):"
+echo "  eventfilter run (nothing to do, $BACKEND): $(ms "$ours"); CPU $(ms "$ours_cpu"); fastest $(ms "$ours_min")"
+echo "  hello world, static stdlib:              $(ms "$static"); CPU $(ms "$static_cpu"); fastest $(ms "$static_min")"
+echo "  hello world, dynamic stdlib:             $(ms "$dynamic"); CPU $(ms "$dynamic_cpu"); fastest $(ms "$dynamic_min")"
+if [ "$BACKEND" = postgresql ]; then
+    read -r _ psql psql_cpu psql_min < <(grep '^psql ' "$WORK/times")
+    echo "  psql connecting and running SELECT 1:     $(ms "$psql"); CPU $(ms "$psql_cpu"); fastest $(ms "$psql_min")"
+fi
+echo "store after: $(backend_sql "$ROOT" "SELECT count(*) FROM run_log") runs logged; load after: $(cut -d' ' -f1-3 /proc/loadavg)"
+ratio() { python3 -c "import sys; print(f'{float(sys.argv[1]) / float(sys.argv[2]):.2f}x')" "$1" "$2"; }
+floor_time noop "$ours" "$static" 1.5 "hello world built the same way (static stdlib); median of $RUNS; CPU $(ratio "$ours_cpu" "$static_cpu")"
+floor_time noop "$ours" "$dynamic" 1.5 "hello world with the dynamic stdlib, as first measured; median of $RUNS; CPU $(ratio "$ours_cpu" "$dynamic_cpu")"
