@@ -25,11 +25,12 @@ public enum JSONValue: Sendable, Equatable {
     }
 
     public static func parse(_ bytes: [UInt8]) throws -> JSONValue {
-        if let plain = PlainJSONParser.parse(bytes) { return plain }
+        if let value = JSONReader.read(bytes) { return value }
         return try parseWithFoundation(bytes)
     }
 
-    /// What Foundation's JSONSerialization makes of `bytes`: the reference `PlainJSONParser` agrees with.
+    /// What Foundation's JSONSerialization makes of `bytes`: the reference `JSONReader` agrees with, and the
+    /// judge of whatever the reader leaves (every error message among them).
     static func parseWithFoundation(_ bytes: [UInt8]) throws -> JSONValue {
         let object: Any
         do {
@@ -133,53 +134,74 @@ public enum JSONValue: Sendable, Equatable {
 
     /// Compact JSON text with sorted keys, so equal values serialize equally.
     public var serialized: String {
-        var out = ""
+        var out: [UInt8] = []
+        out.reserveCapacity(128)
         write(to: &out)
-        return out
+        return String(decoding: out, as: UTF8.self)
     }
 
-    private func write(to out: inout String) {
+    /// Appends the compact JSON text to UTF-8 bytes.
+    func write(to out: inout [UInt8]) {
         switch self {
-        case .null: out += "null"
-        case .bool(let bool): out += bool ? "true" : "false"
+        case .null: Self.append("null", to: &out)
+        case .bool(let bool): Self.append(bool ? "true" : "false", to: &out)
         case .number(let number):
-            if number.rounded() == number, abs(number) <= Self.largestExactInteger { out += String(Int64(number)) } else { out += String(number) }
-        case .bigInteger(let digits): out += digits
+            if number.rounded() == number, abs(number) <= Self.largestExactInteger {
+                out.append(contentsOf: String(Int64(number)).utf8)
+            } else {
+                out.append(contentsOf: String(number).utf8)
+            }
+        case .bigInteger(let digits): out.append(contentsOf: digits.utf8)
         case .string(let string): JSONValue.writeString(string, to: &out)
         case .array(let array):
-            out += "["
+            out.append(UInt8(ascii: "["))
             for (index, element) in array.enumerated() {
-                if index > 0 { out += "," }
+                if index > 0 { out.append(UInt8(ascii: ",")) }
                 element.write(to: &out)
             }
-            out += "]"
+            out.append(UInt8(ascii: "]"))
         case .object(let dictionary):
-            out += "{"
+            out.append(UInt8(ascii: "{"))
             for (index, key) in dictionary.keys.sorted().enumerated() {
-                if index > 0 { out += "," }
+                if index > 0 { out.append(UInt8(ascii: ",")) }
                 JSONValue.writeString(key, to: &out)
-                out += ":"
+                out.append(UInt8(ascii: ":"))
                 dictionary[key]!.write(to: &out)
             }
-            out += "}"
+            out.append(UInt8(ascii: "}"))
         }
     }
 
-    private static func writeString(_ string: String, to out: inout String) {
-        out += "\""
-        for scalar in string.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case let s where s.value < 0x20:
-                out += "\\u" + String(repeating: "0", count: 4 - String(s.value, radix: 16).count) + String(s.value, radix: 16)
-            default: out.unicodeScalars.append(scalar)
+    private static func append(_ word: StaticString, to out: inout [UInt8]) {
+        out.append(contentsOf: UnsafeBufferPointer(start: word.utf8Start, count: word.utf8CodeUnitCount))
+    }
+
+    /// A string between quotes: `"` and `\` escaped, LF, CR and tab by name, other control
+    /// characters as `\u00XX`; everything else (including all of non-ASCII text) copied in runs.
+    private static func writeString(_ string: String, to out: inout [UInt8]) {
+        out.append(UInt8(ascii: "\""))
+        var string = string
+        string.withUTF8 { bytes in
+            var runStart = 0
+            for (index, byte) in bytes.enumerated() where byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") {
+                out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart..<index]))
+                runStart = index + 1
+                switch byte {
+                case UInt8(ascii: "\""): append("\\\"", to: &out)
+                case UInt8(ascii: "\\"): append("\\\\", to: &out)
+                case 0x0A: append("\\n", to: &out)
+                case 0x0D: append("\\r", to: &out)
+                case 0x09: append("\\t", to: &out)
+                default:
+                    let hex: StaticString = "0123456789abcdef"
+                    append("\\u00", to: &out)
+                    out.append(hex.utf8Start[Int(byte >> 4)])
+                    out.append(hex.utf8Start[Int(byte & 0xF)])
+                }
             }
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[runStart...]))
         }
-        out += "\""
+        out.append(UInt8(ascii: "\""))
     }
 }
 
