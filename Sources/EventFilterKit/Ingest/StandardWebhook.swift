@@ -54,7 +54,9 @@ enum StandardWebhook {
             throw WebhookRejection.unauthenticated("webhook-signature has no v1 signature")
         }
         let key = source.standardWebhooksKey ?? []
-        let expected = Crypto.hmac(.sha256, key: key, data: Array("\(id).\(timestampText).".utf8) + request.body)
+        let signedPrefix = Array("\(id).\(timestampText).".utf8)
+        let expected = HMACKey.shared(.sha256, key: key)?.mac(signedPrefix, request.body)
+            ?? Crypto.hmac(.sha256, key: key, data: signedPrefix + request.body)
         // Compare every candidate, so the time taken does not tell which one matched.
         let matches = candidates.reduce(false) { found, candidate in Crypto.constantTimeEqual(candidate, expected) || found }
         guard matches else { throw WebhookRejection.forbidden("webhook-signature does not match") }
