@@ -31,3 +31,17 @@ int cposix_take_signal(int signal) {
 #include <pthread.h>
 
 int cposix_name_this_thread(const char *name) { return pthread_setname_np(pthread_self(), name); }
+
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
+int cposix_keep_freed_memory(int trim_threshold, int top_pad) {
+#if defined(__GLIBC__)
+    return mallopt(M_TRIM_THRESHOLD, trim_threshold) == 1 && mallopt(M_TOP_PAD, top_pad) == 1 ? 0 : -1;
+#else
+    (void)trim_threshold;
+    (void)top_pad;
+    return -1;
+#endif
+}

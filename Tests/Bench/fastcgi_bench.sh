@@ -86,6 +86,17 @@ run_wrk() {  # URL LABEL
     non2xx=$(awk '/Non-2xx/ {print $NF}' "$WORK/wrk.out"); non2xx=${non2xx:-0}
     echo "   $rps requests/s, p99 $p99, $total requests, $non2xx not 2xx"
     LAST_OK=$((total - non2xx))
+    LAST_TOTAL=$total
+}
+# CPU time (user + system, in clock ticks) of the processes PIDS..., from /proc/PID/stat.
+cpu_ticks() {
+    local sum=0 pid fields
+    for pid in "$@"; do
+        fields=$(sed 's/^.*) //' "/proc/$pid/stat" 2>/dev/null) || continue
+        set -- $fields
+        sum=$((sum + ${12} + ${13}))   # utime, stime: fields 14 and 15 of stat, 12 and 13 after the name
+    done
+    echo "$sum"
 }
 count_store() {  # ROOT
     python3 - "$1/var/eventfilter.db" "$LAST_OK" "$CONNECTIONS" <<'PY'
@@ -134,7 +145,12 @@ for workers in 1 2; do
     wait_port "$UP"
     mkdir -p "$WORK/nginx$workers"; PORT=$(free_port); nginx_conf "$WORK/nginx$workers" "$PORT" "$UP"
     nginx -p "$WORK/nginx$workers" -c "$WORK/nginx$workers/nginx.conf" & PIDS+=($!); wait_port "$PORT"
+    RESPONDERS=$(pgrep -P "${PIDS[-2]}" | tr '\n' ' ')   # the supervisor's children: the responder processes
+    before=$(cpu_ticks $RESPONDERS)
     run_wrk "http://127.0.0.1:$PORT/hooks/hooks" "nginx + eventfilter fastcgi --workers $workers"
+    after=$(cpu_ticks $RESPONDERS)
+    awk -v t=$((after - before)) -v hz="$(getconf CLK_TCK)" -v n="$LAST_TOTAL" \
+        'BEGIN { printf "   responder CPU (user+sys): %.1f s, %.1f us per request\n", t / hz, n ? t / hz / n * 1e6 : 0 }'
     count_store "$ROOT"
     kill "${PIDS[-1]}" "${PIDS[-2]}"; wait "${PIDS[-1]}" "${PIDS[-2]}" 2>/dev/null || true
 done

@@ -11,4 +11,8 @@ int cposix_watch_signal(int signal);
 int cposix_take_signal(int signal);
 /// Names the calling thread (at most 15 bytes) for `top -H` and /proc/PID/task/TID/comm.
 int cposix_name_this_thread(const char *name);
+/// glibc's malloc keeps up to `trim_threshold` bytes of freed memory at the top of the heap
+/// instead of returning it, and asks for `top_pad` bytes more whenever it grows the heap
+/// (mallopt M_TRIM_THRESHOLD, M_TOP_PAD). 0 when set; -1 elsewhere or when refused.
+int cposix_keep_freed_memory(int trim_threshold, int top_pad);
 #endif

@@ -20,11 +20,19 @@ public enum CGI {
     public static func request(
         environment: [String: String], body: (Int) throws -> [UInt8], bodyLimit: Int
     ) -> Result<HTTPRequest, HTTPResponseError> {
-        guard let method = environment["REQUEST_METHOD"], !method.isEmpty else {
+        request(variables: CGIVariables(environment: environment), body: body, bodyLimit: bodyLimit)
+    }
+
+    /// `request(environment:body:bodyLimit:)` from the variables it reads (for a FastCGI
+    /// request, read straight from its FCGI_PARAMS).
+    public static func request(
+        variables: CGIVariables, body: (Int) throws -> [UInt8], bodyLimit: Int
+    ) -> Result<HTTPRequest, HTTPResponseError> {
+        guard let method = variables.method, !method.isEmpty else {
             return .failure(HTTPResponseError(status: 500, reason: "REQUEST_METHOD is not set: run this from a web server as CGI"))
         }
         let length: Int
-        switch environment["CONTENT_LENGTH"].map(IngestText.trim) {
+        switch variables.contentLength.map(IngestText.trim) {
         case nil, "":
             length = 0
         case let text?:
@@ -50,25 +58,30 @@ public enum CGI {
                 status: 400, reason: "body ended after \(min(bytes.count, length)) of \(length) bytes"))
         }
 
-        var path = environment["PATH_INFO"] ?? ""
+        var path = variables.pathInfo ?? ""
         if path.isEmpty { path = "/" }
         return .success(HTTPRequest(
-            method: method, path: path, query: environment["QUERY_STRING"] ?? "",
-            headers: headers(environment), body: bytes))
+            method: method, path: path, query: variables.queryString ?? "",
+            headers: headers(variables), body: bytes))
     }
 
     /// The request headers the environment carries, sorted by name so the order is stable.
     static func headers(_ environment: [String: String]) -> [(name: String, value: String)] {
+        headers(CGIVariables(environment: environment))
+    }
+
+    /// The request headers the variables carry, sorted by name so the order is stable.
+    static func headers(_ variables: CGIVariables) -> [(name: String, value: String)] {
         var headers: [(name: String, value: String)] = []
-        if let type = environment["CONTENT_TYPE"], !type.isEmpty { headers.append(("Content-Type", type)) }
-        if let length = environment["CONTENT_LENGTH"], !length.isEmpty { headers.append(("Content-Length", length)) }
-        for (variable, value) in environment where variable.hasPrefix("HTTP_") {
-            let name = headerName(String(variable.dropFirst("HTTP_".count)))
+        if let type = variables.contentType, !type.isEmpty { headers.append(("Content-Type", type)) }
+        if let length = variables.contentLength, !length.isEmpty { headers.append(("Content-Length", length)) }
+        for (variable, value) in variables.http {
+            let name = headerName(variable)
             // Some servers also export these as HTTP_*; the CGI variables above are authoritative.
             if name == "Content-Type" || name == "Content-Length" { continue }
             headers.append((name, value))
         }
-        if environment["HTTP_AUTHORIZATION"] == nil, let authorization = environment["REDIRECT_HTTP_AUTHORIZATION"] {
+        if variables.http("AUTHORIZATION") == nil, let authorization = variables.redirectAuthorization {
             headers.append(("Authorization", authorization))
         }
         return headers.sorted { $0.name < $1.name }

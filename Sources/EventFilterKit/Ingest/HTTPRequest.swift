@@ -26,16 +26,25 @@ public struct HTTPRequest: Sendable {
 
     /// The first header with this name, compared case-insensitively.
     public func header(_ name: String) -> String? {
-        let wanted = name.lowercased()
-        return headers.first { Self.sameLowercased($0.name, wanted) }?.value
+        headers.first { Self.sameIgnoringCase($0.name, name) }?.value
     }
 
-    /// `name.lowercased() == lowercase`, without making a lowercased copy when both are ASCII.
-    private static func sameLowercased(_ name: String, _ lowercase: String) -> Bool {
-        let a = name.utf8, b = lowercase.utf8
-        guard a.allSatisfy({ $0 < 0x80 }), b.allSatisfy({ $0 < 0x80 }) else { return name.lowercased() == lowercase }
-        guard a.count == b.count else { return false }
-        return zip(a, b).allSatisfy { ($0 >= 65 && $0 <= 90 ? $0 + 32 : $0) == $1 }
+    /// `a.lowercased() == b.lowercased()`, byte by byte without lowercased copies when both are
+    /// ASCII (header names are: RFC 9110 §5.1 makes them tokens).
+    private static func sameIgnoringCase(_ a: String, _ b: String) -> Bool {
+        var a = a, b = b
+        let ascii: Bool? = a.withUTF8 { x in
+            b.withUTF8 { y -> Bool? in
+                guard !x.contains(where: { $0 >= 0x80 }), !y.contains(where: { $0 >= 0x80 }) else { return nil }
+                guard x.count == y.count else { return false }
+                for index in 0..<x.count where x[index] != y[index] {
+                    let folded = x[index] | 0x20
+                    guard folded == y[index] | 0x20, folded >= 97, folded <= 122 else { return false }
+                }
+                return true
+            }
+        }
+        return ascii ?? (a.lowercased() == b.lowercased())
     }
 
     public var contentType: String? { header("Content-Type") }

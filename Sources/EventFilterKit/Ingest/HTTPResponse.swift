@@ -31,15 +31,24 @@ public struct HTTPResponse: Sendable, Equatable {
     /// The CGI response (RFC 3875 §6): a `Status` header, the content type, any extra headers,
     /// a blank line and the body followed by a newline.
     public var cgiBytes: [UInt8] {
-        var text = "Status: \(status) \(HTTPResponse.singleLine(reason))\r\n"
-        text += "Content-Type: \(HTTPResponse.singleLine(contentType))\r\n"
-        for header in headers {
-            text += "\(HTTPResponse.singleLine(header.name)): \(HTTPResponse.singleLine(header.value))\r\n"
+        // A header must never carry a line break: it would let text end the header block. CR
+        // and LF are single bytes in UTF-8, never part of another character's bytes, so the
+        // lines are made on bytes and those two bytes become spaces.
+        var out: [UInt8] = []
+        out.reserveCapacity(64 + contentType.utf8.count + body.utf8.count)
+        func line(_ parts: String...) {
+            for part in parts {
+                for byte in part.utf8 { out.append(byte == 0x0D || byte == 0x0A ? 0x20 : byte) }
+            }
+            out += [0x0D, 0x0A]
         }
-        text += "\r\n"
-        text += body
-        text += "\n"
-        return Array(text.utf8)
+        line("Status: ", String(status), " ", reason)
+        line("Content-Type: ", contentType)
+        for header in headers { line(header.name, ": ", header.value) }
+        out += [0x0D, 0x0A]
+        out += body.utf8
+        out.append(0x0A)
+        return out
     }
 
     public static func reasonPhrase(for status: Int) -> String {
@@ -59,10 +68,5 @@ public struct HTTPResponse: Sendable, Equatable {
         case 503: return "Service Unavailable"
         default: return "Status \(status)"
         }
-    }
-
-    /// Header values must never carry a line break: it would let text end the header block.
-    static func singleLine(_ text: String) -> String {
-        String(String.UnicodeScalarView(text.unicodeScalars.map { $0 == "\r" || $0 == "\n" ? " " : $0 }))
     }
 }

@@ -29,7 +29,7 @@ enum StandardWebhook {
 
         // A "." in the id would let "id.ts.body" be re-split into another id, timestamp and body.
         // Byte by byte: the signed text is bytes, and Foundation's String search costs more than the HMAC.
-        guard id.utf8.count <= 256, !id.utf8.contains(UInt8(ascii: ".")), !id.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+        guard id.utf8.count <= 256, !id.utf8.contains(UInt8(ascii: ".")), !hasControlCharacter(id) else {
             throw WebhookRejection.malformed("webhook-id must be at most 256 characters without '.' or control characters")
         }
         guard timestampText.utf8.count <= 15, timestampText.utf8.allSatisfy({ $0 >= 48 && $0 <= 57 }),
@@ -43,17 +43,20 @@ enum StandardWebhook {
                 "webhook-timestamp is \(skew) seconds from now, outside the \(source.toleranceSeconds)-second window")
         }
 
-        let candidates = signatures.split(separator: " ", omittingEmptySubsequences: true).compactMap { entry -> [UInt8]? in
-            let parts = entry.split(separator: ",", maxSplits: 1, omittingEmptySubsequences: false)
-            guard parts.count == 2, parts[0] == "v1" else { return nil }
+        // Split on bytes (space and comma are single ASCII bytes in UTF-8): splitting the text
+        // into Characters cost more than the HMAC.
+        let candidates = Array(signatures.utf8).split(separator: UInt8(ascii: " ")).compactMap { entry -> [UInt8]? in
+            guard let comma = entry.firstIndex(of: UInt8(ascii: ",")), entry[..<comma].elementsEqual("v1".utf8) else { return nil }
             // An undecodable entry is kept as empty bytes so it simply fails to match.
-            return Crypto.base64Decode(String(parts[1])) ?? []
+            return Crypto.base64Decode(String(decoding: entry[(comma + 1)...], as: UTF8.self)) ?? []
         }
         guard !candidates.isEmpty else {
             throw WebhookRejection.unauthenticated("webhook-signature has no v1 signature")
         }
         let key = source.standardWebhooksKey ?? []
-        let expected = Crypto.hmac(.sha256, key: key, data: Array("\(id).\(timestampText).".utf8) + request.body)
+        let signedPrefix = Array("\(id).\(timestampText).".utf8)
+        let expected = HMACKey.shared(.sha256, key: key)?.mac(signedPrefix, request.body)
+            ?? Crypto.hmac(.sha256, key: key, data: signedPrefix + request.body)
         // Compare every candidate, so the time taken does not tell which one matched.
         let matches = candidates.reduce(false) { found, candidate in Crypto.constantTimeEqual(candidate, expected) || found }
         guard matches else { throw WebhookRejection.forbidden("webhook-signature does not match") }
@@ -83,5 +86,14 @@ enum StandardWebhook {
         }
         params["path"] = .string(source.normalizedPrefix)
         return [IncomingEvent(type: "\(source.name).\(type)", params: .object(params), dedupeKey: "standard:\(source.name):\(id)")]
+    }
+
+    /// True when `text` holds a control character (Unicode's general category Cc); for ASCII
+    /// text, a byte below 0x20 or 0x7F, checked without decoding scalars.
+    static func hasControlCharacter(_ text: String) -> Bool {
+        if text.utf8.allSatisfy({ $0 < 0x80 }) {
+            return text.utf8.contains { $0 < 0x20 || $0 == 0x7F }
+        }
+        return text.unicodeScalars.contains { $0.properties.generalCategory == .control }
     }
 }

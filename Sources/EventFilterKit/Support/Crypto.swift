@@ -115,7 +115,7 @@ public enum Crypto {
 
     /// Calls `body` with a pointer that is never nil, even for an empty array: libcrypto treats
     /// a NULL key or buffer differently from an empty one.
-    private static func withNonNullBytes<R>(_ bytes: [UInt8], _ body: (UnsafePointer<UInt8>, Int) -> R) -> R {
+    static func withNonNullBytes<R>(_ bytes: [UInt8], _ body: (UnsafePointer<UInt8>, Int) -> R) -> R {
         if bytes.isEmpty {
             let placeholder: [UInt8] = [0]
             return placeholder.withUnsafeBufferPointer { body($0.baseAddress!, 0) }

@@ -46,7 +46,8 @@ public final class FastCGIConnection {
         let id: UInt16
         let keepConnection: Bool
         var params: [UInt8] = []
-        var decodedParams: [String: String]?
+        /// The empty FCGI_PARAMS record that ends the parameters has arrived.
+        var paramsComplete = false
         var body: [UInt8] = []
         var bodyTooLarge = false
     }
@@ -122,13 +123,12 @@ public final class FastCGIConnection {
             // Out of `open` while it grows, so the append is in place: a copy left behind would
             // make every record copy all the parameters so far (quadratic in tiny records).
             open = nil
-            guard current.decodedParams == nil else { throw FastCGIProtocolError("FCGI_PARAMS after the end of the parameters") }
+            guard !current.paramsComplete else { throw FastCGIProtocolError("FCGI_PARAMS after the end of the parameters") }
             if content.isEmpty {
-                guard let params = FastCGIRecord.decodeParams(current.params) else {
+                guard FastCGIRecord.pairsAreWellFormed(current.params) else {
                     throw FastCGIProtocolError("malformed name-value pairs in FCGI_PARAMS")
                 }
-                current.decodedParams = params
-                current.params = []
+                current.paramsComplete = true
             } else {
                 guard current.params.count + content.count <= limits.paramsLimit else {
                     throw FastCGIProtocolError("parameters over the limit of \(limits.paramsLimit) bytes")
@@ -139,12 +139,12 @@ public final class FastCGIConnection {
         case .stdin:
             guard var current = open, current.id == id else { return }
             open = nil   // as for FCGI_PARAMS: the body grows in place, not copied per record
-            guard let params = current.decodedParams else {
+            guard current.paramsComplete else {
                 throw FastCGIProtocolError("FCGI_STDIN before the end of FCGI_PARAMS")
             }
             if content.isEmpty {
                 events.append(.request(FastCGIRequest(
-                    id: id, keepConnection: current.keepConnection, params: params,
+                    id: id, keepConnection: current.keepConnection, encodedParams: current.params,
                     body: current.bodyTooLarge ? [] : current.body, bodyTooLarge: current.bodyTooLarge)))
                 return
             }

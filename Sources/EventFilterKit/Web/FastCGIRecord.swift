@@ -113,8 +113,10 @@ public struct FastCGIRecord: Sendable, Equatable {
     /// as `decodePairs`, without a copy of each name and value on the way.
     public static func decodeParams(_ bytes: [UInt8]) -> [String: String]? {
         var params: [String: String] = [:]
-        let complete = walkPairs(bytes) { name, value in
-            params[String(decoding: bytes[name], as: UTF8.self)] = String(decoding: bytes[value], as: UTF8.self)
+        let complete = bytes.withUnsafeBufferPointer { buffer in
+            walkPairs(buffer) { name, value in
+                params[String(decoding: buffer[name], as: UTF8.self)] = String(decoding: buffer[value], as: UTF8.self)
+            }
         }
         return complete ? params : nil
     }
@@ -122,14 +124,21 @@ public struct FastCGIRecord: Sendable, Equatable {
     /// Decodes name-value pairs; nil when a length runs past the end of `bytes`.
     public static func decodePairs(_ bytes: [UInt8]) -> [(name: [UInt8], value: [UInt8])]? {
         var pairs: [(name: [UInt8], value: [UInt8])] = []
-        let complete = walkPairs(bytes) { name, value in pairs.append((Array(bytes[name]), Array(bytes[value]))) }
+        let complete = bytes.withUnsafeBufferPointer { buffer in
+            walkPairs(buffer) { name, value in pairs.append((Array(buffer[name]), Array(buffer[value]))) }
+        }
         return complete ? pairs : nil
+    }
+
+    /// True when `bytes` is a well-formed list of name-value pairs (no length runs past the end).
+    public static func pairsAreWellFormed(_ bytes: [UInt8]) -> Bool {
+        bytes.withUnsafeBufferPointer { walkPairs($0) { _, _ in } }
     }
 
     /// Walks the name-value pairs of FastCGI's encoding (each length one byte below 0x80, else four
     /// bytes with the top bit set), handing `body` the byte ranges of each name and value; false
     /// when a length runs past the end of `bytes`.
-    private static func walkPairs(_ bytes: [UInt8], _ body: (Range<Int>, Range<Int>) -> Void) -> Bool {
+    static func walkPairs(_ bytes: UnsafeBufferPointer<UInt8>, _ body: (Range<Int>, Range<Int>) -> Void) -> Bool {
         var index = 0
         func length() -> Int? {
             guard index < bytes.count else { return nil }

@@ -84,6 +84,10 @@ public final class FastCGIResponder {
     /// begun, and returns when no connection is left.
     public func serve() {
         signal(SIGPIPE, SIG_IGN)
+        // Keep up to 64 MB of freed memory rather than hand it back after every round: each
+        // round allocates and frees the same few hundred kilobytes, and returning them (brk) and
+        // taking them again (a page fault per fresh page) cost more kernel time than the answers' writes.
+        _ = cposix_keep_freed_memory(64 << 20, 1 << 20)
         for watched in [SIGTERM, SIGINT, SIGHUP] { _ = cposix_watch_signal(watched) }
         // Non-blocking accept: with several workers on one socket, another may take the connection
         // that woke this one.

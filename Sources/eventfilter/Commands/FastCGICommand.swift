@@ -182,10 +182,11 @@ private final class WebFrontState {
     }
 
     private func parse(_ request: FastCGIRequest) -> Parsed {
-        let method = request.params["REQUEST_METHOD"] ?? "?"
-        let path = request.params["PATH_INFO"] ?? ""
+        let variables = request.variables
+        let method = variables.method ?? "?"
+        let path = variables.pathInfo ?? ""
         let limit = router.intake.bodyLimit
-        var parsed = CGI.request(environment: request.params, body: { _ in request.body }, bodyLimit: limit)
+        var parsed = CGI.request(variables: variables, body: { _ in request.body }, bodyLimit: limit)
         if request.bodyTooLarge, parsed.statusOnFailure != 413 {
             // The body ran past the limit without a CONTENT_LENGTH saying so up front.
             parsed = .failure(HTTPResponseError(status: 413, reason: "body exceeds the limit of \(limit) bytes"))

@@ -135,6 +135,16 @@ final class WebhookStandardTests: XCTestCase {
         WebhookFixtures.assertRejected(process(typedBody, id: "msg.2Lx", timestamp: ts, signature: typedSignature), 400, secret: secret, mentioning: "'.'")
     }
 
+    /// A control character (Unicode category Cc: ASCII below 0x20, DEL, C1 such as U+0085) in the
+    /// id is refused before the signature is checked; other characters go on to the signature.
+    func testAControlCharacterInTheIdIsRefused() {
+        let ts = "\(timestamp)"
+        for id in ["msg\t1", "msg\u{7F}1", "msg\u{85}1", "msg\u{1}1"] {
+            WebhookFixtures.assertRejected(process(typedBody, id: id, timestamp: ts, signature: typedSignature), 400, secret: secret, mentioning: "control")
+        }
+        WebhookFixtures.assertRejected(process(typedBody, id: "msg_é1", timestamp: ts, signature: typedSignature), 403, secret: secret)
+    }
+
     func testSignedButMalformedPayloads() {
         let key = source.standardWebhooksKey!
         func signed(_ body: String, id: String = "msg_x") -> WebhookVerdict {

@@ -136,6 +136,11 @@ final class WebhookVerifierTests: XCTestCase {
             "Status: 405 Method Not Allowed\r\nContent-Type: text/plain; charset=utf-8\r\nAllow: POST\r\n\r\nuse POST\n")
         let injected = HTTPResponse(status: 200, reason: "OK\r\nSet-Cookie: x", body: "ok")
         XCTAssertFalse(String(decoding: injected.cgiBytes, as: UTF8.self).contains("\r\nSet-Cookie"))
+        let headerBreak = HTTPResponse(status: 200, body: "é ok", headers: [HTTPHeader("X-Note", "one\ntwo\r\nthree é")])
+        XCTAssertEqual(
+            String(decoding: headerBreak.cgiBytes, as: UTF8.self),
+            "Status: 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\nX-Note: one two  three é\r\n\r\né ok\n",
+            "a line break in a header becomes a space; other text, and the body, pass unchanged")
     }
 
     func testRequestHeaderLookupIsCaseInsensitive() {

@@ -53,6 +53,26 @@ final class CryptoTests: XCTestCase {
             "b613679a0814d9ec772f95d778c35fc5ff1697c493715653c6c712144292c5ad")
     }
 
+    /// A key set up once gives the one-shot HMAC on every use, whatever the message is split into.
+    func testAReusedHMACKeyMatchesTheOneShotHMAC() throws {
+        let jefe = Array("Jefe".utf8)
+        let key = try XCTUnwrap(HMACKey.shared(.sha256, key: jefe))
+        for _ in 0..<3 {
+            XCTAssertEqual(
+                Crypto.hexEncode(key.mac(Array("what do ya ".utf8), [], Array("want for nothing?".utf8))),
+                "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843", "RFC 4231 test case 2, in three parts")
+        }
+        XCTAssertTrue(HMACKey.shared(.sha256, key: jefe) === key, "the same key is set up once")
+        XCTAssertEqual(Crypto.hexEncode(try XCTUnwrap(HMACKey.shared(.sha256, key: [])).mac()),
+                       "b613679a0814d9ec772f95d778c35fc5ff1697c493715653c6c712144292c5ad")
+        for algorithm in HashAlgorithm.allCases {
+            let secret = Crypto.randomBytes(Int.random(in: 1...100)), data = Crypto.randomBytes(Int.random(in: 0...300))
+            let reused = try XCTUnwrap(HMACKey.shared(algorithm, key: secret))
+            XCTAssertEqual(reused.mac(data), Crypto.hmac(algorithm, key: secret, data: data), "\(algorithm)")
+            XCTAssertEqual(reused.mac(Array(data.prefix(7)), Array(data.dropFirst(7))), Crypto.hmac(algorithm, key: secret, data: data))
+        }
+    }
+
     func testConstantTimeEqual() {
         XCTAssertTrue(Crypto.constantTimeEqual([1, 2, 3], [1, 2, 3]))
         XCTAssertFalse(Crypto.constantTimeEqual([1, 2, 3], [1, 2, 4]))

@@ -23,7 +23,26 @@ final class GroupCommitTests: XCTestCase {
         try db.map("SELECT name FROM item ORDER BY name") { try $0.string("name") }
     }
 
-    /// Each item is stored unless its own answer says it was not; one transaction for all.
+    /// When every item is kept, each is run once, all in one transaction, and all are committed.
+    func testItemsAllKeptAreRunOnceAndCommittedTogether() throws {
+        var calls: [Int] = []
+        var autocommitSeen: [Bool] = []
+        let answers = try GroupCommit(database: db).run(3, { index -> Int in
+            calls.append(index)
+            autocommitSeen.append(self.db.isAutocommit)
+            try? self.db.execute("INSERT INTO item(name) VALUES (?)", ["item \(index)"])
+            return 200
+        }, kept: { $0 < 300 })
+        XCTAssertEqual(answers, [200, 200, 200])
+        XCTAssertEqual(calls, [0, 1, 2])
+        XCTAssertEqual(autocommitSeen, [false, false, false], "every item runs inside the one transaction")
+        XCTAssertEqual(try names(), ["item 0", "item 1", "item 2"])
+        XCTAssertTrue(db.isAutocommit, "the transaction is over")
+    }
+
+    /// Each item is stored unless its own answer says it was not; one transaction for all. The
+    /// first pass stops at the item not kept and is rolled back whole; the items are then run
+    /// again, each in a savepoint.
     func testAnItemNotKeptIsUndoneAndTheOthersAreCommitted() throws {
         var changesSeen: [Int] = []
         let answers = try GroupCommit(database: db).run(4, { index -> Int in
@@ -33,7 +52,7 @@ final class GroupCommitTests: XCTestCase {
             return index == 2 ? 400 : 200
         }, kept: { $0 < 300 })
         XCTAssertEqual(answers, [200, 200, 400, 200])
-        XCTAssertEqual(changesSeen, [0, 1, 2, 3])
+        XCTAssertEqual(changesSeen, [0, 1, 2, 0, 1, 2, 3])
         XCTAssertEqual(try names(), ["item 0", "item 1", "item 3"])
         XCTAssertTrue(db.isAutocommit, "the transaction is over")
     }
@@ -63,7 +82,23 @@ final class GroupCommitTests: XCTestCase {
         }, kept: { $0 < 300 })) { error in
             XCTAssertEqual("\(error)", "the transaction was rolled back before its commit")
         }
+        XCTAssertEqual(ran, [0, 1, 0, 1], "the first pass stops at the item not kept, the second at the lost transaction")
+        XCTAssertEqual(try names(), [])
+    }
+
+    /// The same when the item whose transaction was lost says it was kept: nothing is committed.
+    func testATransactionLostUnderAKeptItemThrows() throws {
+        var ran: [Int] = []
+        XCTAssertThrowsError(try GroupCommit(database: db).run(3, { index -> Int in
+            ran.append(index)
+            try? self.db.execute("INSERT INTO item(name) VALUES (?)", ["item \(index)"])
+            if index == 1 { try? self.db.execute("ROLLBACK") }
+            return 200
+        }, kept: { $0 < 300 })) { error in
+            XCTAssertEqual("\(error)", "the transaction was rolled back before its commit")
+        }
         XCTAssertEqual(ran, [0, 1])
         XCTAssertEqual(try names(), [])
+        XCTAssertTrue(db.isAutocommit)
     }
 }
