@@ -23,7 +23,7 @@ final class DigestStoreTests: XCTestCase {
         // One more of ann's, due a day later: not part of this digest.
         let later = try run.store.insertContent(RenderedContent(handler: "ezsubtree", subject: "[Test Site] later", text: "t", html: nil, thread: nil),
                                                 eventID: event.id, now: run.now)
-        try run.store.insertDigestItem(userID: ann.id, contentID: later, sendAt: run.now + 86_400)
+        try run.store.insertDigestItems([Store.DigestRows(contentID: later, sendAt: run.now + 86_400, userIDs: [ann.id])])
         let annItems = try run.store.db.map("SELECT id FROM digest_item WHERE user_id = ? AND send_at <= ? ORDER BY id", [ann.id, run.now]) { try $0.int64("id") }
         let bobItems = try run.store.db.map("SELECT id FROM digest_item WHERE user_id = ? ORDER BY id", [bob.id]) { try $0.int64("id") }
 
