@@ -122,7 +122,7 @@ public struct Outbox {
                     let outcomes = group.map { (id: $0.message.id, disposition: decide($0.message, $0.outcome)) }
                     var changed: [Bool] = []
                     try retryingWhileBusy("\(outcomes.count) messages were answered by the server and some may be sent again") {
-                        changed = try store.record(outcomes, now: now)
+                        changed = try store.recordGroup(outcomes, now: now)
                     }
                     for (outcome, changed) in zip(outcomes, changed) { report.count(outcome.disposition, changed: changed) }
                 }
