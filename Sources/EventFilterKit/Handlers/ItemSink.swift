@@ -63,7 +63,10 @@ final class ItemSink {
     func accept(_ items: [HandlerItem], event: Event) throws {
         var written = Counts()
         try store.inSavepoint {
-            for item in items { try write(item, event: event, counts: &written) }
+            // On PostgreSQL the handler's messages are written together, inside the savepoint.
+            try store.batchingQueuedMessages {
+                for item in items { try write(item, event: event, counts: &written) }
+            }
         }
         pending = pending + written
     }
