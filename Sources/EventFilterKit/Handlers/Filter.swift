@@ -296,8 +296,8 @@ public final class Filter {
     }
 
     /// Offers one event to every handler that has not handled it yet; the items of each go to the
-    /// sink in a savepoint of their own: a handler that fails (a value that cannot become mail,
-    /// say) fails alone and is retried at the next run, while storage errors stop the run.
+    /// sink all or nothing (`ItemSink.accept`): a handler that fails (a value that cannot become
+    /// mail, say) fails alone and is retried at the next run, while storage errors stop the run.
     private func process(_ event: Event, plan: HandlerRegistry.Plan, finished: Set<String>, outcomes: inout Outcomes,
                          renderer: MailRenderer, sink: ItemSink, report: inout Report) throws {
         let now = renderer.now

@@ -38,6 +38,9 @@ final class ItemSink {
     /// What the open transaction holds so far: counted once it commits.
     private(set) var pending = Counts()
     private var nextDigestTimes: [Int64: Int64] = [:]
+    /// Digest rows of the open transaction not written yet: they go in one statement before it
+    /// commits (or before anything in it touches digest items), not one statement per event.
+    private var waitingRows: [Store.DigestRows] = []
 
     init(store: Store, outbox: Outbox, renderer: MailRenderer, digests: Bool) {
         self.store = store
@@ -49,48 +52,144 @@ final class ItemSink {
     /// Runs `body` in a transaction; what the sink wrote in it counts once it committed.
     func inTransaction(_ body: () throws -> Void) throws {
         do {
-            try store.inTransaction(body)
+            try store.inTransaction {
+                try body()
+                try writeWaitingRows()
+            }
         } catch {
             pending = Counts()
+            waitingRows = []
             throw error
         }
         committed = committed + pending
         pending = Counts()
     }
 
-    /// Writes what one handler produced for `event`, all or nothing (a savepoint of the open
-    /// transaction): when a message cannot be composed, nothing of it stays and nothing counts.
+    /// Writes what one handler produced for `event`, all or nothing, without a savepoint of its
+    /// own: everything that can fail for a reason other than the store (a time zone, a message
+    /// that cannot be composed) is done before the first write, so a failure leaves nothing and
+    /// counts nothing. Once writing starts only the store can fail, and then the whole batch's
+    /// transaction is the unit: the error stops the run and the transaction is rolled back.
+    /// A savepoint per (event, handler) made SQLite copy every page it touched to a statement
+    /// journal, as many writes again as the rows themselves.
+    ///
+    /// Immediate messages are composed ahead too, up to `composedAhead` of them; an item for
+    /// more readers than that is written in a savepoint, composing as it goes, so memory stays
+    /// bounded whatever the number of readers.
     func accept(_ items: [HandlerItem], event: Event) throws {
+        var prepared: [Prepared] = []
+        var immediate = 0
+        for item in items {
+            if case .mail(let mail) = item { immediate += mail.recipients.count }
+        }
+        let ahead = immediate <= Self.composedAhead
+        for item in items { prepared.append(try prepare(item, composing: ahead)) }
         var written = Counts()
-        try store.inSavepoint {
-            // On PostgreSQL the handler's messages are written together, inside the savepoint.
-            try store.batchingQueuedMessages {
-                for item in items { try write(item, event: event, counts: &written) }
+        let rowsBefore = waitingRows.count
+        do {
+            // On PostgreSQL the handler's messages are written together (a few multi-row
+            // statements), before this returns.
+            if ahead {
+                try store.batchingQueuedMessages {
+                    for item in prepared { try write(item, event: event, counts: &written) }
+                }
+            } else {
+                try store.inSavepoint {
+                    try store.batchingQueuedMessages {
+                        for item in prepared { try write(item, event: event, counts: &written) }
+                    }
+                }
             }
+        } catch let error as any StorageError {
+            throw error
+        } catch let error where ahead {
+            throw WriteInterrupted(message: "\(error)")
+        } catch {
+            waitingRows.removeSubrange(rowsBefore...)  // their content went with the savepoint
+            throw error
         }
         pending = pending + written
     }
 
-    private func write(_ item: HandlerItem, event: Event, counts: inout Counts) throws {
+    /// Writes the open transaction's digest rows, in one statement for many events: each
+    /// statement inside a transaction keeps a copy of every page it changes that the
+    /// transaction had changed before (to undo the statement alone), and a reader's index pages
+    /// are changed again by every event, so a statement per event copied most of them each time.
+    private func writeWaitingRows() throws {
+        guard !waitingRows.isEmpty else { return }
+        try store.insertDigestItems(waitingRows)
+        waitingRows = []
+    }
+
+    /// The most immediate messages of one event and handler composed before anything is written.
+    static let composedAhead = 1_000
+
+    /// A write of the sink that failed for a reason other than the store's after earlier writes
+    /// of the same handler's items: the run stops so the transaction, and those writes, go.
+    struct WriteInterrupted: StorageError {
+        let message: String
+        var kind: StorageErrorKind { .other }
+        var description: String { "writing a handler's items failed half way: \(message)" }
+    }
+
+    /// A handler's item with everything decided that can fail without the store.
+    private enum Prepared {
+        case nodeDeleted(node: String, at: Int64)
+        case withdrawDigestItems(ofEvent: Int64)
+        /// Digest rows as (send time, readers): readers who share a send time are one statement.
+        /// `messages` holds the immediate ones, composed (nil: composed while writing).
+        case mail(content: RenderedContent, digestRows: [(sendAt: Int64, userIDs: [Int64])],
+                  immediate: [Recipient], messages: [(message: ComposedMessage, subject: String)]?)
+    }
+
+    private func prepare(_ item: HandlerItem, composing: Bool) throws -> Prepared {
+        switch item {
+        case .nodeDeleted(let node, let time):
+            return .nodeDeleted(node: node, at: time)
+        case .withdrawDigestItems(let notice):
+            return .withdrawDigestItems(ofEvent: notice)
+        case .mail(let items):
+            var bySendTime: [Int64: [Int64]] = [:]
+            var sendTimes: [Int64] = []
+            var immediate: [Recipient] = []
+            for recipient in items.recipients {
+                if digests, items.delivery == .recipientSetting, let userID = recipient.userID, let schedule = recipient.digest {
+                    let sendAt = try nextDigestTime(userID: userID, schedule: schedule, timezone: recipient.timezone)
+                    if bySendTime[sendAt] == nil { sendTimes.append(sendAt) }
+                    bySendTime[sendAt, default: []].append(userID)
+                } else {
+                    immediate.append(recipient)
+                }
+            }
+            let messages = composing ? try immediate.map { try compose(items.content, to: $0) } : nil
+            return .mail(content: items.content, digestRows: sendTimes.map { ($0, bySendTime[$0]!) },
+                         immediate: immediate, messages: messages)
+        }
+    }
+
+    private func compose(_ content: RenderedContent, to recipient: Recipient) throws -> (message: ComposedMessage, subject: String) {
+        (try renderer.compose(content, to: recipient), try renderer.localizedSubject(content, to: recipient))
+    }
+
+    private func write(_ item: Prepared, event: Event, counts: inout Counts) throws {
         switch item {
         case .nodeDeleted(let node, let time):
             try store.recordDeletedNode(node, at: time, eventID: event.id)
         case .withdrawDigestItems(let notice):
+            try writeWaitingRows()  // what it withdraws may be among them
             try store.withdrawDigestItems(ofEvent: notice)
-        case .mail(let items):
-            var contentID: Int64?
-            for recipient in items.recipients {
-                if digests, items.delivery == .recipientSetting, let userID = recipient.userID, let schedule = recipient.digest {
-                    let id = try contentID ?? store.insertContent(items.content, eventID: event.id, now: renderer.now)
-                    contentID = id
-                    let sendAt = try nextDigestTime(userID: userID, schedule: schedule, timezone: recipient.timezone)
-                    try store.insertDigestItem(userID: userID, contentID: id, sendAt: sendAt)
-                    counts.digestItems += 1
-                } else {
-                    try enqueue(try renderer.compose(items.content, to: recipient),
-                                subject: try renderer.localizedSubject(items.content, to: recipient), to: recipient)
-                    counts.messagesQueued += 1
+        case .mail(let content, let digestRows, let immediate, let messages):
+            if !digestRows.isEmpty {
+                let contentID = try store.insertContent(content, eventID: event.id, now: renderer.now)
+                for group in digestRows {
+                    waitingRows.append(Store.DigestRows(contentID: contentID, sendAt: group.sendAt, userIDs: group.userIDs))
+                    counts.digestItems += group.userIDs.count
                 }
+            }
+            for (index, recipient) in immediate.enumerated() {
+                let composed = try messages?[index] ?? compose(content, to: recipient)
+                try enqueue(composed.message, subject: composed.subject, to: recipient)
+                counts.messagesQueued += 1
             }
         }
     }
@@ -102,6 +201,7 @@ final class ItemSink {
     func sendDigest(_ message: ComposedMessage?, subject: String, to user: Recipient,
                     itemIDs: [Int64], contentIDs: [Int64]) throws -> Bool {
         struct ItemsChanged: Error {}
+        try writeWaitingRows()
         var written = Counts()
         do {
             try store.inSavepoint {

@@ -35,9 +35,42 @@ extension Store {
         return id
     }
 
-    func insertDigestItem(userID: Int64, contentID: Int64, sendAt: Int64) throws {
-        try db.execute("INSERT INTO digest_item(user_id, content_id, send_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
-                       [userID, contentID, sendAt])
+    /// Digest items of one content for readers who wait for the same send time.
+    struct DigestRows {
+        var contentID: Int64
+        var sendAt: Int64
+        var userIDs: [Int64]
+    }
+
+    /// One digest item for each reader of each of `groups`, in one set-based statement (the
+    /// groups a bound JSON list `[[content, send time, [user, ...]], ...]`); a reader who
+    /// already has an item keeps it.
+    ///
+    ///     try store.insertDigestItems([Store.DigestRows(contentID: content, sendAt: next, userIDs: [3, 4, 9])])
+    func insertDigestItems(_ groups: [DigestRows]) throws {
+        var list = "["
+        for group in groups where !group.userIDs.isEmpty {
+            if list.utf8.count > 1 { list += "," }
+            list += "[\(group.contentID),\(group.sendAt),[" + group.userIDs.map(String.init).joined(separator: ",") + "]]"
+        }
+        guard list.utf8.count > 1 else { return }
+        list += "]"
+        // Each backend walks a JSON list its own way; `WHERE true`: SQLite would otherwise read
+        // ON CONFLICT as a join's ON.
+        let rows = db.dialect == .postgresql
+            ? """
+              SELECT readers.value::bigint, (grouped.value->>0)::bigint, (grouped.value->>1)::bigint
+              FROM json_array_elements(?::json) AS grouped(value), json_array_elements_text(grouped.value->2) AS readers(value)
+              """
+            : """
+              SELECT readers.value, json_extract(grouped.value, '$[0]'), json_extract(grouped.value, '$[1]')
+              FROM json_each(?) AS grouped, json_each(grouped.value, '$[2]') AS readers
+              """
+        try db.execute("""
+            INSERT INTO digest_item(user_id, content_id, send_at)
+            \(rows) WHERE true
+            ON CONFLICT DO NOTHING
+            """, [list])
     }
 
     /// The user's items due at `time`, oldest event first. Reads the line fields only, never the

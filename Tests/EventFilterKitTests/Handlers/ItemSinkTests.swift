@@ -102,4 +102,57 @@ final class ItemSinkTests: XCTestCase {
         XCTAssertEqual(run.sink.pending, ItemSink.Counts())
         XCTAssertEqual(try run.count("outbox"), 0)
     }
+    func testDigestReadersInZonesOfTheirOwnEachWaitForTheirOwnNextTime() throws {
+        let run = try RunFixture()
+        for email in ["ann@example.com", "carl@example.com", "dora@example.com"] { try run.user(email, digest: ["daily", "08:00"]) }
+        let event = try run.event("kaltura.entry_add", ["name": "Spring news"])
+        var mail = try items(run, delivery: .recipientSetting, to: ["ann@example.com", "carl@example.com", "dora@example.com"])
+        mail.recipients[1].timezone = "Asia/Tokyo"  // 21:00 there now: its next 08:00 is 11 hours away
+
+        try run.sink.inTransaction { try run.sink.accept([.mail(mail)], event: event) }
+        XCTAssertEqual(run.sink.committed, ItemSink.Counts(digestItems: 3))
+        let rows = try run.store.db.map("""
+            SELECT u.email, i.send_at, i.content_id FROM digest_item AS i JOIN user AS u ON u.id = i.user_id ORDER BY u.email
+            """) { "\(try $0.string("email")) +\(try $0.int64("send_at") - run.now)" }
+        XCTAssertEqual(rows, ["ann@example.com +\(20 * 3600)", "carl@example.com +\(11 * 3600)", "dora@example.com +\(20 * 3600)"])
+        XCTAssertEqual(try run.count("content"), 1, "the readers share one content")
+        XCTAssertEqual(try run.count("outbox"), 0)
+    }
+
+    func testADigestReaderWhoseZoneCannotBeReadLeavesNothingOfTheHandlersItems() throws {
+        let run = try RunFixture()
+        try run.user("ann@example.com", digest: ["daily", "08:00"])
+        try run.user("bob@example.com", digest: ["daily", "08:00"])
+        let event = try run.event("ezpublish", ["node_id": "60"])
+        var mail = try items(run, delivery: .recipientSetting, to: ["ann@example.com", "bob@example.com"])
+        mail.recipients[1].timezone = "Not/AZone"
+        try run.sink.inTransaction {
+            XCTAssertThrowsError(try run.sink.accept([.nodeDeleted(node: "60", at: run.now), .mail(mail)], event: event)) {
+                XCTAssertFalse($0 is any StorageError, "the handler's failure, not the store's: the run goes on")
+            }
+            XCTAssertEqual(run.sink.pending, ItemSink.Counts())
+        }
+        XCTAssertEqual(run.sink.committed, ItemSink.Counts())
+        XCTAssertEqual(try run.count("digest_item"), 0, "ann's row is not written either")
+        XCTAssertEqual(try run.count("content"), 0)
+        XCTAssertEqual(try run.count("deleted_node"), 0, "the deletion before it goes too")
+    }
+
+    func testMoreImmediateReadersThanAreComposedAheadStillLeaveNothingWhenTheLastCannotBeComposed() throws {
+        let run = try RunFixture()
+        let event = try run.event("ezpublish", ["node_id": "60"])
+        let content = try run.renderer.render(bases: ["event"], handler: "ezsubtree", thread: nil,
+                                              ["name": .text("Spring news"), "type": .text("kaltura.entry_add")])
+        var recipients = (0...ItemSink.composedAhead).map {
+            Recipient(userID: nil, email: "reader\($0)@example.com", name: "", timezone: "UTC", digest: nil, unsubscribeToken: nil)
+        }
+        recipients[recipients.count - 1].timezone = "Not/AZone"
+        let mail = Items(content: content, recipients: recipients, delivery: .immediate)
+        try run.sink.inTransaction {
+            XCTAssertThrowsError(try run.sink.accept([.nodeDeleted(node: "60", at: run.now), .mail(mail)], event: event))
+            XCTAssertEqual(run.sink.pending, ItemSink.Counts())
+        }
+        XCTAssertEqual(try run.count("outbox"), 0, "the \(ItemSink.composedAhead) messages written before it went back")
+        XCTAssertEqual(try run.count("deleted_node"), 0)
+    }
 }

@@ -16,8 +16,8 @@ final class DigestStoreTests: XCTestCase {
                 let content = RenderedContent(handler: "ezsubtree", subject: "[Test Site] \(index)", text: "t", html: nil, thread: nil)
                 let id = try run.store.insertContent(content, eventID: event.id, now: run.now)
                 contents.append(id)
-                try run.store.insertDigestItem(userID: ann.id, contentID: id, sendAt: run.now)
-                if index % 2 == 0 { try run.store.insertDigestItem(userID: bob.id, contentID: id, sendAt: run.now) }
+                try run.store.insertDigestItems([Store.DigestRows(contentID: id, sendAt: run.now,
+                                                                   userIDs: index % 2 == 0 ? [ann.id, bob.id] : [ann.id])])
             }
         }
         let annItems = try run.store.db.map("SELECT id FROM digest_item WHERE user_id = ? ORDER BY id", [ann.id]) { try $0.int64("id") }

@@ -109,8 +109,9 @@ final class SubtreeHandler: EventHandler {
     /// The path's subscribers but the author; each recipient's rule node stands in their
     /// `unsubscribeSubject` until `handle` puts the words for it there.
     private func subscribers(of nodes: [String], excluding author: String?, store: Store) throws -> [Recipient] {
-        try store.subscribers(ofPath: nodes).compactMap { subscriber in
-            if let author, subscriber.recipient.email.caseInsensitiveCompare(author) == .orderedSame { return nil }
+        let author = author.map(AddressMatch.init)
+        return try store.subscribers(ofPath: nodes).compactMap { subscriber in
+            if let author, author.matches(subscriber.recipient.email) { return nil }
             var recipient = subscriber.recipient
             recipient.unsubscribeSubject = subscriber.ruleNode
             return recipient
