@@ -64,9 +64,11 @@ public struct Outbox {
         }
     }
 
-    /// Delivers every queued or deferred message that is due, in batches. Each acceptance is
-    /// committed as soon as the transport reports it, so a crash resends at most the messages
-    /// that were in flight.
+    /// Delivers every queued or deferred message that is due, in batches. Acceptances are
+    /// committed as soon as the transport reports them (in groups when several came in while the
+    /// previous group committed), so a crash resends at most the messages the transport had in
+    /// the server's hands unrecorded: one per SMTP connection unless `MaxUnrecordedAcceptances`
+    /// says otherwise.
     ///
     /// The commit per accepted message is the hot path, so it is the smallest write there is: a
     /// row appended to `outbox_delivered`. The outbox rows are then marked sent once per batch
@@ -110,8 +112,19 @@ public struct Outbox {
                 }
                 for (outcome, changed) in zip(outcomes, changed) { report.count(outcome.disposition, changed: changed) }
             } else {
-                try transport.deliver(messages) { message, outcome in
-                    try record(decide(message, outcome), for: message.id, now: now, into: &report)
+                // Each group of outcomes the transport hands over commits before the transport
+                // may let more messages be accepted (it bounds how many wait, see MailTransport).
+                try transport.deliver(messages) { group in
+                    if group.count == 1, let only = group.first {
+                        try record(decide(only.message, only.outcome), for: only.message.id, now: now, into: &report)
+                        return
+                    }
+                    let outcomes = group.map { (id: $0.message.id, disposition: decide($0.message, $0.outcome)) }
+                    var changed: [Bool] = []
+                    try retryingWhileBusy("\(outcomes.count) messages were answered by the server and some may be sent again") {
+                        changed = try store.recordGroup(outcomes, now: now)
+                    }
+                    for (outcome, changed) in zip(outcomes, changed) { report.count(outcome.disposition, changed: changed) }
                 }
             }
             try store.settleDeliveredMail()

@@ -16,4 +16,11 @@ final class RedirectingTransport: MailTransport {
         let redirected = messages.map { OutgoingMessage(id: $0.id, sender: $0.sender, recipient: receiver, bytes: $0.bytes) }
         try inner.deliver(redirected) { message, outcome in try report(originals[message.id]!, outcome) }
     }
+
+    /// Keeps the inner transport's grouping (and its bound on acceptances awaiting their record).
+    func deliver(_ messages: [OutgoingMessage], recordingGroups record: ([(message: OutgoingMessage, outcome: DeliveryOutcome)]) throws -> Void) throws {
+        let originals = Dictionary(uniqueKeysWithValues: messages.map { ($0.id, $0) })
+        let redirected = messages.map { OutgoingMessage(id: $0.id, sender: $0.sender, recipient: receiver, bytes: $0.bytes) }
+        try inner.deliver(redirected) { group in try record(group.map { (originals[$0.message.id]!, $0.outcome) }) }
+    }
 }

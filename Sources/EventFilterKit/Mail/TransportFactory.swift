@@ -84,6 +84,13 @@ public enum TransportFactory {
             }
             configuration.maxConnections = connections
         }
+        if let limit = try mail.int(block, "MaxUnrecordedAcceptances") {
+            let range = SMTPConfiguration.unrecordedAcceptancesRange
+            guard range.contains(limit) else {
+                throw EventFilterError.failure("site.ini [MailSettings] MaxUnrecordedAcceptances must be \(range.lowerBound)-\(range.upperBound), got \(limit)")
+            }
+            configuration.maxUnrecordedAcceptances = limit
+        }
         return configuration
     }
 }

@@ -14,7 +14,7 @@ enum SettingsSchema {
             "MailSettings": [
                 "Transport", "AdminEmail", "EmailSender", "TransportServer", "TransportPort", "TransportUser", "TransportPassword",
                 "TransportConnectionType", "TransportVerifyCertificate", "TransportCAFile", "TransportConnectTimeout",
-                "TransportTimeout", "MaxConnections", "SenderHost", "SendmailPath", "SendmailOptions", "SendmailTimeout",
+                "TransportTimeout", "MaxConnections", "MaxUnrecordedAcceptances", "SenderHost", "SendmailPath", "SendmailOptions", "SendmailTimeout",
                 "DebugSending", "DebugReceiverEmail", "TransportAllowPlaintextAuth", "BounceAddress", "BounceDisableAfter",
                 "EmailReplyTo",
                 // eZ Publish's, accepted and not used

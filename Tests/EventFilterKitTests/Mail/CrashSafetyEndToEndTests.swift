@@ -2,9 +2,27 @@ import Foundation
 import XCTest
 
 /// kill -9 in the middle of delivering 1,000 messages, a few times, then a clean run: every
-/// message arrives, with at most one duplicate per kill.
+/// message arrives, with at most one duplicate per kill and connection (or per
+/// `MaxUnrecordedAcceptances`, when set): the messages the server may hold unrecorded.
 final class CrashSafetyEndToEndTests: XCTestCase {
     func testKillNineDuringDeliveryLosesNothingAndDuplicatesAtMostOnePerKill() throws {
+        try killDuringDelivery(mailSettings: "", duplicatesPerKill: 1)
+    }
+
+    func testKillNineWithFourConnectionsDuplicatesAtMostOnePerConnectionPerKill() throws {
+        try killDuringDelivery(mailSettings: "MaxConnections=4\n", duplicatesPerKill: 4)
+    }
+
+    /// The window, not the number of connections, is the bound: four connections, one unrecorded.
+    func testKillNineWithFourConnectionsAndOneUnrecordedAcceptanceDuplicatesAtMostOnePerKill() throws {
+        try killDuringDelivery(mailSettings: "MaxConnections=4\nMaxUnrecordedAcceptances=1\n", duplicatesPerKill: 1)
+    }
+
+    func testKillNineWithAWiderWindowDuplicatesAtMostTheWindowPerKill() throws {
+        try killDuringDelivery(mailSettings: "MaxConnections=4\nMaxUnrecordedAcceptances=20\n", duplicatesPerKill: 20)
+    }
+
+    private func killDuringDelivery(mailSettings: String, duplicatesPerKill: Int) throws {
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("ef-crash-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: scratch) }
         let server = try SMTPTestServer.start(port: 0, directory: scratch.appendingPathComponent("server"), arguments: [])
@@ -14,7 +32,7 @@ final class CrashSafetyEndToEndTests: XCTestCase {
             Transport=SMTP
             TransportServer=127.0.0.1
             TransportPort=\(server.port)
-
+            \(mailSettings)
             """)
         let now = "2026-05-04T10:00:00Z"
         for user in 1...10 {
@@ -63,9 +81,9 @@ final class CrashSafetyEndToEndTests: XCTestCase {
         }
         XCTAssertEqual(Set(seen.keys), expected, "every message delivered")
         let duplicates = seen.values.reduce(0) { $0 + $1 - 1 }
-        XCTAssertLessThanOrEqual(duplicates, killed, "at most one duplicate per kill")
+        XCTAssertLessThanOrEqual(duplicates, killed * duplicatesPerKill, "at most \(duplicatesPerKill) duplicates per kill")
         XCTAssertEqual(try root.scalar("SELECT count(*) FROM outbox WHERE state <> 'sent'"), 0)
-        print("kill -9 test: \(killed) kills, \(seen.values.reduce(0, +)) received for 1000 messages, \(duplicates) duplicates")
+        print("kill -9 test (\(mailSettings.replacingOccurrences(of: "\n", with: " "))): \(killed) kills, \(seen.values.reduce(0, +)) received for 1000 messages, \(duplicates) duplicates")
     }
 
     private static func size(of path: String) -> Int {

@@ -144,6 +144,33 @@ final class SettingsCheckEndToEndTests: XCTestCase {
         XCTAssertEqual(run.stderr, "eventfilter: settings/site.ini:13: [MailSettings] MaxConnections must be 1-64, got 100 (and 3 more; see eventfilter check)\n")
     }
 
+    func testAnUnrecordedAcceptanceLimitOutOfRangeStopsTheRunAndChangesNothing() throws {
+        for wrong in ["0", "501"] {
+            let root = try TestRoot(siteINI: """
+                [SiteSettings]
+                SiteName=Test Site
+                SiteURL=https://example.com
+
+                [MailSettings]
+                AdminEmail=admin@example.com
+                Transport=SMTP
+                TransportServer=127.0.0.1
+                MaxUnrecordedAcceptances=\(wrong)
+
+                """)
+            try root.ok("user", "add", "ann@example.com", now: now)
+            try root.ok("subscribe", "ann@example.com", "2", now: now)
+            try root.ok("event", "add", "ezpublish", "node_id=2", "path=/1/2/", "name=News", now: now)
+            let before = try root.dump()
+            let run = try root.run(["run"], now: now)
+            XCTAssertEqual(run.status, 1)
+            XCTAssertTrue(run.stderr.hasPrefix("eventfilter: settings/site.ini:"), run.stderr)
+            XCTAssertTrue(run.stderr.hasSuffix(": [MailSettings] MaxUnrecordedAcceptances must be 1-500, got \(wrong)\n"), run.stderr)
+            XCTAssertEqual(run.stderr.filter { $0 == "\n" }.count, 1)
+            XCTAssertEqual(try root.dump(), before, "the event waits for a run with fixed settings")
+        }
+    }
+
     /// site.ini is shared with eZ Publish, whose own blocks are not reported; a block a letter
     /// away from one eventfilter reads is a typo, and its settings would silently not apply.
     func testATypoInABlockNameIsReportedEvenInSiteINI() throws {

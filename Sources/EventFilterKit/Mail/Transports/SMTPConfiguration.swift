@@ -41,6 +41,10 @@ public struct SMTPConfiguration: Sendable, Equatable {
     public var timeout: Double = 60
     /// Parallel connections (eZ-style `MaxConnections`); each one is reused for many messages.
     public var maxConnections: Int = 1
+    /// How many messages may be in the server's hands before their acceptance is committed
+    /// (`MaxUnrecordedAcceptances`); a crash can send that many again. Nil: `maxConnections`,
+    /// one per connection. Larger lets acceptances commit in groups (a fsync each on PostgreSQL).
+    public var maxUnrecordedAcceptances: Int? = nil
     /// Lets AUTH go over a connection without TLS (`TransportAllowPlaintextAuth=enabled`). Off by
     /// default: anyone on the path could read the password, so `validate()` refuses
     /// `security == .none` with credentials unless this is set.
@@ -66,6 +70,9 @@ public struct SMTPConfiguration: Sendable, Equatable {
         self.maxConnections = maxConnections
         self.allowPlaintextAuthentication = allowPlaintextAuthentication
     }
+
+    /// What `MaxUnrecordedAcceptances` may be: a batch holds at most 500 messages anyway.
+    public static let unrecordedAcceptancesRange = 1...500
 
     /// `host:port` as an operator would type it; every failure reason starts with `smtp <this>:`.
     public var serverLabel: String {
@@ -122,6 +129,9 @@ public struct SMTPConfiguration: Sendable, Equatable {
         if !(1...64).contains(maxConnections) {
             throw fail("MaxConnections \(maxConnections) is not between 1 and 64")
         }
+        if let limit = maxUnrecordedAcceptances, !(Self.unrecordedAcceptancesRange).contains(limit) {
+            throw fail("MaxUnrecordedAcceptances \(limit) is not between 1 and \(Self.unrecordedAcceptancesRange.upperBound)")
+        }
     }
 }
 
@@ -135,6 +145,7 @@ extension SMTPConfiguration: CustomStringConvertible, CustomDebugStringConvertib
         if let caFile { parts.append("ca=\(caFile)") }
         parts.append("helo=\(heloName)")
         parts.append("connections=\(maxConnections)")
+        if let maxUnrecordedAcceptances { parts.append("unrecorded=\(maxUnrecordedAcceptances)") }
         return "SMTPConfiguration(" + parts.joined(separator: " ") + ")"
     }
 
@@ -147,6 +158,7 @@ extension SMTPConfiguration: CustomStringConvertible, CustomDebugStringConvertib
             "password": password == nil ? "nil" : "<hidden>",
             "verifyCertificate": verifyCertificate, "caFile": caFile as Any, "heloName": heloName,
             "connectTimeout": connectTimeout, "timeout": timeout, "maxConnections": maxConnections,
+            "maxUnrecordedAcceptances": maxUnrecordedAcceptances as Any,
             "allowPlaintextAuthentication": allowPlaintextAuthentication,
         ])
     }

@@ -8,9 +8,11 @@ import CCurl
 /// between transfers (no QUIT), so the second and later messages cost MAIL, RCPT, DATA and nothing
 /// else. After a failure curl closes the connection itself and the next message reconnects.
 ///
-/// ``SMTPTransport`` runs the transfers (``handle``) on its multi handle: ``prepare(_:)``, transfer,
-/// ``finish(_:)``. Not thread-safe: the transport's thread owns it.
-final class SMTPConnection {
+/// ``SMTPTransport`` gives each connection a thread of its own for one `deliver` call
+/// (``work(for:as:)``): ``prepare(_:window:)``, `curl_easy_perform`, ``finish(_:)`` per message.
+/// Not thread-safe: one thread at a time owns it (the transport's between calls, a worker's
+/// during one, handed over and back through ``SMTPDeliveryRun``'s lock), hence unchecked Sendable.
+final class SMTPConnection: @unchecked Sendable {
     /// curl_global_init runs once per process, before the first handle.
     static let libraryReady: Bool = curl_global_init(Int(CURL_GLOBAL_DEFAULT)) == CURLE_OK
 
@@ -84,9 +86,25 @@ final class SMTPConnection {
         return results.first { $0 != CURLE_OK } ?? CURLE_OK
     }
 
+    /// Sends the run's messages one after another until there are none left, then says so.
+    func work(for run: SMTPDeliveryRun, as worker: Int) {
+        while let message = run.nextMessage(worker: worker) {
+            if let refused = prepare(message, window: run) {
+                run.finish(message, verdict: SMTPVerdict(outcome: refused, sessionFailure: nil, sessionWorked: false), holdsSlot: false)
+                continue
+            }
+            let result = curl_easy_perform(handle)
+            if result == CURLE_OPERATION_TIMEDOUT { hangUp() }
+            let holdsSlot = exchange.holdsSlot
+            run.finish(message, verdict: finish(result), holdsSlot: holdsSlot)
+        }
+        run.workerDone()
+    }
+
     /// Readies the handle for one message. Returns an outcome instead when the message must not
     /// be sent at all; otherwise the caller runs the transfer and then calls ``finish(_:)``.
-    func prepare(_ message: OutgoingMessage) -> DeliveryOutcome? {
+    /// `window`, when given, is asked for a place before the message's final "." goes out.
+    func prepare(_ message: OutgoingMessage, window: SMTPDeliveryRun? = nil) -> DeliveryOutcome? {
         let prefix = "smtp \(configuration.serverLabel): "
         if let problem = SMTPEnvelope.problem(sender: message.sender, recipient: message.recipient) {
             return .permanentFailure(prefix + problem)
@@ -100,7 +118,7 @@ final class SMTPConnection {
         _ = ccurl_set_slist(handle, CURLOPT_MAIL_RCPT, list)
         // Lets curl announce SIZE= so a server can refuse an oversized message before DATA.
         _ = ccurl_set_long(handle, CURLOPT_INFILESIZE, message.bytes.count)
-        exchange.begin(uploading: message.bytes)
+        exchange.begin(uploading: message.bytes, window: window)
         errorBuffer[0] = 0
         return nil
     }
@@ -137,8 +155,8 @@ final class SMTPConnection {
     /// Cuts the connection the last transfer used, if curl still holds it open. After a timeout
     /// the server is not answering: curl may keep such a connection (a timeout while waiting for
     /// the reply to the message leaves it cached) and would later wait again for the reply to
-    /// its QUIT. A shut-down socket makes curl see it dead at once and drop it. Call it while the
-    /// handle is still in the multi handle.
+    /// its QUIT. A shut-down socket makes curl see it dead at once and drop it. Call it right
+    /// after the transfer, while curl still holds the connection.
     func hangUp() {
         var socket = curl_socket_t(-1)
         guard ccurl_get_socket(handle, &socket) == CURLE_OK, socket >= 0 else { return }

@@ -1,3 +1,5 @@
+import CCurl
+
 /// What the libcurl callbacks of one connection read and write during `curl_easy_perform`:
 /// the message being uploaded and what the server last said.
 ///
@@ -16,10 +18,16 @@ final class SMTPExchange {
     private var replyComplete = true
     /// Whether the server said anything during this attempt (else an old reply code is stale).
     private(set) var heardServer = false
+    /// Asked for a place before the final "." may go (see ``SMTPDeliveryRun``); nil: no window.
+    private var window: SMTPDeliveryRun?
+    /// This message got its place: its final "." may have been sent.
+    private(set) var holdsSlot = false
 
-    func begin(uploading bytes: [UInt8]) {
+    func begin(uploading bytes: [UInt8], window: SMTPDeliveryRun? = nil) {
         body = bytes
         offset = 0
+        self.window = window
+        holdsSlot = false
         stage = .connecting
         closing = false
         reply.removeAll(keepingCapacity: true)
@@ -29,11 +37,26 @@ final class SMTPExchange {
 
     func finish() {
         body = []
+        window = nil
     }
 
-    /// Copies the next part of the message into curl's buffer; 0 means end of message.
+    /// Copies the next part of the message into curl's buffer; 0 means end of message. With the
+    /// size announced, curl sends the final "." as soon as it has the last byte, so the last byte
+    /// is where the window is asked. When it is full, all but the last line ending go now and the
+    /// rest waits for a place, so the message crosses the wire while earlier outcomes commit.
     func read(into buffer: UnsafeMutablePointer<CChar>, capacity: Int) -> Int {
-        let count = min(capacity, body.count - offset)
+        var end = body.count
+        if let window, !holdsSlot, offset + capacity >= body.count {
+            if window.tryAcquireSlot() {
+                holdsSlot = true
+            } else if body.count - offset > 2 {
+                end = body.count - 2
+            } else {
+                guard window.acquireSlot() else { return Int(CURL_READFUNC_ABORT) }  // the run was cut off
+                holdsSlot = true
+            }
+        }
+        let count = min(capacity, end - offset)
         if count > 0 {
             body.withUnsafeBytes { source in
                 UnsafeMutableRawPointer(buffer).copyMemory(from: source.baseAddress! + offset, byteCount: count)

@@ -1,4 +1,5 @@
 import CCurl
+import Foundation
 
 /// Delivers over SMTP with libcurl, reusing each connection for many messages.
 ///
@@ -10,10 +11,14 @@ import CCurl
 /// if let reason = transport.suspendedReason { log("SMTP delivery suspended: \(reason)") }
 /// ```
 ///
-/// Up to `maxConnections` messages are in flight at once, each on its own connection, all driven
-/// by libcurl's multi interface on the calling thread: no worker threads, no locks, and `report`
-/// runs on the calling thread as soon as the server has answered a message (in completion
-/// order). Connections stay open between `deliver` calls.
+/// Up to `maxConnections` messages are in flight at once, each connection on a thread of its own
+/// (libcurl 7.x waits for the reply to a message's final "." inside the call that sends it, so
+/// connections sharing one thread would take turns). Outcomes are handed to the calling thread,
+/// which records them in groups while the connections go on: a connection sends a message's final
+/// "." only while fewer than `unrecordedLimit` accepted or answered messages wait for their record
+/// (``SMTPDeliveryRun``), so a crash sends at most that many again. It defaults to
+/// `maxConnections`, one per connection, which is what a commit after each message allowed.
+/// Connections stay open between `deliver` calls.
 ///
 /// Like Postfix's "dead destination", the first failure that is the server's or the settings'
 /// rather than a message's (connection refused, DNS, TLS, certificate, no STARTTLS, a refusing
@@ -28,12 +33,12 @@ import CCurl
 /// connection is used, so a wrong password costs one failed login per run, not one per
 /// connection.
 ///
-/// If `report` throws, the transfers in flight are cut off (they were not reported, so the outbox
-/// sends them again: at most `maxConnections - 1` duplicates) and `deliver` rethrows.
+/// If `report` (or `record`) throws, no message is started or completed any more; the messages
+/// whose final "." was already sent finish unreported (the outbox sends them again: within the
+/// same bound) and `deliver` rethrows once every connection's thread is done.
 public final class SMTPTransport: MailTransport {
     public let configuration: SMTPConfiguration
-    private let multi: UnsafeMutableRawPointer
-    /// Created as needed, up to `maxConnections`; their connections live in `multi`'s cache.
+    /// Created as needed, up to `maxConnections`; each handle keeps its own connection open.
     private var connections: [SMTPConnection] = []
     /// What the messages so far have shown about the server.
     private var server = SMTPServerState()
@@ -41,21 +46,13 @@ public final class SMTPTransport: MailTransport {
     /// Fails when a setting can never work (empty server, unreadable CA file, …).
     public init(configuration: SMTPConfiguration) throws {
         try configuration.validate()
-        guard SMTPConnection.libraryReady, let multi = curl_multi_init() else {
-            throw SMTPConfigurationError(message: "smtp \(configuration.serverLabel): libcurl could not be initialised")
-        }
         self.configuration = configuration
-        self.multi = multi
-        // Keep every connection open between batches (curl's default cache is 4 per active
-        // transfer, so a one-message batch would otherwise close the others).
-        _ = ccurl_multi_set_long(multi, CURLMOPT_MAXCONNECTS, configuration.maxConnections)
         // The first handle now, so a setting libcurl refuses fails here rather than per message.
         connections.append(try SMTPConnection(configuration: configuration))
     }
 
     deinit {
-        connections.removeAll()
-        curl_multi_cleanup(multi)  // says QUIT on the connections still open
+        connections.removeAll()  // each handle says QUIT on its connection if still open
     }
 
     /// TCP connections opened so far: with nothing failing, one per connection ever used.
@@ -68,137 +65,40 @@ public final class SMTPTransport: MailTransport {
     /// Messages handed to libcurl so far, each one a conversation with the server.
     var transfersStarted: Int { server.transfersStarted }
 
+    /// How many messages may be in the server's hands (final "." sent) before their outcome is
+    /// recorded: `MaxUnrecordedAcceptances`, else one per connection.
+    public var unrecordedLimit: Int { configuration.maxUnrecordedAcceptances ?? configuration.maxConnections }
+
     public func deliver(_ messages: [OutgoingMessage], report: (OutgoingMessage, DeliveryOutcome) throws -> Void) throws {
+        try deliver(messages) { group in
+            for finished in group { try report(finished.message, finished.outcome) }
+        }
+    }
+
+    public func deliver(_ messages: [OutgoingMessage], recordingGroups record: ([(message: OutgoingMessage, outcome: DeliveryOutcome)]) throws -> Void) throws {
+        guard !messages.isEmpty else { return }
         // A suspended run contacts nobody; one handle is enough to report the messages.
         let wanted = min(server.suspendedReason == nil ? configuration.maxConnections : 1, messages.count)
         while connections.count < wanted {
             connections.append(try SMTPConnection(configuration: configuration))
         }
-        var run = DeliveryRun(multi: multi, messages: messages, label: configuration.serverLabel, server: server)
-        defer { server = run.server }
+        let run = SMTPDeliveryRun(messages: messages, label: configuration.serverLabel, server: server,
+                                  unrecordedLimit: unrecordedLimit, workers: wanted)
+        for (worker, connection) in connections.prefix(wanted).enumerated() {
+            let thread = Thread { connection.work(for: run, as: worker) }
+            thread.stackSize = 1 << 20
+            thread.start()
+        }
         do {
-            try run.deliver(on: connections.prefix(wanted), report: report)
+            while let group = run.takeFinished() {
+                try record(group.map { ($0.message, $0.outcome) })
+                run.recorded(group)
+            }
         } catch {
             run.cutOff()
+            server = run.server
             throw error
         }
-    }
-}
-
-/// One `deliver` call: which message is next and which connection carries which message.
-private struct DeliveryRun {
-    let multi: UnsafeMutableRawPointer
-    let messages: [OutgoingMessage]
-    let label: String
-    var server: SMTPServerState
-    private var next = 0
-    private var inFlight: [UnsafeMutableRawPointer: (connection: SMTPConnection, message: OutgoingMessage)] = [:]
-    /// Connections held back until a session has worked (slow start).
-    private var waiting: [SMTPConnection] = []
-
-    init(multi: UnsafeMutableRawPointer, messages: [OutgoingMessage], label: String, server: SMTPServerState) {
-        self.multi = multi
-        self.messages = messages
-        self.label = label
-        self.server = server
-    }
-
-    mutating func deliver(on connections: ArraySlice<SMTPConnection>,
-                          report: (OutgoingMessage, DeliveryOutcome) throws -> Void) throws {
-        var starting = Array(connections)
-        if !server.sessionWorked && starting.count > 1 {
-            waiting = Array(starting.dropFirst())
-            starting = [starting[0]]
-        }
-        for connection in starting {
-            try startNext(on: connection, report: report)
-        }
-        while !inFlight.isEmpty {
-            var running: Int32 = 0
-            let performed = curl_multi_perform(multi, &running)
-            if performed != CURLM_OK {
-                try failEverything("libcurl failed: \(String(cString: curl_multi_strerror(performed)))", report: report)
-                return
-            }
-            var queued: Int32 = 0
-            var finishedAny = false
-            while let info = curl_multi_info_read(multi, &queued) {
-                guard info.pointee.msg == CURLMSG_DONE, let handle = info.pointee.easy_handle else { continue }
-                let result = info.pointee.data.result
-                if result == CURLE_OPERATION_TIMEDOUT { inFlight[handle]?.connection.hangUp() }
-                curl_multi_remove_handle(multi, handle)  // invalidates `info`
-                guard let (connection, message) = inFlight.removeValue(forKey: handle) else { continue }
-                let verdict = connection.finish(result)
-                if verdict.sessionWorked { server.sessionWorked = true }
-                if server.suspendedReason == nil { server.suspendedReason = verdict.sessionFailure }
-                try report(message, verdict.outcome)
-                try startNext(on: connection, report: report)
-                if server.sessionWorked {
-                    let idle = waiting
-                    waiting = []
-                    for connection in idle { try startNext(on: connection, report: report) }
-                }
-                finishedAny = true
-            }
-            // A transfer just started sends MAIL FROM on the next perform, so only wait when
-            // nothing finished. curl caps the wait at its next timer (timeouts).
-            if !inFlight.isEmpty && !finishedAny {
-                _ = curl_multi_poll(multi, nil, 0, 1000, nil)
-            }
-        }
-    }
-
-    /// Starts the next message that can be sent on `connection`; messages that must not be sent
-    /// at all are reported on the way.
-    private mutating func startNext(on connection: SMTPConnection,
-                                    report: (OutgoingMessage, DeliveryOutcome) throws -> Void) throws {
-        while next < messages.count {
-            let message = messages[next]
-            next += 1
-            if let reason = server.suspendedReason {
-                try report(message, notTried(message, because: reason))
-                continue
-            }
-            if let refused = connection.prepare(message) {
-                try report(message, refused)
-                continue
-            }
-            guard curl_multi_add_handle(multi, connection.handle) == CURLM_OK else {
-                connection.abandon()
-                try report(message, .temporaryFailure("smtp \(label): libcurl could not start a transfer"))
-                continue
-            }
-            inFlight[connection.handle] = (connection, message)
-            server.transfersStarted += 1
-            return
-        }
-    }
-
-    /// A message left alone because the server failed earlier in the run. An address that could
-    /// never be sent stays a permanent failure: that needs no server to know.
-    private func notTried(_ message: OutgoingMessage, because reason: String) -> DeliveryOutcome {
-        let prefix = "smtp \(label): "
-        if let problem = SMTPEnvelope.problem(sender: message.sender, recipient: message.recipient) {
-            return .permanentFailure(prefix + problem)
-        }
-        return .temporaryFailure(prefix + "not tried (delivery suspended for this run): \(reason)")
-    }
-
-    /// After `report` threw: stops the transfers in flight without reporting them.
-    mutating func cutOff() {
-        for (handle, entry) in inFlight {
-            curl_multi_remove_handle(multi, handle)
-            entry.connection.abandon()
-        }
-        inFlight.removeAll()
-        next = messages.count
-    }
-
-    private mutating func failEverything(_ reason: String, report: (OutgoingMessage, DeliveryOutcome) throws -> Void) throws {
-        let unfinished = inFlight.values.map(\.message) + messages[next...]
-        cutOff()
-        for message in unfinished {
-            try report(message, .temporaryFailure("smtp \(label): \(reason)"))
-        }
+        server = run.server
     }
 }

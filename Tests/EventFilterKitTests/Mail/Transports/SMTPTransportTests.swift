@@ -630,6 +630,53 @@ final class SMTPTransportTests: XCTestCase {
         XCTAssertEqual(transport.connectionsOpened, connections)
     }
 
+    /// The bound a crash relies on: whenever a group of outcomes is handed over for recording,
+    /// the server holds at most `MaxUnrecordedAcceptances` messages that no earlier group recorded.
+    /// The slow record (a store waiting for its disk) is what fills the window.
+    func testMessagesInTheServersHandsUnrecordedNeverExceedTheLimit() throws {
+        for limit in [1, 3] {
+            let server = try startServer()
+            var configuration = server.configuration
+            configuration.maxConnections = 4
+            configuration.maxUnrecordedAcceptances = limit
+            let transport = try SMTPTransport(configuration: configuration)
+            XCTAssertEqual(transport.unrecordedLimit, limit)
+            let messages = (1...60).map { message(Int64($0), to: "user\($0)@example.org") }
+
+            var recorded = 0
+            var mostUnrecorded = 0
+            var largestGroup = 0
+            try transport.deliver(messages) { group in
+                let held = try receivedFiles(server)
+                mostUnrecorded = max(mostUnrecorded, held - recorded)
+                largestGroup = max(largestGroup, group.count)
+                usleep(20_000)
+                recorded += group.count
+            }
+
+            XCTAssertEqual(recorded, 60)
+            XCTAssertEqual(try receivedFiles(server), 60)
+            XCTAssertLessThanOrEqual(mostUnrecorded, limit, "limit \(limit)")
+            XCTAssertLessThanOrEqual(largestGroup, limit, "limit \(limit): a group holds only what the window let through")
+            XCTAssertGreaterThan(Set(try server.received().map(\.envelope.peerPort)).count, 1, "the other connections worked meanwhile")
+        }
+    }
+
+    func testUnrecordedLimitDefaultsToOnePerConnectionAndRefusesNonsense() throws {
+        var configuration = SMTPConfiguration(server: "127.0.0.1", port: 2525, maxConnections: 4)
+        XCTAssertEqual(try SMTPTransport(configuration: configuration).unrecordedLimit, 4)
+        for wrong in [0, 501] {
+            configuration.maxUnrecordedAcceptances = wrong
+            XCTAssertThrowsError(try SMTPTransport(configuration: configuration)) { error in
+                XCTAssertEqual("\(error)".contains("MaxUnrecordedAcceptances \(wrong) is not between 1 and 500"), true, "\(error)")
+            }
+        }
+    }
+
+    private func receivedFiles(_ server: SMTPTestServer) throws -> Int {
+        try FileManager.default.contentsOfDirectory(atPath: server.directory.path).filter { $0.hasSuffix(".eml") }.count
+    }
+
     func testParallelConnectionsStayOpenBetweenBatches() throws {
         let server = try startServer()
         var configuration = server.configuration

@@ -1,0 +1,164 @@
+import Foundation
+
+/// One `deliver` call of ``SMTPTransport``, shared by its connection threads and the calling
+/// thread: which message is next, the outcomes waiting to be recorded, what the server has shown,
+/// and the acceptance window.
+///
+/// The window: a connection sends a message's final "." (after which the server may take it)
+/// only while fewer than `unrecordedLimit` messages have had theirs sent without their outcome
+/// being recorded. So at every moment at most `unrecordedLimit` messages can be in the server's
+/// hands with nothing in the store to say so, which is what a crash can send twice. Everything
+/// before the final "." (MAIL, RCPT, DATA, the message) goes on while the previous outcomes commit.
+///
+///     let run = SMTPDeliveryRun(messages: batch, label: "127.0.0.1:25", server: state, unrecordedLimit: 4, workers: 2)
+///     // each connection's thread: while let message = run.nextMessage(worker: i) { ... run.finish(...) }; run.workerDone()
+///     while let group = run.takeFinished() { try record(group); run.recorded(group) }
+///
+/// All state is behind one condition variable; unchecked Sendable for that reason.
+final class SMTPDeliveryRun: @unchecked Sendable {
+    struct Finished {
+        let message: OutgoingMessage
+        let outcome: DeliveryOutcome
+        /// Its final "." was sent: it holds a place in the window until its outcome is recorded.
+        let holdsSlot: Bool
+    }
+
+    private let condition = NSCondition()
+    private let messages: [OutgoingMessage]
+    private let label: String
+    private let unrecordedLimit: Int
+    private var state: SMTPServerState
+    private var next = 0
+    private var finished: [Finished] = []
+    private var slotsHeld = 0
+    private var cancelled = false
+    private var workersRunning: Int
+
+    init(messages: [OutgoingMessage], label: String, server: SMTPServerState, unrecordedLimit: Int, workers: Int) {
+        self.messages = messages
+        self.label = label
+        self.state = server
+        self.unrecordedLimit = max(1, unrecordedLimit)
+        self.workersRunning = workers
+    }
+
+    /// What the run learned about the server (read after every worker is done).
+    var server: SMTPServerState {
+        condition.lock()
+        defer { condition.unlock() }
+        return state
+    }
+
+    // MARK: The connections' threads
+
+    /// The next message for worker `worker`, or nil when there is none (or the run was cut off).
+    /// Until one session has got past AUTH only worker 0 works (a wrong password costs one failed
+    /// login per run). Once delivery is suspended, messages are finished as not tried here,
+    /// without contacting the server.
+    func nextMessage(worker: Int) -> OutgoingMessage? {
+        condition.lock()
+        defer { condition.unlock() }
+        while worker > 0 && !state.sessionWorked && state.suspendedReason == nil && next < messages.count && !cancelled {
+            condition.wait()
+        }
+        while next < messages.count && !cancelled {
+            let message = messages[next]
+            next += 1
+            if let reason = state.suspendedReason {
+                finished.append(Finished(message: message, outcome: notTried(message, because: reason), holdsSlot: false))
+                condition.broadcast()
+                continue
+            }
+            state.transfersStarted += 1
+            return message
+        }
+        return nil
+    }
+
+    /// Takes a place in the window if one is free at once.
+    func tryAcquireSlot() -> Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        guard slotsHeld < unrecordedLimit && !cancelled else { return false }
+        slotsHeld += 1
+        return true
+    }
+
+    /// Called just before a message's final "." is sent: waits for a place in the window. False
+    /// when the run was cut off meanwhile (the message must then not be completed).
+    func acquireSlot() -> Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        while slotsHeld >= unrecordedLimit && !cancelled { condition.wait() }
+        guard !cancelled else { return false }
+        slotsHeld += 1
+        return true
+    }
+
+    /// A message's attempt ended (or it was refused before any attempt).
+    func finish(_ message: OutgoingMessage, verdict: SMTPVerdict, holdsSlot: Bool) {
+        condition.lock()
+        defer { condition.unlock() }
+        if verdict.sessionWorked { state.sessionWorked = true }
+        if state.suspendedReason == nil { state.suspendedReason = verdict.sessionFailure }
+        if cancelled {
+            // Nobody records it any more; it stays queued and is sent at the next run.
+            if holdsSlot { slotsHeld -= 1 }
+        } else {
+            finished.append(Finished(message: message, outcome: verdict.outcome, holdsSlot: holdsSlot))
+        }
+        condition.broadcast()
+    }
+
+    func workerDone() {
+        condition.lock()
+        workersRunning -= 1
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    // MARK: The calling thread
+
+    /// Waits for finished messages and takes them all; nil once every worker is done and every
+    /// outcome was taken.
+    func takeFinished() -> [Finished]? {
+        condition.lock()
+        defer { condition.unlock() }
+        while finished.isEmpty && workersRunning > 0 { condition.wait() }
+        guard !finished.isEmpty else { return nil }
+        defer { finished.removeAll(keepingCapacity: true) }
+        return finished
+    }
+
+    /// `group` is recorded: its places in the window are free.
+    func recorded(_ group: [Finished]) {
+        let freed = group.reduce(0) { $0 + ($1.holdsSlot ? 1 : 0) }
+        guard freed > 0 else { return }
+        condition.lock()
+        slotsHeld -= freed
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// After recording failed: no message starts or completes any more, and this waits for the
+    /// workers to end their current attempts (bounded by the SMTP timeout). Messages that finish
+    /// meanwhile are not reported; they stay queued.
+    func cutOff() {
+        condition.lock()
+        cancelled = true
+        finished.removeAll()
+        condition.broadcast()
+        while workersRunning > 0 { condition.wait() }
+        condition.unlock()
+    }
+
+    /// A message left alone because the server failed earlier in the run. An address that could
+    /// never be sent stays a permanent failure: that needs no server to know.
+    private func notTried(_ message: OutgoingMessage, because reason: String) -> DeliveryOutcome {
+        let prefix = "smtp \(label): "
+        if let problem = SMTPEnvelope.problem(sender: message.sender, recipient: message.recipient) {
+            return .permanentFailure(prefix + problem)
+        }
+        return .temporaryFailure(prefix + "not tried (delivery suspended for this run): \(reason)")
+    }
+}

@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# Stage "smtp": `eventfilter run` delivering queued messages over SMTP to Postfix's smtp-sink, with
+# MaxConnections 1 and 4, next to its floor in the same run: Postfix's smtp-source -d (one reused
+# connection per session, as we do) at the same concurrency, to the same sink, with messages of the
+# same size. Messages/second; aims: >= 0.8x with 1 connection, >= 1.0x with 4.
+#   Tests/Bench/stage_smtp.sh [MESSAGES]        (MESSAGES = users x 100 events; default 10000)
+#   BACKEND=postgresql Tests/Bench/stage_smtp.sh  the outbox in a PostgreSQL server of the script's own
+#   EVENTFILTER=/path/to/eventfilter            that binary instead of a fresh release build
+#   WINDOW=64                                   also a row with 4 connections and
+#                                               MaxUnrecordedAcceptances=64 (0: no such row; default 64)
+#   REPEAT=3                                    runs of each, ours and the floor taking turns (medians)
+# The default rows keep the default bound: a crash sends again at most one message per connection.
+# Needs postfix (smtp-sink, smtp-source): apt-get install postfix.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+source Tests/Bench/backend.sh
+source Tests/Bench/floor.sh
+MESSAGES=${1:-10000}
+USERS=$(( MESSAGES / 100 ))
+WINDOW=${WINDOW:-64}
+REPEAT=${REPEAT:-3}
+command -v smtp-sink >/dev/null || { echo "needs postfix's smtp-sink and smtp-source (apt-get install postfix)"; exit 1; }
+if [ -n "${EVENTFILTER:-}" ]; then
+    EF=$EVENTFILTER
+else
+    swift build -c release --product eventfilter >/dev/null
+    EF="$PWD/.build/release/eventfilter"
+fi
+WORK=$(mktemp -d /tmp/ef-stage-smtp.XXXXXX)
+chmod 755 "$WORK"
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+smtp-sink -u nobody -c 127.0.0.1:$PORT 1000 >/dev/null 2>&1 &
+SINK=$!
+trap 'kill $SINK 2>/dev/null; wait $SINK 2>/dev/null || true; backend_stop; rm -rf "$WORK"' EXIT
+for _ in $(seq 1 50); do
+    python3 -c "import socket; socket.create_connection(('127.0.0.1', $PORT), 1).close()" 2>/dev/null && break
+    sleep 0.1
+done
+backend_start
+echo "backend: $BACKEND; $MESSAGES messages; load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+
+prepare() {  # NAME CONNECTIONS [WINDOW] -> a root with MESSAGES messages queued
+    local root="$WORK/$1" now=2026-05-04T10:00:00Z
+    mkdir -p "$root/settings"
+    cp settings/notification.ini "$root/settings/"
+    printf '[SiteSettings]\nSiteName=Bench\nSiteURL=https://bench.example.com\n[MailSettings]\nTransport=SMTP\nTransportServer=127.0.0.1\nTransportPort=%s\nMaxConnections=%s\nAdminEmail=bench@example.com\n' "$PORT" "$2" > "$root/settings/site.ini"
+    [ -n "${3:-}" ] && printf 'MaxUnrecordedAcceptances=%s\n' "$3" >> "$root/settings/site.ini"
+    backend_root "$root"
+    for i in $(seq 1 $USERS); do
+        "$EF" --root "$root" --now $now user add "user$i@example.com" >/dev/null
+        "$EF" --root "$root" --now $now subscribe "user$i@example.com" 2 >/dev/null
+    done
+    python3 -c "
+import json
+for i in range(100): print(json.dumps({'type':'ezpublish','params':{'node_id':str(i),'path':'/1/2/%d/'%i,'name':'Article %d with a title of ordinary length'%i}}))" \
+        | "$EF" --root "$root" --now $now event import - >/dev/null
+}
+
+ours() {  # NAME -> "delivered seconds" of the run's delivery stage (the filter before it not counted)
+    "$EF" --root "$WORK/$1" --now 2026-05-04T10:00:00Z run --verbose | sed -nE 's/^delivered ([0-9]+), .* in ([0-9.]+) s$/\1 \2/p'
+}
+
+source_rate() {  # SESSIONS SIZE -> messages/second of smtp-source -d; -l SIZE: as many bytes after DATA as ours (plus its few headers)
+    local seconds
+    seconds=$( { floor_seconds smtp-source -s "$1" -d -m "$MESSAGES" -l "$2" -f bench@example.com -t sink@example.com 127.0.0.1:$PORT; } 3>&1 )
+    python3 -c "print(round($MESSAGES / $seconds))"
+}
+
+rate() {  # DELIVERED SECONDS
+    python3 -c "print(round($1 / $2))"
+}
+
+prepare c1 1; prepare c4 4
+[ "$WINDOW" != 0 ] && prepare w4 4 "$WINDOW"
+# A shared machine's load comes and goes: each figure is the median of REPEAT runs, ours and the
+# floor taking turns, and the outbox put back to queued between our runs.
+median() { python3 -c "import statistics, sys; print(round(statistics.median(float(x) for x in sys.argv[1:])))" "$@"; }
+measure() {  # NAME SESSIONS AIM NOTE
+    local ours_rates=() floor_rates=() d s
+    for round in $(seq 1 "$REPEAT"); do
+        [ "$round" = 1 ] || backend_sql "$WORK/$1" "UPDATE outbox SET state = 'queued'" >/dev/null
+        read d s < <(ours "$1")
+        [ "$d" = "$MESSAGES" ] || { echo "$1 delivered $d of $MESSAGES" >&2; exit 1; }
+        ours_rates+=("$(rate "$d" "$s")")
+        [ -n "$size" ] || size=$(backend_sql "$WORK/$1" "SELECT CAST(avg(length(message)) AS integer) FROM outbox")
+        floor_rates+=("$(source_rate "$2" "$size")")
+    done
+    echo "$1: ours ${ours_rates[*]}, smtp-source -d -s $2 ${floor_rates[*]} (msgs/s; load $(cut -d' ' -f1 /proc/loadavg))"
+    floor_rate smtp "$(median "${ours_rates[@]}")" "$(median "${floor_rates[@]}")" "$3" "$4 ($MESSAGES messages of $size bytes, median of $REPEAT)"
+}
+size=
+measure c1 1 0.8 "1 connection"
+measure c4 4 1.0 "4 connections"
+[ "$WINDOW" != 0 ] && measure w4 4 1.0 "4 connections, MaxUnrecordedAcceptances=$WINDOW (a crash may resend up to $WINDOW)"
+echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
