@@ -68,7 +68,7 @@ printf '%-28s %12s %12s   (CPUs: %s)\n' "" "1 connection" "4 connections" "${CPU
 read d1 s1 < <(ours 1); read d4 s4 < <(ours 4); read df sf < <(ours file)
 r1=$(python3 -c "print(round($d1 / $s1))"); r4=$(python3 -c "print(round($d4 / $s4))"); rf=$(python3 -c "print(round($df / $sf))")
 sd1=$(source_rate 1 -d); sd4=$(source_rate 4 -d); sn1=$(source_rate 1 ""); sn4=$(source_rate 4 "")
-size=$(backend_sql "$WORK/root1" "SELECT CAST(avg(length(message)) AS integer) FROM outbox")
+size=$(backend_sql "$WORK/root1" "SELECT CAST(avg(length(message)) AS integer) FROM outbox_message")
 printf '%-28s %12s %12s   (msgs/s; %s messages of %s bytes, delivered %s and %s)\n' "eventfilter run (delivery)" "$r1" "$r4" "$MESSAGES" "$size" "$d1" "$d4"
 printf '%-28s %12s %12s\n' "smtp-source -d (reuse)" "$sd1" "$sd4"
 printf '%-28s %12s %12s\n' "smtp-source (new conn/msg)" "$sn1" "$sn4"

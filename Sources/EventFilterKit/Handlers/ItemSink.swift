@@ -87,11 +87,17 @@ final class ItemSink {
         var written = Counts()
         let rowsBefore = waitingRows.count
         do {
+            // On PostgreSQL the handler's messages are written together (a few multi-row
+            // statements), before this returns.
             if ahead {
-                for item in prepared { try write(item, event: event, counts: &written) }
+                try store.batchingQueuedMessages {
+                    for item in prepared { try write(item, event: event, counts: &written) }
+                }
             } else {
                 try store.inSavepoint {
-                    for item in prepared { try write(item, event: event, counts: &written) }
+                    try store.batchingQueuedMessages {
+                        for item in prepared { try write(item, event: event, counts: &written) }
+                    }
                 }
             }
         } catch let error as any StorageError {

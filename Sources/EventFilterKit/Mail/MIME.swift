@@ -48,12 +48,20 @@ enum MIME {
                     let byte = input[index]
                     let byteClass = classes[Int(byte)]
                     // Most bytes are plain and mid-line: they fit whether or not the line ends here.
-                    if byteClass == QuotedPrintableClass.literal && column < quotedPrintableLineLength - 1 {
-                        buffer[position] = byte
-                        position += 1
-                        column += 1
-                        index += 1
-                        continue
+                    // So are a `.` or `F` after a line's start, and a space or tab with more of
+                    // the line after it: none of them needs encoding there (the full check below
+                    // would say the same, at several times the cost; spaces are common in text).
+                    if column < quotedPrintableLineLength - 1 {
+                        if byteClass == QuotedPrintableClass.literal
+                            || column > 0 && (byteClass == QuotedPrintableClass.dot || byteClass == QuotedPrintableClass.capitalF)
+                            || byteClass == QuotedPrintableClass.whitespace && index + 1 < count
+                                && input[index + 1] != 13 && input[index + 1] != 10 {
+                            buffer[position] = byte
+                            position += 1
+                            column += 1
+                            index += 1
+                            continue
+                        }
                     }
                     if byteClass == QuotedPrintableClass.lineBreak {
                         buffer[position] = 13

@@ -108,7 +108,7 @@ public struct Outbox {
                 try transport.deliver(messages) { message, outcome in outcomes.append((message.id, decide(message, outcome))) }
                 var changed: [Bool] = []
                 try retryingWhileBusy("the outcomes of \(outcomes.count) delivered messages could not be recorded") {
-                    changed = try store.record(outcomes, now: now)
+                    changed = try store.recordGroup(outcomes, now: now)  // the acceptances in multi-row inserts
                 }
                 for (outcome, changed) in zip(outcomes, changed) { report.count(outcome.disposition, changed: changed) }
             } else {

@@ -68,12 +68,15 @@ extension Store {
         guard sharesWork else { return try dueOutboxSizes(now: now, after: after, limit: limit) }
         let me = try worker()
         let claimed = try db.map("""
-            UPDATE outbox SET claimed_by = ? WHERE id IN (
-                SELECT id FROM outbox
-                WHERE state IN ('queued', 'deferred') AND next_attempt_at <= ? AND id > ? AND \(claimable)
-                  AND NOT EXISTS (SELECT 1 FROM outbox_delivered WHERE outbox_id = outbox.id)
-                ORDER BY id LIMIT ? FOR UPDATE SKIP LOCKED)
-            RETURNING id, length(message) AS size
+            WITH claimed AS (
+                UPDATE outbox SET claimed_by = ? WHERE id IN (
+                    SELECT id FROM outbox
+                    WHERE state IN ('queued', 'deferred') AND next_attempt_at <= ? AND id > ? AND \(claimable)
+                      AND NOT EXISTS (SELECT 1 FROM outbox_delivered WHERE outbox_id = outbox.id)
+                    ORDER BY id LIMIT ? FOR UPDATE SKIP LOCKED)
+                RETURNING id)
+            SELECT claimed.id AS id, length(outbox_message.message) AS size
+            FROM claimed JOIN outbox_message ON outbox_message.outbox_id = claimed.id
             """, [me, now, after, me, limit]) { (id: try $0.int64("id"), size: try $0.int("size")) }
         return claimed.sorted { $0.id < $1.id }
     }
@@ -83,13 +86,12 @@ extension Store {
     func claimedOutboxMessages(now: Int64, after: Int64, through: Int64) throws -> [OutboxMessage] {
         guard sharesWork else { return try dueOutboxMessages(now: now, after: after, through: through) }
         return try db.map("""
-            SELECT id, sender, recipient, message, created_at, attempts FROM outbox
-            WHERE state IN ('queued', 'deferred') AND next_attempt_at <= ? AND id > ? AND id <= ? AND claimed_by = ?
-            ORDER BY id
-            """, [now, after, through, try worker()]) { row in
-            OutboxMessage(id: try row.int64("id"), sender: try row.string("sender"), recipient: try row.string("recipient"),
-                          bytes: try row.bytes("message"), createdAt: try row.int64("created_at"), attempts: try row.int("attempts"))
-        }
+            SELECT outbox.id AS id, sender, recipient, outbox_message.message AS message, created_at, attempts
+            FROM outbox JOIN outbox_message ON outbox_message.outbox_id = outbox.id
+            WHERE outbox.state IN ('queued', 'deferred') AND outbox.next_attempt_at <= ? AND outbox.id > ? AND outbox.id <= ?
+              AND outbox.claimed_by = ?
+            ORDER BY outbox.id
+            """, [now, after, through, try worker()]) { try Self.outboxMessage(from: $0) }
     }
 
     /// Runs `body` (composing and queueing one user's digest) holding that user's digest claim,

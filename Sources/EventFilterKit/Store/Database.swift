@@ -236,7 +236,9 @@ public final class Database: StoreDatabase {
         while sqlite3_step(plan) == SQLITE_ROW {
             let detail = String(cString: sqlite3_column_text(plan, 3))
             // A virtual table is json_each over a bound list (a path's nodes, some ids): small by construction.
-            if detail.hasPrefix("SCAN ") && !detail.contains("VIRTUAL TABLE") && !detail.hasPrefix("SCAN CONSTANT") {
+            // "SCAN 2 CONSTANT ROWS" is a multi-row VALUES list, no table at all.
+            if detail.hasPrefix("SCAN ") && !detail.contains("VIRTUAL TABLE") && !detail.hasPrefix("SCAN CONSTANT")
+                && !detail.hasSuffix(" CONSTANT ROWS") {
                 FileHandle.standardError.write(Data("query plan: \(detail) in: \(sql.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.joined(separator: " "))\n".utf8))
             }
         }

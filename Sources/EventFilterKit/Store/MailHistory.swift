@@ -64,7 +64,7 @@ extension Store {
             SELECT id, recipient, subject, state, attempts, created_at, next_attempt_at, last_error,
                    sender, message_id, last_attempt_at, sent_at, substr(message, 1, 65536) AS head, length(message) AS size,
                    acknowledged_at
-            FROM outbox WHERE id = ?
+            FROM outbox JOIN outbox_message ON outbox_message.outbox_id = outbox.id WHERE id = ?
             """, [id]) { row in
             let head = try row.bytes("head")
             let end = Self.headerEnd(head)

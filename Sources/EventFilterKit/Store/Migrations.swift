@@ -340,6 +340,52 @@ enum Migrations {
         DROP INDEX digest_item_due;
         CREATE INDEX digest_item_due ON digest_item(send_at, user_id);
         """,
+        // Message bodies apart from the state delivery updates: marking a message sent rewrites a
+        // row of a few hundred bytes, not one with the whole message in it. The state check is a
+        // chain of comparisons, since SQLite evaluates `state IN (five values)` by building a
+        // temporary b-tree at every insert. outbox is rebuilt for both (SQLite cannot drop a
+        // CHECK), keeping its AUTOINCREMENT counter, its ids and every index it had.
+        // outbox_message has no foreign key (a check per insert): the statements that delete
+        // outbox rows delete their bodies with them.
+        """
+        ALTER TABLE outbox RENAME TO outbox_old;
+        CREATE TABLE outbox (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            recipient TEXT NOT NULL,
+            sender TEXT NOT NULL,
+            message_id TEXT NOT NULL UNIQUE,
+            subject TEXT NOT NULL,
+            state TEXT NOT NULL DEFAULT 'queued'
+                CHECK (state = 'queued' OR state = 'sent' OR state = 'deferred' OR state = 'failed' OR state = 'cancelled'),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            created_at INTEGER NOT NULL,
+            next_attempt_at INTEGER NOT NULL,
+            last_attempt_at INTEGER,
+            last_error TEXT,
+            sent_at INTEGER,
+            acknowledged_at INTEGER,
+            reported_state TEXT,
+            claimed_by INTEGER
+        );
+        INSERT INTO outbox(id, recipient, sender, message_id, subject, state, attempts, created_at, next_attempt_at,
+                           last_attempt_at, last_error, sent_at, acknowledged_at, reported_state, claimed_by)
+            SELECT id, recipient, sender, message_id, subject, state, attempts, created_at, next_attempt_at,
+                   last_attempt_at, last_error, sent_at, acknowledged_at, reported_state, claimed_by FROM outbox_old;
+        -- the exact RFC 5322 bytes of each message, CRLF
+        CREATE TABLE outbox_message (
+            outbox_id INTEGER PRIMARY KEY,
+            message BLOB NOT NULL
+        );
+        INSERT INTO outbox_message(outbox_id, message) SELECT id, message FROM outbox_old;
+        DELETE FROM sqlite_sequence WHERE name = 'outbox';
+        INSERT INTO sqlite_sequence(name, seq) SELECT 'outbox', seq FROM sqlite_sequence WHERE name = 'outbox_old';
+        DROP TABLE outbox_old;
+        CREATE INDEX outbox_pending ON outbox(id, next_attempt_at) WHERE state IN ('queued', 'deferred');
+        CREATE INDEX outbox_attention ON outbox(state, id) WHERE state IN ('deferred', 'failed');
+        CREATE INDEX outbox_sent ON outbox(sent_at) WHERE state = 'sent';
+        CREATE INDEX outbox_recipient ON outbox(recipient COLLATE NOCASE, id);
+        CREATE INDEX outbox_cancelled ON outbox(last_attempt_at) WHERE state = 'cancelled';
+        """,
     ]
 
     /// Brings `db` to the newest schema version.

@@ -23,7 +23,12 @@ extension Store {
 
     /// Cancelled mail older than the retention goes, as sent mail does.
     func purgeCancelledMail(before cutoff: Int64) throws {
-        try db.execute("DELETE FROM outbox WHERE state = 'cancelled' AND last_attempt_at < ?", [cutoff])
+        try db.inTransaction {
+            try db.execute("""
+                DELETE FROM outbox_message WHERE outbox_id IN (SELECT id FROM outbox WHERE state = 'cancelled' AND last_attempt_at < ?)
+                """, [cutoff])
+            try db.execute("DELETE FROM outbox WHERE state = 'cancelled' AND last_attempt_at < ?", [cutoff])
+        }
     }
 
     // MARK: Acknowledging failed mail

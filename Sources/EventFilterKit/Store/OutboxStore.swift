@@ -39,21 +39,84 @@ public enum OutboxDisposition: Sendable, Equatable {
 /// at a time. A deferral or failure changes only a message still waiting: one cancelled while the
 /// server had it (its user removed or disabled) stays cancelled.
 extension Store {
-    /// Queues one composed message, due at `now`.
+    /// Queues one composed message, due at `now`: its state in `outbox`, its bytes in
+    /// `outbox_message` under the same id. Inside `batchingQueuedMessages` on PostgreSQL it is
+    /// written with the unit's others, before the unit ends.
     func queueMessage(recipient: String, sender: String, subject: String, message: ComposedMessage, now: Int64) throws {
+        if messageBatch != nil {
+            messageBatch!.append(QueuedMessage(recipient: recipient, sender: sender, subject: subject, message: message, createdAt: now))
+            if messageBatch!.count >= Self.messagesPerInsert { try writeMessageBatch() }
+            return
+        }
+        if db.dialect == .postgresql {
+            // One round trip for both rows.
+            try db.execute("""
+                WITH queued AS (
+                    INSERT INTO outbox(recipient, sender, message_id, subject, created_at, next_attempt_at)
+                    VALUES (?, ?, ?, ?, ?, ?) RETURNING id)
+                INSERT INTO outbox_message(outbox_id, message) SELECT id, ? FROM queued
+                """, [recipient, sender, message.messageID, subject, now, now, message.bytes])
+            return
+        }
         try db.execute("""
-            INSERT INTO outbox(recipient, sender, message_id, subject, message, created_at, next_attempt_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?)
-            """, [recipient, sender, message.messageID, subject, message.bytes, now, now])
+            INSERT INTO outbox(recipient, sender, message_id, subject, created_at, next_attempt_at)
+            VALUES (?, ?, ?, ?, ?, ?)
+            """, [recipient, sender, message.messageID, subject, now, now])
+        try db.execute("INSERT INTO outbox_message(outbox_id, message) VALUES (?, ?)", [db.lastInsertRowID, message.bytes])
+    }
+
+    /// Runs `body`, in which the messages queued on PostgreSQL are written together (a few
+    /// multi-row statements, not a round trip each) before this returns; when `body` throws, none
+    /// is written. Call it inside the transaction or savepoint the messages belong to, so they
+    /// commit or roll back with it. On SQLite, where a statement costs no round trip, each
+    /// message is written at once.
+    ///
+    ///     try store.inSavepoint { try store.batchingQueuedMessages { try queueAll(items) } }
+    func batchingQueuedMessages<T>(_ body: () throws -> T) throws -> T {
+        guard db.dialect == .postgresql, messageBatch == nil else { return try body() }
+        messageBatch = []
+        defer { messageBatch = nil }
+        let result = try body()
+        try writeMessageBatch()
+        return result
+    }
+
+    /// Rows per multi-row insert: 6 values each, well inside PostgreSQL's 65,535 parameters.
+    static let messagesPerInsert = 500
+
+    /// Writes the batched messages in one statement: the state rows, then their bodies by the ids
+    /// handed out, in queueing order.
+    private func writeMessageBatch() throws {
+        guard let batch = messageBatch, !batch.isEmpty else { return }
+        var arguments: [DatabaseValueConvertible] = []
+        arguments.reserveCapacity(batch.count * 6)
+        var rows: [String] = []
+        rows.reserveCapacity(batch.count)
+        for (index, message) in batch.enumerated() {
+            rows.append("(\(index), ?, ?, ?, ?, ?::bigint, ?::bytea)")
+            arguments += [message.recipient, message.sender, message.message.messageID, message.subject, message.createdAt,
+                          message.message.bytes] as [DatabaseValueConvertible]
+        }
+        try db.execute("""
+            WITH batch(position, recipient, sender, message_id, subject, created_at, message) AS (VALUES \(rows.joined(separator: ", "))),
+            queued AS (
+                INSERT INTO outbox(recipient, sender, message_id, subject, created_at, next_attempt_at)
+                SELECT recipient, sender, message_id, subject, created_at, created_at FROM batch ORDER BY position
+                RETURNING id, message_id)
+            INSERT INTO outbox_message(outbox_id, message)
+            SELECT queued.id, batch.message FROM queued JOIN batch ON batch.message_id = queued.message_id
+            """, arguments)
+        messageBatch = []
     }
 
     /// The ids and sizes in bytes of up to `limit` queued or deferred messages due at `now`, with
     /// ids above `after`, in id order. Reads no message: `length()` of a blob does not read it.
     func dueOutboxSizes(now: Int64, after: Int64, limit: Int) throws -> [(id: Int64, size: Int)] {
         try db.map("""
-            SELECT id, length(message) AS size FROM outbox
-            WHERE state IN ('queued', 'deferred') AND next_attempt_at <= ? AND id > ?
-            ORDER BY id LIMIT ?
+            SELECT outbox.id AS id, length(outbox_message.message) AS size
+            FROM outbox JOIN outbox_message ON outbox_message.outbox_id = outbox.id
+            WHERE outbox.state IN ('queued', 'deferred') AND outbox.next_attempt_at <= ? AND outbox.id > ?
+            ORDER BY outbox.id LIMIT ?
             """, [now, after, limit]) { (id: try $0.int64("id"), size: try $0.int("size")) }
     }
 
@@ -61,13 +124,17 @@ extension Store {
     /// in id order.
     func dueOutboxMessages(now: Int64, after: Int64, through: Int64) throws -> [OutboxMessage] {
         try db.map("""
-            SELECT id, sender, recipient, message, created_at, attempts FROM outbox
-            WHERE state IN ('queued', 'deferred') AND next_attempt_at <= ? AND id > ? AND id <= ?
-            ORDER BY id
-            """, [now, after, through]) { row in
-            OutboxMessage(id: try row.int64("id"), sender: try row.string("sender"), recipient: try row.string("recipient"),
-                          bytes: try row.bytes("message"), createdAt: try row.int64("created_at"), attempts: try row.int("attempts"))
-        }
+            SELECT outbox.id AS id, sender, recipient, outbox_message.message AS message, created_at, attempts
+            FROM outbox JOIN outbox_message ON outbox_message.outbox_id = outbox.id
+            WHERE outbox.state IN ('queued', 'deferred') AND outbox.next_attempt_at <= ? AND outbox.id > ? AND outbox.id <= ?
+            ORDER BY outbox.id
+            """, [now, after, through]) { try Self.outboxMessage(from: $0) }
+    }
+
+    /// A due message as `dueOutboxMessages` and `claimedOutboxMessages` read it.
+    static func outboxMessage(from row: Row) throws -> OutboxMessage {
+        OutboxMessage(id: try row.int64("id"), sender: try row.string("sender"), recipient: try row.string("recipient"),
+                      bytes: try row.bytes("message"), createdAt: try row.int64("created_at"), attempts: try row.int("attempts"))
     }
 
     /// Records that the transport accepted message `id` at `now` with `reply`: one appended row,
@@ -168,12 +235,14 @@ extension Store {
             return
         }
         try db.inTransaction {
+            // One join, the small state row rewritten (the message's bytes live in outbox_message
+            // and are not touched). The IN names the outbox rows by id, so SQLite's planner walks
+            // the acceptances and finds each message by its id rather than scanning the outbox.
             try db.execute("""
-                UPDATE outbox SET state = 'sent', attempts = attempts + 1,
-                    last_error = (SELECT reply FROM outbox_delivered WHERE outbox_id = outbox.id),
-                    sent_at = (SELECT sent_at FROM outbox_delivered WHERE outbox_id = outbox.id),
-                    last_attempt_at = (SELECT sent_at FROM outbox_delivered WHERE outbox_id = outbox.id)
-                WHERE id IN (SELECT outbox_id FROM outbox_delivered)
+                UPDATE outbox SET state = 'sent', attempts = attempts + 1, last_error = settled.reply,
+                    sent_at = settled.sent_at, last_attempt_at = settled.sent_at
+                FROM outbox_delivered AS settled
+                WHERE outbox.id = settled.outbox_id AND outbox.id IN (SELECT outbox_id FROM outbox_delivered)
                 """)
             try db.execute("DELETE FROM outbox_delivered")
         }
@@ -215,7 +284,12 @@ extension Store {
 
     /// Removes sent messages sent before `cutoff`.
     func purgeSentMail(before cutoff: Int64) throws {
-        try db.execute("DELETE FROM outbox WHERE state = 'sent' AND sent_at < ?", [cutoff])
+        try db.inTransaction {
+            try db.execute("""
+                DELETE FROM outbox_message WHERE outbox_id IN (SELECT id FROM outbox WHERE state = 'sent' AND sent_at < ?)
+                """, [cutoff])
+            try db.execute("DELETE FROM outbox WHERE state = 'sent' AND sent_at < ?", [cutoff])
+        }
     }
 
     /// The outbox by state. Each count goes through its own partial index: sent mail kept for

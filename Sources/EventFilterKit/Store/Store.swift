@@ -42,6 +42,10 @@ public final class Store {
     /// This process's worker number on PostgreSQL, drawn on its first claim (`ClaimStore.swift`).
     var workerNumber: Int?
 
+    /// Messages queued inside `batchingQueuedMessages` and not yet written (PostgreSQL only;
+    /// nil outside such a unit, where each message is written at once).
+    var messageBatch: [QueuedMessage]?
+
     /// `PRAGMA application_id` of an eventfilter store: "EvFl" in ASCII.
     static let applicationID: Int32 = 0x4576_466C
 

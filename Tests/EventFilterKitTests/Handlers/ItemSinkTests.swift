@@ -49,6 +49,27 @@ final class ItemSinkTests: XCTestCase {
         XCTAssertEqual(try run.count("content"), 0)
     }
 
+    /// A handler's messages for one event are written before `accept` returns (on PostgreSQL
+    /// together, in one statement), each message's bytes under the id of its own state row.
+    func testEachMessageOfAHandlerIsStoredUnderItsOwnIDBeforeAcceptReturns() throws {
+        let run = try RunFixture()
+        let emails = (1...7).map { "reader\($0)@example.com" }
+        for email in emails { try run.user(email) }
+        let event = try run.event("ezpublish", ["node_id": "60"])
+        try run.sink.inTransaction {
+            try run.sink.accept([.mail(try items(run, delivery: .immediate, to: emails))], event: event)
+            XCTAssertEqual(try run.count("outbox"), emails.count, "written inside the transaction, before its commit")
+            XCTAssertEqual(try run.count("outbox_message"), emails.count)
+        }
+        let stored = try run.store.db.map("""
+            SELECT recipient, message FROM outbox JOIN outbox_message ON outbox_message.outbox_id = outbox.id ORDER BY outbox.id
+            """) { (try $0.string("recipient"), try ParsedMail(bytes: try $0.bytes("message"))) }
+        XCTAssertEqual(stored.map(\.0), emails, "queued in the handler's order")
+        for (recipient, mail) in stored {
+            XCTAssertEqual(mail.header("To"), recipient, "each message's bytes are its own recipient's")
+        }
+    }
+
     func testItemsThatCannotBeWrittenLeaveNothingAndCountNothing() throws {
         let run = try RunFixture()
         try run.user("bob@example.com")
@@ -64,6 +85,7 @@ final class ItemSinkTests: XCTestCase {
         }
         XCTAssertEqual(run.sink.committed, ItemSink.Counts())
         XCTAssertEqual(try run.count("outbox"), before, "the first message of the pair went back with the savepoint")
+        XCTAssertEqual(try run.count("outbox_message"), before, "and its bytes with it")
         XCTAssertEqual(try run.count("deleted_node"), 0)
     }
 

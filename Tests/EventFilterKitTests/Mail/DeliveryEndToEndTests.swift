@@ -38,7 +38,7 @@ final class DeliveryEndToEndTests: XCTestCase {
     }
 
     private func messageBytes(_ root: TestRoot, recipient: String) throws -> [UInt8] {
-        let hex = try root.text("SELECT \(root.hexSQL("message")) FROM outbox WHERE recipient = '\(recipient)'")
+        let hex = try root.text("SELECT \(root.hexSQL("message")) FROM outbox JOIN outbox_message ON outbox_id = id WHERE recipient = '\(recipient)'")
         return try XCTUnwrap(Crypto.hexDecode(hex), "the message of \(recipient)")
     }
 

@@ -133,6 +133,32 @@ final class MessageComposerTests: XCTestCase {
         }
     }
 
+    /// The encoder's fast paths (a space, `.` or `F` mid-line written without the full check)
+    /// give exactly the bytes the rules give, one byte at a time: RFC 2045's (`=`, controls and
+    /// non-ASCII encoded; whitespace encoded before a line end; lines of at most 76 with the soft
+    /// break's `=`), plus a `.` or the `F` of `From ` at a line's start encoded.
+    func testQuotedPrintableEncoderGivesExactlyTheBytesOfTheRules() {
+        var state: UInt64 = 0x2545_F491_4F6C_DD1D
+        func nextIndex(_ bound: Int) -> Int {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Int((state >> 33) % UInt64(bound))
+        }
+        let pieces: [[UInt8]] = ["a", "b", " ", "  ", "\t", "=", ".", "From ", "From", "F", "ø", "🎉", "x", "\r\n", "\n", "\r", " \n",
+                                 ".\n", "word ", "longerword "].map { Array($0.utf8) }
+        for length in [0, 1, 2, 3, 10, 74, 75, 76, 77, 78, 150, 400] {
+            for _ in 0..<60 {
+                var input: [UInt8] = []
+                while input.count < length { input += pieces[nextIndex(pieces.count)] }
+                for endWithLineBreak in [false, true] {
+                    var encoded: [UInt8] = Array("head:".utf8)
+                    input.withUnsafeBufferPointer { MIME.appendQuotedPrintable($0, endWithLineBreak: endWithLineBreak, to: &encoded) }
+                    let expected = Array("head:".utf8) + quotedPrintableByTheRules(input, endWithLineBreak: endWithLineBreak)
+                    XCTAssertEqual(encoded, expected, String(decoding: input, as: UTF8.self))
+                }
+            }
+        }
+    }
+
     func testEveryLineEndsInCRLFAndStaysWithinLimits() throws {
         let longSubject = String(repeating: "word ", count: 400) + String(repeating: "x", count: 1500)
         let message = try composer.compose(
@@ -552,6 +578,53 @@ private func assertCRLFOnly(_ bytes: [UInt8], file: StaticString = #filePath, li
 }
 
 /// Decodes quoted-printable as RFC 2045 defines it: `=XX` is a byte, `=` CRLF is nothing.
+/// Quoted-printable one byte at a time, each rule spelled out (the reference the encoder's fast
+/// paths are checked against).
+private func quotedPrintableByTheRules(_ input: [UInt8], endWithLineBreak: Bool) -> [UInt8] {
+    guard let last = input.last else { return [] }
+    let softBreakAtEnd = endWithLineBreak && last != 10 && last != 13
+    var out: [UInt8] = []
+    var column = 0
+    var index = 0
+    let hex = Array("0123456789ABCDEF".utf8)
+    while index < input.count {
+        let byte = input[index]
+        if byte == 13 || byte == 10 {
+            out += [13, 10]
+            column = 0
+            index += (byte == 13 && index + 1 < input.count && input[index + 1] == 10) ? 2 : 1
+            continue
+        }
+        let next: UInt8 = index + 1 < input.count ? input[index + 1] : (softBreakAtEnd ? 0 : 10)
+        let atLineEnd = next == 13 || next == 10
+        func mustEncode(atLineStart: Bool) -> Bool {
+            if byte == UInt8(ascii: "=") || byte < 32 && byte != 9 || byte >= 127 { return true }
+            if byte == 32 || byte == 9 { return atLineEnd }
+            if byte == UInt8(ascii: ".") { return atLineStart }
+            if byte == UInt8(ascii: "F") {
+                return atLineStart && Array(input.dropFirst(index).prefix(5)) == Array("From ".utf8)
+            }
+            return false
+        }
+        var encode = mustEncode(atLineStart: column == 0)
+        if column + (encode ? 3 : 1) > (atLineEnd ? 76 : 75) {
+            out += Array("=\r\n".utf8)
+            column = 0
+            encode = mustEncode(atLineStart: true)
+        }
+        if encode {
+            out += [UInt8(ascii: "="), hex[Int(byte >> 4)], hex[Int(byte & 15)]]
+            column += 3
+        } else {
+            out.append(byte)
+            column += 1
+        }
+        index += 1
+    }
+    if softBreakAtEnd { out += Array("=\r\n".utf8) }
+    return out
+}
+
 private func decodeQuotedPrintable(_ bytes: [UInt8]) -> [UInt8] {
     func hex(_ byte: UInt8) -> UInt8? {
         switch byte {

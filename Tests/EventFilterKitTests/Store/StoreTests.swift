@@ -58,8 +58,8 @@ final class StoreTests: XCTestCase {
                        ["1 sent r0@example.com", "2 failed r1@example.com", "3 deferred r2@example.com"])
         try db.execute("UPDATE outbox SET state = 'cancelled' WHERE id = 3")
         try db.execute("""
-            INSERT INTO outbox(recipient, sender, message_id, subject, created_at, next_attempt_at, message)
-            VALUES ('n@example.com', 's@example.com', '<new@example.com>', 'subject', 0, 0, x'41')
+            INSERT INTO outbox(recipient, sender, message_id, subject, created_at, next_attempt_at)
+            VALUES ('n@example.com', 's@example.com', '<new@example.com>', 'subject', 0, 0)
             """)
         XCTAssertEqual(db.lastInsertRowID, 5, "id 4 is never reused")
         XCTAssertThrowsError(try db.execute("UPDATE outbox SET state = 'lost' WHERE id = 1"), "the CHECK still guards the states")
@@ -80,6 +80,53 @@ final class StoreTests: XCTestCase {
         XCTAssertThrowsError(try Store.validateNode(".."))
         XCTAssertThrowsError(try Store.validateNode(""))
         XCTAssertNoThrow(try Store.validateNode("news-2026_a.b"))
+    }
+
+    /// Message bodies move to outbox_message: every message keeps its id, state and bytes, the
+    /// AUTOINCREMENT counter survives (a file named by a purged id is never overwritten), every
+    /// index stays, and the state check still refuses an unknown state without building a
+    /// temporary b-tree at each insert.
+    func testMessageBodiesMoveApartKeepingIDsCounterAndIndexes() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ef-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let db = try Database(path: dir.appendingPathComponent("t.db").path)
+        let split = try XCTUnwrap(Migrations.all.firstIndex { $0.contains("CREATE TABLE outbox_message") })
+        for version in 0..<split {
+            try db.execute(Migrations.all[version])
+            try db.execute("PRAGMA user_version = \(version + 1)")
+        }
+        for (index, state) in ["sent", "failed", "deferred", "queued", "queued"].enumerated() {
+            try db.execute("""
+                INSERT INTO outbox(recipient, sender, message_id, subject, state, created_at, next_attempt_at, message)
+                VALUES (?, 's@example.com', ?, 'subject', ?, 0, 0, ?)
+                """, ["r\(index)@example.com", "<\(index)@example.com>", state, Array("message \(index)\r\n".utf8)])
+        }
+        try db.execute("DELETE FROM outbox WHERE id = 5")  // the newest purged
+        let indexesBefore = Set(try db.map("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'outbox'") { $0.string(0) })
+
+        try Migrations.migrate(db)
+        XCTAssertEqual(try db.map("""
+            SELECT id, state, recipient, CAST(message AS TEXT) AS body FROM outbox JOIN outbox_message ON outbox_id = id ORDER BY id
+            """) { "\($0.int(0)) \($0.string(1)) \($0.string(2)) \($0.string(3))" },
+            ["1 sent r0@example.com message 0\r\n", "2 failed r1@example.com message 1\r\n",
+             "3 deferred r2@example.com message 2\r\n", "4 queued r3@example.com message 3\r\n"])
+        XCTAssertEqual(try db.scalarInt("SELECT count(*) FROM sqlite_master WHERE name = 'outbox_old'"), 0)
+        try db.execute("""
+            INSERT INTO outbox(recipient, sender, message_id, subject, created_at, next_attempt_at)
+            VALUES ('n@example.com', 's@example.com', '<new@example.com>', 'subject', 0, 0)
+            """)
+        XCTAssertEqual(db.lastInsertRowID, 6, "id 5 is never reused")
+        for state in ["cancelled", "sent", "deferred", "failed", "queued"] {
+            try db.execute("UPDATE outbox SET state = ? WHERE id = 6", [state])
+        }
+        XCTAssertThrowsError(try db.execute("UPDATE outbox SET state = 'lost' WHERE id = 1"), "the check still guards the states")
+        let indexesAfter = Set(try db.map("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'outbox'") { $0.string(0) })
+        XCTAssertEqual(indexesAfter, indexesBefore, "every index the outbox had is rebuilt")
+        let insertProgram = try db.map("""
+            EXPLAIN INSERT INTO outbox(recipient, sender, message_id, subject, created_at, next_attempt_at) VALUES ('a', 'b', 'c', 'd', 0, 0)
+            """) { $0.string(1) }
+        XCTAssertFalse(insertProgram.contains("OpenEphemeral"), "an insert builds no temporary b-tree: \(insertProgram)")
     }
 }
 

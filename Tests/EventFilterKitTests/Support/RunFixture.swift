@@ -78,7 +78,7 @@ final class RunFixture {
 
     /// The queued messages, parsed, oldest first.
     func messages() throws -> [ParsedMail] {
-        try store.db.map("SELECT message FROM outbox ORDER BY id") { try ParsedMail(bytes: try $0.bytes("message")) }
+        try store.db.map("SELECT message FROM outbox_message ORDER BY outbox_id") { try ParsedMail(bytes: try $0.bytes("message")) }
     }
 
     func count(_ table: String) throws -> Int {

@@ -270,6 +270,17 @@ enum PostgresMigrations {
         DROP INDEX digest_item_due;
         CREATE INDEX digest_item_due ON digest_item(send_at, user_id);
         """,
+        // Message bodies apart from the state delivery updates, so marking a message sent writes
+        // a new version of a small row, not of one with the whole message in it. No foreign key
+        // (a trigger per insert): the statements that delete outbox rows delete their bodies too.
+        """
+        CREATE TABLE outbox_message (
+            outbox_id bigint PRIMARY KEY,
+            message bytea NOT NULL
+        );
+        INSERT INTO outbox_message(outbox_id, message) SELECT id, message FROM outbox;
+        ALTER TABLE outbox DROP COLUMN message;
+        """,
     ]
 
     /// The key of the advisory lock migrations hold: "EvFl" in ASCII, as SQLite's application id.
