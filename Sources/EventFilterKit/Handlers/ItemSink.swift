@@ -85,6 +85,9 @@ final class ItemSink {
         let ahead = immediate <= Self.composedAhead
         for item in items { prepared.append(try prepare(item, composing: ahead)) }
         var written = Counts()
+        // Earlier events' rows are written first, outside the savepoint: a withdrawal inside it
+        // writes the waiting rows, and undoing the savepoint must not take theirs with it.
+        if !ahead { try writeWaitingRows() }
         let rowsBefore = waitingRows.count
         do {
             // On PostgreSQL the handler's messages are written together (a few multi-row

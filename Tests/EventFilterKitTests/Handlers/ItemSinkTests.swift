@@ -155,4 +155,28 @@ final class ItemSinkTests: XCTestCase {
         XCTAssertEqual(try run.count("outbox"), 0, "the \(ItemSink.composedAhead) messages written before it went back")
         XCTAssertEqual(try run.count("deleted_node"), 0)
     }
+
+    func testAWithdrawalInAHandlerWrittenAsItGoesKeepsTheEarlierEventsDigestRowsWhenItFails() throws {
+        let run = try RunFixture()
+        try run.user("ann@example.com", digest: ["daily", "08:00"])
+        let first = try run.event("kaltura.entry_add", ["name": "Spring news"])
+        let second = try run.event("ezpublish", ["node_id": "60"])
+        let content = try run.renderer.render(bases: ["event"], handler: "ezsubtree", thread: nil,
+                                              ["name": .text("Spring news"), "type": .text("kaltura.entry_add")])
+        var recipients = (0...ItemSink.composedAhead).map {
+            Recipient(userID: nil, email: "reader\($0)@example.com", name: "", timezone: "UTC", digest: nil, unsubscribeToken: nil)
+        }
+        recipients[recipients.count - 1].timezone = "Not/AZone"
+        let many = Items(content: content, recipients: recipients, delivery: .immediate)
+        try run.sink.inTransaction {
+            try run.sink.accept([.mail(try items(run, delivery: .recipientSetting, to: ["ann@example.com"]))], event: first)
+            XCTAssertThrowsError(try run.sink.accept([.withdrawDigestItems(ofEvent: 999), .mail(many)], event: second)) {
+                XCTAssertFalse($0 is any StorageError, "the handler's failure: the run goes on")
+            }
+        }
+        XCTAssertEqual(run.sink.committed, ItemSink.Counts(digestItems: 1))
+        XCTAssertEqual(try run.count("digest_item"), 1, "the first event's row stays")
+        XCTAssertEqual(try run.count("content"), 1)
+        XCTAssertEqual(try run.count("outbox"), 0)
+    }
 }
