@@ -1,4 +1,5 @@
 import CCurl
+import Foundation
 
 /// What the libcurl callbacks of one connection read and write during `curl_easy_perform`:
 /// the message being uploaded and what the server last said.
@@ -22,12 +23,20 @@ final class SMTPExchange {
     private var window: SMTPDeliveryRun?
     /// This message got its place: its final "." may have been sent.
     private(set) var holdsSlot = false
+    /// How long the transfer may wait inside the read callback for a place: curl's message
+    /// timeout keeps running meanwhile, and a store slow to record is not the server failing.
+    private var windowDeadline = Date.distantFuture
+    /// The transfer was cut off because no place came before `windowDeadline` (nothing sent
+    /// past the message's last line ending, so the server cannot have taken it).
+    private(set) var windowExpired = false
 
-    func begin(uploading bytes: [UInt8], window: SMTPDeliveryRun? = nil) {
+    func begin(uploading bytes: [UInt8], window: SMTPDeliveryRun? = nil, windowDeadline: Date = .distantFuture) {
         body = bytes
         offset = 0
         self.window = window
         holdsSlot = false
+        self.windowDeadline = windowDeadline
+        windowExpired = false
         stage = .connecting
         closing = false
         reply.removeAll(keepingCapacity: true)
@@ -52,8 +61,13 @@ final class SMTPExchange {
             } else if body.count - offset > 2 {
                 end = body.count - 2
             } else {
-                guard window.acquireSlot() else { return Int(CURL_READFUNC_ABORT) }  // the run was cut off
-                holdsSlot = true
+                switch window.acquireSlot(until: windowDeadline) {
+                case .acquired: holdsSlot = true
+                case .cancelled: return Int(CURL_READFUNC_ABORT)  // the run was cut off
+                case .expired:
+                    windowExpired = true
+                    return Int(CURL_READFUNC_ABORT)
+                }
             }
         }
         let count = min(capacity, end - offset)
