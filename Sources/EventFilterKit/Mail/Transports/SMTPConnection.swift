@@ -1,5 +1,4 @@
 import CCurl
-import Foundation
 
 #if canImport(Glibc)
     import Glibc
@@ -130,9 +129,7 @@ final class SMTPConnection: @unchecked Sendable {
         _ = ccurl_set_slist(handle, CURLOPT_MAIL_RCPT, list)
         // Lets curl announce SIZE= so a server can refuse an oversized message before DATA.
         _ = ccurl_set_long(handle, CURLOPT_INFILESIZE, message.bytes.count)
-        // Half the message timeout for a place in the window leaves the other half for the reply.
-        exchange.begin(uploading: message.bytes, window: window,
-                       windowDeadline: Date(timeIntervalSinceNow: configuration.timeout / 2))
+        exchange.begin(uploading: message.bytes, window: window, timeout: configuration.timeout)
         errorBuffer[0] = 0
         return nil
     }

@@ -23,19 +23,20 @@ final class SMTPExchange {
     private var window: SMTPDeliveryRun?
     /// This message got its place: its final "." may have been sent.
     private(set) var holdsSlot = false
-    /// How long the transfer may wait inside the read callback for a place: curl's message
-    /// timeout keeps running meanwhile, and a store slow to record is not the server failing.
-    private var windowDeadline = Date.distantFuture
-    /// The transfer was cut off because no place came before `windowDeadline` (nothing sent
-    /// past the message's last line ending, so the server cannot have taken it).
+    /// When curl's message timeout ends this transfer. It keeps running while the read callback
+    /// waits for a place, and a store slow to record is not the server failing, so the wait
+    /// takes at most half of what is left of it (the other half is for the server's reply).
+    private var timeoutEnds = Date.distantFuture
+    /// The transfer was cut off because no place came in time (nothing was sent past the
+    /// message's last line ending, so the server cannot have taken it).
     private(set) var windowExpired = false
 
-    func begin(uploading bytes: [UInt8], window: SMTPDeliveryRun? = nil, windowDeadline: Date = .distantFuture) {
+    func begin(uploading bytes: [UInt8], window: SMTPDeliveryRun? = nil, timeout: Double = .infinity) {
         body = bytes
         offset = 0
         self.window = window
         holdsSlot = false
-        self.windowDeadline = windowDeadline
+        timeoutEnds = timeout.isFinite ? Date(timeIntervalSinceNow: timeout) : .distantFuture
         windowExpired = false
         stage = .connecting
         closing = false
@@ -61,7 +62,8 @@ final class SMTPExchange {
             } else if body.count - offset > 2 {
                 end = body.count - 2
             } else {
-                switch window.acquireSlot(until: windowDeadline) {
+                let deadline = Date(timeIntervalSinceNow: max(0, timeoutEnds.timeIntervalSinceNow) / 2)
+                switch window.acquireSlot(until: deadline) {
                 case .acquired: holdsSlot = true
                 case .cancelled: return Int(CURL_READFUNC_ABORT)  // the run was cut off
                 case .expired:
