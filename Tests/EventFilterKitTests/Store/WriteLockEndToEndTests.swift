@@ -141,4 +141,40 @@ final class WriteLockEndToEndTests: XCTestCase {
         XCTAssertEqual(try server.received().flatMap(\.envelope.recipients).sorted(), ["ann@example.com", "bob@example.com"],
                        "each message sent once")
     }
+
+    /// The same lock held longer than the SMTP timeout: the next message, waiting for the first
+    /// one's acceptance to be committed before its final dot, must not run out the timeout and
+    /// have the server called dead. Both are sent once, in this run.
+    func testAStoreLockedLongerThanTheSMTPTimeoutDefersNothingAndSuspendsNothing() throws {
+        try TestRoot.requireSQLite("the store file locked by another process")
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("ef-lock-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let root = try TestRoot()
+        let now = "2026-05-04T10:00:00Z"
+        for email in ["ann@example.com", "bob@example.com"] {
+            try root.ok("user", "add", email, now: now)
+            try root.ok("subscribe", email, "2", now: now)
+        }
+        try root.ok("event", "add", "ezpublish", "node_id=5", "path=/1/2/5/", "name=News", now: now)
+        let server = try SMTPTestServer.start(
+            port: 0, directory: scratch.appendingPathComponent("server"),
+            arguments: ["--lock-db", root.url.appendingPathComponent("var/eventfilter.db").path, "--lock-seconds", "2.5"])
+        defer { server.stop() }
+        try root.write("settings/site.ini", TestRoot.defaultSiteINI + """
+            [MailSettings]
+            Transport=SMTP
+            TransportServer=127.0.0.1
+            TransportPort=\(server.port)
+            TransportConnectTimeout=5
+            TransportTimeout=1
+
+            """)
+
+        let run = try root.run(["run"], now: now, environment: ["EVENTFILTER_BUSY_TIMEOUT_MS": "150"])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        XCTAssertEqual(run.stderr, "")
+        XCTAssertEqual(try root.scalar("SELECT count(*) FROM outbox WHERE state = 'sent'"), 2)
+        XCTAssertEqual(try root.scalar("SELECT count(*) FROM outbox WHERE last_error LIKE '%timed out%'"), 0)
+        XCTAssertEqual(try server.received().flatMap(\.envelope.recipients).sorted(), ["ann@example.com", "bob@example.com"])
+    }
 }

@@ -88,15 +88,26 @@ final class SMTPConnection: @unchecked Sendable {
 
     /// Sends the run's messages one after another until there are none left, then says so.
     func work(for run: SMTPDeliveryRun, as worker: Int) {
-        while let message = run.nextMessage(worker: worker) {
-            if let refused = prepare(message, window: run) {
-                run.finish(message, verdict: SMTPVerdict(outcome: refused, sessionFailure: nil, sessionWorked: false), holdsSlot: false)
-                continue
+        messages: while let message = run.nextMessage(worker: worker) {
+            while true {
+                if let refused = prepare(message, window: run) {
+                    run.finish(message, verdict: SMTPVerdict(outcome: refused, sessionFailure: nil, sessionWorked: false), holdsSlot: false)
+                    continue messages
+                }
+                let result = curl_easy_perform(handle)
+                if result == CURLE_OPERATION_TIMEDOUT { hangUp() }
+                if exchange.windowExpired {
+                    // The earlier outcomes took long to record (a busy store): rather than let
+                    // curl's timeout call the server dead, the transfer was given up before its
+                    // final "."; the message goes again, from the start, once a place is free.
+                    _ = finish(result)
+                    guard run.waitForFreeSlot() else { break messages }  // cut off: it stays queued
+                    continue
+                }
+                let holdsSlot = exchange.holdsSlot
+                run.finish(message, verdict: finish(result), holdsSlot: holdsSlot)
+                continue messages
             }
-            let result = curl_easy_perform(handle)
-            if result == CURLE_OPERATION_TIMEDOUT { hangUp() }
-            let holdsSlot = exchange.holdsSlot
-            run.finish(message, verdict: finish(result), holdsSlot: holdsSlot)
         }
         run.workerDone()
     }
@@ -118,7 +129,7 @@ final class SMTPConnection: @unchecked Sendable {
         _ = ccurl_set_slist(handle, CURLOPT_MAIL_RCPT, list)
         // Lets curl announce SIZE= so a server can refuse an oversized message before DATA.
         _ = ccurl_set_long(handle, CURLOPT_INFILESIZE, message.bytes.count)
-        exchange.begin(uploading: message.bytes, window: window)
+        exchange.begin(uploading: message.bytes, window: window, timeout: configuration.timeout)
         errorBuffer[0] = 0
         return nil
     }

@@ -84,15 +84,30 @@ final class SMTPDeliveryRun: @unchecked Sendable {
         return true
     }
 
-    /// Called just before a message's final "." is sent: waits for a place in the window. False
-    /// when the run was cut off meanwhile (the message must then not be completed).
-    func acquireSlot() -> Bool {
+    enum SlotWait { case acquired, cancelled, expired }
+
+    /// Called just before a message's final "." is sent: waits for a place in the window until
+    /// `deadline`. `.cancelled` when the run was cut off meanwhile (the message must then not be
+    /// completed); `.expired` when no place came in time (the transfer is given up and the
+    /// message tried again once a place is free, see ``waitForFreeSlot()``).
+    func acquireSlot(until deadline: Date = .distantFuture) -> SlotWait {
+        condition.lock()
+        defer { condition.unlock() }
+        while slotsHeld >= unrecordedLimit && !cancelled {
+            if !condition.wait(until: deadline) && slotsHeld >= unrecordedLimit && !cancelled { return .expired }
+        }
+        guard !cancelled else { return .cancelled }
+        slotsHeld += 1
+        return .acquired
+    }
+
+    /// Waits, with no transfer open, until the window has a free place; false when the run was
+    /// cut off meanwhile.
+    func waitForFreeSlot() -> Bool {
         condition.lock()
         defer { condition.unlock() }
         while slotsHeld >= unrecordedLimit && !cancelled { condition.wait() }
-        guard !cancelled else { return false }
-        slotsHeld += 1
-        return true
+        return !cancelled
     }
 
     /// A message's attempt ended (or it was refused before any attempt).

@@ -1,4 +1,5 @@
 import CCurl
+import Foundation
 
 /// What the libcurl callbacks of one connection read and write during `curl_easy_perform`:
 /// the message being uploaded and what the server last said.
@@ -22,12 +23,21 @@ final class SMTPExchange {
     private var window: SMTPDeliveryRun?
     /// This message got its place: its final "." may have been sent.
     private(set) var holdsSlot = false
+    /// When curl's message timeout ends this transfer. It keeps running while the read callback
+    /// waits for a place, and a store slow to record is not the server failing, so the wait
+    /// takes at most half of what is left of it (the other half is for the server's reply).
+    private var timeoutEnds = Date.distantFuture
+    /// The transfer was cut off because no place came in time (nothing was sent past the
+    /// message's last line ending, so the server cannot have taken it).
+    private(set) var windowExpired = false
 
-    func begin(uploading bytes: [UInt8], window: SMTPDeliveryRun? = nil) {
+    func begin(uploading bytes: [UInt8], window: SMTPDeliveryRun? = nil, timeout: Double = .infinity) {
         body = bytes
         offset = 0
         self.window = window
         holdsSlot = false
+        timeoutEnds = timeout.isFinite ? Date(timeIntervalSinceNow: timeout) : .distantFuture
+        windowExpired = false
         stage = .connecting
         closing = false
         reply.removeAll(keepingCapacity: true)
@@ -52,8 +62,14 @@ final class SMTPExchange {
             } else if body.count - offset > 2 {
                 end = body.count - 2
             } else {
-                guard window.acquireSlot() else { return Int(CURL_READFUNC_ABORT) }  // the run was cut off
-                holdsSlot = true
+                let deadline = Date(timeIntervalSinceNow: max(0, timeoutEnds.timeIntervalSinceNow) / 2)
+                switch window.acquireSlot(until: deadline) {
+                case .acquired: holdsSlot = true
+                case .cancelled: return Int(CURL_READFUNC_ABORT)  // the run was cut off
+                case .expired:
+                    windowExpired = true
+                    return Int(CURL_READFUNC_ABORT)
+                }
             }
         }
         let count = min(capacity, end - offset)

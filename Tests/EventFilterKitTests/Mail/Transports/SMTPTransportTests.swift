@@ -662,6 +662,25 @@ final class SMTPTransportTests: XCTestCase {
         }
     }
 
+    /// A store slow to record (another writer holding its lock) is not the server's fault: the
+    /// next message, waiting for a place in the window, must not time out and suspend the run.
+    func testARecordSlowerThanTheTimeoutNeitherTimesOutNorSuspends() throws {
+        let server = try startServer()
+        var configuration = server.configuration
+        configuration.timeout = 1
+        let transport = try SMTPTransport(configuration: configuration)
+        var outcomes: [Int64: DeliveryOutcome] = [:]
+        var groups = 0
+        try transport.deliver((1...3).map { message(Int64($0), to: "user\($0)@example.org") }) { group in
+            groups += 1
+            if groups == 1 { usleep(2_500_000) }  // longer than the 1 s the server has to answer
+            for finished in group { outcomes[finished.message.id] = finished.outcome.withQueueIDHidden }
+        }
+        XCTAssertNil(transport.suspendedReason)
+        XCTAssertEqual(outcomes, [1: .queuedByTestServer, 2: .queuedByTestServer, 3: .queuedByTestServer])
+        XCTAssertEqual(try server.received().count, 3)
+    }
+
     func testUnrecordedLimitDefaultsToOnePerConnectionAndRefusesNonsense() throws {
         var configuration = SMTPConfiguration(server: "127.0.0.1", port: 2525, maxConnections: 4)
         XCTAssertEqual(try SMTPTransport(configuration: configuration).unrecordedLimit, 4)
