@@ -77,7 +77,7 @@ demo: build
 # per backend. Tests/Support/run_suite.sh does the judging.
 BACKENDS ?= sqlite postgresql
 
-test: test-deps
+test: test-deps layout-check
 	@mkdir -p .build; rm -f .build/test-summary; status=0; \
 	for backend in $(BACKENDS); do \
 		SWIFT="$(SWIFT)" Tests/Support/run_suite.sh $$backend 2>&1 | tee .build/test-run.out; \
