@@ -68,7 +68,7 @@ demo: build
 	@echo; echo "Mail written by the file transport (var/log/mail/):"; ls -1 var/log/mail
 	@echo; first=$$(ls var/log/mail/*.eml | head -1); echo "== $$first =="; cat "$$first"
 
-# The whole test suite on SQLite, then the end-to-end tests again on each further backend in
+# README.md's source layout against Sources/ first (layout-check), then the whole test suite on SQLite, then the end-to-end tests again on each further backend in
 # BACKENDS (by default PostgreSQL: each test then gets a PostgreSQL database of its own on a
 # server the suite starts; `make test BACKENDS=sqlite` runs the first pass alone). XCTest only (the suite has no Swift Testing tests, so
 # that runner, which would close the log with "0 tests", is off). Fails loudly when no test ran,
