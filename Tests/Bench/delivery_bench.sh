@@ -15,15 +15,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source Tests/Bench/backend.sh
+source Tests/Bench/fixture.sh
 MESSAGES=${1:-10000}
 USERS=$(( MESSAGES / 100 ))
 command -v smtp-sink >/dev/null || { echo "needs postfix's smtp-sink and smtp-source (apt-get install postfix)"; exit 1; }
-if [ -n "${EVENTFILTER:-}" ]; then
-    EF=$EVENTFILTER
-else
-    swift build -c release --product eventfilter >/dev/null
-    EF="$PWD/.build/release/eventfilter"
-fi
+fixture_binary
 WORK=$(mktemp -d /tmp/eventfilter-delivery.XXXXXX)
 chmod 755 "$WORK"
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
@@ -38,23 +34,12 @@ echo "backend: $BACKEND; load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 ours() {  # connections|file -> prints "delivered seconds" of the delivery stage
     local root="$WORK/root$1" now=2026-05-04T10:00:00Z
-    mkdir -p "$root/settings"
-    cp settings/notification.ini "$root/settings/"
     if [ "$1" = file ]; then
-        printf '[SiteSettings]\nSiteName=Bench\nSiteURL=https://bench.example.com\n[MailSettings]\nTransport=file\nAdminEmail=bench@example.com\n' > "$root/settings/site.ini"
+        fixture_root "$root"
     else
-        printf '[SiteSettings]\nSiteName=Bench\nSiteURL=https://bench.example.com\n[MailSettings]\nTransport=SMTP\nTransportServer=127.0.0.1\nTransportPort=%s\nMaxConnections=%s\nAdminEmail=bench@example.com\n' "$PORT" "$1" > "$root/settings/site.ini"
+        fixture_root "$root" Transport=SMTP TransportServer=127.0.0.1 "TransportPort=$PORT" "MaxConnections=$1"
     fi
-    backend_root "$root"
-    # Their confirmations ("added user ...") must not reach the caller, which reads one line of numbers.
-    for i in $(seq 1 $USERS); do
-        "$EF" --root "$root" --now $now user add "user$i@example.com" >/dev/null
-        "$EF" --root "$root" --now $now subscribe "user$i@example.com" 2 >/dev/null
-    done
-    python3 -c "
-import json
-for i in range(100): print(json.dumps({'type':'ezpublish','params':{'node_id':str(i),'path':'/1/2/%d/'%i,'name':'Article %d with a title of ordinary length'%i}}))" \
-        | "$EF" --root "$root" --now $now event import - >/dev/null
+    fixture_queue "$root" "$USERS"
     "${PIN[@]}" "$EF" --root "$root" --now $now run --verbose | sed -nE 's/^delivered ([0-9]+), .* in ([0-9.]+) s$/\1 \2/p'
 }
 source_rate() {  # sessions [-d] -> messages/second

@@ -12,15 +12,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source Tests/Bench/backend.sh
+source Tests/Bench/fixture.sh
 EVENTS=${1:-100000}
 SECONDS_=${2:-10}
 CONNECTIONS=${3:-8}
-if [ -n "${EVENTFILTER:-}" ]; then
-    EF=$EVENTFILTER
-else
-    swift build -c release --product eventfilter >/dev/null
-    EF="$PWD/.build/release/eventfilter"
-fi
+fixture_binary
 echo "binary: $EF ($(ldd "$EF" | grep -c swift) dynamic Swift libraries); load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 WORK=$(mktemp -d /tmp/eventfilter-ingest-bench.XXXXXX)
 SERVER=
@@ -37,22 +33,12 @@ backend_start
 echo "backend: $BACKEND"
 
 make_root() {
-    mkdir -p "$1/settings"
-    cp settings/notification.ini "$1/settings/"
-    cat > "$1/settings/site.ini" <<'INI'
-[SiteSettings]
-SiteName=Bench
-SiteURL=https://bench.example.com
-[MailSettings]
-Transport=file
-AdminEmail=bench@example.com
-INI
+    fixture_root "$1"
     cat > "$1/settings/webhooks.ini" <<'INI'
 [Source-panda]
 Type=panda
 Secret=bench-token-0123456789
 INI
-    backend_root "$1"
 }
 NOW=2026-05-04T10:00:00Z
 

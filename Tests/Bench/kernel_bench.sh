@@ -12,45 +12,21 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source Tests/Bench/backend.sh
+source Tests/Bench/fixture.sh
 EVENTS=${1:-10000}
 USERS=${2:-100}
 MODE=${3:-immediate}
 WORKERS=${WORKERS:-}
-if [ -n "${EVENTFILTER:-}" ]; then
-    EF=$EVENTFILTER
-else
-    swift build -c release --product eventfilter >/dev/null
-    EF="$PWD/.build/release/eventfilter"
-fi
+fixture_binary
 ROOT=$(mktemp -d /tmp/eventfilter-bench.XXXXXX)
 trap 'backend_stop; [ -n "${KEEP_ROOT:-}" ] || rm -rf "$ROOT"' EXIT
-mkdir -p "$ROOT/settings"
-cp settings/notification.ini "$ROOT/settings/"
-cat > "$ROOT/settings/site.ini" <<'INI'
-[SiteSettings]
-SiteName=Bench
-SiteURL=https://bench.example.com
-[MailSettings]
-Transport=file
-AdminEmail=bench@example.com
-INI
 backend_start
-backend_root "$ROOT"
+fixture_root "$ROOT"
 echo "backend: $BACKEND; $EVENTS events x $USERS users, $MODE${WORKERS:+, $WORKERS worker(s)}; load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 NOW=2026-05-04T10:00:00Z
 ef() { "$EF" --root "$ROOT" --now "$NOW" "$@"; }
-for i in $(seq 1 "$USERS"); do
-    ef user add "user$i@example.com" --name "User $i" --timezone Europe/Oslo >/dev/null
-    ef subscribe "user$i@example.com" $(( i % 2 == 0 ? 2 : 60 )) >/dev/null
-    if [ "$MODE" = digest ]; then ef digest "user$i@example.com" daily 08:00 >/dev/null; fi
-done
-python3 - "$EVENTS" > "$ROOT/events.jsonl" <<'PY'
-import json, sys
-for i in range(int(sys.argv[1])):
-    node = 1000 + i
-    print(json.dumps({"type": "ezpublish", "params": {"node_id": str(node), "path": f"/1/2/60/{node}/",
-          "name": f"Article number {i}", "class": "Article", "version": "1", "author": "someone@example.com"}}))
-PY
+fixture_users "$ROOT" "$USERS" "$MODE"
+fixture_events "$EVENTS" > "$ROOT/events.jsonl"
 /usr/bin/time -f "import: %e s, peak %M KiB" "$EF" --root "$ROOT" --now "$NOW" event import "$ROOT/events.jsonl"
 if [ -n "$WORKERS" ]; then
     [ "$BACKEND" = postgresql ] || { echo "WORKERS needs BACKEND=postgresql (SQLite runs take turns)" >&2; exit 2; }

@@ -10,44 +10,20 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source Tests/Bench/backend.sh
+source Tests/Bench/fixture.sh
 source Tests/Bench/floor.sh
 EVENTS=${1:-10000}
 USERS=${2:-100}
-if [ -n "${EVENTFILTER:-}" ]; then
-    EF=$EVENTFILTER
-else
-    swift build -c release --product eventfilter >/dev/null
-    EF="$PWD/.build/release/eventfilter"
-fi
+fixture_binary
 ROOT=$(mktemp -d /tmp/eventfilter-stage-filter.XXXXXX)
 trap 'backend_stop; [ -n "${KEEP_ROOT:-}" ] || rm -rf "$ROOT"' EXIT
-mkdir -p "$ROOT/settings"
-cp settings/notification.ini "$ROOT/settings/"
-cat > "$ROOT/settings/site.ini" <<'INI'
-[SiteSettings]
-SiteName=Bench
-SiteURL=https://bench.example.com
-[MailSettings]
-Transport=file
-AdminEmail=bench@example.com
-INI
 backend_start
-backend_root "$ROOT"
+fixture_root "$ROOT"
 echo "stage filter ($BACKEND): $EVENTS events x $USERS digest subscribers; load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 NOW=2026-05-04T10:00:00Z
 ef() { "$EF" --root "$ROOT" --now "$NOW" "$@"; }
-for i in $(seq 1 "$USERS"); do
-    ef user add "user$i@example.com" --name "User $i" --timezone Europe/Oslo >/dev/null
-    ef subscribe "user$i@example.com" $(( i % 2 == 0 ? 2 : 60 )) >/dev/null
-    ef digest "user$i@example.com" daily 08:00 >/dev/null
-done
-python3 - "$EVENTS" > "$ROOT/events.jsonl" <<'PY'
-import json, sys
-for i in range(int(sys.argv[1])):
-    node = 1000 + i
-    print(json.dumps({"type": "ezpublish", "params": {"node_id": str(node), "path": f"/1/2/60/{node}/",
-          "name": f"Article number {i}", "class": "Article", "version": "1", "author": "someone@example.com"}}))
-PY
+fixture_users "$ROOT" "$USERS" digest
+fixture_events "$EVENTS" > "$ROOT/events.jsonl"
 ef event import "$ROOT/events.jsonl" >/dev/null
 
 # Ours: the whole cron run (start-up, the tick, the filter, purges, an empty delivery).

@@ -11,14 +11,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source Tests/Bench/backend.sh
+source Tests/Bench/fixture.sh
 source Tests/Bench/floor.sh
 EVENTS=${1:-100000}
-if [ -n "${EVENTFILTER:-}" ]; then
-    EF=$EVENTFILTER
-else
-    swift build -c release --product eventfilter >/dev/null
-    EF="$PWD/.build/release/eventfilter"
-fi
+fixture_binary
 echo "binary: $EF; $EVENTS events; load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 WORK=$(mktemp -d /tmp/eventfilter-stage-import.XXXXXX)
 chmod 755 "$WORK"
@@ -29,11 +25,7 @@ NOW=2026-05-04T10:00:00Z
 NOW_UNIX=$(date -d "$NOW" +%s)
 
 make_root() {
-    mkdir -p "$1/settings"
-    cp settings/notification.ini "$1/settings/"
-    printf '[SiteSettings]\nSiteName=Bench\nSiteURL=https://bench.example.com\n[MailSettings]\nTransport=file\nAdminEmail=bench@example.com\n' \
-        > "$1/settings/site.ini"
-    backend_root "$1"
+    fixture_root "$1"
     "$EF" --root "$1" --now "$NOW" db migrate >/dev/null   # the store and its schema, outside the timing
 }
 

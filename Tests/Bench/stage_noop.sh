@@ -14,14 +14,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source Tests/Bench/backend.sh
+source Tests/Bench/fixture.sh
 source Tests/Bench/floor.sh
 RUNS=${1:-201}
-if [ -n "${EVENTFILTER:-}" ]; then
-    EF=$EVENTFILTER
-else
-    make -s build >/dev/null
-    EF="$PWD/.build/release/eventfilter"
-fi
+fixture_binary make -s build
 WORK=$(mktemp -d /tmp/eventfilter-noop-bench.XXXXXX)
 trap 'backend_stop; rm -rf "$WORK"' EXIT
 echo "$(nproc) cores; load before: $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -34,18 +30,9 @@ swiftc -O "$WORK/hello.swift" -o "$WORK/hello-dynamic" -module-cache-path "$WORK
 
 # An installation with nothing to do: the repository's settings, a store made by a first run.
 ROOT=$WORK/root
-mkdir -p "$ROOT/settings"
-cp settings/notification.ini settings/webhooks.ini "$ROOT/settings/"
-cat > "$ROOT/settings/site.ini" <<'INI'
-[SiteSettings]
-SiteName=Bench
-SiteURL=https://bench.example.com
-[MailSettings]
-Transport=file
-AdminEmail=bench@example.com
-INI
 backend_start
-backend_root "$ROOT"
+fixture_root "$ROOT"
+cp settings/webhooks.ini "$ROOT/settings/"
 "$EF" --root "$ROOT" run
 [ -z "$("$EF" --root "$ROOT" run 2>&1)" ] || { echo "the no-op run is not quiet:" >&2; "$EF" --root "$ROOT" run >&2; exit 1; }
 

@@ -14,18 +14,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source Tests/Bench/backend.sh
+source Tests/Bench/fixture.sh
 source Tests/Bench/floor.sh
 MESSAGES=${1:-10000}
 USERS=$(( MESSAGES / 100 ))
 WINDOW=${WINDOW:-64}
 REPEAT=${REPEAT:-3}
 command -v smtp-sink >/dev/null || { echo "needs postfix's smtp-sink and smtp-source (apt-get install postfix)"; exit 1; }
-if [ -n "${EVENTFILTER:-}" ]; then
-    EF=$EVENTFILTER
-else
-    swift build -c release --product eventfilter >/dev/null
-    EF="$PWD/.build/release/eventfilter"
-fi
+fixture_binary
 WORK=$(mktemp -d /tmp/ef-stage-smtp.XXXXXX)
 chmod 755 "$WORK"
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
@@ -40,20 +36,10 @@ backend_start
 echo "backend: $BACKEND; $MESSAGES messages; load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 prepare() {  # NAME CONNECTIONS [WINDOW] -> a root with MESSAGES messages queued
-    local root="$WORK/$1" now=2026-05-04T10:00:00Z
-    mkdir -p "$root/settings"
-    cp settings/notification.ini "$root/settings/"
-    printf '[SiteSettings]\nSiteName=Bench\nSiteURL=https://bench.example.com\n[MailSettings]\nTransport=SMTP\nTransportServer=127.0.0.1\nTransportPort=%s\nMaxConnections=%s\nAdminEmail=bench@example.com\n' "$PORT" "$2" > "$root/settings/site.ini"
-    [ -n "${3:-}" ] && printf 'MaxUnrecordedAcceptances=%s\n' "$3" >> "$root/settings/site.ini"
-    backend_root "$root"
-    for i in $(seq 1 $USERS); do
-        "$EF" --root "$root" --now $now user add "user$i@example.com" >/dev/null
-        "$EF" --root "$root" --now $now subscribe "user$i@example.com" 2 >/dev/null
-    done
-    python3 -c "
-import json
-for i in range(100): print(json.dumps({'type':'ezpublish','params':{'node_id':str(i),'path':'/1/2/%d/'%i,'name':'Article %d with a title of ordinary length'%i}}))" \
-        | "$EF" --root "$root" --now $now event import - >/dev/null
+    local root="$WORK/$1"
+    fixture_root "$root" Transport=SMTP TransportServer=127.0.0.1 "TransportPort=$PORT" "MaxConnections=$2" \
+        ${3:+"MaxUnrecordedAcceptances=$3"}
+    fixture_queue "$root" "$USERS"
 }
 
 ours() {  # NAME -> "delivered seconds" of the run's delivery stage (the filter before it not counted)

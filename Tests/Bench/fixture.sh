@@ -1,0 +1,79 @@
+# The benchmarks' data, sourced by the scripts in Tests/Bench/ (not run on its own), after
+# Tests/Bench/backend.sh (backend_start must have run before fixture_root). One place for what every
+# benchmark builds the same way, so that the stages measure the same installation.
+#
+# fixture_binary [BUILD...]       sets EF: $EVENTFILTER when set, else BUILD's release binary
+#                                 (BUILD defaults to `swift build -c release --product eventfilter`)
+# fixture_root ROOT [LINE...]     ROOT/settings/ with the repository's notification.ini and a site.ini
+#                                 (SiteName Bench, AdminEmail bench@example.com) whose [MailSettings]
+#                                 are LINEs (default: Transport=file), pointed at a fresh store
+#                                 (backend_root)
+# fixture_users ROOT USERS [digest] [NODE]
+#                                 USERS users user1@example.com ... ("User i", Europe/Oslo), each
+#                                 subscribed to NODE (default: 2 and 60 by turns; the events' paths
+#                                 hold both), and with digest a daily 08:00 digest
+# fixture_events EVENTS [SUFFIX]  prints EVENTS ezpublish events, one JSON line each, nodes 1000...
+#                                 under /1/2/60/, named "Article number i" followed by SUFFIX
+# fixture_queue ROOT USERS        USERS plain users subscribed to node 2, and 100 ezpublish events
+#                                 of a subject of ordinary length imported: USERS x 100 messages
+#                                 at the next run
+FIXTURE_NOW=2026-05-04T10:00:00Z
+
+fixture_binary() {  # [BUILD...]
+    if [ -n "${EVENTFILTER:-}" ]; then
+        EF=$EVENTFILTER
+    else
+        if [ $# -eq 0 ]; then set -- swift build -c release --product eventfilter; fi
+        "$@" >/dev/null
+        EF="$PWD/.build/release/eventfilter"
+    fi
+}
+
+fixture_root() {  # ROOT [LINE...]
+    local root=$1
+    shift
+    [ $# -gt 0 ] || set -- Transport=file
+    mkdir -p "$root/settings"
+    cp settings/notification.ini "$root/settings/"
+    {
+        printf '[SiteSettings]\nSiteName=Bench\nSiteURL=https://bench.example.com\n[MailSettings]\n'
+        printf '%s\n' "$@" AdminEmail=bench@example.com
+    } > "$root/settings/site.ini"
+    backend_root "$root"
+}
+
+fixture_users() {  # ROOT USERS [digest] [NODE]
+    local i node
+    for i in $(seq 1 "$2"); do
+        node=${4:-$(( i % 2 == 0 ? 2 : 60 ))}
+        "$EF" --root "$1" --now "$FIXTURE_NOW" user add "user$i@example.com" --name "User $i" --timezone Europe/Oslo >/dev/null
+        "$EF" --root "$1" --now "$FIXTURE_NOW" subscribe "user$i@example.com" "$node" >/dev/null
+        if [ "${3:-}" = digest ]; then
+            "$EF" --root "$1" --now "$FIXTURE_NOW" digest "user$i@example.com" daily 08:00 >/dev/null
+        fi
+    done
+}
+
+fixture_events() {  # EVENTS [SUFFIX]
+    python3 - "$1" "${2:-}" <<'PY'
+import json, sys
+suffix = sys.argv[2]
+for i in range(int(sys.argv[1])):
+    node = 1000 + i
+    print(json.dumps({"type": "ezpublish", "params": {"node_id": str(node), "path": f"/1/2/60/{node}/",
+          "name": f"Article number {i}{suffix}", "class": "Article", "version": "1", "author": "someone@example.com"}}))
+PY
+}
+
+fixture_queue() {  # ROOT USERS
+    local i
+    # Their confirmations ("added user ...") must not reach the caller, which may read one line of numbers.
+    for i in $(seq 1 "$2"); do
+        "$EF" --root "$1" --now "$FIXTURE_NOW" user add "user$i@example.com" >/dev/null
+        "$EF" --root "$1" --now "$FIXTURE_NOW" subscribe "user$i@example.com" 2 >/dev/null
+    done
+    python3 -c "
+import json
+for i in range(100): print(json.dumps({'type':'ezpublish','params':{'node_id':str(i),'path':'/1/2/%d/'%i,'name':'Article %d with a title of ordinary length'%i}}))" \
+        | "$EF" --root "$1" --now "$FIXTURE_NOW" event import - >/dev/null
+}
