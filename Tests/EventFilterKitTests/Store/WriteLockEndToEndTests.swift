@@ -110,26 +110,9 @@ final class WriteLockEndToEndTests: XCTestCase {
         try TestRoot.requireSQLite("the store file locked by another process")
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("ef-lock-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: scratch) }
-        let root = try TestRoot()
         let now = "2026-05-04T10:00:00Z"
-        for email in ["ann@example.com", "bob@example.com"] {
-            try root.ok("user", "add", email, now: now)
-            try root.ok("subscribe", email, "2", now: now)
-        }
-        try root.ok("event", "add", "ezpublish", "node_id=5", "path=/1/2/5/", "name=News", now: now)
-        let server = try SMTPTestServer.start(
-            port: 0, directory: scratch.appendingPathComponent("server"),
-            arguments: ["--lock-db", root.url.appendingPathComponent("var/eventfilter.db").path, "--lock-seconds", "1.5"])
+        let (root, server) = try twoMessagesForALockingServer(in: scratch, now: now, lockSeconds: "1.5", timeout: 20)
         defer { server.stop() }
-        try root.write("settings/site.ini", TestRoot.defaultSiteINI + """
-            [MailSettings]
-            Transport=SMTP
-            TransportServer=127.0.0.1
-            TransportPort=\(server.port)
-            TransportConnectTimeout=5
-            TransportTimeout=20
-
-            """)
 
         let run = try root.run(["run"], now: now, environment: ["EVENTFILTER_BUSY_TIMEOUT_MS": "150"])
         XCTAssertEqual(run.status, 0, run.stderr)
@@ -149,26 +132,9 @@ final class WriteLockEndToEndTests: XCTestCase {
         try TestRoot.requireSQLite("the store file locked by another process")
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("ef-lock-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: scratch) }
-        let root = try TestRoot()
         let now = "2026-05-04T10:00:00Z"
-        for email in ["ann@example.com", "bob@example.com"] {
-            try root.ok("user", "add", email, now: now)
-            try root.ok("subscribe", email, "2", now: now)
-        }
-        try root.ok("event", "add", "ezpublish", "node_id=5", "path=/1/2/5/", "name=News", now: now)
-        let server = try SMTPTestServer.start(
-            port: 0, directory: scratch.appendingPathComponent("server"),
-            arguments: ["--lock-db", root.url.appendingPathComponent("var/eventfilter.db").path, "--lock-seconds", "2.5"])
+        let (root, server) = try twoMessagesForALockingServer(in: scratch, now: now, lockSeconds: "2.5", timeout: 1)
         defer { server.stop() }
-        try root.write("settings/site.ini", TestRoot.defaultSiteINI + """
-            [MailSettings]
-            Transport=SMTP
-            TransportServer=127.0.0.1
-            TransportPort=\(server.port)
-            TransportConnectTimeout=5
-            TransportTimeout=1
-
-            """)
 
         let run = try root.run(["run"], now: now, environment: ["EVENTFILTER_BUSY_TIMEOUT_MS": "150"])
         XCTAssertEqual(run.status, 0, run.stderr)
@@ -176,5 +142,36 @@ final class WriteLockEndToEndTests: XCTestCase {
         XCTAssertEqual(try root.scalar("SELECT count(*) FROM outbox WHERE state = 'sent'"), 2)
         XCTAssertEqual(try root.scalar("SELECT count(*) FROM outbox WHERE last_error LIKE '%timed out%'"), 0)
         XCTAssertEqual(try server.received().flatMap(\.envelope.recipients).sorted(), ["ann@example.com", "bob@example.com"])
+    }
+
+    /// A root with one event for ann@ and bob@ (two immediate messages) that sends through an
+    /// SMTP test server which, before its first 250 reply, holds the store's write lock
+    /// (BEGIN EXCLUSIVE on the SQLite file) for `lockSeconds`; `timeout` is the SMTP timeout.
+    private func twoMessagesForALockingServer(in scratch: URL, now: String, lockSeconds: String,
+                                              timeout: Int) throws -> (TestRoot, SMTPTestServer) {
+        let root = try TestRoot()
+        for email in ["ann@example.com", "bob@example.com"] {
+            try root.ok("user", "add", email, now: now)
+            try root.ok("subscribe", email, "2", now: now)
+        }
+        try root.ok("event", "add", "ezpublish", "node_id=5", "path=/1/2/5/", "name=News", now: now)
+        let server = try SMTPTestServer.start(
+            port: 0, directory: scratch.appendingPathComponent("server"),
+            arguments: ["--lock-db", root.url.appendingPathComponent("var/eventfilter.db").path, "--lock-seconds", lockSeconds])
+        do {
+            try root.write("settings/site.ini", TestRoot.defaultSiteINI + """
+                [MailSettings]
+                Transport=SMTP
+                TransportServer=127.0.0.1
+                TransportPort=\(server.port)
+                TransportConnectTimeout=5
+                TransportTimeout=\(timeout)
+
+                """)
+        } catch {
+            server.stop()
+            throw error
+        }
+        return (root, server)
     }
 }
