@@ -68,7 +68,7 @@ measure() {  # NAME SESSIONS AIM NOTE
         read d s < <(ours "$1")
         [ "$d" = "$MESSAGES" ] || { echo "$1 delivered $d of $MESSAGES" >&2; exit 1; }
         ours_rates+=("$(rate "$d" "$s")")
-        [ -n "$size" ] || size=$(backend_sql "$WORK/$1" "SELECT CAST(avg(length(message)) AS integer) FROM outbox")
+        [ -n "$size" ] || size=$(backend_sql "$WORK/$1" "SELECT CAST(avg(length(message)) AS integer) FROM outbox_message")
         floor_rates+=("$(source_rate "$2" "$size")")
     done
     echo "$1: ours ${ours_rates[*]}, smtp-source -d -s $2 ${floor_rates[*]} (msgs/s; load $(cut -d' ' -f1 /proc/loadavg))"
