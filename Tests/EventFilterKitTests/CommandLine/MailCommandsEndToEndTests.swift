@@ -15,15 +15,7 @@ final class MailCommandsEndToEndTests: XCTestCase {
     }
 
     private func smtpRoot(port: Int) throws -> TestRoot {
-        try TestRoot(siteINI: TestRoot.defaultSiteINI + """
-            [MailSettings]
-            Transport=SMTP
-            TransportServer=127.0.0.1
-            TransportPort=\(port)
-            TransportConnectTimeout=5
-            TransportTimeout=20
-
-            """)
+        try TestRoot(siteINI: TestRoot.smtpSiteINI(port: port))
     }
 
     func testFlushDeliversDeferredMailAtOnceAfterTheServerIsBack() throws {

@@ -20,14 +20,7 @@ final class UserCancellationEndToEndTests: XCTestCase {
     func testRemovedAndDisabledUsersMailIsCancelledAndNeverSent() throws {
         // The SMTP server is down at first: every message is deferred.
         let port = try SMTPTestServer.unusedPort()
-        let root = try TestRoot(siteINI: TestRoot.defaultSiteINI + """
-            [MailSettings]
-            Transport=SMTP
-            TransportServer=127.0.0.1
-            TransportPort=\(port)
-            TransportConnectTimeout=5
-
-            """)
+        let root = try TestRoot(siteINI: TestRoot.smtpSiteINI(port: port, timeout: nil))
         let now = "2026-05-04T10:00:00Z"
         for email in ["stays@example.com", "removed@example.com", "disabled@example.com", "digest@example.com"] {
             try root.ok("user", "add", email, now: now)
@@ -73,14 +66,7 @@ final class UserCancellationEndToEndTests: XCTestCase {
         // queue (it was deferred again, and mailed to her at the next run).
         let server = try SMTPTestServer.start(port: 0, directory: scratch.appendingPathComponent("server"), arguments: [])
         self.server = server
-        let root = try TestRoot(siteINI: TestRoot.defaultSiteINI + """
-            [MailSettings]
-            Transport=SMTP
-            TransportServer=127.0.0.1
-            TransportPort=\(server.port)
-            TransportTimeout=3
-
-            """)
+        let root = try TestRoot(siteINI: TestRoot.smtpSiteINI(port: server.port, connectTimeout: nil, timeout: "3"))
         let now = "2026-05-04T10:00:00Z"
         for email in ["ann@example.com", "bob@example.com"] {
             try root.ok("user", "add", email, now: now)

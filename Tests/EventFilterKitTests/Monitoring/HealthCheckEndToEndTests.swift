@@ -29,14 +29,7 @@ final class HealthCheckEndToEndTests: XCTestCase {
 
     func testOKWarningAndCriticalFollowRealSMTPOutcomes() throws {
         let server = try pool.start()
-        let root = try TestRoot(siteINI: TestRoot.defaultSiteINI + """
-            [MailSettings]
-            Transport=SMTP
-            TransportServer=127.0.0.1
-            TransportPort=\(server.port)
-            TransportConnectTimeout=5
-
-            """)
+        let root = try TestRoot(siteINI: TestRoot.smtpSiteINI(port: server.port, timeout: nil))
         let perf = { (deferred: Int, tooLong: Int, failed: Int, unacknowledged: Int) in
             "unhandled=0 queued=0 deferred=\(deferred) deferred_too_long=\(tooLong) failed=\(failed) "
                 + "failed_unacknowledged=\(unacknowledged) failing_handlers=0 digest_items=0"

@@ -16,14 +16,7 @@ final class ProblemReportEndToEndTests: XCTestCase {
 
     private func smtpRoot() throws -> (TestRoot, SMTPTestServer) {
         let server = try pool.start()
-        let root = try TestRoot(siteINI: TestRoot.defaultSiteINI + """
-            [MailSettings]
-            Transport=SMTP
-            TransportServer=127.0.0.1
-            TransportPort=\(server.port)
-            TransportConnectTimeout=5
-
-            """)
+        let root = try TestRoot(siteINI: TestRoot.smtpSiteINI(port: server.port, timeout: nil))
         return (root, server)
     }
 

@@ -22,13 +22,7 @@ final class ClaimStoreEndToEndTests: XCTestCase {
     /// An installation on a PostgreSQL database of its own, mailing through `server`, with
     /// `users` subscribers of node 2 and `events` published under it ("Story N" is event N).
     private func makeRoot(server: SMTPTestServer, users: Int, events: Int, digest: Bool = false) throws -> TestRoot {
-        let root = try TestRoot(siteINI: TestRoot.defaultSiteINI + """
-            [MailSettings]
-            Transport=SMTP
-            TransportServer=127.0.0.1
-            TransportPort=\(server.port)
-
-            """, postgres: try TestPostgres.server().makeDatabase())
+        let root = try TestRoot(siteINI: TestRoot.smtpSiteINI(port: server.port, connectTimeout: nil, timeout: nil), postgres: try TestPostgres.server().makeDatabase())
         for user in 1...users {
             try root.ok("user", "add", "user\(user)@example.com", now: now)
             try root.ok("subscribe", "user\(user)@example.com", "2", now: now)

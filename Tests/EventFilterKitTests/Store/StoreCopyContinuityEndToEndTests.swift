@@ -55,16 +55,7 @@ final class StoreCopyContinuityEndToEndTests: XCTestCase {
 
     func testRunGoesOnOnPostgreSQLWhereSQLiteStopped() throws {
         let server = try pool.start()
-        let root = try TestRoot(siteINI: TestRoot.defaultSiteINI + """
-            [MailSettings]
-            Transport=SMTP
-            TransportServer=127.0.0.1
-            TransportPort=\(server.port)
-            TransportConnectTimeout=5
-            TransportTimeout=20
-            BounceAddress=bounces@example.org
-
-            """)
+        let root = try TestRoot(siteINI: TestRoot.smtpSiteINI(port: server.port, extra: ["BounceAddress=bounces@example.org"]))
         try root.write("settings/webhooks.ini", IngestFixture.webhooksINI)
 
         // --- On SQLite: readers in three time zones on daily digests, two immediate readers.

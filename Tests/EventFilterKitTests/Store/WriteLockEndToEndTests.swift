@@ -159,15 +159,7 @@ final class WriteLockEndToEndTests: XCTestCase {
             port: 0, directory: scratch.appendingPathComponent("server"),
             arguments: ["--lock-db", root.url.appendingPathComponent("var/eventfilter.db").path, "--lock-seconds", lockSeconds])
         do {
-            try root.write("settings/site.ini", TestRoot.defaultSiteINI + """
-                [MailSettings]
-                Transport=SMTP
-                TransportServer=127.0.0.1
-                TransportPort=\(server.port)
-                TransportConnectTimeout=5
-                TransportTimeout=\(timeout)
-
-                """)
+            try root.write("settings/site.ini", TestRoot.smtpSiteINI(port: server.port, timeout: "\(timeout)"))
         } catch {
             server.stop()
             throw error

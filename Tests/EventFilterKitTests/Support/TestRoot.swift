@@ -64,6 +64,18 @@ final class TestRoot {
 
         """
 
+    /// site.ini for delivery over SMTP to a test server on loopback: the default settings and a
+    /// `[MailSettings]` section naming the server, its timeouts (nil: the product's default) and
+    /// `extra` lines.
+    ///
+    ///     let root = try TestRoot(siteINI: TestRoot.smtpSiteINI(port: server.port, extra: ["BounceAddress=bounces@example.org"]))
+    static func smtpSiteINI<Port: BinaryInteger>(port: Port, connectTimeout: Int? = 5, timeout: String? = "20", extra: [String] = []) -> String {
+        var lines = ["[MailSettings]", "Transport=SMTP", "TransportServer=127.0.0.1", "TransportPort=\(port)"]
+        if let connectTimeout { lines.append("TransportConnectTimeout=\(connectTimeout)") }
+        if let timeout { lines.append("TransportTimeout=\(timeout)") }
+        return defaultSiteINI + (lines + extra).joined(separator: "\n") + "\n\n"
+    }
+
     /// eZ Publish's stock settings/notification.ini (kept once, in SettingsTests.swift).
     static let stockNotificationINI = EventFilterKitTests.stockNotificationINI
 

@@ -29,16 +29,7 @@ final class BounceEndToEndTests: XCTestCase {
 
     /// An installation that sends through the private Postfix with VERP on.
     private func postfixRoot(_ server: PostfixTestServer) throws -> TestRoot {
-        try TestRoot(siteINI: TestRoot.defaultSiteINI + """
-            [MailSettings]
-            Transport=SMTP
-            TransportServer=127.0.0.1
-            TransportPort=\(server.port)
-            TransportConnectTimeout=5
-            TransportTimeout=20
-            BounceAddress=bounces@example.org
-
-            """)
+        try TestRoot(siteINI: TestRoot.smtpSiteINI(port: server.port, extra: ["BounceAddress=bounces@example.org"]))
     }
 
     private func subscribe(_ emails: [String], in root: TestRoot) throws {
@@ -189,14 +180,7 @@ final class BounceEndToEndTests: XCTestCase {
         let root = try TestRoot(siteINI: "")
         let server = try PostfixTestServer.start(in: scratch, pipe: [TestRoot.executable.path, "--root", root.path, "bounce"])
         postfix = server
-        try root.write("settings/site.ini", TestRoot.defaultSiteINI + """
-            [MailSettings]
-            Transport=SMTP
-            TransportServer=127.0.0.1
-            TransportPort=\(server.port)
-            BounceAddress=bounces@example.org
-
-            """)
+        try root.write("settings/site.ini", TestRoot.smtpSiteINI(port: server.port, connectTimeout: nil, timeout: nil, extra: ["BounceAddress=bounces@example.org"]))
         try subscribe(["ghost@bounce.test"], in: root)
         for node in 5...7 { try publish(node: node, in: root, now: now) }
         // One user owns the installation and runs both cron's run and the pipe (here: nobody).

@@ -18,15 +18,7 @@ final class CurlLibraryEndToEndTests: XCTestCase {
 
     func testMissingLibcurlIsOneLineAndChangesNothingThenTheLibraryDelivers() throws {
         let server = try pool.start()
-        let root = try TestRoot(siteINI: TestRoot.defaultSiteINI + """
-            [MailSettings]
-            Transport=SMTP
-            TransportServer=127.0.0.1
-            TransportPort=\(server.port)
-            TransportConnectTimeout=5
-            TransportTimeout=20
-
-            """)
+        let root = try TestRoot(siteINI: TestRoot.smtpSiteINI(port: server.port))
         for email in ["ann@example.com", "bob@example.com"] {
             try root.ok("user", "add", email, now: now)
             try root.ok("subscribe", email, "2", now: now)
