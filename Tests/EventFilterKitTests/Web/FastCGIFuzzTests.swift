@@ -8,24 +8,12 @@ import XCTest
 final class FastCGIFuzzTests: XCTestCase {
     private typealias B = FastCGIBytes
 
-    /// SplitMix64: small, fast, and the same sequence on every machine.
-    private struct Generator: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     private let limits = FastCGIConnection.Limits(paramsLimit: 2048, bodyLimit: 512)
 
     private enum Outcome { case requests(Int), protocolError }
 
     /// Feeds `stream` in random slices; checks every request against the limits.
-    private func run(_ stream: [UInt8], _ random: inout Generator) -> Outcome {
+    private func run(_ stream: [UInt8], _ random: inout SeededGenerator) -> Outcome {
         let connection = FastCGIConnection(limits: limits)
         var index = 0
         var count = 0
@@ -51,7 +39,7 @@ final class FastCGIFuzzTests: XCTestCase {
         return .requests(count)
     }
 
-    private func validStream(_ random: inout Generator) -> [UInt8] {
+    private func validStream(_ random: inout SeededGenerator) -> [UInt8] {
         var stream: [UInt8] = []
         for id in 1...UInt16.random(in: 1...3, using: &random) {
             let value = String(repeating: "x", count: Int.random(in: 0...300, using: &random))
@@ -62,7 +50,7 @@ final class FastCGIFuzzTests: XCTestCase {
     }
 
     func testValidStreamsAlwaysYieldTheirRequests() {
-        var random = Generator(state: 1)
+        var random = SeededGenerator(state: 1)
         for _ in 0..<500 {
             let count = UInt16.random(in: 1...3, using: &random)
             var stream: [UInt8] = []
@@ -73,7 +61,7 @@ final class FastCGIFuzzTests: XCTestCase {
     }
 
     func testRandomAndMutatedStreamsEndInRequestsOrAConnectionError() {
-        var random = Generator(state: 0x5EED_F0C1)
+        var random = SeededGenerator(state: 0x5EED_F0C1)
         var errors = 0, completed = 0
         for iteration in 0..<6000 {
             var stream: [UInt8]
