@@ -138,16 +138,22 @@ final class ItemSinkTests: XCTestCase {
         XCTAssertEqual(try run.count("deleted_node"), 0, "the deletion before it goes too")
     }
 
-    func testMoreImmediateReadersThanAreComposedAheadStillLeaveNothingWhenTheLastCannotBeComposed() throws {
-        let run = try RunFixture()
-        let event = try run.event("ezpublish", ["node_id": "60"])
+    /// Immediate mail for one reader more than the sink composes ahead, the last of whom has a time
+    /// zone that cannot be read: the sink writes as it goes and fails at the last reader.
+    private func moreReadersThanComposedAheadTheLastOfThemInAZoneThatCannotBeRead(_ run: RunFixture) throws -> Items {
         let content = try run.renderer.render(bases: ["event"], handler: "ezsubtree", thread: nil,
                                               ["name": .text("Spring news"), "type": .text("kaltura.entry_add")])
         var recipients = (0...ItemSink.composedAhead).map {
             Recipient(userID: nil, email: "reader\($0)@example.com", name: "", timezone: "UTC", digest: nil, unsubscribeToken: nil)
         }
         recipients[recipients.count - 1].timezone = "Not/AZone"
-        let mail = Items(content: content, recipients: recipients, delivery: .immediate)
+        return Items(content: content, recipients: recipients, delivery: .immediate)
+    }
+
+    func testMoreImmediateReadersThanAreComposedAheadStillLeaveNothingWhenTheLastCannotBeComposed() throws {
+        let run = try RunFixture()
+        let event = try run.event("ezpublish", ["node_id": "60"])
+        let mail = try moreReadersThanComposedAheadTheLastOfThemInAZoneThatCannotBeRead(run)
         try run.sink.inTransaction {
             XCTAssertThrowsError(try run.sink.accept([.nodeDeleted(node: "60", at: run.now), .mail(mail)], event: event))
             XCTAssertEqual(run.sink.pending, ItemSink.Counts())
@@ -161,13 +167,7 @@ final class ItemSinkTests: XCTestCase {
         try run.user("ann@example.com", digest: ["daily", "08:00"])
         let first = try run.event("kaltura.entry_add", ["name": "Spring news"])
         let second = try run.event("ezpublish", ["node_id": "60"])
-        let content = try run.renderer.render(bases: ["event"], handler: "ezsubtree", thread: nil,
-                                              ["name": .text("Spring news"), "type": .text("kaltura.entry_add")])
-        var recipients = (0...ItemSink.composedAhead).map {
-            Recipient(userID: nil, email: "reader\($0)@example.com", name: "", timezone: "UTC", digest: nil, unsubscribeToken: nil)
-        }
-        recipients[recipients.count - 1].timezone = "Not/AZone"
-        let many = Items(content: content, recipients: recipients, delivery: .immediate)
+        let many = try moreReadersThanComposedAheadTheLastOfThemInAZoneThatCannotBeRead(run)
         try run.sink.inTransaction {
             try run.sink.accept([.mail(try items(run, delivery: .recipientSetting, to: ["ann@example.com"]))], event: first)
             XCTAssertThrowsError(try run.sink.accept([.withdrawDigestItems(ofEvent: 999), .mail(many)], event: second)) {
