@@ -2,7 +2,8 @@
 //
 // eventfilter: an eZ-Publish-style notification filter with digest delivery.
 // No Swift package dependencies: the toolchain plus the system's SQLite, libpq, libcurl and libcrypto
-// (libpq and libcurl opened on first use rather than linked: see Sources/CPostgreSQL and Sources/CCurl).
+// (libpq, libcurl and libcrypto opened on first use rather than linked: see Sources/CPostgreSQL,
+// Sources/CCurl and Sources/CCrypto).
 import PackageDescription
 
 let package = Package(
@@ -18,9 +19,9 @@ let package = Package(
         // libpq, PostgreSQL's client library (the second store backend), opened on first use
         // (PostgresLoader.c), so that a run on SQLite does not load it. Its header: libpq-dev.
         .target(name: "CPostgreSQL", path: "Sources/CPostgreSQL"),
-        .systemLibrary(
-            name: "CCrypto", path: "Sources/CCrypto",
-            pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+        // libcrypto (OpenSSL 3) opened on first use (CryptoLoader.c), so that a process that signs
+        // and hashes nothing (a cron `run` with nothing to do) does not load it. Its headers: libssl-dev.
+        .target(name: "CCrypto", path: "Sources/CCrypto"),
         // Typed wrappers over libcurl's variadic setopt/getinfo, which Swift cannot call, and
         // libcurl itself opened on first use (CurlLoader.c), so that only SMTP delivery loads it.
         .target(name: "CCurl", path: "Sources/CCurl"),
