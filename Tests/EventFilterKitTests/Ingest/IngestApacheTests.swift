@@ -35,7 +35,9 @@ final class IngestApacheTests: XCTestCase {
 
         let process = Process()
         process.executableURL = Self.script
-        process.arguments = [scratch.appendingPathComponent("apache").path, String(port), TestRoot.executable.path, root.path]
+        // Apache's CGI child runs as nobody: a copy of the program it can reach, wherever the checkout is.
+        let program = try TestRoot.executableForOtherUsers(in: scratch)
+        process.arguments = [scratch.appendingPathComponent("apache").path, String(port), program.path, root.path]
         let log = scratch.appendingPathComponent("apache.out")
         try Data().write(to: log)
         process.standardOutput = try FileHandle(forWritingTo: log)

@@ -178,14 +178,16 @@ final class BounceEndToEndTests: XCTestCase {
 
     func testPostfixPipesBouncesStraightIntoEventfilterAsTheREADMEWiresIt() throws {
         let root = try TestRoot(siteINI: "")
-        let server = try PostfixTestServer.start(in: scratch, pipe: [TestRoot.executable.path, "--root", root.path, "bounce"])
+        // Postfix's pipe and cron's run both run as nobody: a copy of the program nobody can reach.
+        let program = try TestRoot.executableForOtherUsers(in: scratch).path
+        let server = try PostfixTestServer.start(in: scratch, pipe: [program, "--root", root.path, "bounce"])
         postfix = server
         try root.write("settings/site.ini", TestRoot.smtpSiteINI(port: server.port, connectTimeout: nil, timeout: nil, extra: ["BounceAddress=bounces@example.org"]))
         try subscribe(["ghost@bounce.test"], in: root)
         for node in 5...7 { try publish(node: node, in: root, now: now) }
         // One user owns the installation and runs both cron's run and the pipe (here: nobody).
         XCTAssertEqual(try SMTPTestServer.runTool("/bin/chown", ["-R", "nobody:nogroup", root.path]), 0)
-        XCTAssertEqual(try SMTPTestServer.runTool("/usr/sbin/runuser", ["-u", "nobody", "--", TestRoot.executable.path,
+        XCTAssertEqual(try SMTPTestServer.runTool("/usr/sbin/runuser", ["-u", "nobody", "--", program,
                                                                         "--root", root.path, "--now", now, "run"]), 0)
         try server.waitForPipeDeliveries(count: 3)
 
