@@ -3,10 +3,13 @@ import Foundation
 
 /// A connection to a PostgreSQL server through libpq, owned by one thread at a time.
 ///
-/// Every value is a bound parameter (`$1`, `$2`, ...), never text spliced into SQL. Each distinct
-/// SQL text is prepared once per connection, under a name of its own, and reused for the life of
-/// the connection, so a loop that runs the same statement many times has it parsed and planned
-/// once. Values travel in PostgreSQL's text format, except byte arrays, which go as binary `bytea`.
+/// Every value is a bound parameter (`$1`, `$2`, ...), never text spliced into SQL. A SQL text's
+/// first run goes to the server as one unnamed statement (parse, bind and execute in one round
+/// trip); a text run a second time is prepared then, under a name of its own, and reused for the
+/// life of the connection, so a loop that runs the same statement many times has it parsed and
+/// planned once, and a statement a process runs once (most of a cron run with nothing to do)
+/// costs one round trip rather than three (prepare, describe, execute). Values travel in
+/// PostgreSQL's text format, except byte arrays, which go as binary `bytea`.
 ///
 ///     let db = try PostgresConnection("postgresql://eventfilter@db.example.com/eventfilter")
 ///     try db.inTransaction {
@@ -24,6 +27,8 @@ public final class PostgresConnection {
     public let target: PostgresConnectionString
     /// Prepared statements by SQL text: the server-side name and the number of parameters.
     private var preparedStatements: [String: PreparedStatement] = [:]
+    /// SQL texts run once, as unnamed statements: the next run of one prepares it.
+    private var runOnce: Set<String> = []
     private var nextStatementNumber = 1
     /// 0 outside a transaction, 1 inside one, more inside savepoints.
     private var transactionDepth = 0
@@ -77,7 +82,8 @@ public final class PostgresConnection {
     /// The server process serving this connection (`pg_backend_pid()`).
     public var backendPID: Int32 { PQbackendPID(handle) }
 
-    /// How many statements this connection has prepared so far (one per distinct SQL text).
+    /// How many statements this connection has prepared so far (one per distinct SQL text run
+    /// more than once).
     public var preparedStatementCount: Int { preparedStatements.count }
 
     /// True inside `inTransaction` (and `inSavepoint`).
@@ -110,6 +116,9 @@ public final class PostgresConnection {
     }
 
     private func executePrepared(_ sql: String, _ parameters: [DatabaseValueConvertible]) throws -> PostgresResult {
+        if preparedStatements[sql] == nil, runOnce.insert(sql).inserted {
+            return try executeUnnamed(sql, parameters)
+        }
         let statement = try prepared(sql)
         guard parameters.count == statement.parameterCount else {
             throw PostgresError(message: "expected \(statement.parameterCount) parameters, got \(parameters.count)", sql: sql)
@@ -119,6 +128,24 @@ public final class PostgresConnection {
             PQexecPrepared(handle, statement.name, Int32(parameters.count), values, lengths, formats, 0)
         }
         return try check(result, sql: sql)
+    }
+
+    /// A text's first run: PQexecParams sends parse, bind, describe and execute together. The
+    /// server counts the parameters the text uses; a call with another number of values gets the
+    /// same one-line error as a prepared statement's check gives.
+    private func executeUnnamed(_ sql: String, _ parameters: [DatabaseValueConvertible]) throws -> PostgresResult {
+        let values = try PostgresParameters(parameters, sql: sql)
+        let result = values.withUnsafeArguments { values, lengths, formats in
+            PQexecParams(handle, sql, Int32(parameters.count), nil, values, lengths, formats, 0)
+        }
+        do {
+            return try check(result, sql: sql)
+        } catch let error as PostgresError where error.sqlState == "08P01" {
+            // "bind message supplies 1 parameters, but prepared statement "" requires 2"
+            guard let required = error.message.split(separator: " ").last.flatMap({ Int($0) }),
+                  error.message.hasPrefix("bind message supplies") else { throw error }
+            throw PostgresError(message: "expected \(required) parameters, got \(parameters.count)", sql: sql)
+        }
     }
 
     /// The rows of a query.

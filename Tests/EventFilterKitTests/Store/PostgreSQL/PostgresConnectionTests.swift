@@ -103,18 +103,24 @@ final class PostgresConnectionTests: XCTestCase {
         XCTAssertEqual(try db.first("SELECT count(*) AS n FROM account")?.int("n"), 1)
     }
 
-    func testEachSQLTextIsPreparedOnceAndReused() throws {
+    func testEachSQLTextRunTwiceIsPreparedOnceAndReused() throws {
         try db.executeScript("CREATE TABLE item (n bigint)")
         let insert = "INSERT INTO item(n) VALUES ($1)"
         let select = "SELECT n FROM item WHERE n >= $1 ORDER BY n"
+        let once = "SELECT count(*) AS n FROM item WHERE n < $1"
         for n in 1...20 { try db.execute(insert, [n]) }
         for n in 1...5 { XCTAssertEqual(try db.query(select, [n]).count, 21 - n) }
+        XCTAssertEqual(try db.first(once, [4])?.int("n"), 3, "a text run once gives its rows all the same")
 
         let count = "SELECT count(*) AS n FROM pg_prepared_statements"
-        // The counting query is itself prepared before it runs: three statements, not 26.
-        XCTAssertEqual(try db.first(count)?.int("n"), 3)
+        // Two statements, not 26: the texts run more than once. The one run once, and this
+        // counting query (its first run), went as unnamed statements, one round trip each.
+        XCTAssertEqual(try db.first(count)?.int("n"), 2)
         XCTAssertEqual(try db.first(count + " WHERE statement = $1", [insert])?.int("n"), 1)
-        XCTAssertEqual(db.preparedStatementCount, 4)
+        XCTAssertEqual(try db.first(count + " WHERE statement = $1", [once])?.int("n"), 0)
+        // The filtered count ran twice just now, so it is prepared too; so is the count, at its second run.
+        XCTAssertEqual(db.preparedStatementCount, 3)
+        XCTAssertEqual(try db.first(count)?.int("n"), 4)
         // Prepared statements belong to their session: a second connection has none of them.
         let other = try database.connect()
         XCTAssertEqual(try other.first(count + " WHERE statement = $1", [insert])?.int("n"), 0)
@@ -133,8 +139,9 @@ final class PostgresConnectionTests: XCTestCase {
             XCTAssertEqual((error as? PostgresError)?.kind, .retryable, "\(error)")
         }
         XCTAssertEqual(try db.inTransaction { try db.first(everything)?.int("c") }, 7)
-        // Three preparations: the first was deallocated; the one that failed inside the
-        // transaction stays on the server, unused, beside the current one.
+        // Two preparations (the first run was unnamed, the second prepared it, with column b):
+        // the one that failed inside the transaction stays on the server, unused, beside the
+        // current one.
         XCTAssertEqual(try db.first("SELECT count(*) AS n FROM pg_prepared_statements WHERE statement = $1", [everything])?.int("n"), 2)
     }
 
