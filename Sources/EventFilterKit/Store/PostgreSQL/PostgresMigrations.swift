@@ -304,9 +304,15 @@ enum PostgresMigrations {
 
     /// Brings the database to the newest version; returns the version it had (0: none) and has.
     /// Another process migrating at the same moment waits for the lock and then finds nothing to do.
+    ///
+    /// A store already at this version is only read (two round trips, no transaction, no lock):
+    /// every migration commits together with its version number, so that number, once seen,
+    /// stays true, and a cron run with nothing to do pays for nothing more. Anything else (no
+    /// store yet, an older or a newer one) is decided under the lock.
     @discardableResult
     static func migrate(_ db: PostgresDatabase) throws -> (from: Int, to: Int) {
-        try db.inTransaction {
+        if try version(db) == all.count { return (all.count, all.count) }
+        return try db.inTransaction {
             try db.execute("SELECT pg_advisory_xact_lock(?::bigint)", [lockKey])
             let found = try version(db)
             if found == nil {
