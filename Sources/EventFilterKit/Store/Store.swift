@@ -215,10 +215,17 @@ public final class Store {
     /// An existing file of zero bytes is not a store: it may be another program's placeholder,
     /// and SQLite would silently make a new database of it.
     private static func refuseEmptyFile(_ path: String) throws {
-        let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.intValue
-        if size == 0 {
+        if fileSize(path) == 0 {
             throw EventFilterError.failure("\(path) is an empty file, not an eventfilter store; move it away to start a new store")
         }
+    }
+
+    /// The size of the file at `path` (symbolic links followed), nil when there is none. A plain
+    /// stat: FileManager's attributes also look the owner and group up by name, reading
+    /// /etc/passwd and /etc/group and asking nscd, on every start of every command.
+    private static func fileSize(_ path: String) -> Int? {
+        var status = stat()
+        return stat(path, &status) == 0 ? Int(status.st_size) : nil
     }
 
     /// A new store is built under a temporary name and linked into place only when complete, so
@@ -254,7 +261,7 @@ public final class Store {
             _ = try db.scalarInt("PRAGMA application_id")
             return db
         } catch let error as DatabaseError where [SQLITE_READONLY, SQLITE_CANTOPEN].contains(error.code) {
-            let wal = (try? FileManager.default.attributesOfItem(atPath: path + "-wal")[.size] as? NSNumber)?.intValue ?? 0
+            let wal = fileSize(path + "-wal") ?? 0
             guard wal == 0 else {
                 throw EventFilterError.failure(
                     "cannot read \(path): its write-ahead log has commits, and reading them needs write access to \((path as NSString).deletingLastPathComponent)")
