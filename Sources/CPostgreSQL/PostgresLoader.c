@@ -17,7 +17,7 @@
 
 // Every libpq function this file forwards; the pointer types come from the header's declarations.
 #define CPQ_FUNCTIONS(X) \
-    X(PQconnectdb) X(PQfinish) X(PQstatus) X(PQtransactionStatus) X(PQerrorMessage) \
+    X(PQconnectdb) X(PQconnectdbParams) X(PQparameterStatus) X(PQfinish) X(PQstatus) X(PQtransactionStatus) X(PQerrorMessage) \
     X(PQbackendPID) X(PQsetClientEncoding) X(PQsetNoticeProcessor) \
     X(PQconninfoParse) X(PQconninfoFree) X(PQfreemem) X(PQunescapeBytea) \
     X(PQexec) X(PQexecParams) X(PQprepare) X(PQexecPrepared) X(PQdescribePrepared) \
@@ -71,6 +71,11 @@ static void require(void) {
 }
 
 PGconn *PQconnectdb(const char *conninfo) { require(); return real.PQconnectdb(conninfo); }
+PGconn *PQconnectdbParams(const char *const *keywords, const char *const *values, int expand_dbname) {
+    require();
+    return real.PQconnectdbParams(keywords, values, expand_dbname);
+}
+const char *PQparameterStatus(const PGconn *conn, const char *paramName) { require(); return real.PQparameterStatus(conn, paramName); }
 void PQfinish(PGconn *conn) { require(); real.PQfinish(conn); }
 ConnStatusType PQstatus(const PGconn *conn) { require(); return real.PQstatus(conn); }
 PGTransactionStatusType PQtransactionStatus(const PGconn *conn) { require(); return real.PQtransactionStatus(conn); }

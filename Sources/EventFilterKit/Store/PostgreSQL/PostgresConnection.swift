@@ -52,7 +52,7 @@ public final class PostgresConnection {
     public init(_ connectionString: String) throws {
         try PostgresLibrary.load()
         target = PostgresConnectionString(connectionString)
-        guard let connection = PQconnectdb(connectionString) else {
+        guard let connection = Self.connect(connectionString) else {
             throw PostgresError(kind: .connectionLost, message: "cannot connect to \(target.redacted): out of memory")
         }
         guard PQstatus(connection) == CONNECTION_OK else {
@@ -67,11 +67,30 @@ public final class PostgresConnection {
         // libpq prints NOTICE and WARNING messages ("table ... does not exist, skipping") on
         // stderr by default; stderr is for the operator's one-line errors.
         PQsetNoticeProcessor(handle, { _, _ in }, nil)
-        guard PQsetClientEncoding(handle, "UTF8") == 0 else {
+        guard PQparameterStatus(handle, "client_encoding").map({ String(cString: $0) }) == "UTF8"
+                || PQsetClientEncoding(handle, "UTF8") == 0 else {
             let error = connectionError(sql: nil)
             PQfinish(handle)
             throw error
         }
+    }
+
+    /// Connects asking for UTF-8 in the start-up message itself (`client_encoding`), so that no
+    /// `SET client_encoding` round trip follows. The connection string is expanded by libpq as
+    /// `dbname` (`expand_dbname`), which reads a `key=value` string or a URI exactly as
+    /// `PQconnectdb` does; a string that is neither (a bare word, which libpq would then take for a
+    /// database name) goes to `PQconnectdb`, so that it is refused as before.
+    private static func connect(_ connectionString: String) -> OpaquePointer? {
+        let expandable = connectionString.isEmpty || connectionString.contains("=")
+            || connectionString.hasPrefix("postgresql://") || connectionString.hasPrefix("postgres://")
+        guard expandable else { return PQconnectdb(connectionString) }
+        // Later keywords override what the expanded string says: the encoding is always UTF-8.
+        let keywords = ["dbname", "client_encoding"], values = [connectionString, "UTF8"]
+        let keywordPointers = keywords.map { strdup($0) }, valuePointers = values.map { strdup($0) }
+        defer { (keywordPointers + valuePointers).forEach { free($0) } }
+        let keywordArray = keywordPointers.map { UnsafePointer($0) } + [nil]
+        let valueArray = valuePointers.map { UnsafePointer($0) } + [nil]
+        return PQconnectdbParams(keywordArray, valueArray, 1)
     }
 
     deinit { PQfinish(handle) }

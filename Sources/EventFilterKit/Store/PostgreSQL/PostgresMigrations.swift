@@ -295,6 +295,16 @@ enum PostgresMigrations {
         return try db.scalarInt("SELECT version FROM eventfilter_schema")
     }
 
+    /// `version(db)` in one statement, for a connection outside any transaction (where a failed
+    /// statement aborts nothing): nil when there is no `eventfilter_schema` table (SQLSTATE 42P01).
+    private static func currentVersionOutsideATransaction(_ db: PostgresDatabase) throws -> Int? {
+        do {
+            return try db.scalarInt("SELECT version FROM eventfilter_schema")
+        } catch let error as PostgresError where error.sqlState == "42P01" {
+            return nil
+        }
+    }
+
     /// The tables of the current schema, to tell an empty database from another program's.
     static func tables(_ db: PostgresDatabase) throws -> [String] {
         try db.map("SELECT tablename FROM pg_tables WHERE schemaname = current_schema() ORDER BY tablename") {
@@ -305,13 +315,13 @@ enum PostgresMigrations {
     /// Brings the database to the newest version; returns the version it had (0: none) and has.
     /// Another process migrating at the same moment waits for the lock and then finds nothing to do.
     ///
-    /// A store already at this version is only read (two round trips, no transaction, no lock):
+    /// A store already at this version is only read (one round trip, no transaction, no lock):
     /// every migration commits together with its version number, so that number, once seen,
     /// stays true, and a cron run with nothing to do pays for nothing more. Anything else (no
     /// store yet, an older or a newer one) is decided under the lock.
     @discardableResult
     static func migrate(_ db: PostgresDatabase) throws -> (from: Int, to: Int) {
-        if try version(db) == all.count { return (all.count, all.count) }
+        if !db.isInTransaction, try currentVersionOutsideATransaction(db) == all.count { return (all.count, all.count) }
         return try db.inTransaction {
             try db.execute("SELECT pg_advisory_xact_lock(?::bigint)", [lockKey])
             let found = try version(db)

@@ -85,6 +85,33 @@ final class PostgresStoreEndToEndTests: XCTestCase {
         XCTAssertEqual(try db.first("SELECT count(*) AS n FROM \"user\"")?.int64("n"), 3)
     }
 
+    func testAnUpToDateStoreOpensWithoutTheMigrationLockWhileANewOneIsMadeUnderIt() throws {
+        let root = try postgresRoot()
+        try root.ok("user", "add", "ann@example.com", now: now)
+        // Another session holds the migration lock (as one migrating would); waits for it end after 3 s.
+        let holder = try database.connect()
+        try holder.execute("SELECT pg_advisory_lock($1::bigint)", [PostgresMigrations.lockKey])
+        let bounded = ["PGOPTIONS": "-c lock_timeout=3000"]
+
+        let run = try root.run(["run"], now: now, environment: bounded)
+        XCTAssertEqual(run.status, 0, "an up-to-date store is only read: \(run.stderr)")
+        XCTAssertEqual(run.stdout + run.stderr, "")
+        XCTAssertEqual(try database.connect().first("SELECT count(*) AS n FROM run_log WHERE error IS NULL")?.int64("n"), 1)
+
+        // Advisory locks belong to their database: the same lock, held in a database with no store yet.
+        let fresh = try TestPostgres.server().makeDatabase()
+        let freshHolder = try fresh.connect()
+        try freshHolder.execute("SELECT pg_advisory_lock($1::bigint)", [PostgresMigrations.lockKey])
+        let newRoot = try postgresRoot(fresh.connectionString)
+        let made = try newRoot.run(["user", "add", "bob@example.com"], now: now, environment: bounded)
+        XCTAssertEqual(made.status, 1, "a new store is made under the lock, so it waits for it")
+        XCTAssertTrue(made.stderr.contains("lock timeout"), made.stderr)
+        XCTAssertEqual(try fresh.connect().query("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()").count, 0)
+
+        try freshHolder.execute("SELECT pg_advisory_unlock($1::bigint)", [PostgresMigrations.lockKey])
+        try newRoot.ok("user", "add", "bob@example.com", now: now)
+    }
+
     func testAStoreOfANewerEventfilterIsRefusedAndLeftAsItWas() throws {
         let root = try postgresRoot()
         try root.ok("user", "add", "ann@example.com", now: now)
