@@ -63,7 +63,12 @@ enum INIParser {
             guard let close = trimmedEnd, body[close] == UInt8(ascii: "]") else {
                 throw malformed("a block header needs a closing ']'")
             }
-            let name = text(body[body.startIndex..<close]).trimmingCharacters(in: phpWhitespace)
+            // Trimmed as bytes: PHP's whitespace is ASCII, and no byte of a multi-byte UTF-8
+            // character is ASCII (Foundation's trimming went through NSString, at every start).
+            let inner = body[body.startIndex..<close]
+            let first = inner.firstIndex(where: { !isPHPWhitespace($0) }) ?? inner.endIndex
+            let last = inner.lastIndex(where: { !isPHPWhitespace($0) }).map { $0 + 1 } ?? first
+            let name = text(inner[first..<max(first, last)])
             guard !name.isEmpty else { throw malformed("the block name is empty") }
             return .block(name)
         }
@@ -257,5 +262,4 @@ enum INIParser {
         byte == 0x20 || byte == 0x09 || byte == 0x0A || byte == 0x0D || byte == 0x00 || byte == 0x0B
     }
 
-    private static let phpWhitespace = CharacterSet(charactersIn: " \t\n\r\0\u{0B}")
 }
