@@ -63,7 +63,7 @@ public struct SiteConfiguration: Sendable {
                 throw EventFilterError.failure("site.ini [MailSettings] EmailReplyTo: \(error)")
             }
         }
-        let host = URLComponents(string: siteURL)?.host ?? ""
+        let host = Self.host(of: siteURL)
         let domain = host.isEmpty ? String(senderAddress.split(separator: "@").last ?? "localhost") : host
 
         let unsubscribe = nonEmpty(site.string("SiteSettings", "UnsubscribeURL"))
@@ -94,6 +94,18 @@ public struct SiteConfiguration: Sendable {
         configuration.digestMaxItems = maxItems
         configuration.followSecret = nonEmpty(site.string("SiteSettings", "FollowSecret"))
         return configuration
+    }
+
+    /// The host of `url` as URLComponents reads it. A plain ASCII host (no `%` escape, no `xn--`
+    /// label) is its own encoded form, so it is taken as written: asking for `host` sets up ICU's
+    /// IDNA tables to decode it, which cost every process about 0.1 ms at start.
+    static func host(of url: String) -> String {
+        guard let components = URLComponents(string: url) else { return "" }
+        if let encoded = components.percentEncodedHost, encoded.utf8.allSatisfy({ $0 < 0x80 && $0 != UInt8(ascii: "%") }),
+           !encoded.lowercased().contains("xn--") {
+            return encoded
+        }
+        return components.host ?? ""
     }
 
     private static func nonEmpty(_ value: String?) -> String? {
