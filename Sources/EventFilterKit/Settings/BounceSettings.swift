@@ -27,7 +27,7 @@ public struct BounceSettings: Sendable, Equatable {
 
     public static func load(_ settings: Settings) throws -> BounceSettings {
         let site = try settings.file("site.ini")
-        let text = site.string("MailSettings", "BounceAddress")?.trimmingCharacters(in: .whitespaces) ?? ""
+        let text = site.string("MailSettings", "BounceAddress")?.trimmingWhitespace ?? ""
         var address: String?
         if !text.isEmpty {
             do {

@@ -68,7 +68,7 @@ public struct SettingsFile: Sendable {
     /// Anything else throws an error naming the file and line.
     public func bool(_ block: String, _ key: String, default defaultValue: Bool) throws -> Bool {
         guard let (text, origin) = try scalar(block, key) else { return defaultValue }
-        switch text.trimmingCharacters(in: .whitespaces).lowercased() {
+        switch text.trimmingWhitespace.lowercased() {
         case "enabled", "true", "yes", "1": return true
         case "disabled", "false", "no", "0", "": return false
         default:
@@ -81,7 +81,7 @@ public struct SettingsFile: Sendable {
     /// naming the file and line.
     public func int(_ block: String, _ key: String) throws -> Int? {
         guard let (text, origin) = try scalar(block, key) else { return nil }
-        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        let trimmed = text.trimmingWhitespace
         if trimmed.isEmpty { return nil }
         guard let number = Int(trimmed) else {
             throw SettingsError(at: origin, "[\(block)] \(key) must be a whole number, not \"\(text.prefix(40))\"")
