@@ -4,7 +4,11 @@
 # binary (static Swift standard library and Foundation) and, as a second floor, the plain dynamic way.
 #   Tests/Bench/stage_noop.sh [RUNS]        (default 201 runs of each; median wall time)
 #   BACKEND=postgresql Tests/Bench/stage_noop.sh   the store in a PostgreSQL server the script starts:
-#                                           the no-op run then also connects to it and migrates nothing
+#                                           the no-op run then also connects to it and migrates nothing.
+#                                           Its floor then includes reaching the server: the static
+#                                           hello world plus a C program (compiled here, linked to
+#                                           libpq) that connects to the same database and runs one
+#                                           query; psql doing the same is printed for scale
 #   EVENTFILTER=/path/to/eventfilter        that binary instead of `make build`'s
 # The runs are interleaved (ours, static hello, dynamic hello, ours, ...) so that the machine's
 # load weighs on each alike; each is started with posix_spawn (no shell) and waited for, and its
@@ -36,16 +40,38 @@ cp settings/webhooks.ini "$ROOT/settings/"
 "$EF" --root "$ROOT" run
 [ -z "$("$EF" --root "$ROOT" run 2>&1)" ] || { echo "the no-op run is not quiet:" >&2; "$EF" --root "$ROOT" run >&2; exit 1; }
 
-# On PostgreSQL, for scale: psql (C, libpq) connecting to the same database and running one statement.
+# On PostgreSQL, the least a process that uses the store must do: connect and run one query, in C
+# with libpq (the library eventfilter opens), on the same database; and psql doing so, for scale.
 PSQL=()
-[ "$BACKEND" != postgresql ] || PSQL=("$PG_BIN/psql" -X -q -h "$PG_DIR" -U postgres -d "$(cat "$ROOT/.bench-database")" -c "SELECT 1")
+if [ "$BACKEND" = postgresql ]; then
+    cat > "$WORK/pq_probe.c" <<'C'
+#include <libpq-fe.h>
+#include <stdio.h>
+int main(int argc, char **argv) {
+    PGconn *connection = PQconnectdb(argc > 1 ? argv[1] : "");
+    if (PQstatus(connection) != CONNECTION_OK) { fprintf(stderr, "%s", PQerrorMessage(connection)); return 1; }
+    PGresult *result = PQexec(connection, "SELECT 1");
+    int ok = PQresultStatus(result) == PGRES_TUPLES_OK && PQntuples(result) == 1;
+    PQclear(result);
+    PQfinish(connection);
+    return ok ? 0 : 1;
+}
+C
+    cc -O2 -I"$(pg_config --includedir 2>/dev/null || echo /usr/include/postgresql)" \
+        "$WORK/pq_probe.c" -o "$WORK/pq_probe" -lpq
+    DATABASE=$(cat "$ROOT/.bench-database")
+    "$WORK/pq_probe" "host=$PG_DIR user=postgres dbname=$DATABASE" || { echo "the libpq probe cannot reach $DATABASE" >&2; exit 1; }
+    PSQL=("$WORK/pq_probe" "host=$PG_DIR user=postgres dbname=$DATABASE" -- "$PG_BIN/psql" -X -q -h "$PG_DIR" -U postgres -d "$DATABASE" -c "SELECT 1")
+fi
 
 python3 - "$RUNS" "$EF" "$ROOT" "$WORK/hello-static" "$WORK/hello-dynamic" "${PSQL[@]}" > "$WORK/times" <<'PY'
 import os, statistics, sys, time
 runs, ef, root, hello_static, hello_dynamic = int(sys.argv[1]), *sys.argv[2:6]
 commands = {"ours": [ef, "--root", root, "run"], "static": [hello_static], "dynamic": [hello_dynamic]}
 if len(sys.argv) > 6:
-    commands["psql"] = sys.argv[6:]
+    separator = sys.argv.index("--")
+    commands["probe"] = sys.argv[6:separator]
+    commands["psql"] = sys.argv[separator + 1:]
 null = os.open(os.devnull, os.O_WRONLY)
 wall = {name: [] for name in commands}
 cpu = {name: [] for name in commands}
@@ -72,10 +98,16 @@ echo "  eventfilter run (nothing to do, $BACKEND): $(ms "$ours"); CPU $(ms "$our
 echo "  hello world, static stdlib:              $(ms "$static"); CPU $(ms "$static_cpu"); fastest $(ms "$static_min")"
 echo "  hello world, dynamic stdlib:             $(ms "$dynamic"); CPU $(ms "$dynamic_cpu"); fastest $(ms "$dynamic_min")"
 if [ "$BACKEND" = postgresql ]; then
+    read -r _ probe probe_cpu probe_min < <(grep '^probe ' "$WORK/times")
     read -r _ psql psql_cpu psql_min < <(grep '^psql ' "$WORK/times")
+    echo "  C + libpq connecting, SELECT 1:           $(ms "$probe"); CPU $(ms "$probe_cpu"); fastest $(ms "$probe_min")"
     echo "  psql connecting and running SELECT 1:     $(ms "$psql"); CPU $(ms "$psql_cpu"); fastest $(ms "$psql_min")"
 fi
 echo "store after: $(backend_sql "$ROOT" "SELECT count(*) FROM run_log") runs logged; load after: $(cut -d' ' -f1-3 /proc/loadavg)"
 ratio() { python3 -c "import sys; print(f'{float(sys.argv[1]) / float(sys.argv[2]):.2f}x')" "$1" "$2"; }
+if [ "$BACKEND" = postgresql ]; then
+    sum() { python3 -c "import sys; print(float(sys.argv[1]) + float(sys.argv[2]))" "$1" "$2"; }
+    floor_time noop "$ours" "$(sum "$static" "$probe")" 1.5 "static hello world + C/libpq connecting and running SELECT 1; median of $RUNS; CPU $(ratio "$ours_cpu" "$(sum "$static_cpu" "$probe_cpu")")"
+fi
 floor_time noop "$ours" "$static" 1.5 "hello world built the same way (static stdlib); median of $RUNS; CPU $(ratio "$ours_cpu" "$static_cpu")"
 floor_time noop "$ours" "$dynamic" 1.5 "hello world with the dynamic stdlib, as first measured; median of $RUNS; CPU $(ratio "$ours_cpu" "$dynamic_cpu")"
