@@ -662,6 +662,30 @@ final class SMTPTransportTests: XCTestCase {
         }
     }
 
+    /// A store whose commit is slow (PostgreSQL waiting for its disk) sets the rate at a window's
+    /// worth of messages per commit: the messages whose final "." went out while a group was being
+    /// recorded are recorded together, not one commit for the first reply and another for the rest.
+    func testAFullWindowIsRecordedInOneGroupWhileTheRecordIsSlow() throws {
+        let server = try startServer()
+        var configuration = server.configuration
+        configuration.maxConnections = 4
+        let transport = try SMTPTransport(configuration: configuration)
+        let messages = (1...60).map { message(Int64($0), to: "user\($0)@example.org") }
+
+        var groups: [Int] = []
+        try transport.deliver(messages) { group in
+            groups.append(group.count)
+            usleep(100_000)  // a slow commit: every connection finishes its next message meanwhile
+        }
+
+        XCTAssertEqual(groups.reduce(0, +), 60)
+        XCTAssertEqual(try server.received().count, 60)
+        XCTAssertTrue(groups.allSatisfy { $0 <= 4 }, "a group holds only what the window let through: \(groups)")
+        // 15 groups of 4 once the connections are going; a commit for the first reply and another
+        // for the other three would make about 30.
+        XCTAssertLessThanOrEqual(groups.count, 20, "groups: \(groups)")
+    }
+
     /// A store slow to record (another writer holding its lock) is not the server's fault: the
     /// next message, waiting for a place in the window, must not time out and suspend the run.
     func testARecordSlowerThanTheTimeoutNeitherTimesOutNorSuspends() throws {
