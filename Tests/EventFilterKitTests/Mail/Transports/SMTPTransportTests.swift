@@ -835,6 +835,26 @@ final class SMTPTransportTests: XCTestCase {
         XCTAssertEqual(SMTPConfiguration.Security(rawValue: "ssl"), .implicitTLS)
     }
 
+    /// The quick path for an ordinary one-line reply must give what the general path gives.
+    func testOrdinaryRepliesTakeTheQuickPathWithTheSameText() {
+        var generator = SeededGenerator(state: 7)
+        let alphabet = Array("abcXYZ019 .:-<>@[]".utf8)
+        var quick = 0
+        for _ in 0..<2000 {
+            let code = Array(["250", "550", "421", "354"].randomElement(using: &generator)!.utf8)
+            let status = Array(["", "2.0.0 ", "5.1.1 ", "2.0.0  "].randomElement(using: &generator)!.utf8)
+            let text = (0..<Int.random(in: 0...40, using: &generator)).map { _ in alphabet.randomElement(using: &generator)! }
+            let reply = code + [0x20] + status + text
+            if SMTPReplyText.isAlreadyOneLine(reply) { quick += 1 }
+            XCTAssertEqual(SMTPReplyText.oneLine(reply), SMTPReplyText.general(reply), String(decoding: reply, as: UTF8.self))
+        }
+        XCTAssertGreaterThan(quick, 500)
+        XCTAssertEqual(SMTPReplyText.oneLine(Array("250 2.0.0 Ok: queued as 4F2A1".utf8)), "250 2.0.0 Ok: queued as 4F2A1")
+        XCTAssertFalse(SMTPReplyText.isAlreadyOneLine(Array("250 2.0.0  Ok".utf8)))
+        XCTAssertFalse(SMTPReplyText.isAlreadyOneLine(Array("421 closing\u{7}now".utf8)))
+        XCTAssertFalse(SMTPReplyText.isAlreadyOneLine(Array("250-first\n250 second".utf8)))
+    }
+
     func testMultiLineRepliesBecomeOneLine() {
         XCTAssertEqual(SMTPReplyText.oneLine(Array("550-5.1.1 The account does not exist.\n550 5.1.1 See https://help".utf8)),
                        "550 5.1.1 The account does not exist. See https://help")
