@@ -15,8 +15,7 @@ import Foundation
 /// took, so that a full window commits once rather than in two commits of half a window. Waiting
 /// that long delays no message's record: a reply that came in just after a commit started would
 /// wait for that commit and then a whole commit of its own. On a store whose commit waits for the
-/// disk (PostgreSQL with synchronous_commit on) the window's worth of messages per commit is what
-/// sets the rate; on SQLite it halves the commits.
+/// disk (PostgreSQL with synchronous_commit on) the messages per commit are what sets the rate.
 ///
 ///     let run = SMTPDeliveryRun(messages: batch, label: "127.0.0.1:25", server: state, unrecordedLimit: 4, workers: 2)
 ///     // each connection's thread: while let message = run.nextMessage(worker: i) { ... run.finish(...) }; run.workerDone()
