@@ -10,6 +10,12 @@
 #                                               MaxUnrecordedAcceptances=64 (0: no such row; default 64)
 #   REPEAT=3                                    runs of each, ours and the floor taking turns (medians)
 # The default rows keep the default bound: a crash sends again at most one message per connection.
+# Beside each row: the store's rate of one-row commits, each durable before the next starts, in the
+# same run (pgbench -M prepared on the same PostgreSQL server; sqlite3 with WAL and
+# synchronous=NORMAL, as we open the store, on the same disk). With the default window a message's
+# final "." waits for the record of the one before it on that connection, so with C connections and
+# a window of W no more than W messages go per commit: W x that rate bounds ours whatever the
+# server does.
 # Needs postfix (smtp-sink, smtp-source): apt-get install postfix.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -52,6 +58,24 @@ source_rate() {  # SESSIONS SIZE -> messages/second of smtp-source -d; -l SIZE: 
     python3 -c "print(round($MESSAGES / $seconds))"
 }
 
+commit_rate() {  # -> one-row commits/second of the store, one after another (what one record costs)
+    if [ "$BACKEND" = postgresql ]; then
+        local db
+        db=$(cat "$WORK/c1/.bench-database")
+        backend_psql "$db" -c "CREATE TABLE IF NOT EXISTS bench_commit(id bigserial PRIMARY KEY, v integer)" >/dev/null 2>&1
+        echo "INSERT INTO bench_commit(v) VALUES (1);" > "$WORK/commit.sql"
+        "$PG_BIN/pgbench" -h "$PG_DIR" -U postgres -n -M prepared -c 1 -T 3 -f "$WORK/commit.sql" "$db" 2>/dev/null \
+            | sed -nE 's/^tps = ([0-9.]+).*/\1/p' | python3 -c "import sys; print(round(float(sys.stdin.read())))"
+    else
+        rm -f "$WORK/commit.db"*
+        sqlite3 "$WORK/commit.db" "PRAGMA journal_mode=WAL; CREATE TABLE bench_commit(id INTEGER PRIMARY KEY, v integer)" >/dev/null
+        { echo "PRAGMA synchronous=NORMAL;"; for _ in $(seq 1 "$MESSAGES"); do echo "INSERT INTO bench_commit(v) VALUES (1);"; done; } > "$WORK/commit.sql"
+        local seconds
+        seconds=$( { floor_seconds sqlite3 "$WORK/commit.db" < "$WORK/commit.sql"; } 3>&1 )
+        python3 -c "print(round($MESSAGES / $seconds))"
+    fi
+}
+
 rate() {  # DELIVERED SECONDS
     python3 -c "print(round($1 / $2))"
 }
@@ -61,8 +85,8 @@ prepare c1 1; prepare c4 4
 # A shared machine's load comes and goes: each figure is the median of REPEAT runs, ours and the
 # floor taking turns, and the outbox put back to queued between our runs.
 median() { python3 -c "import statistics, sys; print(round(statistics.median(float(x) for x in sys.argv[1:])))" "$@"; }
-measure() {  # NAME SESSIONS AIM NOTE
-    local ours_rates=() floor_rates=() d s
+measure() {  # NAME SESSIONS AIM NOTE [WINDOW]
+    local ours_rates=() floor_rates=() commit_rates=() d s
     for round in $(seq 1 "$REPEAT"); do
         [ "$round" = 1 ] || backend_sql "$WORK/$1" "UPDATE outbox SET state = 'queued'" >/dev/null
         read d s < <(ours "$1")
@@ -70,12 +94,16 @@ measure() {  # NAME SESSIONS AIM NOTE
         ours_rates+=("$(rate "$d" "$s")")
         [ -n "$size" ] || size=$(backend_sql "$WORK/$1" "SELECT CAST(avg(length(message)) AS integer) FROM outbox_message")
         floor_rates+=("$(source_rate "$2" "$size")")
+        commit_rates+=("$(commit_rate)")
     done
     echo "$1: ours ${ours_rates[*]}, smtp-source -d -s $2 ${floor_rates[*]} (msgs/s; load $(cut -d' ' -f1 /proc/loadavg))"
+    local window=${5:-$2} commits
+    commits=$(median "${commit_rates[@]}")
+    echo "$1: the store's one-row commits ${commit_rates[*]}/s: at most $window per commit bounds ours at $(( window * commits ))/s (ours $(median "${ours_rates[@]}")/s)"
     floor_rate smtp "$(median "${ours_rates[@]}")" "$(median "${floor_rates[@]}")" "$3" "$4 ($MESSAGES messages of $size bytes, median of $REPEAT)"
 }
 size=
 measure c1 1 0.8 "1 connection"
 measure c4 4 1.0 "4 connections"
-[ "$WINDOW" != 0 ] && measure w4 4 1.0 "4 connections, MaxUnrecordedAcceptances=$WINDOW (a crash may resend up to $WINDOW)"
+[ "$WINDOW" != 0 ] && measure w4 4 1.0 "4 connections, MaxUnrecordedAcceptances=$WINDOW (a crash may resend up to $WINDOW)" "$WINDOW"
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -10,6 +10,13 @@ import Foundation
 /// hands with nothing in the store to say so, which is what a crash can send twice. Everything
 /// before the final "." (MAIL, RCPT, DATA, the message) goes on while the previous outcomes commit.
 ///
+/// The group: once an outcome is in, the calling thread still waits for the other messages whose
+/// final "." went out (their replies are on the way), for at most as long as the last record
+/// took, so that a full window commits once rather than in two commits of half a window. Waiting
+/// that long delays no message's record: a reply that came in just after a commit started would
+/// wait for that commit and then a whole commit of its own. On a store whose commit waits for the
+/// disk (PostgreSQL with synchronous_commit on) the messages per commit are what sets the rate.
+///
 ///     let run = SMTPDeliveryRun(messages: batch, label: "127.0.0.1:25", server: state, unrecordedLimit: 4, workers: 2)
 ///     // each connection's thread: while let message = run.nextMessage(worker: i) { ... run.finish(...) }; run.workerDone()
 ///     while let group = run.takeFinished() { try record(group); run.recorded(group) }
@@ -31,6 +38,12 @@ final class SMTPDeliveryRun: @unchecked Sendable {
     private var next = 0
     private var finished: [Finished] = []
     private var slotsHeld = 0
+    /// Places held by messages in `finished` (their replies are in, not yet taken for recording).
+    private var finishedSlots = 0
+    /// How long the calling thread may wait for the rest of a group: the last record's duration.
+    private var groupPatience: TimeInterval = 0
+    /// When the calling thread took the group being recorded (to measure the record).
+    private var groupTakenAt: Date?
     private var cancelled = false
     private var workersRunning: Int
 
@@ -121,6 +134,7 @@ final class SMTPDeliveryRun: @unchecked Sendable {
             if holdsSlot { slotsHeld -= 1 }
         } else {
             finished.append(Finished(message: message, outcome: verdict.outcome, holdsSlot: holdsSlot))
+            if holdsSlot { finishedSlots += 1 }
         }
         condition.broadcast()
     }
@@ -135,12 +149,19 @@ final class SMTPDeliveryRun: @unchecked Sendable {
     // MARK: The calling thread
 
     /// Waits for finished messages and takes them all; nil once every worker is done and every
-    /// outcome was taken.
+    /// outcome was taken. Once one is in, waits up to the last record's duration for the other
+    /// messages whose final "." went out (see the type's note on groups).
     func takeFinished() -> [Finished]? {
         condition.lock()
         defer { condition.unlock() }
         while finished.isEmpty && workersRunning > 0 { condition.wait() }
         guard !finished.isEmpty else { return nil }
+        if groupPatience > 0 {
+            let deadline = Date(timeIntervalSinceNow: groupPatience)
+            while slotsHeld > finishedSlots && workersRunning > 0 && !cancelled && condition.wait(until: deadline) {}
+        }
+        groupTakenAt = Date()
+        finishedSlots = 0
         defer { finished.removeAll(keepingCapacity: true) }
         return finished
     }
@@ -148,10 +169,13 @@ final class SMTPDeliveryRun: @unchecked Sendable {
     /// `group` is recorded: its places in the window are free.
     func recorded(_ group: [Finished]) {
         let freed = group.reduce(0) { $0 + ($1.holdsSlot ? 1 : 0) }
-        guard freed > 0 else { return }
         condition.lock()
+        if let groupTakenAt {
+            // At most a second: a store that once stalled must not hold every later group back.
+            groupPatience = min(1, -groupTakenAt.timeIntervalSinceNow)
+        }
         slotsHeld -= freed
-        condition.broadcast()
+        if freed > 0 { condition.broadcast() }
         condition.unlock()
     }
 
@@ -162,6 +186,7 @@ final class SMTPDeliveryRun: @unchecked Sendable {
         condition.lock()
         cancelled = true
         finished.removeAll()
+        finishedSlots = 0
         condition.broadcast()
         while workersRunning > 0 { condition.wait() }
         condition.unlock()

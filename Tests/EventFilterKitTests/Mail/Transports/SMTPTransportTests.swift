@@ -662,6 +662,30 @@ final class SMTPTransportTests: XCTestCase {
         }
     }
 
+    /// A store whose commit is slow (PostgreSQL waiting for its disk) sets the rate at a window's
+    /// worth of messages per commit: the messages whose final "." went out while a group was being
+    /// recorded are recorded together, not one commit for the first reply and another for the rest.
+    func testAFullWindowIsRecordedInOneGroupWhileTheRecordIsSlow() throws {
+        let server = try startServer()
+        var configuration = server.configuration
+        configuration.maxConnections = 4
+        let transport = try SMTPTransport(configuration: configuration)
+        let messages = (1...60).map { message(Int64($0), to: "user\($0)@example.org") }
+
+        var groups: [Int] = []
+        try transport.deliver(messages) { group in
+            groups.append(group.count)
+            usleep(100_000)  // a slow commit: every connection finishes its next message meanwhile
+        }
+
+        XCTAssertEqual(groups.reduce(0, +), 60)
+        XCTAssertEqual(try server.received().count, 60)
+        XCTAssertTrue(groups.allSatisfy { $0 <= 4 }, "a group holds only what the window let through: \(groups)")
+        // 15 groups of 4 once the connections are going; a commit for the first reply and another
+        // for the other three would make about 30.
+        XCTAssertLessThanOrEqual(groups.count, 20, "groups: \(groups)")
+    }
+
     /// A store slow to record (another writer holding its lock) is not the server's fault: the
     /// next message, waiting for a place in the window, must not time out and suspend the run.
     func testARecordSlowerThanTheTimeoutNeitherTimesOutNorSuspends() throws {
@@ -809,6 +833,26 @@ final class SMTPTransportTests: XCTestCase {
         XCTAssertEqual(SMTPConfiguration.Security(rawValue: ""), SMTPConfiguration.Security.none)
         XCTAssertEqual(SMTPConfiguration.Security(rawValue: "tls"), .starttls)
         XCTAssertEqual(SMTPConfiguration.Security(rawValue: "ssl"), .implicitTLS)
+    }
+
+    /// The quick path for an ordinary one-line reply must give what the general path gives.
+    func testOrdinaryRepliesTakeTheQuickPathWithTheSameText() {
+        var generator = SeededGenerator(state: 7)
+        let alphabet = Array("abcXYZ019 .:-<>@[]".utf8)
+        var quick = 0
+        for _ in 0..<2000 {
+            let code = Array(["250", "550", "421", "354"].randomElement(using: &generator)!.utf8)
+            let status = Array(["", "2.0.0 ", "5.1.1 ", "2.0.0  "].randomElement(using: &generator)!.utf8)
+            let text = (0..<Int.random(in: 0...40, using: &generator)).map { _ in alphabet.randomElement(using: &generator)! }
+            let reply = code + [0x20] + status + text
+            if SMTPReplyText.isAlreadyOneLine(reply) { quick += 1 }
+            XCTAssertEqual(SMTPReplyText.oneLine(reply), SMTPReplyText.general(reply), String(decoding: reply, as: UTF8.self))
+        }
+        XCTAssertGreaterThan(quick, 500)
+        XCTAssertEqual(SMTPReplyText.oneLine(Array("250 2.0.0 Ok: queued as 4F2A1".utf8)), "250 2.0.0 Ok: queued as 4F2A1")
+        XCTAssertFalse(SMTPReplyText.isAlreadyOneLine(Array("250 2.0.0  Ok".utf8)))
+        XCTAssertFalse(SMTPReplyText.isAlreadyOneLine(Array("421 closing\u{7}now".utf8)))
+        XCTAssertFalse(SMTPReplyText.isAlreadyOneLine(Array("250-first\n250 second".utf8)))
     }
 
     func testMultiLineRepliesBecomeOneLine() {
