@@ -41,6 +41,13 @@ final class ItemSink {
     /// Digest rows of the open transaction not written yet: they go in one statement before it
     /// commits (or before anything in it touches digest items), not one statement per event.
     private var waitingRows: [Store.DigestRows] = []
+    /// Users whose settings link the open transaction has stored already: their further messages
+    /// in it carry the same link, so storing it again would only cost a statement (three round
+    /// trips to a PostgreSQL server, with its savepoint) per message. Emptied when the transaction
+    /// ends, either way, and put back as it was when a savepoint that stored some is undone, so
+    /// a link is never taken as stored unless the rows that hold it commit with the message.
+    /// Nil outside `inTransaction`: then every message stores its link.
+    private var tokensStored: Set<Int64>?
 
     init(store: Store, outbox: Outbox, renderer: MailRenderer, digests: Bool) {
         self.store = store
@@ -51,6 +58,8 @@ final class ItemSink {
 
     /// Runs `body` in a transaction; what the sink wrote in it counts once it committed.
     func inTransaction(_ body: () throws -> Void) throws {
+        tokensStored = []
+        defer { tokensStored = nil }
         do {
             try store.inTransaction {
                 try body()
@@ -89,6 +98,7 @@ final class ItemSink {
         // writes the waiting rows, and undoing the savepoint must not take theirs with it.
         if !ahead { try writeWaitingRows() }
         let rowsBefore = waitingRows.count
+        let tokensBefore = tokensStored
         do {
             // On PostgreSQL the handler's messages are written together (a few multi-row
             // statements), before this returns.
@@ -104,11 +114,14 @@ final class ItemSink {
                 }
             }
         } catch let error as any StorageError {
+            tokensStored = tokensBefore
             throw error
         } catch let error where ahead {
+            tokensStored = tokensBefore
             throw WriteInterrupted(message: "\(error)")
         } catch {
             waitingRows.removeSubrange(rowsBefore...)  // their content went with the savepoint
+            tokensStored = tokensBefore  // and the links it stored
             throw error
         }
         pending = pending + written
@@ -206,6 +219,7 @@ final class ItemSink {
         struct ItemsChanged: Error {}
         try writeWaitingRows()
         var written = Counts()
+        let tokensBefore = tokensStored
         do {
             try store.inSavepoint {
                 // All the user's due items go at once; exactly the ones the digest was made of.
@@ -219,8 +233,10 @@ final class ItemSink {
                 }
                 try store.deleteUnreferencedContents(contentIDs)
             }
-        } catch is ItemsChanged {
-            return false
+        } catch {
+            tokensStored = tokensBefore  // the savepoint that stored them is undone
+            if error is ItemsChanged { return false }
+            throw error
         }
         pending = pending + written
         return true
@@ -236,9 +252,10 @@ final class ItemSink {
 
     /// Queues a composed message for `recipient`.
     private func enqueue(_ message: ComposedMessage, subject: String, to recipient: Recipient) throws {
-        if let userID = recipient.userID, let token = renderer.madeSettingsToken(userID: userID) {
+        if let userID = recipient.userID, tokensStored?.contains(userID) != true, let token = renderer.madeSettingsToken(userID: userID) {
             // In the message's transaction: the link it carries is stored with it, or neither is.
             try store.keepSettingsToken(token, userID: userID, now: renderer.now)
+            tokensStored?.insert(userID)
         }
         try outbox.enqueue(recipient: recipient.email, sender: renderer.site.sender.address, subject: subject,
                            message: message, now: renderer.now)

@@ -108,7 +108,7 @@ public struct Outbox {
                 try transport.deliver(messages) { message, outcome in outcomes.append((message.id, decide(message, outcome))) }
                 var changed: [Bool] = []
                 try retryingWhileBusy("the outcomes of \(outcomes.count) delivered messages could not be recorded") {
-                    changed = try store.recordGroup(outcomes, now: now)  // the acceptances in multi-row inserts
+                    changed = try store.recordGroupSent(outcomes, now: now)  // sent at once, nothing left to settle
                 }
                 for (outcome, changed) in zip(outcomes, changed) { report.count(outcome.disposition, changed: changed) }
             } else {
@@ -127,7 +127,7 @@ public struct Outbox {
                     for (outcome, changed) in zip(outcomes, changed) { report.count(outcome.disposition, changed: changed) }
                 }
             }
-            try store.settleDeliveredMail()
+            if !transport.redeliveryIsIdempotent { try store.settleDeliveredMail() }
         }
         return report
     }

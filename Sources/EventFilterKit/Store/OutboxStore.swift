@@ -218,6 +218,48 @@ extension Store {
         }
     }
 
+    /// Records a group of outcomes in one transaction, as `recordGroup` does, but with the
+    /// acceptances marked sent in their outbox rows at once (one multi-row update per 400) rather
+    /// than appended to `outbox_delivered` to be settled later: for a transport whose batch is
+    /// durable before any of it is reported (the file transport), where a crash before this
+    /// commits only delivers the batch again. Each row is then written once, not inserted,
+    /// deleted and joined into the outbox by the settling; on PostgreSQL that halves the index
+    /// entries a batch adds.
+    func recordGroupSent(_ dispositions: [(id: Int64, disposition: OutboxDisposition)], now: Int64) throws -> [Bool] {
+        try db.inTransaction {
+            var accepted: [(id: Int64, reply: String)] = []
+            var changed: [Bool] = []
+            for (id, disposition) in dispositions {
+                if case .accepted(let reply) = disposition {
+                    accepted.append((id, reply))
+                    changed.append(true)
+                } else {
+                    changed.append(try record(disposition, forMessage: id, now: now))
+                }
+            }
+            // 400 rows of 2 values and the time twice stay under SQLite's oldest limit of 999.
+            var start = 0
+            while start < accepted.count {
+                let rows = accepted[start..<min(start + 400, accepted.count)]
+                let values = rows.map { _ in "(CAST(? AS BIGINT), ?)" }.joined(separator: ", ")
+                var arguments: [DatabaseValueConvertible] = []
+                arguments.reserveCapacity(rows.count * 2 + 2)
+                for row in rows { arguments += [row.id, row.reply] }
+                arguments += [now, now]
+                // As the settling does: an acceptance always counts (the message has left), and
+                // the IN names the rows by id so SQLite's planner does not scan the outbox.
+                try db.execute("""
+                    WITH settled(id, reply) AS (VALUES \(values))
+                    UPDATE outbox SET state = 'sent', attempts = attempts + 1, last_error = settled.reply,
+                        sent_at = ?, last_attempt_at = ?
+                    FROM settled WHERE outbox.id = settled.id AND outbox.id IN (SELECT id FROM settled)
+                    """, arguments)
+                start += rows.count
+            }
+            return changed
+        }
+    }
+
     /// Marks every message recorded as accepted sent, in one transaction. The acceptance's reply
     /// becomes the message's last reply (`last_error`, which for a sent message holds the reply
     /// that accepted it, as `mail show` and `mail list --sent` print it).

@@ -179,4 +179,40 @@ final class ItemSinkTests: XCTestCase {
         XCTAssertEqual(try run.count("content"), 1)
         XCTAssertEqual(try run.count("outbox"), 0)
     }
+
+    /// The personal settings links in the messages queued for `email`, in queueing order.
+    private func settingsLinks(_ run: RunFixture, of email: String) throws -> [String] {
+        let prefix = run.site.settingsURL + "/"
+        return try run.store.db.map("""
+            SELECT message FROM outbox JOIN outbox_message ON outbox_message.outbox_id = outbox.id
+            WHERE recipient = ? ORDER BY outbox.id
+            """, [email]) { row -> String in
+            let text = try ParsedMail(bytes: try row.bytes("message")).text
+            let start = try XCTUnwrap(text.range(of: prefix), "the message carries a settings link").upperBound
+            return String(text[start...].prefix { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" })
+        }
+    }
+
+    /// A reader's link is stored once in a transaction however many of their messages it holds;
+    /// when the savepoint of a handler that stored it is undone, the reader's next message in the
+    /// same transaction stores it again: every queued message's link leads to its reader.
+    func testEveryQueuedMessagesSettingsLinkIsStoredAfterTheSavepointThatFirstStoredItWasUndone() throws {
+        let run = try RunFixture()
+        try run.user("bob@example.com")
+        let first = try run.event("ezpublish", ["node_id": "60"])
+        let second = try run.event("ezpublish", ["node_id": "61"])
+        var many = try moreReadersThanComposedAheadTheLastOfThemInAZoneThatCannotBeRead(run)
+        many.recipients[0] = try items(run, delivery: .immediate, to: ["bob@example.com"]).recipients[0]
+        try run.sink.inTransaction {
+            XCTAssertThrowsError(try run.sink.accept([.mail(many)], event: first), "the last reader's zone cannot be read")
+            XCTAssertEqual(try run.count("settings_token"), 0, "bob's link went with the savepoint")
+            try run.sink.accept([.mail(try items(run, delivery: .immediate, to: ["bob@example.com"]))], event: second)
+            try run.sink.accept([.mail(try items(run, delivery: .immediate, to: ["bob@example.com"]))], event: second)
+        }
+        let links = try settingsLinks(run, of: "bob@example.com")
+        XCTAssertEqual(links.count, 2)
+        XCTAssertEqual(Set(links).count, 1, "one link per reader and run")
+        for link in links { XCTAssertEqual(try run.store.settingsUser(token: link)?.email, "bob@example.com") }
+        XCTAssertEqual(try run.count("settings_token"), 1)
+    }
 }

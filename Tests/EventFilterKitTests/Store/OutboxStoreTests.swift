@@ -92,6 +92,27 @@ final class OutboxStoreTests: XCTestCase {
         XCTAssertEqual(try store.outboxEntries(states: ["sent"]).map(\.lastError), ["250 2.0.0 Ok: queued as 4F2A1"])
     }
 
+    /// A file batch's outcomes: the acceptances go straight into their messages, each with its own
+    /// reply, in groups larger than one statement holds, with nothing left to settle; a deferral
+    /// in the same group is recorded as one.
+    func testAGroupRecordedAsSentLeavesEachAcceptedMessageSentWithItsOwnReply() throws {
+        let ids = try (0..<450).map { try queue("reader\($0)@example.com", now: 100) }
+        let deferred = try queue("slow@example.com", now: 100)
+        var outcomes = ids.map { (id: $0, disposition: OutboxDisposition.accepted(reply: "written to \($0).eml")) }
+        outcomes.insert((deferred, .deferred(reply: "cannot write: disk full", until: 700)), at: 200)
+        let changed = try store.recordGroupSent(outcomes, now: 400)
+        XCTAssertEqual(changed, Array(repeating: true, count: ids.count + 1))
+        for id in [ids[0], ids[399], ids[400], ids[449]] {
+            XCTAssertEqual(try stored(id), Stored(state: "sent", attempts: 1, nextAttemptAt: 100, lastAttemptAt: 400,
+                                                  lastError: "written to \(id).eml", sentAt: 400))
+        }
+        XCTAssertEqual(try stored(deferred), Stored(state: "deferred", attempts: 1, nextAttemptAt: 700, lastAttemptAt: 400,
+                                                    lastError: "cannot write: disk full", sentAt: nil))
+        XCTAssertEqual(try store.db.scalarInt("SELECT count(*) FROM outbox_delivered"), 0, "nothing waits to be settled")
+        XCTAssertEqual(try store.outboxCounts().sent, ids.count)
+        XCTAssertEqual(try store.dueOutboxSizes(now: 1_000, after: 0, limit: 1_000).map(\.id), [deferred])
+    }
+
     func testADeferralCountsTheAttemptAndKeepsTheNextTimeAndReply() throws {
         let id = try queue("ann@example.com", now: 100)
         XCTAssertTrue(try store.deferMessage(id: id, until: 400, reply: "451 4.3.0 try later", now: 100))
