@@ -197,19 +197,20 @@ final class ItemSink {
         }
     }
 
-    /// Sends one user's digest, composed from the items `itemIDs` read earlier as those due at
-    /// `time`: they leave in the same savepoint that queues the message (nil: every item was left out; they go and
-    /// nothing is sent), and the contents nobody else waits for go with them. False, with
-    /// nothing written, when the items changed since they were read.
+    /// Sends one user's digest, composed from the items of `contentIDs` (a reader has one item
+    /// per content) read earlier as those due at `time`: they leave in the same savepoint that
+    /// queues the message (nil: every item was left out; they go and nothing is sent), and the
+    /// contents nobody else waits for go with them. False, with nothing written, when the items
+    /// changed since they were read.
     func sendDigest(_ message: ComposedMessage?, subject: String, to user: Recipient,
-                    dueAt time: Int64, itemIDs: [Int64], contentIDs: [Int64]) throws -> Bool {
+                    dueAt time: Int64, contentIDs: [Int64]) throws -> Bool {
         struct ItemsChanged: Error {}
         try writeWaitingRows()
         var written = Counts()
         do {
             try store.inSavepoint {
                 // All the user's due items go at once; exactly the ones the digest was made of.
-                guard try store.removeDueDigestItems(userID: user.userID!, dueAt: time).sorted() == itemIDs.sorted() else {
+                guard try store.removeDueDigestItems(userID: user.userID!, dueAt: time).sorted() == contentIDs.sorted() else {
                     throw ItemsChanged()
                 }
                 if let message {
