@@ -119,6 +119,11 @@ extension Store {
         }
     }
 
+    /// The contents of the user's items due at `time`, read by the table's key.
+    func dueDigestContents(userID: Int64, dueAt time: Int64) throws -> [Int64] {
+        try db.map("SELECT content_id FROM digest_item WHERE user_id = ? AND send_at <= ?", [userID, time]) { try $0.int64("content_id") }
+    }
+
     /// Deletes the user's items due at `time` (all of them, from one stretch of the table:
     /// its key starts with the reader) and returns their contents, so that a caller that read
     /// them earlier can tell whether they changed in between.
