@@ -34,6 +34,10 @@ final class DigestRun {
         self.handlerOrder = handlerOrder
     }
 
+    /// SQLite's write-ahead log may grow to this many pages (40 MB of 4 KiB pages) while the
+    /// digests are sent before it is checkpointed: a few readers' digests per checkpoint.
+    static let checkpointPages = 10_000
+
     private static let sectionTitles = [
         "ezsubtree": "New and updated content",
         "ezcollaborationnotification": "Collaboration",
@@ -61,13 +65,15 @@ final class DigestRun {
                 failures.append("digest for \(user.email): \(error)")
             }
         }
-        for user in users {
-            try attempt(user) {
-                if !(try store.claimingDigest(of: user.userID!, { try sendDigest(to: user, dueAt: time) })) { busy.append(user) }
+        try store.checkpointingEvery(pages: Self.checkpointPages) {
+            for user in users {
+                try attempt(user) {
+                    if !(try store.claimingDigest(of: user.userID!, { try sendDigest(to: user, dueAt: time) })) { busy.append(user) }
+                }
             }
-        }
-        for user in busy {
-            try attempt(user) { try sendDigest(to: user, dueAt: time) }
+            for user in busy {
+                try attempt(user) { try sendDigest(to: user, dueAt: time) }
+            }
         }
         if !failures.isEmpty {
             return .failed(failures.count == 1 ? failures[0] : "\(failures[0]) (and \(failures.count - 1) more)")

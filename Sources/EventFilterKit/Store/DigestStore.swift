@@ -144,6 +144,21 @@ extension Store {
             """, ["[" + Set(ids).sorted().map(String.init).joined(separator: ",") + "]"])
     }
 
+    /// Runs `body` (a tick's digests, a transaction per reader) with SQLite checkpointing its
+    /// write-ahead log once it holds `pages` pages rather than 1,000 (its default, and the
+    /// store's otherwise). Each reader's removal rewrites the same pages of the index of items by
+    /// content, and a commit past the limit copies every page in the log back into the database
+    /// and syncs it: with the default that was once per reader, with a larger log once per
+    /// several. PostgreSQL has no such setting per session; there `body` just runs.
+    ///
+    ///     try store.checkpointingEvery(pages: 10_000) { try sendEveryDigest() }
+    func checkpointingEvery<T>(pages: Int, _ body: () throws -> T) throws -> T {
+        guard db.dialect == .sqlite else { return try body() }
+        try db.execute("PRAGMA wal_autocheckpoint=\(pages)")
+        defer { try? db.execute("PRAGMA wal_autocheckpoint=1000") }
+        return try body()
+    }
+
     /// Records that `node` (and everything below it) was deleted at `time` by event `eventID`, so
     /// waiting digests leave out what happened to it before (in the same second: events before
     /// that one), and keep what was published again after.
