@@ -58,7 +58,7 @@ floor_sql() {  # the path list: SQLite's json_each, PostgreSQL's json_array_elem
     local nodes=$1
     for i in $(seq 1 "$USERS"); do
         cat <<SQL
-SELECT i.id, c.id, c.handler, c.source, c.node_id, coalesce(c.item_name, c.subject), c.item_url,
+SELECT i.content_id, c.id, c.handler, c.source, c.node_id, coalesce(c.item_name, c.subject), c.item_url,
        coalesce(c.happened_at, c.created_at),
        CASE WHEN (c.handler = 'ezsubtree' AND c.path IS NOT NULL AND NOT EXISTS (
            SELECT 1 FROM $nodes JOIN subtree_rule AS r ON r.node_id = p.value AND r.user_id = i.user_id))

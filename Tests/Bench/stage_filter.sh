@@ -35,13 +35,14 @@ EXPECTED=$((EVENTS * USERS))
 echo "ours: $OURS s wall ($USER_S s user, $SYS_S s system), peak RSS $((PEAK_KIB / 1024)) MiB, $ITEMS digest items"
 
 # The floor: a copy of the store after the run, its digest items kept aside in a table of their own
-# (in the order the run wrote them) and removed, then inserted again by one INSERT ... SELECT into
-# the same table, with the same indexes, foreign keys and durability as the run's.
-INSERT="INSERT INTO digest_item(user_id, content_id, send_at) SELECT user_id, content_id, send_at FROM floor_rows ORDER BY id"
+# and removed, then inserted again by one INSERT ... SELECT in the order the run wrote them (by
+# content, that is by event, then by reader) into the same table, with the same indexes, foreign
+# keys and durability as the run's.
+INSERT="INSERT INTO digest_item(user_id, content_id, send_at) SELECT user_id, content_id, send_at FROM floor_rows ORDER BY content_id, user_id"
 if [ "$BACKEND" = postgresql ]; then
     FLOOR_DB=floor_$(cat "$ROOT/.bench-database")
     backend_psql postgres -c "CREATE DATABASE $FLOOR_DB TEMPLATE $(cat "$ROOT/.bench-database")"
-    backend_psql "$FLOOR_DB" -c "CREATE TABLE floor_rows AS SELECT id, user_id, content_id, send_at FROM digest_item" \
+    backend_psql "$FLOOR_DB" -c "CREATE TABLE floor_rows AS SELECT user_id, content_id, send_at FROM digest_item" \
         -c "TRUNCATE digest_item" -c "VACUUM ANALYZE"
     exec 4>&1
     FLOOR=$(floor_seconds backend_psql "$FLOOR_DB" -c "$INSERT" 3>&1 >&4)
@@ -51,7 +52,7 @@ else
     DB="$ROOT/var/eventfilter.db"
     sqlite3 "$DB" "PRAGMA wal_checkpoint(TRUNCATE)" >/dev/null
     cp "$DB" "$ROOT/floor.db"
-    sqlite3 "$ROOT/floor.db" "CREATE TABLE floor_rows AS SELECT id, user_id, content_id, send_at FROM digest_item;
+    sqlite3 "$ROOT/floor.db" "CREATE TABLE floor_rows AS SELECT user_id, content_id, send_at FROM digest_item;
         DELETE FROM digest_item; VACUUM;"
     exec 4>&1
     FLOOR=$(floor_seconds /usr/bin/time -f "%U %S" -o "$ROOT/floor.time" sqlite3 "$ROOT/floor.db" "PRAGMA journal_mode=WAL;

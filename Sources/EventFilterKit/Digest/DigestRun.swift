@@ -34,6 +34,10 @@ final class DigestRun {
         self.handlerOrder = handlerOrder
     }
 
+    /// SQLite's write-ahead log may grow to this many pages (40 MB of 4 KiB pages) while the
+    /// digests are sent before it is checkpointed: a few readers' digests per checkpoint.
+    static let checkpointPages = 10_000
+
     private static let sectionTitles = [
         "ezsubtree": "New and updated content",
         "ezcollaborationnotification": "Collaboration",
@@ -61,13 +65,15 @@ final class DigestRun {
                 failures.append("digest for \(user.email): \(error)")
             }
         }
-        for user in users {
-            try attempt(user) {
-                if !(try store.claimingDigest(of: user.userID!, { try sendDigest(to: user, dueAt: time) })) { busy.append(user) }
+        try store.checkpointingEvery(pages: Self.checkpointPages) {
+            for user in users {
+                try attempt(user) {
+                    if !(try store.claimingDigest(of: user.userID!, { try sendDigest(to: user, dueAt: time) })) { busy.append(user) }
+                }
             }
-        }
-        for user in busy {
-            try attempt(user) { try sendDigest(to: user, dueAt: time) }
+            for user in busy {
+                try attempt(user) { try sendDigest(to: user, dueAt: time) }
+            }
         }
         if !failures.isEmpty {
             return .failed(failures.count == 1 ? failures[0] : "\(failures[0]) (and \(failures.count - 1) more)")
@@ -83,7 +89,7 @@ final class DigestRun {
 
     /// A user's digest, composed from the items due when it was read.
     private struct Digest {
-        let itemIDs: [Int64]
+        /// The items' contents (a reader has one item per content).
         let contentIDs: [Int64]
         /// nil: every item was left out (rule removed, node deleted); they go, nothing is sent.
         let message: ComposedMessage?
@@ -104,13 +110,13 @@ final class DigestRun {
         var sent = false
         try sink.inTransaction {
             sent = try sink.sendDigest(digest.message, subject: digest.subject, to: user, dueAt: time,
-                                       itemIDs: digest.itemIDs, contentIDs: digest.contentIDs)
+                                       contentIDs: digest.contentIDs)
         }
         guard !sent else { return }
         try sink.inTransaction {
             guard let fresh = try composeDigest(to: user, dueAt: time) else { return }
             guard try sink.sendDigest(fresh.message, subject: fresh.subject, to: user, dueAt: time,
-                                      itemIDs: fresh.itemIDs, contentIDs: fresh.contentIDs) else { throw ItemsChanged() }
+                                      contentIDs: fresh.contentIDs) else { throw ItemsChanged() }
         }
     }
 
@@ -119,9 +125,9 @@ final class DigestRun {
         guard !entries.isEmpty else { return nil }
         let groups = Self.groups(entries.filter { !$0.stale })
             .sorted { (rank($0.handler), $0.handler, $0.source) < (rank($1.handler), $1.handler, $1.source) }
-        let itemIDs = entries.map(\.itemID), contentIDs = Array(Set(entries.map(\.contentID))).sorted()
+        let contentIDs = entries.map(\.contentID)
         // Only items whose rule was removed or whose node was deleted: nothing to tell; they go.
-        guard !groups.isEmpty else { return Digest(itemIDs: itemIDs, contentIDs: contentIDs, message: nil, subject: "") }
+        guard !groups.isEmpty else { return Digest(contentIDs: contentIDs, message: nil, subject: "") }
 
         let zone = try renderer.zone(user.timezone)
         let maxItems = renderer.site.digestMaxItems
@@ -161,7 +167,7 @@ final class DigestRun {
             "other_groups": .text(otherGroups == 1 ? "1 other group" : "\(otherGroups) other groups"),
             "more_url": .text(renderer.site.siteURL),
         ])
-        return Digest(itemIDs: itemIDs, contentIDs: contentIDs,
+        return Digest(contentIDs: contentIDs,
                       message: try renderer.compose(content, to: Self.honestFooter(user, groups: groups)),
                       subject: try renderer.localizedSubject(content, to: user))
     }

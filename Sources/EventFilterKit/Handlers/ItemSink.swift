@@ -137,6 +137,12 @@ final class ItemSink {
         waitingRows = []
     }
 
+    /// A digest's items changed between the check that they are the ones it was made of and
+    /// their removal: the transaction must not commit (the digest fails alone; its items stay).
+    struct DigestItemsChanged: Error, CustomStringConvertible {
+        var description: String { "the digest's items changed while they were removed" }
+    }
+
     /// The most immediate messages of one event and handler composed before anything is written.
     static let composedAhead = 1_000
 
@@ -210,34 +216,33 @@ final class ItemSink {
         }
     }
 
-    /// Sends one user's digest, composed from the items `itemIDs` read earlier as those due at
-    /// `time`: they leave in the same savepoint that queues the message (nil: every item was left out; they go and
-    /// nothing is sent), and the contents nobody else waits for go with them. False, with
-    /// nothing written, when the items changed since they were read.
+    /// Sends one user's digest, composed from the items of `contentIDs` (a reader has one item
+    /// per content) read earlier as those due at `time`: they leave in the same transaction that
+    /// queues the message (nil: every item was left out; they go and nothing is sent), and the
+    /// contents nobody else waits for go with them. False, with nothing written, when the items
+    /// changed since they were read.
+    ///
+    /// The items due are compared before anything is written, not undone by a savepoint after
+    /// the fact: inside a savepoint SQLite copies every page it changes to a statement journal
+    /// first, and a digest's removal changes many pages, so that doubled its writes. Should they
+    /// differ all the same between that comparison and the removal (another PostgreSQL
+    /// session's commit in between), the error rolls back the caller's transaction.
     func sendDigest(_ message: ComposedMessage?, subject: String, to user: Recipient,
-                    dueAt time: Int64, itemIDs: [Int64], contentIDs: [Int64]) throws -> Bool {
-        struct ItemsChanged: Error {}
+                    dueAt time: Int64, contentIDs: [Int64]) throws -> Bool {
         try writeWaitingRows()
-        var written = Counts()
-        let tokensBefore = tokensStored
-        do {
-            try store.inSavepoint {
-                // All the user's due items go at once; exactly the ones the digest was made of.
-                guard try store.removeDueDigestItems(userID: user.userID!, dueAt: time).sorted() == itemIDs.sorted() else {
-                    throw ItemsChanged()
-                }
-                if let message {
-                    try enqueue(message, subject: subject, to: user)
-                    written.messagesQueued += 1
-                    written.digestsSent += 1
-                }
-                try store.deleteUnreferencedContents(contentIDs)
-            }
-        } catch {
-            tokensStored = tokensBefore  // the savepoint that stored them is undone
-            if error is ItemsChanged { return false }
-            throw error
+        let expected = contentIDs.sorted()
+        guard try store.dueDigestContents(userID: user.userID!, dueAt: time).sorted() == expected else { return false }
+        // All the user's due items go at once; exactly the ones the digest was made of.
+        guard try store.removeDueDigestItems(userID: user.userID!, dueAt: time).sorted() == expected else {
+            throw DigestItemsChanged()
         }
+        var written = Counts()
+        if let message {
+            try enqueue(message, subject: subject, to: user)
+            written.messagesQueued += 1
+            written.digestsSent += 1
+        }
+        try store.deleteUnreferencedContents(contentIDs)
         pending = pending + written
         return true
     }

@@ -4,7 +4,7 @@ import Foundation
 /// whether the reader still wants it (the rule that brought it may have been removed since, or
 /// its node deleted).
 struct DigestEntry {
-    let itemID: Int64
+    /// The item's content: a reader has at most one item per content, so it names the item.
     let contentID: Int64
     let handler: String
     /// The event type (`ezpublish`, `kaltura.entry_add`); empty for items stored before digests
@@ -83,7 +83,7 @@ extension Store {
             ? "json_array_elements_text(c.path::json) AS p(value)"
             : "json_each(c.path) AS p"
         return try db.map("""
-            SELECT i.id AS item_id, c.id AS content_id, c.handler, c.source, c.node_id,
+            SELECT c.id AS content_id, c.handler, c.source, c.node_id,
                    coalesce(c.item_name, c.subject) AS name, c.item_url, coalesce(c.happened_at, c.created_at) AS happened_at,
                    CASE WHEN (c.handler = ? AND c.path IS NOT NULL AND NOT EXISTS (
                        SELECT 1 FROM \(pathNodes)
@@ -98,7 +98,7 @@ extension Store {
             FROM digest_item AS i JOIN content AS c ON c.id = i.content_id
             WHERE i.user_id = ? AND i.send_at <= ? ORDER BY c.event_id, c.id
             """, [ruleHandler, userID, time]) { row in
-            DigestEntry(itemID: try row.int64("item_id"), contentID: try row.int64("content_id"), handler: try row.string("handler"),
+            DigestEntry(contentID: try row.int64("content_id"), handler: try row.string("handler"),
                         source: try row.optionalString("source") ?? "", nodeID: try row.optionalString("node_id"),
                         name: try row.string("name"), url: try row.optionalString("item_url"),
                         happenedAt: try row.int64("happened_at"), stale: try row.int("stale") != 0)
@@ -119,12 +119,18 @@ extension Store {
         }
     }
 
-    /// Deletes the user's items due at `time` (all of them, by the `(user_id, send_at)` index:
-    /// one user's items lie together there, wherever the events put them in the table) and
-    /// returns their ids, so that a caller that read them earlier can tell whether they changed
-    /// in between.
+    /// The contents of the user's items due at `time`, read by the table's key.
+    func dueDigestContents(userID: Int64, dueAt time: Int64) throws -> [Int64] {
+        try db.map("SELECT content_id FROM digest_item WHERE user_id = ? AND send_at <= ?", [userID, time]) { try $0.int64("content_id") }
+    }
+
+    /// Deletes the user's items due at `time` (all of them, from one stretch of the table:
+    /// its key starts with the reader) and returns their contents, so that a caller that read
+    /// them earlier can tell whether they changed in between.
     func removeDueDigestItems(userID: Int64, dueAt time: Int64) throws -> [Int64] {
-        try db.map("DELETE FROM digest_item WHERE user_id = ? AND send_at <= ? RETURNING id", [userID, time]) { try $0.int64("id") }
+        try db.map("DELETE FROM digest_item WHERE user_id = ? AND send_at <= ? RETURNING content_id", [userID, time]) {
+            try $0.int64("content_id")
+        }
     }
 
     /// Deletes the contents among `ids` that no digest item waits for any more: a content goes
@@ -136,6 +142,21 @@ extension Store {
             DELETE FROM content WHERE id IN (\(db.elements(of: .integer)))
               AND NOT EXISTS (SELECT 1 FROM digest_item WHERE digest_item.content_id = content.id)
             """, ["[" + Set(ids).sorted().map(String.init).joined(separator: ",") + "]"])
+    }
+
+    /// Runs `body` (a tick's digests, a transaction per reader) with SQLite checkpointing its
+    /// write-ahead log once it holds `pages` pages rather than 1,000 (its default, and the
+    /// store's otherwise). Each reader's removal rewrites the same pages of the index of items by
+    /// content, and a commit past the limit copies every page in the log back into the database
+    /// and syncs it: with the default that was once per reader, with a larger log once per
+    /// several. PostgreSQL has no such setting per session; there `body` just runs.
+    ///
+    ///     try store.checkpointingEvery(pages: 10_000) { try sendEveryDigest() }
+    func checkpointingEvery<T>(pages: Int, _ body: () throws -> T) throws -> T {
+        guard db.dialect == .sqlite else { return try body() }
+        try db.execute("PRAGMA wal_autocheckpoint=\(pages)")
+        defer { try? db.execute("PRAGMA wal_autocheckpoint=1000") }
+        return try body()
     }
 
     /// Records that `node` (and everything below it) was deleted at `time` by event `eventID`, so

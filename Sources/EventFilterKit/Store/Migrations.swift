@@ -386,6 +386,25 @@ enum Migrations {
         CREATE INDEX outbox_recipient ON outbox(recipient COLLATE NOCASE, id);
         CREATE INDEX outbox_cancelled ON outbox(last_attempt_at) WHERE state = 'cancelled';
         """,
+        // Digest items keyed by (reader, content), WITHOUT ROWID: one reader's items lie together
+        // in the table however the events interleaved them, so a digest removing a reader's
+        // items rewrites that reader's pages, not nearly every page of the table (rows in event
+        // order put every reader on every page). The key serves what the (user_id, content_id)
+        // and (user_id, send_at) indexes did, so neither is kept.
+        """
+        CREATE TABLE digest_item_new (
+            user_id INTEGER NOT NULL REFERENCES user(id) ON DELETE CASCADE,
+            content_id INTEGER NOT NULL REFERENCES content(id),
+            send_at INTEGER NOT NULL,
+            PRIMARY KEY (user_id, content_id)
+        ) WITHOUT ROWID;
+        INSERT INTO digest_item_new(user_id, content_id, send_at)
+            SELECT user_id, content_id, send_at FROM digest_item ORDER BY user_id, content_id;
+        DROP TABLE digest_item;
+        ALTER TABLE digest_item_new RENAME TO digest_item;
+        CREATE INDEX digest_item_content ON digest_item(content_id);
+        CREATE INDEX digest_item_due ON digest_item(send_at, user_id);
+        """,
     ]
 
     /// Brings `db` to the newest schema version.

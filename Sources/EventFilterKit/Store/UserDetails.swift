@@ -59,7 +59,7 @@ extension Store {
         }
         let subjects = try db.map("""
             SELECT content.subject AS subject FROM digest_item JOIN content ON content.id = digest_item.content_id
-            WHERE digest_item.user_id = ? ORDER BY digest_item.id LIMIT 10
+            WHERE digest_item.user_id = ? ORDER BY digest_item.content_id LIMIT 10
             """, [user.id]) { try $0.string("subject") }
         var next = waiting?.first
         if next == nil, let digest {

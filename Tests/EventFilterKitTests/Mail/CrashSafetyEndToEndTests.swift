@@ -140,4 +140,52 @@ final class CrashSafetyEndToEndTests: XCTestCase {
         XCTAssertEqual(try root.scalar("SELECT count(*) FROM event WHERE handled_at IS NULL"), 0)
         XCTAssertEqual(try root.mailFiles().count, 8_000)
     }
+
+    /// kill -9 while the digest run sends one transaction per reader: the digests committed keep
+    /// their items removed, the others are sent by the next run, and every reader gets exactly
+    /// one digest; no item and no content is left behind.
+    func testKillNineDuringTheDigestRunSendsEachDigestOnce() throws {
+        let root = try TestRoot()
+        let now = "2026-05-04T10:00:00Z", tick = "2026-05-05T09:00:00Z"
+        let readers = 60
+        for user in 1...readers {
+            try root.ok("user", "add", "user\(user)@example.com", now: now)
+            try root.ok("subscribe", "user\(user)@example.com", "2", now: now)
+            try root.ok("digest", "user\(user)@example.com", "daily", "08:00", now: now)
+        }
+        let events = (1...300).map { #"{"type":"ezpublish","params":{"node_id":"\#($0)","path":"/1/2/\#($0)/","name":"News \#($0)"}}"# }
+        try root.ok("event", "import", "-", now: now, stdin: events.joined(separator: "\n"))
+        try root.ok("run", now: now)
+        XCTAssertEqual(try root.scalar("SELECT count(*) FROM digest_item"), readers * 300)
+        XCTAssertEqual(try root.scalar("SELECT count(*) FROM outbox"), 0, "every item waits for the digest")
+
+        var killedWhileSending = 0
+        for _ in 1...3 {
+            let process = Process()
+            process.executableURL = TestRoot.executable
+            process.arguments = ["--root", root.path, "--now", tick, "run"]
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = FileHandle.nullDevice
+            let queuedBefore = try root.scalar("SELECT count(*) FROM outbox")
+            try process.run()
+            // Wait (bounded) until a digest is committed, then kill the run without warning.
+            let deadline = Date().addingTimeInterval(30)
+            while process.isRunning, Date() < deadline, ((try? root.scalar("SELECT count(*) FROM outbox")) ?? 0) == queuedBefore {
+                usleep(1_000)
+            }
+            guard process.isRunning else { break }
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+            if try root.scalar("SELECT count(*) FROM outbox") < readers { killedWhileSending += 1 }
+        }
+        XCTAssertGreaterThan(killedWhileSending, 0, "at least one kill landed before every digest was queued")
+        try root.ok("run", now: tick)
+
+        XCTAssertEqual(try root.scalar("SELECT count(*) FROM outbox"), readers, "one digest per reader")
+        XCTAssertEqual(try root.scalar("SELECT count(DISTINCT recipient) FROM outbox"), readers, "nobody got two, nobody none")
+        XCTAssertEqual(try root.scalar("SELECT count(*) FROM outbox WHERE state <> 'sent'"), 0)
+        XCTAssertEqual(try root.scalar("SELECT count(*) FROM digest_item"), 0, "every item left with its digest")
+        XCTAssertEqual(try root.scalar("SELECT count(*) FROM content"), 0, "every content left with its last item")
+        XCTAssertEqual(try root.mailFiles().count, readers)
+    }
 }

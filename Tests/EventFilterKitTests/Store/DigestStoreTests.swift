@@ -24,8 +24,12 @@ final class DigestStoreTests: XCTestCase {
         let later = try run.store.insertContent(RenderedContent(handler: "ezsubtree", subject: "[Test Site] later", text: "t", html: nil, thread: nil),
                                                 eventID: event.id, now: run.now)
         try run.store.insertDigestItems([Store.DigestRows(contentID: later, sendAt: run.now + 86_400, userIDs: [ann.id])])
-        let annItems = try run.store.db.map("SELECT id FROM digest_item WHERE user_id = ? AND send_at <= ? ORDER BY id", [ann.id, run.now]) { try $0.int64("id") }
-        let bobItems = try run.store.db.map("SELECT id FROM digest_item WHERE user_id = ? ORDER BY id", [bob.id]) { try $0.int64("id") }
+        let annItems = try run.store.db.map("SELECT content_id FROM digest_item WHERE user_id = ? AND send_at <= ? ORDER BY content_id",
+                                            [ann.id, run.now]) { try $0.int64("content_id") }
+        let bobItems = try run.store.db.map("SELECT content_id FROM digest_item WHERE user_id = ? ORDER BY content_id", [bob.id]) {
+            try $0.int64("content_id")
+        }
+        XCTAssertEqual(annItems, contents, "one item of ann's per content, named by it")
 
         try run.store.inTransaction {
             XCTAssertEqual(try run.store.removeDueDigestItems(userID: ann.id, dueAt: run.now).sorted(), annItems)

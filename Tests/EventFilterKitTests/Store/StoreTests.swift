@@ -67,6 +67,43 @@ final class StoreTests: XCTestCase {
         XCTAssertEqual(indexesAfter, indexesBefore.union(["outbox_cancelled"]), "every index the outbox had is rebuilt")
     }
 
+    /// Digest items move to a table keyed by (reader, content): every waiting item keeps its
+    /// reader, content and send time, a reader still has at most one item per content, removing
+    /// a user still takes their items, and a reader's due items are read and removed by the key.
+    func testDigestItemsMoveToAReaderKeyedTableKeepingEveryItem() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ef-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let db = try Database(path: dir.appendingPathComponent("t.db").path)
+        let rebuild = try XCTUnwrap(Migrations.all.firstIndex { $0.contains("CREATE TABLE digest_item_new") })
+        for version in 0..<rebuild {
+            try db.execute(Migrations.all[version])
+            try db.execute("PRAGMA user_version = \(version + 1)")
+        }
+        for user in 1...2 {
+            try db.execute("INSERT INTO user(id, email, name, token, created_at) VALUES (?, ?, 'n', ?, 0)", [user, "u\(user)@example.com", "t\(user)"])
+        }
+        for content in 1...3 {
+            try db.execute("INSERT INTO content(id, event_id, handler, subject, text, created_at) VALUES (?, 1, 'ezsubtree', 's', 't', 0)", [content])
+        }
+        // In event order, the readers interleaved, as the filter writes them.
+        for (user, content, sendAt) in [(2, 1, 100), (1, 1, 100), (2, 2, 100), (1, 3, 200), (2, 3, 100)] {
+            try db.execute("INSERT INTO digest_item(user_id, content_id, send_at) VALUES (?, ?, ?)", [user, content, sendAt])
+        }
+
+        try Migrations.migrate(db)
+        XCTAssertEqual(try db.map("SELECT user_id, content_id, send_at FROM digest_item ORDER BY user_id, content_id") {
+            "\($0.int(0)) \($0.int(1)) \($0.int(2))"
+        }, ["1 1 100", "1 3 200", "2 1 100", "2 2 100", "2 3 100"])
+        XCTAssertEqual(try db.scalarInt("SELECT count(*) FROM sqlite_master WHERE name = 'digest_item_new'"), 0)
+        XCTAssertThrowsError(try db.execute("INSERT INTO digest_item(user_id, content_id, send_at) VALUES (1, 1, 300)"),
+                             "one item per reader and content")
+        let plan = try db.map("EXPLAIN QUERY PLAN DELETE FROM digest_item WHERE user_id = 2 AND send_at <= 100") { $0.string(3) }
+        XCTAssertEqual(plan, ["SEARCH digest_item USING PRIMARY KEY (user_id=?)"], "a reader's items are found by the key")
+        try db.execute("DELETE FROM user WHERE id = 2")
+        XCTAssertEqual(try db.map("SELECT content_id FROM digest_item ORDER BY content_id") { $0.int(0) }, [1, 3], "a removed user's items go")
+    }
+
     /// A node id is one path element: no `/`, no white space or control character, not `.` or
     /// `..`. Every ASCII character and some beyond (Unicode's spaces, NEL, letters) is judged
     /// as Foundation's white space set says.

@@ -289,6 +289,16 @@ enum PostgresMigrations {
         """
         ALTER TABLE outbox SET (fillfactor = 45);
         """,
+        // Digest items keyed by (reader, content), as in SQLite: the rows carry no id of their
+        // own (a digest names its items by their contents). PostgreSQL keeps its heap (deleting
+        // a row only marks it, wherever it lies); the key serves what the (user_id, send_at)
+        // index did.
+        """
+        ALTER TABLE digest_item DROP COLUMN id;
+        ALTER TABLE digest_item DROP CONSTRAINT digest_item_user_id_content_id_key;
+        ALTER TABLE digest_item ADD PRIMARY KEY (user_id, content_id);
+        DROP INDEX digest_item_user;
+        """,
     ]
 
     /// The key of the advisory lock migrations hold: "EvFl" in ASCII, as SQLite's application id.
