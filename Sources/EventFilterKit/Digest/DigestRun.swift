@@ -108,9 +108,16 @@ final class DigestRun {
     private func sendDigest(to user: Recipient, dueAt time: Int64) throws {
         guard let digest = try composeDigest(to: user, dueAt: time) else { return }
         var sent = false
-        try sink.inTransaction {
-            sent = try sink.sendDigest(digest.message, subject: digest.subject, to: user, dueAt: time,
-                                       contentIDs: digest.contentIDs)
+        do {
+            try sink.inTransaction {
+                sent = try sink.sendDigest(digest.message, subject: digest.subject, to: user, dueAt: time,
+                                           contentIDs: digest.contentIDs)
+            }
+        } catch is ItemSink.DigestItemsChanged {
+            // Another PostgreSQL session committed an item for this reader between the check and
+            // the removal; the transaction was rolled back, so compose again as for a change
+            // found by the check, rather than fail the reader's digest until the next tick.
+            sent = false
         }
         guard !sent else { return }
         try sink.inTransaction {
