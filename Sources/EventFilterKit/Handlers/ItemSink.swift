@@ -138,7 +138,7 @@ final class ItemSink {
     }
 
     /// A digest's items changed between the check that they are the ones it was made of and
-    /// their removal: the transaction must not commit (the digest fails alone; its items stay).
+    /// their removal: the transaction must not commit (the caller composes the digest again).
     struct DigestItemsChanged: Error, CustomStringConvertible {
         var description: String { "the digest's items changed while they were removed" }
     }
