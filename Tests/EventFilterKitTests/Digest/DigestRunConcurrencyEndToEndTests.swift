@@ -58,6 +58,8 @@ final class DigestRunConcurrencyEndToEndTests: XCTestCase {
         let errors = try String(contentsOf: run.errors, encoding: .utf8)
         XCTAssertEqual(run.process.terminationStatus, 0, errors)
         XCTAssertEqual(errors, "")
+        let report = try String(contentsOf: run.output, encoding: .utf8)
+        XCTAssertTrue(report.contains("; queued 1 messages (1 digests); "), "the digest counted once: \(report)")
         let mails = try root.mails()
         XCTAssertEqual(mails.map(\.to), ["ann@example.com"], "one digest, to ann")
         XCTAssertTrue(mails.first.map { $0.text.contains("Story 1") && $0.text.contains("Story 2") } ?? false,
@@ -70,24 +72,27 @@ final class DigestRunConcurrencyEndToEndTests: XCTestCase {
 
     private struct Started {
         let process: Process
+        let output: URL
         let errors: URL
     }
 
-    /// `eventfilter run` started in the background; its stderr goes to a file.
+    /// `eventfilter run --verbose` started in the background; its stdout and stderr go to files.
     private func startRun(_ root: TestRoot, now: String) throws -> Started {
         let process = Process()
         process.executableURL = TestRoot.executable
-        process.arguments = ["--root", root.path, "--now", now, "run"]
+        process.arguments = ["--root", root.path, "--now", now, "run", "--verbose"]
         var environment = ProcessInfo.processInfo.environment
         environment.removeValue(forKey: "EVENTFILTER_ROOT")
         environment.merge(root.environment) { _, new in new }
         process.environment = environment
         process.standardInput = FileHandle.nullDevice
-        process.standardOutput = FileHandle.nullDevice
+        let output = root.url.appendingPathComponent("run.out")
+        FileManager.default.createFile(atPath: output.path, contents: nil)
+        process.standardOutput = try FileHandle(forWritingTo: output)
         let errors = root.url.appendingPathComponent("run.err")
         FileManager.default.createFile(atPath: errors.path, contents: nil)
         process.standardError = try FileHandle(forWritingTo: errors)
         try process.run()
-        return Started(process: process, errors: errors)
+        return Started(process: process, output: output, errors: errors)
     }
 }
