@@ -70,6 +70,53 @@ final class DigestRunConcurrencyEndToEndTests: XCTestCase {
         XCTAssertEqual(try root.scalar("SELECT count(*) FROM digest_item"), 2, "bob's two items wait for his weekly digest")
     }
 
+    /// Another run (`run --workers N`, or a run on another host) is sending ann's digest: it holds
+    /// her claim and has removed her items, not yet committed. This run leaves her for the end,
+    /// reads the items still there, and its removal waits for the other's commit, then finds
+    /// them gone: nothing is sent twice, and that is no failure of this run.
+    func testADigestAnotherRunSendsMeanwhileIsLeftToItWithoutAFailure() throws {
+        let database = try TestPostgres.server().makeDatabase()
+        let root = try TestRoot(postgres: database)
+        try root.ok("user", "add", "ann@example.com", now: now)
+        try root.ok("subscribe", "ann@example.com", "2", now: now)
+        try root.ok("digest", "ann@example.com", "daily", "08:00", now: now)
+        try root.ok("event", "add", "ezpublish", "node_id=101", "path=/1/2/101/", "name=Story 1", now: now)
+        try root.ok("run", now: now)
+        XCTAssertEqual(try root.scalar("SELECT count(*) FROM digest_item"), 1)
+
+        let other = try database.connect(), observer = try database.connect()
+        try other.executeScript("""
+            BEGIN;
+            SELECT 1 FROM "user" WHERE email = 'ann@example.com' FOR NO KEY UPDATE;
+            DELETE FROM digest_item WHERE user_id = (SELECT id FROM "user" WHERE email = 'ann@example.com')
+            """)
+        let run = try startRun(root, now: tick)
+        defer { if run.process.isRunning { kill(run.process.processIdentifier, SIGKILL); run.process.waitUntilExit() } }
+        let deadline = Date().addingTimeInterval(30)
+        var waiting = ""
+        while waiting.isEmpty, Date() < deadline, run.process.isRunning {
+            waiting = try observer.first("""
+                SELECT coalesce(string_agg(query, ' | '), '') AS waiting FROM pg_stat_activity
+                WHERE datname = current_database() AND pid <> pg_backend_pid() AND wait_event_type = 'Lock'
+                """)?.string("waiting") ?? ""
+            if waiting.isEmpty { usleep(20_000) }
+        }
+        XCTAssertTrue(waiting.hasPrefix("DELETE FROM digest_item WHERE user_id = $1 AND send_at <= $2"), "waiting: \(waiting)")
+        try other.executeScript("COMMIT")
+        let finished = Date().addingTimeInterval(60)
+        while run.process.isRunning, Date() < finished { usleep(20_000) }
+        XCTAssertFalse(run.process.isRunning, "the run finished within 60 s")
+        run.process.waitUntilExit()
+
+        let errors = try String(contentsOf: run.errors, encoding: .utf8)
+        XCTAssertEqual(run.process.terminationStatus, 0, errors)
+        let report = try String(contentsOf: run.output, encoding: .utf8)
+        XCTAssertTrue(report.contains("handled 1 events; queued 0 messages (0 digests); held 0 items for digests in "),
+                      "no digest from this run, and no handler failure: \(report)")
+        XCTAssertEqual(try root.mails().count, 0)
+        XCTAssertEqual(try root.scalar("SELECT count(*) FROM event WHERE handled_at IS NULL"), 0, "the tick is done, not left to retry")
+    }
+
     private struct Started {
         let process: Process
         let output: URL
