@@ -126,6 +126,38 @@ final class PostgresConnectionTests: XCTestCase {
         XCTAssertEqual(try other.first(count + " WHERE statement = $1", [insert])?.int("n"), 0)
     }
 
+    /// A text whose first run (unnamed) failed is prepared at its next run like any other: a
+    /// unique violation inside a savepoint undoes only the savepoint, and the same text runs
+    /// again; a first run with the wrong number of values is the same one-line error as a
+    /// prepared statement's, and the transaction it aborted is rolled back, keeping nothing.
+    func testATextWhoseFirstRunFailedRunsAgainAndAnAbortedTransactionKeepsNothing() throws {
+        try db.executeScript("CREATE TABLE item (n bigint PRIMARY KEY)")
+        let insert = "INSERT INTO item(n) VALUES ($1)"
+        try db.inTransaction {
+            try db.execute("INSERT INTO item(n) SELECT $1", [1])
+            XCTAssertThrowsError(try db.inSavepoint { try db.execute(insert, [1]) }) { error in
+                XCTAssertEqual((error as? PostgresError)?.kind, .uniqueViolation, "\(error)")
+            }
+            try db.execute(insert, [2])
+            try db.execute(insert, [3])
+        }
+        XCTAssertEqual(try db.query("SELECT n FROM item ORDER BY n").map { try $0.int("n") }, [1, 2, 3])
+        XCTAssertEqual(try db.first("SELECT count(*) AS n FROM pg_prepared_statements WHERE statement = $1", [insert])?.int("n"), 1)
+
+        let pair = "INSERT INTO item(n) SELECT $1::bigint + $2::bigint"
+        XCTAssertThrowsError(try db.inTransaction {
+            try db.execute(insert, [4])
+            XCTAssertThrowsError(try db.execute(pair, [5])) { error in
+                XCTAssertEqual("\(error)", "PostgreSQL error: expected 2 parameters, got 1 (in: \(pair))")
+            }
+        }) { error in
+            XCTAssertEqual("\(error)", "PostgreSQL error: the transaction was rolled back: a statement in it failed")
+        }
+        XCTAssertEqual(try db.query("SELECT n FROM item ORDER BY n").map { try $0.int("n") }, [1, 2, 3], "nothing kept")
+        try db.execute(pair, [2, 3])
+        XCTAssertEqual(try db.query("SELECT n FROM item ORDER BY n").map { try $0.int("n") }, [1, 2, 3, 5])
+    }
+
     func testAStatementPreparedBeforeItsTableChangedShapeIsPreparedAgain() throws {
         try db.executeScript("CREATE TABLE item (a bigint)")
         try db.execute("INSERT INTO item(a) VALUES ($1)", [1])
