@@ -48,6 +48,8 @@ final class DigestRun {
     func sendDigests(dueAt tick: Event) throws -> HandlerOutcome {
         let time = Int64(tick.param("time") ?? "") ?? tick.createdAt
         let users = try store.dueDigestRecipients(at: time)
+        // Nothing due: nothing to write, and no checkpoint for it (most ticks).
+        guard !users.isEmpty else { return .done([]) }
         // Each user's digest in a transaction (or, in a dry run, a savepoint) of its own: one
         // digest that cannot be composed fails alone. Its items stay due, and retrying this event
         // sends only what is still due, so the digests already queued are not sent again.

@@ -149,13 +149,20 @@ extension Store {
     /// store's otherwise). Each reader's removal rewrites the same pages of the index of items by
     /// content, and a commit past the limit copies every page in the log back into the database
     /// and syncs it: with the default that was once per reader, with a larger log once per
-    /// several. PostgreSQL has no such setting per session; there `body` just runs.
+    /// several. It ends with a checkpoint, so the digests are on disk before the delivery sends
+    /// them. PostgreSQL has no such setting per session; there `body` just runs.
     ///
     ///     try store.checkpointingEvery(pages: 10_000) { try sendEveryDigest() }
     func checkpointingEvery<T>(pages: Int, _ body: () throws -> T) throws -> T {
         guard db.dialect == .sqlite else { return try body() }
         try db.execute("PRAGMA wal_autocheckpoint=\(pages)")
-        defer { try? db.execute("PRAGMA wal_autocheckpoint=1000") }
+        defer {
+            try? db.execute("PRAGMA wal_autocheckpoint=1000")
+            // With synchronous=NORMAL the log is synced only by a checkpoint, and these digests
+            // leave in this run's delivery: checkpoint now, so that what was sent is on disk
+            // before it is sent (a power cut cannot bring its items back for a second digest).
+            if !db.isInTransaction { _ = try? db.first("PRAGMA wal_checkpoint(PASSIVE)") { _ in true } }
+        }
         return try body()
     }
 

@@ -1,6 +1,8 @@
 import Foundation
 import XCTest
 
+@testable import EventFilterKit
+
 /// kill -9 in the middle of delivering 1,000 messages, a few times, then a clean run: every
 /// message arrives, with at most one duplicate per kill and connection (or per
 /// `MaxUnrecordedAcceptances`, when set): the messages the server may hold unrecorded.
@@ -20,6 +22,35 @@ final class CrashSafetyEndToEndTests: XCTestCase {
 
     func testKillNineWithAWiderWindowDuplicatesAtMostTheWindowPerKill() throws {
         try killDuringDelivery(mailSettings: "MaxConnections=4\nMaxUnrecordedAcceptances=20\n", duplicatesPerKill: 20)
+    }
+
+    /// SQLite syncs its write-ahead log only when it checkpoints it (`synchronous=NORMAL`), and
+    /// the digests go out in the same run's delivery: the digest stage ends with a checkpoint, so
+    /// when the first digest leaves, its queuing and its items' removal are in the database file
+    /// itself, and a power cut afterwards cannot bring the items back for a second digest. The
+    /// sendmail program copies the database file alone (no log) when it is first called.
+    func testADigestIsInTheDatabaseFileItselfBeforeItLeaves() throws {
+        try TestRoot.requireSQLite("the write-ahead log and its checkpoints are SQLite's")
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("ef-durable-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let copy = scratch.appendingPathComponent("copy.db").path
+        let fake = scratch.appendingPathComponent("sendmail")
+        let root = try TestRoot(siteINI: TestRoot.defaultSiteINI + "[MailSettings]\nTransport=sendmail\nSendmailPath=\(fake.path)\n")
+        try Data("#!/bin/sh\n[ -e \(copy) ] || cp \(root.path)/var/eventfilter.db \(copy)\ncat > /dev/null\n".utf8).write(to: fake)
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: fake.path)
+        let now = "2026-05-04T10:00:00Z"
+        try root.ok("user", "add", "ann@example.com", now: now)
+        try root.ok("subscribe", "ann@example.com", "2", now: now)
+        try root.ok("digest", "ann@example.com", "daily", "08:00", now: now)
+        try root.ok("event", "add", "ezpublish", "node_id=101", "path=/1/2/101/", "name=Story 1", now: now)
+        try root.ok("run", now: now)
+        try root.ok("run", now: "2026-05-05T08:00:00Z")
+        XCTAssertEqual(try root.scalar("SELECT count(*) FROM outbox WHERE state = 'sent'"), 1)
+
+        let file = try Database(path: copy, mode: .readOnly)
+        XCTAssertEqual(try file.scalarInt("SELECT count(*) FROM digest_item"), 0, "the items' removal is in the file")
+        XCTAssertEqual(try file.scalarInt("SELECT count(*) FROM outbox WHERE recipient = 'ann@example.com'"), 1, "and the digest queued")
     }
 
     private func killDuringDelivery(mailSettings: String, duplicatesPerKill: Int) throws {
