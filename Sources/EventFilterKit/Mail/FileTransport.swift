@@ -26,6 +26,11 @@ public final class FileTransport: MailTransport {
     }
 
     public func deliver(_ messages: [OutgoingMessage], report: (OutgoingMessage, DeliveryOutcome) throws -> Void) throws {
+        // Opened before the writes: `syncfs` reports the write-back errors that happened since its
+        // descriptor was opened (Linux 5.8 on), so one while the batch was written counts too.
+        let directoryDescriptor = open(prefix, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        let openError = errno
+        defer { if directoryDescriptor >= 0 { close(directoryDescriptor) } }
         var written: [OutgoingMessage] = []
         written.reserveCapacity(messages.count)
         for message in messages {
@@ -36,7 +41,9 @@ public final class FileTransport: MailTransport {
             }
         }
         guard !written.isEmpty else { return }
-        if let problem = syncBatch() {
+        if let problem = directoryDescriptor < 0
+            ? "cannot open \(directory.path) to sync it: \(String(cString: strerror(openError)))"
+            : sync(directoryDescriptor) {
             // Not known to be on the disk: not sent. They are written again at the next attempt.
             for message in written { try report(message, .temporaryFailure(problem)) }
             return
@@ -46,10 +53,7 @@ public final class FileTransport: MailTransport {
 
     /// Makes the batch's files and their names durable; returns the problem, or nil when the disk
     /// confirmed them (`syncfs` reports a writeback error since Linux 5.8).
-    private func syncBatch() -> String? {
-        let directoryDescriptor = open(prefix, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard directoryDescriptor >= 0 else { return "cannot open \(directory.path) to sync it: \(String(cString: strerror(errno)))" }
-        defer { close(directoryDescriptor) }
+    private func sync(_ directoryDescriptor: Int32) -> String? {
         guard cposix_syncfs(directoryDescriptor) == 0 else { return "cannot sync \(directory.path): \(String(cString: strerror(errno)))" }
         return nil
     }
