@@ -26,6 +26,7 @@ test-deps: deps
 	@command -v lighttpd >/dev/null || { echo "installing lighttpd"; $(SUDO) apt-get update -qq && $(SUDO) $(APT_INSTALL) lighttpd >/dev/null; }
 	@[ -x /usr/sbin/apache2 ] || { echo "installing apache2"; $(SUDO) apt-get update -qq && $(SUDO) $(APT_INSTALL) apache2 >/dev/null; }
 	@[ -x /usr/sbin/nginx ] || { echo "installing nginx"; $(SUDO) apt-get update -qq && $(SUDO) $(APT_INSTALL) nginx >/dev/null; }
+	@command -v cc >/dev/null || { echo "installing gcc (a test builds a small LD_PRELOAD library)"; $(SUDO) apt-get update -qq && $(SUDO) $(APT_INSTALL) gcc >/dev/null; }
 	@command -v sqlite3 >/dev/null || { echo "installing sqlite3"; $(SUDO) apt-get update -qq && $(SUDO) $(APT_INSTALL) sqlite3 >/dev/null; }
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { echo "installing postgresql (the tests start their own server)"; $(SUDO) apt-get update -qq && $(SUDO) $(APT_INSTALL) postgresql >/dev/null; }
 	@[ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ] || { echo "installing chromium and chromium-driver (the settings page tests)"; $(SUDO) apt-get update -qq && $(SUDO) $(APT_INSTALL) chromium chromium-driver >/dev/null; }

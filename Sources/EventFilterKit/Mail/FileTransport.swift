@@ -6,7 +6,8 @@ import Foundation
 ///
 /// A batch is written, then made durable with one `syncfs`, then reported: a crash before the
 /// report rewrites the same files at the next run, which is harmless, so the outbox may commit
-/// a file batch's outcomes together (`redeliveryIsIdempotent`).
+/// a file batch's outcomes together (`redeliveryIsIdempotent`). A batch whose sync fails (the disk
+/// reported a write error) is deferred, never recorded sent.
 ///
 ///     let transport = try FileTransport(directory: root.appendingPathComponent("var/log/mail"))
 public final class FileTransport: MailTransport {
@@ -25,6 +26,11 @@ public final class FileTransport: MailTransport {
     }
 
     public func deliver(_ messages: [OutgoingMessage], report: (OutgoingMessage, DeliveryOutcome) throws -> Void) throws {
+        // Opened before the writes: `syncfs` reports the write-back errors that happened since its
+        // descriptor was opened (Linux 5.8 on), so one while the batch was written counts too.
+        let directoryDescriptor = open(prefix, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        let openError = errno
+        defer { if directoryDescriptor >= 0 { close(directoryDescriptor) } }
         var written: [OutgoingMessage] = []
         written.reserveCapacity(messages.count)
         for message in messages {
@@ -35,12 +41,21 @@ public final class FileTransport: MailTransport {
             }
         }
         guard !written.isEmpty else { return }
-        let directoryDescriptor = open(prefix, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if directoryDescriptor >= 0 {
-            cposix_syncfs(directoryDescriptor)
-            close(directoryDescriptor)
+        if let problem = directoryDescriptor < 0
+            ? "cannot open \(directory.path) to sync it: \(String(cString: strerror(openError)))"
+            : sync(directoryDescriptor) {
+            // Not known to be on the disk: not sent. They are written again at the next attempt.
+            for message in written { try report(message, .temporaryFailure(problem)) }
+            return
         }
         for message in written { try report(message, .accepted("written to \(path(of: message))")) }
+    }
+
+    /// Makes the batch's files and their names durable; returns the problem, or nil when the disk
+    /// confirmed them (`syncfs` reports a writeback error since Linux 5.8).
+    private func sync(_ directoryDescriptor: Int32) -> String? {
+        guard cposix_syncfs(directoryDescriptor) == 0 else { return "cannot sync \(directory.path): \(String(cString: strerror(errno)))" }
+        return nil
     }
 
     private func path(of message: OutgoingMessage) -> String {
