@@ -233,12 +233,16 @@ public final class Database: StoreDatabase {
         var plan: OpaquePointer?
         guard sqlite3_prepare_v2(handle, "EXPLAIN QUERY PLAN " + sql, -1, &plan, nil) == SQLITE_OK, let plan else { return }
         defer { sqlite3_finalize(plan) }
+        // A subquery or WITH table materialized earlier in the plan: scanning it reads rows its
+        // own plan lines (checked too) produced, such as a bound VALUES list, not a stored table.
+        var materialized: Set<String> = []
         while sqlite3_step(plan) == SQLITE_ROW {
             let detail = String(cString: sqlite3_column_text(plan, 3))
+            if detail.hasPrefix("MATERIALIZE ") { materialized.insert(String(detail.dropFirst("MATERIALIZE ".count))) }
             // A virtual table is json_each over a bound list (a path's nodes, some ids): small by construction.
             // "SCAN 2 CONSTANT ROWS" is a multi-row VALUES list, no table at all.
             if detail.hasPrefix("SCAN ") && !detail.contains("VIRTUAL TABLE") && !detail.hasPrefix("SCAN CONSTANT")
-                && !detail.hasSuffix(" CONSTANT ROWS") {
+                && !detail.hasSuffix(" CONSTANT ROWS") && !materialized.contains(String(detail.dropFirst("SCAN ".count))) {
                 FileHandle.standardError.write(Data("query plan: \(detail) in: \(sql.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.joined(separator: " "))\n".utf8))
             }
         }
