@@ -193,16 +193,7 @@ extension Store {
     /// trip to a PostgreSQL server per 300 messages, not per message.
     func recordGroup(_ dispositions: [(id: Int64, disposition: OutboxDisposition)], now: Int64) throws -> [Bool] {
         try db.inTransaction {
-            var accepted: [(id: Int64, reply: String)] = []
-            var changed: [Bool] = []
-            for (id, disposition) in dispositions {
-                if case .accepted(let reply) = disposition {
-                    accepted.append((id, reply))
-                    changed.append(true)
-                } else {
-                    changed.append(try record(disposition, forMessage: id, now: now))
-                }
-            }
+            let (accepted, changed) = try recordingAllButAcceptances(dispositions, now: now)
             // 300 rows of 3 values stay under SQLite's oldest limit of 999 bound values.
             var start = 0
             while start < accepted.count {
@@ -227,16 +218,7 @@ extension Store {
     /// entries a batch adds.
     func recordGroupSent(_ dispositions: [(id: Int64, disposition: OutboxDisposition)], now: Int64) throws -> [Bool] {
         try db.inTransaction {
-            var accepted: [(id: Int64, reply: String)] = []
-            var changed: [Bool] = []
-            for (id, disposition) in dispositions {
-                if case .accepted(let reply) = disposition {
-                    accepted.append((id, reply))
-                    changed.append(true)
-                } else {
-                    changed.append(try record(disposition, forMessage: id, now: now))
-                }
-            }
+            let (accepted, changed) = try recordingAllButAcceptances(dispositions, now: now)
             // 400 rows of 2 values and the time twice stay under SQLite's oldest limit of 999.
             var start = 0
             while start < accepted.count {
@@ -258,6 +240,24 @@ extension Store {
             }
             return changed
         }
+    }
+
+    /// Records every outcome of `dispositions` but the acceptances, one statement each, and returns
+    /// the acceptances left for the caller's multi-row statement, with each outcome's "changed"
+    /// flag in order (an acceptance always changes its message).
+    private func recordingAllButAcceptances(_ dispositions: [(id: Int64, disposition: OutboxDisposition)],
+                                            now: Int64) throws -> (accepted: [(id: Int64, reply: String)], changed: [Bool]) {
+        var accepted: [(id: Int64, reply: String)] = []
+        var changed: [Bool] = []
+        for (id, disposition) in dispositions {
+            if case .accepted(let reply) = disposition {
+                accepted.append((id, reply))
+                changed.append(true)
+            } else {
+                changed.append(try record(disposition, forMessage: id, now: now))
+            }
+        }
+        return (accepted, changed)
     }
 
     /// Marks every message recorded as accepted sent, in one transaction. The acceptance's reply
