@@ -1,3 +1,4 @@
+import EventFilterKit
 import Foundation
 import XCTest
 
@@ -33,16 +34,7 @@ final class DigestRunConcurrencyEndToEndTests: XCTestCase {
         let run = try startRun(root, now: tick)
         defer { if run.process.isRunning { kill(run.process.processIdentifier, SIGKILL); run.process.waitUntilExit() } }
         // The run's first write to digest_item is ann's removal: wait until it waits (at most 30 s).
-        let deadline = Date().addingTimeInterval(30)
-        var waiting = ""
-        while waiting.isEmpty, Date() < deadline, run.process.isRunning {
-            waiting = try observer.first("""
-                SELECT coalesce(string_agg(query, ' | '), '') AS waiting FROM pg_stat_activity
-                WHERE datname = current_database() AND pid <> pg_backend_pid() AND wait_event_type = 'Lock'
-                """)?.string("waiting") ?? ""
-            if waiting.isEmpty { usleep(20_000) }
-        }
-        XCTAssertTrue(waiting.hasPrefix("DELETE FROM digest_item WHERE user_id = $1 AND send_at <= $2"), "waiting: \(waiting)")
+        try waitUntilTheRemovalWaits(run, observer: observer)
         try holder.executeScript("""
             INSERT INTO digest_item(user_id, content_id, send_at)
                 SELECT a.id, i.content_id, 0 FROM "user" a, digest_item i JOIN "user" b ON b.id = i.user_id
@@ -50,10 +42,7 @@ final class DigestRunConcurrencyEndToEndTests: XCTestCase {
                   AND i.content_id NOT IN (SELECT content_id FROM digest_item WHERE user_id = a.id);
             COMMIT
             """)
-        let finished = Date().addingTimeInterval(60)
-        while run.process.isRunning, Date() < finished { usleep(20_000) }
-        XCTAssertFalse(run.process.isRunning, "the run finished within 60 s")
-        run.process.waitUntilExit()
+        waitForTheEnd(of: run)
 
         let errors = try String(contentsOf: run.errors, encoding: .utf8)
         XCTAssertEqual(run.process.terminationStatus, 0, errors)
@@ -92,21 +81,9 @@ final class DigestRunConcurrencyEndToEndTests: XCTestCase {
             """)
         let run = try startRun(root, now: tick)
         defer { if run.process.isRunning { kill(run.process.processIdentifier, SIGKILL); run.process.waitUntilExit() } }
-        let deadline = Date().addingTimeInterval(30)
-        var waiting = ""
-        while waiting.isEmpty, Date() < deadline, run.process.isRunning {
-            waiting = try observer.first("""
-                SELECT coalesce(string_agg(query, ' | '), '') AS waiting FROM pg_stat_activity
-                WHERE datname = current_database() AND pid <> pg_backend_pid() AND wait_event_type = 'Lock'
-                """)?.string("waiting") ?? ""
-            if waiting.isEmpty { usleep(20_000) }
-        }
-        XCTAssertTrue(waiting.hasPrefix("DELETE FROM digest_item WHERE user_id = $1 AND send_at <= $2"), "waiting: \(waiting)")
+        try waitUntilTheRemovalWaits(run, observer: observer)
         try other.executeScript("COMMIT")
-        let finished = Date().addingTimeInterval(60)
-        while run.process.isRunning, Date() < finished { usleep(20_000) }
-        XCTAssertFalse(run.process.isRunning, "the run finished within 60 s")
-        run.process.waitUntilExit()
+        waitForTheEnd(of: run)
 
         let errors = try String(contentsOf: run.errors, encoding: .utf8)
         XCTAssertEqual(run.process.terminationStatus, 0, errors)
@@ -121,6 +98,31 @@ final class DigestRunConcurrencyEndToEndTests: XCTestCase {
         let process: Process
         let output: URL
         let errors: URL
+    }
+
+    /// Waits (at most 30 s) until the run's removal of a reader's items waits for a lock the
+    /// test holds, and asserts that it is that statement which waits.
+    private func waitUntilTheRemovalWaits(_ run: Started, observer: PostgresConnection,
+                                          file: StaticString = #filePath, line: UInt = #line) throws {
+        let deadline = Date().addingTimeInterval(30)
+        var waiting = ""
+        while waiting.isEmpty, Date() < deadline, run.process.isRunning {
+            waiting = try observer.first("""
+                SELECT coalesce(string_agg(query, ' | '), '') AS waiting FROM pg_stat_activity
+                WHERE datname = current_database() AND pid <> pg_backend_pid() AND wait_event_type = 'Lock'
+                """)?.string("waiting") ?? ""
+            if waiting.isEmpty { usleep(20_000) }
+        }
+        XCTAssertTrue(waiting.hasPrefix("DELETE FROM digest_item WHERE user_id = $1 AND send_at <= $2"), "waiting: \(waiting)",
+                      file: file, line: line)
+    }
+
+    /// Waits (at most 60 s) for the run to exit, and asserts that it did.
+    private func waitForTheEnd(of run: Started, file: StaticString = #filePath, line: UInt = #line) {
+        let finished = Date().addingTimeInterval(60)
+        while run.process.isRunning, Date() < finished { usleep(20_000) }
+        XCTAssertFalse(run.process.isRunning, "the run finished within 60 s", file: file, line: line)
+        run.process.waitUntilExit()
     }
 
     /// `eventfilter run --verbose` started in the background; its stdout and stderr go to files.
