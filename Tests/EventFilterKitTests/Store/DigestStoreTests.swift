@@ -4,6 +4,36 @@ import XCTest
 /// A digest removes its reader's due items, exactly those, and a content goes with its last
 /// item, in one statement however long the backlog.
 final class DigestStoreTests: XCTestCase {
+    /// Many groups in one call (more rows than one statement carries): every reader of every
+    /// content gets exactly one item with that content's send time, and an item a reader already
+    /// had keeps its own send time.
+    func testEveryReaderOfEveryGroupGetsOneItemAndAnExistingItemIsKept() throws {
+        let run = try RunFixture()
+        let ann = try run.user("ann@example.com", following: "2", digest: ["daily", "08:00"])
+        let bob = try run.user("bob@example.com", following: "2", digest: ["daily", "08:00"])
+        let event = try run.event("ezpublish", ["node_id": "60", "path": "/1/2/60/", "name": "News"])
+        var groups: [Store.DigestRows] = []
+        try run.store.inTransaction {
+            for index in 0..<400 {
+                let content = RenderedContent(handler: "ezsubtree", subject: "[Test Site] \(index)", text: "t", html: nil, thread: nil)
+                let id = try run.store.insertContent(content, eventID: event.id, now: run.now)
+                groups.append(Store.DigestRows(contentID: id, sendAt: run.now + Int64(index), userIDs: [ann.id, bob.id]))
+            }
+            try run.store.insertDigestItems([Store.DigestRows(contentID: groups[399].contentID, sendAt: 7, userIDs: [bob.id])])
+            try run.store.insertDigestItems(groups)
+        }
+        let rows = try run.store.db.map("SELECT user_id, content_id, send_at FROM digest_item ORDER BY user_id, content_id", []) {
+            [try $0.int64("user_id"), try $0.int64("content_id"), try $0.int64("send_at")]
+        }
+        var expected: [[Int64]] = []
+        for user in [ann.id, bob.id].sorted() {
+            for (index, group) in groups.enumerated() {
+                expected.append([user, group.contentID, user == bob.id && index == 399 ? 7 : group.sendAt])
+            }
+        }
+        XCTAssertEqual(rows, expected)
+    }
+
     func testABacklogLeavesWholeAndContentsStayWhileAnotherReaderWaitsForThem() throws {
         let run = try RunFixture()
         let ann = try run.user("ann@example.com", following: "2", digest: ["daily", "08:00"])
