@@ -49,11 +49,8 @@ extension Store {
                 counts.added = rows.count
                 return
             }
-            var start = 0
-            while start < rows.count {
-                let end = min(start + EventBatchStore.rowsPerStatement, rows.count)
-                try insertEventChunk(rows[start..<end], now: now, seenKeys: &seenKeys, counts: &counts)
-                start = end
+            for chunk in rows.slices(of: EventBatchStore.rowsPerStatement) {
+                try insertEventChunk(chunk, now: now, seenKeys: &seenKeys, counts: &counts)
             }
         }
         return counts

@@ -195,15 +195,12 @@ extension Store {
         try db.inTransaction {
             let (accepted, changed) = try recordingAllButAcceptances(dispositions, now: now)
             // 300 rows of 3 values stay under SQLite's oldest limit of 999 bound values.
-            var start = 0
-            while start < accepted.count {
-                let rows = accepted[start..<min(start + 300, accepted.count)]
+            for rows in accepted.slices(of: 300) {
                 let values = rows.map { _ in "(?, ?, ?)" }.joined(separator: ", ")
                 var arguments: [DatabaseValueConvertible] = []
                 arguments.reserveCapacity(rows.count * 3)
                 for row in rows { arguments += [row.id, now, row.reply] }
                 try db.execute("INSERT INTO outbox_delivered(outbox_id, sent_at, reply) VALUES \(values) ON CONFLICT DO NOTHING", arguments)
-                start += rows.count
             }
             return changed
         }
@@ -220,9 +217,7 @@ extension Store {
         try db.inTransaction {
             let (accepted, changed) = try recordingAllButAcceptances(dispositions, now: now)
             // 400 rows of 2 values and the time twice stay under SQLite's oldest limit of 999.
-            var start = 0
-            while start < accepted.count {
-                let rows = accepted[start..<min(start + 400, accepted.count)]
+            for rows in accepted.slices(of: 400) {
                 let values = rows.map { _ in "(CAST(? AS BIGINT), ?)" }.joined(separator: ", ")
                 var arguments: [DatabaseValueConvertible] = []
                 arguments.reserveCapacity(rows.count * 2 + 2)
@@ -236,7 +231,6 @@ extension Store {
                         sent_at = ?, last_attempt_at = ?
                     FROM settled WHERE outbox.id = settled.id AND outbox.id IN (SELECT id FROM settled)
                     """, arguments)
-                start += rows.count
             }
             return changed
         }

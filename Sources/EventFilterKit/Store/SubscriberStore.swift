@@ -23,8 +23,7 @@ extension Store {
         for (index, node) in nodes.enumerated() { depth[node] = index }
         var rows: [(depth: Int, subscriber: PathSubscriber)] = []
         let distinct = Array(depth.keys)
-        for start in stride(from: 0, to: distinct.count, by: Self.pathNodesPerQuery) {
-            let chunk = distinct[start..<min(start + Self.pathNodesPerQuery, distinct.count)]
+        for chunk in distinct.slices(of: Self.pathNodesPerQuery) {
             try readSubscribers(ofNodes: Array(chunk), depth: depth, into: &rows)
         }
         // Deepest rule first; a user's first row is their deepest rule.
@@ -64,8 +63,7 @@ extension Store {
     /// `pathNodesPerQuery` addresses, for the reason a path's nodes are bound that many at a time.
     func collaborators(emails: [String], identifier: String) throws -> [Recipient] {
         var byUser: [Int64: Recipient] = [:]
-        for start in stride(from: 0, to: emails.count, by: Self.pathNodesPerQuery) {
-            let chunk = Array(emails[start..<min(start + Self.pathNodesPerQuery, emails.count)])
+        for chunk in emails.slices(of: Self.pathNodesPerQuery).map(Array.init) {
             for recipient in try collaborators(chunk, identifier: identifier) { byUser[recipient.userID ?? 0] = recipient }
         }
         return byUser.keys.sorted().map { byUser[$0]! }
