@@ -36,7 +36,10 @@ struct RunWorkers {
         var started: [(process: Process, report: URL, errors: URL)] = []
         for index in 0..<count {
             let report = scratch.appendingPathComponent("report-\(index).json"), errors = scratch.appendingPathComponent("stderr-\(index)")
-            FileManager.default.createFile(atPath: errors.path, contents: nil)
+            guard FileManager.default.createFile(atPath: errors.path, contents: nil) else {
+                started.forEach { $0.process.waitUntilExit() }
+                throw EventFilterError.failure("cannot create \(errors.path) for worker \(index + 1)'s errors")
+            }
             let process = Process()
             process.executableURL = executable
             process.arguments = ["--root", context.root.path, "--now", Timestamp.iso8601(now), "run"]
