@@ -16,7 +16,18 @@
 # final "." waits for the record of the one before it on that connection, so with C connections and
 # a window of W no more than W messages go per commit: W x that rate bounds ours whatever the
 # server does.
-# Needs postfix (smtp-sink, smtp-source): apt-get install postfix.
+# A second floor, in the same rounds: Tests/Bench/floor_smtp_curl.c, libcurl alone sending messages
+# of the same size at the same concurrency with the options the transport sets (one reused easy
+# handle per connection and thread, an upload through a read callback, MAIL FROM / RCPT TO, the
+# debug callback that follows the replies): what any program that speaks SMTP through libcurl (as
+# ours must, for its TLS) can do, so the gap splits into libcurl's share and ours.
+# Beside the rates: CPU per message (user + system, microseconds) of each process in the same
+# rounds: ours, the sink serving us, the PostgreSQL server (postmaster, its live children and the
+# backends it reaped); smtp-source and the sink serving it; the libcurl program and the sink.
+# Each root is delivered once before the rounds (then put back to queued), so every measured run
+# is delivery alone, with no filter work in its CPU.
+# Needs postfix (smtp-sink, smtp-source): apt-get install postfix; libcurl's headers
+# (libcurl4-openssl-dev) for the libcurl floor.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source Tests/Bench/backend.sh
@@ -30,6 +41,7 @@ command -v smtp-sink >/dev/null || { echo "needs postfix's smtp-sink and smtp-so
 fixture_binary
 WORK=$(mktemp -d /tmp/ef-stage-smtp.XXXXXX)
 chmod 755 "$WORK"
+cc -O2 -o "$WORK/floor_smtp_curl" Tests/Bench/floor_smtp_curl.c -lcurl -lpthread
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 smtp-sink -u nobody -c 127.0.0.1:$PORT 1000 >/dev/null 2>&1 &
 SINK=$!
@@ -48,14 +60,57 @@ prepare() {  # NAME CONNECTIONS [WINDOW] -> a root with MESSAGES messages queued
     fixture_queue "$root" "$USERS"
 }
 
-ours() {  # NAME -> "delivered seconds" of the run's delivery stage (the filter before it not counted)
-    "$EF" --root "$WORK/$1" --now 2026-05-04T10:00:00Z run --verbose | sed -nE 's/^delivered ([0-9]+), .* in ([0-9.]+) s$/\1 \2/p'
+cpu_of() {  # PID -> CPU seconds (user + system) of PID, the children it reaped, and its live children
+    python3 - "$1" <<'PY'
+import os, sys
+tick = os.sysconf("SC_CLK_TCK")
+def fields(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().rsplit(")", 1)[1].split()
+def cpu(pid, reaped):  # utime stime (cutime cstime): fields 14-17, 12-15 after the name
+    f = fields(pid)
+    return sum(int(x) for x in f[11:15 if reaped else 13])
+pid = int(sys.argv[1])
+total = cpu(pid, True)
+for child in os.popen(f"ps -o pid= --ppid {pid}").read().split():
+    try: total += cpu(int(child), True)
+    except OSError: pass
+print(total / tick)
+PY
 }
 
-source_rate() {  # SESSIONS SIZE -> messages/second of smtp-source -d; -l SIZE: as many bytes after DATA as ours (plus its few headers)
-    local seconds
-    seconds=$( { floor_seconds smtp-source -s "$1" -d -m "$MESSAGES" -l "$2" -f bench@example.com -t sink@example.com 127.0.0.1:$PORT; } 3>&1 )
-    python3 -c "print(round($MESSAGES / $seconds))"
+server_cpu() {  # -> CPU seconds of the PostgreSQL server so far (0 on SQLite)
+    if [ "$BACKEND" = postgresql ]; then cpu_of "$(head -1 "$PG_DIR/data/postmaster.pid")"; else echo 0; fi
+}
+
+per_message() {  # BEFORE AFTER -> microseconds per message
+    python3 -c "print(round(($2 - $1) * 1e6 / $MESSAGES))"
+}
+
+ours() {  # NAME -> "delivered seconds us-ours us-sink us-server": the run's delivery stage (no filter work left)
+    local sink0 server0 line cpu
+    sink0=$(cpu_of $SINK); server0=$(server_cpu)
+    line=$(/usr/bin/time -f "%U %S" -o "$WORK/time" "$EF" --root "$WORK/$1" --now 2026-05-04T10:00:00Z run --verbose \
+        | sed -nE 's/^delivered ([0-9]+), .* in ([0-9.]+) s$/\1 \2/p')
+    sleep 0.2  # the backend's exit reaped by the postmaster
+    cpu=$(awk '{print $1 + $2}' "$WORK/time")
+    echo "$line $(per_message 0 "$cpu") $(per_message "$sink0" "$(cpu_of $SINK)") $(per_message "$server0" "$(server_cpu)")"
+}
+
+curl_floor() {  # CONNECTIONS SIZE -> "messages/second us-program us-sink" of the libcurl program
+    local sink0 seconds cpu failed
+    sink0=$(cpu_of $SINK)
+    read seconds cpu failed < <("$WORK/floor_smtp_curl" "smtp://127.0.0.1:$PORT" "$1" "$MESSAGES" "$2" debug)
+    [ "$failed" = 0 ] || { echo "floor_smtp_curl: $failed transfers failed" >&2; exit 1; }
+    echo "$(python3 -c "print(round($MESSAGES / $seconds))") $(per_message 0 "$cpu") $(per_message "$sink0" "$(cpu_of $SINK)")"
+}
+
+source_rate() {  # SESSIONS SIZE -> "messages/second us-source us-sink" of smtp-source -d; -l SIZE: as many bytes after DATA as ours (plus its few headers)
+    local seconds sink0 cpu
+    sink0=$(cpu_of $SINK)
+    seconds=$( { floor_seconds /usr/bin/time -f "%U %S" -o "$WORK/time" smtp-source -s "$1" -d -m "$MESSAGES" -l "$2" -f bench@example.com -t sink@example.com 127.0.0.1:$PORT; } 3>&1 )
+    cpu=$(awk '{print $1 + $2}' "$WORK/time")
+    echo "$(python3 -c "print(round($MESSAGES / $seconds))") $(per_message 0 "$cpu") $(per_message "$sink0" "$(cpu_of $SINK)")"
 }
 
 commit_rate() {  # -> one-row commits/second of the store, one after another (what one record costs)
@@ -82,21 +137,32 @@ rate() {  # DELIVERED SECONDS
 
 prepare c1 1; prepare c4 4
 [ "$WINDOW" != 0 ] && prepare w4 4 "$WINDOW"
+for name in c1 c4 $([ "$WINDOW" != 0 ] && echo w4); do  # the filter's work done, and the code paths warm
+    "$EF" --root "$WORK/$name" --now 2026-05-04T10:00:00Z run >/dev/null
+    backend_sql "$WORK/$name" "UPDATE outbox SET state = 'queued'" >/dev/null
+done
 # A shared machine's load comes and goes: each figure is the median of REPEAT runs, ours and the
 # floor taking turns, and the outbox put back to queued between our runs.
 median() { python3 -c "import statistics, sys; print(round(statistics.median(float(x) for x in sys.argv[1:])))" "$@"; }
 measure() {  # NAME SESSIONS AIM NOTE [WINDOW]
-    local ours_rates=() floor_rates=() commit_rates=() d s
+    local ours_rates=() floor_rates=() curl_rates=() commit_rates=() d s u k v f fu fk c cu ck
+    local ours_cpu=() sink_ours=() server_ours=() source_cpu=() sink_source=() curl_cpu=() sink_curl=()
     for round in $(seq 1 "$REPEAT"); do
         [ "$round" = 1 ] || backend_sql "$WORK/$1" "UPDATE outbox SET state = 'queued'" >/dev/null
-        read d s < <(ours "$1")
+        read d s u k v < <(ours "$1")
         [ "$d" = "$MESSAGES" ] || { echo "$1 delivered $d of $MESSAGES" >&2; exit 1; }
-        ours_rates+=("$(rate "$d" "$s")")
+        ours_rates+=("$(rate "$d" "$s")"); ours_cpu+=("$u"); sink_ours+=("$k"); server_ours+=("$v")
         [ -n "$size" ] || size=$(backend_sql "$WORK/$1" "SELECT CAST(avg(length(message)) AS integer) FROM outbox_message")
-        floor_rates+=("$(source_rate "$2" "$size")")
+        read f fu fk < <(source_rate "$2" "$size")
+        floor_rates+=("$f"); source_cpu+=("$fu"); sink_source+=("$fk")
+        read c cu ck < <(curl_floor "$2" "$size")
+        curl_rates+=("$c"); curl_cpu+=("$cu"); sink_curl+=("$ck")
         commit_rates+=("$(commit_rate)")
     done
-    echo "$1: ours ${ours_rates[*]}, smtp-source -d -s $2 ${floor_rates[*]} (msgs/s; load $(cut -d' ' -f1 /proc/loadavg))"
+    echo "$1: ours ${ours_rates[*]}, smtp-source -d -s $2 ${floor_rates[*]}, libcurl alone ${curl_rates[*]} (msgs/s; load $(cut -d' ' -f1 /proc/loadavg))"
+    echo "$1: CPU us/message (medians): ours $(median "${ours_cpu[@]}") + sink $(median "${sink_ours[@]}") + store server $(median "${server_ours[@]}");" \
+        "smtp-source $(median "${source_cpu[@]}") + sink $(median "${sink_source[@]}"); libcurl alone $(median "${curl_cpu[@]}") + sink $(median "${sink_curl[@]}")"
+    echo "$1: ours against libcurl alone: $(python3 -c "print(f'{$(median "${ours_rates[@]}") / $(median "${curl_rates[@]}"):.2f}x')"); libcurl alone against smtp-source: $(python3 -c "print(f'{$(median "${curl_rates[@]}") / $(median "${floor_rates[@]}"):.2f}x')")"
     local window=${5:-$2} commits
     commits=$(median "${commit_rates[@]}")
     echo "$1: the store's one-row commits ${commit_rates[*]}/s: at most $window per commit bounds ours at $(( window * commits ))/s (ours $(median "${ours_rates[@]}")/s)"

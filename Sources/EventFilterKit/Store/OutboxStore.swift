@@ -191,19 +191,41 @@ extension Store {
     /// Records a group of outcomes in one transaction, as `record(_:now:)` does, with the
     /// acceptances (the usual case) in multi-row inserts rather than a statement each: one round
     /// trip to a PostgreSQL server per 300 messages, not per message.
+    ///
+    /// A group of acceptances alone that fits one statement (the usual group: the few replies
+    /// that came in while the previous group committed) is that one statement with no
+    /// BEGIN and COMMIT around it: a single statement is atomic by itself on both stores, and
+    /// on PostgreSQL that is one round trip and one statement for the server per group, not three.
     func recordGroup(_ dispositions: [(id: Int64, disposition: OutboxDisposition)], now: Int64) throws -> [Bool] {
-        try db.inTransaction {
-            let (accepted, changed) = try recordingAllButAcceptances(dispositions, now: now)
-            // 300 rows of 3 values stay under SQLite's oldest limit of 999 bound values.
-            for rows in accepted.slices(of: 300) {
-                let values = rows.map { _ in "(?, ?, ?)" }.joined(separator: ", ")
-                var arguments: [DatabaseValueConvertible] = []
-                arguments.reserveCapacity(rows.count * 3)
-                for row in rows { arguments += [row.id, now, row.reply] }
-                try db.execute("INSERT INTO outbox_delivered(outbox_id, sent_at, reply) VALUES \(values) ON CONFLICT DO NOTHING", arguments)
+        if dispositions.count <= Self.acceptancesPerStatement {
+            var accepted: [(id: Int64, reply: String)] = []
+            accepted.reserveCapacity(dispositions.count)
+            for (id, disposition) in dispositions {
+                guard case .accepted(let reply) = disposition else { break }
+                accepted.append((id, reply))
             }
+            if accepted.count == dispositions.count {
+                try insertAcceptances(accepted, now: now)
+                return Array(repeating: true, count: accepted.count)  // an acceptance always counts
+            }
+        }
+        return try db.inTransaction {
+            let (accepted, changed) = try recordingAllButAcceptances(dispositions, now: now)
+            for rows in accepted.slices(of: Self.acceptancesPerStatement) { try insertAcceptances(rows, now: now) }
             return changed
         }
+    }
+
+    /// 300 rows of 3 values stay under SQLite's oldest limit of 999 bound values.
+    private static let acceptancesPerStatement = 300
+
+    /// Appends acceptances to `outbox_delivered` in one statement (at most `acceptancesPerStatement`).
+    private func insertAcceptances(_ rows: some Collection<(id: Int64, reply: String)>, now: Int64) throws {
+        let values = rows.map { _ in "(?, ?, ?)" }.joined(separator: ", ")
+        var arguments: [DatabaseValueConvertible] = []
+        arguments.reserveCapacity(rows.count * 3)
+        for row in rows { arguments += [row.id, now, row.reply] }
+        try db.execute("INSERT INTO outbox_delivered(outbox_id, sent_at, reply) VALUES \(values) ON CONFLICT DO NOTHING", arguments)
     }
 
     /// Records a group of outcomes in one transaction, as `recordGroup` does, but with the

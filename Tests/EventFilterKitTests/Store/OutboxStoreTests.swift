@@ -92,6 +92,37 @@ final class OutboxStoreTests: XCTestCase {
         XCTAssertEqual(try store.outboxEntries(states: ["sent"]).map(\.lastError), ["250 2.0.0 Ok: queued as 4F2A1"])
     }
 
+    /// SMTP groups: a group of acceptances alone (one statement, no transaction around it) and
+    /// a larger group mixed with a deferral and a failure both append each acceptance with its own
+    /// reply, keep the first of one recorded twice, and settle into sent messages.
+    func testAGroupOfOutcomesRecordsEachAcceptanceOnceAndTheOthersAsTheyCame() throws {
+        let small = try (0..<4).map { try queue("reader\($0)@example.com", now: 100) }
+        XCTAssertEqual(try store.recordGroup(small.map { ($0, .accepted(reply: "250 queued as \($0)")) }, now: 400),
+                       [true, true, true, true])
+        XCTAssertEqual(try store.recordGroup([(small[0], .accepted(reply: "250 again"))], now: 401), [true])
+        XCTAssertEqual(try store.db.scalarInt("SELECT count(*) FROM outbox_delivered"), 4, "recorded twice, kept once")
+
+        let large = try (0..<320).map { try queue("many\($0)@example.com", now: 100) }
+        let deferred = try queue("slow@example.com", now: 100)
+        let refused = try queue("nobody@example.com", now: 100)
+        var outcomes = large.map { (id: $0, disposition: OutboxDisposition.accepted(reply: "250 queued as \($0)")) }
+        outcomes.insert((deferred, .deferred(reply: "451 later", until: 700)), at: 1)
+        outcomes.append((refused, .failed(reason: "550 no such user")))
+        XCTAssertEqual(try store.recordGroup(outcomes, now: 500), Array(repeating: true, count: outcomes.count))
+        XCTAssertEqual(try stored(deferred), Stored(state: "deferred", attempts: 1, nextAttemptAt: 700, lastAttemptAt: 500,
+                                                    lastError: "451 later", sentAt: nil))
+        XCTAssertEqual(try stored(refused).state, "failed")
+
+        try store.settleDeliveredMail()
+        XCTAssertEqual(try stored(small[0]), Stored(state: "sent", attempts: 1, nextAttemptAt: 100, lastAttemptAt: 400,
+                                                    lastError: "250 queued as \(small[0])", sentAt: 400))
+        for id in [small[3], large[0], large[299], large[319]] {
+            XCTAssertEqual(try stored(id).lastError, "250 queued as \(id)")
+        }
+        XCTAssertEqual(try store.outboxCounts().sent, small.count + large.count)
+        XCTAssertEqual(try store.db.scalarInt("SELECT count(*) FROM outbox_delivered"), 0)
+    }
+
     /// A file batch's outcomes: the acceptances go straight into their messages, each with its own
     /// reply, in groups larger than one statement holds, with nothing left to settle; a deferral
     /// in the same group is recorded as one.

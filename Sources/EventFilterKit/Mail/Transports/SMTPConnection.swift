@@ -25,6 +25,8 @@ final class SMTPConnection: @unchecked Sendable {
     /// The current message's RCPT list and sender; curl reads the list during the transfer.
     private var recipients: UnsafeMutablePointer<curl_slist>?
     private var sender = ""
+    /// CURLOPT_MAIL_FROM holds `sender` (curl keeps options between transfers).
+    private var senderSet = false
     /// TCP connections opened so far (CURLINFO_NUM_CONNECTS summed): 1 for a whole run that
     /// reused its connection.
     private(set) var connectionsOpened = 0
@@ -116,16 +118,19 @@ final class SMTPConnection: @unchecked Sendable {
     /// be sent at all; otherwise the caller runs the transfer and then calls ``finish(_:)``.
     /// `window`, when given, is asked for a place before the message's final "." goes out.
     func prepare(_ message: OutgoingMessage, window: SMTPDeliveryRun? = nil) -> DeliveryOutcome? {
-        let prefix = "smtp \(configuration.serverLabel): "
         if let problem = SMTPEnvelope.problem(sender: message.sender, recipient: message.recipient) {
-            return .permanentFailure(prefix + problem)
+            return .permanentFailure("smtp \(configuration.serverLabel): \(problem)")
         }
         guard let list = curl_slist_append(nil, "<\(message.recipient)>") else {
-            return .temporaryFailure(prefix + "out of memory")
+            return .temporaryFailure("smtp \(configuration.serverLabel): out of memory")
         }
         recipients = list
-        sender = message.sender
-        _ = ccurl_set_string(handle, CURLOPT_MAIL_FROM, "<\(message.sender)>")
+        if message.sender != sender || !senderSet {
+            // curl keeps its own copy of the string; without VERP every message has the same
+            // sender, so it is handed over once per connection rather than once per message.
+            sender = message.sender
+            senderSet = ccurl_set_string(handle, CURLOPT_MAIL_FROM, "<\(message.sender)>") == CURLE_OK
+        }
         _ = ccurl_set_slist(handle, CURLOPT_MAIL_RCPT, list)
         // Lets curl announce SIZE= so a server can refuse an oversized message before DATA.
         _ = ccurl_set_long(handle, CURLOPT_INFILESIZE, message.bytes.count)

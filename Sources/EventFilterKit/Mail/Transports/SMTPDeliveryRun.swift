@@ -21,7 +21,9 @@ import Foundation
 ///     // each connection's thread: while let message = run.nextMessage(worker: i) { ... run.finish(...) }; run.workerDone()
 ///     while let group = run.takeFinished() { try record(group); run.recorded(group) }
 ///
-/// All state is behind one condition variable; unchecked Sendable for that reason.
+/// All state is behind one lock with a condition for the calling thread and one for the
+/// connections' threads (``SMTPRunSignals``), each woken only when what it waits for may have
+/// come; unchecked Sendable for that reason.
 final class SMTPDeliveryRun: @unchecked Sendable {
     struct Finished {
         let message: OutgoingMessage
@@ -30,7 +32,7 @@ final class SMTPDeliveryRun: @unchecked Sendable {
         let holdsSlot: Bool
     }
 
-    private let condition = NSCondition()
+    private let signals = SMTPRunSignals()
     private let messages: [OutgoingMessage]
     private let label: String
     private let unrecordedLimit: Int
@@ -44,6 +46,9 @@ final class SMTPDeliveryRun: @unchecked Sendable {
     private var groupPatience: TimeInterval = 0
     /// When the calling thread took the group being recorded (to measure the record).
     private var groupTakenAt: Date?
+    /// The calling thread waits for the rest of a group: wake it only once every message whose
+    /// final "." went out has its reply (or a worker ends), not for each reply.
+    private var callerWaitsForAll = false
     private var cancelled = false
     private var workersRunning: Int
 
@@ -57,8 +62,8 @@ final class SMTPDeliveryRun: @unchecked Sendable {
 
     /// What the run learned about the server (read after every worker is done).
     var server: SMTPServerState {
-        condition.lock()
-        defer { condition.unlock() }
+        signals.lock()
+        defer { signals.unlock() }
         return state
     }
 
@@ -69,17 +74,17 @@ final class SMTPDeliveryRun: @unchecked Sendable {
     /// login per run). Once delivery is suspended, messages are finished as not tried here,
     /// without contacting the server.
     func nextMessage(worker: Int) -> OutgoingMessage? {
-        condition.lock()
-        defer { condition.unlock() }
+        signals.lock()
+        defer { signals.unlock() }
         while worker > 0 && !state.sessionWorked && state.suspendedReason == nil && next < messages.count && !cancelled {
-            condition.wait()
+            signals.waitAsWorker()
         }
         while next < messages.count && !cancelled {
             let message = messages[next]
             next += 1
             if let reason = state.suspendedReason {
                 finished.append(Finished(message: message, outcome: notTried(message, because: reason), holdsSlot: false))
-                condition.broadcast()
+                if !callerWaitsForAll { signals.wakeCaller() }
                 continue
             }
             state.transfersStarted += 1
@@ -90,8 +95,8 @@ final class SMTPDeliveryRun: @unchecked Sendable {
 
     /// Takes a place in the window if one is free at once.
     func tryAcquireSlot() -> Bool {
-        condition.lock()
-        defer { condition.unlock() }
+        signals.lock()
+        defer { signals.unlock() }
         guard slotsHeld < unrecordedLimit && !cancelled else { return false }
         slotsHeld += 1
         return true
@@ -104,10 +109,10 @@ final class SMTPDeliveryRun: @unchecked Sendable {
     /// completed); `.expired` when no place came in time (the transfer is given up and the
     /// message tried again once a place is free, see ``waitForFreeSlot()``).
     func acquireSlot(until deadline: Date = .distantFuture) -> SlotWait {
-        condition.lock()
-        defer { condition.unlock() }
+        signals.lock()
+        defer { signals.unlock() }
         while slotsHeld >= unrecordedLimit && !cancelled {
-            if !condition.wait(until: deadline) && slotsHeld >= unrecordedLimit && !cancelled { return .expired }
+            if !signals.waitAsWorker(until: deadline) && slotsHeld >= unrecordedLimit && !cancelled { return .expired }
         }
         guard !cancelled else { return .cancelled }
         slotsHeld += 1
@@ -117,33 +122,39 @@ final class SMTPDeliveryRun: @unchecked Sendable {
     /// Waits, with no transfer open, until the window has a free place; false when the run was
     /// cut off meanwhile.
     func waitForFreeSlot() -> Bool {
-        condition.lock()
-        defer { condition.unlock() }
-        while slotsHeld >= unrecordedLimit && !cancelled { condition.wait() }
+        signals.lock()
+        defer { signals.unlock() }
+        while slotsHeld >= unrecordedLimit && !cancelled { signals.waitAsWorker() }
         return !cancelled
     }
 
     /// A message's attempt ended (or it was refused before any attempt).
     func finish(_ message: OutgoingMessage, verdict: SMTPVerdict, holdsSlot: Bool) {
-        condition.lock()
-        defer { condition.unlock() }
+        signals.lock()
+        defer { signals.unlock() }
+        // Until a session got past AUTH the other connections wait in nextMessage for this.
+        let workersWait = !state.sessionWorked
         if verdict.sessionWorked { state.sessionWorked = true }
         if state.suspendedReason == nil { state.suspendedReason = verdict.sessionFailure }
         if cancelled {
             // Nobody records it any more; it stays queued and is sent at the next run.
-            if holdsSlot { slotsHeld -= 1 }
+            if holdsSlot {
+                slotsHeld -= 1
+                signals.wakeWorkers()
+            }
         } else {
             finished.append(Finished(message: message, outcome: verdict.outcome, holdsSlot: holdsSlot))
             if holdsSlot { finishedSlots += 1 }
+            if !callerWaitsForAll || slotsHeld <= finishedSlots { signals.wakeCaller() }
         }
-        condition.broadcast()
+        if workersWait { signals.wakeWorkers() }
     }
 
     func workerDone() {
-        condition.lock()
+        signals.lock()
         workersRunning -= 1
-        condition.broadcast()
-        condition.unlock()
+        signals.wakeCaller()
+        signals.unlock()
     }
 
     // MARK: The calling thread
@@ -152,13 +163,15 @@ final class SMTPDeliveryRun: @unchecked Sendable {
     /// outcome was taken. Once one is in, waits up to the last record's duration for the other
     /// messages whose final "." went out (see the type's note on groups).
     func takeFinished() -> [Finished]? {
-        condition.lock()
-        defer { condition.unlock() }
-        while finished.isEmpty && workersRunning > 0 { condition.wait() }
+        signals.lock()
+        defer { signals.unlock() }
+        while finished.isEmpty && workersRunning > 0 { signals.waitAsCaller() }
         guard !finished.isEmpty else { return nil }
-        if groupPatience > 0 {
+        if groupPatience > 0 && slotsHeld > finishedSlots {
             let deadline = Date(timeIntervalSinceNow: groupPatience)
-            while slotsHeld > finishedSlots && workersRunning > 0 && !cancelled && condition.wait(until: deadline) {}
+            callerWaitsForAll = true
+            while slotsHeld > finishedSlots && workersRunning > 0 && !cancelled && signals.waitAsCaller(until: deadline) {}
+            callerWaitsForAll = false
         }
         groupTakenAt = Date()
         finishedSlots = 0
@@ -169,27 +182,27 @@ final class SMTPDeliveryRun: @unchecked Sendable {
     /// `group` is recorded: its places in the window are free.
     func recorded(_ group: [Finished]) {
         let freed = group.reduce(0) { $0 + ($1.holdsSlot ? 1 : 0) }
-        condition.lock()
+        signals.lock()
         if let groupTakenAt {
             // At most a second: a store that once stalled must not hold every later group back.
             groupPatience = min(1, -groupTakenAt.timeIntervalSinceNow)
         }
         slotsHeld -= freed
-        if freed > 0 { condition.broadcast() }
-        condition.unlock()
+        if freed > 0 { signals.wakeWorkers() }
+        signals.unlock()
     }
 
     /// After recording failed: no message starts or completes any more, and this waits for the
     /// workers to end their current attempts (bounded by the SMTP timeout). Messages that finish
     /// meanwhile are not reported; they stay queued.
     func cutOff() {
-        condition.lock()
+        signals.lock()
         cancelled = true
         finished.removeAll()
         finishedSlots = 0
-        condition.broadcast()
-        while workersRunning > 0 { condition.wait() }
-        condition.unlock()
+        signals.wakeWorkers()
+        while workersRunning > 0 { signals.waitAsCaller() }
+        signals.unlock()
     }
 
     /// A message left alone because the server failed earlier in the run. An address that could

@@ -9,10 +9,20 @@ enum SMTPEnvelope {
     }
 
     private static func unsafeCharacter(in address: String) -> String? {
-        let scalars = address.unicodeScalars
-        if scalars.contains(where: { $0 == "\r" || $0 == "\n" }) { return "a line break" }
-        if scalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) { return "a control character" }
-        if scalars.contains(where: { $0 == "<" || $0 == ">" }) { return "an angle bracket" }
+        // One pass over the UTF-8 bytes, once per message: a control character is a byte below
+        // 0x20 or 0x7F, and no byte of a multi-byte character is below 0x80.
+        var lineBreak = false, control = false, angle = false
+        for byte in address.utf8 {
+            switch byte {
+            case 0x0D, 0x0A: lineBreak = true
+            case 0..<0x20, 0x7F: control = true
+            case UInt8(ascii: "<"), UInt8(ascii: ">"): angle = true
+            default: break
+            }
+        }
+        if lineBreak { return "a line break" }
+        if control { return "a control character" }
+        if angle { return "an angle bracket" }
         return nil
     }
 }

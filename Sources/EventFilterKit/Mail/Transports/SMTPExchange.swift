@@ -100,8 +100,13 @@ final class SMTPExchange {
     /// After a failure curl sends QUIT; its "221 bye" must not replace the reply that failed.
     func serverSent(_ chunk: UnsafeRawBufferPointer) {
         guard !closing else { return }
-        for rawLine in chunk.split(separator: 0x0A, omittingEmptySubsequences: true) {
-            let line = rawLine.last == 0x0D ? rawLine.dropLast() : rawLine[...]
+        // Line by line, without collecting the lines first: four replies per message pass here.
+        var start = chunk.startIndex
+        while start < chunk.endIndex {
+            let newline = chunk[start...].firstIndex(of: 0x0A) ?? chunk.endIndex
+            var line = chunk[start..<newline]
+            start = newline < chunk.endIndex ? newline + 1 : newline
+            if line.last == 0x0D { line = line.dropLast() }
             guard !line.isEmpty else { continue }
             if replyComplete {
                 reply.removeAll(keepingCapacity: true)
