@@ -120,15 +120,9 @@ public final class Filter {
         let work = {
             let tick = try self.store.addEvent(type: EventType.currentTime, params: ["time": .string(String(now))], now: now)
             try self.filter(plan, renderer: renderer, sink: sink, digests: digests, currentTick: tick.id, report: &report)
-            try self.store.purgeHandledEvents(before: now - Int64(self.site.keepDays) * 86_400)
-            try self.store.purgeDedupeKeys(before: now - Int64(self.site.keepDedupeDays) * 86_400)
-            try self.store.purgeWebhookObjects(before: now - Int64(self.site.keepDedupeDays) * 86_400)
             // Deletions are remembered as long as dedupe keys, far longer than any digest waits.
-            try self.store.purgeDeletedNodes(before: now - Int64(self.site.keepDedupeDays) * 86_400)
-            try outbox.purgeSent(before: now - Int64(self.site.keepDays) * 86_400)
-            try self.store.purgeCancelledMail(before: now - Int64(self.site.keepDays) * 86_400)
-            try self.store.purgeGaveUp(before: now - Int64(self.site.keepDays) * 86_400)
-            try self.store.purgeBounces(before: now - Int64(self.site.keepDays) * 86_400)
+            try self.store.purgeExpired(Store.RetentionCutoffs(kept: now - Int64(self.site.keepDays) * 86_400,
+                                                              remembered: now - Int64(self.site.keepDedupeDays) * 86_400))
         }
         let clock = ContinuousClock()
         let started = clock.now

@@ -107,7 +107,13 @@ extension Store {
     /// Records `current` as the problems run `runID` found, and returns those not reported before.
     /// A key no run found since is forgotten, so its problem is printed again if it comes back.
     func takeNewProblems(_ current: [Problem], runID: Int64, now: Int64) throws -> [Problem] {
-        try db.inTransaction {
+        // No problem now (most runs): forgetting the earlier ones is one statement, atomic on its
+        // own, with no transaction around it (on PostgreSQL one round trip rather than three).
+        guard !current.isEmpty else {
+            try db.execute("DELETE FROM reported_problem WHERE seen_run < ?", [runID])
+            return []
+        }
+        return try db.inTransaction {
             var fresh: [Problem] = []
             for problem in current {
                 try db.execute("""
