@@ -88,8 +88,14 @@ extension Store {
         return report
     }
 
-    func beginRunLog(now: Int64, pid: Int64) throws -> Int64 {
-        try db.first("INSERT INTO run_log(started_at, pid) VALUES (?, ?) RETURNING id", [now, pid]) { try $0.int64("id") } ?? 0
+    /// Logs the run's start; returns its id and when the run logged before it started (nil for
+    /// the first), read in the same statement.
+    func beginRunLog(now: Int64, pid: Int64) throws -> (id: Int64, previousStart: Int64?) {
+        try db.first("""
+            INSERT INTO run_log(started_at, pid) VALUES (?, ?)
+            RETURNING id, (SELECT earlier.started_at FROM run_log AS earlier WHERE earlier.id < run_log.id
+                           ORDER BY earlier.id DESC LIMIT 1) AS previous_start
+            """, [now, pid]) { (id: try $0.int64("id"), previousStart: try $0.optionalInt64("previous_start")) } ?? (id: 0, previousStart: nil)
     }
 
     /// A run that failed before its work began (its transport could not be made): started and

@@ -3,7 +3,8 @@ import XCTest
 
 /// What a run removes once it is older than its retention (`KeepDays`, 7 by default, and
 /// `KeepDedupeDays`, 90), and what it keeps: on PostgreSQL all of it is one statement, so each
-/// table is checked here on its own, a row just past its retention next to one just inside it.
+/// table is checked here on its own, a row just past its retention next to one just inside it;
+/// and when: the first run of each clock hour purges.
 final class RetentionEndToEndTests: XCTestCase {
     private let now = "2026-05-20T10:00:00Z"
     private let time: Int64 = 1_779_271_200  // 2026-05-20T10:00:00Z
@@ -79,6 +80,28 @@ final class RetentionEndToEndTests: XCTestCase {
             UNION ALL SELECT 'gave-up', handler FROM handler_gave_up ORDER BY 1, 2
             """), before)
         XCTAssertEqual(before.count, 3)
+    }
+
+    /// The first run of each clock hour purges; the runs after it in the same hour leave the
+    /// purged tables alone, so what passed its retention meanwhile waits for the next hour.
+    func testTheFirstRunOfEachHourPurges() throws {
+        let root = try emptyStore()
+        try root.ok("run", now: now)  // 10:00, the first run of the hour
+        let old = time - 8 * day
+        try root.execute("INSERT INTO deleted_node(node_id, deleted_at) VALUES ('old', \(time - 91 * day))")
+        try root.execute("INSERT INTO handler_gave_up(event_id, handler, error, gave_up_at) VALUES (1, 'old', 'e', \(old))")
+        for minute in ["10:05", "10:30", "10:55"] {
+            try root.ok("run", now: "2026-05-20T\(minute):00Z")
+            XCTAssertEqual(try root.scalar("SELECT count(*) FROM deleted_node") + root.scalar("SELECT count(*) FROM handler_gave_up"), 2,
+                           "not purged again within the hour, at \(minute)")
+        }
+        try root.ok("run", now: "2026-05-20T11:00:00Z")
+        XCTAssertEqual(try root.scalar("SELECT count(*) FROM deleted_node") + root.scalar("SELECT count(*) FROM handler_gave_up"), 0,
+                       "the first run of the next hour purges")
+        // A clock set back is another hour too.
+        try root.execute("INSERT INTO deleted_node(node_id, deleted_at) VALUES ('old', \(time - 91 * day))")
+        try root.ok("run", now: "2026-05-20T10:30:00Z")
+        XCTAssertEqual(try root.scalar("SELECT count(*) FROM deleted_node"), 0)
     }
 
     /// The run log keeps the last thousand runs (`status` reads the newest; the rest is history).
