@@ -52,27 +52,36 @@ extension Store {
             try insertDigestItemsFromList(groups)
             return
         }
+        // Sorted by the table's key, reader then content: each statement then adds to the
+        // stretches of a few readers only. In the order they came (by event, then reader) every
+        // statement touched every reader's last pages, and SQLite copied each such page, changed
+        // already by the transaction's earlier statements, to the statement journal first (to
+        // undo the one statement alone): four writes in five were those copies (strace, 1,000
+        // events x 100 readers: 165,000 writes, 45,000 sorted).
+        var rows: [(user: Int64, content: Int64, sendAt: Int64)] = []
+        rows.reserveCapacity(groups.reduce(0) { $0 + $1.userIDs.count })
+        for group in groups {
+            for userID in group.userIDs { rows.append((userID, group.contentID, group.sendAt)) }
+        }
+        rows.sort { ($0.user, $0.content) < ($1.user, $1.content) }
         // 333 rows of 3 values stay under SQLite's oldest limit of 999 bound values; a full
         // chunk's statement text is always the same, so it is prepared once per connection.
-        let rowsPerStatement = 333
         var arguments: [DatabaseValueConvertible] = []
-        arguments.reserveCapacity(rowsPerStatement * 3)
-        func flush() throws {
-            guard !arguments.isEmpty else { return }
-            let values = repeatElement("(?, ?, ?)", count: arguments.count / 3).joined(separator: ", ")
-            try db.execute("INSERT INTO digest_item(user_id, content_id, send_at) VALUES \(values) ON CONFLICT DO NOTHING", arguments)
+        arguments.reserveCapacity(Self.digestRowsPerStatement * 3)
+        for chunk in rows.slices(of: Self.digestRowsPerStatement) {
             arguments.removeAll(keepingCapacity: true)
-        }
-        for group in groups {
-            for userID in group.userIDs {
-                arguments.append(userID)
-                arguments.append(group.contentID)
-                arguments.append(group.sendAt)
-                if arguments.count == rowsPerStatement * 3 { try flush() }
+            for row in chunk {
+                arguments.append(row.user)
+                arguments.append(row.content)
+                arguments.append(row.sendAt)
             }
+            let values = repeatElement("(?, ?, ?)", count: chunk.count).joined(separator: ", ")
+            try db.execute("INSERT INTO digest_item(user_id, content_id, send_at) VALUES \(values) ON CONFLICT DO NOTHING", arguments)
         }
-        try flush()
     }
+
+    /// Digest rows in one SQLite statement (see `insertDigestItems`).
+    static let digestRowsPerStatement = 333
 
     private func insertDigestItemsFromList(_ groups: [DigestRows]) throws {
         var list = "["
