@@ -258,13 +258,19 @@ public final class Filter {
                    !(finished[batch[next].id] ?? []).contains(DigestRun.handlerName) {
                     outcomes.digests[batch[next].id] = try digests.sendDigests(dueAt: batch[next])
                 }
+                // Within it each path node's readers are read once, and the handled marks are
+                // written together at its end (Store: cachingSubscribers, deferringHandledMarks).
                 try sink.inTransaction {
-                    repeat {
-                        try process(batch[next], plan: plan, finished: finished[batch[next].id] ?? [], outcomes: &outcomes,
-                                    renderer: renderer, sink: sink, report: &report)
-                        next += 1
-                    } while next < batch.endIndex && sink.pending.rows < Self.rowsPerCommit
-                        && batch[next].type != EventType.currentTime
+                    try store.deferringHandledMarks(now: now) {
+                        try store.cachingSubscribers {
+                            repeat {
+                                try process(batch[next], plan: plan, finished: finished[batch[next].id] ?? [], outcomes: &outcomes,
+                                            renderer: renderer, sink: sink, report: &report)
+                                next += 1
+                            } while next < batch.endIndex && sink.pending.rows < Self.rowsPerCommit
+                                && batch[next].type != EventType.currentTime
+                        }
+                    }
                 }
             }
         }

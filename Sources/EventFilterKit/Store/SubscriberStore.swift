@@ -21,10 +21,16 @@ extension Store {
         guard !nodes.isEmpty else { return [] }
         var depth: [String: Int] = [:]
         for (index, node) in nodes.enumerated() { depth[node] = index }
+        var byNode = subscribersByNode ?? [:]
+        let missing = depth.keys.filter { byNode[$0] == nil }
+        for node in missing { byNode[node] = [] }
+        for chunk in missing.slices(of: Self.pathNodesPerQuery) {
+            try readSubscribers(ofNodes: Array(chunk)) { byNode[$0.ruleNode, default: []].append($0) }
+        }
+        if subscribersByNode != nil { subscribersByNode = byNode }
         var rows: [(depth: Int, subscriber: PathSubscriber)] = []
-        let distinct = Array(depth.keys)
-        for chunk in distinct.slices(of: Self.pathNodesPerQuery) {
-            try readSubscribers(ofNodes: Array(chunk), depth: depth, into: &rows)
+        for (node, nodeDepth) in depth {
+            for subscriber in byNode[node] ?? [] { rows.append((nodeDepth, subscriber)) }
         }
         // Deepest rule first; a user's first row is their deepest rule.
         rows.sort { ($0.depth, $1.subscriber.recipient.userID ?? 0) > ($1.depth, $0.subscriber.recipient.userID ?? 0) }
@@ -32,11 +38,25 @@ extension Store {
         return rows.compactMap { seen.insert($0.subscriber.recipient.userID ?? 0).inserted ? $0.subscriber : nil }
     }
 
+    /// Runs `body` (one transaction of the filter) with each node's readers read from the store
+    /// at most once: events of a batch share most of their paths (the site's top nodes), and
+    /// reading those nodes' readers again for every event was a sixth of the filter's time with
+    /// a hundred readers. Inside one transaction the answer cannot change under the run on SQLite
+    /// (the one writer holds the lock); the cache goes with the transaction, so a rule added or
+    /// removed meanwhile counts from the next transaction on, as it did from the next query.
+    ///
+    ///     try store.inTransaction { try store.cachingSubscribers { try handleEvents() } }
+    func cachingSubscribers<T>(_ body: () throws -> T) rethrows -> T {
+        let outer = subscribersByNode
+        subscribersByNode = outer ?? [:]
+        defer { subscribersByNode = outer }
+        return try body()
+    }
+
     /// The most path nodes bound in one subscriber query: far below either backend's limit.
     static let pathNodesPerQuery = 500
 
-    private func readSubscribers(ofNodes nodes: [String], depth: [String: Int],
-                                 into rows: inout [(depth: Int, subscriber: PathSubscriber)]) throws {
+    private func readSubscribers(ofNodes nodes: [String], _ body: (PathSubscriber) -> Void) throws {
         let placeholders = Array(repeating: "?", count: nodes.count).joined(separator: ", ")
         try db.forEach("""
             SELECT u.id AS user_id, u.email, u.name, u.timezone, u.token AS user_token, r.token AS rule_token, r.node_id,
@@ -53,7 +73,7 @@ extension Store {
             let recipient = Recipient(userID: try row.int64("user_id"), email: try row.string("email"), name: try row.string("name"),
                                       timezone: try row.string("timezone"), digest: digest,
                                       unsubscribeToken: try row.string("rule_token"), stopAllToken: try row.string("user_token"))
-            rows.append((depth[node] ?? 0, PathSubscriber(recipient: recipient, ruleNode: node)))
+            body(PathSubscriber(recipient: recipient, ruleNode: node))
         }
     }
 
