@@ -119,7 +119,9 @@ public final class Filter {
         gaveUpThisRun = []
         let work = {
             let tick = try self.store.addEvent(type: EventType.currentTime, params: ["time": .string(String(now))], now: now)
-            try self.filter(plan, renderer: renderer, sink: sink, digests: digests, currentTick: tick.id, report: &report)
+            try self.store.withPageCache(kibibytes: Self.pageCacheKiB) {
+                try self.filter(plan, renderer: renderer, sink: sink, digests: digests, currentTick: tick.id, report: &report)
+            }
             try self.store.purgeHandledEvents(before: now - Int64(self.site.keepDays) * 86_400)
             try self.store.purgeDedupeKeys(before: now - Int64(self.site.keepDedupeDays) * 86_400)
             try self.store.purgeWebhookObjects(before: now - Int64(self.site.keepDedupeDays) * 86_400)
@@ -277,6 +279,10 @@ public final class Filter {
     }
 
     static let rowsPerCommit = 5_000
+
+    /// SQLite's page cache while the filter runs (`Store.withPageCache`): 16 MiB, within the
+    /// run's memory bound of 64 MB with room for a batch's items.
+    static let pageCacheKiB = 16_384
 
     /// What was decided for a batch before its transactions: whole-batch handlers' outcomes by
     /// handler and event, the handlers in backoff (with their last error), the digests' outcome
