@@ -197,7 +197,7 @@ extension Store {
     /// of every reader's stretch of the digest tables, besides its contents and events: with
     /// a hundred readers that is more than the default cache holds, so SQLite wrote changed
     /// pages to the log before the commit (and copied them to the statement journal first), and
-    /// read them back (strace, 10,000 events x 100 readers: 2.6 million writes and 300,000 reads
+    /// read them back (strace, 10,000 events x 100 readers: 2.35 million writes and 300,000 reads
     /// with the default, 650,000 and 75,000 with 16 MiB). PostgreSQL has no such setting per
     /// session; there `body` just runs.
     ///
