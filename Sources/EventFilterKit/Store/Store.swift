@@ -48,7 +48,7 @@ public final class Store {
 
     /// Each path node's subtree readers, read once inside `cachingSubscribers` (nil outside it,
     /// where every lookup queries the store; `SubscriberStore.swift`).
-    var subscribersByNode: [String: [PathSubscriber]]?
+    var subscriberCache: SubscriberCache?
 
     /// Events marked handled inside `deferringHandledMarks` and not yet written (nil outside it,
     /// where each mark is written at once; `EventStore.swift`).

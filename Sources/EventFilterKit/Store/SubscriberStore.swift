@@ -19,23 +19,36 @@ extension Store {
     /// and one event beyond it must not stop every run.
     func subscribers(ofPath nodes: [String]) throws -> [PathSubscriber] {
         guard !nodes.isEmpty else { return [] }
+        let cache = subscriberCache ?? SubscriberCache()
         var depth: [String: Int] = [:]
         for (index, node) in nodes.enumerated() { depth[node] = index }
-        var byNode = subscribersByNode ?? [:]
-        let missing = depth.keys.filter { byNode[$0] == nil }
-        for node in missing { byNode[node] = [] }
+        let missing = depth.keys.filter { cache.byNode[$0] == nil }
+        for node in missing { cache.byNode[node] = [] }
         for chunk in missing.slices(of: Self.pathNodesPerQuery) {
-            try readSubscribers(ofNodes: Array(chunk)) { byNode[$0.ruleNode, default: []].append($0) }
+            try readSubscribers(ofNodes: Array(chunk)) { cache.byNode[$0.ruleNode, default: []].append($0) }
         }
-        if subscribersByNode != nil { subscribersByNode = byNode }
+        // The answer depends only on which of the path's nodes have readers, and how deep each
+        // lies: "depth:node/" for each (a node id holds no slash).
+        let held = depth.filter { !(cache.byNode[$0.key] ?? []).isEmpty }.sorted { $0.value < $1.value }
+        let key = held.map { "\($0.value):\($0.key)/" }.joined()
+        if let known = cache.byHeldNodes[key] { return known }
         var rows: [(depth: Int, subscriber: PathSubscriber)] = []
-        for (node, nodeDepth) in depth {
-            for subscriber in byNode[node] ?? [] { rows.append((nodeDepth, subscriber)) }
+        for (node, nodeDepth) in held {
+            for subscriber in cache.byNode[node] ?? [] { rows.append((nodeDepth, subscriber)) }
         }
         // Deepest rule first; a user's first row is their deepest rule.
         rows.sort { ($0.depth, $1.subscriber.recipient.userID ?? 0) > ($1.depth, $0.subscriber.recipient.userID ?? 0) }
         var seen = Set<Int64>()
-        return rows.compactMap { seen.insert($0.subscriber.recipient.userID ?? 0).inserted ? $0.subscriber : nil }
+        let readers = rows.compactMap { seen.insert($0.subscriber.recipient.userID ?? 0).inserted ? $0.subscriber : nil }
+        cache.byHeldNodes[key] = readers
+        return readers
+    }
+
+    /// What `cachingSubscribers` keeps for one transaction: each node's readers, and each
+    /// answer by the nodes of its path that have readers (events below one section share it).
+    final class SubscriberCache {
+        var byNode: [String: [PathSubscriber]] = [:]
+        var byHeldNodes: [String: [PathSubscriber]] = [:]
     }
 
     /// Runs `body` (one transaction of the filter) with each node's readers read from the store
@@ -47,9 +60,9 @@ extension Store {
     ///
     ///     try store.inTransaction { try store.cachingSubscribers { try handleEvents() } }
     func cachingSubscribers<T>(_ body: () throws -> T) rethrows -> T {
-        let outer = subscribersByNode
-        subscribersByNode = outer ?? [:]
-        defer { subscribersByNode = outer }
+        let outer = subscriberCache
+        subscriberCache = outer ?? SubscriberCache()
+        defer { subscriberCache = outer }
         return try body()
     }
 

@@ -22,8 +22,9 @@ final class SubscriberStoreTests: XCTestCase {
     }
 
     /// Within one of the filter's transactions each node's readers are read once and shared by
-    /// the events whose paths hold it: every path still gets the store's answer (each reader
-    /// once, deepest rule first), and once the unit ends a rule added meanwhile counts at once.
+    /// the events whose paths hold it, and an answer by the paths with the same nodes with
+    /// readers at the same depths: every path still gets the store's answer (each reader once,
+    /// deepest rule first), and once the unit ends a rule added meanwhile counts at once.
     func testReadersCachedWithinAUnitAreTheStoresAndARuleAddedAfterItCounts() throws {
         let run = try RunFixture()
         try run.user("ann@example.com", following: "2")
@@ -39,6 +40,13 @@ final class SubscriberStoreTests: XCTestCase {
             let second = try run.store.subscribers(ofPath: ["1", "2", "60", "78"])
             XCTAssertEqual(second.map(\.recipient.email), ["bob@example.com", "ann@example.com"])
             XCTAssertEqual(second.map(\.ruleNode), ["60", "2"])
+            // The same nodes with readers at the same depths: the same answer.
+            let third = try run.store.subscribers(ofPath: ["1", "2", "60", "79"])
+            XCTAssertEqual(third.map(\.ruleNode), ["60", "2"])
+            // The same nodes with readers, nested the other way round: the deepest rule is now 2.
+            let reversed = try run.store.subscribers(ofPath: ["60", "2"])
+            XCTAssertEqual(reversed.map(\.recipient.email), ["ann@example.com", "bob@example.com"])
+            XCTAssertEqual(reversed.map(\.ruleNode), ["2", "60"])
         }
         try run.user("carol@example.com", following: "60")
         let after = try run.store.subscribers(ofPath: ["1", "2", "60", "78"])
