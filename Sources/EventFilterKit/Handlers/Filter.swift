@@ -120,7 +120,9 @@ public final class Filter {
         let work = {
             let tick = try self.store.addEvent(type: EventType.currentTime, params: ["time": .string(String(now))], now: now)
             try self.store.withPageCache(kibibytes: Self.pageCacheKiB) {
-                try self.filter(plan, renderer: renderer, sink: sink, digests: digests, currentTick: tick.id, report: &report)
+                try self.store.checkpointingEvery(pages: DigestRun.checkpointPages) {
+                    try self.filter(plan, renderer: renderer, sink: sink, digests: digests, currentTick: tick.id, report: &report)
+                }
             }
             try self.store.purgeHandledEvents(before: now - Int64(self.site.keepDays) * 86_400)
             try self.store.purgeDedupeKeys(before: now - Int64(self.site.keepDedupeDays) * 86_400)

@@ -170,7 +170,8 @@ extension Store {
             """, ["[" + Set(ids).sorted().map(String.init).joined(separator: ",") + "]"])
     }
 
-    /// Runs `body` (a tick's digests, a transaction per reader) with SQLite checkpointing its
+    /// Runs `body` (a tick's digests, a transaction per reader; or the whole filter, whose every
+    /// transaction rewrites each reader's last pages) with SQLite checkpointing its
     /// write-ahead log once it holds `pages` pages rather than 1,000 (its default, and the
     /// store's otherwise). Each reader's removal rewrites the same pages of the index of items by
     /// content, and a commit past the limit copies every page in the log back into the database
@@ -181,9 +182,11 @@ extension Store {
     ///     try store.checkpointingEvery(pages: 10_000) { try sendEveryDigest() }
     func checkpointingEvery<T>(pages: Int, _ body: () throws -> T) throws -> T {
         guard db.dialect == .sqlite else { return try body() }
+        // Inside another such unit (the digest stage within the filter), its limit comes back after.
+        let previous = try db.scalarInt("PRAGMA wal_autocheckpoint") ?? 1000
         try db.execute("PRAGMA wal_autocheckpoint=\(pages)")
         defer {
-            try? db.execute("PRAGMA wal_autocheckpoint=1000")
+            try? db.execute("PRAGMA wal_autocheckpoint=\(previous)")
             // With synchronous=NORMAL the log is synced only by a checkpoint, and these digests
             // leave in this run's delivery: checkpoint now, so that what was sent is on disk
             // before it is sent (a power cut cannot bring its items back for a second digest).
