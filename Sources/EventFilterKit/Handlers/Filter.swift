@@ -121,7 +121,10 @@ public final class Filter {
         let work = {
             let tick = try self.store.addEvent(type: EventType.currentTime, params: ["time": .string(String(now))], now: now)
             try self.store.withPageCache(kibibytes: Self.pageCacheKiB) {
-                try self.store.checkpointingEvery(pages: DigestRun.checkpointPages) {
+                // Immediate mail and digest rows are made durable before this run's delivery;
+                // a run that queued neither (cron's usual no-op) skips that checkpoint.
+                try self.store.checkpointingEvery(pages: DigestRun.checkpointPages,
+                                                  checkpointAtEnd: { sink.committed.messagesQueued > 0 || sink.committed.digestItems > 0 }) {
                     try self.filter(plan, renderer: renderer, sink: sink, digests: digests, currentTick: tick.id, report: &report)
                 }
             }
