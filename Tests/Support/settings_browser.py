@@ -24,6 +24,7 @@ import urllib.request
 
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import Select, WebDriverWait
@@ -86,11 +87,25 @@ driver.set_script_timeout(TIMEOUT)
 wait = WebDriverWait(driver, TIMEOUT)
 
 
+def gone(element):
+    """True once `element` no longer belongs to the shown page. While the answer replaces the page,
+    chromedriver may report the old node as "does not belong to the document" (an unknown
+    error, not a stale reference): that is gone too."""
+    def check(_):
+        try:
+            return expected_conditions.staleness_of(element)(driver)
+        except WebDriverException as error:
+            if "does not belong to the document" in str(error):
+                return True
+            raise
+    return check
+
+
 def submit(button):
     """Clicks a form's button and waits until the answer has replaced the page."""
     old_page = driver.find_element(By.TAG_NAME, "html")
     button.click()
-    wait.until(expected_conditions.staleness_of(old_page))
+    wait.until(gone(old_page))
     wait.until(lambda d: d.execute_script("return document.readyState") == "complete")
 
 
