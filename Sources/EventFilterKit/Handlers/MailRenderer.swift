@@ -198,6 +198,8 @@ final class MailRenderer {
                         settingsURL: String?) throws -> (text: String, html: String) {
         let personal = unsubscribeURL != nil || stopAllURL != nil || settingsURL != nil
         if !personal, let footerCache { return footerCache }
+        let key = PersonalFooter(unsubscribeURL: unsubscribeURL, subject: subject, stopAllURL: stopAllURL, settingsURL: settingsURL)
+        if personal, let cached = personalFooters[key] { return cached }
         var context = siteVariables
         context["unsubscribe_url"] = .text(unsubscribeURL ?? "")
         context["unsubscribe_subject"] = .text(subject ?? "these notifications")
@@ -205,8 +207,26 @@ final class MailRenderer {
         if let settingsURL { context["settings_url"] = .text(settingsURL) }
         let rendered = (text: try templates.template("footer.txt").render(context, escapeHTML: false),
                         html: try templates.template("footer.html").render(context, escapeHTML: true))
-        // Tokens are per rule and user, so only the token-free footer is worth keeping.
-        if !personal { footerCache = rendered }
+        if !personal {
+            footerCache = rendered
+        } else if personalFooters.count < Self.personalFootersKept {
+            personalFooters[key] = rendered
+        }
         return rendered
     }
+
+    /// What makes a footer personal: a reader's links (per rule and user, the same for all of a
+    /// run's messages to them) and the rule's subject.
+    private struct PersonalFooter: Hashable {
+        let unsubscribeURL: String?
+        let subject: String?
+        let stopAllURL: String?
+        let settingsURL: String?
+    }
+
+    /// Personal footers rendered this run: a reader gets one message per event, each with the
+    /// same footer, so rendering it once per reader and rule (not per message) saves two
+    /// template renderings a message. Bounded, so memory stays small whatever the readers.
+    private var personalFooters: [PersonalFooter: (text: String, html: String)] = [:]
+    private static let personalFootersKept = 10_000
 }

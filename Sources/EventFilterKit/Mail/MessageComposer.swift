@@ -17,7 +17,7 @@ import Foundation
 ///         text: "Hello\n", html: "<p>Hello</p>\n", date: 1_700_000_000,
 ///         inReplyTo: "<node.60.eznotification@example.com>",
 ///         extraHeaders: [(name: "List-Unsubscribe", value: "<https://example.com/u/abc>")])
-///     message.messageID   // "<5f0c...e1.1700000000@example.com>"
+///     message.messageID   // "<5f0c...e1000000002a.1700000000@example.com>"
 public struct MessageComposer: Sendable {
     public let from: Mailbox
     /// The right-hand side of generated message ids: a host name, such as the site's domain.
@@ -47,19 +47,12 @@ public struct MessageComposer: Sendable {
         extraHeaders: [(name: String, value: String)] = []
     ) throws -> ComposedMessage {
         try HeaderCheck.rejectLineBreaks(in: subject, header: "Subject")
-        // Each draw from the system generator is a system call; a generated id's random bits
-        // also make the boundary, which only needs to differ from message to message.
-        let id: String
-        let boundaryBits: UInt64
-        if let messageID {
-            id = messageID
-            var generator = SystemRandomNumberGenerator()
-            boundaryBits = generator.next()
-        } else {
-            let random = Self.randomWords()
-            id = Self.generateMessageID(domain: messageIDDomain, unixTime: date, random: random)
-            boundaryBits = random.0 ^ random.1
-        }
+        // The run's random bits and a counter: no system call per message (MessageIDSequence).
+        let unique = MessageIDSequence.shared.next()
+        let id = messageID ?? Self.generateMessageID(domain: messageIDDomain, unixTime: date, unique: unique)
+        // A boundary only needs to differ from message to message: quoted-printable parts can
+        // never contain it (see makeBoundary).
+        let boundaryBits = unique.random.1 ^ unique.counter
         try HeaderCheck.validateMessageID(id, header: "Message-ID")
         if let inReplyTo { try HeaderCheck.validateMessageID(inReplyTo, header: "In-Reply-To") }
         for reference in references { try HeaderCheck.validateMessageID(reference, header: "References") }
@@ -138,19 +131,21 @@ public struct MessageComposer: Sendable {
         return ComposedMessage(messageID: id, bytes: writer.bytes)
     }
 
-    /// A new globally unique message id, `<32 random hex digits.unix time@domain>`.
-    ///
-    /// 128 bits from the system's random generator make a collision as unlikely as with a UUID;
-    /// the time only helps a person reading logs.
+    /// A new globally unique message id, `<32 hex digits.unix time@domain>`. The 32 digits are
+    /// 88 bits the process drew at random once (a collision between any two runs, on any hosts,
+    /// as unlikely as between 2^44 random draws) followed by a 40-bit counter, so one run's ids
+    /// never repeat and sort in the order they were made. The time only helps a person reading logs.
     public static func generateMessageID(domain: String) -> String {
-        generateMessageID(domain: domain, unixTime: Int64(Date().timeIntervalSince1970), random: randomWords())
+        generateMessageID(domain: domain, unixTime: Int64(Date().timeIntervalSince1970), unique: MessageIDSequence.shared.next())
     }
 
-    private static func generateMessageID(domain: String, unixTime: Int64, random: (UInt64, UInt64)) -> String {
+    private static func generateMessageID(domain: String, unixTime: Int64,
+                                          unique: (random: (UInt64, UInt64), counter: UInt64)) -> String {
         var bytes: [UInt8] = [UInt8(ascii: "<")]
         bytes.reserveCapacity(56 + domain.utf8.count)
-        appendHex(random.0, to: &bytes)
-        appendHex(random.1, to: &bytes)
+        appendHex(unique.random.0, to: &bytes)
+        appendHex(unique.random.1, digits: 6, to: &bytes)
+        appendHex(unique.counter, digits: 10, to: &bytes)
         bytes.append(UInt8(ascii: "."))
         bytes.append(contentsOf: String(unixTime).utf8)
         bytes.append(UInt8(ascii: "@"))
@@ -289,11 +284,6 @@ public struct MessageComposer: Sendable {
         return boundary
     }
 
-    private static func randomWords() -> (UInt64, UInt64) {
-        var generator = SystemRandomNumberGenerator()
-        return (generator.next(), generator.next())
-    }
-
     private static func appendDelimiter(_ boundary: [UInt8], to out: inout [UInt8], first: Bool) {
         if !first {
             out.append(13)
@@ -306,8 +296,9 @@ public struct MessageComposer: Sendable {
         out.append(10)
     }
 
-    private static func appendHex(_ value: UInt64, to out: inout [UInt8]) {
-        var shift: UInt64 = 60
+    /// The low `digits` hex digits of `value`, lowercase, zero-padded to that width.
+    private static func appendHex(_ value: UInt64, digits: UInt64 = 16, to out: inout [UInt8]) {
+        var shift: UInt64 = (digits - 1) * 4
         while true {
             out.append(MIME.hexDigit(UInt8((value >> shift) & 15)) | 0x20)  // lowercase
             if shift == 0 { break }

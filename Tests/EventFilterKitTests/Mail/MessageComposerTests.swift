@@ -366,19 +366,28 @@ final class MessageComposerTests: XCTestCase {
 
     func testGeneratedMessageIDsAreUniqueAndWellFormed() throws {
         var seen = Set<String>()
+        var previous = ""
         for _ in 0..<10_000 {
             let id = MessageComposer.generateMessageID(domain: "example.com")
             XCTAssertTrue(seen.insert(id).inserted, "duplicate \(id)")
+            // One process's ids sort in the order they were made, so the outbox's unique index grows at its end.
+            XCTAssertLessThan(previous, id)
+            previous = id
         }
-        let sample = try XCTUnwrap(seen.first)
-        let parts = sample.dropFirst().dropLast().split(separator: "@")
-        XCTAssertEqual(parts.count, 2)
-        XCTAssertEqual(parts[1], "example.com")
-        let left = parts[0].split(separator: ".")
-        XCTAssertEqual(left.count, 2)
-        XCTAssertEqual(left[0].count, 32)
-        XCTAssertTrue(left[0].allSatisfy(\.isHexDigit))
-        XCTAssertNotNil(Int64(left[1]))
+        var randomParts = Set<Substring>()
+        for sample in seen {
+            let parts = sample.dropFirst().dropLast().split(separator: "@")
+            XCTAssertEqual(parts.count, 2)
+            XCTAssertEqual(parts[1], "example.com")
+            let left = parts[0].split(separator: ".")
+            XCTAssertEqual(left.count, 2)
+            XCTAssertEqual(left[0].count, 32)
+            XCTAssertTrue(left[0].allSatisfy(\.isHexDigit))
+            XCTAssertNotNil(Int64(left[1]))
+            // 22 digits drawn at random once per process, then a counter of 10.
+            randomParts.insert(left[0].prefix(22))
+        }
+        XCTAssertEqual(randomParts.count, 1, "the random part is drawn once per process")
 
         let first = try composer.compose(to: kari, subject: "x", text: "", html: nil, date: 0)
         let second = try composer.compose(to: kari, subject: "x", text: "", html: nil, date: 0)
