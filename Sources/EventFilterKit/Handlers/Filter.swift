@@ -178,7 +178,8 @@ public final class Filter {
     /// has passed it waits at most an hour more; the other runs leave the purge's tables alone,
     /// which on PostgreSQL is most of a fresh connection's work (its first statement on each
     /// table loads that table's description from the catalog). A first run, or one whose clock
-    /// went back, purges too.
+    /// went back, purges too; `previousRunStart` is the last run that finished without an error,
+    /// so an hour whose first run was killed or failed is purged by its next run.
     ///
     ///     Filter.purgesAt(36_000, previousRunStart: 35_700)   // true: 10:00 after 09:55
     static func purgesAt(_ now: Int64, previousRunStart: Int64?) -> Bool {

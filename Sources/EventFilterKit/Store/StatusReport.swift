@@ -88,12 +88,14 @@ extension Store {
         return report
     }
 
-    /// Logs the run's start; returns its id and when the run logged before it started (nil for
-    /// the first), read in the same statement.
+    /// Logs the run's start; returns its id and when the last earlier run that finished without
+    /// an error started (nil if none), read in the same statement. A run killed before its end, or
+    /// one that failed, may not have purged, so it does not count as the hour's purge.
     func beginRunLog(now: Int64, pid: Int64) throws -> (id: Int64, previousStart: Int64?) {
         try db.first("""
             INSERT INTO run_log(started_at, pid) VALUES (?, ?)
-            RETURNING id, (SELECT earlier.started_at FROM run_log AS earlier WHERE earlier.id < run_log.id
+            RETURNING id, (SELECT earlier.started_at FROM run_log AS earlier
+                           WHERE earlier.id < run_log.id AND earlier.finished_at IS NOT NULL AND earlier.error IS NULL
                            ORDER BY earlier.id DESC LIMIT 1) AS previous_start
             """, [now, pid]) { (id: try $0.int64("id"), previousStart: try $0.optionalInt64("previous_start")) } ?? (id: 0, previousStart: nil)
     }

@@ -104,6 +104,27 @@ final class RetentionEndToEndTests: XCTestCase {
         XCTAssertEqual(try root.scalar("SELECT count(*) FROM deleted_node"), 0)
     }
 
+    /// An hour's first run that did not finish its work (killed, as `kill -9` leaves its row with
+    /// no end) or ended with an error did not purge, or may not have: the next run of that hour
+    /// purges instead, so what passed its retention does not wait for another hour.
+    func testAnHoursFirstRunThatDidNotFinishLeavesThePurgeToTheNextRun() throws {
+        let root = try emptyStore()
+        try root.ok("run", now: now)  // 10:00
+        let old = time - 8 * day
+        try root.execute("INSERT INTO handler_gave_up(event_id, handler, error, gave_up_at) VALUES (1, 'old', 'e', \(old))")
+        // 11:00's run was killed after logging its start.
+        try root.execute("INSERT INTO run_log(started_at, pid) VALUES (\(time + 3_600), 999999)")
+        try root.ok("run", now: "2026-05-20T11:05:00Z")
+        XCTAssertEqual(try root.scalar("SELECT count(*) FROM handler_gave_up"), 0, "the first run of 11:00 to finish purges")
+        try root.execute("INSERT INTO handler_gave_up(event_id, handler, error, gave_up_at) VALUES (1, 'old', 'e', \(old))")
+        try root.ok("run", now: "2026-05-20T11:10:00Z")
+        XCTAssertEqual(try root.scalar("SELECT count(*) FROM handler_gave_up"), 1, "then not again within the hour")
+        // 12:00's run failed (its transport could not be made, say).
+        try root.execute("INSERT INTO run_log(started_at, finished_at, pid, error) VALUES (\(time + 7_200), \(time + 7_200), 999999, 'failed')")
+        try root.ok("run", now: "2026-05-20T12:05:00Z")
+        XCTAssertEqual(try root.scalar("SELECT count(*) FROM handler_gave_up"), 0, "a run after a failed one purges")
+    }
+
     /// The run log keeps the last thousand runs (`status` reads the newest; the rest is history).
     func testTheRunLogKeepsTheLastThousandRuns() throws {
         let root = try emptyStore()
