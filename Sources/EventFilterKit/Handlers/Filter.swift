@@ -119,7 +119,9 @@ public final class Filter {
         gaveUpThisRun = []
         let work = {
             let tick = try self.store.addEvent(type: EventType.currentTime, params: ["time": .string(String(now))], now: now)
-            try self.filter(plan, renderer: renderer, sink: sink, digests: digests, currentTick: tick.id, report: &report)
+            try self.store.withPageCache(kibibytes: Self.pageCacheKiB) {
+                try self.filter(plan, renderer: renderer, sink: sink, digests: digests, currentTick: tick.id, report: &report)
+            }
             try self.store.purgeHandledEvents(before: now - Int64(self.site.keepDays) * 86_400)
             try self.store.purgeDedupeKeys(before: now - Int64(self.site.keepDedupeDays) * 86_400)
             try self.store.purgeWebhookObjects(before: now - Int64(self.site.keepDedupeDays) * 86_400)
@@ -258,19 +260,29 @@ public final class Filter {
                    !(finished[batch[next].id] ?? []).contains(DigestRun.handlerName) {
                     outcomes.digests[batch[next].id] = try digests.sendDigests(dueAt: batch[next])
                 }
+                // Within it each path node's readers are read once, and the handled marks are
+                // written together at its end (Store: cachingSubscribers, deferringHandledMarks).
                 try sink.inTransaction {
-                    repeat {
-                        try process(batch[next], plan: plan, finished: finished[batch[next].id] ?? [], outcomes: &outcomes,
-                                    renderer: renderer, sink: sink, report: &report)
-                        next += 1
-                    } while next < batch.endIndex && sink.pending.rows < Self.rowsPerCommit
-                        && batch[next].type != EventType.currentTime
+                    try store.deferringHandledMarks(now: now) {
+                        try store.cachingSubscribers {
+                            repeat {
+                                try process(batch[next], plan: plan, finished: finished[batch[next].id] ?? [], outcomes: &outcomes,
+                                            renderer: renderer, sink: sink, report: &report)
+                                next += 1
+                            } while next < batch.endIndex && sink.pending.rows < Self.rowsPerCommit
+                                && batch[next].type != EventType.currentTime
+                        }
+                    }
                 }
             }
         }
     }
 
     static let rowsPerCommit = 5_000
+
+    /// SQLite's page cache while the filter runs (`Store.withPageCache`): 16 MiB, within the
+    /// run's memory bound of 64 MB with room for a batch's items.
+    static let pageCacheKiB = 16_384
 
     /// What was decided for a batch before its transactions: whole-batch handlers' outcomes by
     /// handler and event, the handlers in backoff (with their last error), the digests' outcome

@@ -88,24 +88,62 @@ extension Store {
             """, [event, handler, error, now])
     }
 
-    /// Every handler is done: the event leaves the unhandled set and its progress rows go.
+    /// Every handler is done: the event leaves the unhandled set and its progress rows go. Inside
+    /// `deferringHandledMarks` the mark is written with the others at its end, in the same
+    /// transaction.
     func markEventHandled(_ id: Int64, now: Int64) throws {
+        if deferredHandledMarks != nil {
+            deferredHandledMarks?.append(id)
+            return
+        }
         try db.execute("UPDATE event SET handled_at = ? WHERE id = ?", [now, id])
         try db.execute("DELETE FROM event_progress WHERE event_id = ?", [id])
+    }
+
+    /// Runs `body` (one transaction of the filter, many events) with its handled marks written
+    /// at its end by two statements for all of them, not two per event: the marks still commit
+    /// with the items, in the caller's transaction. Until then `isSuperseded` counts a marked
+    /// event as handled, as it would once written.
+    ///
+    ///     try store.inTransaction { try store.deferringHandledMarks(now: now) { try handleEvents() } }
+    func deferringHandledMarks<T>(now: Int64, _ body: () throws -> T) throws -> T {
+        if let outer = deferredHandledMarks {
+            // Inside another such unit, which writes them; undone with this one if it throws.
+            do {
+                return try body()
+            } catch {
+                deferredHandledMarks = Array((deferredHandledMarks ?? []).prefix(outer.count))
+                throw error
+            }
+        }
+        deferredHandledMarks = []
+        defer { deferredHandledMarks = nil }
+        let result = try body()
+        let ids = deferredHandledMarks ?? []
+        deferredHandledMarks = nil
+        guard !ids.isEmpty else { return result }
+        let list = "[" + ids.map(String.init).joined(separator: ",") + "]"
+        try db.execute("UPDATE event SET handled_at = ? WHERE id IN (\(db.elements(of: .integer)))", [now, list])
+        try db.execute("DELETE FROM event_progress WHERE event_id IN (\(db.elements(of: .integer)))", [list])
+        return result
     }
 
     /// Whether a later version of the same node is also waiting: then this one is superseded.
     func isSuperseded(_ event: Event, now: Int64) throws -> Bool {
         guard let node = event.param("node_id") else { return false }
         let version = Int(event.param("version") ?? "") ?? 0
-        return try db.scalarInt("""
-            SELECT 1 FROM event
+        // Marked handled in this transaction but not written yet: handled all the same. One
+        // more row than there are such marks is enough to find one that is not.
+        let marked = deferredHandledMarks ?? []
+        let later = try db.map("""
+            SELECT id FROM event
             WHERE node_id = ? AND handled_at IS NULL AND type = 'ezpublish' AND id <> ?
               AND (not_before IS NULL OR not_before <= ?)
               AND (coalesce(CAST(json_extract(params, '$.version') AS INTEGER), 0) > ?
                    OR (coalesce(CAST(json_extract(params, '$.version') AS INTEGER), 0) = ? AND id > ?))
-            LIMIT 1
-            """, [node, event.id, now, version, version, event.id]) != nil
+            LIMIT ?
+            """, [node, event.id, now, version, version, event.id, marked.count + 1]) { try $0.int64("id") }
+        return later.contains { !marked.contains($0) }
     }
 
     /// Handled events older than the retention go; they have nothing left to do.

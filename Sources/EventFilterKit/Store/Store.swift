@@ -46,6 +46,14 @@ public final class Store {
     /// nil outside such a unit, where each message is written at once).
     var messageBatch: [QueuedMessage]?
 
+    /// Each path node's subtree readers, read once inside `cachingSubscribers` (nil outside it,
+    /// where every lookup queries the store; `SubscriberStore.swift`).
+    var subscriberCache: SubscriberCache?
+
+    /// Events marked handled inside `deferringHandledMarks` and not yet written (nil outside it,
+    /// where each mark is written at once; `EventStore.swift`).
+    var deferredHandledMarks: [Int64]?
+
     /// `PRAGMA application_id` of an eventfilter store: "EvFl" in ASCII.
     static let applicationID: Int32 = 0x4576_466C
 

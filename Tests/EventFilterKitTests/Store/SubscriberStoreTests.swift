@@ -21,6 +21,42 @@ final class SubscriberStoreTests: XCTestCase {
         XCTAssertEqual(readers.map(\.ruleNode), ["260000", "259990", "130000"])
     }
 
+    /// Within one of the filter's transactions each node's readers are read once and shared by
+    /// the events whose paths hold it, and an answer by the paths with the same nodes with
+    /// readers at the same depths: every path still gets the store's answer (each reader once,
+    /// deepest rule first), and once the unit ends a rule added meanwhile counts at once.
+    func testReadersCachedWithinAUnitAreTheStoresAndARuleAddedAfterItCounts() throws {
+        let run = try RunFixture()
+        try run.user("ann@example.com", following: "2")
+        try run.user("bob@example.com", following: "60", "77")
+        let uncached = try run.store.subscribers(ofPath: ["1", "2", "60", "77"])
+        XCTAssertEqual(uncached.map(\.recipient.email), ["bob@example.com", "ann@example.com"])
+        XCTAssertEqual(uncached.map(\.ruleNode), ["77", "2"])
+        try run.store.cachingSubscribers {
+            let first = try run.store.subscribers(ofPath: ["1", "2", "60", "77"])
+            XCTAssertEqual(first.map(\.recipient.email), ["bob@example.com", "ann@example.com"])
+            XCTAssertEqual(first.map(\.ruleNode), ["77", "2"])
+            // Shares 1, 2 and 60 with the path before: bob's deepest rule here is 60.
+            let second = try run.store.subscribers(ofPath: ["1", "2", "60", "78"])
+            XCTAssertEqual(second.map(\.recipient.email), ["bob@example.com", "ann@example.com"])
+            XCTAssertEqual(second.map(\.ruleNode), ["60", "2"])
+            // The same nodes with readers at the same depths: the same answer.
+            let third = try run.store.subscribers(ofPath: ["1", "2", "60", "79"])
+            XCTAssertEqual(third.map(\.ruleNode), ["60", "2"])
+            // The same nodes with readers, nested the other way round: the deepest rule is now 2.
+            let reversed = try run.store.subscribers(ofPath: ["60", "2"])
+            XCTAssertEqual(reversed.map(\.recipient.email), ["ann@example.com", "bob@example.com"])
+            XCTAssertEqual(reversed.map(\.ruleNode), ["2", "60"])
+        }
+        try run.user("carol@example.com", following: "60")
+        let after = try run.store.subscribers(ofPath: ["1", "2", "60", "78"])
+        XCTAssertEqual(after.map(\.recipient.email), ["bob@example.com", "carol@example.com", "ann@example.com"])
+        try run.store.cachingSubscribers {
+            XCTAssertEqual(try run.store.subscribers(ofPath: ["1", "2", "60"]).map(\.recipient.email),
+                           ["bob@example.com", "carol@example.com", "ann@example.com"])
+        }
+    }
+
     /// More distinct nodes than any backend binds in one statement.
     private static let longPath = 260_000
 
