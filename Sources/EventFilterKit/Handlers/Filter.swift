@@ -117,20 +117,22 @@ public final class Filter {
         let digests = plan.digests ? DigestRun(store: store, renderer: renderer, sink: sink, handlerOrder: plan.names) : nil
         var report = Report()
         gaveUpThisRun = []
+        var purging = true
         let work = {
             let tick = try self.store.addEvent(type: EventType.currentTime, params: ["time": .string(String(now))], now: now)
             try self.store.withPageCache(kibibytes: Self.pageCacheKiB) {
-                try self.filter(plan, renderer: renderer, sink: sink, digests: digests, currentTick: tick.id, report: &report)
+                // Immediate mail and digest rows are made durable before this run's delivery;
+                // a run that queued neither (cron's usual no-op) skips that checkpoint.
+                try self.store.checkpointingEvery(pages: DigestRun.checkpointPages,
+                                                  checkpointAtEnd: { sink.committed.messagesQueued > 0 || sink.committed.digestItems > 0 }) {
+                    try self.filter(plan, renderer: renderer, sink: sink, digests: digests, currentTick: tick.id, report: &report)
+                }
             }
-            try self.store.purgeHandledEvents(before: now - Int64(self.site.keepDays) * 86_400)
-            try self.store.purgeDedupeKeys(before: now - Int64(self.site.keepDedupeDays) * 86_400)
-            try self.store.purgeWebhookObjects(before: now - Int64(self.site.keepDedupeDays) * 86_400)
             // Deletions are remembered as long as dedupe keys, far longer than any digest waits.
-            try self.store.purgeDeletedNodes(before: now - Int64(self.site.keepDedupeDays) * 86_400)
-            try outbox.purgeSent(before: now - Int64(self.site.keepDays) * 86_400)
-            try self.store.purgeCancelledMail(before: now - Int64(self.site.keepDays) * 86_400)
-            try self.store.purgeGaveUp(before: now - Int64(self.site.keepDays) * 86_400)
-            try self.store.purgeBounces(before: now - Int64(self.site.keepDays) * 86_400)
+            if purging {
+                try self.store.purgeExpired(Store.RetentionCutoffs(kept: now - Int64(self.site.keepDays) * 86_400,
+                                                                  remembered: now - Int64(self.site.keepDedupeDays) * 86_400))
+            }
         }
         let clock = ContinuousClock()
         let started = clock.now
@@ -138,7 +140,8 @@ public final class Filter {
             try store.inRolledBackTransaction(work)
             report.filterSeconds = Self.seconds(clock.now - started)
         } else {
-            let logID = try store.beginRunLog(now: now, pid: Int64(getpid()))
+            let (logID, previousStart) = try store.beginRunLog(now: now, pid: Int64(getpid()))
+            purging = Self.purgesAt(now, previousRunStart: previousStart)
             var failure: Error?
             do {
                 try work()
@@ -168,6 +171,19 @@ public final class Filter {
         report.digestItems = sink.committed.digestItems
         report.digestsSent = sink.committed.digestsSent
         return report
+    }
+
+    /// Whether a run starting at `now` purges: the first run of each clock hour (UTC) does, so a
+    /// cron run every five minutes purges once an hour. Retention is counted in days, and what
+    /// has passed it waits at most an hour more; the other runs leave the purge's tables alone,
+    /// which on PostgreSQL is most of a fresh connection's work (its first statement on each
+    /// table loads that table's description from the catalog). A first run, or one whose clock
+    /// went back, purges too.
+    ///
+    ///     Filter.purgesAt(36_000, previousRunStart: 35_700)   // true: 10:00 after 09:55
+    static func purgesAt(_ now: Int64, previousRunStart: Int64?) -> Bool {
+        guard let previousRunStart else { return true }
+        return now / 3600 != previousRunStart / 3600
     }
 
     /// The problems there are now that no earlier run reported, and the events this run gave up on.

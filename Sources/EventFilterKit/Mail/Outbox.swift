@@ -218,11 +218,6 @@ public struct Outbox {
         try store.requeueFailedMessages(now: now)
     }
 
-    /// Sent messages older than the retention go.
-    func purgeSent(before cutoff: Int64) throws {
-        try store.purgeSentMail(before: cutoff)
-    }
-
     public struct Counts: Sendable, Equatable {
         public var queued = 0, deferred = 0, failed = 0, sent = 0
         public var oldestDeferred: Int64?

@@ -28,8 +28,11 @@ extension Store {
     /// lock outlives any transaction it was taken in, rolled back or not.
     func worker() throws -> Int {
         if let workerNumber { return workerNumber }
-        let number = try db.scalarInt("SELECT nextval('worker_number')::integer") ?? 0
-        try db.execute("SELECT pg_advisory_lock(?::integer, ?::integer)", [Int(Self.workerLockClass), number])
+        // Drawn and locked in one statement, one round trip (the WITH clause runs nextval once).
+        let number = try db.first("""
+            WITH drawn AS (SELECT nextval('worker_number')::integer AS number)
+            SELECT number, pg_advisory_lock(?::integer, number)::text AS locked FROM drawn
+            """, [Int(Self.workerLockClass)]) { try $0.int("number") } ?? 0
         workerNumber = number
         return number
     }

@@ -170,24 +170,30 @@ extension Store {
             """, ["[" + Set(ids).sorted().map(String.init).joined(separator: ",") + "]"])
     }
 
-    /// Runs `body` (a tick's digests, a transaction per reader) with SQLite checkpointing its
+    /// Runs `body` (a tick's digests, a transaction per reader; or the whole filter, whose every
+    /// transaction rewrites each reader's last pages) with SQLite checkpointing its
     /// write-ahead log once it holds `pages` pages rather than 1,000 (its default, and the
     /// store's otherwise). Each reader's removal rewrites the same pages of the index of items by
     /// content, and a commit past the limit copies every page in the log back into the database
     /// and syncs it: with the default that was once per reader, with a larger log once per
-    /// several. It ends with a checkpoint, so the digests are on disk before the delivery sends
-    /// them. PostgreSQL has no such setting per session; there `body` just runs.
+    /// several. It ends with a checkpoint when `checkpointAtEnd` says so (by default always), so
+    /// that what the unit wrote is on disk before the delivery sends it; a unit that queued
+    /// nothing to send has nothing to make durable first, and a cron run with nothing to do is
+    /// spared the checkpoint's syncs. PostgreSQL has no such setting per session; there `body`
+    /// just runs.
     ///
     ///     try store.checkpointingEvery(pages: 10_000) { try sendEveryDigest() }
-    func checkpointingEvery<T>(pages: Int, _ body: () throws -> T) throws -> T {
+    func checkpointingEvery<T>(pages: Int, checkpointAtEnd: () -> Bool = { true }, _ body: () throws -> T) throws -> T {
         guard db.dialect == .sqlite else { return try body() }
+        // Inside another such unit (the digest stage within the filter), its limit comes back after.
+        let previous = try db.scalarInt("PRAGMA wal_autocheckpoint") ?? 1000
         try db.execute("PRAGMA wal_autocheckpoint=\(pages)")
         defer {
-            try? db.execute("PRAGMA wal_autocheckpoint=1000")
+            try? db.execute("PRAGMA wal_autocheckpoint=\(previous)")
             // With synchronous=NORMAL the log is synced only by a checkpoint, and these digests
             // leave in this run's delivery: checkpoint now, so that what was sent is on disk
             // before it is sent (a power cut cannot bring its items back for a second digest).
-            if !db.isInTransaction { _ = try? db.first("PRAGMA wal_checkpoint(PASSIVE)") { _ in true } }
+            if !db.isInTransaction, checkpointAtEnd() { _ = try? db.first("PRAGMA wal_checkpoint(PASSIVE)") { _ in true } }
         }
         return try body()
     }

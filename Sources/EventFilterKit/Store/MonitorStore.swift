@@ -107,7 +107,13 @@ extension Store {
     /// Records `current` as the problems run `runID` found, and returns those not reported before.
     /// A key no run found since is forgotten, so its problem is printed again if it comes back.
     func takeNewProblems(_ current: [Problem], runID: Int64, now: Int64) throws -> [Problem] {
-        try db.inTransaction {
+        // No problem now (most runs): forgetting the earlier ones is one statement, atomic on its
+        // own, with no transaction around it (on PostgreSQL one round trip rather than three).
+        guard !current.isEmpty else {
+            try db.execute("DELETE FROM reported_problem WHERE seen_run < ?", [runID])
+            return []
+        }
+        return try db.inTransaction {
             var fresh: [Problem] = []
             for problem in current {
                 try db.execute("""
@@ -149,23 +155,29 @@ extension Store {
     public func failingHandlers(named names: [String]? = nil) throws -> [FailingHandler] {
         var result: [String: FailingHandler] = [:]
         let filter = names == nil ? "" : "AND handler IN (\(db.elements(of: .text)))"
-        let arguments: [DatabaseValueConvertible] = names.map { [JSONValue.array($0.map { .string($0) }).serialized] } ?? []
+        let list: [DatabaseValueConvertible] = names.map { [JSONValue.array($0.map { .string($0) }).serialized] } ?? []
+        // One query, one round trip on PostgreSQL: the events waiting after a failure (source
+        // 'progress'), then the custom handlers in backoff ('state'), whose row wins.
         try db.forEach("""
-            SELECT handler, count(*) AS events,
+            SELECT 'progress' AS source, handler, count(*) AS events,
                    (SELECT last_error FROM event_progress AS p2 WHERE p2.handler = p.handler AND p2.done = 0
-                    ORDER BY updated_at DESC LIMIT 1) AS last_error
+                    ORDER BY updated_at DESC LIMIT 1) AS last_error,
+                   CAST(NULL AS BIGINT) AS failing_since, CAST(NULL AS BIGINT) AS next_attempt_at, CAST(NULL AS TEXT) AS stderr_tail
             FROM event_progress AS p WHERE done = 0 \(filter) GROUP BY handler
-            """, arguments) {
+            UNION ALL
+            SELECT 'state' AS source, handler, 0 AS events, last_error, failing_since, next_attempt_at, stderr_tail
+            FROM handler_state WHERE 1 = 1 \(filter)
+            ORDER BY source
+            """, list + list) {
             let name = try $0.string("handler")
-            result[name] = FailingHandler(handler: name, events: try $0.int("events"), lastError: try $0.optionalString("last_error") ?? "",
-                                          failingSince: nil, nextAttempt: nil, stderrTail: "")
-        }
-        try db.forEach("SELECT handler, failing_since, next_attempt_at, last_error, stderr_tail FROM handler_state WHERE 1 = 1 \(filter)",
-                       arguments) {
-            let name = try $0.string("handler")
-            result[name] = FailingHandler(handler: name, events: result[name]?.events ?? 0, lastError: try $0.string("last_error"),
-                                          failingSince: try $0.int64("failing_since"), nextAttempt: try $0.int64("next_attempt_at"),
-                                          stderrTail: try $0.string("stderr_tail"))
+            if try $0.string("source") == "progress" {
+                result[name] = FailingHandler(handler: name, events: try $0.int("events"), lastError: try $0.optionalString("last_error") ?? "",
+                                              failingSince: nil, nextAttempt: nil, stderrTail: "")
+            } else {
+                result[name] = FailingHandler(handler: name, events: result[name]?.events ?? 0, lastError: try $0.string("last_error"),
+                                              failingSince: try $0.int64("failing_since"), nextAttempt: try $0.int64("next_attempt_at"),
+                                              stderrTail: try $0.string("stderr_tail"))
+            }
         }
         return result.values.sorted { $0.handler < $1.handler }
     }

@@ -88,8 +88,14 @@ extension Store {
         return report
     }
 
-    func beginRunLog(now: Int64, pid: Int64) throws -> Int64 {
-        try db.first("INSERT INTO run_log(started_at, pid) VALUES (?, ?) RETURNING id", [now, pid]) { try $0.int64("id") } ?? 0
+    /// Logs the run's start; returns its id and when the run logged before it started (nil for
+    /// the first), read in the same statement.
+    func beginRunLog(now: Int64, pid: Int64) throws -> (id: Int64, previousStart: Int64?) {
+        try db.first("""
+            INSERT INTO run_log(started_at, pid) VALUES (?, ?)
+            RETURNING id, (SELECT earlier.started_at FROM run_log AS earlier WHERE earlier.id < run_log.id
+                           ORDER BY earlier.id DESC LIMIT 1) AS previous_start
+            """, [now, pid]) { (id: try $0.int64("id"), previousStart: try $0.optionalInt64("previous_start")) } ?? (id: 0, previousStart: nil)
     }
 
     /// A run that failed before its work began (its transport could not be made): started and
@@ -98,10 +104,16 @@ extension Store {
         try db.execute("INSERT INTO run_log(started_at, finished_at, pid, error) VALUES (?, ?, ?, ?)", [now, now, pid, error])
     }
 
+    /// Records the run's end and forgets all but the last thousand runs. On PostgreSQL both in
+    /// one statement (the deletion a `WITH` clause; the two touch different rows): one round trip.
     func finishRunLog(_ id: Int64, now: Int64, events: Int, messages: Int, digests: Int, delivered: Int, error: String?) throws {
-        try db.execute("""
-            UPDATE run_log SET finished_at = ?, events = ?, messages = ?, digests = ?, delivered = ?, error = ? WHERE id = ?
-            """, [now, events, messages, digests, delivered, error, id])
+        let finish = "UPDATE run_log SET finished_at = ?, events = ?, messages = ?, digests = ?, delivered = ?, error = ? WHERE id = ?"
+        let values: [DatabaseValueConvertible] = [now, events, messages, digests, delivered, error, id]
+        guard db.dialect == .sqlite else {
+            try db.execute("WITH forgotten AS (DELETE FROM run_log WHERE id < ?) \(finish)", [id - 1000] + values)
+            return
+        }
+        try db.execute(finish, values)
         try db.execute("DELETE FROM run_log WHERE id < ?", [id - 1000])
     }
 }

@@ -53,6 +53,30 @@ final class CrashSafetyEndToEndTests: XCTestCase {
         XCTAssertEqual(try file.scalarInt("SELECT count(*) FROM outbox WHERE recipient = 'ann@example.com'"), 1, "and the digest queued")
     }
 
+    func testImmediateMailIsInTheDatabaseFileItselfBeforeItLeaves() throws {
+        try TestRoot.requireSQLite("the write-ahead log and its checkpoints are SQLite's")
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("ef-durable-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let copy = scratch.appendingPathComponent("copy.db").path
+        let fake = scratch.appendingPathComponent("sendmail")
+        let root = try TestRoot(siteINI: TestRoot.defaultSiteINI + "[MailSettings]\nTransport=sendmail\nSendmailPath=\(fake.path)\n")
+        try Data("#!/bin/sh\n[ -e \(copy) ] || cp \(root.path)/var/eventfilter.db \(copy)\ncat > /dev/null\n".utf8).write(to: fake)
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: fake.path)
+        let now = "2026-05-04T10:00:00Z"
+        try root.ok("user", "add", "ann@example.com", now: now)
+        try root.ok("subscribe", "ann@example.com", "2", now: now)
+        try root.ok("event", "add", "ezpublish", "node_id=101", "path=/1/2/101/", "name=Story 1", now: now)
+        try root.ok("run", now: now)
+        XCTAssertEqual(try root.scalar("SELECT count(*) FROM outbox WHERE state = 'sent'"), 1)
+
+        // A power cut after the mail left must not bring its event back to be mailed again.
+        let file = try Database(path: copy, mode: .readOnly)
+        XCTAssertEqual(try file.scalarInt("SELECT count(*) FROM event WHERE handled_at IS NULL AND type = 'ezpublish'"), 0,
+                       "the event's handled mark is in the file")
+        XCTAssertEqual(try file.scalarInt("SELECT count(*) FROM outbox WHERE recipient = 'ann@example.com'"), 1, "and its mail queued")
+    }
+
     private func killDuringDelivery(mailSettings: String, duplicatesPerKill: Int) throws {
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("ef-crash-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: scratch) }

@@ -107,6 +107,22 @@ final class ProblemReportEndToEndTests: XCTestCase {
         XCTAssertEqual(try root.ok("run", now: "2026-05-04T11:05:00Z"), line, "failing anew is a new problem")
     }
 
+    /// A run that finds no problem forgets those reported before, so one that comes back is
+    /// printed again; a run that still finds it stays quiet.
+    func testAProblemGoneAndBackIsReportedAgain() throws {
+        let typo = TestRoot.defaultSiteINI + "[ExtensionSettings]\nActiveExtension[]=mysite\n"
+        let root = try TestRoot(siteINI: typo)
+        let line = "settings/site.ini:10: unknown key ActiveExtension in [ExtensionSettings] (did you mean ActiveExtensions?)\n"
+        XCTAssertEqual(try root.ok("run", now: "2026-05-04T10:00:00Z"), line)
+        XCTAssertEqual(try root.ok("run", now: "2026-05-04T10:05:00Z"), "", "reported once")
+        try root.write("settings/site.ini", TestRoot.defaultSiteINI)
+        XCTAssertEqual(try root.ok("run", now: "2026-05-04T10:10:00Z"), "", "fixed: nothing to report")
+        XCTAssertEqual(try root.scalar("SELECT count(*) FROM reported_problem"), 0, "the fixed problem is forgotten")
+        try root.write("settings/site.ini", typo)
+        XCTAssertEqual(try root.ok("run", now: "2026-05-04T10:15:00Z"), line, "back again: a new problem")
+        XCTAssertEqual(try root.ok("run", now: "2026-05-04T10:20:00Z"), "")
+    }
+
     func testManyFailuresAtOnceAreCutToAFewLinesAndACount() throws {
         let (root, _) = try smtpRoot()
         for index in 1...8 {

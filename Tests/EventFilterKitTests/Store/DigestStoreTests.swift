@@ -76,4 +76,19 @@ final class DigestStoreTests: XCTestCase {
         XCTAssertEqual(try run.count("digest_item"), 1)
         XCTAssertEqual(try run.store.db.map("SELECT id FROM content") { try $0.int64("id") }, [later])
     }
+
+    /// The filter lets SQLite's log grow to 10,000 pages between checkpoints and its digest
+    /// stage does the same inside it: when the digests are done, the filter's limit is back (not
+    /// SQLite's default), and after the filter the default is.
+    func testALargerLogInsideAnotherGivesTheOuterLimitBack() throws {
+        let run = try RunFixture()
+        guard run.store.db.dialect == .sqlite else { throw XCTSkip("SQLite only: PostgreSQL has no such setting per session") }
+        func limit() throws -> Int? { try run.store.db.scalarInt("PRAGMA wal_autocheckpoint") }
+        try run.store.checkpointingEvery(pages: 5_000) {
+            XCTAssertEqual(try limit(), 5_000)
+            try run.store.checkpointingEvery(pages: 10_000) { XCTAssertEqual(try limit(), 10_000) }
+            XCTAssertEqual(try limit(), 5_000)
+        }
+        XCTAssertEqual(try limit(), 1_000)
+    }
 }

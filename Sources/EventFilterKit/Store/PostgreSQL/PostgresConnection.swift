@@ -8,7 +8,8 @@ import Foundation
 /// trip); a text run a second time is prepared then, under a name of its own, and reused for the
 /// life of the connection, so a loop that runs the same statement many times has it parsed and
 /// planned once, and a statement a process runs once (most of a cron run with nothing to do)
-/// costs one round trip rather than three (prepare, describe, execute). Values travel in
+/// costs one round trip rather than three (prepare, describe, execute); the second run prepares
+/// and executes, two round trips, the number of parameters being known from the first. Values travel in
 /// PostgreSQL's text format, except byte arrays, which go as binary `bytea`.
 ///
 ///     let db = try PostgresConnection("postgresql://eventfilter@db.example.com/eventfilter")
@@ -29,6 +30,10 @@ public final class PostgresConnection {
     private var preparedStatements: [String: PreparedStatement] = [:]
     /// SQL texts run once, as unnamed statements: the next run of one prepares it.
     private var runOnce: Set<String> = []
+    /// The number of values each text's unnamed run took, when it succeeded: the server refuses
+    /// a bind with more or fewer than the text uses, so this is the text's own number, and
+    /// preparing the text needs no round trip to describe it.
+    private var parameterCounts: [String: Int] = [:]
     private var nextStatementNumber = 1
     /// 0 outside a transaction, 1 inside one, more inside savepoints.
     private var transactionDepth = 0
@@ -158,7 +163,9 @@ public final class PostgresConnection {
             PQexecParams(handle, sql, Int32(parameters.count), nil, values, lengths, formats, 0)
         }
         do {
-            return try check(result, sql: sql)
+            let checked = try check(result, sql: sql)
+            parameterCounts[sql] = parameters.count
+            return checked
         } catch let error as PostgresError where error.sqlState == "08P01" {
             // "bind message supplies 1 parameters, but prepared statement "" requires 2"
             guard let required = error.message.split(separator: " ").last.flatMap({ Int($0) }),
@@ -226,10 +233,10 @@ public final class PostgresConnection {
         let name = "eventfilter_\(nextStatementNumber)"
         nextStatementNumber += 1
         _ = try check(PQprepare(handle, name, sql, 0, nil), sql: sql)
-        // The server inferred the parameters' number and types; ask, so a call with the wrong
-        // number of values fails here with a clear message.
-        let description = try check(PQdescribePrepared(handle, name), sql: sql)
-        let statement = PreparedStatement(name: name, parameterCount: Int(description.parameterCount))
+        // The server inferred the parameters' number and types. Known from the text's unnamed
+        // run, or else asked for, so a call with the wrong number of values fails here with a clear message.
+        let parameterCount = try parameterCounts[sql] ?? Int(check(PQdescribePrepared(handle, name), sql: sql).parameterCount)
+        let statement = PreparedStatement(name: name, parameterCount: parameterCount)
         preparedStatements[sql] = statement
         return statement
     }

@@ -126,6 +126,25 @@ final class PostgresConnectionTests: XCTestCase {
         XCTAssertEqual(try other.first(count + " WHERE statement = $1", [insert])?.int("n"), 0)
     }
 
+    /// A text prepared at its second run takes its number of values from its first run, which
+    /// the server accepted: a later call with another number is refused with the same one-line
+    /// error, before anything reaches the server, and the connection goes on.
+    func testATextPreparedAfterItsFirstRunStillRefusesTheWrongNumberOfValues() throws {
+        try db.executeScript("CREATE TABLE item (n bigint)")
+        let insert = "INSERT INTO item(n) VALUES ($1)"
+        try db.execute(insert, [1])
+        try db.execute(insert, [2])
+        XCTAssertEqual(db.preparedStatementCount, 1)
+        XCTAssertThrowsError(try db.execute(insert, [3, 4])) { error in
+            XCTAssertEqual("\(error)", "PostgreSQL error: expected 1 parameters, got 2 (in: \(insert))")
+        }
+        XCTAssertThrowsError(try db.execute(insert, [])) { error in
+            XCTAssertEqual("\(error)", "PostgreSQL error: expected 1 parameters, got 0 (in: \(insert))")
+        }
+        try db.execute(insert, [5])
+        XCTAssertEqual(try db.query("SELECT n FROM item ORDER BY n").map { try $0.int("n") }, [1, 2, 5])
+    }
+
     /// A text whose first run (unnamed) failed is prepared at its next run like any other: a
     /// unique violation inside a savepoint undoes only the savepoint, and the same text runs
     /// again; a first run with the wrong number of values is the same one-line error as a
