@@ -147,8 +147,16 @@ extension Store {
 
     /// Whether a waiting event is still unhandled and due when it was when read. (`IS NOT
     /// DISTINCT FROM` is equality where NULL equals NULL, on both backends.)
+    ///
+    /// On PostgreSQL the row stays locked until the caller's transaction ends: intake in another
+    /// process (a move or withdrawal of this event) then waits for it and finds the event
+    /// handled, rather than change it while its mail is being made and have the handled mark,
+    /// written at the transaction's end, overwrite the change (a reminder moved, or a notice
+    /// withdrawn, that went out all the same). On SQLite the filter's transaction holds the
+    /// store's one write lock, which excludes intake already.
     func isStillWaiting(_ id: Int64, notBefore: Int64?) throws -> Bool {
-        try db.scalarInt("SELECT 1 FROM event WHERE id = ? AND handled_at IS NULL AND not_before IS NOT DISTINCT FROM CAST(? AS BIGINT)", [id, notBefore]) != nil
+        let lock = db.dialect == .postgresql ? " FOR NO KEY UPDATE" : ""
+        return try db.scalarInt("SELECT 1 FROM event WHERE id = ? AND handled_at IS NULL AND not_before IS NOT DISTINCT FROM CAST(? AS BIGINT)\(lock)", [id, notBefore]) != nil
     }
 
     /// Sessions silent since `cutoff` that ended before it: nothing can still depend on them.
