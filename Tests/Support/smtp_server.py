@@ -259,6 +259,7 @@ def main():
     parser.add_argument("--tls-key")
     parser.add_argument("--implicit-tls", action="store_true")
     parser.add_argument("--auth", help="user:password")
+    parser.add_argument("--smtputf8", action="store_true", help="offer SMTPUTF8 (UTF-8 addresses, RFC 6531)")
     parser.add_argument("--lock-db", help="an SQLite file to lock after the first message")
     parser.add_argument("--lock-seconds", type=float, default=2.0)
     args = parser.parse_args()
@@ -282,6 +283,8 @@ def main():
         kwargs["auth_required"] = True
         kwargs["auth_require_tls"] = bool(tls) and not args.implicit_tls
 
+    if args.smtputf8:
+        kwargs["enable_SMTPUTF8"] = True
     misbehaviour = Misbehaviour(os.path.join(args.dir, "misbehave"))
     mail_commands = Counter(os.path.join(args.dir, "mail-commands"))
     handler = RecordingHandler(args.dir, misbehaviour, mail_commands, args.lock_db, args.lock_seconds)

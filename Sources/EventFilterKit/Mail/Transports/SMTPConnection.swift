@@ -125,9 +125,11 @@ final class SMTPConnection: @unchecked Sendable {
             return .temporaryFailure("smtp \(configuration.serverLabel): out of memory")
         }
         recipients = list
-        if message.sender != sender || !senderSet {
+        if !senderSet || !message.sender.utf8.elementsEqual(sender.utf8) {
             // curl keeps its own copy of the string; without VERP every message has the same
             // sender, so it is handed over once per connection rather than once per message.
+            // Compared byte for byte: Swift's == holds two Unicode normal forms of one address
+            // equal, and the envelope must carry the bytes the message was queued with.
             sender = message.sender
             senderSet = ccurl_set_string(handle, CURLOPT_MAIL_FROM, "<\(message.sender)>") == CURLE_OK
         }

@@ -418,6 +418,27 @@ final class SMTPTransportTests: XCTestCase {
         XCTAssertEqual(transport.connectionsOpened, 2)
     }
 
+    /// A connection hands curl the envelope sender again only when it changes, and "changes"
+    /// is byte for byte: one address spelt in two Unicode normal forms is equal as a Swift string,
+    /// yet each message must leave with the sender it was queued with.
+    func testEachMessageLeavesWithItsOwnSendersBytes() throws {
+        let server = try startServer(smtpUTF8: true)
+        let transport = try SMTPTransport(configuration: server.configuration)
+        let composed = "j\u{FC}rgen@example.org", decomposed = "ju\u{308}rgen@example.org"
+        let outcomes = try deliver([
+            OutgoingMessage(id: 1, sender: composed, recipient: "ann@example.org", bytes: simpleBody(1)),
+            OutgoingMessage(id: 2, sender: decomposed, recipient: "bob@example.org", bytes: simpleBody(2)),
+            OutgoingMessage(id: 3, sender: composed, recipient: "cy@example.org", bytes: simpleBody(3)),
+        ], with: transport)
+        XCTAssertEqual(outcomes[1], .queuedByTestServer)
+        XCTAssertEqual(outcomes[2], .queuedByTestServer)
+        XCTAssertEqual(outcomes[3], .queuedByTestServer)
+        let received = try server.received()
+        XCTAssertEqual(received.map { Array($0.envelope.mailFrom.utf8) },
+                       [Array(composed.utf8), Array(decomposed.utf8), Array(composed.utf8)])
+        XCTAssertEqual(Set(received.map { $0.envelope.peerPort }).count, 1, "one connection")
+    }
+
     // MARK: - TLS
 
     func testStartTLSWithSelfSignedCertificateFailsVerificationByDefault() throws {
@@ -864,8 +885,9 @@ final class SMTPTransportTests: XCTestCase {
     // MARK: - Helpers
 
     private func startServer(port: Int = 0, tls: SMTPTestCertificate? = nil, implicitTLS: Bool = false,
-                             auth: String? = nil) throws -> SMTPTestServer {
+                             auth: String? = nil, smtpUTF8: Bool = false) throws -> SMTPTestServer {
         var arguments: [String] = []
+        if smtpUTF8 { arguments.append("--smtputf8") }
         if let tls { arguments += ["--tls-cert", tls.certificatePath, "--tls-key", tls.keyPath] }
         if implicitTLS { arguments.append("--implicit-tls") }
         if let auth { arguments += ["--auth", auth] }
