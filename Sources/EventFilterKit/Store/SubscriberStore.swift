@@ -19,7 +19,10 @@ extension Store {
     /// and one event beyond it must not stop every run.
     func subscribers(ofPath nodes: [String]) throws -> [PathSubscriber] {
         guard !nodes.isEmpty else { return [] }
-        let cache = subscriberCache ?? SubscriberCache()
+        // The cache's keys are Swift strings, whose == holds two Unicode normal forms of one
+        // name equal, while the store tells node ids apart byte for byte: a path with a node
+        // beyond ASCII is answered from the store alone, as outside a unit.
+        let cache = nodes.allSatisfy({ $0.utf8.allSatisfy { $0 < 0x80 } }) ? subscriberCache ?? SubscriberCache() : SubscriberCache()
         var depth: [String: Int] = [:]
         for (index, node) in nodes.enumerated() { depth[node] = index }
         let missing = depth.keys.filter { cache.byNode[$0] == nil }

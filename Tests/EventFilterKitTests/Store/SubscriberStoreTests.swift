@@ -57,6 +57,21 @@ final class SubscriberStoreTests: XCTestCase {
         }
     }
 
+    /// The store tells node ids apart byte for byte, so two spellings of one name in different
+    /// Unicode normal forms are two nodes with readers of their own; Swift's == holds them equal,
+    /// and within a unit each must still get its own readers, not the other's.
+    func testNodesSpeltInTwoNormalFormsKeepTheirOwnReadersWithinAUnit() throws {
+        let run = try RunFixture()
+        let composed = "caf\u{E9}", decomposed = "cafe\u{301}"
+        try run.user("ann@example.com", following: composed)
+        try run.user("bob@example.com", following: decomposed)
+        XCTAssertEqual(try run.store.subscribers(ofPath: ["1", decomposed]).map(\.recipient.email), ["bob@example.com"])
+        try run.store.cachingSubscribers {
+            XCTAssertEqual(try run.store.subscribers(ofPath: ["1", composed]).map(\.recipient.email), ["ann@example.com"])
+            XCTAssertEqual(try run.store.subscribers(ofPath: ["1", decomposed]).map(\.recipient.email), ["bob@example.com"])
+        }
+    }
+
     /// More distinct nodes than any backend binds in one statement.
     private static let longPath = 260_000
 
