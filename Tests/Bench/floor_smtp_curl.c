@@ -24,6 +24,8 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "floor_clock.h"
+
 static const char *url;
 static long messages, size, buffer_size;
 static int debug, header;
@@ -97,18 +99,6 @@ static void *connection(void *unused) {
     }
     curl_easy_cleanup(handle);  /* QUIT */
     return NULL;
-}
-
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + t.tv_nsec / 1e9;
-}
-
-static double cpu(void) {
-    struct rusage usage;
-    getrusage(RUSAGE_SELF, &usage);
-    return usage.ru_utime.tv_sec + usage.ru_utime.tv_usec / 1e6 + usage.ru_stime.tv_sec + usage.ru_stime.tv_usec / 1e6;
 }
 
 int main(int argc, char **argv) {

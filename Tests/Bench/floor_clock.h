@@ -1,0 +1,20 @@
+/* The clocks the C floors of Tests/Bench/ read: wall seconds and the process's CPU seconds. */
+#ifndef FLOOR_CLOCK_H
+#define FLOOR_CLOCK_H
+#include <sys/resource.h>
+#include <time.h>
+
+/* Seconds on the monotonic clock. */
+static double now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec + t.tv_nsec / 1e9;
+}
+
+/* The process's CPU seconds so far, user and system. */
+static double cpu(void) {
+    struct rusage usage;
+    getrusage(RUSAGE_SELF, &usage);
+    return usage.ru_utime.tv_sec + usage.ru_utime.tv_usec / 1e6 + usage.ru_stime.tv_sec + usage.ru_stime.tv_usec / 1e6;
+}
+#endif
