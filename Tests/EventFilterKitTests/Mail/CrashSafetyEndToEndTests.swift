@@ -32,13 +32,8 @@ final class CrashSafetyEndToEndTests: XCTestCase {
     func testADigestIsInTheDatabaseFileItselfBeforeItLeaves() throws {
         try TestRoot.requireSQLite("the write-ahead log and its checkpoints are SQLite's")
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("ef-durable-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: scratch) }
-        let copy = scratch.appendingPathComponent("copy.db").path
-        let fake = scratch.appendingPathComponent("sendmail")
-        let root = try TestRoot(siteINI: TestRoot.defaultSiteINI + "[MailSettings]\nTransport=sendmail\nSendmailPath=\(fake.path)\n")
-        try Data("#!/bin/sh\n[ -e \(copy) ] || cp \(root.path)/var/eventfilter.db \(copy)\ncat > /dev/null\n".utf8).write(to: fake)
-        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: fake.path)
+        let (root, copy) = try rootCopyingItsDatabaseFileAtTheFirstMail(scratch: scratch)
         let now = "2026-05-04T10:00:00Z"
         try root.ok("user", "add", "ann@example.com", now: now)
         try root.ok("subscribe", "ann@example.com", "2", now: now)
@@ -56,13 +51,8 @@ final class CrashSafetyEndToEndTests: XCTestCase {
     func testImmediateMailIsInTheDatabaseFileItselfBeforeItLeaves() throws {
         try TestRoot.requireSQLite("the write-ahead log and its checkpoints are SQLite's")
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("ef-durable-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: scratch) }
-        let copy = scratch.appendingPathComponent("copy.db").path
-        let fake = scratch.appendingPathComponent("sendmail")
-        let root = try TestRoot(siteINI: TestRoot.defaultSiteINI + "[MailSettings]\nTransport=sendmail\nSendmailPath=\(fake.path)\n")
-        try Data("#!/bin/sh\n[ -e \(copy) ] || cp \(root.path)/var/eventfilter.db \(copy)\ncat > /dev/null\n".utf8).write(to: fake)
-        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: fake.path)
+        let (root, copy) = try rootCopyingItsDatabaseFileAtTheFirstMail(scratch: scratch)
         let now = "2026-05-04T10:00:00Z"
         try root.ok("user", "add", "ann@example.com", now: now)
         try root.ok("subscribe", "ann@example.com", "2", now: now)
@@ -75,6 +65,18 @@ final class CrashSafetyEndToEndTests: XCTestCase {
         XCTAssertEqual(try file.scalarInt("SELECT count(*) FROM event WHERE handled_at IS NULL AND type = 'ezpublish'"), 0,
                        "the event's handled mark is in the file")
         XCTAssertEqual(try file.scalarInt("SELECT count(*) FROM outbox WHERE recipient = 'ann@example.com'"), 1, "and its mail queued")
+    }
+
+    /// A root whose sendmail program copies the database file alone (no log) to the returned path
+    /// when it is first called, and swallows the message.
+    private func rootCopyingItsDatabaseFileAtTheFirstMail(scratch: URL) throws -> (TestRoot, String) {
+        try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
+        let copy = scratch.appendingPathComponent("copy.db").path
+        let fake = scratch.appendingPathComponent("sendmail")
+        let root = try TestRoot(siteINI: TestRoot.defaultSiteINI + "[MailSettings]\nTransport=sendmail\nSendmailPath=\(fake.path)\n")
+        try Data("#!/bin/sh\n[ -e \(copy) ] || cp \(root.path)/var/eventfilter.db \(copy)\ncat > /dev/null\n".utf8).write(to: fake)
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: fake.path)
+        return (root, copy)
     }
 
     private func killDuringDelivery(mailSettings: String, duplicatesPerKill: Int) throws {
