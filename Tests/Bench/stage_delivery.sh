@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Stage "delivery" alone: `eventfilter mail flush` writing EVENTS x USERS queued messages through
+# the file transport, next to its floor, the C program that writes the same files the way the
+# transport must (Tests/Bench/floor_write_files.c: tmp + rename, syncfs per 500). The messages are
+# queued and written once by `eventfilter run`; each round then puts them back in the queue and
+# delivers them again. Rounds alternate which goes first (ours, floor; floor, ours).
+#   Tests/Bench/stage_delivery.sh [EVENTS] [USERS] [ROUNDS]   (default 1000 x 100 = 100k, 2 rounds)
+#   BACKEND=postgresql Tests/Bench/stage_delivery.sh ...     (Tests/Bench/backend.sh)
+# Nothing is deleted between rounds: each round's files are moved aside. ext4 without a journal
+# (as on the benchmark machine) will not reuse an inode freed less than 60 s ago, or 360 s while
+# its inode-table block is not yet written back, and walks past each such inode on every file
+# it creates: files created in a directory just emptied cost 2-4x the kernel CPU of files created
+# anywhere else, for ours and the floor alike, but not alike for both unless both meet it.
+# Prints per round the wall and CPU seconds of both, the PostgreSQL server's CPU during ours
+# (its backend's, reaped by the postmaster), and a FLOOR line of the last round (Tests/Bench/floor.sh).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+source Tests/Bench/backend.sh
+source Tests/Bench/fixture.sh
+source Tests/Bench/floor.sh
+EVENTS=${1:-1000}
+USERS=${2:-100}
+ROUNDS=${3:-2}
+fixture_binary
+ROOT=$(mktemp -d /tmp/ef-stage-delivery.XXXXXX)
+trap 'backend_stop; [ -n "${KEEP_ROOT:-}" ] || rm -rf "$ROOT"' EXIT
+cc -O2 -o "$ROOT/floor_write_files" Tests/Bench/floor_write_files.c
+backend_start
+fixture_root "$ROOT"
+NOW=2026-05-04T10:00:00Z
+ef() { "$EF" --root "$ROOT" --now "$NOW" "$@"; }
+fixture_users "$ROOT" "$USERS"
+fixture_events "$EVENTS" > "$ROOT/events.jsonl"
+ef event import "$ROOT/events.jsonl" >/dev/null
+ef run >/dev/null
+MAIL="$ROOT/var/log/mail"
+mv "$MAIL" "$ROOT/source"
+MESSAGES=$((EVENTS * USERS))
+echo "backend: $BACKEND; $MESSAGES messages, file transport, delivery alone"
+
+server_ticks() {  # the PostgreSQL server's CPU so far, in clock ticks (its exited backends included)
+    if [ "$BACKEND" = postgresql ]; then
+        awk '{print $14 + $15 + $16 + $17}' "/proc/$(head -1 "$PG_DIR/data/postmaster.pid")/stat"
+    else
+        echo 0
+    fi
+}
+ours() {
+    local before
+    before=$(server_ticks)
+    exec 3>"$ROOT/ours.seconds"
+    floor_seconds /usr/bin/time -o "$ROOT/ours.time" -f "%U %S" "$EF" --root "$ROOT" --now "$NOW" mail flush >/dev/null
+    exec 3>&-
+    sleep 1  # the server's backend exits and is reaped after the client has gone
+    OURS=$(cat "$ROOT/ours.seconds")
+    local files
+    files=$(find "$MAIL" -name '*.eml' | wc -l)
+    [ "$files" -eq "$MESSAGES" ] || { echo "expected $MESSAGES files, found $files" >&2; exit 1; }
+    echo "ours: $OURS s wall, $(python3 -c "import sys; print(f'{sum(map(float, sys.argv[1:])):.2f}')" $(cat "$ROOT/ours.time")) s CPU (user system: $(cat "$ROOT/ours.time")); server CPU $(( ($(server_ticks) - before) )) ticks of 1/$(getconf CLK_TCK) s"
+}
+floor() {
+    mkdir "$ROOT/floor-mail"
+    read -r FLOOR FLOOR_CPU < <("$ROOT/floor_write_files" "$ROOT/source" "$ROOT/floor-mail" 2>/dev/null)
+    echo "floor: $FLOOR s wall, $FLOOR_CPU s CPU"
+}
+for round in $(seq "$ROUNDS"); do
+    backend_sql "$ROOT" "UPDATE outbox SET state = 'queued', attempts = 0, sent_at = NULL, last_error = NULL, next_attempt_at = created_at" >/dev/null
+    # The run that claimed them has ended; the claim goes with the state it guarded.
+    [ "$BACKEND" != postgresql ] || backend_sql "$ROOT" "UPDATE outbox SET claimed_by = NULL" >/dev/null
+    [ ! -d "$MAIL" ] || mv "$MAIL" "$MAIL.$round"
+    [ ! -d "$ROOT/floor-mail" ] || mv "$ROOT/floor-mail" "$ROOT/floor-mail.$round"
+    echo "round $round, load $(cut -d' ' -f1-3 /proc/loadavg)"
+    if [ $((round % 2)) = 1 ]; then ours; floor; else floor; ours; fi
+done
+floor_time delivery "$OURS" "$FLOOR" 1.2 "$MESSAGES messages, files only in the floor; load $(cut -d' ' -f1 /proc/loadavg)"
