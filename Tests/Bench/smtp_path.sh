@@ -14,7 +14,8 @@
 #     settling, the claim and the read of the next batch, in series with the SMTP exchange);
 #   - WAL flushes per message and their time (track_wal_io_timing, pg_stat_wal);
 #   - the send/receive system calls per message (strace -c -f);
-#   - in rounds taking turns: ours; ours with the server's synchronous_commit off (an experiment
+#   - in rounds taking turns: ours; ours with MaxUnrecordedAcceptances=64 on the one connection (a
+#     crash may then send 64 twice: what the per-message commit costs the path); ours with the server's synchronous_commit off (an experiment
 #     only, never a setting to use: it shows what the WAL flush of each record costs the path);
 #     libcurl alone (floor_smtp_curl.c); smtp-source -d; pgbench's one-row commits with the
 #     server's CPU per commit (with synchronous_commit on, then off). CPU in microseconds per message.
@@ -70,12 +71,16 @@ ROOT="$WORK/c1"
 fixture_root "$ROOT" Transport=SMTP TransportServer=127.0.0.1 "TransportPort=$PORT" MaxConnections=1
 fixture_queue "$ROOT" "$USERS"
 "$EF" --root "$ROOT" --now "$FIXTURE_NOW" run >/dev/null  # the filter's work done, the paths warm
+WIDE="$WORK/w64"
+fixture_root "$WIDE" Transport=SMTP TransportServer=127.0.0.1 "TransportPort=$PORT" MaxConnections=1 MaxUnrecordedAcceptances=64
+fixture_queue "$WIDE" "$USERS"
+"$EF" --root "$WIDE" --now "$FIXTURE_NOW" run >/dev/null
 DB=$(cat "$ROOT/.bench-database")
 SIZE=$(backend_sql "$ROOT" "SELECT CAST(avg(length(message)) AS integer) FROM outbox_message")
 backend_psql "$DB" -c "CREATE TABLE bench_commit(id bigserial PRIMARY KEY, v integer)" >/dev/null
 echo "INSERT INTO bench_commit(v) VALUES (1);" > "$WORK/commit.sql"
 
-deliver() {  # [PREFIX...] -> "messages/s us-ours us-server" of one delivery of every message
+deliver() {  # [PREFIX...] -> "messages/s us-ours us-server" of one delivery of every message of $ROOT
     backend_sql "$ROOT" "UPDATE outbox SET state = 'queued'" >/dev/null
     sleep 0.2
     local server0 line
@@ -143,6 +148,7 @@ pgbench_commits() {  # -> "commits/s us-server-per-commit"
 for round in $(seq 1 "$REPEAT"); do
     server_set synchronous_commit on
     read -r r u s < <(deliver); echo "round $round: ours $r/s (CPU: ours $u us, server $s us per message)"
+    read -r r u s < <(ROOT=$WIDE deliver); echo "round $round: ours, MaxUnrecordedAcceptances=64 $r/s (CPU: ours $u us, server $s us per message)"
     read -r c p < <(pgbench_commits); echo "round $round: pgbench one-row commits $c/s (server $p us per commit)"
     read -r seconds cpu failed < <("$WORK/floor_smtp_curl" "smtp://127.0.0.1:$PORT" 1 "$MESSAGES" "$SIZE" debug)
     echo "round $round: libcurl alone $(python3 -c "print(round($MESSAGES / $seconds))")/s (CPU $(python3 -c "print(round($cpu * 1e6 / $MESSAGES))") us per message)"
