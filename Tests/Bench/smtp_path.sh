@@ -1,0 +1,162 @@
+#!/usr/bin/env bash
+# Where a message's time goes when `eventfilter run` delivers over SMTP with ONE connection and the
+# default window (MaxUnrecordedAcceptances = 1) to Postfix's smtp-sink, the outbox in a PostgreSQL
+# server of the script's own. With a window of 1, a message's final "." waits until the acceptance
+# before it is committed (that is what bounds a crash to one message sent twice), so the record's
+# commit, WAL flush included, is on the path of every message; the next message's MAIL, RCPT, DATA
+# and body go out while it commits.
+#   Tests/Bench/smtp_path.sh [MESSAGES]       (default 5000; MESSAGES = users x 100 events)
+#   EVENTFILTER=/path/to/eventfilter          that binary instead of a fresh release build
+#   REPEAT=2                                  rounds of the timed runs, taking turns
+# Prints, from one server and one sink:
+#   - the statements the server ran during one delivery (log_min_duration_statement = 0), per kind,
+#     with their execution time, and the share of the delivery's span spent between batches (the
+#     settling, the claim and the read of the next batch, in series with the SMTP exchange);
+#   - WAL flushes per message and their time (track_wal_io_timing, pg_stat_wal);
+#   - the send/receive system calls per message (strace -c -f);
+#   - in rounds taking turns: ours; ours with MaxUnrecordedAcceptances=64 on the one connection (a
+#     crash may then send 64 twice: what the per-message commit costs the path); ours with the server's synchronous_commit off (an experiment
+#     only, never a setting to use: it shows what the WAL flush of each record costs the path);
+#     libcurl alone (floor_smtp_curl.c); smtp-source -d; pgbench's one-row commits with the
+#     server's CPU per commit (with synchronous_commit on, then off). CPU in microseconds per message.
+# Needs postfix (smtp-sink, smtp-source), strace, PostgreSQL's server and pgbench, libcurl's headers.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+export BACKEND=postgresql
+source Tests/Bench/backend.sh
+source Tests/Bench/fixture.sh
+source Tests/Bench/floor.sh
+MESSAGES=${1:-5000}
+USERS=$(( MESSAGES / 100 ))
+REPEAT=${REPEAT:-2}
+for tool in smtp-sink smtp-source strace; do command -v $tool >/dev/null || { echo "needs $tool" >&2; exit 1; }; done
+fixture_binary
+WORK=$(mktemp -d /tmp/ef-smtp-path.XXXXXX)
+chmod 755 "$WORK"
+cc -O2 -o "$WORK/floor_smtp_curl" Tests/Bench/floor_smtp_curl.c -lcurl -lpthread
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+smtp-sink -u nobody -c 127.0.0.1:$PORT 1000 >/dev/null 2>&1 &
+SINK=$!
+trap 'kill $SINK 2>/dev/null; wait $SINK 2>/dev/null || true; backend_stop; rm -rf "$WORK"' EXIT
+for _ in $(seq 1 50); do
+    python3 -c "import socket; socket.create_connection(('127.0.0.1', $PORT), 1).close()" 2>/dev/null && break
+    sleep 0.1
+done
+backend_start
+echo "$MESSAGES messages; load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+
+cpu_of() {  # PID -> CPU seconds of PID, the children it reaped and its live children
+    python3 - "$1" <<'PY'
+import os, sys
+tick = os.sysconf("SC_CLK_TCK")
+def cpu(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        return sum(int(x) for x in f.read().rsplit(")", 1)[1].split()[11:15])
+pid = int(sys.argv[1])
+total = cpu(pid)
+for child in os.popen(f"ps -o pid= --ppid {pid}").read().split():
+    try: total += cpu(int(child))
+    except OSError: pass
+print(total / tick)
+PY
+}
+server_cpu() { cpu_of "$(head -1 "$PG_DIR/data/postmaster.pid")"; }
+per_message() { python3 -c "print(round(($2 - $1) * 1e6 / $MESSAGES))"; }
+server_set() {  # NAME VALUE: ALTER SYSTEM and reload
+    backend_psql postgres -c "ALTER SYSTEM SET $1 = $2" -c "SELECT pg_reload_conf()" >/dev/null
+    sleep 0.3
+}
+
+ROOT="$WORK/c1"
+fixture_root "$ROOT" Transport=SMTP TransportServer=127.0.0.1 "TransportPort=$PORT" MaxConnections=1
+fixture_queue "$ROOT" "$USERS"
+"$EF" --root "$ROOT" --now "$FIXTURE_NOW" run >/dev/null  # the filter's work done, the paths warm
+WIDE="$WORK/w64"
+fixture_root "$WIDE" Transport=SMTP TransportServer=127.0.0.1 "TransportPort=$PORT" MaxConnections=1 MaxUnrecordedAcceptances=64
+fixture_queue "$WIDE" "$USERS"
+"$EF" --root "$WIDE" --now "$FIXTURE_NOW" run >/dev/null
+DB=$(cat "$ROOT/.bench-database")
+SIZE=$(backend_sql "$ROOT" "SELECT CAST(avg(length(message)) AS integer) FROM outbox_message")
+backend_psql "$DB" -c "CREATE TABLE bench_commit(id bigserial PRIMARY KEY, v integer)" >/dev/null
+echo "INSERT INTO bench_commit(v) VALUES (1);" > "$WORK/commit.sql"
+
+deliver() {  # [PREFIX...] -> "messages/s us-ours us-server" of one delivery of every message of $ROOT
+    backend_sql "$ROOT" "UPDATE outbox SET state = 'queued'" >/dev/null
+    sleep 0.2
+    local server0 line
+    server0=$(server_cpu)
+    line=$("$@" /usr/bin/time -f "%U %S" -o "$WORK/time" "$EF" --root "$ROOT" --now "$FIXTURE_NOW" run --verbose \
+        | sed -nE 's/^delivered ([0-9]+), .* in ([0-9.]+) s$/\1 \2/p')
+    sleep 0.2  # the backend's exit reaped by the postmaster
+    read -r delivered seconds <<<"$line"
+    [ "$delivered" = "$MESSAGES" ] || { echo "delivered $delivered of $MESSAGES" >&2; exit 1; }
+    echo "$(python3 -c "print(round($MESSAGES / $seconds))") $(per_message 0 "$(awk '{print $1 + $2}' "$WORK/time")") $(per_message "$server0" "$(server_cpu)")"
+}
+
+# 1. The statements of one delivery, from the server's log.
+server_set log_min_duration_statement 0
+server_set log_line_prefix "'%m '"
+LOGSTART=$(wc -c < "$PG_DIR/server.log")
+deliver >/dev/null
+server_set log_min_duration_statement -1
+tail -c +$((LOGSTART + 1)) "$PG_DIR/server.log" > "$WORK/statements.log"
+python3 - "$WORK/statements.log" "$MESSAGES" <<'PY'
+import re, sys, datetime, collections
+messages = int(sys.argv[2])
+runs = []
+for line in open(sys.argv[1]):
+    m = re.match(r'(\S+ \S+) \S+ LOG:  duration: ([0-9.]+) ms  (execute|statement)[^:]*: (.*)', line)
+    # The script's own statements (the requeue, the settings) are not the delivery's.
+    if m and not re.match(r"(UPDATE outbox SET state = 'queued'|ALTER SYSTEM|SELECT pg_reload_conf)", m.group(4)):
+        runs.append((datetime.datetime.fromisoformat(m.group(1)).timestamp(), float(m.group(2)), m.group(4)[:48]))
+kinds = collections.defaultdict(lambda: [0, 0.0])
+for _, ms, text in runs:
+    kinds[text][0] += 1
+    kinds[text][1] += ms
+print(f"statements executed in one delivery of {messages}: {len(runs)} ({len(runs) / messages:.2f} per message)")
+for text, (count, ms) in sorted(kinds.items(), key=lambda kv: -kv[1][1]):
+    print(f"  {count:6d} x {text!r}: {ms:.1f} ms executing, {ms * 1000 / count:.0f} us each")
+records = [r for r in runs if r[2].startswith("INSERT INTO outbox_delivered")]
+span = records[-1][0] - records[0][0]
+gaps = [b[0] - a[0] for a, b in zip(records, records[1:])]
+between = sum(g for g in gaps if g > 0.005)
+print(f"  the records span {span:.3f} s ({span * 1e6 / len(records):.0f} us per message); "
+      f"gaps over 5 ms between records (the batch boundaries): {between * 1e3:.0f} ms, {between / span * 100:.0f}% of the span")
+PY
+
+# 2. WAL flushes per message.
+backend_psql "$DB" -c "SELECT pg_stat_reset_shared('wal')" >/dev/null
+server_set track_wal_io_timing on
+deliver >/dev/null
+sleep 0.6  # the statistics reach the shared counters
+IFS='|' read -r flushes flush_ms < <(backend_psql "$DB" -c "SELECT wal_sync, wal_sync_time FROM pg_stat_wal")
+echo "WAL flushes in one delivery: $flushes ($(python3 -c "print(f'{$flushes / $MESSAGES:.2f}')") per message), $(python3 -c "print(round($flush_ms * 1000 / $flushes))") us each"
+
+# 3. System calls per message.
+deliver strace -c -f -o "$WORK/strace" >/dev/null
+echo "system calls per message (strace -c -f, under strace): $(awk -v n="$MESSAGES" '$NF ~ /^(sendto|recvfrom|poll|futex)$/ {printf "%s %.1f  ", $NF, $4 / n}' "$WORK/strace")"
+
+# 4. Rates, taking turns.
+pgbench_commits() {  # -> "commits/s us-server-per-commit"
+    local server0 tps
+    server0=$(server_cpu)
+    tps=$("$PG_BIN/pgbench" -h "$PG_DIR" -U postgres -n -M prepared -c 1 -t "$MESSAGES" -f "$WORK/commit.sql" "$DB" 2>/dev/null \
+        | sed -nE 's/^tps = ([0-9.]+).*/\1/p')
+    sleep 0.2
+    echo "$(python3 -c "print(round($tps))") $(per_message "$server0" "$(server_cpu)")"
+}
+for round in $(seq 1 "$REPEAT"); do
+    server_set synchronous_commit on
+    read -r r u s < <(deliver); echo "round $round: ours $r/s (CPU: ours $u us, server $s us per message)"
+    read -r r u s < <(ROOT=$WIDE deliver); echo "round $round: ours, MaxUnrecordedAcceptances=64 $r/s (CPU: ours $u us, server $s us per message)"
+    read -r c p < <(pgbench_commits); echo "round $round: pgbench one-row commits $c/s (server $p us per commit)"
+    read -r seconds cpu failed < <("$WORK/floor_smtp_curl" "smtp://127.0.0.1:$PORT" 1 "$MESSAGES" "$SIZE" debug)
+    echo "round $round: libcurl alone $(python3 -c "print(round($MESSAGES / $seconds))")/s (CPU $(python3 -c "print(round($cpu * 1e6 / $MESSAGES))") us per message)"
+    seconds=$( { floor_seconds smtp-source -s 1 -d -m "$MESSAGES" -l "$SIZE" -f bench@example.com -t sink@example.com 127.0.0.1:$PORT; } 3>&1 )
+    echo "round $round: smtp-source -d $(python3 -c "print(round($MESSAGES / $seconds))")/s"
+    server_set synchronous_commit off
+    read -r r u s < <(deliver); echo "round $round: ours, server's synchronous_commit off (experiment) $r/s (CPU: ours $u us, server $s us per message)"
+    read -r c p < <(pgbench_commits); echo "round $round: pgbench one-row commits, synchronous_commit off $c/s (server $p us per commit)"
+done
+server_set synchronous_commit on
+echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
