@@ -17,6 +17,13 @@
 # fixture_queue ROOT USERS        USERS plain users subscribed to node 2, and 100 ezpublish events
 #                                 of a subject of ordinary length imported: USERS x 100 messages
 #                                 at the next run
+# fixture_immediate ROOT EVENTS USERS
+#                                 ROOT (fixture_root, file transport) with USERS immediate readers
+#                                 and EVENTS events imported, and ROOT/floor_write_files compiled
+#                                 (Tests/Bench/floor_write_files.c): EVENTS x USERS messages at the
+#                                 next run
+# fixture_smtp_sink               Postfix's smtp-sink on a free loopback port, accepting: sets PORT
+#                                 and SINK (its pid; the caller stops it)
 FIXTURE_NOW=2026-05-04T10:00:00Z
 
 fixture_binary() {  # [BUILD...]
@@ -76,4 +83,22 @@ fixture_queue() {  # ROOT USERS
 import json
 for i in range(100): print(json.dumps({'type':'ezpublish','params':{'node_id':str(i),'path':'/1/2/%d/'%i,'name':'Article %d with a title of ordinary length'%i}}))" \
         | "$EF" --root "$1" --now "$FIXTURE_NOW" event import - >/dev/null
+}
+
+fixture_immediate() {  # ROOT EVENTS USERS
+    cc -O2 -o "$1/floor_write_files" Tests/Bench/floor_write_files.c
+    fixture_root "$1"
+    fixture_users "$1" "$3"
+    fixture_events "$2" > "$1/events.jsonl"
+    "$EF" --root "$1" --now "$FIXTURE_NOW" event import "$1/events.jsonl" >/dev/null
+}
+
+fixture_smtp_sink() {
+    PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    smtp-sink -u nobody -c 127.0.0.1:$PORT 1000 >/dev/null 2>&1 &
+    SINK=$!
+    for _ in $(seq 1 50); do
+        python3 -c "import socket; socket.create_connection(('127.0.0.1', $PORT), 1).close()" 2>/dev/null && return 0
+        sleep 0.1
+    done
 }

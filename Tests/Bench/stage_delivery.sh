@@ -24,14 +24,10 @@ ROUNDS=${3:-2}
 fixture_binary
 ROOT=$(mktemp -d /tmp/ef-stage-delivery.XXXXXX)
 trap 'backend_stop; [ -n "${KEEP_ROOT:-}" ] || rm -rf "$ROOT"' EXIT
-cc -O2 -o "$ROOT/floor_write_files" Tests/Bench/floor_write_files.c
 backend_start
-fixture_root "$ROOT"
-NOW=2026-05-04T10:00:00Z
+fixture_immediate "$ROOT" "$EVENTS" "$USERS"
+NOW=$FIXTURE_NOW
 ef() { "$EF" --root "$ROOT" --now "$NOW" "$@"; }
-fixture_users "$ROOT" "$USERS"
-fixture_events "$EVENTS" > "$ROOT/events.jsonl"
-ef event import "$ROOT/events.jsonl" >/dev/null
 ef run >/dev/null
 MAIL="$ROOT/var/log/mail"
 mv "$MAIL" "$ROOT/source"

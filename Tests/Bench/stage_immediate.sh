@@ -18,14 +18,9 @@ USERS=${2:-100}
 fixture_binary
 ROOT=$(mktemp -d /tmp/ef-stage-immediate.XXXXXX)
 trap 'backend_stop; [ -n "${KEEP_ROOT:-}" ] || rm -rf "$ROOT"' EXIT
-cc -O2 -o "$ROOT/floor_write_files" Tests/Bench/floor_write_files.c
 backend_start
-fixture_root "$ROOT"
-NOW=2026-05-04T10:00:00Z
-ef() { "$EF" --root "$ROOT" --now "$NOW" "$@"; }
-fixture_users "$ROOT" "$USERS"
-fixture_events "$EVENTS" > "$ROOT/events.jsonl"
-ef event import "$ROOT/events.jsonl" >/dev/null
+fixture_immediate "$ROOT" "$EVENTS" "$USERS"
+NOW=$FIXTURE_NOW
 echo "backend: $BACKEND; $EVENTS events x $USERS users, immediate, file transport; load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 exec 3>"$ROOT/ours.seconds"

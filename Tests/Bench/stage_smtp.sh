@@ -42,14 +42,8 @@ fixture_binary
 WORK=$(mktemp -d /tmp/ef-stage-smtp.XXXXXX)
 chmod 755 "$WORK"
 cc -O2 -o "$WORK/floor_smtp_curl" Tests/Bench/floor_smtp_curl.c -lcurl -lpthread
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-smtp-sink -u nobody -c 127.0.0.1:$PORT 1000 >/dev/null 2>&1 &
-SINK=$!
+fixture_smtp_sink
 trap 'kill $SINK 2>/dev/null; wait $SINK 2>/dev/null || true; backend_stop; rm -rf "$WORK"' EXIT
-for _ in $(seq 1 50); do
-    python3 -c "import socket; socket.create_connection(('127.0.0.1', $PORT), 1).close()" 2>/dev/null && break
-    sleep 0.1
-done
 backend_start
 echo "backend: $BACKEND; $MESSAGES messages; load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 
