@@ -127,21 +127,8 @@ final class DigestRunConcurrencyEndToEndTests: XCTestCase {
 
     /// `eventfilter run --verbose` started in the background; its stdout and stderr go to files.
     private func startRun(_ root: TestRoot, now: String) throws -> Started {
-        let process = Process()
-        process.executableURL = TestRoot.executable
-        process.arguments = ["--root", root.path, "--now", now, "run", "--verbose"]
-        var environment = ProcessInfo.processInfo.environment
-        environment.removeValue(forKey: "EVENTFILTER_ROOT")
-        environment.merge(root.environment) { _, new in new }
-        process.environment = environment
-        process.standardInput = FileHandle.nullDevice
-        let output = root.url.appendingPathComponent("run.out")
-        FileManager.default.createFile(atPath: output.path, contents: nil)
-        process.standardOutput = try FileHandle(forWritingTo: output)
-        let errors = root.url.appendingPathComponent("run.err")
-        FileManager.default.createFile(atPath: errors.path, contents: nil)
-        process.standardError = try FileHandle(forWritingTo: errors)
-        try process.run()
+        let output = root.url.appendingPathComponent("run.out"), errors = root.url.appendingPathComponent("run.err")
+        let process = try root.start(["run", "--verbose"], now: now, output: output, errors: errors)
         return Started(process: process, output: output, errors: errors)
     }
 }

@@ -103,12 +103,7 @@ final class CrashSafetyEndToEndTests: XCTestCase {
         var killed = 0
         for round in 1...kills {
             let before = try receivedCount(server)
-            let process = Process()
-            process.executableURL = TestRoot.executable
-            process.arguments = ["--root", root.path, "--now", now, "run"]
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
-            try process.run()
+            let process = try root.start(["run"], now: now)
             // Let it deliver some (a bounded wait), then kill it without warning.
             let deadline = Date().addingTimeInterval(30)
             while try receivedCount(server) < before + 150, process.isRunning, Date() < deadline {
@@ -165,13 +160,8 @@ final class CrashSafetyEndToEndTests: XCTestCase {
         let wal = root.url.appendingPathComponent("var/eventfilter.db-wal").path
         var killedWhileFiltering = 0
         for _ in 1...3 {
-            let process = Process()
-            process.executableURL = TestRoot.executable
-            process.arguments = ["--root", root.path, "--now", now, "run"]
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
             let queuedBefore = try root.scalar("SELECT count(*) FROM outbox")
-            try process.run()
+            let process = try root.start(["run"], now: now)
             // Wait (bounded) until the run is writing, then kill it without warning.
             // (SQLite: its write-ahead log grows; PostgreSQL: a batch of messages is committed.)
             let writing = {
@@ -218,13 +208,8 @@ final class CrashSafetyEndToEndTests: XCTestCase {
 
         var killedWhileSending = 0
         for _ in 1...3 {
-            let process = Process()
-            process.executableURL = TestRoot.executable
-            process.arguments = ["--root", root.path, "--now", tick, "run"]
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
             let queuedBefore = try root.scalar("SELECT count(*) FROM outbox")
-            try process.run()
+            let process = try root.start(["run"], now: tick)
             // Wait (bounded) until a digest is committed, then kill the run without warning.
             let deadline = Date().addingTimeInterval(30)
             while process.isRunning, Date() < deadline, ((try? root.scalar("SELECT count(*) FROM outbox")) ?? 0) == queuedBefore {

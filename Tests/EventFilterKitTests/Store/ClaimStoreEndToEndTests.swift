@@ -35,22 +35,10 @@ final class ClaimStoreEndToEndTests: XCTestCase {
 
     /// `eventfilter run` started in the background (the test waits for it, bounded).
     private func startRun(_ root: TestRoot, now: String, _ extra: [String] = []) throws -> Process {
-        let process = Process()
-        process.executableURL = TestRoot.executable
-        process.arguments = ["--root", root.path, "--now", now, "run"] + extra
-        var environment = ProcessInfo.processInfo.environment
-        environment.removeValue(forKey: "EVENTFILTER_ROOT")
-        environment.merge(root.environment) { _, new in new }
-        process.environment = environment
-        process.standardInput = FileHandle.nullDevice
         let output = pool.scratch.appendingPathComponent("run-\(UUID().uuidString).out")
-        FileManager.default.createFile(atPath: output.path, contents: nil)
-        process.standardOutput = try FileHandle(forWritingTo: output)
-        runOutputs.append(output)
         let errors = pool.scratch.appendingPathComponent("run-\(UUID().uuidString).err")
-        FileManager.default.createFile(atPath: errors.path, contents: nil)
-        process.standardError = try FileHandle(forWritingTo: errors)
-        try process.run()
+        let process = try root.start(["run"] + extra, now: now, output: output, errors: errors)
+        runOutputs.append(output)
         runErrors[process.processIdentifier] = errors
         return process
     }

@@ -94,9 +94,8 @@ final class TestRoot {
         let stderr: String
     }
 
-    /// Runs `eventfilter --root <root> args...`, with `--now` when given.
-    @discardableResult
-    func run(_ arguments: [String], now: String? = nil, stdin: String? = nil, environment: [String: String] = [:]) throws -> Result {
+    /// `eventfilter --root <root> [--now NOW] args...` with the root's environment, not started.
+    private func command(_ arguments: [String], now: String?, environment: [String: String] = [:]) -> Process {
         let process = Process()
         process.executableURL = Self.executable
         var args = ["--root", path]
@@ -107,6 +106,34 @@ final class TestRoot {
         env.merge(self.environment) { _, new in new }
         env.merge(environment) { _, new in new }
         process.environment = env
+        return process
+    }
+
+    /// Starts `eventfilter --root <root> --now NOW args...` in the background and returns it
+    /// (the test waits for it, bounded, or kills it); its stdout and stderr go to the given
+    /// files (made empty first), or nowhere.
+    ///
+    ///     let run = try root.start(["run"], now: now)
+    func start(_ arguments: [String], now: String, output: URL? = nil, errors: URL? = nil) throws -> Process {
+        let process = command(arguments, now: now)
+        process.standardInput = FileHandle.nullDevice
+        func sink(_ file: URL?) throws -> FileHandle {
+            guard let file else { return FileHandle.nullDevice }
+            guard FileManager.default.createFile(atPath: file.path, contents: nil) else {
+                throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: file.path])
+            }
+            return try FileHandle(forWritingTo: file)
+        }
+        process.standardOutput = try sink(output)
+        process.standardError = try sink(errors)
+        try process.run()
+        return process
+    }
+
+    /// Runs `eventfilter --root <root> args...`, with `--now` when given.
+    @discardableResult
+    func run(_ arguments: [String], now: String? = nil, stdin: String? = nil, environment: [String: String] = [:]) throws -> Result {
+        let process = command(arguments, now: now, environment: environment)
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("ef-io-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: scratch) }
