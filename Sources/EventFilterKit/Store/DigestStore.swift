@@ -75,7 +75,7 @@ extension Store {
                 arguments.append(row.content)
                 arguments.append(row.sendAt)
             }
-            let values = repeatElement("(?, ?, ?)", count: chunk.count).joined(separator: ", ")
+            let values = Self.placeholders(rows: chunk.count, "(?, ?, ?)")
             try db.execute("INSERT INTO digest_item(user_id, content_id, send_at) VALUES \(values) ON CONFLICT DO NOTHING", arguments)
         }
     }

@@ -148,8 +148,9 @@ extension Store {
         }
     }
 
-    /// `count` copies of `row` separated by commas: "(?, ?), (?, ?)".
-    private static func placeholders(rows count: Int, _ row: String) -> String {
+    /// `count` copies of `row` separated by commas: "(?, ?), (?, ?)", the rows of a multi-row
+    /// `VALUES` of bound values.
+    static func placeholders(rows count: Int, _ row: String) -> String {
         var text = ""
         text.reserveCapacity(count * (row.utf8.count + 2))
         for index in 0..<count {

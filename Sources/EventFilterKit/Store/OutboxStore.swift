@@ -221,7 +221,7 @@ extension Store {
 
     /// Appends acceptances to `outbox_delivered` in one statement (at most `acceptancesPerStatement`).
     private func insertAcceptances(_ rows: some Collection<(id: Int64, reply: String)>, now: Int64) throws {
-        let values = rows.map { _ in "(?, ?, ?)" }.joined(separator: ", ")
+        let values = Self.placeholders(rows: rows.count, "(?, ?, ?)")
         var arguments: [DatabaseValueConvertible] = []
         arguments.reserveCapacity(rows.count * 3)
         for row in rows { arguments += [row.id, now, row.reply] }
@@ -240,7 +240,7 @@ extension Store {
             let (accepted, changed) = try recordingAllButAcceptances(dispositions, now: now)
             // 400 rows of 2 values and the time twice stay under SQLite's oldest limit of 999.
             for rows in accepted.slices(of: 400) {
-                let values = rows.map { _ in "(CAST(? AS BIGINT), ?)" }.joined(separator: ", ")
+                let values = Self.placeholders(rows: rows.count, "(CAST(? AS BIGINT), ?)")
                 var arguments: [DatabaseValueConvertible] = []
                 arguments.reserveCapacity(rows.count * 2 + 2)
                 for row in rows { arguments += [row.id, row.reply] }
