@@ -24,6 +24,7 @@
     X(curl_global_init) X(curl_global_cleanup) X(curl_version) \
     X(curl_easy_init) X(curl_easy_cleanup) X(curl_easy_reset) X(curl_easy_perform) \
     X(curl_easy_setopt) X(curl_easy_getinfo) X(curl_easy_strerror) X(curl_easy_pause) \
+    X(curl_easy_send) X(curl_easy_recv) \
     X(curl_slist_append) X(curl_slist_free_all) \
     X(curl_multi_init) X(curl_multi_cleanup) X(curl_multi_add_handle) X(curl_multi_remove_handle) \
     X(curl_multi_perform) X(curl_multi_poll) X(curl_multi_wait) X(curl_multi_wakeup) \
@@ -83,6 +84,14 @@ void curl_easy_reset(CURL *curl) { require(); real.curl_easy_reset(curl); }
 CURLcode curl_easy_perform(CURL *curl) { require(); return real.curl_easy_perform(curl); }
 const char *curl_easy_strerror(CURLcode code) { require(); return real.curl_easy_strerror(code); }
 CURLcode curl_easy_pause(CURL *curl, int bitmask) { require(); return real.curl_easy_pause(curl, bitmask); }
+CURLcode curl_easy_send(CURL *curl, const void *buffer, size_t length, size_t *sent) {
+    require();
+    return real.curl_easy_send(curl, buffer, length, sent);
+}
+CURLcode curl_easy_recv(CURL *curl, void *buffer, size_t length, size_t *received) {
+    require();
+    return real.curl_easy_recv(curl, buffer, length, received);
+}
 
 // The variadic setters take one argument whose type the option's number range names (libcurl
 // reads it the same way): below 10000 a long, below 30000 a pointer (object or function), below

@@ -2,7 +2,7 @@
 """A real SMTP server for eventfilter's transport tests, built on aiosmtpd.
 
     python3 smtp_server.py --dir DIR [--port 0] [--tls-cert C --tls-key K [--implicit-tls]]
-                           [--auth user:password]
+                           [--auth user:password] [--no-pipelining]
 
 Prints "READY <port>" on stdout once it accepts connections, and runs until SIGTERM, SIGINT or
 end of stdin (so it also dies with the test process that started it).
@@ -18,6 +18,12 @@ digits), so a client's record of the reply can be checked against the server's.
 DIR/connections holds the number of connections accepted so far, DIR/auth-attempts the
 number of AUTH commands with credentials (right or wrong) and DIR/mail-commands the number of
 MAIL FROM commands, each updated before the greeting or the reply is sent. All start at 0.
+
+The EHLO reply offers PIPELINING (RFC 2920: the client may send MAIL, RCPT and DATA in one write
+and read their replies afterwards; aiosmtpd reads commands from a stream, so it answers them in
+order), unless --no-pipelining is given, which makes a client wait for each reply in turn.
+DIR/commands-in-one-read counts the times the server found a command already waiting behind the
+one it had just read: 0 for a client that waits for each reply.
 
 Scripted answers:
     RCPT address containing "bad"        -> 550 5.1.1 no such user
@@ -126,11 +132,21 @@ async def misbehave(server, action, misbehaviour=None):
 
 
 class ScriptedSMTP(SMTP):
-    """aiosmtpd's SMTP with the DIR/misbehave stages that have no handler hook (EHLO, DATA)."""
+    """aiosmtpd's SMTP with the DIR/misbehave stages that have no handler hook (EHLO, DATA), and
+    PIPELINING in the EHLO reply unless switched off."""
 
-    def __init__(self, handler, misbehaviour, **kwargs):
+    def __init__(self, handler, misbehaviour, pipelining, pipelined_commands, **kwargs):
         super().__init__(handler, **kwargs)
         self.misbehaviour = misbehaviour
+        self.pipelining = pipelining
+        self.pipelined_commands = pipelined_commands
+
+    async def push(self, status):
+        await super().push(status)
+        # A reply just went out: any bytes already buffered are commands the client sent
+        # before it could have read that reply (pipelined).
+        if self._reader is not None and len(getattr(self._reader, "_buffer", b"")) > 0 and not status.startswith("354"):
+            self.pipelined_commands.increment()
 
     async def smtp_EHLO(self, hostname):
         action = self.misbehaviour.at("ehlo")
@@ -154,14 +170,16 @@ class ScriptedSMTP(SMTP):
 class CountingController(Controller):
     """Counts connections: aiosmtpd calls factory() once per accepted connection."""
 
-    def __init__(self, handler, connections, misbehaviour, **kwargs):
+    def __init__(self, handler, connections, misbehaviour, pipelining, pipelined_commands, **kwargs):
         super().__init__(handler, **kwargs)
         self.connections = connections
         self.misbehaviour = misbehaviour
+        self.pipelining = pipelining
+        self.pipelined_commands = pipelined_commands
 
     def factory(self):
         self.connections.increment()
-        return ScriptedSMTP(self.handler, self.misbehaviour, **self.SMTP_kwargs)
+        return ScriptedSMTP(self.handler, self.misbehaviour, self.pipelining, self.pipelined_commands, **self.SMTP_kwargs)
 
 
 class RecordingHandler:
@@ -182,6 +200,14 @@ class RecordingHandler:
             connection.execute("ROLLBACK")
             connection.close()
         threading.Timer(self.lock_seconds, release).start()
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        # aiosmtpd's five-argument hook: it gets the reply's lines ("250 HELP" last) and returns
+        # the lines to send; the session's host name is then the hook's to set.
+        session.host_name = hostname
+        if server.pipelining:
+            responses.insert(len(responses) - 1, "250-PIPELINING")
+        return responses
 
     async def handle_MAIL(self, server, session, envelope, address, mail_options):
         self.mail_commands.increment()
@@ -260,6 +286,7 @@ def main():
     parser.add_argument("--implicit-tls", action="store_true")
     parser.add_argument("--auth", help="user:password")
     parser.add_argument("--smtputf8", action="store_true", help="offer SMTPUTF8 (UTF-8 addresses, RFC 6531)")
+    parser.add_argument("--no-pipelining", action="store_true", help="leave PIPELINING out of the EHLO reply")
     parser.add_argument("--lock-db", help="an SQLite file to lock after the first message")
     parser.add_argument("--lock-seconds", type=float, default=2.0)
     args = parser.parse_args()
@@ -287,16 +314,19 @@ def main():
         kwargs["enable_SMTPUTF8"] = True
     misbehaviour = Misbehaviour(os.path.join(args.dir, "misbehave"))
     mail_commands = Counter(os.path.join(args.dir, "mail-commands"))
+    pipelined_commands = Counter(os.path.join(args.dir, "commands-in-one-read"))
     handler = RecordingHandler(args.dir, misbehaviour, mail_commands, args.lock_db, args.lock_seconds)
     controller = None
     # A port picked free can be taken before we bind it again: try a few.
     for attempt in range(5):
         port = args.port or free_port()
         try:
-            controller = CountingController(handler, connections, misbehaviour, hostname="127.0.0.1", port=port, **kwargs)
+            controller = CountingController(handler, connections, misbehaviour, not args.no_pipelining,
+                                            pipelined_commands, hostname="127.0.0.1", port=port, **kwargs)
             controller.start()
             # start() connects once itself to check that the server runs: not a client's.
             connections.reset()
+            pipelined_commands.reset()
             break
         except Exception as error:  # noqa: BLE001 - report and retry any bind failure
             print("port %d failed: %s" % (port, error), file=sys.stderr)

@@ -1,76 +1,109 @@
 import CCurl
+import Foundation
 
 #if canImport(Glibc)
     import Glibc
 #endif
 
-/// One libcurl easy handle: one SMTP transfer at a time, on a connection that curl keeps open
-/// between transfers (no QUIT), so the second and later messages cost MAIL, RCPT, DATA and nothing
-/// else. After a failure curl closes the connection itself and the next message reconnects.
+/// One connection to the SMTP server, kept open for message after message.
+///
+/// libcurl opens it (`curl_easy_perform` with CURLOPT_CONNECT_ONLY): TCP, implicit TLS or
+/// STARTTLS, certificate checks, the greeting, EHLO and AUTH, then it returns with the connection
+/// open. The mail transaction is ours (``SMTPWire``): with PIPELINING offered (RFC 2920), MAIL
+/// FROM, RCPT TO and DATA go out in one write and their three replies are read after it, then the
+/// message and its final "." and one more reply: two round trips per message where curl's
+/// lock-step transfer took four, and no URL parsed or transfer set up per message. Without
+/// PIPELINING each command waits for its reply. A refused sender or recipient leaves the
+/// connection usable: RSET (RFC 5321 section 4.1.1.5) and on with the next message. A timeout,
+/// a 421 or a broken connection ends it; the next message opens a new one.
 ///
 /// ``SMTPTransport`` gives each connection a thread of its own for one `deliver` call
-/// (``work(for:as:)``): ``prepare(_:window:)``, `curl_easy_perform`, ``finish(_:)`` per message.
-/// Not thread-safe: one thread at a time owns it (the transport's between calls, a worker's
-/// during one, handed over and back through ``SMTPDeliveryRun``'s lock), hence unchecked Sendable.
+/// (``work(for:as:)``). Not thread-safe: one thread at a time owns it (the transport's between
+/// calls, a worker's during one, handed over and back through ``SMTPDeliveryRun``'s lock), hence
+/// unchecked Sendable.
+///
+///     let connection = try SMTPConnection(configuration: configuration)
+///     if case .finished(let verdict, _) = connection.send(message) { print(verdict.outcome) }
 final class SMTPConnection: @unchecked Sendable {
     /// curl_global_init runs once per process, before the first handle.
     static let libraryReady: Bool = curl_global_init(Int(CURL_GLOBAL_DEFAULT)) == CURLE_OK
 
+    /// How one message's attempt ended.
+    enum Attempt {
+        /// With a verdict; `holdsSlot`: its final "." was sent, so it holds a place in the window.
+        case finished(SMTPVerdict, holdsSlot: Bool)
+        /// No place in the window came in time: nothing past the message's last line went out,
+        /// so the server cannot have taken it; it goes again once a place is free.
+        case windowExpired
+        /// The run was cut off while the message waited for its place; it stays queued.
+        case cancelled
+    }
+
     let configuration: SMTPConfiguration
-    let handle: UnsafeMutableRawPointer
+    /// The easy handle that opens connections; a new one after each connection ends (curl never
+    /// reuses a CONNECT_ONLY connection, and a fresh handle holds no dead one).
+    private var handle: UnsafeMutableRawPointer?
     /// Retained here for the handle's whole life; curl holds an unretained pointer to it.
     private let exchange = SMTPExchange()
     private let errorBuffer: UnsafeMutablePointer<CChar>
     private let classifier: SMTPFailureClassifier
-    /// The current message's RCPT list and sender; curl reads the list during the transfer.
-    private var recipients: UnsafeMutablePointer<curl_slist>?
-    private var sender = ""
-    /// CURLOPT_MAIL_FROM holds `sender` (curl keeps options between transfers).
-    private var senderSet = false
+    /// The open connection, nil while there is none.
+    private var wire: SMTPWire?
+    /// What the open connection's server offered in its reply to EHLO.
+    private var capabilities = SMTPCapabilities()
     /// TCP connections opened so far (CURLINFO_NUM_CONNECTS summed): 1 for a whole run that
-    /// reused its connection.
+    /// kept its connection.
     private(set) var connectionsOpened = 0
 
+    private static let reset: [UInt8] = Array("RSET\r\n".utf8)
+    private static let quit: [UInt8] = Array("QUIT\r\n".utf8)
+
     init(configuration: SMTPConfiguration) throws(SMTPConfigurationError) {
-        guard Self.libraryReady, let handle = curl_easy_init() else {
+        guard Self.libraryReady else {
             throw SMTPConfigurationError(message: "smtp \(configuration.serverLabel): libcurl could not be initialised")
         }
         self.configuration = configuration
-        self.handle = handle
         self.classifier = SMTPFailureClassifier(configuration: configuration)
         errorBuffer = .allocate(capacity: Int(CURL_ERROR_SIZE))
         errorBuffer.initialize(repeating: 0, count: Int(CURL_ERROR_SIZE))
-        let failed = configure(configuration)
+        // The first handle now, so a setting libcurl refuses fails here rather than per message.
+        try openHandle()
+    }
+
+    deinit {
+        sayGoodbye()
+        hangUp()
+        errorBuffer.deallocate()
+    }
+
+    private func openHandle() throws(SMTPConfigurationError) {
+        guard let handle = curl_easy_init() else {
+            throw SMTPConfigurationError(message: "smtp \(configuration.serverLabel): libcurl could not be initialised")
+        }
+        self.handle = handle
+        let failed = configure(handle)
         if failed != CURLE_OK {
             let reason = String(cString: curl_easy_strerror(failed))
             throw SMTPConfigurationError(message: "smtp \(configuration.serverLabel): libcurl rejected a setting: \(reason)")
         }
     }
 
-    deinit {
-        abandon()
-        curl_easy_cleanup(handle)
-        errorBuffer.deallocate()
-    }
-
-    /// Options that stay the same for every message on this handle; returns the first failure.
-    private func configure(_ configuration: SMTPConfiguration) -> CURLcode {
+    /// The handle's options; returns the first failure.
+    private func configure(_ handle: UnsafeMutableRawPointer) -> CURLcode {
         let context = Unmanaged.passUnretained(exchange).toOpaque()
         var results = [
             ccurl_set_string(handle, CURLOPT_URL, configuration.url),
             ccurl_set_string(handle, CURLOPT_PROTOCOLS_STR, "smtp,smtps"),
+            // Connect, TLS, greeting, EHLO, STARTTLS, AUTH; then return with the connection open.
+            ccurl_set_long(handle, CURLOPT_CONNECT_ONLY, 1),
             ccurl_set_long(handle, CURLOPT_NOSIGNAL, 1),  // a library must not use SIGALRM behind the app's back
-            ccurl_set_long(handle, CURLOPT_UPLOAD, 1),
-            ccurl_set_readfunction(handle, uploadMessage, context),
             // VERBOSE only feeds the debug callback (nothing reaches stderr once one is set);
-            // it is the one way to learn the text of the server's replies.
+            // it is the one way to learn the server's replies and EHLO keywords during set-up.
             ccurl_set_debugfunction(handle, watchConversation, context),
             ccurl_set_long(handle, CURLOPT_VERBOSE, 1),
             ccurl_set_pointer(handle, CURLOPT_ERRORBUFFER, errorBuffer),
             ccurl_set_long(handle, CURLOPT_CONNECTTIMEOUT_MS, Int(configuration.connectTimeout * 1000)),
             ccurl_set_long(handle, CURLOPT_TIMEOUT_MS, Int(configuration.timeout * 1000)),
-            // Bounds the wait for each reply, the QUIT that closes a cached connection included
-            // (curl's default is 120 s, and the message timeout does not cover that QUIT).
             ccurl_set_long(handle, CURLOPT_SERVER_RESPONSE_TIMEOUT, max(1, Int(configuration.timeout.rounded(.up)))),
             ccurl_set_long(handle, CURLOPT_SSL_VERIFYPEER, configuration.verifyCertificate ? 1 : 0),
             ccurl_set_long(handle, CURLOPT_SSL_VERIFYHOST, configuration.verifyCertificate ? 2 : 0),
@@ -92,70 +125,160 @@ final class SMTPConnection: @unchecked Sendable {
     func work(for run: SMTPDeliveryRun, as worker: Int) {
         messages: while let message = run.nextMessage(worker: worker) {
             while true {
-                if let refused = prepare(message, window: run) {
-                    run.finish(message, verdict: SMTPVerdict(outcome: refused, sessionFailure: nil, sessionWorked: false), holdsSlot: false)
+                switch send(message, window: run) {
+                case .finished(let verdict, let holdsSlot):
+                    run.finish(message, verdict: verdict, holdsSlot: holdsSlot)
                     continue messages
-                }
-                let result = curl_easy_perform(handle)
-                if result == CURLE_OPERATION_TIMEDOUT { hangUp() }
-                if exchange.windowExpired {
+                case .windowExpired:
                     // The earlier outcomes took long to record (a busy store): rather than let
-                    // curl's timeout call the server dead, the transfer was given up before its
-                    // final "."; the message goes again, from the start, once a place is free.
-                    _ = finish(result)
+                    // the message's timeout call the server dead, the transfer was given up
+                    // before its final "."; the message goes again, from the start, once a place
+                    // is free.
                     guard run.waitForFreeSlot() else { break messages }  // cut off: it stays queued
-                    continue
+                case .cancelled:
+                    break messages
                 }
-                let holdsSlot = exchange.holdsSlot
-                run.finish(message, verdict: finish(result), holdsSlot: holdsSlot)
-                continue messages
             }
         }
         run.workerDone()
     }
 
-    /// Readies the handle for one message. Returns an outcome instead when the message must not
-    /// be sent at all; otherwise the caller runs the transfer and then calls ``finish(_:)``.
-    /// `window`, when given, is asked for a place before the message's final "." goes out.
-    func prepare(_ message: OutgoingMessage, window: SMTPDeliveryRun? = nil) -> DeliveryOutcome? {
+    /// One message, from MAIL FROM to the server's verdict on it, opening a connection first if
+    /// none is open. `window`, when given, is asked for a place before the final "." goes out.
+    func send(_ message: OutgoingMessage, window: SMTPDeliveryRun? = nil) -> Attempt {
         if let problem = SMTPEnvelope.problem(sender: message.sender, recipient: message.recipient) {
-            return .permanentFailure("smtp \(configuration.serverLabel): \(problem)")
+            let outcome = DeliveryOutcome.permanentFailure("smtp \(configuration.serverLabel): \(problem)")
+            return .finished(SMTPVerdict(outcome: outcome, sessionFailure: nil, sessionWorked: false), holdsSlot: false)
         }
-        guard let list = curl_slist_append(nil, "<\(message.recipient)>") else {
-            return .temporaryFailure("smtp \(configuration.serverLabel): out of memory")
+        let deadline = SMTPWire.deadline(after: configuration.timeout)
+        if let wire, !wire.isUsable() { hangUp() }
+        if wire == nil, let failure = connect(sender: message.sender) {
+            return .finished(failure, holdsSlot: false)
         }
-        recipients = list
-        if !senderSet || !message.sender.utf8.elementsEqual(sender.utf8) {
-            // curl keeps its own copy of the string; without VERP every message has the same
-            // sender, so it is handed over once per connection rather than once per message.
-            // Compared byte for byte: Swift's == holds two Unicode normal forms of one address
-            // equal, and the envelope must carry the bytes the message was queued with.
-            sender = message.sender
-            senderSet = ccurl_set_string(handle, CURLOPT_MAIL_FROM, "<\(message.sender)>") == CURLE_OK
+        guard let wire else { return .finished(lost(.closed, at: .connecting, sender: message.sender), holdsSlot: false) }
+        var stage = SMTPStage.sender
+        var holdsSlot = false
+        do throws(SMTPWire.Failure) {
+            if let refusal = try sendEnvelope(of: message, on: wire, until: deadline, stage: &stage) {
+                return .finished(refusal, holdsSlot: false)
+            }
+            stage = .message
+            let data = SMTPDotStuffing.data(for: message.bytes)
+            if let window, !window.tryAcquireSlot() {
+                // The window is full: the message crosses the wire while earlier outcomes
+                // commit, and only its final "." waits for a place.
+                try wire.send(data, count: data.count - SMTPDotStuffing.endOfData.count, until: deadline)
+                // The message's timeout runs meanwhile, and a store slow to record is not the
+                // server failing: the wait takes at most half of what is left of it.
+                let left = deadline == .max ? Double.infinity : Double(deadline &- min(deadline, SMTPWire.now())) / 1e9
+                switch window.acquireSlot(until: left.isFinite ? Date(timeIntervalSinceNow: left / 2) : .distantFuture) {
+                case .acquired: holdsSlot = true
+                case .cancelled:
+                    hangUp()
+                    return .cancelled
+                case .expired:
+                    hangUp()
+                    return .windowExpired
+                }
+                try wire.send(SMTPDotStuffing.endOfData, until: deadline)
+            } else {
+                holdsSlot = window != nil
+                try wire.send(data, until: deadline)
+            }
+            stage = .endOfData
+            let reply = try wire.readReply(until: deadline)
+            if reply.isPositive {
+                // Its queue id is what the server's log is searched for.
+                return .finished(SMTPVerdict(outcome: .accepted(reply.oneLine), sessionFailure: nil, sessionWorked: true), holdsSlot: holdsSlot)
+            }
+            if reply.code == 421 || !(400...599).contains(reply.code) { hangUp() }
+            return .finished(refused(reply, at: .endOfData, sender: message.sender), holdsSlot: holdsSlot)
+        } catch {
+            hangUp()
+            return .finished(lost(error, at: stage, sender: message.sender), holdsSlot: holdsSlot)
         }
-        _ = ccurl_set_slist(handle, CURLOPT_MAIL_RCPT, list)
-        // Lets curl announce SIZE= so a server can refuse an oversized message before DATA.
-        _ = ccurl_set_long(handle, CURLOPT_INFILESIZE, message.bytes.count)
-        exchange.begin(uploading: message.bytes, window: window, timeout: configuration.timeout)
-        errorBuffer[0] = 0
-        return nil
     }
 
-    /// What became of the message after its transfer ended with `result`.
-    func finish(_ result: CURLcode) -> SMTPVerdict {
-        defer { abandon() }
+    /// MAIL FROM, RCPT TO and DATA, up to the server's 354. Returns the verdict when the server
+    /// refused one of them; the connection then stays open for the next message (after RSET),
+    /// unless the server is closing it (421) or went into DATA anyway.
+    private func sendEnvelope(of message: OutgoingMessage, on wire: SMTPWire, until deadline: UInt64,
+                              stage: inout SMTPStage) throws(SMTPWire.Failure) -> SMTPVerdict? {
+        let commands = envelopeCommands(for: message)
+        let pipelining = capabilities.pipelining
+        if pipelining { try wire.send(commands[0] + commands[1] + commands[2], until: deadline) }
+        var refusal: (stage: SMTPStage, reply: SMTPReply)?
+        var inData = false
+        for (index, step) in [SMTPStage.sender, .recipient, .data].enumerated() {
+            if !pipelining { try wire.send(commands[index], until: deadline) }
+            stage = step
+            let reply = try wire.readReply(until: deadline)
+            let expected = step == .data ? reply.code == 354 : reply.isPositive
+            inData = step == .data && reply.code == 354
+            if refusal == nil && !expected { refusal = (step, reply) }
+            // RFC 5321 section 3.8: after 421 the server closes the channel, no reply follows.
+            if reply.code == 421 { break }
+            if !pipelining && refusal != nil { break }
+        }
+        guard let refusal else { return nil }
+        let closing = refusal.reply.code == 421 || !(400...599).contains(refusal.reply.code)
+        if closing || inData || !resetTransaction(on: wire, until: deadline) { hangUp() }
+        return refused(refusal.reply, at: refusal.stage, sender: message.sender)
+    }
+
+    /// The three command lines of a message's envelope. SIZE= lets a server refuse an oversized
+    /// message before its data (RFC 1870); SMTPUTF8 marks an address that is not ASCII, for a
+    /// server that offers it (RFC 6531 section 3.4).
+    private func envelopeCommands(for message: OutgoingMessage) -> [[UInt8]] {
+        var mail = Array("MAIL FROM:<".utf8)
+        mail.append(contentsOf: message.sender.utf8)
+        mail.append(UInt8(ascii: ">"))
+        if capabilities.size { mail.append(contentsOf: " SIZE=\(message.bytes.count)".utf8) }
+        if capabilities.smtpUTF8 && (message.sender.utf8.contains { $0 >= 0x80 } || message.recipient.utf8.contains { $0 >= 0x80 }) {
+            mail.append(contentsOf: " SMTPUTF8".utf8)
+        }
+        mail.append(contentsOf: [0x0D, 0x0A])
+        var recipient = Array("RCPT TO:<".utf8)
+        recipient.append(contentsOf: message.recipient.utf8)
+        recipient.append(contentsOf: ">\r\n".utf8)
+        return [mail, recipient, Array("DATA\r\n".utf8)]
+    }
+
+    /// RSET after a refused MAIL or RCPT, so the connection can carry the next message; false
+    /// when the server did not take it (the connection is then given up).
+    private func resetTransaction(on wire: SMTPWire, until deadline: UInt64) -> Bool {
+        do {
+            try wire.send(Self.reset, until: deadline)
+            return try wire.readReply(until: deadline).isPositive
+        } catch {
+            return false
+        }
+    }
+
+    /// Opens a connection with curl; nil when it is open, else the verdict on the message.
+    private func connect(sender: String) -> SMTPVerdict? {
+        if handle == nil {
+            do throws(SMTPConfigurationError) {
+                try openHandle()
+            } catch {
+                return SMTPVerdict(outcome: .temporaryFailure(error.message), sessionFailure: nil, sessionWorked: false)
+            }
+        }
+        guard let handle else { return nil }
+        exchange.begin()
+        errorBuffer[0] = 0
+        let result = curl_easy_perform(handle)
         var opened = 0
         if ccurl_get_long(handle, CURLINFO_NUM_CONNECTS, &opened) == CURLE_OK { connectionsOpened += opened }
-        var replyCode = 0
-        if result == CURLE_OK {
-            // The transfer ends with the server's reply to the final ".", so the latest reply is
-            // the one that accepted the message; its queue id is what the server's log is searched for.
-            _ = ccurl_get_long(handle, CURLINFO_RESPONSE_CODE, &replyCode)
-            let reply = exchange.replyText ?? String(replyCode)
-            return SMTPVerdict(outcome: .accepted(reply), sessionFailure: nil, sessionWorked: true)
+        var socket = curl_socket_t(-1)
+        if result == CURLE_OK && ccurl_get_socket(handle, &socket) == CURLE_OK && socket >= 0 {
+            wire = SMTPWire(handle: handle, socket: socket)
+            capabilities = exchange.capabilities
+            return nil
         }
 
-        // A code from an earlier message is stale when the server said nothing this time.
+        // A code from an earlier attempt is stale when the server said nothing this time.
+        var replyCode = 0
         if exchange.heardServer { _ = ccurl_get_long(handle, CURLINFO_RESPONSE_CODE, &replyCode) }
         var curlMessage = String(cString: errorBuffer)
         if curlMessage.isEmpty { curlMessage = String(cString: curl_easy_strerror(result)) }
@@ -167,37 +290,59 @@ final class SMTPConnection: @unchecked Sendable {
             result: result, replyCode: replyCode, replyText: exchange.replyText,
             stage: exchange.stage, connected: connectSeconds > 0, systemError: Int32(systemError),
             curlMessage: curlMessage, openedConnection: opened > 0)
+        hangUp()
         return classifier.verdict(of: attempt, sender: sender)
     }
 
-    /// Cuts the connection the last transfer used, if curl still holds it open. After a timeout
-    /// the server is not answering: curl may keep such a connection (a timeout while waiting for
-    /// the reply to the message leaves it cached) and would later wait again for the reply to
-    /// its QUIT. A shut-down socket makes curl see it dead at once and drop it. Call it right
-    /// after the transfer, while curl still holds the connection.
+    /// The verdict on a reply that refused the message (or was no reply the step allows).
+    private func refused(_ reply: SMTPReply, at stage: SMTPStage, sender: String) -> SMTPVerdict {
+        let refusal = (400...599).contains(reply.code)
+        let attempt = SMTPAttempt(
+            result: refusal ? CURLE_OK : CURLE_WEIRD_SERVER_REPLY, replyCode: refusal ? reply.code : 0,
+            replyText: reply.oneLine, stage: stage, connected: true, systemError: 0,
+            curlMessage: "unexpected reply: \(reply.oneLine)", openedConnection: false)
+        return classifier.verdict(of: attempt, sender: sender)
+    }
+
+    /// The verdict when the connection failed during the transaction.
+    private func lost(_ failure: SMTPWire.Failure, at stage: SMTPStage, sender: String) -> SMTPVerdict {
+        let result: CURLcode, message: String
+        switch failure {
+        case .timedOut: (result, message) = (CURLE_OPERATION_TIMEDOUT, "")
+        case .closed: (result, message) = (CURLE_RECV_ERROR, "the server closed the connection")
+        case .failed(let code): (result, message) = (code, String(cString: curl_easy_strerror(code)))
+        }
+        let attempt = SMTPAttempt(
+            result: result, replyCode: 0, replyText: nil, stage: stage, connected: true, systemError: 0,
+            curlMessage: message, openedConnection: false)
+        return classifier.verdict(of: attempt, sender: sender)
+    }
+
+    /// QUIT on an open connection, waiting for the reply at most the message timeout (RFC 5321
+    /// section 4.1.1.10: the client waits for it before closing).
+    private func sayGoodbye() {
+        guard let wire else { return }
+        let deadline = SMTPWire.deadline(after: configuration.timeout)
+        _ = try? wire.send(Self.quit, until: deadline)
+        _ = try? wire.readReply(until: deadline)
+    }
+
+    /// Ends the connection, if one is open, without a word, and drops the handle. The socket is
+    /// shut down first: curl would otherwise say QUIT itself on cleanup and wait for the reply
+    /// of a server that may be the one that stopped answering.
     func hangUp() {
+        wire = nil
+        guard let handle else { return }
         var socket = curl_socket_t(-1)
-        guard ccurl_get_socket(handle, &socket) == CURLE_OK, socket >= 0 else { return }
-        _ = shutdown(socket, Int32(SHUT_RDWR))
-    }
-
-    /// Forgets the current message (after ``finish(_:)``, or when its transfer was cut off).
-    func abandon() {
-        _ = ccurl_set_slist(handle, CURLOPT_MAIL_RCPT, nil)  // curl must not keep the freed list
-        if let recipients { curl_slist_free_all(recipients) }
-        recipients = nil
-        exchange.finish()
+        if ccurl_get_socket(handle, &socket) == CURLE_OK, socket >= 0 {
+            _ = shutdown(socket, Int32(SHUT_RDWR))
+        }
+        curl_easy_cleanup(handle)
+        self.handle = nil
     }
 }
 
-/// CURLOPT_READFUNCTION: hands curl the message bytes. Captures nothing, as a C function must.
-private let uploadMessage: ccurl_read_cb = { buffer, size, count, context in
-    guard let buffer, let context else { return 0 }
-    return Unmanaged<SMTPExchange>.fromOpaque(context).takeUnretainedValue()
-        .read(into: buffer, capacity: size * count)
-}
-
-/// CURLOPT_DEBUGFUNCTION: follows the conversation so failures can quote the server.
+/// CURLOPT_DEBUGFUNCTION: follows the set-up conversation so failures can quote the server.
 private let watchConversation: ccurl_debug_cb = { _, kind, data, size, context in
     guard let data, let context else { return 0 }
     let exchange = Unmanaged<SMTPExchange>.fromOpaque(context).takeUnretainedValue()
@@ -205,7 +350,6 @@ private let watchConversation: ccurl_debug_cb = { _, kind, data, size, context i
     switch kind {
     case CURLINFO_HEADER_IN: exchange.serverSent(bytes)
     case CURLINFO_HEADER_OUT: exchange.clientSent(bytes)
-    case CURLINFO_DATA_OUT: exchange.messageDataStarted()
     default: break
     }
     return 0

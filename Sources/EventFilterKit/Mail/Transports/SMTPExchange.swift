@@ -1,15 +1,17 @@
 import CCurl
-import Foundation
 
-/// What the libcurl callbacks of one connection read and write during `curl_easy_perform`:
-/// the message being uploaded and what the server last said.
+/// What libcurl's debug callback shows while curl opens a connection (CURLOPT_CONNECT_ONLY):
+/// the greeting, EHLO, STARTTLS and AUTH, which curl speaks; the stage reached, the server's
+/// latest reply (quoted when the set-up fails) and the extensions its EHLO reply lists.
 ///
-/// curl holds an unretained pointer to it (READDATA, DEBUGDATA); ``SMTPConnection`` keeps it
-/// alive for as long as the handle exists. The callbacks run on the thread inside perform, which
+/// curl holds an unretained pointer to it (DEBUGDATA); ``SMTPConnection`` keeps it alive for as
+/// long as the handle exists. The callback runs on the thread inside `curl_easy_perform`, which
 /// is the connection's owner, so no locking is needed.
+///
+///     exchange.begin()
+///     curl_easy_perform(handle)          // the callback feeds clientSent / serverSent
+///     exchange.capabilities.pipelining   // from the (last) EHLO reply
 final class SMTPExchange {
-    private var body: [UInt8] = []
-    private var offset = 0
     private(set) var stage: SMTPStage = .connecting
     /// Set once curl sends QUIT (it does after a failure): later lines are only the goodbye.
     private var closing = false
@@ -19,70 +21,17 @@ final class SMTPExchange {
     private var replyComplete = true
     /// Whether the server said anything during this attempt (else an old reply code is stale).
     private(set) var heardServer = false
-    /// Asked for a place before the final "." may go (see ``SMTPDeliveryRun``); nil: no window.
-    private var window: SMTPDeliveryRun?
-    /// This message got its place: its final "." may have been sent.
-    private(set) var holdsSlot = false
-    /// When curl's message timeout ends this transfer. It keeps running while the read callback
-    /// waits for a place, and a store slow to record is not the server failing, so the wait
-    /// takes at most half of what is left of it (the other half is for the server's reply).
-    private var timeoutEnds = Date.distantFuture
-    /// The transfer was cut off because no place came in time (nothing was sent past the
-    /// message's last line ending, so the server cannot have taken it).
-    private(set) var windowExpired = false
+    /// What the reply to the latest EHLO offered (after STARTTLS curl says EHLO again, and only
+    /// the second answer counts, RFC 3207 section 4.2).
+    private(set) var capabilities = SMTPCapabilities()
 
-    func begin(uploading bytes: [UInt8], window: SMTPDeliveryRun? = nil, timeout: Double = .infinity) {
-        body = bytes
-        offset = 0
-        self.window = window
-        holdsSlot = false
-        timeoutEnds = timeout.isFinite ? Date(timeIntervalSinceNow: timeout) : .distantFuture
-        windowExpired = false
+    func begin() {
         stage = .connecting
         closing = false
         reply.removeAll(keepingCapacity: true)
         replyComplete = true
         heardServer = false
-    }
-
-    func finish() {
-        body = []
-        window = nil
-    }
-
-    /// Copies the next part of the message into curl's buffer; 0 means end of message. With the
-    /// size announced, curl sends the final "." as soon as it has the last byte, so the last byte
-    /// is where the window is asked. When it is full, all but the last line ending go now and the
-    /// rest waits for a place, so the message crosses the wire while earlier outcomes commit.
-    func read(into buffer: UnsafeMutablePointer<CChar>, capacity: Int) -> Int {
-        var end = body.count
-        if let window, !holdsSlot, offset + capacity >= body.count {
-            if window.tryAcquireSlot() {
-                holdsSlot = true
-            } else if body.count - offset > 2 {
-                end = body.count - 2
-            } else {
-                let deadline = Date(timeIntervalSinceNow: max(0, timeoutEnds.timeIntervalSinceNow) / 2)
-                switch window.acquireSlot(until: deadline) {
-                case .acquired: holdsSlot = true
-                case .cancelled: return Int(CURL_READFUNC_ABORT)  // the run was cut off
-                case .expired:
-                    windowExpired = true
-                    return Int(CURL_READFUNC_ABORT)
-                }
-            }
-        }
-        let count = min(capacity, end - offset)
-        if count > 0 {
-            body.withUnsafeBytes { source in
-                UnsafeMutableRawPointer(buffer).copyMemory(from: source.baseAddress! + offset, byteCount: count)
-            }
-            offset += count
-        }
-        // With the size announced, curl stops asking after the last byte and sends the final
-        // ".": from here on it waits for the reply that says whether the server took the message.
-        if offset == body.count && (stage == .data || stage == .message) { stage = .endOfData }
-        return count
+        capabilities = SMTPCapabilities()
     }
 
     func clientSent(_ line: UnsafeRawBufferPointer) {
@@ -94,13 +43,13 @@ final class SMTPExchange {
         // AUTH continuation lines are base64 and cannot contain a space; only a real MAIL or
         // QUIT ends the authentication stage.
         if stage == .authentication && next != .sender && next != .quit { return }
+        if next == .hello { capabilities = SMTPCapabilities() }
         stage = next
     }
 
     /// After a failure curl sends QUIT; its "221 bye" must not replace the reply that failed.
     func serverSent(_ chunk: UnsafeRawBufferPointer) {
         guard !closing else { return }
-        // Line by line, without collecting the lines first: four replies per message pass here.
         var start = chunk.startIndex
         while start < chunk.endIndex {
             let newline = chunk[start...].firstIndex(of: 0x0A) ?? chunk.endIndex
@@ -114,14 +63,11 @@ final class SMTPExchange {
                 reply.append(0x0A)
             }
             reply.append(contentsOf: line)
+            if stage == .hello { capabilities.note(line: line) }
             // "250-..." continues a multi-line reply, "250 ..." ends it.
             replyComplete = line.count < 4 || line[line.startIndex + 3] != UInt8(ascii: "-")
             heardServer = true
         }
-    }
-
-    func messageDataStarted() {
-        if stage == .data { stage = .message }
     }
 
     /// The latest reply as one printable line: "550 5.1.1 no such user".

@@ -390,32 +390,64 @@ final class SMTPTransportTests: XCTestCase {
 
     // MARK: - Connection reuse
 
-    func testOneConnectionCarriesManyMessagesAndAFailureReconnects() throws {
+    /// The server offers PIPELINING: MAIL, RCPT and DATA go in one write. A refused recipient
+    /// (its DATA then answered 503) is followed by RSET, and the next message goes on the same
+    /// connection; so does the next batch.
+    func testARefusedRecipientIsResetAndTheNextMessageTakesTheSameConnection() throws {
         let server = try startServer()
         let transport = try SMTPTransport(configuration: server.configuration)
 
         var outcomes: [Int64: DeliveryOutcome] = [:]
         try transport.deliver([
             message(1, to: "one@example.org"), message(2, to: "bad@example.org"),
-            message(3, to: "three@example.org"), message(4, to: "four@example.org"),
+            message(3, to: "three@example.org"), message(4, to: "busy@example.org"),
+            message(5, to: "five@example.org"),
         ]) { outcomes[$0.id] = $1.withQueueIDHidden }
-        // A second batch keeps using the connection left open by the first.
-        try transport.deliver([message(5, to: "five@example.org")]) { outcomes[$0.id] = $1.withQueueIDHidden }
+        try transport.deliver([message(6, to: "six@example.org")]) { outcomes[$0.id] = $1.withQueueIDHidden }
 
-        XCTAssertEqual(outcomes[1], .queuedByTestServer)
-        XCTAssertEqual(outcomes[2].map(isPermanent), true)
-        XCTAssertEqual(outcomes[3], .queuedByTestServer)
-        XCTAssertEqual(outcomes[4], .queuedByTestServer)
-        XCTAssertEqual(outcomes[5], .queuedByTestServer)
+        let label = "smtp 127.0.0.1:\(server.port)"
+        XCTAssertEqual(outcomes, [
+            1: .queuedByTestServer, 2: .permanentFailure("\(label): recipient rejected: 550 5.1.1 no such user"),
+            3: .queuedByTestServer, 4: .temporaryFailure("\(label): recipient deferred: 451 4.3.0 mailbox busy, try again later"),
+            5: .queuedByTestServer, 6: .queuedByTestServer,
+        ])
         let received = try server.received()
-        XCTAssertEqual(received.map { $0.envelope.recipients[0] },
-                       ["one@example.org", "three@example.org", "four@example.org", "five@example.org"])
-        // The server sees the client's port: message 1 came on one connection, curl closed it
-        // after the 550, and messages 3, 4 and 5 shared the next one.
-        let peers = received.map { $0.envelope.peerPort }
-        XCTAssertNotEqual(peers[0], peers[1])
-        XCTAssertEqual(Set(peers[1...]).count, 1)
-        XCTAssertEqual(transport.connectionsOpened, 2)
+        XCTAssertEqual(received.map { $0.envelope.recipients }, [["one@example.org"], ["three@example.org"], ["five@example.org"], ["six@example.org"]])
+        XCTAssertEqual(received.map(\.bytes), [simpleBody(1), simpleBody(3), simpleBody(5), simpleBody(6)])
+        // The server offers SIZE (RFC 1870): each MAIL FROM announces the message's size.
+        XCTAssertEqual(received.map(\.envelope.mailOptions), ([1, 3, 5, 6] as [Int64]).map { ["SIZE=\(simpleBody($0).count)"] })
+        // The server sees the client's port: every message came on the one connection.
+        XCTAssertEqual(Set(received.map { $0.envelope.peerPort }).count, 1)
+        XCTAssertEqual(transport.connectionsOpened, 1)
+        XCTAssertEqual(try server.count("connections"), 1)
+        XCTAssertEqual(try server.count("mail-commands"), 6)
+        // RCPT TO and DATA were waiting behind each MAIL FROM when the server answered it.
+        XCTAssertGreaterThanOrEqual(try server.count("commands-in-one-read"), 6)
+    }
+
+    /// A server without PIPELINING gets each command only after its reply to the one before;
+    /// a refused recipient there is reset too, and the connection carries the next message.
+    func testWithoutPipeliningEachCommandWaitsForItsReply() throws {
+        let server = try startServer(pipelining: false)
+        let transport = try SMTPTransport(configuration: server.configuration)
+        let dotted = Array("Subject: dots\r\n\r\n.first\r\n.\r\n..\r\nlast\r\n".utf8)
+
+        let outcomes = try deliver([
+            message(1, to: "one@example.org", bytes: dotted), message(2, to: "bad@example.org"),
+            OutgoingMessage(id: 3, sender: "badsender@example.org", recipient: "ann@example.org", bytes: simpleBody(3)),
+            message(4, to: "four@example.org"),
+        ], with: transport)
+
+        let label = "smtp 127.0.0.1:\(server.port)"
+        XCTAssertEqual(outcomes, [
+            1: .queuedByTestServer, 2: .permanentFailure("\(label): recipient rejected: 550 5.1.1 no such user"),
+            3: .permanentFailure("\(label): sender <badsender@example.org> rejected: 553 5.7.1 sender address rejected"),
+            4: .queuedByTestServer,
+        ])
+        let received = try server.received()
+        XCTAssertEqual(received.map(\.bytes), [dotted, simpleBody(4)])
+        XCTAssertEqual(try server.count("connections"), 1)
+        XCTAssertEqual(try server.count("commands-in-one-read"), 0, "no command sent before the previous reply")
     }
 
     /// A connection hands curl the envelope sender again only when it changes, and "changes"
@@ -463,10 +495,16 @@ final class SMTPTransportTests: XCTestCase {
         configuration.security = .starttls
         configuration.verifyCertificate = false
 
-        let outcomes = try deliver([message(1, to: "ann@example.org")], with: SMTPTransport(configuration: configuration))
+        let transport = try SMTPTransport(configuration: configuration)
+        let outcomes = try deliver([message(1, to: "ann@example.org"), message(2, to: "bad@example.org"),
+                                    message(3, to: "cy@example.org")], with: transport)
 
         XCTAssertEqual(outcomes[1], .queuedByTestServer)
-        XCTAssertEqual(try server.received().first?.envelope.tls, true)
+        XCTAssertEqual(outcomes[2].map(isPermanent), true)
+        XCTAssertEqual(outcomes[3], .queuedByTestServer)
+        XCTAssertEqual(try server.received().map(\.envelope.tls), [true, true])
+        XCTAssertEqual(try server.received().map(\.bytes), [simpleBody(1), simpleBody(3)])
+        XCTAssertEqual(transport.connectionsOpened, 1, "the pipelined transaction runs inside the TLS session curl set up")
     }
 
     func testStartTLSDeliversWithTheCertificateAsCAFile() throws {
@@ -528,11 +566,14 @@ final class SMTPTransportTests: XCTestCase {
         configuration.security = .implicitTLS
         configuration.verifyCertificate = false
 
-        let outcomes = try deliver([message(1, to: "ann@example.org"), message(2, to: "bob@example.org")],
-                                   with: SMTPTransport(configuration: configuration))
+        let transport = try SMTPTransport(configuration: configuration)
+        let outcomes = try deliver([message(1, to: "ann@example.org"), message(2, to: "bob@example.org")], with: transport)
 
         XCTAssertEqual(outcomes, [1: .queuedByTestServer, 2: .queuedByTestServer])
         XCTAssertEqual(try server.received().map(\.envelope.tls), [true, true])
+        // After the handshake the server's TLS layer may send records of its own (session
+        // tickets): the idle connection is still the one the second message takes.
+        XCTAssertEqual(transport.connectionsOpened, 1)
     }
 
     // MARK: - AUTH
@@ -885,9 +926,10 @@ final class SMTPTransportTests: XCTestCase {
     // MARK: - Helpers
 
     private func startServer(port: Int = 0, tls: SMTPTestCertificate? = nil, implicitTLS: Bool = false,
-                             auth: String? = nil, smtpUTF8: Bool = false) throws -> SMTPTestServer {
+                             auth: String? = nil, smtpUTF8: Bool = false, pipelining: Bool = true) throws -> SMTPTestServer {
         var arguments: [String] = []
         if smtpUTF8 { arguments.append("--smtputf8") }
+        if !pipelining { arguments.append("--no-pipelining") }
         if let tls { arguments += ["--tls-cert", tls.certificatePath, "--tls-key", tls.keyPath] }
         if implicitTLS { arguments.append("--implicit-tls") }
         if let auth { arguments += ["--auth", auth] }
@@ -949,10 +991,12 @@ final class SMTPTestServer {
         let authenticated: Bool
         /// The id the server's "250 2.0.0 Ok: queued as ID" reply named.
         let queueID: String
+        /// The MAIL FROM parameters: "SIZE=123", "SMTPUTF8".
+        let mailOptions: [String]
         var peerPort: Int { if case .number(let port) = peer.last { return port } else { return -1 } }
 
         enum CodingKeys: String, CodingKey {
-            case mailFrom = "mail_from", recipients = "rcpt_tos", peer, helo, tls, authenticated, queueID = "queue_id"
+            case mailFrom = "mail_from", recipients = "rcpt_tos", peer, helo, tls, authenticated, queueID = "queue_id", mailOptions = "mail_options"
         }
     }
 

@@ -1,0 +1,149 @@
+import CCurl
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Bytes to and from the SMTP server over the connection libcurl opened and set up (TCP, TLS,
+/// EHLO, STARTTLS, AUTH) with CURLOPT_CONNECT_ONLY: `curl_easy_send` and `curl_easy_recv`, which
+/// go through curl's TLS layer, and poll(2) on the socket with a deadline when they would block.
+///
+///     let wire = SMTPWire(handle: handle, socket: socket)
+///     try wire.send(Array("MAIL FROM:<a@example.org>\r\n".utf8), until: deadline)
+///     let reply = try wire.readReply(until: deadline)   // 250 OK
+///
+/// Deadlines are CLOCK_MONOTONIC nanoseconds (``now()``). Not thread-safe: it belongs to the
+/// connection's thread.
+final class SMTPWire {
+    enum Failure: Error, Equatable {
+        /// The deadline passed before the server answered (or took the bytes).
+        case timedOut
+        /// The server closed the connection.
+        case closed
+        /// curl's send or receive failed (a reset connection, a TLS error).
+        case failed(CURLcode)
+    }
+
+    private let handle: UnsafeMutableRawPointer
+    let socket: curl_socket_t
+    /// Bytes received and not yet taken as a reply: `input[start..<end]`.
+    private var input = [UInt8](repeating: 0, count: 4096)
+    private var start = 0
+    private var end = 0
+
+    init(handle: UnsafeMutableRawPointer, socket: curl_socket_t) {
+        self.handle = handle
+        self.socket = socket
+    }
+
+    static func now() -> UInt64 {
+        var time = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &time)
+        return UInt64(time.tv_sec) * 1_000_000_000 + UInt64(time.tv_nsec)
+    }
+
+    static func deadline(after seconds: Double) -> UInt64 {
+        seconds.isFinite ? now() + UInt64(max(0, seconds) * 1e9) : .max
+    }
+
+    /// Sends the first `count` bytes (all of them by default) before `deadline`.
+    func send(_ bytes: [UInt8], count: Int? = nil, until deadline: UInt64) throws(Failure) {
+        let failure = bytes.withUnsafeBytes { buffer in
+            send(UnsafeRawBufferPointer(rebasing: buffer.prefix(count ?? buffer.count)), until: deadline)
+        }
+        if let failure { throw failure }
+    }
+
+    private func send(_ bytes: UnsafeRawBufferPointer, until deadline: UInt64) -> Failure? {
+        guard let base = bytes.baseAddress else { return nil }
+        var offset = 0
+        while offset < bytes.count {
+            var sent = 0
+            let result = curl_easy_send(handle, base + offset, bytes.count - offset, &sent)
+            if result == CURLE_OK {
+                offset += sent
+            } else if result == CURLE_AGAIN {
+                do throws(Failure) { try wait(for: POLLOUT, until: deadline) } catch { return error }
+            } else {
+                return .failed(result)
+            }
+        }
+        return nil
+    }
+
+    /// The next whole reply: lines up to the one whose code is followed by a space (RFC 5321
+    /// section 4.2.1: "250-" continues, "250 " ends).
+    func readReply(until deadline: UInt64) throws(Failure) -> SMTPReply {
+        var lines: [UInt8] = []
+        while true {
+            guard let newline = input[start..<end].firstIndex(of: 0x0A) else {
+                try receive(until: deadline)
+                continue
+            }
+            var lineEnd = newline
+            if lineEnd > start && input[lineEnd - 1] == 0x0D { lineEnd -= 1 }
+            let line = input[start..<lineEnd]
+            start = newline + 1
+            guard !line.isEmpty else { continue }
+            if !lines.isEmpty { lines.append(0x0A) }
+            lines.append(contentsOf: line)
+            if line.count < 4 || line[line.startIndex + 3] != UInt8(ascii: "-") {
+                return SMTPReply(lines: lines)
+            }
+        }
+    }
+
+    /// Whether a connection that sat idle between messages can carry the next one. The server
+    /// may have closed it meanwhile (an idle timeout), perhaps after a 421; curl checked this
+    /// before reusing a connection, and so must we. A readable socket with nothing for us behind
+    /// it (TLS records such as a TLS 1.3 session ticket) leaves it usable.
+    func isUsable() -> Bool {
+        guard start == end else { return false }  // something unasked: not a state to go on from
+        var poller = pollfd(fd: socket, events: Int16(POLLIN), revents: 0)
+        guard poll(&poller, 1, 0) > 0 else { return true }
+        var received = 0
+        let result = input.withUnsafeMutableBytes { curl_easy_recv(handle, $0.baseAddress!, $0.count, &received) }
+        return result == CURLE_AGAIN
+    }
+
+    private func receive(until deadline: UInt64) throws(Failure) {
+        if start == end {
+            start = 0
+            end = 0
+        } else if start > 0 && end == input.count {
+            input.withUnsafeMutableBytes { bytes in
+                bytes.baseAddress!.copyMemory(from: bytes.baseAddress! + start, byteCount: end - start)
+            }
+            end -= start
+            start = 0
+        }
+        if end == input.count {
+            // A reply longer than the buffer: RFC 5321 allows 512 bytes a line, but many lines.
+            input.append(contentsOf: repeatElement(0, count: input.count))
+        }
+        while true {
+            var received = 0
+            let capacity = input.count - end
+            let result = input.withUnsafeMutableBytes { curl_easy_recv(handle, $0.baseAddress! + end, capacity, &received) }
+            if result == CURLE_OK {
+                guard received > 0 else { throw .closed }
+                end += received
+                return
+            }
+            guard result == CURLE_AGAIN else { throw .failed(result) }
+            try wait(for: POLLIN, until: deadline)
+        }
+    }
+
+    private func wait(for events: Int32, until deadline: UInt64) throws(Failure) {
+        while true {
+            let now = Self.now()
+            guard now < deadline else { throw .timedOut }
+            let milliseconds = min((deadline - now + 999_999) / 1_000_000, UInt64(Int32.max))
+            var poller = pollfd(fd: socket, events: Int16(events), revents: 0)
+            let ready = poll(&poller, 1, Int32(milliseconds))
+            if ready > 0 { return }  // readable, writable, or an error that recv/send will report
+            if ready < 0 && errno != EINTR { throw .failed(CURLE_RECV_ERROR) }
+        }
+    }
+}

@@ -1,0 +1,29 @@
+import XCTest
+
+@testable import EventFilterKit
+
+/// The bytes sent after 354: dot-stuffed (RFC 5321 section 4.5.2), CRLF-terminated, then ".\r\n".
+final class SMTPDotStuffingTests: XCTestCase {
+    private func data(_ text: String) -> String {
+        String(decoding: SMTPDotStuffing.data(for: Array(text.utf8)), as: UTF8.self)
+    }
+
+    func testALineStartingWithADotGetsAnotherOne() {
+        XCTAssertEqual(data("a\r\n.b\r\n.\r\n..\r\nc.d\r\n"), "a\r\n..b\r\n..\r\n...\r\nc.d\r\n.\r\n")
+    }
+
+    func testTheFirstLineCountsAsALineStart() {
+        XCTAssertEqual(data(".x\r\n"), "..x\r\n.\r\n")
+        XCTAssertEqual(data("."), "..\r\n.\r\n")
+    }
+
+    func testAMessageWithoutAFinalLineEndGetsOneBeforeTheEndOfData() {
+        XCTAssertEqual(data("a\r\nb"), "a\r\nb\r\n.\r\n")
+        XCTAssertEqual(data(""), "\r\n.\r\n")
+    }
+
+    /// Lines end with CRLF: a dot after a bare LF or CR does not start a line, and is sent as is.
+    func testOnlyCRLFEndsALine() {
+        XCTAssertEqual(data("a\n.b\r.c\r\n"), "a\n.b\r.c\r\n.\r\n")
+    }
+}
