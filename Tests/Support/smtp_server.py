@@ -9,7 +9,7 @@ end of stdin (so it also dies with the test process that started it).
 
 For each accepted message it writes DIR/<n>.eml with the exact bytes received (CRLF kept,
 dot-stuffing undone: aiosmtpd's envelope.original_content) and DIR/<n>.json with the envelope
-and session: mail_from, rcpt_tos, mail_options, peer [host, port] (the client's port tells
+and session: mail_from, rcpt_tos, mail_options, smtp_utf8, peer [host, port] (the client's port tells
 connections apart), helo, tls, authenticated and queue_id. <n> counts from 1; both files appear
 (renamed into place) before the 250 reply is sent. The reply names the message's queue id the way
 Postfix does, "250 2.0.0 Ok: queued as <queue_id>", with a random queue_id (10 upper-case hex
@@ -248,6 +248,8 @@ class RecordingHandler:
             "mail_from": envelope.mail_from,
             "rcpt_tos": envelope.rcpt_tos,
             "mail_options": envelope.mail_options,
+            # MAIL FROM said SMTPUTF8 (aiosmtpd takes it out of mail_options).
+            "smtp_utf8": bool(envelope.smtp_utf8),
             "peer": list(session.peer)[:2] if session.peer else None,
             "helo": session.host_name,
             # session.ssl is set by STARTTLS only; implicit TLS shows on the transport.

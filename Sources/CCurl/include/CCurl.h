@@ -28,4 +28,8 @@ CURLcode ccurl_get_double(CURL *handle, CURLINFO info, double *value);
 /// CURLINFO_ACTIVESOCKET: the socket of the handle's last connection while curl keeps it open,
 /// else CURL_SOCKET_BAD. Only valid while the handle is still in its multi handle.
 CURLcode ccurl_get_socket(CURL *handle, curl_socket_t *value);
+/// The ASCII form of a mail domain that is not ASCII ("xn--bcher-kva.example" for
+/// "b\u00fccher.example"), converted by libidn2 as libcurl does (loaded on first use); NULL when
+/// libidn2 is missing or refuses the name. The caller frees the result with free().
+char *ccurl_idn_to_ascii(const char *domain);
 #endif

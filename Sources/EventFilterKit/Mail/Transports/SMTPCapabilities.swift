@@ -25,7 +25,8 @@ struct SMTPCapabilities: Equatable {
     private static func matches(_ keyword: UnsafeRawBufferPointer.SubSequence, _ name: StaticString) -> Bool {
         guard keyword.count == name.utf8CodeUnitCount else { return false }
         return name.withUTF8Buffer { expected in
-            zip(keyword, expected).allSatisfy { $0 & 0xDF == $1 }
+            // ASCII upper case for letters only: "8" & 0xDF is no longer "8".
+            zip(keyword, expected).allSatisfy { ($0 >= 0x61 && $0 <= 0x7A ? $0 - 0x20 : $0) == $1 }
         }
     }
 }

@@ -231,7 +231,7 @@ final class SMTPConnection: @unchecked Sendable {
     /// server that offers it (RFC 6531 section 3.4).
     private func envelopeCommands(for message: OutgoingMessage) -> [[UInt8]] {
         var mail = Array("MAIL FROM:<".utf8)
-        mail.append(contentsOf: message.sender.utf8)
+        mail.append(contentsOf: SMTPEnvelope.wireForm(of: message.sender))
         mail.append(UInt8(ascii: ">"))
         if capabilities.size { mail.append(contentsOf: " SIZE=\(message.bytes.count)".utf8) }
         if capabilities.smtpUTF8 && (message.sender.utf8.contains { $0 >= 0x80 } || message.recipient.utf8.contains { $0 >= 0x80 }) {
@@ -239,7 +239,7 @@ final class SMTPConnection: @unchecked Sendable {
         }
         mail.append(contentsOf: [0x0D, 0x0A])
         var recipient = Array("RCPT TO:<".utf8)
-        recipient.append(contentsOf: message.recipient.utf8)
+        recipient.append(contentsOf: SMTPEnvelope.wireForm(of: message.recipient))
         recipient.append(contentsOf: ">\r\n".utf8)
         return [mail, recipient, Array("DATA\r\n".utf8)]
     }

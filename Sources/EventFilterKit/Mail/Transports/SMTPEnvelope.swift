@@ -1,5 +1,11 @@
+import CCurl
+import Foundation
+
 /// Envelope addresses go into SMTP command lines: a line break there would let a message's data
 /// inject commands, so such addresses are refused before the server is contacted.
+///
+///     SMTPEnvelope.problem(sender: "a@example.org", recipient: "b\r\nRCPT TO:<c>")  // "recipient address … contains a line break"
+///     SMTPEnvelope.wireForm(of: "ann@bücher.example")                               // "ann@xn--bcher-kva.example"
 enum SMTPEnvelope {
     static func problem(sender: String, recipient: String) -> String? {
         if recipient.isEmpty { return "recipient address is empty" }
@@ -24,5 +30,19 @@ enum SMTPEnvelope {
         if control { return "a control character" }
         if angle { return "an angle bracket" }
         return nil
+    }
+
+    /// The bytes of an address as MAIL FROM or RCPT TO carries it: a domain that is not ASCII in
+    /// its ASCII form (IDNA, through libidn2 as libcurl did), so a server without SMTPUTF8 can
+    /// route it; the local part as it is. Left as UTF-8 when libidn2 is missing or refuses it.
+    static func wireForm(of address: String) -> [UInt8] {
+        let bytes = Array(address.utf8)
+        guard let at = bytes.lastIndex(of: UInt8(ascii: "@")), bytes[(at + 1)...].contains(where: { $0 >= 0x80 }) else {
+            return bytes
+        }
+        let domain = String(decoding: bytes[(at + 1)...], as: UTF8.self)
+        guard let converted = ccurl_idn_to_ascii(domain) else { return bytes }
+        defer { free(converted) }
+        return Array(bytes[...at]) + Array(String(cString: converted).utf8)
     }
 }

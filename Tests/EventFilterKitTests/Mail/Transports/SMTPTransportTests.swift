@@ -471,6 +471,24 @@ final class SMTPTransportTests: XCTestCase {
         XCTAssertEqual(Set(received.map { $0.envelope.peerPort }).count, 1, "one connection")
     }
 
+    /// A domain that is not ASCII goes in its ASCII form (IDNA, RFC 5891), so that a server
+    /// without SMTPUTF8 can route it too; the address being UTF-8, MAIL FROM says SMTPUTF8 to a
+    /// server that offers it (RFC 6531 section 3.4). The local part goes as it is.
+    func testADomainThatIsNotASCIIGoesInItsASCIIForm() throws {
+        let server = try startServer(smtpUTF8: true)
+        let transport = try SMTPTransport(configuration: server.configuration)
+
+        let outcomes = try deliver([
+            message(1, to: "ann@b\u{FC}cher.example"), message(2, to: "j\u{FC}rgen@example.org"),
+            message(3, to: "bob@example.org"),
+        ], with: transport)
+
+        XCTAssertEqual(outcomes, [1: .queuedByTestServer, 2: .queuedByTestServer, 3: .queuedByTestServer])
+        let received = try server.received()
+        XCTAssertEqual(received.map(\.envelope.recipients), [["ann@xn--bcher-kva.example"], ["j\u{FC}rgen@example.org"], ["bob@example.org"]])
+        XCTAssertEqual(received.map(\.envelope.smtpUTF8), [true, true, false])
+    }
+
     // MARK: - TLS
 
     func testStartTLSWithSelfSignedCertificateFailsVerificationByDefault() throws {
@@ -993,10 +1011,12 @@ final class SMTPTestServer {
         let queueID: String
         /// The MAIL FROM parameters: "SIZE=123", "SMTPUTF8".
         let mailOptions: [String]
+        /// MAIL FROM carried SMTPUTF8.
+        let smtpUTF8: Bool
         var peerPort: Int { if case .number(let port) = peer.last { return port } else { return -1 } }
 
         enum CodingKeys: String, CodingKey {
-            case mailFrom = "mail_from", recipients = "rcpt_tos", peer, helo, tls, authenticated, queueID = "queue_id", mailOptions = "mail_options"
+            case mailFrom = "mail_from", recipients = "rcpt_tos", peer, helo, tls, authenticated, queueID = "queue_id", mailOptions = "mail_options", smtpUTF8 = "smtp_utf8"
         }
     }
 
