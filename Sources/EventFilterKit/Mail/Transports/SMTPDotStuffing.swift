@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// The bytes that follow a 354 reply: the message with every line that starts with "." given
 /// another "." (RFC 5321 section 4.5.2, so no line of the message can end the data early), a
 /// final CRLF if the message lacks one, and the end-of-data line ".\r\n".
@@ -13,19 +17,21 @@ enum SMTPDotStuffing {
         var data: [UInt8] = []
         data.reserveCapacity(message.count + 64)
         message.withUnsafeBufferPointer { bytes in
-            // Copies the runs between the dots that start a line in one go: a message has few.
+            guard let base = bytes.baseAddress else { return }
+            // memchr finds each line end; the runs between the dots that start a line are copied
+            // in one go (a message has few such dots). A byte-by-byte loop was 4% of a delivery's CPU.
             var copied = 0
-            var atLineStart = true
-            for index in 0..<bytes.count {
-                let byte = bytes[index]
-                if atLineStart && byte == UInt8(ascii: ".") {
-                    data.append(contentsOf: bytes[copied..<index])
+            var lineStart = 0
+            while lineStart < bytes.count {
+                if bytes[lineStart] == UInt8(ascii: ".") && (lineStart == 0 || (lineStart >= 2 && bytes[lineStart - 2] == 0x0D)) {
+                    data.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[copied..<lineStart]))
                     data.append(UInt8(ascii: "."))
-                    copied = index
+                    copied = lineStart
                 }
-                atLineStart = byte == 0x0A && index > 0 && bytes[index - 1] == 0x0D
+                guard let newline = memchr(base + lineStart, 0x0A, bytes.count - lineStart) else { break }
+                lineStart = base.distance(to: newline.assumingMemoryBound(to: UInt8.self)) + 1
             }
-            data.append(contentsOf: bytes[copied...])
+            data.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[copied...]))
         }
         if !(data.count >= 2 && data[data.count - 2] == 0x0D && data[data.count - 1] == 0x0A) {
             data.append(contentsOf: [0x0D, 0x0A])

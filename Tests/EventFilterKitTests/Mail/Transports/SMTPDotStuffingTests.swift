@@ -25,5 +25,6 @@ final class SMTPDotStuffingTests: XCTestCase {
     /// Lines end with CRLF: a dot after a bare LF or CR does not start a line, and is sent as is.
     func testOnlyCRLFEndsALine() {
         XCTAssertEqual(data("a\n.b\r.c\r\n"), "a\n.b\r.c\r\n.\r\n")
+        XCTAssertEqual(data("\n.x\r\n"), "\n.x\r\n.\r\n")
     }
 }
