@@ -1,10 +1,11 @@
 import CCurl
 import Foundation
 
-/// Everything known about one failed `curl_easy_perform`, before it becomes an operator's reason.
+/// Everything known about one failed attempt (curl opening the connection, or the mail
+/// transaction on it), before it becomes an operator's reason.
 struct SMTPAttempt {
     var result: CURLcode
-    /// CURLINFO_RESPONSE_CODE: the SMTP reply code curl last acted on (0 if none).
+    /// The SMTP reply code that failed the attempt (CURLINFO_RESPONSE_CODE while curl spoke), 0 if none.
     var replyCode: Int
     /// The last reply the server sent during this attempt, as one line.
     var replyText: String?
@@ -13,7 +14,7 @@ struct SMTPAttempt {
     var connected: Bool
     /// CURLINFO_OS_ERRNO: why a connect failed (ECONNREFUSED, EHOSTUNREACH, …), 0 if unknown.
     var systemError: Int32
-    /// CURLOPT_ERRORBUFFER: curl's own sentence, used only where the server said nothing.
+    /// CURLOPT_ERRORBUFFER or what broke the connection, used only where the server said nothing.
     var curlMessage: String
     /// Whether this attempt opened a new connection (CURLINFO_NUM_CONNECTS > 0) rather than
     /// reusing one: a reused connection that dropped says nothing about the server's health.

@@ -12,8 +12,8 @@ import Foundation
 /// ```
 ///
 /// Up to `maxConnections` messages are in flight at once, each connection on a thread of its own
-/// (libcurl 7.x waits for the reply to a message's final "." inside the call that sends it, so
-/// connections sharing one thread would take turns). Outcomes are handed to the calling thread,
+/// that waits in poll(2) for its own replies (``SMTPConnection``: libcurl opens the connection,
+/// the pipelined mail transaction is ours). Outcomes are handed to the calling thread,
 /// which records them in groups while the connections go on: a connection sends a message's final
 /// "." only while fewer than `unrecordedLimit` accepted or answered messages wait for their record
 /// (``SMTPDeliveryRun``), so a crash sends at most that many again. It defaults to
