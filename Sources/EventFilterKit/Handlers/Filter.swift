@@ -241,6 +241,10 @@ public final class Filter {
                         currentTick: Int64, report: inout Report) throws {
         let now = renderer.now
         var afterID: Int64 = 0
+        // Started once a run has committed a full transaction (a cron run with little to do never
+        // pays for its thread and connection); ended before the run's last checkpoint.
+        var checkpointer: BackgroundCheckpointer?
+        defer { checkpointer?.stopAndWait() }
         while true {
             // Claimed: runs sharing a PostgreSQL store each filter other events (ClaimStore.swift).
             var batch = try store.claimDueEvents(after: afterID, now: now, limit: site.batchSize)
@@ -302,6 +306,9 @@ public final class Filter {
                                 && batch[next].type != EventType.currentTime
                         }
                     }
+                }
+                if checkpointer == nil, sink.committed.rows >= Self.rowsPerCommit {
+                    checkpointer = try store.checkpointingBeside()
                 }
             }
         }
