@@ -10,14 +10,17 @@
 // `ccurl_load()` opens the library and resolves every function at once, so a missing or too old
 // libcurl is one clear message at the point of use (the SMTP transport's set-up) rather than a
 // failure halfway through a delivery.
+#define _GNU_SOURCE 1  // newlocale, uselocale
 #define CURL_DISABLE_TYPECHECK 1
 #include "CCurl.h"
 
 #include <dlfcn.h>
+#include <locale.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 // Every libcurl function this file forwards; the pointer types come from the header's declarations.
 #define CCURL_FUNCTIONS(X) \
@@ -25,6 +28,7 @@
     X(curl_easy_init) X(curl_easy_cleanup) X(curl_easy_reset) X(curl_easy_perform) \
     X(curl_easy_setopt) X(curl_easy_getinfo) X(curl_easy_strerror) X(curl_easy_pause) \
     X(curl_easy_send) X(curl_easy_recv) \
+    X(curl_url) X(curl_url_cleanup) X(curl_url_set) X(curl_url_get) X(curl_free) \
     X(curl_slist_append) X(curl_slist_free_all) \
     X(curl_multi_init) X(curl_multi_cleanup) X(curl_multi_add_handle) X(curl_multi_remove_handle) \
     X(curl_multi_perform) X(curl_multi_poll) X(curl_multi_wait) X(curl_multi_wakeup) \
@@ -91,6 +95,58 @@ CURLcode curl_easy_send(CURL *curl, const void *buffer, size_t length, size_t *s
 CURLcode curl_easy_recv(CURL *curl, void *buffer, size_t length, size_t *received) {
     require();
     return real.curl_easy_recv(curl, buffer, length, received);
+}
+
+CURLU *curl_url(void) { require(); return real.curl_url(); }
+void curl_url_cleanup(CURLU *url) { require(); real.curl_url_cleanup(url); }
+CURLUcode curl_url_set(CURLU *url, CURLUPart part, const char *content, unsigned int flags) {
+    require();
+    return real.curl_url_set(url, part, content, flags);
+}
+CURLUcode curl_url_get(CURLU *url, CURLUPart part, char **content, unsigned int flags) {
+    require();
+    return real.curl_url_get(url, part, content, flags);
+}
+void curl_free(void *pointer) { require(); real.curl_free(pointer); }
+
+// A mail domain in Unicode ("b\u00fccher.example") to its ASCII form ("xn--bcher-kva.example").
+// When libcurl sent the envelope itself it converted the domain this way; now that the transport
+// writes MAIL FROM and RCPT TO, it asks libcurl's URL parser for the host's punycode form
+// (CURLU_PUNYCODE, libcurl 7.88), which goes through the same IDNA conversion with the same flags.
+// That conversion reads the name in the locale's character set, and a program that never called
+// setlocale runs in "C", where no byte above 127 converts (libcurl then sent the domain as UTF-8);
+// so this thread reads UTF-8 for the one call, without touching the process's locale.
+// NULL when libcurl is older, was built without IDN support, or refuses the name.
+char *ccurl_idn_to_ascii(const char *domain) {
+    if (ccurl_load() != NULL) return NULL;
+    locale_t utf8 = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
+    if (utf8 == (locale_t)0) return NULL;
+    CURLU *url = real.curl_url();
+    if (url == NULL) {
+        freelocale(utf8);
+        return NULL;
+    }
+    char *host = NULL;
+    char *copy = NULL;
+    CURLUcode converted = CURLUE_OUT_OF_MEMORY;
+    if (real.curl_url_set(url, CURLUPART_SCHEME, "smtp", 0) == CURLUE_OK &&
+        real.curl_url_set(url, CURLUPART_HOST, domain, 0) == CURLUE_OK) {
+        locale_t previous = uselocale(utf8);
+        converted = real.curl_url_get(url, CURLUPART_HOST, &host, CURLU_PUNYCODE);
+        uselocale(previous);
+    }
+    freelocale(utf8);
+    if (converted == CURLUE_OK && host != NULL) {
+        // A libcurl that does not know the flag hands the name back as it was: not an answer.
+        int ascii = 1;
+        for (const unsigned char *byte = (const unsigned char *)host; *byte != 0; byte++) {
+            if (*byte >= 0x80) ascii = 0;
+        }
+        if (ascii) copy = strdup(host);
+    }
+    if (host != NULL) real.curl_free(host);
+    real.curl_url_cleanup(url);
+    return copy;
 }
 
 // The variadic setters take one argument whose type the option's number range names (libcurl

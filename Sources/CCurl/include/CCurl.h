@@ -29,7 +29,8 @@ CURLcode ccurl_get_double(CURL *handle, CURLINFO info, double *value);
 /// else CURL_SOCKET_BAD. Only valid while the handle is still in its multi handle.
 CURLcode ccurl_get_socket(CURL *handle, curl_socket_t *value);
 /// The ASCII form of a mail domain that is not ASCII ("xn--bcher-kva.example" for
-/// "b\u00fccher.example"), converted by libidn2 as libcurl does (loaded on first use); NULL when
-/// libidn2 is missing or refuses the name. The caller frees the result with free().
+/// "b\u00fccher.example"), converted by libcurl's URL parser (CURLU_PUNYCODE) as libcurl
+/// converted an envelope's domain; NULL when that libcurl cannot (older than 7.88, built without
+/// IDN support) or refuses the name. The caller frees the result with free().
 char *ccurl_idn_to_ascii(const char *domain);
 #endif

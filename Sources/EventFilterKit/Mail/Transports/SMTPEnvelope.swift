@@ -33,8 +33,9 @@ enum SMTPEnvelope {
     }
 
     /// The bytes of an address as MAIL FROM or RCPT TO carries it: a domain that is not ASCII in
-    /// its ASCII form (IDNA, through libidn2 as libcurl did), so a server without SMTPUTF8 can
-    /// route it; the local part as it is. Left as UTF-8 when libidn2 is missing or refuses it.
+    /// its ASCII form (IDNA, through libcurl's URL parser: the conversion libcurl applied to the
+    /// envelope), so a server without SMTPUTF8 can route it; the local part as it is. Left as
+    /// UTF-8 when libcurl cannot convert it.
     static func wireForm(of address: String) -> [UInt8] {
         let bytes = Array(address.utf8)
         guard let at = bytes.lastIndex(of: UInt8(ascii: "@")), bytes[(at + 1)...].contains(where: { $0 >= 0x80 }) else {
