@@ -20,7 +20,7 @@
     X(PQconnectdb) X(PQconnectdbParams) X(PQparameterStatus) X(PQfinish) X(PQstatus) X(PQtransactionStatus) X(PQerrorMessage) \
     X(PQbackendPID) X(PQsetClientEncoding) X(PQsetNoticeProcessor) \
     X(PQconninfoParse) X(PQconninfoFree) X(PQfreemem) X(PQunescapeBytea) \
-    X(PQexec) X(PQexecParams) X(PQprepare) X(PQexecPrepared) X(PQdescribePrepared) \
+    X(PQexec) X(PQexecParams) X(PQprepare) X(PQexecPrepared) X(PQsendQueryPrepared) X(PQdescribePrepared) \
     X(PQresultStatus) X(PQresultErrorMessage) X(PQresultErrorField) X(PQclear) \
     X(PQntuples) X(PQnfields) X(PQnparams) X(PQfname) X(PQftype) \
     X(PQgetvalue) X(PQgetisnull) X(PQgetlength) X(PQcmdStatus) X(PQcmdTuples) \
@@ -112,6 +112,11 @@ PGresult *PQexecPrepared(PGconn *conn, const char *stmtName, int nParams, const 
                          const int *paramLengths, const int *paramFormats, int resultFormat) {
     require();
     return real.PQexecPrepared(conn, stmtName, nParams, paramValues, paramLengths, paramFormats, resultFormat);
+}
+int PQsendQueryPrepared(PGconn *conn, const char *stmtName, int nParams, const char *const *paramValues,
+                        const int *paramLengths, const int *paramFormats, int resultFormat) {
+    require();
+    return real.PQsendQueryPrepared(conn, stmtName, nParams, paramValues, paramLengths, paramFormats, resultFormat);
 }
 PGresult *PQdescribePrepared(PGconn *conn, const char *stmt) { require(); return real.PQdescribePrepared(conn, stmt); }
 int PQputCopyData(PGconn *conn, const char *buffer, int nbytes) { require(); return real.PQputCopyData(conn, buffer, nbytes); }

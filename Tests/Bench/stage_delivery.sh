@@ -6,11 +6,13 @@
 # delivers them again. Rounds alternate which goes first (ours, floor; floor, ours).
 #   Tests/Bench/stage_delivery.sh [EVENTS] [USERS] [ROUNDS]   (default 1000 x 100 = 100k, 2 rounds)
 #   BACKEND=postgresql Tests/Bench/stage_delivery.sh ...     (Tests/Bench/backend.sh)
-# Nothing is deleted between rounds: each round's files are moved aside. ext4 without a journal
-# (as on the benchmark machine) will not reuse an inode freed less than 60 s ago, or 360 s while
-# its inode-table block is not yet written back, and walks past each such inode on every file
-# it creates: files created in a directory just emptied cost 2-4x the kernel CPU of files created
-# anywhere else, for ours and the floor alike, but not alike for both unless both meet it.
+# Each side writes each round's files into a new, empty file system of its own of the kind /tmp
+# is (fixture_fresh_fs in Tests/Bench/fixture.sh): ext4 without a journal (as on the benchmark
+# machine) will not reuse an inode freed less than 60 s ago, or 360 s while its inode-table block
+# is not yet written back, and walks past each such inode on every file it creates, so files
+# created near a mass deletion cost 2-4x the kernel CPU, for ours and the floor alike, but not
+# alike for both unless both meet it. Without root, nothing is deleted between rounds (each
+# round's files are moved aside) and the note says so.
 # Prints per round the wall and CPU seconds of both, the PostgreSQL server's CPU during ours
 # (its backend's, reaped by the postmaster), and a FLOOR line of the last round (Tests/Bench/floor.sh).
 set -euo pipefail
@@ -23,7 +25,7 @@ USERS=${2:-100}
 ROUNDS=${3:-2}
 fixture_binary
 ROOT=$(mktemp -d /tmp/ef-stage-delivery.XXXXXX)
-trap 'backend_stop; [ -n "${KEEP_ROOT:-}" ] || rm -rf "$ROOT"' EXIT
+trap 'fixture_fresh_fs_cleanup; backend_stop; [ -n "${KEEP_ROOT:-}" ] || rm -rf "$ROOT"' EXIT
 backend_start
 fixture_immediate "$ROOT" "$EVENTS" "$USERS"
 NOW=$FIXTURE_NOW
@@ -55,17 +57,23 @@ ours() {
     echo "ours: $OURS s wall, $(python3 -c "import sys; print(f'{sum(map(float, sys.argv[1:])):.2f}')" $(cat "$ROOT/ours.time")) s CPU (user system: $(cat "$ROOT/ours.time")); server CPU $(( ($(server_ticks) - before) )) ticks of 1/$(getconf CLK_TCK) s"
 }
 floor() {
-    mkdir "$ROOT/floor-mail"
-    read -r FLOOR FLOOR_CPU < <("$ROOT/floor_write_files" "$ROOT/source" "$ROOT/floor-mail" 2>/dev/null)
-    echo "floor: $FLOOR s wall, $FLOOR_CPU s CPU"
+    read -r FLOOR FLOOR_CPU FLOOR_SYSTEM < <("$ROOT/floor_write_files" "$ROOT/source" "$ROOT/floor-mail" 2>/dev/null)
+    echo "floor: $FLOOR s wall, $FLOOR_CPU s CPU ($FLOOR_SYSTEM s system)"
 }
 for round in $(seq "$ROUNDS"); do
     backend_sql "$ROOT" "UPDATE outbox SET state = 'queued', attempts = 0, sent_at = NULL, last_error = NULL, next_attempt_at = created_at" >/dev/null
     # The run that claimed them has ended; the claim goes with the state it guarded.
     [ "$BACKEND" != postgresql ] || backend_sql "$ROOT" "UPDATE outbox SET claimed_by = NULL" >/dev/null
+    fixture_fresh_fs_cleanup  # the previous round's file systems, images and all
     [ ! -d "$MAIL" ] || mv "$MAIL" "$MAIL.$round"
     [ ! -d "$ROOT/floor-mail" ] || mv "$ROOT/floor-mail" "$ROOT/floor-mail.$round"
-    echo "round $round, load $(cut -d' ' -f1-3 /proc/loadavg)"
+    if fixture_fresh_fs "$MAIL" "$MESSAGES" && fixture_fresh_fs "$ROOT/floor-mail" "$MESSAGES"; then
+        echo "round $round, load $(cut -d' ' -f1-3 /proc/loadavg); each side writes into a new ext4 file system of its own"
+    else
+        fixture_fresh_fs_cleanup
+        mkdir -p "$MAIL" "$ROOT/floor-mail"
+        echo "round $round, load $(cut -d' ' -f1-3 /proc/loadavg); both write under /tmp (no loop device: needs root)"
+    fi
     if [ $((round % 2)) = 1 ]; then ours; floor; else floor; ours; fi
 done
 floor_time delivery "$OURS" "$FLOOR" 1.2 "$MESSAGES messages, files only in the floor; load $(cut -d' ' -f1 /proc/loadavg)"

@@ -24,6 +24,9 @@ public final class Filter {
         /// Wall-clock seconds of the two stages, for `run --verbose` (reporting only: no decision uses them).
         public var filterSeconds = 0.0
         public var deliverySeconds = 0.0
+        /// The process's CPU time in each stage (`run --verbose`; reporting only).
+        public var filterCPU = ProcessCPUTime()
+        public var deliveryCPU = ProcessCPUTime()
 
         public init() {}
 
@@ -44,6 +47,10 @@ public final class Filter {
                 total.delivery.failed += report.delivery.failed
                 total.filterSeconds = max(total.filterSeconds, report.filterSeconds)
                 total.deliverySeconds = max(total.deliverySeconds, report.deliverySeconds)
+                total.filterCPU = ProcessCPUTime(user: total.filterCPU.user + report.filterCPU.user,
+                                                 system: total.filterCPU.system + report.filterCPU.system)
+                total.deliveryCPU = ProcessCPUTime(user: total.deliveryCPU.user + report.deliveryCPU.user,
+                                                   system: total.deliveryCPU.system + report.deliveryCPU.system)
             }
             return total
         }
@@ -136,9 +143,11 @@ public final class Filter {
         }
         let clock = ContinuousClock()
         let started = clock.now
+        let startedCPU = ProcessCPUTime.now()
         if dryRun {
             try store.inRolledBackTransaction(work)
             report.filterSeconds = Self.seconds(clock.now - started)
+            report.filterCPU = ProcessCPUTime.now() - startedCPU
         } else {
             let (logID, previousStart) = try store.beginRunLog(now: now, pid: Int64(getpid()))
             purging = Self.purgesAt(now, previousRunStart: previousStart)
@@ -149,11 +158,14 @@ public final class Filter {
                 failure = error  // still deliver what earlier runs and batches queued
             }
             report.filterSeconds = Self.seconds(clock.now - started)
+            report.filterCPU = ProcessCPUTime.now() - startedCPU
             do {
                 if let transport {
                     let delivering = clock.now
+                    let deliveringCPU = ProcessCPUTime.now()
                     report.delivery = try outbox.deliverDue(through: transport, now: now)
                     report.deliverySeconds = Self.seconds(clock.now - delivering)
+                    report.deliveryCPU = ProcessCPUTime.now() - deliveringCPU
                 }
             } catch {
                 failure = failure ?? error
@@ -229,6 +241,10 @@ public final class Filter {
                         currentTick: Int64, report: inout Report) throws {
         let now = renderer.now
         var afterID: Int64 = 0
+        // Started once a run has committed a full transaction (a cron run with little to do never
+        // pays for its thread and connection); ended before the run's last checkpoint.
+        var checkpointer: BackgroundCheckpointer?
+        defer { checkpointer?.stopAndWait() }
         while true {
             // Claimed: runs sharing a PostgreSQL store each filter other events (ClaimStore.swift).
             var batch = try store.claimDueEvents(after: afterID, now: now, limit: site.batchSize)
@@ -290,6 +306,9 @@ public final class Filter {
                                 && batch[next].type != EventType.currentTime
                         }
                     }
+                }
+                if checkpointer == nil, sink.committed.rows >= Self.rowsPerCommit {
+                    checkpointer = try store.checkpointingBeside()
                 }
             }
         }

@@ -48,6 +48,11 @@ final class ItemSink {
     /// a link is never taken as stored unless the rows that hold it commit with the message.
     /// Nil outside `inTransaction`: then every message stores its link.
     private var tokensStored: Set<Int64>?
+    /// Users whose settings link a committed transaction of this run holds: the renderer gives a
+    /// user one link per run, so storing it again in each later transaction only cost a
+    /// savepoint, an insert that changes nothing and a release (100 readers, 100,000 messages:
+    /// 6,000 statements, each a round trip to a PostgreSQL server).
+    private var tokensCommitted: Set<Int64> = []
 
     init(store: Store, outbox: Outbox, renderer: MailRenderer, digests: Bool) {
         self.store = store
@@ -60,10 +65,12 @@ final class ItemSink {
     func inTransaction(_ body: () throws -> Void) throws {
         tokensStored = []
         defer { tokensStored = nil }
+        var storedNow: Set<Int64> = []
         do {
             try store.inTransaction {
                 try body()
                 try writeWaitingRows()
+                storedNow = tokensStored ?? []
             }
         } catch {
             pending = Counts()
@@ -72,6 +79,7 @@ final class ItemSink {
         }
         committed = committed + pending
         pending = Counts()
+        tokensCommitted.formUnion(storedNow)
     }
 
     /// Writes what one handler produced for `event`, all or nothing, without a savepoint of its
@@ -257,7 +265,8 @@ final class ItemSink {
 
     /// Queues a composed message for `recipient`.
     private func enqueue(_ message: ComposedMessage, subject: String, to recipient: Recipient) throws {
-        if let userID = recipient.userID, tokensStored?.contains(userID) != true, let token = renderer.madeSettingsToken(userID: userID) {
+        if let userID = recipient.userID, tokensStored?.contains(userID) != true, !tokensCommitted.contains(userID),
+           let token = renderer.madeSettingsToken(userID: userID) {
             // In the message's transaction: the link it carries is stored with it, or neither is.
             try store.keepSettingsToken(token, userID: userID, now: renderer.now)
             tokensStored?.insert(userID)

@@ -78,6 +78,32 @@ public struct Outbox {
         try store.settleDeliveredMail()
         let verp = try bounceAddress.map { VERPAddress(bounceAddress: $0, secret: try store.verpSecret()) }
         var afterID: Int64 = 0
+        // The file transport's batches written and being synced while the next one is read and
+        // written, oldest first; each is recorded once its own sync returned (`settle`).
+        typealias Syncing = (batch: FileTransport.PendingBatch, messages: [(id: Int64, createdAt: Int64, attempts: Int)])
+        var syncing: [Syncing] = []
+        // PostgreSQL: a batch's acceptances are recorded by a statement the server runs while the
+        // next batch's files are written (about a third of the server's work in delivery).
+        let recordsBeside = store.recordsSentWithoutWaiting
+        let settle = { (pending: Syncing) in
+            let outcomes = zip(pending.messages, pending.batch.finish()).map { message, outcome in
+                (id: message.id, disposition: disposition(of: outcome, createdAt: message.createdAt, attempts: message.attempts, now: now))
+            }
+            let accepted = outcomes.compactMap { outcome -> (id: Int64, reply: String)? in
+                if case .accepted(let reply) = outcome.disposition { return (outcome.id, reply) }
+                return nil
+            }
+            if recordsBeside, accepted.count == outcomes.count {
+                try store.recordSentWithoutWaiting(accepted, now: now)
+                for outcome in outcomes { report.count(outcome.disposition, changed: true) }
+                return
+            }
+            var changed: [Bool] = []
+            try retryingWhileBusy("the outcomes of \(outcomes.count) delivered messages could not be recorded") {
+                changed = try store.recordGroupSent(outcomes, now: now)  // sent at once, nothing left to settle
+            }
+            for (outcome, changed) in zip(outcomes, changed) { report.count(outcome.disposition, changed: changed) }
+        }
         while true {
             // Sizes first (no message is read for them), then the messages that fit.
             // Claimed, so runs working the same store at once (PostgreSQL) never send one message twice.
@@ -98,7 +124,18 @@ public struct Outbox {
             let decide = { (message: OutgoingMessage, outcome: DeliveryOutcome) in
                 disposition(of: outcome, for: queued[message.id]!, now: now)
             }
-            if transport.redeliveryIsIdempotent {
+            if let files = transport as? FileTransport {
+                // This batch's files are written while the previous batch's sync waits for the
+                // disk; each batch is recorded sent only after its own sync, so a crash at any
+                // point leaves at most the batches not yet recorded to be written again.
+                // On PostgreSQL the batch before the previous one is recorded while this one is
+                // written (its sync ended while the previous one was written); its statement's
+                // result is read by the next statement, so the records lag two batches.
+                if recordsBeside, syncing.count == 2 { try settle(syncing.removeFirst()) }
+                let started = files.start(messages)
+                if !recordsBeside, let previous = syncing.popLast() { try settle(previous) }
+                syncing.append((started, batch.map { (id: $0.id, createdAt: $0.createdAt, attempts: $0.attempts) }))
+            } else if transport.redeliveryIsIdempotent {
                 // Delivering again is harmless (the file transport rewrites the same file), so the
                 // transport works with no lock held, however slow its disk, and the batch's
                 // outcomes commit together afterwards in one short transaction. A crash in between
@@ -129,6 +166,8 @@ public struct Outbox {
             }
             if !transport.redeliveryIsIdempotent { try store.settleDeliveredMail() }
         }
+        while !syncing.isEmpty { try settle(syncing.removeFirst()) }
+        try store.finishRecording()
         return report
     }
 
@@ -156,16 +195,20 @@ public struct Outbox {
     /// What to record for `outcome`: a temporary failure of a message older than the queue
     /// lifetime fails it; otherwise it waits the backoff for its next attempt.
     private func disposition(of outcome: DeliveryOutcome, for message: OutboxMessage, now: Int64) -> OutboxDisposition {
+        disposition(of: outcome, createdAt: message.createdAt, attempts: message.attempts, now: now)
+    }
+
+    private func disposition(of outcome: DeliveryOutcome, createdAt: Int64, attempts: Int, now: Int64) -> OutboxDisposition {
         switch outcome {
         case .accepted(let reply):
             return .accepted(reply: reply)
         case .permanentFailure(let reason):
             return .failed(reason: reason)
         case .temporaryFailure(let reason):
-            guard now - message.createdAt < policy.maximumLifetime else {
+            guard now - createdAt < policy.maximumLifetime else {
                 return .failed(reason: "gave up after \(policy.maximumLifetime / 86_400) days in the queue: \(reason)")
             }
-            return .deferred(reply: reason, until: now + policy.delay(afterAttempts: message.attempts + 1))
+            return .deferred(reply: reason, until: now + policy.delay(afterAttempts: attempts + 1))
         }
     }
 

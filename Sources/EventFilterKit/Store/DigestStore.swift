@@ -198,6 +198,22 @@ extension Store {
         return try body()
     }
 
+    /// On SQLite outside a transaction, a thread that copies the write-ahead log into the database
+    /// file while this connection goes on writing; nil otherwise (PostgreSQL checkpoints in its
+    /// server). The filter's commits each add megabytes to the log, and the checkpoints its own
+    /// connection ran every 10,000 pages (`checkpointingEvery`) stopped it for the copy and two
+    /// syncs, about 0.2 s each (100,000 messages: five of them, a third of the filter's wall
+    /// time); beside it they use the machine's other core. Those automatic checkpoints stay as the
+    /// bound on the log's size, now finding little left to copy. Call `stopAndWait()` on it
+    /// before the checkpoint that ends the unit.
+    ///
+    ///     let checkpointer = try store.checkpointingBeside()
+    ///     defer { checkpointer?.stopAndWait() }
+    func checkpointingBeside() throws -> BackgroundCheckpointer? {
+        guard let database = db as? Database, !db.isInTransaction else { return nil }
+        return try BackgroundCheckpointer(database: database, intervalMilliseconds: 50, writerCheckpoints: true)
+    }
+
     /// Runs `body` (the filter) with SQLite's page cache at `kibibytes` rather than its default
     /// 2,000 KiB, then gives the memory back. A transaction of the filter changes the last pages
     /// of every reader's stretch of the digest tables, besides its contents and events: with

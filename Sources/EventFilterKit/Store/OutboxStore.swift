@@ -258,6 +258,44 @@ extension Store {
         }
     }
 
+    /// True when `recordSentWithoutWaiting` sends its statement without waiting for the server
+    /// (PostgreSQL), so the caller can work while the server records.
+    var recordsSentWithoutWaiting: Bool { db is PostgresDatabase }
+
+    /// Marks messages a transport accepted sent, as `recordGroupSent` does for acceptances, in one
+    /// statement per 1,000 (atomic on its own: no transaction around it). On PostgreSQL each is
+    /// sent without waiting for the server: its error is thrown by the store's next statement
+    /// (or by `finishRecording()`); the file transport's delivery writes the next batch's files
+    /// meanwhile.
+    ///
+    ///     try store.recordSentWithoutWaiting([(id: 7, reply: "written to /var/mail/7.eml")], now: now)
+    ///     try store.finishRecording()
+    func recordSentWithoutWaiting(_ accepted: [(id: Int64, reply: String)], now: Int64) throws {
+        for rows in accepted.slices(of: 1_000) {
+            let values = Self.placeholders(rows: rows.count, "(CAST(? AS BIGINT), ?)")
+            var arguments: [DatabaseValueConvertible] = []
+            arguments.reserveCapacity(rows.count * 2 + 2)
+            for row in rows { arguments += [row.id, row.reply] }
+            arguments += [now, now]
+            let sql = """
+                WITH settled(id, reply) AS (VALUES \(values))
+                UPDATE outbox SET state = 'sent', attempts = attempts + 1, last_error = settled.reply,
+                    sent_at = ?, last_attempt_at = ?
+                FROM settled WHERE outbox.id = settled.id AND outbox.id IN (SELECT id FROM settled)
+                """
+            if let postgres = db as? PostgresDatabase {
+                try postgres.send(sql, arguments)
+            } else {
+                try db.execute(sql, arguments)
+            }
+        }
+    }
+
+    /// Waits for the statement `recordSentWithoutWaiting` sent last, if any, and throws its error.
+    func finishRecording() throws {
+        try (db as? PostgresDatabase)?.finishSent()
+    }
+
     /// Records every outcome of `dispositions` but the acceptances, one statement each, and returns
     /// the acceptances left for the caller's multi-row statement, with each outcome's "changed"
     /// flag in order (an acceptance always changes its message).

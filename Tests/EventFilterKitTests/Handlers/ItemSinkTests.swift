@@ -215,4 +215,38 @@ final class ItemSinkTests: XCTestCase {
         for link in links { XCTAssertEqual(try run.store.settingsUser(token: link)?.email, "bob@example.com") }
         XCTAssertEqual(try run.count("settings_token"), 1)
     }
+
+    /// The renderer gives a reader one link per run; once a transaction holding it committed,
+    /// later transactions of the run do not store it again. A link revoked meanwhile (the reader
+    /// asked for all links to be revoked) stays revoked: the run's later messages do not bring it
+    /// back. A transaction that rolled back leaves its links unstored, and the reader's next
+    /// message stores it.
+    func testALinkCommittedInARunIsNotStoredAgainAndOneRolledBackIsStoredByTheNextMessage() throws {
+        let run = try RunFixture()
+        try run.user("bob@example.com")
+        try run.user("carol@example.com")
+        let event = try run.event("ezpublish", ["node_id": "60"])
+        try run.sink.inTransaction {
+            try run.sink.accept([.mail(try items(run, delivery: .immediate, to: ["bob@example.com"]))], event: event)
+        }
+        let bobsLink = try XCTUnwrap(try settingsLinks(run, of: "bob@example.com").first)
+        XCTAssertEqual(try run.store.settingsUser(token: bobsLink)?.email, "bob@example.com")
+        try run.store.revokeSettingsTokens(email: "bob@example.com")
+
+        struct Stop: Error {}
+        XCTAssertThrowsError(try run.sink.inTransaction {
+            try run.sink.accept([.mail(try items(run, delivery: .immediate, to: ["carol@example.com"]))], event: event)
+            throw Stop()
+        })
+        try run.sink.inTransaction {
+            try run.sink.accept([.mail(try items(run, delivery: .immediate, to: ["bob@example.com", "carol@example.com"]))], event: event)
+        }
+        XCTAssertEqual(try settingsLinks(run, of: "bob@example.com"), [bobsLink, bobsLink], "one link per reader and run")
+        XCTAssertNil(try run.store.settingsUser(token: bobsLink), "the revoked link stays revoked")
+        let carolsLinks = try settingsLinks(run, of: "carol@example.com")
+        XCTAssertEqual(carolsLinks.count, 1, "the rolled-back message is gone")
+        XCTAssertEqual(try run.store.settingsUser(token: carolsLinks[0])?.email, "carol@example.com",
+                       "her link, first stored by the transaction that rolled back, was stored by the one that committed")
+        XCTAssertEqual(try run.count("settings_token"), 1)
+    }
 }

@@ -72,6 +72,39 @@ final class OutboxTests: XCTestCase {
         XCTAssertEqual(try outbox.counts().sent, 6)
     }
 
+    /// The file transport's batches overlap (one is written while the previous one syncs), and
+    /// each message's outcome still lands on that message: a file that cannot be written in the
+    /// second of four batches defers exactly that message, the rest are written once and sent.
+    /// On either backend (on PostgreSQL the records of a batch are sent while the next batch is
+    /// written, and read before the next statement).
+    func testFileBatchesOverlapAndEachOutcomeLandsOnItsOwnMessage() throws {
+        let root = try TestRoot()
+        var outbox = Outbox(store: try Store(root: root.url))
+        outbox.batchBytes = 2_500
+        try enqueue(outbox, 8, size: 1_000, now: 100)
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ef-mail-\(UUID().uuidString)")
+        addTeardownBlock { try? FileManager.default.removeItem(at: directory) }
+        let transport = try FileTransport(directory: directory)
+        // A directory where message 4's temporary file must go: opening it for writing fails (EISDIR).
+        try FileManager.default.createDirectory(at: directory.appendingPathComponent("4.eml.tmp"), withIntermediateDirectories: false)
+
+        let report = try outbox.deliverDue(through: transport, now: 100)
+        XCTAssertEqual(report.sent, 7)
+        XCTAssertEqual(report.deferred, 1)
+        XCTAssertEqual(try outbox.store.db.scalarInt("SELECT id FROM outbox WHERE state = 'deferred'"), 4)
+        let reason = try outbox.store.db.first("SELECT last_error FROM outbox WHERE id = 4") { try $0.string(0) } ?? ""
+        XCTAssertTrue(reason.hasPrefix("cannot write") && reason.contains("4.eml.tmp"), reason)
+        let files = try FileManager.default.contentsOfDirectory(atPath: directory.path).filter { $0.hasSuffix(".eml") }.sorted()
+        XCTAssertEqual(files, ["1.eml", "2.eml", "3.eml", "5.eml", "6.eml", "7.eml", "8.eml"])
+        for id in [1, 2, 3, 5, 6, 7, 8] {
+            let bytes = try Data(contentsOf: directory.appendingPathComponent("\(id).eml"))
+            XCTAssertEqual(bytes, Data(repeating: 65, count: 1_000), "message \(id) is written whole")
+        }
+        XCTAssertEqual(try outbox.counts().sent, 7)
+        XCTAssertEqual(try outbox.store.db.scalarInt("SELECT count(*) FROM outbox WHERE state = 'sent' AND last_error LIKE 'written to %'"), 7,
+                       "each sent message keeps the transport's word for it")
+    }
+
     func testBackoffDoublesFromFiveMinutesToAnHourWithJitter() {
         let policy = Outbox.RetryPolicy.standard
         XCTAssertEqual(policy.delay(afterAttempts: 1, random: 0), 300)

@@ -44,6 +44,29 @@ final class BackgroundCheckpointerTests: XCTestCase {
         XCTAssertEqual(try db.scalarInt("SELECT count(*) FROM t"), 601)
     }
 
+    /// Beside a batch writer (the run's filter) the writer keeps its own automatic checkpoints,
+    /// the bound on the log; the thread still copies the log meanwhile; and `stopAndWait()`
+    /// returns as soon as the thread has ended, without sitting out its interval.
+    func testBesideABatchWriterTheWriterKeepsItsBoundAndStoppingDoesNotWaitOutTheInterval() throws {
+        let path = directory.appendingPathComponent("batch.db").path
+        let db = try Database(path: path)
+        try db.execute("PRAGMA wal_autocheckpoint=10000")
+        let checkpointer = try BackgroundCheckpointer(database: db, intervalMilliseconds: 20, writerCheckpoints: true)
+        XCTAssertEqual(try db.scalarInt("PRAGMA wal_autocheckpoint"), 10000, "the writer's own bound stays")
+        try write(db)
+        let deadline = Date().addingTimeInterval(10)
+        while size(path) < 1_000_000 && Date() < deadline { usleep(20_000) }
+        XCTAssertGreaterThan(size(path), 1_000_000, "the thread copied the log into the database file")
+        checkpointer.stopAndWait()
+
+        let slow = try BackgroundCheckpointer(database: db, intervalMilliseconds: 60_000, writerCheckpoints: true)
+        let started = Date()
+        slow.stopAndWait()
+        XCTAssertLessThan(Date().timeIntervalSince(started), 5, "stopping ends the wait between checkpoints")
+        // No checkpoint of the thread runs any more: the writer's own is not turned away as busy.
+        XCTAssertEqual(try db.first("PRAGMA wal_checkpoint(PASSIVE)") { $0.int(0) }, 0)
+    }
+
     /// The same writes without it: the log keeps them and the database file stays small, so the
     /// test above sees the thread's work and not the writer's own.
     func testWithoutItTheWritesStayInTheLogWhenAutomaticCheckpointsAreOff() throws {

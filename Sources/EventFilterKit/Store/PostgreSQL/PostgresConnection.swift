@@ -37,6 +37,9 @@ public final class PostgresConnection {
     private var nextStatementNumber = 1
     /// 0 outside a transaction, 1 inside one, more inside savepoints.
     private var transactionDepth = 0
+    /// The SQL of the statement `send` sent whose result is not read yet: it is read, and its
+    /// error thrown, before anything else goes to the server (`finishSent`).
+    private var sentSQL: String?
 
     private struct PreparedStatement {
         let name: String
@@ -126,6 +129,7 @@ public final class PostgresConnection {
     /// `.retryable`, since the transaction aborted and succeeds when run again.
     @discardableResult
     public func execute(_ sql: String, _ parameters: [DatabaseValueConvertible] = []) throws -> PostgresResult {
+        try finishSent()
         do {
             return try executePrepared(sql, parameters)
         } catch let error as PostgresError where error.sqlState == "0A000" && error.message == "cached plan must not change result type" {
@@ -152,6 +156,54 @@ public final class PostgresConnection {
             PQexecPrepared(handle, statement.name, Int32(parameters.count), values, lengths, formats, 0)
         }
         return try check(result, sql: sql)
+    }
+
+    /// Sends one statement (prepared first, if it is not yet) and returns without waiting for
+    /// the server: the caller goes on (composing the next rows) while the server runs it. Its
+    /// result is read before the next statement, transaction end or savepoint goes to the server,
+    /// and its error is thrown there, so a transaction whose statement failed never commits.
+    /// For writes whose result nobody reads (no rows, no count).
+    ///
+    ///     try db.send("INSERT INTO item(name) VALUES ($1), ($2)", ["ann", "bob"])
+    ///     try db.execute("UPDATE item SET seen = true")   // reads the insert's result first
+    public func send(_ sql: String, _ parameters: [DatabaseValueConvertible]) throws {
+        try finishSent()
+        let statement = try prepared(sql)
+        guard parameters.count == statement.parameterCount else {
+            throw PostgresError(message: "expected \(statement.parameterCount) parameters, got \(parameters.count)", sql: sql)
+        }
+        let values = try PostgresParameters(parameters, sql: sql)
+        // libpq copies the values into its output buffer before this returns.
+        let sent = values.withUnsafeArguments { values, lengths, formats in
+            PQsendQueryPrepared(handle, statement.name, Int32(parameters.count), values, lengths, formats, 0)
+        }
+        guard sent == 1 else { throw connectionError(sql: sql) }
+        sentSQL = sql
+    }
+
+    /// Reads the result of the statement `send` sent, if any; throws its error. A unique
+    /// violation comes back as a plain error: whoever catches it catches it around another
+    /// statement, which did not cause it.
+    public func finishSent() throws {
+        guard let sql = sentSQL else { return }
+        sentSQL = nil
+        var outcome: Result<Void, Error> = .success(())
+        // The statement's result, then nil: libpq's end of the results.
+        while let result = PQgetResult(handle) {
+            guard case .success = outcome else {
+                PQclear(result)
+                continue
+            }
+            do {
+                _ = try check(result, sql: sql)
+            } catch let error as PostgresError where error.kind == .uniqueViolation {
+                outcome = .failure(PostgresError(kind: .other, sqlState: error.sqlState, message: error.message,
+                                                 detail: error.detail, constraint: error.constraint, sql: sql))
+            } catch {
+                outcome = .failure(error)
+            }
+        }
+        try outcome.get()
     }
 
     /// A text's first run: PQexecParams sends parse, bind, describe and execute together. The
@@ -191,6 +243,7 @@ public final class PostgresConnection {
     ///
     ///     try connection.copyIn("COPY item(name, n) FROM STDIN", data: Array("ann\t1\nbob\t\\N\n".utf8))
     public func copyIn(_ sql: String, data: [UInt8]) throws {
+        try finishSent()
         guard let start = PQexec(handle, sql) else { throw connectionError(sql: sql) }
         guard PQresultStatus(start) == PGRES_COPY_IN else {
             _ = try check(start, sql: sql)   // an error: thrown here
@@ -225,6 +278,7 @@ public final class PostgresConnection {
     /// Runs several statements separated by `;` (a schema, say) without parameters and without
     /// preparing them. Only for SQL written in the code: it binds nothing.
     public func executeScript(_ sql: String) throws {
+        try finishSent()
         _ = try check(PQexec(handle, sql), sql: sql)
     }
 
@@ -293,6 +347,7 @@ public final class PostgresConnection {
         let result: T
         do {
             result = try body()
+            try finishSent()
         } catch {
             rollBack()
             throw error
@@ -343,6 +398,7 @@ public final class PostgresConnection {
 
     /// Ends the transaction without keeping anything. A lost connection has already ended it.
     private func rollBack() {
+        try? finishSent()  // its error, if any, is why the transaction goes
         if let result = PQexec(handle, "ROLLBACK") { PQclear(result) }
     }
 }

@@ -45,6 +45,20 @@ public final class PostgresDatabase: StoreDatabase {
         changes = try connection.execute(translated(sql), arguments).changedRowCount
     }
 
+    /// Sends one write without waiting for the server (`PostgresConnection.send`): its error is
+    /// thrown by the next statement or by the transaction's end, before anything commits.
+    ///
+    ///     try db.send("UPDATE outbox SET state = 'sent' WHERE id = ?", [id])
+    public func send(_ sql: String, _ arguments: [DatabaseValueConvertible]) throws {
+        changes = 0
+        try connection.send(translated(sql), arguments)
+    }
+
+    /// Reads the result of the write `send` sent, if any, and throws its error.
+    public func finishSent() throws {
+        try connection.finishSent()
+    }
+
     public func forEach(_ sql: String, _ arguments: [DatabaseValueConvertible], _ body: (Row) throws -> Void) throws {
         let result = try connection.execute(translated(sql), arguments)
         changes = result.changedRowCount

@@ -196,6 +196,35 @@ final class PostgresConnectionTests: XCTestCase {
         XCTAssertEqual(try db.first("SELECT count(*) AS n FROM pg_prepared_statements WHERE statement = $1", [everything])?.int("n"), 2)
     }
 
+    /// A statement sent without waiting: the next statement sees its rows; its error is thrown
+    /// by the next statement (or the transaction's end), as a plain error even for a unique
+    /// violation, and the transaction then keeps nothing.
+    func testASentStatementsRowsAndErrorsReachTheNextStatementAndAFailedOneKeepsNothing() throws {
+        try db.executeScript("CREATE TABLE item (id bigint PRIMARY KEY, name text NOT NULL)")
+        try db.send("INSERT INTO item(id, name) VALUES ($1, $2), ($3, $4)", [1, "ann", 2, "bob"])
+        XCTAssertEqual(try db.first("SELECT count(*) AS n FROM item")?.int64("n"), 2)
+
+        XCTAssertThrowsError(try db.inTransaction {
+            try db.send("INSERT INTO item(id, name) VALUES ($1, $2)", [3, "carol"])
+            try db.send("INSERT INTO item(id, name) VALUES ($1, $2)", [1, "again"])
+            _ = try db.first("SELECT 1 AS one")
+        }) { error in
+            let error = error as? PostgresError
+            XCTAssertEqual(error?.sqlState, "23505")
+            XCTAssertEqual(error?.kind, .other, "not taken for the unique violation of the statement that read it")
+            XCTAssertTrue(error?.description.contains("INSERT INTO item") == true, String(describing: error))
+        }
+        XCTAssertThrowsError(try db.inTransaction {
+            try db.send("INSERT INTO item(id, name) VALUES ($1, $2)", [2, "twice"])
+        }, "the transaction's end reads the last statement sent") { error in
+            XCTAssertEqual((error as? PostgresError)?.sqlState, "23505")
+        }
+        XCTAssertEqual(try db.query("SELECT name FROM item ORDER BY id").map { try $0.string("name") }, ["ann", "bob"])
+        try db.send("INSERT INTO item(id, name) VALUES ($1, $2)", [4, "dave"])
+        try db.finishSent()
+        XCTAssertEqual(try db.first("SELECT name FROM item WHERE id = 4")?.string("name"), "dave")
+    }
+
     func testABadConnectionStringFailsOnOneLineWithoutThePassword() throws {
         let server = try TestPostgres.server()
         let cases: [(connectionString: String, kind: StorageErrorKind, shows: String)] = [
