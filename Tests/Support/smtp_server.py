@@ -44,6 +44,7 @@ command; absent or empty: behave), one line "ACTION STAGE":
             421   answer "421 4.3.2 service shutting down" and close the connection
             451once  answer "451 4.3.0 try again later" once, keep the connection, and remove
                   DIR/misbehave (so the next attempt is accepted: a greylisting server)
+            endless  answer with 4 MiB of "250-" continuation lines and never end the reply
     STAGE   ehlo  the EHLO command, right after the greeting
             mail  MAIL FROM      rcpt  RCPT TO      data  the DATA command (before 354)
             dot   the end of the message (the final ".")
@@ -101,7 +102,7 @@ class Misbehaviour:
                 words = f.read().split()
         except FileNotFoundError:
             return None
-        if len(words) == 2 and words[1] == stage and words[0] in ("hang", "421", "451once"):
+        if len(words) == 2 and words[1] == stage and words[0] in ("hang", "421", "451once", "endless"):
             return words[0]
         return None
 
@@ -123,6 +124,13 @@ async def misbehave(server, action, misbehaviour=None):
             misbehaviour.clear()
         return TRY_LATER
     if action == "hang":
+        await asyncio.sleep(3600)
+        return None
+    if action == "endless":
+        # A reply that never ends: 4 MiB of "250-" continuation lines, then silence.
+        line = b"250-" + b"x" * 506 + b"\r\n"
+        for _ in range(8192):
+            server.transport.write(line)
         await asyncio.sleep(3600)
         return None
     # RFC 5321 section 3.8: a 421 reply means the server closes the channel. The close runs

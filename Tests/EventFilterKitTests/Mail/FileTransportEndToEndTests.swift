@@ -106,4 +106,47 @@ final class FileTransportEndToEndTests: XCTestCase {
             .filter { !$0.hasSuffix(".eml") }
         XCTAssertEqual(leftovers, [], "no temporary file is left")
     }
+
+    /// Batches overlap (one is written while the one before it syncs): when only the second
+    /// batch's `syncfs` fails, exactly that batch is deferred, and the batches before and after
+    /// it, synced, are recorded sent. The next run writes the deferred ones, once each.
+    func testOnlyTheBatchWhoseSyncFailsIsDeferredWhileTheOthersAreSent() throws {
+        let library = try syncLibrary("failsecondsync", """
+            #define _GNU_SOURCE
+            #include <dlfcn.h>
+            #include <errno.h>
+            static int calls;
+            int syncfs(int fd) {
+                if (__atomic_add_fetch(&calls, 1, __ATOMIC_SEQ_CST) == 2) { errno = EIO; return -1; }
+                int (*real)(int) = (int (*)(int))dlsym(RTLD_NEXT, "syncfs");
+                return real(fd);
+            }
+
+            """)
+        let now = "2026-05-04T10:00:00Z"
+        let root = try TestRoot()
+        for user in 1...30 {
+            try root.ok("user", "add", "user\(user)@example.com", now: now)
+            try root.ok("subscribe", "user\(user)@example.com", "2", now: now)
+        }
+        let events = (1...40).map { #"{"type":"ezpublish","params":{"node_id":"\#($0)","path":"/1/2/\#($0)/","name":"News \#($0)"}}"# }
+        try root.ok("event", "import", "-", now: now, stdin: events.joined(separator: "\n"))
+
+        let failing = try root.run(["run"], now: now, environment: ["LD_PRELOAD": library])
+        XCTAssertEqual(failing.status, 0, failing.stderr)
+        // 1,200 messages go in batches of 500, 500 and 200, in the order of their ids.
+        XCTAssertEqual(try root.scalar("SELECT count(*) FROM outbox"), 1_200)
+        let deferred = try root.scalar("SELECT count(*) FROM outbox WHERE state = 'deferred'")
+        XCTAssertEqual(deferred, 500, "the second batch, whose sync failed")
+        XCTAssertEqual(try root.scalar("SELECT count(*) FROM outbox WHERE state = 'sent'"), 700)
+        XCTAssertEqual(try root.scalar("""
+            SELECT count(*) FROM outbox WHERE state = 'deferred'
+              AND id > (SELECT min(id) + 499 FROM outbox) AND id <= (SELECT min(id) + 999 FROM outbox)
+            """), 500, "the deferred messages are the second batch's")
+        XCTAssertEqual(try root.scalar("SELECT count(*) FROM outbox WHERE state = 'deferred' AND last_error LIKE 'cannot sync%'"), 500)
+
+        XCTAssertEqual(try root.run(["run"], now: "2026-05-04T12:00:00Z").status, 0)
+        XCTAssertEqual(try root.scalar("SELECT count(*) FROM outbox WHERE state = 'sent'"), 1_200)
+        XCTAssertEqual(try root.mailFiles().count, 1_200)
+    }
 }

@@ -311,6 +311,7 @@ final class SMTPConnection: @unchecked Sendable {
         case .timedOut: (result, message) = (CURLE_OPERATION_TIMEDOUT, "")
         case .closed: (result, message) = (CURLE_RECV_ERROR, "the server closed the connection")
         case .failed(let code): (result, message) = (code, String(cString: curl_easy_strerror(code)))
+        case .replyTooLong: (result, message) = (CURLE_WEIRD_SERVER_REPLY, "the server's reply is longer than \(SMTPWire.replyLimit) bytes")
         }
         let attempt = SMTPAttempt(
             result: result, replyCode: 0, replyText: nil, stage: stage, connected: true, systemError: 0,

@@ -44,6 +44,22 @@ enum SMTPEnvelope {
         let domain = String(decoding: bytes[(at + 1)...], as: UTF8.self)
         guard let converted = ccurl_idn_to_ascii(domain) else { return bytes }
         defer { free(converted) }
-        return Array(bytes[...at]) + Array(String(cString: converted).utf8)
+        let ascii = Array(String(cString: converted).utf8)
+        // UTS #46 maps some characters to ASCII that means something in a command line
+        // (fullwidth ">" to ">", a no-break space to a space): only letters, digits, "-", "_"
+        // and "." are a host name; anything else would close the address early and add
+        // parameters to the command, so such a domain stays as it came.
+        guard ascii.allSatisfy({ isHostNameByte($0) }) else { return bytes }
+        return Array(bytes[...at]) + ascii
+    }
+
+    private static func isHostNameByte(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+             UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."):
+            return true
+        default:
+            return false
+        }
     }
 }

@@ -22,7 +22,15 @@ final class SMTPWire {
         case closed
         /// curl's send or receive failed (a reset connection, a TLS error).
         case failed(CURLcode)
+        /// The reply went on past ``replyLimit`` bytes.
+        case replyTooLong
     }
+
+    /// The most a reply may hold. RFC 5321 section 4.5.3.1.5 allows 512 octets a line, and the
+    /// replies read here (to MAIL, RCPT, DATA, ".", RSET, QUIT) have a line or a few; a server
+    /// whose reply never ends would otherwise fill the memory until the timeout (libcurl, which
+    /// read them before, gave up on a reply line longer than its buffer too).
+    static let replyLimit = 65_536
 
     private let handle: UnsafeMutableRawPointer
     let socket: curl_socket_t
@@ -87,6 +95,7 @@ final class SMTPWire {
             guard !line.isEmpty else { continue }
             if !lines.isEmpty { lines.append(0x0A) }
             lines.append(contentsOf: line)
+            guard lines.count <= Self.replyLimit else { throw .replyTooLong }
             if line.count < 4 || line[line.startIndex + 3] != UInt8(ascii: "-") {
                 return SMTPReply(lines: lines)
             }
@@ -119,6 +128,7 @@ final class SMTPWire {
         }
         if end == input.count {
             // A reply longer than the buffer: RFC 5321 allows 512 bytes a line, but many lines.
+            guard input.count < Self.replyLimit else { throw .replyTooLong }
             input.append(contentsOf: repeatElement(0, count: input.count))
         }
         while true {

@@ -182,8 +182,8 @@ public final class PostgresConnection {
     }
 
     /// Reads the result of the statement `send` sent, if any; throws its error. A unique
-    /// violation comes back as a plain error: whoever catches it catches it around another
-    /// statement, which did not cause it.
+    /// violation or a lost race comes back as a plain error: whoever catches it catches it
+    /// around another statement, which did not cause it.
     public func finishSent() throws {
         guard let sql = sentSQL else { return }
         sentSQL = nil
@@ -196,7 +196,9 @@ public final class PostgresConnection {
             }
             do {
                 _ = try check(result, sql: sql)
-            } catch let error as PostgresError where error.kind == .uniqueViolation {
+            } catch let error as PostgresError where error.kind == .uniqueViolation || error.kind == .retryable {
+                // A lost race (deadlock, serialization failure) too: a caller that runs its own
+                // statement again on a retryable error would go on as if this one had worked.
                 outcome = .failure(PostgresError(kind: .other, sqlState: error.sqlState, message: error.message,
                                                  detail: error.detail, constraint: error.constraint, sql: sql))
             } catch {

@@ -25,4 +25,19 @@ final class SMTPEnvelopeTests: XCTestCase {
         XCTAssertNil(SMTPEnvelope.problem(sender: "notify@example.com", recipient: "jürgen@bücher.example"))
         XCTAssertNil(SMTPEnvelope.problem(sender: "notify@example.com", recipient: "用户@例子.广告"))
     }
+
+    /// IDNA's compatibility mapping (UTS #46, as libidn2 applies it) turns some non-ASCII
+    /// characters into ASCII ones a command line gives meaning to: fullwidth ">" (U+FF1E) into
+    /// ">", small "<" (U+FE64) into "<", a no-break space into a space. Such a domain's "ASCII
+    /// form" would close the address early and add parameters of its own to RCPT TO; it stays
+    /// as it came (UTF-8, where none of these bytes can appear) instead.
+    func testADomainWhoseASCIIFormWouldCarryCommandSyntaxIsNotConverted() {
+        for address in ["ann@ex\u{FF1E}\u{00A0}NOTIFY=NEVER.example", "ann@a\u{FE64}b.example", "ann@b\u{00A0}c.example"] {
+            let wire = SMTPEnvelope.wireForm(of: address)
+            XCTAssertFalse(wire.contains { $0 == UInt8(ascii: "<") || $0 == UInt8(ascii: ">") || $0 <= 0x20 || $0 == 0x7F },
+                           "\(address.debugDescription) -> \(String(decoding: wire, as: UTF8.self).debugDescription)")
+            XCTAssertEqual(wire, Array(address.utf8))
+        }
+        XCTAssertEqual(String(decoding: SMTPEnvelope.wireForm(of: "ann@b\u{FC}cher.example"), as: UTF8.self), "ann@xn--bcher-kva.example")
+    }
 }

@@ -317,6 +317,28 @@ final class SMTPTransportTests: XCTestCase {
         XCTAssertEqual(nextRun[1], .queuedByTestServer)
     }
 
+    /// RFC 5321 section 4.5.3.1.5 bounds a reply line at 512 octets. A server that answers with
+    /// reply lines that never end (a broken or hostile one) must not make the client hold all it
+    /// sends until the timeout: past 64 KiB the reply is given up, the connection closed, and the
+    /// message stays queued (a temporary failure) while the next message tries a new connection.
+    func testAReplyThatNeverEndsIsGivenUpAt64KiBAndTheMessageStaysQueued() throws {
+        let server = try startServer()
+        let label = "smtp 127.0.0.1:\(server.port)"
+        for (stage, step) in [("mail", "waiting for the MAIL FROM reply"), ("dot", "waiting for the reply to the message")] {
+            try server.misbehave("endless \(stage)")
+            var configuration = server.configuration
+            configuration.timeout = 20
+            let started = Date()
+            let outcomes = try deliver([message(1, to: "one@example.org")], with: SMTPTransport(configuration: configuration))
+
+            XCTAssertEqual(outcomes[1], .temporaryFailure("\(label): connection lost \(step): the server's reply is longer than 65536 bytes"), stage)
+            XCTAssertLessThan(Date().timeIntervalSince(started), 10, "\(stage): given up at once, not after the 20 s timeout")
+        }
+        XCTAssertEqual(try server.received().count, 0)
+        try server.misbehave(nil)
+        XCTAssertEqual(try deliver([message(2, to: "two@example.org")], with: SMTPTransport(configuration: server.configuration)), [2: .queuedByTestServer])
+    }
+
     func testA421ReplyAtAnyStageSuspendsTheRun() throws {
         let server = try startServer()
         let label = "smtp 127.0.0.1:\(server.port)"

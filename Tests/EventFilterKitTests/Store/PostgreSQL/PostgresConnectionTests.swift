@@ -225,6 +225,25 @@ final class PostgresConnectionTests: XCTestCase {
         XCTAssertEqual(try db.first("SELECT name FROM item WHERE id = 4")?.string("name"), "dave")
     }
 
+    /// A sent statement that lost a race (deadlock, serialization failure) is not "retryable"
+    /// for whoever reads its error: that caller would run its own statement again and go on, and
+    /// the sent statement's write would be lost without a word.
+    func testASentStatementThatLostARaceIsAPlainErrorForTheStatementThatReadsIt() throws {
+        try db.executeScript("""
+            CREATE FUNCTION lose_a_race() RETURNS void LANGUAGE plpgsql AS $$
+            BEGIN RAISE EXCEPTION 'deadlock detected' USING ERRCODE = 'deadlock_detected'; END $$
+            """)
+        XCTAssertThrowsError(try db.execute("SELECT lose_a_race()")) { error in
+            XCTAssertEqual((error as? PostgresError)?.kind, .retryable, "run by itself, it is retryable")
+        }
+        try db.send("SELECT lose_a_race()", [])
+        XCTAssertThrowsError(try db.first("SELECT 1 AS one")) { error in
+            let error = error as? PostgresError
+            XCTAssertEqual(error?.sqlState, "40P01")
+            XCTAssertEqual(error?.kind, .other, "not taken for the statement that read it losing a race")
+        }
+    }
+
     func testABadConnectionStringFailsOnOneLineWithoutThePassword() throws {
         let server = try TestPostgres.server()
         let cases: [(connectionString: String, kind: StorageErrorKind, shows: String)] = [
