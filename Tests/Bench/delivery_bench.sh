@@ -40,7 +40,7 @@ ours() {  # connections|file -> prints "delivered seconds" of the delivery stage
         fixture_root "$root" Transport=SMTP TransportServer=127.0.0.1 "TransportPort=$PORT" "MaxConnections=$1"
     fi
     fixture_queue "$root" "$USERS"
-    "${PIN[@]}" "$EF" --root "$root" --now $now run --verbose | sed -nE 's/^delivered ([0-9]+), .* in ([0-9.]+) s$/\1 \2/p'
+    "${PIN[@]}" "$EF" --root "$root" --now $now run --verbose | sed -nE 's/^delivered ([0-9]+), .* in ([0-9.]+) s( \(CPU [^)]*\))?$/\1 \2/p'
 }
 source_rate() {  # sessions [-d] -> messages/second
     local start end

@@ -80,7 +80,7 @@ deliver() {  # [PREFIX...] -> "messages/s us-ours us-server" of one delivery of 
     local server0 line
     server0=$(server_cpu)
     line=$("$@" /usr/bin/time -f "%U %S" -o "$WORK/time" "$EF" --root "$ROOT" --now "$FIXTURE_NOW" run --verbose \
-        | sed -nE 's/^delivered ([0-9]+), .* in ([0-9.]+) s$/\1 \2/p')
+        | sed -nE 's/^delivered ([0-9]+), .* in ([0-9.]+) s( \(CPU [^)]*\))?$/\1 \2/p')
     sleep 0.2  # the backend's exit reaped by the postmaster
     read -r delivered seconds <<<"$line"
     [ "$delivered" = "$MESSAGES" ] || { echo "delivered $delivered of $MESSAGES" >&2; exit 1; }

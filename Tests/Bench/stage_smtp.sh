@@ -85,7 +85,7 @@ ours() {  # NAME -> "delivered seconds us-ours us-sink us-server": the run's del
     local sink0 server0 line cpu
     sink0=$(cpu_of $SINK); server0=$(server_cpu)
     line=$(/usr/bin/time -f "%U %S" -o "$WORK/time" "$EF" --root "$WORK/$1" --now 2026-05-04T10:00:00Z run --verbose \
-        | sed -nE 's/^delivered ([0-9]+), .* in ([0-9.]+) s$/\1 \2/p')
+        | sed -nE 's/^delivered ([0-9]+), .* in ([0-9.]+) s( \(CPU [^)]*\))?$/\1 \2/p')
     sleep 0.2  # the backend's exit reaped by the postmaster
     cpu=$(awk '{print $1 + $2}' "$WORK/time")
     echo "$line $(per_message 0 "$cpu") $(per_message "$sink0" "$(cpu_of $SINK)") $(per_message "$server0" "$(server_cpu)")"
