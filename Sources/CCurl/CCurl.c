@@ -6,16 +6,8 @@ CURLcode ccurl_set_long(CURL *handle, CURLoption option, long value) {
 CURLcode ccurl_set_string(CURL *handle, CURLoption option, const char *value) {
     return curl_easy_setopt(handle, option, value);
 }
-CURLcode ccurl_set_slist(CURL *handle, CURLoption option, struct curl_slist *list) {
-    return curl_easy_setopt(handle, option, list);
-}
 CURLcode ccurl_set_pointer(CURL *handle, CURLoption option, void *pointer) {
     return curl_easy_setopt(handle, option, pointer);
-}
-CURLcode ccurl_set_readfunction(CURL *handle, ccurl_read_cb callback, void *userdata) {
-    CURLcode rc = curl_easy_setopt(handle, CURLOPT_READFUNCTION, callback);
-    if (rc != CURLE_OK) return rc;
-    return curl_easy_setopt(handle, CURLOPT_READDATA, userdata);
 }
 CURLcode ccurl_set_debugfunction(CURL *handle, ccurl_debug_cb callback, void *userdata) {
     CURLcode rc = curl_easy_setopt(handle, CURLOPT_DEBUGFUNCTION, callback);

@@ -22,14 +22,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-// Every libcurl function this file forwards; the pointer types come from the header's declarations.
+// Every libcurl function this file forwards, and the URL functions ccurl_idn_to_ascii calls
+// directly; the pointer types come from the header's declarations.
 #define CCURL_FUNCTIONS(X) \
     X(curl_global_init) X(curl_global_cleanup) X(curl_version) \
     X(curl_easy_init) X(curl_easy_cleanup) X(curl_easy_reset) X(curl_easy_perform) \
     X(curl_easy_setopt) X(curl_easy_getinfo) X(curl_easy_strerror) X(curl_easy_pause) \
     X(curl_easy_send) X(curl_easy_recv) \
     X(curl_url) X(curl_url_cleanup) X(curl_url_set) X(curl_url_get) X(curl_free) \
-    X(curl_slist_append) X(curl_slist_free_all) \
     X(curl_multi_init) X(curl_multi_cleanup) X(curl_multi_add_handle) X(curl_multi_remove_handle) \
     X(curl_multi_perform) X(curl_multi_poll) X(curl_multi_wait) X(curl_multi_wakeup) \
     X(curl_multi_timeout) X(curl_multi_info_read) X(curl_multi_setopt) X(curl_multi_strerror)
@@ -96,18 +96,6 @@ CURLcode curl_easy_recv(CURL *curl, void *buffer, size_t length, size_t *receive
     require();
     return real.curl_easy_recv(curl, buffer, length, received);
 }
-
-CURLU *curl_url(void) { require(); return real.curl_url(); }
-void curl_url_cleanup(CURLU *url) { require(); real.curl_url_cleanup(url); }
-CURLUcode curl_url_set(CURLU *url, CURLUPart part, const char *content, unsigned int flags) {
-    require();
-    return real.curl_url_set(url, part, content, flags);
-}
-CURLUcode curl_url_get(CURLU *url, CURLUPart part, char **content, unsigned int flags) {
-    require();
-    return real.curl_url_get(url, part, content, flags);
-}
-void curl_free(void *pointer) { require(); real.curl_free(pointer); }
 
 // A mail domain in Unicode ("b\u00fccher.example") to its ASCII form ("xn--bcher-kva.example").
 // When libcurl sent the envelope itself it converted the domain this way; now that the transport
@@ -177,12 +165,6 @@ CURLcode curl_easy_getinfo(CURL *curl, CURLINFO info, ...) {
     va_end(argument);
     return result;
 }
-
-struct curl_slist *curl_slist_append(struct curl_slist *list, const char *data) {
-    require();
-    return real.curl_slist_append(list, data);
-}
-void curl_slist_free_all(struct curl_slist *list) { require(); real.curl_slist_free_all(list); }
 
 CURLM *curl_multi_init(void) { require(); return real.curl_multi_init(); }
 CURLMcode curl_multi_cleanup(CURLM *multi) { require(); return real.curl_multi_cleanup(multi); }

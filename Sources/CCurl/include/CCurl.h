@@ -8,25 +8,23 @@
 /// before any other curl function.
 const char *ccurl_load(void);
 
-/// Swift cannot call the variadic curl_easy_setopt / curl_easy_getinfo; these typed
-/// wrappers are the only C the SMTP transport needs.
-typedef size_t (*ccurl_read_cb)(char *buffer, size_t size, size_t nitems, void *userdata);
-/// Same shape as curl_debug_callback; the SMTP transport uses it to keep the server's last reply line.
+/// Same shape as curl_debug_callback; the SMTP transport uses it to keep the server's last reply
+/// line and the keywords of its EHLO reply while curl opens the connection.
 typedef int (*ccurl_debug_cb)(CURL *handle, curl_infotype type, char *data, size_t size, void *userdata);
 
+/// Swift cannot call the variadic curl_easy_setopt / curl_easy_getinfo; these typed
+/// wrappers are the only C the SMTP transport needs.
 CURLcode ccurl_set_long(CURL *handle, CURLoption option, long value);
 CURLcode ccurl_set_string(CURL *handle, CURLoption option, const char *value);
-CURLcode ccurl_set_slist(CURL *handle, CURLoption option, struct curl_slist *list);
 CURLcode ccurl_set_pointer(CURL *handle, CURLoption option, void *pointer);
-CURLcode ccurl_set_readfunction(CURL *handle, ccurl_read_cb callback, void *userdata);
 /// Sets CURLOPT_DEBUGFUNCTION and CURLOPT_DEBUGDATA; curl calls it only while CURLOPT_VERBOSE is 1.
 CURLcode ccurl_set_debugfunction(CURL *handle, ccurl_debug_cb callback, void *userdata);
 /// curl_multi_setopt for long-valued options (CURLMOPT_MAXCONNECTS, …).
 CURLMcode ccurl_multi_set_long(CURLM *multi, CURLMoption option, long value);
 CURLcode ccurl_get_long(CURL *handle, CURLINFO info, long *value);
 CURLcode ccurl_get_double(CURL *handle, CURLINFO info, double *value);
-/// CURLINFO_ACTIVESOCKET: the socket of the handle's last connection while curl keeps it open,
-/// else CURL_SOCKET_BAD. Only valid while the handle is still in its multi handle.
+/// CURLINFO_ACTIVESOCKET: the socket of the connection the handle opened (CURLOPT_CONNECT_ONLY)
+/// while it is open, else CURL_SOCKET_BAD.
 CURLcode ccurl_get_socket(CURL *handle, curl_socket_t *value);
 /// The ASCII form of a mail domain that is not ASCII ("xn--bcher-kva.example" for
 /// "b\u00fccher.example"), converted by libcurl's URL parser (CURLU_PUNYCODE) as libcurl
