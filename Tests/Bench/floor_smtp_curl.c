@@ -1,15 +1,15 @@
 /* The libcurl floor of Tests/Bench/stage_smtp.sh: what libcurl alone costs to send the messages
  * over SMTP, with nothing of ours around it (no store, no composing, no window, no records).
- * SMTP and its TLS go through libcurl in eventfilter, so this is the best any program built that
- * way can do: CONNECTIONS threads, each with one easy handle reused for every message it sends (the
- * connection stays open between transfers, no QUIT until the end), each message an upload through
- * a read callback with MAIL FROM and one RCPT TO, as the SMTP transport sets them.
+ * It is how eventfilter's SMTP transport sent before it spoke the mail transaction itself over the
+ * connection libcurl opens: CONNECTIONS threads, each with one easy handle reused for every message
+ * it sends (the connection stays open between transfers, no QUIT until the end), each message an
+ * upload through a read callback with MAIL FROM and one RCPT TO, as that transport set them.
  *
  *   floor_smtp_curl URL CONNECTIONS MESSAGES SIZE [debug] [header] [buffer=BYTES]
  *       URL          smtp://127.0.0.1:PORT
  *       SIZE         bytes of each message (header and body lines of at most 78 characters, CRLF)
  *       debug        also CURLOPT_VERBOSE with a debug callback that looks at each line (as the
- *                    transport does, to quote the server's reply); without it, none
+ *                    transport did, to quote the server's reply); without it, none
  *       header       also CURLOPT_HEADERFUNCTION, which libcurl calls with every reply line
  *       buffer=BYTES CURLOPT_UPLOAD_BUFFERSIZE (default: libcurl's own, 64 KiB)
  *   prints "SECONDS CPU_SECONDS FAILED": wall seconds of the sending, CPU (user + system, every

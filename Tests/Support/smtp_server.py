@@ -91,7 +91,7 @@ class Counter:
 
 
 class Misbehaviour:
-    """What DIR/misbehave asks for at a stage: None (behave), "hang", "421" or "451once"."""
+    """What DIR/misbehave asks for at a stage: None (behave), "hang", "421", "451once" or "endless"."""
 
     def __init__(self, path):
         self.path = path
@@ -117,8 +117,9 @@ TRY_LATER = "451 4.3.0 try again later"
 
 
 async def misbehave(server, action, misbehaviour=None):
-    """Hangs (the client's disconnect cancels the wait), answers 421 and hangs up, or answers 451
-    once. Returns the reply to send, or None when the command must not be answered."""
+    """Hangs (the client's disconnect cancels the wait), answers 421 and hangs up, answers 451
+    once, or starts a reply that never ends. Returns the reply to send, or None when the command
+    must not be answered."""
     if action == "451once":
         if misbehaviour is not None:
             misbehaviour.clear()

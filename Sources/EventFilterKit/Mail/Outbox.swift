@@ -136,7 +136,7 @@ public struct Outbox {
                 if !recordsBeside, let previous = syncing.popLast() { try settle(previous) }
                 syncing.append((started, batch.map { (id: $0.id, createdAt: $0.createdAt, attempts: $0.attempts) }))
             } else if transport.redeliveryIsIdempotent {
-                // Delivering again is harmless (the file transport rewrites the same file), so the
+                // Delivering again is harmless (as the file transport rewrites the same file), so the
                 // transport works with no lock held, however slow its disk, and the batch's
                 // outcomes commit together afterwards in one short transaction. A crash in between
                 // only delivers the batch again.

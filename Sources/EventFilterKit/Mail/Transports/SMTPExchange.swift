@@ -40,9 +40,10 @@ final class SMTPExchange {
             closing = true
             return
         }
-        // AUTH continuation lines are base64 and cannot contain a space; only a real MAIL or
-        // QUIT ends the authentication stage.
-        if stage == .authentication && next != .sender && next != .quit { return }
+        // AUTH continuation lines are base64 and may spell a command word ("DATA"); curl sends
+        // nothing after AUTH but its QUIT (CONNECT_ONLY: the mail transaction is ours), handled
+        // above, so no line ends the authentication stage.
+        if stage == .authentication { return }
         if next == .hello { capabilities = SMTPCapabilities() }
         stage = next
     }

@@ -7,8 +7,9 @@ enum SMTPStage: Sendable, Equatable {
     /// The stage a client command line starts, or nil for lines that start none
     /// (AUTH continuation lines, the end-of-data dot).
     init?(commandLine line: UnsafeRawBufferPointer) {
-        // The command word, upper-cased, packed into an integer: curl sends three or four
-        // command lines per message, and this runs for each, so it allocates nothing.
+        // The command word, upper-cased, packed into an integer: this runs for each command line
+        // curl sends while it opens a connection (EHLO, STARTTLS, AUTH and its continuations),
+        // inside its debug callback, so it allocates nothing.
         var word: UInt64 = 0
         var length = 0
         for byte in line.prefix(9) {

@@ -63,7 +63,8 @@ public final class SMTPTransport: MailTransport {
     /// e.g. "connection refused"), or nil while the server is being tried.
     public var suspendedReason: String? { server.suspendedReason }
 
-    /// Messages handed to libcurl so far, each one a conversation with the server.
+    /// Messages whose attempt has started so far (a mail transaction with the server, on a
+    /// connection opened for it when none was open).
     var transfersStarted: Int { server.transfersStarted }
 
     /// How many messages may be in the server's hands (final "." sent) before their outcome is

@@ -472,9 +472,9 @@ final class SMTPTransportTests: XCTestCase {
         XCTAssertEqual(try server.count("commands-in-one-read"), 0, "no command sent before the previous reply")
     }
 
-    /// A connection hands curl the envelope sender again only when it changes, and "changes"
-    /// is byte for byte: one address spelt in two Unicode normal forms is equal as a Swift string,
-    /// yet each message must leave with the sender it was queued with.
+    /// Each MAIL FROM carries the bytes of the sender its message was queued with: one address
+    /// spelt in two Unicode normal forms is equal as a Swift string, yet each message leaves with
+    /// its own, on the one connection.
     func testEachMessageLeavesWithItsOwnSendersBytes() throws {
         let server = try startServer(smtpUTF8: true)
         let transport = try SMTPTransport(configuration: server.configuration)
