@@ -98,11 +98,7 @@ public struct Outbox {
                 for outcome in outcomes { report.count(outcome.disposition, changed: true) }
                 return
             }
-            var changed: [Bool] = []
-            try retryingWhileBusy("the outcomes of \(outcomes.count) delivered messages could not be recorded") {
-                changed = try store.recordGroupSent(outcomes, now: now)  // sent at once, nothing left to settle
-            }
-            for (outcome, changed) in zip(outcomes, changed) { report.count(outcome.disposition, changed: changed) }
+            try recordTogether(outcomes, now: now, into: &report)
         }
         while true {
             // Sizes first (no message is read for them), then the messages that fit.
@@ -143,11 +139,7 @@ public struct Outbox {
                 var outcomes: [(id: Int64, disposition: OutboxDisposition)] = []
                 outcomes.reserveCapacity(messages.count)
                 try transport.deliver(messages) { message, outcome in outcomes.append((message.id, decide(message, outcome))) }
-                var changed: [Bool] = []
-                try retryingWhileBusy("the outcomes of \(outcomes.count) delivered messages could not be recorded") {
-                    changed = try store.recordGroupSent(outcomes, now: now)  // sent at once, nothing left to settle
-                }
-                for (outcome, changed) in zip(outcomes, changed) { report.count(outcome.disposition, changed: changed) }
+                try recordTogether(outcomes, now: now, into: &report)
             } else {
                 // Each group of outcomes the transport hands over commits before the transport
                 // may let more messages be accepted (it bounds how many wait, see MailTransport).
@@ -169,6 +161,18 @@ public struct Outbox {
         while !syncing.isEmpty { try settle(syncing.removeFirst()) }
         try store.finishRecording()
         return report
+    }
+
+    /// Records the outcomes of a batch that is durable as a whole before any of it is reported
+    /// (an idempotent transport's) in one transaction, again while the store is busy, and counts
+    /// them. Acceptances are marked sent at once: nothing is left to settle.
+    private func recordTogether(_ outcomes: [(id: Int64, disposition: OutboxDisposition)], now: Int64,
+                                into report: inout DeliveryReport) throws {
+        var changed: [Bool] = []
+        try retryingWhileBusy("the outcomes of \(outcomes.count) delivered messages could not be recorded") {
+            changed = try store.recordGroupSent(outcomes, now: now)
+        }
+        for (outcome, changed) in zip(outcomes, changed) { report.count(outcome.disposition, changed: changed) }
     }
 
     /// How long delivery keeps trying to record an outcome while another process holds the write
