@@ -147,15 +147,21 @@ public final class PostgresConnection {
         if preparedStatements[sql] == nil, runOnce.insert(sql).inserted {
             return try executeUnnamed(sql, parameters)
         }
-        let statement = try prepared(sql)
-        guard parameters.count == statement.parameterCount else {
-            throw PostgresError(message: "expected \(statement.parameterCount) parameters, got \(parameters.count)", sql: sql)
-        }
-        let values = try PostgresParameters(parameters, sql: sql)
+        let (statement, values) = try bound(sql, parameters)
         let result = values.withUnsafeArguments { values, lengths, formats in
             PQexecPrepared(handle, statement.name, Int32(parameters.count), values, lengths, formats, 0)
         }
         return try check(result, sql: sql)
+    }
+
+    /// `sql` prepared (once per connection) and `parameters` converted for it, after checking
+    /// that they are as many as the statement uses.
+    private func bound(_ sql: String, _ parameters: [DatabaseValueConvertible]) throws -> (PreparedStatement, PostgresParameters) {
+        let statement = try prepared(sql)
+        guard parameters.count == statement.parameterCount else {
+            throw PostgresError(message: "expected \(statement.parameterCount) parameters, got \(parameters.count)", sql: sql)
+        }
+        return (statement, try PostgresParameters(parameters, sql: sql))
     }
 
     /// Sends one statement (prepared first, if it is not yet) and returns without waiting for
@@ -168,11 +174,7 @@ public final class PostgresConnection {
     ///     try db.execute("UPDATE item SET seen = true")   // reads the insert's result first
     public func send(_ sql: String, _ parameters: [DatabaseValueConvertible]) throws {
         try finishSent()
-        let statement = try prepared(sql)
-        guard parameters.count == statement.parameterCount else {
-            throw PostgresError(message: "expected \(statement.parameterCount) parameters, got \(parameters.count)", sql: sql)
-        }
-        let values = try PostgresParameters(parameters, sql: sql)
+        let (statement, values) = try bound(sql, parameters)
         // libpq copies the values into its output buffer before this returns.
         let sent = values.withUnsafeArguments { values, lengths, formats in
             PQsendQueryPrepared(handle, statement.name, Int32(parameters.count), values, lengths, formats, 0)
