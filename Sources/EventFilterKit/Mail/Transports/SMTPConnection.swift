@@ -59,9 +59,6 @@ final class SMTPConnection: @unchecked Sendable {
     private static let quit: [UInt8] = Array("QUIT\r\n".utf8)
 
     init(configuration: SMTPConfiguration) throws(SMTPConfigurationError) {
-        guard Self.libraryReady else {
-            throw SMTPConfigurationError(message: "smtp \(configuration.serverLabel): libcurl could not be initialised")
-        }
         self.configuration = configuration
         self.classifier = SMTPFailureClassifier(configuration: configuration)
         errorBuffer = .allocate(capacity: Int(CURL_ERROR_SIZE))
@@ -77,7 +74,7 @@ final class SMTPConnection: @unchecked Sendable {
     }
 
     private func openHandle() throws(SMTPConfigurationError) {
-        guard let handle = curl_easy_init() else {
+        guard Self.libraryReady, let handle = curl_easy_init() else {
             throw SMTPConfigurationError(message: "smtp \(configuration.serverLabel): libcurl could not be initialised")
         }
         self.handle = handle
@@ -191,7 +188,7 @@ final class SMTPConnection: @unchecked Sendable {
                 // Its queue id is what the server's log is searched for.
                 return .finished(SMTPVerdict(outcome: .accepted(reply.oneLine), sessionFailure: nil, sessionWorked: true), holdsSlot: holdsSlot)
             }
-            if reply.code == 421 || !(400...599).contains(reply.code) { hangUp() }
+            if Self.endsConnection(reply) { hangUp() }
             return .finished(refused(reply, at: .endOfData, sender: message.sender), holdsSlot: holdsSlot)
         } catch {
             hangUp()
@@ -221,9 +218,15 @@ final class SMTPConnection: @unchecked Sendable {
             if !pipelining && refusal != nil { break }
         }
         guard let refusal else { return nil }
-        let closing = refusal.reply.code == 421 || !(400...599).contains(refusal.reply.code)
-        if closing || inData || !resetTransaction(on: wire, until: deadline) { hangUp() }
+        if Self.endsConnection(refusal.reply) || inData || !resetTransaction(on: wire, until: deadline) { hangUp() }
         return refused(refusal.reply, at: refusal.stage, sender: message.sender)
+    }
+
+    /// A reply after which the connection cannot carry another message: 421, the server closing
+    /// it (RFC 5321 section 3.8), or one that is no refusal (not 4xx or 5xx) where a refusal or
+    /// an acceptance was due, which leaves the conversation's state unknown.
+    private static func endsConnection(_ reply: SMTPReply) -> Bool {
+        reply.code == 421 || !(400...599).contains(reply.code)
     }
 
     /// The three command lines of a message's envelope. SIZE= lets a server refuse an oversized
