@@ -65,8 +65,7 @@ final class SMTPExchange {
             }
             reply.append(contentsOf: line)
             if stage == .hello { capabilities.note(line: line) }
-            // "250-..." continues a multi-line reply, "250 ..." ends it.
-            replyComplete = line.count < 4 || line[line.startIndex + 3] != UInt8(ascii: "-")
+            replyComplete = SMTPReply.endsReply(line)
             heardServer = true
         }
     }

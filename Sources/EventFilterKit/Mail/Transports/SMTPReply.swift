@@ -18,6 +18,12 @@ struct SMTPReply {
         self.code = lines.count >= 3 ? code : 0
     }
 
+    /// Whether `line` (CR and LF stripped) is a reply's last: "250 ..." ends it, "250-..."
+    /// continues it (RFC 5321 section 4.2.1).
+    static func endsReply<Line: Collection>(_ line: Line) -> Bool where Line.Element == UInt8 {
+        line.count < 4 || line[line.index(line.startIndex, offsetBy: 3)] != UInt8(ascii: "-")
+    }
+
     /// 2xx: the command worked.
     var isPositive: Bool { (200...299).contains(code) }
 

@@ -96,9 +96,7 @@ final class SMTPWire {
             if !lines.isEmpty { lines.append(0x0A) }
             lines.append(contentsOf: line)
             guard lines.count <= Self.replyLimit else { throw .replyTooLong }
-            if line.count < 4 || line[line.startIndex + 3] != UInt8(ascii: "-") {
-                return SMTPReply(lines: lines)
-            }
+            if SMTPReply.endsReply(line) { return SMTPReply(lines: lines) }
         }
     }
 
