@@ -31,7 +31,8 @@ public final class Filter {
         public init() {}
 
         /// The reports of runs that worked side by side (`run --workers N`) as one: counts added,
-        /// each problem once, and the seconds of the slowest, since they ran at the same time.
+        /// each problem once, the seconds of the slowest, since they ran at the same time, and
+        /// the CPU times added, since each worker is a process of its own.
         public static func combined(_ reports: [Report]) -> Report {
             var total = Report()
             var seen = Set<String>()
@@ -47,10 +48,8 @@ public final class Filter {
                 total.delivery.failed += report.delivery.failed
                 total.filterSeconds = max(total.filterSeconds, report.filterSeconds)
                 total.deliverySeconds = max(total.deliverySeconds, report.deliverySeconds)
-                total.filterCPU = ProcessCPUTime(user: total.filterCPU.user + report.filterCPU.user,
-                                                 system: total.filterCPU.system + report.filterCPU.system)
-                total.deliveryCPU = ProcessCPUTime(user: total.deliveryCPU.user + report.deliveryCPU.user,
-                                                   system: total.deliveryCPU.system + report.deliveryCPU.system)
+                total.filterCPU = total.filterCPU + report.filterCPU
+                total.deliveryCPU = total.deliveryCPU + report.deliveryCPU
             }
             return total
         }

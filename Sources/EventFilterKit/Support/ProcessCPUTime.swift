@@ -24,6 +24,10 @@ public struct ProcessCPUTime: Sendable, Equatable, Codable {
         return ProcessCPUTime(user: seconds(usage.ru_utime), system: seconds(usage.ru_stime))
     }
 
+    public static func + (left: ProcessCPUTime, right: ProcessCPUTime) -> ProcessCPUTime {
+        ProcessCPUTime(user: left.user + right.user, system: left.system + right.system)
+    }
+
     public static func - (left: ProcessCPUTime, right: ProcessCPUTime) -> ProcessCPUTime {
         ProcessCPUTime(user: left.user - right.user, system: left.system - right.system)
     }
