@@ -26,7 +26,12 @@ public final class FileTransport: MailTransport {
     /// Runs the batches' syncs one after another, in the order they were started.
     private let syncs = DispatchQueue(label: "eventfilter file transport syncs")
 
-    /// A batch whose files are written and whose sync runs on the transport's thread.
+    /// A batch whose files are written and whose sync runs on the transport's thread; its
+    /// outcomes are known once that sync returned.
+    ///
+    ///     let pending = transport.start(messages)   // returns once the files are written
+    ///     writeNextBatch()                          // meanwhile the disk syncs this one
+    ///     for (message, outcome) in zip(messages, pending.finish()) { record(message, outcome) }
     public final class PendingBatch: @unchecked Sendable {
         /// One per message, in the batch's order; nil while it waits for the sync.
         private var outcomes: [DeliveryOutcome?]
