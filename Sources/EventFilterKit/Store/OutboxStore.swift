@@ -240,19 +240,8 @@ extension Store {
             let (accepted, changed) = try recordingAllButAcceptances(dispositions, now: now)
             // 400 rows of 2 values and the time twice stay under SQLite's oldest limit of 999.
             for rows in accepted.slices(of: 400) {
-                let values = Self.placeholders(rows: rows.count, "(CAST(? AS BIGINT), ?)")
-                var arguments: [DatabaseValueConvertible] = []
-                arguments.reserveCapacity(rows.count * 2 + 2)
-                for row in rows { arguments += [row.id, row.reply] }
-                arguments += [now, now]
-                // As the settling does: an acceptance always counts (the message has left), and
-                // the IN names the rows by id so SQLite's planner does not scan the outbox.
-                try db.execute("""
-                    WITH settled(id, reply) AS (VALUES \(values))
-                    UPDATE outbox SET state = 'sent', attempts = attempts + 1, last_error = settled.reply,
-                        sent_at = ?, last_attempt_at = ?
-                    FROM settled WHERE outbox.id = settled.id AND outbox.id IN (SELECT id FROM settled)
-                    """, arguments)
+                let (sql, arguments) = Self.markingSent(rows, now: now)
+                try db.execute(sql, arguments)
             }
             return changed
         }
@@ -272,23 +261,31 @@ extension Store {
     ///     try store.finishRecording()
     func recordSentWithoutWaiting(_ accepted: [(id: Int64, reply: String)], now: Int64) throws {
         for rows in accepted.slices(of: 1_000) {
-            let values = Self.placeholders(rows: rows.count, "(CAST(? AS BIGINT), ?)")
-            var arguments: [DatabaseValueConvertible] = []
-            arguments.reserveCapacity(rows.count * 2 + 2)
-            for row in rows { arguments += [row.id, row.reply] }
-            arguments += [now, now]
-            let sql = """
-                WITH settled(id, reply) AS (VALUES \(values))
-                UPDATE outbox SET state = 'sent', attempts = attempts + 1, last_error = settled.reply,
-                    sent_at = ?, last_attempt_at = ?
-                FROM settled WHERE outbox.id = settled.id AND outbox.id IN (SELECT id FROM settled)
-                """
+            let (sql, arguments) = Self.markingSent(rows, now: now)
             if let postgres = db as? PostgresDatabase {
                 try postgres.send(sql, arguments)
             } else {
                 try db.execute(sql, arguments)
             }
         }
+    }
+
+    /// One statement marking `rows` sent with the transport's reply, as the settling does: an
+    /// acceptance always counts (the message has left), and the IN names the rows by id so
+    /// SQLite's planner does not scan the outbox.
+    private static func markingSent(_ rows: ArraySlice<(id: Int64, reply: String)>, now: Int64) -> (String, [DatabaseValueConvertible]) {
+        let values = placeholders(rows: rows.count, "(CAST(? AS BIGINT), ?)")
+        var arguments: [DatabaseValueConvertible] = []
+        arguments.reserveCapacity(rows.count * 2 + 2)
+        for row in rows { arguments += [row.id, row.reply] }
+        arguments += [now, now]
+        let sql = """
+            WITH settled(id, reply) AS (VALUES \(values))
+            UPDATE outbox SET state = 'sent', attempts = attempts + 1, last_error = settled.reply,
+                sent_at = ?, last_attempt_at = ?
+            FROM settled WHERE outbox.id = settled.id AND outbox.id IN (SELECT id FROM settled)
+            """
+        return (sql, arguments)
     }
 
     /// Waits for the statement `recordSentWithoutWaiting` sent last, if any, and throws its error.
