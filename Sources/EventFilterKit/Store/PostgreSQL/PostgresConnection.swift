@@ -148,10 +148,7 @@ public final class PostgresConnection {
             return try executeUnnamed(sql, parameters)
         }
         let statement = try prepared(sql)
-        guard parameters.count == statement.parameterCount else {
-            throw PostgresError(message: "expected \(statement.parameterCount) parameters, got \(parameters.count)", sql: sql)
-        }
-        let values = try PostgresParameters(parameters, sql: sql)
+        let values = try bind(parameters, to: statement, sql: sql)
         let result = values.withUnsafeArguments { values, lengths, formats in
             PQexecPrepared(handle, statement.name, Int32(parameters.count), values, lengths, formats, 0)
         }
@@ -169,10 +166,7 @@ public final class PostgresConnection {
     public func send(_ sql: String, _ parameters: [DatabaseValueConvertible]) throws {
         try finishSent()
         let statement = try prepared(sql)
-        guard parameters.count == statement.parameterCount else {
-            throw PostgresError(message: "expected \(statement.parameterCount) parameters, got \(parameters.count)", sql: sql)
-        }
-        let values = try PostgresParameters(parameters, sql: sql)
+        let values = try bind(parameters, to: statement, sql: sql)
         // libpq copies the values into its output buffer before this returns.
         let sent = values.withUnsafeArguments { values, lengths, formats in
             PQsendQueryPrepared(handle, statement.name, Int32(parameters.count), values, lengths, formats, 0)
@@ -282,6 +276,15 @@ public final class PostgresConnection {
     public func executeScript(_ sql: String) throws {
         try finishSent()
         _ = try check(PQexec(handle, sql), sql: sql)
+    }
+
+    /// `parameters` as libpq takes them for `statement`; refused, naming both numbers, when
+    /// their number is not the statement's.
+    private func bind(_ parameters: [DatabaseValueConvertible], to statement: PreparedStatement, sql: String) throws -> PostgresParameters {
+        guard parameters.count == statement.parameterCount else {
+            throw PostgresError(message: "expected \(statement.parameterCount) parameters, got \(parameters.count)", sql: sql)
+        }
+        return try PostgresParameters(parameters, sql: sql)
     }
 
     private func prepared(_ sql: String) throws -> PreparedStatement {
