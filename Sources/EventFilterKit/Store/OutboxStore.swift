@@ -240,8 +240,8 @@ extension Store {
             let (accepted, changed) = try recordingAllButAcceptances(dispositions, now: now)
             // 400 rows of 2 values and the time twice stay under SQLite's oldest limit of 999.
             for rows in accepted.slices(of: 400) {
-                let update = Self.markingSent(rows, now: now)
-                try db.execute(update.sql, update.arguments)
+                let (sql, arguments) = Self.markingSent(rows, now: now)
+                try db.execute(sql, arguments)
             }
             return changed
         }
@@ -261,20 +261,19 @@ extension Store {
     ///     try store.finishRecording()
     func recordSentWithoutWaiting(_ accepted: [(id: Int64, reply: String)], now: Int64) throws {
         for rows in accepted.slices(of: 1_000) {
-            let update = Self.markingSent(rows, now: now)
+            let (sql, arguments) = Self.markingSent(rows, now: now)
             if let postgres = db as? PostgresDatabase {
-                try postgres.send(update.sql, update.arguments)
+                try postgres.send(sql, arguments)
             } else {
-                try db.execute(update.sql, update.arguments)
+                try db.execute(sql, arguments)
             }
         }
     }
 
-    /// The one statement that marks `rows` sent, each with its transport's reply, and its
-    /// arguments. As the settling does: an acceptance always counts (the message has left), and
-    /// the IN names the rows by id so SQLite's planner does not scan the outbox.
-    private static func markingSent(_ rows: ArraySlice<(id: Int64, reply: String)>,
-                                    now: Int64) -> (sql: String, arguments: [DatabaseValueConvertible]) {
+    /// One statement marking `rows` sent with the transport's reply, as the settling does: an
+    /// acceptance always counts (the message has left), and the IN names the rows by id so
+    /// SQLite's planner does not scan the outbox.
+    private static func markingSent(_ rows: ArraySlice<(id: Int64, reply: String)>, now: Int64) -> (String, [DatabaseValueConvertible]) {
         let values = placeholders(rows: rows.count, "(CAST(? AS BIGINT), ?)")
         var arguments: [DatabaseValueConvertible] = []
         arguments.reserveCapacity(rows.count * 2 + 2)

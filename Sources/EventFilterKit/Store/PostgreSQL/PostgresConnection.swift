@@ -147,21 +147,12 @@ public final class PostgresConnection {
         if preparedStatements[sql] == nil, runOnce.insert(sql).inserted {
             return try executeUnnamed(sql, parameters)
         }
-        let (statement, values) = try bound(sql, parameters)
+        let statement = try prepared(sql)
+        let values = try bind(parameters, to: statement, sql: sql)
         let result = values.withUnsafeArguments { values, lengths, formats in
             PQexecPrepared(handle, statement.name, Int32(parameters.count), values, lengths, formats, 0)
         }
         return try check(result, sql: sql)
-    }
-
-    /// `sql` prepared (once per connection) and `parameters` converted for it, after checking
-    /// that they are as many as the statement uses.
-    private func bound(_ sql: String, _ parameters: [DatabaseValueConvertible]) throws -> (PreparedStatement, PostgresParameters) {
-        let statement = try prepared(sql)
-        guard parameters.count == statement.parameterCount else {
-            throw PostgresError(message: "expected \(statement.parameterCount) parameters, got \(parameters.count)", sql: sql)
-        }
-        return (statement, try PostgresParameters(parameters, sql: sql))
     }
 
     /// Sends one statement (prepared first, if it is not yet) and returns without waiting for
@@ -174,7 +165,8 @@ public final class PostgresConnection {
     ///     try db.execute("UPDATE item SET seen = true")   // reads the insert's result first
     public func send(_ sql: String, _ parameters: [DatabaseValueConvertible]) throws {
         try finishSent()
-        let (statement, values) = try bound(sql, parameters)
+        let statement = try prepared(sql)
+        let values = try bind(parameters, to: statement, sql: sql)
         // libpq copies the values into its output buffer before this returns.
         let sent = values.withUnsafeArguments { values, lengths, formats in
             PQsendQueryPrepared(handle, statement.name, Int32(parameters.count), values, lengths, formats, 0)
@@ -284,6 +276,15 @@ public final class PostgresConnection {
     public func executeScript(_ sql: String) throws {
         try finishSent()
         _ = try check(PQexec(handle, sql), sql: sql)
+    }
+
+    /// `parameters` as libpq takes them for `statement`; refused, naming both numbers, when
+    /// their number is not the statement's.
+    private func bind(_ parameters: [DatabaseValueConvertible], to statement: PreparedStatement, sql: String) throws -> PostgresParameters {
+        guard parameters.count == statement.parameterCount else {
+            throw PostgresError(message: "expected \(statement.parameterCount) parameters, got \(parameters.count)", sql: sql)
+        }
+        return try PostgresParameters(parameters, sql: sql)
     }
 
     private func prepared(_ sql: String) throws -> PreparedStatement {
