@@ -20,14 +20,6 @@
 
 #include "floor_clock.h"
 
-/* The process's CPU seconds so far, user and system, from one getrusage (as cpu() reads them). */
-static void cpuTimes(double *user, double *system) {
-    struct rusage usage;
-    getrusage(RUSAGE_SELF, &usage);
-    *user = usage.ru_utime.tv_sec + usage.ru_utime.tv_usec / 1e6;
-    *system = usage.ru_stime.tv_sec + usage.ru_stime.tv_usec / 1e6;
-}
-
 static int by_id(const void *a, const void *b) {
     long x = atol(*(char *const *)a), y = atol(*(char *const *)b);
     return (x > y) - (x < y);
@@ -66,7 +58,7 @@ int main(int argc, char **argv) {
         }
         close(in);
         double start = now();
-        cpuTimes(&startUser, &startSystem);
+        cpu_times(&startUser, &startSystem);
         snprintf(path, sizeof path, "%s/%s", argv[2], names[i]);
         snprintf(temporary, sizeof temporary, "%s.tmp", path);
         int out = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
@@ -80,7 +72,7 @@ int main(int argc, char **argv) {
         if (rename(temporary, path) != 0) { perror(path); return 1; }
         if ((i + 1) % 500 == 0 || i + 1 == count) syncfs(target);
         spent += now() - start;
-        cpuTimes(&endUser, &endSystem);
+        cpu_times(&endUser, &endSystem);
         spentUser += endUser - startUser;
         spentSystem += endSystem - startSystem;
     }
