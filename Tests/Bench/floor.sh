@@ -6,6 +6,9 @@
 # floor_time STAGE OURS_SECONDS FLOOR_SECONDS AIM [NOTE]   a duration: ratio = ours / floor, aim "<= AIM"
 # floor_rate STAGE OURS_PER_S FLOOR_PER_S AIM [NOTE]       a rate: ratio = ours / floor, aim ">= AIM"
 # floor_seconds COMMAND...                                 runs COMMAND, prints its wall seconds on fd 3
+# cpu_of PID                                               CPU seconds of PID, its reaped and live children
+# server_cpu                                               CPU seconds of the PostgreSQL server (0 on SQLite)
+# per_message BEFORE AFTER                                 AFTER - BEFORE seconds, in us per $MESSAGES
 #
 # Each prints one line that Tests/Bench/floors_bench.sh collects into the README's table:
 #   FLOOR|stage|backend|ours|floor|ratio|aim|at aim: yes/no|note
@@ -38,4 +41,28 @@ floor_seconds() {  # COMMAND... ; the wall time in seconds goes to fd 3, the com
     "$@"
     end=$(date +%s.%N)
     python3 -c "import sys; print(f'{float(sys.argv[2]) - float(sys.argv[1]):.3f}')" "$start" "$end" >&3
+}
+
+cpu_of() {  # PID -> CPU seconds (user + system) of PID, the children it reaped, and its live children
+    python3 - "$1" <<'PY'
+import os, sys
+tick = os.sysconf("SC_CLK_TCK")
+def cpu(pid):  # utime stime cutime cstime: fields 14-17 of /proc/PID/stat, 12-15 after the name
+    with open(f"/proc/{pid}/stat") as f:
+        return sum(int(x) for x in f.read().rsplit(")", 1)[1].split()[11:15])
+pid = int(sys.argv[1])
+total = cpu(pid)
+for child in os.popen(f"ps -o pid= --ppid {pid}").read().split():
+    try: total += cpu(int(child))
+    except OSError: pass
+print(total / tick)
+PY
+}
+
+server_cpu() {  # -> CPU seconds of the PostgreSQL server so far, its exited backends included (0 on SQLite)
+    if [ "$BACKEND" = postgresql ]; then cpu_of "$(head -1 "$PG_DIR/data/postmaster.pid")"; else echo 0; fi
+}
+
+per_message() {  # BEFORE AFTER -> microseconds per message (MESSAGES of them)
+    python3 -c "print(round(($2 - $1) * 1e6 / $MESSAGES))"
 }

@@ -31,31 +31,10 @@ USERS=$(( MESSAGES / 100 ))
 REPEAT=${REPEAT:-2}
 for tool in smtp-sink smtp-source strace; do command -v $tool >/dev/null || { echo "needs $tool" >&2; exit 1; }; done
 fixture_binary
-WORK=$(mktemp -d /tmp/ef-smtp-path.XXXXXX)
-chmod 755 "$WORK"
-cc -O2 -o "$WORK/floor_smtp_curl" Tests/Bench/floor_smtp_curl.c -lcurl -lpthread
-fixture_smtp_sink
-trap 'kill $SINK 2>/dev/null; wait $SINK 2>/dev/null || true; backend_stop; rm -rf "$WORK"' EXIT
+fixture_smtp_bench smtp-path
 backend_start
 echo "$MESSAGES messages; load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 
-cpu_of() {  # PID -> CPU seconds of PID, the children it reaped and its live children
-    python3 - "$1" <<'PY'
-import os, sys
-tick = os.sysconf("SC_CLK_TCK")
-def cpu(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        return sum(int(x) for x in f.read().rsplit(")", 1)[1].split()[11:15])
-pid = int(sys.argv[1])
-total = cpu(pid)
-for child in os.popen(f"ps -o pid= --ppid {pid}").read().split():
-    try: total += cpu(int(child))
-    except OSError: pass
-print(total / tick)
-PY
-}
-server_cpu() { cpu_of "$(head -1 "$PG_DIR/data/postmaster.pid")"; }
-per_message() { python3 -c "print(round(($2 - $1) * 1e6 / $MESSAGES))"; }
 server_set() {  # NAME VALUE: ALTER SYSTEM and reload
     backend_psql postgres -c "ALTER SYSTEM SET $1 = $2" -c "SELECT pg_reload_conf()" >/dev/null
     sleep 0.3

@@ -36,16 +36,9 @@ mv "$MAIL" "$ROOT/source"
 MESSAGES=$((EVENTS * USERS))
 echo "backend: $BACKEND; $MESSAGES messages, file transport, delivery alone"
 
-server_ticks() {  # the PostgreSQL server's CPU so far, in clock ticks (its exited backends included)
-    if [ "$BACKEND" = postgresql ]; then
-        awk '{print $14 + $15 + $16 + $17}' "/proc/$(head -1 "$PG_DIR/data/postmaster.pid")/stat"
-    else
-        echo 0
-    fi
-}
 ours() {
     local before
-    before=$(server_ticks)
+    before=$(server_cpu)
     exec 3>"$ROOT/ours.seconds"
     floor_seconds /usr/bin/time -o "$ROOT/ours.time" -f "%U %S" "$EF" --root "$ROOT" --now "$NOW" mail flush >/dev/null
     exec 3>&-
@@ -54,7 +47,7 @@ ours() {
     local files
     files=$(find "$MAIL" -name '*.eml' | wc -l)
     [ "$files" -eq "$MESSAGES" ] || { echo "expected $MESSAGES files, found $files" >&2; exit 1; }
-    echo "ours: $OURS s wall, $(python3 -c "import sys; print(f'{sum(map(float, sys.argv[1:])):.2f}')" $(cat "$ROOT/ours.time")) s CPU (user system: $(cat "$ROOT/ours.time")); server CPU $(( ($(server_ticks) - before) )) ticks of 1/$(getconf CLK_TCK) s"
+    echo "ours: $OURS s wall, $(python3 -c "import sys; print(f'{sum(map(float, sys.argv[1:])):.2f}')" $(cat "$ROOT/ours.time")) s CPU (user system: $(cat "$ROOT/ours.time")); server CPU $(python3 -c "print(f'{$(server_cpu) - $before:.2f}')") s"
 }
 floor() {
     read -r FLOOR FLOOR_CPU FLOOR_SYSTEM < <("$ROOT/floor_write_files" "$ROOT/source" "$ROOT/floor-mail" 2>/dev/null)

@@ -39,11 +39,7 @@ WINDOW=${WINDOW:-64}
 REPEAT=${REPEAT:-3}
 command -v smtp-sink >/dev/null || { echo "needs postfix's smtp-sink and smtp-source (apt-get install postfix)"; exit 1; }
 fixture_binary
-WORK=$(mktemp -d /tmp/ef-stage-smtp.XXXXXX)
-chmod 755 "$WORK"
-cc -O2 -o "$WORK/floor_smtp_curl" Tests/Bench/floor_smtp_curl.c -lcurl -lpthread
-fixture_smtp_sink
-trap 'kill $SINK 2>/dev/null; wait $SINK 2>/dev/null || true; backend_stop; rm -rf "$WORK"' EXIT
+fixture_smtp_bench stage-smtp
 backend_start
 echo "backend: $BACKEND; $MESSAGES messages; load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 
@@ -52,33 +48,6 @@ prepare() {  # NAME CONNECTIONS [WINDOW] -> a root with MESSAGES messages queued
     fixture_root "$root" Transport=SMTP TransportServer=127.0.0.1 "TransportPort=$PORT" "MaxConnections=$2" \
         ${3:+"MaxUnrecordedAcceptances=$3"}
     fixture_queue "$root" "$USERS"
-}
-
-cpu_of() {  # PID -> CPU seconds (user + system) of PID, the children it reaped, and its live children
-    python3 - "$1" <<'PY'
-import os, sys
-tick = os.sysconf("SC_CLK_TCK")
-def fields(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        return f.read().rsplit(")", 1)[1].split()
-def cpu(pid, reaped):  # utime stime (cutime cstime): fields 14-17, 12-15 after the name
-    f = fields(pid)
-    return sum(int(x) for x in f[11:15 if reaped else 13])
-pid = int(sys.argv[1])
-total = cpu(pid, True)
-for child in os.popen(f"ps -o pid= --ppid {pid}").read().split():
-    try: total += cpu(int(child), True)
-    except OSError: pass
-print(total / tick)
-PY
-}
-
-server_cpu() {  # -> CPU seconds of the PostgreSQL server so far (0 on SQLite)
-    if [ "$BACKEND" = postgresql ]; then cpu_of "$(head -1 "$PG_DIR/data/postmaster.pid")"; else echo 0; fi
-}
-
-per_message() {  # BEFORE AFTER -> microseconds per message
-    python3 -c "print(round(($2 - $1) * 1e6 / $MESSAGES))"
 }
 
 ours() {  # NAME -> "delivered seconds us-ours us-sink us-server": the run's delivery stage (no filter work left)
