@@ -36,6 +36,24 @@ final class CommandLineEndToEndTests: XCTestCase {
         XCTAssertEqual(try root.mailFiles().count, 0)
     }
 
+    func testVerboseRunReportsEachStagesWallAndCPUTime() throws {
+        let root = try TestRoot()
+        try root.ok("user", "add", "r@example.com", now: "2026-05-04T10:00:00Z")
+        try root.ok("subscribe", "r@example.com", "2", now: "2026-05-04T10:00:00Z")
+        try root.ok("event", "add", "ezpublish", "node_id=5", "path=/1/2/5/", now: "2026-05-04T10:00:00Z")
+        let lines = try root.ok("run", "--verbose", now: "2026-05-04T10:00:00Z").split(separator: "\n").map(String.init)
+        XCTAssertEqual(lines.count, 2, "\(lines)")
+        let timing = #" in [0-9]+\.[0-9]{2} s \(CPU [0-9]+\.[0-9]{2} s user, [0-9]+\.[0-9]{2} s system\)$"#
+        let expected = [
+            "^handled 2 events; queued 1 messages \\(0 digests\\); held 0 items for digests" + timing,
+            "^delivered 1, deferred 0, failed 0" + timing,
+        ]
+        for (line, pattern) in zip(lines, expected) {
+            XCTAssertNotNil(line.range(of: pattern, options: .regularExpression), line)
+        }
+        XCTAssertEqual(try root.mailFiles().count, 1)
+    }
+
     func testImportIsAllOrNothingAndNamesTheBadLine() throws {
         let root = try TestRoot()
         let good = #"{"type":"ezpublish","params":{"node_id":"1","path":"/1/"},"key":"a"}"#
