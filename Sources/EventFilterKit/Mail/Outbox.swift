@@ -62,6 +62,13 @@ public struct Outbox {
             case .failed: failed += changed ? 1 : 0
             }
         }
+
+        /// Adds the counts of `other` (another thread's share of the same delivery).
+        mutating func add(_ other: DeliveryReport) {
+            sent += other.sent
+            deferred += other.deferred
+            failed += other.failed
+        }
     }
 
     /// Delivers every queued or deferred message that is due, in batches. Acceptances are
@@ -82,6 +89,9 @@ public struct Outbox {
         // written, oldest first; each is recorded once its own sync returned (`settle`).
         typealias Syncing = (batch: FileTransport.PendingBatch, messages: [(id: Int64, createdAt: Int64, attempts: Int)])
         var syncing: [Syncing] = []
+        // A transport whose threads record their own outcomes: their store connections, opened
+        // on first use and kept for every batch of this delivery.
+        var recorders: OutcomeRecorders?
         // PostgreSQL: a batch's acceptances are recorded by a statement the server runs while the
         // next batch's files are written (about a third of the server's work in delivery).
         let recordsBeside = store.recordsSentWithoutWaiting
@@ -140,6 +150,14 @@ public struct Outbox {
                 outcomes.reserveCapacity(messages.count)
                 try transport.deliver(messages) { message, outcome in outcomes.append((message.id, decide(message, outcome))) }
                 try recordTogether(outcomes, now: now, into: &report)
+            } else if let threaded = transport as? ThreadRecordingTransport {
+                // Each outcome commits on the transport's thread that read it, on that thread's
+                // own store connection, before that thread may let another message be accepted
+                // (it bounds how many wait, see ThreadRecordingTransport).
+                let batchRecorders = recorders ?? OutcomeRecorders(outbox: self, now: now)
+                recorders = batchRecorders
+                batchRecorders.decide = decide
+                try threaded.deliver(messages, recordingOn: batchRecorders)
             } else {
                 // Each group of outcomes the transport hands over commits before the transport
                 // may let more messages be accepted (it bounds how many wait, see MailTransport).
@@ -160,6 +178,7 @@ public struct Outbox {
         }
         while !syncing.isEmpty { try settle(syncing.removeFirst()) }
         try store.finishRecording()
+        if let recorders { report.add(recorders.report) }
         return report
     }
 
@@ -217,7 +236,7 @@ public struct Outbox {
     }
 
     /// Commits one outcome at once, waiting out another writer's lock.
-    private func record(_ disposition: OutboxDisposition, for id: Int64, now: Int64, into report: inout DeliveryReport) throws {
+    func record(_ disposition: OutboxDisposition, for id: Int64, now: Int64, into report: inout DeliveryReport) throws {
         let what: String
         switch disposition {
         // The server has the message: losing this row would send it again at the next run.

@@ -168,6 +168,26 @@ public final class Store {
         self.db = db
     }
 
+    /// A second connection to the same store, for another thread to write on while this one's
+    /// connection stays with its own thread (a connection is never shared between threads):
+    /// SQLite's file opened again (WAL, the same busy timeout), or a new session with the same
+    /// PostgreSQL server. Neither creates nor migrates anything: this store did that.
+    ///
+    ///     let beside = try store.openingAnotherConnection()   // then used by one other thread only
+    func openingAnotherConnection() throws -> Store {
+        if let sqlite = db as? Database {
+            return Store(connection: try Database(path: sqlite.path, busyTimeout: Self.busyTimeout, mode: .readWrite))
+        }
+        if let postgres = db as? PostgresDatabase {
+            return Store(connection: try PostgresDatabase(connectionString: postgres.connection.target.raw))
+        }
+        throw EventFilterError.failure("this store cannot open another connection")
+    }
+
+    private init(connection db: any StoreDatabase) {
+        self.db = db
+    }
+
     /// A first look that creates no `-wal` or `-shm` file and takes no lock (the file read as
     /// immutable), so a file that is not ours is refused exactly as it was. A store being written
     /// this moment may look inconsistent to it; then the real connection's check decides.

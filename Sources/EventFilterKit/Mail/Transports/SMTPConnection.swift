@@ -119,12 +119,29 @@ final class SMTPConnection: @unchecked Sendable {
     }
 
     /// Sends the run's messages one after another until there are none left, then says so.
-    func work(for run: SMTPDeliveryRun, as worker: Int) {
-        messages: while let message = run.nextMessage(worker: worker) {
+    /// `recorder`: when the run's workers record their own outcomes, this thread's recorder
+    /// (taken for this call alone); each outcome commits before the next message's final ".".
+    func work(for run: SMTPDeliveryRun, as worker: Int, recorder: OutcomeRecorders.Recorder? = nil) {
+        messages: while let work = run.nextMessage(worker: worker) {
+            let message: OutgoingMessage
+            switch work {
+            case .send(let next): message = next
+            case .record(let left, let outcome):
+                guard Self.record(left, outcome, holdingSlot: false, with: recorder, in: run) else { break messages }
+                continue messages
+            }
             while true {
                 switch send(message, window: run) {
                 case .finished(let verdict, let holdsSlot):
-                    run.finish(message, verdict: verdict, holdsSlot: holdsSlot)
+                    if run.recordsOnWorkers {
+                        guard run.learned(verdict) else {
+                            run.released(slot: holdsSlot)  // cut off: it stays queued
+                            break messages
+                        }
+                        guard Self.record(message, verdict.outcome, holdingSlot: holdsSlot, with: recorder, in: run) else { break messages }
+                    } else {
+                        run.finish(message, verdict: verdict, holdsSlot: holdsSlot)
+                    }
                     continue messages
                 case .windowExpired:
                     // The earlier outcomes took long to record (a busy store): rather than let
@@ -138,6 +155,21 @@ final class SMTPConnection: @unchecked Sendable {
             }
         }
         run.workerDone()
+    }
+
+    /// Commits one outcome on this thread's own store connection, then frees the message's place
+    /// in the window. False when the record failed: the run is cut off with that failure.
+    private static func record(_ message: OutgoingMessage, _ outcome: DeliveryOutcome, holdingSlot holdsSlot: Bool,
+                               with recorder: OutcomeRecorders.Recorder?, in run: SMTPDeliveryRun) -> Bool {
+        defer { run.released(slot: holdsSlot) }
+        do {
+            guard let recorder else { throw EventFilterError.failure("no recorder for message \(message.id)") }
+            try recorder.record(message, outcome)
+            return true
+        } catch {
+            run.recordFailed(error)
+            return false
+        }
     }
 
     /// One message, from MAIL FROM to the server's verdict on it, opening a connection first if

@@ -51,13 +51,29 @@ final class SMTPDeliveryRun: @unchecked Sendable {
     private var callerWaitsForAll = false
     private var cancelled = false
     private var workersRunning: Int
+    /// The connections' threads record their own outcomes (``learned(_:)``, ``released(slot:)``)
+    /// rather than handing them to the calling thread (``finish(_:verdict:holdsSlot:)``).
+    let recordsOnWorkers: Bool
+    /// The first record that failed on a connection's thread; the run was cut off by it.
+    private var recordingFailure: (any Error)?
 
-    init(messages: [OutgoingMessage], label: String, server: SMTPServerState, unrecordedLimit: Int, workers: Int) {
+    init(messages: [OutgoingMessage], label: String, server: SMTPServerState, unrecordedLimit: Int, workers: Int,
+         recordsOnWorkers: Bool = false) {
         self.messages = messages
         self.label = label
         self.state = server
         self.unrecordedLimit = max(1, unrecordedLimit)
         self.workersRunning = workers
+        self.recordsOnWorkers = recordsOnWorkers
+    }
+
+    /// What a connection's thread does next.
+    enum Work {
+        /// Sends the message.
+        case send(OutgoingMessage)
+        /// Records this outcome of a message left alone (delivery was suspended); only when the
+        /// workers record their own outcomes.
+        case record(OutgoingMessage, DeliveryOutcome)
     }
 
     /// What the run learned about the server (read after every worker is done).
@@ -73,7 +89,7 @@ final class SMTPDeliveryRun: @unchecked Sendable {
     /// Until one session has got past AUTH only worker 0 works (a wrong password costs one failed
     /// login per run). Once delivery is suspended, messages are finished as not tried here,
     /// without contacting the server.
-    func nextMessage(worker: Int) -> OutgoingMessage? {
+    func nextMessage(worker: Int) -> Work? {
         signals.lock()
         defer { signals.unlock() }
         while worker > 0 && !state.sessionWorked && state.suspendedReason == nil && next < messages.count && !cancelled {
@@ -83,12 +99,13 @@ final class SMTPDeliveryRun: @unchecked Sendable {
             let message = messages[next]
             next += 1
             if let reason = state.suspendedReason {
+                if recordsOnWorkers { return .record(message, notTried(message, because: reason)) }
                 finished.append(Finished(message: message, outcome: notTried(message, because: reason), holdsSlot: false))
                 if !callerWaitsForAll { signals.wakeCaller() }
                 continue
             }
             state.transfersStarted += 1
-            return message
+            return .send(message)
         }
         return nil
     }
@@ -148,6 +165,49 @@ final class SMTPDeliveryRun: @unchecked Sendable {
             if !callerWaitsForAll || slotsHeld <= finishedSlots { signals.wakeCaller() }
         }
         if workersWait { signals.wakeWorkers() }
+    }
+
+    /// The workers record their own outcomes: what the server showed by `verdict` (a session that
+    /// worked, a failure that suspends the run), learned before its outcome is recorded, so the
+    /// other connections stop or start at once. False when the run was cut off: the outcome is
+    /// then not recorded (its message stays queued and goes at the next run).
+    func learned(_ verdict: SMTPVerdict) -> Bool {
+        signals.lock()
+        defer { signals.unlock() }
+        let workersWait = !state.sessionWorked
+        if verdict.sessionWorked { state.sessionWorked = true }
+        if state.suspendedReason == nil { state.suspendedReason = verdict.sessionFailure }
+        if workersWait && (state.sessionWorked || state.suspendedReason != nil) { signals.wakeWorkers() }
+        return !cancelled
+    }
+
+    /// A worker recorded its message's outcome (or gave up on recording it): its place in the
+    /// window, if it held one, is free.
+    func released(slot holdsSlot: Bool) {
+        guard holdsSlot else { return }
+        signals.lock()
+        slotsHeld -= 1
+        signals.wakeWorkers()
+        signals.unlock()
+    }
+
+    /// A worker's record failed: the run is cut off (no message starts or completes any more)
+    /// and `error`, if it is the first, is what the run throws.
+    func recordFailed(_ error: any Error) {
+        signals.lock()
+        if recordingFailure == nil && !cancelled { recordingFailure = error }
+        cancelled = true
+        signals.wakeWorkers()
+        signals.unlock()
+    }
+
+    /// The calling thread of a run whose workers record: waits until every worker is done and
+    /// returns the record failure that cut the run off, if any.
+    func waitForWorkers() -> (any Error)? {
+        signals.lock()
+        defer { signals.unlock() }
+        while workersRunning > 0 { signals.waitAsCaller() }
+        return recordingFailure
     }
 
     func workerDone() {

@@ -36,7 +36,7 @@ import Foundation
 /// If `report` (or `record`) throws, no message is started or completed any more; the messages
 /// whose final "." was already sent finish unreported (the outbox sends them again: within the
 /// same bound) and `deliver` rethrows once every connection's thread is done.
-public final class SMTPTransport: MailTransport {
+public final class SMTPTransport: ThreadRecordingTransport {
     public let configuration: SMTPConfiguration
     /// Created as needed, up to `maxConnections`; each handle keeps its own connection open.
     private var connections: [SMTPConnection] = []
@@ -102,5 +102,39 @@ public final class SMTPTransport: MailTransport {
             throw error
         }
         server = run.server
+    }
+
+    /// As `deliver(_:recordingGroups:)`, but each connection's thread commits its own outcomes
+    /// on its own store connection (``OutcomeRecorders``) and frees the message's place in the
+    /// window itself: the next final "." on that connection waits only for that commit, not for
+    /// a hand-off to the calling thread, a commit there and a hand-off back.
+    func deliver(_ messages: [OutgoingMessage], recordingOn recorders: OutcomeRecorders) throws {
+        guard !messages.isEmpty else { return }
+        let wanted = min(server.suspendedReason == nil ? configuration.maxConnections : 1, messages.count)
+        while connections.count < wanted {
+            connections.append(try SMTPConnection(configuration: configuration))
+        }
+        let run = SMTPDeliveryRun(messages: messages, label: configuration.serverLabel, server: server,
+                                  unrecordedLimit: unrecordedLimit, workers: wanted, recordsOnWorkers: true)
+        for (worker, connection) in connections.prefix(wanted).enumerated() {
+            let thread = Thread {
+                // Opened (or taken idle) on this thread, used by it alone, given back when done.
+                let recorder: OutcomeRecorders.Recorder
+                do {
+                    recorder = try recorders.take()
+                } catch {
+                    run.recordFailed(error)
+                    run.workerDone()
+                    return
+                }
+                connection.work(for: run, as: worker, recorder: recorder)
+                recorders.giveBack(recorder)
+            }
+            thread.stackSize = 1 << 20
+            thread.start()
+        }
+        let failure = run.waitForWorkers()
+        server = run.server
+        if let failure { throw failure }
     }
 }

@@ -1,0 +1,96 @@
+import Foundation
+
+/// Lets a transport's own threads record their messages' outcomes, each on a store connection of
+/// its own, so an acceptance commits on the thread that read the server's reply, with no hand-off
+/// to the delivering thread and back before that connection may send its next final ".".
+///
+/// A thread takes a recorder (``take()``: an idle one, or one opened for it, on the same store),
+/// records with it alone, and gives it back when its part of the batch is done (``giveBack(_:)``),
+/// so each store connection is used by one thread at a time and outlives the batch: the next
+/// batch's threads take the same connections rather than opening new ones.
+///
+///     let recorders = OutcomeRecorders(outbox: outbox, now: now)
+///     recorders.decide = { message, outcome in .accepted(reply: "250 ok") }   // per batch, before the threads start
+///     // on a transport's thread: let recorder = try recorders.take(); try recorder.record(message, outcome); recorders.giveBack(recorder)
+///     let report = recorders.report   // once every thread is done
+///
+/// On SQLite the recorders' commits take turns on an in-process lock before SQLite's write lock:
+/// the file's lock is one for every connection, and a connection that finds it taken polls for
+/// it (the busy handler), where a thread waiting on the lock is woken as soon as it is free. On
+/// PostgreSQL they commit at once side by side, and the server's group commit lets one WAL flush
+/// make several of them durable.
+///
+/// Unchecked Sendable: `decide` is set only while no transport thread runs (a thread's start
+/// orders it); the idle list, the sums and the opening of connections are behind `lock`.
+final class OutcomeRecorders: @unchecked Sendable {
+    /// One thread's recorder: its own store connection and the outcomes it counted.
+    final class Recorder {
+        fileprivate let outbox: Outbox
+        fileprivate var report = Outbox.DeliveryReport()
+        private let owner: OutcomeRecorders
+
+        fileprivate init(outbox: Outbox, owner: OutcomeRecorders) {
+            self.outbox = outbox
+            self.owner = owner
+        }
+
+        /// Commits `outcome` of `message` before returning, as the outbox records each outcome
+        /// (again while another process holds the store's lock, for up to its record patience).
+        func record(_ message: OutgoingMessage, _ outcome: DeliveryOutcome) throws {
+            let disposition = owner.decide(message, outcome)
+            if let turns = owner.writeTurns {
+                turns.lock()
+                defer { turns.unlock() }
+                try outbox.record(disposition, for: message.id, now: owner.now, into: &report)
+            } else {
+                try outbox.record(disposition, for: message.id, now: owner.now, into: &report)
+            }
+        }
+    }
+
+    /// What to record for an outcome of this batch (the batch's retry counts and ages).
+    var decide: (OutgoingMessage, DeliveryOutcome) -> OutboxDisposition = { _, outcome in
+        if case .accepted(let reply) = outcome { return .accepted(reply: reply) }
+        return .deferred(reply: "no disposition for this batch", until: 0)
+    }
+
+    private let outbox: Outbox
+    fileprivate let now: Int64
+    /// SQLite only: taken around each commit (see the type's note).
+    fileprivate let writeTurns: NSLock?
+    private let lock = NSLock()
+    private var idle: [Recorder] = []
+    private var returned = Outbox.DeliveryReport()
+
+    init(outbox: Outbox, now: Int64) {
+        self.outbox = outbox
+        self.now = now
+        self.writeTurns = outbox.store.db.dialect == .sqlite ? NSLock() : nil
+    }
+
+    /// A recorder for the calling thread alone until it gives it back.
+    func take() throws -> Recorder {
+        lock.lock()
+        defer { lock.unlock() }
+        if let recorder = idle.popLast() { return recorder }
+        var beside = Outbox(store: try outbox.store.openingAnotherConnection(), policy: outbox.policy)
+        beside.recordPatience = outbox.recordPatience
+        return Recorder(outbox: beside, owner: self)
+    }
+
+    /// The thread is done with `recorder`; its counts join the report.
+    func giveBack(_ recorder: Recorder) {
+        lock.lock()
+        defer { lock.unlock() }
+        returned.add(recorder.report)
+        recorder.report = Outbox.DeliveryReport()
+        idle.append(recorder)
+    }
+
+    /// The outcomes recorded by every recorder given back so far.
+    var report: Outbox.DeliveryReport {
+        lock.lock()
+        defer { lock.unlock() }
+        return returned
+    }
+}

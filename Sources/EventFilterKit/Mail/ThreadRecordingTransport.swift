@@ -1,0 +1,14 @@
+/// A transport whose own threads record the outcomes they learn (``OutcomeRecorders``), rather
+/// than handing them to the calling thread to record: the outbox then delivers through
+/// ``deliver(_:recordingOn:)``. Each outcome is committed before its thread goes on, and the
+/// transport bounds how many accepted messages can wait for their commit at once, as with
+/// `MailTransport.deliver(_:recordingGroups:)`; that bound is what a crash can send twice.
+///
+///     try transport.deliver(batch, recordingOn: recorders)   // throws the first record's failure, once
+protocol ThreadRecordingTransport: MailTransport {
+    /// Delivers `messages`; each outcome is recorded by the thread that learned it, through a
+    /// recorder taken from `recorders` and given back when that thread is done. When a record
+    /// fails no message starts or completes any more, and this throws that failure once every
+    /// thread is done.
+    func deliver(_ messages: [OutgoingMessage], recordingOn recorders: OutcomeRecorders) throws
+}
