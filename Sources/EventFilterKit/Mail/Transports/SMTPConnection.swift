@@ -118,27 +118,41 @@ final class SMTPConnection: @unchecked Sendable {
         return results.first { $0 != CURLE_OK } ?? CURLE_OK
     }
 
-    /// Sends the run's messages one after another until there are none left, then says so.
+    /// Sends the run's messages one after another until there are none left (the caller then
+    /// tells the run, `workerDone()`, once it has put away what it used).
+    ///
     /// `recorder`: when the run's workers record their own outcomes, this thread's recorder
-    /// (taken for this call alone); each outcome commits before the next message's final ".".
+    /// (taken for this call alone). A message's outcome is then committed while the server reads
+    /// the next message's MAIL, RCPT and DATA (they go out first, the commit runs, then their
+    /// replies are read), so the commit overlaps that round trip rather than adding to it; the
+    /// message keeps its place in the window until its commit returned, and the next final "."
+    /// goes out only after it.
     func work(for run: SMTPDeliveryRun, as worker: Int, recorder: OutcomeRecorders.Recorder? = nil) {
+        var pending: (message: OutgoingMessage, outcome: DeliveryOutcome, holdsSlot: Bool)?
+        // Records the outcome waiting for its commit, if any; false when the record failed.
+        let flush = { () -> Bool in
+            guard let waiting = pending else { return true }
+            pending = nil
+            return Self.record(waiting.message, waiting.outcome, holdingSlot: waiting.holdsSlot, with: recorder, in: run)
+        }
         messages: while let work = run.nextMessage(worker: worker) {
             let message: OutgoingMessage
             switch work {
             case .send(let next): message = next
             case .record(let left, let outcome):
-                guard Self.record(left, outcome, holdingSlot: false, with: recorder, in: run) else { break messages }
+                guard flush(), Self.record(left, outcome, holdingSlot: false, with: recorder, in: run) else { break messages }
                 continue messages
             }
             while true {
-                switch send(message, window: run) {
+                switch send(message, window: run, whileTheServerReads: run.recordsOnWorkers ? flush : nil) {
                 case .finished(let verdict, let holdsSlot):
                     if run.recordsOnWorkers {
-                        guard run.learned(verdict) else {
+                        // Any path of `send` that ended before the envelope went out.
+                        guard flush(), run.learned(verdict) else {
                             run.released(slot: holdsSlot)  // cut off: it stays queued
                             break messages
                         }
-                        guard Self.record(message, verdict.outcome, holdingSlot: holdsSlot, with: recorder, in: run) else { break messages }
+                        pending = (message, verdict.outcome, holdsSlot)
                     } else {
                         run.finish(message, verdict: verdict, holdsSlot: holdsSlot)
                     }
@@ -148,13 +162,15 @@ final class SMTPConnection: @unchecked Sendable {
                     // the message's timeout call the server dead, the transfer was given up
                     // before its final "."; the message goes again, from the start, once a place
                     // is free.
-                    guard run.waitForFreeSlot() else { break messages }  // cut off: it stays queued
+                    guard flush(), run.waitForFreeSlot() else { break messages }  // cut off: it stays queued
                 case .cancelled:
                     break messages
                 }
             }
         }
-        run.workerDone()
+        // The last outcome (or one that finished as the run was cut off: its message was
+        // accepted, and a record now spares it being sent again).
+        _ = flush()
     }
 
     /// Commits one outcome on this thread's own store connection, then frees the message's place
@@ -174,12 +190,15 @@ final class SMTPConnection: @unchecked Sendable {
 
     /// One message, from MAIL FROM to the server's verdict on it, opening a connection first if
     /// none is open. `window`, when given, is asked for a place before the final "." goes out.
-    func send(_ message: OutgoingMessage, window: SMTPDeliveryRun? = nil) -> Attempt {
+    /// `whileTheServerReads`, when given, runs once the envelope's first command has gone out and
+    /// before its reply is read (the previous message's record); false from it cancels the
+    /// message before its final ".".
+    func send(_ message: OutgoingMessage, window: SMTPDeliveryRun? = nil, whileTheServerReads: (() -> Bool)? = nil) -> Attempt {
         if let problem = SMTPEnvelope.problem(sender: message.sender, recipient: message.recipient) {
             let outcome = DeliveryOutcome.permanentFailure("smtp \(configuration.serverLabel): \(problem)")
             return .finished(SMTPVerdict(outcome: outcome, sessionFailure: nil, sessionWorked: false), holdsSlot: false)
         }
-        let deadline = SMTPWire.deadline(after: configuration.timeout)
+        var deadline = SMTPWire.deadline(after: configuration.timeout)
         if let wire, !wire.isUsable() { hangUp() }
         if wire == nil, let failure = connect(sender: message.sender) {
             return .finished(failure, holdsSlot: false)
@@ -188,9 +207,15 @@ final class SMTPConnection: @unchecked Sendable {
         var stage = SMTPStage.sender
         var holdsSlot = false
         do throws(SMTPWire.Failure) {
-            if let refusal = try sendEnvelope(of: message, on: wire, until: deadline, stage: &stage) {
-                return .finished(refusal, holdsSlot: false)
+            var goOn = true
+            let refusal = try sendEnvelope(of: message, on: wire, until: &deadline, stage: &stage) {
+                if let whileTheServerReads { goOn = whileTheServerReads() }
             }
+            guard goOn else {
+                hangUp()
+                return .cancelled
+            }
+            if let refusal { return .finished(refusal, holdsSlot: false) }
             stage = .message
             let data = SMTPDotStuffing.data(for: message.bytes)
             if let window, !window.tryAcquireSlot() {
@@ -231,15 +256,23 @@ final class SMTPConnection: @unchecked Sendable {
     /// MAIL FROM, RCPT TO and DATA, up to the server's 354. Returns the verdict when the server
     /// refused one of them; the connection then stays open for the next message (after RSET),
     /// unless the server is closing it (421) or went into DATA anyway.
-    private func sendEnvelope(of message: OutgoingMessage, on wire: SMTPWire, until deadline: UInt64,
-                              stage: inout SMTPStage) throws(SMTPWire.Failure) -> SMTPVerdict? {
+    /// `sent` runs once the first command is out, before its reply is read; the message's
+    /// timeout starts again after it (a store slow to record is not the server being slow).
+    private func sendEnvelope(of message: OutgoingMessage, on wire: SMTPWire, until deadline: inout UInt64,
+                              stage: inout SMTPStage, sent: () -> Void) throws(SMTPWire.Failure) -> SMTPVerdict? {
         let commands = envelopeCommands(for: message)
         let pipelining = capabilities.pipelining
         if pipelining { try wire.send(commands[0] + commands[1] + commands[2], until: deadline) }
+        var told = false
         var refusal: (stage: SMTPStage, reply: SMTPReply)?
         var inData = false
         for (index, step) in [SMTPStage.sender, .recipient, .data].enumerated() {
             if !pipelining { try wire.send(commands[index], until: deadline) }
+            if !told {
+                told = true
+                sent()
+                deadline = SMTPWire.deadline(after: configuration.timeout)
+            }
             stage = step
             let reply = try wire.readReply(until: deadline)
             let expected = step == .data ? reply.code == 354 : reply.isPositive

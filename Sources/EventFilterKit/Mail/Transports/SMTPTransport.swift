@@ -87,7 +87,10 @@ public final class SMTPTransport: ThreadRecordingTransport {
         let run = SMTPDeliveryRun(messages: messages, label: configuration.serverLabel, server: server,
                                   unrecordedLimit: unrecordedLimit, workers: wanted)
         for (worker, connection) in connections.prefix(wanted).enumerated() {
-            let thread = Thread { connection.work(for: run, as: worker) }
+            let thread = Thread {
+                connection.work(for: run, as: worker)
+                run.workerDone()
+            }
             thread.stackSize = 1 << 20
             thread.start()
         }
@@ -128,7 +131,9 @@ public final class SMTPTransport: ThreadRecordingTransport {
                     return
                 }
                 connection.work(for: run, as: worker, recorder: recorder)
+                // Its counts are in the report before the calling thread may read it.
                 recorders.giveBack(recorder)
+                run.workerDone()
             }
             thread.stackSize = 1 << 20
             thread.start()

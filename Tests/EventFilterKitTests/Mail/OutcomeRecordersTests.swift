@@ -1,0 +1,134 @@
+import Foundation
+import Synchronization
+import XCTest
+
+@testable import EventFilterKit
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// SMTPTransport's connection threads recording their own outcomes, each on its own store
+/// connection (OutcomeRecorders), against a real SMTP server (Tests/Support/smtp_server.py) on
+/// 127.0.0.1 and a real store.
+final class OutcomeRecordersTests: XCTestCase {
+    private var workspace: URL!
+    private var servers: [SMTPTestServer] = []
+
+    override func setUpWithError() throws {
+        workspace = FileManager.default.temporaryDirectory.appendingPathComponent("ef-recorders-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: workspace, withIntermediateDirectories: true)
+    }
+
+    override func tearDown() {
+        servers.forEach { $0.stop() }
+        servers = []
+        try? FileManager.default.removeItem(at: workspace)
+    }
+
+    /// The bound a crash relies on, with no calling thread in between: whenever a connection's
+    /// thread is about to record an outcome, the server holds at most `MaxUnrecordedAcceptances`
+    /// messages whose acceptance no commit has recorded yet. A slow record (a store waiting for
+    /// its disk) is what fills the window. Every acceptance is committed on a connection's
+    /// thread, none on the calling thread, and each is counted once.
+    func testEachConnectionRecordsItsOwnOutcomesAndTheServerNeverHoldsMoreUnrecordedThanTheLimit() throws {
+        for limit in [1, 3, 4] {
+            let server = try startServer()
+            let (outbox, messages) = try queuedOutbox(60, name: "limit\(limit)")
+            var configuration = server.configuration
+            configuration.maxConnections = 4
+            configuration.maxUnrecordedAcceptances = limit
+            let transport = try SMTPTransport(configuration: configuration)
+            let path = try XCTUnwrap(outbox.store.db as? Database).path
+            let callingThread = pthread_self()
+            let seen = Mutex((mostUnrecorded: 0, onCallingThread: 0, decided: 0))
+
+            let recorders = OutcomeRecorders(outbox: outbox, now: 1_000)
+            recorders.decide = { message, outcome in
+                // Runs on the connection's thread just before its commit, holding its place.
+                let held = (try? self.receivedFiles(server)) ?? 0
+                let reader = try? Database(path: path, mode: .readOnly)
+                let recorded = (try? reader?.scalarInt("SELECT count(*) FROM outbox_delivered")) ?? 0
+                seen.withLock {
+                    $0.mostUnrecorded = max($0.mostUnrecorded, held - (recorded ?? 0))
+                    if pthread_equal(pthread_self(), callingThread) != 0 { $0.onCallingThread += 1 }
+                    $0.decided += 1
+                }
+                usleep(10_000)
+                guard case .accepted(let reply) = outcome else { return .failed(reason: "not accepted: \(outcome)") }
+                return .accepted(reply: reply)
+            }
+            try transport.deliver(messages, recordingOn: recorders)
+
+            let result = seen.withLock { $0 }
+            XCTAssertEqual(result.decided, 60)
+            XCTAssertEqual(result.onCallingThread, 0, "each outcome is recorded on the thread that read it")
+            XCTAssertLessThanOrEqual(result.mostUnrecorded, limit, "limit \(limit)")
+            XCTAssertEqual(try receivedFiles(server), 60)
+            XCTAssertEqual(try outbox.store.db.scalarInt("SELECT count(*) FROM outbox_delivered"), 60)
+            XCTAssertEqual(recorders.report, Outbox.DeliveryReport(sent: 60, deferred: 0, failed: 0))
+            XCTAssertGreaterThan(Set(try server.received().map(\.envelope.peerPort)).count, 1, "the other connections worked meanwhile")
+        }
+    }
+
+    /// A record that fails (here the store refuses message 10's row) fails the delivery once,
+    /// with the store's reason; no message starts after it, at most the window's worth of
+    /// messages went to the server unrecorded, and every message not recorded is still queued.
+    func testARecordThatFailsCutsTheDeliveryOffOnceAndLeavesTheRestQueued() throws {
+        let server = try startServer()
+        var (outbox, _) = try queuedOutbox(60, name: "failing")
+        outbox.recordPatience = .seconds(1)
+        try outbox.store.db.execute("""
+            CREATE TRIGGER refuse_ten BEFORE INSERT ON outbox_delivered WHEN NEW.outbox_id = 10
+            BEGIN SELECT RAISE(ABORT, 'refused by the test'); END
+            """)
+        var configuration = server.configuration
+        configuration.maxConnections = 4
+        let transport = try SMTPTransport(configuration: configuration)
+
+        XCTAssertThrowsError(try outbox.deliverDue(through: transport, now: 1_000)) { error in
+            XCTAssertTrue("\(error)".contains("refused by the test"), "\(error)")
+        }
+
+        let sent = try XCTUnwrap(outbox.store.db.scalarInt("SELECT count(*) FROM outbox_delivered"))
+        let queued = try XCTUnwrap(outbox.store.db.scalarInt("SELECT count(*) FROM outbox WHERE state = 'queued' AND id NOT IN (SELECT outbox_id FROM outbox_delivered)"))
+        XCTAssertEqual(sent + queued, 60, "every message is recorded or still queued")
+        XCTAssertEqual(try outbox.store.db.scalarInt("SELECT count(*) FROM outbox_delivered WHERE outbox_id = 10"), 0)
+        XCTAssertLessThan(sent, 59, "the delivery stopped")
+        let received = try receivedFiles(server)
+        XCTAssertLessThanOrEqual(received - sent, 4, "at most one unrecorded message per connection went to the server")
+        // The next delivery, with the store working again, sends what is left.
+        try outbox.store.db.execute("DROP TRIGGER refuse_ten")
+        let report = try outbox.deliverDue(through: transport, now: 1_001)
+        XCTAssertEqual(report.sent, queued)
+        XCTAssertEqual(try outbox.store.db.scalarInt("SELECT count(*) FROM outbox WHERE state = 'sent'"), 60)
+    }
+
+    // MARK: - Helpers
+
+    private func startServer() throws -> SMTPTestServer {
+        let directory = workspace.appendingPathComponent("server\(servers.count + 1)")
+        let server = try SMTPTestServer.start(port: 0, directory: directory, arguments: [])
+        servers.append(server)
+        return server
+    }
+
+    /// A store with `count` messages queued, and those messages as a transport gets them.
+    private func queuedOutbox(_ count: Int, name: String) throws -> (Outbox, [OutgoingMessage]) {
+        let outbox = Outbox(store: try Store(root: workspace.appendingPathComponent(name)))
+        for index in 1...count {
+            let bytes = Array("From: notify@example.org\r\nSubject: message \(index)\r\n\r\nBody \(index).\r\n".utf8)
+            try outbox.enqueue(recipient: "user\(index)@example.org", sender: "notify@example.org", subject: "message \(index)",
+                               message: ComposedMessage(messageID: "<m\(index)@example.org>", bytes: bytes), now: 1_000)
+        }
+        let messages = try outbox.store.dueOutboxMessages(now: 1_000, after: 0, through: Int64(count)).map {
+            OutgoingMessage(id: $0.id, sender: $0.sender, recipient: $0.recipient, bytes: $0.bytes)
+        }
+        XCTAssertEqual(messages.count, count)
+        return (outbox, messages)
+    }
+
+    private func receivedFiles(_ server: SMTPTestServer) throws -> Int {
+        try FileManager.default.contentsOfDirectory(atPath: server.directory.path).filter { $0.hasSuffix(".eml") }.count
+    }
+}
