@@ -150,7 +150,8 @@ public struct Outbox {
                 outcomes.reserveCapacity(messages.count)
                 try transport.deliver(messages) { message, outcome in outcomes.append((message.id, decide(message, outcome))) }
                 try recordTogether(outcomes, now: now, into: &report)
-            } else if let threaded = transport as? ThreadRecordingTransport {
+            } else if let threaded = transport as? ThreadRecordingTransport,
+                      threaded.recordsOnItsThreads(commitsAreCostly: OutcomeRecorders.commitsAreCostly(in: store)) {
                 // Each outcome commits on the transport's thread that read it, on that thread's
                 // own store connection, before that thread may let another message be accepted
                 // (it bounds how many wait, see ThreadRecordingTransport).

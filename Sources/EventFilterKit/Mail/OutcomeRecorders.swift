@@ -68,6 +68,16 @@ final class OutcomeRecorders: @unchecked Sendable {
         self.writeTurns = outbox.store.db.dialect == .sqlite ? NSLock() : nil
     }
 
+    /// True when each commit costs the store's server real work: PostgreSQL, where a commit of
+    /// one row cost its server about 80 us of CPU more per message than a commit of four (166
+    /// against 82 us per message, measured with 1 and 4 SMTP connections), and its group commit
+    /// did not make up for it when each connection committed its own (4 connections: 2.9-3.4 s
+    /// for 10,000 messages against 2.2-2.4 s with the calling thread grouping them). SQLite's
+    /// commit in WAL mode is a write to the log without a sync, a few microseconds.
+    static func commitsAreCostly(in store: Store) -> Bool {
+        store.db.dialect == .postgresql
+    }
+
     /// A recorder for the calling thread alone until it gives it back.
     func take() throws -> Recorder {
         lock.lock()

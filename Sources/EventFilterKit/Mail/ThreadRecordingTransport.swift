@@ -6,6 +6,11 @@
 ///
 ///     try transport.deliver(batch, recordingOn: recorders)   // throws the first record's failure, once
 protocol ThreadRecordingTransport: MailTransport {
+    /// Whether this transport's threads should record their own outcomes. `commitsAreCostly`:
+    /// each commit costs the store's server real work (PostgreSQL), so outcomes that could share
+    /// a commit should be grouped on the calling thread (`deliver(_:recordingGroups:)`) instead.
+    func recordsOnItsThreads(commitsAreCostly: Bool) -> Bool
+
     /// Delivers `messages`; each outcome is recorded by the thread that learned it, through a
     /// recorder taken from `recorders` and given back when that thread is done. When a record
     /// fails no message starts or completes any more, and this throws that failure once every

@@ -107,6 +107,14 @@ public final class SMTPTransport: ThreadRecordingTransport {
         server = run.server
     }
 
+    /// Where a commit is cheap (SQLite), always; where it is costly (PostgreSQL) only when the
+    /// window holds one message, so that no two acceptances could have shared a commit anyway
+    /// (one connection, the default window): there the commit overlaps the next message's
+    /// envelope on the connection's own thread rather than waiting for two hand-offs.
+    func recordsOnItsThreads(commitsAreCostly: Bool) -> Bool {
+        !commitsAreCostly || unrecordedLimit == 1
+    }
+
     /// As `deliver(_:recordingGroups:)`, but each connection's thread commits its own outcomes
     /// on its own store connection (``OutcomeRecorders``) and frees the message's place in the
     /// window itself: the next final "." on that connection waits only for that commit, not for
