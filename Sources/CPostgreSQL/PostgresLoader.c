@@ -22,7 +22,7 @@
     X(PQconninfoParse) X(PQconninfoFree) X(PQfreemem) X(PQunescapeBytea) \
     X(PQexec) X(PQexecParams) X(PQprepare) X(PQexecPrepared) X(PQsendQueryPrepared) X(PQdescribePrepared) \
     X(PQresultStatus) X(PQresultErrorMessage) X(PQresultErrorField) X(PQclear) \
-    X(PQntuples) X(PQnfields) X(PQnparams) X(PQfname) X(PQftype) \
+    X(PQntuples) X(PQnfields) X(PQnparams) X(PQfname) X(PQftype) X(PQfformat) \
     X(PQgetvalue) X(PQgetisnull) X(PQgetlength) X(PQcmdStatus) X(PQcmdTuples) \
     X(PQputCopyData) X(PQputCopyEnd) X(PQgetResult) X(PQescapeIdentifier) X(PQescapeLiteral)
 
@@ -132,6 +132,7 @@ int PQnfields(const PGresult *res) { require(); return real.PQnfields(res); }
 int PQnparams(const PGresult *res) { require(); return real.PQnparams(res); }
 char *PQfname(const PGresult *res, int field_num) { require(); return real.PQfname(res, field_num); }
 Oid PQftype(const PGresult *res, int field_num) { require(); return real.PQftype(res, field_num); }
+int PQfformat(const PGresult *res, int field_num) { require(); return real.PQfformat(res, field_num); }
 char *PQgetvalue(const PGresult *res, int tup_num, int field_num) { require(); return real.PQgetvalue(res, tup_num, field_num); }
 int PQgetisnull(const PGresult *res, int tup_num, int field_num) { require(); return real.PQgetisnull(res, tup_num, field_num); }
 int PQgetlength(const PGresult *res, int tup_num, int field_num) { require(); return real.PQgetlength(res, tup_num, field_num); }

@@ -70,11 +70,13 @@ final class ItemSink {
             try store.inTransaction {
                 try body()
                 try writeWaitingRows()
+                try store.writeHeldMessages()
                 storedNow = tokensStored ?? []
             }
         } catch {
             pending = Counts()
             waitingRows = []
+            store.dropHeldMessages()
             throw error
         }
         committed = committed + pending
@@ -94,6 +96,9 @@ final class ItemSink {
     /// more readers than that is written in a savepoint, composing as it goes, so memory stays
     /// bounded whatever the number of readers.
     func accept(_ items: [HandlerItem], event: Event) throws {
+        // The previous event's messages go to the server now, its queries for this event done:
+        // the server inserts them while this event's messages are composed.
+        try store.sendHeldMessages()
         var prepared: [Prepared] = []
         var immediate = 0
         for item in items {
@@ -104,14 +109,18 @@ final class ItemSink {
         var written = Counts()
         // Earlier events' rows are written first, outside the savepoint: a withdrawal inside it
         // writes the waiting rows, and undoing the savepoint must not take theirs with it.
-        if !ahead { try writeWaitingRows() }
+        if !ahead {
+            try writeWaitingRows()
+            try store.writeHeldMessages()
+        }
         let rowsBefore = waitingRows.count
         let tokensBefore = tokensStored
         do {
             // On PostgreSQL the handler's messages are written together (a few multi-row
-            // statements), before this returns.
+            // statements): inside `inTransaction` held back and sent when the next event's
+            // items come (or the transaction ends), otherwise before this returns.
             if ahead {
-                try store.batchingQueuedMessages {
+                try store.batchingQueuedMessages(holding: tokensStored != nil) {
                     for item in prepared { try write(item, event: event, counts: &written) }
                 }
             } else {

@@ -71,14 +71,49 @@ extension Store {
     /// commit or roll back with it. On SQLite, where a statement costs no round trip, each
     /// message is written at once.
     ///
+    /// `holding`: the messages are kept back rather than written, for `sendHeldMessages()` to
+    /// send without waiting when the caller has read what it needs for its next unit (the
+    /// filter's next event): the server then inserts them while the caller composes the next
+    /// messages, and the next event's queries do not queue behind the insert. The caller must
+    /// call `writeHeldMessages()` before its transaction ends (or `dropHeldMessages()` when it
+    /// fails), and must not hold them across a savepoint it may undo.
+    ///
     ///     try store.inSavepoint { try store.batchingQueuedMessages { try queueAll(items) } }
-    func batchingQueuedMessages<T>(_ body: () throws -> T) throws -> T {
+    func batchingQueuedMessages<T>(holding: Bool = false, _ body: () throws -> T) throws -> T {
         guard db.dialect == .postgresql, messageBatch == nil else { return try body() }
         messageBatch = []
         defer { messageBatch = nil }
         let result = try body()
-        try writeMessageBatch()
+        if holding {
+            heldMessages += messageBatch ?? []
+        } else {
+            try writeMessageBatch()
+        }
         return result
+    }
+
+    /// Sends the held messages' statements without waiting for the server (PostgreSQL): each is
+    /// read back by the store's next statement, which throws its error, so a transaction whose
+    /// insert failed never commits.
+    func sendHeldMessages() throws {
+        guard !heldMessages.isEmpty, let postgres = db as? PostgresDatabase else { return }
+        let held = heldMessages
+        heldMessages = []
+        for rows in held.slices(of: Self.messagesPerInsert) {
+            let (sql, arguments) = Self.insertingMessages(rows)
+            try postgres.send(sql, arguments)
+        }
+    }
+
+    /// Writes the held messages and waits for the server: before the transaction commits.
+    func writeHeldMessages() throws {
+        try sendHeldMessages()
+        try (db as? PostgresDatabase)?.finishSent()
+    }
+
+    /// Forgets the held messages: their transaction is being rolled back.
+    func dropHeldMessages() {
+        heldMessages = []
     }
 
     /// Rows per multi-row insert: 6 values each, well inside PostgreSQL's 65,535 parameters.
@@ -88,6 +123,14 @@ extension Store {
     /// handed out, in queueing order.
     private func writeMessageBatch() throws {
         guard let batch = messageBatch, !batch.isEmpty else { return }
+        let (sql, arguments) = Self.insertingMessages(batch[...])
+        try db.execute(sql, arguments)
+        messageBatch = []
+    }
+
+    /// One statement inserting `batch` (PostgreSQL): the state rows, then their bodies by the ids
+    /// handed out, in queueing order.
+    private static func insertingMessages(_ batch: ArraySlice<QueuedMessage>) -> (String, [DatabaseValueConvertible]) {
         var arguments: [DatabaseValueConvertible] = []
         arguments.reserveCapacity(batch.count * 6)
         var rows: [String] = []
@@ -97,7 +140,7 @@ extension Store {
             arguments += [message.recipient, message.sender, message.message.messageID, message.subject, message.createdAt,
                           message.message.bytes] as [DatabaseValueConvertible]
         }
-        try db.execute("""
+        let sql = """
             WITH batch(position, recipient, sender, message_id, subject, created_at, message) AS (VALUES \(rows.joined(separator: ", "))),
             queued AS (
                 INSERT INTO outbox(recipient, sender, message_id, subject, created_at, next_attempt_at)
@@ -105,8 +148,8 @@ extension Store {
                 RETURNING id, message_id)
             INSERT INTO outbox_message(outbox_id, message)
             SELECT queued.id, batch.message FROM queued JOIN batch ON batch.message_id = queued.message_id
-            """, arguments)
-        messageBatch = []
+            """
+        return (sql, arguments)
     }
 
     /// The ids and sizes in bytes of up to `limit` queued or deferred messages due at `now`, with

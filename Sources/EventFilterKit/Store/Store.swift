@@ -46,6 +46,10 @@ public final class Store {
     /// nil outside such a unit, where each message is written at once).
     var messageBatch: [QueuedMessage]?
 
+    /// Messages a unit held back (`batchingQueuedMessages(holding: true)`): sent to the server
+    /// without waiting by `sendHeldMessages()`, written by `writeHeldMessages()` at the latest.
+    var heldMessages: [QueuedMessage] = []
+
     /// Each path node's subtree readers, read once inside `cachingSubscribers` (nil outside it,
     /// where every lookup queries the store; `SubscriberStore.swift`).
     var subscriberCache: SubscriberCache?

@@ -49,25 +49,49 @@ final class ItemSinkTests: XCTestCase {
         XCTAssertEqual(try run.count("content"), 0)
     }
 
-    /// A handler's messages for one event are written before `accept` returns (on PostgreSQL
-    /// together, in one statement), each message's bytes under the id of its own state row.
-    func testEachMessageOfAHandlerIsStoredUnderItsOwnIDBeforeAcceptReturns() throws {
+    /// A handler's messages for one event are written inside the transaction (on PostgreSQL
+    /// together, in one statement sent once the next event's items come, or at the
+    /// transaction's end), each message's bytes under the id of its own state row.
+    func testEachMessageOfAHandlerIsStoredUnderItsOwnIDInsideItsTransaction() throws {
         let run = try RunFixture()
         let emails = (1...7).map { "reader\($0)@example.com" }
         for email in emails { try run.user(email) }
-        let event = try run.event("ezpublish", ["node_id": "60"])
+        let first = try run.event("ezpublish", ["node_id": "60"])
+        let second = try run.event("ezpublish", ["node_id": "61"])
         try run.sink.inTransaction {
-            try run.sink.accept([.mail(try items(run, delivery: .immediate, to: emails))], event: event)
-            XCTAssertEqual(try run.count("outbox"), emails.count, "written inside the transaction, before its commit")
-            XCTAssertEqual(try run.count("outbox_message"), emails.count)
+            try run.sink.accept([.mail(try items(run, delivery: .immediate, to: Array(emails[..<4])))], event: first)
+            try run.sink.accept([.mail(try items(run, delivery: .immediate, to: Array(emails[4...])))], event: second)
+            XCTAssertGreaterThanOrEqual(try run.count("outbox"), 4, "the first event's are written once the next event's came")
+            XCTAssertEqual(try run.count("outbox_message"), try run.count("outbox"))
         }
         let stored = try run.store.db.map("""
             SELECT recipient, message FROM outbox JOIN outbox_message ON outbox_message.outbox_id = outbox.id ORDER BY outbox.id
             """) { (try $0.string("recipient"), try ParsedMail(bytes: try $0.bytes("message"))) }
-        XCTAssertEqual(stored.map(\.0), emails, "queued in the handler's order")
+        XCTAssertEqual(stored.map(\.0), emails, "queued in the handlers' order, all committed")
         for (recipient, mail) in stored {
             XCTAssertEqual(mail.header("To"), recipient, "each message's bytes are its own recipient's")
         }
+    }
+
+    /// Messages of a transaction that fails are never written, not even by the next one.
+    func testMessagesOfAFailedTransactionAreNotWrittenByTheNextOne() throws {
+        struct Stop: Error {}
+        let run = try RunFixture()
+        try run.user("ann@example.com")
+        try run.user("bob@example.com")
+        let event = try run.event("ezpublish", ["node_id": "60"])
+        XCTAssertThrowsError(try run.sink.inTransaction {
+            try run.sink.accept([.mail(try items(run, delivery: .immediate, to: ["ann@example.com"]))], event: event)
+            throw Stop()
+        })
+        XCTAssertEqual(try run.count("outbox"), 0)
+        XCTAssertEqual(run.sink.committed, ItemSink.Counts())
+        try run.sink.inTransaction {
+            try run.sink.accept([.mail(try items(run, delivery: .immediate, to: ["bob@example.com"]))], event: event)
+        }
+        XCTAssertEqual(try run.queued().map { $0.components(separatedBy: ":")[0] }, ["bob@example.com"])
+        XCTAssertEqual(try run.count("outbox_message"), 1)
+        XCTAssertEqual(run.sink.committed, ItemSink.Counts(messagesQueued: 1))
     }
 
     func testItemsThatCannotBeWrittenLeaveNothingAndCountNothing() throws {

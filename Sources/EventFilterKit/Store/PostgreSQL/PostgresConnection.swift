@@ -127,11 +127,15 @@ public final class PostgresConnection {
     /// `SELECT *` returns) fails on the server with "cached plan must not change result type";
     /// it is then prepared anew: at once outside a transaction, and inside one the error is
     /// `.retryable`, since the transaction aborted and succeeds when run again.
+    ///
+    /// `binaryResults`: the server sends the columns in its binary format (a `bytea` as its bytes,
+    /// not as twice as many hex digits to spell and to read back); `PostgresRow` reads both.
     @discardableResult
-    public func execute(_ sql: String, _ parameters: [DatabaseValueConvertible] = []) throws -> PostgresResult {
+    public func execute(_ sql: String, _ parameters: [DatabaseValueConvertible] = [], binaryResults: Bool = false) throws -> PostgresResult {
         try finishSent()
+        let format: Int32 = binaryResults ? 1 : 0
         do {
-            return try executePrepared(sql, parameters)
+            return try executePrepared(sql, parameters, resultFormat: format)
         } catch let error as PostgresError where error.sqlState == "0A000" && error.message == "cached plan must not change result type" {
             guard let stale = preparedStatements.removeValue(forKey: sql) else { throw error }
             guard PQtransactionStatus(handle) == PQTRANS_IDLE else {
@@ -139,18 +143,18 @@ public final class PostgresConnection {
                 throw PostgresError(kind: .retryable, sqlState: error.sqlState, message: error.message, sql: sql)
             }
             try executeScript("DEALLOCATE \(stale.name)")
-            return try executePrepared(sql, parameters)
+            return try executePrepared(sql, parameters, resultFormat: format)
         }
     }
 
-    private func executePrepared(_ sql: String, _ parameters: [DatabaseValueConvertible]) throws -> PostgresResult {
+    private func executePrepared(_ sql: String, _ parameters: [DatabaseValueConvertible], resultFormat: Int32) throws -> PostgresResult {
         if preparedStatements[sql] == nil, runOnce.insert(sql).inserted {
-            return try executeUnnamed(sql, parameters)
+            return try executeUnnamed(sql, parameters, resultFormat: resultFormat)
         }
         let statement = try prepared(sql)
         let values = try bind(parameters, to: statement, sql: sql)
         let result = values.withUnsafeArguments { values, lengths, formats in
-            PQexecPrepared(handle, statement.name, Int32(parameters.count), values, lengths, formats, 0)
+            PQexecPrepared(handle, statement.name, Int32(parameters.count), values, lengths, formats, resultFormat)
         }
         return try check(result, sql: sql)
     }
@@ -205,10 +209,10 @@ public final class PostgresConnection {
     /// A text's first run: PQexecParams sends parse, bind, describe and execute together. The
     /// server counts the parameters the text uses; a call with another number of values gets the
     /// same one-line error as a prepared statement's check gives.
-    private func executeUnnamed(_ sql: String, _ parameters: [DatabaseValueConvertible]) throws -> PostgresResult {
+    private func executeUnnamed(_ sql: String, _ parameters: [DatabaseValueConvertible], resultFormat: Int32) throws -> PostgresResult {
         let values = try PostgresParameters(parameters, sql: sql)
         let result = values.withUnsafeArguments { values, lengths, formats in
-            PQexecParams(handle, sql, Int32(parameters.count), nil, values, lengths, formats, 0)
+            PQexecParams(handle, sql, Int32(parameters.count), nil, values, lengths, formats, resultFormat)
         }
         do {
             let checked = try check(result, sql: sql)

@@ -28,7 +28,49 @@ public struct PostgresRow {
     public func optionalString(_ column: String) throws -> String? {
         let field = try position(of: column)
         guard PQgetisnull(result.handle, index, field) == 0 else { return nil }
-        return String(cString: PQgetvalue(result.handle, index, field))
+        return try text(of: field, column: column)
+    }
+
+    /// The text of a non-NULL field. A binary result (`PostgresConnection.execute(_:_:binaryResults:)`)
+    /// holds a text column's bytes as they are and an integer in network byte order: the
+    /// integer is spelled in decimal, as the text format does.
+    private func text(of field: Int32, column: String) throws -> String {
+        guard isBinary(field) else { return String(cString: PQgetvalue(result.handle, index, field)) }
+        if let integer = try binaryInteger(field, column: column) { return String(integer) }
+        let bytes = binaryBytes(field)
+        switch PQftype(result.handle, field) {
+        case TypeOID.bool:
+            return bytes.first == 1 ? "t" : "f"
+        case TypeOID.float4 where bytes.count == 4:
+            return String(Float(bitPattern: bytes.reduce(0) { $0 << 8 | UInt32($1) }))
+        case TypeOID.float8 where bytes.count == 8:
+            return String(Double(bitPattern: bytes.reduce(0) { $0 << 8 | UInt64($1) }))
+        default:
+            return String(decoding: bytes, as: UTF8.self)
+        }
+    }
+
+    private func isBinary(_ field: Int32) -> Bool { PQfformat(result.handle, field) == 1 }
+
+    /// The field's bytes as the binary format sends them.
+    private func binaryBytes(_ field: Int32) -> UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(start: PQgetvalue(result.handle, index, field), count: Int(PQgetlength(result.handle, index, field)))
+    }
+
+    /// An integer column of a binary result (big-endian, of its type's width); nil for other types.
+    private func binaryInteger(_ field: Int32, column: String) throws -> Int64? {
+        let width: Int
+        switch PQftype(result.handle, field) {
+        case TypeOID.int2: width = 2
+        case TypeOID.int4: width = 4
+        case TypeOID.int8: width = 8
+        default: return nil
+        }
+        let bytes = binaryBytes(field)
+        guard bytes.count == width else { throw PostgresError(message: "column \"\(column)\" holds \(bytes.count) bytes, not a \(width)-byte integer") }
+        var value: Int64 = bytes[0] >= 0x80 ? -1 : 0  // sign-extended
+        for byte in bytes { value = value << 8 | Int64(byte) }
+        return value
     }
 
     public func string(_ column: String) throws -> String {
@@ -37,7 +79,10 @@ public struct PostgresRow {
     }
 
     public func optionalInt64(_ column: String) throws -> Int64? {
-        guard let text = try optionalString(column) else { return nil }
+        let field = try position(of: column)
+        guard PQgetisnull(result.handle, index, field) == 0 else { return nil }
+        if isBinary(field), let integer = try binaryInteger(field, column: column) { return integer }
+        let text = try text(of: field, column: column)
         guard let value = Int64(text) else { throw typeError(column, text, "an integer") }
         return value
     }
@@ -70,6 +115,7 @@ public struct PostgresRow {
     public func optionalBytes(_ column: String) throws -> [UInt8]? {
         let field = try position(of: column)
         guard PQgetisnull(result.handle, index, field) == 0 else { return nil }
+        if isBinary(field) { return Array(binaryBytes(field)) }
         // The text format spells bytea as "\x" and hex digits (or, with bytea_output=escape,
         // backslash escapes); libpq's unescaping reads both.
         var count = 0
@@ -104,7 +150,7 @@ public struct PostgresRow {
     /// The text of the column at `field`, nil when NULL or past the last column.
     func text(at field: Int32) -> String? {
         guard field >= 0, field < PQnfields(result.handle), PQgetisnull(result.handle, index, field) == 0 else { return nil }
-        return String(cString: PQgetvalue(result.handle, index, field))
+        return try? text(of: field, column: columnNames[Int(field)])
     }
 
     /// The bytes of the `bytea` column at `field`; empty when NULL.

@@ -57,6 +57,35 @@ final class PostgresConnectionTests: XCTestCase {
         XCTAssertEqual(try db.first("SELECT count(*) AS n FROM item")?.int("n"), 1)
     }
 
+    func testBinaryResultsReadBackAsTheTextFormatDoes() throws {
+        try db.executeScript("""
+            CREATE TABLE item (
+                id bigserial PRIMARY KEY, name text NOT NULL, big bigint, small integer, tiny smallint, data bytea,
+                flag boolean, note text, ratio double precision)
+            """)
+        let name = "Åse 🙂 \\x41"
+        let allBytes = (0...255).map { UInt8($0) }
+        let big: Int64 = -9_007_199_254_740_993
+        try db.execute("INSERT INTO item(name, big, small, tiny, data, flag, ratio) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                       [name, big, -70_000, 300, allBytes, false, 0.1])
+        let sql = "SELECT id, name, big, small, tiny, data, flag, note, ratio FROM item"
+        let text = try XCTUnwrap(db.execute(sql).rows.first)
+        let binary = try XCTUnwrap(db.execute(sql, binaryResults: true).rows.first)
+        for column in text.columnNames {
+            XCTAssertEqual(try binary.value(column), try text.value(column), column)
+            if column != "data" { XCTAssertEqual(try binary.optionalString(column), try text.optionalString(column), column) }
+        }
+        XCTAssertEqual(try binary.bytes("data"), allBytes, "the bytes as stored, not their hex spelling")
+        XCTAssertEqual(try binary.int64("big"), big)
+        XCTAssertEqual(try binary.int("small"), -70_000)
+        XCTAssertEqual(try binary.int("tiny"), 300)
+        XCTAssertEqual(try binary.string("name"), name)
+        XCTAssertEqual(try binary.string("big"), String(big))
+        XCTAssertFalse(try binary.bool("flag"))
+        XCTAssertEqual(try binary.double("ratio"), 0.1)
+        XCTAssertNil(try binary.optionalString("note"))
+    }
+
     func testTextWithANULCharacterIsRefusedAndNothingIsWritten() throws {
         try db.executeScript("CREATE TABLE item (name text)")
         XCTAssertThrowsError(try db.execute("INSERT INTO item(name) VALUES ($1)", ["before\0after"])) { error in
