@@ -27,7 +27,8 @@ final class OutcomeRecorders: @unchecked Sendable {
     final class Recorder {
         fileprivate let outbox: Outbox
         fileprivate var report = Outbox.DeliveryReport()
-        private let owner: OutcomeRecorders
+        /// Unowned: the owner keeps its idle recorders, and outlives every use of them.
+        private unowned let owner: OutcomeRecorders
 
         fileprivate init(outbox: Outbox, owner: OutcomeRecorders) {
             self.outbox = outbox
