@@ -390,10 +390,31 @@ final class SMTPConnection: @unchecked Sendable {
     /// QUIT on an open connection, waiting for the reply at most the message timeout (RFC 5321
     /// section 4.1.1.10: the client waits for it before closing).
     private func sayGoodbye() {
-        guard let wire else { return }
         let deadline = SMTPWire.deadline(after: configuration.timeout)
-        _ = try? wire.send(Self.quit, until: deadline)
+        if sendQuit(until: deadline) { awaitQuitReply(until: deadline) }
+    }
+
+    /// The first half of a goodbye: QUIT goes out on the open connection, if there is one. False
+    /// when there was none or it could not be sent (the connection is then closed).
+    /// ``SMTPTransport`` sends every connection's QUIT before it waits for any reply, so the
+    /// replies are awaited side by side, within one deadline.
+    func sendQuit(until deadline: UInt64) -> Bool {
+        guard let wire else { return false }
+        do throws(SMTPWire.Failure) {
+            try wire.send(Self.quit, until: deadline)
+            return true
+        } catch {
+            hangUp()
+            return false
+        }
+    }
+
+    /// The second half: waits for the reply to QUIT until `deadline` (not past it, whatever the
+    /// server does), then closes the connection.
+    func awaitQuitReply(until deadline: UInt64) {
+        guard let wire else { return }
         _ = try? wire.readReply(until: deadline)
+        hangUp()
     }
 
     /// Ends the connection, if one is open, without a word, and drops the handle. The socket is

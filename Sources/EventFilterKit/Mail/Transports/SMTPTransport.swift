@@ -55,7 +55,12 @@ public final class SMTPTransport: ThreadRecordingTransport {
     }
 
     deinit {
-        connections.removeAll()  // each handle says QUIT on its connection if still open
+        // QUIT on every open connection first, then the replies, all within one timeout: a
+        // server that never answers QUIT holds the run one timeout, not one per connection.
+        let deadline = SMTPWire.deadline(after: configuration.timeout)
+        let closing = connections.filter { $0.sendQuit(until: deadline) }
+        for connection in closing { connection.awaitQuitReply(until: deadline) }
+        connections.removeAll()
     }
 
     /// TCP connections opened so far: with nothing failing, one per connection ever used.
