@@ -47,7 +47,7 @@ command; absent or empty: behave), one line "ACTION STAGE":
             endless  answer with 4 MiB of "250-" continuation lines and never end the reply
     STAGE   ehlo  the EHLO command, right after the greeting
             mail  MAIL FROM      rcpt  RCPT TO      data  the DATA command (before 354)
-            dot   the end of the message (the final ".")
+            dot   the end of the message (the final ".")      quit  the QUIT command
 """
 import argparse
 import asyncio
@@ -165,6 +165,15 @@ class ScriptedSMTP(SMTP):
                 await self.push(reply)
             return
         await super().smtp_EHLO(hostname)
+
+    async def smtp_QUIT(self, arg):
+        action = self.misbehaviour.at("quit")
+        if action:
+            reply = await misbehave(self, action, self.misbehaviour)
+            if reply:
+                await self.push(reply)
+            return
+        await super().smtp_QUIT(arg)
 
     async def smtp_DATA(self, arg):
         action = self.misbehaviour.at("data")

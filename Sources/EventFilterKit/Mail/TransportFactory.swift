@@ -76,8 +76,14 @@ public enum TransportFactory {
         configuration.verifyCertificate = try mail.bool(block, "TransportVerifyCertificate", default: true)
         if let ca = mail.string(block, "TransportCAFile"), !ca.isEmpty { configuration.caFile = ca }
         if let helo = mail.string(block, "SenderHost"), !helo.isEmpty { configuration.heloName = helo }
-        if let seconds = try mail.int(block, "TransportConnectTimeout") { configuration.connectTimeout = Double(seconds) }
-        if let seconds = try mail.int(block, "TransportTimeout") { configuration.timeout = Double(seconds) }
+        for key in ["TransportConnectTimeout", "TransportTimeout"] {
+            guard let seconds = try mail.int(block, key) else { continue }
+            let range = SMTPConfiguration.timeoutRange
+            guard range.contains(seconds) else {
+                throw EventFilterError.failure("site.ini [MailSettings] \(key) must be \(range.lowerBound)-\(range.upperBound) seconds, got \(seconds)")
+            }
+            if key == "TransportTimeout" { configuration.timeout = Double(seconds) } else { configuration.connectTimeout = Double(seconds) }
+        }
         if let connections = try mail.int(block, "MaxConnections") {
             guard (1...64).contains(connections) else {
                 throw EventFilterError.failure("site.ini [MailSettings] MaxConnections must be 1-64, got \(connections)")

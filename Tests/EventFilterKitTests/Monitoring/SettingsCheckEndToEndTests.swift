@@ -171,6 +171,53 @@ final class SettingsCheckEndToEndTests: XCTestCase {
         }
     }
 
+    /// libcurl takes its timeouts in milliseconds in a 32-bit long: a number of seconds above
+    /// 2,147,483 cannot be set, and is refused when the settings are read, not by libcurl at
+    /// the first message.
+    func testATransportTimeoutAboveWhatLibcurlTakesStopsTheRunAndChangesNothing() throws {
+        for key in ["TransportTimeout", "TransportConnectTimeout"] {
+            let root = try TestRoot(siteINI: """
+                [SiteSettings]
+                SiteName=Test Site
+                SiteURL=https://example.com
+
+                [MailSettings]
+                AdminEmail=admin@example.com
+                Transport=SMTP
+                TransportServer=127.0.0.1
+                \(key)=2147484
+
+                """)
+            try root.ok("user", "add", "ann@example.com", now: now)
+            try root.ok("subscribe", "ann@example.com", "2", now: now)
+            try root.ok("event", "add", "ezpublish", "node_id=2", "path=/1/2/", "name=News", now: now)
+            let before = try root.dump()
+            let run = try root.run(["run"], now: now)
+            XCTAssertEqual(run.status, 1)
+            XCTAssertEqual(run.stderr, "eventfilter: settings/site.ini:9: [MailSettings] \(key) must be 1-2147483 seconds, got 2147484\n")
+            XCTAssertEqual(try root.dump(), before, "the event waits for a run with fixed settings")
+            let check = try root.run(["check"])
+            XCTAssertEqual(check.status, 1)
+            XCTAssertEqual(check.stdout, "settings/site.ini:9: [MailSettings] \(key) must be 1-2147483 seconds, got 2147484\n")
+        }
+        // The largest value is taken.
+        let root = try TestRoot(siteINI: """
+            [SiteSettings]
+            SiteName=Test Site
+            SiteURL=https://example.com
+
+            [MailSettings]
+            AdminEmail=admin@example.com
+            Transport=SMTP
+            TransportServer=127.0.0.1
+            TransportTimeout=2147483
+            TransportConnectTimeout=2147483
+
+            """)
+        let check = try root.run(["check"])
+        XCTAssertEqual(check.status, 0, check.stdout + check.stderr)
+    }
+
     /// site.ini is shared with eZ Publish, whose own blocks are not reported; a block a letter
     /// away from one eventfilter reads is a typo, and its settings would silently not apply.
     func testATypoInABlockNameIsReportedEvenInSiteINI() throws {

@@ -74,6 +74,10 @@ public struct SMTPConfiguration: Sendable, Equatable {
     /// What `MaxUnrecordedAcceptances` may be: a batch holds at most 500 messages anyway.
     public static let unrecordedAcceptancesRange = 1...500
 
+    /// What `TransportTimeout` and `TransportConnectTimeout` may be, in seconds: libcurl takes
+    /// its timeouts in milliseconds and refuses more than a 32-bit long holds (2,147,483,647 ms).
+    public static let timeoutRange = 1...2_147_483
+
     /// `host:port` as an operator would type it; every failure reason starts with `smtp <this>:`.
     public var serverLabel: String {
         server.contains(":") ? "[\(server)]:\(port)" : "\(server):\(port)"
@@ -125,6 +129,10 @@ public struct SMTPConfiguration: Sendable, Equatable {
         }
         if !(connectTimeout > 0) || !(timeout > 0) {
             throw fail("SMTP timeouts must be positive (connect \(connectTimeout) s, per message \(timeout) s)")
+        }
+        let longest = Double(Self.timeoutRange.upperBound)
+        if connectTimeout > longest || timeout > longest {
+            throw fail("SMTP timeouts must be at most \(Self.timeoutRange.upperBound) s (connect \(connectTimeout) s, per message \(timeout) s)")
         }
         if !(1...64).contains(maxConnections) {
             throw fail("MaxConnections \(maxConnections) is not between 1 and 64")

@@ -54,6 +54,8 @@ final class SMTPConnection: @unchecked Sendable {
     /// TCP connections opened so far (CURLINFO_NUM_CONNECTS summed): 1 for a whole run that
     /// kept its connection.
     private(set) var connectionsOpened = 0
+    /// The envelope's domains in their ASCII form, each converted once for this connection.
+    private let domainForms = SMTPDomainForms()
 
     private static let reset: [UInt8] = Array("RSET\r\n".utf8)
     private static let quit: [UInt8] = Array("QUIT\r\n".utf8)
@@ -299,7 +301,7 @@ final class SMTPConnection: @unchecked Sendable {
     /// server that offers it (RFC 6531 section 3.4).
     private func envelopeCommands(for message: OutgoingMessage) -> [[UInt8]] {
         var mail = Array("MAIL FROM:<".utf8)
-        mail.append(contentsOf: SMTPEnvelope.wireForm(of: message.sender))
+        mail.append(contentsOf: domainForms.wireForm(of: message.sender))
         mail.append(UInt8(ascii: ">"))
         if capabilities.size { mail.append(contentsOf: " SIZE=\(message.bytes.count)".utf8) }
         if capabilities.smtpUTF8 && (message.sender.utf8.contains { $0 >= 0x80 } || message.recipient.utf8.contains { $0 >= 0x80 }) {
@@ -307,7 +309,7 @@ final class SMTPConnection: @unchecked Sendable {
         }
         mail.append(contentsOf: [0x0D, 0x0A])
         var recipient = Array("RCPT TO:<".utf8)
-        recipient.append(contentsOf: SMTPEnvelope.wireForm(of: message.recipient))
+        recipient.append(contentsOf: domainForms.wireForm(of: message.recipient))
         recipient.append(contentsOf: ">\r\n".utf8)
         return [mail, recipient, Array("DATA\r\n".utf8)]
     }
@@ -390,10 +392,31 @@ final class SMTPConnection: @unchecked Sendable {
     /// QUIT on an open connection, waiting for the reply at most the message timeout (RFC 5321
     /// section 4.1.1.10: the client waits for it before closing).
     private func sayGoodbye() {
-        guard let wire else { return }
         let deadline = SMTPWire.deadline(after: configuration.timeout)
-        _ = try? wire.send(Self.quit, until: deadline)
+        if sendQuit(until: deadline) { awaitQuitReply(until: deadline) }
+    }
+
+    /// The first half of a goodbye: QUIT goes out on the open connection, if there is one. False
+    /// when there was none or it could not be sent (the connection is then closed).
+    /// ``SMTPTransport`` sends every connection's QUIT before it waits for any reply, so the
+    /// replies are awaited side by side, within one deadline.
+    func sendQuit(until deadline: UInt64) -> Bool {
+        guard let wire else { return false }
+        do throws(SMTPWire.Failure) {
+            try wire.send(Self.quit, until: deadline)
+            return true
+        } catch {
+            hangUp()
+            return false
+        }
+    }
+
+    /// The second half: waits for the reply to QUIT until `deadline` (not past it, whatever the
+    /// server does), then closes the connection.
+    func awaitQuitReply(until deadline: UInt64) {
+        guard let wire else { return }
         _ = try? wire.readReply(until: deadline)
+        hangUp()
     }
 
     /// Ends the connection, if one is open, without a word, and drops the handle. The socket is

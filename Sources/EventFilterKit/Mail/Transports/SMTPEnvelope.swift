@@ -36,21 +36,36 @@ enum SMTPEnvelope {
     /// its ASCII form (IDNA, through libcurl's URL parser: the conversion libcurl applied to the
     /// envelope), so a server without SMTPUTF8 can route it; the local part as it is. Left as
     /// UTF-8 when libcurl cannot convert it.
+    /// ``SMTPDomainForms`` does the same, converting each domain once per connection.
     static func wireForm(of address: String) -> [UInt8] {
         let bytes = Array(address.utf8)
+        guard let at = domainStart(in: bytes) else { return bytes }
+        guard let ascii = asciiForm(ofDomain: bytes[(at + 1)...]) else { return bytes }
+        return Array(bytes[...at]) + ascii
+    }
+
+    /// The index of the "@" before a domain that is not ASCII; nil when the address has no
+    /// such domain (it then goes as it is).
+    static func domainStart(in bytes: [UInt8]) -> Int? {
         guard let at = bytes.lastIndex(of: UInt8(ascii: "@")), bytes[(at + 1)...].contains(where: { $0 >= 0x80 }) else {
-            return bytes
+            return nil
         }
-        let domain = String(decoding: bytes[(at + 1)...], as: UTF8.self)
-        guard let converted = ccurl_idn_to_ascii(domain) else { return bytes }
+        return at
+    }
+
+    /// The ASCII form of a domain that is not ASCII, or nil when it stays as it came (libcurl
+    /// cannot convert it, or its form is no host name).
+    static func asciiForm(ofDomain domainBytes: ArraySlice<UInt8>) -> [UInt8]? {
+        let domain = String(decoding: domainBytes, as: UTF8.self)
+        guard let converted = ccurl_idn_to_ascii(domain) else { return nil }
         defer { free(converted) }
         let ascii = Array(String(cString: converted).utf8)
         // UTS #46 maps some characters to ASCII that means something in a command line
         // (fullwidth ">" to ">", a no-break space to a space): only letters, digits, "-", "_"
         // and "." are a host name; anything else would close the address early and add
         // parameters to the command, so such a domain stays as it came.
-        guard ascii.allSatisfy({ isHostNameByte($0) }) else { return bytes }
-        return Array(bytes[...at]) + ascii
+        guard ascii.allSatisfy({ isHostNameByte($0) }) else { return nil }
+        return ascii
     }
 
     private static func isHostNameByte(_ byte: UInt8) -> Bool {

@@ -142,6 +142,29 @@ final class SMTPSafetyEndToEndTests: XCTestCase {
         XCTAssertEqual(try server.received().flatMap(\.envelope.recipients).sorted(), recipients)
     }
 
+    /// RFC 5321 section 4.1.1.10: the client waits for the reply to QUIT before it closes. With
+    /// several connections open, every QUIT goes out first and the replies are awaited together,
+    /// so a server that never answers QUIT holds the run one timeout, not one per connection.
+    func testAServerThatNeverAnswersQuitHoldsTheRunOneTimeoutNotOnePerConnection() throws {
+        let server = try pool.start()
+        let root = try smtpRoot(port: server.port, timeout: 3, extra: "MaxConnections=4")
+        let recipients = (1...40).map { "reader\($0)@example.com" }
+        try publish(to: recipients, in: root)
+        try server.misbehave("hang quit")
+        let started = Date()
+
+        let result = try root.run(["run"], now: now)
+
+        let elapsed = Date().timeIntervalSince(started)
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertEqual(result.stdout + result.stderr, "", "an unanswered QUIT is no failure: the mail was taken")
+        XCTAssertEqual(try server.count("connections"), 4, "the four connections were open at the end")
+        XCTAssertLessThan(elapsed, 6, "one timeout of 3 s for the four QUITs, not four (12 s)")
+        XCTAssertGreaterThan(elapsed, 2.5, "the run did wait for the replies, up to the timeout")
+        XCTAssertEqual(try states(root), ["sent": 40])
+        XCTAssertEqual(try server.received().flatMap(\.envelope.recipients).sorted(), recipients.sorted())
+    }
+
     // MARK: - Helpers
 
 
