@@ -294,15 +294,24 @@ public final class Filter {
                 }
                 // Within it each path node's readers are read once, and the handled marks are
                 // written together at its end (Store: cachingSubscribers, deferringHandledMarks).
+                // On PostgreSQL the next events are locked and their readers read a few at a
+                // time (`Store.readAhead`), not in round trips of their own one by one.
                 try sink.inTransaction {
                     try store.deferringHandledMarks(now: now) {
                         try store.cachingSubscribers {
-                            repeat {
-                                try process(batch[next], plan: plan, finished: finished[batch[next].id] ?? [], outcomes: &outcomes,
-                                            renderer: renderer, sink: sink, report: &report)
-                                next += 1
-                            } while next < batch.endIndex && sink.pending.rows < Self.rowsPerCommit
-                                && batch[next].type != EventType.currentTime
+                            try store.readingAhead {
+                                var readUpTo = next
+                                repeat {
+                                    if next >= readUpTo {
+                                        readUpTo = min(next + Self.eventsReadAhead, batch.endIndex)
+                                        try store.readAhead(batch[next..<readUpTo].filter { $0.type != EventType.currentTime })
+                                    }
+                                    try process(batch[next], plan: plan, finished: finished[batch[next].id] ?? [], outcomes: &outcomes,
+                                                renderer: renderer, sink: sink, report: &report)
+                                    next += 1
+                                } while next < batch.endIndex && sink.pending.rows < Self.rowsPerCommit
+                                    && batch[next].type != EventType.currentTime
+                            }
                         }
                     }
                 }
@@ -314,6 +323,11 @@ public final class Filter {
     }
 
     static let rowsPerCommit = 5_000
+
+    /// Events locked and read ahead at once on PostgreSQL: a transaction of 5,000 rows may end
+    /// after the first of them (an event with 5,000 readers), and the rest are then locked a
+    /// little early, until that transaction commits.
+    static let eventsReadAhead = 16
 
     /// SQLite's page cache while the filter runs (`Store.withPageCache`): 16 MiB, within the
     /// run's memory bound of 64 MB with room for a batch's items.

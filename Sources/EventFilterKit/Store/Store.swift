@@ -58,6 +58,11 @@ public final class Store {
     /// where each mark is written at once; `EventStore.swift`).
     var deferredHandledMarks: [Int64]?
 
+    /// Events locked and read ahead inside `readingAhead` (PostgreSQL): the ids asked about, and
+    /// the not_before of each still waiting (an id asked about but not there is handled or gone).
+    /// Nil outside it (`WebhookObjectStore.swift`).
+    var lockedAhead: (asked: Set<Int64>, waiting: [Int64: Int64?])?
+
     /// `PRAGMA application_id` of an eventfilter store: "EvFl" in ASCII.
     static let applicationID: Int32 = 0x4576_466C
 

@@ -47,6 +47,21 @@ extension Store {
         return readers
     }
 
+    /// Reads the readers of those of `nodes` not yet in `cachingSubscribers`' cache, in one
+    /// query per `pathNodesPerQuery`, for the events that follow (`readAhead`). Nodes beyond
+    /// ASCII are left out, as `subscribers(ofPath:)` answers those from the store alone.
+    func readSubscribersAhead(ofNodes nodes: [String]) throws {
+        guard let cache = subscriberCache else { return }
+        var missing: [String] = []
+        for node in nodes where node.utf8.allSatisfy({ $0 < 0x80 }) && cache.byNode[node] == nil {
+            cache.byNode[node] = []
+            missing.append(node)
+        }
+        for chunk in missing.slices(of: Self.pathNodesPerQuery) {
+            try readSubscribers(ofNodes: Array(chunk)) { cache.byNode[$0.ruleNode, default: []].append($0) }
+        }
+    }
+
     /// What `cachingSubscribers` keeps for one transaction: each node's readers, and each
     /// answer by the nodes of its path that have readers (events below one section share it).
     final class SubscriberCache {

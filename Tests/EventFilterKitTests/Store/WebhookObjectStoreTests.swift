@@ -46,6 +46,53 @@ final class WebhookObjectStoreTests: XCTestCase {
         XCTAssertEqual(try store.db.scalarInt("SELECT handled_at FROM event WHERE id = ?", [id]), Int(now))
         XCTAssertEqual(try store.db.scalarInt("SELECT count(*) FROM event WHERE id = ? AND params LIKE '%withdrawn%'", [id]), 0)
     }
+
+    /// Events read ahead, several in one statement (`readAhead`), are locked as `isStillWaiting`
+    /// locks one: withdrawing one the filter has not come to yet waits for its transaction too.
+    /// And the answers are what was read: an event handled since the batch was read is not
+    /// waiting, so its mail is not made twice.
+    func testEventsReadAheadAreLockedAndAnsweredAsOneAtATime() throws {
+        let root = try TestRoot(postgres: try TestPostgres.server().makeDatabase())
+        let store = try Store(root: root.url)
+        let now: Int64 = 1_780_315_200
+        for node in ["77", "78", "79"] {
+            _ = try store.addEvent(type: "ezpublish", params: ["node_id": .string(node), "path": .string("/1/2/\(node)/")], now: now)
+        }
+        let events = try store.dueEvents(after: 0, now: now, limit: 10)
+        XCTAssertEqual(events.count, 3)
+        let (first, second, handled) = (events[0].id, events[1].id, events[2].id)
+        try store.markEventHandled(handled, now: now)  // by another run, after this batch was read
+        nonisolated(unsafe) let intake = try Store(root: root.url)
+        let watcher = try Store(root: root.url)
+        let outcome = WithdrawalOutcome()
+        let done = DispatchSemaphore(value: 0)
+        try store.inTransaction {
+            try store.readingAhead {
+                try store.readAhead(events)
+                XCTAssertTrue(try store.isStillWaiting(first, notBefore: nil))
+                XCTAssertFalse(try store.isStillWaiting(handled, notBefore: nil), "handled by another run since it was read")
+                XCTAssertFalse(try store.isStillWaiting(first, notBefore: now), "its time is not the one it had when read")
+                Thread {
+                    defer { done.signal() }
+                    outcome.set(Result { try intake.withdrawWaitingEvent(second, now: now + 1) })
+                }.start()
+                var waited = false
+                for _ in 0..<500 where !outcome.isSet {
+                    let blocked = try watcher.db.scalarInt("""
+                        SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'
+                        """) ?? 0
+                    if blocked > 0 { waited = true; break }
+                    usleep(20_000)
+                }
+                XCTAssertTrue(waited, "the withdrawal of an event read ahead went ahead inside the filter's transaction")
+                XCTAssertTrue(try store.isStillWaiting(second, notBefore: nil))
+                try store.markEventHandled(second, now: now)
+            }
+        }
+        XCTAssertEqual(done.wait(timeout: .now() + 30), .success)
+        XCTAssertEqual(try outcome.value?.get(), false, "once the filter committed, the event is no longer waiting")
+        XCTAssertEqual(try store.db.scalarInt("SELECT count(*) FROM event WHERE id = ? AND params LIKE '%withdrawn%'", [second]), 0)
+    }
 }
 
 /// What the intake thread of a test reports back, behind a lock.
