@@ -27,7 +27,9 @@ final class OutcomeRecorders: @unchecked Sendable {
     final class Recorder {
         fileprivate let outbox: Outbox
         fileprivate var report = Outbox.DeliveryReport()
-        private let owner: OutcomeRecorders
+        // Unowned: the owner keeps its idle recorders, and a strong reference back would keep
+        // both, and every store connection they opened, alive after the delivery returned.
+        private unowned let owner: OutcomeRecorders
 
         fileprivate init(outbox: Outbox, owner: OutcomeRecorders) {
             self.outbox = outbox

@@ -104,6 +104,62 @@ final class OutcomeRecordersTests: XCTestCase {
         XCTAssertEqual(try outbox.store.db.scalarInt("SELECT count(*) FROM outbox WHERE state = 'sent'"), 60)
     }
 
+    /// The store connections the connections' threads recorded on are closed when the delivery
+    /// returns: a process that delivers again and again (a test run, a long-lived caller) must not
+    /// keep one more PostgreSQL session, or SQLite connection and file handle, per SMTP
+    /// connection each time.
+    func testTheStoreConnectionsOpenedForRecordingAreClosedWhenTheDeliveryReturns() throws {
+        let server = try startServer()
+        var database: TestPostgresDatabase?
+        let store: Store
+        if TestBackend.current == .postgresql {
+            database = try TestPostgres.server().makeDatabase()
+            store = try Store(postgreSQL: try XCTUnwrap(database).connectionString)
+        } else {
+            store = try Store(root: workspace.appendingPathComponent("closing"))
+        }
+        let outbox = Outbox(store: store)
+        var configuration = server.configuration
+        configuration.maxConnections = 3
+        configuration.maxUnrecordedAcceptances = 1  // the connections' threads record on PostgreSQL too
+        let transport = try SMTPTransport(configuration: configuration)
+        let before = try openStoreConnections(store)
+        var afterFirst: Int?
+        for round in 0..<3 {
+            for index in 1...12 {
+                let bytes = Array("From: notify@example.org\r\nSubject: message \(index)\r\n\r\nBody.\r\n".utf8)
+                try outbox.enqueue(recipient: "user\(index)@example.org", sender: "notify@example.org", subject: "message \(index)",
+                                   message: ComposedMessage(messageID: "<r\(round)m\(index)@example.org>", bytes: bytes), now: 1_000)
+            }
+            XCTAssertEqual(try outbox.deliverDue(through: transport, now: 1_000).sent, 12)
+            // A PostgreSQL session ends on the server a moment after its client closed it.
+            var open = try openStoreConnections(store)
+            let deadline = Date().addingTimeInterval(5)
+            while open > before && Date() < deadline {
+                usleep(20_000)
+                open = try openStoreConnections(store)
+            }
+            // SQLite keeps a closed connection's file handle for reuse while another connection
+            // of the process holds a lock on the file: there the count must only stop growing.
+            let expected = store.db.dialect == .postgresql ? before : (afterFirst ?? open)
+            afterFirst = afterFirst ?? open
+            XCTAssertEqual(open, expected, "round \(round): every connection opened to record was closed")
+        }
+        XCTAssertEqual(try store.db.scalarInt("SELECT count(*) FROM outbox WHERE state = 'sent'"), 36)
+        withExtendedLifetime(database) {}
+    }
+
+    /// The store's connections now open: PostgreSQL sessions on its database, or this process's
+    /// file handles on the SQLite file.
+    private func openStoreConnections(_ store: Store) throws -> Int {
+        if store.db.dialect == .postgresql {
+            return try XCTUnwrap(store.db.scalarInt("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"))
+        }
+        let path = try XCTUnwrap(store.db as? Database).path
+        let descriptors = try FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")
+        return descriptors.filter { (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/\($0)")) == path }.count
+    }
+
     // MARK: - Helpers
 
     private func startServer() throws -> SMTPTestServer {
