@@ -160,6 +160,58 @@ final class OutcomeRecordersTests: XCTestCase {
         return descriptors.filter { (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/\($0)")) == path }.count
     }
 
+    /// As above on the suite's backend (PostgreSQL's connections' threads record with a window
+    /// of one): a record the store refuses fails the delivery once, with the store's reason,
+    /// every connection's thread ends, every message not recorded is still queued, and the next
+    /// delivery sends exactly those.
+    func testARecordTheStoreRefusesFailsTheDeliveryOnceOnEitherBackend() throws {
+        let server = try startServer()
+        var database: TestPostgresDatabase?
+        let store: Store
+        if TestBackend.current == .postgresql {
+            database = try TestPostgres.server().makeDatabase()
+            store = try Store(postgreSQL: try XCTUnwrap(database).connectionString)
+            try store.db.execute("""
+                CREATE FUNCTION refuse_ten() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN IF NEW.outbox_id = 10 THEN RAISE EXCEPTION 'refused by the test'; END IF; RETURN NEW; END $$;
+                CREATE TRIGGER refuse_ten BEFORE INSERT ON outbox_delivered FOR EACH ROW EXECUTE FUNCTION refuse_ten()
+                """)
+        } else {
+            store = try Store(root: workspace.appendingPathComponent("refusing"))
+            try store.db.execute("""
+                CREATE TRIGGER refuse_ten BEFORE INSERT ON outbox_delivered WHEN NEW.outbox_id = 10
+                BEGIN SELECT RAISE(ABORT, 'refused by the test'); END
+                """)
+        }
+        var outbox = Outbox(store: store)
+        outbox.recordPatience = .seconds(1)
+        for index in 1...40 {
+            let bytes = Array("From: notify@example.org\r\nSubject: message \(index)\r\n\r\nBody.\r\n".utf8)
+            try outbox.enqueue(recipient: "user\(index)@example.org", sender: "notify@example.org", subject: "message \(index)",
+                               message: ComposedMessage(messageID: "<f\(index)@example.org>", bytes: bytes), now: 1_000)
+        }
+        var configuration = server.configuration
+        configuration.maxConnections = 3
+        configuration.maxUnrecordedAcceptances = 1
+        let transport = try SMTPTransport(configuration: configuration)
+
+        XCTAssertThrowsError(try outbox.deliverDue(through: transport, now: 1_000)) { error in
+            XCTAssertTrue("\(error)".contains("refused by the test"), "\(error)")
+        }
+        let recorded = try XCTUnwrap(store.db.scalarInt("SELECT count(*) FROM outbox_delivered"))
+        let queued = try XCTUnwrap(store.db.scalarInt(
+            "SELECT count(*) FROM outbox WHERE state = 'queued' AND id NOT IN (SELECT outbox_id FROM outbox_delivered)"))
+        XCTAssertEqual(recorded + queued, 40, "every message is recorded or still queued")
+        XCTAssertLessThanOrEqual(try receivedFiles(server) - recorded, 1, "at most the window's one message went unrecorded")
+        switch TestBackend.current {
+        case .postgresql: try store.db.execute("DROP TRIGGER refuse_ten ON outbox_delivered")
+        case .sqlite: try store.db.execute("DROP TRIGGER refuse_ten")
+        }
+        XCTAssertEqual(try outbox.deliverDue(through: transport, now: 1_001).sent, queued)
+        XCTAssertEqual(try store.db.scalarInt("SELECT count(*) FROM outbox WHERE state = 'sent'"), 40)
+        withExtendedLifetime(database) {}
+    }
+
     // MARK: - Helpers
 
     private func startServer() throws -> SMTPTestServer {
