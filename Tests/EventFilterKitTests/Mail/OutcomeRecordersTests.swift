@@ -212,6 +212,45 @@ final class OutcomeRecordersTests: XCTestCase {
         withExtendedLifetime(database) {}
     }
 
+    /// A batch whose every message fails before the server is asked (an address no envelope can
+    /// carry) shows nothing about the session, so the other connections' threads wait to start
+    /// until the first one's last message is taken: they must then end, and the delivery return
+    /// with each message failed, rather than wait for ever.
+    func testABatchOfMessagesNoEnvelopeCanCarryEndsAndFailsThem() throws {
+        let server = try startServer()
+        var database: TestPostgresDatabase?
+        let store: Store
+        if TestBackend.current == .postgresql {
+            database = try TestPostgres.server().makeDatabase()
+            store = try Store(postgreSQL: try XCTUnwrap(database).connectionString)
+        } else {
+            store = try Store(root: workspace.appendingPathComponent("unsendable"))
+        }
+        let outbox = Outbox(store: store)
+        for index in 1...4 {
+            let bytes = Array("From: notify@example.org\r\nSubject: message \(index)\r\n\r\nBody.\r\n".utf8)
+            try outbox.enqueue(recipient: "user\(index)<x>@example.org", sender: "notify@example.org", subject: "message \(index)",
+                               message: ComposedMessage(messageID: "<u\(index)@example.org>", bytes: bytes), now: 1_000)
+        }
+        var configuration = server.configuration
+        configuration.maxConnections = 3
+        configuration.maxUnrecordedAcceptances = 1  // the connections' threads record on PostgreSQL too
+        let transport = try SMTPTransport(configuration: configuration)
+
+        // On a thread of its own, so that a delivery that never ends fails this test, bounded.
+        let delivery = BackgroundDelivery(outbox: outbox, transport: transport)
+        let delivering = Thread { delivery.run() }
+        delivering.start()
+        guard delivery.done.wait(timeout: .now() + 30) == .success else {
+            return XCTFail("the delivery did not end within 30 s")
+        }
+        let report = try XCTUnwrap(delivery.result).get()
+        XCTAssertEqual(report, Outbox.DeliveryReport(sent: 0, deferred: 0, failed: 4))
+        XCTAssertEqual(try store.db.scalarInt("SELECT count(*) FROM outbox WHERE state = 'failed'"), 4)
+        XCTAssertEqual(try server.received().count, 0)
+        withExtendedLifetime(database) {}
+    }
+
     // MARK: - Helpers
 
     private func startServer() throws -> SMTPTestServer {
@@ -238,5 +277,24 @@ final class OutcomeRecordersTests: XCTestCase {
 
     private func receivedFiles(_ server: SMTPTestServer) throws -> Int {
         try FileManager.default.contentsOfDirectory(atPath: server.directory.path).filter { $0.hasSuffix(".eml") }.count
+    }
+}
+
+/// One `deliverDue` on another thread, its result read once `done` is signalled (which orders
+/// the write before the read): unchecked Sendable for that reason.
+private final class BackgroundDelivery: @unchecked Sendable {
+    let outbox: Outbox
+    let transport: SMTPTransport
+    let done = DispatchSemaphore(value: 0)
+    private(set) var result: Result<Outbox.DeliveryReport, any Error>?
+
+    init(outbox: Outbox, transport: SMTPTransport) {
+        self.outbox = outbox
+        self.transport = transport
+    }
+
+    func run() {
+        result = Result { try outbox.deliverDue(through: transport, now: 1_000) }
+        done.signal()
     }
 }
