@@ -72,8 +72,9 @@ public struct Outbox {
     }
 
     /// Delivers every queued or deferred message that is due, in batches. Acceptances are
-    /// committed as soon as the transport reports them (in groups when several came in while the
-    /// previous group committed), so a crash resends at most the messages the transport had in
+    /// committed as soon as the transport reports them (by the transport's own threads on store
+    /// connections of their own, see ``OutcomeRecorders``, or here in groups when several came in
+    /// while the previous group committed), so a crash resends at most the messages the transport had in
     /// the server's hands unrecorded: one per SMTP connection unless `MaxUnrecordedAcceptances`
     /// says otherwise.
     ///

@@ -27,8 +27,7 @@ final class OutcomeRecorders: @unchecked Sendable {
     final class Recorder {
         fileprivate let outbox: Outbox
         fileprivate var report = Outbox.DeliveryReport()
-        // Unowned: the owner keeps its idle recorders, and a strong reference back would keep
-        // both, and every store connection they opened, alive after the delivery returned.
+        /// Unowned: the owner keeps its idle recorders, and outlives every use of them.
         private unowned let owner: OutcomeRecorders
 
         fileprivate init(outbox: Outbox, owner: OutcomeRecorders) {

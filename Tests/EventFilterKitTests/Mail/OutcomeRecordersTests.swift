@@ -251,6 +251,26 @@ final class OutcomeRecordersTests: XCTestCase {
         withExtendedLifetime(database) {}
     }
 
+    /// The recorders' store connections close with the delivery: none is left open (a process
+    /// that delivers again and again must not gather connections).
+    func testTheRecordersConnectionsCloseWithTheDelivery() throws {
+        let server = try startServer()
+        let (outbox, messages) = try queuedOutbox(8, name: "closing")
+        var configuration = server.configuration
+        configuration.maxConnections = 2
+        let transport = try SMTPTransport(configuration: configuration)
+        weak var released: OutcomeRecorders?
+        try {
+            let recorders = OutcomeRecorders(outbox: outbox, now: 1_000)
+            released = recorders
+            try transport.deliver(messages, recordingOn: recorders)
+            XCTAssertEqual(recorders.report.sent, 8)
+        }()
+        // The connections' threads let go of it as they exit, just after the delivery returned.
+        for _ in 0..<200 where released != nil { usleep(10_000) }
+        XCTAssertNil(released, "the recorders, and with them their store connections, are gone")
+    }
+
     // MARK: - Helpers
 
     private func startServer() throws -> SMTPTestServer {

@@ -18,6 +18,8 @@ import Foundation
 /// "." only while fewer than `unrecordedLimit` accepted or answered messages wait for their record
 /// (``SMTPDeliveryRun``), so a crash sends at most that many again. It defaults to
 /// `maxConnections`, one per connection, which is what a commit after each message allowed.
+/// Through ``deliver(_:recordingOn:)`` each connection's thread commits its own outcomes instead,
+/// on a store connection of its own, within the same window.
 /// Connections stay open between `deliver` calls.
 ///
 /// Like Postfix's "dead destination", the first failure that is the server's or the settings'
