@@ -271,6 +271,38 @@ final class OutcomeRecordersTests: XCTestCase {
         XCTAssertNil(released, "the recorders, and with them their store connections, are gone")
     }
 
+    /// Two runs delivering from one PostgreSQL store at the same moment (two hosts), each
+    /// connection's thread recording on its own session: the claims keep them apart, so the
+    /// server gets every message exactly once and every one is recorded sent.
+    func testTwoRunsDeliveringFromOnePostgreSQLStoreAtOnceSendEachMessageOnce() throws {
+        let server = try startServer()
+        let database = try TestPostgres.server().makeDatabase()
+        var first = Outbox(store: try Store(postgreSQL: database.connectionString))
+        for index in 1...80 {
+            let bytes = Array("From: notify@example.org\r\nSubject: message \(index)\r\n\r\nBody.\r\n".utf8)
+            try first.enqueue(recipient: "user\(index)@example.org", sender: "notify@example.org", subject: "message \(index)",
+                              message: ComposedMessage(messageID: "<h\(index)@example.org>", bytes: bytes), now: 1_000)
+        }
+        var second = Outbox(store: try Store(postgreSQL: database.connectionString))
+        var configuration = server.configuration
+        configuration.maxConnections = 2
+        configuration.maxUnrecordedAcceptances = 1  // the connections' threads record
+        first.batchSize = 10
+        second.batchSize = 10
+        let deliveries = [BackgroundDelivery(outbox: first, transport: try SMTPTransport(configuration: configuration)),
+                          BackgroundDelivery(outbox: second, transport: try SMTPTransport(configuration: configuration))]
+        for delivery in deliveries { Thread { delivery.run() }.start() }
+        for delivery in deliveries {
+            guard delivery.done.wait(timeout: .now() + 60) == .success else { return XCTFail("a delivery did not end within 60 s") }
+        }
+        let sent = try deliveries.map { try XCTUnwrap($0.result).get().sent }
+        XCTAssertEqual(sent.reduce(0, +), 80, "\(sent)")
+        let subjects = try server.received().map { try XCTUnwrap(ParsedMail(bytes: $0.bytes).header("Subject")) }
+        XCTAssertEqual(subjects.count, 80, "no message sent twice")
+        XCTAssertEqual(Set(subjects).count, 80)
+        XCTAssertEqual(try first.store.db.scalarInt("SELECT count(*) FROM outbox WHERE state = 'sent'"), 80)
+    }
+
     // MARK: - Helpers
 
     private func startServer() throws -> SMTPTestServer {
