@@ -273,4 +273,52 @@ final class ItemSinkTests: XCTestCase {
                        "her link, first stored by the transaction that rolled back, was stored by the one that committed")
         XCTAssertEqual(try run.count("settings_token"), 1)
     }
+
+    /// An event's messages the store refuses (on PostgreSQL sent without waiting while the next
+    /// event is read, the refusal read by a later statement) fail the whole transaction: no
+    /// event of it is marked handled, no message of it is kept, nothing is counted, and the next
+    /// transaction's statements get their own results.
+    func testARefusedInsertOfAnEarlierEventsMessagesFailsTheWholeTransaction() throws {
+        let run = try RunFixture()
+        for email in ["bad@example.com", "ann@example.com", "bob@example.com"] { try run.user(email) }
+        if run.store.db.dialect == .postgresql {
+            try run.store.db.execute("""
+                CREATE FUNCTION refuse_bad() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN IF NEW.recipient = 'bad@example.com' THEN RAISE EXCEPTION 'refused by the test'; END IF; RETURN NEW; END $$;
+                CREATE TRIGGER refuse_bad BEFORE INSERT ON outbox FOR EACH ROW EXECUTE FUNCTION refuse_bad()
+                """)
+        } else {
+            try run.store.db.execute("""
+                CREATE TRIGGER refuse_bad BEFORE INSERT ON outbox WHEN NEW.recipient = 'bad@example.com'
+                BEGIN SELECT RAISE(ABORT, 'refused by the test'); END
+                """)
+        }
+        let first = try run.event("ezpublish", ["node_id": "60"])
+        let second = try run.event("ezpublish", ["node_id": "61"])
+        let third = try run.event("ezpublish", ["node_id": "62"])
+        XCTAssertThrowsError(try run.sink.inTransaction {
+            try run.store.deferringHandledMarks(now: run.now) {
+                try run.sink.accept([.mail(try items(run, delivery: .immediate, to: ["bad@example.com"]))], event: first)
+                try run.store.markEventHandled(first.id, now: run.now)
+                try run.sink.accept([.mail(try items(run, delivery: .immediate, to: ["ann@example.com"]))], event: second)
+                try run.store.markEventHandled(second.id, now: run.now)
+            }
+        }) { error in
+            XCTAssertTrue("\(error)".contains("refused by the test"), "\(error)")
+        }
+        XCTAssertEqual(try run.count("outbox"), 0)
+        XCTAssertEqual(try run.count("outbox_message"), 0)
+        XCTAssertEqual(try run.store.db.scalarInt("SELECT count(*) FROM event WHERE handled_at IS NOT NULL"), 0)
+        XCTAssertEqual(run.sink.committed, ItemSink.Counts())
+
+        try run.sink.inTransaction {
+            try run.store.deferringHandledMarks(now: run.now) {
+                try run.sink.accept([.mail(try items(run, delivery: .immediate, to: ["bob@example.com"]))], event: third)
+                try run.store.markEventHandled(third.id, now: run.now)
+            }
+        }
+        XCTAssertEqual(try run.queued().map { $0.components(separatedBy: ":")[0] }, ["bob@example.com"])
+        XCTAssertEqual(try run.store.db.scalarInt("SELECT count(*) FROM event WHERE handled_at IS NOT NULL"), 1)
+        XCTAssertEqual(run.sink.committed, ItemSink.Counts(messagesQueued: 1))
+    }
 }

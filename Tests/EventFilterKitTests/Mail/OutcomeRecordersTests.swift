@@ -104,6 +104,153 @@ final class OutcomeRecordersTests: XCTestCase {
         XCTAssertEqual(try outbox.store.db.scalarInt("SELECT count(*) FROM outbox WHERE state = 'sent'"), 60)
     }
 
+    /// The store connections the connections' threads recorded on are closed when the delivery
+    /// returns: a process that delivers again and again (a test run, a long-lived caller) must not
+    /// keep one more PostgreSQL session, or SQLite connection and file handle, per SMTP
+    /// connection each time.
+    func testTheStoreConnectionsOpenedForRecordingAreClosedWhenTheDeliveryReturns() throws {
+        let server = try startServer()
+        var database: TestPostgresDatabase?
+        let store: Store
+        if TestBackend.current == .postgresql {
+            database = try TestPostgres.server().makeDatabase()
+            store = try Store(postgreSQL: try XCTUnwrap(database).connectionString)
+        } else {
+            store = try Store(root: workspace.appendingPathComponent("closing"))
+        }
+        let outbox = Outbox(store: store)
+        var configuration = server.configuration
+        configuration.maxConnections = 3
+        configuration.maxUnrecordedAcceptances = 1  // the connections' threads record on PostgreSQL too
+        let transport = try SMTPTransport(configuration: configuration)
+        let before = try openStoreConnections(store)
+        var afterFirst: Int?
+        for round in 0..<3 {
+            for index in 1...12 {
+                let bytes = Array("From: notify@example.org\r\nSubject: message \(index)\r\n\r\nBody.\r\n".utf8)
+                try outbox.enqueue(recipient: "user\(index)@example.org", sender: "notify@example.org", subject: "message \(index)",
+                                   message: ComposedMessage(messageID: "<r\(round)m\(index)@example.org>", bytes: bytes), now: 1_000)
+            }
+            XCTAssertEqual(try outbox.deliverDue(through: transport, now: 1_000).sent, 12)
+            // A PostgreSQL session ends on the server a moment after its client closed it.
+            var open = try openStoreConnections(store)
+            let deadline = Date().addingTimeInterval(5)
+            while open > before && Date() < deadline {
+                usleep(20_000)
+                open = try openStoreConnections(store)
+            }
+            // SQLite keeps a closed connection's file handle for reuse while another connection
+            // of the process holds a lock on the file: there the count must only stop growing.
+            let expected = store.db.dialect == .postgresql ? before : (afterFirst ?? open)
+            afterFirst = afterFirst ?? open
+            XCTAssertEqual(open, expected, "round \(round): every connection opened to record was closed")
+        }
+        XCTAssertEqual(try store.db.scalarInt("SELECT count(*) FROM outbox WHERE state = 'sent'"), 36)
+        withExtendedLifetime(database) {}
+    }
+
+    /// The store's connections now open: PostgreSQL sessions on its database, or this process's
+    /// file handles on the SQLite file.
+    private func openStoreConnections(_ store: Store) throws -> Int {
+        if store.db.dialect == .postgresql {
+            return try XCTUnwrap(store.db.scalarInt("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"))
+        }
+        let path = try XCTUnwrap(store.db as? Database).path
+        let descriptors = try FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")
+        return descriptors.filter { (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/\($0)")) == path }.count
+    }
+
+    /// As above on the suite's backend (PostgreSQL's connections' threads record with a window
+    /// of one): a record the store refuses fails the delivery once, with the store's reason,
+    /// every connection's thread ends, every message not recorded is still queued, and the next
+    /// delivery sends exactly those.
+    func testARecordTheStoreRefusesFailsTheDeliveryOnceOnEitherBackend() throws {
+        let server = try startServer()
+        var database: TestPostgresDatabase?
+        let store: Store
+        if TestBackend.current == .postgresql {
+            database = try TestPostgres.server().makeDatabase()
+            store = try Store(postgreSQL: try XCTUnwrap(database).connectionString)
+            try store.db.execute("""
+                CREATE FUNCTION refuse_ten() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN IF NEW.outbox_id = 10 THEN RAISE EXCEPTION 'refused by the test'; END IF; RETURN NEW; END $$;
+                CREATE TRIGGER refuse_ten BEFORE INSERT ON outbox_delivered FOR EACH ROW EXECUTE FUNCTION refuse_ten()
+                """)
+        } else {
+            store = try Store(root: workspace.appendingPathComponent("refusing"))
+            try store.db.execute("""
+                CREATE TRIGGER refuse_ten BEFORE INSERT ON outbox_delivered WHEN NEW.outbox_id = 10
+                BEGIN SELECT RAISE(ABORT, 'refused by the test'); END
+                """)
+        }
+        var outbox = Outbox(store: store)
+        outbox.recordPatience = .seconds(1)
+        for index in 1...40 {
+            let bytes = Array("From: notify@example.org\r\nSubject: message \(index)\r\n\r\nBody.\r\n".utf8)
+            try outbox.enqueue(recipient: "user\(index)@example.org", sender: "notify@example.org", subject: "message \(index)",
+                               message: ComposedMessage(messageID: "<f\(index)@example.org>", bytes: bytes), now: 1_000)
+        }
+        var configuration = server.configuration
+        configuration.maxConnections = 3
+        configuration.maxUnrecordedAcceptances = 1
+        let transport = try SMTPTransport(configuration: configuration)
+
+        XCTAssertThrowsError(try outbox.deliverDue(through: transport, now: 1_000)) { error in
+            XCTAssertTrue("\(error)".contains("refused by the test"), "\(error)")
+        }
+        let recorded = try XCTUnwrap(store.db.scalarInt("SELECT count(*) FROM outbox_delivered"))
+        let queued = try XCTUnwrap(store.db.scalarInt(
+            "SELECT count(*) FROM outbox WHERE state = 'queued' AND id NOT IN (SELECT outbox_id FROM outbox_delivered)"))
+        XCTAssertEqual(recorded + queued, 40, "every message is recorded or still queued")
+        XCTAssertLessThanOrEqual(try receivedFiles(server) - recorded, 1, "at most the window's one message went unrecorded")
+        switch TestBackend.current {
+        case .postgresql: try store.db.execute("DROP TRIGGER refuse_ten ON outbox_delivered")
+        case .sqlite: try store.db.execute("DROP TRIGGER refuse_ten")
+        }
+        XCTAssertEqual(try outbox.deliverDue(through: transport, now: 1_001).sent, queued)
+        XCTAssertEqual(try store.db.scalarInt("SELECT count(*) FROM outbox WHERE state = 'sent'"), 40)
+        withExtendedLifetime(database) {}
+    }
+
+    /// A batch whose every message fails before the server is asked (an address no envelope can
+    /// carry) shows nothing about the session, so the other connections' threads wait to start
+    /// until the first one's last message is taken: they must then end, and the delivery return
+    /// with each message failed, rather than wait for ever.
+    func testABatchOfMessagesNoEnvelopeCanCarryEndsAndFailsThem() throws {
+        let server = try startServer()
+        var database: TestPostgresDatabase?
+        let store: Store
+        if TestBackend.current == .postgresql {
+            database = try TestPostgres.server().makeDatabase()
+            store = try Store(postgreSQL: try XCTUnwrap(database).connectionString)
+        } else {
+            store = try Store(root: workspace.appendingPathComponent("unsendable"))
+        }
+        let outbox = Outbox(store: store)
+        for index in 1...4 {
+            let bytes = Array("From: notify@example.org\r\nSubject: message \(index)\r\n\r\nBody.\r\n".utf8)
+            try outbox.enqueue(recipient: "user\(index)<x>@example.org", sender: "notify@example.org", subject: "message \(index)",
+                               message: ComposedMessage(messageID: "<u\(index)@example.org>", bytes: bytes), now: 1_000)
+        }
+        var configuration = server.configuration
+        configuration.maxConnections = 3
+        configuration.maxUnrecordedAcceptances = 1  // the connections' threads record on PostgreSQL too
+        let transport = try SMTPTransport(configuration: configuration)
+
+        // On a thread of its own, so that a delivery that never ends fails this test, bounded.
+        let delivery = BackgroundDelivery(outbox: outbox, transport: transport)
+        let delivering = Thread { delivery.run() }
+        delivering.start()
+        guard delivery.done.wait(timeout: .now() + 30) == .success else {
+            return XCTFail("the delivery did not end within 30 s")
+        }
+        let report = try XCTUnwrap(delivery.result).get()
+        XCTAssertEqual(report, Outbox.DeliveryReport(sent: 0, deferred: 0, failed: 4))
+        XCTAssertEqual(try store.db.scalarInt("SELECT count(*) FROM outbox WHERE state = 'failed'"), 4)
+        XCTAssertEqual(try server.received().count, 0)
+        withExtendedLifetime(database) {}
+    }
+
     /// The recorders' store connections close with the delivery: none is left open (a process
     /// that delivers again and again must not gather connections).
     func testTheRecordersConnectionsCloseWithTheDelivery() throws {
@@ -122,6 +269,38 @@ final class OutcomeRecordersTests: XCTestCase {
         // The connections' threads let go of it as they exit, just after the delivery returned.
         for _ in 0..<200 where released != nil { usleep(10_000) }
         XCTAssertNil(released, "the recorders, and with them their store connections, are gone")
+    }
+
+    /// Two runs delivering from one PostgreSQL store at the same moment (two hosts), each
+    /// connection's thread recording on its own session: the claims keep them apart, so the
+    /// server gets every message exactly once and every one is recorded sent.
+    func testTwoRunsDeliveringFromOnePostgreSQLStoreAtOnceSendEachMessageOnce() throws {
+        let server = try startServer()
+        let database = try TestPostgres.server().makeDatabase()
+        var first = Outbox(store: try Store(postgreSQL: database.connectionString))
+        for index in 1...80 {
+            let bytes = Array("From: notify@example.org\r\nSubject: message \(index)\r\n\r\nBody.\r\n".utf8)
+            try first.enqueue(recipient: "user\(index)@example.org", sender: "notify@example.org", subject: "message \(index)",
+                              message: ComposedMessage(messageID: "<h\(index)@example.org>", bytes: bytes), now: 1_000)
+        }
+        var second = Outbox(store: try Store(postgreSQL: database.connectionString))
+        var configuration = server.configuration
+        configuration.maxConnections = 2
+        configuration.maxUnrecordedAcceptances = 1  // the connections' threads record
+        first.batchSize = 10
+        second.batchSize = 10
+        let deliveries = [BackgroundDelivery(outbox: first, transport: try SMTPTransport(configuration: configuration)),
+                          BackgroundDelivery(outbox: second, transport: try SMTPTransport(configuration: configuration))]
+        for delivery in deliveries { Thread { delivery.run() }.start() }
+        for delivery in deliveries {
+            guard delivery.done.wait(timeout: .now() + 60) == .success else { return XCTFail("a delivery did not end within 60 s") }
+        }
+        let sent = try deliveries.map { try XCTUnwrap($0.result).get().sent }
+        XCTAssertEqual(sent.reduce(0, +), 80, "\(sent)")
+        let subjects = try server.received().map { try XCTUnwrap(ParsedMail(bytes: $0.bytes).header("Subject")) }
+        XCTAssertEqual(subjects.count, 80, "no message sent twice")
+        XCTAssertEqual(Set(subjects).count, 80)
+        XCTAssertEqual(try first.store.db.scalarInt("SELECT count(*) FROM outbox WHERE state = 'sent'"), 80)
     }
 
     // MARK: - Helpers
@@ -150,5 +329,24 @@ final class OutcomeRecordersTests: XCTestCase {
 
     private func receivedFiles(_ server: SMTPTestServer) throws -> Int {
         try FileManager.default.contentsOfDirectory(atPath: server.directory.path).filter { $0.hasSuffix(".eml") }.count
+    }
+}
+
+/// One `deliverDue` on another thread, its result read once `done` is signalled (which orders
+/// the write before the read): unchecked Sendable for that reason.
+private final class BackgroundDelivery: @unchecked Sendable {
+    let outbox: Outbox
+    let transport: SMTPTransport
+    let done = DispatchSemaphore(value: 0)
+    private(set) var result: Result<Outbox.DeliveryReport, any Error>?
+
+    init(outbox: Outbox, transport: SMTPTransport) {
+        self.outbox = outbox
+        self.transport = transport
+    }
+
+    func run() {
+        result = Result { try outbox.deliverDue(through: transport, now: 1_000) }
+        done.signal()
     }
 }

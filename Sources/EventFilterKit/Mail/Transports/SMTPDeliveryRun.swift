@@ -177,7 +177,9 @@ final class SMTPDeliveryRun: @unchecked Sendable {
         let workersWait = !state.sessionWorked
         if verdict.sessionWorked { state.sessionWorked = true }
         if state.suspendedReason == nil { state.suspendedReason = verdict.sessionFailure }
-        if workersWait && (state.sessionWorked || state.suspendedReason != nil) { signals.wakeWorkers() }
+        // As in `finish`: also when the verdict showed nothing about the session (an address no
+        // envelope can carry), since the waiting threads must see that the messages ran out.
+        if workersWait { signals.wakeWorkers() }
         return !cancelled
     }
 
