@@ -16,18 +16,12 @@ final class SMTPDomainForms {
     private var known: [ArraySlice<UInt8>: [UInt8]?] = [:]
 
     func wireForm(of address: String) -> [UInt8] {
-        let bytes = Array(address.utf8)
-        guard let at = SMTPEnvelope.domainStart(in: bytes) else { return bytes }
-        let domain = bytes[(at + 1)...]
-        let ascii: [UInt8]?
-        if let cached = known[domain] {
-            ascii = cached
-        } else {
-            ascii = SMTPEnvelope.asciiForm(ofDomain: domain)
+        SMTPEnvelope.wireForm(of: address) { domain in
+            if let cached = known[domain] { return cached }
+            let ascii = SMTPEnvelope.asciiForm(ofDomain: domain)
             if known.count >= Self.capacity { known.removeAll(keepingCapacity: true) }
             known[domain] = .some(ascii)
+            return ascii
         }
-        guard let ascii else { return bytes }
-        return Array(bytes[...at]) + ascii
     }
 }

@@ -36,21 +36,16 @@ enum SMTPEnvelope {
     /// its ASCII form (IDNA, through libcurl's URL parser: the conversion libcurl applied to the
     /// envelope), so a server without SMTPUTF8 can route it; the local part as it is. Left as
     /// UTF-8 when libcurl cannot convert it.
-    /// ``SMTPDomainForms`` does the same, converting each domain once per connection.
-    static func wireForm(of address: String) -> [UInt8] {
+    /// `asciiForm` converts the domain (nil: it stays as it came); ``SMTPDomainForms`` passes
+    /// one that remembers each domain's form, so a connection converts each domain once.
+    static func wireForm(of address: String,
+                         asciiForm: (ArraySlice<UInt8>) -> [UInt8]? = SMTPEnvelope.asciiForm(ofDomain:)) -> [UInt8] {
         let bytes = Array(address.utf8)
-        guard let at = domainStart(in: bytes) else { return bytes }
-        guard let ascii = asciiForm(ofDomain: bytes[(at + 1)...]) else { return bytes }
-        return Array(bytes[...at]) + ascii
-    }
-
-    /// The index of the "@" before a domain that is not ASCII; nil when the address has no
-    /// such domain (it then goes as it is).
-    static func domainStart(in bytes: [UInt8]) -> Int? {
-        guard let at = bytes.lastIndex(of: UInt8(ascii: "@")), bytes[(at + 1)...].contains(where: { $0 >= 0x80 }) else {
-            return nil
+        guard let at = bytes.lastIndex(of: UInt8(ascii: "@")), bytes[(at + 1)...].contains(where: { $0 >= 0x80 }),
+              let ascii = asciiForm(bytes[(at + 1)...]) else {
+            return bytes
         }
-        return at
+        return Array(bytes[...at]) + ascii
     }
 
     /// The ASCII form of a domain that is not ASCII, or nil when it stays as it came (libcurl
