@@ -86,21 +86,7 @@ public final class SMTPTransport: ThreadRecordingTransport {
 
     public func deliver(_ messages: [OutgoingMessage], recordingGroups record: ([(message: OutgoingMessage, outcome: DeliveryOutcome)]) throws -> Void) throws {
         guard !messages.isEmpty else { return }
-        // A suspended run contacts nobody; one handle is enough to report the messages.
-        let wanted = min(server.suspendedReason == nil ? configuration.maxConnections : 1, messages.count)
-        while connections.count < wanted {
-            connections.append(try SMTPConnection(configuration: configuration))
-        }
-        let run = SMTPDeliveryRun(messages: messages, label: configuration.serverLabel, server: server,
-                                  unrecordedLimit: unrecordedLimit, workers: wanted)
-        for (worker, connection) in connections.prefix(wanted).enumerated() {
-            let thread = Thread {
-                connection.work(for: run, as: worker)
-                run.workerDone()
-            }
-            thread.stackSize = 1 << 20
-            thread.start()
-        }
+        let run = try start(messages, recordingOn: nil)
         do {
             while let group = run.takeFinished() {
                 try record(group.map { ($0.message, $0.outcome) })
@@ -134,33 +120,44 @@ public final class SMTPTransport: ThreadRecordingTransport {
     /// a hand-off to the calling thread, a commit there and a hand-off back.
     func deliver(_ messages: [OutgoingMessage], recordingOn recorders: OutcomeRecorders) throws {
         guard !messages.isEmpty else { return }
+        let run = try start(messages, recordingOn: recorders)
+        let failure = run.waitForWorkers()
+        server = run.server
+        if let failure { throw failure }
+    }
+
+    /// Starts a run of `messages` on as many connections as it wants, each on a thread of its
+    /// own. With `recorders`, each thread takes a recorder before its first message (opened on
+    /// that thread, used by it alone) and gives it back when done.
+    private func start(_ messages: [OutgoingMessage], recordingOn recorders: OutcomeRecorders?) throws -> SMTPDeliveryRun {
+        // A suspended run contacts nobody; one handle is enough to report the messages.
         let wanted = min(server.suspendedReason == nil ? configuration.maxConnections : 1, messages.count)
         while connections.count < wanted {
             connections.append(try SMTPConnection(configuration: configuration))
         }
         let run = SMTPDeliveryRun(messages: messages, label: configuration.serverLabel, server: server,
-                                  unrecordedLimit: unrecordedLimit, workers: wanted, recordsOnWorkers: true)
+                                  unrecordedLimit: unrecordedLimit, workers: wanted, recordsOnWorkers: recorders != nil)
         for (worker, connection) in connections.prefix(wanted).enumerated() {
             let thread = Thread {
-                // Opened (or taken idle) on this thread, used by it alone, given back when done.
+                defer { run.workerDone() }
+                guard let recorders else {
+                    connection.work(for: run, as: worker)
+                    return
+                }
                 let recorder: OutcomeRecorders.Recorder
                 do {
                     recorder = try recorders.take()
                 } catch {
                     run.recordFailed(error)
-                    run.workerDone()
                     return
                 }
                 connection.work(for: run, as: worker, recorder: recorder)
                 // Its counts are in the report before the calling thread may read it.
                 recorders.giveBack(recorder)
-                run.workerDone()
             }
             thread.stackSize = 1 << 20
             thread.start()
         }
-        let failure = run.waitForWorkers()
-        server = run.server
-        if let failure { throw failure }
+        return run
     }
 }
