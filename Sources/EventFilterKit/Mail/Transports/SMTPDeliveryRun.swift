@@ -18,8 +18,12 @@ import Foundation
 /// disk (PostgreSQL with synchronous_commit on) the messages per commit are what sets the rate.
 ///
 ///     let run = SMTPDeliveryRun(messages: batch, label: "127.0.0.1:25", server: state, unrecordedLimit: 4, workers: 2)
-///     // each connection's thread: while let message = run.nextMessage(worker: i) { ... run.finish(...) }; run.workerDone()
+///     // each connection's thread: while let work = run.nextMessage(worker: i) { ... run.finish(...) }; run.workerDone()
 ///     while let group = run.takeFinished() { try record(group); run.recorded(group) }
+///
+/// With `recordsOnWorkers` the connections' threads commit their own outcomes instead
+/// (``learned(_:)``, then ``released(slot:)`` once committed) and the calling thread only
+/// waits for them (``waitForWorkers()``); the window is the same.
 ///
 /// All state is behind one lock with a condition for the calling thread and one for the
 /// connections' threads (``SMTPRunSignals``), each woken only when what it waits for may have
@@ -149,10 +153,7 @@ final class SMTPDeliveryRun: @unchecked Sendable {
     func finish(_ message: OutgoingMessage, verdict: SMTPVerdict, holdsSlot: Bool) {
         signals.lock()
         defer { signals.unlock() }
-        // Until a session got past AUTH the other connections wait in nextMessage for this.
-        let workersWait = !state.sessionWorked
-        if verdict.sessionWorked { state.sessionWorked = true }
-        if state.suspendedReason == nil { state.suspendedReason = verdict.sessionFailure }
+        learnLocked(verdict)
         if cancelled {
             // Nobody records it any more; it stays queued and is sent at the next run.
             if holdsSlot {
@@ -164,7 +165,6 @@ final class SMTPDeliveryRun: @unchecked Sendable {
             if holdsSlot { finishedSlots += 1 }
             if !callerWaitsForAll || slotsHeld <= finishedSlots { signals.wakeCaller() }
         }
-        if workersWait { signals.wakeWorkers() }
     }
 
     /// The workers record their own outcomes: what the server showed by `verdict` (a session that
@@ -174,13 +174,19 @@ final class SMTPDeliveryRun: @unchecked Sendable {
     func learned(_ verdict: SMTPVerdict) -> Bool {
         signals.lock()
         defer { signals.unlock() }
+        learnLocked(verdict)
+        return !cancelled
+    }
+
+    /// What `verdict` showed about the server, taken in with `signals` held. Until a session got
+    /// past AUTH the other connections wait in `nextMessage` for this, so they are woken by any
+    /// verdict then, also one that showed nothing about the session (an address no envelope can
+    /// carry): they must see that the messages ran out.
+    private func learnLocked(_ verdict: SMTPVerdict) {
         let workersWait = !state.sessionWorked
         if verdict.sessionWorked { state.sessionWorked = true }
         if state.suspendedReason == nil { state.suspendedReason = verdict.sessionFailure }
-        // As in `finish`: also when the verdict showed nothing about the session (an address no
-        // envelope can carry), since the waiting threads must see that the messages ran out.
         if workersWait { signals.wakeWorkers() }
-        return !cancelled
     }
 
     /// A worker recorded its message's outcome (or gave up on recording it): its place in the
