@@ -146,28 +146,9 @@ final class SettingsCheckEndToEndTests: XCTestCase {
 
     func testAnUnrecordedAcceptanceLimitOutOfRangeStopsTheRunAndChangesNothing() throws {
         for wrong in ["0", "501"] {
-            let root = try TestRoot(siteINI: """
-                [SiteSettings]
-                SiteName=Test Site
-                SiteURL=https://example.com
-
-                [MailSettings]
-                AdminEmail=admin@example.com
-                Transport=SMTP
-                TransportServer=127.0.0.1
-                MaxUnrecordedAcceptances=\(wrong)
-
-                """)
-            try root.ok("user", "add", "ann@example.com", now: now)
-            try root.ok("subscribe", "ann@example.com", "2", now: now)
-            try root.ok("event", "add", "ezpublish", "node_id=2", "path=/1/2/", "name=News", now: now)
-            let before = try root.dump()
-            let run = try root.run(["run"], now: now)
-            XCTAssertEqual(run.status, 1)
-            XCTAssertTrue(run.stderr.hasPrefix("eventfilter: settings/site.ini:"), run.stderr)
-            XCTAssertTrue(run.stderr.hasSuffix(": [MailSettings] MaxUnrecordedAcceptances must be 1-500, got \(wrong)\n"), run.stderr)
-            XCTAssertEqual(run.stderr.filter { $0 == "\n" }.count, 1)
-            XCTAssertEqual(try root.dump(), before, "the event waits for a run with fixed settings")
+            let (root, before) = try rootWithWaitingEvent(siteINI: smtpSiteINI("MaxUnrecordedAcceptances=\(wrong)"))
+            try assertRunRefused(root, before: before,
+                                 message: "settings/site.ini:9: [MailSettings] MaxUnrecordedAcceptances must be 1-500, got \(wrong)")
         }
     }
 
@@ -176,46 +157,34 @@ final class SettingsCheckEndToEndTests: XCTestCase {
     /// the first message.
     func testATransportTimeoutAboveWhatLibcurlTakesStopsTheRunAndChangesNothing() throws {
         for key in ["TransportTimeout", "TransportConnectTimeout"] {
-            let root = try TestRoot(siteINI: """
-                [SiteSettings]
-                SiteName=Test Site
-                SiteURL=https://example.com
-
-                [MailSettings]
-                AdminEmail=admin@example.com
-                Transport=SMTP
-                TransportServer=127.0.0.1
-                \(key)=2147484
-
-                """)
-            try root.ok("user", "add", "ann@example.com", now: now)
-            try root.ok("subscribe", "ann@example.com", "2", now: now)
-            try root.ok("event", "add", "ezpublish", "node_id=2", "path=/1/2/", "name=News", now: now)
-            let before = try root.dump()
-            let run = try root.run(["run"], now: now)
-            XCTAssertEqual(run.status, 1)
-            XCTAssertEqual(run.stderr, "eventfilter: settings/site.ini:9: [MailSettings] \(key) must be 1-2147483 seconds, got 2147484\n")
-            XCTAssertEqual(try root.dump(), before, "the event waits for a run with fixed settings")
+            let (root, before) = try rootWithWaitingEvent(siteINI: smtpSiteINI("\(key)=2147484"))
+            let message = "settings/site.ini:9: [MailSettings] \(key) must be 1-2147483 seconds, got 2147484"
+            try assertRunRefused(root, before: before, message: message)
             let check = try root.run(["check"])
             XCTAssertEqual(check.status, 1)
-            XCTAssertEqual(check.stdout, "settings/site.ini:9: [MailSettings] \(key) must be 1-2147483 seconds, got 2147484\n")
+            XCTAssertEqual(check.stdout, message + "\n")
         }
         // The largest value is taken.
-        let root = try TestRoot(siteINI: """
-            [SiteSettings]
-            SiteName=Test Site
-            SiteURL=https://example.com
-
-            [MailSettings]
-            AdminEmail=admin@example.com
-            Transport=SMTP
-            TransportServer=127.0.0.1
-            TransportTimeout=2147483
-            TransportConnectTimeout=2147483
-
-            """)
+        let root = try TestRoot(siteINI: smtpSiteINI("TransportTimeout=2147483\nTransportConnectTimeout=2147483"))
         let check = try root.run(["check"])
         XCTAssertEqual(check.status, 0, check.stdout + check.stderr)
+    }
+
+    /// site.ini sending by SMTP to 127.0.0.1, with `extra` as the last lines of [MailSettings]
+    /// (its first at line 9).
+    private func smtpSiteINI(_ extra: String) -> String {
+        """
+        [SiteSettings]
+        SiteName=Test Site
+        SiteURL=https://example.com
+
+        [MailSettings]
+        AdminEmail=admin@example.com
+        Transport=SMTP
+        TransportServer=127.0.0.1
+        \(extra)
+
+        """
     }
 
     /// site.ini is shared with eZ Publish, whose own blocks are not reported; a block a letter
