@@ -25,19 +25,7 @@ final class WebhookObjectStoreTests: XCTestCase {
             try store.deferringHandledMarks(now: now) {
                 XCTAssertTrue(try store.isStillWaiting(id, notBefore: nil))
                 try store.markEventHandled(id, now: now)
-                Thread {
-                    defer { done.signal() }
-                    outcome.set(Result { try intake.withdrawWaitingEvent(id, now: now + 1) })
-                }.start()
-                // Either the withdrawal ends while the transaction is open, or it waits for a lock.
-                var waited = false
-                for _ in 0..<500 where !outcome.isSet {
-                    let blocked = try watcher.db.scalarInt("""
-                        SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'
-                        """) ?? 0
-                    if blocked > 0 { waited = true; break }
-                    usleep(20_000)
-                }
+                let waited = try withdrawalWaitsForALock(id, by: intake, now: now + 1, watcher: watcher, outcome: outcome, done: done)
                 XCTAssertTrue(waited, "the withdrawal went ahead while the filter was handling the event")
             }
         }
@@ -72,18 +60,7 @@ final class WebhookObjectStoreTests: XCTestCase {
                 XCTAssertTrue(try store.isStillWaiting(first, notBefore: nil))
                 XCTAssertFalse(try store.isStillWaiting(handled, notBefore: nil), "handled by another run since it was read")
                 XCTAssertFalse(try store.isStillWaiting(first, notBefore: now), "its time is not the one it had when read")
-                Thread {
-                    defer { done.signal() }
-                    outcome.set(Result { try intake.withdrawWaitingEvent(second, now: now + 1) })
-                }.start()
-                var waited = false
-                for _ in 0..<500 where !outcome.isSet {
-                    let blocked = try watcher.db.scalarInt("""
-                        SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'
-                        """) ?? 0
-                    if blocked > 0 { waited = true; break }
-                    usleep(20_000)
-                }
+                let waited = try withdrawalWaitsForALock(second, by: intake, now: now + 1, watcher: watcher, outcome: outcome, done: done)
                 XCTAssertTrue(waited, "the withdrawal of an event read ahead went ahead inside the filter's transaction")
                 XCTAssertTrue(try store.isStillWaiting(second, notBefore: nil))
                 try store.markEventHandled(second, now: now)
@@ -92,6 +69,26 @@ final class WebhookObjectStoreTests: XCTestCase {
         XCTAssertEqual(done.wait(timeout: .now() + 30), .success)
         XCTAssertEqual(try outcome.value?.get(), false, "once the filter committed, the event is no longer waiting")
         XCTAssertEqual(try store.db.scalarInt("SELECT count(*) FROM event WHERE id = ? AND params LIKE '%withdrawn%'", [second]), 0)
+    }
+
+    /// Withdraws event `id` through `intake` on a thread of its own (its result in `outcome`,
+    /// `done` signalled when it ends), and watches, up to 10 s, whether it ends first or comes to
+    /// wait for a lock: true when it waits.
+    private func withdrawalWaitsForALock(_ id: Int64, by intake: Store, now: Int64, watcher: Store,
+                                         outcome: WithdrawalOutcome, done: DispatchSemaphore) throws -> Bool {
+        nonisolated(unsafe) let intake = intake
+        Thread {
+            defer { done.signal() }
+            outcome.set(Result { try intake.withdrawWaitingEvent(id, now: now) })
+        }.start()
+        for _ in 0..<500 where !outcome.isSet {
+            let blocked = try watcher.db.scalarInt("""
+                SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'
+                """) ?? 0
+            if blocked > 0 { return true }
+            usleep(20_000)
+        }
+        return false
     }
 }
 
