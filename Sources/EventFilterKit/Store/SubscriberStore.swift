@@ -25,11 +25,7 @@ extension Store {
         let cache = nodes.allSatisfy({ $0.utf8.allSatisfy { $0 < 0x80 } }) ? subscriberCache ?? SubscriberCache() : SubscriberCache()
         var depth: [String: Int] = [:]
         for (index, node) in nodes.enumerated() { depth[node] = index }
-        let missing = depth.keys.filter { cache.byNode[$0] == nil }
-        for node in missing { cache.byNode[node] = [] }
-        for chunk in missing.slices(of: Self.pathNodesPerQuery) {
-            try readSubscribers(ofNodes: Array(chunk)) { cache.byNode[$0.ruleNode, default: []].append($0) }
-        }
+        try read(depth.keys, into: cache)
         // The answer depends only on which of the path's nodes have readers, and how deep each
         // lies: "depth:node/" for each (a node id holds no slash).
         let held = depth.filter { !(cache.byNode[$0.key] ?? []).isEmpty }.sorted { $0.value < $1.value }
@@ -52,8 +48,14 @@ extension Store {
     /// ASCII are left out, as `subscribers(ofPath:)` answers those from the store alone.
     func readSubscribersAhead(ofNodes nodes: [String]) throws {
         guard let cache = subscriberCache else { return }
+        try read(nodes.lazy.filter { $0.utf8.allSatisfy { $0 < 0x80 } }, into: cache)
+    }
+
+    /// Reads into `cache` the readers of those of `nodes` it holds nothing for yet, in one query
+    /// per `pathNodesPerQuery`; a node without readers is held as none, so it is not asked again.
+    private func read(_ nodes: some Sequence<String>, into cache: SubscriberCache) throws {
         var missing: [String] = []
-        for node in nodes where node.utf8.allSatisfy({ $0 < 0x80 }) && cache.byNode[node] == nil {
+        for node in nodes where cache.byNode[node] == nil {
             cache.byNode[node] = []
             missing.append(node)
         }
