@@ -73,10 +73,10 @@ public struct Outbox {
 
     /// Delivers every queued or deferred message that is due, in batches. Acceptances are
     /// committed as soon as the transport reports them (by the transport's own threads on store
-    /// connections of their own, see ``OutcomeRecorders``, or here in groups when several came in
-    /// while the previous group committed), so a crash resends at most the messages the transport had in
-    /// the server's hands unrecorded: one per SMTP connection unless `MaxUnrecordedAcceptances`
-    /// says otherwise.
+    /// connections of their own, see ``OutcomeRecorders``, or here in groups when several came
+    /// in while the previous group committed), so a crash resends at most the messages the
+    /// transport had in the server's hands unrecorded: one per SMTP connection unless
+    /// `MaxUnrecordedAcceptances` says otherwise.
     ///
     /// The commit per accepted message is the hot path, so it is the smallest write there is: a
     /// row appended to `outbox_delivered`. The outbox rows are then marked sent once per batch

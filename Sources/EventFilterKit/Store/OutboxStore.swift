@@ -66,15 +66,16 @@ extension Store {
     }
 
     /// Runs `body`, in which the messages queued on PostgreSQL are written together (a few
-    /// multi-row statements, not a round trip each) before this returns; when `body` throws, none
-    /// is written. Call it inside the transaction or savepoint the messages belong to, so they
-    /// commit or roll back with it. On SQLite, where a statement costs no round trip, each
-    /// message is written at once.
+    /// multi-row statements, not a round trip each) before this returns, or held (`holding`,
+    /// below); when `body` throws, none is written. Call it inside the transaction or savepoint
+    /// the messages belong to, so they commit or roll back with it. On SQLite, where a statement
+    /// costs no round trip, each message is written at once.
     ///
-    /// `holding`: the messages are kept back rather than written, for `sendHeldMessages()` to
-    /// send without waiting when the caller has read what it needs for its next unit (the
-    /// filter's next event): the server then inserts them while the caller composes the next
-    /// messages, and the next event's queries do not queue behind the insert. The caller must
+    /// `holding`: the messages are kept back rather than written (but for each full
+    /// `messagesPerInsert`, written as it fills), for `sendHeldMessages()` to send without
+    /// waiting when the caller has read what it needs for its next unit (the filter's next
+    /// event): the server then inserts them while the caller composes the next messages, and the
+    /// next event's queries do not queue behind the insert. The caller must
     /// call `writeHeldMessages()` before its transaction ends (or `dropHeldMessages()` when it
     /// fails), and must not hold them across a savepoint it may undo.
     ///
