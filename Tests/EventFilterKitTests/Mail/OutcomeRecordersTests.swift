@@ -352,6 +352,55 @@ final class OutcomeRecordersTests: XCTestCase {
         withExtendedLifetime(database) {}
     }
 
+    /// A suspended batch's untried messages are recorded as one: when the store refuses one of
+    /// them, the delivery fails once with the store's reason and none of them is recorded (the
+    /// transaction is undone), so every one is still queued and is recorded at the next run; the first
+    /// message, recorded on its own before, stays deferred with the connection's failure.
+    func testASuspendedBatchTheStoreRefusesToRecordFailsOnceAndStaysQueued() throws {
+        var database: TestPostgresDatabase?
+        let store: Store
+        if TestBackend.current == .postgresql {
+            database = try TestPostgres.server().makeDatabase()
+            store = try Store(postgreSQL: try XCTUnwrap(database).connectionString)
+            try store.db.execute("""
+                CREATE FUNCTION refuse_ten() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN IF NEW.id = 10 AND NEW.state = 'deferred' THEN RAISE EXCEPTION 'refused by the test'; END IF; RETURN NEW; END $$;
+                CREATE TRIGGER refuse_ten BEFORE UPDATE ON outbox FOR EACH ROW EXECUTE FUNCTION refuse_ten()
+                """)
+        } else {
+            store = try Store(root: workspace.appendingPathComponent("suspended-refused"))
+            try store.db.execute("""
+                CREATE TRIGGER refuse_ten BEFORE UPDATE ON outbox WHEN NEW.id = 10 AND NEW.state = 'deferred'
+                BEGIN SELECT RAISE(ABORT, 'refused by the test'); END
+                """)
+        }
+        var outbox = Outbox(store: store)
+        outbox.recordPatience = .seconds(1)
+        for index in 1...20 {
+            let bytes = Array("From: notify@example.org\r\nSubject: message \(index)\r\n\r\nBody.\r\n".utf8)
+            try outbox.enqueue(recipient: "user\(index)@example.org", sender: "notify@example.org", subject: "message \(index)",
+                               message: ComposedMessage(messageID: "<r\(index)@example.org>", bytes: bytes), now: 1_000)
+        }
+        let port = try SMTPTestServer.unusedPort()
+        var configuration = SMTPConfiguration(server: "127.0.0.1", port: port, maxConnections: 4)
+        configuration.maxUnrecordedAcceptances = 1  // the connections' threads record, on PostgreSQL too
+        let transport = try SMTPTransport(configuration: configuration)
+
+        XCTAssertThrowsError(try outbox.deliverDue(through: transport, now: 1_000)) { error in
+            XCTAssertTrue("\(error)".contains("refused by the test"), "\(error)")
+        }
+        XCTAssertEqual(try store.db.first("SELECT state FROM outbox WHERE id = 1") { $0.string(0) }, "deferred")
+        XCTAssertEqual(try store.db.scalarInt("SELECT count(*) FROM outbox WHERE state = 'queued' AND attempts = 0"), 19)
+        // With the store working again the next run records them (message 1 waits its backoff).
+        switch TestBackend.current {
+        case .postgresql: try store.db.execute("DROP TRIGGER refuse_ten ON outbox")
+        case .sqlite: try store.db.execute("DROP TRIGGER refuse_ten")
+        }
+        XCTAssertEqual(try outbox.deliverDue(through: transport, now: 1_001), Outbox.DeliveryReport(sent: 0, deferred: 19, failed: 0))
+        XCTAssertEqual(try store.db.scalarInt("SELECT count(*) FROM outbox WHERE state = 'deferred' AND attempts = 1"), 20)
+        withExtendedLifetime(database) {}
+    }
+
     // MARK: - Helpers
 
     /// How many transactions have committed a write to `store` so far, from any connection. On
