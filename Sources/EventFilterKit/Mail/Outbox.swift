@@ -164,16 +164,7 @@ public struct Outbox {
                 // Each group of outcomes the transport hands over commits before the transport
                 // may let more messages be accepted (it bounds how many wait, see MailTransport).
                 try transport.deliver(messages) { group in
-                    if group.count == 1, let only = group.first {
-                        try record(decide(only.message, only.outcome), for: only.message.id, now: now, into: &report)
-                        return
-                    }
-                    let outcomes = group.map { (id: $0.message.id, disposition: decide($0.message, $0.outcome)) }
-                    var changed: [Bool] = []
-                    try retryingWhileBusy("\(outcomes.count) messages were answered by the server and some may be sent again") {
-                        changed = try store.recordGroup(outcomes, now: now)
-                    }
-                    for (outcome, changed) in zip(outcomes, changed) { report.count(outcome.disposition, changed: changed) }
+                    try recordGroup(group.map { (id: $0.message.id, disposition: decide($0.message, $0.outcome)) }, now: now, into: &report)
                 }
             }
             if !transport.redeliveryIsIdempotent { try store.settleDeliveredMail() }
@@ -235,6 +226,19 @@ public struct Outbox {
             }
             return .deferred(reply: reason, until: now + policy.delay(afterAttempts: attempts + 1))
         }
+    }
+
+    /// Commits a group of outcomes in one transaction, waiting out another writer's lock, and
+    /// counts them; acceptances among them are settled later (`settleDeliveredMail`).
+    func recordGroup(_ outcomes: [(id: Int64, disposition: OutboxDisposition)], now: Int64, into report: inout DeliveryReport) throws {
+        if outcomes.count == 1, let only = outcomes.first {
+            return try record(only.disposition, for: only.id, now: now, into: &report)
+        }
+        var changed: [Bool] = []
+        try retryingWhileBusy("\(outcomes.count) messages were answered by the server and some may be sent again") {
+            changed = try store.recordGroup(outcomes, now: now)
+        }
+        for (outcome, changed) in zip(outcomes, changed) { report.count(outcome.disposition, changed: changed) }
     }
 
     /// Commits one outcome at once, waiting out another writer's lock.

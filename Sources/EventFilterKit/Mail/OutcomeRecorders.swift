@@ -47,6 +47,19 @@ final class OutcomeRecorders: @unchecked Sendable {
                 try outbox.record(disposition, for: message.id, now: owner.now, into: &report)
             }
         }
+
+        /// Commits the outcomes of `group` together in one transaction before returning (the
+        /// messages a suspended run left alone: one commit for them all, not one each).
+        func record(_ group: [(message: OutgoingMessage, outcome: DeliveryOutcome)]) throws {
+            let outcomes = group.map { (id: $0.message.id, disposition: owner.decide($0.message, $0.outcome)) }
+            if let turns = owner.writeTurns {
+                turns.lock()
+                defer { turns.unlock() }
+                try outbox.recordGroup(outcomes, now: owner.now, into: &report)
+            } else {
+                try outbox.recordGroup(outcomes, now: owner.now, into: &report)
+            }
+        }
     }
 
     /// What to record for an outcome of this batch (the batch's retry counts and ages).

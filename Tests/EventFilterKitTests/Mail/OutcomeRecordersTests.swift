@@ -303,7 +303,129 @@ final class OutcomeRecordersTests: XCTestCase {
         XCTAssertEqual(try first.store.db.scalarInt("SELECT count(*) FROM outbox WHERE state = 'sent'"), 80)
     }
 
+    /// Once delivery is suspended (here the server's port is closed), the messages of the batch
+    /// left untried are recorded deferred together in one commit, not in a commit each: a queue
+    /// meeting a dead server must not cost the store a disk flush per message. Each keeps its own
+    /// outcome: deferred as not tried with the reason, an address no envelope can carry failed.
+    func testASuspendedBatchIsRecordedInOneCommitOnEitherBackend() throws {
+        var database: TestPostgresDatabase?
+        let store: Store
+        if TestBackend.current == .postgresql {
+            database = try TestPostgres.server().makeDatabase()
+            store = try Store(postgreSQL: try XCTUnwrap(database).connectionString)
+        } else {
+            store = try Store(root: workspace.appendingPathComponent("suspended"))
+        }
+        let outbox = Outbox(store: store)
+        let count = 100
+        for index in 1...count {
+            let recipient = index == 50 ? "user\(index)<x>@example.org" : "user\(index)@example.org"
+            let bytes = Array("From: notify@example.org\r\nSubject: message \(index)\r\n\r\nBody.\r\n".utf8)
+            try outbox.enqueue(recipient: recipient, sender: "notify@example.org", subject: "message \(index)",
+                               message: ComposedMessage(messageID: "<s\(index)@example.org>", bytes: bytes), now: 1_000)
+        }
+        let port = try SMTPTestServer.unusedPort()
+        var configuration = SMTPConfiguration(server: "127.0.0.1", port: port, maxConnections: 4)
+        configuration.maxUnrecordedAcceptances = 1  // the connections' threads record, on PostgreSQL too
+        let transport = try SMTPTransport(configuration: configuration)
+        XCTAssertTrue(transport.recordsOnItsThreads(commitsAreCostly: OutcomeRecorders.commitsAreCostly(in: store)))
+
+        if TestBackend.current == .sqlite {
+            // Empties the write-ahead log, so that no checkpoint restarts it during the delivery.
+            _ = try store.db.first("PRAGMA wal_checkpoint(TRUNCATE)") { $0.int(0) }
+        }
+        let before = try commits(in: store)
+        let report = try outbox.deliverDue(through: transport, now: 1_000)
+        let made = try commits(in: store) - before
+
+        XCTAssertEqual(report, Outbox.DeliveryReport(sent: 0, deferred: count - 1, failed: 1))
+        // The claim, the first message's deferral, the rest together, the settling: a handful,
+        // whatever the batch's size (a commit per message made it over a hundred).
+        XCTAssertLessThanOrEqual(made, 10, "commits for \(count) messages against a closed port")
+        let label = "smtp 127.0.0.1:\(port)"
+        XCTAssertEqual(try store.db.first("SELECT last_error FROM outbox WHERE id = 1") { $0.string(0) }, "\(label): connection refused")
+        XCTAssertEqual(try store.db.scalarInt(
+            "SELECT count(*) FROM outbox WHERE state = 'deferred' AND last_error = '\(label): not tried (delivery suspended for this run): connection refused'"),
+            count - 2)
+        XCTAssertEqual(try store.db.first("SELECT state FROM outbox WHERE id = 50") { $0.string(0) }, "failed")
+        XCTAssertEqual(try store.db.scalarInt("SELECT count(*) FROM outbox WHERE attempts = 1"), count)
+        withExtendedLifetime(database) {}
+    }
+
+    /// A suspended batch's untried messages are recorded as one: when the store refuses one of
+    /// them, the delivery fails once with the store's reason and none of them is recorded (the
+    /// transaction is undone), so every one is still queued and is recorded at the next run; the first
+    /// message, recorded on its own before, stays deferred with the connection's failure.
+    func testASuspendedBatchTheStoreRefusesToRecordFailsOnceAndStaysQueued() throws {
+        var database: TestPostgresDatabase?
+        let store: Store
+        if TestBackend.current == .postgresql {
+            database = try TestPostgres.server().makeDatabase()
+            store = try Store(postgreSQL: try XCTUnwrap(database).connectionString)
+            try store.db.execute("""
+                CREATE FUNCTION refuse_ten() RETURNS trigger LANGUAGE plpgsql AS $$
+                BEGIN IF NEW.id = 10 AND NEW.state = 'deferred' THEN RAISE EXCEPTION 'refused by the test'; END IF; RETURN NEW; END $$;
+                CREATE TRIGGER refuse_ten BEFORE UPDATE ON outbox FOR EACH ROW EXECUTE FUNCTION refuse_ten()
+                """)
+        } else {
+            store = try Store(root: workspace.appendingPathComponent("suspended-refused"))
+            try store.db.execute("""
+                CREATE TRIGGER refuse_ten BEFORE UPDATE ON outbox WHEN NEW.id = 10 AND NEW.state = 'deferred'
+                BEGIN SELECT RAISE(ABORT, 'refused by the test'); END
+                """)
+        }
+        var outbox = Outbox(store: store)
+        outbox.recordPatience = .seconds(1)
+        for index in 1...20 {
+            let bytes = Array("From: notify@example.org\r\nSubject: message \(index)\r\n\r\nBody.\r\n".utf8)
+            try outbox.enqueue(recipient: "user\(index)@example.org", sender: "notify@example.org", subject: "message \(index)",
+                               message: ComposedMessage(messageID: "<r\(index)@example.org>", bytes: bytes), now: 1_000)
+        }
+        let port = try SMTPTestServer.unusedPort()
+        var configuration = SMTPConfiguration(server: "127.0.0.1", port: port, maxConnections: 4)
+        configuration.maxUnrecordedAcceptances = 1  // the connections' threads record, on PostgreSQL too
+        let transport = try SMTPTransport(configuration: configuration)
+
+        XCTAssertThrowsError(try outbox.deliverDue(through: transport, now: 1_000)) { error in
+            XCTAssertTrue("\(error)".contains("refused by the test"), "\(error)")
+        }
+        XCTAssertEqual(try store.db.first("SELECT state FROM outbox WHERE id = 1") { $0.string(0) }, "deferred")
+        XCTAssertEqual(try store.db.scalarInt("SELECT count(*) FROM outbox WHERE state = 'queued' AND attempts = 0"), 19)
+        // With the store working again the next run records them (message 1 waits its backoff).
+        switch TestBackend.current {
+        case .postgresql: try store.db.execute("DROP TRIGGER refuse_ten ON outbox")
+        case .sqlite: try store.db.execute("DROP TRIGGER refuse_ten")
+        }
+        XCTAssertEqual(try outbox.deliverDue(through: transport, now: 1_001), Outbox.DeliveryReport(sent: 0, deferred: 19, failed: 0))
+        XCTAssertEqual(try store.db.scalarInt("SELECT count(*) FROM outbox WHERE state = 'deferred' AND attempts = 1"), 20)
+        withExtendedLifetime(database) {}
+    }
+
     // MARK: - Helpers
+
+    /// How many transactions have committed a write to `store` so far, from any connection. On
+    /// PostgreSQL: the transaction ids handed out (each write transaction takes one, and so does
+    /// this query). On SQLite: the commit frames in the write-ahead log (each commit's last frame
+    /// carries the database's size in pages, every other frame zero) since it was last emptied.
+    private func commits(in store: Store) throws -> Int {
+        if TestBackend.current == .postgresql {
+            return try XCTUnwrap(store.db.scalarInt("SELECT txid_current()"))
+        }
+        let path = try XCTUnwrap(store.db as? Database).path + "-wal"
+        let log = (try? Data(contentsOf: URL(fileURLWithPath: path))) ?? Data()
+        guard log.count >= 32 else { return 0 }
+        let bytes = [UInt8](log)
+        let word = { (at: Int) -> UInt32 in bytes[at..<at + 4].reduce(0) { $0 << 8 | UInt32($1) } }
+        let pageSize = Int(word(8)) == 1 ? 65_536 : Int(word(8))
+        let salts = (word(16), word(20))
+        var commits = 0
+        var frame = 32
+        while frame + 24 + pageSize <= bytes.count, word(frame + 8) == salts.0, word(frame + 12) == salts.1 {
+            if word(frame + 4) != 0 { commits += 1 }
+            frame += 24 + pageSize
+        }
+        return commits
+    }
 
     private func startServer() throws -> SMTPTestServer {
         let directory = workspace.appendingPathComponent("server\(servers.count + 1)")

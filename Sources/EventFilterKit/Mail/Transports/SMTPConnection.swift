@@ -141,8 +141,8 @@ final class SMTPConnection: @unchecked Sendable {
             let message: OutgoingMessage
             switch work {
             case .send(let next): message = next
-            case .record(let left, let outcome):
-                guard flush(), Self.record(left, outcome, holdingSlot: false, with: recorder, in: run) else { break messages }
+            case .recordLeft(let left):
+                guard flush(), Self.record(left, with: recorder, in: run) else { break messages }
                 continue messages
             }
             while true {
@@ -183,6 +183,21 @@ final class SMTPConnection: @unchecked Sendable {
         do {
             guard let recorder else { throw EventFilterError.failure("no recorder for message \(message.id)") }
             try recorder.record(message, outcome)
+            return true
+        } catch {
+            run.recordFailed(error)
+            return false
+        }
+    }
+
+    /// Commits the outcomes of the messages left alone once delivery was suspended, together in
+    /// one transaction (they hold no place in the window). False when the record failed: the run
+    /// is cut off with that failure, and the messages stay queued.
+    private static func record(_ left: [(message: OutgoingMessage, outcome: DeliveryOutcome)],
+                               with recorder: OutcomeRecorders.Recorder?, in run: SMTPDeliveryRun) -> Bool {
+        do {
+            guard let recorder else { throw EventFilterError.failure("no recorder for \(left.count) messages left alone") }
+            try recorder.record(left)
             return true
         } catch {
             run.recordFailed(error)

@@ -75,9 +75,11 @@ final class SMTPDeliveryRun: @unchecked Sendable {
     enum Work {
         /// Sends the message.
         case send(OutgoingMessage)
-        /// Records this outcome of a message left alone (delivery was suspended); only when the
-        /// workers record their own outcomes.
-        case record(OutgoingMessage, DeliveryOutcome)
+        /// Records these outcomes of the messages left alone (delivery was suspended), together in
+        /// one commit; only when the workers record their own outcomes. The first thread to see
+        /// the suspension takes every message left, so a dead server costs the store one commit
+        /// per batch rather than one per message (each waits for the disk on PostgreSQL).
+        case recordLeft([(message: OutgoingMessage, outcome: DeliveryOutcome)])
     }
 
     /// What the run learned about the server (read after every worker is done).
@@ -103,7 +105,11 @@ final class SMTPDeliveryRun: @unchecked Sendable {
             let message = messages[next]
             next += 1
             if let reason = state.suspendedReason {
-                if recordsOnWorkers { return .record(message, notTried(message, because: reason)) }
+                if recordsOnWorkers {
+                    let left = messages[(next - 1)...].map { (message: $0, outcome: notTried($0, because: reason)) }
+                    next = messages.count
+                    return .recordLeft(left)
+                }
                 finished.append(Finished(message: message, outcome: notTried(message, because: reason), holdsSlot: false))
                 if !callerWaitsForAll { signals.wakeCaller() }
                 continue
