@@ -11,7 +11,7 @@ import Foundation
 ///
 ///     let recorders = OutcomeRecorders(outbox: outbox, now: now)
 ///     recorders.decide = { message, outcome in .accepted(reply: "250 ok") }   // per batch, before the threads start
-///     // on a transport's thread: let recorder = try recorders.take(); try recorder.record(message, outcome); recorders.giveBack(recorder)
+///     // on a transport's thread: let recorder = try recorders.take(); try recorder.record([(message, outcome)]); recorders.giveBack(recorder)
 ///     let report = recorders.report   // once every thread is done
 ///
 /// On SQLite the recorders' commits take turns on an in-process lock before SQLite's write lock:
@@ -35,30 +35,15 @@ final class OutcomeRecorders: @unchecked Sendable {
             self.owner = owner
         }
 
-        /// Commits `outcome` of `message` before returning, as the outbox records each outcome
-        /// (again while another process holds the store's lock, for up to its record patience).
-        func record(_ message: OutgoingMessage, _ outcome: DeliveryOutcome) throws {
-            let disposition = owner.decide(message, outcome)
-            if let turns = owner.writeTurns {
-                turns.lock()
-                defer { turns.unlock() }
-                try outbox.record(disposition, for: message.id, now: owner.now, into: &report)
-            } else {
-                try outbox.record(disposition, for: message.id, now: owner.now, into: &report)
-            }
-        }
-
-        /// Commits the outcomes of `group` together in one transaction before returning (the
-        /// messages a suspended run left alone: one commit for them all, not one each).
+        /// Commits the outcomes of `group` together in one transaction before returning, as the
+        /// outbox records them (again while another process holds the store's lock, for up to its
+        /// record patience): one message's, or those a suspended run left alone (one commit for
+        /// them all, not one each).
         func record(_ group: [(message: OutgoingMessage, outcome: DeliveryOutcome)]) throws {
             let outcomes = group.map { (id: $0.message.id, disposition: owner.decide($0.message, $0.outcome)) }
-            if let turns = owner.writeTurns {
-                turns.lock()
-                defer { turns.unlock() }
-                try outbox.recordGroup(outcomes, now: owner.now, into: &report)
-            } else {
-                try outbox.recordGroup(outcomes, now: owner.now, into: &report)
-            }
+            owner.writeTurns?.lock()
+            defer { owner.writeTurns?.unlock() }
+            try outbox.recordGroup(outcomes, now: owner.now, into: &report)
         }
     }
 

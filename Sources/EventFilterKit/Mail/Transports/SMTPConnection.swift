@@ -135,14 +135,14 @@ final class SMTPConnection: @unchecked Sendable {
         let flush = { () -> Bool in
             guard let waiting = pending else { return true }
             pending = nil
-            return Self.record(waiting.message, waiting.outcome, holdingSlot: waiting.holdsSlot, with: recorder, in: run)
+            return Self.record([(waiting.message, waiting.outcome)], holdingSlot: waiting.holdsSlot, with: recorder, in: run)
         }
         messages: while let work = run.nextMessage(worker: worker) {
             let message: OutgoingMessage
             switch work {
             case .send(let next): message = next
             case .recordLeft(let left):
-                guard flush(), Self.record(left, with: recorder, in: run) else { break messages }
+                guard flush(), Self.record(left, holdingSlot: false, with: recorder, in: run) else { break messages }
                 continue messages
             }
             while true {
@@ -175,29 +175,16 @@ final class SMTPConnection: @unchecked Sendable {
         _ = flush()
     }
 
-    /// Commits one outcome on this thread's own store connection, then frees the message's place
-    /// in the window. False when the record failed: the run is cut off with that failure.
-    private static func record(_ message: OutgoingMessage, _ outcome: DeliveryOutcome, holdingSlot holdsSlot: Bool,
+    /// Commits `outcomes` in one transaction on this thread's own store connection (one
+    /// message's, or those left alone once delivery was suspended), then frees the message's
+    /// place in the window if it held one (`holdsSlot`; messages left alone hold none). False
+    /// when the record failed: the run is cut off with that failure, and the messages stay queued.
+    private static func record(_ outcomes: [(message: OutgoingMessage, outcome: DeliveryOutcome)], holdingSlot holdsSlot: Bool,
                                with recorder: OutcomeRecorders.Recorder?, in run: SMTPDeliveryRun) -> Bool {
         defer { run.released(slot: holdsSlot) }
         do {
-            guard let recorder else { throw EventFilterError.failure("no recorder for message \(message.id)") }
-            try recorder.record(message, outcome)
-            return true
-        } catch {
-            run.recordFailed(error)
-            return false
-        }
-    }
-
-    /// Commits the outcomes of the messages left alone once delivery was suspended, together in
-    /// one transaction (they hold no place in the window). False when the record failed: the run
-    /// is cut off with that failure, and the messages stay queued.
-    private static func record(_ left: [(message: OutgoingMessage, outcome: DeliveryOutcome)],
-                               with recorder: OutcomeRecorders.Recorder?, in run: SMTPDeliveryRun) -> Bool {
-        do {
-            guard let recorder else { throw EventFilterError.failure("no recorder for \(left.count) messages left alone") }
-            try recorder.record(left)
+            guard let recorder else { throw EventFilterError.failure("no recorder for \(outcomes.count) outcomes") }
+            try recorder.record(outcomes)
             return true
         } catch {
             run.recordFailed(error)
