@@ -157,32 +157,28 @@ class ScriptedSMTP(SMTP):
         if self._reader is not None and len(getattr(self._reader, "_buffer", b"")) > 0 and not status.startswith("354"):
             self.pipelined_commands.increment()
 
+    async def misbehaved_at(self, stage):
+        """Acts out the script's action for STAGE, if it has one: True when it did, and the
+        command is then not handled as aiosmtpd would."""
+        action = self.misbehaviour.at(stage)
+        if not action:
+            return False
+        reply = await misbehave(self, action, self.misbehaviour)
+        if reply:
+            await self.push(reply)
+        return True
+
     async def smtp_EHLO(self, hostname):
-        action = self.misbehaviour.at("ehlo")
-        if action:
-            reply = await misbehave(self, action, self.misbehaviour)
-            if reply:
-                await self.push(reply)
-            return
-        await super().smtp_EHLO(hostname)
+        if not await self.misbehaved_at("ehlo"):
+            await super().smtp_EHLO(hostname)
 
     async def smtp_QUIT(self, arg):
-        action = self.misbehaviour.at("quit")
-        if action:
-            reply = await misbehave(self, action, self.misbehaviour)
-            if reply:
-                await self.push(reply)
-            return
-        await super().smtp_QUIT(arg)
+        if not await self.misbehaved_at("quit"):
+            await super().smtp_QUIT(arg)
 
     async def smtp_DATA(self, arg):
-        action = self.misbehaviour.at("data")
-        if action:
-            reply = await misbehave(self, action, self.misbehaviour)
-            if reply:
-                await self.push(reply)
-            return
-        await super().smtp_DATA(arg)
+        if not await self.misbehaved_at("data"):
+            await super().smtp_DATA(arg)
 
 
 class CountingController(Controller):
