@@ -50,7 +50,7 @@ final class OutcomeRecordersTests: XCTestCase {
                 let reader = try? Database(path: path, mode: .readOnly)
                 let recorded = (try? reader?.scalarInt("SELECT count(*) FROM outbox_delivered")) ?? 0
                 seen.withLock {
-                    $0.mostUnrecorded = max($0.mostUnrecorded, held - (recorded ?? 0))
+                    $0.mostUnrecorded = max($0.mostUnrecorded, held - recorded)
                     if pthread_equal(pthread_self(), callingThread) != 0 { $0.onCallingThread += 1 }
                     $0.decided += 1
                 }
@@ -110,14 +110,7 @@ final class OutcomeRecordersTests: XCTestCase {
     /// connection each time.
     func testTheStoreConnectionsOpenedForRecordingAreClosedWhenTheDeliveryReturns() throws {
         let server = try startServer()
-        var database: TestPostgresDatabase?
-        let store: Store
-        if TestBackend.current == .postgresql {
-            database = try TestPostgres.server().makeDatabase()
-            store = try Store(postgreSQL: try XCTUnwrap(database).connectionString)
-        } else {
-            store = try Store(root: workspace.appendingPathComponent("closing"))
-        }
+        let (store, database) = try backendStore("closing")
         let outbox = Outbox(store: store)
         var configuration = server.configuration
         configuration.maxConnections = 3
@@ -126,11 +119,7 @@ final class OutcomeRecordersTests: XCTestCase {
         let before = try openStoreConnections(store)
         var afterFirst: Int?
         for round in 0..<3 {
-            for index in 1...12 {
-                let bytes = Array("From: notify@example.org\r\nSubject: message \(index)\r\n\r\nBody.\r\n".utf8)
-                try outbox.enqueue(recipient: "user\(index)@example.org", sender: "notify@example.org", subject: "message \(index)",
-                                   message: ComposedMessage(messageID: "<r\(round)m\(index)@example.org>", bytes: bytes), now: 1_000)
-            }
+            try enqueue(12, into: outbox, prefix: "r\(round)m")
             XCTAssertEqual(try outbox.deliverDue(through: transport, now: 1_000).sent, 12)
             // A PostgreSQL session ends on the server a moment after its client closed it.
             var open = try openStoreConnections(store)
@@ -166,18 +155,14 @@ final class OutcomeRecordersTests: XCTestCase {
     /// delivery sends exactly those.
     func testARecordTheStoreRefusesFailsTheDeliveryOnceOnEitherBackend() throws {
         let server = try startServer()
-        var database: TestPostgresDatabase?
-        let store: Store
+        let (store, database) = try backendStore("refusing")
         if TestBackend.current == .postgresql {
-            database = try TestPostgres.server().makeDatabase()
-            store = try Store(postgreSQL: try XCTUnwrap(database).connectionString)
             try store.db.execute("""
                 CREATE FUNCTION refuse_ten() RETURNS trigger LANGUAGE plpgsql AS $$
                 BEGIN IF NEW.outbox_id = 10 THEN RAISE EXCEPTION 'refused by the test'; END IF; RETURN NEW; END $$;
                 CREATE TRIGGER refuse_ten BEFORE INSERT ON outbox_delivered FOR EACH ROW EXECUTE FUNCTION refuse_ten()
                 """)
         } else {
-            store = try Store(root: workspace.appendingPathComponent("refusing"))
             try store.db.execute("""
                 CREATE TRIGGER refuse_ten BEFORE INSERT ON outbox_delivered WHEN NEW.outbox_id = 10
                 BEGIN SELECT RAISE(ABORT, 'refused by the test'); END
@@ -185,11 +170,7 @@ final class OutcomeRecordersTests: XCTestCase {
         }
         var outbox = Outbox(store: store)
         outbox.recordPatience = .seconds(1)
-        for index in 1...40 {
-            let bytes = Array("From: notify@example.org\r\nSubject: message \(index)\r\n\r\nBody.\r\n".utf8)
-            try outbox.enqueue(recipient: "user\(index)@example.org", sender: "notify@example.org", subject: "message \(index)",
-                               message: ComposedMessage(messageID: "<f\(index)@example.org>", bytes: bytes), now: 1_000)
-        }
+        try enqueue(40, into: outbox, prefix: "f")
         var configuration = server.configuration
         configuration.maxConnections = 3
         configuration.maxUnrecordedAcceptances = 1
@@ -218,20 +199,9 @@ final class OutcomeRecordersTests: XCTestCase {
     /// with each message failed, rather than wait for ever.
     func testABatchOfMessagesNoEnvelopeCanCarryEndsAndFailsThem() throws {
         let server = try startServer()
-        var database: TestPostgresDatabase?
-        let store: Store
-        if TestBackend.current == .postgresql {
-            database = try TestPostgres.server().makeDatabase()
-            store = try Store(postgreSQL: try XCTUnwrap(database).connectionString)
-        } else {
-            store = try Store(root: workspace.appendingPathComponent("unsendable"))
-        }
+        let (store, database) = try backendStore("unsendable")
         let outbox = Outbox(store: store)
-        for index in 1...4 {
-            let bytes = Array("From: notify@example.org\r\nSubject: message \(index)\r\n\r\nBody.\r\n".utf8)
-            try outbox.enqueue(recipient: "user\(index)<x>@example.org", sender: "notify@example.org", subject: "message \(index)",
-                               message: ComposedMessage(messageID: "<u\(index)@example.org>", bytes: bytes), now: 1_000)
-        }
+        try enqueue(4, into: outbox, prefix: "u") { "user\($0)<x>@example.org" }
         var configuration = server.configuration
         configuration.maxConnections = 3
         configuration.maxUnrecordedAcceptances = 1  // the connections' threads record on PostgreSQL too
@@ -278,11 +248,7 @@ final class OutcomeRecordersTests: XCTestCase {
         let server = try startServer()
         let database = try TestPostgres.server().makeDatabase()
         var first = Outbox(store: try Store(postgreSQL: database.connectionString))
-        for index in 1...80 {
-            let bytes = Array("From: notify@example.org\r\nSubject: message \(index)\r\n\r\nBody.\r\n".utf8)
-            try first.enqueue(recipient: "user\(index)@example.org", sender: "notify@example.org", subject: "message \(index)",
-                              message: ComposedMessage(messageID: "<h\(index)@example.org>", bytes: bytes), now: 1_000)
-        }
+        try enqueue(80, into: first, prefix: "h")
         var second = Outbox(store: try Store(postgreSQL: database.connectionString))
         var configuration = server.configuration
         configuration.maxConnections = 2
@@ -308,22 +274,10 @@ final class OutcomeRecordersTests: XCTestCase {
     /// meeting a dead server must not cost the store a disk flush per message. Each keeps its own
     /// outcome: deferred as not tried with the reason, an address no envelope can carry failed.
     func testASuspendedBatchIsRecordedInOneCommitOnEitherBackend() throws {
-        var database: TestPostgresDatabase?
-        let store: Store
-        if TestBackend.current == .postgresql {
-            database = try TestPostgres.server().makeDatabase()
-            store = try Store(postgreSQL: try XCTUnwrap(database).connectionString)
-        } else {
-            store = try Store(root: workspace.appendingPathComponent("suspended"))
-        }
+        let (store, database) = try backendStore("suspended")
         let outbox = Outbox(store: store)
         let count = 100
-        for index in 1...count {
-            let recipient = index == 50 ? "user\(index)<x>@example.org" : "user\(index)@example.org"
-            let bytes = Array("From: notify@example.org\r\nSubject: message \(index)\r\n\r\nBody.\r\n".utf8)
-            try outbox.enqueue(recipient: recipient, sender: "notify@example.org", subject: "message \(index)",
-                               message: ComposedMessage(messageID: "<s\(index)@example.org>", bytes: bytes), now: 1_000)
-        }
+        try enqueue(count, into: outbox, prefix: "s") { $0 == 50 ? "user\($0)<x>@example.org" : "user\($0)@example.org" }
         let port = try SMTPTestServer.unusedPort()
         var configuration = SMTPConfiguration(server: "127.0.0.1", port: port, maxConnections: 4)
         configuration.maxUnrecordedAcceptances = 1  // the connections' threads record, on PostgreSQL too
@@ -357,18 +311,14 @@ final class OutcomeRecordersTests: XCTestCase {
     /// transaction is undone), so every one is still queued and is recorded at the next run; the first
     /// message, recorded on its own before, stays deferred with the connection's failure.
     func testASuspendedBatchTheStoreRefusesToRecordFailsOnceAndStaysQueued() throws {
-        var database: TestPostgresDatabase?
-        let store: Store
+        let (store, database) = try backendStore("suspended-refused")
         if TestBackend.current == .postgresql {
-            database = try TestPostgres.server().makeDatabase()
-            store = try Store(postgreSQL: try XCTUnwrap(database).connectionString)
             try store.db.execute("""
                 CREATE FUNCTION refuse_ten() RETURNS trigger LANGUAGE plpgsql AS $$
                 BEGIN IF NEW.id = 10 AND NEW.state = 'deferred' THEN RAISE EXCEPTION 'refused by the test'; END IF; RETURN NEW; END $$;
                 CREATE TRIGGER refuse_ten BEFORE UPDATE ON outbox FOR EACH ROW EXECUTE FUNCTION refuse_ten()
                 """)
         } else {
-            store = try Store(root: workspace.appendingPathComponent("suspended-refused"))
             try store.db.execute("""
                 CREATE TRIGGER refuse_ten BEFORE UPDATE ON outbox WHEN NEW.id = 10 AND NEW.state = 'deferred'
                 BEGIN SELECT RAISE(ABORT, 'refused by the test'); END
@@ -376,11 +326,7 @@ final class OutcomeRecordersTests: XCTestCase {
         }
         var outbox = Outbox(store: store)
         outbox.recordPatience = .seconds(1)
-        for index in 1...20 {
-            let bytes = Array("From: notify@example.org\r\nSubject: message \(index)\r\n\r\nBody.\r\n".utf8)
-            try outbox.enqueue(recipient: "user\(index)@example.org", sender: "notify@example.org", subject: "message \(index)",
-                               message: ComposedMessage(messageID: "<r\(index)@example.org>", bytes: bytes), now: 1_000)
-        }
+        try enqueue(20, into: outbox, prefix: "r")
         let port = try SMTPTestServer.unusedPort()
         var configuration = SMTPConfiguration(server: "127.0.0.1", port: port, maxConnections: 4)
         configuration.maxUnrecordedAcceptances = 1  // the connections' threads record, on PostgreSQL too
@@ -437,16 +383,31 @@ final class OutcomeRecordersTests: XCTestCase {
     /// A store with `count` messages queued, and those messages as a transport gets them.
     private func queuedOutbox(_ count: Int, name: String) throws -> (Outbox, [OutgoingMessage]) {
         let outbox = Outbox(store: try Store(root: workspace.appendingPathComponent(name)))
-        for index in 1...count {
-            let bytes = Array("From: notify@example.org\r\nSubject: message \(index)\r\n\r\nBody \(index).\r\n".utf8)
-            try outbox.enqueue(recipient: "user\(index)@example.org", sender: "notify@example.org", subject: "message \(index)",
-                               message: ComposedMessage(messageID: "<m\(index)@example.org>", bytes: bytes), now: 1_000)
-        }
+        try enqueue(count, into: outbox, prefix: "m")
         let messages = try outbox.store.dueOutboxMessages(now: 1_000, after: 0, through: Int64(count)).map {
             OutgoingMessage(id: $0.id, sender: $0.sender, recipient: $0.recipient, bytes: $0.bytes)
         }
         XCTAssertEqual(messages.count, count)
         return (outbox, messages)
+    }
+
+    /// A store on the suite's backend: a PostgreSQL database of its own (the test keeps the
+    /// returned handle alive to its end), or a SQLite store named `name` in the workspace.
+    private func backendStore(_ name: String) throws -> (Store, TestPostgresDatabase?) {
+        guard TestBackend.current == .postgresql else { return (try Store(root: workspace.appendingPathComponent(name)), nil) }
+        let database = try TestPostgres.server().makeDatabase()
+        return (try Store(postgreSQL: database.connectionString), database)
+    }
+
+    /// Queues messages 1 to `count` in `outbox`, each to `recipient(index)` (user<index>@example.org
+    /// unless given), with the Message-ID `<prefix><index>@example.org`.
+    private func enqueue(_ count: Int, into outbox: Outbox, prefix: String,
+                         recipient: (Int) -> String = { "user\($0)@example.org" }) throws {
+        for index in 1...count {
+            let bytes = Array("From: notify@example.org\r\nSubject: message \(index)\r\n\r\nBody \(index).\r\n".utf8)
+            try outbox.enqueue(recipient: recipient(index), sender: "notify@example.org", subject: "message \(index)",
+                               message: ComposedMessage(messageID: "<\(prefix)\(index)@example.org>", bytes: bytes), now: 1_000)
+        }
     }
 
     private func receivedFiles(_ server: SMTPTestServer) throws -> Int {
