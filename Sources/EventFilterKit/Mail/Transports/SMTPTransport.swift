@@ -107,9 +107,9 @@ public final class SMTPTransport: ThreadRecordingTransport {
     /// connection (the default), where a group could hold at most one of each connection's.
     /// A wider window (`MaxUnrecordedAcceptances` above `MaxConnections`) is grouped on the
     /// calling thread on both stores: on SQLite a commit per message there cost more than the
-    /// hand-offs it saves (4 connections, a window of 64, 10,000 messages: 0.66-1.12 s, median
-    /// 0.92 s, against 0.74-0.94 s, median 0.79 s, grouped, in alternating runs), as each commit
-    /// takes and drops SQLite's file locks (`fcntl`) and writes the log once.
+    /// hand-offs it saves (4 connections and a window of 64 were faster grouped, README's "SMTP"
+    /// has the runs), as each commit takes and drops SQLite's file locks (`fcntl`) and writes
+    /// the log once.
     func recordsOnItsThreads(commitsAreCostly: Bool) -> Bool {
         unrecordedLimit == 1 || (!commitsAreCostly && unrecordedLimit <= configuration.maxConnections)
     }
