@@ -281,18 +281,7 @@ final class ItemSinkTests: XCTestCase {
     func testARefusedInsertOfAnEarlierEventsMessagesFailsTheWholeTransaction() throws {
         let run = try RunFixture()
         for email in ["bad@example.com", "ann@example.com", "bob@example.com"] { try run.user(email) }
-        if run.store.db.dialect == .postgresql {
-            try run.store.db.execute("""
-                CREATE FUNCTION refuse_bad() RETURNS trigger LANGUAGE plpgsql AS $$
-                BEGIN IF NEW.recipient = 'bad@example.com' THEN RAISE EXCEPTION 'refused by the test'; END IF; RETURN NEW; END $$;
-                CREATE TRIGGER refuse_bad BEFORE INSERT ON outbox FOR EACH ROW EXECUTE FUNCTION refuse_bad()
-                """)
-        } else {
-            try run.store.db.execute("""
-                CREATE TRIGGER refuse_bad BEFORE INSERT ON outbox WHEN NEW.recipient = 'bad@example.com'
-                BEGIN SELECT RAISE(ABORT, 'refused by the test'); END
-                """)
-        }
+        try run.store.breakWrites("INSERT", on: "outbox", when: "NEW.recipient = 'bad@example.com'")
         let first = try run.event("ezpublish", ["node_id": "60"])
         let second = try run.event("ezpublish", ["node_id": "61"])
         let third = try run.event("ezpublish", ["node_id": "62"])
@@ -304,7 +293,7 @@ final class ItemSinkTests: XCTestCase {
                 try run.store.markEventHandled(second.id, now: run.now)
             }
         }) { error in
-            XCTAssertTrue("\(error)".contains("refused by the test"), "\(error)")
+            XCTAssertTrue("\(error)".contains(BrokenWrites.message), "\(error)")
         }
         XCTAssertEqual(try run.count("outbox"), 0)
         XCTAssertEqual(try run.count("outbox_message"), 0)

@@ -78,16 +78,13 @@ final class OutcomeRecordersTests: XCTestCase {
         let server = try startServer()
         var (outbox, _) = try queuedOutbox(60, name: "failing")
         outbox.recordPatience = .seconds(1)
-        try outbox.store.db.execute("""
-            CREATE TRIGGER refuse_ten BEFORE INSERT ON outbox_delivered WHEN NEW.outbox_id = 10
-            BEGIN SELECT RAISE(ABORT, 'refused by the test'); END
-            """)
+        try outbox.store.breakWrites("INSERT", on: "outbox_delivered", when: "NEW.outbox_id = 10")
         var configuration = server.configuration
         configuration.maxConnections = 4
         let transport = try SMTPTransport(configuration: configuration)
 
         XCTAssertThrowsError(try outbox.deliverDue(through: transport, now: 1_000)) { error in
-            XCTAssertTrue("\(error)".contains("refused by the test"), "\(error)")
+            XCTAssertTrue("\(error)".contains(BrokenWrites.message), "\(error)")
         }
 
         let sent = try XCTUnwrap(outbox.store.db.scalarInt("SELECT count(*) FROM outbox_delivered"))
@@ -98,7 +95,7 @@ final class OutcomeRecordersTests: XCTestCase {
         let received = try receivedFiles(server)
         XCTAssertLessThanOrEqual(received - sent, 4, "at most one unrecorded message per connection went to the server")
         // The next delivery, with the store working again, sends what is left.
-        try outbox.store.db.execute("DROP TRIGGER refuse_ten")
+        try outbox.store.repairWrites(on: "outbox_delivered")
         let report = try outbox.deliverDue(through: transport, now: 1_001)
         XCTAssertEqual(report.sent, queued)
         XCTAssertEqual(try outbox.store.db.scalarInt("SELECT count(*) FROM outbox WHERE state = 'sent'"), 60)
@@ -156,18 +153,7 @@ final class OutcomeRecordersTests: XCTestCase {
     func testARecordTheStoreRefusesFailsTheDeliveryOnceOnEitherBackend() throws {
         let server = try startServer()
         let (store, database) = try backendStore("refusing")
-        if TestBackend.current == .postgresql {
-            try store.db.execute("""
-                CREATE FUNCTION refuse_ten() RETURNS trigger LANGUAGE plpgsql AS $$
-                BEGIN IF NEW.outbox_id = 10 THEN RAISE EXCEPTION 'refused by the test'; END IF; RETURN NEW; END $$;
-                CREATE TRIGGER refuse_ten BEFORE INSERT ON outbox_delivered FOR EACH ROW EXECUTE FUNCTION refuse_ten()
-                """)
-        } else {
-            try store.db.execute("""
-                CREATE TRIGGER refuse_ten BEFORE INSERT ON outbox_delivered WHEN NEW.outbox_id = 10
-                BEGIN SELECT RAISE(ABORT, 'refused by the test'); END
-                """)
-        }
+        try store.breakWrites("INSERT", on: "outbox_delivered", when: "NEW.outbox_id = 10")
         var outbox = Outbox(store: store)
         outbox.recordPatience = .seconds(1)
         try enqueue(40, into: outbox, prefix: "f")
@@ -177,17 +163,14 @@ final class OutcomeRecordersTests: XCTestCase {
         let transport = try SMTPTransport(configuration: configuration)
 
         XCTAssertThrowsError(try outbox.deliverDue(through: transport, now: 1_000)) { error in
-            XCTAssertTrue("\(error)".contains("refused by the test"), "\(error)")
+            XCTAssertTrue("\(error)".contains(BrokenWrites.message), "\(error)")
         }
         let recorded = try XCTUnwrap(store.db.scalarInt("SELECT count(*) FROM outbox_delivered"))
         let queued = try XCTUnwrap(store.db.scalarInt(
             "SELECT count(*) FROM outbox WHERE state = 'queued' AND id NOT IN (SELECT outbox_id FROM outbox_delivered)"))
         XCTAssertEqual(recorded + queued, 40, "every message is recorded or still queued")
         XCTAssertLessThanOrEqual(try receivedFiles(server) - recorded, 1, "at most the window's one message went unrecorded")
-        switch TestBackend.current {
-        case .postgresql: try store.db.execute("DROP TRIGGER refuse_ten ON outbox_delivered")
-        case .sqlite: try store.db.execute("DROP TRIGGER refuse_ten")
-        }
+        try store.repairWrites(on: "outbox_delivered")
         XCTAssertEqual(try outbox.deliverDue(through: transport, now: 1_001).sent, queued)
         XCTAssertEqual(try store.db.scalarInt("SELECT count(*) FROM outbox WHERE state = 'sent'"), 40)
         withExtendedLifetime(database) {}
@@ -312,18 +295,7 @@ final class OutcomeRecordersTests: XCTestCase {
     /// message, recorded on its own before, stays deferred with the connection's failure.
     func testASuspendedBatchTheStoreRefusesToRecordFailsOnceAndStaysQueued() throws {
         let (store, database) = try backendStore("suspended-refused")
-        if TestBackend.current == .postgresql {
-            try store.db.execute("""
-                CREATE FUNCTION refuse_ten() RETURNS trigger LANGUAGE plpgsql AS $$
-                BEGIN IF NEW.id = 10 AND NEW.state = 'deferred' THEN RAISE EXCEPTION 'refused by the test'; END IF; RETURN NEW; END $$;
-                CREATE TRIGGER refuse_ten BEFORE UPDATE ON outbox FOR EACH ROW EXECUTE FUNCTION refuse_ten()
-                """)
-        } else {
-            try store.db.execute("""
-                CREATE TRIGGER refuse_ten BEFORE UPDATE ON outbox WHEN NEW.id = 10 AND NEW.state = 'deferred'
-                BEGIN SELECT RAISE(ABORT, 'refused by the test'); END
-                """)
-        }
+        try store.breakWrites("UPDATE", on: "outbox", when: "NEW.id = 10 AND NEW.state = 'deferred'")
         var outbox = Outbox(store: store)
         outbox.recordPatience = .seconds(1)
         try enqueue(20, into: outbox, prefix: "r")
@@ -333,15 +305,12 @@ final class OutcomeRecordersTests: XCTestCase {
         let transport = try SMTPTransport(configuration: configuration)
 
         XCTAssertThrowsError(try outbox.deliverDue(through: transport, now: 1_000)) { error in
-            XCTAssertTrue("\(error)".contains("refused by the test"), "\(error)")
+            XCTAssertTrue("\(error)".contains(BrokenWrites.message), "\(error)")
         }
         XCTAssertEqual(try store.db.first("SELECT state FROM outbox WHERE id = 1") { $0.string(0) }, "deferred")
         XCTAssertEqual(try store.db.scalarInt("SELECT count(*) FROM outbox WHERE state = 'queued' AND attempts = 0"), 19)
         // With the store working again the next run records them (message 1 waits its backoff).
-        switch TestBackend.current {
-        case .postgresql: try store.db.execute("DROP TRIGGER refuse_ten ON outbox")
-        case .sqlite: try store.db.execute("DROP TRIGGER refuse_ten")
-        }
+        try store.repairWrites(on: "outbox")
         XCTAssertEqual(try outbox.deliverDue(through: transport, now: 1_001), Outbox.DeliveryReport(sent: 0, deferred: 19, failed: 0))
         XCTAssertEqual(try store.db.scalarInt("SELECT count(*) FROM outbox WHERE state = 'deferred' AND attempts = 1"), 20)
         withExtendedLifetime(database) {}

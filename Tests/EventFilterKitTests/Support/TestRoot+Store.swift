@@ -91,19 +91,12 @@ extension TestRoot {
     ///
     ///     try root.breakWrites("INSERT", on: "event", when: "NEW.type = 'kaltura.entry_delete'")
     func breakWrites(_ operation: String, on table: String, when condition: String? = nil) throws {
-        if postgres != nil {
-            try execute("""
-                CREATE FUNCTION broken() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'disk full (test)'; END $$;
-                CREATE TRIGGER broken BEFORE \(operation) ON \(table) FOR EACH ROW\(condition.map { " WHEN (\($0))" } ?? "") EXECUTE FUNCTION broken();
-                """)
-        } else {
-            try execute("CREATE TRIGGER broken BEFORE \(operation) ON \(table)\(condition.map { " WHEN \($0)" } ?? "") BEGIN SELECT RAISE(ABORT, 'disk full (test)'); END")
-        }
+        try execute(BrokenWrites.breaking(operation, on: table, when: condition, postgres: postgres != nil))
     }
 
     /// Removes what `breakWrites` made.
     func repairWrites(on table: String) throws {
-        try execute(postgres != nil ? "DROP TRIGGER broken ON \(table); DROP FUNCTION broken();" : "DROP TRIGGER broken")
+        try execute(BrokenWrites.repairing(on: table, postgres: postgres != nil))
     }
 
     /// Every row of every table, by table and column names, rows sorted: equal before and after

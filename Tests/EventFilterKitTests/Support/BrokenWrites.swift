@@ -1,0 +1,41 @@
+@testable import EventFilterKit
+
+/// The SQL that makes writes to a table fail, as a full disk or a broken store would, on either
+/// backend: a trigger named `broken` raising "disk full (test)". `TestRoot.breakWrites` runs it
+/// through the command-line clients, `Store.breakWrites` on the store's own connection.
+///
+///     try store.breakWrites("INSERT", on: "outbox_delivered", when: "NEW.outbox_id = 10")
+///     XCTAssertThrowsError(try deliver()) { XCTAssertTrue("\($0)".contains(BrokenWrites.message)) }
+///     try store.repairWrites(on: "outbox_delivered")
+enum BrokenWrites {
+    static let message = "disk full (test)"
+
+    /// Every `operation` (`INSERT`, `UPDATE`) on `table` fails, for the rows matching
+    /// `condition` (SQL on `NEW`) if given.
+    static func breaking(_ operation: String, on table: String, when condition: String?, postgres: Bool) -> String {
+        if postgres {
+            return """
+                CREATE FUNCTION broken() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION '\(message)'; END $$;
+                CREATE TRIGGER broken BEFORE \(operation) ON \(table) FOR EACH ROW\(condition.map { " WHEN (\($0))" } ?? "") EXECUTE FUNCTION broken();
+                """
+        }
+        return "CREATE TRIGGER broken BEFORE \(operation) ON \(table)\(condition.map { " WHEN \($0)" } ?? "") BEGIN SELECT RAISE(ABORT, '\(message)'); END"
+    }
+
+    /// Removes what `breaking` made.
+    static func repairing(on table: String, postgres: Bool) -> String {
+        postgres ? "DROP TRIGGER broken ON \(table); DROP FUNCTION broken();" : "DROP TRIGGER broken"
+    }
+}
+
+extension Store {
+    /// `TestRoot.breakWrites` on this store's own connection.
+    func breakWrites(_ operation: String, on table: String, when condition: String? = nil) throws {
+        try db.execute(BrokenWrites.breaking(operation, on: table, when: condition, postgres: db.dialect == .postgresql))
+    }
+
+    /// Removes what `breakWrites` made.
+    func repairWrites(on table: String) throws {
+        try db.execute(BrokenWrites.repairing(on: table, postgres: db.dialect == .postgresql))
+    }
+}
