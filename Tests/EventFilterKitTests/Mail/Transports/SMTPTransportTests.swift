@@ -943,6 +943,12 @@ final class SMTPTransportTests: XCTestCase {
         XCTAssertEqual(error(.init(server: "mail.example.org", heloName: "a b")),
                        "EHLO name \"a b\" is not a host name or address literal (SenderHost)")
         XCTAssertEqual(error(.init(server: "mail.example.org", maxConnections: 0)), "MaxConnections 0 is not between 1 and 64")
+        // libcurl takes timeouts in milliseconds in a 32-bit long: 2,147,483 s is the most it holds.
+        XCTAssertEqual(error(.init(server: "mail.example.org", timeout: 2_147_484)),
+                       "SMTP timeouts must be at most 2147483 s (connect 10.0 s, per message 2147484.0 s)")
+        XCTAssertEqual(error(.init(server: "mail.example.org", connectTimeout: 2_147_484)),
+                       "SMTP timeouts must be at most 2147483 s (connect 2147484.0 s, per message 60.0 s)")
+        XCTAssertEqual(error(.init(server: "mail.example.org", connectTimeout: 2_147_483, timeout: 2_147_483)), "no error")
 
         let configuration = SMTPConfiguration(server: "mail.example.org", port: 587, security: .starttls,
                                               user: "notify", password: "hunter2-secret")
