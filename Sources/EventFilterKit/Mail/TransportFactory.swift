@@ -76,25 +76,25 @@ public enum TransportFactory {
         configuration.verifyCertificate = try mail.bool(block, "TransportVerifyCertificate", default: true)
         if let ca = mail.string(block, "TransportCAFile"), !ca.isEmpty { configuration.caFile = ca }
         if let helo = mail.string(block, "SenderHost"), !helo.isEmpty { configuration.heloName = helo }
-        for key in ["TransportConnectTimeout", "TransportTimeout"] {
-            guard let seconds = try mail.int(block, key) else { continue }
-            let range = SMTPConfiguration.timeoutRange
-            guard range.contains(seconds) else {
-                throw EventFilterError.failure("site.ini [MailSettings] \(key) must be \(range.lowerBound)-\(range.upperBound) seconds, got \(seconds)")
+        // A number outside what the setting can be stops here, naming the setting, rather than
+        // in libcurl or in SMTPConfiguration's check without its site.ini name.
+        func int(_ key: String, in range: ClosedRange<Int>, unit: String = "") throws -> Int? {
+            guard let value = try mail.int(block, key) else { return nil }
+            guard range.contains(value) else {
+                throw EventFilterError.failure("site.ini [MailSettings] \(key) must be \(range.lowerBound)-\(range.upperBound)\(unit), got \(value)")
             }
-            if key == "TransportTimeout" { configuration.timeout = Double(seconds) } else { configuration.connectTimeout = Double(seconds) }
+            return value
         }
-        if let connections = try mail.int(block, "MaxConnections") {
-            guard (1...64).contains(connections) else {
-                throw EventFilterError.failure("site.ini [MailSettings] MaxConnections must be 1-64, got \(connections)")
-            }
+        if let seconds = try int("TransportConnectTimeout", in: SMTPConfiguration.timeoutRange, unit: " seconds") {
+            configuration.connectTimeout = Double(seconds)
+        }
+        if let seconds = try int("TransportTimeout", in: SMTPConfiguration.timeoutRange, unit: " seconds") {
+            configuration.timeout = Double(seconds)
+        }
+        if let connections = try int("MaxConnections", in: SMTPConfiguration.connectionsRange) {
             configuration.maxConnections = connections
         }
-        if let limit = try mail.int(block, "MaxUnrecordedAcceptances") {
-            let range = SMTPConfiguration.unrecordedAcceptancesRange
-            guard range.contains(limit) else {
-                throw EventFilterError.failure("site.ini [MailSettings] MaxUnrecordedAcceptances must be \(range.lowerBound)-\(range.upperBound), got \(limit)")
-            }
+        if let limit = try int("MaxUnrecordedAcceptances", in: SMTPConfiguration.unrecordedAcceptancesRange) {
             configuration.maxUnrecordedAcceptances = limit
         }
         return configuration

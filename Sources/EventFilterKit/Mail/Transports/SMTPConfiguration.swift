@@ -71,6 +71,9 @@ public struct SMTPConfiguration: Sendable, Equatable {
         self.allowPlaintextAuthentication = allowPlaintextAuthentication
     }
 
+    /// What `MaxConnections` may be.
+    public static let connectionsRange = 1...64
+
     /// What `MaxUnrecordedAcceptances` may be: a batch holds at most 500 messages anyway.
     public static let unrecordedAcceptancesRange = 1...500
 
@@ -134,8 +137,8 @@ public struct SMTPConfiguration: Sendable, Equatable {
         if connectTimeout > longest || timeout > longest {
             throw fail("SMTP timeouts must be at most \(Self.timeoutRange.upperBound) s (connect \(connectTimeout) s, per message \(timeout) s)")
         }
-        if !(1...64).contains(maxConnections) {
-            throw fail("MaxConnections \(maxConnections) is not between 1 and 64")
+        if !Self.connectionsRange.contains(maxConnections) {
+            throw fail("MaxConnections \(maxConnections) is not between \(Self.connectionsRange.lowerBound) and \(Self.connectionsRange.upperBound)")
         }
         if let limit = maxUnrecordedAcceptances, !(Self.unrecordedAcceptancesRange).contains(limit) {
             throw fail("MaxUnrecordedAcceptances \(limit) is not between 1 and \(Self.unrecordedAcceptancesRange.upperBound)")
