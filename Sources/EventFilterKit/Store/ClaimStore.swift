@@ -87,21 +87,18 @@ extension Store {
     /// The messages this run claimed (on SQLite: the due ones) with ids above `after` and up to
     /// `through`, in id order.
     func claimedOutboxMessages(now: Int64, after: Int64, through: Int64) throws -> [OutboxMessage] {
-        guard sharesWork else { return try dueOutboxMessages(now: now, after: after, through: through) }
-        let sql = """
+        guard sharesWork, let postgres = db as? PostgresDatabase else {
+            return try dueOutboxMessages(now: now, after: after, through: through)
+        }
+        // The bodies as bytes: in the text format the server spells each in hex (twice its size)
+        // and this process reads the digits back, both on delivery's critical path.
+        return try postgres.mapBinary("""
             SELECT outbox.id AS id, sender, recipient, outbox_message.message AS message, created_at, attempts
             FROM outbox JOIN outbox_message ON outbox_message.outbox_id = outbox.id
             WHERE outbox.state IN ('queued', 'deferred') AND outbox.next_attempt_at <= ? AND outbox.id > ? AND outbox.id <= ?
               AND outbox.claimed_by = ?
             ORDER BY outbox.id
-            """
-        let arguments: [DatabaseValueConvertible] = [now, after, through, try worker()]
-        if let postgres = db as? PostgresDatabase {
-            // The bodies as bytes: in the text format the server spells each in hex (twice its
-            // size) and this process reads the digits back, both on delivery's critical path.
-            return try postgres.mapBinary(sql, arguments) { try Self.outboxMessage(from: $0) }
-        }
-        return try db.map(sql, arguments) { try Self.outboxMessage(from: $0) }
+            """, [now, after, through, try worker()]) { try Self.outboxMessage(from: $0) }
     }
 
     /// Runs `body` (composing and queueing one user's digest) holding that user's digest claim,
