@@ -43,9 +43,7 @@ public final class Filter {
                 total.digestsSent += report.digestsSent
                 total.failedPairs += report.failedPairs
                 total.newProblems += report.newProblems.filter { seen.insert($0.key).inserted }
-                total.delivery.sent += report.delivery.sent
-                total.delivery.deferred += report.delivery.deferred
-                total.delivery.failed += report.delivery.failed
+                total.delivery.add(report.delivery)
                 total.filterSeconds = max(total.filterSeconds, report.filterSeconds)
                 total.deliverySeconds = max(total.deliverySeconds, report.deliverySeconds)
                 total.filterCPU = total.filterCPU + report.filterCPU
