@@ -38,11 +38,14 @@ final class ProcessCPUTimeTests: XCTestCase {
         second.filterSeconds = 3
         second.filterCPU = ProcessCPUTime(user: 2, system: 0.5)
         second.deliveryCPU = ProcessCPUTime(user: 0.25, system: 1)
+        first.delivery = Outbox.DeliveryReport(sent: 3, deferred: 1, failed: 0)
+        second.delivery = Outbox.DeliveryReport(sent: 4, deferred: 0, failed: 2)
 
         let total = Filter.Report.combined([first, second])
 
         XCTAssertEqual(total.filterSeconds, 3)
         XCTAssertEqual(total.filterCPU, ProcessCPUTime(user: 3.5, system: 0.75))
         XCTAssertEqual(total.deliveryCPU, ProcessCPUTime(user: 0.75, system: 1.5))
+        XCTAssertEqual(total.delivery, Outbox.DeliveryReport(sent: 7, deferred: 1, failed: 2), "the workers' deliveries add up")
     }
 }
