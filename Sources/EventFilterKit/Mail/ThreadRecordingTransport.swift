@@ -1,8 +1,10 @@
 /// A transport whose own threads record the outcomes they learn (``OutcomeRecorders``), rather
 /// than handing them to the calling thread to record: the outbox then delivers through
-/// ``deliver(_:recordingOn:)``. Each outcome is committed before its thread goes on, and the
-/// transport bounds how many accepted messages can wait for their commit at once, as with
-/// `MailTransport.deliver(_:recordingGroups:)`; that bound is what a crash can send twice.
+/// ``deliver(_:recordingOn:)``. Each outcome is committed before its thread lets another message
+/// reach the point where the server may take it (an SMTP connection's thread commits while the
+/// server reads the next envelope), and the transport bounds how many accepted messages can wait
+/// for their commit at once, as with `MailTransport.deliver(_:recordingGroups:)`; that bound is
+/// what a crash can send twice.
 ///
 ///     try transport.deliver(batch, recordingOn: recorders)   // throws the first record's failure, once
 protocol ThreadRecordingTransport: MailTransport {
