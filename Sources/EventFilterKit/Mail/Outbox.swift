@@ -156,7 +156,7 @@ public struct Outbox {
                 // Each outcome commits on the transport's thread that read it, on that thread's
                 // own store connection, before that thread may let another message be accepted
                 // (it bounds how many wait, see ThreadRecordingTransport).
-                let batchRecorders = recorders ?? OutcomeRecorders(outbox: self, now: now)
+                let batchRecorders = recorders ?? OutcomeRecorders(outbox: self, now: now, decide: decide)
                 recorders = batchRecorders
                 batchRecorders.decide = decide
                 try threaded.deliver(messages, recordingOn: batchRecorders)

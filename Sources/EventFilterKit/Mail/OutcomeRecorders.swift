@@ -9,8 +9,8 @@ import Foundation
 /// so each store connection is used by one thread at a time and outlives the batch: the next
 /// batch's threads take the same connections rather than opening new ones.
 ///
-///     let recorders = OutcomeRecorders(outbox: outbox, now: now)
-///     recorders.decide = { message, outcome in .accepted(reply: "250 ok") }   // per batch, before the threads start
+///     let recorders = OutcomeRecorders(outbox: outbox, now: now) { message, outcome in .accepted(reply: "250 ok") }
+///     recorders.decide = nextBatchsDecision   // per batch, before the threads start
 ///     // on a transport's thread: let recorder = try recorders.take(); try recorder.record([(message, outcome)]); recorders.giveBack(recorder)
 ///     let report = recorders.report   // once every thread is done
 ///
@@ -47,11 +47,9 @@ final class OutcomeRecorders: @unchecked Sendable {
         }
     }
 
-    /// What to record for an outcome of this batch (the batch's retry counts and ages).
-    var decide: (OutgoingMessage, DeliveryOutcome) -> OutboxDisposition = { _, outcome in
-        if case .accepted(let reply) = outcome { return .accepted(reply: reply) }
-        return .deferred(reply: "no disposition for this batch", until: 0)
-    }
+    /// What to record for an outcome of this batch (the batch's retry counts and ages); set for
+    /// each batch before its threads start.
+    var decide: (OutgoingMessage, DeliveryOutcome) -> OutboxDisposition
 
     private let outbox: Outbox
     fileprivate let now: Int64
@@ -61,9 +59,10 @@ final class OutcomeRecorders: @unchecked Sendable {
     private var idle: [Recorder] = []
     private var returned = Outbox.DeliveryReport()
 
-    init(outbox: Outbox, now: Int64) {
+    init(outbox: Outbox, now: Int64, decide: @escaping (OutgoingMessage, DeliveryOutcome) -> OutboxDisposition) {
         self.outbox = outbox
         self.now = now
+        self.decide = decide
         self.writeTurns = outbox.store.db.dialect == .sqlite ? NSLock() : nil
     }
 

@@ -43,8 +43,7 @@ final class OutcomeRecordersTests: XCTestCase {
             let callingThread = pthread_self()
             let seen = Mutex((mostUnrecorded: 0, onCallingThread: 0, decided: 0))
 
-            let recorders = OutcomeRecorders(outbox: outbox, now: 1_000)
-            recorders.decide = { message, outcome in
+            let recorders = OutcomeRecorders(outbox: outbox, now: 1_000) { message, outcome in
                 // Runs on the connection's thread just before its commit, holding its place.
                 let held = (try? self.receivedFiles(server)) ?? 0
                 let reader = try? Database(path: path, mode: .readOnly)
@@ -214,7 +213,10 @@ final class OutcomeRecordersTests: XCTestCase {
         let transport = try SMTPTransport(configuration: configuration)
         weak var released: OutcomeRecorders?
         try {
-            let recorders = OutcomeRecorders(outbox: outbox, now: 1_000)
+            let recorders = OutcomeRecorders(outbox: outbox, now: 1_000) { _, outcome in
+                guard case .accepted(let reply) = outcome else { return .failed(reason: "not accepted: \(outcome)") }
+                return .accepted(reply: reply)
+            }
             released = recorders
             try transport.deliver(messages, recordingOn: recorders)
             XCTAssertEqual(recorders.report.sent, 8)
