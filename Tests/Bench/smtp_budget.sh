@@ -7,18 +7,21 @@
 #   sink    smtp-sink's, serving smtp-source at its rate R;
 #   client  smtp-source's own (a C program that only speaks SMTP and records nothing: the least
 #           any client spends on the SMTP side);
-#   record  the cheapest durable record of an acceptance: Tests/Bench/floor_record_acceptances.c,
-#           CONNECTIONS threads each on a store connection of its own, appending to
-#           outbox_delivered with eventfilter's statement, in a store eventfilter made (SQLite:
-#           WAL, synchronous=NORMAL; PostgreSQL: the script's own server, fsync on), one row per
-#           commit and CONNECTIONS rows per commit (the most the default window lets wait: one
-#           unrecorded acceptance per connection); the program's CPU plus, on PostgreSQL, the
-#           server's (postmaster and children) over the same span, per row.
-# The largest ratio that fits is CORES / (sink + client + record) / R, with record at the cheaper
-# grouping. It is also bounded by the store's commits: with the default window at most CONNECTIONS
-# acceptances wait for their record, and each record takes at least one commit's time, so no
-# client goes faster than CONNECTIONS x the rate of one-row commits made one after another (one
-# thread). The lower of the two is the FLOOR line's figure, against R. R falls when the machine is
+#   record  the cheapest durable record of an acceptance: Tests/Bench/floor_record_acceptances.c
+#           appending to outbox_delivered with eventfilter's statement, in a store eventfilter
+#           made (SQLite: WAL, synchronous=NORMAL; PostgreSQL: the script's own server, fsync on),
+#           each thread on a store connection of its own; the program's CPU plus, on PostgreSQL,
+#           the server's (postmaster and children) over the same span, per row. The default
+#           window lets at most CONNECTIONS acceptances wait for their record (one per
+#           connection), so two groupings keep to it: CONNECTIONS threads committing one row each
+#           side by side, and one thread committing CONNECTIONS rows at a time; the cheaper is the
+#           record's figure. A third, CONNECTIONS threads of CONNECTIONS rows each (CONNECTIONS^2
+#           acceptances waiting, more than the window allows), is printed beside them as what
+#           grouping beyond the window would save.
+# The largest ratio that fits is CORES / (sink + client + record) / R. It is also bounded by the
+# store's commits: the faster of the two groupings within the window, run alone, is the most
+# acceptances a second any client can record with that window. The lower of the two bounds is the
+# FLOOR line's figure, against R. R falls when the machine is
 # busy with other work while CPU per message hardly moves: the output also says how many cores
 # smtp-source and its sink kept busy, and the CPU figures are what to read on a loaded machine.
 #   Tests/Bench/smtp_budget.sh [MESSAGES]         (MESSAGES = users x 100 events; default 10000)
@@ -100,51 +103,55 @@ plural() { [ "$1" = 1 ] && echo "$1 $2" || echo "$1 ${2}s"; }
 
 measure() {  # SESSIONS AIM
     local c=$1 r s k
-    local rates=() source_cpu=() sink_cpu=() one_rates=() one_cpu=() one_server=() group_rates=() group_cpu=() group_server=() serial_rates=()
+    local rates=() source_cpu=() sink_cpu=() side=() side_cpu=() side_server=() grouped=() grouped_cpu=() grouped_server=() beyond=() beyond_cpu=() beyond_server=()
     for round in $(seq 1 "$REPEAT"); do
         read r s k < <(source_round "$c")
         rates+=("$r"); source_cpu+=("$s"); sink_cpu+=("$k")
         read r s k < <(record_round "$c" 1)
-        one_rates+=("$r"); one_cpu+=("$s"); one_server+=("$k")
+        side+=("$r"); side_cpu+=("$s"); side_server+=("$k")
         if [ "$c" -gt 1 ]; then
+            read r s k < <(record_round 1 "$c")
+            grouped+=("$r"); grouped_cpu+=("$s"); grouped_server+=("$k")
             read r s k < <(record_round "$c" "$c")
-            group_rates+=("$r"); group_cpu+=("$s"); group_server+=("$k")
-            read r s k < <(record_round 1 1)
-            serial_rates+=("$r")
-        else
-            serial_rates+=("$r")
+            beyond+=("$r"); beyond_cpu+=("$s"); beyond_server+=("$k")
         fi
     done
-    echo "$(plural "$c" connection): smtp-source -d -s $c ${rates[*]} msgs/s, CPU us/message source ${source_cpu[*]}, sink ${sink_cpu[*]} (load $(cut -d' ' -f1 /proc/loadavg))"
-    echo "$(plural "$c" connection): record, $(plural "$c" thread), 1 row per commit: ${one_rates[*]} rows/s, CPU us/row program ${one_cpu[*]}, server ${one_server[*]}"
+    local name
+    name=$(plural "$c" connection)
+    echo "$name: smtp-source -d -s $c ${rates[*]} msgs/s, CPU us/message source ${source_cpu[*]}, sink ${sink_cpu[*]} (load $(cut -d' ' -f1 /proc/loadavg))"
+    echo "$name: record, $(plural "$c" thread), 1 row per commit: ${side[*]} rows/s, CPU us/row program ${side_cpu[*]}, server ${side_server[*]}"
     if [ "$c" -gt 1 ]; then
-        echo "$(plural "$c" connection): record, $c threads, $c rows per commit: ${group_rates[*]} rows/s, CPU us/row program ${group_cpu[*]}, server ${group_server[*]}"
-        echo "$(plural "$c" connection): record, 1 thread, 1 row per commit (one commit after another): ${serial_rates[*]} rows/s"
+        echo "$name: record, 1 thread, $c rows per commit: ${grouped[*]} rows/s, CPU us/row program ${grouped_cpu[*]}, server ${grouped_server[*]}"
+        echo "$name: record, $c threads, $c rows per commit (beyond the window): ${beyond[*]} rows/s, CPU us/row program ${beyond_cpu[*]}, server ${beyond_server[*]}"
     fi
-    local rate sink source one group serial
+    local rate sink source one group over commits
     rate=$(median "${rates[@]}"); sink=$(median "${sink_cpu[@]}"); source=$(median "${source_cpu[@]}")
-    one=$(( $(median "${one_cpu[@]}") + $(median "${one_server[@]}") ))
-    group=$one
-    [ "$c" -gt 1 ] && group=$(( $(median "${group_cpu[@]}") + $(median "${group_server[@]}") ))
-    serial=$(median "${serial_rates[@]}")
-    python3 - "$c" "$CORES" "$rate" "$sink" "$source" "$one" "$group" "$serial" "$2" <<'PY' > "$WORK/budget"
+    one=$(( $(median "${side_cpu[@]}") + $(median "${side_server[@]}") ))
+    commits=$(median "${side[@]}")
+    group=$one; over=$one
+    if [ "$c" -gt 1 ]; then
+        group=$(( $(median "${grouped_cpu[@]}") + $(median "${grouped_server[@]}") ))
+        over=$(( $(median "${beyond_cpu[@]}") + $(median "${beyond_server[@]}") ))
+        commits=$(python3 -c "print(max($commits, $(median "${grouped[@]}")))")
+    fi
+    python3 - "$c" "$CORES" "$rate" "$sink" "$source" "$one" "$group" "$over" "$commits" "$2" <<'PY' > "$WORK/budget"
 import sys
 c, cores = int(sys.argv[1]), int(sys.argv[2])
-rate, sink, source, one, group, serial, aim = (float(x) for x in sys.argv[3:])
+rate, sink, source, one, group, over, commits, aim = (float(x) for x in sys.argv[3:])
 record = min(one, group)
 need = sink + source + record
 budget = cores * 1e6 / rate      # us of all cores per message at 1.0x of smtp-source
 fits_cpu = cores * 1e6 / need    # messages/second the cores carry at that cost
-commits = c * serial             # at most c acceptances wait, each commit at least one commit's time
 fits = min(fits_cpu, commits)
 busy = (sink + source) * rate / 1e6
-grouping = f"{c} per commit; 1 per commit: {one:g}" if c > 1 else "1 per commit"
+grouping = (f"the cheaper of {c} side by side, {one:g}, and {c} per commit, {group:g}; {c} threads of {c}, beyond the window: {over:g}"
+            if c > 1 else "1 per commit")
 print(f"CPU us/message (medians): sink {sink:g} + smtp-source {source:g} + record {record:g} ({grouping}) = {need:g}; "
       f"{cores} cores at 1.0x of smtp-source's {rate:,.0f}/s allow {budget:.0f}, {budget - sink - source:.0f} beyond smtp-source and its sink: "
       f"{'fits' if need <= budget else 'does not fit'}; "
       f"by CPU at most {fits_cpu:,.0f}/s = {fits_cpu / rate:.2f}x of smtp-source (which with its sink kept {busy:.2f} of {cores} cores busy)")
-print(f"the store's commits: one after another {serial:,.0f}/s; with at most {c} acceptance{'s' if c > 1 else ''} waiting "
-      f"(the default window) at most {commits:,.0f}/s = {commits / rate:.2f}x of smtp-source; the aim {aim:g}x needs {aim * rate:,.0f}/s: "
+print(f"the store's commits with at most {c} acceptance{'s' if c > 1 else ''} waiting (the default window): "
+      f"at most {commits:,.0f}/s = {commits / rate:.2f}x of smtp-source; the aim {aim:g}x needs {aim * rate:,.0f}/s: "
       f"{'fits' if commits >= aim * rate else 'does not fit'} under it")
 print(f"{fits:.0f} {rate:.0f} sink {sink:g} + smtp-source {source:g} + record {record:g} = {need:g} us/message "
       f"against {budget:.0f} at 1.0x; by CPU {fits_cpu / rate:.2f}x, by the store's commits {commits / rate:.2f}x")
