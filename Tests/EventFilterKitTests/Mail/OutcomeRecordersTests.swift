@@ -70,6 +70,55 @@ final class OutcomeRecordersTests: XCTestCase {
         }
     }
 
+    /// Group commit among the connections' threads: with 4 connections and the default window
+    /// (one place per connection), the replies that come in while one thread commits wait for
+    /// the next commit, which takes them all, so the acceptances are committed in far fewer
+    /// commits than messages (a commit each made one per message), while the server still never
+    /// holds more than the window's messages with no commit to record them.
+    func testFourConnectionsCommitTheirAcceptancesTogetherWithinTheWindowOnEitherBackend() throws {
+        let server = try startServer()
+        let (store, database) = try backendStore("grouped")
+        let outbox = Outbox(store: store)
+        let count = 60
+        try enqueue(count, into: outbox, prefix: "g")
+        let messages = try store.dueOutboxMessages(now: 1_000, after: 0, through: Int64(count)).map {
+            OutgoingMessage(id: $0.id, sender: $0.sender, recipient: $0.recipient, bytes: $0.bytes)
+        }
+        var configuration = server.configuration
+        configuration.maxConnections = 4
+        let transport = try SMTPTransport(configuration: configuration)
+        XCTAssertEqual(transport.unrecordedLimit, 4)
+        // The outbox's own connection, idle while the transport's threads record on theirs.
+        let seen = Mutex((mostUnrecorded: 0, decided: 0))
+        let recorders = OutcomeRecorders(outbox: outbox, now: 1_000) { message, outcome in
+            // Runs on the committing thread just before its commit, the group's places held.
+            seen.withLock {
+                let held = (try? self.receivedFiles(server)) ?? 0
+                let recorded = (try? store.db.scalarInt("SELECT count(*) FROM outbox_delivered")) ?? 0
+                $0.mostUnrecorded = max($0.mostUnrecorded, held - recorded)
+                $0.decided += 1
+            }
+            usleep(3_000)  // a commit that waits for its disk: the other connections' replies come in meanwhile
+            guard case .accepted(let reply) = outcome else { return .failed(reason: "not accepted: \(outcome)") }
+            return .accepted(reply: reply)
+        }
+        if TestBackend.current == .sqlite {
+            _ = try store.db.first("PRAGMA wal_checkpoint(TRUNCATE)") { $0.int(0) }
+        }
+        let before = try commits(in: store)
+        try transport.deliver(messages, recordingOn: recorders)
+        let made = try commits(in: store) - before
+
+        let result = seen.withLock { $0 }
+        XCTAssertEqual(result.decided, count)
+        XCTAssertLessThanOrEqual(result.mostUnrecorded, 4, "the window's bound")
+        XCTAssertEqual(try receivedFiles(server), count)
+        XCTAssertEqual(try store.db.scalarInt("SELECT count(*) FROM outbox_delivered"), count)
+        XCTAssertEqual(recorders.report, Outbox.DeliveryReport(sent: count, deferred: 0, failed: 0))
+        XCTAssertLessThanOrEqual(made, count * 3 / 4, "commits for \(count) acceptances on 4 connections")
+        withExtendedLifetime(database) {}
+    }
+
     /// A record that fails (here the store refuses message 10's row) fails the delivery once,
     /// with the store's reason; no message starts after it, at most the window's worth of
     /// messages went to the server unrecorded, and every message not recorded is still queued.

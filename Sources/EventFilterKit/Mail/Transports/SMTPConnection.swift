@@ -123,38 +123,32 @@ final class SMTPConnection: @unchecked Sendable {
     /// Sends the run's messages one after another until there are none left (the caller then
     /// tells the run, `workerDone()`, once it has put away what it used).
     ///
-    /// `recorder`: when the run's workers record their own outcomes, this thread's recorder
-    /// (taken for this call alone). A message's outcome is then committed while the server reads
-    /// the next message's MAIL, RCPT and DATA (they go out first, the commit runs, then their
-    /// replies are read), so the commit overlaps that round trip rather than adding to it; the
-    /// message keeps its place in the window until its commit returned, and the next final "."
-    /// goes out only after it.
+    /// `recorder`: when the run's workers record the outcomes, this thread's recorder (taken for
+    /// this call alone). A message's outcome then waits with the run for a group commit
+    /// (``SMTPDeliveryRun``) and this thread, if no other is committing, commits every outcome
+    /// waiting while the server reads the next message's MAIL, RCPT and DATA (they go out first,
+    /// the commit runs, then their replies are read), so the commit overlaps that round trip
+    /// rather than adding to it. A message keeps its place in the window until its commit
+    /// returned, and a final "." waiting for a place commits what waits if nobody else does.
     func work(for run: SMTPDeliveryRun, as worker: Int, recorder: OutcomeRecorders.Recorder? = nil) {
-        var pending: (message: OutgoingMessage, outcome: DeliveryOutcome, holdsSlot: Bool)?
-        // Records the outcome waiting for its commit, if any; false when the record failed.
-        let flush = { () -> Bool in
-            guard let waiting = pending else { return true }
-            pending = nil
-            return Self.record([(waiting.message, waiting.outcome)], holdingSlot: waiting.holdsSlot, with: recorder, in: run)
-        }
+        let commit: SMTPDeliveryRun.Commit? = run.recordsOnWorkers ? { group in
+            guard let recorder else { throw EventFilterError.failure("no recorder for \(group.count) outcomes") }
+            try recorder.record(group)
+        } : nil
         messages: while let work = run.nextMessage(worker: worker) {
             let message: OutgoingMessage
             switch work {
             case .send(let next): message = next
             case .recordLeft(let left):
-                guard flush(), Self.record(left, holdingSlot: false, with: recorder, in: run) else { break messages }
+                guard Self.record(left, with: recorder, in: run) else { break messages }
                 continue messages
             }
             while true {
-                switch send(message, window: run, whileTheServerReads: run.recordsOnWorkers ? flush : nil) {
+                switch send(message, window: run, committing: commit) {
                 case .finished(let verdict, let holdsSlot):
                     if run.recordsOnWorkers {
-                        // Any path of `send` that ended before the envelope went out.
-                        guard flush(), run.learned(verdict) else {
-                            run.released(slot: holdsSlot)  // cut off: it stays queued
-                            break messages
-                        }
-                        pending = (message, verdict.outcome, holdsSlot)
+                        // Cut off: it stays queued.
+                        guard run.learned(verdict, message: message, holdsSlot: holdsSlot) else { break messages }
                     } else {
                         run.finish(message, verdict: verdict, holdsSlot: holdsSlot)
                     }
@@ -164,24 +158,22 @@ final class SMTPConnection: @unchecked Sendable {
                     // the message's timeout call the server dead, the transfer was given up
                     // before its final "."; the message goes again, from the start, once a place
                     // is free.
-                    guard flush(), run.waitForFreeSlot() else { break messages }  // cut off: it stays queued
+                    guard run.waitForFreeSlot(committing: commit) else { break messages }  // cut off: it stays queued
                 case .cancelled:
                     break messages
                 }
             }
         }
-        // The last outcome (or one that finished as the run was cut off: its message was
+        // The outcomes still waiting (or ones that finished as the run was cut off: a message
         // accepted, and a record now spares it being sent again).
-        _ = flush()
+        if let commit { run.commitTheRest(with: commit) }
     }
 
-    /// Commits `outcomes` in one transaction on this thread's own store connection (one
-    /// message's, or those left alone once delivery was suspended), then frees the message's
-    /// place in the window if it held one (`holdsSlot`; messages left alone hold none). False
-    /// when the record failed: the run is cut off with that failure, and the messages stay queued.
-    private static func record(_ outcomes: [(message: OutgoingMessage, outcome: DeliveryOutcome)], holdingSlot holdsSlot: Bool,
+    /// Commits `outcomes` (those left alone once delivery was suspended; they hold no place in
+    /// the window) in one transaction on this thread's own store connection. False when the
+    /// record failed: the run is cut off with that failure, and the messages stay queued.
+    private static func record(_ outcomes: [(message: OutgoingMessage, outcome: DeliveryOutcome)],
                                with recorder: OutcomeRecorders.Recorder?, in run: SMTPDeliveryRun) -> Bool {
-        defer { run.released(slot: holdsSlot) }
         do {
             guard let recorder else { throw EventFilterError.failure("no recorder for \(outcomes.count) outcomes") }
             try recorder.record(outcomes)
@@ -194,10 +186,11 @@ final class SMTPConnection: @unchecked Sendable {
 
     /// One message, from MAIL FROM to the server's verdict on it, opening a connection first if
     /// none is open. `window`, when given, is asked for a place before the final "." goes out.
-    /// `whileTheServerReads`, when given, runs once the envelope's first command has gone out and
-    /// before its reply is read (the previous message's record); false from it cancels the
-    /// message before its final ".".
-    func send(_ message: OutgoingMessage, window: SMTPDeliveryRun? = nil, whileTheServerReads: (() -> Bool)? = nil) -> Attempt {
+    /// `commit`, when given (the workers record), commits the outcomes waiting in `window` once
+    /// the envelope's first command has gone out and before its reply is read, and while the
+    /// final "." waits for a place; a failed commit cancels the message before its final ".".
+    func send(_ message: OutgoingMessage, window: SMTPDeliveryRun? = nil, committing commit: SMTPDeliveryRun.Commit? = nil) -> Attempt {
+        let whileTheServerReads: (() -> Bool)? = if let window, let commit { { window.commitWaiting(with: commit) } } else { nil }
         if let problem = SMTPEnvelope.problem(sender: message.sender, recipient: message.recipient) {
             let outcome = DeliveryOutcome.permanentFailure("smtp \(configuration.serverLabel): \(problem)")
             return .finished(SMTPVerdict(outcome: outcome, sessionFailure: nil, sessionWorked: false), holdsSlot: false)
@@ -229,7 +222,7 @@ final class SMTPConnection: @unchecked Sendable {
                 // The message's timeout runs meanwhile, and a store slow to record is not the
                 // server failing: the wait takes at most half of what is left of it.
                 let left = deadline == .max ? Double.infinity : Double(deadline &- min(deadline, SMTPWire.now())) / 1e9
-                switch window.acquireSlot(until: left.isFinite ? Date(timeIntervalSinceNow: left / 2) : .distantFuture) {
+                switch window.acquireSlot(until: left.isFinite ? Date(timeIntervalSinceNow: left / 2) : .distantFuture, committing: commit) {
                 case .acquired: holdsSlot = true
                 case .cancelled:
                     hangUp()
