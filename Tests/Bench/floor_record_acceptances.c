@@ -47,7 +47,7 @@ static long long sent_at;
 static pthread_mutex_t take_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t write_turns = PTHREAD_MUTEX_INITIALIZER;  /* SQLite only */
 static char insert_sql[64 + MAX_PER_COMMIT * 24];
-static pthread_barrier_t opened, go, appended;  /* every thread and main: connections open, clocks read, rows appended */
+static pthread_barrier_t opened, go, appended, measured;  /* every thread and main: connections open, clocks read, rows appended, clocks read again */
 
 /* CPU seconds (user + system) of PID from /proc/PID/stat, and its parent; -1 when it is gone. */
 static double process_cpu(long pid, long *parent) {
@@ -75,8 +75,7 @@ static double process_cpu(long pid, long *parent) {
 #define MAX_PROCESSES 256
 struct snapshot { int count; long pid[MAX_PROCESSES]; double cpu[MAX_PROCESSES]; };
 
-/* Our connections' backends (PQbackendPID), read by pid whether or not the walk of /proc saw
- * them: a walk of /proc while processes come and go was seen to skip one now and then. */
+/* Our connections' backends (PQbackendPID), read by pid whether or not the walk of /proc saw them. */
 static long backends[64];
 static int backend_count;
 
@@ -105,8 +104,8 @@ static void take_snapshot(long postmaster, struct snapshot *snapshot) {
 
 /* The server's CPU seconds between two snapshots: each process's growth, a process that started
  * meanwhile counted whole. One that ended meanwhile is left out (an autovacuum worker, say: not
- * ours), rather than read through the postmaster's reaped-children times, which take it in only
- * once the postmaster has waited for it and would then count its whole life. */
+ * ours; our backends stay until the second snapshot), rather than read through the postmaster's
+ * reaped-children times, which take it in only once the postmaster has waited for it. */
 static double server_cpu(const struct snapshot *before, const struct snapshot *after) {
     double total = 0;
     for (int i = 0; i < after->count; i++) {
@@ -169,6 +168,7 @@ static void *sqlite_writer(void *unused) {
         if (statement != full) sqlite3_finalize(statement);
     }
     pthread_barrier_wait(&appended);
+    pthread_barrier_wait(&measured);
     sqlite3_finalize(full);
     sqlite3_close(db);
     return NULL;
@@ -211,6 +211,7 @@ static void *postgres_writer(void *unused) {
         PQclear(result);
     }
     pthread_barrier_wait(&appended);
+    pthread_barrier_wait(&measured);  /* the backend stays until the server's CPU is read */
     PQfinish(connection);
     return NULL;
 }
@@ -246,6 +247,7 @@ int main(int argc, char **argv) {
     pthread_barrier_init(&opened, NULL, threads + 1);
     pthread_barrier_init(&go, NULL, threads + 1);
     pthread_barrier_init(&appended, NULL, threads + 1);
+    pthread_barrier_init(&measured, NULL, threads + 1);
     for (int i = 0; i < threads; i++) pthread_create(&workers[i], NULL, postgres ? postgres_writer : sqlite_writer, NULL);
     pthread_barrier_wait(&opened);
     /* The server's CPU read outside the span of this process's own clocks (walking /proc costs). */
@@ -257,6 +259,7 @@ int main(int argc, char **argv) {
     double seconds = now() - start, spent = cpu() - start_cpu;
     take_snapshot(postmaster, &after);
     double server = server_cpu(&before, &after);
+    pthread_barrier_wait(&measured);
     for (int i = 0; i < threads; i++) pthread_join(workers[i], NULL);
     printf("%.3f %.3f %.3f\n", seconds, spent, server);
     return 0;
