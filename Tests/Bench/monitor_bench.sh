@@ -32,11 +32,11 @@ echo "quiet run:                    $(ms "$start") ms for 20"
 python3 - "$ROOT/var/eventfilter.db" "$FAILED" <<'PY'
 import sqlite3, sys
 c = sqlite3.connect(sys.argv[1])
-c.executemany("""INSERT INTO outbox(recipient, sender, message_id, subject, state, attempts, created_at, next_attempt_at,
-                                    last_error)
-                 VALUES (?, 's@example.com', ?, 'subject', 'failed', 1, 0, 0, '550 5.1.1 no such user')""",
-              [("u%d@example.com" % i, "<%d@bench>" % i) for i in range(int(sys.argv[2]))])
-c.execute("INSERT INTO outbox_message(outbox_id, message) SELECT id, x'41' FROM outbox WHERE message_id LIKE '%@bench>'")
+for i in range(int(sys.argv[2])):
+    c.execute("""INSERT INTO outbox(state, attempts, created_at, next_attempt_at, last_error)
+                 VALUES ('failed', 1, 0, 0, '550 5.1.1 no such user')""")
+    c.execute("""INSERT INTO outbox_message(outbox_id, recipient, sender, message_id, subject, message)
+                 VALUES (?, ?, 's@example.com', ?, 'subject', x'41')""", (c.lastrowid, "u%d@example.com" % i, "<%d@bench>" % i))
 c.commit()
 PY
 start=$(date +%s%N); lines=$("$EF" --root "$ROOT" --now 2026-05-04T10:10:00Z run | wc -l)

@@ -71,7 +71,7 @@ extension Store {
 
     /// The recipient of outbox message `id`, or nil when there is no such message (never was, or purged).
     public func outboxRecipient(id: Int64) throws -> String? {
-        try db.first("SELECT recipient FROM outbox WHERE id = ?", [id]) { try $0.string("recipient") }
+        try db.first("SELECT recipient FROM outbox_message WHERE outbox_id = ?", [id]) { try $0.string("recipient") }
     }
 
     /// Records one bounce of message `outboxID` to `recipient` and counts it for the address, in
@@ -159,11 +159,11 @@ extension Store {
         arguments.append(limit)
         // One row per message: its hard bounce when there is one, else the soft one.
         return try db.map("""
-            SELECT o.id AS id, o.recipient AS recipient, o.subject AS subject, o.attempts AS attempts, b.hard AS hard,
+            SELECT o.id AS id, m.recipient AS recipient, m.subject AS subject, o.attempts AS attempts, b.hard AS hard,
                    b.status AS status, b.diagnostic AS diagnostic, b.received_at AS received_at
             FROM (SELECT b.*, row_number() OVER (PARTITION BY b.outbox_id ORDER BY b.hard DESC) AS rank FROM bounce AS b
                   \(clauses.isEmpty ? "" : "WHERE " + clauses.joined(separator: " AND "))) AS b
-            JOIN outbox AS o ON o.id = b.outbox_id
+            JOIN outbox AS o ON o.id = b.outbox_id JOIN outbox_message AS m ON m.outbox_id = o.id
             WHERE b.rank = 1 ORDER BY o.id LIMIT ?
             """, arguments) {
             BouncedMessage(id: try $0.int64("id"), recipient: try $0.string("recipient"), subject: try $0.string("subject"),

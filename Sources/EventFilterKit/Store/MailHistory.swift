@@ -34,21 +34,24 @@ public struct MailDetails: Sendable {
 extension Store {
     /// Outbox rows matching `query`: sent mail newest first, the rest in queue order.
     public func mailEntries(_ query: MailQuery) throws -> [(entry: Outbox.Entry, sentAt: Int64?)] {
-        var clauses = ["state IN (\(query.states.map { _ in "?" }.joined(separator: ", ")))"]
+        var clauses = ["o.state IN (\(query.states.map { _ in "?" }.joined(separator: ", ")))"]
         var arguments: [DatabaseValueConvertible] = query.states
         if let recipient = query.recipient {
-            clauses.append("recipient = ? COLLATE NOCASE")
+            clauses.append("m.recipient = ? COLLATE NOCASE")
             arguments.append(recipient)
         }
         let sentOnly = query.states == ["sent"]
         if let since = query.since {
-            clauses.append(sentOnly ? "sent_at >= ?" : "created_at >= ?")
+            clauses.append(sentOnly ? "o.sent_at >= ?" : "o.created_at >= ?")
             arguments.append(since)
         }
         arguments.append(query.limit)
         return try db.map("""
-            SELECT id, recipient, subject, state, attempts, created_at, next_attempt_at, last_error, sent_at, acknowledged_at FROM outbox
-            WHERE \(clauses.joined(separator: " AND ")) ORDER BY id \(sentOnly ? "DESC" : "ASC") LIMIT ?
+            SELECT o.id AS id, m.recipient AS recipient, m.subject AS subject, o.state AS state, o.attempts AS attempts,
+                   o.created_at AS created_at, o.next_attempt_at AS next_attempt_at, o.last_error AS last_error,
+                   o.sent_at AS sent_at, o.acknowledged_at AS acknowledged_at
+            FROM outbox AS o JOIN outbox_message AS m ON m.outbox_id = o.id
+            WHERE \(clauses.joined(separator: " AND ")) ORDER BY o.id \(sentOnly ? "DESC" : "ASC") LIMIT ?
             """, arguments) {
             (entry: Outbox.Entry(id: try $0.int64("id"), recipient: try $0.string("recipient"), subject: try $0.string("subject"),
                                  state: try $0.string("state"), attempts: try $0.int("attempts"), createdAt: try $0.int64("created_at"),
@@ -64,7 +67,7 @@ extension Store {
             SELECT id, recipient, subject, state, attempts, created_at, next_attempt_at, last_error,
                    sender, message_id, last_attempt_at, sent_at, substr(message, 1, 65536) AS head, length(message) AS size,
                    acknowledged_at
-            FROM outbox JOIN outbox_message ON outbox_message.outbox_id = outbox.id WHERE id = ?
+            FROM outbox JOIN outbox_message ON outbox_message.outbox_id = outbox.id WHERE outbox.id = ?
             """, [id]) { row in
             let head = try row.bytes("head")
             let end = Self.headerEnd(head)

@@ -405,6 +405,56 @@ enum Migrations {
         CREATE INDEX digest_item_content ON digest_item(content_id);
         CREATE INDEX digest_item_due ON digest_item(send_at, user_id);
         """,
+        // A message's fixed facts (recipient, sender, Message-ID, subject) beside its bytes in
+        // outbox_message, with their two indexes (recipient without regard to case, the unique
+        // Message-ID); outbox keeps only the queue state delivery updates, and the indexes on that
+        // state. On PostgreSQL a state change writes a new version of the row and an entry in
+        // every index of its table: with the facts apart, marking a message sent no longer adds
+        // one to the recipient and Message-ID indexes. Both tables are rebuilt here (SQLite cannot
+        // drop a column that an index or UNIQUE uses), keeping outbox's AUTOINCREMENT counter and
+        // every id. The facts come before the bytes, so reading them never reads the message.
+        """
+        ALTER TABLE outbox RENAME TO outbox_old;
+        ALTER TABLE outbox_message RENAME TO outbox_message_old;
+        CREATE TABLE outbox (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            state TEXT NOT NULL DEFAULT 'queued'
+                CHECK (state = 'queued' OR state = 'sent' OR state = 'deferred' OR state = 'failed' OR state = 'cancelled'),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            created_at INTEGER NOT NULL,
+            next_attempt_at INTEGER NOT NULL,
+            last_attempt_at INTEGER,
+            last_error TEXT,
+            sent_at INTEGER,
+            acknowledged_at INTEGER,
+            reported_state TEXT,
+            claimed_by INTEGER
+        );
+        INSERT INTO outbox(id, state, attempts, created_at, next_attempt_at, last_attempt_at, last_error, sent_at,
+                           acknowledged_at, reported_state, claimed_by)
+            SELECT id, state, attempts, created_at, next_attempt_at, last_attempt_at, last_error, sent_at,
+                   acknowledged_at, reported_state, claimed_by FROM outbox_old;
+        CREATE TABLE outbox_message (
+            outbox_id INTEGER PRIMARY KEY,
+            recipient TEXT NOT NULL,
+            sender TEXT NOT NULL,
+            message_id TEXT NOT NULL UNIQUE,
+            subject TEXT NOT NULL,
+            message BLOB NOT NULL                  -- the exact RFC 5322 bytes, CRLF
+        );
+        INSERT INTO outbox_message(outbox_id, recipient, sender, message_id, subject, message)
+            SELECT o.id, o.recipient, o.sender, o.message_id, o.subject, m.message
+            FROM outbox_old AS o JOIN outbox_message_old AS m ON m.outbox_id = o.id;
+        DELETE FROM sqlite_sequence WHERE name = 'outbox';
+        INSERT INTO sqlite_sequence(name, seq) SELECT 'outbox', seq FROM sqlite_sequence WHERE name = 'outbox_old';
+        DROP TABLE outbox_old;
+        DROP TABLE outbox_message_old;
+        CREATE INDEX outbox_pending ON outbox(id, next_attempt_at) WHERE state IN ('queued', 'deferred');
+        CREATE INDEX outbox_attention ON outbox(state, id) WHERE state IN ('deferred', 'failed');
+        CREATE INDEX outbox_sent ON outbox(sent_at) WHERE state = 'sent';
+        CREATE INDEX outbox_cancelled ON outbox(last_attempt_at) WHERE state = 'cancelled';
+        CREATE INDEX outbox_recipient ON outbox_message(recipient COLLATE NOCASE, outbox_id);
+        """,
     ]
 
     /// Brings `db` to the newest schema version.

@@ -11,7 +11,8 @@ extension Store {
     func cancelWaitingMail(userID: Int64, email: String, now: Int64) throws -> Int {
         try db.execute("""
             UPDATE outbox SET state = 'cancelled', last_attempt_at = ?, last_error = 'cancelled: the user was removed or disabled'
-            WHERE state IN ('queued', 'deferred') AND recipient = ? COLLATE NOCASE
+            WHERE state IN ('queued', 'deferred')
+              AND id IN (SELECT outbox_id FROM outbox_message WHERE recipient = ? COLLATE NOCASE)
             """, [now, email])
         let cancelled = db.changes
         let contents = try db.map("SELECT content_id FROM digest_item WHERE user_id = ?", [userID]) { try $0.int64("content_id") }
@@ -74,7 +75,8 @@ extension Store {
             WHERE state IN ('deferred', 'failed')
               AND ((state = 'failed' AND acknowledged_at IS NULL AND reported_state IS DISTINCT FROM 'failed')
                    OR (state = 'deferred' AND created_at <= ? AND reported_state IS NULL))
-            RETURNING id, recipient, coalesce(last_error, '') AS error, state, created_at
+            RETURNING id, (SELECT recipient FROM outbox_message WHERE outbox_id = outbox.id) AS recipient,
+                      coalesce(last_error, '') AS error, state, created_at
             """, [deferredCutoff]) { row in
             (id: try row.int64("id"), recipient: try row.string("recipient"), error: try row.string("error"),
              state: try row.string("state"), createdAt: try row.int64("created_at"))

@@ -39,8 +39,8 @@ public enum OutboxDisposition: Sendable, Equatable {
 /// at a time. A deferral or failure changes only a message still waiting: one cancelled while the
 /// server had it (its user removed or disabled) stays cancelled.
 extension Store {
-    /// Queues one composed message, due at `now`: its state in `outbox`, its bytes in
-    /// `outbox_message` under the same id. Inside `batchingQueuedMessages` on PostgreSQL it is
+    /// Queues one composed message, due at `now`: its state in `outbox`, its envelope, subject,
+    /// Message-ID and bytes in `outbox_message` under the same id. Inside `batchingQueuedMessages` on PostgreSQL it is
     /// written with the unit's others, before the unit ends.
     func queueMessage(recipient: String, sender: String, subject: String, message: ComposedMessage, now: Int64) throws {
         if messageBatch != nil {
@@ -52,17 +52,16 @@ extension Store {
             // One round trip for both rows.
             try db.execute("""
                 WITH queued AS (
-                    INSERT INTO outbox(recipient, sender, message_id, subject, created_at, next_attempt_at)
-                    VALUES (?, ?, ?, ?, ?, ?) RETURNING id)
-                INSERT INTO outbox_message(outbox_id, message) SELECT id, ? FROM queued
-                """, [recipient, sender, message.messageID, subject, now, now, message.bytes])
+                    INSERT INTO outbox(created_at, next_attempt_at) VALUES (?, ?) RETURNING id)
+                INSERT INTO outbox_message(outbox_id, recipient, sender, message_id, subject, message)
+                SELECT id, ?, ?, ?, ?, ? FROM queued
+                """, [now, now, recipient, sender, message.messageID, subject, message.bytes])
             return
         }
+        try db.execute("INSERT INTO outbox(created_at, next_attempt_at) VALUES (?, ?)", [now, now])
         try db.execute("""
-            INSERT INTO outbox(recipient, sender, message_id, subject, created_at, next_attempt_at)
-            VALUES (?, ?, ?, ?, ?, ?)
-            """, [recipient, sender, message.messageID, subject, now, now])
-        try db.execute("INSERT INTO outbox_message(outbox_id, message) VALUES (?, ?)", [db.lastInsertRowID, message.bytes])
+            INSERT INTO outbox_message(outbox_id, recipient, sender, message_id, subject, message) VALUES (?, ?, ?, ?, ?, ?)
+            """, [db.lastInsertRowID, recipient, sender, message.messageID, subject, message.bytes])
     }
 
     /// Runs `body`, in which the messages queued on PostgreSQL are written together (a few
@@ -128,8 +127,10 @@ extension Store {
         messageBatch = []
     }
 
-    /// One statement inserting `batch` (PostgreSQL): the state rows, then their bodies by the ids
-    /// handed out, in queueing order.
+    /// One statement inserting `batch` (PostgreSQL): ids drawn from outbox's identity sequence in
+    /// queueing order (so delivery, which goes in id order, keeps it), then the state rows and the
+    /// messages under those ids. The ids are drawn first because the state row holds nothing else
+    /// that would tell which message an id returned by its insert belongs to.
     private static func insertingMessages(_ batch: ArraySlice<QueuedMessage>) -> (String, [DatabaseValueConvertible]) {
         var arguments: [DatabaseValueConvertible] = []
         arguments.reserveCapacity(batch.count * 6)
@@ -142,12 +143,13 @@ extension Store {
         }
         let sql = """
             WITH batch(position, recipient, sender, message_id, subject, created_at, message) AS (VALUES \(rows.joined(separator: ", "))),
+            numbered AS MATERIALIZED (
+                SELECT nextval((SELECT pg_get_serial_sequence('outbox', 'id'))::regclass) AS id, ordered.*
+                FROM (SELECT * FROM batch ORDER BY position) AS ordered),
             queued AS (
-                INSERT INTO outbox(recipient, sender, message_id, subject, created_at, next_attempt_at)
-                SELECT recipient, sender, message_id, subject, created_at, created_at FROM batch ORDER BY position
-                RETURNING id, message_id)
-            INSERT INTO outbox_message(outbox_id, message)
-            SELECT queued.id, batch.message FROM queued JOIN batch ON batch.message_id = queued.message_id
+                INSERT INTO outbox(id, created_at, next_attempt_at) SELECT id, created_at, created_at FROM numbered ORDER BY id)
+            INSERT INTO outbox_message(outbox_id, recipient, sender, message_id, subject, message)
+            SELECT id, recipient, sender, message_id, subject, message FROM numbered
             """
         return (sql, arguments)
     }
@@ -167,7 +169,8 @@ extension Store {
     /// in id order.
     func dueOutboxMessages(now: Int64, after: Int64, through: Int64) throws -> [OutboxMessage] {
         try db.map("""
-            SELECT outbox.id AS id, sender, recipient, outbox_message.message AS message, created_at, attempts
+            SELECT outbox.id AS id, outbox_message.sender AS sender, outbox_message.recipient AS recipient,
+                   outbox_message.message AS message, outbox.created_at AS created_at, outbox.attempts AS attempts
             FROM outbox JOIN outbox_message ON outbox_message.outbox_id = outbox.id
             WHERE outbox.state IN ('queued', 'deferred') AND outbox.next_attempt_at <= ? AND outbox.id > ? AND outbox.id <= ?
             ORDER BY outbox.id
@@ -389,8 +392,11 @@ extension Store {
         let placeholders = states.map { _ in "?" }.joined(separator: ", ")
         let arguments: [DatabaseValueConvertible] = states + [limit]
         return try db.map("""
-            SELECT id, recipient, subject, state, attempts, created_at, next_attempt_at, last_error, acknowledged_at FROM outbox
-            WHERE state IN (\(placeholders)) ORDER BY id LIMIT ?
+            SELECT o.id AS id, m.recipient AS recipient, m.subject AS subject, o.state AS state, o.attempts AS attempts,
+                   o.created_at AS created_at, o.next_attempt_at AS next_attempt_at, o.last_error AS last_error,
+                   o.acknowledged_at AS acknowledged_at
+            FROM outbox AS o JOIN outbox_message AS m ON m.outbox_id = o.id
+            WHERE o.state IN (\(placeholders)) ORDER BY o.id LIMIT ?
             """, arguments) {
             Outbox.Entry(id: try $0.int64("id"), recipient: try $0.string("recipient"), subject: try $0.string("subject"),
                          state: try $0.string("state"), attempts: try $0.int("attempts"), createdAt: try $0.int64("created_at"),

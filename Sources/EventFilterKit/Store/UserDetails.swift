@@ -66,8 +66,9 @@ extension Store {
             next = digest.nextSendTime(atOrAfter: now, in: try Zone.named(user.timezone))
         }
         let mail = try db.map("""
-            SELECT id, state, subject, created_at, sent_at FROM outbox
-            WHERE recipient = ? COLLATE NOCASE ORDER BY id DESC LIMIT 10
+            SELECT o.id AS id, o.state AS state, m.subject AS subject, o.created_at AS created_at, o.sent_at AS sent_at
+            FROM outbox_message AS m JOIN outbox AS o ON o.id = m.outbox_id
+            WHERE m.recipient = ? COLLATE NOCASE ORDER BY m.outbox_id DESC LIMIT 10
             """, [user.email]) {
             UserDetails.Mail(id: try $0.int64("id"), state: try $0.string("state"), subject: try $0.string("subject"),
                              createdAt: try $0.int64("created_at"), sentAt: try $0.optionalInt64("sent_at"))

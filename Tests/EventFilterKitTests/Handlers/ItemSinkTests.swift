@@ -283,7 +283,7 @@ final class ItemSinkTests: XCTestCase {
         let run = try RunFixture()
         run.store.heldMessagesPerCopy = 1  // PostgreSQL: each event's message is sent when the next event comes
         for email in ["bad@example.com", "ann@example.com", "bob@example.com"] { try run.user(email) }
-        try run.store.breakWrites("INSERT", on: "outbox", when: "NEW.recipient = 'bad@example.com'")
+        try run.store.breakWrites("INSERT", on: "outbox_message", when: "NEW.recipient = 'bad@example.com'")
         let first = try run.event("ezpublish", ["node_id": "60"])
         let second = try run.event("ezpublish", ["node_id": "61"])
         let third = try run.event("ezpublish", ["node_id": "62"])

@@ -123,7 +123,7 @@ final class ObjectLifecycleEndToEndTests: XCTestCase {
     func testAResendWithNothingChangedMailsNobody() throws {
         let root = try F.makeRoot()
         try announced(root)
-        let outboxBefore = try root.rows("SELECT id, recipient, subject FROM outbox ORDER BY id")
+        let outboxBefore = try root.rows("SELECT id, recipient, subject FROM outbox JOIN outbox_message ON outbox_id = id ORDER BY id")
 
         // A new job about the same session, nothing a reader sees changed (the tags did).
         let resend = notification(job: "33578094700").replacingOccurrences(of: #""tags":"webinar""#, with: #""tags":"webinar,q1""#)
@@ -134,7 +134,7 @@ final class ObjectLifecycleEndToEndTests: XCTestCase {
         XCTAssertEqual(root.eventCount, 4, "announcement, reminder, the first run's tick, the quiet re-send")
 
         try root.ok("run", now: "2026-01-01T07:10:00Z")
-        let outboxAfter = try root.rows("SELECT id, recipient, subject FROM outbox ORDER BY id")
+        let outboxAfter = try root.rows("SELECT id, recipient, subject FROM outbox JOIN outbox_message ON outbox_id = id ORDER BY id")
         XCTAssertEqual(outboxAfter, outboxBefore, "no message for a re-send")
         XCTAssertEqual(try root.scalar(waitingReminders), 1)
         try root.ok("run", now: "2026-01-01T08:45:00Z")

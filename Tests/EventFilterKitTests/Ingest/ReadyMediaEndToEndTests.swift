@@ -20,7 +20,7 @@ final class ReadyMediaEndToEndTests: XCTestCase {
     }
 
     private func outbox(_ root: TestRoot) throws -> String {
-        try root.rows("SELECT id, recipient, subject FROM outbox ORDER BY id").map { $0.joined(separator: "|") }.joined(separator: "\n")
+        try root.rows("SELECT id, recipient, subject FROM outbox JOIN outbox_message ON outbox_id = id ORDER BY id").map { $0.joined(separator: "|") }.joined(separator: "\n")
     }
 
     func testAKalturaEntryIsAnnouncedReadyOnceWithItsWatchLink() throws {

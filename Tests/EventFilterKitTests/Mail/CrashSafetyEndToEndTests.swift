@@ -45,7 +45,7 @@ final class CrashSafetyEndToEndTests: XCTestCase {
 
         let file = try Database(path: copy, mode: .readOnly)
         XCTAssertEqual(try file.scalarInt("SELECT count(*) FROM digest_item"), 0, "the items' removal is in the file")
-        XCTAssertEqual(try file.scalarInt("SELECT count(*) FROM outbox WHERE recipient = 'ann@example.com'"), 1, "and the digest queued")
+        XCTAssertEqual(try file.scalarInt("SELECT count(*) FROM outbox JOIN outbox_message ON outbox_id = id WHERE recipient = 'ann@example.com'"), 1, "and the digest queued")
     }
 
     func testImmediateMailIsInTheDatabaseFileItselfBeforeItLeaves() throws {
@@ -64,7 +64,7 @@ final class CrashSafetyEndToEndTests: XCTestCase {
         let file = try Database(path: copy, mode: .readOnly)
         XCTAssertEqual(try file.scalarInt("SELECT count(*) FROM event WHERE handled_at IS NULL AND type = 'ezpublish'"), 0,
                        "the event's handled mark is in the file")
-        XCTAssertEqual(try file.scalarInt("SELECT count(*) FROM outbox WHERE recipient = 'ann@example.com'"), 1, "and its mail queued")
+        XCTAssertEqual(try file.scalarInt("SELECT count(*) FROM outbox JOIN outbox_message ON outbox_id = id WHERE recipient = 'ann@example.com'"), 1, "and its mail queued")
     }
 
     /// A root whose sendmail program copies the database file alone (no log) to the returned path
@@ -123,7 +123,7 @@ final class CrashSafetyEndToEndTests: XCTestCase {
 
         try root.ok("run", now: now)
 
-        let expected = Set(try root.rows("SELECT message_id FROM outbox").map { $0[0] })
+        let expected = Set(try root.rows("SELECT message_id FROM outbox JOIN outbox_message ON outbox_id = id").map { $0[0] })
         XCTAssertEqual(expected.count, 1000)
         var seen: [String: Int] = [:]
         for message in try server.received() {
@@ -181,7 +181,7 @@ final class CrashSafetyEndToEndTests: XCTestCase {
         try root.ok("run", now: now)
 
         XCTAssertEqual(try root.scalar("SELECT count(*) FROM outbox"), 8_000, "80 users x 100 events, more than one commit's worth")
-        XCTAssertEqual(try root.scalar("SELECT count(*) FROM (SELECT recipient, subject FROM outbox GROUP BY 1, 2 HAVING count(*) > 1) AS duplicate"), 0,
+        XCTAssertEqual(try root.scalar("SELECT count(*) FROM (SELECT recipient, subject FROM outbox JOIN outbox_message ON outbox_id = id GROUP BY 1, 2 HAVING count(*) > 1) AS duplicate"), 0,
                        "nobody got the same event twice")
         XCTAssertEqual(try root.scalar("SELECT count(*) FROM outbox WHERE state <> 'sent'"), 0)
         XCTAssertEqual(try root.scalar("SELECT count(*) FROM event WHERE handled_at IS NULL"), 0)
@@ -224,7 +224,7 @@ final class CrashSafetyEndToEndTests: XCTestCase {
         try root.ok("run", now: tick)
 
         XCTAssertEqual(try root.scalar("SELECT count(*) FROM outbox"), readers, "one digest per reader")
-        XCTAssertEqual(try root.scalar("SELECT count(DISTINCT recipient) FROM outbox"), readers, "nobody got two, nobody none")
+        XCTAssertEqual(try root.scalar("SELECT count(DISTINCT recipient) FROM outbox JOIN outbox_message ON outbox_id = id"), readers, "nobody got two, nobody none")
         XCTAssertEqual(try root.scalar("SELECT count(*) FROM outbox WHERE state <> 'sent'"), 0)
         XCTAssertEqual(try root.scalar("SELECT count(*) FROM digest_item"), 0, "every item left with its digest")
         XCTAssertEqual(try root.scalar("SELECT count(*) FROM content"), 0, "every content left with its last item")

@@ -70,10 +70,10 @@ final class DeliveryEndToEndTests: XCTestCase {
 
         // The deferred message is retried only after its backoff (about 5 minutes), then again later.
         try root.ok("run", now: "2026-05-04T10:04:00Z")
-        XCTAssertEqual(try root.scalar("SELECT attempts FROM outbox WHERE recipient = 'busy@example.com'"), 1)
+        XCTAssertEqual(try root.scalar("SELECT attempts FROM outbox JOIN outbox_message ON outbox_id = id WHERE recipient = 'busy@example.com'"), 1)
         try root.ok("run", now: "2026-05-04T10:06:00Z")
-        XCTAssertEqual(try root.scalar("SELECT attempts FROM outbox WHERE recipient = 'busy@example.com'"), 2)
-        let next = try root.scalar("SELECT next_attempt_at - last_attempt_at FROM outbox WHERE recipient = 'busy@example.com'")
+        XCTAssertEqual(try root.scalar("SELECT attempts FROM outbox JOIN outbox_message ON outbox_id = id WHERE recipient = 'busy@example.com'"), 2)
+        let next = try root.scalar("SELECT next_attempt_at - last_attempt_at FROM outbox JOIN outbox_message ON outbox_id = id WHERE recipient = 'busy@example.com'")
         XCTAssertTrue((540...660).contains(next), "the second delay doubles to about 10 minutes, got \(next) s")
 
         // Past the queue lifetime (5 days) a temporary failure becomes permanent.
@@ -82,7 +82,7 @@ final class DeliveryEndToEndTests: XCTestCase {
         XCTAssertTrue(gaveUp.contains("busy@example.com") && gaveUp.contains("gave up after 5 days"), gaveUp)
 
         // An operator requeues a failed message; the server still refuses it, so it fails again, visibly.
-        let id = try root.scalar("SELECT id FROM outbox WHERE recipient = 'bad@example.com'")
+        let id = try root.scalar("SELECT id FROM outbox JOIN outbox_message ON outbox_id = id WHERE recipient = 'bad@example.com'")
         try root.ok("mail", "retry", String(id), now: "2026-05-09T10:02:00Z")
         XCTAssertEqual(try root.scalar("SELECT count(*) FROM outbox WHERE state = 'queued'"), 1)
         let retryUnknown = try root.run(["mail", "retry", "999"], now: "2026-05-09T10:02:00Z")

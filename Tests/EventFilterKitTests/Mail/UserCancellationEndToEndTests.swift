@@ -92,7 +92,7 @@ final class UserCancellationEndToEndTests: XCTestCase {
         run.waitUntilExit()
         XCTAssertEqual(run.terminationStatus, 0)
 
-        XCTAssertEqual(try root.text("SELECT recipient || ' ' || state FROM outbox ORDER BY id"),
+        XCTAssertEqual(try root.text("SELECT recipient || ' ' || state FROM outbox JOIN outbox_message ON outbox_id = id ORDER BY id"),
                        "ann@example.com cancelled\nbob@example.com deferred")
         try server.misbehave(nil)
         XCTAssertEqual(try root.run(["run"], now: "2026-05-04T12:00:00Z").status, 0)

@@ -73,7 +73,7 @@ final class RunFixture {
 
     /// The queued messages: recipient and subject, oldest first.
     func queued() throws -> [String] {
-        try store.db.map("SELECT recipient, subject FROM outbox ORDER BY id") { "\(try $0.string("recipient")): \(try $0.string("subject"))" }
+        try store.db.map("SELECT recipient, subject FROM outbox JOIN outbox_message ON outbox_id = id ORDER BY id") { "\(try $0.string("recipient")): \(try $0.string("subject"))" }
     }
 
     /// The queued messages, parsed, oldest first.

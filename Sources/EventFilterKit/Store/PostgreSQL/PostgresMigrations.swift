@@ -299,6 +299,25 @@ enum PostgresMigrations {
         ALTER TABLE digest_item ADD PRIMARY KEY (user_id, content_id);
         DROP INDEX digest_item_user;
         """,
+        // A message's fixed facts (recipient, sender, Message-ID, subject) beside its bytes in
+        // outbox_message, with their two indexes, as in SQLite. A state change (queued to sent,
+        // deferred, failed) changes columns that partial-index predicates read, so it can never be
+        // a heap-only update: the new row version gets an entry in every index of its table.
+        // Apart, marking a message sent no longer pays for the case-insensitive (ICU) recipient
+        // index and the unique Message-ID index, the two costliest. Ids stay as they were; the
+        // constraint and index keep their names.
+        """
+        ALTER TABLE outbox_message ADD COLUMN recipient text, ADD COLUMN sender text,
+            ADD COLUMN message_id text, ADD COLUMN subject text;
+        UPDATE outbox_message AS m SET recipient = o.recipient, sender = o.sender, message_id = o.message_id, subject = o.subject
+            FROM outbox AS o WHERE o.id = m.outbox_id;
+        DELETE FROM outbox_message WHERE recipient IS NULL;
+        ALTER TABLE outbox_message ALTER COLUMN recipient SET NOT NULL, ALTER COLUMN sender SET NOT NULL,
+            ALTER COLUMN message_id SET NOT NULL, ALTER COLUMN subject SET NOT NULL;
+        ALTER TABLE outbox DROP COLUMN recipient, DROP COLUMN sender, DROP COLUMN message_id, DROP COLUMN subject;
+        ALTER TABLE outbox_message ADD CONSTRAINT outbox_message_id_key UNIQUE (message_id);
+        CREATE INDEX outbox_recipient ON outbox_message(recipient COLLATE nocase, outbox_id);
+        """,
     ]
 
     /// The key of the advisory lock migrations hold: "EvFl" in ASCII, as SQLite's application id.

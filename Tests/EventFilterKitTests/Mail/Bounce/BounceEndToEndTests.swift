@@ -80,8 +80,8 @@ final class BounceEndToEndTests: XCTestCase {
         for bounce in bounces {
             let id = try verpID(bounce.recipient)
             let text = String(decoding: bounce.bytes, as: UTF8.self)
-            let recipient = try row(root, "SELECT recipient FROM outbox WHERE id = \(id)")
-            let messageID = try row(root, "SELECT message_id FROM outbox WHERE id = \(id)")
+            let recipient = try row(root, "SELECT recipient FROM outbox JOIN outbox_message ON outbox_id = id WHERE id = \(id)")
+            let messageID = try row(root, "SELECT message_id FROM outbox JOIN outbox_message ON outbox_id = id WHERE id = \(id)")
             // The report is about this very message: Postfix names its envelope sender and recipient
             // and returns its headers; the From: header stayed the site's sender.
             XCTAssertTrue(text.contains("X-Postfix-Sender: rfc822; \(bounce.recipient)"), text)
@@ -123,8 +123,8 @@ final class BounceEndToEndTests: XCTestCase {
         // Disabled: the next news reaches kari only.
         try publish(node: 8, in: root, now: later)
         try root.ok("run", now: later)
-        XCTAssertEqual(try root.scalar("SELECT count(*) FROM outbox WHERE recipient = 'ghost@bounce.test'"), 3)
-        XCTAssertEqual(try root.scalar("SELECT count(*) FROM outbox WHERE recipient = 'kari@busy.test'"), 4)
+        XCTAssertEqual(try root.scalar("SELECT count(*) FROM outbox JOIN outbox_message ON outbox_id = id WHERE recipient = 'ghost@bounce.test'"), 3)
+        XCTAssertEqual(try root.scalar("SELECT count(*) FROM outbox JOIN outbox_message ON outbox_id = id WHERE recipient = 'kari@busy.test'"), 4)
 
         // Until an operator enables the address again; its count starts from zero.
         XCTAssertEqual(try root.ok("bounce", "--enable", "ghost@bounce.test", now: later), "enabled ghost@bounce.test\n")
@@ -132,7 +132,7 @@ final class BounceEndToEndTests: XCTestCase {
         XCTAssertEqual(try root.scalar("SELECT hard FROM bounce_address WHERE address = 'ghost@bounce.test'"), 0)
         try publish(node: 9, in: root, now: later)
         try root.ok("run", now: later)
-        XCTAssertEqual(try root.scalar("SELECT count(*) FROM outbox WHERE recipient = 'ghost@bounce.test'"), 4)
+        XCTAssertEqual(try root.scalar("SELECT count(*) FROM outbox JOIN outbox_message ON outbox_id = id WHERE recipient = 'ghost@bounce.test'"), 4)
     }
 
     func testHardBouncesSuppressAnAddressWithoutAUserUntilTheOperatorEnablesIt() throws {
@@ -156,7 +156,7 @@ final class BounceEndToEndTests: XCTestCase {
         func publishAndRun(_ node: Int) throws -> Int {
             try publish(node: node, in: root, now: now)
             try root.ok("run", now: now)
-            return try root.scalar("SELECT count(*) FROM outbox WHERE recipient = 'watcher@example.net'")
+            return try root.scalar("SELECT count(*) FROM outbox JOIN outbox_message ON outbox_id = id WHERE recipient = 'watcher@example.net'")
         }
         XCTAssertEqual(try publishAndRun(5), 1)
         XCTAssertEqual(try publishAndRun(6), 2)
@@ -284,7 +284,7 @@ final class BounceEndToEndTests: XCTestCase {
             let message = try String(contentsOf: captured.appendingPathComponent(name.replacingOccurrences(of: ".args", with: ".eml")), encoding: .utf8)
             XCTAssertEqual(Array(arguments.prefix(3)), ["-t", "-i", "-f"])
             let sender = arguments[3]
-            let recipient = try row(root, "SELECT recipient FROM outbox WHERE id = \(try verpID(sender))")
+            let recipient = try row(root, "SELECT recipient FROM outbox JOIN outbox_message ON outbox_id = id WHERE id = \(try verpID(sender))")
             XCTAssertTrue(message.contains("\r\nTo: \(recipient)\r\n"), "sender \(sender) is message \(recipient)'s")
             XCTAssertTrue(message.hasPrefix("From: Test Site <notify@example.com>\r\n") || message.contains("\r\nFrom: Test Site <notify@example.com>\r\n"),
                           "the From header stays the site's")
@@ -342,7 +342,7 @@ final class BounceEndToEndTests: XCTestCase {
         let secret = try XCTUnwrap(Crypto.hexDecode(try row(root, "SELECT \(root.hexSQL("value")) FROM installation_secret WHERE name = 'verp'")))
         let verp = VERPAddress(bounceAddress: "bounces@example.org", secret: secret)
         func address(of recipient: String) throws -> String {
-            verp.envelopeSender(for: Int64(try root.scalar("SELECT id FROM outbox WHERE recipient = '\(recipient)'")))
+            verp.envelopeSender(for: Int64(try root.scalar("SELECT id FROM outbox JOIN outbox_message ON outbox_id = id WHERE recipient = '\(recipient)'")))
         }
         let report = BounceSamples.fill(BounceSamples.rfc3464MultiRecipientDSN, to: "bounces@example.org")
 
