@@ -45,7 +45,7 @@ extension Store {
     func queueMessage(recipient: String, sender: String, subject: String, message: ComposedMessage, now: Int64) throws {
         if messageBatch != nil {
             messageBatch!.append(QueuedMessage(recipient: recipient, sender: sender, subject: subject, message: message, createdAt: now))
-            if messageBatch!.count >= Self.messagesPerInsert { try writeMessageBatch() }
+            if messageBatch!.count >= Self.messagesPerBatch { try writeMessageBatch() }
             return
         }
         if db.dialect == .postgresql {
@@ -64,14 +64,14 @@ extension Store {
             """, [db.lastInsertRowID, recipient, sender, message.messageID, subject, message.bytes])
     }
 
-    /// Runs `body`, in which the messages queued on PostgreSQL are written together (a few
-    /// multi-row statements, not a round trip each) before this returns, or held (`holding`,
-    /// below); when `body` throws, none is written. Call it inside the transaction or savepoint
+    /// Runs `body`, in which the messages queued on PostgreSQL are written together (by COPY,
+    /// `OutboxCopy.swift`: a few round trips for a batch, not one a message) before this
+    /// returns, or held (`holding`, below); when `body` throws, none is written. Call it inside the transaction or savepoint
     /// the messages belong to, so they commit or roll back with it. On SQLite, where a statement
     /// costs no round trip, each message is written at once.
     ///
     /// `holding`: the messages are kept back rather than written (but for each full
-    /// `messagesPerInsert`, written as it fills), for `sendHeldMessages()` to send without
+    /// `messagesPerBatch`, written with those held before it as it fills), for `sendHeldMessages()` to send without
     /// waiting when the caller has read what it needs for its next unit (the filter's next
     /// event): the server then inserts them while the caller composes the next messages, and the
     /// next event's queries do not queue behind the insert. The caller must
@@ -115,43 +115,18 @@ extension Store {
         heldMessages = []
     }
 
-    /// Rows per multi-row insert: 6 values each, well inside PostgreSQL's 65,535 parameters.
-    static let messagesPerInsert = 500
+    /// Messages batched before they are written, so an item for many readers is written as it
+    /// goes (outside `holding`, or past `ItemSink.composedAhead`) rather than kept whole.
+    static let messagesPerBatch = 500
 
-    /// Writes the batched messages in one statement: the state rows, then their bodies by the ids
-    /// handed out, in queueing order.
+    /// Writes the batched messages and waits for the server, behind any held ones: all the
+    /// filter's messages take their ids from one reserve (`OutboxCopy.swift`) in the order they
+    /// were queued, so delivery and `mail list`, which go by id, keep that order.
     private func writeMessageBatch() throws {
         guard let batch = messageBatch, !batch.isEmpty else { return }
-        let (sql, arguments) = Self.insertingMessages(batch[...])
-        try db.execute(sql, arguments)
         messageBatch = []
-    }
-
-    /// One statement inserting `batch` (PostgreSQL): ids drawn from outbox's identity sequence in
-    /// queueing order (so delivery, which goes in id order, keeps it), then the state rows and the
-    /// messages under those ids. The ids are drawn first because the state row holds nothing else
-    /// that would tell which message an id returned by its insert belongs to.
-    private static func insertingMessages(_ batch: ArraySlice<QueuedMessage>) -> (String, [DatabaseValueConvertible]) {
-        var arguments: [DatabaseValueConvertible] = []
-        arguments.reserveCapacity(batch.count * 6)
-        var rows: [String] = []
-        rows.reserveCapacity(batch.count)
-        for (index, message) in batch.enumerated() {
-            rows.append("(\(index), ?, ?, ?, ?, ?::bigint, ?::bytea)")
-            arguments += [message.recipient, message.sender, message.message.messageID, message.subject, message.createdAt,
-                          message.message.bytes] as [DatabaseValueConvertible]
-        }
-        let sql = """
-            WITH batch(position, recipient, sender, message_id, subject, created_at, message) AS (VALUES \(rows.joined(separator: ", "))),
-            numbered AS MATERIALIZED (
-                SELECT nextval((SELECT pg_get_serial_sequence('outbox', 'id'))::regclass) AS id, ordered.*
-                FROM (SELECT * FROM batch ORDER BY position) AS ordered),
-            queued AS (
-                INSERT INTO outbox(id, created_at, next_attempt_at) SELECT id, created_at, created_at FROM numbered ORDER BY id)
-            INSERT INTO outbox_message(outbox_id, recipient, sender, message_id, subject, message)
-            SELECT id, recipient, sender, message_id, subject, message FROM numbered
-            """
-        return (sql, arguments)
+        heldMessages += batch
+        try writeHeldMessages()
     }
 
     /// The ids and sizes in bytes of up to `limit` queued or deferred messages due at `now`, with

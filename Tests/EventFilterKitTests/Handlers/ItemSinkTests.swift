@@ -74,6 +74,34 @@ final class ItemSinkTests: XCTestCase {
         }
     }
 
+    /// Messages are queued (their ids, the order delivery and `mail list` go by) in the order
+    /// the handlers made them, whatever the number of readers: an event for more readers than a
+    /// batch holds (its first batch is written while earlier events' messages are still held on
+    /// PostgreSQL), and one for more than are composed ahead (written at once, in batches), keep
+    /// their place among the events around them, in one transaction and across two.
+    func testMessagesAreQueuedInTheHandlersOrderWhateverTheNumberOfReaders() throws {
+        let run = try RunFixture()
+        let many = (1...(ItemSink.composedAhead + 1)).map { "many\($0)@example.com" }
+        let few = ["a1", "a2", "c1", "c2", "e1"].map { "\($0)@example.com" }
+        for email in many + few { try run.user(email) }
+        let batch = Array(many.prefix(Store.messagesPerBatch + 100))
+        let events = try (60...64).map { try run.event("ezpublish", ["node_id": .string(String($0))]) }
+        try run.sink.inTransaction {
+            try run.sink.accept([.mail(try items(run, delivery: .immediate, to: ["a1@example.com", "a2@example.com"]))], event: events[0])
+            try run.sink.accept([.mail(try items(run, delivery: .immediate, to: batch))], event: events[1])
+            try run.sink.accept([.mail(try items(run, delivery: .immediate, to: ["c1@example.com", "c2@example.com"]))], event: events[2])
+        }
+        try run.sink.inTransaction {
+            try run.sink.accept([.mail(try items(run, delivery: .immediate, to: many))], event: events[3])
+            try run.sink.accept([.mail(try items(run, delivery: .immediate, to: ["e1@example.com"]))], event: events[4])
+        }
+        let expected = ["a1@example.com", "a2@example.com"] + batch + ["c1@example.com", "c2@example.com"] + many + ["e1@example.com"]
+        let queued = try run.queued().map { $0.components(separatedBy: ":")[0] }
+        XCTAssertEqual(queued.count, expected.count)
+        let misplaced = zip(queued, expected).enumerated().first { $0.element.0 != $0.element.1 }
+        XCTAssertNil(misplaced, "the first message out of the handlers' order")
+    }
+
     /// Messages of a transaction that fails are never written, not even by the next one.
     func testMessagesOfAFailedTransactionAreNotWrittenByTheNextOne() throws {
         struct Stop: Error {}
