@@ -96,8 +96,9 @@ final class ItemSink {
     /// more readers than that is written in a savepoint, composing as it goes, so memory stays
     /// bounded whatever the number of readers.
     func accept(_ items: [HandlerItem], event: Event) throws {
-        // The previous event's messages go to the server now, its queries for this event done:
-        // the server inserts them while this event's messages are composed.
+        // The earlier events' messages held on PostgreSQL go to the server now, once they fill a
+        // copy, this event's queries done: the server inserts them while this event's messages
+        // are composed.
         try store.sendHeldMessages()
         var prepared: [Prepared] = []
         var immediate = 0
@@ -116,9 +117,9 @@ final class ItemSink {
         let rowsBefore = waitingRows.count
         let tokensBefore = tokensStored
         do {
-            // On PostgreSQL the handler's messages are written together (a few multi-row
-            // statements): inside `inTransaction` held back and sent when the next event's
-            // items come (or the transaction ends), otherwise before this returns.
+            // On PostgreSQL the handler's messages are written together (by COPY): inside
+            // `inTransaction` held back and sent once enough are held when a later event's items
+            // come (or when the transaction ends), otherwise before this returns.
             if ahead {
                 try store.batchingQueuedMessages(holding: tokensStored != nil) {
                     for item in prepared { try write(item, event: event, counts: &written) }

@@ -1,11 +1,12 @@
 import Foundation
 
-/// Held messages sent to PostgreSQL with `COPY ... FROM STDIN (FORMAT binary)`, the way its own
-/// client loads rows, rather than as a multi-row `INSERT`: the server then parses no statement
-/// of thousands of parameters and decodes no text, it only stores each row and its index
-/// entries. A message's row names its state row's id, so the
-/// ids are drawn from the outbox's sequence beforehand, a thousand a round trip (`nextval`: an id
-/// drawn is never drawn again, whether or not its row commits, as with any insert).
+/// The filter's messages sent to PostgreSQL with `COPY ... FROM STDIN (FORMAT binary)`, the way
+/// its own client loads rows, rather than as a multi-row `INSERT`: the server then parses no
+/// statement of thousands of parameters and decodes no text, it only stores each row and its
+/// index entries. A message's row names its state row's id, so the ids are drawn from the
+/// outbox's sequence beforehand, a thousand a round trip, and handed out in increasing order
+/// (`nextval`: an id drawn is never drawn again, whether or not its row commits, as with any
+/// insert); every batch of the filter's takes its ids here, so they follow the order of queueing.
 ///
 /// The narrow state rows are copied first and waited for (a copy cannot start while another is
 /// running); the messages, whose table carries the costlier indexes (the case-insensitive

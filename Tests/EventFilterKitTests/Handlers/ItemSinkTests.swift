@@ -50,8 +50,8 @@ final class ItemSinkTests: XCTestCase {
     }
 
     /// A handler's messages for one event are written inside the transaction (on PostgreSQL
-    /// together, in one statement sent once the next event's items come, or at the
-    /// transaction's end), each message's bytes under the id of its own state row.
+    /// together, in one copy sent once the next event's items come and enough are held, or at
+    /// the transaction's end), each message's bytes under the id of its own state row.
     func testEachMessageOfAHandlerIsStoredUnderItsOwnIDInsideItsTransaction() throws {
         let run = try RunFixture()
         run.store.heldMessagesPerCopy = 4  // PostgreSQL: the first event's four go once held
