@@ -30,8 +30,9 @@ import Foundation
 /// a commit in progress goes on with its next envelope, and a thread waiting for a place commits
 /// what waits once the commit in progress returned. So while one commit runs the replies of the
 /// other connections gather for the next, and there is no hand-off to another thread: with 4
-/// connections on SQLite, about 4 messages per commit rather than 1 (each commit takes and drops
-/// SQLite's file locks and appends to the log once).
+/// connections on SQLite, about 2 messages per commit rather than 1 (each commit takes and drops
+/// SQLite's file locks and appends to the log once; `strace -c -f` of 10,000 messages counted
+/// half the lock calls of a commit per message).
 ///
 /// All state is behind one lock with a condition for the calling thread and one for the
 /// connections' threads (``SMTPRunSignals``), each woken only when what it waits for may have
@@ -288,7 +289,6 @@ final class SMTPDeliveryRun: @unchecked Sendable {
         if state.suspendedReason == nil { state.suspendedReason = verdict.sessionFailure }
         if workersWait { signals.wakeWorkers() }
     }
-
 
     /// A worker's record failed: the run is cut off (no message starts or completes any more)
     /// and `error`, if it is the first, is what the run throws.
