@@ -96,7 +96,7 @@ extension Store {
     /// `OutboxCopy.swift`): read back by the store's next statement, which throws their error, so
     /// a transaction whose insert failed never commits.
     /// Fewer than `heldMessagesPerCopy` stay held (`all`: none does): a copy has a fixed cost
-    /// on the server (its start, the table's seven indexes opened) that a few rows do not repay.
+    /// on the server that a few rows do not repay.
     func sendHeldMessages(all: Bool = false) throws {
         guard !heldMessages.isEmpty, db is PostgresDatabase, all || heldMessages.count >= heldMessagesPerCopy else { return }
         let held = heldMessages

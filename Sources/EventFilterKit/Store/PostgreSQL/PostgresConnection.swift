@@ -238,8 +238,9 @@ public final class PostgresConnection {
 
     /// Runs `COPY ... FROM STDIN` (`sql`, written in the code) and sends `data`, COPY's text
     /// format: one line per row, columns separated by tabs, `\N` for NULL, backslash, tab, LF
-    /// and CR escaped with a backslash (or, with `(FORMAT binary)`, `PostgresCopyRows`). Throws the server's error (a row it refuses) after ending
-    /// the copy, so the connection is ready for the next statement.
+    /// and CR escaped with a backslash (or, with `(FORMAT binary)`, `PostgresCopyRows`). Throws
+    /// the server's error (a row it refuses) after ending the copy, so the connection is ready
+    /// for the next statement.
     ///
     ///     try connection.copyIn("COPY item(name, n) FROM STDIN", data: Array("ann\t1\nbob\t\\N\n".utf8))
     public func copyIn(_ sql: String, data: [UInt8]) throws {
