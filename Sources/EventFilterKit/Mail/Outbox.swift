@@ -154,9 +154,10 @@ public struct Outbox {
                 try recordTogether(outcomes, now: now, into: &report)
             } else if let threaded = transport as? ThreadRecordingTransport,
                       threaded.recordsOnItsThreads(commitsAreCostly: OutcomeRecorders.commitsAreCostly(in: store)) {
-                // Each outcome commits on the transport's thread that read it, on that thread's
-                // own store connection, before that thread may let another message be accepted
-                // (it bounds how many wait, see ThreadRecordingTransport).
+                // Each outcome commits on one of the transport's threads (the one that read it,
+                // or another committing several at once), on that thread's own store connection,
+                // before its place lets another message be accepted (the transport bounds how
+                // many wait, see ThreadRecordingTransport).
                 let batchRecorders = recorders ?? OutcomeRecorders(outbox: self, now: now, decide: decide)
                 recorders = batchRecorders
                 batchRecorders.decide = decide

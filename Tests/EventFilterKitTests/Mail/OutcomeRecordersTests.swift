@@ -8,8 +8,8 @@ import XCTest
     import Glibc
 #endif
 
-/// SMTPTransport's connection threads recording their own outcomes, each on its own store
-/// connection (OutcomeRecorders), against a real SMTP server (Tests/Support/smtp_server.py) on
+/// SMTPTransport's connection threads recording the outcomes (by group commit among
+/// themselves), each on its own store connection (OutcomeRecorders), against a real SMTP server (Tests/Support/smtp_server.py) on
 /// 127.0.0.1 and a real store.
 final class OutcomeRecordersTests: XCTestCase {
     private var workspace: URL!

@@ -108,8 +108,9 @@ public final class SMTPTransport: ThreadRecordingTransport {
     /// A wider window (`MaxUnrecordedAcceptances` above `MaxConnections`) is grouped on the
     /// calling thread on both stores: on SQLite a commit per message there cost more than the
     /// hand-offs it saves (4 connections and a window of 64 were faster grouped, README's "SMTP"
-    /// has the runs), as each commit takes and drops SQLite's file locks (`fcntl`) and writes
-    /// the log once.
+    /// has the runs, made while each connection's thread committed its own messages), as each
+    /// commit takes and drops SQLite's file locks (`fcntl`) and writes the log once; the group
+    /// commit among the connections' threads gathers only the replies of one commit's span.
     func recordsOnItsThreads(commitsAreCostly: Bool) -> Bool {
         unrecordedLimit == 1 || (!commitsAreCostly && unrecordedLimit <= configuration.maxConnections)
     }
