@@ -131,16 +131,25 @@ final class SMTPConnection: @unchecked Sendable {
     /// rather than adding to it. A message keeps its place in the window until its commit
     /// returned, and a final "." waiting for a place commits what waits if nobody else does.
     func work(for run: SMTPDeliveryRun, as worker: Int, recorder: OutcomeRecorders.Recorder? = nil) {
-        let commit: SMTPDeliveryRun.Commit? = run.recordsOnWorkers ? { group in
+        // One transaction on this thread's own store connection.
+        let record: SMTPDeliveryRun.Commit = { group in
             guard let recorder else { throw EventFilterError.failure("no recorder for \(group.count) outcomes") }
             try recorder.record(group)
-        } : nil
+        }
+        let commit = run.recordsOnWorkers ? record : nil
         messages: while let work = run.nextMessage(worker: worker) {
             let message: OutgoingMessage
             switch work {
             case .send(let next): message = next
             case .recordLeft(let left):
-                guard Self.record(left, with: recorder, in: run) else { break messages }
+                // Left alone once delivery was suspended, they hold no place in the window. A
+                // failed record cuts the run off with that failure; the messages stay queued.
+                do {
+                    try record(left)
+                } catch {
+                    run.recordFailed(error)
+                    break messages
+                }
                 continue messages
             }
             while true {
@@ -167,21 +176,6 @@ final class SMTPConnection: @unchecked Sendable {
         // The outcomes still waiting (or ones that finished as the run was cut off: a message
         // accepted, and a record now spares it being sent again).
         if let commit { run.commitTheRest(with: commit) }
-    }
-
-    /// Commits `outcomes` (those left alone once delivery was suspended; they hold no place in
-    /// the window) in one transaction on this thread's own store connection. False when the
-    /// record failed: the run is cut off with that failure, and the messages stay queued.
-    private static func record(_ outcomes: [(message: OutgoingMessage, outcome: DeliveryOutcome)],
-                               with recorder: OutcomeRecorders.Recorder?, in run: SMTPDeliveryRun) -> Bool {
-        do {
-            guard let recorder else { throw EventFilterError.failure("no recorder for \(outcomes.count) outcomes") }
-            try recorder.record(outcomes)
-            return true
-        } catch {
-            run.recordFailed(error)
-            return false
-        }
     }
 
     /// One message, from MAIL FROM to the server's verdict on it, opening a connection first if

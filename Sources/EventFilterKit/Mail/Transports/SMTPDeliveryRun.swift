@@ -269,10 +269,7 @@ final class SMTPDeliveryRun: @unchecked Sendable {
             failure = error
         }
         signals.lock()
-        if let failure {
-            if recordingFailure == nil && !cancelled { recordingFailure = failure }
-            cancelled = true
-        }
+        if let failure { cutOffLocked(by: failure) }
         slotsHeld -= slots
         committing = false
         signals.wakeWorkers()
@@ -294,10 +291,16 @@ final class SMTPDeliveryRun: @unchecked Sendable {
     /// and `error`, if it is the first, is what the run throws.
     func recordFailed(_ error: any Error) {
         signals.lock()
-        if recordingFailure == nil && !cancelled { recordingFailure = error }
-        cancelled = true
+        cutOffLocked(by: error)
         signals.wakeWorkers()
         signals.unlock()
+    }
+
+    /// With `signals` held: a record failed, so the run is cut off; the first such failure (not
+    /// one after the run was already cut off) is what it throws.
+    private func cutOffLocked(by error: any Error) {
+        if recordingFailure == nil && !cancelled { recordingFailure = error }
+        cancelled = true
     }
 
     /// The calling thread of a run whose workers record: waits until every worker is done and
