@@ -39,10 +39,7 @@ final class StoreTests: XCTestCase {
         defer { try? FileManager.default.removeItem(at: dir) }
         let db = try Database(path: dir.appendingPathComponent("t.db").path)
         let rebuild = try XCTUnwrap(Migrations.all.firstIndex { $0.contains("outbox_rebuilt") })
-        for version in 0..<rebuild {
-            try db.execute(Migrations.all[version])
-            try db.execute("PRAGMA user_version = \(version + 1)")
-        }
+        try migrate(db, to: rebuild)
         for (index, state) in ["sent", "failed", "deferred", "queued"].enumerated() {
             try db.execute("""
                 INSERT INTO outbox(recipient, sender, message_id, subject, state, created_at, next_attempt_at, message)
@@ -53,7 +50,7 @@ final class StoreTests: XCTestCase {
         let indexesBefore = Set(try db.map("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'outbox'") { $0.string(0) })
         XCTAssertThrowsError(try db.execute("UPDATE outbox SET state = 'cancelled' WHERE id = 1"), "the old CHECK refuses it")
 
-        try applyMigrations(db, through: rebuild)
+        try migrate(db, to: rebuild + 1)
         XCTAssertEqual(try db.map("SELECT id, state, recipient FROM outbox ORDER BY id") { "\($0.int(0)) \($0.string(1)) \($0.string(2))" },
                        ["1 sent r0@example.com", "2 failed r1@example.com", "3 deferred r2@example.com"])
         try db.execute("UPDATE outbox SET state = 'cancelled' WHERE id = 3")
@@ -76,10 +73,7 @@ final class StoreTests: XCTestCase {
         defer { try? FileManager.default.removeItem(at: dir) }
         let db = try Database(path: dir.appendingPathComponent("t.db").path)
         let rebuild = try XCTUnwrap(Migrations.all.firstIndex { $0.contains("CREATE TABLE digest_item_new") })
-        for version in 0..<rebuild {
-            try db.execute(Migrations.all[version])
-            try db.execute("PRAGMA user_version = \(version + 1)")
-        }
+        try migrate(db, to: rebuild)
         for user in 1...2 {
             try db.execute("INSERT INTO user(id, email, name, token, created_at) VALUES (?, ?, 'n', ?, 0)", [user, "u\(user)@example.com", "t\(user)"])
         }
@@ -104,11 +98,11 @@ final class StoreTests: XCTestCase {
         XCTAssertEqual(try db.map("SELECT content_id FROM digest_item ORDER BY content_id") { $0.int(0) }, [1, 3], "a removed user's items go")
     }
 
-    /// Applies migrations from the store's version through `last` (an index in `Migrations.all`),
+    /// Brings `db` from its schema version to `target` (the number of `Migrations.all` applied),
     /// as `Migrations.migrate` would, so a test of one migration sees the schema it left.
-    private func applyMigrations(_ db: Database, through last: Int) throws {
+    private func migrate(_ db: Database, to target: Int) throws {
         let current = try db.scalarInt("PRAGMA user_version") ?? 0
-        for version in current...last {
+        for version in current..<target {
             try db.execute(Migrations.all[version])
             try db.execute("PRAGMA user_version = \(version + 1)")
         }
@@ -139,10 +133,7 @@ final class StoreTests: XCTestCase {
         defer { try? FileManager.default.removeItem(at: dir) }
         let db = try Database(path: dir.appendingPathComponent("t.db").path)
         let split = try XCTUnwrap(Migrations.all.firstIndex { $0.contains("CREATE TABLE outbox_message") })
-        for version in 0..<split {
-            try db.execute(Migrations.all[version])
-            try db.execute("PRAGMA user_version = \(version + 1)")
-        }
+        try migrate(db, to: split)
         for (index, state) in ["sent", "failed", "deferred", "queued", "queued"].enumerated() {
             try db.execute("""
                 INSERT INTO outbox(recipient, sender, message_id, subject, state, created_at, next_attempt_at, message)
@@ -152,7 +143,7 @@ final class StoreTests: XCTestCase {
         try db.execute("DELETE FROM outbox WHERE id = 5")  // the newest purged
         let indexesBefore = Set(try db.map("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'outbox'") { $0.string(0) })
 
-        try applyMigrations(db, through: split)
+        try migrate(db, to: split + 1)
         XCTAssertEqual(try db.map("""
             SELECT id, state, recipient, CAST(message AS TEXT) AS body FROM outbox JOIN outbox_message ON outbox_id = id ORDER BY id
             """) { "\($0.int(0)) \($0.string(1)) \($0.string(2)) \($0.string(3))" },

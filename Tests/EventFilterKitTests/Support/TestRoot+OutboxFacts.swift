@@ -18,6 +18,7 @@ extension TestRoot {
         return try XCTUnwrap(Migrations.all.firstIndex { $0.contains("ALTER TABLE outbox_message RENAME TO outbox_message_old") })
     }
 
+    /// The store's schema version: the number of migrations applied.
     func schemaVersion() throws -> Int {
         try scalar(postgres != nil ? "SELECT version FROM eventfilter_schema" : "PRAGMA user_version")
     }
@@ -80,17 +81,6 @@ extension TestRoot {
             PRAGMA user_version = \(version);
             COMMIT;
             """)
-    }
-
-    /// The VERP envelope sender of message `id`, as delivery made it.
-    func verpAddress(id: Int64) throws -> String {
-        let secret = try XCTUnwrap(Crypto.hexDecode(try text("SELECT \(hexSQL("value")) FROM installation_secret WHERE name = 'verp'")))
-        return VERPAddress(bounceAddress: "bounces@example.org", secret: secret).envelopeSender(for: id)
-    }
-
-    func bounceByVERP(id: Int64, now: String) throws -> TestRoot.Result {
-        let address = try verpAddress(id: id)
-        return try run(["bounce", address], now: now, stdin: BounceSamples.fill(BounceSamples.qmailFailureNotice, to: address))
     }
 
     /// What operators read of the outbox, command by command.

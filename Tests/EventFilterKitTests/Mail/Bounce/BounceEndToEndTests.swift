@@ -160,10 +160,8 @@ final class BounceEndToEndTests: XCTestCase {
         }
         XCTAssertEqual(try publishAndRun(5), 1)
         XCTAssertEqual(try publishAndRun(6), 2)
-        let secret = try XCTUnwrap(Crypto.hexDecode(try row(root, "SELECT \(root.hexSQL("value")) FROM installation_secret WHERE name = 'verp'")))
-        let verp = VERPAddress(bounceAddress: "bounces@example.org", secret: secret)
         for (id, expected) in [(1, "(1 of 2)"), (2, "(2 of 2); address watcher@example.net suppressed")] {
-            let address = verp.envelopeSender(for: Int64(id))
+            let address = try root.verpAddress(id: Int64(id))
             let result = try bounce(root, BounceSamples.fill(BounceSamples.qmailFailureNotice, to: address), recipient: address)
             XCTAssertEqual(result.stdout, "message \(id) to watcher@example.net: hard bounce 5.1.1 \(expected)\n", result.stderr)
         }
@@ -229,8 +227,7 @@ final class BounceEndToEndTests: XCTestCase {
         try expectNothingChanged(text.replacingOccurrences(of: real.recipient, with: otherID), recipient: otherID,
                                  says: "\(otherID) is not a bounce address this installation made; nothing changed")
         // A valid address of a message the outbox does not have (made with the store's secret).
-        let secret = try XCTUnwrap(Crypto.hexDecode(try row(root, "SELECT \(root.hexSQL("value")) FROM installation_secret WHERE name = 'verp'")))
-        let unknown = VERPAddress(bounceAddress: "bounces@example.org", secret: secret).envelopeSender(for: 999)
+        let unknown = try root.verpAddress(id: 999)
         try expectNothingChanged(text.replacingOccurrences(of: real.recipient, with: unknown), recipient: unknown,
                                  says: "message 999 is no longer in the outbox; nothing changed")
         // No per-message address anywhere.
@@ -339,10 +336,8 @@ final class BounceEndToEndTests: XCTestCase {
         try subscribe(["wsnell@sdcc13.ucsd.edu", "johnh@hpnjld.njd.hp.com"], in: root)
         try publish(node: 5, in: root, now: now)
         try root.ok("run", now: now)
-        let secret = try XCTUnwrap(Crypto.hexDecode(try row(root, "SELECT \(root.hexSQL("value")) FROM installation_secret WHERE name = 'verp'")))
-        let verp = VERPAddress(bounceAddress: "bounces@example.org", secret: secret)
         func address(of recipient: String) throws -> String {
-            verp.envelopeSender(for: Int64(try root.scalar("SELECT id FROM outbox JOIN outbox_message ON outbox_id = id WHERE recipient = '\(recipient)'")))
+            try root.verpAddress(id: Int64(try root.scalar("SELECT id FROM outbox JOIN outbox_message ON outbox_id = id WHERE recipient = '\(recipient)'")))
         }
         let report = BounceSamples.fill(BounceSamples.rfc3464MultiRecipientDSN, to: "bounces@example.org")
 
@@ -400,8 +395,7 @@ final class BounceEndToEndTests: XCTestCase {
         try publish(node: 5, in: root, now: now)
         try root.ok("run", now: now)
         let id = try XCTUnwrap(Int64(try row(root, "SELECT id FROM outbox")))
-        let secret = try XCTUnwrap(Crypto.hexDecode(try row(root, "SELECT \(root.hexSQL("value")) FROM installation_secret WHERE name = 'verp'")))
-        let address = VERPAddress(bounceAddress: "bounces@example.org", secret: secret).envelopeSender(for: id)
+        let address = try root.verpAddress(id: id)
 
         let output = try IngestFixture.python("""
             import resource, subprocess, sys
