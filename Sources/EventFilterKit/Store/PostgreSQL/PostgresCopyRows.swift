@@ -32,12 +32,6 @@ public struct PostgresCopyRows {
         data += Self.header
     }
 
-    /// True when no row was added.
-    public var isEmpty: Bool { count == 0 && valuesInRow == 0 }
-
-    /// Bytes of the rows so far, header included.
-    public var byteCount: Int { data.count }
-
     public mutating func append(text: String) {
         var text = text
         text.withUTF8 { appendField($0) }
