@@ -120,8 +120,8 @@ extension Store {
     static let messagesPerBatch = 500
 
     /// Writes the batched messages and waits for the server, behind any held ones: all the
-    /// filter's messages take their ids from one reserve (`OutboxCopy.swift`) in the order they
-    /// were queued, so delivery and `mail list`, which go by id, keep that order.
+    /// filter's messages draw their ids as they are copied (`OutboxCopy.swift`), in the order
+    /// they were queued, so delivery and `mail list`, which go by id, keep that order.
     private func writeMessageBatch() throws {
         guard let batch = messageBatch, !batch.isEmpty else { return }
         messageBatch = []
