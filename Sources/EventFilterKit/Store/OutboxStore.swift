@@ -40,8 +40,9 @@ public enum OutboxDisposition: Sendable, Equatable {
 /// server had it (its user removed or disabled) stays cancelled.
 extension Store {
     /// Queues one composed message, due at `now`: its state in `outbox`, its envelope, subject,
-    /// Message-ID and bytes in `outbox_message` under the same id. Inside `batchingQueuedMessages` on PostgreSQL it is
-    /// written with the unit's others, before the unit ends.
+    /// Message-ID and bytes in `outbox_message` under the same id. Inside
+    /// `batchingQueuedMessages` on PostgreSQL it is written with the unit's others, before the
+    /// unit ends.
     func queueMessage(recipient: String, sender: String, subject: String, message: ComposedMessage, now: Int64) throws {
         if messageBatch != nil {
             messageBatch!.append(QueuedMessage(recipient: recipient, sender: sender, subject: subject, message: message, createdAt: now))
@@ -71,12 +72,12 @@ extension Store {
     /// costs no round trip, each message is written at once.
     ///
     /// `holding`: the messages are kept back rather than written (but for each full
-    /// `messagesPerBatch`, written with those held before it as it fills), for `sendHeldMessages()` to send without
-    /// waiting when the caller has read what it needs for its next unit (the filter's next
-    /// event): the server then inserts them while the caller composes the next messages, and the
-    /// next event's queries do not queue behind the insert. The caller must
-    /// call `writeHeldMessages()` before its transaction ends (or `dropHeldMessages()` when it
-    /// fails), and must not hold them across a savepoint it may undo.
+    /// `messagesPerBatch`, written with those held before it as it fills), for
+    /// `sendHeldMessages()` to send without waiting when the caller has read what it needs for
+    /// its next unit (the filter's next event): the server then inserts them while the caller
+    /// composes the next messages, and the next event's queries do not queue behind the insert.
+    /// The caller must call `writeHeldMessages()` before its transaction ends (or
+    /// `dropHeldMessages()` when it fails), and must not hold them across a savepoint it may undo.
     ///
     ///     try store.inSavepoint { try store.batchingQueuedMessages { try queueAll(items) } }
     func batchingQueuedMessages<T>(holding: Bool = false, _ body: () throws -> T) throws -> T {
