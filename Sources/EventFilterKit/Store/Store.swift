@@ -52,8 +52,9 @@ public final class Store {
 
     /// Held messages sent in one pair of copies by `sendHeldMessages` (fewer wait for more, or
     /// for the transaction's end): each copy costs the server a start (its table and that
-    /// table's indexes opened: five for the state rows, three for the messages); 100,000 messages in copies of 1,000 took 1.99 s of its CPU, in copies of
-    /// one event's 100 messages 2.07-2.76 s (a loaded machine).
+    /// table's indexes opened: five for the state rows, three for the messages); 100,000
+    /// messages in copies of 1,000 took 1.99 s of its CPU, in copies of one event's 100 messages
+    /// 2.07-2.76 s (a loaded machine).
     var heldMessagesPerCopy = 1_000
 
     /// Each path node's subtree readers, read once inside `cachingSubscribers` (nil outside it,
