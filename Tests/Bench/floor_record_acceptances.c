@@ -17,8 +17,8 @@
  *       CONNINFO  libpq's connection string; the statement prepared once per connection, sent
  *             with PQexecPrepared (text parameters); commits side by side (the server's group
  *             commit may make several durable with one WAL flush)
- *   [SERVER_PID]  the PostgreSQL server's postmaster: also its CPU over the same span (its own,
- *             and its live children's: the four backends, the WAL writer, the checkpointer...)
+ *   [SERVER_PID]  the PostgreSQL server's postmaster: also its CPU over the same span (its own and
+ *             its children's: the backends, the WAL writer, the checkpointer...)
  *   prints "SECONDS CPU_SECONDS SERVER_CPU_SECONDS": wall seconds of the appending, this process's
  *   CPU (user + system, every thread) over the same, and the server's (0 without SERVER_PID).
  *   The span starts once every thread has its connection open and its statement prepared, and
@@ -47,51 +47,73 @@ static long long sent_at;
 static pthread_mutex_t take_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_mutex_t write_turns = PTHREAD_MUTEX_INITIALIZER;  /* SQLite only */
 static char insert_sql[64 + MAX_PER_COMMIT * 24];
-static pthread_barrier_t opened, go, appended;  /* every thread and main: connections open, clocks read, rows appended */
+static pthread_barrier_t opened, go, appended, measured;  /* every thread and main: connections open, clocks read, rows appended, clocks read again */
 
-/* CPU seconds (user + system) of PID from /proc/PID/stat; its reaped children too when asked. */
-static double process_cpu(long pid, int with_reaped) {
+/* CPU seconds (user + system) of PID from /proc/PID/stat, and its parent; -1 when it is gone. */
+static double process_cpu(long pid, long *parent) {
     char path[64], text[1024];
     snprintf(path, sizeof path, "/proc/%ld/stat", pid);
     FILE *file = fopen(path, "r");
-    if (!file) return 0;
+    if (!file) return -1;
     size_t length = fread(text, 1, sizeof text - 1, file);
     fclose(file);
     text[length] = 0;
     char *after = strrchr(text, ')');  /* the name may hold spaces; the fields follow its ")" */
-    if (!after) return 0;
-    unsigned long long field[15] = {0};
-    /* state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime cutime cstime */
+    long long field[13];
     char state;
-    if (sscanf(after + 2, "%c %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu", &state,
-               &field[0], &field[1], &field[2], &field[3], &field[4], &field[5], &field[6], &field[7], &field[8],
-               &field[9], &field[10], &field[11], &field[12], &field[13]) != 15)
-        return 0;
-    double ticks = field[10] + field[11] + (with_reaped ? field[12] + field[13] : 0);
-    return ticks / sysconf(_SC_CLK_TCK);
+    /* state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime */
+    if (!after || sscanf(after + 2, "%c %lld %lld %lld %lld %lld %lld %lld %lld %lld %lld %lld %lld", &state, &field[0],
+                         &field[1], &field[2], &field[3], &field[4], &field[5], &field[6], &field[7], &field[8], &field[9],
+                         &field[10], &field[11]) != 13 || state == 'Z')
+        return -1;
+    *parent = (long)field[0];
+    return (double)(field[10] + field[11]) / sysconf(_SC_CLK_TCK);
 }
 
-/* The server's CPU seconds: the postmaster (and what it reaped) and each live child of it. */
-static double server_cpu(long postmaster) {
-    if (postmaster <= 0) return 0;
-    double total = process_cpu(postmaster, 1);
+/* The PostgreSQL server's processes at one moment: the postmaster and each child (backends, WAL
+ * writer, checkpointer...), with the CPU each has used so far. */
+#define MAX_PROCESSES 256
+struct snapshot { int count; long pid[MAX_PROCESSES]; double cpu[MAX_PROCESSES]; };
+
+/* Our connections' backends (PQbackendPID), read by pid whether or not the walk of /proc saw them. */
+static long backends[64];
+static int backend_count;
+
+static void add_to_snapshot(struct snapshot *snapshot, long pid, long postmaster) {
+    long parent = 0;
+    for (int i = 0; i < snapshot->count; i++)
+        if (snapshot->pid[i] == pid) return;
+    double cpu = process_cpu(pid, &parent);
+    if (cpu < 0 || (pid != postmaster && parent != postmaster) || snapshot->count == MAX_PROCESSES) return;
+    snapshot->pid[snapshot->count] = pid;
+    snapshot->cpu[snapshot->count++] = cpu;
+}
+
+static void take_snapshot(long postmaster, struct snapshot *snapshot) {
+    snapshot->count = 0;
+    if (postmaster <= 0) return;
     DIR *proc = opendir("/proc");
     struct dirent *entry;
     while (proc && (entry = readdir(proc))) {
         long pid = atol(entry->d_name);
-        if (pid <= 0 || pid == postmaster) continue;
-        char path[64], text[512];
-        snprintf(path, sizeof path, "/proc/%ld/stat", pid);
-        FILE *file = fopen(path, "r");
-        if (!file) continue;
-        size_t length = fread(text, 1, sizeof text - 1, file);
-        fclose(file);
-        text[length] = 0;
-        char *after = strrchr(text, ')'), state;
-        long parent;
-        if (after && sscanf(after + 2, "%c %ld", &state, &parent) == 2 && parent == postmaster) total += process_cpu(pid, 0);
+        if (pid > 0) add_to_snapshot(snapshot, pid, postmaster);
     }
     if (proc) closedir(proc);
+    for (int i = 0; i < backend_count; i++) add_to_snapshot(snapshot, backends[i], postmaster);
+}
+
+/* The server's CPU seconds between two snapshots: each process's growth, a process that started
+ * meanwhile counted whole. One that ended meanwhile is left out (an autovacuum worker, say: not
+ * ours; our backends stay until the second snapshot), rather than read through the postmaster's
+ * reaped-children times, which take it in only once the postmaster has waited for it. */
+static double server_cpu(const struct snapshot *before, const struct snapshot *after) {
+    double total = 0;
+    for (int i = 0; i < after->count; i++) {
+        double earlier = 0;
+        for (int j = 0; j < before->count; j++)
+            if (before->pid[j] == after->pid[i]) earlier = before->cpu[j];
+        total += after->cpu[i] - earlier;
+    }
     return total;
 }
 
@@ -146,6 +168,7 @@ static void *sqlite_writer(void *unused) {
         if (statement != full) sqlite3_finalize(statement);
     }
     pthread_barrier_wait(&appended);
+    pthread_barrier_wait(&measured);
     sqlite3_finalize(full);
     sqlite3_close(db);
     return NULL;
@@ -158,6 +181,9 @@ static void *postgres_writer(void *unused) {
     PGresult *result = PQprepare(connection, "full", insert_sql, 0, NULL);
     if (PQresultStatus(result) != PGRES_COMMAND_OK) fail("prepare", PQerrorMessage(connection));
     PQclear(result);
+    pthread_mutex_lock(&take_lock);
+    backends[backend_count++] = PQbackendPID(connection);
+    pthread_mutex_unlock(&take_lock);
     pthread_barrier_wait(&opened);
     pthread_barrier_wait(&go);
     char ids[MAX_PER_COMMIT][24], time_text[24];
@@ -185,6 +211,7 @@ static void *postgres_writer(void *unused) {
         PQclear(result);
     }
     pthread_barrier_wait(&appended);
+    pthread_barrier_wait(&measured);  /* the backend stays until the server's CPU is read */
     PQfinish(connection);
     return NULL;
 }
@@ -220,13 +247,19 @@ int main(int argc, char **argv) {
     pthread_barrier_init(&opened, NULL, threads + 1);
     pthread_barrier_init(&go, NULL, threads + 1);
     pthread_barrier_init(&appended, NULL, threads + 1);
+    pthread_barrier_init(&measured, NULL, threads + 1);
     for (int i = 0; i < threads; i++) pthread_create(&workers[i], NULL, postgres ? postgres_writer : sqlite_writer, NULL);
     pthread_barrier_wait(&opened);
     /* The server's CPU read outside the span of this process's own clocks (walking /proc costs). */
-    double start_server = server_cpu(postmaster), start = now(), start_cpu = cpu();
+    static struct snapshot before, after;
+    take_snapshot(postmaster, &before);
+    double start = now(), start_cpu = cpu();
     pthread_barrier_wait(&go);
     pthread_barrier_wait(&appended);
-    double seconds = now() - start, spent = cpu() - start_cpu, server = server_cpu(postmaster) - start_server;
+    double seconds = now() - start, spent = cpu() - start_cpu;
+    take_snapshot(postmaster, &after);
+    double server = server_cpu(&before, &after);
+    pthread_barrier_wait(&measured);
     for (int i = 0; i < threads; i++) pthread_join(workers[i], NULL);
     printf("%.3f %.3f %.3f\n", seconds, spent, server);
     return 0;

@@ -4,7 +4,9 @@
 # CONNECTIONS sessions, to smtp-sink), a client delivers X x R messages a second, so all processes
 # together have CORES / (X x R) CPU-seconds per message. This measures, in the same run, the CPU
 # per message that no recording client can do without:
-#   sink    smtp-sink's, serving smtp-source at its rate R;
+#   sink    smtp-sink's, serving smtp-source at its rate R, or serving eventfilter's own run (in
+#           the same rounds) when that costs it less: a client that pipelines its commands, as
+#           ours does, lets the sink read several at once, and the least share is the one to count;
 #   client  smtp-source's own (a C program that only speaks SMTP and records nothing: the least
 #           any client spends on the SMTP side);
 #   record  the cheapest durable record of an acceptance: Tests/Bench/floor_record_acceptances.c
@@ -18,6 +20,8 @@
 #           record's figure. A third, CONNECTIONS threads of CONNECTIONS rows each (CONNECTIONS^2
 #           acceptances waiting, more than the window allows), is printed beside them as what
 #           grouping beyond the window would save.
+# Beside them, for reference, eventfilter's own run delivering the same messages (the outbox put
+# back to queued) with its CPU, the sink's and the PostgreSQL server's per message.
 # The largest ratio that fits is CORES / (sink + client + record) / R. It is also bounded by the
 # store's commits: the faster of the two groupings within the window, run alone, is the most
 # acceptances a second any client can record with that window. The lower of the two bounds is the
@@ -81,6 +85,21 @@ source_round() {  # SESSIONS -> "messages/second us-source us-sink" of smtp-sour
     echo "$(python3 -c "print(round($MESSAGES / $seconds))") $(per_message 0 "$cpu") $(per_message "$sink0" "$(cpu_of $SINK)")"
 }
 
+ours_round() {  # CONNECTIONS -> "messages/second us-ours us-sink us-server" of eventfilter's run delivering the outbox again
+    local sink0 server0 line cpu delivered seconds
+    backend_sql "$STORE" "DELETE FROM outbox_delivered" >/dev/null  # a record round's rows would be settled as sent
+    backend_sql "$STORE" "UPDATE outbox SET state = 'queued'" >/dev/null
+    sed -i "s/^MaxConnections=.*/MaxConnections=$1/" "$STORE/settings/site.ini"
+    sink0=$(cpu_of $SINK); server0=$(server_cpu)
+    line=$(/usr/bin/time -f "%U %S" -o "$WORK/time" "$EF" --root "$STORE" --now "$FIXTURE_NOW" run --verbose \
+        | sed -nE 's/^delivered ([0-9]+), .* in ([0-9.]+) s( \(CPU [^)]*\))?$/\1 \2/p')
+    sleep 0.2  # the backend's exit reaped by the postmaster
+    read delivered seconds <<< "$line"
+    [ "$delivered" = "$MESSAGES" ] || { echo "eventfilter run delivered ${delivered:-nothing} of $MESSAGES" >&2; exit 1; }
+    cpu=$(awk '{print $1 + $2}' "$WORK/time")
+    echo "$(python3 -c "print(round($MESSAGES / $seconds))") $(per_message 0 "$cpu") $(per_message "$sink0" "$(cpu_of $SINK)") $(per_message "$server0" "$(server_cpu)")"
+}
+
 record_round() {  # THREADS PER_COMMIT -> "rows/second us-program us-server" of MESSAGES acceptances appended
     local seconds cpu server
     # Each round from the same start: the table empty (as the settling leaves it), its dead rows
@@ -102,9 +121,11 @@ median() { python3 -c "import statistics, sys; print(round(statistics.median(flo
 plural() { [ "$1" = 1 ] && echo "$1 $2" || echo "$1 ${2}s"; }
 
 measure() {  # SESSIONS AIM
-    local c=$1 r s k
-    local rates=() source_cpu=() sink_cpu=() side=() side_cpu=() side_server=() grouped=() grouped_cpu=() grouped_server=() beyond=() beyond_cpu=() beyond_server=()
+    local c=$1 r s k v
+    local ours=() ours_cpu=() ours_sink=() ours_server=() rates=() source_cpu=() sink_cpu=() side=() side_cpu=() side_server=() grouped=() grouped_cpu=() grouped_server=() beyond=() beyond_cpu=() beyond_server=()
     for round in $(seq 1 "$REPEAT"); do
+        read r s k v < <(ours_round "$c")
+        ours+=("$r"); ours_cpu+=("$s"); ours_sink+=("$k"); ours_server+=("$v")
         read r s k < <(source_round "$c")
         rates+=("$r"); source_cpu+=("$s"); sink_cpu+=("$k")
         read r s k < <(record_round "$c" 1)
@@ -119,6 +140,7 @@ measure() {  # SESSIONS AIM
     local name
     name=$(plural "$c" connection)
     echo "$name: smtp-source -d -s $c ${rates[*]} msgs/s, CPU us/message source ${source_cpu[*]}, sink ${sink_cpu[*]} (load $(cut -d' ' -f1 /proc/loadavg))"
+    echo "$name: eventfilter run ${ours[*]} msgs/s, CPU us/message ours ${ours_cpu[*]}, sink ${ours_sink[*]}, store server ${ours_server[*]}"
     echo "$name: record, $(plural "$c" thread), 1 row per commit: ${side[*]} rows/s, CPU us/row program ${side_cpu[*]}, server ${side_server[*]}"
     if [ "$c" -gt 1 ]; then
         echo "$name: record, 1 thread, $c rows per commit: ${grouped[*]} rows/s, CPU us/row program ${grouped_cpu[*]}, server ${grouped_server[*]}"
@@ -126,6 +148,9 @@ measure() {  # SESSIONS AIM
     fi
     local rate sink source one group over commits
     rate=$(median "${rates[@]}"); sink=$(median "${sink_cpu[@]}"); source=$(median "${source_cpu[@]}")
+    local piped ours_need
+    piped=$(median "${ours_sink[@]}")
+    ours_need=$(( $(median "${ours_cpu[@]}") + piped + $(median "${ours_server[@]}") ))
     one=$(( $(median "${side_cpu[@]}") + $(median "${side_server[@]}") ))
     commits=$(median "${side[@]}")
     group=$one; over=$one
@@ -134,10 +159,12 @@ measure() {  # SESSIONS AIM
         over=$(( $(median "${beyond_cpu[@]}") + $(median "${beyond_server[@]}") ))
         commits=$(python3 -c "print(max($commits, $(median "${grouped[@]}")))")
     fi
-    python3 - "$c" "$CORES" "$rate" "$sink" "$source" "$one" "$group" "$over" "$commits" "$2" <<'PY' > "$WORK/budget"
+    python3 - "$c" "$CORES" "$rate" "$sink" "$source" "$one" "$group" "$over" "$commits" "$2" "$piped" "$ours_need" "$(median "${ours[@]}")" <<'PY' > "$WORK/budget"
 import sys
 c, cores = int(sys.argv[1]), int(sys.argv[2])
-rate, sink, source, one, group, over, commits, aim = (float(x) for x in sys.argv[3:])
+rate, served, source, one, group, over, commits, aim, piped, ours_need, ours = (float(x) for x in sys.argv[3:])
+sink = min(served, piped)
+sink_note = f"serving eventfilter; {served:g} serving smtp-source" if piped < served else f"serving smtp-source; {piped:g} serving eventfilter"
 record = min(one, group)
 need = sink + source + record
 budget = cores * 1e6 / rate      # us of all cores per message at 1.0x of smtp-source
@@ -146,17 +173,19 @@ fits = min(fits_cpu, commits)
 busy = (sink + source) * rate / 1e6
 grouping = (f"the cheaper of {c} side by side, {one:g}, and {c} per commit, {group:g}; {c} threads of {c}, beyond the window: {over:g}"
             if c > 1 else "1 per commit")
-print(f"CPU us/message (medians): sink {sink:g} + smtp-source {source:g} + record {record:g} ({grouping}) = {need:g}; "
+print(f"CPU us/message (medians): sink {sink:g} ({sink_note}) + smtp-source {source:g} + record {record:g} ({grouping}) = {need:g}; "
       f"{cores} cores at 1.0x of smtp-source's {rate:,.0f}/s allow {budget:.0f}, {budget - sink - source:.0f} beyond smtp-source and its sink: "
       f"{'fits' if need <= budget else 'does not fit'}; "
       f"by CPU at most {fits_cpu:,.0f}/s = {fits_cpu / rate:.2f}x of smtp-source (which with its sink kept {busy:.2f} of {cores} cores busy)")
 print(f"the store's commits with at most {c} acceptance{'s' if c > 1 else ''} waiting (the default window): "
       f"at most {commits:,.0f}/s = {commits / rate:.2f}x of smtp-source; the aim {aim:g}x needs {aim * rate:,.0f}/s: "
       f"{'fits' if commits >= aim * rate else 'does not fit'} under it")
+print(f"eventfilter's run for reference: {ours:,.0f}/s = {ours / rate:.2f}x of smtp-source, using {ours_need:g} us/message "
+      f"with its sink and store server, where the cores carry {cores * 1e6 / ours_need:,.0f}/s")
 print(f"{fits:.0f} {rate:.0f} sink {sink:g} + smtp-source {source:g} + record {record:g} = {need:g} us/message "
       f"against {budget:.0f} at 1.0x; by CPU {fits_cpu / rate:.2f}x, by the store's commits {commits / rate:.2f}x")
 PY
-    head -2 "$WORK/budget" | sed "s/^/$(plural "$c" connection): /"
+    head -3 "$WORK/budget" | sed "s/^/$(plural "$c" connection): /"
     local fits floor note
     read fits floor note < <(tail -1 "$WORK/budget")
     floor_rate smtp_budget "$fits" "$floor" "$2" "$(plural "$c" connection), the most any client that records durably can reach: $note ($MESSAGES messages of $SIZE bytes, median of $REPEAT)"

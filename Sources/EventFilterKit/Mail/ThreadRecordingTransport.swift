@@ -1,8 +1,8 @@
 /// A transport whose own threads record the outcomes they learn (``OutcomeRecorders``), rather
 /// than handing them to the calling thread to record: the outbox then delivers through
-/// ``deliver(_:recordingOn:)``. Each outcome is committed before its thread lets another message
-/// reach the point where the server may take it (an SMTP connection's thread commits while the
-/// server reads the next envelope), and the transport bounds how many accepted messages can wait
+/// ``deliver(_:recordingOn:)``. Each outcome holds its message's place until it is committed
+/// (an SMTP connection's thread commits the outcomes waiting while the server reads the next
+/// envelope), and the transport bounds how many accepted messages can wait
 /// for their commit at once, as with `MailTransport.deliver(_:recordingGroups:)`; that bound is
 /// what a crash can send twice.
 ///
@@ -13,8 +13,9 @@ protocol ThreadRecordingTransport: MailTransport {
     /// a commit should be grouped on the calling thread (`deliver(_:recordingGroups:)`) instead.
     func recordsOnItsThreads(commitsAreCostly: Bool) -> Bool
 
-    /// Delivers `messages`; each outcome is recorded by the thread that learned it, through a
-    /// recorder taken from `recorders` and given back when that thread is done. When a record
+    /// Delivers `messages`; each outcome is recorded by one of the transport's threads (the one
+    /// that learned it, or one committing the outcomes of several), through a recorder taken
+    /// from `recorders` and given back when that thread is done. When a record
     /// fails no message starts or completes any more, and this throws that failure once every
     /// thread is done.
     func deliver(_ messages: [OutgoingMessage], recordingOn recorders: OutcomeRecorders) throws

@@ -18,8 +18,8 @@ import Foundation
 /// "." only while fewer than `unrecordedLimit` accepted or answered messages wait for their record
 /// (``SMTPDeliveryRun``), so a crash sends at most that many again. It defaults to
 /// `maxConnections`, one per connection, which is what a commit after each message allowed.
-/// Through ``deliver(_:recordingOn:)`` each connection's thread commits its own outcomes instead,
-/// on a store connection of its own, within the same window.
+/// Through ``deliver(_:recordingOn:)`` the connections' threads commit the outcomes instead, each
+/// on a store connection of its own, by group commit among themselves, within the same window.
 /// Connections stay open between `deliver` calls.
 ///
 /// Like Postfix's "dead destination", the first failure that is the server's or the settings'
@@ -114,10 +114,11 @@ public final class SMTPTransport: ThreadRecordingTransport {
         unrecordedLimit == 1 || (!commitsAreCostly && unrecordedLimit <= configuration.maxConnections)
     }
 
-    /// As `deliver(_:recordingGroups:)`, but each connection's thread commits its own outcomes
-    /// on its own store connection (``OutcomeRecorders``) and frees the message's place in the
-    /// window itself: the next final "." on that connection waits only for that commit, not for
-    /// a hand-off to the calling thread, a commit there and a hand-off back.
+    /// As `deliver(_:recordingGroups:)`, but the connections' threads commit the outcomes, each
+    /// on its own store connection (``OutcomeRecorders``), by group commit among themselves
+    /// (``SMTPDeliveryRun``), and free the messages' places in the window themselves: a final "."
+    /// waits only for a commit, not for a hand-off to the calling thread, a commit there and a
+    /// hand-off back.
     func deliver(_ messages: [OutgoingMessage], recordingOn recorders: OutcomeRecorders) throws {
         guard !messages.isEmpty else { return }
         let run = try start(messages, recordingOn: recorders)
