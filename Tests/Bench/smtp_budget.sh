@@ -13,7 +13,7 @@
 #           appending to outbox_delivered with eventfilter's statement, in a store eventfilter
 #           made (SQLite: WAL, synchronous=NORMAL; PostgreSQL: the script's own server, fsync on),
 #           each thread on a store connection of its own; the program's CPU plus, on PostgreSQL,
-#           the server's (postmaster and children) over the same span, per row. The default
+#           the server's (the postmaster and its children) over the same span, per row. The default
 #           window lets at most CONNECTIONS acceptances wait for their record (one per
 #           connection), so two groupings keep to it: CONNECTIONS threads committing one row each
 #           side by side, and one thread committing CONNECTIONS rows at a time; the cheaper is the
@@ -25,15 +25,15 @@
 # The largest ratio that fits is CORES / (sink + client + record) / R. It is also bounded by the
 # store's commits: the faster of the two groupings within the window, run alone, is the most
 # acceptances a second any client can record with that window. The lower of the two bounds is the
-# FLOOR line's figure, against R. R falls when the machine is
-# busy with other work while CPU per message hardly moves: the output also says how many cores
-# smtp-source and its sink kept busy, and the CPU figures are what to read on a loaded machine.
+# FLOOR line's figure, against R. R falls when the machine is busy with other work while CPU per
+# message hardly moves: the output also says how many cores smtp-source and its sink kept busy,
+# and the CPU figures are what to read on a loaded machine.
 #   Tests/Bench/smtp_budget.sh [MESSAGES]         (MESSAGES = users x 100 events; default 10000)
 #   BACKEND=postgresql Tests/Bench/smtp_budget.sh the store in a PostgreSQL server of the script's own
 #   EVENTFILTER=/path/to/eventfilter              that binary (it makes the store) instead of a fresh release build
 #   CONNECTIONS="4 1"                             the sessions (and record threads) of each row; aims:
 #                                                 1.0x with 4, 0.8x with 1 (as stage_smtp.sh)
-#   REPEAT=3                                      rounds, the three measurements taking turns (medians)
+#   REPEAT=3                                      rounds, the measurements taking turns (medians)
 # Needs postfix (smtp-sink, smtp-source), SQLite's and libpq's headers (libsqlite3-dev, libpq-dev).
 set -euo pipefail
 cd "$(dirname "$0")/../.."

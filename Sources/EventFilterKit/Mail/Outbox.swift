@@ -132,9 +132,10 @@ public struct Outbox {
                 disposition(of: outcome, for: queued[message.id]!, now: now)
             }
             if let files = transport as? FileTransport {
-                // This batch's files are written while the previous batch's sync waits for the
-                // disk; each batch is recorded sent only after its own sync, so a crash at any
-                // point leaves at most the batches not yet recorded to be written again.
+                // This batch's files are written on the transport's thread while the next batch
+                // is claimed and read here, and synced while the next one is written; each batch
+                // is recorded sent only after its own sync, so a crash at any point leaves at
+                // most the batches not yet recorded to be written again.
                 // On PostgreSQL the batch before the previous one is recorded while this one is
                 // written (its sync ended while the previous one was written); its statement's
                 // result is read by the next statement, so the records lag two batches.

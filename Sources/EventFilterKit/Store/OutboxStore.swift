@@ -92,22 +92,21 @@ extension Store {
         return result
     }
 
-    /// Sends the held messages' statements without waiting for the server (PostgreSQL): each is
-    /// read back by the store's next statement, which throws its error, so a transaction whose
-    /// insert failed never commits.
-    func sendHeldMessages() throws {
-        guard !heldMessages.isEmpty, let postgres = db as? PostgresDatabase else { return }
+    /// Sends the held messages without waiting for the server (PostgreSQL; by COPY, see
+    /// `OutboxCopy.swift`): read back by the store's next statement, which throws their error, so
+    /// a transaction whose insert failed never commits.
+    /// Fewer than `heldMessagesPerCopy` stay held (`all`: none does): a copy has a fixed cost
+    /// on the server (its start, the table's seven indexes opened) that a few rows do not repay.
+    func sendHeldMessages(all: Bool = false) throws {
+        guard !heldMessages.isEmpty, db is PostgresDatabase, all || heldMessages.count >= heldMessagesPerCopy else { return }
         let held = heldMessages
         heldMessages = []
-        for rows in held.slices(of: Self.messagesPerInsert) {
-            let (sql, arguments) = Self.insertingMessages(rows)
-            try postgres.send(sql, arguments)
-        }
+        try sendCopyingMessages(held[...])
     }
 
     /// Writes the held messages and waits for the server: before the transaction commits.
     func writeHeldMessages() throws {
-        try sendHeldMessages()
+        try sendHeldMessages(all: true)
         try (db as? PostgresDatabase)?.finishSent()
     }
 

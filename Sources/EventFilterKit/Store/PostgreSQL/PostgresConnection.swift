@@ -238,11 +238,43 @@ public final class PostgresConnection {
 
     /// Runs `COPY ... FROM STDIN` (`sql`, written in the code) and sends `data`, COPY's text
     /// format: one line per row, columns separated by tabs, `\N` for NULL, backslash, tab, LF
-    /// and CR escaped with a backslash. Throws the server's error (a row it refuses) after ending
+    /// and CR escaped with a backslash (or, with `(FORMAT binary)`, `PostgresCopyRows`). Throws the server's error (a row it refuses) after ending
     /// the copy, so the connection is ready for the next statement.
     ///
     ///     try connection.copyIn("COPY item(name, n) FROM STDIN", data: Array("ann\t1\nbob\t\\N\n".utf8))
     public func copyIn(_ sql: String, data: [UInt8]) throws {
+        let ended = try startCopy(sql, data: data)
+        // The copy's outcome, then the end of the results (nil), as libpq requires.
+        var outcome: Result<Void, Error> = ended ? .success(()) : .failure(connectionError(sql: sql))
+        while let result = PQgetResult(handle) {
+            if case .success = outcome {
+                do { _ = try check(result, sql: sql).changedRowCount } catch { outcome = .failure(error) }
+            } else {
+                PQclear(result)
+            }
+        }
+        try outcome.get()
+    }
+
+    /// `copyIn` without waiting for the server to store the rows: the copy starts (one round
+    /// trip: the server says it is ready), the data and its end go out, and this returns while the
+    /// server inserts them. Their result is read, and an error thrown, before anything else goes
+    /// to the server (`finishSent`), so a transaction whose copy failed never commits.
+    ///
+    ///     try connection.sendCopyIn("COPY item(name) FROM STDIN (FORMAT binary)", data: rows.finished())
+    ///     try connection.execute("UPDATE item SET seen = true")   // reads the copy's result first
+    public func sendCopyIn(_ sql: String, data: [UInt8]) throws {
+        guard try startCopy(sql, data: data) else {
+            let error = connectionError(sql: sql)
+            while let result = PQgetResult(handle) { PQclear(result) }
+            throw error
+        }
+        sentSQL = sql
+    }
+
+    /// Starts `COPY ... FROM STDIN`, sends `data` and ends the copy; false when libpq could not
+    /// send (the copy was then ended with an error, and its results remain to be read).
+    private func startCopy(_ sql: String, data: [UInt8]) throws -> Bool {
         try finishSent()
         guard let start = PQexec(handle, sql) else { throw connectionError(sql: sql) }
         guard PQresultStatus(start) == PGRES_COPY_IN else {
@@ -262,17 +294,7 @@ public final class PostgresConnection {
                 offset += length
             }
         }
-        let ended = PQputCopyEnd(handle, sent ? nil : "eventfilter stopped sending") == 1
-        // The copy's outcome, then the end of the results (nil), as libpq requires.
-        var outcome: Result<Void, Error> = ended ? .success(()) : .failure(connectionError(sql: sql))
-        while let result = PQgetResult(handle) {
-            if case .success = outcome {
-                do { _ = try check(result, sql: sql).changedRowCount } catch { outcome = .failure(error) }
-            } else {
-                PQclear(result)
-            }
-        }
-        try outcome.get()
+        return PQputCopyEnd(handle, sent ? nil : "eventfilter stopped sending") == 1
     }
 
     /// Runs several statements separated by `;` (a schema, say) without parameters and without

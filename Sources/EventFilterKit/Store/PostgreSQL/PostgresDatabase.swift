@@ -87,6 +87,13 @@ public final class PostgresDatabase: StoreDatabase {
         try connection.copyIn(sql, data: data)
     }
 
+    /// `copyIn` without waiting for the server (`PostgresConnection.sendCopyIn`): its error is
+    /// thrown by the next statement or by the transaction's end, before anything commits.
+    public func sendCopyIn(_ sql: String, data: [UInt8]) throws {
+        changes = 0
+        try connection.sendCopyIn(sql, data: data)
+    }
+
     @discardableResult
     public func inTransaction<T>(_ body: () throws -> T) throws -> T {
         try connection.inTransaction(nil, body)
