@@ -98,7 +98,9 @@ final class OutcomeRecordersTests: XCTestCase {
                 $0.mostUnrecorded = max($0.mostUnrecorded, held - recorded)
                 $0.decided += 1
             }
-            usleep(3_000)  // a commit that waits for its disk: the other connections' replies come in meanwhile
+            // A commit that waits for its disk: the other connections' replies come in meanwhile. Long
+            // enough that they do on a loaded machine too (at 3 ms, 2 runs in 6 made 46-50 commits).
+            usleep(20_000)
             guard case .accepted(let reply) = outcome else { return .failed(reason: "not accepted: \(outcome)") }
             return .accepted(reply: reply)
         }
