@@ -92,14 +92,8 @@ extension Store {
         }
         // The bodies as bytes: in the text format the server spells each in hex (twice its size)
         // and this process reads the digits back, both on delivery's critical path.
-        return try postgres.mapBinary("""
-            SELECT outbox.id AS id, outbox_message.sender AS sender, outbox_message.recipient AS recipient,
-                   outbox_message.message AS message, outbox.created_at AS created_at, outbox.attempts AS attempts
-            FROM outbox JOIN outbox_message ON outbox_message.outbox_id = outbox.id
-            WHERE outbox.state IN ('queued', 'deferred') AND outbox.next_attempt_at <= ? AND outbox.id > ? AND outbox.id <= ?
-              AND outbox.claimed_by = ?
-            ORDER BY outbox.id
-            """, [now, after, through, try worker()]) { try Self.outboxMessage(from: $0) }
+        return try postgres.mapBinary("\(Self.selectingDueOutboxMessages) AND outbox.claimed_by = ? ORDER BY outbox.id",
+                                      [now, after, through, try worker()]) { try Self.outboxMessage(from: $0) }
     }
 
     /// Runs `body` (composing and queueing one user's digest) holding that user's digest claim,

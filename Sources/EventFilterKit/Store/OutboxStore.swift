@@ -144,14 +144,19 @@ extension Store {
     /// The queued or deferred messages due at `now` with ids above `after` and up to `through`,
     /// in id order.
     func dueOutboxMessages(now: Int64, after: Int64, through: Int64) throws -> [OutboxMessage] {
-        try db.map("""
-            SELECT outbox.id AS id, outbox_message.sender AS sender, outbox_message.recipient AS recipient,
-                   outbox_message.message AS message, outbox.created_at AS created_at, outbox.attempts AS attempts
-            FROM outbox JOIN outbox_message ON outbox_message.outbox_id = outbox.id
-            WHERE outbox.state IN ('queued', 'deferred') AND outbox.next_attempt_at <= ? AND outbox.id > ? AND outbox.id <= ?
-            ORDER BY outbox.id
-            """, [now, after, through]) { try Self.outboxMessage(from: $0) }
+        try db.map("\(Self.selectingDueOutboxMessages) ORDER BY outbox.id", [now, after, through]) {
+            try Self.outboxMessage(from: $0)
+        }
     }
+
+    /// The due messages (state, time, ids above and up to: three values bound), with the columns
+    /// `outboxMessage(from:)` reads; `claimedOutboxMessages` adds its claim to the condition.
+    static let selectingDueOutboxMessages = """
+        SELECT outbox.id AS id, outbox_message.sender AS sender, outbox_message.recipient AS recipient,
+               outbox_message.message AS message, outbox.created_at AS created_at, outbox.attempts AS attempts
+        FROM outbox JOIN outbox_message ON outbox_message.outbox_id = outbox.id
+        WHERE outbox.state IN ('queued', 'deferred') AND outbox.next_attempt_at <= ? AND outbox.id > ? AND outbox.id <= ?
+        """
 
     /// A due message as `dueOutboxMessages` and `claimedOutboxMessages` read it.
     static func outboxMessage(from row: Row) throws -> OutboxMessage {
