@@ -9,7 +9,8 @@ import XCTest
 #endif
 
 /// SMTPTransport's connection threads recording the outcomes (by group commit among
-/// themselves), each on its own store connection (OutcomeRecorders), against a real SMTP server (Tests/Support/smtp_server.py) on
+/// themselves), through OutcomeRecorders (one shared store connection on SQLite, a session each on PostgreSQL),
+/// against a real SMTP server (Tests/Support/smtp_server.py) on
 /// 127.0.0.1 and a real store.
 final class OutcomeRecordersTests: XCTestCase {
     private var workspace: URL!
@@ -118,6 +119,9 @@ final class OutcomeRecordersTests: XCTestCase {
         XCTAssertEqual(try store.db.scalarInt("SELECT count(*) FROM outbox_delivered"), count)
         XCTAssertEqual(recorders.report, Outbox.DeliveryReport(sent: count, deferred: 0, failed: 0))
         XCTAssertLessThanOrEqual(made, count * 3 / 4, "commits for \(count) acceptances on 4 connections")
+        // SQLite: one store connection records for every SMTP connection (the commits take
+        // turns anyway); PostgreSQL: a session each, whose commits go side by side.
+        XCTAssertEqual(recorders.connectionsOpened, TestBackend.current == .sqlite ? 1 : 4)
         withExtendedLifetime(database) {}
     }
 
