@@ -125,6 +125,49 @@ final class OutcomeRecordersTests: XCTestCase {
         withExtendedLifetime(database) {}
     }
 
+    /// With 4 connections and the default window on SQLite, every connection's thread records
+    /// through ONE store connection (they take turns anyway, and a connection that committed
+    /// last keeps its page cache), and a lone acceptance waits for the final "." that needs its
+    /// place, so the others' replies join its commit: far fewer commits than messages, each
+    /// final "." still in the same write as its message (it commits first when its place is
+    /// one of those waiting), and the server never holds more than the window's messages with
+    /// no commit to record them. No artificial delay: the commits are as fast as the store.
+    func testFourConnectionsOnSQLiteRecordThroughOneStoreConnectionInFewerCommits() throws {
+        try XCTSkipIf(TestBackend.current != .sqlite, "SQLite's recording connection")
+        let server = try startServer()
+        let count = 80
+        let (outbox, messages) = try queuedOutbox(count, name: "shared")
+        var configuration = server.configuration
+        configuration.maxConnections = 4
+        let transport = try SMTPTransport(configuration: configuration)
+        XCTAssertEqual(transport.unrecordedLimit, 4)
+        XCTAssertTrue(transport.recordsOnItsThreads(commitsAreCostly: OutcomeRecorders.commitsAreCostly(in: outbox.store)))
+        let path = try XCTUnwrap(outbox.store.db as? Database).path
+        let seen = Mutex(0)
+        let recorders = OutcomeRecorders(outbox: outbox, now: 1_000) { message, outcome in
+            // Runs on the committing thread just before its commit, the group's places held.
+            let held = (try? self.receivedFiles(server)) ?? 0
+            let reader = try? Database(path: path, mode: .readOnly)
+            let recorded = (try? reader?.scalarInt("SELECT count(*) FROM outbox_delivered")) ?? 0
+            seen.withLock { $0 = max($0, held - recorded) }
+            guard case .accepted(let reply) = outcome else { return .failed(reason: "not accepted: \(outcome)") }
+            return .accepted(reply: reply)
+        }
+        _ = try outbox.store.db.first("PRAGMA wal_checkpoint(TRUNCATE)") { $0.int(0) }
+        let before = try commits(in: outbox.store)
+        try transport.deliver(messages, recordingOn: recorders)
+        let made = try commits(in: outbox.store) - before
+
+        XCTAssertEqual(recorders.connectionsOpened, 1, "one store connection records for all 4 SMTP connections")
+        XCTAssertEqual(try receivedFiles(server), count)
+        XCTAssertEqual(try outbox.store.db.scalarInt("SELECT count(*) FROM outbox_delivered"), count)
+        XCTAssertEqual(recorders.report, Outbox.DeliveryReport(sent: count, deferred: 0, failed: 0))
+        XCTAssertLessThanOrEqual(seen.withLock { $0 }, 4, "the window's bound")
+        XCTAssertLessThanOrEqual(made, count * 2 / 3, "commits for \(count) acceptances on 4 connections")
+        XCTAssertLessThanOrEqual(transport.finalDotsSentAlone, count / 4, "final dots sent in a write of their own")
+        XCTAssertGreaterThan(Set(try server.received().map(\.envelope.peerPort)).count, 1, "the connections worked side by side")
+    }
+
     /// A record that fails (here the store refuses message 10's row) fails the delivery once,
     /// with the store's reason; no message starts after it, at most the window's worth of
     /// messages went to the server unrecorded, and every message not recorded is still queued.

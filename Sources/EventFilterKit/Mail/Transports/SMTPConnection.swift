@@ -54,6 +54,9 @@ final class SMTPConnection: @unchecked Sendable {
     /// TCP connections opened so far (CURLINFO_NUM_CONNECTS summed): 1 for a whole run that
     /// kept its connection.
     private(set) var connectionsOpened = 0
+    /// Messages whose final "." went out in a write of its own, after the message, because the
+    /// window had no free place when the message was ready (see ``send(_:window:committing:)``).
+    private(set) var finalDotsSentAlone = 0
     /// The envelope's domains in their ASCII form, each converted once for this connection.
     private let domainForms = SMTPDomainForms()
 
@@ -209,7 +212,7 @@ final class SMTPConnection: @unchecked Sendable {
             if let refusal { return .finished(refusal, holdsSlot: false) }
             stage = .message
             let data = SMTPDotStuffing.data(for: message.bytes)
-            if let window, !window.tryAcquireSlot() {
+            if let window, !window.tryAcquireSlot(committing: commit) {
                 // The window is full: the message crosses the wire while earlier outcomes
                 // commit, and only its final "." waits for a place.
                 try wire.send(data, count: data.count - SMTPDotStuffing.endOfData.count, until: deadline)
@@ -226,6 +229,7 @@ final class SMTPConnection: @unchecked Sendable {
                     return .windowExpired
                 }
                 try wire.send(SMTPDotStuffing.endOfData, until: deadline)
+                finalDotsSentAlone += 1
             } else {
                 holdsSlot = window != nil
                 try wire.send(data, until: deadline)

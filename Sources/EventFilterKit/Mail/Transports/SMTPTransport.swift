@@ -66,6 +66,10 @@ public final class SMTPTransport: ThreadRecordingTransport {
     /// TCP connections opened so far: with nothing failing, one per connection ever used.
     public var connectionsOpened: Int { connections.reduce(0) { $0 + $1.connectionsOpened } }
 
+    /// Messages whose final "." went out in a write of its own (the window was full when the
+    /// message was ready), over every connection so far.
+    var finalDotsSentAlone: Int { connections.reduce(0) { $0 + $1.finalDotsSentAlone } }
+
     /// Why delivery is suspended for the rest of the run (the first connection-level failure,
     /// e.g. "connection refused"), or nil while the server is being tried.
     public var suspendedReason: String? { server.suspendedReason }
