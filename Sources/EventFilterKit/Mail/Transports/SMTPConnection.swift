@@ -12,7 +12,10 @@ import Foundation
 /// open. The mail transaction is ours (``SMTPWire``): with PIPELINING offered (RFC 2920), MAIL
 /// FROM, RCPT TO and DATA go out in one write and their three replies are read after it, then the
 /// message and its final "." and one more reply: two round trips per message where curl's
-/// lock-step transfer took four, and no URL parsed or transfer set up per message. Without
+/// lock-step transfer took four, and no URL parsed or transfer set up per message. Within a run,
+/// once the server has accepted a message, the next message's MAIL, RCPT and DATA go in the same
+/// write as a message's final "." (RFC 2920 section 3.1), and the four replies are read in one
+/// wait: one round trip, one write and one wake-up of this thread a message. Without
 /// PIPELINING each command waits for its reply. A refused sender or recipient leaves the
 /// connection usable: RSET (RFC 5321 section 4.1.1.5) and on with the next message. A timeout,
 /// a 421 or a broken connection ends it; the next message opens a new one.
@@ -54,6 +57,9 @@ final class SMTPConnection: @unchecked Sendable {
     /// TCP connections opened so far (CURLINFO_NUM_CONNECTS summed): 1 for a whole run that
     /// kept its connection.
     private(set) var connectionsOpened = 0
+    /// The open connection carries the envelope (MAIL, RCPT, DATA) of the message ``send`` was
+    /// handed through `carried`, sent with the previous message's final "." and not yet answered.
+    private var envelopeInFlight = false
     /// Messages whose final "." went out in a write of its own, after the message, because the
     /// window had no free place when the message was ready (see ``send(_:window:committing:)``).
     private(set) var finalDotsSentAlone = 0
@@ -140,23 +146,42 @@ final class SMTPConnection: @unchecked Sendable {
             try recorder.record(group)
         }
         let commit = run.recordsOnWorkers ? record : nil
-        messages: while let work = run.nextMessage(worker: worker) {
+        let following = { run.nextMessageToPipeline() }
+        // The message whose envelope went out with the last final ".": the next one to send.
+        var carried: OutgoingMessage?
+        messages: while true {
             let message: OutgoingMessage
-            switch work {
-            case .send(let next): message = next
-            case .recordLeft(let left):
-                // Left alone once delivery was suspended, they hold no place in the window. A
-                // failed record cuts the run off with that failure; the messages stay queued.
-                do {
-                    try record(left)
-                } catch {
-                    run.recordFailed(error)
-                    break messages
+            if let next = carried {
+                carried = nil
+                // The connection ended before its envelope was answered, and that suspended
+                // delivery: it is not tried, as every message after it.
+                if !envelopeInFlight, let verdict = run.untried(next) {
+                    if run.recordsOnWorkers {
+                        guard run.learned(verdict, message: next, holdsSlot: false) else { break messages }
+                    } else {
+                        run.finish(next, verdict: verdict, holdsSlot: false)
+                    }
+                    continue messages
                 }
-                continue messages
+                message = next
+            } else {
+                guard let work = run.nextMessage(worker: worker) else { break messages }
+                switch work {
+                case .send(let next): message = next
+                case .recordLeft(let left):
+                    // Left alone once delivery was suspended, they hold no place in the window. A
+                    // failed record cuts the run off with that failure; the messages stay queued.
+                    do {
+                        try record(left)
+                    } catch {
+                        run.recordFailed(error)
+                        break messages
+                    }
+                    continue messages
+                }
             }
             while true {
-                switch send(message, window: run, committing: commit) {
+                switch send(message, window: run, committing: commit, following: following, carried: &carried) {
                 case .finished(let verdict, let holdsSlot):
                     if run.recordsOnWorkers {
                         // Cut off: it stays queued.
@@ -176,6 +201,9 @@ final class SMTPConnection: @unchecked Sendable {
                 }
             }
         }
+        // Cut off with a message's envelope out: the server waits for its content, so the
+        // connection cannot carry anything else (not even QUIT); the message stays queued.
+        if envelopeInFlight { hangUp() }
         // The outcomes still waiting (or ones that finished as the run was cut off: a message
         // accepted, and a record now spares it being sent again).
         if let commit { run.commitTheRest(with: commit) }
@@ -187,13 +215,27 @@ final class SMTPConnection: @unchecked Sendable {
     /// the envelope's first command has gone out and before its reply is read, and while the
     /// final "." waits for a place; a failed commit cancels the message before its final ".".
     func send(_ message: OutgoingMessage, window: SMTPDeliveryRun? = nil, committing commit: SMTPDeliveryRun.Commit? = nil) -> Attempt {
+        var carried: OutgoingMessage?
+        return send(message, window: window, committing: commit, following: nil, carried: &carried)
+    }
+
+    /// As ``send(_:window:committing:)``; with `following`, when the server offers PIPELINING,
+    /// the next message's envelope goes out in the same write as this message's final "." (RFC
+    /// 2920 section 3.1: the message's content may begin a group of pipelined commands, and
+    /// DATA ends it), so a message costs the server one round trip and this thread one wait for
+    /// replies rather than two. `following` is asked only once the final "." is sure to go; the
+    /// message it gave is put in `carried`, and must be the next one this connection sends
+    /// (whose envelope is then not sent again, unless the connection ended meanwhile).
+    func send(_ message: OutgoingMessage, window: SMTPDeliveryRun?, committing commit: SMTPDeliveryRun.Commit?,
+              following: (() -> OutgoingMessage?)?, carried: inout OutgoingMessage?) -> Attempt {
         let whileTheServerReads: (() -> Bool)? = if let window, let commit { { window.commitWaiting(with: commit) } } else { nil }
         if let problem = SMTPEnvelope.problem(sender: message.sender, recipient: message.recipient) {
             let outcome = DeliveryOutcome.permanentFailure("smtp \(configuration.serverLabel): \(problem)")
             return .finished(SMTPVerdict(outcome: outcome, sessionFailure: nil, sessionWorked: false), holdsSlot: false)
         }
         var deadline = SMTPWire.deadline(after: configuration.timeout)
-        if let wire, !wire.isUsable() { hangUp() }
+        // With its envelope out, the replies to it may be waiting: that is the state to go on from.
+        if let wire, !envelopeInFlight, !wire.isUsable() { hangUp() }
         if wire == nil, let failure = connect(sender: message.sender) {
             return .finished(failure, holdsSlot: false)
         }
@@ -202,7 +244,9 @@ final class SMTPConnection: @unchecked Sendable {
         var holdsSlot = false
         do throws(SMTPWire.Failure) {
             var goOn = true
-            let refusal = try sendEnvelope(of: message, on: wire, until: &deadline, stage: &stage) {
+            let envelopeSent = envelopeInFlight
+            envelopeInFlight = false
+            let refusal = try sendEnvelope(of: message, on: wire, alreadySent: envelopeSent, until: &deadline, stage: &stage) {
                 if let whileTheServerReads { goOn = whileTheServerReads() }
             }
             guard goOn else {
@@ -228,11 +272,15 @@ final class SMTPConnection: @unchecked Sendable {
                     hangUp()
                     return .windowExpired
                 }
-                try wire.send(SMTPDotStuffing.endOfData, until: deadline)
+                carried = capabilities.pipelining ? following?() : nil
+                try wire.send(SMTPDotStuffing.endOfData + envelope(of: carried), until: deadline)
+                envelopeInFlight = carried != nil
                 finalDotsSentAlone += 1
             } else {
                 holdsSlot = window != nil
-                try wire.send(data, until: deadline)
+                carried = capabilities.pipelining ? following?() : nil
+                try wire.send(carried == nil ? data : data + envelope(of: carried), until: deadline)
+                envelopeInFlight = carried != nil
             }
             stage = .endOfData
             let reply = try wire.readReply(until: deadline)
@@ -253,11 +301,11 @@ final class SMTPConnection: @unchecked Sendable {
     /// unless the server is closing it (421) or went into DATA anyway.
     /// `sent` runs once the first command is out, before its reply is read; the message's
     /// timeout starts again after it (a store slow to record is not the server being slow).
-    private func sendEnvelope(of message: OutgoingMessage, on wire: SMTPWire, until deadline: inout UInt64,
+    private func sendEnvelope(of message: OutgoingMessage, on wire: SMTPWire, alreadySent: Bool, until deadline: inout UInt64,
                               stage: inout SMTPStage, sent: () -> Void) throws(SMTPWire.Failure) -> SMTPVerdict? {
         let commands = envelopeCommands(for: message)
         let pipelining = capabilities.pipelining
-        if pipelining { try wire.send(commands[0] + commands[1] + commands[2], until: deadline) }
+        if pipelining && !alreadySent { try wire.send(commands[0] + commands[1] + commands[2], until: deadline) }
         var told = false
         var refusal: (stage: SMTPStage, reply: SMTPReply)?
         var inData = false
@@ -287,6 +335,13 @@ final class SMTPConnection: @unchecked Sendable {
     /// an acceptance was due, which leaves the conversation's state unknown.
     private static func endsConnection(_ reply: SMTPReply) -> Bool {
         reply.code == 421 || !(400...599).contains(reply.code)
+    }
+
+    /// The envelope's three commands in one piece, none for no message.
+    private func envelope(of message: OutgoingMessage?) -> [UInt8] {
+        guard let message else { return [] }
+        let commands = envelopeCommands(for: message)
+        return commands[0] + commands[1] + commands[2]
     }
 
     /// The three command lines of a message's envelope. SIZE= lets a server refuse an oversized
@@ -417,6 +472,7 @@ final class SMTPConnection: @unchecked Sendable {
     /// of a server that may be the one that stopped answering.
     func hangUp() {
         wire = nil
+        envelopeInFlight = false
         guard let handle else { return }
         var socket = curl_socket_t(-1)
         if ccurl_get_socket(handle, &socket) == CURLE_OK, socket >= 0 {

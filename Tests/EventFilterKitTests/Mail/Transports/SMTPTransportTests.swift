@@ -281,6 +281,39 @@ final class SMTPTransportTests: XCTestCase {
         XCTAssertNotNil(transport.suspendedReason)
     }
 
+    /// Once the server has accepted a message, the next message's MAIL, RCPT and DATA go out in
+    /// the same write as a message's final "." (pipelined, RFC 2920). When the server then fails
+    /// at that "." (a 421 and a closed connection, or no answer), the message whose envelope went
+    /// with it is not tried, like every message after it: delivery is suspended once, with the
+    /// failure's reason, no second message is sent, and the transport closes at once (the
+    /// server, waiting for a message's content, is not sent QUIT).
+    func testAFailureAtAFinalDotThatCarriedTheNextEnvelopeSuspendsTheRest() throws {
+        for (action, cause) in [("421", "421 4.3.2 service shutting down"),
+                                ("hang", "timed out waiting for the reply to the message (connect timeout 5 s, message timeout 2 s)")] {
+            let server = try startServer()
+            let label = "smtp 127.0.0.1:\(server.port)"
+            var configuration = server.configuration
+            configuration.timeout = 2
+            var transport: SMTPTransport? = try SMTPTransport(configuration: configuration)
+            XCTAssertEqual(try deliver([message(1, to: "user1@example.org")], with: transport!)[1], .queuedByTestServer)
+            try server.misbehave("\(action) dot")
+            let started = Date()
+
+            let outcomes = try deliver((2...6).map { message(Int64($0), to: "user\($0)@example.org") }, with: transport!)
+
+            transport = nil  // closes its connection, as the end of a run does
+            XCTAssertLessThan(Date().timeIntervalSince(started), 3.5, "\(action): at most one timeout, none for QUIT")
+            guard case .temporaryFailure(let reason) = outcomes[2] else { return XCTFail("\(action): \(outcomes)") }
+            XCTAssertTrue(reason.hasPrefix(label) && reason.contains(cause.prefix(20)), "\(action): \(reason)")
+            for id in 3...6 {
+                guard case .temporaryFailure(let reason) = outcomes[Int64(id)] else { return XCTFail("\(action): \(outcomes)") }
+                XCTAssertTrue(reason.hasPrefix("\(label): not tried (delivery suspended for this run): "), "\(action) \(id): \(reason)")
+            }
+            XCTAssertEqual(try server.received().count, 1, action)
+            XCTAssertEqual(try server.count("connections"), 1, "\(action): no second connection after the failure")
+        }
+    }
+
     func testATimeoutAtAnyStageSuspendsTheRunAfterOneTimeout() throws {
         let server = try startServer()
         let label = "smtp 127.0.0.1:\(server.port)"
