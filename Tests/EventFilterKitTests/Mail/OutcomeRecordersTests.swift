@@ -209,7 +209,11 @@ final class OutcomeRecordersTests: XCTestCase {
         XCTAssertEqual(try receivedFiles(server), count)
         XCTAssertEqual(try store.db.scalarInt("SELECT count(*) FROM outbox_delivered"), count)
         XCTAssertEqual(recorders.report, Outbox.DeliveryReport(sent: count, deferred: 0, failed: 0))
-        XCTAssertLessThanOrEqual(made, count / 4 + 4, "commits for \(count) acceptances on 4 connections")
+        // Whole windows but for a few partial ones (the start, with one connection until the
+        // first acceptance; each connection's last; with the next envelope sent with the final
+        // "." the groups shift by one at times): 19-20 here, against 30 for commits of about two
+        // messages and 60 for one each.
+        XCTAssertLessThanOrEqual(made, count / 4 + 5, "commits for \(count) acceptances on 4 connections")
         withExtendedLifetime(database) {}
     }
 
