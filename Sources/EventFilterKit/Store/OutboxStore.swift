@@ -349,12 +349,7 @@ extension Store {
             // id, so the planner looks each up by its key: outbox is a narrow table, and from a
             // few hundred acceptances on it would otherwise hash all of it (2,000 acceptances on
             // an outbox of 100,000: 60 ms so, 40 ms by key, EXPLAIN ANALYZE).
-            try db.execute("""
-                WITH settled AS (DELETE FROM outbox_delivered RETURNING outbox_id, sent_at, reply)
-                UPDATE outbox SET state = 'sent', attempts = attempts + 1, last_error = settled.reply,
-                    sent_at = settled.sent_at, last_attempt_at = settled.sent_at
-                FROM settled WHERE outbox.id = settled.outbox_id AND outbox.id IN (SELECT outbox_id FROM settled)
-                """, [])
+            try db.execute(Self.settlingOnPostgreSQL, [])
             return
         }
         try db.inTransaction {
@@ -369,6 +364,27 @@ extension Store {
                 """)
             try db.execute("DELETE FROM outbox_delivered")
         }
+    }
+
+    /// PostgreSQL's settling: one statement (see `settleDeliveredMail()`).
+    private static let settlingOnPostgreSQL = """
+        WITH settled AS (DELETE FROM outbox_delivered RETURNING outbox_id, sent_at, reply)
+        UPDATE outbox SET state = 'sent', attempts = attempts + 1, last_error = settled.reply,
+            sent_at = settled.sent_at, last_attempt_at = settled.sent_at
+        FROM settled WHERE outbox.id = settled.outbox_id AND outbox.id IN (SELECT outbox_id FROM settled)
+        """
+
+    /// On PostgreSQL, sends `settleDeliveredMail()`'s statement without waiting for the server
+    /// and returns true: the server settles while the caller works (an SMTP run's next batch,
+    /// whose connections record on store connections of their own); the store's next statement,
+    /// or `finishRecording()`, reads its result and throws its error. False, settling nothing, on
+    /// SQLite: the caller settles with `settleDeliveredMail()`.
+    ///
+    ///     if try store.sendSettlingDeliveredMail() { try deliverNextBatch() }
+    func sendSettlingDeliveredMail() throws -> Bool {
+        guard let postgres = db as? PostgresDatabase else { return false }
+        try postgres.send(Self.settlingOnPostgreSQL, [])
+        return true
     }
 
     /// Up to `limit` messages in `states`, in id order.

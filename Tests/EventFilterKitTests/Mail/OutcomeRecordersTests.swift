@@ -217,6 +217,31 @@ final class OutcomeRecordersTests: XCTestCase {
         withExtendedLifetime(database) {}
     }
 
+    /// Delivered in several batches on 4 connections, every message ends up sent with the reply
+    /// that accepted it and nothing is left waiting to be settled, on either backend: on
+    /// PostgreSQL each batch's acceptances are settled while the next batch is delivered, and
+    /// the last batch's once the delivery is done.
+    func testEveryBatchIsSettledIntoSentMessagesWithTheirReplies() throws {
+        let server = try startServer()
+        let (store, database) = try backendStore("batches")
+        var outbox = Outbox(store: store)
+        outbox.batchSize = 10
+        try enqueue(35, into: outbox, prefix: "b")
+        var configuration = server.configuration
+        configuration.maxConnections = 4
+        let transport = try SMTPTransport(configuration: configuration)
+
+        XCTAssertEqual(try outbox.deliverDue(through: transport, now: 1_000), Outbox.DeliveryReport(sent: 35, deferred: 0, failed: 0))
+
+        XCTAssertEqual(try receivedFiles(server), 35)
+        XCTAssertEqual(try store.db.scalarInt("SELECT count(*) FROM outbox_delivered"), 0, "nothing waits to be settled")
+        let sent = try outbox.list(states: ["sent"])
+        XCTAssertEqual(sent.count, 35)
+        XCTAssertTrue(sent.allSatisfy { $0.lastError?.hasPrefix("250") == true }, "\(sent.map(\.lastError))")
+        XCTAssertEqual(try outbox.counts(), Outbox.Counts(queued: 0, deferred: 0, failed: 0, sent: 35, oldestDeferred: nil))
+        withExtendedLifetime(database) {}
+    }
+
     /// A record that fails (here the store refuses message 10's row) fails the delivery once,
     /// with the store's reason; no message starts after it, at most the window's worth of
     /// messages went to the server unrecorded, and every message not recorded is still queued.
