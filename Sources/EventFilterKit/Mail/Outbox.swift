@@ -153,7 +153,7 @@ public struct Outbox {
                 try transport.deliver(messages) { message, outcome in outcomes.append((message.id, decide(message, outcome))) }
                 try recordTogether(outcomes, now: now, into: &report)
             } else if let threaded = transport as? ThreadRecordingTransport,
-                      threaded.recordsOnItsThreads(commitsAreCostly: OutcomeRecorders.commitsAreCostly(in: store)) {
+                      threaded.recordsOnItsThreads {
                 // Each outcome commits on one of the transport's threads (the one that read it,
                 // or another committing several at once), on that thread's own store connection,
                 // before its place lets another message be accepted (the transport bounds how

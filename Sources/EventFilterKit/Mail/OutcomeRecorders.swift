@@ -85,11 +85,15 @@ final class OutcomeRecorders: @unchecked Sendable {
     /// for 10,000 messages against 2.2-2.4 s with the calling thread grouping them; with group
     /// commit among the connections' threads the server still spent 123-132 us per message
     /// against 94-100 us, as a commit gathers only the replies that came in while the previous
-    /// one ran, where the calling thread waits for the rest of the window). SQLite's
+    /// one ran, where the calling thread waits for the rest of the window; so there the
+    /// connections' threads commit whole windows, ``SMTPDeliveryRun``'s `gathersWholeWindow`). SQLite's
     /// commit in WAL mode is a write to the log without a sync, a few microseconds.
     static func commitsAreCostly(in store: Store) -> Bool {
         store.db.dialect == .postgresql
     }
+
+    /// `commitsAreCostly(in:)` of this delivery's store.
+    var commitsAreCostly: Bool { Self.commitsAreCostly(in: outbox.store) }
 
     /// A recorder for the calling thread alone until it gives it back.
     func take() throws -> Recorder {

@@ -8,10 +8,9 @@
 ///
 ///     try transport.deliver(batch, recordingOn: recorders)   // throws the first record's failure, once
 protocol ThreadRecordingTransport: MailTransport {
-    /// Whether this transport's threads should record their own outcomes. `commitsAreCostly`:
-    /// each commit costs the store's server real work (PostgreSQL), so outcomes that could share
-    /// a commit should be grouped on the calling thread (`deliver(_:recordingGroups:)`) instead.
-    func recordsOnItsThreads(commitsAreCostly: Bool) -> Bool
+    /// Whether this transport's threads should record their own outcomes; when not, they are
+    /// grouped on the calling thread (`deliver(_:recordingGroups:)`).
+    var recordsOnItsThreads: Bool { get }
 
     /// Delivers `messages`; each outcome is recorded by one of the transport's threads (the one
     /// that learned it, or one committing the outcomes of several), through a recorder taken

@@ -80,6 +80,13 @@ final class SMTPDeliveryRun: @unchecked Sendable {
     private let groupsAtTheFinalDot: Bool
     /// Connections' threads waiting in ``acquireSlot(until:committing:)`` or ``waitForFreeSlot(committing:)``.
     private var placeWaiters = 0
+    /// The workers record on a store whose commits cost its server real work (PostgreSQL): a
+    /// commit waits until every message holding a place has its outcome in (``groupComplete``),
+    /// so a full window commits once, as the calling thread's groups do, but with no hand-off.
+    private let gathersWholeWindow: Bool
+    /// True unless `gathersWholeWindow` and a message holding a place still waits for its reply
+    /// (which comes, or its timeout does, and its thread then commits the group).
+    private var groupComplete: Bool { !gathersWholeWindow || unrecordedSlots == slotsHeld }
     /// The connections' threads record the outcomes (``learned(_:message:holdsSlot:)``,
     /// ``commitWaiting(with:)``) rather than handing them to the calling thread (``finish(_:verdict:holdsSlot:)``).
     let recordsOnWorkers: Bool
@@ -97,7 +104,7 @@ final class SMTPDeliveryRun: @unchecked Sendable {
     typealias Commit = ([(message: OutgoingMessage, outcome: DeliveryOutcome)]) throws -> Void
 
     init(messages: [OutgoingMessage], label: String, server: SMTPServerState, unrecordedLimit: Int, workers: Int,
-         recordsOnWorkers: Bool = false) {
+         recordsOnWorkers: Bool = false, gathersWholeWindow: Bool = false) {
         self.messages = messages
         self.label = label
         self.state = server
@@ -105,6 +112,7 @@ final class SMTPDeliveryRun: @unchecked Sendable {
         self.workersRunning = workers
         self.groupsAtTheFinalDot = workers > 1 && self.unrecordedLimit > 1
         self.recordsOnWorkers = recordsOnWorkers
+        self.gathersWholeWindow = recordsOnWorkers && gathersWholeWindow
     }
 
     /// What a connection's thread does next.
@@ -165,7 +173,7 @@ final class SMTPDeliveryRun: @unchecked Sendable {
     func tryAcquireSlot(committing commit: Commit? = nil) -> Bool {
         signals.lock()
         defer { signals.unlock() }
-        if groupsAtTheFinalDot, slotsHeld >= unrecordedLimit, let commit, !committing, unrecordedSlots > 0, !cancelled {
+        if groupsAtTheFinalDot, slotsHeld >= unrecordedLimit, let commit, !committing, unrecordedSlots > 0, groupComplete, !cancelled {
             _ = commitLocked(with: commit)
         }
         guard slotsHeld < unrecordedLimit && !cancelled else { return false }
@@ -189,7 +197,7 @@ final class SMTPDeliveryRun: @unchecked Sendable {
             signals.unlock()
         }
         while slotsHeld >= unrecordedLimit && !cancelled {
-            if let commit, !committing, !unrecorded.isEmpty {
+            if let commit, !committing, !unrecorded.isEmpty, groupComplete {
                 _ = commitLocked(with: commit)
                 continue
             }
@@ -210,7 +218,7 @@ final class SMTPDeliveryRun: @unchecked Sendable {
             signals.unlock()
         }
         while slotsHeld >= unrecordedLimit && !cancelled {
-            if let commit, !committing, !unrecorded.isEmpty {
+            if let commit, !committing, !unrecorded.isEmpty, groupComplete {
                 _ = commitLocked(with: commit)
             } else {
                 signals.waitAsWorker()
@@ -265,7 +273,7 @@ final class SMTPDeliveryRun: @unchecked Sendable {
     func commitWaiting(with commit: Commit) -> Bool {
         signals.lock()
         defer { signals.unlock() }
-        guard !committing, !unrecorded.isEmpty else { return true }
+        guard !committing, !unrecorded.isEmpty, groupComplete else { return true }
         // A lone acceptance, with no thread waiting for a place, waits for the final "." that
         // needs its place, while the other connections' replies join it (the type's note on groups).
         if groupsAtTheFinalDot && unrecordedSlots == 1 && unrecorded.count == 1 && placeWaiters == 0 { return true }

@@ -514,24 +514,21 @@ final class SMTPTransportTests: XCTestCase {
     // MARK: - Who records
 
     /// The connections' threads record their own outcomes where a group could hold at most one
-    /// of each connection's acceptances anyway (a window of one, or on SQLite a window of at most
-    /// one per connection); a wider window, and any window above one where commits are costly
-    /// (PostgreSQL), is grouped on the calling thread.
+    /// of each connection's acceptances anyway (a window of at most one per connection, on
+    /// either store); a wider window is grouped on the calling thread.
     func testAWindowWiderThanTheConnectionsIsRecordedInGroups() throws {
-        func recordsOnThreads(connections: Int, window: Int?, costly: Bool) throws -> Bool {
+        func recordsOnThreads(connections: Int, window: Int?) throws -> Bool {
             var configuration = SMTPConfiguration(server: "127.0.0.1", port: 25)
             configuration.maxConnections = connections
             configuration.maxUnrecordedAcceptances = window
-            return try SMTPTransport(configuration: configuration).recordsOnItsThreads(commitsAreCostly: costly)
+            return try SMTPTransport(configuration: configuration).recordsOnItsThreads
         }
-        XCTAssertTrue(try recordsOnThreads(connections: 4, window: nil, costly: false), "SQLite, the default window")
-        XCTAssertTrue(try recordsOnThreads(connections: 4, window: 2, costly: false), "SQLite, a narrower window")
-        XCTAssertFalse(try recordsOnThreads(connections: 4, window: 64, costly: false), "SQLite, a wider window")
-        XCTAssertFalse(try recordsOnThreads(connections: 1, window: 2, costly: false), "SQLite, two for one connection")
-        XCTAssertTrue(try recordsOnThreads(connections: 1, window: nil, costly: true), "PostgreSQL, a window of one")
-        XCTAssertTrue(try recordsOnThreads(connections: 4, window: 1, costly: true), "PostgreSQL, a window of one")
-        XCTAssertFalse(try recordsOnThreads(connections: 4, window: nil, costly: true), "PostgreSQL, the default window of 4")
-        XCTAssertFalse(try recordsOnThreads(connections: 4, window: 64, costly: true), "PostgreSQL, a wider window")
+        XCTAssertTrue(try recordsOnThreads(connections: 4, window: nil), "the default window")
+        XCTAssertTrue(try recordsOnThreads(connections: 1, window: nil), "a window of one")
+        XCTAssertTrue(try recordsOnThreads(connections: 4, window: 1), "a window of one")
+        XCTAssertTrue(try recordsOnThreads(connections: 4, window: 2), "a narrower window")
+        XCTAssertFalse(try recordsOnThreads(connections: 4, window: 64), "a wider window")
+        XCTAssertFalse(try recordsOnThreads(connections: 1, window: 2), "two for one connection")
     }
 
     // MARK: - TLS
