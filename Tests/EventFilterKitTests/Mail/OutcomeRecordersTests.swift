@@ -262,6 +262,43 @@ final class OutcomeRecordersTests: XCTestCase {
         withExtendedLifetime(database) {}
     }
 
+    /// A message cancelled (its user removed) while the server holds it, and then accepted, ends
+    /// sent with the server's reply, on either store, with 4 connections whose threads record:
+    /// the server has it, so the acceptance counts over the cancellation.
+    func testAMessageCancelledWhileTheServerHoldsItEndsSentOnEitherBackend() throws {
+        let server = try startServer()
+        let (store, database) = try backendStore("cancelled")
+        let outbox = Outbox(store: store)
+        try enqueue(4, into: outbox, prefix: "c")
+        let slow = Array("From: notify@example.org\r\nSubject: slow\r\nX-Test-Slow: 2\r\n\r\nScanned slowly.\r\n".utf8)
+        try outbox.enqueue(recipient: "slow@example.org", sender: "notify@example.org", subject: "slow",
+                           message: ComposedMessage(messageID: "<slow@example.org>", bytes: slow), now: 1_000)
+        var configuration = server.configuration
+        configuration.maxConnections = 4
+        let transport = try SMTPTransport(configuration: configuration)
+        XCTAssertTrue(transport.recordsOnItsThreads)
+        let other = try store.openingAnotherConnection()
+        let delivery = BackgroundDelivery(outbox: outbox, transport: transport)
+        Thread { delivery.run() }.start()
+        // The other 4 are in the server's hands (their files appear before their 250s); the slow
+        // one's reply is 2 seconds away.
+        var waited = 0
+        while try receivedFiles(server) < 4 && waited < 200 {
+            usleep(10_000)
+            waited += 1
+        }
+        XCTAssertEqual(try receivedFiles(server), 4)
+        try other.db.execute("UPDATE outbox SET state = 'cancelled' WHERE id = 5 AND state = 'queued'", [])
+        XCTAssertEqual(other.db.changes, 1)
+        guard delivery.done.wait(timeout: .now() + 30) == .success else { return XCTFail("the delivery did not end within 30 s") }
+        XCTAssertEqual(try XCTUnwrap(delivery.result).get().sent, 5)
+        XCTAssertEqual(try receivedFiles(server), 5)
+        XCTAssertEqual(try other.db.scalarInt("SELECT count(*) FROM outbox WHERE state = 'sent'"), 5)
+        let reply = try XCTUnwrap(other.db.first("SELECT last_error FROM outbox WHERE id = 5", []) { try $0.string("last_error") })
+        XCTAssertTrue(reply.hasPrefix("250 2.0.0 Ok: queued as "), reply)
+        withExtendedLifetime(database) {}
+    }
+
     /// A record that fails (here the store refuses message 10's row) fails the delivery once,
     /// with the store's reason; no message starts after it, at most the window's worth of
     /// messages went to the server unrecorded, and every message not recorded is still queued.
