@@ -216,7 +216,7 @@ final class OutcomeRecordersTests: XCTestCase {
     /// other messages' places, on either store: a connection waiting for a place commits the
     /// outcomes that are in (on PostgreSQL, where a commit waits for the rest of the window's
     /// replies, once it waited about as long as a commit takes), so the other 3 connections
-    /// deliver the rest of the batch meanwhile and the slow message is the last one recorded,
+    /// deliver the rest of the batch meanwhile and the slow message is among the last recorded,
     /// within the window's bound.
     func testOneSlowReplyDoesNotHoldTheOtherConnectionsPlacesOnEitherBackend() throws {
         let server = try startServer()
@@ -254,7 +254,9 @@ final class OutcomeRecordersTests: XCTestCase {
 
         let result = seen.withLock { $0 }
         XCTAssertEqual(result.decided, count)
-        XCTAssertEqual(result.decidedBeforeSlow, count - 1, "the others went on while the slow reply came")
+        // All but the slow one and, where the next envelope goes with a final ".", the message
+        // whose envelope went with the slow one's: it waits on that connection for the reply.
+        XCTAssertGreaterThanOrEqual(result.decidedBeforeSlow, count - 2, "the others went on while the slow reply came")
         XCTAssertLessThanOrEqual(result.mostUnrecorded, 4, "the window's bound")
         XCTAssertEqual(try receivedFiles(server), count)
         XCTAssertEqual(try store.db.scalarInt("SELECT count(*) FROM outbox_delivered"), count)
