@@ -31,6 +31,8 @@ Scripted answers:
     MAIL address containing "badsender"  -> 553 5.7.1 sender address rejected
     message containing "X-Test-Reject: yes" -> 554 5.6.0 message content rejected
     message containing "X-Test-Defer: yes"  -> 452 4.3.1 insufficient system storage
+    message containing "X-Test-Slow: S"     -> accepted as usual, but the reply to its final "."
+                                               comes S seconds late (the other connections go on)
     --tls-cert/--tls-key: STARTTLS offered and required before MAIL (or, with --implicit-tls,
                           TLS from the first byte)
     --auth user:password: AUTH PLAIN/LOGIN required before MAIL; wrong credentials -> 535
@@ -55,6 +57,7 @@ import json
 import secrets
 import sqlite3
 import os
+import re
 import signal
 import socket
 import ssl
@@ -254,6 +257,9 @@ class RecordingHandler:
             return "554 5.6.0 message content rejected"
         if b"X-Test-Defer: yes" in content:
             return "452 4.3.1 insufficient system storage"
+        slow = re.search(rb"X-Test-Slow: ([0-9.]+)", content)
+        if slow:
+            await asyncio.sleep(float(slow.group(1)))
         # The event loop runs handlers one at a time: the counter needs no lock.
         self.count += 1
         base = os.path.join(self.directory, str(self.count))

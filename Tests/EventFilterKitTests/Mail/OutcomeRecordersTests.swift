@@ -242,6 +242,95 @@ final class OutcomeRecordersTests: XCTestCase {
         withExtendedLifetime(database) {}
     }
 
+    /// One reply slow to come (a server that takes 2 seconds over one message) does not hold the
+    /// other messages' places, on either store: a connection waiting for a place commits the
+    /// outcomes that are in (on PostgreSQL, where a commit waits for the rest of the window's
+    /// replies, once it waited about as long as a commit takes), so the other 3 connections
+    /// deliver the rest of the batch meanwhile and the slow message is among the last recorded,
+    /// within the window's bound.
+    func testOneSlowReplyDoesNotHoldTheOtherConnectionsPlacesOnEitherBackend() throws {
+        let server = try startServer()
+        let (store, database) = try backendStore("slow")
+        let outbox = Outbox(store: store)
+        // Not the first message: until a session worked only one connection sends.
+        try enqueue(4, into: outbox, prefix: "f")
+        let slow = Array("From: notify@example.org\r\nSubject: slow\r\nX-Test-Slow: 2\r\n\r\nScanned slowly.\r\n".utf8)
+        try outbox.enqueue(recipient: "slow@example.org", sender: "notify@example.org", subject: "slow",
+                           message: ComposedMessage(messageID: "<slow@example.org>", bytes: slow), now: 1_000)
+        let count = 40
+        try enqueue(count - 5, into: outbox, prefix: "s")
+        let messages = try store.dueOutboxMessages(now: 1_000, after: 0, through: Int64(count)).map {
+            OutgoingMessage(id: $0.id, sender: $0.sender, recipient: $0.recipient, bytes: $0.bytes)
+        }
+        XCTAssertEqual(messages.count, count)
+        XCTAssertEqual(messages[4].recipient, "slow@example.org")
+        var configuration = server.configuration
+        configuration.maxConnections = 4
+        configuration.timeout = 10
+        let transport = try SMTPTransport(configuration: configuration)
+        let seen = Mutex((mostUnrecorded: 0, decided: 0, decidedBeforeSlow: -1))
+        let recorders = OutcomeRecorders(outbox: outbox, now: 1_000) { message, outcome in
+            seen.withLock {
+                let held = (try? self.receivedFiles(server)) ?? 0
+                let recorded = (try? store.db.scalarInt("SELECT count(*) FROM outbox_delivered")) ?? 0
+                $0.mostUnrecorded = max($0.mostUnrecorded, held - recorded)
+                if message.recipient == "slow@example.org" { $0.decidedBeforeSlow = $0.decided }
+                $0.decided += 1
+            }
+            guard case .accepted(let reply) = outcome else { return .failed(reason: "not accepted: \(outcome)") }
+            return .accepted(reply: reply)
+        }
+        try transport.deliver(messages, recordingOn: recorders)
+
+        let result = seen.withLock { $0 }
+        XCTAssertEqual(result.decided, count)
+        // All but the slow one and, where the next envelope goes with a final ".", the message
+        // whose envelope went with the slow one's: it waits on that connection for the reply.
+        XCTAssertGreaterThanOrEqual(result.decidedBeforeSlow, count - 2, "the others went on while the slow reply came")
+        XCTAssertLessThanOrEqual(result.mostUnrecorded, 4, "the window's bound")
+        XCTAssertEqual(try receivedFiles(server), count)
+        XCTAssertEqual(try store.db.scalarInt("SELECT count(*) FROM outbox_delivered"), count)
+        XCTAssertEqual(transport.connectionsOpened, 4, "no transfer given up for want of a place")
+        withExtendedLifetime(database) {}
+    }
+
+    /// A message cancelled (its user removed) while the server holds it, and then accepted, ends
+    /// sent with the server's reply, on either store, with 4 connections whose threads record:
+    /// the server has it, so the acceptance counts over the cancellation.
+    func testAMessageCancelledWhileTheServerHoldsItEndsSentOnEitherBackend() throws {
+        let server = try startServer()
+        let (store, database) = try backendStore("cancelled")
+        let outbox = Outbox(store: store)
+        try enqueue(4, into: outbox, prefix: "c")
+        let slow = Array("From: notify@example.org\r\nSubject: slow\r\nX-Test-Slow: 2\r\n\r\nScanned slowly.\r\n".utf8)
+        try outbox.enqueue(recipient: "slow@example.org", sender: "notify@example.org", subject: "slow",
+                           message: ComposedMessage(messageID: "<slow@example.org>", bytes: slow), now: 1_000)
+        var configuration = server.configuration
+        configuration.maxConnections = 4
+        let transport = try SMTPTransport(configuration: configuration)
+        XCTAssertTrue(transport.recordsOnItsThreads)
+        let other = try store.openingAnotherConnection()
+        let delivery = BackgroundDelivery(outbox: outbox, transport: transport)
+        Thread { delivery.run() }.start()
+        // The other 4 are in the server's hands (their files appear before their 250s); the slow
+        // one's reply is 2 seconds away.
+        var waited = 0
+        while try receivedFiles(server) < 4 && waited < 200 {
+            usleep(10_000)
+            waited += 1
+        }
+        XCTAssertEqual(try receivedFiles(server), 4)
+        try other.db.execute("UPDATE outbox SET state = 'cancelled' WHERE id = 5 AND state = 'queued'", [])
+        XCTAssertEqual(other.db.changes, 1)
+        guard delivery.done.wait(timeout: .now() + 30) == .success else { return XCTFail("the delivery did not end within 30 s") }
+        XCTAssertEqual(try XCTUnwrap(delivery.result).get().sent, 5)
+        XCTAssertEqual(try receivedFiles(server), 5)
+        XCTAssertEqual(try other.db.scalarInt("SELECT count(*) FROM outbox WHERE state = 'sent'"), 5)
+        let reply = try XCTUnwrap(other.db.first("SELECT last_error FROM outbox WHERE id = 5", []) { try $0.string("last_error") })
+        XCTAssertTrue(reply.hasPrefix("250 2.0.0 Ok: queued as "), reply)
+        withExtendedLifetime(database) {}
+    }
+
     /// A record that fails (here the store refuses message 10's row) fails the delivery once,
     /// with the store's reason; no message starts after it, at most the window's worth of
     /// messages went to the server unrecorded, and every message not recorded is still queued.

@@ -144,11 +144,34 @@ final class WriteLockEndToEndTests: XCTestCase {
         XCTAssertEqual(try server.received().flatMap(\.envelope.recipients).sorted(), ["ann@example.com", "bob@example.com"])
     }
 
+    /// As above with 4 SMTP connections, whose threads record through one store connection
+    /// shared by all of them: the thread that finds the store locked waits it out on that
+    /// connection while the other waits its turn, and each message is sent and recorded once.
+    func testAStoreLockedAfterA250IsWaitedOutWithFourConnections() throws {
+        try TestRoot.requireSQLite("the store file locked by another process")
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("ef-lock-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: scratch) }
+        let now = "2026-05-04T10:00:00Z"
+        let (root, server) = try twoMessagesForALockingServer(in: scratch, now: now, lockSeconds: "1.5", timeout: 20,
+                                                             extra: ["MaxConnections=4"])
+        defer { server.stop() }
+
+        let run = try root.run(["run"], now: now, environment: ["EVENTFILTER_BUSY_TIMEOUT_MS": "150"])
+        XCTAssertEqual(run.status, 0, run.stderr)
+        XCTAssertEqual(run.stderr, "")
+        XCTAssertEqual(try root.scalar("SELECT count(*) FROM outbox WHERE state = 'sent'"), 2)
+
+        let again = try root.run(["run"], now: "2026-05-04T10:10:00Z")
+        XCTAssertEqual(again.status, 0, again.stderr)
+        XCTAssertEqual(try server.received().flatMap(\.envelope.recipients).sorted(), ["ann@example.com", "bob@example.com"],
+                       "each message sent once")
+    }
+
     /// A root with one event for ann@ and bob@ (two immediate messages) that sends through an
     /// SMTP test server which, before its first 250 reply, holds the store's write lock
     /// (BEGIN EXCLUSIVE on the SQLite file) for `lockSeconds`; `timeout` is the SMTP timeout.
     private func twoMessagesForALockingServer(in scratch: URL, now: String, lockSeconds: String,
-                                              timeout: Int) throws -> (TestRoot, SMTPTestServer) {
+                                              timeout: Int, extra: [String] = []) throws -> (TestRoot, SMTPTestServer) {
         let root = try TestRoot()
         for email in ["ann@example.com", "bob@example.com"] {
             try root.ok("user", "add", email, now: now)
@@ -159,7 +182,7 @@ final class WriteLockEndToEndTests: XCTestCase {
             port: 0, directory: scratch.appendingPathComponent("server"),
             arguments: ["--lock-db", root.url.appendingPathComponent("var/eventfilter.db").path, "--lock-seconds", lockSeconds])
         do {
-            try root.write("settings/site.ini", TestRoot.smtpSiteINI(port: server.port, timeout: "\(timeout)"))
+            try root.write("settings/site.ini", TestRoot.smtpSiteINI(port: server.port, timeout: "\(timeout)", extra: extra))
         } catch {
             server.stop()
             throw error

@@ -89,6 +89,12 @@ final class SMTPDeliveryRun: @unchecked Sendable {
     /// True unless `gathersWholeWindow` and a message holding a place still waits for its reply
     /// (which comes, or its timeout does, and its thread then commits the group).
     private var groupComplete: Bool { !gathersWholeWindow || unrecordedSlots == slotsHeld }
+    /// `gathersWholeWindow`: how long a thread waiting for a place waits for the rest of the
+    /// window's replies before it commits the outcomes that are in: the last commit's duration
+    /// (at least 10 ms, at most a second), as the calling thread waits for the rest of a group.
+    /// One reply slow to come (a server scanning a message for seconds) must not hold every
+    /// other message's place until it comes, or its timeout does.
+    private var wholeWindowPatience: TimeInterval = 0.01
     /// The connections' threads record the outcomes (``learned(_:message:holdsSlot:)``,
     /// ``commitWaiting(with:)``) rather than handing them to the calling thread (``finish(_:verdict:holdsSlot:)``).
     let recordsOnWorkers: Bool
@@ -224,9 +230,19 @@ final class SMTPDeliveryRun: @unchecked Sendable {
             placeWaiters -= 1
             signals.unlock()
         }
+        var restOfWindowDue: Date?
         while slotsHeld >= unrecordedLimit && !cancelled {
-            if let commit, !committing, !unrecorded.isEmpty, groupComplete {
-                _ = commitLocked(with: commit)
+            if let commit, !committing, !unrecorded.isEmpty {
+                let due = restOfWindowDue ?? Date(timeIntervalSinceNow: wholeWindowPatience)
+                if groupComplete || Date() >= due {
+                    restOfWindowDue = nil
+                    _ = commitLocked(with: commit)
+                    continue
+                }
+                restOfWindowDue = due
+                if !signals.waitAsWorker(until: min(deadline, due)) && Date() >= deadline && slotsHeld >= unrecordedLimit && !cancelled {
+                    return .expired
+                }
                 continue
             }
             if !signals.waitAsWorker(until: deadline) && slotsHeld >= unrecordedLimit && !cancelled { return .expired }
@@ -245,9 +261,17 @@ final class SMTPDeliveryRun: @unchecked Sendable {
             placeWaiters -= 1
             signals.unlock()
         }
+        var restOfWindowDue: Date?
         while slotsHeld >= unrecordedLimit && !cancelled {
-            if let commit, !committing, !unrecorded.isEmpty, groupComplete {
-                _ = commitLocked(with: commit)
+            if let commit, !committing, !unrecorded.isEmpty {
+                let due = restOfWindowDue ?? Date(timeIntervalSinceNow: wholeWindowPatience)
+                if groupComplete || Date() >= due {
+                    restOfWindowDue = nil
+                    _ = commitLocked(with: commit)
+                } else {
+                    restOfWindowDue = due
+                    _ = signals.waitAsWorker(until: due)
+                }
             } else {
                 signals.waitAsWorker()
             }
@@ -334,13 +358,16 @@ final class SMTPDeliveryRun: @unchecked Sendable {
         unrecorded.removeAll(keepingCapacity: true)
         unrecordedSlots = 0
         signals.unlock()
+        let started = Date()
         var failure: (any Error)?
         do {
             try commit(group)
         } catch {
             failure = error
         }
+        let took = -started.timeIntervalSinceNow
         signals.lock()
+        wholeWindowPatience = min(1, max(0.01, took))
         if let failure { cutOffLocked(by: failure) }
         slotsHeld -= slots
         committing = false
