@@ -294,6 +294,56 @@ final class OutcomeRecordersTests: XCTestCase {
         withExtendedLifetime(database) {}
     }
 
+    /// Final dots the server refuses (every fifth message's content) hold their places until
+    /// their refusals commit, like acceptances: with 4 connections at the default window on
+    /// either store, each message ends with its own outcome (the refused ones failed, with the
+    /// server's reply; the others sent), and the server never holds more than the window's
+    /// messages with no commit to record them.
+    func testRefusedFinalDotsAmongAcceptancesEachEndWithTheirOwnOutcomeOnEitherBackend() throws {
+        let server = try startServer()
+        let (store, database) = try backendStore("refused")
+        let outbox = Outbox(store: store)
+        let count = 40
+        for index in 1...count {
+            let reject = index % 5 == 0 ? "X-Test-Reject: yes\r\n" : ""
+            let bytes = Array("From: notify@example.org\r\nSubject: message \(index)\r\n\(reject)\r\nBody \(index).\r\n".utf8)
+            try outbox.enqueue(recipient: "user\(index)@example.org", sender: "notify@example.org", subject: "message \(index)",
+                               message: ComposedMessage(messageID: "<r\(index)@example.org>", bytes: bytes), now: 1_000)
+        }
+        let messages = try store.dueOutboxMessages(now: 1_000, after: 0, through: Int64(count)).map {
+            OutgoingMessage(id: $0.id, sender: $0.sender, recipient: $0.recipient, bytes: $0.bytes)
+        }
+        var configuration = server.configuration
+        configuration.maxConnections = 4
+        let transport = try SMTPTransport(configuration: configuration)
+        XCTAssertTrue(transport.recordsOnItsThreads)
+        let reader = try store.openingAnotherConnection()
+        let seen = Mutex(0)
+        let recorders = OutcomeRecorders(outbox: outbox, now: 1_000) { message, outcome in
+            seen.withLock {
+                let held = (try? self.receivedFiles(server)) ?? 0
+                let recorded = (try? reader.db.scalarInt("SELECT count(*) FROM outbox_delivered")) ?? 0
+                $0 = max($0, held - recorded)
+            }
+            switch outcome {
+            case .accepted(let reply): return .accepted(reply: reply)
+            case .permanentFailure(let reason): return .failed(reason: reason)
+            case .temporaryFailure(let reason): return .deferred(reply: reason, until: 2_000)
+            }
+        }
+        try transport.deliver(messages, recordingOn: recorders)
+
+        XCTAssertEqual(recorders.report, Outbox.DeliveryReport(sent: 32, deferred: 0, failed: 8))
+        XCTAssertLessThanOrEqual(seen.withLock { $0 }, 4, "the window's bound")
+        XCTAssertEqual(try receivedFiles(server), 32)
+        XCTAssertEqual(try reader.db.scalarInt("SELECT count(*) FROM outbox_delivered"), 32)
+        XCTAssertEqual(try reader.db.scalarInt("SELECT count(*) FROM outbox_delivered WHERE outbox_id % 5 = 0"), 0)
+        XCTAssertEqual(try reader.db.scalarInt("""
+            SELECT count(*) FROM outbox WHERE state = 'failed' AND id % 5 = 0 AND last_error LIKE '%554 5.6.0 message content rejected%'
+            """), 8)
+        withExtendedLifetime(database) {}
+    }
+
     /// A message cancelled (its user removed) while the server holds it, and then accepted, ends
     /// sent with the server's reply, on either store, with 4 connections whose threads record:
     /// the server has it, so the acceptance counts over the cancellation.

@@ -91,10 +91,10 @@ final class SMTPDeliveryRun: @unchecked Sendable {
     private var groupComplete: Bool { !gathersWholeWindow || unrecordedSlots == slotsHeld }
     /// `gathersWholeWindow`: how long a thread waiting for a place waits for the rest of the
     /// window's replies before it commits the outcomes that are in: the last commit's duration
-    /// (at least 10 ms, at most a second), as the calling thread waits for the rest of a group.
+    /// (at least 100 ms, at most a second), as the calling thread waits for the rest of a group.
     /// One reply slow to come (a server scanning a message for seconds) must not hold every
     /// other message's place until it comes, or its timeout does.
-    private var wholeWindowPatience: TimeInterval = 0.01
+    private var wholeWindowPatience: TimeInterval = 0.1
     /// The connections' threads record the outcomes (``learned(_:message:holdsSlot:)``,
     /// ``commitWaiting(with:)``) rather than handing them to the calling thread (``finish(_:verdict:holdsSlot:)``).
     let recordsOnWorkers: Bool
@@ -367,7 +367,7 @@ final class SMTPDeliveryRun: @unchecked Sendable {
         }
         let took = -started.timeIntervalSinceNow
         signals.lock()
-        wholeWindowPatience = min(1, max(0.01, took))
+        wholeWindowPatience = min(1, max(0.1, took))
         if let failure { cutOffLocked(by: failure) }
         slotsHeld -= slots
         committing = false
