@@ -8,12 +8,14 @@ import Foundation
 /// A thread takes a recorder (``take()``: an idle one, or one made for it), records with it, and
 /// gives it back when its part of the batch is done (``giveBack(_:)``); the store connections
 /// outlive the batch: the next batch's threads take the same ones rather than opening new ones.
-/// On PostgreSQL each recorder has a session of its own. On SQLite every recorder shares ONE
-/// store connection, opened beside the outbox's own, used under the in-process lock below (one
-/// thread at a time): the commits take turns anyway, and a connection that committed last finds
-/// its page cache still valid, where commits rotating over one connection per thread each found
-/// theirs stale and read the pages again (`strace -c -f` of 10,000 messages over 4 SMTP
-/// connections: 1.9 `pread` calls a message against 0.6 with one connection).
+/// Every recorder shares ONE store connection, opened beside the outbox's own, used under the
+/// in-process lock below (one thread at a time): the commits take turns anyway (one committer
+/// at a time, ``SMTPDeliveryRun``). On SQLite a connection that committed last finds its page
+/// cache still valid, where commits rotating over one connection per thread each found theirs
+/// stale and read the pages again (`strace -c -f` of 10,000 messages over 4 SMTP connections:
+/// 1.9 `pread` calls a message against 0.6 with one connection). On PostgreSQL one session means
+/// one server backend: commits rotating over a session per thread each woke and scheduled
+/// another backend, and the server spent a third of its time switching between them.
 ///
 ///     let recorders = OutcomeRecorders(outbox: outbox, now: now) { message, outcome in .accepted(reply: "250 ok") }
 ///     recorders.decide = nextBatchsDecision   // per batch, before the threads start
@@ -22,16 +24,15 @@ import Foundation
 ///
 /// On SQLite the recorders' commits take turns on an in-process lock before SQLite's write lock:
 /// the file's lock is one for every connection, and a connection that finds it taken polls for
-/// it (the busy handler), where a thread waiting on the lock is woken as soon as it is free; the
-/// same lock makes the shared connection one thread's at a time. On
-/// PostgreSQL they commit at once side by side, and the server's group commit lets one WAL flush
-/// make several of them durable.
+/// it (the busy handler), where a thread waiting on the lock is woken as soon as it is free. On
+/// both stores the same lock makes the shared connection one thread's at a time: a PostgreSQL
+/// session, like a SQLite connection, must not carry two threads' statements at once (a record
+/// is sent and its result read under the lock, nothing is left in flight after it).
 ///
 /// Unchecked Sendable: `decide` is set only while no transport thread runs (a thread's start
 /// orders it); the idle list, the sums and the opening of connections are behind `lock`.
 final class OutcomeRecorders: @unchecked Sendable {
-    /// One thread's recorder: its store connection (its own on PostgreSQL, the shared one on
-    /// SQLite) and the outcomes it counted.
+    /// One thread's recorder: the shared store connection and the outcomes it counted.
     final class Recorder {
         fileprivate let outbox: Outbox
         fileprivate var report = Outbox.DeliveryReport()
@@ -49,8 +50,8 @@ final class OutcomeRecorders: @unchecked Sendable {
         /// them all, not one each).
         func record(_ group: [(message: OutgoingMessage, outcome: DeliveryOutcome)]) throws {
             let outcomes = group.map { (id: $0.message.id, disposition: owner.decide($0.message, $0.outcome)) }
-            owner.writeTurns?.lock()
-            defer { owner.writeTurns?.unlock() }
+            owner.writeTurns.lock()
+            defer { owner.writeTurns.unlock() }
             try outbox.recordGroup(outcomes, now: owner.now, into: &report)
         }
     }
@@ -61,21 +62,20 @@ final class OutcomeRecorders: @unchecked Sendable {
 
     private let outbox: Outbox
     fileprivate let now: Int64
-    /// SQLite only: taken around each commit (see the type's note).
-    fileprivate let writeTurns: NSLock?
+    /// Taken around each commit on the shared connection (see the type's note).
+    fileprivate let writeTurns = NSLock()
     private let lock = NSLock()
     private var idle: [Recorder] = []
     private var returned = Outbox.DeliveryReport()
-    /// SQLite only: the one store connection every recorder commits on, opened by the first `take()`.
+    /// The one store connection every recorder commits on, opened by the first `take()`.
     private var shared: Outbox?
-    /// Store connections opened to record so far (SQLite: at most one).
+    /// Store connections opened to record so far (at most one).
     private(set) var connectionsOpened = 0
 
     init(outbox: Outbox, now: Int64, decide: @escaping (OutgoingMessage, DeliveryOutcome) -> OutboxDisposition) {
         self.outbox = outbox
         self.now = now
         self.decide = decide
-        self.writeTurns = outbox.store.db.dialect == .sqlite ? NSLock() : nil
     }
 
     /// True when each commit costs the store's server real work: PostgreSQL, where a commit of
@@ -100,11 +100,11 @@ final class OutcomeRecorders: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         if let recorder = idle.popLast() { return recorder }
-        if writeTurns != nil, let shared { return Recorder(outbox: shared, owner: self) }
+        if let shared { return Recorder(outbox: shared, owner: self) }
         var beside = Outbox(store: try outbox.store.openingAnotherConnection(), policy: outbox.policy)
         beside.recordPatience = outbox.recordPatience
         connectionsOpened += 1
-        if writeTurns != nil { shared = beside }
+        shared = beside
         return Recorder(outbox: beside, owner: self)
     }
 

@@ -122,8 +122,8 @@ public final class SMTPTransport: ThreadRecordingTransport {
         unrecordedLimit <= configuration.maxConnections
     }
 
-    /// As `deliver(_:recordingGroups:)`, but the connections' threads commit the outcomes, each
-    /// on its own store connection (``OutcomeRecorders``), by group commit among themselves
+    /// As `deliver(_:recordingGroups:)`, but the connections' threads commit the outcomes, on
+    /// one store connection they share, one commit at a time (``OutcomeRecorders``), by group commit among themselves
     /// (``SMTPDeliveryRun``), and free the messages' places in the window themselves: a final "."
     /// waits only for a commit, not for a hand-off to the calling thread, a commit there and a
     /// hand-off back.
@@ -136,8 +136,8 @@ public final class SMTPTransport: ThreadRecordingTransport {
     }
 
     /// Starts a run of `messages` on as many connections as it wants, each on a thread of its
-    /// own. With `recorders`, each thread takes a recorder before its first message (opened on
-    /// that thread, used by it alone) and gives it back when done.
+    /// own. With `recorders`, each thread takes a recorder before its first message (all of
+    /// them on the recorders' one store connection, taking turns) and gives it back when done.
     private func start(_ messages: [OutgoingMessage], recordingOn recorders: OutcomeRecorders?) throws -> SMTPDeliveryRun {
         // A suspended run contacts nobody; one handle is enough to report the messages.
         let wanted = min(server.suspendedReason == nil ? configuration.maxConnections : 1, messages.count)
