@@ -131,7 +131,7 @@ final class OutcomeRecordersTests: XCTestCase {
     /// finds them already waiting when it answers the "."), while the server never holds more
     /// than the window's messages with no commit to record them and gets each message once.
     func testFourConnectionsOnSQLiteRecordThroughOneStoreConnectionAndSendTheNextEnvelopeWithTheFinalDot() throws {
-        try XCTSkipIf(TestBackend.current != .sqlite, "SQLite's recording connection")
+        try TestRoot.requireSQLite("SQLite's recording connection")
         let server = try startServer()
         let count = 80
         let (outbox, messages) = try queuedOutbox(count, name: "shared")
@@ -174,7 +174,7 @@ final class OutcomeRecordersTests: XCTestCase {
     /// (counted by the server's transaction ids), where committing whatever waited took about
     /// twice as many; the window's bound holds throughout and every acceptance is recorded once.
     func testOnPostgreSQLTheConnectionsThreadsCommitWholeWindows() throws {
-        try XCTSkipUnless(TestBackend.current == .postgresql, "a PostgreSQL store's commits")
+        try TestRoot.requirePostgreSQL("a PostgreSQL store's commits")
         let server = try startServer()
         let (store, database) = try backendStore("whole")
         let outbox = Outbox(store: store)
@@ -222,7 +222,7 @@ final class OutcomeRecordersTests: XCTestCase {
     /// own, counted by the server itself, and every acceptance is recorded once, within the
     /// window's bound.
     func testFourConnectionsOnPostgreSQLRecordThroughOneSession() throws {
-        try XCTSkipUnless(TestBackend.current == .postgresql, "a PostgreSQL store's sessions")
+        try TestRoot.requirePostgreSQL("a PostgreSQL store's sessions")
         let server = try startServer()
         let (store, database) = try backendStore("session")
         let outbox = Outbox(store: store)

@@ -27,6 +27,11 @@ enum TestBackend: String {
     /// The start of the skip message of a test that is about SQLite itself; `make test` counts
     /// these skips apart from any other skip (which fails the run).
     static let sqliteOnlyMarker = "SQLite only:"
+
+    /// The start of the skip message of a test about what PostgreSQL's server does (its sessions,
+    /// its commits); the SQLite pass of `make test` counts these skips apart, as the PostgreSQL
+    /// pass counts `sqliteOnlyMarker`'s.
+    static let postgreSQLOnlyMarker = "PostgreSQL only:"
 }
 
 extension TestRoot {
@@ -38,6 +43,16 @@ extension TestRoot {
     static func requireSQLite(_ reason: String, file: StaticString = #filePath, line: UInt = #line) throws {
         if TestBackend.current != .sqlite {
             throw XCTSkip("\(TestBackend.sqliteOnlyMarker) \(reason)", file: file, line: line)
+        }
+    }
+
+    /// Skips the calling test when the suite runs on SQLite: for tests about the PostgreSQL
+    /// server itself (its sessions, its transaction ids); `reason` says which.
+    ///
+    ///     try TestRoot.requirePostgreSQL("the server's sessions during a delivery")
+    static func requirePostgreSQL(_ reason: String, file: StaticString = #filePath, line: UInt = #line) throws {
+        if TestBackend.current != .postgresql {
+            throw XCTSkip("\(TestBackend.postgreSQLOnlyMarker) \(reason)", file: file, line: line)
         }
     }
 }
