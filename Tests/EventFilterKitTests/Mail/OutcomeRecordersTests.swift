@@ -302,10 +302,7 @@ final class OutcomeRecordersTests: XCTestCase {
         let (store, database) = try backendStore("slow")
         let outbox = Outbox(store: store)
         // Not the first message: until a session worked only one connection sends.
-        try enqueue(4, into: outbox, prefix: "f")
-        let slow = Array("From: notify@example.org\r\nSubject: slow\r\nX-Test-Slow: 2\r\n\r\nScanned slowly.\r\n".utf8)
-        try outbox.enqueue(recipient: "slow@example.org", sender: "notify@example.org", subject: "slow",
-                           message: ComposedMessage(messageID: "<slow@example.org>", bytes: slow), now: 1_000)
+        try enqueueFourThenASlowOne(into: outbox, prefix: "f")
         let count = 40
         try enqueue(count - 5, into: outbox, prefix: "s")
         let messages = try store.dueOutboxMessages(now: 1_000, after: 0, through: Int64(count)).map {
@@ -400,10 +397,7 @@ final class OutcomeRecordersTests: XCTestCase {
         let server = try startServer()
         let (store, database) = try backendStore("cancelled")
         let outbox = Outbox(store: store)
-        try enqueue(4, into: outbox, prefix: "c")
-        let slow = Array("From: notify@example.org\r\nSubject: slow\r\nX-Test-Slow: 2\r\n\r\nScanned slowly.\r\n".utf8)
-        try outbox.enqueue(recipient: "slow@example.org", sender: "notify@example.org", subject: "slow",
-                           message: ComposedMessage(messageID: "<slow@example.org>", bytes: slow), now: 1_000)
+        try enqueueFourThenASlowOne(into: outbox, prefix: "c")
         var configuration = server.configuration
         configuration.maxConnections = 4
         let transport = try SMTPTransport(configuration: configuration)
@@ -728,6 +722,15 @@ final class OutcomeRecordersTests: XCTestCase {
         guard TestBackend.current == .postgresql else { return (try Store(root: workspace.appendingPathComponent(name)), nil) }
         let database = try TestPostgres.server().makeDatabase()
         return (try Store(postgreSQL: database.connectionString), database)
+    }
+
+    /// Queues 4 messages (as `enqueue`), then message 5 to slow@example.org, whose final "." the
+    /// test server answers 2 seconds late (its `X-Test-Slow` header).
+    private func enqueueFourThenASlowOne(into outbox: Outbox, prefix: String) throws {
+        try enqueue(4, into: outbox, prefix: prefix)
+        let slow = Array("From: notify@example.org\r\nSubject: slow\r\nX-Test-Slow: 2\r\n\r\nScanned slowly.\r\n".utf8)
+        try outbox.enqueue(recipient: "slow@example.org", sender: "notify@example.org", subject: "slow",
+                           message: ComposedMessage(messageID: "<slow@example.org>", bytes: slow), now: 1_000)
     }
 
     /// Queues messages 1 to `count` in `outbox`, each to `recipient(index)` (user<index>@example.org

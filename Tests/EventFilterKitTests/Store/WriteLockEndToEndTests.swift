@@ -108,23 +108,8 @@ final class WriteLockEndToEndTests: XCTestCase {
     func testAStoreLockedAfterA250IsWaitedOutAndNothingIsSentTwice() throws {
         // The test server locks the SQLite file itself (BEGIN EXCLUSIVE) while it holds its reply.
         try TestRoot.requireSQLite("the store file locked by another process")
-        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("ef-lock-\(UUID().uuidString)")
-        defer { try? FileManager.default.removeItem(at: scratch) }
-        let now = "2026-05-04T10:00:00Z"
-        let (root, server) = try twoMessagesForALockingServer(in: scratch, now: now, lockSeconds: "1.5", timeout: 20)
-        defer { server.stop() }
-
-        let run = try root.run(["run"], now: now, environment: ["EVENTFILTER_BUSY_TIMEOUT_MS": "150"])
-        XCTAssertEqual(run.status, 0, run.stderr)
-        XCTAssertEqual(run.stderr, "")
-        XCTAssertEqual(try root.scalar("SELECT count(*) FROM outbox WHERE state = 'sent'"), 2)
-
-        let again = try root.run(["run"], now: "2026-05-04T10:10:00Z")
-        XCTAssertEqual(again.status, 0, again.stderr)
-        XCTAssertEqual(try server.received().flatMap(\.envelope.recipients).sorted(), ["ann@example.com", "bob@example.com"],
-                       "each message sent once")
+        try assertALockAfterA250IsWaitedOutAndNothingIsSentTwice()
     }
-
     /// The same lock held longer than the SMTP timeout: the next message, waiting for the first
     /// one's acceptance to be committed before its final dot, must not run out the timeout and
     /// have the server called dead. Both are sent once, in this run.
@@ -149,22 +134,28 @@ final class WriteLockEndToEndTests: XCTestCase {
     /// connection while the other waits its turn, and each message is sent and recorded once.
     func testAStoreLockedAfterA250IsWaitedOutWithFourConnections() throws {
         try TestRoot.requireSQLite("the store file locked by another process")
+        try assertALockAfterA250IsWaitedOutAndNothingIsSentTwice(settings: ["MaxConnections=4"])
+    }
+
+    /// The server takes the store's lock for 1.5 s before its 250 (the busy timeout 150 ms): the
+    /// run exits 0 quietly with both messages sent, and the next run sends neither again.
+    private func assertALockAfterA250IsWaitedOutAndNothingIsSentTwice(settings: [String] = [],
+                                                                      file: StaticString = #filePath, line: UInt = #line) throws {
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("ef-lock-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: scratch) }
         let now = "2026-05-04T10:00:00Z"
-        let (root, server) = try twoMessagesForALockingServer(in: scratch, now: now, lockSeconds: "1.5", timeout: 20,
-                                                             extra: ["MaxConnections=4"])
+        let (root, server) = try twoMessagesForALockingServer(in: scratch, now: now, lockSeconds: "1.5", timeout: 20, extra: settings)
         defer { server.stop() }
 
         let run = try root.run(["run"], now: now, environment: ["EVENTFILTER_BUSY_TIMEOUT_MS": "150"])
-        XCTAssertEqual(run.status, 0, run.stderr)
-        XCTAssertEqual(run.stderr, "")
-        XCTAssertEqual(try root.scalar("SELECT count(*) FROM outbox WHERE state = 'sent'"), 2)
+        XCTAssertEqual(run.status, 0, run.stderr, file: file, line: line)
+        XCTAssertEqual(run.stderr, "", file: file, line: line)
+        XCTAssertEqual(try root.scalar("SELECT count(*) FROM outbox WHERE state = 'sent'"), 2, file: file, line: line)
 
         let again = try root.run(["run"], now: "2026-05-04T10:10:00Z")
-        XCTAssertEqual(again.status, 0, again.stderr)
+        XCTAssertEqual(again.status, 0, again.stderr, file: file, line: line)
         XCTAssertEqual(try server.received().flatMap(\.envelope.recipients).sorted(), ["ann@example.com", "bob@example.com"],
-                       "each message sent once")
+                       "each message sent once", file: file, line: line)
     }
 
     /// A root with one event for ann@ and bob@ (two immediate messages) that sends through an
