@@ -157,9 +157,9 @@ public struct Outbox {
             } else if let threaded = transport as? ThreadRecordingTransport,
                       threaded.recordsOnItsThreads {
                 // Each outcome commits on one of the transport's threads (the one that read it,
-                // or another committing several at once), on that thread's own store connection,
-                // before its place lets another message be accepted (the transport bounds how
-                // many wait, see ThreadRecordingTransport).
+                // or another committing several at once), on the one store connection those
+                // threads share (OutcomeRecorders), before its place lets another message be
+                // accepted (the transport bounds how many wait, see ThreadRecordingTransport).
                 let batchRecorders = recorders ?? OutcomeRecorders(outbox: self, now: now, decide: decide)
                 recorders = batchRecorders
                 batchRecorders.decide = decide

@@ -78,7 +78,7 @@ final class OutcomeRecorders: @unchecked Sendable {
         self.decide = decide
     }
 
-    /// True when each commit costs the store's server real work: PostgreSQL, where a commit of
+    /// True when each commit of this delivery's store costs its server real work: PostgreSQL, where a commit of
     /// one row cost its server about 80 us of CPU more per message than a commit of four (166
     /// against 82 us per message, measured with 1 and 4 SMTP connections), and its group commit
     /// did not make up for it when each connection committed its own (4 connections: 2.9-3.4 s
@@ -88,12 +88,7 @@ final class OutcomeRecorders: @unchecked Sendable {
     /// one ran, where the calling thread waits for the rest of the window; so there the
     /// connections' threads commit whole windows, ``SMTPDeliveryRun``'s `gathersWholeWindow`). SQLite's
     /// commit in WAL mode is a write to the log without a sync, a few microseconds.
-    static func commitsAreCostly(in store: Store) -> Bool {
-        store.db.dialect == .postgresql
-    }
-
-    /// `commitsAreCostly(in:)` of this delivery's store.
-    var commitsAreCostly: Bool { Self.commitsAreCostly(in: outbox.store) }
+    var commitsAreCostly: Bool { outbox.store.db.dialect == .postgresql }
 
     /// A recorder for the calling thread alone until it gives it back.
     func take() throws -> Recorder {

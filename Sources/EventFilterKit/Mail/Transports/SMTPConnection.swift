@@ -140,7 +140,7 @@ final class SMTPConnection: @unchecked Sendable {
     /// rather than adding to it. A message keeps its place in the window until its commit
     /// returned, and a final "." waiting for a place commits what waits if nobody else does.
     func work(for run: SMTPDeliveryRun, as worker: Int, recorder: OutcomeRecorders.Recorder? = nil) {
-        // One transaction on this thread's own store connection.
+        // One transaction on the recorders' shared store connection, this thread's turn.
         let record: SMTPDeliveryRun.Commit = { group in
             guard let recorder else { throw EventFilterError.failure("no recorder for \(group.count) outcomes") }
             try recorder.record(group)

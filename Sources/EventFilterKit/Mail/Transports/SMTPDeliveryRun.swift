@@ -225,11 +225,27 @@ final class SMTPDeliveryRun: @unchecked Sendable {
     /// whenever no other commit is in progress: the places it waits for are theirs.
     func acquireSlot(until deadline: Date = .distantFuture, committing commit: Commit? = nil) -> SlotWait {
         signals.lock()
+        defer { signals.unlock() }
+        guard waitForPlaceLocked(until: deadline, committing: commit) else { return cancelled ? .cancelled : .expired }
+        slotsHeld += 1
+        return .acquired
+    }
+
+    /// Waits, with no transfer open, until the window has a free place; false when the run was
+    /// cut off meanwhile. With `commit`, commits the outcomes waiting as ``acquireSlot(until:committing:)``.
+    func waitForFreeSlot(committing commit: Commit? = nil) -> Bool {
+        signals.lock()
+        defer { signals.unlock() }
+        return waitForPlaceLocked(until: .distantFuture, committing: commit)
+    }
+
+    /// With `signals` held: waits until the window has a free place (true), or the run was cut
+    /// off or `deadline` passed (false). With `commit`, commits the outcomes waiting whenever no
+    /// other commit is in progress: with `gathersWholeWindow` once the rest of the window's
+    /// replies are in or `wholeWindowPatience` has passed, so one slow reply holds no other place.
+    private func waitForPlaceLocked(until deadline: Date, committing commit: Commit?) -> Bool {
         placeWaiters += 1
-        defer {
-            placeWaiters -= 1
-            signals.unlock()
-        }
+        defer { placeWaiters -= 1 }
         var restOfWindowDue: Date?
         while slotsHeld >= unrecordedLimit && !cancelled {
             if let commit, !committing, !unrecorded.isEmpty {
@@ -240,41 +256,11 @@ final class SMTPDeliveryRun: @unchecked Sendable {
                     continue
                 }
                 restOfWindowDue = due
-                if !signals.waitAsWorker(until: min(deadline, due)) && Date() >= deadline && slotsHeld >= unrecordedLimit && !cancelled {
-                    return .expired
-                }
-                continue
-            }
-            if !signals.waitAsWorker(until: deadline) && slotsHeld >= unrecordedLimit && !cancelled { return .expired }
-        }
-        guard !cancelled else { return .cancelled }
-        slotsHeld += 1
-        return .acquired
-    }
-
-    /// Waits, with no transfer open, until the window has a free place; false when the run was
-    /// cut off meanwhile. With `commit`, commits the outcomes waiting as ``acquireSlot(until:committing:)``.
-    func waitForFreeSlot(committing commit: Commit? = nil) -> Bool {
-        signals.lock()
-        placeWaiters += 1
-        defer {
-            placeWaiters -= 1
-            signals.unlock()
-        }
-        var restOfWindowDue: Date?
-        while slotsHeld >= unrecordedLimit && !cancelled {
-            if let commit, !committing, !unrecorded.isEmpty {
-                let due = restOfWindowDue ?? Date(timeIntervalSinceNow: wholeWindowPatience)
-                if groupComplete || Date() >= due {
-                    restOfWindowDue = nil
-                    _ = commitLocked(with: commit)
-                } else {
-                    restOfWindowDue = due
-                    _ = signals.waitAsWorker(until: due)
-                }
+                _ = signals.waitAsWorker(until: min(deadline, due))
             } else {
-                signals.waitAsWorker()
+                _ = signals.waitAsWorker(until: deadline)
             }
+            if Date() >= deadline && slotsHeld >= unrecordedLimit && !cancelled { return false }
         }
         return !cancelled
     }
