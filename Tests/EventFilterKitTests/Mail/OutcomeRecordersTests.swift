@@ -168,6 +168,59 @@ final class OutcomeRecordersTests: XCTestCase {
         XCTAssertGreaterThan(Set(try server.received().map(\.envelope.peerPort)).count, 1, "the connections worked side by side")
     }
 
+    /// A final "." that finds the window full while another connection's thread commits waits
+    /// for that commit (it frees the place this connection's last message held) and then goes
+    /// out in the same write as its message, rather than the message going first and the "."
+    /// after it in a write of its own (one more send, and one more wake-up of the server). With
+    /// commits slow enough (5 ms, a store waiting for its disk) that one is nearly always in
+    /// progress, 4 connections at the default window sent most of their "."s alone before;
+    /// the window's bound holds throughout and every message is recorded once.
+    func testAFinalDotThatFindsACommitInProgressWaitsForItAndGoesWithItsMessageOnSQLite() throws {
+        try TestRoot.requireSQLite("a commit in progress on SQLite")
+        let server = try startServer()
+        let (store, database) = try backendStore("inprogress")
+        let outbox = Outbox(store: store)
+        let count = 60
+        try enqueue(count, into: outbox, prefix: "p")
+        let messages = try store.dueOutboxMessages(now: 1_000, after: 0, through: Int64(count)).map {
+            OutgoingMessage(id: $0.id, sender: $0.sender, recipient: $0.recipient, bytes: $0.bytes)
+        }
+        var configuration = server.configuration
+        configuration.maxConnections = 4
+        let transport = try SMTPTransport(configuration: configuration)
+        XCTAssertEqual(transport.unrecordedLimit, 4)
+        XCTAssertTrue(transport.recordsOnItsThreads)
+        let seen = Mutex((mostUnrecorded: 0, decided: 0))
+        let recorders = OutcomeRecorders(outbox: outbox, now: 1_000) { message, outcome in
+            // Runs on the committing thread just before its commit, the group's places held.
+            seen.withLock {
+                let held = (try? self.receivedFiles(server)) ?? 0
+                let recorded = (try? store.db.scalarInt("SELECT count(*) FROM outbox_delivered")) ?? 0
+                $0.mostUnrecorded = max($0.mostUnrecorded, held - recorded)
+                $0.decided += 1
+            }
+            usleep(5_000)
+            guard case .accepted(let reply) = outcome else { return .failed(reason: "not accepted: \(outcome)") }
+            return .accepted(reply: reply)
+        }
+        try transport.deliver(messages, recordingOn: recorders)
+
+        let result = seen.withLock { $0 }
+        XCTAssertEqual(result.decided, count)
+        XCTAssertLessThanOrEqual(result.mostUnrecorded, 4, "the window's bound")
+        XCTAssertEqual(try receivedFiles(server), count)
+        let subjects = try server.received().map { try XCTUnwrap(ParsedMail(bytes: $0.bytes).header("Subject")) }
+        XCTAssertEqual(Set(subjects).count, count, "each message once")
+        XCTAssertEqual(try store.db.scalarInt("SELECT count(*) FROM outbox_delivered"), count)
+        XCTAssertEqual(recorders.report, Outbox.DeliveryReport(sent: count, deferred: 0, failed: 0))
+        // A few may go alone: the first commits' duration is not known yet (their waits are
+        // short), and on a loaded machine a commit can take more than twice the one before it.
+        // Without the wait, 54 of the 60 went alone.
+        XCTAssertLessThanOrEqual(transport.finalDotsSentAlone, count / 5, "final dots sent in a write of their own")
+        XCTAssertEqual(transport.connectionsOpened, 4, "no transfer given up for want of a place")
+        withExtendedLifetime(database) {}
+    }
+
     /// On PostgreSQL, where each commit costs the server a WAL flush, the connections' threads
     /// commit whole windows: with 4 connections at the default window, a commit waits until
     /// every message holding a place has its reply, so 60 acceptances take about 15 commits

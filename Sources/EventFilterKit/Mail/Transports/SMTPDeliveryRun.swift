@@ -95,6 +95,13 @@ final class SMTPDeliveryRun: @unchecked Sendable {
     /// One reply slow to come (a server scanning a message for seconds) must not hold every
     /// other message's place until it comes, or its timeout does.
     private var wholeWindowPatience: TimeInterval = 0.1
+    /// How long a final "." that finds the window full and a commit in progress waits for that
+    /// commit (``tryAcquireSlot(committing:)``) before its message goes without it: twice the
+    /// last commit's duration, at least a millisecond (a thread's wake-up on a busy machine), at
+    /// most 100 ms, so a store that stalls (another process holding its lock) holds no message
+    /// back longer than that; the message then waits for its place as before, with the
+    /// message's timeout in view.
+    private var commitInProgressPatience: TimeInterval = 0.001
     /// The connections' threads record the outcomes (``learned(_:message:holdsSlot:)``,
     /// ``commitWaiting(with:)``) rather than handing them to the calling thread (``finish(_:verdict:holdsSlot:)``).
     let recordsOnWorkers: Bool
@@ -203,10 +210,19 @@ final class SMTPDeliveryRun: @unchecked Sendable {
     /// progress, first commits them on this thread: the message and its final "." then go out
     /// in one write, where otherwise the "." went alone once a place came (one more send, and
     /// one more wake-up of the server, a message; 4 connections at the default window sent 96%
-    /// of the "."s alone). A failed commit cuts the run off (no place is taken then).
+    /// of the "."s alone). A full window with a commit in progress is waited out the same way,
+    /// for at most `commitInProgressPatience`, unless commits gather whole windows: that commit
+    /// took this connection's own last outcome (one place each at the default window), so the
+    /// place it frees is what the "." would wait for after its message anyway; with commits of
+    /// 5 ms, 40-54 of 60 "."s over 4 connections went alone without this wait. A failed commit
+    /// cuts the run off (no place is taken then).
     func tryAcquireSlot(committing commit: Commit? = nil) -> Bool {
         signals.lock()
         defer { signals.unlock() }
+        if groupsAtTheFinalDot, !gathersWholeWindow, slotsHeld >= unrecordedLimit, commit != nil, committing, !cancelled {
+            let due = Date(timeIntervalSinceNow: commitInProgressPatience)
+            while committing && slotsHeld >= unrecordedLimit && !cancelled && signals.waitAsWorker(until: due) {}
+        }
         if groupsAtTheFinalDot, slotsHeld >= unrecordedLimit, let commit, !committing, unrecordedSlots > 0, groupComplete, !cancelled {
             _ = commitLocked(with: commit)
         }
@@ -354,6 +370,7 @@ final class SMTPDeliveryRun: @unchecked Sendable {
         let took = -started.timeIntervalSinceNow
         signals.lock()
         wholeWindowPatience = min(1, max(0.1, took))
+        commitInProgressPatience = min(0.1, max(0.001, 2 * took))
         if let failure { cutOffLocked(by: failure) }
         slotsHeld -= slots
         committing = false
