@@ -27,7 +27,7 @@
 /* The program's name in its error messages. */
 static const char *floor_program = "floor";
 
-static void floor_fail(const char *what, const char *message) {
+static inline void floor_fail(const char *what, const char *message) {
     fprintf(stderr, "%s: %s: %s\n", floor_program, what, message);
     exit(1);
 }
@@ -40,6 +40,7 @@ struct floor_store {
     sqlite3_stmt *statements[FLOOR_MAX_GROUP + 1];
     char prepared[FLOOR_MAX_GROUP + 1];   /* PostgreSQL: "rowsN" prepared on this connection */
     pthread_mutex_t *write_turns;         /* SQLite: held around each commit when set (see floor_store_open) */
+    sqlite3_stmt *pending;                /* SQLite: the statement floor_store_send bound */
 };
 
 /* Our connections' backends (PQbackendPID), read by pid whether or not the walk of /proc saw them. */
@@ -48,7 +49,7 @@ static int floor_backend_count;
 static pthread_mutex_t floor_backends_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* The statement appending ROWS rows, with SQLite's or PostgreSQL's placeholders. */
-static void floor_insert_sql(char *sql, size_t size, long rows, int postgres) {
+static inline void floor_insert_sql(char *sql, size_t size, long rows, int postgres) {
     int at = snprintf(sql, size, "INSERT INTO outbox_delivered(outbox_id, sent_at, reply) VALUES ");
     for (long i = 0; i < rows; i++) {
         if (postgres)
@@ -63,7 +64,7 @@ static void floor_insert_sql(char *sql, size_t size, long rows, int postgres) {
  * connections to one file take turns on WRITE_TURNS around each commit, as eventfilter's recorders
  * do: the file's write lock is one for all connections, and a waiting thread sleeps rather than
  * polls. */
-static void floor_store_open(struct floor_store *store, int postgres, const char *target, pthread_mutex_t *write_turns) {
+static inline void floor_store_open(struct floor_store *store, int postgres, const char *target, pthread_mutex_t *write_turns) {
     memset(store, 0, sizeof *store);
     store->postgres = postgres;
     store->write_turns = write_turns;
@@ -85,7 +86,7 @@ static void floor_store_open(struct floor_store *store, int postgres, const char
 
 /* Prepares the statement appending ROWS rows, unless it is already: done before a measured span,
  * as eventfilter keeps its statements from batch to batch. */
-static void floor_store_prepare(struct floor_store *store, long rows) {
+static inline void floor_store_prepare(struct floor_store *store, long rows) {
     char sql[96 + FLOOR_MAX_GROUP * 24];
     if (rows < 1 || rows > FLOOR_MAX_GROUP) floor_fail("prepare", "too many rows for one statement");
     if (store->postgres ? store->prepared[rows] : store->statements[rows] != NULL) return;
@@ -102,10 +103,12 @@ static void floor_store_prepare(struct floor_store *store, long rows) {
     }
 }
 
-/* Appends ROWS acceptances, IDS[i] with REPLIES[i], all sent at SENT_AT, in one statement that
- * commits on its own; returns once the commit has. */
-static void floor_store_append(struct floor_store *store, long rows, const long *ids, long long sent_at,
-                               const char *const *replies) {
+/* Sends the statement appending ROWS acceptances, IDS[i] with REPLIES[i], all sent at SENT_AT, one
+ * statement that commits on its own: on PostgreSQL it goes to the server now and runs while the
+ * caller does other work; on SQLite, which runs it in this process, it is only bound. The strings
+ * stay the caller's until floor_store_finish returns. */
+static inline void floor_store_send(struct floor_store *store, long rows, const long *ids, long long sent_at,
+                             const char *const *replies) {
     floor_store_prepare(store, rows);
     if (store->postgres) {
         char id_text[FLOOR_MAX_GROUP][24], time_text[24], name[32];
@@ -118,9 +121,9 @@ static void floor_store_append(struct floor_store *store, long rows, const long 
             values[3 * i + 1] = time_text;
             values[3 * i + 2] = replies[i];
         }
-        PGresult *result = PQexecPrepared(store->connection, name, (int)(3 * rows), values, NULL, NULL, 0);
-        if (PQresultStatus(result) != PGRES_COMMAND_OK) floor_fail("insert", PQerrorMessage(store->connection));
-        PQclear(result);
+        /* libpq copies the values into the message it sends, so they may go once this returns. */
+        if (!PQsendQueryPrepared(store->connection, name, (int)(3 * rows), values, NULL, NULL, 0))
+            floor_fail("insert", PQerrorMessage(store->connection));
         return;
     }
     sqlite3_stmt *statement = store->statements[rows];
@@ -129,14 +132,36 @@ static void floor_store_append(struct floor_store *store, long rows, const long 
         sqlite3_bind_int64(statement, (int)(3 * i + 2), sent_at);
         sqlite3_bind_text(statement, (int)(3 * i + 3), replies[i], -1, SQLITE_STATIC);
     }
-    if (store->write_turns) pthread_mutex_lock(store->write_turns);
-    int rc = sqlite3_step(statement);
-    if (store->write_turns) pthread_mutex_unlock(store->write_turns);
-    if (rc != SQLITE_DONE) floor_fail("insert", sqlite3_errmsg(store->db));
-    sqlite3_reset(statement);
+    store->pending = statement;
 }
 
-static void floor_store_close(struct floor_store *store) {
+/* Returns once the statement floor_store_send sent has committed. */
+static inline void floor_store_finish(struct floor_store *store) {
+    if (store->postgres) {
+        PGresult *result;
+        int ok = 1;
+        while ((result = PQgetResult(store->connection)) != NULL) {
+            if (PQresultStatus(result) != PGRES_COMMAND_OK) ok = 0;
+            PQclear(result);
+        }
+        if (!ok) floor_fail("insert", PQerrorMessage(store->connection));
+        return;
+    }
+    if (store->write_turns) pthread_mutex_lock(store->write_turns);
+    int rc = sqlite3_step(store->pending);
+    if (store->write_turns) pthread_mutex_unlock(store->write_turns);
+    if (rc != SQLITE_DONE) floor_fail("insert", sqlite3_errmsg(store->db));
+    sqlite3_reset(store->pending);
+}
+
+/* Appends ROWS acceptances, as floor_store_send, and returns once they are committed. */
+static inline void floor_store_append(struct floor_store *store, long rows, const long *ids, long long sent_at,
+                               const char *const *replies) {
+    floor_store_send(store, rows, ids, sent_at, replies);
+    floor_store_finish(store);
+}
+
+static inline void floor_store_close(struct floor_store *store) {
     if (store->postgres) {
         PQfinish(store->connection);
         return;
@@ -147,7 +172,7 @@ static void floor_store_close(struct floor_store *store) {
 }
 
 /* CPU seconds (user + system) of PID from /proc/PID/stat, and its parent; -1 when it is gone. */
-static double floor_process_cpu(long pid, long *parent) {
+static inline double floor_process_cpu(long pid, long *parent) {
     char path[64], text[1024];
     snprintf(path, sizeof path, "/proc/%ld/stat", pid);
     FILE *file = fopen(path, "r");
@@ -172,7 +197,7 @@ static double floor_process_cpu(long pid, long *parent) {
 #define FLOOR_MAX_PROCESSES 256
 struct floor_snapshot { int count; long pid[FLOOR_MAX_PROCESSES]; double cpu[FLOOR_MAX_PROCESSES]; };
 
-static void floor_add_to_snapshot(struct floor_snapshot *snapshot, long pid, long postmaster) {
+static inline void floor_add_to_snapshot(struct floor_snapshot *snapshot, long pid, long postmaster) {
     long parent = 0;
     for (int i = 0; i < snapshot->count; i++)
         if (snapshot->pid[i] == pid) return;
@@ -183,7 +208,7 @@ static void floor_add_to_snapshot(struct floor_snapshot *snapshot, long pid, lon
 }
 
 /* The server's processes now (none when POSTMASTER is 0: SQLite, or no pid given). */
-static void floor_take_snapshot(long postmaster, struct floor_snapshot *snapshot) {
+static inline void floor_take_snapshot(long postmaster, struct floor_snapshot *snapshot) {
     snapshot->count = 0;
     if (postmaster <= 0) return;
     DIR *proc = opendir("/proc");
@@ -200,7 +225,7 @@ static void floor_take_snapshot(long postmaster, struct floor_snapshot *snapshot
  * meanwhile counted whole. One that ended meanwhile is left out (an autovacuum worker, say: not
  * ours; our backends stay until the second snapshot), rather than read through the postmaster's
  * reaped-children times, which take it in only once the postmaster has waited for it. */
-static double floor_server_cpu(const struct floor_snapshot *before, const struct floor_snapshot *after) {
+static inline double floor_server_cpu(const struct floor_snapshot *before, const struct floor_snapshot *after) {
     double total = 0;
     for (int i = 0; i < after->count; i++) {
         double earlier = 0;
