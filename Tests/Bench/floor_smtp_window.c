@@ -76,7 +76,7 @@ static pthread_cond_t changed = PTHREAD_COND_INITIALIZER;
 static long unrecorded, waiting, next_message, failed;
 static long waiting_ids[FLOOR_MAX_GROUP];
 static char waiting_replies[FLOOR_MAX_GROUP][REPLY_MAX];
-static int committing, finishing, finished;  /* a commit started; a thread awaits its result; connections done */
+static int committing, finishing, finished;  /* a commit started; a thread sends it or awaits its result; connections done */
 static long committed_count;  /* the acceptances in the commit started */
 static struct floor_store store;
 
