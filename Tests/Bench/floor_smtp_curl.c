@@ -25,6 +25,7 @@
 #include <time.h>
 
 #include "floor_clock.h"
+#include "floor_message.h"
 
 static const char *url;
 static long messages, size, buffer_size;
@@ -119,20 +120,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "%s: bad arguments\n", argv[0]);
         return 2;
     }
-    /* A message like ours: a few header lines, a blank line, then body lines of 76 characters. */
-    body = malloc(size);
-    const char *head = "From: Bench <bench@example.com>\r\nSubject: Article with a title of ordinary length\r\n"
-                       "MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n";
-    long at = strlen(head) < (size_t)size - 2 ? (long)strlen(head) : 0;
-    memcpy(body, head, at);
-    while (at < size) {
-        long line = size - at - 2 < 76 ? size - at - 2 : 76;
-        if (line < 0) { body[at++] = '\n'; continue; }
-        memset(body + at, 'x', line);
-        at += line;
-        body[at++] = '\r';
-        body[at++] = '\n';
-    }
+    body = floor_message(size);
     if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) return 1;
     pthread_t threads[64];
     double start = now(), start_cpu = cpu();
