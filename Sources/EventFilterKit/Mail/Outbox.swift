@@ -114,16 +114,7 @@ public struct Outbox {
             try recordTogether(outcomes, now: now, into: &report)
         }
         while true {
-            // Sizes first (no message is read for them), then the messages that fit.
-            // Claimed, so runs working the same store at once (PostgreSQL) never send one message twice.
-            let sizes = try store.claimDueOutbox(now: now, after: afterID, limit: batchSize)
-            guard !sizes.isEmpty else { break }
-            var total = 0
-            let fitting = sizes.prefix { size in
-                defer { total += size.size }
-                return total == 0 || total + size.size <= batchBytes
-            }
-            let batch = try store.claimedOutboxMessages(now: now, after: afterID, through: fitting.last!.id)
+            let batch = try claimBatch(after: afterID, now: now)
             guard let last = batch.last else { break }
             afterID = last.id
             let queued = Dictionary(uniqueKeysWithValues: batch.map { ($0.id, $0) })
@@ -182,6 +173,21 @@ public struct Outbox {
         try store.finishRecording()
         if let recorders { report.add(recorders.report) }
         return report
+    }
+
+    /// Claims the next batch: the due messages with ids above `afterID`, up to `batchSize` of
+    /// them and `batchBytes` (but at least one), in id order; empty when none is due. Sizes
+    /// first (no message is read for them), then the messages that fit. Claimed, so runs working
+    /// the same store at once (PostgreSQL) never send one message twice.
+    private func claimBatch(after afterID: Int64, now: Int64) throws -> [OutboxMessage] {
+        let sizes = try store.claimDueOutbox(now: now, after: afterID, limit: batchSize)
+        guard !sizes.isEmpty else { return [] }
+        var total = 0
+        let fitting = sizes.prefix { size in
+            defer { total += size.size }
+            return total == 0 || total + size.size <= batchBytes
+        }
+        return try store.claimedOutboxMessages(now: now, after: afterID, through: fitting.last!.id)
     }
 
     /// Records the outcomes of a batch that is durable as a whole before any of it is reported
