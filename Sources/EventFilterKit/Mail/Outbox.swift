@@ -113,17 +113,11 @@ public struct Outbox {
             }
             try recordTogether(outcomes, now: now, into: &report)
         }
+        // The next batch, claimed while the current one is delivered (see below).
+        var claimedAhead: [OutboxMessage]?
         while true {
-            // Sizes first (no message is read for them), then the messages that fit.
-            // Claimed, so runs working the same store at once (PostgreSQL) never send one message twice.
-            let sizes = try store.claimDueOutbox(now: now, after: afterID, limit: batchSize)
-            guard !sizes.isEmpty else { break }
-            var total = 0
-            let fitting = sizes.prefix { size in
-                defer { total += size.size }
-                return total == 0 || total + size.size <= batchBytes
-            }
-            let batch = try store.claimedOutboxMessages(now: now, after: afterID, through: fitting.last!.id)
+            let batch = try claimedAhead ?? claimBatch(after: afterID, now: now)
+            claimedAhead = nil
             guard let last = batch.last else { break }
             afterID = last.id
             let queued = Dictionary(uniqueKeysWithValues: batch.map { ($0.id, $0) })
@@ -167,7 +161,17 @@ public struct Outbox {
                 // delivered (this connection is idle meanwhile), not between the two, where it held
                 // every SMTP connection still (6 ms a batch of 500, a tenth of the delivery).
                 settledBeside = try store.sendSettlingDeliveredMail()
-                try threaded.deliver(messages, recordingOn: batchRecorders)
+                if settledBeside {
+                    // The next batch is claimed and read on this store connection (which the
+                    // recorders leave idle) while this one is delivered, where it held every SMTP
+                    // connection still between batches: 15 ms a batch of 500 on PostgreSQL, a tenth
+                    // of its delivery with 4 connections.
+                    claimedAhead = try delivering(claimingAhead: { try claimBatch(after: last.id, now: now) }) {
+                        try threaded.deliver(messages, recordingOn: batchRecorders)
+                    }
+                } else {
+                    try threaded.deliver(messages, recordingOn: batchRecorders)
+                }
             } else {
                 // Each group of outcomes the transport hands over commits before the transport
                 // may let more messages be accepted (it bounds how many wait, see MailTransport).
@@ -182,6 +186,41 @@ public struct Outbox {
         try store.finishRecording()
         if let recorders { report.add(recorders.report) }
         return report
+    }
+
+    /// Runs `deliver` while `claim` claims the next batch on a thread of its own, and returns that
+    /// batch. When `deliver` throws (a record that failed cuts the run off), the batch claimed
+    /// ahead was never handed to the transport: the run's claims are released, as its exit would
+    /// release them, so another run may take that batch (and what the cut-off one left) at once,
+    /// as it could had it never been claimed, and the error is thrown.
+    private func delivering(claimingAhead claim: @escaping () throws -> [OutboxMessage],
+                            _ deliver: () throws -> Void) throws -> [OutboxMessage] {
+        let ahead = ClaimedAhead(claim)
+        do {
+            try deliver()
+        } catch {
+            // The claim ahead is done before its claims are released; its own error, if any, says
+            // less than the delivery's.
+            _ = try? ahead.batch()
+            try? store.releaseOutboxClaims()
+            throw error
+        }
+        return try ahead.batch()
+    }
+
+    /// Claims the next batch: the due messages with ids above `afterID`, up to `batchSize` of
+    /// them and `batchBytes` (but at least one), in id order; empty when none is due. Sizes
+    /// first (no message is read for them), then the messages that fit. Claimed, so runs working
+    /// the same store at once (PostgreSQL) never send one message twice.
+    private func claimBatch(after afterID: Int64, now: Int64) throws -> [OutboxMessage] {
+        let sizes = try store.claimDueOutbox(now: now, after: afterID, limit: batchSize)
+        guard !sizes.isEmpty else { return [] }
+        var total = 0
+        let fitting = sizes.prefix { size in
+            defer { total += size.size }
+            return total == 0 || total + size.size <= batchBytes
+        }
+        return try store.claimedOutboxMessages(now: now, after: afterID, through: fitting.last!.id)
     }
 
     /// Records the outcomes of a batch that is durable as a whole before any of it is reported

@@ -84,6 +84,17 @@ extension Store {
         return claimed.sorted { $0.id < $1.id }
     }
 
+    /// Gives back this run's claims on the messages still waiting (a delivery cut off, with a
+    /// batch claimed ahead it will not deliver), as the end of its session would: another live
+    /// run may take them at once. A message whose acceptance is recorded stays out of every
+    /// claim until settled (`claimDueOutbox`). Nothing on SQLite, where claiming is reading.
+    func releaseOutboxClaims() throws {
+        guard sharesWork else { return }
+        try db.execute("""
+            UPDATE outbox SET claimed_by = NULL WHERE claimed_by = ? AND state IN ('queued', 'deferred')
+            """, [try worker()])
+    }
+
     /// The messages this run claimed (on SQLite: the due ones) with ids above `after` and up to
     /// `through`, in id order.
     func claimedOutboxMessages(now: Int64, after: Int64, through: Int64) throws -> [OutboxMessage] {

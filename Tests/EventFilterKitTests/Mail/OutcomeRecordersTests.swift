@@ -582,6 +582,48 @@ final class OutcomeRecordersTests: XCTestCase {
         withExtendedLifetime(database) {}
     }
 
+    /// A run cut off mid-batch (a record the store refuses) had already claimed the next batch,
+    /// to deliver it as soon as this one was done: that batch was never handed to the server, so
+    /// it is left exactly as an unclaimed one would be. Each of its messages is still queued and
+    /// untried, another run (on PostgreSQL another session, while the cut-off run's lives on)
+    /// takes and sends every message left, and the server gets each message once but for the
+    /// window's one unrecorded acceptance.
+    func testARunCutOffMidBatchLeavesTheBatchClaimedAheadToTheNextRunOnEitherBackend() throws {
+        let server = try startServer()
+        let (store, database) = try backendStore("cut-off")
+        try store.breakWrites("INSERT", on: "outbox_delivered", when: "NEW.outbox_id = 5")
+        var outbox = Outbox(store: store)
+        outbox.recordPatience = .seconds(1)
+        outbox.batchSize = 10
+        try enqueue(40, into: outbox, prefix: "c")
+        var configuration = server.configuration
+        configuration.maxConnections = 2
+        configuration.maxUnrecordedAcceptances = 1  // the connections' threads record, on PostgreSQL too
+        let transport = try SMTPTransport(configuration: configuration)
+
+        XCTAssertThrowsError(try outbox.deliverDue(through: transport, now: 1_000)) { error in
+            XCTAssertTrue("\(error)".contains(BrokenWrites.message), "\(error)")
+        }
+        let recorded = try XCTUnwrap(store.db.scalarInt("SELECT count(*) FROM outbox_delivered"))
+        XCTAssertLessThan(recorded, 10, "the run stopped in its first batch")
+        XCTAssertEqual(try store.db.scalarInt(
+            "SELECT count(*) FROM outbox WHERE id > 10 AND state = 'queued' AND attempts = 0 AND last_attempt_at IS NULL"), 30,
+            "the batch claimed ahead and the rest are queued and untried")
+        XCTAssertEqual(try store.db.scalarInt(
+            "SELECT count(*) FROM outbox WHERE state = 'queued' AND id NOT IN (SELECT outbox_id FROM outbox_delivered)"), 40 - recorded)
+
+        // Another run, while the cut-off run's store connection is still open, with the store working again.
+        try store.repairWrites(on: "outbox_delivered")
+        let next = TestBackend.current == .postgresql
+            ? Outbox(store: try Store(postgreSQL: try XCTUnwrap(database).connectionString)) : Outbox(store: store)
+        XCTAssertEqual(try next.deliverDue(through: try SMTPTransport(configuration: configuration), now: 1_001).sent, 40 - recorded)
+        XCTAssertEqual(try store.db.scalarInt("SELECT count(*) FROM outbox WHERE state = 'sent'"), 40)
+        let subjects = try server.received().map { try XCTUnwrap(ParsedMail(bytes: $0.bytes).header("Subject")) }
+        XCTAssertEqual(Set(subjects).count, 40, "every message reached the server")
+        XCTAssertLessThanOrEqual(subjects.count, 41, "once each, but for the window's one unrecorded acceptance")
+        withExtendedLifetime(database) {}
+    }
+
     /// A batch whose every message fails before the server is asked (an address no envelope can
     /// carry) shows nothing about the session, so the other connections' threads wait to start
     /// until the first one's last message is taken: they must then end, and the delivery return
