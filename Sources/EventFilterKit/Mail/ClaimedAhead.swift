@@ -7,7 +7,8 @@ import Foundation
 ///
 /// The claim is the one a batch always takes (`claimDueOutbox`), so a run cut off before it
 /// delivers the batch leaves it as every claim is left: free when the run's session ends, and
-/// (``release()``) at once when the run lives on.
+/// at once when a delivery cut off by a failed record gives its claims back
+/// (`Store.releaseOutboxClaims()`, called by `Outbox`) while the run lives on.
 ///
 ///     let ahead = ClaimedAhead { try outbox.claimBatch(after: last, now: now) }
 ///     try deliver(current)
