@@ -624,6 +624,45 @@ final class OutcomeRecordersTests: XCTestCase {
         withExtendedLifetime(database) {}
     }
 
+    /// On PostgreSQL the next batch is claimed while the current one is delivered; a claim the
+    /// store refuses there must still fail the delivery, once, with the store's error (what cron
+    /// and `status` show), after the current batch went and was recorded: the claim changed
+    /// nothing, so every message after that batch stays queued and untried, and the next run
+    /// sends each of them once.
+    func testAClaimAheadTheStoreRefusesFailsTheDeliveryAndLeavesTheRestQueuedOnPostgreSQL() throws {
+        try TestRoot.requirePostgreSQL("the next batch claimed while one is delivered")
+        let server = try startServer()
+        let (store, database) = try backendStore("claim-refused")
+        var outbox = Outbox(store: store)
+        outbox.batchSize = 10
+        try enqueue(30, into: outbox, prefix: "r")
+        // The claim writes claimed_by into the rows it takes: the second batch's claim fails.
+        try store.breakWrites("UPDATE", on: "outbox", when: "NEW.id = 15")
+        var configuration = server.configuration
+        configuration.maxConnections = 2
+        let transport = try SMTPTransport(configuration: configuration)
+        XCTAssertTrue(transport.recordsOnItsThreads)
+
+        XCTAssertThrowsError(try outbox.deliverDue(through: transport, now: 1_000)) { error in
+            XCTAssertTrue("\(error)".contains(BrokenWrites.message), "\(error)")
+        }
+        XCTAssertEqual(try receivedFiles(server), 10, "the first batch went, nothing after it")
+        // Recorded: settled already (the settling runs beside the delivery), or waiting to be.
+        XCTAssertEqual(try store.db.scalarInt(
+            "SELECT count(*) FROM outbox WHERE state = 'sent' OR id IN (SELECT outbox_id FROM outbox_delivered)"), 10, "and it was recorded")
+        XCTAssertEqual(try store.db.scalarInt(
+            "SELECT count(*) FROM outbox WHERE id > 10 AND state = 'queued' AND attempts = 0 AND last_attempt_at IS NULL"), 20)
+
+        try store.repairWrites(on: "outbox")
+        let next = Outbox(store: try Store(postgreSQL: try XCTUnwrap(database).connectionString))
+        XCTAssertEqual(try next.deliverDue(through: try SMTPTransport(configuration: configuration), now: 1_001).sent, 20)
+        XCTAssertEqual(try store.db.scalarInt("SELECT count(*) FROM outbox WHERE state = 'sent'"), 30)
+        let subjects = try server.received().map { try XCTUnwrap(ParsedMail(bytes: $0.bytes).header("Subject")) }
+        XCTAssertEqual(subjects.count, 30)
+        XCTAssertEqual(Set(subjects).count, 30, "each message once")
+        withExtendedLifetime(database) {}
+    }
+
     /// A batch whose every message fails before the server is asked (an address no envelope can
     /// carry) shows nothing about the session, so the other connections' threads wait to start
     /// until the first one's last message is taken: they must then end, and the delivery return
