@@ -215,7 +215,7 @@ final class OutcomeRecordersTests: XCTestCase {
         XCTAssertEqual(recorders.report, Outbox.DeliveryReport(sent: count, deferred: 0, failed: 0))
         // A few may go alone: the first commits' duration is not known yet (their waits are
         // short), and on a loaded machine a commit can take more than twice the one before it.
-        // Without the wait, 54 of the 60 went alone.
+        // Without the wait, 25-54 of the 60 went alone (25 and 27 in two later runs, the machine busy with other tests).
         XCTAssertLessThanOrEqual(transport.finalDotsSentAlone, count / 5, "final dots sent in a write of their own")
         XCTAssertEqual(transport.connectionsOpened, 4, "no transfer given up for want of a place")
         withExtendedLifetime(database) {}

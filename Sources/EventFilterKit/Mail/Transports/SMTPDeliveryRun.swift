@@ -214,7 +214,7 @@ final class SMTPDeliveryRun: @unchecked Sendable {
     /// for at most `commitInProgressPatience`, unless commits gather whole windows: that commit
     /// took this connection's own last outcome (one place each at the default window), so the
     /// place it frees is what the "." would wait for after its message anyway; with commits of
-    /// 5 ms, 40-54 of 60 "."s over 4 connections went alone without this wait. A failed commit
+    /// 5 ms, 25-54 of 60 "."s over 4 connections went alone without this wait. A failed commit
     /// cuts the run off (no place is taken then).
     func tryAcquireSlot(committing commit: Commit? = nil) -> Bool {
         signals.lock()
