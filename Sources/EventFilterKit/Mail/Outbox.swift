@@ -36,8 +36,8 @@ public struct Outbox {
     public var batchSize = 500
     /// A batch also stops at this many bytes of messages (but holds at least one), so memory
     /// stays bounded when messages are large (a digest of thousands of items). Over SMTP on
-    /// PostgreSQL two batches are held at once (the next is read while one is delivered), so the
-    /// bound there is twice this.
+    /// PostgreSQL, when the connections' threads record, two batches are held at once (the next
+    /// is read while one is delivered), so the bound there is twice this.
     public var batchBytes = 32 << 20
 
     public init(store: Store, policy: RetryPolicy = .standard) {
