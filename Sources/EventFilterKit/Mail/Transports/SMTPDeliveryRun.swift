@@ -94,14 +94,17 @@ final class SMTPDeliveryRun: @unchecked Sendable {
     /// (at least 100 ms, at most a second), as the calling thread waits for the rest of a group.
     /// One reply slow to come (a server scanning a message for seconds) must not hold every
     /// other message's place until it comes, or its timeout does.
-    private var wholeWindowPatience: TimeInterval = 0.1
+    private var wholeWindowPatience: TimeInterval { min(1, max(0.1, lastCommitTook)) }
     /// How long a final "." that finds the window full and a commit in progress waits for that
     /// commit (``tryAcquireSlot(committing:)``) before its message goes without it: twice the
     /// last commit's duration, at least a millisecond (a thread's wake-up on a busy machine), at
     /// most 100 ms, so a store that stalls (another process holding its lock) holds no message
     /// back longer than that; the message then waits for its place as before, with the
     /// message's timeout in view.
-    private var commitInProgressPatience: TimeInterval = 0.001
+    private var commitInProgressPatience: TimeInterval { min(0.1, max(0.001, 2 * lastCommitTook)) }
+    /// How long the last commit on a connection's thread took (0 before the first); both
+    /// patiences above follow from it.
+    private var lastCommitTook: TimeInterval = 0
     /// The connections' threads record the outcomes (``learned(_:message:holdsSlot:)``,
     /// ``commitWaiting(with:)``) rather than handing them to the calling thread (``finish(_:verdict:holdsSlot:)``).
     let recordsOnWorkers: Bool
@@ -369,8 +372,7 @@ final class SMTPDeliveryRun: @unchecked Sendable {
         }
         let took = -started.timeIntervalSinceNow
         signals.lock()
-        wholeWindowPatience = min(1, max(0.1, took))
-        commitInProgressPatience = min(0.1, max(0.001, 2 * took))
+        lastCommitTook = took
         if let failure { cutOffLocked(by: failure) }
         slotsHeld -= slots
         committing = false
