@@ -81,16 +81,24 @@ class Counter:
 
     def __init__(self, path):
         self.path = path
+        self.fd = None
         self.reset()
 
     def reset(self):
         self.value = 0
         write_atomically(self.path, b"0")
+        if self.fd is not None:
+            os.close(self.fd)
+        self.fd = os.open(self.path, os.O_WRONLY)
 
     def increment(self):
-        # Called from the server's event loop only: no lock needed.
+        # Called from the server's event loop only: no lock needed. The number only grows, so
+        # its new text is never shorter than the old one and overwrites it whole in place: a
+        # reader sees the old number or the new one. Replacing the file by a rename, as reset()
+        # does, cost about 0.35 ms a time on ext4 (which flushes a file renamed over another),
+        # most of the server's time per message.
         self.value += 1
-        write_atomically(self.path, str(self.value).encode())
+        os.pwrite(self.fd, str(self.value).encode(), 0)
 
 
 class Misbehaviour:
