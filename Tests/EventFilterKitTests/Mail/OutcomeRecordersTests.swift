@@ -64,9 +64,7 @@ final class OutcomeRecordersTests: XCTestCase {
             XCTAssertEqual(result.decided, 60)
             XCTAssertEqual(result.onCallingThread, 0, "each outcome is recorded on the thread that read it")
             XCTAssertLessThanOrEqual(result.mostUnrecorded, limit, "limit \(limit)")
-            XCTAssertEqual(try receivedFiles(server), 60)
-            XCTAssertEqual(try outbox.store.db.scalarInt("SELECT count(*) FROM outbox_delivered"), 60)
-            XCTAssertEqual(recorders.report, Outbox.DeliveryReport(sent: 60, deferred: 0, failed: 0))
+            try assertEachReceivedOnceAndRecorded(server: server, store: outbox.store, recorders: recorders, count: 60)
             XCTAssertGreaterThan(Set(try server.received().map(\.envelope.peerPort)).count, 1, "the other connections worked meanwhile")
         }
     }
@@ -77,17 +75,8 @@ final class OutcomeRecordersTests: XCTestCase {
     /// commits than messages (a commit each made one per message), while the server still never
     /// holds more than the window's messages with no commit to record them.
     func testFourConnectionsCommitTheirAcceptancesTogetherWithinTheWindowOnEitherBackend() throws {
-        let server = try startServer()
-        let (store, database) = try backendStore("grouped")
-        let outbox = Outbox(store: store)
         let count = 60
-        try enqueue(count, into: outbox, prefix: "g")
-        let messages = try store.dueOutboxMessages(now: 1_000, after: 0, through: Int64(count)).map {
-            OutgoingMessage(id: $0.id, sender: $0.sender, recipient: $0.recipient, bytes: $0.bytes)
-        }
-        var configuration = server.configuration
-        configuration.maxConnections = 4
-        let transport = try SMTPTransport(configuration: configuration)
+        let (server, store, database, outbox, messages, transport) = try fourConnections("grouped", delivering: count, prefix: "g")
         XCTAssertEqual(transport.unrecordedLimit, 4)
         // The outbox's own connection, idle while the transport's threads record on theirs.
         let seen = Mutex((mostUnrecorded: 0, decided: 0))
@@ -115,9 +104,7 @@ final class OutcomeRecordersTests: XCTestCase {
         let result = seen.withLock { $0 }
         XCTAssertEqual(result.decided, count)
         XCTAssertLessThanOrEqual(result.mostUnrecorded, 4, "the window's bound")
-        XCTAssertEqual(try receivedFiles(server), count)
-        XCTAssertEqual(try store.db.scalarInt("SELECT count(*) FROM outbox_delivered"), count)
-        XCTAssertEqual(recorders.report, Outbox.DeliveryReport(sent: count, deferred: 0, failed: 0))
+        try assertEachReceivedOnceAndRecorded(server: server, store: store, recorders: recorders, count: count)
         XCTAssertLessThanOrEqual(made, count * 3 / 4, "commits for \(count) acceptances on 4 connections")
         // One store connection records for every SMTP connection (the commits take turns anyway).
         XCTAssertEqual(recorders.connectionsOpened, 1)
@@ -154,11 +141,7 @@ final class OutcomeRecordersTests: XCTestCase {
         try transport.deliver(messages, recordingOn: recorders)
 
         XCTAssertEqual(recorders.connectionsOpened, 1, "one store connection records for all 4 SMTP connections")
-        XCTAssertEqual(try receivedFiles(server), count)
-        let subjects = try server.received().map { try XCTUnwrap(ParsedMail(bytes: $0.bytes).header("Subject")) }
-        XCTAssertEqual(Set(subjects), Set((1...count).map { "message \($0)" }), "each message once")
-        XCTAssertEqual(try outbox.store.db.scalarInt("SELECT count(*) FROM outbox_delivered"), count)
-        XCTAssertEqual(recorders.report, Outbox.DeliveryReport(sent: count, deferred: 0, failed: 0))
+        try assertEachReceivedOnceAndRecorded(server: server, store: outbox.store, recorders: recorders, count: count)
         XCTAssertLessThanOrEqual(seen.withLock { $0 }, 4, "the window's bound")
         // Commands the server found already read when it answered: MAIL's and RCPT's replies
         // (RCPT, DATA waiting), and the final "."'s (the next envelope waiting) for all but each
@@ -177,17 +160,8 @@ final class OutcomeRecordersTests: XCTestCase {
     /// the window's bound holds throughout and every message is recorded once.
     func testAFinalDotThatFindsACommitInProgressWaitsForItAndGoesWithItsMessageOnSQLite() throws {
         try TestRoot.requireSQLite("a commit in progress on SQLite")
-        let server = try startServer()
-        let (store, database) = try backendStore("inprogress")
-        let outbox = Outbox(store: store)
         let count = 60
-        try enqueue(count, into: outbox, prefix: "p")
-        let messages = try store.dueOutboxMessages(now: 1_000, after: 0, through: Int64(count)).map {
-            OutgoingMessage(id: $0.id, sender: $0.sender, recipient: $0.recipient, bytes: $0.bytes)
-        }
-        var configuration = server.configuration
-        configuration.maxConnections = 4
-        let transport = try SMTPTransport(configuration: configuration)
+        let (server, store, database, outbox, messages, transport) = try fourConnections("inprogress", delivering: count, prefix: "p")
         XCTAssertEqual(transport.unrecordedLimit, 4)
         XCTAssertTrue(transport.recordsOnItsThreads)
         let seen = Mutex((mostUnrecorded: 0, decided: 0))
@@ -208,11 +182,7 @@ final class OutcomeRecordersTests: XCTestCase {
         let result = seen.withLock { $0 }
         XCTAssertEqual(result.decided, count)
         XCTAssertLessThanOrEqual(result.mostUnrecorded, 4, "the window's bound")
-        XCTAssertEqual(try receivedFiles(server), count)
-        let subjects = try server.received().map { try XCTUnwrap(ParsedMail(bytes: $0.bytes).header("Subject")) }
-        XCTAssertEqual(Set(subjects).count, count, "each message once")
-        XCTAssertEqual(try store.db.scalarInt("SELECT count(*) FROM outbox_delivered"), count)
-        XCTAssertEqual(recorders.report, Outbox.DeliveryReport(sent: count, deferred: 0, failed: 0))
+        try assertEachReceivedOnceAndRecorded(server: server, store: store, recorders: recorders, count: count)
         // A few may go alone: the first commits' duration is not known yet (their waits are
         // short), and on a loaded machine a commit can take more than twice the one before it.
         // Without the wait, 25-54 of the 60 went alone (25 and 27 in two later runs, the machine busy with other tests).
@@ -228,17 +198,8 @@ final class OutcomeRecordersTests: XCTestCase {
     /// twice as many; the window's bound holds throughout and every acceptance is recorded once.
     func testOnPostgreSQLTheConnectionsThreadsCommitWholeWindows() throws {
         try TestRoot.requirePostgreSQL("a PostgreSQL store's commits")
-        let server = try startServer()
-        let (store, database) = try backendStore("whole")
-        let outbox = Outbox(store: store)
         let count = 60
-        try enqueue(count, into: outbox, prefix: "w")
-        let messages = try store.dueOutboxMessages(now: 1_000, after: 0, through: Int64(count)).map {
-            OutgoingMessage(id: $0.id, sender: $0.sender, recipient: $0.recipient, bytes: $0.bytes)
-        }
-        var configuration = server.configuration
-        configuration.maxConnections = 4
-        let transport = try SMTPTransport(configuration: configuration)
+        let (server, store, database, outbox, messages, transport) = try fourConnections("whole", delivering: count, prefix: "w")
         XCTAssertTrue(transport.recordsOnItsThreads)
         let seen = Mutex((mostUnrecorded: 0, decided: 0))
         let recorders = OutcomeRecorders(outbox: outbox, now: 1_000) { message, outcome in
@@ -258,9 +219,7 @@ final class OutcomeRecordersTests: XCTestCase {
 
         XCTAssertEqual(seen.withLock { $0.decided }, count)
         XCTAssertLessThanOrEqual(seen.withLock { $0.mostUnrecorded }, 4, "the window's bound")
-        XCTAssertEqual(try receivedFiles(server), count)
-        XCTAssertEqual(try store.db.scalarInt("SELECT count(*) FROM outbox_delivered"), count)
-        XCTAssertEqual(recorders.report, Outbox.DeliveryReport(sent: count, deferred: 0, failed: 0))
+        try assertEachReceivedOnceAndRecorded(server: server, store: store, recorders: recorders, count: count)
         // Whole windows but for a few partial ones (the start, with one connection until the
         // first acceptance; each connection's last; with the next envelope sent with the final
         // "." the groups shift by one at times): 19-20 here, against 30 for commits of about two
@@ -276,17 +235,8 @@ final class OutcomeRecordersTests: XCTestCase {
     /// window's bound.
     func testFourConnectionsOnPostgreSQLRecordThroughOneSession() throws {
         try TestRoot.requirePostgreSQL("a PostgreSQL store's sessions")
-        let server = try startServer()
-        let (store, database) = try backendStore("session")
-        let outbox = Outbox(store: store)
         let count = 60
-        try enqueue(count, into: outbox, prefix: "s")
-        let messages = try store.dueOutboxMessages(now: 1_000, after: 0, through: Int64(count)).map {
-            OutgoingMessage(id: $0.id, sender: $0.sender, recipient: $0.recipient, bytes: $0.bytes)
-        }
-        var configuration = server.configuration
-        configuration.maxConnections = 4
-        let transport = try SMTPTransport(configuration: configuration)
+        let (server, store, database, outbox, messages, transport) = try fourConnections("session", delivering: count, prefix: "s")
         XCTAssertTrue(transport.recordsOnItsThreads)
         let sessions = "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
         let before = try XCTUnwrap(store.db.scalarInt(sessions))
@@ -358,9 +308,7 @@ final class OutcomeRecordersTests: XCTestCase {
         try enqueueFourThenASlowOne(into: outbox, prefix: "f")
         let count = 40
         try enqueue(count - 5, into: outbox, prefix: "s")
-        let messages = try store.dueOutboxMessages(now: 1_000, after: 0, through: Int64(count)).map {
-            OutgoingMessage(id: $0.id, sender: $0.sender, recipient: $0.recipient, bytes: $0.bytes)
-        }
+        let messages = try dueMessages(count, in: store)
         XCTAssertEqual(messages.count, count)
         XCTAssertEqual(messages[4].recipient, "slow@example.org")
         var configuration = server.configuration
@@ -409,9 +357,7 @@ final class OutcomeRecordersTests: XCTestCase {
             try outbox.enqueue(recipient: "user\(index)@example.org", sender: "notify@example.org", subject: "message \(index)",
                                message: ComposedMessage(messageID: "<r\(index)@example.org>", bytes: bytes), now: 1_000)
         }
-        let messages = try store.dueOutboxMessages(now: 1_000, after: 0, through: Int64(count)).map {
-            OutgoingMessage(id: $0.id, sender: $0.sender, recipient: $0.recipient, bytes: $0.bytes)
-        }
+        let messages = try dueMessages(count, in: store)
         var configuration = server.configuration
         configuration.maxConnections = 4
         let transport = try SMTPTransport(configuration: configuration)
@@ -843,9 +789,7 @@ final class OutcomeRecordersTests: XCTestCase {
     private func queuedOutbox(_ count: Int, name: String) throws -> (Outbox, [OutgoingMessage]) {
         let outbox = Outbox(store: try Store(root: workspace.appendingPathComponent(name)))
         try enqueue(count, into: outbox, prefix: "m")
-        let messages = try outbox.store.dueOutboxMessages(now: 1_000, after: 0, through: Int64(count)).map {
-            OutgoingMessage(id: $0.id, sender: $0.sender, recipient: $0.recipient, bytes: $0.bytes)
-        }
+        let messages = try dueMessages(count, in: outbox.store)
         XCTAssertEqual(messages.count, count)
         return (outbox, messages)
     }
@@ -876,6 +820,41 @@ final class OutcomeRecordersTests: XCTestCase {
             try outbox.enqueue(recipient: recipient(index), sender: "notify@example.org", subject: "message \(index)",
                                message: ComposedMessage(messageID: "<\(prefix)\(index)@example.org>", bytes: bytes), now: 1_000)
         }
+    }
+
+    /// A delivery on 4 connections at the default window: the server, a store on the suite's
+    /// backend named `name` (and its PostgreSQL database, for the test to keep alive) with
+    /// messages 1 to `count` queued as `enqueue` queues them, those messages as the transport
+    /// gets them, and the transport.
+    private func fourConnections(_ name: String, delivering count: Int, prefix: String) throws
+        -> (SMTPTestServer, Store, TestPostgresDatabase?, Outbox, [OutgoingMessage], SMTPTransport) {
+        let server = try startServer()
+        let (store, database) = try backendStore(name)
+        let outbox = Outbox(store: store)
+        try enqueue(count, into: outbox, prefix: prefix)
+        var configuration = server.configuration
+        configuration.maxConnections = 4
+        return (server, store, database, outbox, try dueMessages(count, in: store), try SMTPTransport(configuration: configuration))
+    }
+
+    /// Messages 1 to `count` of `store`'s outbox, as a transport gets them.
+    private func dueMessages(_ count: Int, in store: Store) throws -> [OutgoingMessage] {
+        try store.dueOutboxMessages(now: 1_000, after: 0, through: Int64(count)).map {
+            OutgoingMessage(id: $0.id, sender: $0.sender, recipient: $0.recipient, bytes: $0.bytes)
+        }
+    }
+
+    /// How a delivery of messages 1 to `count` (queued by `enqueue`), all accepted, ends: the
+    /// server received each message once (its files, and the subjects "message 1" to "message
+    /// `count`"), the store recorded each acceptance, and the report counts them sent. A failure
+    /// points at the calling test's line.
+    private func assertEachReceivedOnceAndRecorded(server: SMTPTestServer, store: Store, recorders: OutcomeRecorders, count: Int,
+                                                   file: StaticString = #filePath, line: UInt = #line) throws {
+        XCTAssertEqual(try receivedFiles(server), count, "messages received", file: file, line: line)
+        let subjects = try server.received().map { try XCTUnwrap(ParsedMail(bytes: $0.bytes).header("Subject"), file: file, line: line) }
+        XCTAssertEqual(Set(subjects), Set((1...count).map { "message \($0)" }), "each message once", file: file, line: line)
+        XCTAssertEqual(try store.db.scalarInt("SELECT count(*) FROM outbox_delivered"), count, "acceptances recorded", file: file, line: line)
+        XCTAssertEqual(recorders.report, Outbox.DeliveryReport(sent: count, deferred: 0, failed: 0), file: file, line: line)
     }
 
     private func receivedFiles(_ server: SMTPTestServer) throws -> Int {
