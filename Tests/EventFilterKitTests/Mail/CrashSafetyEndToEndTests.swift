@@ -151,11 +151,13 @@ final class CrashSafetyEndToEndTests: XCTestCase {
     func testKillNineDuringFilteringLeavesEachEventHandledOnce() throws {
         let root = try TestRoot()
         let now = "2026-05-04T10:00:00Z"
-        for user in 1...80 {
+        // 8,000 messages (more than one commit's worth, about 5,000 rows) from 20 readers of 400
+        // events: two commands per reader to set up, so few readers and many events.
+        for user in 1...20 {
             try root.ok("user", "add", "user\(user)@example.com", now: now)
             try root.ok("subscribe", "user\(user)@example.com", "2", now: now)
         }
-        let events = (1...100).map { #"{"type":"ezpublish","params":{"node_id":"\#($0)","path":"/1/2/\#($0)/","name":"News \#($0)"}}"# }
+        let events = (1...400).map { #"{"type":"ezpublish","params":{"node_id":"\#($0)","path":"/1/2/\#($0)/","name":"News \#($0)"}}"# }
         try root.ok("event", "import", "-", now: now, stdin: events.joined(separator: "\n"))
         let wal = root.url.appendingPathComponent("var/eventfilter.db-wal").path
         var killedWhileFiltering = 0
@@ -180,7 +182,7 @@ final class CrashSafetyEndToEndTests: XCTestCase {
         XCTAssertGreaterThan(killedWhileFiltering, 0, "at least one kill landed before all mail was queued")
         try root.ok("run", now: now)
 
-        XCTAssertEqual(try root.scalar("SELECT count(*) FROM outbox"), 8_000, "80 users x 100 events, more than one commit's worth")
+        XCTAssertEqual(try root.scalar("SELECT count(*) FROM outbox"), 8_000, "20 users x 400 events, more than one commit's worth")
         XCTAssertEqual(try root.scalar("SELECT count(*) FROM (SELECT recipient, subject FROM outbox JOIN outbox_message ON outbox_id = id GROUP BY 1, 2 HAVING count(*) > 1) AS duplicate"), 0,
                        "nobody got the same event twice")
         XCTAssertEqual(try root.scalar("SELECT count(*) FROM outbox WHERE state <> 'sent'"), 0)
@@ -194,16 +196,18 @@ final class CrashSafetyEndToEndTests: XCTestCase {
     func testKillNineDuringTheDigestRunSendsEachDigestOnce() throws {
         let root = try TestRoot()
         let now = "2026-05-04T10:00:00Z", tick = "2026-05-05T09:00:00Z"
-        let readers = 60
+        // 18,000 items, in digests of 900: three commands per reader to set up, so few readers
+        // with large digests, each still a transaction of its own.
+        let readers = 20, eventCount = 900
         for user in 1...readers {
             try root.ok("user", "add", "user\(user)@example.com", now: now)
             try root.ok("subscribe", "user\(user)@example.com", "2", now: now)
             try root.ok("digest", "user\(user)@example.com", "daily", "08:00", now: now)
         }
-        let events = (1...300).map { #"{"type":"ezpublish","params":{"node_id":"\#($0)","path":"/1/2/\#($0)/","name":"News \#($0)"}}"# }
+        let events = (1...eventCount).map { #"{"type":"ezpublish","params":{"node_id":"\#($0)","path":"/1/2/\#($0)/","name":"News \#($0)"}}"# }
         try root.ok("event", "import", "-", now: now, stdin: events.joined(separator: "\n"))
         try root.ok("run", now: now)
-        XCTAssertEqual(try root.scalar("SELECT count(*) FROM digest_item"), readers * 300)
+        XCTAssertEqual(try root.scalar("SELECT count(*) FROM digest_item"), readers * eventCount)
         XCTAssertEqual(try root.scalar("SELECT count(*) FROM outbox"), 0, "every item waits for the digest")
 
         var killedWhileSending = 0
