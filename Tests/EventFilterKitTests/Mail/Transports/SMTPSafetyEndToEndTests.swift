@@ -67,7 +67,7 @@ final class SMTPSafetyEndToEndTests: XCTestCase {
         let server = try pool.start()
         // MaxConnections=3: the other connections wait until a session has worked, so even a
         // server that hangs on the very first message sees one connection.
-        let root = try smtpRoot(port: server.port, timeout: 2, extra: "MaxConnections=3")
+        let root = try smtpRoot(port: server.port, timeout: 1, extra: "MaxConnections=3")
         // Runs are two hours apart: mail deferred that long is reported once by run
         // (ProblemReportEndToEndTests); here the point is the timeouts, so the threshold is a day.
         try root.write("settings/override/notification.ini.append.php", "[EventFilterSettings]\nWarnDeferredAfter=86400\n")
@@ -92,10 +92,10 @@ final class SMTPSafetyEndToEndTests: XCTestCase {
             let elapsed = Date().timeIntervalSince(started)
             XCTAssertEqual(result.status, 0, "\(stage): a server problem is not a run failure: \(result.stderr)")
             XCTAssertEqual(result.stdout + result.stderr, "", stage)
-            XCTAssertLessThan(elapsed, 5, "\(stage): one timeout of 2 s, not six (12 s)")
+            XCTAssertLessThan(elapsed, 3, "\(stage): one timeout of 1 s, not one a message")
             XCTAssertEqual(try server.count("connections") - connections, 1, "\(stage): one connection attempt per run")
             XCTAssertEqual(try server.count("mail-commands") - mailCommands, stage == "ehlo" ? 0 : 1, "\(stage): one message tried")
-            let cause = "timed out \(step) (connect timeout 5 s, message timeout 2 s)"
+            let cause = "timed out \(step) (connect timeout 5 s, message timeout 1 s)"
             XCTAssertEqual(try lastErrors(root), [
                 "\(label): \(cause)": 1,
                 "\(label): not tried (delivery suspended for this run): \(cause)": 5,
@@ -147,8 +147,8 @@ final class SMTPSafetyEndToEndTests: XCTestCase {
     /// so a server that never answers QUIT holds the run one timeout, not one per connection.
     func testAServerThatNeverAnswersQuitHoldsTheRunOneTimeoutNotOnePerConnection() throws {
         let server = try pool.start()
-        let root = try smtpRoot(port: server.port, timeout: 3, extra: "MaxConnections=4")
-        let recipients = (1...40).map { "reader\($0)@example.com" }
+        let root = try smtpRoot(port: server.port, timeout: 2, extra: "MaxConnections=4")
+        let recipients = (1...16).map { "reader\($0)@example.com" }
         try publish(to: recipients, in: root)
         try server.misbehave("hang quit")
         let started = Date()
@@ -159,9 +159,9 @@ final class SMTPSafetyEndToEndTests: XCTestCase {
         XCTAssertEqual(result.status, 0, result.stderr)
         XCTAssertEqual(result.stdout + result.stderr, "", "an unanswered QUIT is no failure: the mail was taken")
         XCTAssertEqual(try server.count("connections"), 4, "the four connections were open at the end")
-        XCTAssertLessThan(elapsed, 6, "one timeout of 3 s for the four QUITs, not four (12 s)")
-        XCTAssertGreaterThan(elapsed, 2.5, "the run did wait for the replies, up to the timeout")
-        XCTAssertEqual(try states(root), ["sent": 40])
+        XCTAssertLessThan(elapsed, 4, "one timeout of 2 s for the four QUITs, not four (8 s)")
+        XCTAssertGreaterThan(elapsed, 1.5, "the run did wait for the replies, up to the timeout")
+        XCTAssertEqual(try states(root), ["sent": 16])
         XCTAssertEqual(try server.received().flatMap(\.envelope.recipients).sorted(), recipients.sorted())
     }
 
