@@ -70,12 +70,19 @@ extension Store {
     func claimDueOutbox(now: Int64, after: Int64, limit: Int) throws -> [(id: Int64, size: Int)] {
         guard sharesWork else { return try dueOutboxSizes(now: now, after: after, limit: limit) }
         let me = try worker()
+        // The recorded acceptances are left out with NOT IN, which PostgreSQL answers from one hash
+        // of outbox_delivered's few keys (never NULL: the primary key), not with NOT EXISTS, which
+        // it plans as a probe of outbox_delivered's index for every candidate row. When its
+        // statistics put few rows in the queue (a queue just filled, its rows sent the last
+        // time they were counted) it reads every due row above `after` and sorts them before the
+        // LIMIT: a claim of 500 from the middle of 10,000 took 18.7 ms so (20,173 buffers, two per
+        // probe), 6.5 ms with the hash (254), EXPLAIN ANALYZE.
         let claimed = try db.map("""
             WITH claimed AS (
                 UPDATE outbox SET claimed_by = ? WHERE id IN (
                     SELECT id FROM outbox
                     WHERE state IN ('queued', 'deferred') AND next_attempt_at <= ? AND id > ? AND \(claimable)
-                      AND NOT EXISTS (SELECT 1 FROM outbox_delivered WHERE outbox_id = outbox.id)
+                      AND id NOT IN (SELECT outbox_id FROM outbox_delivered)
                     ORDER BY id LIMIT ? FOR UPDATE SKIP LOCKED)
                 RETURNING id)
             SELECT claimed.id AS id, length(outbox_message.message) AS size
