@@ -422,7 +422,8 @@ final class SMTPConnection: @unchecked Sendable {
         if ccurl_get_long(handle, CURLINFO_NUM_CONNECTS, &opened) == CURLE_OK { connectionsOpened += opened }
         var socket = curl_socket_t(-1)
         if result == CURLE_OK && ccurl_get_socket(handle, &socket) == CURLE_OK && socket >= 0 {
-            wire = SMTPWire(handle: handle, socket: socket)
+            // No TLS asked for (no smtps, no STARTTLS): curl left the connection as TCP alone.
+            wire = SMTPWire(handle: handle, socket: socket, plain: configuration.security == .none)
             capabilities = exchange.capabilities
             return nil
         }
