@@ -229,7 +229,8 @@ final class SMTPConnection: @unchecked Sendable {
     func send(_ message: OutgoingMessage, window: SMTPDeliveryRun?, committing commit: SMTPDeliveryRun.Commit?,
               following: (() -> OutgoingMessage?)?, carried: inout OutgoingMessage?) -> Attempt {
         let whileTheServerReads: (() -> Bool)? = if let window, let commit { { window.commitWaiting(with: commit) } } else { nil }
-        if let problem = SMTPEnvelope.problem(sender: message.sender, recipient: message.recipient) {
+        // A message whose envelope went out with the last final "." had its addresses checked then.
+        if !envelopeInFlight, let problem = SMTPEnvelope.problem(sender: message.sender, recipient: message.recipient) {
             let outcome = DeliveryOutcome.permanentFailure("smtp \(configuration.serverLabel): \(problem)")
             return .finished(SMTPVerdict(outcome: outcome, sessionFailure: nil, sessionWorked: false), holdsSlot: false)
         }
@@ -279,16 +280,16 @@ final class SMTPConnection: @unchecked Sendable {
                 }
                 carried = capabilities.pipelining ? following?() : nil
                 var end = SMTPDotStuffing.endOfData
-                if let carried { appendEnvelope(of: carried, to: &end) }
+                let carriesEnvelope = appendCarriedEnvelope(of: carried, to: &end)
                 try wire.send(end, until: deadline)
-                envelopeInFlight = carried != nil
+                envelopeInFlight = carriesEnvelope
                 finalDotsSentAlone += 1
             } else {
                 holdsSlot = window != nil
                 carried = capabilities.pipelining ? following?() : nil
-                if let carried { appendEnvelope(of: carried, to: &data) }
+                let carriesEnvelope = appendCarriedEnvelope(of: carried, to: &data)
                 try wire.send(data, until: deadline)
-                envelopeInFlight = carried != nil
+                envelopeInFlight = carriesEnvelope
             }
             stage = .endOfData
             let reply = try wire.readReply(until: deadline)
@@ -355,6 +356,15 @@ final class SMTPConnection: @unchecked Sendable {
     /// the next message's envelope (three command lines around two addresses). A guess: a
     /// buffer that needs more grows.
     private static let roomAfterMessage = 512
+
+    /// Appends the envelope of `carried`, the message to go with a final ".", to `bytes` when its
+    /// addresses can go in command lines; whether it did. One that cannot is sent as any other
+    /// message next (``send(_:window:committing:)``), which refuses it without a word to the server.
+    private func appendCarriedEnvelope(of carried: OutgoingMessage?, to bytes: inout [UInt8]) -> Bool {
+        guard let carried, SMTPEnvelope.problem(sender: carried.sender, recipient: carried.recipient) == nil else { return false }
+        appendEnvelope(of: carried, to: &bytes)
+        return true
+    }
 
     /// The envelope's three command lines, appended to `bytes`.
     private func appendEnvelope(of message: OutgoingMessage, to bytes: inout [UInt8]) {
