@@ -18,7 +18,7 @@ final class SMTPDomainForms {
     /// Appends the envelope form of `address` to `bytes`; an address all ASCII (the usual one)
     /// goes as it is, with no array of its own made for it.
     func appendWireForm(of address: String, to bytes: inout [UInt8]) {
-        if address.utf8.contains(where: { $0 >= 0x80 }) {
+        if SMTPEnvelope.hasNonASCII(address) {
             bytes.append(contentsOf: wireForm(of: address))
         } else {
             bytes.append(contentsOf: address.utf8)
