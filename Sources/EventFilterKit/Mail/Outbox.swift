@@ -293,20 +293,24 @@ public struct Outbox {
 
     /// Commits one outcome at once, waiting out another writer's lock.
     func record(_ disposition: OutboxDisposition, for id: Int64, now: Int64, into report: inout DeliveryReport) throws {
-        let what: String
-        switch disposition {
-        // The server has the message: losing this row would send it again at the next run.
-        // Its reply rides along in the same row, so keeping it costs no extra write.
-        case .accepted: what = "message \(id) was accepted by the server and may be sent again"
-        case .failed: what = "the failure of message \(id) could not be recorded"
-        case .deferred: what = "the deferral of message \(id) could not be recorded"
-        }
         var changed = false
         // A deferral or failure changes only a message still waiting: one cancelled while the
         // server had it (its user removed or disabled) stays cancelled, or it would be sent at the
         // next run, and is nobody's problem.
-        try retryingWhileBusy(what) { changed = try store.record(disposition, forMessage: id, now: now) }
+        try retryingWhileBusy(Self.whatIsLost(disposition, id: id)) { changed = try store.record(disposition, forMessage: id, now: now) }
         report.count(disposition, changed: changed)
+    }
+
+    /// What is lost when the outcome of message `id` cannot be recorded, for the error; written
+    /// only then (on SMTP this is once a message otherwise).
+    private static func whatIsLost(_ disposition: OutboxDisposition, id: Int64) -> String {
+        switch disposition {
+        // The server has the message: losing this row would send it again at the next run.
+        // Its reply rides along in the same row, so keeping it costs no extra write.
+        case .accepted: "message \(id) was accepted by the server and may be sent again"
+        case .failed: "the failure of message \(id) could not be recorded"
+        case .deferred: "the deferral of message \(id) could not be recorded"
+        }
     }
 
     // MARK: Operator views

@@ -229,7 +229,8 @@ final class SMTPConnection: @unchecked Sendable {
     func send(_ message: OutgoingMessage, window: SMTPDeliveryRun?, committing commit: SMTPDeliveryRun.Commit?,
               following: (() -> OutgoingMessage?)?, carried: inout OutgoingMessage?) -> Attempt {
         let whileTheServerReads: (() -> Bool)? = if let window, let commit { { window.commitWaiting(with: commit) } } else { nil }
-        if let problem = SMTPEnvelope.problem(sender: message.sender, recipient: message.recipient) {
+        // A message whose envelope went out with the last final "." had its addresses checked then.
+        if !envelopeInFlight, let problem = SMTPEnvelope.problem(sender: message.sender, recipient: message.recipient) {
             let outcome = DeliveryOutcome.permanentFailure("smtp \(configuration.serverLabel): \(problem)")
             return .finished(SMTPVerdict(outcome: outcome, sessionFailure: nil, sessionWorked: false), holdsSlot: false)
         }
@@ -255,7 +256,12 @@ final class SMTPConnection: @unchecked Sendable {
             }
             if let refusal { return .finished(refusal, holdsSlot: false) }
             stage = .message
-            let data = SMTPDotStuffing.data(for: message.bytes)
+            // The message, its final "." and the next message's envelope go out of one buffer,
+            // sized for the three at once: the message is copied once (dot-stuffed), not again
+            // to put the envelope after it.
+            var data: [UInt8] = []
+            data.reserveCapacity(message.bytes.count + Self.roomAfterMessage)
+            SMTPDotStuffing.append(message.bytes, to: &data)
             if let window, !window.tryAcquireSlot(committing: commit) {
                 // The window is full: the message crosses the wire while earlier outcomes
                 // commit, and only its final "." waits for a place.
@@ -273,14 +279,17 @@ final class SMTPConnection: @unchecked Sendable {
                     return .windowExpired
                 }
                 carried = capabilities.pipelining ? following?() : nil
-                try wire.send(SMTPDotStuffing.endOfData + envelope(of: carried), until: deadline)
-                envelopeInFlight = carried != nil
+                var end = SMTPDotStuffing.endOfData
+                let carriesEnvelope = appendCarriedEnvelope(of: carried, to: &end)
+                try wire.send(end, until: deadline)
+                envelopeInFlight = carriesEnvelope
                 finalDotsSentAlone += 1
             } else {
                 holdsSlot = window != nil
                 carried = capabilities.pipelining ? following?() : nil
-                try wire.send(carried == nil ? data : data + envelope(of: carried), until: deadline)
-                envelopeInFlight = carried != nil
+                let carriesEnvelope = appendCarriedEnvelope(of: carried, to: &data)
+                try wire.send(data, until: deadline)
+                envelopeInFlight = carriesEnvelope
             }
             stage = .endOfData
             let reply = try wire.readReply(until: deadline)
@@ -303,14 +312,17 @@ final class SMTPConnection: @unchecked Sendable {
     /// timeout starts again after it (a store slow to record is not the server being slow).
     private func sendEnvelope(of message: OutgoingMessage, on wire: SMTPWire, alreadySent: Bool, until deadline: inout UInt64,
                               stage: inout SMTPStage, sent: () -> Void) throws(SMTPWire.Failure) -> SMTPVerdict? {
-        let commands = envelopeCommands(for: message)
         let pipelining = capabilities.pipelining
-        if pipelining && !alreadySent { try wire.send(commands[0] + commands[1] + commands[2], until: deadline) }
+        if pipelining && !alreadySent {
+            var commands: [UInt8] = []
+            appendEnvelope(of: message, to: &commands)
+            try wire.send(commands, until: deadline)
+        }
         var told = false
         var refusal: (stage: SMTPStage, reply: SMTPReply)?
         var inData = false
-        for (index, step) in [SMTPStage.sender, .recipient, .data].enumerated() {
-            if !pipelining { try wire.send(commands[index], until: deadline) }
+        for step in Self.envelopeSteps {
+            if !pipelining { try wire.send(command(step, for: message), until: deadline) }
             if !told {
                 told = true
                 sent()
@@ -337,29 +349,59 @@ final class SMTPConnection: @unchecked Sendable {
         reply.code == 421 || !(400...599).contains(reply.code)
     }
 
-    /// The envelope's three commands in one piece, none for no message.
-    private func envelope(of message: OutgoingMessage?) -> [UInt8] {
-        guard let message else { return [] }
-        let commands = envelopeCommands(for: message)
-        return commands[0] + commands[1] + commands[2]
+    /// The envelope's steps, in the order their commands go and their replies come.
+    private static let envelopeSteps: [SMTPStage] = [.sender, .recipient, .data]
+
+    /// Room to reserve after a message's bytes: dot-stuffing's added dots and the final ".", and
+    /// the next message's envelope (three command lines around two addresses). A guess: a
+    /// buffer that needs more grows.
+    private static let roomAfterMessage = 512
+
+    /// Appends the envelope of `carried`, the message to go with a final ".", to `bytes` when its
+    /// addresses can go in command lines; whether it did. One that cannot is sent as any other
+    /// message next (``send(_:window:committing:)``), which refuses it without a word to the server.
+    private func appendCarriedEnvelope(of carried: OutgoingMessage?, to bytes: inout [UInt8]) -> Bool {
+        guard let carried, SMTPEnvelope.problem(sender: carried.sender, recipient: carried.recipient) == nil else { return false }
+        appendEnvelope(of: carried, to: &bytes)
+        return true
     }
 
-    /// The three command lines of a message's envelope. SIZE= lets a server refuse an oversized
-    /// message before its data (RFC 1870); SMTPUTF8 marks an address that is not ASCII, for a
-    /// server that offers it (RFC 6531 section 3.4).
-    private func envelopeCommands(for message: OutgoingMessage) -> [[UInt8]] {
-        var mail = Array("MAIL FROM:<".utf8)
-        mail.append(contentsOf: domainForms.wireForm(of: message.sender))
-        mail.append(UInt8(ascii: ">"))
-        if capabilities.size { mail.append(contentsOf: " SIZE=\(message.bytes.count)".utf8) }
-        if capabilities.smtpUTF8 && (message.sender.utf8.contains { $0 >= 0x80 } || message.recipient.utf8.contains { $0 >= 0x80 }) {
-            mail.append(contentsOf: " SMTPUTF8".utf8)
+    /// The envelope's three command lines, appended to `bytes`.
+    private func appendEnvelope(of message: OutgoingMessage, to bytes: inout [UInt8]) {
+        appendCommand(.sender, for: message, to: &bytes)
+        appendCommand(.recipient, for: message, to: &bytes)
+        appendCommand(.data, for: message, to: &bytes)
+    }
+
+    /// One command line of the envelope on its own (without PIPELINING each waits for its reply).
+    private func command(_ step: SMTPStage, for message: OutgoingMessage) -> [UInt8] {
+        var line: [UInt8] = []
+        appendCommand(step, for: message, to: &line)
+        return line
+    }
+
+    /// Appends the envelope's command line for `step` (`.sender`, `.recipient` or `.data`) to
+    /// `bytes`. SIZE= lets a server refuse an oversized message before its data (RFC 1870);
+    /// SMTPUTF8 marks an address that is not ASCII, for a server that offers it (RFC 6531
+    /// section 3.4).
+    private func appendCommand(_ step: SMTPStage, for message: OutgoingMessage, to bytes: inout [UInt8]) {
+        switch step {
+        case .sender:
+            bytes.append(contentsOf: "MAIL FROM:<".utf8)
+            domainForms.appendWireForm(of: message.sender, to: &bytes)
+            bytes.append(UInt8(ascii: ">"))
+            if capabilities.size { bytes.append(contentsOf: " SIZE=\(message.bytes.count)".utf8) }
+            if capabilities.smtpUTF8 && (message.sender.utf8.contains { $0 >= 0x80 } || message.recipient.utf8.contains { $0 >= 0x80 }) {
+                bytes.append(contentsOf: " SMTPUTF8".utf8)
+            }
+            bytes.append(contentsOf: [0x0D, 0x0A])
+        case .recipient:
+            bytes.append(contentsOf: "RCPT TO:<".utf8)
+            domainForms.appendWireForm(of: message.recipient, to: &bytes)
+            bytes.append(contentsOf: ">\r\n".utf8)
+        default:
+            bytes.append(contentsOf: "DATA\r\n".utf8)
         }
-        mail.append(contentsOf: [0x0D, 0x0A])
-        var recipient = Array("RCPT TO:<".utf8)
-        recipient.append(contentsOf: domainForms.wireForm(of: message.recipient))
-        recipient.append(contentsOf: ">\r\n".utf8)
-        return [mail, recipient, Array("DATA\r\n".utf8)]
     }
 
     /// RSET after a refused MAIL or RCPT, so the connection can carry the next message; false
@@ -390,7 +432,8 @@ final class SMTPConnection: @unchecked Sendable {
         if ccurl_get_long(handle, CURLINFO_NUM_CONNECTS, &opened) == CURLE_OK { connectionsOpened += opened }
         var socket = curl_socket_t(-1)
         if result == CURLE_OK && ccurl_get_socket(handle, &socket) == CURLE_OK && socket >= 0 {
-            wire = SMTPWire(handle: handle, socket: socket)
+            // No TLS asked for (no smtps, no STARTTLS): curl left the connection as TCP alone.
+            wire = SMTPWire(handle: handle, socket: socket, plain: configuration.security == .none)
             capabilities = exchange.capabilities
             return nil
         }

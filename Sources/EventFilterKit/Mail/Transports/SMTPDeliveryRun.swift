@@ -184,14 +184,14 @@ final class SMTPDeliveryRun: @unchecked Sendable {
 
     /// The next message, to go with the final "." being sent (``SMTPConnection``'s pipelined
     /// envelope): only while messages go to the server (the session worked, delivery is not
-    /// suspended, the run not cut off) and when its envelope can be carried; nil otherwise (the
-    /// connection then takes its next message as usual).
+    /// suspended, the run not cut off); nil otherwise (the connection then takes its next message
+    /// as usual). The connection checks its addresses before it carries its envelope, outside
+    /// this lock.
     func nextMessageToPipeline() -> OutgoingMessage? {
         signals.lock()
         defer { signals.unlock() }
         guard next < messages.count, !cancelled, state.sessionWorked, state.suspendedReason == nil else { return nil }
         let message = messages[next]
-        guard SMTPEnvelope.problem(sender: message.sender, recipient: message.recipient) == nil else { return nil }
         next += 1
         state.transfersStarted += 1
         return message

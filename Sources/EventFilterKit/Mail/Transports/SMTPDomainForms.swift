@@ -15,6 +15,16 @@ final class SMTPDomainForms {
     /// A domain's bytes to its ASCII form, or to nil when it goes as it came.
     private var known: [ArraySlice<UInt8>: [UInt8]?] = [:]
 
+    /// Appends the envelope form of `address` to `bytes`; an address all ASCII (the usual one)
+    /// goes as it is, with no array of its own made for it.
+    func appendWireForm(of address: String, to bytes: inout [UInt8]) {
+        if SMTPEnvelope.hasNonASCII(address) {
+            bytes.append(contentsOf: wireForm(of: address))
+        } else {
+            bytes.append(contentsOf: address.utf8)
+        }
+    }
+
     func wireForm(of address: String) -> [UInt8] {
         SMTPEnvelope.wireForm(of: address) { domain in
             if let cached = known[domain] { return cached }

@@ -16,6 +16,14 @@ enum SMTPDotStuffing {
     static func data(for message: [UInt8]) -> [UInt8] {
         var data: [UInt8] = []
         data.reserveCapacity(message.count + 64)
+        append(message, to: &data)
+        return data
+    }
+
+    /// Appends the bytes ``data(for:)`` returns to `data`, so a caller can put more after them
+    /// (the next message's envelope) in the same buffer, with no second copy of the message.
+    static func append(_ message: [UInt8], to data: inout [UInt8]) {
+        let start = data.count
         message.withUnsafeBufferPointer { bytes in
             guard let base = bytes.baseAddress else { return }
             // memchr finds each line end; the runs between the dots that start a line are copied
@@ -33,10 +41,9 @@ enum SMTPDotStuffing {
             }
             data.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[copied...]))
         }
-        if !(data.count >= 2 && data[data.count - 2] == 0x0D && data[data.count - 1] == 0x0A) {
+        if !(data.count - start >= 2 && data[data.count - 2] == 0x0D && data[data.count - 1] == 0x0A) {
             data.append(contentsOf: [0x0D, 0x0A])
         }
         data.append(contentsOf: endOfData)
-        return data
     }
 }

@@ -18,14 +18,19 @@ enum SMTPEnvelope {
         // One pass over the UTF-8 bytes, once per message: a control character is a byte below
         // 0x20 or 0x7F, and no byte of a multi-byte character is below 0x80.
         var lineBreak = false, control = false, angle = false
-        for byte in address.utf8 {
-            switch byte {
-            case 0x0D, 0x0A: lineBreak = true
-            case 0..<0x20, 0x7F: control = true
-            case UInt8(ascii: "<"), UInt8(ascii: ">"): angle = true
-            default: break
+        func scan<Bytes: Sequence<UInt8>>(_ bytes: Bytes) {
+            for byte in bytes {
+                switch byte {
+                case 0x0D, 0x0A: lineBreak = true
+                case 0..<0x20, 0x7F: control = true
+                case UInt8(ascii: "<"), UInt8(ascii: ">"): angle = true
+                default: break
+                }
             }
         }
+        // A native string's bytes in one buffer: iterating its UTF-8 view instead cost about
+        // 20 instructions a byte (callgrind), twice a message.
+        if address.utf8.withContiguousStorageIfAvailable({ scan($0) }) == nil { scan(address.utf8) }
         if lineBreak { return "a line break" }
         if control { return "a control character" }
         if angle { return "an angle bracket" }
@@ -61,6 +66,13 @@ enum SMTPEnvelope {
         // parameters to the command, so such a domain stays as it came.
         guard ascii.allSatisfy({ isHostNameByte($0) }) else { return nil }
         return ascii
+    }
+
+    /// Whether a byte of `text`'s UTF-8 is not ASCII (0x80 or above), read from the string's
+    /// contiguous storage where it has one (a native string): iterating its UTF-8 view instead
+    /// cost about 20 instructions a byte (callgrind).
+    static func hasNonASCII(_ text: String) -> Bool {
+        text.utf8.withContiguousStorageIfAvailable { $0.contains { $0 >= 0x80 } } ?? text.utf8.contains { $0 >= 0x80 }
     }
 
     private static func isHostNameByte(_ byte: UInt8) -> Bool {

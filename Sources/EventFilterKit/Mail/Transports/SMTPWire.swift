@@ -12,6 +12,13 @@ import CCurl
 ///     try wire.send(Array("MAIL FROM:<a@example.org>\r\n".utf8), until: deadline)
 ///     let reply = try wire.readReply(until: deadline)   // 250 OK
 ///
+/// On a connection without TLS (`plain`) the bytes go to and from the socket directly (send(2),
+/// recv(2)): curl's send and receive would only make the same calls, after looking the
+/// connection up in its cache each time. There a wait for a reply polls before it reads, where
+/// a read on an empty socket would fail (EAGAIN) before the poll: the reply to what was just
+/// sent is seldom in yet, so that read was one system call more a message. Behind TLS a read
+/// comes first: curl may hold decrypted bytes that no poll of the socket shows.
+///
 /// Deadlines are CLOCK_MONOTONIC nanoseconds (``now()``). Not thread-safe: it belongs to the
 /// connection's thread.
 final class SMTPWire {
@@ -34,14 +41,17 @@ final class SMTPWire {
 
     private let handle: UnsafeMutableRawPointer
     let socket: curl_socket_t
+    /// The connection carries no TLS: the socket is read and written directly.
+    private let plain: Bool
     /// Bytes received and not yet taken as a reply: `input[start..<end]`.
     private var input = [UInt8](repeating: 0, count: 4096)
     private var start = 0
     private var end = 0
 
-    init(handle: UnsafeMutableRawPointer, socket: curl_socket_t) {
+    init(handle: UnsafeMutableRawPointer, socket: curl_socket_t, plain: Bool = false) {
         self.handle = handle
         self.socket = socket
+        self.plain = plain
     }
 
     static func now() -> UInt64 {
@@ -67,7 +77,8 @@ final class SMTPWire {
         var offset = 0
         while offset < bytes.count {
             var sent = 0
-            let result = curl_easy_send(handle, base + offset, bytes.count - offset, &sent)
+            let result = plain ? sendPlain(base + offset, count: bytes.count - offset, sent: &sent)
+                : curl_easy_send(handle, base + offset, bytes.count - offset, &sent)
             if result == CURLE_OK {
                 offset += sent
             } else if result == CURLE_AGAIN {
@@ -109,7 +120,7 @@ final class SMTPWire {
         var poller = pollfd(fd: socket, events: Int16(POLLIN), revents: 0)
         guard poll(&poller, 1, 0) > 0 else { return true }
         var received = 0
-        let result = input.withUnsafeMutableBytes { curl_easy_recv(handle, $0.baseAddress!, $0.count, &received) }
+        let result = input.withUnsafeMutableBytes { receive(into: $0.baseAddress!, capacity: $0.count, received: &received) }
         return result == CURLE_AGAIN
     }
 
@@ -129,10 +140,12 @@ final class SMTPWire {
             guard input.count < Self.replyLimit else { throw .replyTooLong }
             input.append(contentsOf: repeatElement(0, count: input.count))
         }
+        // Plain: the poll first (see the type's note); its result is known only to the read.
+        if plain { try wait(for: POLLIN, until: deadline) }
         while true {
             var received = 0
             let capacity = input.count - end
-            let result = input.withUnsafeMutableBytes { curl_easy_recv(handle, $0.baseAddress! + end, capacity, &received) }
+            let result = input.withUnsafeMutableBytes { receive(into: $0.baseAddress! + end, capacity: capacity, received: &received) }
             if result == CURLE_OK {
                 guard received > 0 else { throw .closed }
                 end += received
@@ -140,6 +153,35 @@ final class SMTPWire {
             }
             guard result == CURLE_AGAIN else { throw .failed(result) }
             try wait(for: POLLIN, until: deadline)
+        }
+    }
+
+    /// Up to `capacity` bytes from the server, as curl_easy_recv reports them: CURLE_OK with 0
+    /// bytes when the server closed the connection, CURLE_AGAIN when nothing is there yet.
+    private func receive(into buffer: UnsafeMutableRawPointer, capacity: Int, received: inout Int) -> CURLcode {
+        guard plain else { return curl_easy_recv(handle, buffer, capacity, &received) }
+        while true {
+            let count = recv(socket, buffer, capacity, 0)
+            if count >= 0 {
+                received = count
+                return CURLE_OK
+            }
+            if errno == EINTR { continue }
+            return errno == EAGAIN || errno == EWOULDBLOCK ? CURLE_AGAIN : CURLE_RECV_ERROR
+        }
+    }
+
+    /// Writes what the socket takes of `count` bytes, as curl_easy_send reports it (CURLE_AGAIN
+    /// when it takes none now); MSG_NOSIGNAL, so a closed connection is an error, not SIGPIPE.
+    private func sendPlain(_ bytes: UnsafeRawPointer, count: Int, sent: inout Int) -> CURLcode {
+        while true {
+            let written = Glibc.send(socket, bytes, count, Int32(MSG_NOSIGNAL))
+            if written >= 0 {
+                sent = written
+                return CURLE_OK
+            }
+            if errno == EINTR { continue }
+            return errno == EAGAIN || errno == EWOULDBLOCK ? CURLE_AGAIN : CURLE_SEND_ERROR
         }
     }
 

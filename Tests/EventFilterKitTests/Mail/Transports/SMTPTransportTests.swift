@@ -1024,6 +1024,30 @@ final class SMTPTransportTests: XCTestCase {
 
     // MARK: - Helpers
 
+    /// With PIPELINING the next message's envelope goes out with a message's final "." (once the
+    /// session has delivered one): one whose address would inject commands must not ride along.
+    /// It is refused without a word to the server, and the message after it goes on the same
+    /// connection.
+    func testAnAddressWithALineBreakNeverRidesWithTheFinalDotBeforeIt() throws {
+        let server = try startServer()
+        let transport = try SMTPTransport(configuration: server.configuration)
+
+        let outcomes = try deliver([
+            message(1, to: "ann@example.org"),
+            message(2, to: "bob@example.org"),
+            message(3, to: "cid@example.org>\r\nRCPT TO:<victim@example.org"),
+            message(4, to: "dan@example.org"),
+        ], with: transport)
+
+        guard case .accepted? = outcomes[1], case .accepted? = outcomes[2], case .permanentFailure(let reason)? = outcomes[3],
+              case .accepted? = outcomes[4] else {
+            return XCTFail("expected 1, 2 and 4 accepted, 3 refused: \(outcomes)")
+        }
+        XCTAssertTrue(reason.contains("recipient address") && reason.contains("line break"), reason)
+        XCTAssertEqual(try server.received().map(\.envelope.recipients), [["ann@example.org"], ["bob@example.org"], ["dan@example.org"]])
+        XCTAssertEqual(transport.connectionsOpened, 1)
+    }
+
     private func startServer(port: Int = 0, tls: SMTPTestCertificate? = nil, implicitTLS: Bool = false,
                              auth: String? = nil, smtpUTF8: Bool = false, pipelining: Bool = true) throws -> SMTPTestServer {
         var arguments: [String] = []
