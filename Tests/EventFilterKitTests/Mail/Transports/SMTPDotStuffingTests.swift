@@ -22,6 +22,17 @@ final class SMTPDotStuffingTests: XCTestCase {
         XCTAssertEqual(data(""), "\r\n.\r\n")
     }
 
+    /// Appended after bytes already in the buffer (as the envelope before it would be), a
+    /// message still gets its own final line end: the buffer's CRLF is not the message's.
+    func testAMessageAppendedAfterOtherBytesGetsItsOwnFinalLineEnd() {
+        var bytes = Array("DATA\r\n".utf8)
+        SMTPDotStuffing.append(Array("".utf8), to: &bytes)
+        XCTAssertEqual(String(decoding: bytes, as: UTF8.self), "DATA\r\n\r\n.\r\n")
+        bytes = Array("DATA\r\n".utf8)
+        SMTPDotStuffing.append(Array(".x\r\n".utf8), to: &bytes)
+        XCTAssertEqual(String(decoding: bytes, as: UTF8.self), "DATA\r\n..x\r\n.\r\n")
+    }
+
     /// Lines end with CRLF: a dot after a bare LF or CR does not start a line, and is sent as is.
     func testOnlyCRLFEndsALine() {
         XCTAssertEqual(data("a\n.b\r.c\r\n"), "a\n.b\r.c\r\n.\r\n")
