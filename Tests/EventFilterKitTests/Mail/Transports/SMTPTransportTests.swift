@@ -1022,8 +1022,6 @@ final class SMTPTransportTests: XCTestCase {
         XCTAssertEqual(SMTPReplyText.oneLine(Array("421 closing\u{7}now".utf8)), "421 closing?now")
     }
 
-    // MARK: - Helpers
-
     /// With PIPELINING the next message's envelope goes out with a message's final "." (once the
     /// session has delivered one): one whose address would inject commands must not ride along.
     /// It is refused without a word to the server, and the message after it goes on the same
@@ -1047,6 +1045,8 @@ final class SMTPTransportTests: XCTestCase {
         XCTAssertEqual(try server.received().map(\.envelope.recipients), [["ann@example.org"], ["bob@example.org"], ["dan@example.org"]])
         XCTAssertEqual(transport.connectionsOpened, 1)
     }
+
+    // MARK: - Helpers
 
     private func startServer(port: Int = 0, tls: SMTPTestCertificate? = nil, implicitTLS: Bool = false,
                              auth: String? = nil, smtpUTF8: Bool = false, pipelining: Bool = true) throws -> SMTPTestServer {
