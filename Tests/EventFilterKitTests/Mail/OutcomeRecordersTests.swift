@@ -470,11 +470,10 @@ final class OutcomeRecordersTests: XCTestCase {
         for round in 0..<3 {
             try enqueue(12, into: outbox, prefix: "r\(round)m")
             XCTAssertEqual(try outbox.deliverDue(through: transport, now: 1_000).sent, 12)
-            // A PostgreSQL session ends on the server a moment after its client closed it. (An
-            // SQLite connection closes at once, and its file handle may stay, see below.)
+            // A PostgreSQL session ends on the server a moment after its client closed it.
             var open = try openStoreConnections(store)
             let deadline = Date().addingTimeInterval(5)
-            while store.db.dialect == .postgresql && open > before && Date() < deadline {
+            while open > before && Date() < deadline {
                 usleep(20_000)
                 open = try openStoreConnections(store)
             }
