@@ -391,7 +391,7 @@ final class SMTPConnection: @unchecked Sendable {
             domainForms.appendWireForm(of: message.sender, to: &bytes)
             bytes.append(UInt8(ascii: ">"))
             if capabilities.size { bytes.append(contentsOf: " SIZE=\(message.bytes.count)".utf8) }
-            if capabilities.smtpUTF8 && (message.sender.utf8.contains { $0 >= 0x80 } || message.recipient.utf8.contains { $0 >= 0x80 }) {
+            if capabilities.smtpUTF8 && (SMTPEnvelope.hasNonASCII(message.sender) || SMTPEnvelope.hasNonASCII(message.recipient)) {
                 bytes.append(contentsOf: " SMTPUTF8".utf8)
             }
             bytes.append(contentsOf: [0x0D, 0x0A])

@@ -77,8 +77,7 @@ final class SMTPWire {
         var offset = 0
         while offset < bytes.count {
             var sent = 0
-            let result = plain ? sendPlain(base + offset, count: bytes.count - offset, sent: &sent)
-                : curl_easy_send(handle, base + offset, bytes.count - offset, &sent)
+            let result = transmit(base + offset, count: bytes.count - offset, sent: &sent)
             if result == CURLE_OK {
                 offset += sent
             } else if result == CURLE_AGAIN {
@@ -117,8 +116,7 @@ final class SMTPWire {
     /// it (TLS records such as a TLS 1.3 session ticket) leaves it usable.
     func isUsable() -> Bool {
         guard start == end else { return false }  // something unasked: not a state to go on from
-        var poller = pollfd(fd: socket, events: Int16(POLLIN), revents: 0)
-        guard poll(&poller, 1, 0) > 0 else { return true }
+        guard hasInputNow() else { return true }
         var received = 0
         let result = input.withUnsafeMutableBytes { receive(into: $0.baseAddress!, capacity: $0.count, received: &received) }
         return result == CURLE_AGAIN
@@ -148,8 +146,7 @@ final class SMTPWire {
             if Self.now() < deadline {
                 try wait(for: POLLIN, until: deadline)
             } else {
-                var poller = pollfd(fd: socket, events: Int16(POLLIN), revents: 0)
-                guard poll(&poller, 1, 0) > 0 else { throw .timedOut }
+                guard hasInputNow() else { throw .timedOut }
             }
         }
         while true {
@@ -181,9 +178,18 @@ final class SMTPWire {
         }
     }
 
-    /// Writes what the socket takes of `count` bytes, as curl_easy_send reports it (CURLE_AGAIN
-    /// when it takes none now); MSG_NOSIGNAL, so a closed connection is an error, not SIGPIPE.
-    private func sendPlain(_ bytes: UnsafeRawPointer, count: Int, sent: inout Int) -> CURLcode {
+    /// Whether the socket has something to read (or an error a read will report) at this very
+    /// moment: a poll that does not wait.
+    private func hasInputNow() -> Bool {
+        var poller = pollfd(fd: socket, events: Int16(POLLIN), revents: 0)
+        return poll(&poller, 1, 0) > 0
+    }
+
+    /// Writes what the connection takes of `count` bytes now, as curl_easy_send reports it
+    /// (CURLE_AGAIN when it takes none): through curl behind TLS, on the socket without it
+    /// (MSG_NOSIGNAL, so a closed connection is an error, not SIGPIPE).
+    private func transmit(_ bytes: UnsafeRawPointer, count: Int, sent: inout Int) -> CURLcode {
+        guard plain else { return curl_easy_send(handle, bytes, count, &sent) }
         while true {
             let written = Glibc.send(socket, bytes, count, Int32(MSG_NOSIGNAL))
             if written >= 0 {
