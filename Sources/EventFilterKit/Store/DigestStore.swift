@@ -204,8 +204,9 @@ extension Store {
     /// connection ran every 10,000 pages (`checkpointingEvery`) stopped it for the copy and two
     /// syncs, about 0.2 s each (100,000 messages: five of them, a third of the filter's wall
     /// time); beside it they use the machine's other core. Those automatic checkpoints stay as the
-    /// bound on the log's size, now finding little left to copy. Call `stopAndWait()` on it
-    /// before the checkpoint that ends the unit.
+    /// bound on the log's size, now finding little left to copy. Delivery over SMTP runs one
+    /// beside its recording connection for the same reason (`Outbox.deliverDue`). Call
+    /// `stopAndWait()` on it before the checkpoint that ends the unit.
     ///
     ///     let checkpointer = try store.checkpointingBeside()
     ///     defer { checkpointer?.stopAndWait() }

@@ -294,6 +294,50 @@ final class OutcomeRecordersTests: XCTestCase {
         withExtendedLifetime(database) {}
     }
 
+    /// On SQLite a delivery of several batches copies the write-ahead log into the database file
+    /// on a thread of its own ("ef-checkpoints"), so no recording commit stops the connections for
+    /// that copy and its syncs; the thread starts with the second batch (a run with a batch or
+    /// less to send never pays for it) and is gone once the delivery returned, and every message
+    /// reaches the server once and is recorded sent.
+    func testASQLiteDeliveryOfSeveralBatchesCheckpointsBesideItAndStopsDoingSoWhenItReturns() throws {
+        try TestRoot.requireSQLite("the write-ahead log and its checkpoints are SQLite's")
+        let server = try startServer()
+        var configuration = server.configuration
+        configuration.maxConnections = 4
+        let transport = try SMTPTransport(configuration: configuration)
+        for (count, beside) in [(8, false), (40, true)] {
+            let (store, database) = try backendStore("beside\(count)")
+            var outbox = Outbox(store: store)
+            outbox.batchSize = 10
+            try enqueue(count, into: outbox, prefix: "k\(count)m")
+            let received = try receivedFiles(server)
+            let watching = Mutex((seen: false, done: false))
+            let watcher = Thread {
+                while !watching.withLock({ $0.done }) {
+                    if Self.threadNames().contains("ef-checkpoints") { watching.withLock { $0.seen = true } }
+                    usleep(500)
+                }
+            }
+            watcher.start()
+            XCTAssertEqual(try outbox.deliverDue(through: transport, now: 1_000), Outbox.DeliveryReport(sent: count, deferred: 0, failed: 0))
+            watching.withLock { $0.done = true }
+
+            XCTAssertEqual(watching.withLock { $0.seen }, beside, "\(count) messages in batches of 10: a checkpoint thread beside the delivery")
+            // It ends its loop before the delivery returns, and exits a moment after.
+            for _ in 0..<200 where Self.threadNames().contains("ef-checkpoints") { usleep(5_000) }
+            XCTAssertFalse(Self.threadNames().contains("ef-checkpoints"), "no checkpoint thread left after the delivery")
+            XCTAssertEqual(try receivedFiles(server) - received, count)
+            XCTAssertEqual(try outbox.counts(), Outbox.Counts(queued: 0, deferred: 0, failed: 0, sent: count, oldestDeferred: nil))
+            withExtendedLifetime(database) {}
+        }
+    }
+
+    /// The names of this process's threads, as the kernel knows them.
+    private static func threadNames() -> [String] {
+        let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task")) ?? []
+        return tasks.compactMap { try? String(contentsOfFile: "/proc/self/task/\($0)/comm", encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines) }
+    }
+
     /// One reply slow to come (a server that takes 2 seconds over one message) does not hold the
     /// other messages' places, on either store: a connection waiting for a place commits the
     /// outcomes that are in (on PostgreSQL, where a commit waits for the rest of the window's
