@@ -162,9 +162,10 @@ public struct Outbox {
                 // On SQLite the commit that grew the log past its bound copied the log into the
                 // database file and synced both before it returned, holding every place in the
                 // window meanwhile: 10,000 messages over 4 SMTP connections met 9-10 such commits
-                // of 8-19 ms, a tenth of the delivery. A thread of its own does that copy, from
-                // the second batch on: a run with a batch or less to send never pays for its
-                // thread and connection.
+                // of 8-19 ms, a tenth of the delivery. A thread of its own does most of that copy
+                // (the commit that still crosses the bound finds little left), from the second
+                // batch on: a run with a batch or less to send never pays for its thread and
+                // connection.
                 if recorders != nil && checkpointer == nil { checkpointer = try store.checkpointingBeside() }
                 let batchRecorders = recorders ?? OutcomeRecorders(outbox: self, now: now, decide: decide)
                 recorders = batchRecorders

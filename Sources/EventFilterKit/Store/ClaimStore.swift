@@ -66,7 +66,9 @@ extension Store {
     /// Claims up to `limit` queued or deferred messages due at `now`, with ids above `after`, in id
     /// order, and returns their ids and sizes (reading no message). On PostgreSQL only those no
     /// other live run has claimed, and none whose acceptance is recorded but not yet settled (it
-    /// has left already); on SQLite simply the due messages.
+    /// has left already); on SQLite simply the due messages. Delivery claims the next batch before
+    /// the current one's acceptances are settled: ids above `after` (the current batch's last)
+    /// are what keep those out on SQLite.
     func claimDueOutbox(now: Int64, after: Int64, limit: Int) throws -> [(id: Int64, size: Int)] {
         guard sharesWork else { return try dueOutboxSizes(now: now, after: after, limit: limit) }
         let me = try worker()
