@@ -139,16 +139,7 @@ final class SMTPWire {
             input.append(contentsOf: repeatElement(0, count: input.count))
         }
         // Plain: the poll first (see the type's note); its result is known only to the read.
-        // Past the deadline (this thread did not run for a while), one look without waiting, as
-        // the read that comes first takes one: a reply that came in time is taken, not called a
-        // timeout (after a final "." that would leave the message to be sent again).
-        if plain {
-            if Self.now() < deadline {
-                try wait(for: POLLIN, until: deadline)
-            } else {
-                guard hasInputNow() else { throw .timedOut }
-            }
-        }
+        if plain { try wait(for: POLLIN, until: deadline) }
         while true {
             var received = 0
             let capacity = input.count - end
@@ -204,12 +195,15 @@ final class SMTPWire {
     private func wait(for events: Int32, until deadline: UInt64) throws(Failure) {
         while true {
             let now = Self.now()
-            guard now < deadline else { throw .timedOut }
-            let milliseconds = min((deadline - now + 999_999) / 1_000_000, UInt64(Int32.max))
+            // Past the deadline (this thread did not run for a while, or the wait below ran
+            // out), one look without waiting: what came in time is taken, not called a timeout
+            // (after a final "." that would leave an accepted message to be sent again).
+            let milliseconds = now < deadline ? min((deadline - now + 999_999) / 1_000_000, UInt64(Int32.max)) : 0
             var poller = pollfd(fd: socket, events: Int16(events), revents: 0)
             let ready = poll(&poller, 1, Int32(milliseconds))
             if ready > 0 { return }  // readable, writable, or an error that recv/send will report
             if ready < 0 && errno != EINTR { throw .failed(CURLE_RECV_ERROR) }
+            if ready == 0 && milliseconds == 0 { throw .timedOut }
         }
     }
 }
