@@ -7,15 +7,8 @@ final class PostgresOutboxClaimTests: XCTestCase {
     /// A message whose acceptance is recorded but not yet settled has left: no claim hands it out
     /// again (another run would send it twice); the settling then marks it sent.
     func testAClaimLeavesOutAMessageWhoseAcceptanceIsRecordedButNotSettled() throws {
-        let root = try TestRoot(postgres: try TestPostgres.server().makeDatabase())
-        let store = try Store(root: root.url)
-        XCTAssertEqual(store.db.dialect, .postgresql)
-        for index in 0..<4 {
-            let message = ComposedMessage(messageID: "<\(index).claim@example.com>", bytes: Array("Subject: \(index)\r\n\r\nHello\r\n".utf8))
-            try store.queueMessage(recipient: "reader\(index)@example.com", sender: "notify@example.com", subject: "Hello",
-                                   message: message, now: 100)
-        }
-        let ids = try store.db.map("SELECT id FROM outbox ORDER BY id") { try $0.int64("id") }
+        let fixture = try PostgresOutboxFixture(messages: 4) { Array("Subject: \($0)\r\n\r\nHello\r\n".utf8) }
+        let store = fixture.store, ids = fixture.ids
         XCTAssertEqual(ids.count, 4)
         _ = try store.recordGroup([(id: ids[1], disposition: .accepted(reply: "250 2.0.0 Ok: queued as 4F2A1"))], now: 200)
 
@@ -24,5 +17,6 @@ final class PostgresOutboxClaimTests: XCTestCase {
         XCTAssertEqual(try store.db.first("SELECT state FROM outbox WHERE id = ?", [ids[1]]) { try $0.string("state") }, "sent")
         XCTAssertEqual(try store.claimDueOutbox(now: 200, after: 0, limit: 500).map(\.id), [ids[0], ids[2], ids[3]],
                        "this run's own claims, the sent message not among them")
+        withExtendedLifetime(fixture) {}
     }
 }
