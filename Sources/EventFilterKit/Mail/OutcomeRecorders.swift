@@ -53,6 +53,7 @@ final class OutcomeRecorders: @unchecked Sendable {
             owner.writeTurns.lock()
             defer { owner.writeTurns.unlock() }
             try outbox.recordGroup(outcomes, now: owner.now, into: &report)
+            owner.groupsRecorded += 1
         }
     }
 
@@ -71,6 +72,9 @@ final class OutcomeRecorders: @unchecked Sendable {
     private var shared: Outbox?
     /// Store connections opened to record so far (at most one).
     private(set) var connectionsOpened = 0
+    /// Groups recorded so far, each in one commit (on SQLite, one write to the acceptance log);
+    /// counted under `writeTurns`, read once every thread is done.
+    fileprivate(set) var groupsRecorded = 0
 
     init(outbox: Outbox, now: Int64, decide: @escaping (OutgoingMessage, DeliveryOutcome) -> OutboxDisposition) {
         self.outbox = outbox

@@ -164,9 +164,11 @@ extension Store {
                       bytes: try row.bytes("message"), createdAt: try row.int64("created_at"), attempts: try row.int("attempts"))
     }
 
-    /// Records that the transport accepted message `id` at `now` with `reply`: one appended row,
-    /// settled into the message by `settleDeliveredMail()`. Recording it twice keeps the first.
+    /// Records that the transport accepted message `id` at `now` with `reply`: one appended row
+    /// (on SQLite a record in the acceptance log, `AcceptanceLog`), settled into the message by
+    /// `settleDeliveredMail()`. Recording it twice keeps the first.
     func recordAccepted(id: Int64, reply: String, now: Int64) throws {
+        if let log = try acceptanceLog(recording: true) { return try log.append(CollectionOfOne((id: id, reply: reply)), sentAt: now) }
         try db.execute("""
             INSERT INTO outbox_delivered(outbox_id, sent_at, reply) VALUES (?, ?, ?)
             ON CONFLICT DO NOTHING
@@ -246,8 +248,10 @@ extension Store {
     /// 300 rows of 3 values stay under SQLite's oldest limit of 999 bound values.
     private static let acceptancesPerStatement = 300
 
-    /// Appends acceptances to `outbox_delivered` in one statement (at most `acceptancesPerStatement`).
+    /// Appends acceptances to `outbox_delivered` in one statement (at most `acceptancesPerStatement`);
+    /// on SQLite to the acceptance log, in one write.
     private func insertAcceptances(_ rows: some Collection<(id: Int64, reply: String)>, now: Int64) throws {
+        if let log = try acceptanceLog(recording: true) { return try log.append(rows, sentAt: now) }
         let values = Self.placeholders(rows: rows.count, "(?, ?, ?)")
         var arguments: [DatabaseValueConvertible] = []
         arguments.reserveCapacity(rows.count * 3)
@@ -352,18 +356,53 @@ extension Store {
             try db.execute(Self.settlingOnPostgreSQL, [])
             return
         }
+        let log = try acceptanceLog(recording: false)
+        let logged = try log?.entries() ?? []
         try db.inTransaction {
             // One join, the small state row rewritten (the message's bytes live in outbox_message
             // and are not touched). The IN names the outbox rows by id, so SQLite's planner walks
             // the acceptances and finds each message by its id rather than scanning the outbox.
+            // On SQLite the table holds only acceptances recorded before the acceptance log, or
+            // brought by a copy or a backup (which may hold an acceptance settled meanwhile: a
+            // message already sent is left as it is); deliveries record in the log.
             try db.execute("""
                 UPDATE outbox SET state = 'sent', attempts = attempts + 1, last_error = settled.reply,
                     sent_at = settled.sent_at, last_attempt_at = settled.sent_at
                 FROM outbox_delivered AS settled
                 WHERE outbox.id = settled.outbox_id AND outbox.id IN (SELECT outbox_id FROM outbox_delivered)
+                    AND outbox.state <> 'sent'
                 """)
             try db.execute("DELETE FROM outbox_delivered")
+            for rows in Self.firstOfEach(logged).slices(of: Self.acceptancesPerStatement) {
+                let (sql, arguments) = Self.settlingLogged(rows)
+                try db.execute(sql, arguments)
+            }
         }
+        // Emptied once the rows say sent. A crash before this reads the same records again at
+        // the next settle, which leaves the messages already sent as they are.
+        try log?.clear()
+    }
+
+    /// The first record of each message (recording twice keeps the first, as the table's key does).
+    private static func firstOfEach(_ entries: [AcceptanceLog.Entry]) -> [AcceptanceLog.Entry] {
+        var seen = Set<Int64>()
+        return entries.filter { seen.insert($0.id).inserted }
+    }
+
+    /// One statement marking the logged acceptances `rows` sent, each at its own time with its
+    /// reply, as the settling of the table does; a message already sent is left as it is.
+    private static func settlingLogged(_ rows: ArraySlice<AcceptanceLog.Entry>) -> (String, [DatabaseValueConvertible]) {
+        let values = placeholders(rows: rows.count, "(CAST(? AS BIGINT), ?, ?)")
+        var arguments: [DatabaseValueConvertible] = []
+        arguments.reserveCapacity(rows.count * 3)
+        for row in rows { arguments += [row.id, row.sentAt, row.reply] }
+        let sql = """
+            WITH settled(id, sent_at, reply) AS (VALUES \(values))
+            UPDATE outbox SET state = 'sent', attempts = attempts + 1, last_error = settled.reply,
+                sent_at = settled.sent_at, last_attempt_at = settled.sent_at
+            FROM settled WHERE outbox.id = settled.id AND outbox.id IN (SELECT id FROM settled) AND outbox.state <> 'sent'
+            """
+        return (sql, arguments)
     }
 
     /// PostgreSQL's settling: one statement (see `settleDeliveredMail()`).

@@ -70,6 +70,24 @@ public final class Store {
     /// Nil outside it (`WebhookObjectStore.swift`).
     var lockedAhead: (asked: Set<Int64>, waiting: [Int64: Int64?])?
 
+    /// Where this store's deliveries record acceptances on SQLite (`AcceptanceLog`, a file beside
+    /// the store); nil on PostgreSQL, whose server records them for every host, and in memory.
+    /// `recording`: the store's id for the log is drawn now if it has none yet; otherwise a store
+    /// without one has no records (nothing ever recorded for it) and this is nil.
+    func acceptanceLog(recording: Bool) throws -> AcceptanceLog? {
+        if let openedAcceptanceLog { return openedAcceptanceLog }
+        guard let sqlite = db as? Database, !sqlite.path.isEmpty, sqlite.path != ":memory:" else { return nil }
+        let name = "acceptance-log"
+        if !recording, try db.scalarInt("SELECT count(*) FROM installation_secret WHERE name = ?", [name]) == 0 { return nil }
+        let key = try installationKey(name)
+        let log = AcceptanceLog(besideStoreAt: sqlite.path, storeID: key.prefix(8).reduce(0) { $0 << 8 | UInt64($1) })
+        openedAcceptanceLog = log
+        return log
+    }
+
+    /// The log `acceptanceLog(recording:)` opened, kept for the store's life.
+    private var openedAcceptanceLog: AcceptanceLog?
+
     /// `PRAGMA application_id` of an eventfilter store: "EvFl" in ASCII.
     static let applicationID: Int32 = 0x4576_466C
 

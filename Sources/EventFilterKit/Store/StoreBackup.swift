@@ -43,7 +43,20 @@ extension Store {
         let temporary = directory.appendingPathComponent(".\(file.lastPathComponent).partial-\(getpid())").path
         defer { for suffix in ["", "-journal", "-wal", "-shm"] { unlink(temporary + suffix) } }
 
+        // Acceptances a delivery recorded and no settle has marked sent yet live beside the store
+        // (`AcceptanceLog`): read before the snapshot, so one settled meanwhile is in either, and
+        // written into the copy as rows its next run settles.
+        let unsettled = try acceptanceLog(recording: false)?.entries() ?? []
         try db.backup(into: temporary, naming: destination, attempts: Self.backupAttempts)
+        if !unsettled.isEmpty {
+            let copy = try Database(path: temporary, mode: .readWrite, writeAheadLog: false)
+            try copy.inTransaction {
+                for entry in unsettled {
+                    try copy.execute("INSERT INTO outbox_delivered(outbox_id, sent_at, reply) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+                                     [entry.id, entry.sentAt, entry.reply])
+                }
+            }
+        }
         let descriptor = open(temporary, O_RDONLY | O_CLOEXEC)
         if descriptor >= 0 { fsync(descriptor); close(descriptor) }
         guard link(temporary, file.path) == 0 else {

@@ -54,6 +54,12 @@ public struct StoreCopy: Sendable {
                     copiedRows += try copy(table: table, from: source, to: target)
                     copiedTables += 1
                 }
+                // Acceptances a delivery recorded that no settle has marked sent yet (a run killed
+                // mid-delivery) go too, as rows the target's next run settles.
+                for entry in try store.acceptanceLog(recording: false)?.entries() ?? [] {
+                    try target.execute("INSERT INTO outbox_delivered(outbox_id, sent_at, reply) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+                                       [entry.id, entry.sentAt, entry.reply])
+                }
                 try advanceSequences(from: source, to: target)
             }
         }

@@ -135,14 +135,14 @@ final class OutboxTests: XCTestCase {
         XCTAssertEqual(sent, [1_400, 1_400, 2], "sent at the second attempt, at 1400")
         XCTAssertEqual(try outbox.list(states: ["sent"]).map(\.lastError), ["250 2.0.0 Ok: queued as Q1"],
                        "the acceptance replaces the reply that deferred it")
-        XCTAssertEqual(try outbox.store.db.scalarInt("SELECT count(*) FROM outbox_delivered"), 0, "settled")
+        XCTAssertEqual(try outbox.store.unsettledAcceptances(), [], "settled")
     }
 
     func testAcceptancesLeftUnsettledByACrashAreSettledBeforeTheNextDelivery() throws {
         let outbox = try makeOutbox()
         try enqueue(outbox, 2, size: 10, now: 1_000)
         // A run accepted message 1, committed that, and died before settling.
-        try outbox.store.db.execute("INSERT INTO outbox_delivered(outbox_id, sent_at, reply) VALUES (1, 1000, '250 2.0.0 Ok: queued as 4F2A1')")
+        try outbox.store.recordAccepted(id: 1, reply: "250 2.0.0 Ok: queued as 4F2A1", now: 1_000)
         let transport = ScriptedTransport()
         let report = try outbox.deliverDue(through: transport, now: 2_000)
         XCTAssertEqual(transport.batches, [[2]], "message 1 is not sent again")

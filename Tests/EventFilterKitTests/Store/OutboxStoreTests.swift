@@ -81,15 +81,67 @@ final class OutboxStoreTests: XCTestCase {
         try store.recordAccepted(id: id, reply: "250 2.0.0 Ok: queued as 4F2A1", now: 400)
         try store.recordAccepted(id: id, reply: "250 2.0.0 Ok: queued as 99999", now: 401)
         XCTAssertEqual(try stored(id).state, "deferred", "the acceptance is a row of its own until settled")
-        XCTAssertEqual(try store.db.scalarInt("SELECT count(*) FROM outbox_delivered"), 1, "recorded twice, kept once")
+        XCTAssertEqual(try store.unsettledAcceptances(), [id], "recorded, not settled")
 
         try store.settleDeliveredMail()
         XCTAssertEqual(try stored(id), Stored(state: "sent", attempts: 2, nextAttemptAt: 400, lastAttemptAt: 400,
                                               lastError: "250 2.0.0 Ok: queued as 4F2A1", sentAt: 400),
                        "the first acceptance's reply and time replace the deferral's")
-        XCTAssertEqual(try store.db.scalarInt("SELECT count(*) FROM outbox_delivered"), 0)
+        XCTAssertEqual(try store.unsettledAcceptances(), [])
         XCTAssertEqual(try store.dueOutboxSizes(now: 1_000, after: 0, limit: 10).count, 0, "a sent message is never due again")
         XCTAssertEqual(try store.outboxEntries(states: ["sent"]).map(\.lastError), ["250 2.0.0 Ok: queued as 4F2A1"])
+    }
+
+    /// On SQLite acceptances wait in the acceptance log beside the store. A run killed after the
+    /// settle's commit and before the log was emptied reads the same records at the next settle:
+    /// the messages, sent already, keep their attempt count, time and reply.
+    func testAcceptancesSettledButLeftInTheLogByACrashAreNotCountedTwice() throws {
+        try TestRoot.requireSQLite("the acceptance log beside an SQLite store")
+        let id = try queue("ann@example.com", now: 100)
+        try store.recordAccepted(id: id, reply: "250 2.0.0 Ok: queued as 4F2A1", now: 400)
+        let log = try XCTUnwrap(try store.acceptanceLog(recording: false))
+        let recorded = try Data(contentsOf: URL(fileURLWithPath: log.path))
+        try store.settleDeliveredMail()
+        let settled = Stored(state: "sent", attempts: 1, nextAttemptAt: 100, lastAttemptAt: 400,
+                             lastError: "250 2.0.0 Ok: queued as 4F2A1", sentAt: 400)
+        XCTAssertEqual(try stored(id), settled)
+        XCTAssertEqual(try log.entries(), [], "emptied once the rows say sent")
+
+        try recorded.write(to: URL(fileURLWithPath: log.path))  // as the crash left it
+        try store.settleDeliveredMail()
+        XCTAssertEqual(try stored(id), settled, "the second settle leaves the sent message as it was")
+        XCTAssertEqual(try log.entries(), [])
+    }
+
+    /// Records left beside the store's path by another store (moved away, a new store made in
+    /// its place) name that store's messages: they are not settled into this one's, and are
+    /// dropped with the rest once a settle empties the log.
+    func testRecordsAnotherStoreLeftInTheLogAreNotSettled() throws {
+        try TestRoot.requireSQLite("the acceptance log beside an SQLite store")
+        let id = try queue("ann@example.com", now: 100)
+        let log = try XCTUnwrap(try store.acceptanceLog(recording: true))
+        try AcceptanceLog(besideStoreAt: log.storePath, storeID: log.storeID ^ 1).append([(id: id, reply: "250 theirs")], sentAt: 400)
+        try store.settleDeliveredMail()
+        XCTAssertEqual(try stored(id).state, "queued", "still to be sent")
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: log.path)).count, 0, "emptied")
+    }
+
+    /// A backup taken while acceptances wait in the log carries them, as rows its next run settles:
+    /// the restored store does not send those messages again.
+    func testABackupCarriesTheAcceptancesWaitingInTheLog() throws {
+        try TestRoot.requireSQLite("the acceptance log beside an SQLite store")
+        let id = try queue("ann@example.com", now: 100)
+        let other = try queue("bob@example.com", now: 100)
+        try store.recordAccepted(id: id, reply: "250 2.0.0 Ok: queued as 4F2A1", now: 400)
+        let copy = root.url.appendingPathComponent("backup.db").path
+        try store.backup(to: copy)
+
+        let restored = try Store(path: copy)
+        try restored.settleDeliveredMail()
+        XCTAssertEqual(try restored.outboxEntries(states: ["sent"]).map(\.id), [id])
+        XCTAssertEqual(try restored.outboxEntries(states: ["sent"]).map(\.lastError), ["250 2.0.0 Ok: queued as 4F2A1"])
+        XCTAssertEqual(try restored.dueOutboxSizes(now: 1_000, after: 0, limit: 10).map(\.id), [other])
+        XCTAssertEqual(try store.unsettledAcceptances(), [id], "the store backed up is left as it was")
     }
 
     /// SMTP groups: a group of acceptances alone (one statement, no transaction around it) and
@@ -100,7 +152,7 @@ final class OutboxStoreTests: XCTestCase {
         XCTAssertEqual(try store.recordGroup(small.map { ($0, .accepted(reply: "250 queued as \($0)")) }, now: 400),
                        [true, true, true, true])
         XCTAssertEqual(try store.recordGroup([(small[0], .accepted(reply: "250 again"))], now: 401), [true])
-        XCTAssertEqual(try store.db.scalarInt("SELECT count(*) FROM outbox_delivered"), 4, "recorded twice, kept once")
+        XCTAssertEqual(try store.unsettledAcceptances(), Set(small), "recorded, not settled")
 
         let large = try (0..<320).map { try queue("many\($0)@example.com", now: 100) }
         let deferred = try queue("slow@example.com", now: 100)
@@ -120,7 +172,7 @@ final class OutboxStoreTests: XCTestCase {
             XCTAssertEqual(try stored(id).lastError, "250 queued as \(id)")
         }
         XCTAssertEqual(try store.outboxCounts().sent, small.count + large.count)
-        XCTAssertEqual(try store.db.scalarInt("SELECT count(*) FROM outbox_delivered"), 0)
+        XCTAssertEqual(try store.unsettledAcceptances(), [])
     }
 
     /// A file batch's outcomes: the acceptances go straight into their messages, each with its own
@@ -139,7 +191,7 @@ final class OutboxStoreTests: XCTestCase {
         }
         XCTAssertEqual(try stored(deferred), Stored(state: "deferred", attempts: 1, nextAttemptAt: 700, lastAttemptAt: 400,
                                                     lastError: "cannot write: disk full", sentAt: nil))
-        XCTAssertEqual(try store.db.scalarInt("SELECT count(*) FROM outbox_delivered"), 0, "nothing waits to be settled")
+        XCTAssertEqual(try store.unsettledAcceptances(), [], "nothing waits to be settled")
         XCTAssertEqual(try store.outboxCounts().sent, ids.count)
         XCTAssertEqual(try store.dueOutboxSizes(now: 1_000, after: 0, limit: 1_000).map(\.id), [deferred])
     }

@@ -114,6 +114,24 @@ final class StoreCopyEndToEndTests: XCTestCase {
         XCTAssertEqual(try postgres.first("SELECT count(*) AS n FROM \"user\"")?.int64("n"), 3)
     }
 
+    /// Acceptances a killed run recorded beside the SQLite store (its acceptance log) and no
+    /// settle marked sent yet are copied as rows of outbox_delivered, which the next run on
+    /// PostgreSQL settles, so those messages are not sent again.
+    func testAcceptancesWaitingInTheLogAreCopiedForTheNextRunToSettle() throws {
+        let root = try populatedStore()
+        let sqlite = try Database(path: sqlitePath(root))
+        // The message's acceptance in the log alone, as a delivery on SQLite records it.
+        try sqlite.execute("DELETE FROM outbox_delivered")
+        let waiting = try XCTUnwrap(sqlite.scalarInt("SELECT min(id) FROM outbox"))
+        try Store(path: sqlitePath(root)).recordAccepted(id: Int64(waiting), reply: "250 2.0.0 Ok: queued as 4F2A1", now: 1_777_888_100)
+        try root.ok("db", "copy", "--to", database.connectionString, now: now)
+        let postgres = try database.connect()
+        let row = try XCTUnwrap(postgres.first("SELECT sent_at, reply FROM outbox_delivered WHERE outbox_id = \(waiting)"))
+        XCTAssertEqual(try row.int64("sent_at"), 1_777_888_100)
+        XCTAssertEqual(try row.string("reply"), "250 2.0.0 Ok: queued as 4F2A1")
+        XCTAssertEqual(try postgres.first("SELECT count(*) AS n FROM outbox_delivered")?.int64("n"), 1)
+    }
+
     func testANonEmptyTargetIsRefusedAndLeftAsItWas() throws {
         let root = try populatedStore()
         let postgres = try database.connect()

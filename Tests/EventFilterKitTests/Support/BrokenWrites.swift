@@ -1,3 +1,5 @@
+import Foundation
+
 @testable import EventFilterKit
 
 /// The SQL that makes writes to a table fail, as a full disk or a broken store would, on either
@@ -38,4 +40,39 @@ extension Store {
     func repairWrites(on table: String) throws {
         try db.execute(BrokenWrites.repairing(on: table, postgres: db.dialect == .postgresql))
     }
+}
+
+extension Store {
+    /// The messages whose acceptance is recorded and not yet settled into their outbox rows: the
+    /// rows of `outbox_delivered` and, on SQLite, the records of the acceptance log.
+    func unsettledAcceptances() throws -> Set<Int64> {
+        var ids = Set(try db.map("SELECT outbox_id FROM outbox_delivered", []) { try $0.int64("outbox_id") })
+        for entry in try acceptanceLog(recording: false)?.entries() ?? [] { ids.insert(entry.id) }
+        return ids
+    }
+
+    /// `unsettledAcceptances()` of the SQLite store at `path`, read on a connection of its own
+    /// (from a thread other than the store's).
+    static func unsettledAcceptances(inSQLiteStoreAt path: String) throws -> Set<Int64> {
+        try Store(path: path, access: .readOnly).unsettledAcceptances()
+    }
+
+    /// Recording an acceptance fails as on a full disk: on PostgreSQL for the rows of
+    /// `outbox_delivered` matching `condition` (a trigger); on SQLite every record, from the
+    /// first, since the acceptance log's file is then `/dev/full` (where a write fails with
+    /// ENOSPC, and which reads as empty).
+    func breakAcceptances(when condition: String) throws {
+        guard let log = try acceptanceLog(recording: true) else { return try breakWrites("INSERT", on: "outbox_delivered", when: condition) }
+        try? FileManager.default.removeItem(atPath: log.path)
+        try FileManager.default.createSymbolicLink(atPath: log.path, withDestinationPath: "/dev/full")
+    }
+
+    /// Removes what `breakAcceptances` made.
+    func repairAcceptances() throws {
+        guard let log = try acceptanceLog(recording: true) else { return try repairWrites(on: "outbox_delivered") }
+        try FileManager.default.removeItem(atPath: log.path)
+    }
+
+    /// What the error of a record `breakAcceptances` refused says.
+    var refusedAcceptance: String { db.dialect == .postgresql ? BrokenWrites.message : String(cString: strerror(ENOSPC)) }
 }
