@@ -80,9 +80,10 @@ public struct Outbox {
     /// transport had in the server's hands unrecorded: one per SMTP connection unless
     /// `MaxUnrecordedAcceptances` says otherwise.
     ///
-    /// The commit per accepted message is the hot path, so it is the smallest write there is: a
-    /// row appended to `outbox_delivered`. The outbox rows are then marked sent once per batch
-    /// (and, after a crash, at the start of the next delivery), in one transaction.
+    /// The record per accepted message is the hot path, so it is the smallest write there is: a
+    /// row appended to `outbox_delivered` on PostgreSQL, one `write(2)` to the acceptance log
+    /// beside the store on SQLite (`AcceptanceLog`). The outbox rows are then marked sent once
+    /// per batch (and, after a crash, at the start of the next delivery), in one transaction.
     public func deliverDue(through transport: MailTransport, now: Int64) throws -> DeliveryReport {
         var report = DeliveryReport()
         try store.settleDeliveredMail()
@@ -124,6 +125,13 @@ public struct Outbox {
             let batch = try claimedAhead ?? claimBatch(after: afterID, now: now)
             claimedAhead = nil
             guard let last = batch.last else { break }
+            if afterID == 0 && !transport.redeliveryIsIdempotent && !(transport is FileTransport) {
+                // SQLite, before the first acceptance is recorded: the log's id is drawn here, not
+                // inside a recording transaction that could roll it back, and what queued these
+                // messages is made durable (`Store.syncCommitted`).
+                _ = try store.acceptanceLog(recording: true)
+                try store.syncCommitted()
+            }
             afterID = last.id
             let queued = Dictionary(uniqueKeysWithValues: batch.map { ($0.id, $0) })
             let messages = batch.map {
@@ -159,13 +167,15 @@ public struct Outbox {
                 // or another committing several at once), on the one store connection those
                 // threads share (OutcomeRecorders), before its place lets another message be
                 // accepted (the transport bounds how many wait, see ThreadRecordingTransport).
-                // On SQLite the commit that grew the log past its bound copied the log into the
-                // database file and synced both before it returned, holding every place in the
-                // window meanwhile: 10,000 messages over 4 SMTP connections met 9-10 such commits
-                // of 8-19 ms, a tenth of the delivery. A thread of its own does most of that copy
-                // (the commit that still crosses the bound finds little left), from the second
-                // batch on: a run with a batch or less to send never pays for its thread and
-                // connection.
+                // On SQLite the commit that grows the write-ahead log past its bound copies the
+                // log into the database file and syncs both before it returns: 9-10 commits of
+                // 8-19 ms for 10,000 messages over 4 SMTP connections, a tenth of the delivery,
+                // when every acceptance was a commit that held the window's places. Acceptances
+                // now go to the acceptance log, but the settles between batches and the deferrals
+                // still commit, and such a settle holds every connection. A thread of its own does
+                // most of that copy (the commit that still crosses the bound finds little left),
+                // from the second batch on: a run with a batch or less to send never pays for its
+                // thread and connection.
                 if recorders != nil && checkpointer == nil { checkpointer = try store.checkpointingBeside() }
                 let batchRecorders = recorders ?? OutcomeRecorders(outbox: self, now: now, decide: decide)
                 recorders = batchRecorders

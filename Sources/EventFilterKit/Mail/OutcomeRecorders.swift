@@ -1,7 +1,7 @@
 import Foundation
 
-/// Lets a transport's own threads record their messages' outcomes, so an acceptance commits on a
-/// connection's thread (the one that read the server's reply, or another that was committing
+/// Lets a transport's own threads record their messages' outcomes, so an acceptance is recorded
+/// (committed; on SQLite written to the acceptance log, `AcceptanceLog`) on a connection's thread (the one that read the server's reply, or another that was committing
 /// anyway: ``SMTPDeliveryRun``'s group commit), with no hand-off to the delivering thread and back
 /// before that connection may send its next final ".".
 ///
@@ -22,7 +22,8 @@ import Foundation
 ///     // on a transport's thread: let recorder = try recorders.take(); try recorder.record([(message, outcome)]); recorders.giveBack(recorder)
 ///     let report = recorders.report   // once every thread is done
 ///
-/// On SQLite the recorders' commits take turns on an in-process lock before SQLite's write lock:
+/// On SQLite the recorders' commits (and writes to the acceptance log) take turns on an
+/// in-process lock before SQLite's write lock:
 /// the file's lock is one for every connection, and a connection that finds it taken polls for
 /// it (the busy handler), where a thread waiting on the lock is woken as soon as it is free. On
 /// both stores the same lock makes the shared connection one thread's at a time: a PostgreSQL

@@ -34,9 +34,10 @@ public enum OutboxDisposition: Sendable, Equatable {
 /// operator's view and requeueing. `Mail/Outbox.swift` decides what happens when; this says how
 /// it is kept.
 ///
-/// An acceptance is the smallest write there is (a row appended to `outbox_delivered`, the one
-/// commit per message on the hot path); `settleDeliveredMail()` marks those messages sent, a batch
-/// at a time. A deferral or failure changes only a message still waiting: one cancelled while the
+/// An acceptance is the smallest write there is, the one record per message on the hot path (a
+/// row appended to `outbox_delivered`; on SQLite a record appended to the acceptance log beside
+/// the store, `AcceptanceLog`); `settleDeliveredMail()` marks those messages sent, a batch at a
+/// time. A deferral or failure changes only a message still waiting: one cancelled while the
 /// server had it (its user removed or disabled) stays cancelled.
 extension Store {
     /// Queues one composed message, due at `now`: its state in `outbox`, its envelope, subject,
@@ -363,7 +364,7 @@ extension Store {
             // and are not touched). The IN names the outbox rows by id, so SQLite's planner walks
             // the acceptances and finds each message by its id rather than scanning the outbox.
             // On SQLite the table holds only acceptances recorded before the acceptance log, or
-            // brought by a copy or a backup (which may hold an acceptance settled meanwhile: a
+            // brought by `db copy` or a backup (which may hold an acceptance settled meanwhile: a
             // message already sent is left as it is); deliveries record in the log.
             try db.execute("""
                 UPDATE outbox SET state = 'sent', attempts = attempts + 1, last_error = settled.reply,
@@ -411,6 +412,7 @@ extension Store {
         UPDATE outbox SET state = 'sent', attempts = attempts + 1, last_error = settled.reply,
             sent_at = settled.sent_at, last_attempt_at = settled.sent_at
         FROM settled WHERE outbox.id = settled.outbox_id AND outbox.id IN (SELECT outbox_id FROM settled)
+            AND outbox.state <> 'sent'
         """
 
     /// On PostgreSQL, sends `settleDeliveredMail()`'s statement without waiting for the server

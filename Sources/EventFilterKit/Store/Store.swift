@@ -74,10 +74,15 @@ public final class Store {
     /// the store); nil on PostgreSQL, whose server records them for every host, and in memory.
     /// `recording`: the store's id for the log is drawn now if it has none yet; otherwise a store
     /// without one has no records (nothing ever recorded for it) and this is nil.
+    ///
+    /// The id is left out of every copy of the store (`backup`, `db copy`), which carry the
+    /// records waiting as rows instead: a copy restored where the store was draws an id of its
+    /// own, so records its original left beside the path (naming ids the copy hands out again)
+    /// are never read as its own.
     func acceptanceLog(recording: Bool) throws -> AcceptanceLog? {
         if let openedAcceptanceLog { return openedAcceptanceLog }
         guard let sqlite = db as? Database, !sqlite.path.isEmpty, sqlite.path != ":memory:" else { return nil }
-        let name = "acceptance-log"
+        let name = Self.acceptanceLogKey
         if !recording, try db.scalarInt("SELECT count(*) FROM installation_secret WHERE name = ?", [name]) == 0 { return nil }
         let key = try installationKey(name)
         let log = AcceptanceLog(besideStoreAt: sqlite.path, storeID: key.prefix(8).reduce(0) { $0 << 8 | UInt64($1) })
@@ -87,6 +92,27 @@ public final class Store {
 
     /// The log `acceptanceLog(recording:)` opened, kept for the store's life.
     private var openedAcceptanceLog: AcceptanceLog?
+
+    /// The `installation_secret` row holding the store's id for its acceptance log.
+    static let acceptanceLogKey = "acceptance-log"
+
+    /// On SQLite, makes every committed transaction durable (the write-ahead log synced: with
+    /// `synchronous=NORMAL` a commit reaches the disk at the next checkpoint), before a delivery
+    /// records acceptances in the acceptance log, which nothing orders against the store's own
+    /// writes: after a power cut a record must never outlive the queueing of the message it
+    /// names, or the id would be handed out again and the new message taken for sent. Nothing to
+    /// do on PostgreSQL, whose commits are durable when they return.
+    func syncCommitted() throws {
+        guard let sqlite = db as? Database, !sqlite.path.isEmpty, sqlite.path != ":memory:" else { return }
+        let log = sqlite.path + "-wal"
+        let descriptor = open(log, O_RDONLY | O_CLOEXEC)
+        if descriptor < 0 {
+            if errno == ENOENT { return }  // no log: every commit is in the database file, synced by the checkpoint
+            throw EventFilterError.failure("cannot open \(log) to sync it: \(String(cString: strerror(errno)))")
+        }
+        defer { close(descriptor) }
+        if fdatasync(descriptor) != 0 { throw EventFilterError.failure("cannot sync \(log): \(String(cString: strerror(errno)))") }
+    }
 
     /// `PRAGMA application_id` of an eventfilter store: "EvFl" in ASCII.
     static let applicationID: Int32 = 0x4576_466C

@@ -45,12 +45,14 @@ extension Store {
 
         // Acceptances a delivery recorded and no settle has marked sent yet live beside the store
         // (`AcceptanceLog`): read before the snapshot, so one settled meanwhile is in either, and
-        // written into the copy as rows its next run settles.
+        // written into the copy as rows its next run settles. The copy does not keep the store's
+        // id for that log (see `acceptanceLog(recording:)`).
         let unsettled = try acceptanceLog(recording: false)?.entries() ?? []
         try db.backup(into: temporary, naming: destination, attempts: Self.backupAttempts)
-        if !unsettled.isEmpty {
+        do {
             let copy = try Database(path: temporary, mode: .readWrite, writeAheadLog: false)
             try copy.inTransaction {
+                try copy.execute("DELETE FROM installation_secret WHERE name = ?", [Self.acceptanceLogKey])
                 for entry in unsettled {
                     try copy.execute("INSERT INTO outbox_delivered(outbox_id, sent_at, reply) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
                                      [entry.id, entry.sentAt, entry.reply])

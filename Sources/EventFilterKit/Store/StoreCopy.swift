@@ -55,7 +55,9 @@ public struct StoreCopy: Sendable {
                     copiedTables += 1
                 }
                 // Acceptances a delivery recorded that no settle has marked sent yet (a run killed
-                // mid-delivery) go too, as rows the target's next run settles.
+                // mid-delivery) go too, as rows the target's next run settles; the store's id for
+                // that log does not (see `Store.acceptanceLog(recording:)`).
+                try target.execute("DELETE FROM installation_secret WHERE name = ?", [Store.acceptanceLogKey])
                 for entry in try store.acceptanceLog(recording: false)?.entries() ?? [] {
                     try target.execute("INSERT INTO outbox_delivered(outbox_id, sent_at, reply) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
                                        [entry.id, entry.sentAt, entry.reply])
@@ -170,6 +172,8 @@ public struct StoreCopy: Sendable {
                             try target.execute("INSERT INTO sqlite_sequence(name, seq) VALUES (?, ?)", [table, last])
                         }
                     }
+                    // A new store file: it draws its own id for its acceptance log.
+                    try target.execute("DELETE FROM installation_secret WHERE name = ?", [Store.acceptanceLogKey])
                 }
             }
             try target.execute("PRAGMA wal_checkpoint(TRUNCATE)")

@@ -136,12 +136,31 @@ final class OutboxStoreTests: XCTestCase {
         let copy = root.url.appendingPathComponent("backup.db").path
         try store.backup(to: copy)
 
+        // The copy restored where a log of the original's was left: that log names ids the copy
+        // may hand out again, and is not read as the copy's.
+        let original = try XCTUnwrap(try store.acceptanceLog(recording: false))
+        try AcceptanceLog(besideStoreAt: copy, storeID: original.storeID).append([(id: other, reply: "250 stale")], sentAt: 450)
         let restored = try Store(path: copy)
         try restored.settleDeliveredMail()
         XCTAssertEqual(try restored.outboxEntries(states: ["sent"]).map(\.id), [id])
         XCTAssertEqual(try restored.outboxEntries(states: ["sent"]).map(\.lastError), ["250 2.0.0 Ok: queued as 4F2A1"])
         XCTAssertEqual(try restored.dueOutboxSizes(now: 1_000, after: 0, limit: 10).map(\.id), [other])
+        XCTAssertNotEqual(try restored.acceptanceLog(recording: true)?.storeID, original.storeID, "the copy draws its own id")
         XCTAssertEqual(try store.unsettledAcceptances(), [id], "the store backed up is left as it was")
+    }
+
+    /// An acceptance recorded again after it was settled (records read again after a crash
+    /// before the log was emptied, rows a copy or backup brought) leaves the sent message as it
+    /// was, on either backend: the attempt is counted once, with the first reply and time.
+    func testAnAcceptanceSettledAgainLeavesTheSentMessageAsItWas() throws {
+        let id = try queue("ann@example.com", now: 100)
+        try store.recordAccepted(id: id, reply: "250 first", now: 400)
+        try store.settleDeliveredMail()
+        try store.recordAccepted(id: id, reply: "250 again", now: 500)
+        try store.settleDeliveredMail()
+        XCTAssertEqual(try stored(id), Stored(state: "sent", attempts: 1, nextAttemptAt: 100, lastAttemptAt: 400,
+                                              lastError: "250 first", sentAt: 400))
+        XCTAssertEqual(try store.unsettledAcceptances(), [])
     }
 
     /// SMTP groups: a group of acceptances alone (one statement, no transaction around it) and
