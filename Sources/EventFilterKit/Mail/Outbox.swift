@@ -118,6 +118,11 @@ public struct Outbox {
         }
         // The next batch, claimed while the current one is delivered (see below).
         var claimedAhead: [OutboxMessage]?
+        // The transport's acceptances wait to be settled (`outbox_delivered`, or SQLite's
+        // acceptance log); an idempotent one's are marked sent with its batch.
+        let recordsAcceptances = !transport.redeliveryIsIdempotent
+        // The highest outbox id whose queueing is known durable (SQLite; -1 before the first batch).
+        var durableThrough: Int64 = -1
         // SQLite: the write-ahead log copied into the database file beside the delivery (see below).
         var checkpointer: BackgroundCheckpointer?
         defer { checkpointer?.stopAndWait() }
@@ -125,12 +130,14 @@ public struct Outbox {
             let batch = try claimedAhead ?? claimBatch(after: afterID, now: now)
             claimedAhead = nil
             guard let last = batch.last else { break }
-            if afterID == 0 && !transport.redeliveryIsIdempotent && !(transport is FileTransport) {
-                // SQLite, before the first acceptance is recorded: the log's id is drawn here, not
-                // inside a recording transaction that could roll it back, and what queued these
-                // messages is made durable (`Store.syncCommitted`).
-                _ = try store.acceptanceLog(recording: true)
-                try store.syncCommitted()
+            if recordsAcceptances && last.id > durableThrough {
+                // SQLite, before this batch's acceptances are recorded: the log's id is drawn
+                // (here, not inside a recording transaction that could roll it back), and what
+                // queued these messages is made durable (`Store.syncCommitted`): once a delivery,
+                // and again only for messages queued since (the settings page queues mail while
+                // a run delivers).
+                if durableThrough < 0 { _ = try store.acceptanceLog(recording: true) }
+                durableThrough = try store.syncCommitted()
             }
             afterID = last.id
             let queued = Dictionary(uniqueKeysWithValues: batch.map { ($0.id, $0) })
@@ -199,7 +206,7 @@ public struct Outbox {
                     try recordGroup(group.map { (id: $0.message.id, disposition: decide($0.message, $0.outcome)) }, now: now, into: &report)
                 }
             }
-            if !transport.redeliveryIsIdempotent && !settledBeside { try store.settleDeliveredMail() }
+            if recordsAcceptances && !settledBeside { try store.settleDeliveredMail() }
         }
         if settledBeside { try store.settleDeliveredMail() }  // the last batch
         while !syncing.isEmpty { try settle(syncing.removeFirst()) }

@@ -14,9 +14,12 @@ import Foundation
 /// Records are self-checking (length, fields, checksum): a record torn by a full disk or a
 /// power cut is skipped, and so is anything that is not a record, so a damaged stretch costs
 /// only the acceptances written in it (those messages are sent again). Each record also names
-/// its store (`storeID`, drawn once per store and kept in it, so a copy or a backup of the store
-/// carries it): records left beside a path that now holds another store (moved away, a new one
-/// made in its place) are not read as that store's, whose ids name other messages. Only one delivery runs at
+/// its store (`storeID`, drawn once per store and kept in it, but not in a copy or a backup,
+/// which draw their own): records left beside a path that now holds another store (moved away,
+/// a copy restored in its place) are not read as that store's, whose ids name other messages.
+/// And before a message's acceptance is recorded its queueing is made durable
+/// (`Store.syncCommitted`), so a power cut never leaves a record naming an id that is handed
+/// out again. Only one delivery runs at
 /// a time on an SQLite store (the run lock), and it settles only while none of its threads
 /// records, so nothing is appended between the read and the truncation of `settle`.
 ///
@@ -111,13 +114,19 @@ final class AcceptanceLog {
         return status.st_mode & S_IFMT == S_IFREG ? Int(status.st_size) : 0
     }
 
-    /// Opens the file, creating it with the store file's permissions (as SQLite creates its
-    /// `-wal` and `-shm` files), so whoever may write the store may record in it.
+    /// Opens the file, creating it with the store file's permissions and, when run as root, its
+    /// owner (as SQLite creates its `-wal` and `-shm` files), so whoever may write the store may
+    /// record in it: a `mail flush` run by root must not leave a file the cron user cannot write.
     private func openForAppending() throws -> Int32 {
         var store = stat()
-        let mode = stat(storePath, &store) == 0 ? mode_t(store.st_mode & 0o777) : 0o644
-        let opened = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, mode)
+        let found = stat(storePath, &store) == 0
+        let opened = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, found ? mode_t(store.st_mode & 0o777) : 0o644)
         if opened < 0 { throw AcceptanceLogError(path: path, action: "open", code: errno) }
+        if found && geteuid() == 0 && fchown(opened, store.st_uid, store.st_gid) != 0 {
+            let code = errno
+            close(opened)
+            throw AcceptanceLogError(path: path, action: "set the owner of", code: code)
+        }
         return opened
     }
 

@@ -85,6 +85,10 @@ public final class Database: StoreDatabase {
     let handle: OpaquePointer
     public var dialect: SQLDialect { .sqlite }
     public let path: String
+    /// The database file as SQLite opened it (a symbolic link followed), "" in memory; its
+    /// write-ahead log is `walFile`.
+    var file: String { String(cString: sqlite3_db_filename(handle, "main")) }
+    var walFile: String { String(cString: sqlite3_filename_wal(sqlite3_db_filename(handle, "main"))) }
     private var statementCache: [String: Statement] = [:]
     private var transactionDepth = 0
     /// With `EVENTFILTER_AUDIT_QUERY_PLANS=1`, every statement's plan is checked when it is first

@@ -169,7 +169,7 @@ extension Store {
     /// (on SQLite a record in the acceptance log, `AcceptanceLog`), settled into the message by
     /// `settleDeliveredMail()`. Recording it twice keeps the first.
     func recordAccepted(id: Int64, reply: String, now: Int64) throws {
-        if let log = try acceptanceLog(recording: true) { return try log.append(CollectionOfOne((id: id, reply: reply)), sentAt: now) }
+        if let log = try acceptanceLog(recording: false) { return try log.append(CollectionOfOne((id: id, reply: reply)), sentAt: now) }
         try db.execute("""
             INSERT INTO outbox_delivered(outbox_id, sent_at, reply) VALUES (?, ?, ?)
             ON CONFLICT DO NOTHING
@@ -252,7 +252,7 @@ extension Store {
     /// Appends acceptances to `outbox_delivered` in one statement (at most `acceptancesPerStatement`);
     /// on SQLite to the acceptance log, in one write.
     private func insertAcceptances(_ rows: some Collection<(id: Int64, reply: String)>, now: Int64) throws {
-        if let log = try acceptanceLog(recording: true) { return try log.append(rows, sentAt: now) }
+        if let log = try acceptanceLog(recording: false) { return try log.append(rows, sentAt: now) }
         let values = Self.placeholders(rows: rows.count, "(?, ?, ?)")
         var arguments: [DatabaseValueConvertible] = []
         arguments.reserveCapacity(rows.count * 3)
@@ -382,6 +382,23 @@ extension Store {
         // Emptied once the rows say sent. A crash before this reads the same records again at
         // the next settle, which leaves the messages already sent as they are.
         try log?.clear()
+    }
+
+    /// Into `target`, a copy of this store being made (`backup`, `db copy`): `entries`, the
+    /// acceptances waiting in the acceptance log, as rows of `outbox_delivered` its next run
+    /// settles, and not the store's id for that log, which the copy draws afresh
+    /// (`acceptanceLog(recording:)`). Run inside the copy's transaction; returns the rows it
+    /// added less those it removed, for the copy's count.
+    @discardableResult
+    static func carryingAcceptances(_ entries: [AcceptanceLog.Entry], into target: any StoreDatabase) throws -> Int {
+        try target.execute("DELETE FROM installation_secret WHERE name = ?", [acceptanceLogKey])
+        var added = -target.changes
+        for entry in entries {
+            try target.execute("INSERT INTO outbox_delivered(outbox_id, sent_at, reply) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+                               [entry.id, entry.sentAt, entry.reply])
+            added += target.changes
+        }
+        return added
     }
 
     /// The first record of each message (recording twice keeps the first, as the table's key does).

@@ -72,8 +72,9 @@ public final class Store {
 
     /// Where this store's deliveries record acceptances on SQLite (`AcceptanceLog`, a file beside
     /// the store); nil on PostgreSQL, whose server records them for every host, and in memory.
-    /// `recording`: the store's id for the log is drawn now if it has none yet; otherwise a store
-    /// without one has no records (nothing ever recorded for it) and this is nil.
+    /// `recording`: the store's id for the log is drawn now if it has none yet (a delivery does
+    /// this before its first record, outside any transaction); otherwise a store without one
+    /// has no records and this is nil (an acceptance recorded then goes to `outbox_delivered`).
     ///
     /// The id is left out of every copy of the store (`backup`, `db copy`), which carry the
     /// records waiting as rows instead: a copy restored where the store was draws an id of its
@@ -81,11 +82,11 @@ public final class Store {
     /// are never read as its own.
     func acceptanceLog(recording: Bool) throws -> AcceptanceLog? {
         if let openedAcceptanceLog { return openedAcceptanceLog }
-        guard let sqlite = db as? Database, !sqlite.path.isEmpty, sqlite.path != ":memory:" else { return nil }
+        guard let sqlite = sqliteFile else { return nil }
         let name = Self.acceptanceLogKey
         if !recording, try db.scalarInt("SELECT count(*) FROM installation_secret WHERE name = ?", [name]) == 0 { return nil }
         let key = try installationKey(name)
-        let log = AcceptanceLog(besideStoreAt: sqlite.path, storeID: key.prefix(8).reduce(0) { $0 << 8 | UInt64($1) })
+        let log = AcceptanceLog(besideStoreAt: sqlite.file, storeID: key.prefix(8).reduce(0) { $0 << 8 | UInt64($1) })
         openedAcceptanceLog = log
         return log
     }
@@ -96,22 +97,34 @@ public final class Store {
     /// The `installation_secret` row holding the store's id for its acceptance log.
     static let acceptanceLogKey = "acceptance-log"
 
+    /// The SQLite connection of a store kept in a file; nil in memory and on PostgreSQL.
+    private var sqliteFile: Database? {
+        guard let sqlite = db as? Database, !sqlite.file.isEmpty else { return nil }
+        return sqlite
+    }
+
     /// On SQLite, makes every committed transaction durable (the write-ahead log synced: with
-    /// `synchronous=NORMAL` a commit reaches the disk at the next checkpoint), before a delivery
-    /// records acceptances in the acceptance log, which nothing orders against the store's own
-    /// writes: after a power cut a record must never outlive the queueing of the message it
-    /// names, or the id would be handed out again and the new message taken for sent. Nothing to
-    /// do on PostgreSQL, whose commits are durable when they return.
-    func syncCommitted() throws {
-        guard let sqlite = db as? Database, !sqlite.path.isEmpty, sqlite.path != ":memory:" else { return }
-        let log = sqlite.path + "-wal"
+    /// `synchronous=NORMAL` a commit reaches the disk at the next checkpoint), and returns the
+    /// highest outbox id it covers; a delivery calls it before recording the acceptance of a
+    /// message above that id. Nothing orders the acceptance log against the store's own writes,
+    /// and after a power cut a record must never outlive the queueing of the message it names,
+    /// or the id would be handed out again and the new message taken for sent. On PostgreSQL,
+    /// whose commits are durable when they return, nothing to do.
+    func syncCommitted() throws -> Int64 {
+        guard let sqlite = sqliteFile else { return .max }
+        // Every message up to this id was committed before the sync below starts.
+        let through = Int64(try db.scalarInt("SELECT coalesce(max(id), 0) FROM outbox") ?? 0)
+        let log = sqlite.walFile
         let descriptor = open(log, O_RDONLY | O_CLOEXEC)
         if descriptor < 0 {
-            if errno == ENOENT { return }  // no log: every commit is in the database file, synced by the checkpoint
-            throw EventFilterError.failure("cannot open \(log) to sync it: \(String(cString: strerror(errno)))")
+            let code = errno
+            // No write-ahead log (a store not in WAL mode): each commit synced the file itself.
+            if code == ENOENT, try db.first("PRAGMA journal_mode", [], { try $0.string(0) }) != "wal" { return through }
+            throw EventFilterError.failure("cannot open \(log) to sync it: \(String(cString: strerror(code)))")
         }
         defer { close(descriptor) }
         if fdatasync(descriptor) != 0 { throw EventFilterError.failure("cannot sync \(log): \(String(cString: strerror(errno)))") }
+        return through
     }
 
     /// `PRAGMA application_id` of an eventfilter store: "EvFl" in ASCII.

@@ -51,13 +51,7 @@ extension Store {
         try db.backup(into: temporary, naming: destination, attempts: Self.backupAttempts)
         do {
             let copy = try Database(path: temporary, mode: .readWrite, writeAheadLog: false)
-            try copy.inTransaction {
-                try copy.execute("DELETE FROM installation_secret WHERE name = ?", [Self.acceptanceLogKey])
-                for entry in unsettled {
-                    try copy.execute("INSERT INTO outbox_delivered(outbox_id, sent_at, reply) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
-                                     [entry.id, entry.sentAt, entry.reply])
-                }
-            }
+            try copy.inTransaction { try Self.carryingAcceptances(unsettled, into: copy) }
         }
         let descriptor = open(temporary, O_RDONLY | O_CLOEXEC)
         if descriptor >= 0 { fsync(descriptor); close(descriptor) }

@@ -11,8 +11,9 @@ import Foundation
 /// each identity sequence is set past the highest id copied, and past the highest id SQLite ever
 /// handed out for its AUTOINCREMENT tables, so an id is never used twice. The source is read
 /// while holding its write lock, so the copy is one consistent state and no write lands in the
-/// source meanwhile (writers wait, as they wait for a run). Nothing is written to the target
-/// unless everything is.
+/// source meanwhile (writers wait, as they wait for a run; but a delivery's acceptance log takes
+/// no lock, which is one reason to stop cron first). Nothing is written to the target unless
+/// everything is.
 public struct StoreCopy: Sendable {
     public let source: String
     public let target: String
@@ -57,11 +58,7 @@ public struct StoreCopy: Sendable {
                 // Acceptances a delivery recorded that no settle has marked sent yet (a run killed
                 // mid-delivery) go too, as rows the target's next run settles; the store's id for
                 // that log does not (see `Store.acceptanceLog(recording:)`).
-                try target.execute("DELETE FROM installation_secret WHERE name = ?", [Store.acceptanceLogKey])
-                for entry in try store.acceptanceLog(recording: false)?.entries() ?? [] {
-                    try target.execute("INSERT INTO outbox_delivered(outbox_id, sent_at, reply) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
-                                       [entry.id, entry.sentAt, entry.reply])
-                }
+                copiedRows += try Store.carryingAcceptances(try store.acceptanceLog(recording: false)?.entries() ?? [], into: target)
                 try advanceSequences(from: source, to: target)
             }
         }
@@ -173,7 +170,7 @@ public struct StoreCopy: Sendable {
                         }
                     }
                     // A new store file: it draws its own id for its acceptance log.
-                    try target.execute("DELETE FROM installation_secret WHERE name = ?", [Store.acceptanceLogKey])
+                    copiedRows += try Store.carryingAcceptances([], into: target)
                 }
             }
             try target.execute("PRAGMA wal_checkpoint(TRUNCATE)")

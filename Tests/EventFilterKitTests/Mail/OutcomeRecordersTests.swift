@@ -94,7 +94,6 @@ final class OutcomeRecordersTests: XCTestCase {
             return .accepted(reply: reply)
         }
         if TestBackend.current == .sqlite {
-            _ = try store.acceptanceLog(recording: true)  // its id drawn, as a delivery does first
             _ = try store.db.first("PRAGMA wal_checkpoint(TRUNCATE)") { $0.int(0) }
         }
         let before = try commits(in: store)
@@ -839,7 +838,7 @@ final class OutcomeRecordersTests: XCTestCase {
 
     /// A store with `count` messages queued, and those messages as a transport gets them.
     private func queuedOutbox(_ count: Int, name: String) throws -> (Outbox, [OutgoingMessage]) {
-        let outbox = Outbox(store: try Store(root: workspace.appendingPathComponent(name)))
+        let outbox = Outbox(store: try recordingStore(try Store(root: workspace.appendingPathComponent(name))))
         try enqueue(count, into: outbox, prefix: "m")
         let messages = try dueMessages(count, in: outbox.store)
         XCTAssertEqual(messages.count, count)
@@ -849,9 +848,16 @@ final class OutcomeRecordersTests: XCTestCase {
     /// A store on the suite's backend: a PostgreSQL database of its own (the test keeps the
     /// returned handle alive to its end), or a SQLite store named `name` in the workspace.
     private func backendStore(_ name: String) throws -> (Store, TestPostgresDatabase?) {
-        guard TestBackend.current == .postgresql else { return (try Store(root: workspace.appendingPathComponent(name)), nil) }
+        guard TestBackend.current == .postgresql else { return (try recordingStore(try Store(root: workspace.appendingPathComponent(name))), nil) }
         let database = try TestPostgres.server().makeDatabase()
         return (try Store(postgreSQL: database.connectionString), database)
+    }
+
+    /// `store` with its acceptance log's id drawn (SQLite), as a delivery draws it before its
+    /// first record: the recorders then record where a delivery's do.
+    private func recordingStore(_ store: Store) throws -> Store {
+        _ = try store.acceptanceLog(recording: true)
+        return store
     }
 
     /// Queues 4 messages (as `enqueue`), then message 5 to slow@example.org, whose final "." the

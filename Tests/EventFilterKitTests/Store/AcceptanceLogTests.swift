@@ -102,6 +102,27 @@ final class AcceptanceLogTests: XCTestCase {
         try log.clear()
     }
 
+    /// Created by root (a `mail flush` run by hand), the file gets the store's owner and mode, as
+    /// SQLite's `-wal` does, so the cron user who owns the store can go on recording in it.
+    func testTheFileGetsTheStoresOwnerAndMode() throws {
+        guard geteuid() == 0 else { throw XCTSkip("needs root, to create a file for another owner") }
+        XCTAssertTrue(FileManager.default.createFile(atPath: storePath, contents: Data()))
+        XCTAssertEqual(chown(storePath, 65_534, 65_534), 0)
+        XCTAssertEqual(chmod(storePath, 0o640), 0)
+        let log = AcceptanceLog(besideStoreAt: storePath, storeID: storeID)
+        try log.append([(id: 1, reply: "250 ok")], sentAt: 1_000)
+        var status = stat()
+        XCTAssertEqual(stat(log.path, &status), 0)
+        XCTAssertEqual([status.st_uid, status.st_gid], [65_534, 65_534])
+        XCTAssertEqual(status.st_mode & 0o777, 0o640 & ~currentUmask())
+    }
+
+    private func currentUmask() -> mode_t {
+        let mask = umask(0)
+        umask(mask)
+        return mask
+    }
+
     /// A reply longer than a server's line is cut at 4,096 bytes, so a record stays readable.
     func testAnOverlongReplyIsCut() throws {
         let log = AcceptanceLog(besideStoreAt: storePath, storeID: storeID)

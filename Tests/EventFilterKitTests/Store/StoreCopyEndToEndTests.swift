@@ -123,10 +123,18 @@ final class StoreCopyEndToEndTests: XCTestCase {
         // The message's acceptance in the log alone, as a delivery on SQLite records it.
         try sqlite.execute("DELETE FROM outbox_delivered")
         let waiting = try XCTUnwrap(sqlite.scalarInt("SELECT min(id) FROM outbox"))
-        try Store(path: sqlitePath(root)).recordAccepted(id: Int64(waiting), reply: "250 2.0.0 Ok: queued as 4F2A1", now: 1_777_888_100)
-        try root.ok("db", "copy", "--to", database.connectionString, now: now)
+        let source = try Store(path: sqlitePath(root))
+        _ = try source.acceptanceLog(recording: true)  // as a delivery draws it before recording
+        try source.recordAccepted(id: Int64(waiting), reply: "250 2.0.0 Ok: queued as 4F2A1", now: 1_777_888_100)
+        XCTAssertEqual(try source.unsettledAcceptances(), [Int64(waiting)])
+        XCTAssertEqual(try sqlite.scalarInt("SELECT count(*) FROM outbox_delivered"), 0, "in the log, not the table")
+        let tableRows = try tables(sqlite).reduce(0) { $0 + (try sqlite.scalarInt("SELECT count(*) FROM \"\($1)\"") ?? 0) }
+        let summary = try root.ok("db", "copy", "--to", database.connectionString, now: now)
+        // The log's id stays behind (one row fewer), its acceptance comes along (one more).
+        XCTAssertTrue(summary.hasPrefix("copied \(tableRows) rows in "), summary)
         let postgres = try database.connect()
-        let row = try XCTUnwrap(postgres.first("SELECT sent_at, reply FROM outbox_delivered WHERE outbox_id = \(waiting)"))
+        XCTAssertEqual(try postgres.first("SELECT count(*) AS n FROM installation_secret WHERE name = 'acceptance-log'")?.int64("n"), 0)
+        let row = try XCTUnwrap(postgres.query("SELECT sent_at, reply FROM outbox_delivered WHERE outbox_id = $1", ["\(waiting)"]).first)
         XCTAssertEqual(try row.int64("sent_at"), 1_777_888_100)
         XCTAssertEqual(try row.string("reply"), "250 2.0.0 Ok: queued as 4F2A1")
         XCTAssertEqual(try postgres.first("SELECT count(*) AS n FROM outbox_delivered")?.int64("n"), 1)
