@@ -86,7 +86,7 @@ public struct Outbox {
     /// per batch (and, after a crash, at the start of the next delivery), in one transaction.
     public func deliverDue(through transport: MailTransport, now: Int64) throws -> DeliveryReport {
         var report = DeliveryReport()
-        try store.settleDeliveredMail()
+        try settleWhileBusy()
         let verp = try bounceAddress.map { VERPAddress(bounceAddress: $0, secret: try store.verpSecret()) }
         var afterID: Int64 = 0
         // The file transport's batches written and being synced while the next one is read and
@@ -136,7 +136,11 @@ public struct Outbox {
                 // queued these messages is made durable (`Store.syncCommitted`): once a delivery,
                 // and again only for messages queued since (the settings page queues mail while
                 // a run delivers).
-                if durableThrough < 0 { _ = try store.acceptanceLog(recording: true) }
+                if durableThrough < 0 {
+                    try retryingWhileBusy("the store's id for its acceptance log could not be kept") {
+                        _ = try store.acceptanceLog(recording: true)
+                    }
+                }
                 durableThrough = try store.syncCommitted()
             }
             afterID = last.id
@@ -206,13 +210,20 @@ public struct Outbox {
                     try recordGroup(group.map { (id: $0.message.id, disposition: decide($0.message, $0.outcome)) }, now: now, into: &report)
                 }
             }
-            if recordsAcceptances && !settledBeside { try store.settleDeliveredMail() }
+            if recordsAcceptances && !settledBeside { try settleWhileBusy() }
         }
-        if settledBeside { try store.settleDeliveredMail() }  // the last batch
+        if settledBeside { try settleWhileBusy() }  // the last batch
         while !syncing.isEmpty { try settle(syncing.removeFirst()) }
         try store.finishRecording()
         if let recorders { report.add(recorders.report) }
         return report
+    }
+
+    /// Marks the recorded acceptances sent, again while another process holds the store's lock
+    /// (for up to `recordPatience`, as a record waits): on SQLite the records themselves never
+    /// wait for that lock (the acceptance log), so the settle is where a delivery meets it.
+    private func settleWhileBusy() throws {
+        try retryingWhileBusy("messages the server accepted could not be marked sent") { try store.settleDeliveredMail() }
     }
 
     /// Runs `deliver` while `claim` claims the next batch on a thread of its own, and returns that
