@@ -1,9 +1,10 @@
 import Foundation
 
 /// Lets a transport's own threads record their messages' outcomes, so an acceptance is recorded
-/// (committed; on SQLite written to the acceptance log, `AcceptanceLog`) on a connection's thread (the one that read the server's reply, or another that was committing
-/// anyway: ``SMTPDeliveryRun``'s group commit), with no hand-off to the delivering thread and back
-/// before that connection may send its next final ".".
+/// (committed; on SQLite written to the acceptance log, `AcceptanceLog`) on a connection's thread
+/// (the one that read the server's reply, or another that was committing anyway:
+/// ``SMTPDeliveryRun``'s group commit), with no hand-off to the delivering thread and back before
+/// that connection may send its next final ".".
 ///
 /// A thread takes a recorder (``take()``: an idle one, or one made for it), records with it, and
 /// gives it back when its part of the batch is done (``giveBack(_:)``); the store connections
@@ -23,10 +24,9 @@ import Foundation
 ///     let report = recorders.report   // once every thread is done
 ///
 /// On SQLite the recorders' commits (and writes to the acceptance log) take turns on an
-/// in-process lock before SQLite's write lock:
-/// the file's lock is one for every connection, and a connection that finds it taken polls for
-/// it (the busy handler), where a thread waiting on the lock is woken as soon as it is free. On
-/// both stores the same lock makes the shared connection one thread's at a time: a PostgreSQL
+/// in-process lock before SQLite's write lock: the file's lock is one for every connection, and
+/// a connection that finds it taken polls for it (the busy handler), where a thread waiting on
+/// the lock is woken as soon as it is free. On both stores the same lock makes the shared connection one thread's at a time: a PostgreSQL
 /// session, like a SQLite connection, must not carry two threads' statements at once (a record
 /// is sent and its result read under the lock, nothing is left in flight after it).
 ///

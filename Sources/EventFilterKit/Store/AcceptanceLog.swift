@@ -19,9 +19,9 @@ import Foundation
 /// a copy restored in its place) are not read as that store's, whose ids name other messages.
 /// And before a message's acceptance is recorded its queueing is made durable
 /// (`Store.syncCommitted`), so a power cut never leaves a record naming an id that is handed
-/// out again. Only one delivery runs at
-/// a time on an SQLite store (the run lock), and it settles only while none of its threads
-/// records, so nothing is appended between the read and the truncation of `settle`.
+/// out again. Only one delivery runs at a time on an SQLite store (the run lock), and it settles
+/// only while none of its threads records, so nothing is appended between the read and the
+/// truncation of `settle`.
 ///
 ///     let log = AcceptanceLog(besideStoreAt: "/srv/ef/var/eventfilter.db", storeID: 0x1F2E_3D4C_5B6A_7988)
 ///     try log.append([(id: 7, reply: "250 2.0.0 Ok: queued as 4F2A1")], sentAt: now)
@@ -62,10 +62,9 @@ final class AcceptanceLog {
             var offset = 0
             while offset < buffer.count {
                 let written = write(descriptor, buffer.baseAddress! + offset, buffer.count - offset)
-                if written < 0 {
-                    if errno == EINTR { continue }
-                    throw AcceptanceLogError(path: path, action: "record an acceptance in", code: errno)
-                }
+                if written < 0 && errno == EINTR { continue }
+                // A write that takes nothing (and sets no error) would otherwise be tried forever.
+                if written <= 0 { throw AcceptanceLogError(path: path, action: "record an acceptance in", code: written < 0 ? errno : EIO) }
                 offset += written
             }
         }
