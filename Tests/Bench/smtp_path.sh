@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Where a message's time goes when `eventfilter run` delivers over SMTP with ONE connection and the
-# default window (MaxUnrecordedAcceptances = 1) to Postfix's smtp-sink, the outbox in a PostgreSQL
-# server of the script's own. With a window of 1, a message's final "." waits until the acceptance
-# before it is committed (that is what bounds a crash to one message sent twice), so the record's
-# commit, WAL flush included, is on the path of every message; the next message's MAIL, RCPT, DATA
-# and body go out while it commits.
+# Where a message's time goes when `eventfilter run` delivers over SMTP with CONNECTIONS connections
+# and the default window (MaxUnrecordedAcceptances: one place per connection) to Postfix's
+# smtp-sink, the outbox in a PostgreSQL server of the script's own. A message's final "." waits
+# until the acceptance that last held its place is committed (that is what bounds a crash to one
+# message sent twice per connection), so the record's commit, WAL flush included, is on the path
+# of every message; the next message's MAIL, RCPT, DATA and body go out while it commits.
 #   Tests/Bench/smtp_path.sh [MESSAGES]       (default 5000; MESSAGES = users x 100 events)
+#   CONNECTIONS=4                             MaxConnections of the deliveries and the concurrency of
+#                                             the other clients (default 1)
 #   EVENTFILTER=/path/to/eventfilter          that binary instead of a fresh release build
 #   REPEAT=2                                  rounds of the timed runs, taking turns
 # Prints, from one server and one sink:
@@ -14,12 +16,21 @@
 #     settling, the claim and the read of the next batch, in series with the SMTP exchange);
 #   - WAL flushes per message and their time (track_wal_io_timing, pg_stat_wal);
 #   - the send/receive system calls per message (strace -c -f);
-#   - in rounds taking turns: ours; ours with MaxUnrecordedAcceptances=64 on the one connection (a
-#     crash may then send 64 twice: what the per-message commit costs the path); ours with the server's synchronous_commit off (an experiment
-#     only, never a setting to use: it shows what the WAL flush of each record costs the path);
-#     libcurl alone (floor_smtp_curl.c); smtp-source -d; pgbench's one-row commits with the
-#     server's CPU per commit (with synchronous_commit on, then off). CPU in microseconds per message.
-# Needs postfix (smtp-sink, smtp-source), strace, PostgreSQL's server and pgbench, libcurl's headers.
+#   - the commit cycle, ours and the window floor's (perf's system-call tracepoints, under perf,
+#     which slows both): records per message, each record's round trip to the server (sent to
+#     its result: the statement, the commit and its WAL flush), and for ours the two hand-offs
+#     around it (from the last reply the record holds to its sending; from its result to the next
+#     send on an SMTP connection, the "." the freed place lets go); skipped without perf;
+#   - in rounds taking turns: ours; ours with MaxUnrecordedAcceptances=64 (a crash may then send
+#     64 twice: what the per-message commit costs the path); the window floor
+#     (Tests/Bench/floor_smtp_window.c: the fastest C client keeping the default bound, committing
+#     every acceptance with our statement to this server; see stage_smtp.sh); ours with the
+#     server's synchronous_commit off (an experiment only, never a setting to use: it shows what
+#     the WAL flush of each record costs the path); libcurl alone (floor_smtp_curl.c);
+#     smtp-source -d; pgbench's one-row commits with the server's CPU per commit (with
+#     synchronous_commit on, then off). CPU in microseconds per message.
+# Needs postfix (smtp-sink, smtp-source), strace, PostgreSQL's server and pgbench, libcurl's and
+# libpq's headers; perf (linux-perf) for the commit cycle.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export BACKEND=postgresql
@@ -29,23 +40,26 @@ source Tests/Bench/floor.sh
 MESSAGES=${1:-5000}
 USERS=$(( MESSAGES / 100 ))
 REPEAT=${REPEAT:-2}
+CONNECTIONS=${CONNECTIONS:-1}
 for tool in smtp-sink smtp-source strace; do command -v $tool >/dev/null || { echo "needs $tool" >&2; exit 1; }; done
 fixture_binary
 fixture_smtp_bench smtp-path
+cc -O2 -I"$(pg_config --includedir 2>/dev/null || echo /usr/include/postgresql)" -o "$WORK/floor_smtp_window" \
+    Tests/Bench/floor_smtp_window.c -lsqlite3 -lpq -lpthread
 backend_start
-echo "$MESSAGES messages; load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "$MESSAGES messages, MaxConnections=$CONNECTIONS; load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 server_set() {  # NAME VALUE: ALTER SYSTEM and reload
     backend_psql postgres -c "ALTER SYSTEM SET $1 = $2" -c "SELECT pg_reload_conf()" >/dev/null
     sleep 0.3
 }
 
-ROOT="$WORK/c1"
-fixture_root "$ROOT" Transport=SMTP TransportServer=127.0.0.1 "TransportPort=$PORT" MaxConnections=1
+ROOT="$WORK/c$CONNECTIONS"
+fixture_root "$ROOT" Transport=SMTP TransportServer=127.0.0.1 "TransportPort=$PORT" "MaxConnections=$CONNECTIONS"
 fixture_queue "$ROOT" "$USERS"
 "$EF" --root "$ROOT" --now "$FIXTURE_NOW" run >/dev/null  # the filter's work done, the paths warm
 WIDE="$WORK/w64"
-fixture_root "$WIDE" Transport=SMTP TransportServer=127.0.0.1 "TransportPort=$PORT" MaxConnections=1 MaxUnrecordedAcceptances=64
+fixture_root "$WIDE" Transport=SMTP TransportServer=127.0.0.1 "TransportPort=$PORT" "MaxConnections=$CONNECTIONS" MaxUnrecordedAcceptances=64
 fixture_queue "$WIDE" "$USERS"
 "$EF" --root "$WIDE" --now "$FIXTURE_NOW" run >/dev/null
 DB=$(cat "$ROOT/.bench-database")
@@ -64,6 +78,20 @@ deliver() {  # [PREFIX...] -> "messages/s us-ours us-server" of one delivery of 
     read -r delivered seconds <<<"$line"
     [ "$delivered" = "$MESSAGES" ] || { echo "delivered $delivered of $MESSAGES" >&2; exit 1; }
     echo "$(python3 -c "print(round($MESSAGES / $seconds))") $(per_message 0 "$(awk '{print $1 + $2}' "$WORK/time")") $(per_message "$server0" "$(server_cpu)")"
+}
+
+window_floor() {  # [PREFIX...] -> "messages/s us-floor us-server" of floor_smtp_window over $ROOT's outbox ids
+    # (the rows it appends to outbox_delivered are taken out again)
+    local first server0 seconds cpu server failed
+    first=$(backend_sql "$ROOT" "SELECT min(id) FROM outbox")
+    backend_sql "$ROOT" "DELETE FROM outbox_delivered" >/dev/null
+    server0=$(server_cpu)
+    read -r seconds cpu server failed < <("$@" "$WORK/floor_smtp_window" postgresql "host=$PG_DIR user=postgres dbname=$DB" \
+        "127.0.0.1:$PORT" "$CONNECTIONS" "$MESSAGES" "$SIZE" "$CONNECTIONS" "$first" schedule=full)
+    sleep 0.2
+    [ "$failed" = 0 ] || { echo "floor_smtp_window: $failed messages refused" >&2; exit 1; }
+    backend_sql "$ROOT" "DELETE FROM outbox_delivered" >/dev/null
+    echo "$(python3 -c "print(round($MESSAGES / $seconds))") $(python3 -c "print(round($cpu * 1e6 / $MESSAGES))") $(per_message "$server0" "$(server_cpu)")"
 }
 
 # 1. The statements of one delivery, from the server's log.
@@ -109,7 +137,80 @@ echo "WAL flushes in one delivery: $flushes ($(python3 -c "print(f'{$flushes / $
 deliver strace -c -f -o "$WORK/strace" >/dev/null
 echo "system calls per message (strace -c -f, under strace): $(awk -v n="$MESSAGES" '$NF ~ /^(sendto|recvfrom|poll|futex)$/ {printf "%s %.1f  ", $NF, $4 / n}' "$WORK/strace")"
 
-# 4. Rates, taking turns.
+# 4. The commit cycle, from the times of the system calls.
+if command -v perf >/dev/null; then
+    TRACE=syscalls:sys_enter_connect,syscalls:sys_enter_sendto,syscalls:sys_enter_recvfrom,syscalls:sys_exit_recvfrom
+    deliver perf record -q -e "$TRACE" -o "$WORK/ours.perf" >/dev/null
+    window_floor perf record -q -e "$TRACE" -o "$WORK/floor.perf" >/dev/null
+    perf script -i "$WORK/ours.perf" > "$WORK/ours.trace" 2>/dev/null
+    perf script -i "$WORK/floor.perf" > "$WORK/floor.trace" 2>/dev/null
+    python3 - "$WORK/ours.trace" "$WORK/floor.trace" "$MESSAGES" <<'PY'
+import re, sys
+
+def parse(path):
+    """The sends and the receives that returned data, by socket, in time order; the sockets
+    connected over TCP (SMTP) and over the server's Unix socket (the store)."""
+    events, waiting, tcp, local = [], {}, set(), set()
+    for line in open(path):
+        m = re.search(r'\s(\d+) \[\d+\]\s+([\d.]+):\s+syscalls:sys_(enter|exit)_(\w+):(.*)', line)
+        if not m:
+            continue
+        tid, t, edge, call, rest = m.groups()
+        if edge == 'enter':
+            fd = int(re.search(r'fd: (0x[0-9a-f]+)', rest).group(1), 16)
+            if call == 'connect':
+                length = int(re.search(r'addrlen: (0x[0-9a-f]+)', rest).group(1), 16)
+                (tcp if length == 16 else local).add(fd)  # sockaddr_in is 16 bytes
+            elif call == 'sendto':
+                events.append((float(t), 'send', fd))
+            else:
+                waiting[tid] = fd
+        else:
+            fd, value = waiting.pop(tid, None), int(rest.split()[0], 16)
+            if fd is not None and 0 < value < 1 << 63:
+                events.append((float(t), 'receive', fd))
+    events.sort()
+    store = max(local, key=lambda fd: sum(1 for e in events if e[1] == 'send' and e[2] == fd))
+    return events, tcp, store
+
+def summary(values):
+    values = sorted(values)
+    return f"median {values[len(values) // 2] * 1e6:.0f} us, mean {sum(values) / len(values) * 1e6:.0f} us"
+
+def cycle(path, name):
+    events, smtp, store = parse(path)
+    gathering, round_trips, release, between = [], [], [], []
+    last_reply = sent = answered = previous = None
+    for t, kind, fd in events:
+        if kind == 'receive' and fd in smtp:
+            last_reply = t
+        elif kind == 'send' and fd == store:
+            if last_reply is not None and smtp:
+                gathering.append(t - last_reply)
+            if previous is not None:
+                between.append(t - previous)
+            previous, sent, answered = t, t, None
+        elif kind == 'receive' and fd == store and sent is not None:
+            round_trips.append(t - sent)
+            sent, answered = None, t
+        elif kind == 'send' and fd in smtp and answered is not None:
+            release.append(t - answered)
+            answered = None
+    messages = int(sys.argv[3])
+    print(f"{name}: {len(round_trips)} records ({len(round_trips) / messages:.2f} a message), one every {summary(between)}")
+    print(f"{name}: a record's round trip (statement, commit, WAL flush): {summary(round_trips)}")
+    if gathering and release:  # the window floor's SMTP sockets are written and read, not sent and received on
+        print(f"{name}: from the last reply a record holds to its sending: {summary(gathering)}; "
+              f"from its result to the next send on an SMTP connection: {summary(release)}")
+
+cycle(sys.argv[1], "the commit cycle, ours")
+cycle(sys.argv[2], "the commit cycle, the window floor")
+PY
+else
+    echo "the commit cycle: needs perf (apt-get install linux-perf)"
+fi
+
+# 5. Rates, taking turns.
 pgbench_commits() {  # -> "commits/s us-server-per-commit"
     local server0 tps
     server0=$(server_cpu)
@@ -122,10 +223,11 @@ for round in $(seq 1 "$REPEAT"); do
     server_set synchronous_commit on
     read -r r u s < <(deliver); echo "round $round: ours $r/s (CPU: ours $u us, server $s us per message)"
     read -r r u s < <(ROOT=$WIDE deliver); echo "round $round: ours, MaxUnrecordedAcceptances=64 $r/s (CPU: ours $u us, server $s us per message)"
+    read -r r u s < <(window_floor); echo "round $round: the window floor $r/s (CPU: the floor $u us, server $s us per message)"
     read -r c p < <(pgbench_commits); echo "round $round: pgbench one-row commits $c/s (server $p us per commit)"
-    read -r seconds cpu failed < <("$WORK/floor_smtp_curl" "smtp://127.0.0.1:$PORT" 1 "$MESSAGES" "$SIZE" debug)
+    read -r seconds cpu failed < <("$WORK/floor_smtp_curl" "smtp://127.0.0.1:$PORT" "$CONNECTIONS" "$MESSAGES" "$SIZE" debug)
     echo "round $round: libcurl alone $(python3 -c "print(round($MESSAGES / $seconds))")/s (CPU $(python3 -c "print(round($cpu * 1e6 / $MESSAGES))") us per message)"
-    seconds=$( { floor_seconds smtp-source -s 1 -d -m "$MESSAGES" -l "$SIZE" -f bench@example.com -t sink@example.com 127.0.0.1:$PORT; } 3>&1 )
+    seconds=$( { floor_seconds smtp-source -s "$CONNECTIONS" -d -m "$MESSAGES" -l "$SIZE" -f bench@example.com -t sink@example.com 127.0.0.1:$PORT; } 3>&1 )
     echo "round $round: smtp-source -d $(python3 -c "print(round($MESSAGES / $seconds))")/s"
     server_set synchronous_commit off
     read -r r u s < <(deliver); echo "round $round: ours, server's synchronous_commit off (experiment) $r/s (CPU: ours $u us, server $s us per message)"
