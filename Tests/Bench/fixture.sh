@@ -31,7 +31,8 @@
 #                                 fixture_fresh_fs_cleanup unmounts and removes them all.
 # fixture_smtp_sink               Postfix's smtp-sink on a free loopback port, accepting: sets PORT
 #                                 and SINK (its pid; the caller stops it)
-# fixture_smtp_bench NAME         WORK=/tmp/ef-NAME.* with floor_smtp_curl built in it, the sink
+# fixture_smtp_bench NAME         WORK=/tmp/ef-NAME.* with floor_smtp_curl and floor_smtp_window
+#                                 built in it, the sink
 #                                 started, and an exit trap that stops it and the backend and
 #                                 removes WORK
 FIXTURE_NOW=2026-05-04T10:00:00Z
@@ -148,11 +149,13 @@ fixture_smtp_sink() {
     done
 }
 
-fixture_smtp_bench() {  # NAME: WORK (/tmp/ef-NAME.*) with the libcurl floor built in it, smtp-sink
+fixture_smtp_bench() {  # NAME: WORK (/tmp/ef-NAME.*) with the libcurl and window floors built in it, smtp-sink
     # on PORT (pid SINK), and an exit trap that stops the sink and the backend and removes WORK
     WORK=$(mktemp -d "/tmp/ef-$1.XXXXXX")
     chmod 755 "$WORK"
     cc -O2 -o "$WORK/floor_smtp_curl" Tests/Bench/floor_smtp_curl.c -lcurl -lpthread
+    cc -O2 -I"$(pg_config --includedir 2>/dev/null || echo /usr/include/postgresql)" -o "$WORK/floor_smtp_window" \
+        Tests/Bench/floor_smtp_window.c -lsqlite3 -lpq -lpthread
     fixture_smtp_sink
     trap 'kill $SINK 2>/dev/null; wait $SINK 2>/dev/null || true; backend_stop; rm -rf "$WORK"' EXIT
 }

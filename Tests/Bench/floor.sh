@@ -9,6 +9,8 @@
 # cpu_of PID                                               CPU seconds of PID, its reaped and live children
 # server_cpu                                               CPU seconds of the PostgreSQL server (0 on SQLite)
 # per_message BEFORE AFTER                                 AFTER - BEFORE seconds, in us per $MESSAGES
+# window_floor NAME CONNECTIONS SIZE WINDOW [PREFIX...]    the SMTP window floor (floor_smtp_window.c) on
+#                                                          $WORK/NAME's store: its rate and CPU per message
 #
 # Each prints one line that Tests/Bench/floors_bench.sh collects into the README's table:
 #   FLOOR|stage|backend|ours|floor|ratio|aim|at aim: yes/no|note
@@ -65,4 +67,27 @@ server_cpu() {  # -> CPU seconds of the PostgreSQL server so far, its exited bac
 
 per_message() {  # BEFORE AFTER -> microseconds per message (MESSAGES of them)
     python3 -c "print(round(($2 - $1) * 1e6 / $MESSAGES))"
+}
+
+window_floor() {  # NAME CONNECTIONS SIZE WINDOW [PREFIX...] -> "messages/second us-program us-sink us-server"
+    # of $WORK/floor_smtp_window (fixture_smtp_bench) on $WORK/NAME's store (its outbox ids), run under
+    # PREFIX if given (perf record ...), committing on WINDOW_SCHEDULE (default full); the rows it
+    # appends are taken out again afterwards
+    local name=$1 connections=$2 size=$3 window=$4 sink0 seconds cpu server failed target first
+    shift 4
+    if [ "$BACKEND" = postgresql ]; then
+        target="host=$PG_DIR user=postgres dbname=$(cat "$WORK/$name/.bench-database")"
+    else
+        target="$WORK/$name/var/eventfilter.db"
+    fi
+    first=$(backend_sql "$WORK/$name" "SELECT min(id) FROM outbox")
+    [ "$(backend_sql "$WORK/$name" "SELECT count(*) FROM outbox_delivered")" = 0 ] || { echo "$name: outbox_delivered not empty" >&2; exit 1; }
+    sink0=$(cpu_of $SINK)
+    read seconds cpu server failed < <("$@" "$WORK/floor_smtp_window" "$BACKEND" "$target" "127.0.0.1:$PORT" "$connections" \
+        "$MESSAGES" "$size" "$window" "$first" "schedule=${WINDOW_SCHEDULE:-full}" "server=$([ "$BACKEND" = postgresql ] && head -1 "$PG_DIR/data/postmaster.pid" || echo 0)")
+    [ "$failed" = 0 ] || { echo "floor_smtp_window: $failed messages refused" >&2; exit 1; }
+    [ "$(backend_sql "$WORK/$name" "SELECT count(*) FROM outbox_delivered")" = "$MESSAGES" ] \
+        || { echo "floor_smtp_window did not record $MESSAGES acceptances" >&2; exit 1; }
+    backend_sql "$WORK/$name" "DELETE FROM outbox_delivered" >/dev/null  # else our next run would settle them as sent
+    echo "$(python3 -c "print(round($MESSAGES / $seconds))") $(per_message 0 "$cpu") $(per_message "$sink0" "$(cpu_of $SINK)") $(per_message 0 "$server")"
 }

@@ -44,8 +44,6 @@ CONNECTIONS=${CONNECTIONS:-1}
 for tool in smtp-sink smtp-source strace; do command -v $tool >/dev/null || { echo "needs $tool" >&2; exit 1; }; done
 fixture_binary
 fixture_smtp_bench smtp-path
-cc -O2 -I"$(pg_config --includedir 2>/dev/null || echo /usr/include/postgresql)" -o "$WORK/floor_smtp_window" \
-    Tests/Bench/floor_smtp_window.c -lsqlite3 -lpq -lpthread
 backend_start
 echo "$MESSAGES messages, MaxConnections=$CONNECTIONS; load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 
@@ -78,20 +76,6 @@ deliver() {  # [PREFIX...] -> "messages/s us-ours us-server" of one delivery of 
     read -r delivered seconds <<<"$line"
     [ "$delivered" = "$MESSAGES" ] || { echo "delivered $delivered of $MESSAGES" >&2; exit 1; }
     echo "$(python3 -c "print(round($MESSAGES / $seconds))") $(per_message 0 "$(awk '{print $1 + $2}' "$WORK/time")") $(per_message "$server0" "$(server_cpu)")"
-}
-
-window_floor() {  # [PREFIX...] -> "messages/s us-floor us-server" of floor_smtp_window over $ROOT's outbox ids
-    # (the rows it appends to outbox_delivered are taken out again)
-    local first server0 seconds cpu server failed
-    first=$(backend_sql "$ROOT" "SELECT min(id) FROM outbox")
-    backend_sql "$ROOT" "DELETE FROM outbox_delivered" >/dev/null
-    server0=$(server_cpu)
-    read -r seconds cpu server failed < <("$@" "$WORK/floor_smtp_window" postgresql "host=$PG_DIR user=postgres dbname=$DB" \
-        "127.0.0.1:$PORT" "$CONNECTIONS" "$MESSAGES" "$SIZE" "$CONNECTIONS" "$first" schedule=full)
-    sleep 0.2
-    [ "$failed" = 0 ] || { echo "floor_smtp_window: $failed messages refused" >&2; exit 1; }
-    backend_sql "$ROOT" "DELETE FROM outbox_delivered" >/dev/null
-    echo "$(python3 -c "print(round($MESSAGES / $seconds))") $(python3 -c "print(round($cpu * 1e6 / $MESSAGES))") $(per_message "$server0" "$(server_cpu)")"
 }
 
 # 1. The statements of one delivery, from the server's log.
@@ -141,7 +125,7 @@ echo "system calls per message (strace -c -f, under strace): $(awk -v n="$MESSAG
 if command -v perf >/dev/null; then
     TRACE=syscalls:sys_enter_connect,syscalls:sys_enter_sendto,syscalls:sys_enter_recvfrom,syscalls:sys_exit_recvfrom
     deliver perf record -q -e "$TRACE" -o "$WORK/ours.perf" >/dev/null
-    window_floor perf record -q -e "$TRACE" -o "$WORK/floor.perf" >/dev/null
+    window_floor "c$CONNECTIONS" "$CONNECTIONS" "$SIZE" "$CONNECTIONS" perf record -q -e "$TRACE" -o "$WORK/floor.perf" >/dev/null
     perf script -i "$WORK/ours.perf" > "$WORK/ours.trace" 2>/dev/null
     perf script -i "$WORK/floor.perf" > "$WORK/floor.trace" 2>/dev/null
     python3 - "$WORK/ours.trace" "$WORK/floor.trace" "$MESSAGES" <<'PY'
@@ -223,7 +207,8 @@ for round in $(seq 1 "$REPEAT"); do
     server_set synchronous_commit on
     read -r r u s < <(deliver); echo "round $round: ours $r/s (CPU: ours $u us, server $s us per message)"
     read -r r u s < <(ROOT=$WIDE deliver); echo "round $round: ours, MaxUnrecordedAcceptances=64 $r/s (CPU: ours $u us, server $s us per message)"
-    read -r r u s < <(window_floor); echo "round $round: the window floor $r/s (CPU: the floor $u us, server $s us per message)"
+    read -r r u k s < <(window_floor "c$CONNECTIONS" "$CONNECTIONS" "$SIZE" "$CONNECTIONS")
+    echo "round $round: the window floor $r/s (CPU: the floor $u us, the sink $k us, server $s us per message)"
     read -r c p < <(pgbench_commits); echo "round $round: pgbench one-row commits $c/s (server $p us per commit)"
     read -r seconds cpu failed < <("$WORK/floor_smtp_curl" "smtp://127.0.0.1:$PORT" "$CONNECTIONS" "$MESSAGES" "$SIZE" debug)
     echo "round $round: libcurl alone $(python3 -c "print(round($MESSAGES / $seconds))")/s (CPU $(python3 -c "print(round($cpu * 1e6 / $MESSAGES))") us per message)"

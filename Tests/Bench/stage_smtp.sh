@@ -55,8 +55,6 @@ WINDOW_SCHEDULE=${WINDOW_SCHEDULE:-$([ "$BACKEND" = postgresql ] && echo full ||
 command -v smtp-sink >/dev/null || { echo "needs postfix's smtp-sink and smtp-source (apt-get install postfix)"; exit 1; }
 fixture_binary
 fixture_smtp_bench stage-smtp
-cc -O2 -I"$(pg_config --includedir 2>/dev/null || echo /usr/include/postgresql)" -o "$WORK/floor_smtp_window" \
-    Tests/Bench/floor_smtp_window.c -lsqlite3 -lpq -lpthread
 backend_start
 echo "backend: $BACKEND; $MESSAGES messages; load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 
@@ -91,26 +89,6 @@ source_rate() {  # SESSIONS SIZE -> "messages/second us-source us-sink" of smtp-
     seconds=$( { floor_seconds /usr/bin/time -f "%U %S" -o "$WORK/time" smtp-source -s "$1" -d -m "$MESSAGES" -l "$2" -f bench@example.com -t sink@example.com 127.0.0.1:$PORT; } 3>&1 )
     cpu=$(awk '{print $1 + $2}' "$WORK/time")
     echo "$(python3 -c "print(round($MESSAGES / $seconds))") $(per_message 0 "$cpu") $(per_message "$sink0" "$(cpu_of $SINK)")"
-}
-
-window_floor() {  # NAME CONNECTIONS SIZE WINDOW -> "messages/second us-program us-sink us-server" of floor_smtp_window
-    # on NAME's store (its outbox ids), whose rows it appends are taken out again afterwards
-    local sink0 seconds cpu server failed target first
-    if [ "$BACKEND" = postgresql ]; then
-        target="host=$PG_DIR user=postgres dbname=$(cat "$WORK/$1/.bench-database")"
-    else
-        target="$WORK/$1/var/eventfilter.db"
-    fi
-    first=$(backend_sql "$WORK/$1" "SELECT min(id) FROM outbox")
-    [ "$(backend_sql "$WORK/$1" "SELECT count(*) FROM outbox_delivered")" = 0 ] || { echo "$1: outbox_delivered not empty" >&2; exit 1; }
-    sink0=$(cpu_of $SINK)
-    read seconds cpu server failed < <("$WORK/floor_smtp_window" "$BACKEND" "$target" "127.0.0.1:$PORT" "$2" "$MESSAGES" "$3" "$4" \
-        "$first" "schedule=$WINDOW_SCHEDULE" "server=$([ "$BACKEND" = postgresql ] && head -1 "$PG_DIR/data/postmaster.pid" || echo 0)")
-    [ "$failed" = 0 ] || { echo "floor_smtp_window: $failed messages refused" >&2; exit 1; }
-    [ "$(backend_sql "$WORK/$1" "SELECT count(*) FROM outbox_delivered")" = "$MESSAGES" ] \
-        || { echo "floor_smtp_window did not record $MESSAGES acceptances" >&2; exit 1; }
-    backend_sql "$WORK/$1" "DELETE FROM outbox_delivered" >/dev/null  # else our next run would settle them as sent
-    echo "$(python3 -c "print(round($MESSAGES / $seconds))") $(per_message 0 "$cpu") $(per_message "$sink0" "$(cpu_of $SINK)") $(per_message 0 "$server")"
 }
 
 commit_rate() {  # -> one-row commits/second of the store, one after another (what one record costs)
