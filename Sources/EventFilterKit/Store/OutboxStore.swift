@@ -423,13 +423,23 @@ extension Store {
         return (sql, arguments)
     }
 
-    /// PostgreSQL's settling: one statement (see `settleDeliveredMail()`).
-    private static let settlingOnPostgreSQL = """
+    /// PostgreSQL's settling: one statement (see `settleDeliveredMail()`). A message already sent
+    /// (an acceptance brought by `db copy` from a SQLite store's log, say) keeps its values: each
+    /// column keeps its own when the row says sent, rather than a `state <> 'sent'` condition
+    /// leaving the row out. The planner would estimate such a condition from the outbox's
+    /// statistics, which on a working outbox (analyzed by autovacuum between runs) say nearly
+    /// every message is sent, and would take the outbox for the one-row side of the join: every
+    /// row of it compared with every acceptance. A batch of 500 took 1.8 s so on an outbox of
+    /// 10,000 and 95 ms on one of 110,000 (each looked up by key, then matched against all 500
+    /// acceptances), against 11 ms by key alone (EXPLAIN ANALYZE).
+    static let settlingOnPostgreSQL = """
         WITH settled AS (DELETE FROM outbox_delivered RETURNING outbox_id, sent_at, reply)
-        UPDATE outbox SET state = 'sent', attempts = attempts + 1, last_error = settled.reply,
-            sent_at = settled.sent_at, last_attempt_at = settled.sent_at
+        UPDATE outbox SET state = 'sent',
+            attempts = CASE WHEN outbox.state = 'sent' THEN outbox.attempts ELSE outbox.attempts + 1 END,
+            last_error = CASE WHEN outbox.state = 'sent' THEN outbox.last_error ELSE settled.reply END,
+            sent_at = CASE WHEN outbox.state = 'sent' THEN outbox.sent_at ELSE settled.sent_at END,
+            last_attempt_at = CASE WHEN outbox.state = 'sent' THEN outbox.last_attempt_at ELSE settled.sent_at END
         FROM settled WHERE outbox.id = settled.outbox_id AND outbox.id IN (SELECT outbox_id FROM settled)
-            AND outbox.state <> 'sent'
         """
 
     /// On PostgreSQL, sends `settleDeliveredMail()`'s statement without waiting for the server
