@@ -32,9 +32,8 @@
 # fixture_smtp_sink               Postfix's smtp-sink on a free loopback port, accepting: sets PORT
 #                                 and SINK (its pid; the caller stops it)
 # fixture_smtp_bench NAME         WORK=/tmp/ef-NAME.* with floor_smtp_curl and floor_smtp_window
-#                                 built in it, the sink
-#                                 started, and an exit trap that stops it and the backend and
-#                                 removes WORK
+#                                 built in it, the sink started, and an exit trap that stops it and
+#                                 the backend and removes WORK
 FIXTURE_NOW=2026-05-04T10:00:00Z
 
 fixture_binary() {  # [BUILD...]
@@ -153,9 +152,9 @@ fixture_smtp_bench() {  # NAME: WORK (/tmp/ef-NAME.*) with the libcurl and windo
     # on PORT (pid SINK), and an exit trap that stops the sink and the backend and removes WORK
     WORK=$(mktemp -d "/tmp/ef-$1.XXXXXX")
     chmod 755 "$WORK"
+    fixture_smtp_sink
+    trap 'kill $SINK 2>/dev/null; wait $SINK 2>/dev/null || true; backend_stop; rm -rf "$WORK"' EXIT
     cc -O2 -o "$WORK/floor_smtp_curl" Tests/Bench/floor_smtp_curl.c -lcurl -lpthread
     cc -O2 -I"$(pg_config --includedir 2>/dev/null || echo /usr/include/postgresql)" -o "$WORK/floor_smtp_window" \
         Tests/Bench/floor_smtp_window.c -lsqlite3 -lpq -lpthread
-    fixture_smtp_sink
-    trap 'kill $SINK 2>/dev/null; wait $SINK 2>/dev/null || true; backend_stop; rm -rf "$WORK"' EXIT
 }

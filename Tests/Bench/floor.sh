@@ -12,7 +12,8 @@
 # window_floor NAME CONNECTIONS SIZE WINDOW [PREFIX...]    the SMTP window floor (floor_smtp_window.c) on
 #                                                          $WORK/NAME's store: its rate and CPU per message
 #
-# Each prints one line that Tests/Bench/floors_bench.sh collects into the README's table:
+# floor_time and floor_rate each print one line that Tests/Bench/floors_bench.sh collects into the
+# README's table:
 #   FLOOR|stage|backend|ours|floor|ratio|aim|at aim: yes/no|note
 BACKEND=${BACKEND:-sqlite}
 
@@ -83,8 +84,12 @@ window_floor() {  # NAME CONNECTIONS SIZE WINDOW [PREFIX...] -> "messages/second
     first=$(backend_sql "$WORK/$name" "SELECT min(id) FROM outbox")
     [ "$(backend_sql "$WORK/$name" "SELECT count(*) FROM outbox_delivered")" = 0 ] || { echo "$name: outbox_delivered not empty" >&2; exit 1; }
     sink0=$(cpu_of $SINK)
-    read seconds cpu server failed < <("$@" "$WORK/floor_smtp_window" "$BACKEND" "$target" "127.0.0.1:$PORT" "$connections" \
-        "$MESSAGES" "$size" "$window" "$first" "schedule=${WINDOW_SCHEDULE:-full}" "server=$([ "$BACKEND" = postgresql ] && head -1 "$PG_DIR/data/postmaster.pid" || echo 0)")
+    # Through a file, not a pipe: the whole command (a PREFIX such as perf record included) has
+    # ended, its own output written, when its line is read.
+    "$@" "$WORK/floor_smtp_window" "$BACKEND" "$target" "127.0.0.1:$PORT" "$connections" \
+        "$MESSAGES" "$size" "$window" "$first" "schedule=${WINDOW_SCHEDULE:-full}" "server=$([ "$BACKEND" = postgresql ] && head -1 "$PG_DIR/data/postmaster.pid" || echo 0)" \
+        > "$WORK/window-floor.out"
+    read seconds cpu server failed < "$WORK/window-floor.out"
     [ "$failed" = 0 ] || { echo "floor_smtp_window: $failed messages refused" >&2; exit 1; }
     [ "$(backend_sql "$WORK/$name" "SELECT count(*) FROM outbox_delivered")" = "$MESSAGES" ] \
         || { echo "floor_smtp_window did not record $MESSAGES acceptances" >&2; exit 1; }

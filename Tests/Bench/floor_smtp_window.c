@@ -1,10 +1,10 @@
-/* The window floor of Tests/Bench/stage_smtp.sh: the fastest a client can send the messages over
- * SMTP while keeping eventfilter's crash bound, with nothing of ours around it. The bound: at most
- * WINDOW messages have had their final "." sent without their acceptance committed to the store,
- * since those are what a kill -9 can send twice. smtp-source keeps no record and sends its "."
- * whenever it likes; any client that keeps the bound has each place cycle through "." sent, the
- * server's reply, the commit, free, so its rate is at most about WINDOW / (reply latency + commit
- * latency) whatever its CPU. This program is that bound, measured.
+/* The window floor of Tests/Bench/stage_smtp.sh and smtp_path.sh: the fastest a client can send
+ * the messages over SMTP while keeping eventfilter's crash bound, with nothing of ours around it.
+ * The bound: at most WINDOW messages have had their final "." sent without their acceptance
+ * committed to the store, since those are what a kill -9 can send twice. smtp-source keeps no
+ * record and sends its "." whenever it likes; any client that keeps the bound has each place
+ * cycle through "." sent, the server's reply, the commit, free, so its rate is at most about
+ * WINDOW / (reply latency + commit latency) whatever its CPU. This program is that bound, measured.
  *
  * CONNECTIONS threads, each with one TCP connection to the server (blocking sockets, TCP_NODELAY),
  * EHLO once, then pipelining as RFC 2920 allows: MAIL FROM, RCPT TO and DATA in one write, after

@@ -7,20 +7,26 @@
 # of every message; the next message's MAIL, RCPT, DATA and body go out while it commits.
 #   Tests/Bench/smtp_path.sh [MESSAGES]       (default 5000; MESSAGES = users x 100 events)
 #   CONNECTIONS=4                             MaxConnections of the deliveries and the concurrency of
-#                                             the other clients (default 1)
+#                                             the other clients (default 1); pgbench stays one session,
+#                                             as our records share one
+#   WINDOW_SCHEDULE=replied                     when the window floor commits (floor_smtp_window.c;
+#                                             default full)
 #   EVENTFILTER=/path/to/eventfilter          that binary instead of a fresh release build
 #   REPEAT=2                                  rounds of the timed runs, taking turns
 # Prints, from one server and one sink:
 #   - the statements the server ran during one delivery (log_min_duration_statement = 0), per kind,
-#     with their execution time, and the share of the delivery's span spent between batches (the
-#     settling, the claim and the read of the next batch, in series with the SMTP exchange);
+#     with their execution time, and the share of the delivery's span in gaps of over 5 ms between
+#     records (the batch boundaries; the settling, the claim and the read of the next batch run on
+#     the outbox's own connection beside the SMTP exchange);
 #   - WAL flushes per message and their time (track_wal_io_timing, pg_stat_wal);
 #   - the send/receive system calls per message (strace -c -f);
 #   - the commit cycle, ours and the window floor's (perf's system-call tracepoints, under perf,
 #     which slows both): records per message, each record's round trip to the server (sent to
-#     its result: the statement, the commit and its WAL flush), and for ours the two hand-offs
-#     around it (from the last reply the record holds to its sending; from its result to the next
-#     send on an SMTP connection, the "." the freed place lets go); skipped without perf;
+#     its result: the statement, the commit and its WAL flush), and for ours the time around it:
+#     from the last SMTP reply before the record to its sending, and from its result to the next
+#     send on an SMTP connection (with several connections, the last reply and the next send on
+#     any of them: the group's last reply and the first "." a freed place lets go, give or take a
+#     command); skipped when perf cannot record system calls here;
 #   - in rounds taking turns: ours; ours with MaxUnrecordedAcceptances=64 (a crash may then send
 #     64 twice: what the per-message commit costs the path); the window floor
 #     (Tests/Bench/floor_smtp_window.c: the fastest C client keeping the default bound, committing
@@ -29,8 +35,8 @@
 #     the WAL flush of each record costs the path); libcurl alone (floor_smtp_curl.c);
 #     smtp-source -d; pgbench's one-row commits with the server's CPU per commit (with
 #     synchronous_commit on, then off). CPU in microseconds per message.
-# Needs postfix (smtp-sink, smtp-source), strace, PostgreSQL's server and pgbench, libcurl's and
-# libpq's headers; perf (linux-perf) for the commit cycle.
+# Needs postfix (smtp-sink, smtp-source), strace, PostgreSQL's server and pgbench, libcurl's,
+# libpq's and SQLite's headers; perf (linux-perf) for the commit cycle.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export BACKEND=postgresql
@@ -122,19 +128,20 @@ deliver strace -c -f -o "$WORK/strace" >/dev/null
 echo "system calls per message (strace -c -f, under strace): $(awk -v n="$MESSAGES" '$NF ~ /^(sendto|recvfrom|poll|futex)$/ {printf "%s %.1f  ", $NF, $4 / n}' "$WORK/strace")"
 
 # 4. The commit cycle, from the times of the system calls.
-if command -v perf >/dev/null; then
-    TRACE=syscalls:sys_enter_connect,syscalls:sys_enter_sendto,syscalls:sys_enter_recvfrom,syscalls:sys_exit_recvfrom
+TRACE=syscalls:sys_enter_connect,syscalls:sys_enter_sendto,syscalls:sys_enter_recvfrom,syscalls:sys_exit_recvfrom
+if command -v perf >/dev/null && perf record -q -e "$TRACE" -o "$WORK/probe.perf" true >/dev/null 2>&1; then
     deliver perf record -q -e "$TRACE" -o "$WORK/ours.perf" >/dev/null
     window_floor "c$CONNECTIONS" "$CONNECTIONS" "$SIZE" "$CONNECTIONS" perf record -q -e "$TRACE" -o "$WORK/floor.perf" >/dev/null
-    perf script -i "$WORK/ours.perf" > "$WORK/ours.trace" 2>/dev/null
-    perf script -i "$WORK/floor.perf" > "$WORK/floor.trace" 2>/dev/null
-    python3 - "$WORK/ours.trace" "$WORK/floor.trace" "$MESSAGES" <<'PY'
+    perf script --ns -i "$WORK/ours.perf" > "$WORK/ours.trace"
+    perf script --ns -i "$WORK/floor.perf" > "$WORK/floor.trace"
+    python3 - "$WORK/ours.trace" "$WORK/floor.trace" "$MESSAGES" <<'PY' || echo "the commit cycle: the traces could not be read"
 import re, sys
 
 def parse(path):
-    """The sends and the receives that returned data, by socket, in time order; the sockets
-    connected over TCP (SMTP) and over the server's Unix socket (the store)."""
-    events, waiting, tcp, local = [], {}, set(), set()
+    """The sends and the receives that returned data, in time order, each with its socket and
+    what that socket was connected to when it was used: 'smtp' (TCP) or 'store' (the server's
+    Unix socket); and the store socket that sent most (the records' connection)."""
+    events, waiting, peer = [], {}, {}
     for line in open(path):
         m = re.search(r'\s(\d+) \[\d+\]\s+([\d.]+):\s+syscalls:sys_(enter|exit)_(\w+):(.*)', line)
         if not m:
@@ -144,54 +151,60 @@ def parse(path):
             fd = int(re.search(r'fd: (0x[0-9a-f]+)', rest).group(1), 16)
             if call == 'connect':
                 length = int(re.search(r'addrlen: (0x[0-9a-f]+)', rest).group(1), 16)
-                (tcp if length == 16 else local).add(fd)  # sockaddr_in is 16 bytes
+                peer[fd] = 'smtp' if length == 16 else 'store'  # sockaddr_in is 16 bytes
             elif call == 'sendto':
-                events.append((float(t), 'send', fd))
+                events.append((float(t), 'send', fd, peer.get(fd)))
             else:
                 waiting[tid] = fd
         else:
             fd, value = waiting.pop(tid, None), int(rest.split()[0], 16)
             if fd is not None and 0 < value < 1 << 63:
-                events.append((float(t), 'receive', fd))
+                events.append((float(t), 'receive', fd, peer.get(fd)))
     events.sort()
-    store = max(local, key=lambda fd: sum(1 for e in events if e[1] == 'send' and e[2] == fd))
-    return events, tcp, store
+    sends = {}
+    for _, kind, fd, to in events:
+        if kind == 'send' and to == 'store':
+            sends[fd] = sends.get(fd, 0) + 1
+    return events, max(sends, key=sends.get) if sends else None
 
 def summary(values):
+    if not values:
+        return "none traced"
     values = sorted(values)
     return f"median {values[len(values) // 2] * 1e6:.0f} us, mean {sum(values) / len(values) * 1e6:.0f} us"
 
 def cycle(path, name):
-    events, smtp, store = parse(path)
+    events, store = parse(path)
     gathering, round_trips, release, between = [], [], [], []
     last_reply = sent = answered = previous = None
-    for t, kind, fd in events:
-        if kind == 'receive' and fd in smtp:
+    for t, kind, fd, to in events:
+        if kind == 'receive' and to == 'smtp':
             last_reply = t
-        elif kind == 'send' and fd == store:
-            if last_reply is not None and smtp:
+        elif kind == 'send' and fd == store and to == 'store':
+            if last_reply is not None:
                 gathering.append(t - last_reply)
             if previous is not None:
                 between.append(t - previous)
             previous, sent, answered = t, t, None
-        elif kind == 'receive' and fd == store and sent is not None:
+        elif kind == 'receive' and fd == store and to == 'store' and sent is not None:
             round_trips.append(t - sent)
             sent, answered = None, t
-        elif kind == 'send' and fd in smtp and answered is not None:
+        elif kind == 'send' and to == 'smtp' and answered is not None:
             release.append(t - answered)
             answered = None
     messages = int(sys.argv[3])
+    # The count includes the connection's few set-up round trips (startup, prepares).
     print(f"{name}: {len(round_trips)} records ({len(round_trips) / messages:.2f} a message), one every {summary(between)}")
     print(f"{name}: a record's round trip (statement, commit, WAL flush): {summary(round_trips)}")
     if gathering and release:  # the window floor's SMTP sockets are written and read, not sent and received on
-        print(f"{name}: from the last reply a record holds to its sending: {summary(gathering)}; "
+        print(f"{name}: from the last SMTP reply before a record to its sending: {summary(gathering)}; "
               f"from its result to the next send on an SMTP connection: {summary(release)}")
 
 cycle(sys.argv[1], "the commit cycle, ours")
 cycle(sys.argv[2], "the commit cycle, the window floor")
 PY
 else
-    echo "the commit cycle: needs perf (apt-get install linux-perf)"
+    echo "the commit cycle: needs perf (apt-get install linux-perf) allowed to trace system calls"
 fi
 
 # 5. Rates, taking turns.

@@ -425,13 +425,14 @@ extension Store {
 
     /// PostgreSQL's settling: one statement (see `settleDeliveredMail()`). A message already sent
     /// (an acceptance brought by `db copy` from a SQLite store's log, say) keeps its values: each
-    /// column keeps its own when the row says sent, rather than a `state <> 'sent'` condition
-    /// leaving the row out. The planner would estimate such a condition from the outbox's
-    /// statistics, which on a working outbox (analyzed by autovacuum between runs) say nearly
-    /// every message is sent, and would take the outbox for the one-row side of the join: every
-    /// row of it compared with every acceptance. A batch of 500 took 1.8 s so on an outbox of
-    /// 10,000 and 95 ms on one of 110,000 (each looked up by key, then matched against all 500
-    /// acceptances), against 11 ms by key alone (EXPLAIN ANALYZE).
+    /// column keeps its own when the row says sent (the row is written again as it was, for an
+    /// acceptance that rare), rather than a `state <> 'sent'` condition leaving the row out. The
+    /// planner would estimate such a condition from the outbox's statistics, which on a working
+    /// outbox (analyzed by autovacuum between runs) say nearly every message is sent, and would
+    /// take the outbox for the one-row side of the join: every row of it compared with every
+    /// acceptance. A batch of 500 took 1.8 s so on an outbox of 10,000 and 95 ms on one of
+    /// 110,000 (each looked up by key, then matched against all 500 acceptances), against 11 ms
+    /// by key alone (EXPLAIN ANALYZE).
     static let settlingOnPostgreSQL = """
         WITH settled AS (DELETE FROM outbox_delivered RETURNING outbox_id, sent_at, reply)
         UPDATE outbox SET state = 'sent',
