@@ -148,12 +148,14 @@ fixture_smtp_sink() {
     done
 }
 
-fixture_smtp_bench() {  # NAME: WORK (/tmp/ef-NAME.*) with the libcurl and window floors built in it, smtp-sink
-    # on PORT (pid SINK), and an exit trap that stops the sink and the backend and removes WORK
+fixture_smtp_bench() {  # NAME: WORK (/tmp/ef-NAME.*) with the libcurl and window floors built in
+    # it, smtp-sink on PORT (pid SINK), and an exit trap that stops the sink and the backend and
+    # removes WORK
     WORK=$(mktemp -d "/tmp/ef-$1.XXXXXX")
     chmod 755 "$WORK"
     fixture_smtp_sink
     trap 'kill $SINK 2>/dev/null; wait $SINK 2>/dev/null || true; backend_stop; rm -rf "$WORK"' EXIT
+    # Built once the trap is set: a build that fails still stops the sink and removes WORK.
     cc -O2 -o "$WORK/floor_smtp_curl" Tests/Bench/floor_smtp_curl.c -lcurl -lpthread
     cc -O2 -I"$(pg_config --includedir 2>/dev/null || echo /usr/include/postgresql)" -o "$WORK/floor_smtp_window" \
         Tests/Bench/floor_smtp_window.c -lsqlite3 -lpq -lpthread

@@ -9,7 +9,7 @@
 #   CONNECTIONS=4                             MaxConnections of the deliveries and the concurrency of
 #                                             the other clients (default 1); pgbench stays one session,
 #                                             as our records share one
-#   WINDOW_SCHEDULE=replied                     when the window floor commits (floor_smtp_window.c;
+#   WINDOW_SCHEDULE=replied                   when the window floor commits (floor_smtp_window.c;
 #                                             default full)
 #   EVENTFILTER=/path/to/eventfilter          that binary instead of a fresh release build
 #   REPEAT=2                                  rounds of the timed runs, taking turns
@@ -129,12 +129,12 @@ echo "system calls per message (strace -c -f, under strace): $(awk -v n="$MESSAG
 
 # 4. The commit cycle, from the times of the system calls.
 TRACE=syscalls:sys_enter_connect,syscalls:sys_enter_sendto,syscalls:sys_enter_recvfrom,syscalls:sys_exit_recvfrom
-if command -v perf >/dev/null && perf record -q -e "$TRACE" -o "$WORK/probe.perf" true >/dev/null 2>&1; then
-    deliver perf record -q -e "$TRACE" -o "$WORK/ours.perf" >/dev/null
-    window_floor "c$CONNECTIONS" "$CONNECTIONS" "$SIZE" "$CONNECTIONS" perf record -q -e "$TRACE" -o "$WORK/floor.perf" >/dev/null
-    perf script --ns -i "$WORK/ours.perf" > "$WORK/ours.trace"
-    perf script --ns -i "$WORK/floor.perf" > "$WORK/floor.trace"
-    python3 - "$WORK/ours.trace" "$WORK/floor.trace" "$MESSAGES" <<'PY' || echo "the commit cycle: the traces could not be read"
+TRACING=(perf record -e "$TRACE" -o)  # not -q: perf's own warnings (events lost) reach the output
+if command -v perf >/dev/null && "${TRACING[@]}" "$WORK/probe.perf" true >/dev/null 2>&1; then
+    deliver "${TRACING[@]}" "$WORK/ours.perf" >/dev/null
+    window_floor "c$CONNECTIONS" "$CONNECTIONS" "$SIZE" "$CONNECTIONS" "${TRACING[@]}" "$WORK/floor.perf" >/dev/null
+    { perf script --ns -i "$WORK/ours.perf" > "$WORK/ours.trace" && perf script --ns -i "$WORK/floor.perf" > "$WORK/floor.trace" &&
+    python3 - "$WORK/ours.trace" "$WORK/floor.trace" "$MESSAGES" <<'PY'
 import re, sys
 
 def parse(path):
@@ -180,7 +180,7 @@ def cycle(path, name):
     for t, kind, fd, to in events:
         if kind == 'receive' and to == 'smtp':
             last_reply = t
-        elif kind == 'send' and fd == store and to == 'store':
+        elif kind == 'send' and fd == store and to == 'store':  # the fd still the store's (not reused)
             if last_reply is not None:
                 gathering.append(t - last_reply)
             if previous is not None:
@@ -203,6 +203,7 @@ def cycle(path, name):
 cycle(sys.argv[1], "the commit cycle, ours")
 cycle(sys.argv[2], "the commit cycle, the window floor")
 PY
+    } || echo "the commit cycle: the traces could not be read"
 else
     echo "the commit cycle: needs perf (apt-get install linux-perf) allowed to trace system calls"
 fi

@@ -430,9 +430,9 @@ extension Store {
     /// planner would estimate such a condition from the outbox's statistics, which on a working
     /// outbox (analyzed by autovacuum between runs) say nearly every message is sent, and would
     /// take the outbox for the one-row side of the join: every row of it compared with every
-    /// acceptance. A batch of 500 took 1.8 s so on an outbox of 10,000 and 95 ms on one of
-    /// 110,000 (each looked up by key, then matched against all 500 acceptances), against 11 ms
-    /// by key alone (EXPLAIN ANALYZE).
+    /// acceptance. A settle of 500 took 1.8 s that way on an outbox of 10,000, and 95 ms on one of
+    /// 110,000 (there each message was looked up by key, then matched against all 500
+    /// acceptances), against 11 ms by key alone (EXPLAIN ANALYZE).
     static let settlingOnPostgreSQL = """
         WITH settled AS (DELETE FROM outbox_delivered RETURNING outbox_id, sent_at, reply)
         UPDATE outbox SET state = 'sent',

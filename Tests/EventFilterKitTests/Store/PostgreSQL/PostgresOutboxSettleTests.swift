@@ -15,6 +15,7 @@ final class PostgresOutboxSettleTests: XCTestCase {
         let store = fixture.store
         // The statistics stay the ones taken below while the test runs.
         try store.db.execute("ALTER TABLE outbox SET (autovacuum_enabled = false)")
+        try store.db.execute("ALTER TABLE outbox_delivered SET (autovacuum_enabled = false)")
         try store.db.execute("""
             INSERT INTO outbox(state, attempts, created_at, next_attempt_at, last_attempt_at, sent_at)
             SELECT 'sent', 1, 100, 100, 150, 150 FROM generate_series(1, 20000)
