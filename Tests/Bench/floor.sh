@@ -85,10 +85,10 @@ window_floor() {  # NAME CONNECTIONS SIZE WINDOW [PREFIX...] -> "messages/second
     [ "$(backend_sql "$WORK/$name" "SELECT count(*) FROM outbox_delivered")" = 0 ] \
         || { echo "$name: outbox_delivered not empty" >&2; exit 1; }
     sink0=$(cpu_of $SINK)
-    # Through a file, not a pipe: the whole command (a PREFIX such as perf record included) has
-    # ended, its own output written, when its line is read.
     local postmaster=0
     [ "$BACKEND" = postgresql ] && postmaster=$(head -1 "$PG_DIR/data/postmaster.pid")
+    # Through a file, not a pipe: the whole command (a PREFIX such as perf record included) has
+    # ended, its own output written, when its line is read.
     "$@" "$WORK/floor_smtp_window" "$BACKEND" "$target" "127.0.0.1:$PORT" "$connections" "$MESSAGES" "$size" \
         "$window" "$first" "schedule=${WINDOW_SCHEDULE:-full}" "server=$postmaster" > "$WORK/window-floor.out"
     read seconds cpu server failed < "$WORK/window-floor.out"

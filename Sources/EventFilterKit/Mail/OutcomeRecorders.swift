@@ -26,9 +26,10 @@ import Foundation
 /// On SQLite the recorders' commits (and writes to the acceptance log) take turns on an
 /// in-process lock before SQLite's write lock: the file's lock is one for every connection, and
 /// a connection that finds it taken polls for it (the busy handler), where a thread waiting on
-/// the lock is woken as soon as it is free. On both stores the same lock makes the shared connection one thread's at a time: a PostgreSQL
-/// session, like a SQLite connection, must not carry two threads' statements at once (a record
-/// is sent and its result read under the lock, nothing is left in flight after it).
+/// the lock is woken as soon as it is free. On both stores the same lock makes the shared
+/// connection one thread's at a time: a PostgreSQL session, like a SQLite connection, must not
+/// carry two threads' statements at once (a record is sent and its result read under the lock,
+/// nothing is left in flight after it).
 ///
 /// Unchecked Sendable: `decide` is set only while no transport thread runs (a thread's start
 /// orders it); the idle list, the sums and the opening of connections are behind `lock`.

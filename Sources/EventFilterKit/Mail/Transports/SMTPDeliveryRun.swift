@@ -37,8 +37,9 @@ import Foundation
 /// connection's), which commits it and whatever joined it meanwhile before its message goes out,
 /// so message and "." leave in one write. With 4 connections on SQLite at the default window
 /// (before acceptances went to the acceptance log), 10,000 messages made 3.1-3.2 `fcntl` calls a
-/// message (`perf stat`; a commit makes 6, so about 1.9 messages a commit) against 4.6-5.2 when each outcome was committed at its
-/// connection's next envelope. Since the next envelope goes with the final "."
+/// message (`perf stat`; a commit makes 6, so about 1.9 messages a commit) against 4.6-5.2 when
+/// each outcome was committed at its connection's next envelope. Since the next envelope goes
+/// with the final "."
 /// (``SMTPConnection``), a connection reads its "."'s reply and its next envelope's replies in
 /// one wait and needs the place at once, so fewer replies gather: 5.3 `fcntl` a message (about
 /// 1.1 messages a commit), in exchange for one wait and one write a message where there were
